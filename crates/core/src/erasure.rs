@@ -82,13 +82,15 @@ pub fn encode_segment(params: &Params, segment: &[u8]) -> Vec<Vec<u8>> {
     shards
 }
 
-/// Checks each offered shard against its id and returns the `k + m` slots with only the good
-/// ones kept, plus how many are good.
+/// Checks offered shards against their ids, in slot order, until `enough` are good (data shards
+/// come first, so an intact segment never hashes its parity), and returns the slots with only
+/// the good ones kept.
 fn verified<'a>(
     manifest: &Manifest,
     layout: &SegmentLayout,
     shards: &[Option<&'a [u8]>],
-) -> Result<(Vec<Option<&'a [u8]>>, usize), SegmentError> {
+    enough: usize,
+) -> Result<Vec<Option<&'a [u8]>>, SegmentError> {
     let ids = manifest.shard_ids(layout.index);
     if shards.len() != ids.len() {
         return Err(SegmentError::WrongShardCount {
@@ -96,21 +98,26 @@ fn verified<'a>(
             actual: shards.len(),
         });
     }
-    let good: Vec<Option<&[u8]>> = shards
+    let mut good = 0;
+    let slots: Vec<Option<&[u8]>> = shards
         .iter()
         .zip(ids)
-        .map(|(shard, id)| shard.filter(|s| s.len() == layout.shard_len && id.matches(s)))
+        .map(|(shard, id)| {
+            let ok = good < enough
+                && shard.is_some_and(|s| s.len() == layout.shard_len && id.matches(s));
+            good += usize::from(ok);
+            shard.filter(|_| ok)
+        })
         .collect();
-    let count = good.iter().flatten().count();
     let needed = usize::from(manifest.params().data_shards);
-    if count < needed {
+    if good < needed {
         return Err(SegmentError::NotEnoughShards {
             segment: layout.index,
-            good: count,
+            good,
             needed,
         });
     }
-    Ok((good, count))
+    Ok(slots)
 }
 
 /// The `k` data shards of a segment from any `k` good shards of `shards` (one slot per shard,
@@ -159,7 +166,12 @@ pub fn decode_segment(
     let layout = manifest
         .segment(index)
         .ok_or(SegmentError::NoSuchSegment(index))?;
-    let (good, _) = verified(manifest, &layout, shards)?;
+    let good = verified(
+        manifest,
+        &layout,
+        shards,
+        manifest.params().data_shards.into(),
+    )?;
     let mut segment = data_shards(&manifest.params(), &layout, &good)?.concat();
     segment.truncate(layout.len);
     Ok(segment)
@@ -176,8 +188,8 @@ pub fn repair_segment(
     let layout = manifest
         .segment(index)
         .ok_or(SegmentError::NoSuchSegment(index))?;
-    let (good, count) = verified(manifest, &layout, shards)?;
-    if count == good.len() {
+    let good = verified(manifest, &layout, shards, shards.len())?;
+    if good.iter().all(Option::is_some) {
         return Ok(good.iter().flatten().map(|s| s.to_vec()).collect());
     }
     let params = manifest.params();

@@ -352,22 +352,24 @@ impl StreamOpener {
         } = &mut self.state
         {
             let payload_len = self.total_len - *header_len;
+            // Chunks are read in place and the buffer drained once: draining per chunk would
+            // move the rest of a segment-sized buffer once per chunk.
+            let mut pos = 0;
             loop {
-                let at = self.consumed - *header_len;
-                let remaining = payload_len - at;
+                let remaining = payload_len - (self.consumed - *header_len);
                 let chunk_len = (SEALED_CHUNK_LEN as u64).min(remaining) as usize;
-                if self.buf.len() < chunk_len || chunk_len == 0 {
+                let Some(chunk) = self.buf.get(pos..pos + chunk_len).filter(|_| chunk_len > 0)
+                else {
                     break;
-                }
+                };
                 let last = chunk_len as u64 == remaining;
                 // The final chunk is empty only when the whole payload is.
                 if chunk_len < TAG_LEN || (last && chunk_len == TAG_LEN && next.0 > 0) {
                     return Err(OpenError::DecryptionFailed);
                 }
-                let chunk = self.buf.get(..chunk_len).unwrap_or_default();
                 stream::open_chunk(key, *next, last, chunk, &mut out)
                     .map_err(|_| OpenError::DecryptionFailed)?;
-                self.buf.drain(..chunk_len);
+                pos += chunk_len;
                 self.consumed += chunk_len as u64;
                 next.0 += 1;
                 if last {
@@ -375,6 +377,7 @@ impl StreamOpener {
                     break;
                 }
             }
+            self.buf.drain(..pos);
         }
         Ok(out)
     }
