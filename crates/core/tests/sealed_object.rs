@@ -104,6 +104,11 @@ fn roundtrip_default_params() {
 }
 
 #[test]
+fn roundtrip_largest_code() {
+    roundtrip(70_000, Params { data_shards: 128, parity_shards: 128, segment_len: 32 * 1024 }, 9);
+}
+
+#[test]
 fn roundtrip_16_plus_8() {
     roundtrip(
         150_000,
