@@ -184,7 +184,9 @@ impl Sealer {
         nonce.copy_from_slice(payload_nonce.get(..16).unwrap_or(&[0; 16]));
         let header = Header::wrap(&file_key, nonce, recipients, entropy)
             .map_err(|_| SealError::BadRecipientCount(recipients.len()))?;
-        let sealed = header.to_bytes();
+        // Room for a segment and the chunk that crosses its end, so the buffer never regrows.
+        let mut sealed = Vec::with_capacity(params.segment_len as usize + SEALED_CHUNK_LEN);
+        sealed.extend_from_slice(&header.to_bytes());
         Ok(Self {
             params,
             payload_key: header.payload_key(&file_key),
@@ -460,7 +462,8 @@ impl Opener {
                 got: index,
             });
         }
-        let segment = Zeroizing::new(erasure::decode_segment(&self.manifest, index, shards)?);
+        // Ciphertext: nothing secret to wipe.
+        let segment = erasure::decode_segment(&self.manifest, index, shards)?;
         let plaintext = self.stream.update(&segment)?;
         self.next_segment += 1;
         Ok(plaintext)

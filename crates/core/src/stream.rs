@@ -127,6 +127,8 @@ pub fn sealed_payload_len(plaintext_len: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn nonce_layout() {

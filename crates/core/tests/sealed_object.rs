@@ -105,7 +105,15 @@ fn roundtrip_default_params() {
 
 #[test]
 fn roundtrip_largest_code() {
-    roundtrip(70_000, Params { data_shards: 128, parity_shards: 128, segment_len: 32 * 1024 }, 9);
+    roundtrip(
+        70_000,
+        Params {
+            data_shards: 128,
+            parity_shards: 128,
+            segment_len: 32 * 1024,
+        },
+        9,
+    );
 }
 
 #[test]
