@@ -4,6 +4,7 @@
 //! opens no file or socket, reads no clock and draws no randomness of its own, so the same code
 //! runs natively in the relay, the nodes and the CLI, and as WebAssembly in the browser.
 
+pub mod eth;
 pub mod keys;
 
 pub use keys::{KeyError, PublicKey, SecretKey};
