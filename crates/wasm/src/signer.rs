@@ -372,7 +372,7 @@ fn siwe_from_fields(fields: &JsValue) -> Result<SiweMessage, JsValue> {
             .ok_or_else(|| input_error("MissingField", "`issuedAt` is required"))?,
         expiration_time: time_field(&o, "expirationTime")?,
         not_before: time_field(&o, "notBefore")?,
-        request_id: get_str(&o, "requestId").map(str::to_owned),
+        request_id: get_str(&o, "requestId").filter(|s| !s.is_empty()).map(str::to_owned),
         resources,
     })
 }
