@@ -45,7 +45,9 @@ impl SecretKey {
         if bytes.len() != 32 {
             return Err(KeyError::InvalidSecretKey);
         }
-        k256::SecretKey::from_slice(bytes).map(Self).map_err(|_| KeyError::InvalidSecretKey)
+        k256::SecretKey::from_slice(bytes)
+            .map(Self)
+            .map_err(|_| KeyError::InvalidSecretKey)
     }
 
     /// Derives a secret key from 32 uniformly random bytes (the caller's entropy).
@@ -67,6 +69,10 @@ impl SecretKey {
     }
 
     /// The x-coordinate of `self · public`, the raw ECDH shared secret of SEC1.
+    #[allow(
+        dead_code,
+        reason = "used by the sealed-object code, which lands on another branch"
+    )]
     pub(crate) fn diffie_hellman(&self, public: &PublicKey) -> zeroize::Zeroizing<[u8; 32]> {
         let shared = self.0.diffie_hellman(&public.0);
         zeroize::Zeroizing::new((*shared.raw_secret_bytes()).into())
@@ -107,7 +113,9 @@ impl PublicKey {
         if bytes.len() != 33 && bytes.len() != 65 {
             return Err(KeyError::InvalidPublicKey);
         }
-        k256::PublicKey::from_sec1_bytes(bytes).map(Self).map_err(|_| KeyError::InvalidPublicKey)
+        k256::PublicKey::from_sec1_bytes(bytes)
+            .map(Self)
+            .map_err(|_| KeyError::InvalidPublicKey)
     }
 
     /// The 33-byte compressed SEC1 form: `0x02`/`0x03` (parity of y) then x, big-endian.

@@ -173,7 +173,12 @@ impl LocalSigner {
     pub fn sign_digest(&self, digest: &str) -> Result<String, JsValue> {
         let bytes: [u8; 32] = parse_hex(digest)
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| input_error("InvalidDigest", "digest must be 0x followed by 64 hex digits"))?;
+            .ok_or_else(|| {
+                input_error(
+                    "InvalidDigest",
+                    "digest must be 0x followed by 64 hex digits",
+                )
+            })?;
         Ok(self.key.sign_prehash(&bytes).to_hex())
     }
 }
@@ -240,7 +245,12 @@ fn json_value(json: &Json) -> Result<Value, JsValue> {
                 .map(|(k, v)| Ok((k.clone(), json_value(v)?)))
                 .collect::<Result<_, JsValue>>()?,
         ),
-        Json::Null => return Err(input_error("InvalidValue", "typed data values cannot be null")),
+        Json::Null => {
+            return Err(input_error(
+                "InvalidValue",
+                "typed data values cannot be null",
+            ));
+        }
     })
 }
 
@@ -254,7 +264,12 @@ const DOMAIN_FIELDS: [(&str, &str); 5] = [
 ];
 
 fn typed_data_from_json(json: &str) -> Result<TypedData, JsValue> {
-    let bad = |what: &str| input_error("InvalidTypedData", &format!("invalid typed data JSON: {what}"));
+    let bad = |what: &str| {
+        input_error(
+            "InvalidTypedData",
+            &format!("invalid typed data JSON: {what}"),
+        )
+    };
     let root: Json = serde_json::from_str(json).map_err(|e| bad(&e.to_string()))?;
     let types_json = root
         .get("types")
@@ -277,7 +292,10 @@ fn typed_data_from_json(json: &str) -> Result<TypedData, JsValue> {
             .collect::<Result<Vec<_>, _>>()?;
         types.insert(name.clone(), fields);
     }
-    let domain = root.get("domain").cloned().unwrap_or(Json::Object(Default::default()));
+    let domain = root
+        .get("domain")
+        .cloned()
+        .unwrap_or(Json::Object(Default::default()));
     let domain_members = domain
         .as_object()
         .ok_or_else(|| bad("`domain` must be an object"))?;
@@ -294,7 +312,9 @@ fn typed_data_from_json(json: &str) -> Result<TypedData, JsValue> {
         .and_then(Json::as_str)
         .ok_or_else(|| bad("`primaryType` must be a string"))?
         .to_owned();
-    let message = root.get("message").ok_or_else(|| bad("`message` is missing"))?;
+    let message = root
+        .get("message")
+        .ok_or_else(|| bad("`message` is missing"))?;
     Ok(TypedData {
         types,
         primary_type,
@@ -329,8 +349,16 @@ fn time_field(o: &Json, key: &str) -> Result<Option<Timestamp>, JsValue> {
         Some(Json::Number(n)) => n
             .as_i64()
             .map(|ms| Some(Timestamp::from_unix_millis(ms)))
-            .ok_or_else(|| input_error("InvalidTime", &format!("`{key}` must be milliseconds or an RFC 3339 string"))),
-        Some(_) => Err(input_error("InvalidTime", &format!("`{key}` must be a Date, milliseconds or an RFC 3339 string"))),
+            .ok_or_else(|| {
+                input_error(
+                    "InvalidTime",
+                    &format!("`{key}` must be milliseconds or an RFC 3339 string"),
+                )
+            }),
+        Some(_) => Err(input_error(
+            "InvalidTime",
+            &format!("`{key}` must be a Date, milliseconds or an RFC 3339 string"),
+        )),
     }
 }
 
@@ -353,18 +381,34 @@ fn siwe_from_fields(fields: &JsValue) -> Result<SiweMessage, JsValue> {
             .iter()
             .map(|r| r.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| input_error("InvalidResources", "`resources` must be an array of strings"))?,
-        Some(_) => return Err(input_error("InvalidResources", "`resources` must be an array of strings")),
+            .ok_or_else(|| {
+                input_error(
+                    "InvalidResources",
+                    "`resources` must be an array of strings",
+                )
+            })?,
+        Some(_) => {
+            return Err(input_error(
+                "InvalidResources",
+                "`resources` must be an array of strings",
+            ));
+        }
     };
     let version = get_str(&o, "version").unwrap_or("1");
     if version != "1" {
-        return Err(js_error("SiweError", "Malformed", "invalid sign-in message: version must be \"1\""));
+        return Err(js_error(
+            "SiweError",
+            "Malformed",
+            "invalid sign-in message: version must be \"1\"",
+        ));
     }
     Ok(SiweMessage {
         scheme: get_str(&o, "scheme").map(str::to_owned),
         domain: required(&o, "domain")?.to_owned(),
         address: address(required(&o, "address")?)?,
-        statement: get_str(&o, "statement").filter(|s| !s.is_empty()).map(str::to_owned),
+        statement: get_str(&o, "statement")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
         uri: required(&o, "uri")?.to_owned(),
         chain_id: chain_field(&o)?,
         nonce: required(&o, "nonce")?.to_owned(),
@@ -372,7 +416,9 @@ fn siwe_from_fields(fields: &JsValue) -> Result<SiweMessage, JsValue> {
             .ok_or_else(|| input_error("MissingField", "`issuedAt` is required"))?,
         expiration_time: time_field(&o, "expirationTime")?,
         not_before: time_field(&o, "notBefore")?,
-        request_id: get_str(&o, "requestId").filter(|s| !s.is_empty()).map(str::to_owned),
+        request_id: get_str(&o, "requestId")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
         resources,
     })
 }
@@ -414,7 +460,9 @@ fn siwe_to_json(m: &SiweMessage) -> Json {
 #[wasm_bindgen(js_name = buildSiweMessage)]
 pub fn build_siwe_message(fields: &JsValue) -> Result<String, JsValue> {
     let message = siwe_from_fields(fields)?;
-    message.validate().map_err(|e| error_from("SiweError", &e))?;
+    message
+        .validate()
+        .map_err(|e| error_from("SiweError", &e))?;
     Ok(message.to_string())
 }
 
@@ -492,17 +540,34 @@ pub fn build_session_siwe_message(fields: &JsValue) -> Result<String, JsValue> {
                 .iter()
                 .map(|c| c.as_str().map(str::to_owned))
                 .collect::<Option<_>>()
-                .ok_or_else(|| input_error("InvalidCampaigns", "`campaigns` must be an array of strings"))?,
+                .ok_or_else(|| {
+                    input_error(
+                        "InvalidCampaigns",
+                        "`campaigns` must be an array of strings",
+                    )
+                })?,
         ),
-        None => return Err(input_error("MissingField", "`campaigns` must be an array of campaign ids, or [\"*\"]")),
+        None => {
+            return Err(input_error(
+                "MissingField",
+                "`campaigns` must be an array of campaign ids, or [\"*\"]",
+            ));
+        }
     };
     let cap = match o.get("rewardCap") {
         Some(Json::String(s)) => U256::parse(s).map_err(|e| error_from("SessionError", &e))?,
-        Some(Json::Number(n)) => n
-            .as_u64()
-            .map(U256::from_u64)
-            .ok_or_else(|| input_error("InvalidRewardCap", "`rewardCap` must be a non-negative integer or decimal string"))?,
-        _ => return Err(input_error("MissingField", "`rewardCap` is required (decimal string)")),
+        Some(Json::Number(n)) => n.as_u64().map(U256::from_u64).ok_or_else(|| {
+            input_error(
+                "InvalidRewardCap",
+                "`rewardCap` must be a non-negative integer or decimal string",
+            )
+        })?,
+        _ => {
+            return Err(input_error(
+                "MissingField",
+                "`rewardCap` is required (decimal string)",
+            ));
+        }
     };
     let grant = SessionGrant {
         key,
@@ -510,13 +575,17 @@ pub fn build_session_siwe_message(fields: &JsValue) -> Result<String, JsValue> {
         campaigns,
         reward_cap: cap,
     };
-    grant.validate().map_err(|e| error_from("SessionError", &e))?;
+    grant
+        .validate()
+        .map_err(|e| error_from("SessionError", &e))?;
     let mut message = siwe_from_fields(fields)?;
     if message.expiration_time.is_none() {
         message.expiration_time = Some(expires);
     }
     message.resources.extend(grant.to_resources());
-    message.validate().map_err(|e| error_from("SiweError", &e))?;
+    message
+        .validate()
+        .map_err(|e| error_from("SiweError", &e))?;
     Ok(message.to_string())
 }
 
@@ -540,10 +609,16 @@ pub fn verify_session_grant(
     };
     let mut o = serde_json::Map::new();
     o.insert("wallet".into(), Json::from(session.wallet.to_checksum()));
-    o.insert("sessionKey".into(), Json::from(session.grant.key.to_checksum()));
+    o.insert(
+        "sessionKey".into(),
+        Json::from(session.grant.key.to_checksum()),
+    );
     o.insert("expires".into(), Json::from(session.expires.to_rfc3339()));
     o.insert("campaigns".into(), Json::from(campaigns));
-    o.insert("rewardCap".into(), Json::from(session.grant.reward_cap.to_string()));
+    o.insert(
+        "rewardCap".into(),
+        Json::from(session.grant.reward_cap.to_string()),
+    );
     o.insert("chainId".into(), Json::from(session.chain_id.0));
     Ok(from_json(&Json::Object(o)))
 }

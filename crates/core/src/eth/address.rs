@@ -130,7 +130,11 @@ impl Address {
         for (i, (slot, c)) in out.iter_mut().zip(lower.bytes()).enumerate() {
             let byte = hash.get(i / 2).copied().unwrap_or(0);
             let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0x0f };
-            *slot = if nibble >= 8 { c.to_ascii_uppercase() } else { c };
+            *slot = if nibble >= 8 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            };
         }
         out
     }

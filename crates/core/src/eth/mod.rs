@@ -74,7 +74,7 @@ pub(crate) fn hex_digit(c: u8) -> Option<u8> {
 /// Decodes hex of even length (no prefix) into bytes.
 pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     bytes

@@ -29,8 +29,8 @@
 use core::fmt;
 
 use super::{
-    Address, ChainId, Eip712Domain, NonceStore, Signature, SignatureError, SiweError,
-    SiweMessage, SiweVerifier, SubmissionReceipt, Timestamp, U256,
+    Address, ChainId, Eip712Domain, NonceStore, Signature, SignatureError, SiweError, SiweMessage,
+    SiweVerifier, SubmissionReceipt, Timestamp, U256,
 };
 
 /// The prefix of every DataHub session resource.
@@ -121,24 +121,34 @@ impl fmt::Display for SessionError {
                 "sign-in message grants no session key: add a urn:datahub:session:key: resource",
             ),
             Self::InvalidResource { resource } => {
-                write!(f, "invalid session resource `{resource}`: see docs/signatures.md for the forms")
+                write!(
+                    f,
+                    "invalid session resource `{resource}`: see docs/signatures.md for the forms"
+                )
             }
             Self::DuplicateResource { kind } => {
-                write!(f, "session resource `{kind}` appears more than once; give it once")
+                write!(
+                    f,
+                    "session resource `{kind}` appears more than once; give it once"
+                )
             }
             Self::MissingResource { kind } => {
                 write!(f, "session grant lacks its `{kind}` resource")
             }
-            Self::Expired => f.write_str("session has expired: sign in again to make a new session key"),
+            Self::Expired => {
+                f.write_str("session has expired: sign in again to make a new session key")
+            }
             Self::NotYetValid => f.write_str("session is not valid yet: check the device clock"),
-            Self::DeadlinePassed => f.write_str("submission deadline has passed: fetch the task again"),
+            Self::DeadlinePassed => {
+                f.write_str("submission deadline has passed: fetch the task again")
+            }
             Self::CampaignNotInScope { campaign } => write!(
                 f,
                 "session key may not submit to campaign `{campaign}`: sign in again including it"
             ),
-            Self::RewardCapExceeded => f.write_str(
-                "session reward cap reached: sign in again to grant a new session",
-            ),
+            Self::RewardCapExceeded => {
+                f.write_str("session reward cap reached: sign in again to grant a new session")
+            }
             Self::Signature(e) => write!(f, "submission signature rejected: {e}"),
             Self::NonceReused => f.write_str(
                 "submission nonce was already used: this submission was already received",
@@ -178,7 +188,10 @@ impl SessionGrant {
         match &self.campaigns {
             CampaignScope::Any => out.push(format!("{RESOURCE_PREFIX}campaign:*")),
             CampaignScope::Only(ids) => {
-                out.extend(ids.iter().map(|id| format!("{RESOURCE_PREFIX}campaign:{id}")));
+                out.extend(
+                    ids.iter()
+                        .map(|id| format!("{RESOURCE_PREFIX}campaign:{id}")),
+                );
             }
         }
         out.push(format!("{RESOURCE_PREFIX}reward-cap:{}", self.reward_cap));
@@ -329,8 +342,8 @@ impl Session {
     ) -> Result<Self, SessionError> {
         // Read the grant before verifying, so a message that grants nothing never burns a nonce.
         let message = SiweMessage::parse(text).map_err(SessionError::Siwe)?;
-        let grant = SessionGrant::from_resources(&message.resources)?
-            .ok_or(SessionError::NotASession)?;
+        let grant =
+            SessionGrant::from_resources(&message.resources)?.ok_or(SessionError::NotASession)?;
         if verifier.now >= grant.expires {
             return Err(SessionError::Expired);
         }

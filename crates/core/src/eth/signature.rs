@@ -60,13 +60,19 @@ impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidLength { len } => {
-                write!(f, "invalid signature: expected 65 bytes (r, s, v), got {len}")
+                write!(
+                    f,
+                    "invalid signature: expected 65 bytes (r, s, v), got {len}"
+                )
             }
             Self::InvalidHex => {
                 f.write_str("invalid signature: expected 0x followed by 130 hex digits")
             }
             Self::InvalidRecoveryId { v } => {
-                write!(f, "invalid signature: v must be 27 or 28 (or 0 or 1), got {v}")
+                write!(
+                    f,
+                    "invalid signature: v must be 27 or 28 (or 0 or 1), got {v}"
+                )
             }
             Self::InvalidScalar => f.write_str(
                 "invalid signature: r and s must be non-zero and below the secp256k1 order",
@@ -78,7 +84,10 @@ impl fmt::Display for SignatureError {
                 f.write_str("invalid signature: no public key can be recovered from it")
             }
             Self::WrongSigner { expected, actual } => {
-                write!(f, "signature was made by {actual}, not by the expected {expected}")
+                write!(
+                    f,
+                    "signature was made by {actual}, not by the expected {expected}"
+                )
             }
             Self::Invalid => f.write_str("signature does not verify under this public key"),
         }
@@ -102,9 +111,8 @@ impl Signature {
             // where r overflowed the order, which v cannot express.
             let ad = extra.to_be_bytes();
             let ad: &[u8] = if extra == 0 { &[] } else { &ad };
-            let (signature, id) = hazmat::sign_prehashed_rfc6979::<Secp256k1, k256::sha2::Sha256>(
-                &d, prehash, ad,
-            );
+            let (signature, id) =
+                hazmat::sign_prehashed_rfc6979::<Secp256k1, k256::sha2::Sha256>(&d, prehash, ad);
             if !id.is_x_reduced() {
                 let (r, s) = signature.split_bytes();
                 return Self {
@@ -223,11 +231,13 @@ impl Signature {
 }
 
 fn split_rs(rs: &[u8]) -> Result<([u8; 32], [u8; 32]), SignatureError> {
-    let (r, s) = rs.split_at_checked(32).ok_or(SignatureError::InvalidScalar)?;
+    let (r, s) = rs
+        .split_at_checked(32)
+        .ok_or(SignatureError::InvalidScalar)?;
     let r: [u8; 32] = r.try_into().map_err(|_| SignatureError::InvalidScalar)?;
     let s: [u8; 32] = s.try_into().map_err(|_| SignatureError::InvalidScalar)?;
-    let signature =
-        ecdsa::Signature::<Secp256k1>::from_scalars(r, s).map_err(|_| SignatureError::InvalidScalar)?;
+    let signature = ecdsa::Signature::<Secp256k1>::from_scalars(r, s)
+        .map_err(|_| SignatureError::InvalidScalar)?;
     if bool::from(signature.s().is_high()) {
         return Err(SignatureError::HighS);
     }

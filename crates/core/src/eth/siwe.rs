@@ -126,18 +126,20 @@ impl fmt::Display for SiweError {
                 f,
                 "sign-in message is for {actual}, not {expected}: sign in from {expected}"
             ),
-            Self::WrongScheme => f.write_str("sign-in message names another URI scheme than this site's"),
+            Self::WrongScheme => {
+                f.write_str("sign-in message names another URI scheme than this site's")
+            }
             Self::WrongChain { expected, actual } => write!(
                 f,
                 "sign-in message is for chain {actual}, not chain {expected}: switch the wallet to chain {expected}"
             ),
             Self::Expired => f.write_str("sign-in message has expired: sign in again"),
-            Self::NotYetValid => {
-                f.write_str("sign-in message is not valid yet: check the device clock and sign in again")
-            }
-            Self::NonceReused => {
-                f.write_str("sign-in message nonce was already used: request a new nonce and sign in again")
-            }
+            Self::NotYetValid => f.write_str(
+                "sign-in message is not valid yet: check the device clock and sign in again",
+            ),
+            Self::NonceReused => f.write_str(
+                "sign-in message nonce was already used: request a new nonce and sign in again",
+            ),
             Self::Signature(e) => write!(f, "sign-in signature rejected: {e}"),
         }
     }
@@ -248,20 +250,23 @@ fn is_authority(text: &str) -> bool {
         Some((u, h)) => (Some(u), h),
         None => (None, text),
     };
-    if let Some(u) = userinfo {
-        if !u
+    if let Some(u) = userinfo
+        && (!u
             .bytes()
             .all(|c| is_unreserved(c) || is_sub_delim(c) || c == b':' || c == b'%')
-            || !pct_ok(u.as_bytes())
-        {
-            return false;
-        }
+            || !pct_ok(u.as_bytes()))
+    {
+        return false;
     }
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
         let Some((ip, after)) = rest.split_once(']') else {
             return false;
         };
-        if ip.is_empty() || !ip.bytes().all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.') {
+        if ip.is_empty()
+            || !ip
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() || c == b':' || c == b'.')
+        {
             return false;
         }
         match after {
@@ -277,10 +282,10 @@ fn is_authority(text: &str) -> bool {
             None => (hostport, None),
         }
     };
-    if let Some(port) = port {
-        if !port.bytes().all(|c| c.is_ascii_digit()) {
-            return false;
-        }
+    if let Some(port) = port
+        && !port.bytes().all(|c| c.is_ascii_digit())
+    {
+        return false;
     }
     host == "[]"
         || (!host.is_empty()
@@ -291,7 +296,8 @@ fn is_authority(text: &str) -> bool {
 }
 
 fn is_statement(text: &str) -> bool {
-    text.bytes().all(|c| is_reserved(c) || is_unreserved(c) || c == b' ')
+    text.bytes()
+        .all(|c| is_reserved(c) || is_unreserved(c) || c == b' ')
 }
 
 fn is_nonce(text: &str) -> bool {
@@ -305,7 +311,11 @@ fn is_request_id(text: &str) -> bool {
 }
 
 /// Reads `prefix` then the rest of the line from `line`.
-fn field<'a>(line: Option<&'a str>, prefix: &str, name: &'static str) -> Result<&'a str, SiweError> {
+fn field<'a>(
+    line: Option<&'a str>,
+    prefix: &str,
+    name: &'static str,
+) -> Result<&'a str, SiweError> {
     line.and_then(|l| l.strip_prefix(prefix))
         .ok_or(malformed(name))
 }
@@ -375,7 +385,10 @@ impl SiweMessage {
         if !is_nonce(nonce) {
             return Err(malformed("nonce"));
         }
-        let issued_at = time(field(lines.next(), "Issued At: ", "issued at")?, "issued at")?;
+        let issued_at = time(
+            field(lines.next(), "Issued At: ", "issued at")?,
+            "issued at",
+        )?;
 
         let mut message = Self {
             scheme,
@@ -519,18 +532,18 @@ impl SiweVerifier {
                 actual: message.domain.clone(),
             });
         }
-        if let (Some(expected), Some(actual)) = (&self.scheme, &message.scheme) {
-            if expected != actual {
-                return Err(SiweError::WrongScheme);
-            }
+        if let (Some(expected), Some(actual)) = (&self.scheme, &message.scheme)
+            && expected != actual
+        {
+            return Err(SiweError::WrongScheme);
         }
-        if let Some(expected) = self.chain_id {
-            if message.chain_id != expected {
-                return Err(SiweError::WrongChain {
-                    expected,
-                    actual: message.chain_id,
-                });
-            }
+        if let Some(expected) = self.chain_id
+            && message.chain_id != expected
+        {
+            return Err(SiweError::WrongChain {
+                expected,
+                actual: message.chain_id,
+            });
         }
         if message.expiration_time.is_some_and(|t| self.now >= t) {
             return Err(SiweError::Expired);

@@ -99,8 +99,27 @@ fn digits(bytes: &[u8]) -> Option<i64> {
 fn parse(t: &[u8]) -> Option<Timestamp> {
     // YYYY-MM-DDTHH:MM:SS is 19 bytes.
     let (date_time, rest) = t.split_at_checked(19)?;
-    let [y0, y1, y2, y3, b'-', mo0, mo1, b'-', d0, d1, sep, h0, h1, b':', mi0, mi1, b':', s0, s1] =
-        date_time
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        mo0,
+        mo1,
+        b'-',
+        d0,
+        d1,
+        sep,
+        h0,
+        h1,
+        b':',
+        mi0,
+        mi1,
+        b':',
+        s0,
+        s1,
+    ] = date_time
     else {
         return None;
     };

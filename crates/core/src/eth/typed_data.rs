@@ -124,7 +124,10 @@ impl fmt::Display for TypedDataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnknownType { name } => {
-                write!(f, "typed data uses type `{name}` but does not define it in `types`")
+                write!(
+                    f,
+                    "typed data uses type `{name}` but does not define it in `types`"
+                )
             }
             Self::InvalidType { ty } => write!(f, "typed data has an invalid type `{ty}`"),
             Self::MissingField { ty, field } => {
@@ -161,7 +164,10 @@ enum Kind<'a> {
     FixedBytes(usize),
     Uint(u32),
     Int(u32),
-    Array { element: &'a str, len: Option<usize> },
+    Array {
+        element: &'a str,
+        len: Option<usize>,
+    },
     Struct(&'a str),
 }
 
@@ -280,7 +286,10 @@ impl Eip712Domain {
         Value::Object(BTreeMap::from([
             ("name".to_owned(), Value::String(self.name.clone())),
             ("version".to_owned(), Value::String(self.version.clone())),
-            ("chainId".to_owned(), Value::String(self.chain_id.0.to_string())),
+            (
+                "chainId".to_owned(),
+                Value::String(self.chain_id.0.to_string()),
+            ),
             (
                 "verifyingContract".to_owned(),
                 Value::String(self.verifying_contract.to_checksum()),
@@ -386,7 +395,10 @@ impl TypedData {
                 reason: "expected an object",
             });
         };
-        if let Some(extra) = members.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
+        if let Some(extra) = members
+            .keys()
+            .find(|k| !fields.iter().any(|f| &f.name == *k))
+        {
             return Err(TypedDataError::UnexpectedField {
                 ty: name.to_owned(),
                 field: extra.clone(),
@@ -407,7 +419,12 @@ impl TypedData {
     }
 
     /// The 32-byte `encodeData` word of `value` as type `ty`.
-    fn encode_value(&self, ty: &str, value: &Value, depth: usize) -> Result<[u8; 32], TypedDataError> {
+    fn encode_value(
+        &self,
+        ty: &str,
+        value: &Value,
+        depth: usize,
+    ) -> Result<[u8; 32], TypedDataError> {
         if depth > MAX_DEPTH {
             return Err(TypedDataError::TooDeep);
         }
@@ -421,16 +438,18 @@ impl TypedData {
                 _ => Err(bad("expected true or false")),
             },
             Kind::Address => match value {
-                Value::String(s) => Address::parse(s)
-                    .map(|a| address_word(&a))
-                    .map_err(|_| bad("expected 0x and 40 hex digits (EIP-55 checksum if mixed case)")),
+                Value::String(s) => Address::parse(s).map(|a| address_word(&a)).map_err(|_| {
+                    bad("expected 0x and 40 hex digits (EIP-55 checksum if mixed case)")
+                }),
                 _ => Err(bad("expected an address string")),
             },
             Kind::String => match value {
                 Value::String(s) => Ok(keccak256(s.as_bytes())),
                 _ => Err(bad("expected a string")),
             },
-            Kind::Bytes => Ok(keccak256(&hex_bytes(value).ok_or_else(|| bad("expected 0x-prefixed hex"))?)),
+            Kind::Bytes => Ok(keccak256(
+                &hex_bytes(value).ok_or_else(|| bad("expected 0x-prefixed hex"))?,
+            )),
             Kind::FixedBytes(n) => {
                 let bytes = hex_bytes(value).ok_or_else(|| bad("expected 0x-prefixed hex"))?;
                 if bytes.len() != n {
@@ -441,7 +460,8 @@ impl TypedData {
                 Ok(word)
             }
             Kind::Uint(bits) => {
-                let (negative, magnitude) = integer(value).ok_or_else(|| bad("expected an integer"))?;
+                let (negative, magnitude) =
+                    integer(value).ok_or_else(|| bad("expected an integer"))?;
                 if negative && magnitude != U256::ZERO {
                     return Err(bad("expected a non-negative integer"));
                 }
@@ -451,7 +471,8 @@ impl TypedData {
                 Ok(magnitude.to_be_bytes())
             }
             Kind::Int(bits) => {
-                let (negative, magnitude) = integer(value).ok_or_else(|| bad("expected an integer"))?;
+                let (negative, magnitude) =
+                    integer(value).ok_or_else(|| bad("expected an integer"))?;
                 // Range: -2^(bits-1) ..= 2^(bits-1) - 1.
                 let fits = if negative {
                     magnitude.bits() < bits

@@ -110,7 +110,10 @@ impl SubmissionReceipt {
             ("answerHash".to_owned(), hex_value(&self.answer_hash)),
             ("manifestId".to_owned(), hex_value(&self.manifest_id)),
             ("nonce".to_owned(), Value::String(self.nonce.to_string())),
-            ("deadline".to_owned(), Value::String(self.deadline.to_string())),
+            (
+                "deadline".to_owned(),
+                Value::String(self.deadline.to_string()),
+            ),
         ]));
         typed_data(Self::NAME, Self::fields(), domain, message)
     }
@@ -167,11 +170,17 @@ impl RewardVoucher {
     /// This voucher as generic typed data.
     pub fn to_typed_data(&self, domain: &Eip712Domain) -> TypedData {
         let message = Value::Object(BTreeMap::from([
-            ("recipient".to_owned(), Value::String(self.recipient.to_checksum())),
+            (
+                "recipient".to_owned(),
+                Value::String(self.recipient.to_checksum()),
+            ),
             ("token".to_owned(), Value::String(self.token.to_checksum())),
             ("amount".to_owned(), Value::String(self.amount.to_string())),
             ("nonce".to_owned(), Value::String(self.nonce.to_string())),
-            ("deadline".to_owned(), Value::String(self.deadline.to_string())),
+            (
+                "deadline".to_owned(),
+                Value::String(self.deadline.to_string()),
+            ),
         ]));
         typed_data(Self::NAME, Self::fields(), domain, message)
     }

@@ -1,7 +1,12 @@
 //! Identity and signatures: keys, EIP-55, EIP-191, EIP-712, SIWE and session keys, checked
 //! against the vectors in `test-vectors/eth-*.json` (made by ethers and viem) and the EIPs'
 //! own examples. Runs natively and on wasm32 (`wasm-pack test --node crates/core`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 /// Marks a test for both the native harness and wasm-bindgen-test.
 macro_rules! both {
@@ -26,7 +31,10 @@ pub fn vectors(text: &str) -> Json {
 }
 
 pub fn hex32(text: &str) -> [u8; 32] {
-    hex::decode(text.trim_start_matches("0x")).unwrap().try_into().unwrap()
+    hex::decode(text.trim_start_matches("0x"))
+        .unwrap()
+        .try_into()
+        .unwrap()
 }
 
 pub fn secret(text: &str) -> datahub_core::SecretKey {

@@ -14,7 +14,12 @@ fn message_bytes(v: &serde_json::Value) -> Vec<u8> {
 
 fn key_for(label: &str) -> datahub_core::SecretKey {
     let keys = vectors(KEYS);
-    let k = keys["keys"].as_array().unwrap().iter().find(|k| k["label"] == label).unwrap();
+    let k = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == label)
+        .unwrap();
     secret(k["secret"].as_str().unwrap())
 }
 

@@ -14,7 +14,12 @@ const KEYS: &str = include_str!("../../../../test-vectors/eth-keys.json");
 
 fn key_for(label: &str) -> SecretKey {
     let keys = vectors(KEYS);
-    let k = keys["keys"].as_array().unwrap().iter().find(|k| k["label"] == label).unwrap();
+    let k = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == label)
+        .unwrap();
     secret(k["secret"].as_str().unwrap())
 }
 
@@ -27,7 +32,9 @@ fn domain() -> Eip712Domain {
         name: "DataHub".into(),
         version: "1".into(),
         chain_id: ChainId(56),
-        verifying_contract: "0x1111111111111111111111111111111111111111".parse().unwrap(),
+        verifying_contract: "0x1111111111111111111111111111111111111111"
+            .parse()
+            .unwrap(),
     }
 }
 

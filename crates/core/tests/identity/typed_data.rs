@@ -42,11 +42,17 @@ fn typed(case: &serde_json::Value) -> TypedData {
         })
         .collect();
     let domain = case["domain"].as_object().unwrap();
-    let domain_fields = [("name", "string"), ("version", "string"), ("chainId", "uint256"), ("verifyingContract", "address"), ("salt", "bytes32")]
-        .iter()
-        .filter(|(n, _)| domain.contains_key(*n))
-        .map(|(n, t)| Field::new(n, t))
-        .collect();
+    let domain_fields = [
+        ("name", "string"),
+        ("version", "string"),
+        ("chainId", "uint256"),
+        ("verifyingContract", "address"),
+        ("salt", "bytes32"),
+    ]
+    .iter()
+    .filter(|(n, _)| domain.contains_key(*n))
+    .map(|(n, t)| Field::new(n, t))
+    .collect();
     types.insert("EIP712Domain".into(), domain_fields);
     TypedData {
         types,
@@ -58,7 +64,12 @@ fn typed(case: &serde_json::Value) -> TypedData {
 
 fn key_for(label: &str) -> datahub_core::SecretKey {
     let keys = vectors(KEYS);
-    let k = keys["keys"].as_array().unwrap().iter().find(|k| k["label"] == label).unwrap();
+    let k = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == label)
+        .unwrap();
     secret(k["secret"].as_str().unwrap())
 }
 
