@@ -7,4 +7,5 @@
 pub mod eth;
 pub mod keys;
 
+pub use eth::{Address, ChainId, Signature};
 pub use keys::{KeyError, PublicKey, SecretKey};

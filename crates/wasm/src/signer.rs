@@ -345,7 +345,7 @@ fn time_field(o: &Json, key: &str) -> Result<Option<Timestamp>, JsValue> {
         None | Some(Json::Null) => Ok(None),
         Some(Json::String(s)) => Timestamp::parse_rfc3339(s)
             .map(Some)
-            .map_err(|e| error_from("SiweError", &e)),
+            .map_err(|e| input_error("InvalidTime", &format!("`{key}`: {e}"))),
         Some(Json::Number(n)) => n
             .as_i64()
             .map(|ms| Some(Timestamp::from_unix_millis(ms)))
@@ -555,7 +555,7 @@ pub fn build_session_siwe_message(fields: &JsValue) -> Result<String, JsValue> {
         }
     };
     let cap = match o.get("rewardCap") {
-        Some(Json::String(s)) => U256::parse(s).map_err(|e| error_from("SessionError", &e))?,
+        Some(Json::String(s)) => U256::parse(s).map_err(|e| error_from("InputError", &e))?,
         Some(Json::Number(n)) => n.as_u64().map(U256::from_u64).ok_or_else(|| {
             input_error(
                 "InvalidRewardCap",

@@ -173,7 +173,11 @@ fn parse(t: &[u8]) -> Option<Timestamp> {
     };
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-    Some(Timestamp(seconds * 1000 + millis))
+    let millis = seconds * 1000 + millis;
+    // An offset can carry 0000-01-01 or 9999-12-31 out of what RFC 3339 can write in UTC.
+    (MIN_MILLIS..=MAX_MILLIS)
+        .contains(&millis)
+        .then_some(Timestamp(millis))
 }
 
 fn is_leap(year: i64) -> bool {
