@@ -116,12 +116,14 @@ impl LocalSigner {
     /// The key with this secret: `0x` and 64 hex digits.
     #[wasm_bindgen(js_name = fromSecret)]
     pub fn from_secret(secret: &str) -> Result<LocalSigner, JsValue> {
-        let bytes = parse_hex(secret).ok_or_else(|| {
-            input_error(
-                "InvalidSecretKey",
-                "secret key must be 0x followed by 64 hex digits",
-            )
-        })?;
+        let bytes = parse_hex(secret)
+            .map(zeroize::Zeroizing::new)
+            .ok_or_else(|| {
+                input_error(
+                    "InvalidSecretKey",
+                    "secret key must be 0x followed by 64 hex digits",
+                )
+            })?;
         let key = SecretKey::from_bytes(&bytes).map_err(|e| error_from("KeyError", &e))?;
         Ok(Self { key })
     }

@@ -20,6 +20,8 @@ macro_rules! both {
 
 mod keys;
 mod personal;
+#[cfg(not(target_arch = "wasm32"))]
+mod props;
 mod session;
 mod siwe;
 mod typed_data;
