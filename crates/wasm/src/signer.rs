@@ -19,6 +19,33 @@ use datahub_core::{
 use serde_json::Value as Json;
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** A time: a Date, milliseconds since the Unix epoch, or an RFC 3339 string. */
+export type SiweTime = Date | number | string;
+/** Fields of a Sign-In with Ethereum message, as viem's createSiweMessage takes them. */
+export interface SiweFields {
+  address: string; chainId: number; domain: string; nonce: string; uri: string; issuedAt: SiweTime;
+  version?: "1"; scheme?: string; statement?: string; expirationTime?: SiweTime; notBefore?: SiweTime;
+  requestId?: string; resources?: string[];
+}
+/** A parsed Sign-In with Ethereum message; times are RFC 3339 strings in UTC. */
+export interface SiweParsed {
+  address: string; chainId: number; domain: string; nonce: string; uri: string; version: "1"; issuedAt: string;
+  scheme?: string; statement?: string; expirationTime?: string; notBefore?: string; requestId?: string; resources?: string[];
+}
+/** What a verifier expects; `now` defaults to the current time. */
+export interface SiweVerifyOptions { domain: string; now?: SiweTime; chainId?: number; scheme?: string; }
+/** A sign-in that grants a session key (see docs/signatures.md). */
+export interface SessionFields extends SiweFields {
+  sessionKey: string; expires: SiweTime; campaigns: string[]; rewardCap: string | number;
+}
+/** A verified session grant. `campaigns` is ["*"] for any campaign. */
+export interface SessionGrantInfo {
+  wallet: string; sessionKey: string; expires: string; campaigns: string[]; rewardCap: string; chainId: number;
+}
+"#;
+
 /// A JS `Error` with a stable `name` and `code`.
 fn js_error(name: &str, code: &str, message: &str) -> JsValue {
     let error = js_sys::Error::new(message);
@@ -155,7 +182,10 @@ impl LocalSigner {
     /// Signs a message as `personal_sign` (EIP-191) does; returns the 65-byte signature as
     /// `0x` hex, `v` = 27/28.
     #[wasm_bindgen(js_name = signMessage)]
-    pub fn sign_message(&self, message: &JsValue) -> Result<String, JsValue> {
+    pub fn sign_message(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] message: &JsValue,
+    ) -> Result<String, JsValue> {
         let bytes = message_bytes(message)?;
         Ok(personal::sign_message(&self.key, &bytes).to_hex())
     }
@@ -188,7 +218,10 @@ impl LocalSigner {
 /// The address that signed `message` with `personal_sign` (EIP-191). High-s signatures are
 /// refused.
 #[wasm_bindgen(js_name = recoverAddress)]
-pub fn recover_address(message: &JsValue, signature_hex: &str) -> Result<String, JsValue> {
+pub fn recover_address(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] message: &JsValue,
+    #[wasm_bindgen(js_name = signature)] signature_hex: &str,
+) -> Result<String, JsValue> {
     let bytes = message_bytes(message)?;
     let sig = signature(signature_hex)?;
     personal::recover_message(&bytes, &sig)
@@ -198,7 +231,9 @@ pub fn recover_address(message: &JsValue, signature_hex: &str) -> Result<String,
 
 /// The EIP-191 digest of `message`, `0x` hex.
 #[wasm_bindgen(js_name = hashMessage)]
-pub fn hash_message(message: &JsValue) -> Result<String, JsValue> {
+pub fn hash_message(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] message: &JsValue,
+) -> Result<String, JsValue> {
     Ok(hex(&personal::hash_message(&message_bytes(message)?)))
 }
 
@@ -213,7 +248,10 @@ pub fn hash_typed_data(json: &str) -> Result<String, JsValue> {
 
 /// The address that signed typed data (JSON as for `signTypedData`).
 #[wasm_bindgen(js_name = recoverTypedDataAddress)]
-pub fn recover_typed_data_address(json: &str, signature_hex: &str) -> Result<String, JsValue> {
+pub fn recover_typed_data_address(
+    json: &str,
+    #[wasm_bindgen(js_name = signature)] signature_hex: &str,
+) -> Result<String, JsValue> {
     let data = typed_data_from_json(json)?;
     let sig = signature(signature_hex)?;
     data.recover(&sig)
@@ -460,7 +498,9 @@ fn siwe_to_json(m: &SiweMessage) -> Json {
 /// `scheme`, `statement`, `expirationTime`, `notBefore`, `requestId`, `resources`; times as
 /// `Date`s, RFC 3339 strings or milliseconds). Throws if a field breaks EIP-4361.
 #[wasm_bindgen(js_name = buildSiweMessage)]
-pub fn build_siwe_message(fields: &JsValue) -> Result<String, JsValue> {
+pub fn build_siwe_message(
+    #[wasm_bindgen(unchecked_param_type = "SiweFields")] fields: &JsValue,
+) -> Result<String, JsValue> {
     let message = siwe_from_fields(fields)?;
     message
         .validate()
@@ -470,7 +510,7 @@ pub fn build_siwe_message(fields: &JsValue) -> Result<String, JsValue> {
 
 /// Parses a Sign-In with Ethereum message (strict EIP-4361) into its fields; times come back
 /// as RFC 3339 strings, `chainId` as a number.
-#[wasm_bindgen(js_name = parseSiweMessage)]
+#[wasm_bindgen(js_name = parseSiweMessage, unchecked_return_type = "SiweParsed")]
 pub fn parse_siwe_message(text: &str) -> Result<JsValue, JsValue> {
     let message = SiweMessage::parse(text).map_err(|e| error_from("SiweError", &e))?;
     Ok(from_json(&siwe_to_json(&message)))
@@ -508,11 +548,15 @@ impl datahub_core::eth::NonceStore for JsNonces<'_> {
 /// Verifies a signed Sign-In with Ethereum message: `options` is `{domain, now?, chainId?,
 /// scheme?}` (`now` defaults to the current time) and `consumeNonce(address, nonce)` must
 /// return true only the first time it sees a nonce. Returns the parsed fields.
-#[wasm_bindgen(js_name = verifySiweMessage)]
+#[wasm_bindgen(js_name = verifySiweMessage, unchecked_return_type = "SiweParsed")]
 pub fn verify_siwe_message(
     text: &str,
-    signature_hex: &str,
-    options: &JsValue,
+    #[wasm_bindgen(js_name = signature)] signature_hex: &str,
+    #[wasm_bindgen(unchecked_param_type = "SiweVerifyOptions")] options: &JsValue,
+    #[wasm_bindgen(
+        js_name = consumeNonce,
+        unchecked_param_type = "(address: string, nonce: string) => boolean"
+    )]
     consume_nonce: &js_sys::Function,
 ) -> Result<JsValue, JsValue> {
     let v = verifier(options)?;
@@ -528,7 +572,9 @@ pub fn verify_siwe_message(
 /// or `["*"]`) and `rewardCap` (decimal string); the message's expiration time is the session's
 /// expiry unless given.
 #[wasm_bindgen(js_name = buildSessionSiweMessage)]
-pub fn build_session_siwe_message(fields: &JsValue) -> Result<String, JsValue> {
+pub fn build_session_siwe_message(
+    #[wasm_bindgen(unchecked_param_type = "SessionFields")] fields: &JsValue,
+) -> Result<String, JsValue> {
     let o = to_json(fields)?;
     let key = address(required(&o, "sessionKey")?)?;
     let expires = time_field(&o, "expires")?
@@ -594,11 +640,15 @@ pub fn build_session_siwe_message(fields: &JsValue) -> Result<String, JsValue> {
 /// Verifies a signed session-granting sign-in message (as `verifySiweMessage`, consuming its
 /// nonce) and returns `{wallet, sessionKey, expires, campaigns, rewardCap, chainId}`
 /// (`campaigns` is `["*"]` for any campaign).
-#[wasm_bindgen(js_name = verifySessionGrant)]
+#[wasm_bindgen(js_name = verifySessionGrant, unchecked_return_type = "SessionGrantInfo")]
 pub fn verify_session_grant(
     text: &str,
-    signature_hex: &str,
-    options: &JsValue,
+    #[wasm_bindgen(js_name = signature)] signature_hex: &str,
+    #[wasm_bindgen(unchecked_param_type = "SiweVerifyOptions")] options: &JsValue,
+    #[wasm_bindgen(
+        js_name = consumeNonce,
+        unchecked_param_type = "(address: string, nonce: string) => boolean"
+    )]
     consume_nonce: &js_sys::Function,
 ) -> Result<JsValue, JsValue> {
     let v = verifier(options)?;
