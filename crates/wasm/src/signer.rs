@@ -579,6 +579,8 @@ pub fn build_session_siwe_message(
     let key = address(required(&o, "sessionKey")?)?;
     let expires = time_field(&o, "expires")?
         .ok_or_else(|| input_error("MissingField", "`expires` is required"))?;
+    // Session expiries are written in whole seconds.
+    let expires = Timestamp::from_unix_seconds(expires.unix_seconds());
     let campaigns = match o.get("campaigns").and_then(Json::as_array) {
         Some(items) if items.len() == 1 && items.first().and_then(Json::as_str) == Some("*") => {
             CampaignScope::Any

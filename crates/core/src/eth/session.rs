@@ -199,12 +199,16 @@ impl SessionGrant {
     }
 
     /// Checks that the grant can be written as resources and read back the same (campaign ids
-    /// are 1 to 64 of `A-Z a-z 0-9 - . _ ~`, at least one campaign, expiry in whole seconds).
+    /// are 1 to 64 of `A-Z a-z 0-9 - . _ ~`, at least one campaign, expiry in whole seconds
+    /// within the years 0000-9999).
     pub fn validate(&self) -> Result<(), SessionError> {
-        match Self::from_resources(&self.to_resources())? {
+        let resources = self.to_resources();
+        match Self::from_resources(&resources)? {
             Some(grant) if grant == *self => Ok(()),
+            // Only the expiry can fail to round-trip: it is written in whole seconds, years
+            // 0000-9999.
             _ => Err(SessionError::InvalidResource {
-                resource: String::from("(grant does not round-trip)"),
+                resource: resources.get(1).cloned().unwrap_or_default(),
             }),
         }
     }

@@ -444,11 +444,27 @@ impl SiweMessage {
     /// would accept back), so that a message built field by field is sound before it is shown to
     /// a wallet.
     pub fn validate(&self) -> Result<(), SiweError> {
-        let text = self.to_string();
-        let parsed = Self::parse(&text)?;
-        // Time fields are written in canonical form, so a round trip must give the same fields.
+        if self.statement.as_deref() == Some("") {
+            // An empty statement cannot be written: leave it out instead.
+            return Err(malformed("statement"));
+        }
+        let parsed = Self::parse(&self.to_string())?;
+        // Times are written in canonical form, so a round trip gives the same fields unless a
+        // time is outside the years 0000-9999 that RFC 3339 can write.
+        let times = [
+            ("issued at", Some(self.issued_at), Some(parsed.issued_at)),
+            (
+                "expiration time",
+                self.expiration_time,
+                parsed.expiration_time,
+            ),
+            ("not before", self.not_before, parsed.not_before),
+        ];
+        if let Some((field, _, _)) = times.iter().find(|(_, a, b)| a != b) {
+            return Err(malformed(field));
+        }
         if parsed != *self {
-            return Err(malformed("fields"));
+            return Err(malformed("message"));
         }
         Ok(())
     }

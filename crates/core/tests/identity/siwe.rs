@@ -123,9 +123,15 @@ both! {
         let mut bad = msg.clone();
         bad.statement = Some("two\nlines".into());
         assert!(bad.validate().is_err());
+        let mut bad = msg.clone();
+        bad.statement = Some(String::new());
+        assert_eq!(bad.validate(), Err(SiweError::Malformed { field: "statement" }));
+        let mut bad = msg.clone();
+        bad.issued_at = Timestamp::from_unix_millis(i64::MAX);
+        assert_eq!(bad.validate(), Err(SiweError::Malformed { field: "issued at" }));
         let mut bad = msg;
         bad.nonce = "short".into();
-        assert!(bad.validate().is_err());
+        assert_eq!(bad.validate(), Err(SiweError::Malformed { field: "nonce" }));
     }
 }
 
