@@ -133,6 +133,10 @@ impl PublicKey {
     pub(crate) fn as_k256(&self) -> &k256::PublicKey {
         &self.0
     }
+
+    pub(crate) fn from_k256(key: k256::PublicKey) -> Self {
+        Self(key)
+    }
 }
 
 impl fmt::Debug for PublicKey {

@@ -8,14 +8,19 @@
 //! module: [`stream`] (chunk encryption), [`header`] (the file key wrapped to recipients),
 //! [`erasure`] (Reed–Solomon shards), [`manifest`] (the object's table of shards and its id),
 //! and [`seal`] (streaming sealers and openers over all of them).
+//!
+//! Identity, in [`eth`] (specified in `docs/signatures.md`): Ethereum addresses, EIP-191 and
+//! EIP-712 signatures, Sign-In with Ethereum and the session keys it authorizes.
 
 pub mod erasure;
+pub mod eth;
 pub mod header;
 pub mod keys;
 pub mod manifest;
 pub mod seal;
 pub mod stream;
 
+pub use eth::{Address, ChainId, Signature};
 pub use keys::{KeyError, PublicKey, SecretKey};
 pub use manifest::{Manifest, ObjectId, Params, ShardId};
 pub use seal::{
