@@ -35,7 +35,10 @@ pub async fn run(args: Args) -> Result<()> {
         None => find_www()?,
     };
     if !www.join("index.html").is_file() {
-        bail!("{} has no index.html: pass the host page's folder with --www", www.display());
+        bail!(
+            "{} has no index.html: pass the host page's folder with --www",
+            www.display()
+        );
     }
     let pkg = match args.pkg {
         Some(pkg) => pkg,
@@ -53,9 +56,15 @@ pub async fn run(args: Args) -> Result<()> {
     println!("            www: {}", www.display());
     println!("            pkg: {}", pkg.display());
     println!("  relay     not there yet (a later issue)");
-    println!("  nodes     {} requested, not there yet (a later issue)", args.nodes);
+    println!(
+        "  nodes     {} requested, not there yet (a later issue)",
+        args.nodes
+    );
     match &args.data {
-        Some(dir) => println!("  data      {} (unused until the relay and nodes exist)", dir.display()),
+        Some(dir) => println!(
+            "  data      {} (unused until the relay and nodes exist)",
+            dir.display()
+        ),
         None => println!("  data      none yet (the relay and nodes will keep theirs here)"),
     }
     println!("Ctrl-C stops it.");
@@ -70,7 +79,9 @@ pub async fn run(args: Args) -> Result<()> {
 
 /// The web app: the client package under /pkg, the host page everywhere else.
 pub fn app(www: &Path, pkg: &Path) -> Router {
-    Router::new().nest_service("/pkg", ServeDir::new(pkg)).fallback_service(ServeDir::new(www))
+    Router::new()
+        .nest_service("/pkg", ServeDir::new(pkg))
+        .fallback_service(ServeDir::new(www))
 }
 
 /// www/ of the checkout: in the current folder or the nearest one above that has it.
@@ -134,7 +145,10 @@ mod tests {
         Ok(dir)
     }
 
-    async fn content_type(dir: &std::path::Path, uri: &str) -> anyhow::Result<(StatusCode, String)> {
+    async fn content_type(
+        dir: &std::path::Path,
+        uri: &str,
+    ) -> anyhow::Result<(StatusCode, String)> {
         let app = app(&dir.join("www"), &dir.join("pkg"));
         let response = app.oneshot(Request::get(uri).body(Body::empty())?).await?;
         let kind = response
@@ -148,12 +162,18 @@ mod tests {
     #[tokio::test]
     async fn serves_the_page_and_wasm_with_their_types() -> anyhow::Result<()> {
         let dir = site("types")?;
-        assert_eq!(content_type(&dir, "/").await?, (StatusCode::OK, "text/html".into()));
+        assert_eq!(
+            content_type(&dir, "/").await?,
+            (StatusCode::OK, "text/html".into())
+        );
         assert_eq!(
             content_type(&dir, "/pkg/web/datahub_wasm_bg.wasm").await?,
             (StatusCode::OK, "application/wasm".into())
         );
-        assert_eq!(content_type(&dir, "/pkg/nothing.js").await?.0, StatusCode::NOT_FOUND);
+        assert_eq!(
+            content_type(&dir, "/pkg/nothing.js").await?.0,
+            StatusCode::NOT_FOUND
+        );
         std::fs::remove_dir_all(dir)?;
         Ok(())
     }

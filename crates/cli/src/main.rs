@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "datahub", version, about = "DataHub: labelled AI training data, end-to-end encrypted")]
+#[command(
+    name = "datahub",
+    version,
+    about = "DataHub: labelled AI training data, end-to-end encrypted"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

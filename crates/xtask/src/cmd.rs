@@ -12,7 +12,11 @@ use anyhow::{Context, Result, bail};
 /// an alias for `cargo run -p xtask`), so its own manifest dir locates the root.
 pub fn root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.ancestors().nth(2).unwrap_or(manifest).to_path_buf()
+    manifest
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest)
+        .to_path_buf()
 }
 
 /// Whether we run unattended (CI=true or CI=1): then no child may wait on standard input.
@@ -35,7 +39,11 @@ impl Cmd {
         if in_ci() {
             inner.stdin(Stdio::null());
         }
-        Self { inner, shown: program.to_string_lossy().into_owned(), dir: None }
+        Self {
+            inner,
+            shown: program.to_string_lossy().into_owned(),
+            dir: None,
+        }
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
@@ -100,7 +108,12 @@ impl Cmd {
     /// Runs the command quietly and returns its trimmed standard output, or `None` when it
     /// cannot start or fails: for asking a tool its version.
     pub fn probe(mut self) -> Option<String> {
-        let out = self.inner.stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+        let out = self
+            .inner
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
         out.status
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -133,7 +146,9 @@ impl Cmd {
 /// Finds `program` on PATH.
 pub fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
 }
 
 /// Prints a step heading, so a long log shows where each part begins.

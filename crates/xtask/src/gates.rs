@@ -19,12 +19,29 @@ pub fn fmt() -> Result<()> {
 
 pub fn clippy() -> Result<()> {
     heading("clippy: lints on every crate and target, warnings denied");
-    Cmd::new("cargo").args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]).run()?;
+    Cmd::new("cargo")
+        .args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .run()?;
     heading("clippy: the crates that ship as WebAssembly, built for wasm32");
     // Benches are native only (criterion), so lib and tests.
     Cmd::new("cargo")
         .env("RUSTFLAGS", Config::load()?.rustflags())
-        .args(["clippy", "--target", WASM32, "-p", "datahub-core", "-p", "datahub-wasm"])
+        .args([
+            "clippy",
+            "--target",
+            WASM32,
+            "-p",
+            "datahub-core",
+            "-p",
+            "datahub-wasm",
+        ])
         .args(["--lib", "--tests", "--", "-D", "warnings"])
         .run()
 }
@@ -46,13 +63,23 @@ pub fn core_wasm() -> Result<()> {
 }
 
 pub fn test_native() -> Result<()> {
-    if Cmd::new("cargo").args(["nextest", "--version"]).probe().is_some() {
+    if Cmd::new("cargo")
+        .args(["nextest", "--version"])
+        .probe()
+        .is_some()
+    {
         heading("test-native: the workspace's tests (cargo nextest), then its doc tests");
         // A crate with no tests yet is not a failure.
-        Cmd::new("cargo").args(["nextest", "run", "--workspace", "--no-tests=warn"]).run()?;
-        Cmd::new("cargo").args(["test", "--workspace", "--doc"]).run()
+        Cmd::new("cargo")
+            .args(["nextest", "run", "--workspace", "--no-tests=warn"])
+            .run()?;
+        Cmd::new("cargo")
+            .args(["test", "--workspace", "--doc"])
+            .run()
     } else {
-        heading("test-native: the workspace's tests (cargo test; install cargo-nextest for nextest)");
+        heading(
+            "test-native: the workspace's tests (cargo test; install cargo-nextest for nextest)",
+        );
         Cmd::new("cargo").args(["test", "--workspace"]).run()
     }
 }
@@ -93,12 +120,20 @@ pub fn test_js() -> Result<()> {
     }
     files.sort();
     let tests = root().join("tests");
-    let relative = files.iter().map(|f| f.strip_prefix(&tests).unwrap_or(f).to_path_buf());
-    Cmd::new("node").arg("--test").args(relative.collect::<Vec<_>>()).dir(tests).run()
+    let relative = files
+        .iter()
+        .map(|f| f.strip_prefix(&tests).unwrap_or(f).to_path_buf());
+    Cmd::new("node")
+        .arg("--test")
+        .args(relative.collect::<Vec<_>>())
+        .dir(tests)
+        .run()
 }
 
 fn find_js_tests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))?
+    {
         let path = entry?.path();
         if path.is_dir() {
             if path.file_name().is_some_and(|n| n != "node_modules") {
@@ -112,7 +147,9 @@ fn find_js_tests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 pub fn fuzz(seconds: u64) -> Result<()> {
-    heading(&format!("fuzz: each fuzz target of {FUZZ_DIR} for {seconds} s"));
+    heading(&format!(
+        "fuzz: each fuzz target of {FUZZ_DIR} for {seconds} s"
+    ));
     if !root().join(FUZZ_DIR).join("Cargo.toml").is_file() {
         println!("note: {FUZZ_DIR} does not exist yet, nothing to fuzz");
         return Ok(());
@@ -121,7 +158,11 @@ pub fn fuzz(seconds: u64) -> Result<()> {
     // the pinned stable toolchain accept them, so no nightly toolchain is needed.
     let cargo_fuzz = || Cmd::new("cargo").env("RUSTC_BOOTSTRAP", "1").arg("fuzz");
     let list = cargo_fuzz().args(["list", "--fuzz-dir", FUZZ_DIR]).read()?;
-    let targets: Vec<&str> = list.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let targets: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     if targets.is_empty() {
         println!("note: {FUZZ_DIR} has no fuzz targets yet");
     }
@@ -130,7 +171,9 @@ pub fn fuzz(seconds: u64) -> Result<()> {
             .args(["run", "--fuzz-dir", FUZZ_DIR, target, "--"])
             .arg(format!("-max_total_time={seconds}"))
             .run()
-            .with_context(|| format!("fuzz target {target} failed: see {FUZZ_DIR}/artifacts/{target}"))?;
+            .with_context(|| {
+                format!("fuzz target {target} failed: see {FUZZ_DIR}/artifacts/{target}")
+            })?;
     }
     Ok(())
 }

@@ -15,7 +15,10 @@ use clap::{Parser, Subcommand};
 use crate::cmd::{Cmd, heading};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Build DataHub, install its tools, run its gates")]
+#[command(
+    name = "cargo xtask",
+    about = "Build DataHub, install its tools, run its gates"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -132,10 +135,19 @@ fn test(fuzz_seconds: u64) -> ExitCode {
         println!("{name:<12} {verdict:<7} {:>9}", seconds(*time));
     }
     let failed = results.iter().filter(|(_, r, _)| r.is_err()).count();
-    println!("{:<12} {:<7} {:>9}", "total", "", seconds(started.elapsed()));
+    println!(
+        "{:<12} {:<7} {:>9}",
+        "total",
+        "",
+        seconds(started.elapsed())
+    );
     let passed = results.len() - failed;
     println!("\ngates: {passed} passed, {failed} failed");
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn seconds(time: Duration) -> String {

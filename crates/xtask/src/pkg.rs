@@ -72,7 +72,12 @@ pub fn build() -> Result<()> {
         "pkg: building {} into {}/ for {}",
         config.krate.display(),
         config.out_dir.display(),
-        config.targets.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+        config
+            .targets
+            .keys()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     check_package_version(&config)?;
     let wasm_opt = root().join("tests/node_modules/.bin/wasm-opt");
@@ -98,7 +103,8 @@ pub fn build() -> Result<()> {
         if !config.features.is_empty() {
             cmd = cmd.args(["--", "--features", &config.features.join(",")]);
         }
-        cmd.run().with_context(|| format!("wasm-pack could not build the {target} target"))?;
+        cmd.run()
+            .with_context(|| format!("wasm-pack could not build the {target} target"))?;
         for wasm in files_with_extension(&out, "wasm")? {
             optimize(&wasm_opt, &config.wasm_opt, &wasm)?;
         }
@@ -117,11 +123,14 @@ pub fn build() -> Result<()> {
 /// shares, hence CARGO_PKG_VERSION).
 fn check_package_version(config: &Config) -> Result<()> {
     let path = root().join(&config.out_dir).join("package.json");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("could not read {}", path.display()))?;
     let json: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let version = json.get("version").and_then(|v| v.as_str()).unwrap_or("(none)");
+    let version = json
+        .get("version")
+        .and_then(|v| v.as_str())
+        .unwrap_or("(none)");
     let crate_version = env!("CARGO_PKG_VERSION");
     if version != crate_version {
         bail!(
@@ -142,19 +151,29 @@ fn optimize(wasm_opt: &Path, opt: &WasmOpt, wasm: &Path) -> Result<()> {
         .arg("-o")
         .arg(&tmp)
         .run()
-        .context("wasm-opt failed: do the [wasm-opt] flags in wasm-pack.toml cover what rustc emits?")?;
+        .context(
+            "wasm-opt failed: do the [wasm-opt] flags in wasm-pack.toml cover what rustc emits?",
+        )?;
     std::fs::rename(&tmp, wasm).with_context(|| format!("could not replace {}", wasm.display()))?;
-    println!("wasm-opt: {} {before} → {} bytes", wasm.display(), size(wasm)?);
+    println!(
+        "wasm-opt: {} {before} → {} bytes",
+        wasm.display(),
+        size(wasm)?
+    );
     Ok(())
 }
 
 fn size(path: &Path) -> Result<u64> {
-    Ok(std::fs::metadata(path).with_context(|| format!("no {}", path.display()))?.len())
+    Ok(std::fs::metadata(path)
+        .with_context(|| format!("no {}", path.display()))?
+        .len())
 }
 
 fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))?
+    {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == ext) {
             found.push(path);

@@ -13,8 +13,16 @@ pub fn run() -> Result<()> {
     heading("setup: installing what is missing");
     wasm_target()?;
     wasm_bindgen_cli()?;
-    cargo_tool("wasm-pack", &["wasm-pack", "--version"], &["wasm-pack", "--locked"])?;
-    cargo_tool("cargo-fuzz", &["cargo", "fuzz", "--version"], &["cargo-fuzz", "--locked"])?;
+    cargo_tool(
+        "wasm-pack",
+        &["wasm-pack", "--version"],
+        &["wasm-pack", "--locked"],
+    )?;
+    cargo_tool(
+        "cargo-fuzz",
+        &["cargo", "fuzz", "--version"],
+        &["cargo-fuzz", "--locked"],
+    )?;
     chromium()?;
     npm_deps()?;
     println!("setup: done");
@@ -43,12 +51,21 @@ fn wasm_target() -> Result<()> {
         .args(["--print", "sysroot"])
         .probe()
         .context("`rustc --print sysroot` failed: is Rust installed (https://rustup.rs)?")?;
-    if Path::new(&sysroot).join("lib/rustlib/wasm32-unknown-unknown").is_dir() {
+    if Path::new(&sysroot)
+        .join("lib/rustlib/wasm32-unknown-unknown")
+        .is_dir()
+    {
         println!("ok: wasm32-unknown-unknown target of Rust {channel}");
         return Ok(());
     }
     Cmd::new("rustup")
-        .args(["target", "add", "wasm32-unknown-unknown", "--toolchain", &channel])
+        .args([
+            "target",
+            "add",
+            "wasm32-unknown-unknown",
+            "--toolchain",
+            &channel,
+        ])
         .run()
         .context("could not add the wasm32 target: setup needs rustup")
 }
@@ -58,7 +75,8 @@ fn wasm_target() -> Result<()> {
 fn wasm_bindgen_cli() -> Result<()> {
     let want = locked_version("wasm-bindgen")?;
     let found = || Cmd::new("wasm-bindgen").arg("--version").probe();
-    let matches = |v: &Option<String>| v.as_deref() == Some(format!("wasm-bindgen {want}").as_str());
+    let matches =
+        |v: &Option<String>| v.as_deref() == Some(format!("wasm-bindgen {want}").as_str());
     let before = found();
     if matches(&before) {
         println!("ok: wasm-bindgen {want} (as in Cargo.lock)");
@@ -69,7 +87,9 @@ fn wasm_bindgen_cli() -> Result<()> {
         before.as_deref().unwrap_or("none")
     );
     // Not --locked: wasm-bindgen-cli's own lock file does not build with this toolchain.
-    Cmd::new("cargo").args(["install", "wasm-bindgen-cli", "--version", &want]).run()?;
+    Cmd::new("cargo")
+        .args(["install", "wasm-bindgen-cli", "--version", &want])
+        .run()?;
     let after = found();
     if !matches(&after) {
         bail!(
@@ -95,8 +115,14 @@ pub fn locked_version(name: &str) -> Result<String> {
     let text =
         std::fs::read_to_string(root().join("Cargo.lock")).context("could not read Cargo.lock")?;
     let lock: Lock = toml::from_str(&text).context("could not parse Cargo.lock")?;
-    let mut versions = lock.package.into_iter().filter(|p| p.name == name).map(|p| p.version);
-    let version = versions.next().with_context(|| format!("{name} is not in Cargo.lock"))?;
+    let mut versions = lock
+        .package
+        .into_iter()
+        .filter(|p| p.name == name)
+        .map(|p| p.version);
+    let version = versions
+        .next()
+        .with_context(|| format!("{name} is not in Cargo.lock"))?;
     if versions.next().is_some() {
         bail!("Cargo.lock holds several versions of {name}: keep one (cargo tree -d)");
     }
@@ -122,13 +148,18 @@ fn chromium() -> Result<()> {
         return Ok(());
     }
     if which("apt-get").is_none() {
-        bail!("Chromium and chromedriver are missing and there is no apt-get: install them yourself");
+        bail!(
+            "Chromium and chromedriver are missing and there is no apt-get: install them yourself"
+        );
     }
     println!("chromium or chromedriver is missing: installing Debian's packages");
     let packages = ["chromium", "chromium-driver"];
     // Without package lists (a fresh image) apt knows nothing: read them first, and again if
     // the install fails on lists gone stale.
-    let known = Cmd::new("apt-cache").args(["show", "--no-all-versions"]).args(packages).probe();
+    let known = Cmd::new("apt-cache")
+        .args(["show", "--no-all-versions"])
+        .args(packages)
+        .probe();
     if known.is_none() {
         apt(&["update"])?;
     }
@@ -139,7 +170,9 @@ fn chromium() -> Result<()> {
         apt(&install)?;
     }
     if !present() {
-        bail!("installed chromium and chromium-driver but /usr/bin/chromium or chromedriver is still missing");
+        bail!(
+            "installed chromium and chromium-driver but /usr/bin/chromium or chromedriver is still missing"
+        );
     }
     Ok(())
 }
@@ -165,7 +198,10 @@ fn npm_deps() -> Result<()> {
         println!("ok: tests/node_modules matches tests/package-lock.json");
         return Ok(());
     }
-    Cmd::new("npm").args(["ci", "--no-audit", "--no-fund"]).dir(tests).run()
+    Cmd::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .dir(tests)
+        .run()
 }
 
 /// npm records what it installed in node_modules/.package-lock.json; it matches the lock
