@@ -45,7 +45,9 @@ impl SecretKey {
         if bytes.len() != 32 {
             return Err(KeyError::InvalidSecretKey);
         }
-        k256::SecretKey::from_slice(bytes).map(Self).map_err(|_| KeyError::InvalidSecretKey)
+        k256::SecretKey::from_slice(bytes)
+            .map(Self)
+            .map_err(|_| KeyError::InvalidSecretKey)
     }
 
     /// Derives a secret key from 32 uniformly random bytes (the caller's entropy).
@@ -66,8 +68,9 @@ impl SecretKey {
         PublicKey(self.0.public_key())
     }
 
-    /// The x-coordinate of `self · public`, the raw ECDH shared secret of SEC1.
-    pub(crate) fn diffie_hellman(&self, public: &PublicKey) -> zeroize::Zeroizing<[u8; 32]> {
+    /// The x-coordinate of `self · public`: the raw ECDH shared secret of SEC1, to be fed to a
+    /// KDF, never used as a key directly.
+    pub fn diffie_hellman(&self, public: &PublicKey) -> zeroize::Zeroizing<[u8; 32]> {
         let shared = self.0.diffie_hellman(&public.0);
         zeroize::Zeroizing::new((*shared.raw_secret_bytes()).into())
     }
@@ -107,7 +110,9 @@ impl PublicKey {
         if bytes.len() != 33 && bytes.len() != 65 {
             return Err(KeyError::InvalidPublicKey);
         }
-        k256::PublicKey::from_sec1_bytes(bytes).map(Self).map_err(|_| KeyError::InvalidPublicKey)
+        k256::PublicKey::from_sec1_bytes(bytes)
+            .map(Self)
+            .map_err(|_| KeyError::InvalidPublicKey)
     }
 
     /// The 33-byte compressed SEC1 form: `0x02`/`0x03` (parity of y) then x, big-endian.

@@ -3,7 +3,22 @@
 //! This crate takes bytes, randomness and time as arguments and returns bytes and decisions: it
 //! opens no file or socket, reads no clock and draws no randomness of its own, so the same code
 //! runs natively in the relay, the nodes and the CLI, and as WebAssembly in the browser.
+//!
+//! The sealed-object format, specified in `docs/sealed-object.md`, is built in layers, each a
+//! module: [`stream`] (chunk encryption), [`header`] (the file key wrapped to recipients),
+//! [`erasure`] (Reed–Solomon shards), [`manifest`] (the object's table of shards and its id),
+//! and [`seal`] (streaming sealers and openers over all of them).
 
+pub mod erasure;
+pub mod header;
 pub mod keys;
+pub mod manifest;
+pub mod seal;
+pub mod stream;
 
 pub use keys::{KeyError, PublicKey, SecretKey};
+pub use manifest::{Manifest, ObjectId, Params, ShardId};
+pub use seal::{
+    EncodedSegment, OpenError, Opener, SealError, Sealer, Shard, StreamOpener, open_bytes,
+    open_sealed, seal_bytes,
+};

@@ -1,0 +1,210 @@
+//! Reed–Solomon coding of one segment into `k` data and `m` parity shards, and back.
+//!
+//! Shards are checked against their manifest ids before they are used: a shard that does not
+//! hash to its id counts as missing, so a corrupt or lying node can cost availability but never
+//! correctness.
+
+use crate::manifest::{Manifest, Params, SegmentLayout, ShardId};
+
+/// Why a segment could not be rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SegmentError {
+    /// The manifest has no segment with this index.
+    NoSuchSegment(u32),
+    /// The caller passed a slot count other than `k + m`.
+    WrongShardCount {
+        /// `k + m`.
+        expected: usize,
+        /// Slots given.
+        actual: usize,
+    },
+    /// Fewer than `k` shards matched their ids.
+    NotEnoughShards {
+        /// The segment.
+        segment: u32,
+        /// Shards that matched their ids.
+        good: usize,
+        /// `k`.
+        needed: usize,
+    },
+    /// Rebuilt shards do not hash to the manifest's ids: the manifest's parity does not belong
+    /// to its data (it was not made by an honest sealer).
+    Inconsistent(u32),
+}
+
+impl core::fmt::Display for SegmentError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoSuchSegment(i) => write!(f, "the manifest has no segment {i}"),
+            Self::WrongShardCount { expected, actual } => {
+                write!(f, "expected {expected} shard slots, got {actual}")
+            }
+            Self::NotEnoughShards {
+                segment,
+                good,
+                needed,
+            } => write!(
+                f,
+                "segment {segment} has {good} good shards but needs {needed}: fetch more shards and try again"
+            ),
+            Self::Inconsistent(i) => {
+                write!(f, "segment {i}'s shards do not agree with the manifest")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SegmentError {}
+
+/// Cuts `segment` into `k` zero-padded data shards and computes `m` parity shards.
+///
+/// Returns `k + m` shards of [`Params::shard_len`] bytes, data shards first.
+pub fn encode_segment(params: &Params, segment: &[u8]) -> Vec<Vec<u8>> {
+    let k = usize::from(params.data_shards);
+    let shard_len = params.shard_len(segment.len());
+    let mut shards: Vec<Vec<u8>> = (0..k)
+        .map(|i| {
+            let start = (i * shard_len).min(segment.len());
+            let end = ((i + 1) * shard_len).min(segment.len());
+            let mut shard = Vec::with_capacity(shard_len);
+            shard.extend_from_slice(segment.get(start..end).unwrap_or_default());
+            shard.resize(shard_len, 0);
+            shard
+        })
+        .collect();
+    // Params were validated and every shard has the same even, non-zero length, which are all
+    // the conditions under which the encoder can fail.
+    #[allow(clippy::expect_used)]
+    let parity = reed_solomon_simd::encode(k, params.parity_shards.into(), &shards)
+        .expect("validated parameters and equal even shard lengths");
+    shards.extend(parity);
+    shards
+}
+
+/// Checks offered shards against their ids, in slot order, until `enough` are good (data shards
+/// come first, so an intact segment never hashes its parity), and returns the slots with only
+/// the good ones kept.
+fn verified<'a>(
+    manifest: &Manifest,
+    layout: &SegmentLayout,
+    shards: &[Option<&'a [u8]>],
+    enough: usize,
+) -> Result<Vec<Option<&'a [u8]>>, SegmentError> {
+    let ids = manifest.shard_ids(layout.index);
+    if shards.len() != ids.len() {
+        return Err(SegmentError::WrongShardCount {
+            expected: ids.len(),
+            actual: shards.len(),
+        });
+    }
+    let mut good = 0;
+    let slots: Vec<Option<&[u8]>> = shards
+        .iter()
+        .zip(ids)
+        .map(|(shard, id)| {
+            let ok = good < enough
+                && shard.is_some_and(|s| s.len() == layout.shard_len && id.matches(s));
+            good += usize::from(ok);
+            shard.filter(|_| ok)
+        })
+        .collect();
+    let needed = usize::from(manifest.params().data_shards);
+    if good < needed {
+        return Err(SegmentError::NotEnoughShards {
+            segment: layout.index,
+            good,
+            needed,
+        });
+    }
+    Ok(slots)
+}
+
+/// The `k` data shards of a segment from any `k` good shards of `shards` (one slot per shard,
+/// `None` for a missing one).
+fn data_shards(
+    params: &Params,
+    layout: &SegmentLayout,
+    good: &[Option<&[u8]>],
+) -> Result<Vec<Vec<u8>>, SegmentError> {
+    let k = usize::from(params.data_shards);
+    let (data, parity) = good.split_at(k.min(good.len()));
+    if data.iter().all(Option::is_some) {
+        return Ok(data.iter().flatten().map(|s| s.to_vec()).collect());
+    }
+    let originals = data
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.map(|s| (i, s)));
+    let recovery = parity
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.map(|s| (i, s)));
+    let mut restored =
+        reed_solomon_simd::decode(k, params.parity_shards.into(), originals, recovery)
+            .map_err(|_| SegmentError::Inconsistent(layout.index))?;
+    data.iter()
+        .enumerate()
+        .map(|(i, s)| match s {
+            Some(s) => Ok(s.to_vec()),
+            None => restored
+                .remove(&i)
+                .ok_or(SegmentError::Inconsistent(layout.index)),
+        })
+        .collect()
+}
+
+/// Rebuilds segment `index`'s bytes from any `k` good shards.
+///
+/// `shards` has one slot per shard of the segment (`k + m`, data shards first), `None` where a
+/// shard is missing. Shards that do not hash to their manifest id are ignored.
+pub fn decode_segment(
+    manifest: &Manifest,
+    index: u32,
+    shards: &[Option<&[u8]>],
+) -> Result<Vec<u8>, SegmentError> {
+    let layout = manifest
+        .segment(index)
+        .ok_or(SegmentError::NoSuchSegment(index))?;
+    let good = verified(
+        manifest,
+        &layout,
+        shards,
+        manifest.params().data_shards.into(),
+    )?;
+    let mut segment = data_shards(&manifest.params(), &layout, &good)?.concat();
+    segment.truncate(layout.len);
+    Ok(segment)
+}
+
+/// Rebuilds all `k + m` shards of segment `index` from any `k` good ones, without decrypting.
+///
+/// Every rebuilt shard is checked against its manifest id, so repair never places a wrong shard.
+pub fn repair_segment(
+    manifest: &Manifest,
+    index: u32,
+    shards: &[Option<&[u8]>],
+) -> Result<Vec<Vec<u8>>, SegmentError> {
+    let layout = manifest
+        .segment(index)
+        .ok_or(SegmentError::NoSuchSegment(index))?;
+    let good = verified(manifest, &layout, shards, shards.len())?;
+    if good.iter().all(Option::is_some) {
+        return Ok(good.iter().flatten().map(|s| s.to_vec()).collect());
+    }
+    let params = manifest.params();
+    let mut segment = data_shards(&params, &layout, &good)?.concat();
+    segment.truncate(layout.len);
+    let rebuilt = encode_segment(&params, &segment);
+    let ids = manifest.shard_ids(index);
+    if rebuilt.iter().zip(ids).all(|(shard, id)| id.matches(shard)) {
+        Ok(rebuilt)
+    } else {
+        Err(SegmentError::Inconsistent(index))
+    }
+}
+
+/// The ids of `shards`.
+pub fn shard_ids(shards: &[Vec<u8>]) -> Vec<ShardId> {
+    shards.iter().map(|s| ShardId::of(s)).collect()
+}
