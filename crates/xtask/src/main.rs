@@ -109,7 +109,7 @@ fn test(fuzz_seconds: u64) -> ExitCode {
     }
     let setup_time = started.elapsed();
     let fuzz = move || gates::fuzz(fuzz_seconds);
-    let gates: [(&str, &dyn Fn() -> Result<()>); 8] = [
+    let all: [(&str, &dyn Fn() -> Result<()>); 8] = [
         ("fmt", &gates::fmt),
         ("clippy", &gates::clippy),
         ("doc", &gates::doc),
@@ -119,30 +119,30 @@ fn test(fuzz_seconds: u64) -> ExitCode {
         ("test-js", &gates::test_js),
         ("fuzz", &fuzz),
     ];
-    let mut results = vec![("setup", Ok(()), setup_time)];
-    for (name, gate) in gates {
+    let mut results = Vec::new();
+    for (name, gate) in all {
         let start = Instant::now();
         let result = gate();
         if let Err(err) = &result {
             eprintln!("\nerror: gate {name} failed: {err:#}");
         }
-        results.push((name, result, start.elapsed()));
+        results.push((name, result.is_ok(), start.elapsed()));
     }
 
+    let row = |name: &str, verdict: &str, time: Duration| {
+        println!("{name:<12} {verdict:<7} {:>9}", seconds(time));
+    };
     println!("\n{:<12} {:<7} {:>9}", "gate", "result", "time");
-    for (name, result, time) in &results {
-        let verdict = if result.is_ok() { "ok" } else { "FAILED" };
-        println!("{name:<12} {verdict:<7} {:>9}", seconds(*time));
+    row("setup", "ok", setup_time);
+    for (name, ok, time) in &results {
+        row(name, if *ok { "ok" } else { "FAILED" }, *time);
     }
-    let failed = results.iter().filter(|(_, r, _)| r.is_err()).count();
+    row("total", "", started.elapsed());
+    let failed = results.iter().filter(|(_, ok, _)| !ok).count();
     println!(
-        "{:<12} {:<7} {:>9}",
-        "total",
-        "",
-        seconds(started.elapsed())
+        "\ngates: {} passed, {failed} failed",
+        results.len() - failed
     );
-    let passed = results.len() - failed;
-    println!("\ngates: {passed} passed, {failed} failed");
     if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -181,3 +181,49 @@ fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+    use crate::cmd::root;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn wasm_pack_toml_is_valid_and_asks_for_simd() -> anyhow::Result<()> {
+        let config = Config::load()?;
+        assert!(config.rustflags().contains("-C target-feature=+simd128"));
+        assert!(config.wasm_opt.flags.iter().any(|f| f == "--enable-simd"));
+        Ok(())
+    }
+
+    /// pkg/package.json's exports and files name exactly the folders wasm-pack.toml builds.
+    #[test]
+    fn package_json_points_at_the_built_folders() -> anyhow::Result<()> {
+        let config = Config::load()?;
+        let built: BTreeSet<&str> = config.targets.values().map(String::as_str).collect();
+        let text = std::fs::read_to_string(root().join(&config.out_dir).join("package.json"))?;
+        let json: serde_json::Value = serde_json::from_str(&text)?;
+
+        let mut named = BTreeSet::new();
+        let mut strings: Vec<_> = ["exports", "files"]
+            .iter()
+            .filter_map(|k| json.get(k))
+            .collect();
+        while let Some(value) = strings.pop() {
+            match value {
+                serde_json::Value::String(path) => {
+                    let path = path.trim_start_matches("./");
+                    if let Some((dir, _)) = path.split_once('/').filter(|(d, _)| *d != "*") {
+                        named.insert(dir.to_owned());
+                    }
+                }
+                serde_json::Value::Array(items) => strings.extend(items),
+                serde_json::Value::Object(map) => strings.extend(map.values()),
+                _ => {}
+            }
+        }
+        let named: BTreeSet<&str> = named.iter().map(String::as_str).collect();
+        assert_eq!(named, built);
+        Ok(())
+    }
+}
