@@ -16,7 +16,7 @@ use crate::cmd::{Cmd, heading};
 
 #[derive(Parser)]
 #[command(
-    name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "Build DataHub, install its tools, run its gates"
 )]
 struct Cli {
