@@ -1,13 +1,13 @@
 // Sign and recover throughput of the wasm build (pkg/node) against ethers v6 and viem.
-// Run from tests/: node bench/identity.mjs  (build first: wasm-pack build crates/wasm
-// --target nodejs --out-dir ../../pkg/node --no-opt). Prints ops/s; a benchmark, not a test.
+
+// Run from tests/ after `cargo xtask pkg`: node bench/identity.mjs. Prints ops/s; a benchmark, not a test.
 import { createRequire } from "node:module";
 import { Wallet, verifyMessage, SigningKey, hashMessage, TypedDataEncoder, recoverAddress } from "ethers";
 import { privateKeyToAccount } from "viem/accounts";
 import { recoverMessageAddress } from "viem";
 
 const require = createRequire(import.meta.url);
-const dh = require("../../pkg/node/datahub_wasm.js");
+const dh = require("@datahub/wasm");
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 async function bench(name, fn) {

@@ -1,9 +1,9 @@
-// Shared by the interop tests: the nodejs wasm build, a seeded PRNG and random value makers.
+// Shared by the interop tests: the package @datahub/wasm (its node build, as a consumer gets it), a seeded PRNG and random value makers.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 
 const require = createRequire(import.meta.url);
-export const dh = require("../../pkg/node/datahub_wasm.js");
+export const dh = require("@datahub/wasm");
 
 export const vectors = (name) =>
   JSON.parse(readFileSync(new URL(`../../test-vectors/${name}`, import.meta.url), "utf8"));

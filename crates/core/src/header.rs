@@ -220,9 +220,7 @@ impl Header {
 
     /// The key of the payload's chunks.
     pub fn payload_key(&self, file_key: &FileKey) -> PayloadKey {
-        let mut material = Zeroizing::new([0u8; 48]);
-        material[..32].copy_from_slice(&file_key.0);
-        material[32..].copy_from_slice(&self.payload_nonce);
+        let material = Zeroizing::new([file_key.0.as_slice(), &self.payload_nonce].concat());
         PayloadKey::from_bytes(blake3::derive_key(PAYLOAD_CONTEXT, material.as_slice()))
     }
 
@@ -249,9 +247,7 @@ fn wrap_key(
     ephemeral: &[u8; 33],
     recipient: &PublicKey,
 ) -> Zeroizing<[u8; 32]> {
-    let mut material = Zeroizing::new([0u8; 32 + 33 + 33]);
-    material[..32].copy_from_slice(shared_x);
-    material[32..65].copy_from_slice(ephemeral);
-    material[65..].copy_from_slice(&recipient.to_compressed());
+    let material =
+        Zeroizing::new([shared_x.as_slice(), ephemeral, &recipient.to_compressed()].concat());
     Zeroizing::new(blake3::derive_key(WRAP_CONTEXT, material.as_slice()))
 }

@@ -1,3 +1,15 @@
-//! placeholder
+//! DataHub's browser client, compiled to WebAssembly and published as the npm package
+//! `@datahub/wasm` (built into `pkg/` by `cargo xtask pkg`, as `wasm-pack.toml` says).
+//!
+//! Everything exported to JavaScript is a `#[wasm_bindgen]` item of this crate; the protocol
+//! itself lives in `datahub-core`, so the browser and the relay run the same code.
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// The version of this client, as in its `Cargo.toml` (and `pkg/package.json`).
+#[wasm_bindgen(js_name = version)]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
 
 mod signer;

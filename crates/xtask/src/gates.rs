@@ -1,0 +1,168 @@
+//! The gates: each one a check that `cargo xtask test` runs and a person can run alone.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::cmd::{Cmd, heading, root, which};
+use crate::pkg::{self, Config};
+
+const WASM32: &str = "wasm32-unknown-unknown";
+
+/// Where the core's fuzz targets live (a cargo-fuzz project of its own).
+const FUZZ_DIR: &str = "crates/core/fuzz";
+
+pub fn fmt() -> Result<()> {
+    heading("fmt: is the code formatted as rustfmt would?");
+    Cmd::new("cargo").args(["fmt", "--all", "--check"]).run()
+}
+
+pub fn clippy() -> Result<()> {
+    heading("clippy: lints on every crate and target, warnings denied");
+    let native = Cmd::new("cargo")
+        .args(["clippy", "--workspace", "--all-targets"])
+        .args(["--", "-D", "warnings"])
+        .run();
+    heading("clippy: the crates that ship as WebAssembly, built for wasm32");
+    // Benches are native only (criterion), so lib and tests.
+    let wasm = Cmd::new("cargo")
+        .env("RUSTFLAGS", Config::load()?.rustflags())
+        .args(["clippy", "--target", WASM32, "--lib", "--tests"])
+        .args(["-p", "datahub-core", "-p", "datahub-wasm"])
+        .args(["--", "-D", "warnings"])
+        .run();
+    // Both run, so one failure does not hide the other's findings.
+    native.and(wasm)
+}
+
+pub fn doc() -> Result<()> {
+    heading("doc: the API docs build without a warning");
+    Cmd::new("cargo")
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .args(["doc", "--workspace", "--no-deps"])
+        .run()
+}
+
+pub fn core_wasm() -> Result<()> {
+    heading("core-wasm: datahub-core builds for wasm32-unknown-unknown");
+    Cmd::new("cargo")
+        .env("RUSTFLAGS", Config::load()?.rustflags())
+        .args(["build", "-p", "datahub-core", "--target", WASM32])
+        .run()
+}
+
+pub fn test_native() -> Result<()> {
+    if Cmd::new("cargo")
+        .args(["nextest", "--version"])
+        .probe()
+        .is_some()
+    {
+        heading("test-native: the workspace's tests (cargo nextest), then its doc tests");
+        // A crate with no tests yet is not a failure.
+        Cmd::new("cargo")
+            .args(["nextest", "run", "--workspace", "--no-tests=warn"])
+            .run()?;
+        Cmd::new("cargo")
+            .args(["test", "--workspace", "--doc"])
+            .run()
+    } else {
+        heading(
+            "test-native: the workspace's tests (cargo test; install cargo-nextest for nextest)",
+        );
+        Cmd::new("cargo").args(["test", "--workspace"]).run()
+    }
+}
+
+pub fn test_wasm() -> Result<()> {
+    let rustflags = Config::load()?.rustflags();
+    heading("test-wasm: datahub-core's tests as WebAssembly in Node.js");
+    Cmd::new("wasm-pack")
+        .env("RUSTFLAGS", &rustflags)
+        .args(["test", "--node", "crates/core"])
+        .run()?;
+
+    heading("test-wasm: datahub-core's tests as WebAssembly in headless Chromium");
+    // The driver is given explicitly so wasm-pack never downloads one. The test runner takes
+    // Chromium's flags (no sandbox as root, no network chatter) from the file named here.
+    let chromedriver =
+        which("chromedriver").context("chromedriver is not on PATH: run `cargo xtask setup`")?;
+    let webdriver_json = root().join("crates/xtask/webdriver.json");
+    Cmd::new("wasm-pack")
+        .env("RUSTFLAGS", &rustflags)
+        .env("WASM_BINDGEN_TEST_WEBDRIVER_JSON", &webdriver_json)
+        // Tests not configured for a browser would otherwise be skipped as Node-only.
+        .env("WASM_BINDGEN_USE_BROWSER", "1")
+        .args(["test", "--headless", "--chrome", "--chromedriver"])
+        .arg(chromedriver)
+        .arg("crates/core")
+        .run()
+}
+
+pub fn test_js() -> Result<()> {
+    pkg::build()?;
+    heading("test-js: node --test over tests/**/*.test.mjs");
+    let mut files = Vec::new();
+    find_js_tests(&root().join("tests"), &mut files)?;
+    if files.is_empty() {
+        println!("note: no tests/**/*.test.mjs yet, nothing to run");
+        return Ok(());
+    }
+    files.sort();
+    let tests = root().join("tests");
+    let relative = files
+        .iter()
+        .map(|f| f.strip_prefix(&tests).unwrap_or(f).to_path_buf());
+    Cmd::new("node")
+        .arg("--test")
+        .args(relative.collect::<Vec<_>>())
+        .dir(tests)
+        .run()
+}
+
+fn find_js_tests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("could not list {}", dir.display()))?
+    {
+        let path = entry?.path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "node_modules") {
+                find_js_tests(&path, found)?;
+            }
+        } else if path.to_string_lossy().ends_with(".test.mjs") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+pub fn fuzz(seconds: u64) -> Result<()> {
+    heading(&format!(
+        "fuzz: each fuzz target of {FUZZ_DIR} for {seconds} s"
+    ));
+    if !root().join(FUZZ_DIR).join("Cargo.toml").is_file() {
+        println!("note: {FUZZ_DIR} does not exist yet, nothing to fuzz");
+        return Ok(());
+    }
+    // cargo-fuzz passes nightly-only flags (-Z sanitizer, ...) to rustc. RUSTC_BOOTSTRAP lets
+    // the pinned stable toolchain accept them, so no nightly toolchain is needed.
+    let cargo_fuzz = || Cmd::new("cargo").env("RUSTC_BOOTSTRAP", "1").arg("fuzz");
+    let list = cargo_fuzz().args(["list", "--fuzz-dir", FUZZ_DIR]).read()?;
+    let targets: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if targets.is_empty() {
+        println!("note: {FUZZ_DIR} has no fuzz targets yet");
+    }
+    for target in targets {
+        cargo_fuzz()
+            .args(["run", "--fuzz-dir", FUZZ_DIR, target, "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .run()
+            .with_context(|| {
+                format!("fuzz target {target} failed: see {FUZZ_DIR}/artifacts/{target}")
+            })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,224 @@
+//! `cargo xtask setup`: installs what the build and the gates need, skipping what is there.
+//!
+//! Every check is a file test or one `--version` call, so a set-up machine passes in seconds.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::cmd::{Cmd, heading, root, which};
+
+pub fn run() -> Result<()> {
+    heading("setup: installing what is missing");
+    wasm_target()?;
+    wasm_bindgen_cli()?;
+    cargo_tool(
+        "wasm-pack",
+        &["wasm-pack", "--version"],
+        &["wasm-pack", "--locked"],
+    )?;
+    cargo_tool(
+        "cargo-fuzz",
+        &["cargo", "fuzz", "--version"],
+        &["cargo-fuzz", "--locked"],
+    )?;
+    chromium()?;
+    npm_deps()?;
+    println!("setup: done");
+    Ok(())
+}
+
+/// The wasm32 standard library for the toolchain pinned in rust-toolchain.toml.
+fn wasm_target() -> Result<()> {
+    #[derive(Deserialize)]
+    struct File {
+        toolchain: Toolchain,
+    }
+    #[derive(Deserialize)]
+    struct Toolchain {
+        channel: String,
+    }
+    let text = std::fs::read_to_string(root().join("rust-toolchain.toml"))
+        .context("could not read rust-toolchain.toml")?;
+    let channel = toml::from_str::<File>(&text)
+        .context("rust-toolchain.toml has no [toolchain] channel")?
+        .toolchain
+        .channel;
+
+    // rustc runs in the repository root, so rustup picks the pinned toolchain.
+    let sysroot = Cmd::new("rustc")
+        .args(["--print", "sysroot"])
+        .probe()
+        .context("`rustc --print sysroot` failed: is Rust installed (https://rustup.rs)?")?;
+    if Path::new(&sysroot)
+        .join("lib/rustlib/wasm32-unknown-unknown")
+        .is_dir()
+    {
+        println!("ok: wasm32-unknown-unknown target of Rust {channel}");
+        return Ok(());
+    }
+    Cmd::new("rustup")
+        .args([
+            "target",
+            "add",
+            "wasm32-unknown-unknown",
+            "--toolchain",
+            &channel,
+        ])
+        .run()
+        .context("could not add the wasm32 target: setup needs rustup")
+}
+
+/// wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock: the two
+/// must match or the generated JS does not fit the module. wasm-pack uses it from PATH.
+fn wasm_bindgen_cli() -> Result<()> {
+    let want = locked_version("wasm-bindgen")?;
+    let found = || Cmd::new("wasm-bindgen").arg("--version").probe();
+    let matches =
+        |v: &Option<String>| v.as_deref() == Some(format!("wasm-bindgen {want}").as_str());
+    let before = found();
+    if matches(&before) {
+        println!("ok: wasm-bindgen {want} (as in Cargo.lock)");
+        return Ok(());
+    }
+    println!(
+        "wasm-bindgen {want} is needed (Cargo.lock), found {}",
+        before.as_deref().unwrap_or("none")
+    );
+    // Not --locked: wasm-bindgen-cli's own lock file does not build with this toolchain.
+    Cmd::new("cargo")
+        .args(["install", "wasm-bindgen-cli", "--version", &want])
+        .run()?;
+    let after = found();
+    if !matches(&after) {
+        bail!(
+            "installed wasm-bindgen-cli {want}, but `wasm-bindgen --version` says {}: put \
+             cargo's bin directory (~/.cargo/bin) first on PATH",
+            after.as_deref().unwrap_or("nothing")
+        );
+    }
+    Ok(())
+}
+
+/// The version of `name` in Cargo.lock.
+pub fn locked_version(name: &str) -> Result<String> {
+    #[derive(Deserialize)]
+    struct Lock {
+        package: Vec<Package>,
+    }
+    #[derive(Deserialize)]
+    struct Package {
+        name: String,
+        version: String,
+    }
+    let text =
+        std::fs::read_to_string(root().join("Cargo.lock")).context("could not read Cargo.lock")?;
+    let lock: Lock = toml::from_str(&text).context("could not parse Cargo.lock")?;
+    let mut versions = lock
+        .package
+        .into_iter()
+        .filter(|p| p.name == name)
+        .map(|p| p.version);
+    let version = versions
+        .next()
+        .with_context(|| format!("{name} is not in Cargo.lock"))?;
+    if versions.next().is_some() {
+        bail!("Cargo.lock holds several versions of {name}: keep one (cargo tree -d)");
+    }
+    Ok(version)
+}
+
+/// A tool installed by `cargo install`, unless `probe` shows it is there.
+fn cargo_tool(name: &str, probe: &[&str], install: &[&str]) -> Result<()> {
+    let (program, args) = probe.split_first().context("empty probe")?;
+    if let Some(version) = Cmd::new(program).args(args).probe() {
+        println!("ok: {version}");
+        return Ok(());
+    }
+    println!("{name} is missing");
+    Cmd::new("cargo").arg("install").args(install).run()
+}
+
+/// Debian's Chromium and its matching chromedriver, for the browser tests.
+fn chromium() -> Result<()> {
+    let present = || Path::new("/usr/bin/chromium").is_file() && which("chromedriver").is_some();
+    if present() {
+        println!("ok: chromium and chromedriver");
+        return Ok(());
+    }
+    if which("apt-get").is_none() {
+        bail!(
+            "Chromium and chromedriver are missing and there is no apt-get: install them yourself"
+        );
+    }
+    println!("chromium or chromedriver is missing: installing Debian's packages");
+    let packages = ["chromium", "chromium-driver"];
+    // Without package lists (a fresh image) apt knows nothing: read them first, and again if
+    // the install fails on lists gone stale.
+    let known = Cmd::new("apt-cache")
+        .args(["show", "--no-all-versions"])
+        .args(packages)
+        .probe();
+    if known.is_none() {
+        apt(&["update"])?;
+    }
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(packages);
+    if apt(&install).is_err() {
+        apt(&["update"])?;
+        apt(&install)?;
+    }
+    if !present() {
+        bail!(
+            "installed chromium and chromium-driver but /usr/bin/chromium or chromedriver is still missing"
+        );
+    }
+    Ok(())
+}
+
+/// Runs apt-get, through sudo unless we are root.
+fn apt(args: &[&str]) -> Result<()> {
+    let root_user = Cmd::new("id").arg("-u").probe().as_deref() == Some("0");
+    let cmd = if root_user {
+        Cmd::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive")
+    } else {
+        Cmd::new("sudo").args(["DEBIAN_FRONTEND=noninteractive", "apt-get"])
+    };
+    cmd.args(args).run()
+}
+
+/// tests/node_modules as tests/package-lock.json says (wasm-opt comes from there).
+fn npm_deps() -> Result<()> {
+    let tests = root().join("tests");
+    if Cmd::new("npm").arg("--version").probe().is_none() {
+        bail!("npm is missing: install Node.js 20 or later with npm (apt-get install nodejs npm)");
+    }
+    if npm_up_to_date(&tests) {
+        println!("ok: tests/node_modules matches tests/package-lock.json");
+        return Ok(());
+    }
+    Cmd::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .dir(tests)
+        .run()
+}
+
+/// npm records what it installed in node_modules/.package-lock.json; it matches the lock
+/// file's packages exactly after a complete install.
+fn npm_up_to_date(tests: &Path) -> bool {
+    let packages = |path: &Path| -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let mut json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let mut packages = json.get_mut("packages")?.take();
+        packages.as_object_mut()?.remove("");
+        Some(packages)
+    };
+    match (
+        packages(&tests.join("package-lock.json")),
+        packages(&tests.join("node_modules/.package-lock.json")),
+    ) {
+        (Some(want), Some(have)) => want == have,
+        _ => false,
+    }
+}
