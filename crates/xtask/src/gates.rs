@@ -156,9 +156,24 @@ pub fn fuzz(seconds: u64) -> Result<()> {
         println!("note: {FUZZ_DIR} has no fuzz targets yet");
     }
     for target in targets {
-        cargo_fuzz()
-            .args(["run", "--fuzz-dir", FUZZ_DIR, target, "--"])
-            .arg(format!("-max_total_time={seconds}"))
+        // The working corpus grows in corpus/<target> (not committed); seeds/<target> holds
+        // the committed starting inputs and every crasher ever found, which libFuzzer runs
+        // first, so old crashes are regression tests.
+        let corpus = root().join(FUZZ_DIR).join("corpus").join(target);
+        std::fs::create_dir_all(&corpus)
+            .with_context(|| format!("creating {}", corpus.display()))?;
+        let seeds = root().join(FUZZ_DIR).join("seeds").join(target);
+        let dict = root().join(FUZZ_DIR).join(format!("{target}.dict"));
+        let mut run = cargo_fuzz().args(["run", "--fuzz-dir", FUZZ_DIR, target]);
+        run = run.arg(corpus.as_os_str());
+        if seeds.is_dir() {
+            run = run.arg(seeds.as_os_str());
+        }
+        run = run.arg("--");
+        if dict.is_file() {
+            run = run.arg(format!("-dict={}", dict.display()));
+        }
+        run.arg(format!("-max_total_time={seconds}"))
             .run()
             .with_context(|| {
                 format!("fuzz target {target} failed: see {FUZZ_DIR}/artifacts/{target}")
