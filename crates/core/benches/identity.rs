@@ -8,7 +8,10 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datahub_core::{
     SecretKey,
-    eth::{ChainId, Eip712Domain, SiweMessage, SubmissionReceipt, Timestamp, U256, personal},
+    eth::{
+        ChainId, Eip712Domain, SiweMessage, SubmissionReceipt, Timestamp, TypedStruct, U256,
+        personal,
+    },
 };
 
 fn bench(c: &mut Criterion) {

@@ -163,7 +163,7 @@ fn chromium() -> Result<()> {
     if known.is_none() {
         apt(&["update"])?;
     }
-    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    let mut install = vec!["install", "-y"];
     install.extend(packages);
     if apt(&install).is_err() {
         apt(&["update"])?;

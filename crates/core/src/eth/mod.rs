@@ -37,7 +37,7 @@ pub use signature::{Signature, SignatureError};
 pub use siwe::{MemoryNonceStore, NonceStore, SiweError, SiweMessage, SiweVerifier};
 pub use time::{Timestamp, TimestampError};
 pub use typed_data::{Eip712Domain, TypedData, TypedDataError};
-pub use types::{RewardVoucher, SubmissionReceipt};
+pub use types::{RewardVoucher, SubmissionReceipt, TypedStruct};
 pub use uint::{U256, U256Error};
 
 /// An EIP-155 chain id (1 for Ethereum mainnet, 56 for BNB Smart Chain, …).

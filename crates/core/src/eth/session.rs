@@ -30,7 +30,7 @@ use core::fmt;
 
 use super::{
     Address, ChainId, Eip712Domain, NonceStore, Signature, SignatureError, SiweError, SiweMessage,
-    SiweVerifier, SubmissionReceipt, Timestamp, U256,
+    SiweVerifier, SubmissionReceipt, Timestamp, TypedStruct, U256,
 };
 
 /// The prefix of every DataHub session resource.

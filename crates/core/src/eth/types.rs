@@ -52,6 +52,59 @@ pub struct RewardVoucher {
     pub deadline: u64,
 }
 
+/// One of DataHub's EIP-712 structs: each has its own `hashStruct`; the digest, signing and
+/// recovery under a domain are the same for all.
+pub trait TypedStruct {
+    /// `hashStruct(self)`.
+    fn struct_hash(&self) -> [u8; 32];
+
+    /// The digest signed under `domain`.
+    fn signing_hash(&self, domain: &Eip712Domain) -> [u8; 32] {
+        signing_hash(&domain.separator(), &self.struct_hash())
+    }
+
+    /// Signs this struct under `domain`.
+    fn sign(&self, key: &SecretKey, domain: &Eip712Domain) -> Signature {
+        Signature::sign_prehash(key, &self.signing_hash(domain))
+    }
+
+    /// The address that signed this struct under `domain`.
+    fn recover(
+        &self,
+        domain: &Eip712Domain,
+        signature: &Signature,
+    ) -> Result<Address, SignatureError> {
+        signature.recover_address_prehash(&self.signing_hash(domain))
+    }
+}
+
+impl TypedStruct for SubmissionReceipt {
+    fn struct_hash(&self) -> [u8; 32] {
+        keccak256_concat(&[
+            &keccak256(SubmissionReceipt::TYPE.as_bytes()),
+            &keccak256(self.campaign.as_bytes()),
+            &keccak256(self.task.as_bytes()),
+            &self.answer_hash,
+            &self.manifest_id,
+            &self.nonce.to_be_bytes(),
+            &U256::from_u64(self.deadline).to_be_bytes(),
+        ])
+    }
+}
+
+impl TypedStruct for RewardVoucher {
+    fn struct_hash(&self) -> [u8; 32] {
+        keccak256_concat(&[
+            &keccak256(RewardVoucher::TYPE.as_bytes()),
+            &address_word(&self.recipient),
+            &address_word(&self.token),
+            &self.amount.to_be_bytes(),
+            &self.nonce.to_be_bytes(),
+            &U256::from_u64(self.deadline).to_be_bytes(),
+        ])
+    }
+}
+
 impl SubmissionReceipt {
     /// `encodeType(SubmissionReceipt)`.
     pub const TYPE: &'static str = "SubmissionReceipt(string campaign,string task,bytes32 answerHash,bytes32 manifestId,uint256 nonce,uint256 deadline)";
@@ -68,38 +121,6 @@ impl SubmissionReceipt {
             Field::new("nonce", "uint256"),
             Field::new("deadline", "uint256"),
         ]
-    }
-
-    /// `hashStruct(receipt)`.
-    pub fn struct_hash(&self) -> [u8; 32] {
-        keccak256_concat(&[
-            &keccak256(Self::TYPE.as_bytes()),
-            &keccak256(self.campaign.as_bytes()),
-            &keccak256(self.task.as_bytes()),
-            &self.answer_hash,
-            &self.manifest_id,
-            &self.nonce.to_be_bytes(),
-            &U256::from_u64(self.deadline).to_be_bytes(),
-        ])
-    }
-
-    /// The digest signed under `domain`.
-    pub fn signing_hash(&self, domain: &Eip712Domain) -> [u8; 32] {
-        signing_hash(&domain.separator(), &self.struct_hash())
-    }
-
-    /// Signs this receipt under `domain`.
-    pub fn sign(&self, key: &SecretKey, domain: &Eip712Domain) -> Signature {
-        Signature::sign_prehash(key, &self.signing_hash(domain))
-    }
-
-    /// The address that signed this receipt under `domain`.
-    pub fn recover(
-        &self,
-        domain: &Eip712Domain,
-        signature: &Signature,
-    ) -> Result<Address, SignatureError> {
-        signature.recover_address_prehash(&self.signing_hash(domain))
     }
 
     /// This receipt as generic typed data (what a wallet or ethers would be given).
@@ -134,37 +155,6 @@ impl RewardVoucher {
             Field::new("nonce", "uint256"),
             Field::new("deadline", "uint256"),
         ]
-    }
-
-    /// `hashStruct(voucher)`.
-    pub fn struct_hash(&self) -> [u8; 32] {
-        keccak256_concat(&[
-            &keccak256(Self::TYPE.as_bytes()),
-            &address_word(&self.recipient),
-            &address_word(&self.token),
-            &self.amount.to_be_bytes(),
-            &self.nonce.to_be_bytes(),
-            &U256::from_u64(self.deadline).to_be_bytes(),
-        ])
-    }
-
-    /// The digest signed under `domain`.
-    pub fn signing_hash(&self, domain: &Eip712Domain) -> [u8; 32] {
-        signing_hash(&domain.separator(), &self.struct_hash())
-    }
-
-    /// Signs this voucher under `domain`.
-    pub fn sign(&self, key: &SecretKey, domain: &Eip712Domain) -> Signature {
-        Signature::sign_prehash(key, &self.signing_hash(domain))
-    }
-
-    /// The address that signed this voucher under `domain`.
-    pub fn recover(
-        &self,
-        domain: &Eip712Domain,
-        signature: &Signature,
-    ) -> Result<Address, SignatureError> {
-        signature.recover_address_prehash(&self.signing_hash(domain))
     }
 
     /// This voucher as generic typed data.

@@ -3,7 +3,7 @@ use datahub_core::{
     eth::{
         Address, CampaignScope, ChainId, Eip712Domain, MemoryNonceStore, Session, SessionError,
         SessionGrant, Signature, SiweError, SiweMessage, SiweVerifier, SubmissionReceipt,
-        Timestamp, U256, personal, session::verify_receipt_direct,
+        Timestamp, TypedStruct, U256, personal, session::verify_receipt_direct,
     },
 };
 

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use datahub_core::eth::{
     Address, ChainId, Eip712Domain, RewardVoucher, Signature, SubmissionReceipt, TypedData,
-    TypedDataError, U256,
+    TypedDataError, TypedStruct, U256,
     typed_data::{Field, Value},
 };
 
