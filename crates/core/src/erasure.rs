@@ -61,25 +61,77 @@ impl core::error::Error for SegmentError {}
 ///
 /// Returns `k + m` shards of [`Params::shard_len`] bytes, data shards first.
 pub fn encode_segment(params: &Params, segment: &[u8]) -> Vec<Vec<u8>> {
-    let k = usize::from(params.data_shards);
-    let shard_len = params.shard_len(segment.len());
-    let mut shards: Vec<Vec<u8>> = (0..k)
-        .map(|i| {
+    SegmentEncoder::new(*params).encode(segment)
+}
+
+/// Encodes segment after segment, reusing the coder's working memory between them (a fresh
+/// coder per segment costs page faults and zeroing on every segment).
+pub struct SegmentEncoder {
+    params: Params,
+    coder: Option<(usize, reed_solomon_simd::ReedSolomonEncoder)>,
+}
+
+impl core::fmt::Debug for SegmentEncoder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SegmentEncoder")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SegmentEncoder {
+    /// An encoder for segments coded with `params` (already validated).
+    pub fn new(params: Params) -> Self {
+        Self {
+            params,
+            coder: None,
+        }
+    }
+
+    /// Cuts `segment` into `k` zero-padded data shards and computes `m` parity shards.
+    ///
+    /// Returns `k + m` shards of [`Params::shard_len`] bytes, data shards first.
+    pub fn encode(&mut self, segment: &[u8]) -> Vec<Vec<u8>> {
+        let (k, m) = (
+            usize::from(self.params.data_shards),
+            usize::from(self.params.parity_shards),
+        );
+        let shard_len = self.params.shard_len(segment.len());
+        let mut shards: Vec<Vec<u8>> = Vec::with_capacity(k + m);
+        for i in 0..k {
             let start = (i * shard_len).min(segment.len());
             let end = ((i + 1) * shard_len).min(segment.len());
             let mut shard = Vec::with_capacity(shard_len);
             shard.extend_from_slice(segment.get(start..end).unwrap_or_default());
             shard.resize(shard_len, 0);
-            shard
-        })
-        .collect();
-    // Params were validated and every shard has the same even, non-zero length, which are all
-    // the conditions under which the encoder can fail.
-    #[allow(clippy::expect_used)]
-    let parity = reed_solomon_simd::encode(k, params.parity_shards.into(), &shards)
-        .expect("validated parameters and equal even shard lengths");
-    shards.extend(parity);
-    shards
+            shards.push(shard);
+        }
+        // Validated parameters and `k` shards of one even, non-zero length are all the
+        // encoder needs, so none of these calls can fail.
+        #[allow(clippy::expect_used)]
+        let coder = match &mut self.coder {
+            Some((len, coder)) if *len == shard_len => coder,
+            slot => {
+                let coder = match slot.take() {
+                    Some((_, mut coder)) => coder.reset(k, m, shard_len).map(|()| coder),
+                    None => reed_solomon_simd::ReedSolomonEncoder::new(k, m, shard_len),
+                }
+                .expect("validated parameters and an even shard length");
+                &mut slot.insert((shard_len, coder)).1
+            }
+        };
+        for shard in &shards {
+            #[allow(clippy::expect_used)]
+            coder
+                .add_original_shard(shard)
+                .expect("k shards of the configured length");
+        }
+        #[allow(clippy::expect_used)]
+        let parity = coder.encode().expect("all k original shards were added");
+        let parity: Vec<Vec<u8>> = parity.recovery_iter().map(<[u8]>::to_vec).collect();
+        shards.extend(parity);
+        shards
+    }
 }
 
 /// Checks offered shards against their ids, in slot order, until `enough` are good (data shards

@@ -155,6 +155,7 @@ pub struct Sealer {
     sealed_len: u64,
     next_segment: u32,
     shard_ids: Vec<ShardId>,
+    encoder: erasure::SegmentEncoder,
 }
 
 impl fmt::Debug for Sealer {
@@ -196,6 +197,7 @@ impl Sealer {
             sealed,
             next_segment: 0,
             shard_ids: Vec::new(),
+            encoder: erasure::SegmentEncoder::new(params),
         })
     }
 
@@ -210,6 +212,14 @@ impl Sealer {
                 // More plaintext follows, so the waiting full chunk is not the last.
                 self.seal_pending(false);
                 self.cut_segments(&mut done, false)?;
+            }
+            if self.pending.is_empty() && plaintext.len() > CHUNK_LEN {
+                // A whole chunk with more after it: seal it straight from the input.
+                let (chunk, rest) = plaintext.split_at(CHUNK_LEN);
+                self.seal_chunk(chunk, false);
+                self.cut_segments(&mut done, false)?;
+                plaintext = rest;
+                continue;
             }
             let take = (CHUNK_LEN - self.pending.len()).min(plaintext.len());
             let (now, rest) = plaintext.split_at(take);
@@ -234,17 +244,23 @@ impl Sealer {
     }
 
     fn seal_pending(&mut self, last: bool) {
+        let pending = core::mem::take(&mut self.pending);
+        self.seal_chunk(&pending, last);
+        self.pending = pending;
+        self.pending.clear();
+    }
+
+    fn seal_chunk(&mut self, chunk: &[u8], last: bool) {
         let before = self.sealed.len();
         stream::seal_chunk(
             &self.payload_key,
             self.next_chunk,
             last,
-            &self.pending,
+            chunk,
             &mut self.sealed,
         );
         self.sealed_len += (self.sealed.len() - before) as u64;
         self.next_chunk.0 += 1;
-        self.pending.clear();
     }
 
     fn cut_segments(
@@ -255,8 +271,9 @@ impl Sealer {
         let segment_len = self.params.segment_len as usize;
         while self.sealed.len() >= segment_len || (finished && !self.sealed.is_empty()) {
             let take = segment_len.min(self.sealed.len());
-            let shards =
-                erasure::encode_segment(&self.params, self.sealed.get(..take).unwrap_or_default());
+            let shards = self
+                .encoder
+                .encode(self.sealed.get(..take).unwrap_or_default());
             self.sealed.drain(..take);
             let shards: Vec<Shard> = shards
                 .into_iter()
