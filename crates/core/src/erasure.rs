@@ -172,61 +172,99 @@ fn verified<'a>(
     Ok(slots)
 }
 
-/// The `k` data shards of a segment from any `k` good shards of `shards` (one slot per shard,
-/// `None` for a missing one).
-fn data_shards(
-    params: &Params,
-    layout: &SegmentLayout,
-    good: &[Option<&[u8]>],
-) -> Result<Vec<Vec<u8>>, SegmentError> {
-    let k = usize::from(params.data_shards);
-    let (data, parity) = good.split_at(k.min(good.len()));
-    if data.iter().all(Option::is_some) {
-        return Ok(data.iter().flatten().map(|s| s.to_vec()).collect());
-    }
-    let originals = data
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.map(|s| (i, s)));
-    let recovery = parity
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.map(|s| (i, s)));
-    let mut restored =
-        reed_solomon_simd::decode(k, params.parity_shards.into(), originals, recovery)
-            .map_err(|_| SegmentError::Inconsistent(layout.index))?;
-    data.iter()
-        .enumerate()
-        .map(|(i, s)| match s {
-            Some(s) => Ok(s.to_vec()),
-            None => restored
-                .remove(&i)
-                .ok_or(SegmentError::Inconsistent(layout.index)),
-        })
-        .collect()
+/// Rebuilds segments, reusing the coder's working memory between them.
+#[derive(Default)]
+pub struct SegmentDecoder {
+    coder: Option<reed_solomon_simd::ReedSolomonDecoder>,
 }
 
-/// Rebuilds segment `index`'s bytes from any `k` good shards.
-///
-/// `shards` has one slot per shard of the segment (`k + m`, data shards first), `None` where a
-/// shard is missing. Shards that do not hash to their manifest id are ignored.
+impl core::fmt::Debug for SegmentDecoder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SegmentDecoder").finish_non_exhaustive()
+    }
+}
+
+impl SegmentDecoder {
+    /// Rebuilds segment `index`'s bytes from any `k` good shards.
+    ///
+    /// `shards` has one slot per shard of the segment (`k + m`, data shards first), `None`
+    /// where a shard is missing. Shards that do not hash to their manifest id are ignored.
+    pub fn decode(
+        &mut self,
+        manifest: &Manifest,
+        index: u32,
+        shards: &[Option<&[u8]>],
+    ) -> Result<Vec<u8>, SegmentError> {
+        let layout = manifest
+            .segment(index)
+            .ok_or(SegmentError::NoSuchSegment(index))?;
+        let good = verified(
+            manifest,
+            &layout,
+            shards,
+            manifest.params().data_shards.into(),
+        )?;
+        self.join_data(&manifest.params(), &layout, &good)
+    }
+
+    /// The segment's bytes from the good slots: its data shards joined, the missing ones
+    /// rebuilt from parity, the padding cut off.
+    fn join_data(
+        &mut self,
+        params: &Params,
+        layout: &SegmentLayout,
+        good: &[Option<&[u8]>],
+    ) -> Result<Vec<u8>, SegmentError> {
+        let (k, m) = (
+            usize::from(params.data_shards),
+            usize::from(params.parity_shards),
+        );
+        let (data, parity) = good.split_at(k.min(good.len()));
+        let mut segment = Vec::with_capacity(k * layout.shard_len);
+        let inconsistent = |_| SegmentError::Inconsistent(layout.index);
+        if data.iter().all(Option::is_some) {
+            data.iter()
+                .flatten()
+                .for_each(|s| segment.extend_from_slice(s));
+        } else {
+            let coder = match &mut self.coder {
+                Some(coder) => {
+                    coder.reset(k, m, layout.shard_len).map_err(inconsistent)?;
+                    coder
+                }
+                slot => slot.insert(
+                    reed_solomon_simd::ReedSolomonDecoder::new(k, m, layout.shard_len)
+                        .map_err(inconsistent)?,
+                ),
+            };
+            for (i, shard) in data.iter().enumerate() {
+                if let Some(shard) = shard {
+                    coder.add_original_shard(i, shard).map_err(inconsistent)?;
+                }
+            }
+            for (i, shard) in parity.iter().enumerate() {
+                if let Some(shard) = shard {
+                    coder.add_recovery_shard(i, shard).map_err(inconsistent)?;
+                }
+            }
+            let restored = coder.decode().map_err(inconsistent)?;
+            for (i, shard) in data.iter().enumerate() {
+                let shard = shard.or_else(|| restored.restored_original(i));
+                segment.extend_from_slice(shard.ok_or(SegmentError::Inconsistent(layout.index))?);
+            }
+        }
+        segment.truncate(layout.len);
+        Ok(segment)
+    }
+}
+
+/// Rebuilds segment `index`'s bytes from any `k` good shards (see [`SegmentDecoder::decode`]).
 pub fn decode_segment(
     manifest: &Manifest,
     index: u32,
     shards: &[Option<&[u8]>],
 ) -> Result<Vec<u8>, SegmentError> {
-    let layout = manifest
-        .segment(index)
-        .ok_or(SegmentError::NoSuchSegment(index))?;
-    let good = verified(
-        manifest,
-        &layout,
-        shards,
-        manifest.params().data_shards.into(),
-    )?;
-    let mut segment = data_shards(&manifest.params(), &layout, &good)?.concat();
-    segment.truncate(layout.len);
-    Ok(segment)
+    SegmentDecoder::default().decode(manifest, index, shards)
 }
 
 /// Rebuilds all `k + m` shards of segment `index` from any `k` good ones, without decrypting.
@@ -245,8 +283,7 @@ pub fn repair_segment(
         return Ok(good.iter().flatten().map(|s| s.to_vec()).collect());
     }
     let params = manifest.params();
-    let mut segment = data_shards(&params, &layout, &good)?.concat();
-    segment.truncate(layout.len);
+    let segment = SegmentDecoder::default().join_data(&params, &layout, &good)?;
     let rebuilt = encode_segment(&params, &segment);
     let ids = manifest.shard_ids(index);
     if rebuilt.iter().zip(ids).all(|(shard, id)| id.matches(shard)) {

@@ -355,12 +355,33 @@ impl StreamOpener {
 
     /// Takes more sealed bytes, returning the plaintext they complete.
     pub fn update(&mut self, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, OpenError> {
-        let mut out = Zeroizing::new(Vec::new());
-        let seen = self.consumed + self.buf.len() as u64 + sealed.len() as u64;
+        self.check_len(sealed.len())?;
+        self.buf.extend_from_slice(sealed);
+        self.process()
+    }
+
+    /// As [`StreamOpener::update`], taking the bytes by value to spare a copy.
+    pub fn update_owned(&mut self, sealed: Vec<u8>) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+        self.check_len(sealed.len())?;
+        if self.buf.is_empty() {
+            self.buf = sealed;
+        } else {
+            self.buf.extend_from_slice(&sealed);
+        }
+        self.process()
+    }
+
+    fn check_len(&self, more: usize) -> Result<(), OpenError> {
+        let seen = self.consumed + self.buf.len() as u64 + more as u64;
         if seen > self.total_len {
             return Err(OpenError::DecryptionFailed);
         }
-        self.buf.extend_from_slice(sealed);
+        Ok(())
+    }
+
+    fn process(&mut self) -> Result<Zeroizing<Vec<u8>>, OpenError> {
+        // The plaintext is never longer than the ciphertext at hand.
+        let mut out = Zeroizing::new(Vec::with_capacity(self.buf.len()));
         if let OpenState::Header = self.state {
             self.read_header()?;
         }
@@ -447,6 +468,7 @@ pub fn open_sealed(sealed: &[u8], identity: &SecretKey) -> Result<Zeroizing<Vec<
 pub struct Opener {
     manifest: Manifest,
     stream: StreamOpener,
+    decoder: erasure::SegmentDecoder,
     next_segment: u32,
 }
 
@@ -457,6 +479,7 @@ impl Opener {
         Self {
             manifest,
             stream,
+            decoder: erasure::SegmentDecoder::default(),
             next_segment: 0,
         }
     }
@@ -480,8 +503,8 @@ impl Opener {
             });
         }
         // Ciphertext: nothing secret to wipe.
-        let segment = erasure::decode_segment(&self.manifest, index, shards)?;
-        let plaintext = self.stream.update(&segment)?;
+        let segment = self.decoder.decode(&self.manifest, index, shards)?;
+        let plaintext = self.stream.update_owned(segment)?;
         self.next_segment += 1;
         Ok(plaintext)
     }
