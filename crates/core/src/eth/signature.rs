@@ -236,12 +236,21 @@ fn split_rs(rs: &[u8]) -> Result<([u8; 32], [u8; 32]), SignatureError> {
         .ok_or(SignatureError::InvalidScalar)?;
     let r: [u8; 32] = r.try_into().map_err(|_| SignatureError::InvalidScalar)?;
     let s: [u8; 32] = s.try_into().map_err(|_| SignatureError::InvalidScalar)?;
+    low_s_signature(r, s)?;
+    Ok((r, s))
+}
+
+/// `r ‖ s` as a signature, refused unless both are in `1..n` and `s ≤ n/2` (EIP-2).
+fn low_s_signature(
+    r: [u8; 32],
+    s: [u8; 32],
+) -> Result<ecdsa::Signature<Secp256k1>, SignatureError> {
     let signature = ecdsa::Signature::<Secp256k1>::from_scalars(r, s)
         .map_err(|_| SignatureError::InvalidScalar)?;
     if bool::from(signature.s().is_high()) {
         return Err(SignatureError::HighS);
     }
-    Ok((r, s))
+    Ok(signature)
 }
 
 impl PublicKey {
@@ -249,13 +258,9 @@ impl PublicKey {
     /// 32-byte digest. A high-s signature is refused.
     pub fn verify_prehash(&self, prehash: &[u8; 32], rs: &[u8; 64]) -> Result<(), SignatureError> {
         let (r, s) = rs.split_at(32);
-        let r: [u8; 32] = r.try_into().map_err(|_| SignatureError::InvalidScalar)?;
-        let s: [u8; 32] = s.try_into().map_err(|_| SignatureError::InvalidScalar)?;
-        let signature = ecdsa::Signature::<Secp256k1>::from_scalars(r, s)
-            .map_err(|_| SignatureError::InvalidScalar)?;
-        if bool::from(signature.s().is_high()) {
-            return Err(SignatureError::HighS);
-        }
+        let r = r.try_into().map_err(|_| SignatureError::InvalidScalar)?;
+        let s = s.try_into().map_err(|_| SignatureError::InvalidScalar)?;
+        let signature = low_s_signature(r, s)?;
         let point = self.as_k256().to_projective();
         hazmat::verify_prehashed::<Secp256k1>(&point, prehash, &signature)
             .map_err(|_| SignatureError::Invalid)

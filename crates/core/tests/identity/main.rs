@@ -42,3 +42,15 @@ pub fn hex32(text: &str) -> [u8; 32] {
 pub fn secret(text: &str) -> datahub_core::SecretKey {
     datahub_core::SecretKey::from_bytes(&hex32(text)).unwrap()
 }
+
+/// The secret key labelled `label` in `test-vectors/eth-keys.json`.
+pub fn key_for(label: &str) -> datahub_core::SecretKey {
+    let keys = vectors(include_str!("../../../../test-vectors/eth-keys.json"));
+    let key = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == label)
+        .unwrap();
+    secret(key["secret"].as_str().unwrap())
+}

@@ -1,26 +1,14 @@
 use datahub_core::eth::{Signature, SignatureError, personal};
 
-use crate::{hex32, secret, vectors};
+use crate::{hex32, key_for, vectors};
 
 const V: &str = include_str!("../../../../test-vectors/eth-personal-sign.json");
-const KEYS: &str = include_str!("../../../../test-vectors/eth-keys.json");
 
 fn message_bytes(v: &serde_json::Value) -> Vec<u8> {
     match v.get("message_hex") {
         Some(h) => hex::decode(h.as_str().unwrap().trim_start_matches("0x")).unwrap(),
         None => v["message"].as_str().unwrap().as_bytes().to_vec(),
     }
-}
-
-fn key_for(label: &str) -> datahub_core::SecretKey {
-    let keys = vectors(KEYS);
-    let k = keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["label"] == label)
-        .unwrap();
-    secret(k["secret"].as_str().unwrap())
 }
 
 both! {

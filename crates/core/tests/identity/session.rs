@@ -7,21 +7,9 @@ use datahub_core::{
     },
 };
 
-use crate::{secret, vectors};
+use crate::{key_for, vectors};
 
 const SIWE: &str = include_str!("../../../../test-vectors/eth-siwe.json");
-const KEYS: &str = include_str!("../../../../test-vectors/eth-keys.json");
-
-fn key_for(label: &str) -> SecretKey {
-    let keys = vectors(KEYS);
-    let k = keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["label"] == label)
-        .unwrap();
-    secret(k["secret"].as_str().unwrap())
-}
 
 fn at(text: &str) -> Timestamp {
     Timestamp::parse_rfc3339(text).unwrap()

@@ -6,10 +6,9 @@ use datahub_core::eth::{
     typed_data::{Field, Value},
 };
 
-use crate::{hex32, secret, vectors};
+use crate::{hex32, key_for, vectors};
 
 const V: &str = include_str!("../../../../test-vectors/eth-typed-data.json");
-const KEYS: &str = include_str!("../../../../test-vectors/eth-keys.json");
 
 fn value(json: &serde_json::Value) -> Value {
     match json {
@@ -60,17 +59,6 @@ fn typed(case: &serde_json::Value) -> TypedData {
         domain: value(&case["domain"]),
         message: value(&case["message"]),
     }
-}
-
-fn key_for(label: &str) -> datahub_core::SecretKey {
-    let keys = vectors(KEYS);
-    let k = keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["label"] == label)
-        .unwrap();
-    secret(k["secret"].as_str().unwrap())
 }
 
 both! {
