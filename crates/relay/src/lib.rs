@@ -1,1 +1,233 @@
-//! placeholder
+//! The DataHub relay: campaigns, task leases, signed submissions, an instant-reward ledger with
+//! EIP-712 claim vouchers, and (with the storage side) shard placement on nodes.
+//!
+//! [`Relay::open`] opens the database and keys, [`Relay::router`] is the whole HTTP API as an
+//! axum `Router` (tests drive it without a socket), and [`server::serve`] runs it on a listener
+//! with header and request timeouts and a graceful shutdown.
+
+pub mod auth;
+pub mod campaigns;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod keyfile;
+pub mod ledger;
+pub mod limits;
+pub mod metrics;
+pub mod ops;
+pub mod rewards;
+pub mod server;
+pub mod tasks;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use datahub_core::SecretKey;
+use datahub_core::eth::Address;
+use tower_http::timeout::TimeoutLayer;
+
+pub use crate::config::Config;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::limits::{RateLimiter, ReplayGuard};
+use crate::metrics::Metrics;
+
+/// The relay's shared state.
+pub struct Relay {
+    /// Its configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// The relay's own key: signs requests to storage nodes.
+    pub key: SecretKey,
+    /// The relay's address (of `key`).
+    pub address: Address,
+    /// The treasury key: signs reward vouchers.
+    pub treasury: SecretKey,
+    /// Host names sign-in messages may name.
+    pub siwe_domains: Vec<String>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Requests per IP address.
+    pub ip_limit: RateLimiter<IpAddr>,
+    /// Requests per signed-in or signing address.
+    pub address_limit: RateLimiter<Address>,
+    /// Signed requests seen recently.
+    pub replay: ReplayGuard,
+    /// Signed-in sessions, by id, as read from the database.
+    pub sessions: auth::SessionCache,
+}
+
+/// A handle to the relay for handlers.
+pub type AppState = Arc<Relay>;
+
+/// Why the relay could not start.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl Relay {
+    /// Opens the database (applying migrations) and the keys (creating them on first start).
+    /// `port` is the one browsers reach the relay at (for sign-in domains).
+    pub fn open(config: Config, port: u16) -> Result<AppState, StartError> {
+        let err = |what: &str, e: &dyn std::fmt::Display| StartError(format!("{what}: {e}"));
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| err(&format!("cannot create {}", config.data_dir.display()), &e))?;
+        let key = keyfile::load_or_create(&config.data_dir.join("relay.key"))
+            .map_err(|e| err("relay key", &e))?;
+        let treasury_path = config
+            .treasury_key_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("treasury.key"));
+        let treasury =
+            keyfile::load_or_create(&treasury_path).map_err(|e| err("treasury key", &e))?;
+        let db = Db::open(&config.database(), config.db_readers)
+            .map_err(|e| err("cannot open the database", &e))?;
+        let limits = &config.limits;
+        let skew_ms = i64::try_from(config.max_clock_skew_secs)
+            .unwrap_or(60)
+            .saturating_mul(1000);
+        Ok(Arc::new(Self {
+            address: key.public_key().address(),
+            key,
+            treasury,
+            siwe_domains: config.siwe_domains(port),
+            metrics: Metrics::default(),
+            ip_limit: RateLimiter::new(limits.ip_per_sec, limits.ip_burst),
+            address_limit: RateLimiter::new(limits.address_per_sec, limits.address_burst),
+            replay: ReplayGuard::new(skew_ms.saturating_mul(2)),
+            sessions: auth::SessionCache::default(),
+            db,
+            config,
+        }))
+    }
+
+    /// The whole HTTP API.
+    pub fn router(state: &AppState) -> Router {
+        let limits = &state.config.limits;
+        let api = Router::new()
+            .route("/v1/info", get(ops::info))
+            .route("/v1/auth/nonce", post(auth::nonce))
+            .route("/v1/auth/session", post(auth::sign_in))
+            .route(
+                "/v1/campaigns",
+                get(campaigns::list)
+                    .post(campaigns::create)
+                    .layer(DefaultBodyLimit::max(limits.campaign_body_bytes)),
+            )
+            .route("/v1/campaigns/{id}", get(campaigns::show))
+            .route("/v1/campaigns/{id}/status", post(campaigns::set_status))
+            .route("/v1/campaigns/{id}/next", post(tasks::next))
+            .route("/v1/leases/{id}/skip", post(tasks::skip))
+            .route("/v1/submissions", post(tasks::submit))
+            .route("/v1/me/balances", get(rewards::balances))
+            .route("/v1/me/history", get(rewards::history))
+            .route("/v1/claims", get(rewards::vouchers).post(rewards::claim))
+            .route("/v1/claims/{id}", get(rewards::voucher))
+            .route("/healthz", get(ops::healthz))
+            .route("/metrics", get(ops::metrics))
+            .route("/openapi.json", get(ops::openapi))
+            .layer(DefaultBodyLimit::max(limits.body_bytes));
+        let mut router = api;
+        if let Some(www) = &state.config.www_dir {
+            router = router.fallback_service(tower_http::services::ServeDir::new(www));
+        }
+        if let Some(pkg) = &state.config.pkg_dir {
+            router = router.nest_service("/pkg", tower_http::services::ServeDir::new(pkg));
+        }
+        router
+            .fallback(ops::not_found)
+            .layer(middleware::from_fn_with_state(state.clone(), guard))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(limits.request_timeout_secs),
+            ))
+            .with_state(state.clone())
+    }
+}
+
+/// Per-IP rate limit, metrics, and JSON bodies for the errors axum answers itself.
+async fn guard(State(relay): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(ip) = ip
+        && let Err(wait_ms) = relay.ip_limit.check(&ip, clock::now_ms())
+    {
+        relay
+            .metrics
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return too_many(wait_ms);
+    }
+    let response = next.run(request).await;
+    let response = json_errors(response).await;
+    relay
+        .metrics
+        .observe(response.status().as_u16(), started.elapsed().as_secs_f64());
+    response
+}
+
+/// A 429 with `Retry-After`.
+pub fn too_many(wait_ms: u64) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests; retry in {} ms", wait_ms.max(1)),
+    )
+    .into_response();
+    let secs = wait_ms.div_ceil(1000).max(1);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// axum's extractors answer some errors in plain text (413 from the body limit, 408 from the
+/// timeout); rewrite those into the API's JSON shape.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let is_static = response.headers().contains_key(header::CONTENT_TYPE)
+        && status == StatusCode::NOT_FOUND;
+    if is_static {
+        return response;
+    }
+    let text = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let error = match status {
+        StatusCode::REQUEST_TIMEOUT => ApiError::new(status, "timeout", "the request took too long"),
+        _ => error::from_rejection(status, message),
+    };
+    error.into_response()
+}

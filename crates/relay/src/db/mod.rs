@@ -1,0 +1,390 @@
+//! The relay's database: one writer thread that commits in groups, a few reader threads, and the
+//! same SQL on SQLite (the embedded default) and PostgreSQL.
+//!
+//! Every write goes through [`Db::write`]: the closure runs on the writer thread inside its own
+//! savepoint of a transaction shared with whatever other writes were queued meanwhile, and its
+//! result is handed back only after that transaction committed. So a caller that got `Ok` knows
+//! its write is durable (SQLite runs with `synchronous=FULL`), one `fsync` is paid per group
+//! rather than per request, and a closure that returns `Err` leaves no trace (its savepoint is
+//! rolled back) without disturbing its neighbours. With a single writer, the ledger's
+//! read-check-update sequences need no locking of their own.
+//!
+//! SQL is written once, with PostgreSQL's `$1` placeholders (rewritten to `?1` for SQLite), in the
+//! common subset of both dialects: `BIGINT` and `TEXT` columns only, no `SUM` (a `NUMERIC` in
+//! PostgreSQL), explicit `CAST(.. AS BIGINT)` where PostgreSQL could not infer a parameter's type.
+
+mod postgres;
+mod sqlite;
+
+use std::fmt;
+use std::path::Path;
+use std::thread;
+
+use tokio::sync::oneshot;
+
+/// A value bound to, or read from, a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// A `BIGINT`.
+    Int(i64),
+    /// A `TEXT`.
+    Text(String),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Self::Int(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Self::Text(v.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Self::Text(v)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Self::Text(v.clone())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Self::Null, Into::into)
+    }
+}
+
+/// Builds a `&[Value]` from expressions that convert into [`Value`].
+#[macro_export]
+macro_rules! params {
+    ($($v:expr),* $(,)?) => { &[$($crate::db::Value::from($v)),*] };
+}
+
+/// One row of a result.
+#[derive(Debug, Clone)]
+pub struct Row(Vec<Value>);
+
+impl Row {
+    fn get(&self, i: usize) -> Result<&Value, DbError> {
+        self.0.get(i).ok_or(DbError::Decode { column: i })
+    }
+
+    /// Column `i` as an integer.
+    pub fn int(&self, i: usize) -> Result<i64, DbError> {
+        match self.get(i)? {
+            Value::Int(v) => Ok(*v),
+            _ => Err(DbError::Decode { column: i }),
+        }
+    }
+
+    /// Column `i` as text.
+    pub fn text(&self, i: usize) -> Result<String, DbError> {
+        match self.get(i)? {
+            Value::Text(v) => Ok(v.clone()),
+            _ => Err(DbError::Decode { column: i }),
+        }
+    }
+
+    /// Column `i` as text, or `None` for `NULL`.
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            Value::Text(v) => Ok(Some(v.clone())),
+            Value::Int(_) => Err(DbError::Decode { column: i }),
+        }
+    }
+
+    /// Column `i` as an integer, or `None` for `NULL`.
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        match self.get(i)? {
+            Value::Null => Ok(None),
+            Value::Int(v) => Ok(Some(*v)),
+            Value::Text(_) => Err(DbError::Decode { column: i }),
+        }
+    }
+}
+
+/// A failure of the database itself (never of the caller's input).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum DbError {
+    /// The backend refused a statement or lost its connection.
+    Backend(String),
+    /// A column was missing or of another type than the code expects.
+    Decode {
+        /// The column's index.
+        column: usize,
+    },
+    /// The database threads have stopped (the relay is shutting down).
+    Closed,
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Backend(message) => write!(f, "database error: {message}"),
+            Self::Decode { column } => write!(f, "database returned an unexpected column {column}"),
+            Self::Closed => f.write_str("database is shut down"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+/// A connection, as the relay's code sees it: statements with positional parameters.
+pub trait Conn {
+    /// Runs a statement and returns how many rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
+    /// Runs a query and returns its rows.
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+    /// Runs several statements with no parameters (migrations, transaction control).
+    fn batch(&mut self, sql: &str) -> Result<(), DbError>;
+    /// The statement that opens a write transaction.
+    fn begin_sql(&self) -> &'static str;
+
+    /// Runs a query expected to return at most one row.
+    fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// Where the database lives.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL server (`postgres://user@host:port/db`).
+    Postgres(String),
+}
+
+impl Location {
+    /// `postgres://…` / `postgresql://…` URLs name a server; anything else is a SQLite file.
+    pub fn parse(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::Postgres(url.to_owned())
+        } else {
+            Self::Sqlite(url.strip_prefix("sqlite://").unwrap_or(url).into())
+        }
+    }
+
+    /// Which backend, for logs and metrics.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+type Deliver = Box<dyn FnOnce(Result<(), DbError>) + Send>;
+type WriteJob = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Deliver) + Send>;
+type ReadJob = Box<dyn FnOnce(&mut dyn Conn) + Send>;
+
+/// The most writes committed together.
+const MAX_GROUP: usize = 512;
+
+/// Handle to the database threads; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    writer: flume::Sender<WriteJob>,
+    readers: flume::Sender<ReadJob>,
+    backend: &'static str,
+}
+
+impl Db {
+    /// Opens the database, applies migrations and starts the writer and `readers` reader threads.
+    pub fn open(location: &Location, readers: usize) -> Result<Self, DbError> {
+        let mut writer = connect(location, false)?;
+        migrate(writer.as_mut())?;
+        let (write_tx, write_rx) = flume::unbounded::<WriteJob>();
+        spawn("db-writer", move || write_loop(writer, &write_rx))?;
+        let (read_tx, read_rx) = flume::unbounded::<ReadJob>();
+        for i in 0..readers.max(1) {
+            let mut conn = connect(location, true)?;
+            let rx = read_rx.clone();
+            spawn(&format!("db-reader-{i}"), move || {
+                while let Ok(job) = rx.recv() {
+                    job(conn.as_mut());
+                }
+            })?;
+        }
+        Ok(Self {
+            writer: write_tx,
+            readers: read_tx,
+            backend: location.backend(),
+        })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Runs `f` in the next write transaction; returns once that transaction committed. If `f`
+    /// returns `Err`, its changes are rolled back (and only its).
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn| {
+            let result = f(conn);
+            let keep = result.is_ok();
+            let deliver: Deliver = Box::new(move |committed| {
+                let _ = tx.send(match (result, committed) {
+                    (Ok(_), Err(e)) => Err(E::from(e)),
+                    (result, _) => result,
+                });
+            });
+            (keep, deliver)
+        });
+        self.writer
+            .send_async(job)
+            .await
+            .map_err(|_| E::from(DbError::Closed))?;
+        rx.await.map_err(|_| E::from(DbError::Closed))?
+    }
+
+    /// Runs `f` on a reader connection (it sees every committed write).
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: FnOnce(&mut dyn Conn) -> Result<T, E> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        });
+        self.readers
+            .send_async(job)
+            .await
+            .map_err(|_| E::from(DbError::Closed))?;
+        rx.await.map_err(|_| E::from(DbError::Closed))?
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), DbError> {
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map(drop)
+        .map_err(|e| DbError::Backend(format!("cannot start a database thread: {e}")))
+}
+
+fn connect(location: &Location, read_only: bool) -> Result<Box<dyn Conn + Send>, DbError> {
+    Ok(match location {
+        Location::Sqlite(path) => Box::new(sqlite::SqliteConn::open(path, read_only)?),
+        Location::Postgres(url) => Box::new(postgres::PgConn::connect(url)?),
+    })
+}
+
+/// Creates the SQLite file's folder if needed.
+pub fn prepare_dir(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
+}
+
+fn write_loop(mut conn: Box<dyn Conn + Send>, jobs: &flume::Receiver<WriteJob>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = run_group(conn.as_mut(), group);
+        if let Err((e, delivers)) = result {
+            tracing::error!(error = %e, "write transaction failed; rolled back");
+            let _ = conn.batch("ROLLBACK");
+            for deliver in delivers {
+                deliver(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// Runs a group of writes in one transaction. On success every caller has been answered; on
+/// failure the callers still waiting are returned so they can be told.
+fn run_group(conn: &mut dyn Conn, group: Vec<WriteJob>) -> Result<(), (DbError, Vec<Deliver>)> {
+    let mut delivers = Vec::with_capacity(group.len());
+    let begin = conn.begin_sql();
+    if let Err(e) = conn.batch(begin) {
+        // Nothing ran; dropping the jobs tells their callers `Closed`.
+        return Err((e, delivers));
+    }
+    for job in group {
+        if let Err(e) = conn.batch("SAVEPOINT job") {
+            return Err((e, delivers));
+        }
+        let (keep, deliver) = job(conn);
+        delivers.push(deliver);
+        let end = if keep {
+            "RELEASE SAVEPOINT job"
+        } else {
+            "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job"
+        };
+        if let Err(e) = conn.batch(end) {
+            return Err((e, delivers));
+        }
+    }
+    match conn.batch("COMMIT") {
+        Ok(()) => {
+            for deliver in delivers {
+                deliver(Ok(()));
+            }
+            Ok(())
+        }
+        Err(e) => Err((e, delivers)),
+    }
+}
+
+/// The schema, in order. Each entry is applied once, in a transaction, and recorded.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_initial.sql"))];
+
+fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
+    conn.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let done = conn
+            .query_opt(
+                "SELECT version FROM schema_migrations WHERE version = $1",
+                params![*version],
+            )?
+            .is_some();
+        if done {
+            continue;
+        }
+        let begin = conn.begin_sql();
+        conn.batch(begin)?;
+        let applied = conn.batch(sql).and_then(|()| {
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)",
+                params![*version, crate::clock::now_ms()],
+            )
+        });
+        match applied {
+            Ok(_) => conn.batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}

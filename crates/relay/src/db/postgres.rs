@@ -1,0 +1,120 @@
+//! PostgreSQL through the synchronous `postgres` client (it runs on the database threads, never
+//! on the async runtime), with prepared statements cached per connection.
+
+use std::collections::HashMap;
+use std::error::Error as _;
+
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use postgres::{Client, NoTls, Statement};
+
+use super::{Conn, DbError, Row, Value};
+
+pub(super) struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+fn backend(e: postgres::Error) -> DbError {
+    // The server's own message (e.g. which constraint) is more useful than the wrapper's.
+    match e.source() {
+        Some(source) => DbError::Backend(format!("{e}: {source}")),
+        None => DbError::Backend(e.to_string()),
+    }
+}
+
+impl PgConn {
+    pub(super) fn connect(url: &str) -> Result<Self, DbError> {
+        let client = Client::connect(url, NoTls).map_err(backend)?;
+        Ok(Self {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement, DbError> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).map_err(backend)?;
+        self.statements.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Self::Null => Ok(IsNull::Yes),
+            Self::Int(v) if *ty == Type::INT4 => i32::try_from(*v)?.to_sql(ty, out),
+            Self::Int(v) => v.to_sql(ty, out),
+            Self::Text(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(
+            *ty,
+            Type::INT8 | Type::INT4 | Type::TEXT | Type::VARCHAR | Type::BPCHAR
+        )
+    }
+
+    to_sql_checked!();
+}
+
+fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+impl Conn for PgConn {
+    fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, DbError> {
+        let stmt = self.statement(sql)?;
+        self.client
+            .execute(&stmt, &params(values))
+            .map_err(backend)
+    }
+
+    fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, DbError> {
+        let stmt = self.statement(sql)?;
+        let rows = self
+            .client
+            .query(&stmt, &params(values))
+            .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        let ty = row.columns().get(i).map(|c| c.type_().clone());
+                        let decode = |_| DbError::Decode { column: i };
+                        Ok(match ty {
+                            Some(Type::INT8) => {
+                                row.try_get::<_, Option<i64>>(i).map_err(decode)?.into()
+                            }
+                            Some(Type::INT4) => row
+                                .try_get::<_, Option<i32>>(i)
+                                .map_err(decode)?
+                                .map(i64::from)
+                                .into(),
+                            Some(Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME) => {
+                                row.try_get::<_, Option<String>>(i).map_err(decode)?.into()
+                            }
+                            _ => return Err(DbError::Decode { column: i }),
+                        })
+                    })
+                    .collect::<Result<Vec<Value>, DbError>>()
+                    .map(Row)
+            })
+            .collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.client.batch_execute(sql).map_err(backend)
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        "BEGIN"
+    }
+}

@@ -1,0 +1,135 @@
+//! Prometheus metrics, kept in atomics and written out in the text exposition format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+/// Upper bounds of the request-latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+];
+
+/// The relay's counters.
+#[derive(Default)]
+pub struct Metrics {
+    responses: [AtomicU64; 6],
+    latency: [AtomicU64; BUCKETS.len() + 1],
+    latency_sum_us: AtomicU64,
+    /// Tasks leased.
+    pub leases: AtomicU64,
+    /// Submissions accepted (credited).
+    pub accepted: AtomicU64,
+    /// Submissions rejected (not paid).
+    pub rejected: AtomicU64,
+    /// Submissions waiting for consensus.
+    pub pending: AtomicU64,
+    /// Ledger units credited to contributors.
+    pub credited_units: AtomicU64,
+    /// Vouchers issued.
+    pub vouchers: AtomicU64,
+    /// Sessions opened.
+    pub sessions: AtomicU64,
+    /// Requests refused by a rate limit.
+    pub rate_limited: AtomicU64,
+    /// Registered storage nodes seen recently.
+    pub nodes_alive: AtomicI64,
+    /// Segments with fewer healthy shards than they should have.
+    pub segments_at_risk: AtomicI64,
+    /// Shards rebuilt by repair.
+    pub shards_repaired: AtomicU64,
+    /// Audits passed and failed.
+    pub audits_passed: AtomicU64,
+    /// Audits failed.
+    pub audits_failed: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one response.
+    pub fn observe(&self, status: u16, seconds: f64) {
+        let class = usize::from(status / 100).min(5);
+        if let Some(c) = self.responses.get(class) {
+            c.fetch_add(1, Relaxed);
+        }
+        let bucket = BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(BUCKETS.len());
+        if let Some(c) = self.latency.get(bucket) {
+            c.fetch_add(1, Relaxed);
+        }
+        self.latency_sum_us
+            .fetch_add((seconds * 1e6) as u64, Relaxed);
+    }
+
+    /// The exposition text.
+    pub fn render(&self, backend: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP datahub_http_responses_total HTTP responses by status class.\n# TYPE datahub_http_responses_total counter"
+        );
+        for (i, c) in self.responses.iter().enumerate().skip(1) {
+            let _ = writeln!(
+                out,
+                "datahub_http_responses_total{{class=\"{i}xx\"}} {}",
+                c.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP datahub_http_request_duration_seconds Time to answer a request.\n# TYPE datahub_http_request_duration_seconds histogram"
+        );
+        let mut cumulative = 0;
+        for (i, c) in self.latency.iter().enumerate() {
+            cumulative += c.load(Relaxed);
+            let le = BUCKETS
+                .get(i)
+                .map_or_else(|| "+Inf".to_owned(), ToString::to_string);
+            let _ = writeln!(
+                out,
+                "datahub_http_request_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "datahub_http_request_duration_seconds_sum {}\ndatahub_http_request_duration_seconds_count {cumulative}",
+            self.latency_sum_us.load(Relaxed) as f64 / 1e6
+        );
+        let counters: [(&str, &str, &AtomicU64); 11] = [
+            ("datahub_leases_total", "Tasks leased.", &self.leases),
+            ("datahub_submissions_accepted_total", "Submissions accepted and credited.", &self.accepted),
+            ("datahub_submissions_rejected_total", "Submissions rejected.", &self.rejected),
+            ("datahub_submissions_pending_total", "Submissions that waited for consensus.", &self.pending),
+            ("datahub_credited_units_total", "Ledger units (millionths of a token) credited.", &self.credited_units),
+            ("datahub_vouchers_total", "Claim vouchers issued.", &self.vouchers),
+            ("datahub_sessions_total", "Sessions opened by sign-in.", &self.sessions),
+            ("datahub_rate_limited_total", "Requests refused by a rate limit.", &self.rate_limited),
+            ("datahub_shards_repaired_total", "Shards rebuilt by repair.", &self.shards_repaired),
+            ("datahub_audits_passed_total", "Storage audits passed.", &self.audits_passed),
+            ("datahub_audits_failed_total", "Storage audits failed.", &self.audits_failed),
+        ];
+        for (name, help, value) in counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                value.load(Relaxed)
+            );
+        }
+        let gauges: [(&str, &str, &AtomicI64); 2] = [
+            ("datahub_nodes_alive", "Storage nodes that sent a recent heartbeat.", &self.nodes_alive),
+            ("datahub_segments_at_risk", "Segments missing at least one healthy shard.", &self.segments_at_risk),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                value.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP datahub_info The relay's build and database.\n# TYPE datahub_info gauge\ndatahub_info{{version=\"{}\",database=\"{backend}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out
+    }
+}
