@@ -20,6 +20,7 @@ pub mod rewards;
 pub mod server;
 pub mod tasks;
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -230,4 +231,131 @@ async fn json_errors(response: Response) -> Response {
         _ => error::from_rejection(status, message),
     };
     error.into_response()
+}
+
+/// How to start a relay (`datahub relay`, `datahub-relay`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RelayArgs {
+    /// A TOML configuration file (see docs/relay.md); environment variables override it
+    #[arg(long, env = "DATAHUB_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data folder (SQLite database, keys) [default: ./datahub-data]
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+    /// PostgreSQL URL (postgres://user@host:port/db) instead of SQLite
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Serve this folder (the web app) at /
+    #[arg(long)]
+    pub www: Option<std::path::PathBuf>,
+    /// Serve this folder (the npm package) at /pkg/
+    #[arg(long)]
+    pub pkg: Option<std::path::PathBuf>,
+}
+
+/// Command-line flags over the configuration file and environment.
+pub fn load_config(args: &RelayArgs) -> Result<Config, StartError> {
+    let mut config =
+        Config::load(args.config.as_deref()).map_err(|e| StartError(e.to_string()))?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(data) = &args.data {
+        config.data_dir.clone_from(data);
+    }
+    if let Some(url) = &args.database_url {
+        config.database_url = Some(url.clone());
+    }
+    if let Some(www) = &args.www {
+        config.www_dir = Some(www.clone());
+    }
+    if let Some(pkg) = &args.pkg {
+        config.pkg_dir = Some(pkg.clone());
+    }
+    Ok(config)
+}
+
+/// Runs a relay until `shutdown` completes. Prints one line,
+/// `datahub-relay listening on http://ADDR address 0x…`, once it accepts connections.
+pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+    let config = load_config(&args)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError(format!("cannot listen on {}: {e}", config.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| StartError(e.to_string()))?;
+    let relay = tokio::task::spawn_blocking(move || Relay::open(config, local.port()))
+        .await
+        .map_err(|e| StartError(e.to_string()))??;
+    let sweeper = tokio::spawn(sweep_leases(relay.clone()));
+    let router = Relay::router(&relay);
+    println!(
+        "datahub-relay listening on http://{local} address {} database {}",
+        relay.address,
+        relay.db.backend()
+    );
+    tracing::info!(%local, address = %relay.address, "relay started");
+    let limits = &relay.config.limits;
+    let result = server::serve(
+        listener,
+        router,
+        Duration::from_secs(limits.header_timeout_secs),
+        Duration::from_secs(10),
+        shutdown,
+    )
+    .await;
+    sweeper.abort();
+    tracing::info!("relay stopped");
+    result.map_err(|e| StartError(e.to_string()))
+}
+
+/// Returns expired leases to the pool every second.
+async fn sweep_leases(relay: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let swept = relay
+            .db
+            .write(|conn: &mut dyn db::Conn| tasks::sweep_expired(conn, clock::now_ms(), 1000))
+            .await;
+        if let Err(e) = swept {
+            tracing::warn!(error = %e.message, "lease sweep failed");
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
