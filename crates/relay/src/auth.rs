@@ -330,8 +330,11 @@ impl FromRequestParts<AppState> for Contributor {
             .await
             .map_err(IntoResponse::into_response)?
             .ok_or_else(|| {
-                ApiError::unauthorized("unknown_session", "this session token is not known; sign in again")
-                    .into_response()
+                ApiError::unauthorized(
+                    "unknown_session",
+                    "this session token is not known; sign in again",
+                )
+                .into_response()
             })?;
         info.session
             .check_time(clock::now())
@@ -397,7 +400,14 @@ impl FromRequest<AppState> for Signed {
         let now = clock::now();
         let skew = i64::try_from(relay.config.max_clock_skew_secs).unwrap_or(60) * 1000;
         let signer = request::verify_request(
-            &method, &path, &body, &time, &signature, &relay.address, now, skew,
+            &method,
+            &path,
+            &body,
+            &time,
+            &signature,
+            &relay.address,
+            now,
+            skew,
         )
         .map_err(|e| {
             let code = match e {

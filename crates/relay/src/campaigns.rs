@@ -206,10 +206,9 @@ impl CampaignSpec {
             return Err(invalid("chains: at least one chain id"));
         }
         for chain in &self.chains {
-            let known = relay
-                .config
-                .chain(*chain)
-                .ok_or_else(|| invalid(format!("chains: this relay does not pay on chain {chain}")))?;
+            let known = relay.config.chain(*chain).ok_or_else(|| {
+                invalid(format!("chains: this relay does not pay on chain {chain}"))
+            })?;
             if !known.tokens.contains_key(&self.token) {
                 return Err(invalid(format!(
                     "token: {} is not payable on chain {chain}",
@@ -248,7 +247,9 @@ fn check_item(item: &Json_) -> Result<(), String> {
 /// key agree (labels and flags sorted; spans ignored for agreement).
 pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiResult<String> {
     let bad = |m: &str| ApiError::unprocessable("invalid_answer", m.to_owned());
-    let object = answer.as_object().ok_or_else(|| bad("the answer must be a JSON object"))?;
+    let object = answer
+        .as_object()
+        .ok_or_else(|| bad("the answer must be a JSON object"))?;
     let allowed: &[&str] = match spec.kind {
         Kind::ImageCategorization => &["labels"],
         Kind::ContentVerification => &["verdict"],
@@ -313,7 +314,9 @@ pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiRes
                 .and_then(Json_::as_str)
                 .map_or(0, |t| t.chars().count());
             if let Some(spans) = object.get("spans") {
-                let spans = spans.as_array().ok_or_else(|| bad("spans must be a list"))?;
+                let spans = spans
+                    .as_array()
+                    .ok_or_else(|| bad("spans must be a list"))?;
                 if spans.len() > 256 {
                     return Err(bad("spans: at most 256"));
                 }
@@ -326,7 +329,8 @@ pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiRes
                         .is_some_and(|l| spec.labels.iter().any(|x| x == l));
                     let fields_ok = span.as_object().is_some_and(|o| o.len() == 3);
                     match (start, end) {
-                        (Some(s), Some(e)) if s < e && e <= text_len as u64 && ok_label && fields_ok => {}
+                        (Some(s), Some(e))
+                            if s < e && e <= text_len as u64 && ok_label && fields_ok => {}
                         _ => {
                             return Err(bad(
                                 "each span is {start, end, label}: character offsets with start < end ≤ the text's length, and a campaign label",
@@ -341,8 +345,14 @@ pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiRes
             let id = object
                 .get("object")
                 .and_then(Json_::as_str)
-                .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-                .ok_or_else(|| bad("object must be the uploaded object's id (64 lower-case hex digits)"))?;
+                .filter(|t| {
+                    t.len() == 64
+                        && t.bytes()
+                            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                })
+                .ok_or_else(|| {
+                    bad("object must be the uploaded object's id (64 lower-case hex digits)")
+                })?;
             Ok(id.to_owned())
         }
     }
@@ -358,8 +368,7 @@ pub async fn create(
     let spec: CampaignSpec = signed.json()?;
     let (reward, budget) = spec.validate(&relay)?;
     let owner = db_address(&signed.signer);
-    let spec_text =
-        serde_json::to_string(&spec).map_err(ApiError::internal)?;
+    let spec_text = serde_json::to_string(&spec).map_err(ApiError::internal)?;
     let now = clock::now_ms();
     let created = relay
         .db
@@ -417,7 +426,11 @@ pub async fn create(
         .and_then(|v| v.get("id").and_then(Json_::as_str).map(str::to_owned))
         .unwrap_or_default();
     let summary = summary(&relay, id).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(summary)))
 }
 
@@ -540,7 +553,9 @@ pub async fn set_status(
                     "SELECT owner, status, token, reward FROM campaigns WHERE id = $1",
                     params![campaign.clone()],
                 )?
-                .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {campaign:?}")))?;
+                .ok_or_else(|| {
+                    ApiError::not_found("no_campaign", format!("no campaign {campaign:?}"))
+                })?;
             if row.text(0)? != owner {
                 return Err(ApiError::forbidden(
                     "not_owner",

@@ -234,10 +234,7 @@ impl Config {
             }
             for (symbol, token) in &chain.tokens {
                 if Address::parse(&token.address).is_err() {
-                    return bad(format!(
-                        "chain {} token {symbol}: not an address",
-                        chain.id
-                    ));
+                    return bad(format!("chain {} token {symbol}: not an address", chain.id));
                 }
                 if !(6..=36).contains(&token.decimals) {
                     return bad(format!(

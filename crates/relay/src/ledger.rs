@@ -34,7 +34,10 @@ pub fn parse_amount(text: &str) -> Option<Units> {
     let whole: i64 = whole.parse().ok()?;
     let mut frac: i64 = 0;
     for i in 0..6 {
-        let digit = fraction.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+        let digit = fraction
+            .as_bytes()
+            .get(i)
+            .map_or(0, |b| i64::from(b - b'0'));
         frac = frac * 10 + digit;
     }
     whole.checked_mul(UNITS_PER_TOKEN)?.checked_add(frac)
@@ -161,7 +164,17 @@ mod tests {
         assert_eq!(parse_amount("0.05"), Some(50_000));
         assert_eq!(parse_amount("100"), Some(100_000_000));
         assert_eq!(parse_amount("1.000001"), Some(1_000_001));
-        for bad in ["", ".5", "1.", "-1", "1e3", "0.0000001", "1,5", "9999999999999", " 1"] {
+        for bad in [
+            "",
+            ".5",
+            "1.",
+            "-1",
+            "1e3",
+            "0.0000001",
+            "1,5",
+            "9999999999999",
+            " 1",
+        ] {
             assert_eq!(parse_amount(bad), None, "{bad:?}");
         }
         assert_eq!(format_amount(50_000), "0.05");

@@ -212,8 +212,8 @@ async fn json_errors(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
-    let is_static = response.headers().contains_key(header::CONTENT_TYPE)
-        && status == StatusCode::NOT_FOUND;
+    let is_static =
+        response.headers().contains_key(header::CONTENT_TYPE) && status == StatusCode::NOT_FOUND;
     if is_static {
         return response;
     }
@@ -227,7 +227,9 @@ async fn json_errors(response: Response) -> Response {
         text
     };
     let error = match status {
-        StatusCode::REQUEST_TIMEOUT => ApiError::new(status, "timeout", "the request took too long"),
+        StatusCode::REQUEST_TIMEOUT => {
+            ApiError::new(status, "timeout", "the request took too long")
+        }
         _ => error::from_rejection(status, message),
     };
     error.into_response()
@@ -258,8 +260,7 @@ pub struct RelayArgs {
 
 /// Command-line flags over the configuration file and environment.
 pub fn load_config(args: &RelayArgs) -> Result<Config, StartError> {
-    let mut config =
-        Config::load(args.config.as_deref()).map_err(|e| StartError(e.to_string()))?;
+    let mut config = Config::load(args.config.as_deref()).map_err(|e| StartError(e.to_string()))?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }

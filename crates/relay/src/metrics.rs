@@ -96,16 +96,56 @@ impl Metrics {
         );
         let counters: [(&str, &str, &AtomicU64); 11] = [
             ("datahub_leases_total", "Tasks leased.", &self.leases),
-            ("datahub_submissions_accepted_total", "Submissions accepted and credited.", &self.accepted),
-            ("datahub_submissions_rejected_total", "Submissions rejected.", &self.rejected),
-            ("datahub_submissions_pending_total", "Submissions that waited for consensus.", &self.pending),
-            ("datahub_credited_units_total", "Ledger units (millionths of a token) credited.", &self.credited_units),
-            ("datahub_vouchers_total", "Claim vouchers issued.", &self.vouchers),
-            ("datahub_sessions_total", "Sessions opened by sign-in.", &self.sessions),
-            ("datahub_rate_limited_total", "Requests refused by a rate limit.", &self.rate_limited),
-            ("datahub_shards_repaired_total", "Shards rebuilt by repair.", &self.shards_repaired),
-            ("datahub_audits_passed_total", "Storage audits passed.", &self.audits_passed),
-            ("datahub_audits_failed_total", "Storage audits failed.", &self.audits_failed),
+            (
+                "datahub_submissions_accepted_total",
+                "Submissions accepted and credited.",
+                &self.accepted,
+            ),
+            (
+                "datahub_submissions_rejected_total",
+                "Submissions rejected.",
+                &self.rejected,
+            ),
+            (
+                "datahub_submissions_pending_total",
+                "Submissions that waited for consensus.",
+                &self.pending,
+            ),
+            (
+                "datahub_credited_units_total",
+                "Ledger units (millionths of a token) credited.",
+                &self.credited_units,
+            ),
+            (
+                "datahub_vouchers_total",
+                "Claim vouchers issued.",
+                &self.vouchers,
+            ),
+            (
+                "datahub_sessions_total",
+                "Sessions opened by sign-in.",
+                &self.sessions,
+            ),
+            (
+                "datahub_rate_limited_total",
+                "Requests refused by a rate limit.",
+                &self.rate_limited,
+            ),
+            (
+                "datahub_shards_repaired_total",
+                "Shards rebuilt by repair.",
+                &self.shards_repaired,
+            ),
+            (
+                "datahub_audits_passed_total",
+                "Storage audits passed.",
+                &self.audits_passed,
+            ),
+            (
+                "datahub_audits_failed_total",
+                "Storage audits failed.",
+                &self.audits_failed,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(
@@ -115,8 +155,16 @@ impl Metrics {
             );
         }
         let gauges: [(&str, &str, &AtomicI64); 2] = [
-            ("datahub_nodes_alive", "Storage nodes that sent a recent heartbeat.", &self.nodes_alive),
-            ("datahub_segments_at_risk", "Segments missing at least one healthy shard.", &self.segments_at_risk),
+            (
+                "datahub_nodes_alive",
+                "Storage nodes that sent a recent heartbeat.",
+                &self.nodes_alive,
+            ),
+            (
+                "datahub_segments_at_risk",
+                "Segments missing at least one healthy shard.",
+                &self.segments_at_risk,
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(

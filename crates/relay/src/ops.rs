@@ -22,7 +22,12 @@ pub async fn info(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
         let tokens: serde_json::Map<String, Json_> = chain
             .tokens
             .iter()
-            .map(|(symbol, t)| (symbol.clone(), json!({ "address": t.address, "decimals": t.decimals })))
+            .map(|(symbol, t)| {
+                (
+                    symbol.clone(),
+                    json!({ "address": t.address, "decimals": t.decimals }),
+                )
+            })
             .collect();
         chains.push(json!({
             "id": chain.id,
@@ -68,7 +73,10 @@ pub async fn healthz(State(relay): State<AppState>) -> impl IntoResponse {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(relay): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         relay.metrics.render(relay.db.backend()),
     )
 }

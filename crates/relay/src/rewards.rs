@@ -33,8 +33,10 @@ pub async fn balances(
             )?)
         })
         .await?;
-    let mut tokens: std::collections::BTreeMap<String, (i64, std::collections::BTreeMap<u64, i64>)> =
-        std::collections::BTreeMap::new();
+    let mut tokens: std::collections::BTreeMap<
+        String,
+        (i64, std::collections::BTreeMap<u64, i64>),
+    > = std::collections::BTreeMap::new();
     for row in &rows {
         let entry = tokens.entry(row.text(0)?).or_default();
         let balance = row.int(2)?;
@@ -114,7 +116,9 @@ pub async fn history(
             Ok((entries, submissions))
         })
         .await?;
-    Ok(Json(json!({ "entries": entries, "submissions": submissions })))
+    Ok(Json(
+        json!({ "entries": entries, "submissions": submissions }),
+    ))
 }
 
 /// The body of `POST /v1/claims`.
@@ -149,10 +153,16 @@ pub async fn claim(
         ));
     }
     let chain = relay.config.chain(body.chain_id).ok_or_else(|| {
-        ApiError::unprocessable("unsupported_chain", format!("this relay pays on no chain {}", body.chain_id))
+        ApiError::unprocessable(
+            "unsupported_chain",
+            format!("this relay pays on no chain {}", body.chain_id),
+        )
     })?;
     let token = chain.tokens.get(&body.token).ok_or_else(|| {
-        ApiError::unprocessable("unsupported_token", format!("{} is not paid on chain {}", body.token, body.chain_id))
+        ApiError::unprocessable(
+            "unsupported_token",
+            format!("{} is not paid on chain {}", body.token, body.chain_id),
+        )
     })?;
     let token_address = Address::parse(&token.address).map_err(ApiError::internal)?;
     let contract = Address::parse(&chain.claim_contract).map_err(ApiError::internal)?;
@@ -227,10 +237,20 @@ pub async fn claim(
         })
         .await?;
     if created {
-        relay.metrics.vouchers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        relay
+            .metrics
+            .vouchers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let voucher = load_voucher(&relay, id, info.session.wallet).await?;
-    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(voucher)))
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(voucher),
+    ))
 }
 
 async fn load_voucher(relay: &AppState, id: String, wallet: Address) -> ApiResult<Json_> {

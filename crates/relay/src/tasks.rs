@@ -21,7 +21,10 @@ use crate::{AppState, Relay, clock, params};
 /// The EIP-712 domain receipts are signed under, for a session's chain.
 pub fn receipt_domain(relay: &Relay, chain_id: u64) -> ApiResult<Eip712Domain> {
     let chain = relay.config.chain(chain_id).ok_or_else(|| {
-        ApiError::bad_request("unsupported_chain", format!("chain {chain_id} is not configured"))
+        ApiError::bad_request(
+            "unsupported_chain",
+            format!("chain {chain_id} is not configured"),
+        )
     })?;
     let contract = Address::parse(&chain.claim_contract).map_err(ApiError::internal)?;
     Ok(Eip712Domain {
@@ -44,7 +47,13 @@ pub fn sweep_expired(conn: &mut dyn Conn, now: i64, limit: i64) -> ApiResult<usi
     Ok(rows.len())
 }
 
-fn release_lease(conn: &mut dyn Conn, lease: &str, campaign: &str, idx: i64, state: &str) -> ApiResult<()> {
+fn release_lease(
+    conn: &mut dyn Conn,
+    lease: &str,
+    campaign: &str,
+    idx: i64,
+    state: &str,
+) -> ApiResult<()> {
     conn.execute(
         "UPDATE leases SET state = $1 WHERE id = $2 AND state = 'active'",
         params![state, lease],
@@ -152,7 +161,10 @@ pub async fn next(
             task(lease, item.text(1)?, now, expires)
         })
         .await?;
-    relay.metrics.leases.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    relay
+        .metrics
+        .leases
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(task))
 }
 
@@ -174,7 +186,10 @@ pub async fn skip(
                 .filter(|r| r.text(2).is_ok_and(|w| w == worker))
                 .ok_or_else(|| ApiError::not_found("no_lease", "no such lease of yours"))?;
             if row.text(3)? != "active" {
-                return Err(ApiError::conflict("lease_not_active", format!("the lease is {}", row.text(3)?)));
+                return Err(ApiError::conflict(
+                    "lease_not_active",
+                    format!("the lease is {}", row.text(3)?),
+                ));
             }
             release_lease(conn, &lease, &row.text(0)?, row.int(1)?, "skipped")
         })
@@ -241,13 +256,17 @@ pub async fn submit(
         }
     };
     if body.answer.len() > 16 * 1024 {
-        return Err(ApiError::unprocessable("invalid_answer", "the answer is over 16 KiB"));
+        return Err(ApiError::unprocessable(
+            "invalid_answer",
+            "the answer is over 16 KiB",
+        ));
     }
-    let answer: Json_ = serde_json::from_str(&body.answer)
-        .map_err(|e| ApiError::unprocessable("invalid_answer", format!("the answer is not JSON: {e}")))?;
+    let answer: Json_ = serde_json::from_str(&body.answer).map_err(|e| {
+        ApiError::unprocessable("invalid_answer", format!("the answer is not JSON: {e}"))
+    })?;
     let nonce = U256::parse(&body.nonce).map_err(|e| bad("invalid_nonce", e.to_string()))?;
-    let signature =
-        Signature::from_hex(&body.signature).map_err(|e| bad("invalid_signature", e.to_string()))?;
+    let signature = Signature::from_hex(&body.signature)
+        .map_err(|e| bad("invalid_signature", e.to_string()))?;
     let receipt = SubmissionReceipt {
         campaign: body.campaign.clone(),
         task: body.task.clone(),
@@ -261,15 +280,27 @@ pub async fn submit(
     let now = clock::now();
     // The nonce is consumed by the database's UNIQUE (signer, nonce), with everything else.
     session
-        .verify_receipt(&receipt, &domain, &signature, now, &mut |_: &Address, _: &str| true)
+        .verify_receipt(
+            &receipt,
+            &domain,
+            &signature,
+            now,
+            &mut |_: &Address, _: &str| true,
+        )
         .map_err(|e| match e {
             SessionError::Signature(e) => ApiError::unauthorized(
                 "bad_signature",
                 format!("the receipt is not signed by this session's key: {e}"),
             ),
-            SessionError::DeadlinePassed => ApiError::unprocessable("deadline_passed", e.to_string()),
-            SessionError::CampaignNotInScope { .. } => ApiError::forbidden("campaign_not_in_session", e.to_string()),
-            SessionError::Expired => ApiError::unauthorized("expired", "the session has expired; sign in again"),
+            SessionError::DeadlinePassed => {
+                ApiError::unprocessable("deadline_passed", e.to_string())
+            }
+            SessionError::CampaignNotInScope { .. } => {
+                ApiError::forbidden("campaign_not_in_session", e.to_string())
+            }
+            SessionError::Expired => {
+                ApiError::unauthorized("expired", "the session has expired; sign in again")
+            }
             other => ApiError::unprocessable("invalid_receipt", other.to_string()),
         })?;
     let id = format!("0x{}", hex::encode(receipt.signing_hash(&domain)));
@@ -288,7 +319,10 @@ pub async fn submit(
         signature: signature.to_hex(),
         now: now.unix_millis(),
     };
-    let outcome = relay.db.write(move |conn: &mut dyn Conn| job.run(conn)).await?;
+    let outcome = relay
+        .db
+        .write(move |conn: &mut dyn Conn| job.run(conn))
+        .await?;
     let counter = match outcome.status.as_str() {
         _ if outcome.duplicate => None,
         "accepted" => Some(&relay.metrics.accepted),
@@ -300,10 +334,10 @@ pub async fn submit(
     }
     if !outcome.duplicate && outcome.status == "accepted" {
         let units = ledger::parse_amount(&outcome.credited).unwrap_or(0);
-        relay
-            .metrics
-            .credited_units
-            .fetch_add(u64::try_from(units).unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+        relay.metrics.credited_units.fetch_add(
+            u64::try_from(units).unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
     Ok(Json(outcome))
 }
@@ -335,7 +369,8 @@ pub fn token_balance(conn: &mut dyn Conn, worker: &str, token: &str) -> ApiResul
         "SELECT balance FROM accounts WHERE owner = $1 AND token = $2 AND kind = 'worker'",
         params![worker, token],
     )?;
-    rows.iter().try_fold(0_i64, |sum, r| Ok(sum.saturating_add(r.int(0)?)))
+    rows.iter()
+        .try_fold(0_i64, |sum, r| Ok(sum.saturating_add(r.int(0)?)))
 }
 
 impl SubmitJob {
@@ -365,7 +400,10 @@ impl SubmitJob {
             params![self.id.clone()],
         )? {
             if row.text(0)? != self.worker {
-                return Err(ApiError::conflict("nonce_used", "this receipt was submitted by another wallet"));
+                return Err(ApiError::conflict(
+                    "nonce_used",
+                    "this receipt was submitted by another wallet",
+                ));
             }
             return self.outcome(conn, true);
         }
@@ -388,16 +426,25 @@ impl SubmitJob {
             )?
             .ok_or_else(|| ApiError::not_found("no_lease", "no such lease; ask for a task first"))?;
         if lease.text(2)? != self.worker {
-            return Err(ApiError::forbidden("not_your_lease", "this task was leased to someone else"));
+            return Err(ApiError::forbidden(
+                "not_your_lease",
+                "this task was leased to someone else",
+            ));
         }
         if lease.text(0)? != self.campaign {
-            return Err(bad("wrong_campaign", "the receipt's campaign is not the lease's"));
+            return Err(bad(
+                "wrong_campaign",
+                "the receipt's campaign is not the lease's",
+            ));
         }
         let state = lease.text(3)?;
         if state != "active" || lease.int(5)? < self.now {
             return Err(ApiError::conflict(
                 "lease_expired",
-                format!("the lease is {}; ask for a new task", if state == "active" { "expired" } else { &state }),
+                format!(
+                    "the lease is {}; ask for a new task",
+                    if state == "active" { "expired" } else { &state }
+                ),
             ));
         }
         let idx = lease.int(1)?;
@@ -413,7 +460,8 @@ impl SubmitJob {
                 "answered faster than this campaign's minimum time per task",
             ));
         }
-        let spec: CampaignSpec = serde_json::from_str(&campaign.text(0)?).map_err(ApiError::internal)?;
+        let spec: CampaignSpec =
+            serde_json::from_str(&campaign.text(0)?).map_err(ApiError::internal)?;
         let (token, reward, chains) = (campaign.text(1)?, campaign.int(2)?, campaign.text(3)?);
         let item = conn
             .query_opt(
@@ -425,7 +473,10 @@ impl SubmitJob {
         let key = check_answer(&spec, &payload, &self.answer)?;
         if spec.kind.is_upload() {
             if key != self.manifest {
-                return Err(bad("wrong_manifest", "the receipt's manifestId must be the uploaded object's id"));
+                return Err(bad(
+                    "wrong_manifest",
+                    "the receipt's manifestId must be the uploaded object's id",
+                ));
             }
             let complete = conn
                 .query_opt(
@@ -442,7 +493,10 @@ impl SubmitJob {
         }
         // The session's reward cap counts everything credited or still possible.
         let committed = conn
-            .query_opt("SELECT committed FROM sessions WHERE id = $1", params![self.session.clone()])?
+            .query_opt(
+                "SELECT committed FROM sessions WHERE id = $1",
+                params![self.session.clone()],
+            )?
             .map(|r| r.int(0))
             .transpose()?
             .unwrap_or(0);
@@ -454,7 +508,13 @@ impl SubmitJob {
             ));
         }
         let status = match item.opt_text(1)? {
-            Some(golden) => if golden == key { "accepted" } else { "rejected" },
+            Some(golden) => {
+                if golden == key {
+                    "accepted"
+                } else {
+                    "rejected"
+                }
+            }
             None if spec.kind.is_upload() || spec.overlap <= 1 => "accepted",
             None => "pending",
         };
@@ -466,7 +526,10 @@ impl SubmitJob {
                 self.session.clone(), status, reward, self.now
             ],
         )?;
-        conn.execute("UPDATE leases SET state = 'submitted' WHERE id = $1", params![self.lease.clone()])?;
+        conn.execute(
+            "UPDATE leases SET state = 'submitted' WHERE id = $1",
+            params![self.lease.clone()],
+        )?;
         let account = worker_account(&self.worker, &token, &chains);
         ledger::ensure_account(conn, &account, kind::WORKER, &self.worker, &token, &chains)?;
         match status {
@@ -482,7 +545,15 @@ impl SubmitJob {
                     "UPDATE sessions SET committed = committed + $1 WHERE id = $2",
                     params![reward, self.session.clone()],
                 )?;
-                self.resolve(conn, idx, item.int(2)?, i64::from(spec.overlap), reward, &token, &chains)?;
+                self.resolve(
+                    conn,
+                    idx,
+                    item.int(2)?,
+                    i64::from(spec.overlap),
+                    reward,
+                    &token,
+                    &chains,
+                )?;
             }
             _ => {
                 // A wrong golden answer: unpaid, and the item and the slot go back to the pool.
@@ -499,7 +570,14 @@ impl SubmitJob {
         self.outcome(conn, false)
     }
 
-    fn credit(&self, conn: &mut dyn Conn, submission: &str, account: &str, reward: i64, token: &str) -> ApiResult<()> {
+    fn credit(
+        &self,
+        conn: &mut dyn Conn,
+        submission: &str,
+        account: &str,
+        reward: i64,
+        token: &str,
+    ) -> ApiResult<()> {
         let applied = ledger::transfer(
             conn,
             &format!("sub:{submission}"),
@@ -524,7 +602,16 @@ impl SubmitJob {
     /// others rejected. Without a strict majority one more answer is asked for, up to twice the
     /// overlap; then every answer in the largest group is accepted.
     #[allow(clippy::too_many_arguments)]
-    fn resolve(&self, conn: &mut dyn Conn, idx: i64, wanted: i64, overlap: i64, reward: i64, token: &str, chains: &str) -> ApiResult<()> {
+    fn resolve(
+        &self,
+        conn: &mut dyn Conn,
+        idx: i64,
+        wanted: i64,
+        overlap: i64,
+        reward: i64,
+        token: &str,
+        chains: &str,
+    ) -> ApiResult<()> {
         let answers = conn.query(
             "SELECT id, answer_key, worker, session FROM submissions WHERE campaign = $1 AND idx = $2 AND status = 'pending'",
             params![self.campaign.clone(), idx],
@@ -550,10 +637,14 @@ impl SubmitJob {
             params![self.campaign.clone(), idx],
         )?;
         for row in &answers {
-            let (id, key, worker, session) = (row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?);
+            let (id, key, worker, session) =
+                (row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?);
             let wins = tally.get(&key).copied() == Some(top);
             let status = if wins { "accepted" } else { "rejected" };
-            conn.execute("UPDATE submissions SET status = $1 WHERE id = $2", params![status, id.clone()])?;
+            conn.execute(
+                "UPDATE submissions SET status = $1 WHERE id = $2",
+                params![status, id.clone()],
+            )?;
             if wins {
                 let account = worker_account(&worker, token, chains);
                 ledger::ensure_account(conn, &account, kind::WORKER, &worker, token, chains)?;

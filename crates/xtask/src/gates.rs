@@ -52,6 +52,9 @@ pub fn core_wasm() -> Result<()> {
 }
 
 pub fn test_native() -> Result<()> {
+    // The relay's tests run on SQLite and, against this server, on PostgreSQL.
+    let postgres = crate::postgres::Cluster::start()?;
+    let url = postgres.url.clone();
     if Cmd::new("cargo")
         .args(["nextest", "--version"])
         .probe()
@@ -61,6 +64,7 @@ pub fn test_native() -> Result<()> {
         // A crate with no tests yet is not a failure.
         Cmd::new("cargo")
             .args(["nextest", "run", "--workspace", "--no-tests=warn"])
+            .env("DATAHUB_TEST_POSTGRES", &url)
             .run()?;
         Cmd::new("cargo")
             .args(["test", "--workspace", "--doc"])
@@ -69,7 +73,10 @@ pub fn test_native() -> Result<()> {
         heading(
             "test-native: the workspace's tests (cargo test; install cargo-nextest for nextest)",
         );
-        Cmd::new("cargo").args(["test", "--workspace"]).run()
+        Cmd::new("cargo")
+            .args(["test", "--workspace"])
+            .env("DATAHUB_TEST_POSTGRES", &url)
+            .run()
     }
 }
 

@@ -4,6 +4,7 @@
 mod cmd;
 mod gates;
 mod pkg;
+mod postgres;
 mod setup;
 
 use std::process::ExitCode;

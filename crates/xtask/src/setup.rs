@@ -24,6 +24,7 @@ pub fn run() -> Result<()> {
         &["cargo-fuzz", "--locked"],
     )?;
     chromium()?;
+    postgresql()?;
     npm_deps()?;
     println!("setup: done");
     Ok(())
@@ -142,18 +143,31 @@ fn cargo_tool(name: &str, probe: &[&str], install: &[&str]) -> Result<()> {
 
 /// Debian's Chromium and its matching chromedriver, for the browser tests.
 fn chromium() -> Result<()> {
-    let present = || Path::new("/usr/bin/chromium").is_file() && which("chromedriver").is_some();
+    debian(
+        "chromium and chromedriver",
+        &["chromium", "chromium-driver"],
+        || Path::new("/usr/bin/chromium").is_file() && which("chromedriver").is_some(),
+    )
+}
+
+/// Debian's PostgreSQL server, for the relay's tests on PostgreSQL (the tests start their own
+/// cluster; the system one is not used).
+fn postgresql() -> Result<()> {
+    debian("postgresql", &["postgresql"], || {
+        crate::postgres::bin_dir().is_some()
+    })
+}
+
+/// Installs Debian `packages` unless `present()` says they are there.
+fn debian(what: &str, packages: &[&str], present: impl Fn() -> bool) -> Result<()> {
     if present() {
-        println!("ok: chromium and chromedriver");
+        println!("ok: {what}");
         return Ok(());
     }
     if which("apt-get").is_none() {
-        bail!(
-            "Chromium and chromedriver are missing and there is no apt-get: install them yourself"
-        );
+        bail!("{what} is missing and there is no apt-get: install it yourself");
     }
-    println!("chromium or chromedriver is missing: installing Debian's packages");
-    let packages = ["chromium", "chromium-driver"];
+    println!("{what} is missing: installing Debian's packages {packages:?}");
     // Without package lists (a fresh image) apt knows nothing: read them first, and again if
     // the install fails on lists gone stale.
     let known = Cmd::new("apt-cache")
@@ -170,9 +184,7 @@ fn chromium() -> Result<()> {
         apt(&install)?;
     }
     if !present() {
-        bail!(
-            "installed chromium and chromium-driver but /usr/bin/chromium or chromedriver is still missing"
-        );
+        bail!("installed {packages:?} but {what} is still missing");
     }
     Ok(())
 }

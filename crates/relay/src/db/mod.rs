@@ -203,18 +203,23 @@ pub struct Db {
 impl Db {
     /// Opens the database, applies migrations and starts the writer and `readers` reader threads.
     pub fn open(location: &Location, readers: usize) -> Result<Self, DbError> {
-        let mut writer = connect(location, false)?;
-        migrate(writer.as_mut())?;
         let (write_tx, write_rx) = flume::unbounded::<WriteJob>();
-        spawn("db-writer", move || write_loop(writer, &write_rx))?;
+        // Connections are made on their own threads: the synchronous PostgreSQL client must
+        // never block an async runtime's thread, and `open` may be called from one.
+        let started = start(location, "db-writer", move |mut conn| {
+            migrate(conn.as_mut())?;
+            Ok(move || write_loop(conn, &write_rx))
+        });
+        started?;
         let (read_tx, read_rx) = flume::unbounded::<ReadJob>();
         for i in 0..readers.max(1) {
-            let mut conn = connect(location, true)?;
             let rx = read_rx.clone();
-            spawn(&format!("db-reader-{i}"), move || {
-                while let Ok(job) = rx.recv() {
-                    job(conn.as_mut());
-                }
+            start(location, &format!("db-reader-{i}"), move |mut conn| {
+                Ok(move || {
+                    while let Ok(job) = rx.recv() {
+                        job(conn.as_mut());
+                    }
+                })
             })?;
         }
         Ok(Self {
@@ -275,12 +280,34 @@ impl Db {
     }
 }
 
-fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), DbError> {
+/// Starts a thread that connects, runs `setup` and then the loop `setup` returns; waits until
+/// the connection and setup succeeded or failed.
+fn start<L>(
+    location: &Location,
+    name: &str,
+    setup: impl FnOnce(Box<dyn Conn + Send>) -> Result<L, DbError> + Send + 'static,
+) -> Result<(), DbError>
+where
+    L: FnOnce() + 'static,
+{
+    let location = location.clone();
+    let read_only = name != "db-writer";
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     thread::Builder::new()
         .name(name.to_owned())
-        .spawn(f)
-        .map(drop)
-        .map_err(|e| DbError::Backend(format!("cannot start a database thread: {e}")))
+        .spawn(
+            move || match connect(&location, read_only).and_then(setup) {
+                Ok(run) => {
+                    let _ = ready_tx.send(Ok(()));
+                    run();
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                }
+            },
+        )
+        .map_err(|e| DbError::Backend(format!("cannot start a database thread: {e}")))?;
+    ready_rx.recv().map_err(|_| DbError::Closed)?
 }
 
 fn connect(location: &Location, read_only: bool) -> Result<Box<dyn Conn + Send>, DbError> {

@@ -72,17 +72,12 @@ fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 impl Conn for PgConn {
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, DbError> {
         let stmt = self.statement(sql)?;
-        self.client
-            .execute(&stmt, &params(values))
-            .map_err(backend)
+        self.client.execute(&stmt, &params(values)).map_err(backend)
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, DbError> {
         let stmt = self.statement(sql)?;
-        let rows = self
-            .client
-            .query(&stmt, &params(values))
-            .map_err(backend)?;
+        let rows = self.client.query(&stmt, &params(values)).map_err(backend)?;
         rows.iter()
             .map(|row| {
                 (0..row.len())

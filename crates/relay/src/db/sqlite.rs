@@ -25,12 +25,12 @@ impl SqliteConn {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
         };
         if !read_only {
-            super::prepare_dir(path).map_err(|e| {
-                DbError::Backend(format!("cannot create {}: {e}", path.display()))
-            })?;
+            super::prepare_dir(path)
+                .map_err(|e| DbError::Backend(format!("cannot create {}: {e}", path.display())))?;
         }
         let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(backend)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(backend)?;
         conn.set_prepared_statement_cache_capacity(256);
         // The ledger's durability rests on these: a commit is on disk when it returns.
         let pragmas = if read_only {

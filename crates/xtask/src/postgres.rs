@@ -1,0 +1,120 @@
+//! A throwaway PostgreSQL cluster for the relay's tests: made in a temporary folder, listening on
+//! 127.0.0.1 at a free port, trusted local connections, stopped and deleted afterwards.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd::Cmd;
+
+/// The newest `/usr/lib/postgresql/<version>/bin` with `initdb` in it.
+pub fn bin_dir() -> Option<PathBuf> {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    dirs.sort();
+    dirs.pop().map(|(_, bin)| bin)
+}
+
+/// A running cluster; stopped and removed on drop.
+pub struct Cluster {
+    bin: PathBuf,
+    dir: PathBuf,
+    as_postgres: bool,
+    /// `postgres://postgres@127.0.0.1:<port>/postgres`.
+    pub url: String,
+}
+
+impl Cluster {
+    pub fn start() -> Result<Self> {
+        let bin =
+            bin_dir().context("PostgreSQL is not installed (cargo xtask setup installs it)")?;
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let dir = std::env::temp_dir().join(format!("datahub-pg-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        // PostgreSQL refuses to run as root: run it as the `postgres` user Debian creates.
+        let as_postgres = Cmd::new("id").arg("-u").probe().as_deref() == Some("0");
+        if as_postgres {
+            Cmd::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .run()?;
+        }
+        let cluster = Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            bin,
+            dir,
+            as_postgres,
+        };
+        let data = cluster.dir.join("data");
+        cluster
+            .pg("initdb")
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+                "-D",
+            ])
+            .arg(&data)
+            .run()?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
+            cluster.dir.display()
+        );
+        cluster
+            .pg("pg_ctl")
+            .args(["-w", "-t", "60", "-l"])
+            .arg(cluster.dir.join("log"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-o", &options, "start"])
+            .run()?;
+        if Cmd::new(cluster.bin.join("pg_isready"))
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .probe()
+            .is_none()
+        {
+            bail!(
+                "PostgreSQL did not come up; see {}",
+                cluster.dir.join("log").display()
+            );
+        }
+        println!("PostgreSQL for the tests: {}", cluster.url);
+        Ok(cluster)
+    }
+
+    fn pg(&self, program: &str) -> Cmd {
+        let program = self.bin.join(program);
+        if self.as_postgres {
+            Cmd::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(program)
+        } else {
+            Cmd::new(program)
+        }
+        .dir(Path::new("/"))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .pg("pg_ctl")
+            .args(["-w", "-m", "fast", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("stop")
+            .run();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
