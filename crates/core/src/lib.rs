@@ -17,6 +17,8 @@ pub mod eth;
 pub mod header;
 pub mod keys;
 pub mod manifest;
+pub mod proof;
+pub mod request;
 pub mod seal;
 pub mod stream;
 
