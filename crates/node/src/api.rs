@@ -225,18 +225,18 @@ pub fn app(state: AppState) -> Router {
             put(put_shard).get(get_shard).delete(delete_shard),
         )
         .route("/v1/shards/{id}/proof", get(get_proof))
-        .route("/v1/shards/{*rest}", axum::routing::any(bad_shard_path))
         .route("/v1/status", get(status))
         .route("/healthz", get(healthz))
         .fallback(fallback)
         .with_state(state)
 }
 
-async fn bad_shard_path() -> ApiError {
-    ApiError::bad_id()
-}
-
-async fn fallback() -> ApiError {
+/// Anything else under `/v1/shards/` has a malformed id (`ab/cd`, `../x`, …); the rest is
+/// not an endpoint.
+async fn fallback(uri: axum::http::Uri) -> ApiError {
+    if uri.path().starts_with("/v1/shards/") {
+        return ApiError::bad_id();
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no_route",
