@@ -35,7 +35,10 @@ fn layout_put_get_range_delete() {
     assert_eq!(store.path_of(&id).1, path);
 
     assert_eq!(store.get(&id).unwrap().unwrap(), bytes);
-    assert_eq!(store.get_range(&id, 100, 50).unwrap().unwrap(), &bytes[100..150]);
+    assert_eq!(
+        store.get_range(&id, 100, 50).unwrap().unwrap(),
+        &bytes[100..150]
+    );
     assert_eq!(store.get_range(&id, 3000, 0).unwrap().unwrap(), b"");
     assert!(matches!(
         store.get_range(&id, 2990, 11),
@@ -74,7 +77,10 @@ fn wrong_bytes_are_never_stored() {
     assert!(!store.contains(&id).unwrap());
     assert_eq!(store.usage().unwrap(), Usage::default());
     let memory = MemoryStore::new();
-    assert!(matches!(memory.put(&id, b"wrong"), Err(StoreError::WrongId)));
+    assert!(matches!(
+        memory.put(&id, b"wrong"),
+        Err(StoreError::WrongId)
+    ));
 }
 
 #[test]
@@ -189,7 +195,10 @@ fn concurrent_puts_of_one_id_and_readers_see_whole_shards_only() {
     let _reads_that_saw_it = reader.join().unwrap();
 
     assert_eq!(
-        outcomes.iter().filter(|o| **o == PutOutcome::Created).count(),
+        outcomes
+            .iter()
+            .filter(|o| **o == PutOutcome::Created)
+            .count(),
         1,
         "{outcomes:?}"
     );
