@@ -235,3 +235,17 @@ mod props {
         }
     }
 }
+
+#[test]
+fn documented_example_five_chunks() {
+    // docs/storage-node.md §4: a range inside chunk 2 of a 5-chunk shard carries 3 chaining
+    // values and chunk 2.
+    let data = shard(5 * 1024, 5);
+    let bytes = RangeProof::build(&data, 2 * 1024 + 100, 50)
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&bytes[..5], b"DHRP\x01");
+    assert_eq!(bytes[29], 3);
+    assert_eq!(bytes.len(), HEADER_LEN + 3 * 32 + 1024);
+    assert_eq!(&bytes[HEADER_LEN + 96..], &data[2048..3072]);
+}
