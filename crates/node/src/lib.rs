@@ -1,8 +1,8 @@
 //! A DataHub storage node: keeps shards by BLAKE3 id, proves it holds them, serves them.
 //!
-//! - [`store`]: the [`ShardStore`](store::ShardStore) trait, [`DiskStore`](store::DiskStore)
+//! - [`store`]: the [`ShardStore`](store::ShardStore) trait, [`DiskStore`]
 //!   (content-addressed files, atomic writes) and [`MemoryStore`](store::MemoryStore).
-//! - [`api`]: the HTTP API, [`app`](api::app) over an [`AppState`](api::AppState).
+//! - [`api`]: the HTTP API, [`app`](api::app) over an [`AppState`].
 //! - [`relay`]: registration and heartbeats with the relay.
 //! - [`key`]: the node's own secp256k1 key file.
 //!
@@ -112,6 +112,13 @@ impl std::error::Error for NodeError {
     }
 }
 
+fn task_failed(context: &str, error: tokio::task::JoinError) -> NodeError {
+    NodeError::Io {
+        context: context.to_owned(),
+        source: std::io::Error::other(error.to_string()),
+    }
+}
+
 /// A node bound to its socket, not yet serving.
 pub struct Node {
     listener: tokio::net::TcpListener,
@@ -133,14 +140,14 @@ impl Node {
             let path = key_path.clone();
             tokio::task::spawn_blocking(move || key::load_or_create(&path))
                 .await
-                .map_err(|e| NodeError::Http(e.to_string()))??
+                .map_err(|e| task_failed("reading the node key", e))??
         };
         let address = secret.address();
         let client = RelayClient::new(&args.relay, Arc::new(secret))?;
         let data = args.data.clone();
         let store = tokio::task::spawn_blocking(move || DiskStore::open(&data))
             .await
-            .map_err(|e| NodeError::Http(e.to_string()))?
+            .map_err(|e| task_failed("opening the shard store", e))?
             .map_err(NodeError::Store)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
