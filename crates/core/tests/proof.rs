@@ -206,6 +206,14 @@ fn garbage_is_refused() {
     huge.extend_from_slice(&1u64.to_le_bytes());
     huge.push(120);
     assert_eq!(RangeProof::from_bytes(&huge), Err(ProofError::Malformed));
+    // The fuzzer's first find: a shard of u64::MAX bytes overflowed the tree arithmetic.
+    let crasher = include_bytes!("../fuzz/seeds/range_proof/crash-shard-len-u64-max");
+    assert_eq!(RangeProof::from_bytes(crasher), Err(ProofError::Malformed));
+    assert_eq!(
+        verify(&ShardId([0; 32]), u64::MAX, 0, 1, crasher),
+        Err(ProofError::TooLarge)
+    );
+    assert_eq!(RangeProof::build(b"", 0, 0).unwrap().shard_len(), 0);
 }
 
 #[cfg(not(target_arch = "wasm32"))]
