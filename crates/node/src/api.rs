@@ -485,7 +485,13 @@ async fn verified_shard(state: &AppState, id: ShardId) -> Result<Vec<u8>, ApiErr
 async fn drop_corrupt(state: &AppState, id: ShardId) -> ApiError {
     tracing::warn!(shard = %id, "stored shard does not match its id; dropping it");
     let store = state.store().clone();
-    if let Err(e) = blocking(move || store.delete(&id)).await {
+    // Checked again just before dropping it, so a good copy that a relay put has written in
+    // the meantime is kept.
+    let dropped = blocking(move || match store.get(&id)? {
+        Some(bytes) if !id.matches(&bytes) => store.delete(&id),
+        _ => Ok(false),
+    });
+    if let Err(e) = dropped.await {
         tracing::error!(shard = %id, error = ?e, "could not drop a corrupt shard");
     }
     ApiError::new(
