@@ -26,7 +26,7 @@
 //! offset   len        field
 //! 0        4          magic "DHRP" = 44 48 52 50
 //! 4        1          version = 0x01
-//! 5        8          shard_len, bytes in the whole shard (u64)
+//! 5        8          shard_len, bytes in the whole shard (u64, at most 2^48)
 //! 13       8          offset, first byte of the range (u64)
 //! 21       8          len, bytes in the range (u64)
 //! 29       1          c, how many chaining values follow (0..=128)
@@ -56,8 +56,12 @@ pub const MAGIC: [u8; 4] = *b"DHRP";
 pub const VERSION: u8 = 1;
 /// Bytes before the chaining values.
 pub const HEADER_LEN: usize = 30;
-/// The most chaining values a proof can hold: two per level of a tree over 2^64 bytes.
+/// The most chaining values a proof can hold (a bound on the format; a tree over
+/// [`MAX_SHARD_LEN`] bytes needs at most 2 × 38).
 pub const MAX_CHAINING_VALUES: usize = 128;
+/// The longest shard a proof can be about: 2^48 bytes (256 TiB), far beyond any real shard,
+/// and low enough that no length arithmetic on the tree can overflow.
+pub const MAX_SHARD_LEN: u64 = 1 << 48;
 
 const CHUNK: u64 = CHUNK_LEN as u64;
 const CV_LEN: usize = 32;
@@ -91,7 +95,8 @@ pub enum ProofError {
     WrongRange,
     /// The proof is well formed, but its bytes and chaining values do not hash to the id.
     Mismatch,
-    /// The range is too large to hold in memory on this platform.
+    /// The shard is longer than [`MAX_SHARD_LEN`], or the range too large to hold in memory on
+    /// this platform.
     TooLarge,
 }
 
@@ -111,7 +116,9 @@ impl fmt::Display for ProofError {
                 f.write_str("range proof is for another shard length or range than asked for")
             }
             Self::Mismatch => f.write_str("range proof does not match the shard id"),
-            Self::TooLarge => f.write_str("range is too large for this platform"),
+            Self::TooLarge => {
+                f.write_str("shard or range too large (shards are at most 2^48 bytes)")
+            }
         }
     }
 }
@@ -120,6 +127,9 @@ impl core::error::Error for ProofError {}
 
 /// The chunk-aligned bytes a proof of `offset..offset + len` carries, checked against the shard.
 fn covered_range(shard_len: u64, offset: u64, len: u64) -> Result<Range<u64>, ProofError> {
+    if shard_len > MAX_SHARD_LEN {
+        return Err(ProofError::TooLarge);
+    }
     let out = ProofError::RangeOutOfBounds {
         offset,
         len,
@@ -391,7 +401,7 @@ impl<'a> Parsed<'a> {
         let (offset, header) = read_u64(header)?;
         let (len, header) = read_u64(header)?;
         let count = match header {
-            [count] => usize::from(*count),
+            [count] if usize::from(*count) <= MAX_CHAINING_VALUES => usize::from(*count),
             _ => return Err(ProofError::Malformed),
         };
         let covered_range =

@@ -221,6 +221,47 @@ mod tests {
         );
     }
 
+    /// The example in `docs/storage-node.md`: pinned so the relay and the node cannot drift.
+    #[test]
+    fn documented_example() {
+        let relay = key(1);
+        let node = key(2).address();
+        assert_eq!(
+            relay.address().to_checksum(),
+            "0x58c8DF2c84b6b2C35e17fdAc1F1309b064Af2993"
+        );
+        assert_eq!(
+            node.to_checksum(),
+            "0xeAA34975C255FC88af2Dc35A967276Cee4cD17DC"
+        );
+        let body = b"hello shard";
+        let path = "/v1/shards/5f7fed87eb0685fc7b7c02e8a66aadb433309153fce889e389a5ca9a575b5450";
+        assert_eq!(blake3::hash(body).to_hex().as_str(), &path[11..]);
+        let time = Timestamp::from_unix_millis(1_790_000_000_000);
+        assert_eq!(
+            to_hex(&digest("PUT", path, body, time, &node)),
+            "683767b5119fbf043485e3bb84145c7f65abd4b255c78418247f1ec390ccf6fd"
+        );
+        let signature = sign_request(&relay, "PUT", path, body, time, &node);
+        assert_eq!(
+            signature.to_hex(),
+            "0x778defce4dc0ad3263dfe8d7d14e4c736f34d053809bf2739e3342d4388635d81e8d4854a5bed027bbff9a90b10d365374fdf1117effb0efdab41e97bbe0e0ec1b"
+        );
+        assert_eq!(
+            verify_request(
+                "PUT",
+                path,
+                body,
+                "1790000000000",
+                &signature.to_hex(),
+                &node,
+                time,
+                DEFAULT_MAX_SKEW_MS
+            ),
+            Ok(relay.address())
+        );
+    }
+
     #[test]
     fn round_trip_and_refusals() {
         let relay = key(1);

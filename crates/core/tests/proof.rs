@@ -206,6 +206,14 @@ fn garbage_is_refused() {
     huge.extend_from_slice(&1u64.to_le_bytes());
     huge.push(120);
     assert_eq!(RangeProof::from_bytes(&huge), Err(ProofError::Malformed));
+    // The fuzzer's first find: a shard of u64::MAX bytes overflowed the tree arithmetic.
+    let crasher = include_bytes!("../fuzz/seeds/range_proof/crash-shard-len-u64-max");
+    assert_eq!(RangeProof::from_bytes(crasher), Err(ProofError::Malformed));
+    assert_eq!(
+        verify(&ShardId([0; 32]), u64::MAX, 0, 1, crasher),
+        Err(ProofError::TooLarge)
+    );
+    assert_eq!(RangeProof::build(b"", 0, 0).unwrap().shard_len(), 0);
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -234,4 +242,18 @@ mod props {
             let _ = verify(&ShardId([0; 32]), 5000, 10, 20, &bytes);
         }
     }
+}
+
+#[test]
+fn documented_example_five_chunks() {
+    // docs/storage-node.md §4: a range inside chunk 2 of a 5-chunk shard carries 3 chaining
+    // values and chunk 2.
+    let data = shard(5 * 1024, 5);
+    let bytes = RangeProof::build(&data, 2 * 1024 + 100, 50)
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&bytes[..5], b"DHRP\x01");
+    assert_eq!(bytes[29], 3);
+    assert_eq!(bytes.len(), HEADER_LEN + 3 * 32 + 1024);
+    assert_eq!(&bytes[HEADER_LEN + 96..], &data[2048..3072]);
 }
