@@ -13,7 +13,9 @@ CREATE TABLE campaigns (
     min_task_ms BIGINT NOT NULL,
     lease_ms BIGINT NOT NULL,
     chains TEXT NOT NULL,
+    -- The definition without its items (they are in `items`), and BLAKE3 of it with them.
     spec TEXT NOT NULL,
+    spec_hash TEXT NOT NULL,
     status TEXT NOT NULL,
     -- Paid answers still possible: budget / reward, less active leases and counted answers.
     open_slots BIGINT NOT NULL CHECK (open_slots >= 0),

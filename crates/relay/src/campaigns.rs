@@ -368,16 +368,25 @@ pub async fn create(
     let spec: CampaignSpec = signed.json()?;
     let (reward, budget) = spec.validate(&relay)?;
     let owner = db_address(&signed.signer);
-    let spec_text = serde_json::to_string(&spec).map_err(ApiError::internal)?;
+    let spec_hash = blake3::hash(&serde_json::to_vec(&spec).map_err(ApiError::internal)?)
+        .to_hex()
+        .to_string();
+    let spec_text = serde_json::to_string(&CampaignSpec {
+        items: Vec::new(),
+        golden: Vec::new(),
+        ..spec.clone()
+    })
+    .map_err(ApiError::internal)?;
+    let id = spec.id.clone();
     let now = clock::now_ms();
     let created = relay
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<bool> {
             if let Some(row) = conn.query_opt(
-                "SELECT owner, spec FROM campaigns WHERE id = $1",
+                "SELECT owner, spec_hash FROM campaigns WHERE id = $1",
                 params![spec.id.clone()],
             )? {
-                if row.text(0)? == owner && row.text(1)? == spec_text {
+                if row.text(0)? == owner && row.text(1)? == spec_hash {
                     return Ok(false);
                 }
                 return Err(ApiError::conflict(
@@ -388,11 +397,11 @@ pub async fn create(
             let chains = chains_text(&spec.chains);
             let slots = budget / reward;
             conn.execute(
-                "INSERT INTO campaigns (id, owner, kind, token, reward, budget, overlap, min_task_ms, lease_ms, chains, spec, status, open_slots, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', $12, $13)",
+                "INSERT INTO campaigns (id, owner, kind, token, reward, budget, overlap, min_task_ms, lease_ms, chains, spec, spec_hash, status, open_slots, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $13, $14)",
                 params![
                     spec.id.clone(), owner.clone(), spec.kind.as_str(), spec.token.clone(), reward, budget,
                     i64::from(spec.overlap), i64::from(spec.min_task_seconds) * 1000,
-                    i64::from(spec.lease_seconds) * 1000, chains.clone(), spec_text, slots, now
+                    i64::from(spec.lease_seconds) * 1000, chains.clone(), spec_text, spec_hash, slots, now
                 ],
             )?;
             let golden = spec.golden.iter().map(|g| (&g.item, Some(&g.answer)));
@@ -421,10 +430,6 @@ pub async fn create(
             Ok(true)
         })
         .await?;
-    let id = serde_json::from_slice::<Json_>(&signed.body)
-        .ok()
-        .and_then(|v| v.get("id").and_then(Json_::as_str).map(str::to_owned))
-        .unwrap_or_default();
     let summary = summary(&relay, id).await?;
     let status = if created {
         StatusCode::CREATED
@@ -432,6 +437,59 @@ pub async fn create(
         StatusCode::OK
     };
     Ok((status, Json(summary)))
+}
+
+/// What never changes about a campaign once created: what submissions are checked against.
+#[derive(Debug)]
+pub struct CampaignInfo {
+    /// The definition (without items).
+    pub spec: CampaignSpec,
+    /// Reward per accepted answer, in ledger units.
+    pub reward: i64,
+    /// The token.
+    pub token: String,
+    /// Chains, as stored (see [`chains_text`]).
+    pub chains: String,
+    /// Least time per task, in milliseconds.
+    pub min_task_ms: i64,
+}
+
+/// Campaigns by id, read once from the database.
+#[derive(Default)]
+pub struct CampaignCache(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<CampaignInfo>>>);
+
+impl CampaignCache {
+    /// The campaign `id`, or `None` if there is none.
+    pub async fn get(&self, relay: &crate::Relay, id: &str) -> ApiResult<Option<std::sync::Arc<CampaignInfo>>> {
+        let lock = || self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(info) = lock().get(id) {
+            return Ok(Some(info.clone()));
+        }
+        let key = id.to_owned();
+        let row = relay
+            .db
+            .read(move |conn: &mut dyn Conn| -> ApiResult<_> {
+                Ok(conn.query_opt(
+                    "SELECT spec, reward, token, chains, min_task_ms FROM campaigns WHERE id = $1",
+                    params![key],
+                )?)
+            })
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let info = std::sync::Arc::new(CampaignInfo {
+            spec: serde_json::from_str(&row.text(0)?).map_err(ApiError::internal)?,
+            reward: row.int(1)?,
+            token: row.text(2)?,
+            chains: row.text(3)?,
+            min_task_ms: row.int(4)?,
+        });
+        let mut map = lock();
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(id.to_owned(), info.clone());
+        Ok(Some(info))
+    }
 }
 
 /// The ledger account of a campaign's budget.

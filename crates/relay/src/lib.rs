@@ -65,6 +65,8 @@ pub struct Relay {
     pub replay: ReplayGuard,
     /// Signed-in sessions, by id, as read from the database.
     pub sessions: auth::SessionCache,
+    /// Campaign definitions, by id, as read from the database.
+    pub campaigns: campaigns::CampaignCache,
 }
 
 /// A handle to the relay for handlers.
@@ -113,6 +115,7 @@ impl Relay {
             address_limit: RateLimiter::new(limits.address_per_sec, limits.address_burst),
             replay: ReplayGuard::new(skew_ms.saturating_mul(2)),
             sessions: auth::SessionCache::default(),
+            campaigns: campaigns::CampaignCache::default(),
             db,
             config,
         }))

@@ -304,6 +304,11 @@ pub async fn submit(
             other => ApiError::unprocessable("invalid_receipt", other.to_string()),
         })?;
     let id = format!("0x{}", hex::encode(receipt.signing_hash(&domain)));
+    let campaign = relay
+        .campaigns
+        .get(&relay, &body.campaign)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {:?}", body.campaign)))?;
     let job = SubmitJob {
         id,
         session: info.id.clone(),
@@ -312,6 +317,7 @@ pub async fn submit(
         signer: db_address(&session.grant.key),
         nonce: body.nonce,
         campaign: body.campaign,
+        info: campaign,
         lease: body.task,
         answer_text: body.answer,
         answer,
@@ -350,6 +356,7 @@ struct SubmitJob {
     signer: String,
     nonce: String,
     campaign: String,
+    info: std::sync::Arc<crate::campaigns::CampaignInfo>,
     lease: String,
     answer_text: String,
     answer: Json_,
@@ -374,16 +381,9 @@ pub fn token_balance(conn: &mut dyn Conn, worker: &str, token: &str) -> ApiResul
 }
 
 impl SubmitJob {
-    fn outcome(&self, conn: &mut dyn Conn, duplicate: bool) -> ApiResult<SubmissionOutcome> {
-        let row = conn
-            .query_opt(
-                "SELECT s.status, s.reward, c.token FROM submissions s JOIN campaigns c ON c.id = s.campaign WHERE s.id = $1",
-                params![self.id.clone()],
-            )?
-            .ok_or_else(|| ApiError::internal("submission vanished"))?;
-        let status = row.text(0)?;
-        let token = row.text(2)?;
-        let credited = if status == "accepted" { row.int(1)? } else { 0 };
+    fn outcome(&self, conn: &mut dyn Conn, status: String, reward: i64, duplicate: bool) -> ApiResult<SubmissionOutcome> {
+        let token = self.info.token.clone();
+        let credited = if status == "accepted" { reward } else { 0 };
         Ok(SubmissionOutcome {
             submission: self.id.clone(),
             status,
@@ -396,28 +396,22 @@ impl SubmitJob {
 
     fn run(self, conn: &mut dyn Conn) -> ApiResult<SubmissionOutcome> {
         if let Some(row) = conn.query_opt(
-            "SELECT worker FROM submissions WHERE id = $1",
-            params![self.id.clone()],
+            "SELECT id, worker, status, reward FROM submissions WHERE id = $1 OR (signer = $2 AND nonce = $3)",
+            params![self.id.clone(), self.signer.clone(), self.nonce.clone()],
         )? {
-            if row.text(0)? != self.worker {
+            if row.text(0)? != self.id {
+                return Err(ApiError::conflict(
+                    "nonce_used",
+                    "this nonce was used by another submission of this key; use a new nonce",
+                ));
+            }
+            if row.text(1)? != self.worker {
                 return Err(ApiError::conflict(
                     "nonce_used",
                     "this receipt was submitted by another wallet",
                 ));
             }
-            return self.outcome(conn, true);
-        }
-        if conn
-            .query_opt(
-                "SELECT id FROM submissions WHERE signer = $1 AND nonce = $2",
-                params![self.signer.clone(), self.nonce.clone()],
-            )?
-            .is_some()
-        {
-            return Err(ApiError::conflict(
-                "nonce_used",
-                "this nonce was used by another submission of this key; use a new nonce",
-            ));
+            return self.outcome(conn, row.text(2)?, row.int(3)?, true);
         }
         let lease = conn
             .query_opt(
@@ -448,21 +442,18 @@ impl SubmitJob {
             ));
         }
         let idx = lease.int(1)?;
-        let campaign = conn
-            .query_opt(
-                "SELECT spec, token, reward, chains, min_task_ms, overlap FROM campaigns WHERE id = $1",
-                params![self.campaign.clone()],
-            )?
-            .ok_or_else(|| ApiError::internal("lease of a missing campaign"))?;
-        if lease.int(4)? + campaign.int(4)? > self.now {
+        if lease.int(4)? + self.info.min_task_ms > self.now {
             return Err(ApiError::unprocessable(
                 "too_fast",
                 "answered faster than this campaign's minimum time per task",
             ));
         }
-        let spec: CampaignSpec =
-            serde_json::from_str(&campaign.text(0)?).map_err(ApiError::internal)?;
-        let (token, reward, chains) = (campaign.text(1)?, campaign.int(2)?, campaign.text(3)?);
+        let spec: &CampaignSpec = &self.info.spec;
+        let (token, reward, chains) = (
+            self.info.token.clone(),
+            self.info.reward,
+            self.info.chains.clone(),
+        );
         let item = conn
             .query_opt(
                 "SELECT payload, golden, wanted FROM items WHERE campaign = $1 AND idx = $2",
@@ -470,7 +461,7 @@ impl SubmitJob {
             )?
             .ok_or_else(|| ApiError::internal("lease of a missing item"))?;
         let payload: Json_ = serde_json::from_str(&item.text(0)?).map_err(ApiError::internal)?;
-        let key = check_answer(&spec, &payload, &self.answer)?;
+        let key = check_answer(spec, &payload, &self.answer)?;
         if spec.kind.is_upload() {
             if key != self.manifest {
                 return Err(bad(
@@ -567,7 +558,19 @@ impl SubmitJob {
                 )?;
             }
         }
-        self.outcome(conn, false)
+        // Resolving the item may have settled this very submission.
+        let status = if status == "pending" {
+            conn.query_opt(
+                "SELECT status FROM submissions WHERE id = $1",
+                params![self.id.clone()],
+            )?
+            .map(|r| r.text(0))
+            .transpose()?
+            .unwrap_or_else(|| status.to_owned())
+        } else {
+            status.to_owned()
+        };
+        self.outcome(conn, status, reward, false)
     }
 
     fn credit(

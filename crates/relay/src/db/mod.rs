@@ -355,17 +355,18 @@ fn run_group(conn: &mut dyn Conn, group: Vec<WriteJob>) -> Result<(), (DbError, 
         return Err((e, delivers));
     }
     for job in group {
-        if let Err(e) = conn.batch("SAVEPOINT job") {
+        if let Err(e) = conn.execute("SAVEPOINT job", &[]) {
             return Err((e, delivers));
         }
         let (keep, deliver) = job(conn);
         delivers.push(deliver);
         let end = if keep {
-            "RELEASE SAVEPOINT job"
+            conn.execute("RELEASE SAVEPOINT job", &[])
         } else {
-            "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job"
+            conn.execute("ROLLBACK TO SAVEPOINT job", &[])
+                .and_then(|_| conn.execute("RELEASE SAVEPOINT job", &[]))
         };
-        if let Err(e) = conn.batch(end) {
+        if let Err(e) = end {
             return Err((e, delivers));
         }
     }
