@@ -14,6 +14,7 @@ pub mod error;
 pub mod keyfile;
 pub mod ledger;
 pub mod limits;
+pub mod maintenance;
 pub mod metrics;
 pub mod ops;
 pub mod rewards;
@@ -320,6 +321,7 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
         .await
         .map_err(|e| StartError(e.to_string()))??;
     let sweeper = tokio::spawn(sweep_leases(relay.clone()));
+    let upkeep = tokio::spawn(maintenance::run(relay.clone()));
     let router = Relay::router(&relay);
     println!(
         "datahub-relay listening on http://{local} address {} database {}",
@@ -337,6 +339,7 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
     )
     .await;
     sweeper.abort();
+    upkeep.abort();
     tracing::info!("relay stopped");
     result.map_err(|e| StartError(e.to_string()))
 }

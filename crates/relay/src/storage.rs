@@ -44,7 +44,7 @@ fn bad_id(what: &str) -> ApiError {
 /// Whether every shard position of `object` is stored on a node.
 pub fn is_complete(conn: &mut dyn Conn, object: &str) -> ApiResult<bool> {
     let row = conn.query_opt(
-        "SELECT o.shard_count, (SELECT COUNT(*) FROM shards s WHERE s.object = o.id AND s.stored = 1) FROM objects o WHERE o.id = $1",
+        "SELECT o.shard_count, (SELECT COUNT(*) FROM shards s WHERE s.object = o.id AND s.stored <> 0) FROM objects o WHERE o.id = $1",
         params![object],
     )?;
     Ok(match row {
@@ -272,7 +272,7 @@ fn upload_state(conn: &mut dyn Conn, object: &str) -> ApiResult<UploadState> {
         .collect::<ApiResult<_>>()?;
     let stored = conn
         .query(
-            "SELECT COUNT(*) FROM shards WHERE object = $1 AND stored = 1",
+            "SELECT COUNT(*) FROM shards WHERE object = $1 AND stored <> 0",
             params![object],
         )?
         .first()
@@ -398,7 +398,8 @@ fn assign(
         used_regions.push(row.text(1)?);
     }
     let candidates = all_nodes(conn, now, timeout)?;
-    // Distinct nodes first, then distinct regions, then the most free space. With fewer live
+    // Distinct nodes first, then the most trusted, then distinct regions, then the most free
+    // space. With fewer live
     // nodes than shards in a segment, a node takes a second shard rather than the upload failing.
     let best = candidates
         .into_iter()

@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 struct Network {
+    relay: datahub_relay::AppState,
     base: String,
     http: reqwest::Client,
     relay_address: datahub_core::eth::Address,
@@ -31,15 +32,24 @@ struct NodeCli {
 }
 
 impl Network {
-    async fn start(nodes: usize) -> Self {
+    async fn start(backend: &Backend, nodes: usize) -> Self {
+        Self::start_with(backend, nodes, 15).await
+    }
+
+    async fn start_with(backend: &Backend, nodes: usize, node_timeout_secs: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mut config = test_config(&dir.path().join("relay"));
         config.audit_interval_secs = 0;
         config.repair_interval_secs = 0;
+        config.node_timeout_secs = node_timeout_secs;
+        if let Backend::Postgres = backend {
+            config.database_url = Some(fresh_postgres_db(&postgres_admin_url().unwrap()));
+        }
         let relay = Relay::open(config, port).unwrap();
         let relay_address = relay.address;
+        let app = relay.clone();
         tokio::spawn(datahub_relay::server::serve(
             listener,
             Relay::router(&relay),
@@ -70,6 +80,7 @@ impl Network {
             stops.push(Some(stop));
         }
         Self {
+            relay: app,
             base,
             http: reqwest::Client::new(),
             relay_address,
@@ -146,9 +157,8 @@ fn seal(data: &[u8], reader: &SecretKey) -> (Manifest, Vec<datahub_core::seal::E
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn objects_are_placed_across_nodes_and_read_back() {
-    let net = Network::start(6).await;
+async fn objects_are_placed_across_nodes_and_read_back(backend: Backend) {
+    let net = Network::start(&backend, 6).await;
     wait_for_nodes(&net, 6).await;
     let uploader = key("uploader");
     let reader = key("reader");
@@ -297,9 +307,8 @@ async fn objects_are_placed_across_nodes_and_read_back() {
     assert_eq!(plain.as_slice(), data.as_slice());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upload_goes_on_when_a_node_stops() {
-    let mut net = Network::start(7).await;
+async fn upload_goes_on_when_a_node_stops(backend: Backend) {
+    let mut net = Network::start(&backend, 7).await;
     wait_for_nodes(&net, 7).await;
     let uploader = key("uploader");
     let (manifest, segments) = seal(&vec![7u8; 200_000], &key("reader"));
@@ -333,3 +342,197 @@ async fn upload_goes_on_when_a_node_stops() {
         "the failing node lost reputation: {nodes}"
     );
 }
+
+impl Network {
+    async fn upload(
+        &self,
+        uploader: &SecretKey,
+        manifest: &Manifest,
+        segments: &[datahub_core::seal::EncodedSegment],
+    ) {
+        let id = manifest.object_id().to_string();
+        let (status, body) = self
+            .signed(uploader, "POST", "/v1/objects", manifest.to_bytes())
+            .await;
+        assert!(status.is_success(), "{body}");
+        for shard in segments.iter().flat_map(|s| s.shards.iter()) {
+            let (status, body) = self
+                .signed(
+                    uploader,
+                    "PUT",
+                    &format!("/v1/objects/{id}/shards/{}", shard.id),
+                    shard.bytes.clone(),
+                )
+                .await;
+            assert!(status.is_success(), "{status} {body}");
+        }
+    }
+
+    /// Reads an object back through the relay (any k shards per segment).
+    async fn read(&self, manifest: &Manifest, reader: &SecretKey) -> Result<Vec<u8>, String> {
+        let id = manifest.object_id().to_string();
+        let mut segments = Vec::new();
+        for index in 0..manifest.segment_count() {
+            let mut shards = Vec::new();
+            for shard in manifest.shard_ids(index) {
+                let got = self
+                    .http
+                    .get(format!("{}/v1/objects/{id}/shards/{shard}", self.base))
+                    .send()
+                    .await
+                    .unwrap();
+                shards.push(if got.status().is_success() {
+                    Some(got.bytes().await.unwrap().to_vec())
+                } else {
+                    None
+                });
+            }
+            segments.push(shards);
+        }
+        datahub_core::open_bytes(manifest, &segments, reader)
+            .map(|p| p.to_vec())
+            .map_err(|e| e.to_string())
+    }
+
+    fn stop(&mut self, node: usize) {
+        let _ = self.stops[node].take().unwrap().send(());
+    }
+}
+
+fn random_data(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        out.extend_from_slice(&datahub_relay::clock::random::<32>());
+    }
+    out.truncate(len);
+    out
+}
+
+async fn corrupt_shards_are_audited_down_and_repaired(backend: Backend) {
+    let net = Network::start(&backend, 6).await;
+    wait_for_nodes(&net, 6).await;
+    let reader = key("reader");
+    let data = random_data(200_000);
+    let (manifest, segments) = seal(&data, &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    // Flip a byte in every shard file of node 0, on disk.
+    let mut flipped = 0;
+    for entry in walk(&net._dir.path().join("node-0").join("shards")) {
+        let mut bytes = std::fs::read(&entry).unwrap();
+        bytes[0] ^= 0x55;
+        std::fs::write(&entry, bytes).unwrap();
+        flipped += 1;
+    }
+    assert!(flipped > 0);
+    let mut failed = 0;
+    for _ in 0..20 {
+        let (_, f) = datahub_relay::maintenance::audit_round(&net.relay)
+            .await
+            .unwrap();
+        failed += f;
+        if failed > 0 {
+            break;
+        }
+    }
+    assert!(failed > 0, "the corrupt node failed an audit");
+    let (at_risk, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(
+        at_risk >= 1 && rebuilt >= 1,
+        "{at_risk} at risk, {rebuilt} rebuilt"
+    );
+    let nodes = net.get_json("/v1/nodes").await;
+    let worst = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["reputation"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    assert!(worst < 100, "{nodes}");
+    assert_eq!(net.read(&manifest, &reader).await.unwrap(), data);
+}
+
+async fn dead_nodes_are_repaired_around_then_more_can_die(backend: Backend) {
+    let mut net = Network::start_with(&backend, 8, 2).await;
+    wait_for_nodes(&net, 8).await;
+    let reader = key("reader");
+    let data = random_data(150_000);
+    let (manifest, segments) = seal(&data, &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    net.stop(0);
+    net.stop(1);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert_eq!(
+        net.read(&manifest, &reader).await.unwrap(),
+        data,
+        "readable with m nodes dead"
+    );
+    let (at_risk, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(
+        at_risk > 0 && rebuilt > 0,
+        "{at_risk} at risk, {rebuilt} rebuilt"
+    );
+    let (at_risk, _) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!(at_risk, 0, "everything repaired");
+    net.stop(2);
+    net.stop(3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        net.read(&manifest, &reader).await.unwrap(),
+        data,
+        "readable after m more died"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.file_name().is_some_and(|n| n.len() == 64) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Each test on SQLite, and on PostgreSQL when the test command started one.
+macro_rules! on_both {
+    ($($name:ident),*) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if super::postgres_admin_url().is_some() {
+                        super::$name(super::Backend::Postgres).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    objects_are_placed_across_nodes_and_read_back,
+    upload_goes_on_when_a_node_stops,
+    corrupt_shards_are_audited_down_and_repaired,
+    dead_nodes_are_repaired_around_then_more_can_die
+);
