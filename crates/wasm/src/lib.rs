@@ -12,4 +12,8 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+mod js;
+mod keystore;
+mod seal;
 mod signer;
+mod wallet;
