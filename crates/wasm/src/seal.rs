@@ -511,6 +511,41 @@ fn callback(options: &JsValue, name: &str) -> Result<Option<js_sys::Function>, J
     }
 }
 
+/// Where `sealBlob` puts the segments it seals.
+enum Delivery {
+    /// To the caller's `onSegment`, one at a time, waiting for each Promise it returns.
+    Callback(js_sys::Function),
+    /// Kept for the result.
+    Keep { shards: Array, ids: Array },
+}
+
+async fn deliver(segments: &Array, to: &Delivery, count: &mut u32) -> Result<(), JsValue> {
+    for segment in segments.iter() {
+        *count += 1;
+        match to {
+            Delivery::Callback(f) => {
+                let result = f.call1(&JsValue::NULL, &segment)?;
+                // Any thenable is waited for, as `await` would.
+                if result.is_object() && get_function(&result, "then").is_some() {
+                    JsFuture::from(js_sys::Promise::resolve(&result)).await?;
+                }
+            }
+            Delivery::Keep { shards, ids } => {
+                shards.push(&Reflect::get(&segment, &"shards".into())?);
+                ids.push(&Reflect::get(&segment, &"shardIds".into())?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn get_function(target: &JsValue, name: &str) -> Option<js_sys::Function> {
+    Reflect::get(target, &JsValue::from_str(name))
+        .ok()
+        .filter(JsValue::is_function)
+        .map(Into::into)
+}
+
 /// Seals a `Blob` or `File` slice by slice (`blob.slice(a, b).arrayBuffer()`), never holding
 /// the whole of it: each segment goes to `onSegment` as soon as it is sealed, and sealing waits
 /// for the Promise it returns. Resolves to `{objectId, manifest, segmentCount}` (plus `shards`
@@ -528,28 +563,14 @@ pub async fn seal_blob(
     let on_segment = callback(&options, "onSegment")?;
     let on_progress = callback(&options, "onProgress")?;
     let mut sealer = Sealer::new(recipients, options)?;
-    let kept_shards = Array::new();
-    let kept_ids = Array::new();
-    let mut segment_count: u32 = 0;
-
-    let handle = |segments: Array, count: &mut u32| -> Result<Vec<js_sys::Promise>, JsValue> {
-        let mut waits = Vec::new();
-        for segment in segments.iter() {
-            *count += 1;
-            if on_segment.is_some() {
-                let result = call(&on_segment, &segment)?;
-                if result.has_type::<js_sys::Promise>() {
-                    waits.push(result.into());
-                } else if result.is_object() && Reflect::has(&result, &"then".into())? {
-                    waits.push(js_sys::Promise::resolve(&result));
-                }
-            } else {
-                kept_shards.push(&Reflect::get(&segment, &"shards".into())?);
-                kept_ids.push(&Reflect::get(&segment, &"shardIds".into())?);
-            }
-        }
-        Ok(waits)
+    let delivery = match on_segment {
+        Some(f) => Delivery::Callback(f),
+        None => Delivery::Keep {
+            shards: Array::new(),
+            ids: Array::new(),
+        },
     };
+    let mut segment_count: u32 = 0;
 
     let total = blob.size();
     let mut offset = 0.0;
@@ -564,9 +585,7 @@ pub async fn seal_blob(
         drop(array);
         let segments = sealer.update(&buffer)?;
         offset = end;
-        for wait in handle(segments, &mut segment_count)? {
-            JsFuture::from(wait).await?;
-        }
+        deliver(&segments, &delivery, &mut segment_count).await?;
         let progress: JsValue = js_sys::Object::new().into();
         set(&progress, "bytesRead", &JsValue::from(offset));
         set(&progress, "totalBytes", &JsValue::from(total));
@@ -576,9 +595,7 @@ pub async fn seal_blob(
     buffer.fill(0);
     let finish = sealer.finish()?;
     let last = Array::from(&Reflect::get(&finish, &"segments".into())?);
-    for wait in handle(last, &mut segment_count)? {
-        JsFuture::from(wait).await?;
-    }
+    deliver(&last, &delivery, &mut segment_count).await?;
     let out: JsValue = js_sys::Object::new().into();
     set(
         &out,
@@ -591,9 +608,9 @@ pub async fn seal_blob(
         &Reflect::get(&finish, &"manifest".into())?,
     );
     set(&out, "segmentCount", &JsValue::from(segment_count));
-    if on_segment.is_none() {
-        set(&out, "shards", &kept_shards);
-        set(&out, "shardIds", &kept_ids);
+    if let Delivery::Keep { shards, ids } = &delivery {
+        set(&out, "shards", shards);
+        set(&out, "shardIds", ids);
     }
     Ok(out)
 }
