@@ -23,7 +23,7 @@ const DEFAULT_NAME: &str = "default";
 /// What a keyfile says it is.
 const KEYFILE_TYPE: &str = "datahub-local-key";
 
-#[wasm_bindgen(module = "/js/keystore.mjs")]
+#[wasm_bindgen(module = "/js/keystore.js")]
 extern "C" {
     #[wasm_bindgen(js_name = idbGet, catch)]
     fn idb_get(database: &str, key: &str) -> Result<Promise, JsValue>;

@@ -307,7 +307,8 @@ fn slots(segment: &JsValue) -> Result<Vec<Option<Vec<u8>>>, JsValue> {
             "shards must be an array per segment of Uint8Array, null or undefined",
         ));
     }
-    Array::from(segment)
+    segment
+        .unchecked_ref::<Array>()
         .iter()
         .map(|slot| {
             if slot.is_null() || slot.is_undefined() {
@@ -594,7 +595,7 @@ pub async fn seal_blob(
     }
     buffer.fill(0);
     let finish = sealer.finish()?;
-    let last = Array::from(&Reflect::get(&finish, &"segments".into())?);
+    let last: Array = Reflect::get(&finish, &"segments".into())?.unchecked_into();
     deliver(&last, &delivery, &mut segment_count).await?;
     let out: JsValue = js_sys::Object::new().into();
     set(

@@ -178,9 +178,13 @@ async fn shard_failures_open_or_are_refused() {
             .iter()
             .find(|o| o["name"] == case["object"])
             .unwrap();
-        let shards = Array::from(&get(&reseal(&doc, o).await, "shards"));
+        // Array::from would copy: edit the arrays themselves.
+        let shards: Array = get(&reseal(&doc, o).await, "shards").dyn_into().unwrap();
         let slot = |pair: &Value| {
-            let segment = Array::from(&shards.get(pair[0].as_u64().unwrap() as u32));
+            let segment: Array = shards
+                .get(pair[0].as_u64().unwrap() as u32)
+                .dyn_into()
+                .unwrap();
             (segment, pair[1].as_u64().unwrap() as u32)
         };
         for pair in case["missing"].as_array().unwrap() {
@@ -222,7 +226,8 @@ async fn seal_blob_matches_seal_bytes() {
     let whole = reseal(&doc, o).await;
     let data = Uint8Array::from(pattern(o["plaintext_len"].as_u64().unwrap() as usize).as_slice());
     let blob_ctor: js_sys::Function = get(&js_sys::global(), "Blob").dyn_into().unwrap();
-    let blob = Reflect::construct(&blob_ctor, &Array::of1(&data)).unwrap();
+    // new Blob([data]): the first argument is the list of parts.
+    let blob = Reflect::construct(&blob_ctor, &Array::of1(&Array::of1(&data))).unwrap();
     let recipients = o["recipients"]
         .as_array()
         .unwrap()

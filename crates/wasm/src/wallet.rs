@@ -46,7 +46,7 @@ export interface WalletOptions {
 }
 "#;
 
-#[wasm_bindgen(module = "/js/wallet.mjs")]
+#[wasm_bindgen(module = "/js/wallet.js")]
 extern "C" {
     #[wasm_bindgen(js_name = discoverWallets)]
     fn discover_wallets(timeout_ms: f64) -> Promise;

@@ -113,6 +113,13 @@ pub fn build() -> Result<()> {
             let marker = out.join("package.json");
             std::fs::write(&marker, "{ \"type\": \"commonjs\" }\n")
                 .with_context(|| format!("could not write {}", marker.display()))?;
+            // Its JS snippets (crates/wasm/js) are ES modules, which Node.js 20.19+ require()s.
+            let snippets = out.join("snippets");
+            if snippets.is_dir() {
+                let marker = snippets.join("package.json");
+                std::fs::write(&marker, "{ \"type\": \"module\" }\n")
+                    .with_context(|| format!("could not write {}", marker.display()))?;
+            }
         }
     }
     println!("pkg: built {}/", config.out_dir.display());
