@@ -274,11 +274,11 @@ fn segments_js(segments: &[EncodedSegment]) -> Array {
 /// Seals `data` to `recipients` (hex SEC1 public keys, compressed or not) in one call.
 ///
 /// Resolves to `{objectId, manifest, shards, shardIds}`, `shards[segment][slot]`.
-#[wasm_bindgen(js_name = sealBytes, unchecked_return_type = "Promise<SealedObject>")]
+#[wasm_bindgen(js_name = sealBytes, unchecked_return_type = "SealedObject")]
 pub async fn seal_bytes(
     data: Uint8Array,
     recipients: Vec<String>,
-    #[wasm_bindgen(unchecked_param_type = "SealOptions")] options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "SealOptions")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
     let params = params(&options)?;
     let entropy = zeroize::Zeroizing::new(seal_entropy(&options)?);
@@ -393,7 +393,7 @@ impl Sealer {
     #[wasm_bindgen(constructor)]
     pub fn new(
         recipients: Vec<String>,
-        #[wasm_bindgen(unchecked_param_type = "SealOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SealOptions")] options: JsValue,
     ) -> Result<Sealer, JsValue> {
         let params = params(&options)?;
         let entropy = zeroize::Zeroizing::new(seal_entropy(&options)?);
@@ -551,11 +551,11 @@ fn get_function(target: &JsValue, name: &str) -> Option<js_sys::Function> {
 /// the whole of it: each segment goes to `onSegment` as soon as it is sealed, and sealing waits
 /// for the Promise it returns. Resolves to `{objectId, manifest, segmentCount}` (plus `shards`
 /// and `shardIds` when no `onSegment` is given).
-#[wasm_bindgen(js_name = sealBlob, unchecked_return_type = "Promise<SealedBlob>")]
+#[wasm_bindgen(js_name = sealBlob, unchecked_return_type = "SealedBlob")]
 pub async fn seal_blob(
     blob: Blob,
     recipients: Vec<String>,
-    #[wasm_bindgen(unchecked_param_type = "SealBlobOptions")] options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "SealBlobOptions")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
     let params = params(&options)?;
     let slice_len = whole_number(&options, "sliceLen", MAX_SEGMENT_LEN)?

@@ -160,9 +160,9 @@ pub struct WalletSigner {
 #[wasm_bindgen]
 impl WalletSigner {
     /// The wallets the page can see: `[{source, provider, info}]`, preferred first.
-    #[wasm_bindgen(unchecked_return_type = "Promise<WalletInfo[]>")]
+    #[wasm_bindgen(unchecked_return_type = "WalletInfo[]")]
     pub async fn discover(
-        #[wasm_bindgen(unchecked_param_type = "WalletOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "WalletOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
         Ok(discover(&options)
             .await?
@@ -174,7 +174,7 @@ impl WalletSigner {
     /// Finds the preferred wallet, asks it for its accounts (`eth_requestAccounts`, which may
     /// show the wallet's prompt) and signs as the first one.
     pub async fn connect(
-        #[wasm_bindgen(unchecked_param_type = "WalletOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "WalletOptions")] options: JsValue,
     ) -> Result<WalletSigner, JsValue> {
         let wallet = discover(&options).await?.into_iter().next().ok_or_else(|| {
             wallet_error(
