@@ -21,7 +21,9 @@ const mounts = {
 
 /** Serves `mounts` on 127.0.0.1 (a free port); resolves to {origin, close}. */
 export async function serve(extra = {}) {
-  const table = { ...mounts, ...extra };
+  const table = Object.fromEntries(
+    Object.entries({ ...mounts, ...extra }).map(([url, dir]) => [url, dir.replace(/[\\/]+$/, "")]),
+  );
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
     const mount = Object.keys(table).find((m) => path.startsWith(m));

@@ -548,8 +548,8 @@ fn get_function(target: &JsValue, name: &str) -> Option<js_sys::Function> {
 }
 
 /// Seals a `Blob` or `File` slice by slice (`blob.slice(a, b).arrayBuffer()`), never holding
-/// the whole of it: each segment goes to `onSegment` as soon as it is sealed, and sealing waits
-/// for the Promise it returns. Resolves to `{objectId, manifest, segmentCount}` (plus `shards`
+/// the whole of it (the next slice is read while one is sealed): each segment goes to
+/// `onSegment` as soon as it is sealed, and sealing waits for the Promise it returns. Resolves to `{objectId, manifest, segmentCount}` (plus `shards`
 /// and `shardIds` when no `onSegment` is given).
 #[wasm_bindgen(js_name = sealBlob, unchecked_return_type = "SealedBlob")]
 pub async fn seal_blob(
@@ -574,18 +574,25 @@ pub async fn seal_blob(
     let mut segment_count: u32 = 0;
 
     let total = blob.size();
-    let mut offset = 0.0;
+    let read = |start: f64| {
+        let end = (start + f64::from(slice_len)).min(total);
+        (end, blob.slice(start, end).array_buffer())
+    };
+    // The next slice is read while this one is sealed: one slice more in memory, and reading
+    // (slow for Blobs backed by the browser process) overlaps the work.
+    let mut next = (total > 0.0).then(|| read(0.0));
     let mut buffer = Vec::new();
-    while offset < total {
-        let end = (offset + f64::from(slice_len)).min(total);
-        let bytes = JsFuture::from(blob.slice(offset, end).array_buffer()).await?;
+    while let Some((offset, reading)) = next.take() {
+        let bytes = JsFuture::from(reading).await?;
+        if offset < total {
+            next = Some(read(offset));
+        }
         let array = Uint8Array::new(&bytes);
         buffer.resize(array.length() as usize, 0);
         array.copy_to(&mut buffer);
         // The ArrayBuffer is garbage once copied into wasm memory.
         drop(array);
         let segments = sealer.update(&buffer)?;
-        offset = end;
         deliver(&segments, &delivery, &mut segment_count).await?;
         let progress: JsValue = js_sys::Object::new().into();
         set(&progress, "bytesRead", &JsValue::from(offset));
