@@ -1,6 +1,6 @@
 // Sealing in a Web Worker (pkg/worker) in headless Chromium: a large generated Blob is sealed
-// off the main thread with bounded WebAssembly memory while the page keeps running, and a small
-// one comes back byte-exact.
+// off the main thread with bounded WebAssembly memory while the page keeps running, a small
+// one comes back byte-exact, and 1 GiB streamed through sealBlob stays under 64 MiB of memory.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { serve, launch } from "./browser.mjs";
@@ -48,4 +48,15 @@ test(`a worker seals ${MIB} MiB under 64 MiB of wasm memory while the page stays
   // Generous: a main thread that sealed itself would stall for the whole sealing (seconds).
   assert.ok(r.maxTimerGap < 1000, `timer gap ${r.maxTimerGap} ms`);
   assert.ok(r.frames > 0);
+});
+
+test("sealBlob over 1 GiB keeps the wasm memory under 64 MiB", { timeout: 600_000 }, async (t) => {
+  const page = await open();
+  const r = await page.evaluate((mib) => window.sealSynthetic(mib), 1024);
+  t.diagnostic(JSON.stringify(r));
+  console.log(`sealBlob: 1 GiB in ${r.seconds.toFixed(2)} s (${r.mibPerSecond.toFixed(0)} MiB/s), wasm memory ≤ ${(r.maxWasmMemory / 1048576).toFixed(1)} MiB`);
+  assert.deepEqual(page.errors, []);
+  const sealedLen = 1024 * 1048576 + 135 + 1024 * 16 * 16;
+  assert.equal(r.segmentCount, Math.ceil(sealedLen / (4 * 1048576)));
+  assert.ok(r.maxWasmMemory < 64 * 1048576, `wasm memory ${r.maxWasmMemory}`);
 });
