@@ -57,8 +57,9 @@ export class SealWorker {
           }
           this.worker.postMessage({ type: "ack", id: data.id, index: data.segment.index });
         } catch (e) {
+          // The worker stops this sealing; its own error report is then ignored.
           this.jobs.delete(data.id);
-          this.worker.terminate();
+          this.worker.postMessage({ type: "abort", id: data.id, index: data.segment.index });
           job.reject(e);
         }
         break;

@@ -4,6 +4,7 @@
 //   main → worker  {type: "seal", id, blob, recipients, options}   options as SealOptions (no functions)
 //   worker → main  {type: "segment", id, segment}                  shard buffers transferred; the worker
 //   main → worker  {type: "ack", id, index}                        waits for the ack before reading on
+//   main → worker  {type: "abort", id, index}                      onSegment failed: stop this sealing
 //   worker → main  {type: "progress", id, bytesRead, totalBytes, segments, wasmMemory}
 //   worker → main  {type: "done", id, result} | {type: "error", id, error: {name, code, message}}
 import init, { sealBlob } from "../web/datahub_wasm.js";
@@ -12,7 +13,7 @@ const ready = init();
 const acks = new Map();
 
 function waitForAck(id, index) {
-  return new Promise((resolve) => acks.set(`${id}:${index}`, resolve));
+  return new Promise((resolve, reject) => acks.set(`${id}:${index}`, { resolve, reject }));
 }
 
 async function seal({ id, blob, recipients, options }) {
@@ -31,10 +32,12 @@ async function seal({ id, blob, recipients, options }) {
 }
 
 self.onmessage = async ({ data }) => {
-  if (data?.type === "ack") {
+  if (data?.type === "ack" || data?.type === "abort") {
     const key = `${data.id}:${data.index}`;
-    acks.get(key)?.();
+    const waiting = acks.get(key);
     acks.delete(key);
+    if (data.type === "ack") waiting?.resolve();
+    else waiting?.reject(Object.assign(new Error("onSegment failed on the page"), { name: "WorkerError", code: "Aborted" }));
     return;
   }
   if (data?.type !== "seal") return;

@@ -283,7 +283,8 @@ pub async fn seal_bytes(
     let params = params(&options)?;
     let entropy = zeroize::Zeroizing::new(seal_entropy(&options)?);
     let keys = self::recipients(&recipients)?;
-    let (manifest, segments) = datahub_core::seal_bytes(&data.to_vec(), &keys, &entropy, params)
+    let plaintext = zeroize::Zeroizing::new(data.to_vec());
+    let (manifest, segments) = datahub_core::seal_bytes(&plaintext, &keys, &entropy, params)
         .map_err(|e| seal_error(&e))?;
     let out: JsValue = js_sys::Object::new().into();
     manifest_fields(&out, &manifest);
