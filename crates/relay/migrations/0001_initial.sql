@@ -50,8 +50,10 @@ CREATE TABLE leases (
 CREATE INDEX leases_expiry ON leases (expires_ms) WHERE state = 'active';
 CREATE INDEX leases_worker ON leases (worker, campaign) WHERE state = 'active';
 
+-- No index on `id` (the receipt's digest): a receipt is found by its (signer, nonce), whose
+-- uniqueness is what stops replays, and rows are appended in arrival order.
 CREATE TABLE submissions (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
     lease TEXT NOT NULL,
     signer TEXT NOT NULL,
     nonce TEXT NOT NULL,

@@ -148,7 +148,7 @@ pub async fn next(
             let item = item.ok_or_else(|| {
                 ApiError::not_found("no_task", "no task left for you in this campaign")
             })?;
-            let lease = clock::random_id();
+            let lease = clock::time_ordered_id(now);
             let expires = now + lease_ms;
             conn.execute(
                 "INSERT INTO leases (id, campaign, idx, worker, session, state, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7)",
@@ -404,8 +404,8 @@ impl SubmitJob {
 
     fn run(self, conn: &mut dyn Conn) -> ApiResult<SubmissionOutcome> {
         if let Some(row) = conn.query_opt(
-            "SELECT id, worker, status, reward FROM submissions WHERE id = $1 OR (signer = $2 AND nonce = $3)",
-            params![self.id.clone(), self.signer.clone(), self.nonce.clone()],
+            "SELECT id, worker, status, reward FROM submissions WHERE signer = $1 AND nonce = $2",
+            params![self.signer.clone(), self.nonce.clone()],
         )? {
             if row.text(0)? != self.id {
                 return Err(ApiError::conflict(
@@ -563,8 +563,8 @@ impl SubmitJob {
         // Resolving the item may have settled this very submission.
         let status = if status == "pending" {
             conn.query_opt(
-                "SELECT status FROM submissions WHERE id = $1",
-                params![self.id.clone()],
+                "SELECT status FROM submissions WHERE signer = $1 AND nonce = $2",
+                params![self.signer.clone(), self.nonce.clone()],
             )?
             .map(|r| r.text(0))
             .transpose()?
@@ -647,8 +647,8 @@ impl SubmitJob {
             let wins = tally.get(&key).copied() == Some(top);
             let status = if wins { "accepted" } else { "rejected" };
             conn.execute(
-                "UPDATE submissions SET status = $1 WHERE id = $2",
-                params![status, id.clone()],
+                "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
+                params![status, self.campaign.clone(), idx, id.clone()],
             )?;
             if wins {
                 let account = worker_account(&worker, token, chains);

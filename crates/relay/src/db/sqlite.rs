@@ -34,9 +34,9 @@ impl SqliteConn {
         conn.set_prepared_statement_cache_capacity(256);
         // The ledger's durability rests on these: a commit is on disk when it returns.
         let pragmas = if read_only {
-            "PRAGMA query_only = ON;"
+            "PRAGMA query_only = ON; PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;"
         } else {
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+            "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456; PRAGMA wal_autocheckpoint = 8192;"
         };
         conn.execute_batch(pragmas).map_err(backend)?;
         Ok(Self(conn))
