@@ -1,0 +1,227 @@
+//! `datahub object get`: fetch the manifest (checked against the id), then for each segment any
+//! `k` shards whose hashes match, straight from the nodes that hold them (in parallel, a few
+//! segments ahead), falling back to other shards and to the relay; decode and decrypt streaming
+//! into `OUT.partial`, renamed to `OUT` once the whole object has authenticated.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use datahub_core::{Manifest, ObjectId, OpenError, Opener, ShardId};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
+
+use super::{IdentityArg, RelayArg};
+use crate::client::{self, ObjectStatus, Relay, parse_object_id};
+use crate::{keygen, progress};
+
+/// Segments fetched ahead of the one being decrypted.
+const SEGMENTS_AHEAD: usize = 3;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The object id `put` printed
+    id: String,
+    /// Where to write the plaintext (written as OUT.partial, renamed when complete)
+    #[arg(short = 'o', long = "out", value_name = "OUT")]
+    out: PathBuf,
+    #[command(flatten)]
+    identity: IdentityArg,
+    #[command(flatten)]
+    relay: RelayArg,
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let id = parse_object_id(&args.id)?;
+    let key = keygen::load(&args.identity.identity)?;
+    let relay = Relay::new(&args.relay.relay)?;
+    let manifest_bytes = relay.manifest(&id).await?;
+    let manifest = Manifest::parse_with_id(&manifest_bytes, &id)
+        .with_context(|| format!("the relay sent a bad manifest for {id}"))?;
+    let places = match relay.status(&id).await {
+        Ok(status) => places(status),
+        Err(e) => {
+            eprintln!(
+                "warning: no shard locations ({e:#}); fetching every shard through the relay"
+            );
+            HashMap::new()
+        }
+    };
+    let partial = partial_path(&args.out);
+    let result = fetch(&relay, id, manifest, places, key, &partial).await;
+    match result {
+        Ok(()) => std::fs::rename(&partial, &args.out).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                partial.display(),
+                args.out.display()
+            )
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            match e.downcast_ref::<OpenError>() {
+                Some(OpenError::DecryptionFailed) => bail!(
+                    "decryption failed: {} is not the key of one of the object's recipients (or the object was altered)",
+                    args.identity.identity.display()
+                ),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+/// Where a shard is: its node's endpoint and whether the relay thinks it alive.
+type Places = HashMap<(u32, usize), (String, bool)>;
+
+fn places(status: ObjectStatus) -> Places {
+    let mut map = HashMap::new();
+    for segment in status.segments {
+        for shard in segment.shards {
+            if let Some(endpoint) = shard.endpoint {
+                map.insert((segment.segment, shard.position), (endpoint, shard.alive));
+            }
+        }
+    }
+    map
+}
+
+async fn fetch(
+    relay: &Relay,
+    id: ObjectId,
+    manifest: Manifest,
+    places: Places,
+    key: datahub_core::SecretKey,
+    partial: &Path,
+) -> Result<()> {
+    let mut file = std::fs::File::create(partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    let bar = progress::bytes("fetching", manifest.sealed_len());
+    let fetcher = Arc::new(Fetcher {
+        relay: relay.clone(),
+        id,
+        manifest: manifest.clone(),
+        places,
+    });
+    let mut opener = Opener::new(manifest.clone(), key);
+    let mut segments = futures_util::stream::iter(0..manifest.segment_count())
+        .map(|index| fetcher.clone().segment(index))
+        .buffered(SEGMENTS_AHEAD);
+    while let Some(fetched) = segments.next().await {
+        let (index, shards) = fetched?;
+        let slots: Vec<Option<&[u8]>> = shards.iter().map(|s| s.as_deref()).collect();
+        let plaintext = tokio::task::block_in_place(|| opener.push_segment(index, &slots))?;
+        file.write_all(&plaintext)
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+        bar.inc(manifest.segment(index).map_or(0, |s| s.len as u64));
+    }
+    opener.finish()?;
+    file.sync_all()
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+struct Fetcher {
+    relay: Relay,
+    id: ObjectId,
+    manifest: Manifest,
+    places: Places,
+}
+
+#[derive(Clone)]
+enum Source {
+    Node(String),
+    Relay,
+}
+
+impl Fetcher {
+    /// Any `k` good shards of segment `index`, in their slots.
+    async fn segment(self: Arc<Self>, index: u32) -> Result<(u32, Vec<Option<Vec<u8>>>)> {
+        let layout = self
+            .manifest
+            .segment(index)
+            .with_context(|| format!("segment {index} is not in the manifest"))?;
+        let ids = self.manifest.shard_ids(index);
+        let k = usize::from(self.manifest.params().data_shards);
+        // Live nodes first (data shards before parity: cheapest to decode), then nodes the
+        // relay believes dead, then the relay itself for every shard.
+        let mut on_nodes: Vec<(bool, usize, String)> = (0..ids.len())
+            .filter_map(|pos| {
+                self.places
+                    .get(&(index, pos))
+                    .map(|(endpoint, alive)| (!alive, pos, endpoint.clone()))
+            })
+            .collect();
+        on_nodes.sort();
+        let mut queue: VecDeque<(usize, Source)> = on_nodes
+            .into_iter()
+            .map(|(_, pos, endpoint)| (pos, Source::Node(endpoint)))
+            .chain((0..ids.len()).map(|pos| (pos, Source::Relay)))
+            .collect();
+        let mut slots: Vec<Option<Vec<u8>>> = vec![None; ids.len()];
+        let mut got = 0;
+        let mut busy: HashSet<usize> = HashSet::new();
+        let mut errors: Vec<String> = Vec::new();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            while got + in_flight.len() < k {
+                let next = queue.iter().position(|(pos, _)| {
+                    !busy.contains(pos) && slots.get(*pos).is_some_and(Option::is_none)
+                });
+                let Some((pos, source)) = next.and_then(|i| queue.remove(i)) else {
+                    break;
+                };
+                let Some(shard) = ids.get(pos).copied() else {
+                    continue;
+                };
+                busy.insert(pos);
+                let this = self.clone();
+                in_flight.push(async move {
+                    let result = this.one(&source, &shard).await;
+                    (pos, shard, source, result)
+                });
+            }
+            let Some((pos, shard, source, result)) = in_flight.next().await else {
+                break;
+            };
+            busy.remove(&pos);
+            let from = match &source {
+                Source::Node(endpoint) => endpoint.clone(),
+                Source::Relay => "the relay".to_owned(),
+            };
+            match result {
+                Ok(bytes) if bytes.len() == layout.shard_len && shard.matches(&bytes) => {
+                    if let Some(slot) = slots.get_mut(pos) {
+                        *slot = Some(bytes);
+                        got += 1;
+                    }
+                }
+                Ok(_) => errors.push(format!("shard {pos} from {from} does not match its id")),
+                Err(e) => errors.push(format!("shard {pos} from {from}: {e:#}")),
+            }
+            if got >= k {
+                break;
+            }
+        }
+        if got < k {
+            let why = errors.first().map_or(String::new(), |e| format!(" ({e})"));
+            bail!("not enough shards for segment {index}: {got} of {k} needed reachable{why}");
+        }
+        Ok((index, slots))
+    }
+
+    async fn one(&self, source: &Source, shard: &ShardId) -> Result<Vec<u8>> {
+        match source {
+            Source::Node(endpoint) => client::node_shard(self.relay.http(), endpoint, shard).await,
+            Source::Relay => self.relay.shard(&self.id, shard).await,
+        }
+    }
+}
