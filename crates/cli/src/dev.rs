@@ -396,8 +396,7 @@ async fn stop_all(stop: &watch::Sender<bool>, tasks: Vec<tokio::task::JoinHandle
 async fn registered(client: &Relay, wanted: &[String]) -> Result<()> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
-        let last_error;
-        match client.nodes().await {
+        let last_error = match client.nodes().await {
             Ok(nodes) => {
                 let alive: Vec<String> = nodes
                     .iter()
@@ -408,10 +407,10 @@ async fn registered(client: &Relay, wanted: &[String]) -> Result<()> {
                 if waiting == 0 {
                     return Ok(());
                 }
-                last_error = format!("{waiting} node(s) not registered yet");
+                format!("{waiting} node(s) not registered yet")
             }
-            Err(e) => last_error = format!("{e:#}"),
-        }
+            Err(e) => format!("{e:#}"),
+        };
         if tokio::time::Instant::now() > deadline {
             bail!(
                 "the nodes did not all register within {} s: {last_error}",
