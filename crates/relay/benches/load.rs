@@ -9,7 +9,12 @@
 //! each holding one lease in every campaign and the signed receipts for them. Timed: every
 //! contributor sends its submissions one after another on its own connection, all at once.
 //! Printed: leases/s of the set-up, then submissions/s and p50/p90/p99 latency.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -111,19 +116,38 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
     }
     let mut child = command.spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
     let backend = line.split_whitespace().last().unwrap_or("?").to_owned();
     let client = Arc::new(Client {
-        http: reqwest::Client::builder().pool_max_idle_per_host(1024).build().unwrap(),
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()
+            .unwrap(),
         base: base.clone(),
     });
-    let info: Value = client.http.get(format!("{base}/v1/info")).send().await.unwrap().json().await.unwrap();
+    let info: Value = client
+        .http
+        .get(format!("{base}/v1/info"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let relay = Address::parse(info["relay_address"].as_str().unwrap()).unwrap();
 
     let owner = SecretKey::derive(&[7; 32]);
     for i in 0..campaigns {
-        let items: Vec<Value> = (0..connections).map(|n| json!({ "text": format!("item {n}") })).collect();
+        let items: Vec<Value> = (0..connections)
+            .map(|n| json!({ "text": format!("item {n}") }))
+            .collect();
         let spec = json!({
             "id": format!("load-{i}"), "kind": "content_verification", "title": "load",
             "instructions": "", "items": items, "reward": "0.01", "token": "USDT",
@@ -132,7 +156,8 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
         });
         let body = spec.to_string();
         let t = Timestamp::from_unix_millis(now_ms());
-        let sig = request::sign_request(&owner, "POST", "/v1/campaigns", body.as_bytes(), t, &relay);
+        let sig =
+            request::sign_request(&owner, "POST", "/v1/campaigns", body.as_bytes(), t, &relay);
         let status = client
             .http
             .post(format!("{base}/v1/campaigns"))
@@ -155,7 +180,8 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
         let base = base.clone();
         tasks.push(tokio::spawn(async move {
             let wallet = SecretKey::derive(blake3::hash(format!("w{u}").as_bytes()).as_bytes());
-            let session_key = SecretKey::derive(blake3::hash(format!("s{u}").as_bytes()).as_bytes());
+            let session_key =
+                SecretKey::derive(blake3::hash(format!("s{u}").as_bytes()).as_bytes());
             let (_, nonce, _) = client.post("/v1/auth/nonce", None, &json!({})).await;
             let now = Timestamp::from_unix_millis(now_ms());
             let grant = SessionGrant {
@@ -166,18 +192,36 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
             };
             let host = base.trim_start_matches("http://");
             let message = grant
-                .siwe_message(wallet.public_key().address(), host, &format!("{base}/"), ChainId(CHAIN), nonce["nonce"].as_str().unwrap(), now, None)
+                .siwe_message(
+                    wallet.public_key().address(),
+                    host,
+                    &format!("{base}/"),
+                    ChainId(CHAIN),
+                    nonce["nonce"].as_str().unwrap(),
+                    now,
+                    None,
+                )
                 .to_string();
             let signature = personal::sign_message(&wallet, message.as_bytes()).to_hex();
             let (status, session, _) = client
-                .post("/v1/auth/session", None, &json!({ "message": message, "signature": signature }))
+                .post(
+                    "/v1/auth/session",
+                    None,
+                    &json!({ "message": message, "signature": signature }),
+                )
                 .await;
             assert_eq!(status, 200, "{session}");
             let token = session["token"].as_str().unwrap().to_owned();
             let mut bodies = Vec::new();
             for i in 0..campaigns {
                 let campaign = format!("load-{i}");
-                let (status, task, _) = client.post(&format!("/v1/campaigns/{campaign}/next"), Some(&token), &json!({})).await;
+                let (status, task, _) = client
+                    .post(
+                        &format!("/v1/campaigns/{campaign}/next"),
+                        Some(&token),
+                        &json!({}),
+                    )
+                    .await;
                 assert_eq!(status, 200, "{task}");
                 let lease = task["lease"].as_str().unwrap().to_owned();
                 let answer = json!({ "verdict": "true" }).to_string();
@@ -214,7 +258,8 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(bodies.len());
             for body in &bodies {
-                let (status, outcome, took) = client.post("/v1/submissions", Some(&token), body).await;
+                let (status, outcome, took) =
+                    client.post("/v1/submissions", Some(&token), body).await;
                 assert_eq!(status, 200, "{outcome}");
                 assert_eq!(outcome["status"], "accepted");
                 latencies.push(took);
@@ -248,7 +293,9 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
 fn fresh_postgres(admin: &str) -> String {
     let name = format!("datahub_load_{}_{}", std::process::id(), now_ms());
     let mut client = postgres::Client::connect(admin, postgres::NoTls).unwrap();
-    client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
     format!("{base}/{name}")
 }

@@ -147,10 +147,11 @@ CREATE TABLE objects (
     uploader TEXT NOT NULL,
     size BIGINT NOT NULL,
     shard_count BIGINT NOT NULL,
-    stored_count BIGINT NOT NULL,
     created_ms BIGINT NOT NULL
 );
 
+-- One row per shard position of an object. `node` is where it is placed (NULL: nowhere yet);
+-- `stored` is 1 once that node confirmed it, 0 while the upload to it is in flight.
 CREATE TABLE shards (
     object TEXT NOT NULL,
     segment BIGINT NOT NULL,
@@ -158,6 +159,7 @@ CREATE TABLE shards (
     shard TEXT NOT NULL,
     len BIGINT NOT NULL,
     node TEXT,
+    stored BIGINT NOT NULL,
     PRIMARY KEY (object, segment, position)
 );
 CREATE INDEX shards_node ON shards (node);

@@ -456,12 +456,22 @@ pub struct CampaignInfo {
 
 /// Campaigns by id, read once from the database.
 #[derive(Default)]
-pub struct CampaignCache(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<CampaignInfo>>>);
+pub struct CampaignCache(
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<CampaignInfo>>>,
+);
 
 impl CampaignCache {
     /// The campaign `id`, or `None` if there is none.
-    pub async fn get(&self, relay: &crate::Relay, id: &str) -> ApiResult<Option<std::sync::Arc<CampaignInfo>>> {
-        let lock = || self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    pub async fn get(
+        &self,
+        relay: &crate::Relay,
+        id: &str,
+    ) -> ApiResult<Option<std::sync::Arc<CampaignInfo>>> {
+        let lock = || {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
         if let Some(info) = lock().get(id) {
             return Ok(Some(info.clone()));
         }

@@ -39,6 +39,12 @@ pub struct Config {
     pub max_session_secs: u64,
     /// Allowed clock difference for signed requests, in seconds.
     pub max_clock_skew_secs: u64,
+    /// A node silent for this long is taken for dead, in seconds.
+    pub node_timeout_secs: u64,
+    /// Seconds between two audit rounds (0: no audits).
+    pub audit_interval_secs: u64,
+    /// Seconds between two repair rounds (0: no repair).
+    pub repair_interval_secs: u64,
     /// Request limits.
     pub limits: Limits,
     /// Chains on which rewards can be claimed, with their claim contract and tokens.
@@ -127,6 +133,9 @@ impl Default for Config {
             nonce_ttl_secs: 600,
             max_session_secs: 7 * 24 * 3600,
             max_clock_skew_secs: 60,
+            node_timeout_secs: 15,
+            audit_interval_secs: 10,
+            repair_interval_secs: 5,
             limits: Limits::default(),
             chains: default_chains(),
         }

@@ -14,10 +14,12 @@ pub mod error;
 pub mod keyfile;
 pub mod ledger;
 pub mod limits;
+pub mod maintenance;
 pub mod metrics;
 pub mod ops;
 pub mod rewards;
 pub mod server;
+pub mod storage;
 pub mod tasks;
 
 use std::future::Future;
@@ -67,6 +69,8 @@ pub struct Relay {
     pub sessions: auth::SessionCache,
     /// Campaign definitions, by id, as read from the database.
     pub campaigns: campaigns::CampaignCache,
+    /// HTTP client for storage nodes.
+    pub http: reqwest::Client,
 }
 
 /// A handle to the relay for handlers.
@@ -116,6 +120,11 @@ impl Relay {
             replay: ReplayGuard::new(skew_ms.saturating_mul(2)),
             sessions: auth::SessionCache::default(),
             campaigns: campaigns::CampaignCache::default(),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .timeout(Duration::from_secs(60))
+                .build()
+                .map_err(|e| err("http client", &e))?,
             db,
             config,
         }))
@@ -143,6 +152,22 @@ impl Relay {
             .route("/v1/me/history", get(rewards::history))
             .route("/v1/claims", get(rewards::vouchers).post(rewards::claim))
             .route("/v1/claims/{id}", get(rewards::voucher))
+            .route("/v1/nodes", get(storage::nodes))
+            .route("/v1/nodes/register", post(storage::register))
+            .route("/v1/nodes/heartbeat", post(storage::heartbeat))
+            .route(
+                "/v1/objects",
+                post(storage::create_object).layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
+            )
+            .route("/v1/objects/{id}", get(storage::manifest))
+            .route("/v1/objects/{id}/missing", get(storage::missing))
+            .route("/v1/objects/{id}/status", get(storage::status))
+            .route(
+                "/v1/objects/{id}/shards/{shard}",
+                get(storage::get_shard)
+                    .put(storage::put_shard)
+                    .layer(DefaultBodyLimit::max(limits.shard_bytes)),
+            )
             .route("/healthz", get(ops::healthz))
             .route("/metrics", get(ops::metrics))
             .route("/openapi.json", get(ops::openapi))
@@ -296,6 +321,7 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
         .await
         .map_err(|e| StartError(e.to_string()))??;
     let sweeper = tokio::spawn(sweep_leases(relay.clone()));
+    let upkeep = tokio::spawn(maintenance::run(relay.clone()));
     let router = Relay::router(&relay);
     println!(
         "datahub-relay listening on http://{local} address {} database {}",
@@ -313,6 +339,7 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
     )
     .await;
     sweeper.abort();
+    upkeep.abort();
     tracing::info!("relay stopped");
     result.map_err(|e| StartError(e.to_string()))
 }

@@ -308,7 +308,9 @@ pub async fn submit(
         .campaigns
         .get(&relay, &body.campaign)
         .await?
-        .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {:?}", body.campaign)))?;
+        .ok_or_else(|| {
+            ApiError::not_found("no_campaign", format!("no campaign {:?}", body.campaign))
+        })?;
     let job = SubmitJob {
         id,
         session: info.id.clone(),
@@ -381,7 +383,13 @@ pub fn token_balance(conn: &mut dyn Conn, worker: &str, token: &str) -> ApiResul
 }
 
 impl SubmitJob {
-    fn outcome(&self, conn: &mut dyn Conn, status: String, reward: i64, duplicate: bool) -> ApiResult<SubmissionOutcome> {
+    fn outcome(
+        &self,
+        conn: &mut dyn Conn,
+        status: String,
+        reward: i64,
+        duplicate: bool,
+    ) -> ApiResult<SubmissionOutcome> {
         let token = self.info.token.clone();
         let credited = if status == "accepted" { reward } else { 0 };
         Ok(SubmissionOutcome {
@@ -469,13 +477,7 @@ impl SubmitJob {
                     "the receipt's manifestId must be the uploaded object's id",
                 ));
             }
-            let complete = conn
-                .query_opt(
-                    "SELECT shard_count, stored_count FROM objects WHERE id = $1",
-                    params![key.clone()],
-                )?
-                .is_some_and(|r| r.int(0).ok().is_some_and(|n| Some(n) == r.int(1).ok()));
-            if !complete {
+            if !crate::storage::is_complete(conn, &key)? {
                 return Err(ApiError::conflict(
                     "upload_incomplete",
                     "the object is not fully uploaded; upload its missing shards, then submit",

@@ -100,9 +100,11 @@ pub enum Target {
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_path_buf();
-    config.db_readers = 2;
+    let mut config = Config {
+        data_dir: dir.to_path_buf(),
+        db_readers: 2,
+        ..Config::default()
+    };
     config.limits.address_per_sec = 10_000.0;
     config.limits.address_burst = 10_000.0;
     config

@@ -1,0 +1,294 @@
+//! The storage network's upkeep, run by the relay in the background: audits (each live node is
+//! asked for a random byte range of a random shard it holds, with a proof checked against the
+//! shard's 32-byte id alone) and repair (segments that lost shards — to a dead node, a failed
+//! audit, corrupt data — get them rebuilt by Reed–Solomon from any `k` good ones, never
+//! decrypted, and placed on healthy nodes).
+//!
+//! Shard rows: `stored` 1 is held, 0 is not uploaded yet, -1 is lost and waiting for repair. A
+//! position also counts as lost when its node is silent or has fallen below the reputation to
+//! be trusted.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::body::Bytes;
+use datahub_core::{Manifest, ShardId, erasure, proof};
+
+use crate::db::Conn;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{self, MIN_REPUTATION};
+use crate::{AppState, clock, params};
+
+/// Reputation gained per passed audit (up to the start value) and lost per failure.
+const AUDIT_PASS: i64 = 1;
+const AUDIT_FAIL: i64 = 25;
+/// Reputation lost per repair round by a node that is silent.
+const SILENCE: i64 = 5;
+/// Most bytes an audit asks for.
+const AUDIT_RANGE: u64 = 4096;
+/// Segments repaired per round.
+const REPAIR_BATCH: i64 = 32;
+
+fn timeout_ms(relay: &AppState) -> i64 {
+    i64::try_from(relay.config.node_timeout_secs).unwrap_or(15) * 1000
+}
+
+fn random_below(n: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    u64::from_le_bytes(clock::random::<8>()) % n
+}
+
+/// One audit per live node. Returns (passed, failed).
+pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
+    let timeout = timeout_ms(relay);
+    let targets = relay
+        .db
+        .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<(String, String, String, i64)>> {
+            let now = clock::now_ms();
+            let nodes = storage::all_nodes(conn, now, timeout)?;
+            let mut out = Vec::new();
+            for node in nodes.into_iter().filter(|n| n.alive) {
+                // A random held shard: pick an offset into its list, as SQL has no portable sample.
+                let count = conn
+                    .query("SELECT COUNT(*) FROM shards WHERE node = $1 AND stored = 1", params![node.address.clone()])?
+                    .first()
+                    .map(|r| r.int(0))
+                    .transpose()?
+                    .unwrap_or(0);
+                if count == 0 {
+                    continue;
+                }
+                let skip = i64::try_from(random_below(u64::try_from(count).unwrap_or(0))).unwrap_or(0);
+                if let Some(row) = conn.query_opt(
+                    "SELECT shard, len FROM shards WHERE node = $1 AND stored = 1 ORDER BY object, segment, position LIMIT 1 OFFSET $2",
+                    params![node.address.clone(), skip],
+                )? {
+                    out.push((node.address, node.endpoint, row.text(0)?, row.int(1)?));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let (mut passed, mut failed) = (0, 0);
+    for (node, endpoint, shard, len) in targets {
+        let ok = audit_one(relay, &endpoint, &shard, len).await;
+        let (n, s) = (node.clone(), shard.clone());
+        relay
+            .db
+            .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+                if ok {
+                    conn.execute(
+                        "UPDATE nodes SET reputation = CASE WHEN reputation + $1 > $2 THEN $2 ELSE reputation + $1 END WHERE address = $3",
+                        params![AUDIT_PASS, storage::START_REPUTATION, n],
+                    )?;
+                } else {
+                    conn.execute("UPDATE nodes SET reputation = reputation - $1 WHERE address = $2", params![AUDIT_FAIL, n.clone()])?;
+                    conn.execute("UPDATE shards SET stored = -1 WHERE node = $1 AND shard = $2 AND stored = 1", params![n, s])?;
+                }
+                Ok(())
+            })
+            .await?;
+        if ok {
+            passed += 1;
+            relay.metrics.audits_passed.fetch_add(1, Relaxed);
+        } else {
+            failed += 1;
+            relay.metrics.audits_failed.fetch_add(1, Relaxed);
+            tracing::warn!(%node, %shard, "audit failed");
+        }
+    }
+    Ok((passed, failed))
+}
+
+/// Asks `endpoint` for a random range of `shard` and checks the proof against the id alone.
+async fn audit_one(relay: &AppState, endpoint: &str, shard: &str, len: i64) -> bool {
+    let Some(id) = hex::decode(shard)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+    else {
+        return false;
+    };
+    let shard_len = u64::try_from(len).unwrap_or(0);
+    let range = AUDIT_RANGE.min(shard_len);
+    let offset = random_below(shard_len - range + 1);
+    let url = format!("{endpoint}/v1/shards/{shard}/proof?offset={offset}&len={range}");
+    let Ok(response) = relay.http.get(url).send().await else {
+        return false;
+    };
+    if !response.status().is_success() {
+        return false;
+    }
+    let Ok(bytes) = response.bytes().await else {
+        return false;
+    };
+    proof::verify(&ShardId(id), shard_len, offset, range, &bytes).is_ok()
+}
+
+/// Counts segments at risk and repairs up to a batch of them. Returns (at risk, shards rebuilt).
+pub async fn repair_round(relay: &AppState) -> ApiResult<(i64, u64)> {
+    let timeout = timeout_ms(relay);
+    let (at_risk, segments) = relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<(i64, Vec<(String, i64)>)> {
+            let now = clock::now_ms();
+            // Silent nodes lose reputation; their shards count as lost below.
+            conn.execute(
+                "UPDATE nodes SET reputation = reputation - $1 WHERE last_seen_ms < $2 AND reputation > 0",
+                params![SILENCE, now - timeout],
+            )?;
+            let risky = "FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.stored = -1 OR (s.stored = 1 AND (n.address IS NULL OR n.last_seen_ms < $1 OR n.reputation < $2))";
+            let count = conn
+                .query(&format!("SELECT COUNT(*) FROM (SELECT DISTINCT s.object, s.segment {risky}) AS r"), params![now - timeout, MIN_REPUTATION])?
+                .first()
+                .map(|r| r.int(0))
+                .transpose()?
+                .unwrap_or(0);
+            let rows = conn.query(
+                &format!("SELECT DISTINCT s.object, s.segment {risky} ORDER BY s.object, s.segment LIMIT $3"),
+                params![now - timeout, MIN_REPUTATION, REPAIR_BATCH],
+            )?;
+            let segments = rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect::<ApiResult<_>>()?;
+            Ok((count, segments))
+        })
+        .await?;
+    relay.metrics.segments_at_risk.store(at_risk, Relaxed);
+    let mut rebuilt = 0;
+    for (object, segment) in segments {
+        match repair_segment(relay, &object, segment).await {
+            Ok(n) => rebuilt += n,
+            Err(e) => tracing::warn!(%object, segment, error = %e.message, "repair failed"),
+        }
+    }
+    Ok((at_risk, rebuilt))
+}
+
+/// A shard position of a segment: position, shard id, healthy, node endpoint.
+type PositionRow = (i64, String, bool, Option<String>);
+
+/// Rebuilds the lost shards of one segment and places them.
+async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResult<u64> {
+    let timeout = timeout_ms(relay);
+    let (manifest_hex, rows) = {
+        let object = object.to_owned();
+        relay
+            .db
+            .read(move |conn: &mut dyn Conn| -> ApiResult<(String, Vec<PositionRow>)> {
+                let now = clock::now_ms();
+                let manifest = conn
+                    .query_opt("SELECT manifest FROM objects WHERE id = $1", params![object.clone()])?
+                    .ok_or_else(|| ApiError::internal("object vanished"))?
+                    .text(0)?;
+                let rows = conn.query(
+                    "SELECT s.position, s.shard, CASE WHEN s.stored = 1 AND n.last_seen_ms >= $3 AND n.reputation >= $4 THEN 1 ELSE 0 END, n.endpoint FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 AND s.segment = $2 ORDER BY s.position",
+                    params![object, segment, now - timeout, MIN_REPUTATION],
+                )?;
+                let rows = rows
+                    .iter()
+                    .map(|r| Ok((r.int(0)?, r.text(1)?, r.opt_int(2)?.unwrap_or(0) == 1, r.opt_text(3)?)))
+                    .collect::<ApiResult<_>>()?;
+                Ok((manifest, rows))
+            })
+            .await?
+    };
+    let manifest = Manifest::parse(&hex::decode(manifest_hex).map_err(ApiError::internal)?)
+        .map_err(ApiError::internal)?;
+    let index = u32::try_from(segment).map_err(ApiError::internal)?;
+    let k = usize::from(manifest.params().data_shards);
+    // Any k good shards, from the positions believed healthy (each checked by the decoder).
+    let mut slots: Vec<Option<Vec<u8>>> = vec![None; rows.len()];
+    let mut good = 0;
+    for (position, shard, healthy, endpoint) in &rows {
+        if good == k {
+            break;
+        }
+        let (true, Some(endpoint)) = (healthy, endpoint) else {
+            continue;
+        };
+        let Ok(response) = relay
+            .http
+            .get(format!("{endpoint}/v1/shards/{shard}"))
+            .send()
+            .await
+        else {
+            continue;
+        };
+        if !response.status().is_success() {
+            continue;
+        }
+        if let (Ok(bytes), Some(slot)) = (
+            response.bytes().await,
+            usize::try_from(*position)
+                .ok()
+                .and_then(|p| slots.get_mut(p)),
+        ) {
+            *slot = Some(bytes.to_vec());
+            good += 1;
+        }
+    }
+    let views: Vec<Option<&[u8]>> = slots.iter().map(|s| s.as_deref()).collect();
+    let all = erasure::repair_segment(&manifest, index, &views)
+        .map_err(|e| ApiError::internal(format!("segment {index}: {e}")))?;
+    let mut rebuilt = 0;
+    for (position, shard, healthy, _) in &rows {
+        if *healthy {
+            continue;
+        }
+        let Some(bytes) = usize::try_from(*position).ok().and_then(|p| all.get(p)) else {
+            continue;
+        };
+        let (o, p) = (object.to_owned(), *position);
+        // Free the position, then place it like an upload would.
+        relay
+            .db
+            .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+                conn.execute(
+                    "UPDATE shards SET node = NULL, stored = 0 WHERE object = $1 AND segment = $2 AND position = $3",
+                    params![o, segment, p],
+                )?;
+                Ok(())
+            })
+            .await?;
+        let placed = storage::place(relay, object, shard, &Bytes::from(bytes.clone())).await?;
+        rebuilt += u64::try_from(placed.len()).unwrap_or(0);
+    }
+    relay.metrics.shards_repaired.fetch_add(rebuilt, Relaxed);
+    if rebuilt > 0 {
+        tracing::info!(%object, segment, rebuilt, "segment repaired");
+    }
+    Ok(rebuilt)
+}
+
+/// Runs audits and repair until the task is dropped.
+pub async fn run(relay: AppState) {
+    let audit_every = relay.config.audit_interval_secs;
+    let repair_every = relay.config.repair_interval_secs;
+    let audits = {
+        let relay = relay.clone();
+        async move {
+            if audit_every == 0 {
+                return std::future::pending().await;
+            }
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(audit_every));
+            loop {
+                tick.tick().await;
+                if let Err(e) = audit_round(&relay).await {
+                    tracing::warn!(error = %e.message, "audit round failed");
+                }
+            }
+        }
+    };
+    let repairs = async move {
+        if repair_every == 0 {
+            return std::future::pending().await;
+        }
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(repair_every));
+        loop {
+            tick.tick().await;
+            if let Err(e) = repair_round(&relay).await {
+                tracing::warn!(error = %e.message, "repair round failed");
+            }
+        }
+    };
+    tokio::join!(audits, repairs);
+}

@@ -1,0 +1,713 @@
+//! The relay's side of the storage network: the registry of nodes (they register and send
+//! heartbeats, signed with their keys), sealed objects (manifest, then shards, each checked
+//! against its BLAKE3 id), placement of each shard on a node, and reads.
+//!
+//! Placement spreads a segment's `k + m` shards over distinct nodes, preferring regions the
+//! segment does not use yet and nodes with the most free space, and skipping nodes that are
+//! silent or have lost reputation. A shard is assigned to a node in the database before it is
+//! sent, so concurrent uploads of one segment never pick the same node; if the node fails, the
+//! assignment is dropped and the next candidate is tried.
+
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use datahub_core::eth::{Address, Timestamp};
+use datahub_core::{Manifest, ShardId, request};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json_, json};
+
+use crate::auth::{Contributor, Signed, db_address};
+use crate::db::{Conn, Row};
+use crate::error::{ApiError, ApiResult};
+use crate::{AppState, Relay, clock, params};
+
+/// Reputation a node starts with, and the least it may have to receive new shards.
+pub const START_REPUTATION: i64 = 100;
+/// Below this a node receives no new shards.
+pub const MIN_REPUTATION: i64 = 50;
+
+fn parse_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    hex::decode(text).ok()?.try_into().ok()
+}
+
+fn bad_id(what: &str) -> ApiError {
+    ApiError::bad_request("bad_id", format!("{what} must be 64 lower-case hex digits"))
+}
+
+/// Whether every shard position of `object` is stored on a node.
+pub fn is_complete(conn: &mut dyn Conn, object: &str) -> ApiResult<bool> {
+    let row = conn.query_opt(
+        "SELECT o.shard_count, (SELECT COUNT(*) FROM shards s WHERE s.object = o.id AND s.stored <> 0) FROM objects o WHERE o.id = $1",
+        params![object],
+    )?;
+    Ok(match row {
+        Some(r) => r.int(0)? == r.int(1)?,
+        None => false,
+    })
+}
+
+/// The body of `POST /v1/nodes/register`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registration {
+    endpoint: String,
+    region: String,
+    capacity: u64,
+    used: u64,
+}
+
+/// The body of `POST /v1/nodes/heartbeat`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Heartbeat {
+    used: u64,
+    capacity: u64,
+    shards: u64,
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// `POST /v1/nodes/register` (signed by the node's key).
+pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
+    let reg: Registration = signed.json()?;
+    let endpoint_ok = (reg.endpoint.starts_with("http://") || reg.endpoint.starts_with("https://"))
+        && reg.endpoint.len() <= 200
+        && !reg.endpoint.contains(char::is_whitespace);
+    if !endpoint_ok {
+        return Err(ApiError::unprocessable(
+            "invalid_endpoint",
+            "endpoint must be an http(s) URL",
+        ));
+    }
+    if reg.region.is_empty() || reg.region.len() > 64 {
+        return Err(ApiError::unprocessable(
+            "invalid_region",
+            "region: 1 to 64 characters",
+        ));
+    }
+    let address = db_address(&signed.signer);
+    let now = clock::now_ms();
+    let endpoint = reg.endpoint.trim_end_matches('/').to_owned();
+    relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+            let updated = conn.execute(
+                "UPDATE nodes SET endpoint = $1, region = $2, capacity = $3, used = $4, last_seen_ms = $5 WHERE address = $6",
+                params![endpoint.clone(), reg.region.clone(), to_i64(reg.capacity), to_i64(reg.used), now, address.clone()],
+            )?;
+            if updated == 0 {
+                conn.execute(
+                    "INSERT INTO nodes (address, endpoint, region, capacity, used, shards, reputation, registered_ms, last_seen_ms) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)",
+                    params![address, endpoint, reg.region, to_i64(reg.capacity), to_i64(reg.used), START_REPUTATION, now],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    tracing::info!(node = %signed.signer, "storage node registered");
+    Ok(Json(
+        json!({ "registered": true, "relay_address": relay.address.to_checksum() }),
+    ))
+}
+
+/// `POST /v1/nodes/heartbeat` (signed by a registered node).
+pub async fn heartbeat(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
+    let beat: Heartbeat = signed.json()?;
+    let address = db_address(&signed.signer);
+    let now = clock::now_ms();
+    relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+            let updated = conn.execute(
+                "UPDATE nodes SET used = $1, capacity = $2, shards = $3, last_seen_ms = $4 WHERE address = $5",
+                params![to_i64(beat.used), to_i64(beat.capacity), to_i64(beat.shards), now, address],
+            )?;
+            if updated == 0 {
+                return Err(ApiError::not_found("unknown_node", "register first"));
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(Json(json!({ "ok": true })))
+}
+
+/// A node as the relay knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeInfo {
+    /// The node's address (its key).
+    pub address: String,
+    /// Where it is reached.
+    pub endpoint: String,
+    /// Its region.
+    pub region: String,
+    /// Bytes offered.
+    pub capacity: i64,
+    /// Bytes used.
+    pub used: i64,
+    /// Shards held (as last reported).
+    pub shards: i64,
+    /// Reputation: falls with failed audits and silence, rises with passed audits.
+    pub reputation: i64,
+    /// Whether it sent a heartbeat recently.
+    pub alive: bool,
+    /// Its last heartbeat.
+    pub last_seen: String,
+}
+
+fn node_timeout_ms(relay: &Relay) -> i64 {
+    to_i64(relay.config.node_timeout_secs).saturating_mul(1000)
+}
+
+fn node_from_row(row: &Row, now: i64, timeout: i64) -> ApiResult<NodeInfo> {
+    let last_seen = row.int(7)?;
+    Ok(NodeInfo {
+        address: row.text(0)?,
+        endpoint: row.text(1)?,
+        region: row.text(2)?,
+        capacity: row.int(3)?,
+        used: row.int(4)?,
+        shards: row.int(5)?,
+        reputation: row.int(6)?,
+        alive: now - last_seen <= timeout,
+        last_seen: Timestamp::from_unix_millis(last_seen).to_string(),
+    })
+}
+
+const NODE_COLUMNS: &str =
+    "address, endpoint, region, capacity, used, shards, reputation, last_seen_ms";
+
+/// All registered nodes.
+pub fn all_nodes(conn: &mut dyn Conn, now: i64, timeout: i64) -> ApiResult<Vec<NodeInfo>> {
+    conn.query(
+        &format!("SELECT {NODE_COLUMNS} FROM nodes ORDER BY registered_ms, address"),
+        &[],
+    )?
+    .iter()
+    .map(|r| node_from_row(r, now, timeout))
+    .collect()
+}
+
+/// `GET /v1/nodes`.
+pub async fn nodes(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
+    let timeout = node_timeout_ms(&relay);
+    let nodes = relay
+        .db
+        .read(move |conn: &mut dyn Conn| all_nodes(conn, clock::now_ms(), timeout))
+        .await?;
+    relay
+        .metrics
+        .nodes_alive
+        .store(nodes.iter().filter(|n| n.alive).count() as i64, Relaxed);
+    Ok(Json(json!({ "nodes": nodes })))
+}
+
+/// Who uploads: a signed-in contributor (bearer session) or anyone signing the request.
+pub struct Uploader {
+    /// The uploader's address.
+    pub address: Address,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl FromRequest<AppState> for Uploader {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, relay: &AppState) -> Result<Self, Response> {
+        if request.headers().contains_key(header::AUTHORIZATION) {
+            let (mut parts, body) = request.into_parts();
+            let Contributor(info) =
+                <Contributor as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+                    &mut parts, relay,
+                )
+                .await?;
+            let body = Bytes::from_request(Request::from_parts(parts, body), relay)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            return Ok(Self {
+                address: info.session.wallet,
+                body,
+            });
+        }
+        let signed = Signed::from_request(request, relay).await?;
+        Ok(Self {
+            address: signed.signer,
+            body: signed.body,
+        })
+    }
+}
+
+/// What an upload has and lacks.
+#[derive(Serialize)]
+pub struct UploadState {
+    object: String,
+    shards: i64,
+    stored: i64,
+    missing: Vec<String>,
+}
+
+fn upload_state(conn: &mut dyn Conn, object: &str) -> ApiResult<UploadState> {
+    let total = conn
+        .query_opt(
+            "SELECT shard_count FROM objects WHERE id = $1",
+            params![object],
+        )?
+        .ok_or_else(|| ApiError::not_found("no_object", "no such object; POST its manifest first"))?
+        .int(0)?;
+    let missing: Vec<String> = conn
+        .query(
+            "SELECT DISTINCT shard FROM shards WHERE object = $1 AND stored = 0 ORDER BY shard",
+            params![object],
+        )?
+        .iter()
+        .map(|r| r.text(0).map_err(ApiError::from))
+        .collect::<ApiResult<_>>()?;
+    let stored = conn
+        .query(
+            "SELECT COUNT(*) FROM shards WHERE object = $1 AND stored <> 0",
+            params![object],
+        )?
+        .first()
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(UploadState {
+        object: object.to_owned(),
+        shards: total,
+        stored,
+        missing,
+    })
+}
+
+/// `POST /v1/objects`: records a manifest (the body); answers which shards to send.
+pub async fn create_object(
+    State(relay): State<AppState>,
+    uploader: Uploader,
+) -> ApiResult<(StatusCode, Json<UploadState>)> {
+    let manifest = Manifest::parse(&uploader.body)
+        .map_err(|e| ApiError::unprocessable("invalid_manifest", e.to_string()))?;
+    let id = manifest.object_id().to_string();
+    let hex_manifest = hex::encode(&uploader.body);
+    let who = db_address(&uploader.address);
+    let now = clock::now_ms();
+    let (created, state) = relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<(bool, UploadState)> {
+            if conn.query_opt("SELECT id FROM objects WHERE id = $1", params![id.clone()])?.is_some() {
+                return Ok((false, upload_state(conn, &id)?));
+            }
+            let per_segment = manifest.params().total_shards();
+            conn.execute(
+                "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+                params![id.clone(), hex_manifest, who, to_i64(manifest.sealed_len()), i64::try_from(manifest.all_shard_ids().len()).unwrap_or(i64::MAX), now],
+            )?;
+            for segment in 0..manifest.segment_count() {
+                let layout = manifest.segment(segment).ok_or_else(|| ApiError::internal("segment"))?;
+                for (position, shard) in manifest.shard_ids(segment).iter().enumerate().take(per_segment) {
+                    conn.execute(
+                        "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES ($1, $2, $3, $4, $5, NULL, 0)",
+                        params![id.clone(), i64::from(segment), i64::try_from(position).unwrap_or(0), shard.to_string(), i64::try_from(layout.shard_len).unwrap_or(0)],
+                    )?;
+                }
+            }
+            Ok((true, upload_state(conn, &id)?))
+        })
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(state)))
+}
+
+/// `GET /v1/objects/{id}/missing`.
+pub async fn missing(
+    State(relay): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UploadState>> {
+    parse_hex32(&id).ok_or_else(|| bad_id("object id"))?;
+    Ok(Json(
+        relay
+            .db
+            .read(move |conn: &mut dyn Conn| upload_state(conn, &id))
+            .await?,
+    ))
+}
+
+/// `GET /v1/objects/{id}`: the manifest bytes.
+pub async fn manifest(
+    State(relay): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    parse_hex32(&id).ok_or_else(|| bad_id("object id"))?;
+    let hex_manifest = relay
+        .db
+        .read(move |conn: &mut dyn Conn| -> ApiResult<String> {
+            conn.query_opt("SELECT manifest FROM objects WHERE id = $1", params![id])?
+                .ok_or_else(|| ApiError::not_found("no_object", "no such object"))?
+                .text(0)
+                .map_err(ApiError::from)
+        })
+        .await?;
+    let bytes = hex::decode(hex_manifest).map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+/// A placement decision: the position and the node (address, endpoint).
+struct Assignment {
+    segment: i64,
+    position: i64,
+    node: String,
+    endpoint: String,
+}
+
+/// Picks a node for one unplaced position of `shard` in `object` and records the assignment.
+fn assign(
+    conn: &mut dyn Conn,
+    object: &str,
+    shard: &str,
+    now: i64,
+    timeout: i64,
+    avoid: &[String],
+) -> ApiResult<Option<Assignment>> {
+    let Some(slot) = conn.query_opt(
+        "SELECT segment, position, len FROM shards WHERE object = $1 AND shard = $2 AND node IS NULL ORDER BY segment, position LIMIT 1",
+        params![object, shard],
+    )?
+    else {
+        return Ok(None);
+    };
+    let (segment, position, len) = (slot.int(0)?, slot.int(1)?, slot.int(2)?);
+    let taken = conn.query(
+        "SELECT s.node, n.region FROM shards s JOIN nodes n ON n.address = s.node WHERE s.object = $1 AND s.segment = $2",
+        params![object, segment],
+    )?;
+    let mut used_nodes = Vec::new();
+    let mut used_regions = Vec::new();
+    for row in &taken {
+        used_nodes.push(row.text(0)?);
+        used_regions.push(row.text(1)?);
+    }
+    let candidates = all_nodes(conn, now, timeout)?;
+    // Distinct nodes first, then the most trusted, then distinct regions, then the most free
+    // space. With fewer live
+    // nodes than shards in a segment, a node takes a second shard rather than the upload failing.
+    let best = candidates
+        .into_iter()
+        .filter(|n| n.alive && n.reputation >= MIN_REPUTATION && n.capacity - n.used >= len)
+        .filter(|n| !avoid.contains(&n.address))
+        .min_by_key(|n| {
+            let shares = used_nodes.iter().filter(|a| **a == n.address).count();
+            (
+                shares,
+                used_regions.contains(&n.region),
+                std::cmp::Reverse(n.capacity - n.used),
+                n.address.clone(),
+            )
+        });
+    let Some(node) = best else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_nodes",
+            "no live storage node can take this shard now; try again later",
+        ));
+    };
+    conn.execute(
+        "UPDATE shards SET node = $1, stored = 0 WHERE object = $2 AND segment = $3 AND position = $4",
+        params![node.address.clone(), object, segment, position],
+    )?;
+    conn.execute(
+        "UPDATE nodes SET used = used + $1 WHERE address = $2",
+        params![len, node.address.clone()],
+    )?;
+    Ok(Some(Assignment {
+        segment,
+        position,
+        node: node.address,
+        endpoint: node.endpoint,
+    }))
+}
+
+/// Sends a shard to a node with a request signed by the relay.
+pub async fn put_to_node(
+    relay: &Relay,
+    node: &str,
+    endpoint: &str,
+    shard: &str,
+    bytes: &Bytes,
+) -> Result<(), String> {
+    let audience = Address::parse(node).map_err(|e| e.to_string())?;
+    let path = format!("/v1/shards/{shard}");
+    let now = clock::now();
+    let signature = request::sign_request(&relay.key, "PUT", &path, bytes, now, &audience);
+    let response = relay
+        .http
+        .put(format!("{endpoint}{path}"))
+        .header(request::TIME_HEADER, now.unix_millis().to_string())
+        .header(request::SIGNATURE_HEADER, signature.to_hex())
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(bytes.clone())
+        .send()
+        .await
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{endpoint}: {}", response.status()))
+    }
+}
+
+/// `PUT /v1/objects/{id}/shards/{shard}`: checks the bytes against the shard id and places them
+/// at every position of the object that has this id.
+pub async fn put_shard(
+    State(relay): State<AppState>,
+    Path((object, shard)): Path<(String, String)>,
+    uploader: Uploader,
+) -> ApiResult<(StatusCode, Json<Json_>)> {
+    parse_hex32(&object).ok_or_else(|| bad_id("object id"))?;
+    let id = parse_hex32(&shard).ok_or_else(|| bad_id("shard id"))?;
+    if !ShardId(id).matches(&uploader.body) {
+        return Err(ApiError::bad_request(
+            "wrong_shard_id",
+            "the bytes do not hash to this shard id",
+        ));
+    }
+    let known = {
+        let (object, shard) = (object.clone(), shard.clone());
+        relay
+            .db
+            .read(move |conn: &mut dyn Conn| -> ApiResult<bool> {
+                Ok(conn
+                    .query_opt(
+                        "SELECT len FROM shards WHERE object = $1 AND shard = $2 LIMIT 1",
+                        params![object, shard],
+                    )?
+                    .is_some())
+            })
+            .await?
+    };
+    if !known {
+        return Err(ApiError::not_found(
+            "no_shard",
+            "the object has no such shard (or does not exist)",
+        ));
+    }
+    let placed = place(&relay, &object, &shard, &uploader.body).await?;
+    let state = {
+        let object = object.clone();
+        relay
+            .db
+            .read(move |conn: &mut dyn Conn| upload_state(conn, &object))
+            .await?
+    };
+    Ok((
+        if placed.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        },
+        Json(
+            json!({ "shard": shard, "nodes": placed, "stored": state.stored, "missing": state.missing.len() }),
+        ),
+    ))
+}
+
+/// Places every unplaced position of `shard` in `object`; returns the nodes it went to.
+pub async fn place(
+    relay: &AppState,
+    object: &str,
+    shard: &str,
+    bytes: &Bytes,
+) -> ApiResult<Vec<String>> {
+    let timeout = node_timeout_ms(relay);
+    let mut placed = Vec::new();
+    let mut avoid: Vec<String> = Vec::new();
+    loop {
+        let (o, s, a) = (object.to_owned(), shard.to_owned(), avoid.clone());
+        let assignment = relay
+            .db
+            .write(move |conn: &mut dyn Conn| assign(conn, &o, &s, clock::now_ms(), timeout, &a))
+            .await?;
+        let Some(a) = assignment else {
+            return Ok(placed);
+        };
+        let sent = put_to_node(relay, &a.node, &a.endpoint, shard, bytes).await;
+        let (o, ok) = (object.to_owned(), sent.is_ok());
+        let node = a.node.clone();
+        relay
+            .db
+            .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+                if ok {
+                    conn.execute(
+                        "UPDATE shards SET stored = 1 WHERE object = $1 AND segment = $2 AND position = $3 AND node = $4",
+                        params![o, a.segment, a.position, node],
+                    )?;
+                } else {
+                    conn.execute(
+                        "UPDATE shards SET node = NULL, stored = 0 WHERE object = $1 AND segment = $2 AND position = $3 AND node = $4",
+                        params![o, a.segment, a.position, node.clone()],
+                    )?;
+                    conn.execute(
+                        "UPDATE nodes SET reputation = reputation - 10 WHERE address = $1",
+                        params![node],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+        match sent {
+            Ok(()) => placed.push(a.node),
+            Err(e) => {
+                tracing::warn!(error = %e, node = %a.node, "shard upload to node failed; trying another");
+                avoid.push(a.node);
+            }
+        }
+    }
+}
+
+/// `GET /v1/objects/{id}/status`: where each shard lives and whether its node is alive.
+pub async fn status(
+    State(relay): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Json_>> {
+    parse_hex32(&id).ok_or_else(|| bad_id("object id"))?;
+    let timeout = node_timeout_ms(&relay);
+    let value = relay
+        .db
+        .read(move |conn: &mut dyn Conn| object_status(conn, &id, clock::now_ms(), timeout))
+        .await?;
+    Ok(Json(value))
+}
+
+fn object_status(conn: &mut dyn Conn, id: &str, now: i64, timeout: i64) -> ApiResult<Json_> {
+    let object = conn
+        .query_opt(
+            "SELECT manifest, size FROM objects WHERE id = $1",
+            params![id],
+        )?
+        .ok_or_else(|| ApiError::not_found("no_object", "no such object"))?;
+    let manifest = Manifest::parse(&hex::decode(object.text(0)?).map_err(ApiError::internal)?)
+        .map_err(ApiError::internal)?;
+    let params = manifest.params();
+    let rows = conn.query(
+        "SELECT s.segment, s.position, s.shard, s.len, s.node, s.stored, n.endpoint, n.last_seen_ms, n.reputation FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 ORDER BY s.segment, s.position",
+        params![id],
+    )?;
+    let mut segments: Vec<Json_> = Vec::new();
+    let mut current: Option<(i64, Vec<Json_>, i64)> = None;
+    let mut at_risk = 0;
+    let mut complete = true;
+    let total = i64::from(params.data_shards) + i64::from(params.parity_shards);
+    let flush =
+        |segment: Option<(i64, Vec<Json_>, i64)>, segments: &mut Vec<Json_>, at_risk: &mut i64| {
+            if let Some((index, shards, healthy)) = segment {
+                if healthy < total {
+                    *at_risk += 1;
+                }
+                segments.push(json!({
+                    "segment": index, "k": params.data_shards, "m": params.parity_shards,
+                    "healthy": healthy, "shards": shards,
+                }));
+            }
+        };
+    for row in &rows {
+        let segment = row.int(0)?;
+        if current.as_ref().is_some_and(|c| c.0 != segment) {
+            flush(current.take(), &mut segments, &mut at_risk);
+        }
+        let entry = current.get_or_insert((segment, Vec::new(), 0));
+        let stored = row.int(5)? == 1;
+        let alive = stored && row.opt_int(7)?.is_some_and(|t| now - t <= timeout);
+        if alive {
+            entry.2 += 1;
+        }
+        complete &= stored;
+        entry.1.push(json!({
+            "position": row.int(1)?,
+            "shard": row.text(2)?,
+            "len": row.int(3)?,
+            "node": if stored { row.opt_text(4)? } else { None },
+            "endpoint": if stored { row.opt_text(6)? } else { None },
+            "alive": alive,
+        }));
+    }
+    flush(current.take(), &mut segments, &mut at_risk);
+    Ok(json!({
+        "object": id,
+        "size": object.int(1)?,
+        "complete": complete,
+        "at_risk": at_risk,
+        "segments": segments,
+    }))
+}
+
+/// Fetches a shard from whichever node holds it, checking its hash; `None` if none could.
+pub async fn fetch_shard(relay: &AppState, shard: &str) -> ApiResult<Option<Bytes>> {
+    let id = ShardId(parse_hex32(shard).ok_or_else(|| bad_id("shard id"))?);
+    let timeout = node_timeout_ms(relay);
+    let holders = {
+        let shard = shard.to_owned();
+        relay
+            .db
+            .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<(String, String, bool)>> {
+                let now = clock::now_ms();
+                conn.query(
+                    "SELECT DISTINCT n.address, n.endpoint, n.last_seen_ms FROM shards s JOIN nodes n ON n.address = s.node WHERE s.shard = $1 AND s.stored = 1",
+                    params![shard],
+                )?
+                .iter()
+                .map(|r| Ok((r.text(0)?, r.text(1)?, now - r.int(2)? <= timeout)))
+                .collect()
+            })
+            .await?
+    };
+    // Live nodes first; a silent one may still answer.
+    let mut holders = holders;
+    holders.sort_by_key(|h| !h.2);
+    for (address, endpoint, _) in holders {
+        let got = relay
+            .http
+            .get(format!("{endpoint}/v1/shards/{shard}"))
+            .send()
+            .await;
+        match got {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(bytes) if id.matches(&bytes) => return Ok(Some(bytes)),
+                _ => tracing::warn!(node = %address, %shard, "node returned wrong bytes"),
+            },
+            Ok(r) => {
+                tracing::debug!(node = %address, status = %r.status(), "node did not serve the shard")
+            }
+            Err(e) => tracing::debug!(node = %address, error = %e, "node unreachable"),
+        }
+    }
+    Ok(None)
+}
+
+/// `GET /v1/objects/{id}/shards/{shard}`: the shard, from a node, verified.
+pub async fn get_shard(
+    State(relay): State<AppState>,
+    Path((object, shard)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    parse_hex32(&object).ok_or_else(|| bad_id("object id"))?;
+    parse_hex32(&shard).ok_or_else(|| bad_id("shard id"))?;
+    match fetch_shard(&relay, &shard).await? {
+        Some(bytes) => {
+            Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+        }
+        None => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "shard_unavailable",
+            "no node holding this shard answered with it; other shards of its segment may do",
+        )),
+    }
+}

@@ -1,0 +1,538 @@
+//! The storage side over real HTTP: a relay and six storage nodes (in this process, each on its
+//! own socket and folder), sealed objects uploaded shard by shard, placed on distinct nodes and
+//! regions, read back byte-exact; bad uploads refused; a node stopped mid-upload.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use clap::Parser;
+use common::*;
+use datahub_core::eth::Timestamp;
+use datahub_core::{Manifest, Params, SecretKey, request, seal_bytes};
+use datahub_relay::Relay;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+struct Network {
+    relay: datahub_relay::AppState,
+    base: String,
+    http: reqwest::Client,
+    relay_address: datahub_core::eth::Address,
+    stops: Vec<Option<oneshot::Sender<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Parser)]
+struct NodeCli {
+    #[command(flatten)]
+    args: datahub_node::NodeArgs,
+}
+
+impl Network {
+    async fn start(backend: &Backend, nodes: usize) -> Self {
+        Self::start_with(backend, nodes, 15).await
+    }
+
+    async fn start_with(backend: &Backend, nodes: usize, node_timeout_secs: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut config = test_config(&dir.path().join("relay"));
+        config.audit_interval_secs = 0;
+        config.repair_interval_secs = 0;
+        config.node_timeout_secs = node_timeout_secs;
+        if let Backend::Postgres = backend {
+            config.database_url = Some(fresh_postgres_db(&postgres_admin_url().unwrap()));
+        }
+        let relay = Relay::open(config, port).unwrap();
+        let relay_address = relay.address;
+        let app = relay.clone();
+        tokio::spawn(datahub_relay::server::serve(
+            listener,
+            Relay::router(&relay),
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+            std::future::pending(),
+        ));
+        let base = format!("http://127.0.0.1:{port}");
+        let mut stops = Vec::new();
+        for i in 0..nodes {
+            let data = dir.path().join(format!("node-{i}"));
+            let cli = NodeCli::parse_from([
+                "node",
+                "--relay",
+                &base,
+                "--data",
+                data.to_str().unwrap(),
+                "--region",
+                &format!("region-{}", i % 3),
+                "--heartbeat-secs",
+                "1",
+            ]);
+            let node = datahub_node::Node::bind(cli.args).await.unwrap();
+            let (stop, stopped) = oneshot::channel::<()>();
+            tokio::spawn(node.serve(async move {
+                let _ = stopped.await;
+            }));
+            stops.push(Some(stop));
+        }
+        Self {
+            relay: app,
+            base,
+            http: reqwest::Client::new(),
+            relay_address,
+            stops,
+            _dir: dir,
+        }
+    }
+
+    async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// A request signed by `key`; `(status, JSON)`.
+    async fn signed(
+        &self,
+        key: &SecretKey,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
+        let signature = request::sign_request(key, method, path, &body, now, &self.relay_address);
+        let response = self
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.base),
+            )
+            .header(request::TIME_HEADER, now.unix_millis().to_string())
+            .header(request::SIGNATURE_HEADER, signature.to_hex())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn nodes_count(v: Value) -> usize {
+    v["nodes"].as_array().map_or(0, Vec::len)
+}
+
+async fn wait_for_nodes(net: &Network, want: usize) {
+    for _ in 0..200 {
+        if nodes_count(net.get_json("/v1/nodes").await) >= want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nodes did not register");
+}
+
+/// Seals `data` to `reader` with 4+2 over 64 KiB segments (several segments from small data).
+fn seal(data: &[u8], reader: &SecretKey) -> (Manifest, Vec<datahub_core::seal::EncodedSegment>) {
+    let params = Params {
+        data_shards: 4,
+        parity_shards: 2,
+        segment_len: 64 * 1024,
+    };
+    seal_bytes(
+        data,
+        &[reader.public_key()],
+        &datahub_relay::clock::random::<32>(),
+        params,
+    )
+    .unwrap()
+}
+
+async fn objects_are_placed_across_nodes_and_read_back(backend: Backend) {
+    let net = Network::start(&backend, 6).await;
+    wait_for_nodes(&net, 6).await;
+    let uploader = key("uploader");
+    let reader = key("reader");
+    let data: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let (manifest, segments) = seal(&data, &reader);
+    let id = manifest.object_id().to_string();
+
+    // Unsigned and malformed manifests are refused.
+    let response = net
+        .http
+        .post(format!("{}/v1/objects", net.base))
+        .body(manifest.to_bytes())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let (status, body) = net
+        .signed(&uploader, "POST", "/v1/objects", b"DHMF garbage".to_vec())
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_manifest"))
+    );
+
+    let (status, state) = net
+        .signed(&uploader, "POST", "/v1/objects", manifest.to_bytes())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{state}");
+    let total = segments.len() * 6;
+    assert_eq!(state["shards"], total);
+    assert_eq!(state["missing"].as_array().unwrap().len(), total);
+
+    // A shard whose bytes are not its id, and a shard the object does not have.
+    let first = &segments[0].shards[0];
+    let path = format!("/v1/objects/{id}/shards/{}", first.id);
+    let (status, body) = net
+        .signed(&uploader, "PUT", &path, b"not the shard".to_vec())
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("wrong_shard_id"))
+    );
+    let stranger = blake3::hash(b"stranger").to_hex().to_string();
+    let (status, _) = net
+        .signed(
+            &uploader,
+            "PUT",
+            &format!("/v1/objects/{id}/shards/{stranger}"),
+            b"stranger".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = net
+        .signed(
+            &uploader,
+            "PUT",
+            &format!("/v1/objects/{id}/shards/..%2f..%2fetc"),
+            vec![],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Upload half, ask what is missing (resume), then the rest.
+    let all: Vec<_> = segments.iter().flat_map(|s| s.shards.iter()).collect();
+    for shard in &all[..total / 2] {
+        let (status, body) = net
+            .signed(
+                &uploader,
+                "PUT",
+                &format!("/v1/objects/{id}/shards/{}", shard.id),
+                shard.bytes.clone(),
+            )
+            .await;
+        assert!(status.is_success(), "{status} {body}");
+    }
+    let missing = net.get_json(&format!("/v1/objects/{id}/missing")).await;
+    let missing: Vec<String> = missing["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!missing.is_empty() && missing.len() <= total - total / 2);
+    for shard in all.iter().filter(|s| missing.contains(&s.id.to_string())) {
+        let (status, body) = net
+            .signed(
+                &uploader,
+                "PUT",
+                &format!("/v1/objects/{id}/shards/{}", shard.id),
+                shard.bytes.clone(),
+            )
+            .await;
+        assert!(status.is_success(), "{status} {body}");
+    }
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert_eq!(status["complete"], true, "{status}");
+    assert_eq!(status["at_risk"], 0);
+    // Each segment's six shards on six distinct nodes.
+    for segment in status["segments"].as_array().unwrap() {
+        let mut nodes: Vec<&str> = segment["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["node"].as_str().unwrap())
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        assert_eq!(nodes.len(), 6, "{segment}");
+    }
+
+    // Read back through the relay: the manifest (hash = id) and any k shards per segment.
+    let bytes = net
+        .http
+        .get(format!("{}/v1/objects/{id}", net.base))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let fetched = Manifest::parse(&bytes).unwrap();
+    assert_eq!(fetched.object_id().to_string(), id);
+    let mut read = Vec::new();
+    for segment in &segments {
+        let mut shards = Vec::new();
+        for (i, shard) in segment.shards.iter().enumerate() {
+            // Skip two shards of every segment: any four suffice.
+            if i == 1 || i == 4 {
+                shards.push(None);
+                continue;
+            }
+            let got = net
+                .http
+                .get(format!("{}/v1/objects/{id}/shards/{}", net.base, shard.id))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.status().as_u16(), 200);
+            shards.push(Some(got.bytes().await.unwrap().to_vec()));
+        }
+        read.push(shards);
+    }
+    let plain = datahub_core::open_bytes(&fetched, &read, &reader).unwrap();
+    assert_eq!(plain.as_slice(), data.as_slice());
+}
+
+async fn upload_goes_on_when_a_node_stops(backend: Backend) {
+    let mut net = Network::start(&backend, 7).await;
+    wait_for_nodes(&net, 7).await;
+    let uploader = key("uploader");
+    let (manifest, segments) = seal(&vec![7u8; 200_000], &key("reader"));
+    let id = manifest.object_id().to_string();
+    net.signed(&uploader, "POST", "/v1/objects", manifest.to_bytes())
+        .await;
+    // One node stops answering; the relay still thinks it alive (its heartbeat is recent).
+    let _ = net.stops[0].take().unwrap().send(());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for shard in segments.iter().flat_map(|s| s.shards.iter()) {
+        let (status, body) = net
+            .signed(
+                &uploader,
+                "PUT",
+                &format!("/v1/objects/{id}/shards/{}", shard.id),
+                shard.bytes.clone(),
+            )
+            .await;
+        assert!(status.is_success(), "{status} {body}");
+    }
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert_eq!(status["complete"], true, "{status}");
+    let nodes = net.get_json("/v1/nodes").await;
+    let stopped = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["reputation"].as_i64().unwrap() < 100);
+    assert!(
+        stopped.is_some(),
+        "the failing node lost reputation: {nodes}"
+    );
+}
+
+impl Network {
+    async fn upload(
+        &self,
+        uploader: &SecretKey,
+        manifest: &Manifest,
+        segments: &[datahub_core::seal::EncodedSegment],
+    ) {
+        let id = manifest.object_id().to_string();
+        let (status, body) = self
+            .signed(uploader, "POST", "/v1/objects", manifest.to_bytes())
+            .await;
+        assert!(status.is_success(), "{body}");
+        for shard in segments.iter().flat_map(|s| s.shards.iter()) {
+            let (status, body) = self
+                .signed(
+                    uploader,
+                    "PUT",
+                    &format!("/v1/objects/{id}/shards/{}", shard.id),
+                    shard.bytes.clone(),
+                )
+                .await;
+            assert!(status.is_success(), "{status} {body}");
+        }
+    }
+
+    /// Reads an object back through the relay (any k shards per segment).
+    async fn read(&self, manifest: &Manifest, reader: &SecretKey) -> Result<Vec<u8>, String> {
+        let id = manifest.object_id().to_string();
+        let mut segments = Vec::new();
+        for index in 0..manifest.segment_count() {
+            let mut shards = Vec::new();
+            for shard in manifest.shard_ids(index) {
+                let got = self
+                    .http
+                    .get(format!("{}/v1/objects/{id}/shards/{shard}", self.base))
+                    .send()
+                    .await
+                    .unwrap();
+                shards.push(if got.status().is_success() {
+                    Some(got.bytes().await.unwrap().to_vec())
+                } else {
+                    None
+                });
+            }
+            segments.push(shards);
+        }
+        datahub_core::open_bytes(manifest, &segments, reader)
+            .map(|p| p.to_vec())
+            .map_err(|e| e.to_string())
+    }
+
+    fn stop(&mut self, node: usize) {
+        let _ = self.stops[node].take().unwrap().send(());
+    }
+}
+
+fn random_data(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        out.extend_from_slice(&datahub_relay::clock::random::<32>());
+    }
+    out.truncate(len);
+    out
+}
+
+async fn corrupt_shards_are_audited_down_and_repaired(backend: Backend) {
+    let net = Network::start(&backend, 6).await;
+    wait_for_nodes(&net, 6).await;
+    let reader = key("reader");
+    let data = random_data(200_000);
+    let (manifest, segments) = seal(&data, &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    // Flip a byte in every shard file of node 0, on disk.
+    let mut flipped = 0;
+    for entry in walk(&net._dir.path().join("node-0").join("shards")) {
+        let mut bytes = std::fs::read(&entry).unwrap();
+        bytes[0] ^= 0x55;
+        std::fs::write(&entry, bytes).unwrap();
+        flipped += 1;
+    }
+    assert!(flipped > 0);
+    let mut failed = 0;
+    for _ in 0..20 {
+        let (_, f) = datahub_relay::maintenance::audit_round(&net.relay)
+            .await
+            .unwrap();
+        failed += f;
+        if failed > 0 {
+            break;
+        }
+    }
+    assert!(failed > 0, "the corrupt node failed an audit");
+    let (at_risk, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(
+        at_risk >= 1 && rebuilt >= 1,
+        "{at_risk} at risk, {rebuilt} rebuilt"
+    );
+    let nodes = net.get_json("/v1/nodes").await;
+    let worst = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["reputation"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    assert!(worst < 100, "{nodes}");
+    assert_eq!(net.read(&manifest, &reader).await.unwrap(), data);
+}
+
+async fn dead_nodes_are_repaired_around_then_more_can_die(backend: Backend) {
+    let mut net = Network::start_with(&backend, 8, 2).await;
+    wait_for_nodes(&net, 8).await;
+    let reader = key("reader");
+    let data = random_data(150_000);
+    let (manifest, segments) = seal(&data, &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    net.stop(0);
+    net.stop(1);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert_eq!(
+        net.read(&manifest, &reader).await.unwrap(),
+        data,
+        "readable with m nodes dead"
+    );
+    let (at_risk, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(
+        at_risk > 0 && rebuilt > 0,
+        "{at_risk} at risk, {rebuilt} rebuilt"
+    );
+    let (at_risk, _) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!(at_risk, 0, "everything repaired");
+    net.stop(2);
+    net.stop(3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        net.read(&manifest, &reader).await.unwrap(),
+        data,
+        "readable after m more died"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.file_name().is_some_and(|n| n.len() == 64) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Each test on SQLite, and on PostgreSQL when the test command started one.
+macro_rules! on_both {
+    ($($name:ident),*) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if super::postgres_admin_url().is_some() {
+                        super::$name(super::Backend::Postgres).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    objects_are_placed_across_nodes_and_read_back,
+    upload_goes_on_when_a_node_stops,
+    corrupt_shards_are_audited_down_and_repaired,
+    dead_nodes_are_repaired_around_then_more_can_die
+);
