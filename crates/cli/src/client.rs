@@ -20,6 +20,8 @@ pub struct ApiFailure {
     pub code: String,
     /// What the server said, for people.
     pub message: String,
+    /// How long a 429 asks us to wait.
+    pub retry_after: Option<Duration>,
 }
 
 impl fmt::Display for ApiFailure {
@@ -358,10 +360,17 @@ impl fmt::Display for SendError {
 
 async fn checked(response: reqwest::Response) -> Result<Vec<u8>, ApiFailure> {
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
     let body = response.bytes().await.map_err(|e| ApiFailure {
         status,
         code: String::new(),
         message: format!("the connection broke while reading the answer: {e}"),
+        retry_after: None,
     })?;
     if status.is_success() {
         return Ok(body.to_vec());
@@ -377,6 +386,7 @@ async fn checked(response: reqwest::Response) -> Result<Vec<u8>, ApiFailure> {
         status,
         code,
         message,
+        retry_after,
     })
 }
 

@@ -37,7 +37,10 @@ pub async fn run(args: Args) -> Result<()> {
     let id = parse_object_id(&args.id)?;
     let key = keygen::load(&args.identity.identity)?;
     let relay = Relay::new(&args.relay.relay)?;
-    let manifest_bytes = relay.manifest(&id).await?;
+    let manifest_bytes = relay
+        .manifest(&id)
+        .await
+        .with_context(|| format!("cannot fetch object {id}"))?;
     let manifest = Manifest::parse_with_id(&manifest_bytes, &id)
         .with_context(|| format!("the relay sent a bad manifest for {id}"))?;
     let places = match relay.status(&id).await {

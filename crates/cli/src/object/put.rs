@@ -26,6 +26,8 @@ use crate::progress;
 const PARALLEL_UPLOADS: usize = 6;
 /// Tries per shard before `put` gives up (and keeps the spool for `resume`).
 const ATTEMPTS: u32 = 6;
+/// Times a shard may be told to slow down (429) before `put` gives up.
+const MAX_THROTTLED: u32 = 120;
 
 #[derive(clap::Args)]
 pub struct PutArgs {
@@ -285,8 +287,8 @@ async fn upload(
     Ok(())
 }
 
-/// One shard, signed afresh on every try; network errors, 5xx, 429 and replays are retried
-/// with backoff (0.5 s doubling to 8 s).
+/// One shard, signed afresh on every try: network errors and 5xx are retried with backoff
+/// (0.5 s doubling to 8 s), 429 after the wait the relay asks for.
 async fn put_with_retry(
     relay: &Relay,
     key: &SecretKey,
@@ -297,17 +299,23 @@ async fn put_with_retry(
 ) -> Result<()> {
     let mut delay = Duration::from_millis(500);
     let mut attempt = 1;
+    let mut throttled = 0;
     loop {
         match relay
             .put_shard(key, audience, id, shard, bytes.clone())
             .await
         {
             Ok(()) => return Ok(()),
+            // Rate limited: wait as asked; this is the relay pacing us, not a failure.
+            Err(SendError::Api(a)) if a.status.as_u16() == 429 && throttled < MAX_THROTTLED => {
+                throttled += 1;
+                tokio::time::sleep(a.retry_after.unwrap_or(Duration::from_secs(1))).await;
+            }
+            // A replay is our own signature meeting itself again: sign afresh right away.
+            Err(SendError::Api(a)) if a.code == "replayed" && attempt < ATTEMPTS => attempt += 1,
             Err(e) if e.retryable() && attempt < ATTEMPTS => {
-                if !matches!(&e, SendError::Api(a) if a.code == "replayed") {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(8));
-                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(8));
                 attempt += 1;
             }
             Err(e) => {
