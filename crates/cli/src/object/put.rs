@@ -24,8 +24,6 @@ use crate::progress;
 
 /// Shard uploads in flight at once.
 const PARALLEL_UPLOADS: usize = 6;
-/// Tries per shard before `put` gives up (and keeps the spool for `resume`).
-const ATTEMPTS: u32 = 6;
 /// Times a shard may be told to slow down (429) before `put` gives up.
 const MAX_THROTTLED: u32 = 120;
 
@@ -46,7 +44,7 @@ pub struct PutArgs {
     #[command(flatten)]
     relay: RelayArg,
     #[command(flatten)]
-    spool: SpoolArg,
+    upload: UploadOpts,
 }
 
 #[derive(clap::Args)]
@@ -58,17 +56,20 @@ pub struct ResumeArgs {
     #[command(flatten)]
     relay: RelayArg,
     #[command(flatten)]
-    spool: SpoolArg,
+    upload: UploadOpts,
 }
 
 #[derive(clap::Args)]
-pub struct SpoolArg {
+pub struct UploadOpts {
+    /// Tries per shard (network errors, 5xx) before giving up and keeping the sealed shards
+    #[arg(long, value_name = "N", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
+    tries: u32,
     /// Where sealed shards wait for upload [default: $XDG_CACHE_HOME/datahub/uploads or ~/.cache/datahub/uploads]
     #[arg(long, value_name = "DIR", env = "DATAHUB_SPOOL")]
     spool: Option<PathBuf>,
 }
 
-impl SpoolArg {
+impl UploadOpts {
     fn dir(&self) -> PathBuf {
         if let Some(dir) = &self.spool {
             return dir.clone();
@@ -95,7 +96,7 @@ pub async fn put(args: PutArgs) -> Result<()> {
     let size = std::fs::metadata(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?
         .len();
-    let spool = args.spool.dir();
+    let spool = args.upload.dir();
     let bar = progress::bytes("sealing", size);
     let file = args.file.clone();
     let (id, dir) = {
@@ -105,12 +106,12 @@ pub async fn put(args: PutArgs) -> Result<()> {
             .context("sealing stopped")??
     };
     bar.finish_and_clear();
-    finish_upload(&relay, key, &audience, id, &dir).await
+    finish_upload(&relay, key, &audience, id, &dir, args.upload.tries).await
 }
 
 pub async fn resume(args: ResumeArgs) -> Result<()> {
     let id = parse_object_id(&args.id)?;
-    let dir = args.spool.dir().join(id.to_string());
+    let dir = args.upload.dir().join(id.to_string());
     if !dir.join("manifest").is_file() {
         bail!(
             "no kept upload of {id} in {}: it finished already, or was sealed with another --spool",
@@ -120,7 +121,7 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
     let key = Arc::new(keygen::load(&args.identity.identity)?);
     let relay = Relay::new(&args.relay.relay)?;
     let audience = relay.address().await?;
-    finish_upload(&relay, key, &audience, id, &dir).await
+    finish_upload(&relay, key, &audience, id, &dir, args.upload.tries).await
 }
 
 async fn finish_upload(
@@ -129,8 +130,9 @@ async fn finish_upload(
     audience: &Address,
     id: ObjectId,
     dir: &Path,
+    tries: u32,
 ) -> Result<()> {
-    match upload(relay, key, audience, &id, dir).await {
+    match upload(relay, key, audience, &id, dir, tries).await {
         Ok(()) => {
             let _ = tokio::fs::remove_dir_all(dir).await;
             println!("{id}");
@@ -217,6 +219,7 @@ async fn upload(
     audience: &Address,
     id: &ObjectId,
     dir: &Path,
+    tries: u32,
 ) -> Result<()> {
     let manifest_path = dir.join("manifest");
     let manifest_bytes = tokio::fs::read(&manifest_path)
@@ -262,7 +265,7 @@ async fn upload(
                     );
                 }
                 let len = bytes.len() as u64;
-                put_with_retry(relay, &key, audience, id, &shard, bytes).await?;
+                put_with_retry(relay, &key, audience, id, &shard, bytes, tries).await?;
                 bar.inc(len);
                 Ok(())
             }
@@ -296,6 +299,7 @@ async fn put_with_retry(
     id: &ObjectId,
     shard: &ShardId,
     bytes: Vec<u8>,
+    tries: u32,
 ) -> Result<()> {
     let mut delay = Duration::from_millis(500);
     let mut attempt = 1;
@@ -312,8 +316,8 @@ async fn put_with_retry(
                 tokio::time::sleep(a.retry_after.unwrap_or(Duration::from_secs(1))).await;
             }
             // A replay is our own signature meeting itself again: sign afresh right away.
-            Err(SendError::Api(a)) if a.code == "replayed" && attempt < ATTEMPTS => attempt += 1,
-            Err(e) if e.retryable() && attempt < ATTEMPTS => {
+            Err(SendError::Api(a)) if a.code == "replayed" && attempt < tries => attempt += 1,
+            Err(e) if e.retryable() && attempt < tries => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(8));
                 attempt += 1;
