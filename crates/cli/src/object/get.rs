@@ -228,3 +228,55 @@ impl Fetcher {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use datahub_core::{Params, SecretKey, seal_bytes};
+
+    #[tokio::test]
+    async fn too_few_reachable_shards_name_the_segment() {
+        let owner = SecretKey::derive(&[1; 32]).public_key();
+        let (manifest, segments) =
+            seal_bytes(&[7u8; 100_000], &[owner], &[2; 32], Params::default()).unwrap();
+        // Nothing listens on port 9 (discard): every node and the relay are unreachable,
+        // except one node that holds segment 0's shard 2.
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", server.local_addr().unwrap());
+        let shard = segments[0].shards[2].bytes.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = server.accept().await else {
+                    return;
+                };
+                let shard = shard.clone();
+                tokio::spawn(async move {
+                    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        shard.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&shard).await;
+                });
+            }
+        });
+        let mut places = Places::new();
+        places.insert((0, 0), ("http://127.0.0.1:9".to_owned(), true));
+        places.insert((0, 2), (endpoint, true));
+        let fetcher = Arc::new(Fetcher {
+            relay: Relay::new("http://127.0.0.1:9").unwrap(),
+            id: manifest.object_id(),
+            manifest,
+            places,
+        });
+        let err = fetcher.segment(0).await.map(drop).unwrap_err().to_string();
+        assert!(
+            err.starts_with("not enough shards for segment 0: 1 of 4 needed reachable ("),
+            "{err}"
+        );
+    }
+}
