@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
+use bytes::Bytes;
 use datahub_core::eth::Timestamp;
 use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER, sign_request};
 use datahub_core::{Address, ObjectId, SecretKey, ShardId};
@@ -211,7 +212,7 @@ impl Relay {
         audience: &Address,
         method: Method,
         path: &str,
-        body: Vec<u8>,
+        body: Bytes,
     ) -> Result<Vec<u8>, SendError> {
         let url = self.url(path).map_err(SendError::Other)?;
         let target = match url.query() {
@@ -241,7 +242,13 @@ impl Relay {
         manifest: &[u8],
     ) -> Result<Missing> {
         let body = self
-            .signed(key, audience, Method::POST, "v1/objects", manifest.to_vec())
+            .signed(
+                key,
+                audience,
+                Method::POST,
+                "v1/objects",
+                Bytes::copy_from_slice(manifest),
+            )
             .await
             .map_err(SendError::into_anyhow)?;
         serde_json::from_slice(&body).context("the relay's answer to the manifest is not JSON")
@@ -260,7 +267,7 @@ impl Relay {
         audience: &Address,
         id: &ObjectId,
         shard: &ShardId,
-        bytes: Vec<u8>,
+        bytes: Bytes,
     ) -> Result<(), SendError> {
         self.signed(
             key,

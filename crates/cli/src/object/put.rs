@@ -265,7 +265,7 @@ async fn upload(
                     );
                 }
                 let len = bytes.len() as u64;
-                put_with_retry(relay, &key, audience, id, &shard, bytes, tries).await?;
+                put_with_retry(relay, &key, audience, id, &shard, bytes.into(), tries).await?;
                 bar.inc(len);
                 Ok(())
             }
@@ -298,7 +298,7 @@ async fn put_with_retry(
     audience: &Address,
     id: &ObjectId,
     shard: &ShardId,
-    bytes: Vec<u8>,
+    bytes: bytes::Bytes,
     tries: u32,
 ) -> Result<()> {
     let mut delay = Duration::from_millis(500);
