@@ -82,6 +82,10 @@ pub async fn run(args: Args) -> Result<()> {
         "--data".into(),
         data.join("relay").display().to_string(),
     ];
+    if std::env::var_os("DATAHUB_CONFIG").is_none() {
+        let config = dev_config(&data)?;
+        relay_args.extend(["--config".into(), config.display().to_string()]);
+    }
     if let Some(www) = &www {
         relay_args.extend(["--www".into(), www.display().to_string()]);
     }
@@ -195,6 +199,27 @@ pub async fn run(args: Args) -> Result<()> {
     stop_all(&stop, tasks).await;
     println!("datahub dev: stopped");
     outcome
+}
+
+/// The relay's configuration for `dev`, written on first start and kept (edit it freely).
+const DEV_CONFIG: &str = "\
+# Written by `datahub dev` on its first start; edit freely (docs/relay.md lists every setting).
+# DATAHUB_CONFIG, when set, is used instead of this file.
+#
+# One person uploads large objects here: a public relay's limit of 20 signed requests per
+# second per signer would pace a 256 MiB upload (390 shards) to about 17 seconds.
+[limits]
+address_per_sec = 1000.0
+address_burst = 2000.0
+";
+
+fn dev_config(data: &Path) -> Result<PathBuf> {
+    let path = data.join("relay.toml");
+    if !path.exists() {
+        std::fs::write(&path, DEV_CONFIG)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(path)
 }
 
 fn region(i: usize) -> String {
