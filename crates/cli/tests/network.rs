@@ -295,6 +295,44 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
         assert!(!dir.join(format!("out-{i}.partial")).exists());
         objects.push((file, id));
     }
+    // Several recipients: each opens the object.
+    let uploader =
+        datahub_relay::keyfile::parse(&std::fs::read_to_string(dir.join("uploader.key")).unwrap())
+            .unwrap();
+    let uploader_public = hex::encode(uploader.public_key().to_compressed());
+    let shared = ok(
+        dir,
+        &[
+            "object",
+            "put",
+            "file-2",
+            "-r",
+            &public,
+            &uploader_public,
+            "-i",
+            "uploader.key",
+            r[0],
+            r[1],
+        ],
+    );
+    for key in ["owner.key", "uploader.key"] {
+        ok(
+            dir,
+            &[
+                "object",
+                "get",
+                shared.trim(),
+                "-i",
+                key,
+                "-o",
+                "shared",
+                r[0],
+                r[1],
+            ],
+        );
+        assert!(same_file(&dir.join("file-2"), &dir.join("shared")), "{key}");
+    }
+
     // The spool is emptied once an upload completes.
     let kept: Vec<_> = std::fs::read_dir(dir.join("spool")).unwrap().collect();
     assert!(kept.is_empty(), "{kept:?}");
@@ -546,6 +584,26 @@ fn dev_serves_the_web_app() {
     let page = reqwest_get(&format!("{}/", dev.url));
     assert!(page.contains("<title>dh</title>"), "{page}");
     dev.stop();
+}
+
+/// `dev` killed outright (SIGKILL, no chance to clean up) leaves no child behind: each child
+/// asked the kernel for SIGTERM when its parent dies.
+#[test]
+fn a_killed_dev_leaves_no_orphans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dev = Dev::start(tmp.path(), 2, false);
+    let mut pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
+    pids.push(dev.relay_pid);
+    dev.child.kill().unwrap();
+    dev.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "children of a killed dev still run"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// No relay: put says so before sealing anything.

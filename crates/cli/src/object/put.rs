@@ -31,12 +31,13 @@ const MAX_THROTTLED: u32 = 120;
 pub struct PutArgs {
     /// The file to seal and upload
     file: PathBuf,
-    /// A recipient's public key (66 hex digits, from `datahub keygen`); repeat for several
+    /// Recipients' public keys (66 hex digits, from `datahub keygen`): `-r A B` or `-r A -r B`
     #[arg(
         long = "recipient",
         short = 'r',
         value_name = "PUBKEY",
-        required = true
+        required = true,
+        num_args = 1..
     )]
     recipients: Vec<String>,
     #[command(flatten)]
