@@ -12,6 +12,8 @@
 //! Identity, in [`eth`] (specified in `docs/signatures.md`): Ethereum addresses, EIP-191 and
 //! EIP-712 signatures, Sign-In with Ethereum and the session keys it authorizes.
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod chacha_simd;
 pub mod erasure;
 pub mod eth;
 pub mod header;

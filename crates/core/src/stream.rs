@@ -12,6 +12,7 @@
 //!
 //! These are the chunk-level functions; [`crate::seal`] drives them over a stream.
 
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 use chacha20poly1305::{AeadInOut, ChaCha20Poly1305, KeyInit};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -47,8 +48,49 @@ impl PayloadKey {
         Self(bytes)
     }
 
-    fn cipher(&self) -> ChaCha20Poly1305 {
+    /// ChaCha20-Poly1305: encrypts `body` in place, returns the tag.
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    fn seal_in_place(&self, nonce: &[u8; 12], body: &mut [u8]) -> [u8; TAG_LEN] {
+        // Encryption only fails for messages longer than ChaCha20's 256 GiB block counter allows.
+        #[allow(clippy::expect_used)]
+        let tag = ChaCha20Poly1305::new(&self.0.into())
+            .encrypt_inout_detached(&(*nonce).into(), &[], body.into())
+            .expect("a 64 KiB chunk is within ChaCha20's limit");
+        tag.into()
+    }
+
+    /// ChaCha20-Poly1305: checks the tag, then decrypts `body` in place.
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    fn open_in_place(
+        &self,
+        nonce: &[u8; 12],
+        body: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), ChunkAuthError> {
         ChaCha20Poly1305::new(&self.0.into())
+            .decrypt_inout_detached(&(*nonce).into(), &[], body.into(), &(*tag).into())
+            .map_err(|_| ChunkAuthError)
+    }
+
+    /// The same, with ChaCha20 in WebAssembly SIMD ([`crate::chacha_simd`]).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn seal_in_place(&self, nonce: &[u8; 12], body: &mut [u8]) -> [u8; TAG_LEN] {
+        crate::chacha_simd::ChaCha20::new(&self.0, nonce).seal(body)
+    }
+
+    /// The same, with ChaCha20 in WebAssembly SIMD ([`crate::chacha_simd`]).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn open_in_place(
+        &self,
+        nonce: &[u8; 12],
+        body: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<(), ChunkAuthError> {
+        if crate::chacha_simd::ChaCha20::new(&self.0, nonce).open(body, tag) {
+            Ok(())
+        } else {
+            Err(ChunkAuthError)
+        }
     }
 }
 
@@ -76,12 +118,7 @@ pub fn seal_chunk(
     out.extend_from_slice(plaintext);
     let nonce = chunk_nonce(index, last);
     let body = out.get_mut(start..).unwrap_or_default();
-    // Encryption only fails for messages longer than ChaCha20's 256 GiB block counter allows.
-    #[allow(clippy::expect_used)]
-    let tag = key
-        .cipher()
-        .encrypt_inout_detached(&nonce.into(), &[], body.into())
-        .expect("a 64 KiB chunk is within ChaCha20's limit");
+    let tag = key.seal_in_place(&nonce, body);
     out.extend_from_slice(&tag);
 }
 
@@ -105,12 +142,9 @@ pub fn open_chunk(
     out.extend_from_slice(body);
     let nonce = chunk_nonce(index, last);
     let plain = out.get_mut(start..).unwrap_or_default();
-    match key
-        .cipher()
-        .decrypt_inout_detached(&nonce.into(), &[], plain.into(), &tag.into())
-    {
+    match key.open_in_place(&nonce, plain, &tag) {
         Ok(()) => Ok(()),
-        Err(_) => {
+        Err(ChunkAuthError) => {
             out.get_mut(start..).unwrap_or_default().zeroize();
             out.truncate(start);
             Err(ChunkAuthError)

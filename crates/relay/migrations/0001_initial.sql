@@ -45,12 +45,14 @@ CREATE TABLE leases (
     expires_ms BIGINT NOT NULL,
     UNIQUE (campaign, idx, worker)
 );
-CREATE INDEX leases_expiry ON leases (state, expires_ms);
-CREATE INDEX leases_worker ON leases (worker, campaign, state);
+-- Partial indexes: only active leases are looked up by expiry or by holder, and answering a
+-- lease then only removes an entry instead of moving it.
+CREATE INDEX leases_expiry ON leases (expires_ms) WHERE state = 'active';
+CREATE INDEX leases_worker ON leases (worker, campaign) WHERE state = 'active';
 
 CREATE TABLE submissions (
     id TEXT PRIMARY KEY,
-    lease TEXT NOT NULL UNIQUE,
+    lease TEXT NOT NULL,
     signer TEXT NOT NULL,
     nonce TEXT NOT NULL,
     worker TEXT NOT NULL,

@@ -12,4 +12,12 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+mod bench;
+mod js;
+mod keystore;
+mod seal;
 mod signer;
+mod wallet;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests;

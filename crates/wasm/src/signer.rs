@@ -19,6 +19,8 @@ use datahub_core::{
 use serde_json::Value as Json;
 use wasm_bindgen::prelude::*;
 
+use crate::js::{error_from, hex, input_error, js_error, parse_hex};
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = r#"
 /** A time: a Date, milliseconds since the Unix epoch, or an RFC 3339 string. */
@@ -46,57 +48,8 @@ export interface SessionGrantInfo {
 }
 "#;
 
-/// A JS `Error` with a stable `name` and `code`.
-fn js_error(name: &str, code: &str, message: &str) -> JsValue {
-    let error = js_sys::Error::new(message);
-    error.set_name(name);
-    let _ = js_sys::Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
-    error.into()
-}
-
-/// The variant name of an error enum, from its `Debug` form (`HighS`, `WrongDomain { .. }`).
-fn code_of(debug: &str) -> String {
-    debug
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect()
-}
-
-fn error_from<E: core::fmt::Debug + core::fmt::Display>(name: &str, e: &E) -> JsValue {
-    js_error(name, &code_of(&format!("{e:?}")), &e.to_string())
-}
-
-fn input_error(code: &str, message: &str) -> JsValue {
-    js_error("InputError", code, message)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use core::fmt::Write as _;
-    let mut out = String::with_capacity(2 + bytes.len() * 2);
-    out.push_str("0x");
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
-
-fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits = text.strip_prefix("0x")?;
-    if digits.len() % 2 != 0 {
-        return None;
-    }
-    digits
-        .as_bytes()
-        .chunks_exact(2)
-        .map(|pair| {
-            let pair = core::str::from_utf8(pair).ok()?;
-            u8::from_str_radix(pair, 16).ok()
-        })
-        .collect()
-}
-
 /// A message as JS gives it: a string is signed as its UTF-8 bytes, a `Uint8Array` as is.
-fn message_bytes(message: &JsValue) -> Result<Vec<u8>, JsValue> {
+pub(crate) fn message_bytes(message: &JsValue) -> Result<Vec<u8>, JsValue> {
     if let Some(text) = message.as_string() {
         return Ok(text.into_bytes());
     }
@@ -120,21 +73,14 @@ fn address(text: &str) -> Result<Address, JsValue> {
 /// A local secp256k1 key: the identity of a visitor with no wallet, or a session key.
 #[wasm_bindgen]
 pub struct LocalSigner {
-    key: SecretKey,
+    pub(crate) key: SecretKey,
 }
 
 #[wasm_bindgen]
 impl LocalSigner {
     /// A new random key (from `crypto.getRandomValues`).
     pub fn generate() -> Result<LocalSigner, JsValue> {
-        let mut entropy = [0u8; 32];
-        getrandom::fill(&mut entropy).map_err(|e| {
-            js_error(
-                "RandomnessError",
-                "Unavailable",
-                &format!("no secure randomness available: {e}"),
-            )
-        })?;
+        let mut entropy = crate::js::entropy()?;
         let key = SecretKey::derive(&entropy);
         entropy.fill(0);
         Ok(Self { key })
@@ -303,7 +249,7 @@ const DOMAIN_FIELDS: [(&str, &str); 5] = [
     ("salt", "bytes32"),
 ];
 
-fn typed_data_from_json(json: &str) -> Result<TypedData, JsValue> {
+pub(crate) fn typed_data_from_json(json: &str) -> Result<TypedData, JsValue> {
     let bad = |what: &str| {
         input_error(
             "InvalidTypedData",

@@ -80,15 +80,29 @@ pub fn test_native() -> Result<()> {
     }
 }
 
+/// The crates whose tests run as WebAssembly, in Node.js and in headless Chromium.
+const WASM_TESTED: [&str; 2] = ["crates/core", "crates/wasm"];
+
 pub fn test_wasm() -> Result<()> {
+    for krate in WASM_TESTED {
+        test_wasm_crate(krate)?;
+    }
+    Ok(())
+}
+
+fn test_wasm_crate(krate: &str) -> Result<()> {
     let rustflags = Config::load()?.rustflags();
-    heading("test-wasm: datahub-core's tests as WebAssembly in Node.js");
+    heading(&format!(
+        "test-wasm: {krate}'s tests as WebAssembly in Node.js"
+    ));
     Cmd::new("wasm-pack")
         .env("RUSTFLAGS", &rustflags)
-        .args(["test", "--node", "crates/core"])
+        .args(["test", "--node", krate])
         .run()?;
 
-    heading("test-wasm: datahub-core's tests as WebAssembly in headless Chromium");
+    heading(&format!(
+        "test-wasm: {krate}'s tests as WebAssembly in headless Chromium"
+    ));
     // The driver is given explicitly so wasm-pack never downloads one. The test runner takes
     // Chromium's flags (no sandbox as root, no network chatter) from the file named here.
     let chromedriver =
@@ -101,7 +115,7 @@ pub fn test_wasm() -> Result<()> {
         .env("WASM_BINDGEN_USE_BROWSER", "1")
         .args(["test", "--headless", "--chrome", "--chromedriver"])
         .arg(chromedriver)
-        .arg("crates/core")
+        .arg(krate)
         .run()
 }
 

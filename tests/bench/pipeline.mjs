@@ -1,0 +1,30 @@
+// The sealing pipeline (encrypt + erasure-code + hash) and its parts, and signing and
+// recovery, in one Node.js process: the wasm build of @datahub/wasm (pkg/node) side by side
+// with libsodium-wrappers, @noble/ciphers, hash-wasm, @digitaldefiance/reed-solomon-erasure.wasm,
+// ethers v6 and @noble/curves (the suite is pipeline-suite.mjs). A benchmark, not a test.
+//
+// Run from tests/ after `cargo xtask pkg`: node bench/pipeline.mjs
+// BENCH_SECONDS (default 2) is the time spent on each figure; BENCH_MIB (default 64) the size
+// sealed. Prints MiB/s or ops/s and, for each of ours, the ratio to the best peer (>1: ahead).
+// bench/pipeline-chromium.mjs runs the same suite in headless Chromium.
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { run } from "./pipeline-suite.mjs";
+
+const require = createRequire(import.meta.url);
+const dh = require("@datahub/wasm");
+const wasm = readFileSync(require.resolve("@datahub/wasm/web/datahub_wasm_bg.wasm"));
+// Its ES module build cannot find its .wasm on its own in Node.js (it uses __dirname).
+const rsWasm = readFileSync(
+  new URL("../node_modules/@digitaldefiance/reed-solomon-erasure.wasm/dist/reed_solomon_erasure_bg.wasm", import.meta.url),
+);
+
+await run({
+  dh,
+  rsWasm,
+  log: (line) => console.log(line),
+  header: `node ${process.version}; datahub_wasm_bg.wasm ${wasm.length} bytes (${gzipSync(wasm, { level: 9 }).length} gzip -9)`,
+  seconds: Number(process.env.BENCH_SECONDS ?? 2),
+  mib: Number(process.env.BENCH_MIB ?? 64),
+});
