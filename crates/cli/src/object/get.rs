@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use datahub_core::{Manifest, ObjectId, OpenError, Opener, ShardId};
@@ -19,6 +20,8 @@ use crate::{keygen, progress};
 
 /// Segments fetched ahead of the one being decrypted.
 const SEGMENTS_AHEAD: usize = 3;
+/// A segment's fetches that have not answered for this long get company from another holder.
+const HEDGE_AFTER: Duration = Duration::from_secs(2);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -112,6 +115,7 @@ async fn fetch(
         id,
         manifest: manifest.clone(),
         places,
+        hedge_after: HEDGE_AFTER,
     });
     let mut opener = Opener::new(manifest.clone(), key);
     let mut segments = futures_util::stream::iter(0..manifest.segment_count())
@@ -137,6 +141,8 @@ struct Fetcher {
     id: ObjectId,
     manifest: Manifest,
     places: Places,
+    /// How long to wait on the fetches in flight before starting one more.
+    hedge_after: Duration,
 }
 
 #[derive(Clone)]
@@ -174,8 +180,10 @@ impl Fetcher {
         let mut busy: HashSet<usize> = HashSet::new();
         let mut errors: Vec<String> = Vec::new();
         let mut in_flight = FuturesUnordered::new();
+        // Fetches beyond k started because others were slow.
+        let mut hedges = 0;
         loop {
-            while got + in_flight.len() < k {
+            while got + in_flight.len() < k + hedges {
                 let next = queue.iter().position(|(pos, _)| {
                     !busy.contains(pos) && slots.get(*pos).is_some_and(Option::is_none)
                 });
@@ -192,7 +200,15 @@ impl Fetcher {
                     (pos, shard, source, result)
                 });
             }
-            let Some((pos, shard, source, result)) = in_flight.next().await else {
+            let done = tokio::select! {
+                done = in_flight.next() => done,
+                // Nothing came back for a while: ask one more holder, keep the slow ones going.
+                () = tokio::time::sleep(self.hedge_after), if !in_flight.is_empty() => {
+                    hedges += 1;
+                    continue;
+                }
+            };
+            let Some((pos, shard, source, result)) = done else {
                 break;
             };
             busy.remove(&pos);
@@ -272,11 +288,100 @@ mod tests {
             id: manifest.object_id(),
             manifest,
             places,
+            hedge_after: HEDGE_AFTER,
         });
         let err = fetcher.segment(0).await.map(drop).unwrap_err().to_string();
         assert!(
             err.starts_with("not enough shards for segment 0: 1 of 4 needed reachable ("),
             "{err}"
         );
+    }
+
+    /// Serves every shard of `segments` by id, like a node.
+    async fn serve_shards(shards: HashMap<String, Vec<u8>>) -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", server.local_addr().unwrap());
+        let shards = Arc::new(shards);
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = server.accept().await {
+                let shards = shards.clone();
+                tokio::spawn(async move {
+                    let mut request = vec![0u8; 4096];
+                    let n = socket.read(&mut request).await.unwrap_or(0);
+                    let text = String::from_utf8_lossy(&request[..n]).to_string();
+                    let id = text
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|p| p.strip_prefix("/v1/shards/"))
+                        .unwrap_or("")
+                        .to_owned();
+                    let body = shards.get(&id).cloned().unwrap_or_default();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&body).await;
+                });
+            }
+        });
+        endpoint
+    }
+
+    /// Accepts connections and never answers: a node that hangs.
+    async fn hang() -> String {
+        let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", server.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = server.accept().await {
+                held.push(socket);
+            }
+        });
+        endpoint
+    }
+
+    #[tokio::test]
+    async fn slow_nodes_are_skipped() {
+        let owner = SecretKey::derive(&[1; 32]);
+        let (manifest, segments) = seal_bytes(
+            &[9u8; 300_000],
+            &[owner.public_key()],
+            &[3; 32],
+            Params::default(),
+        )
+        .unwrap();
+        let shards: HashMap<String, Vec<u8>> = segments[0]
+            .shards
+            .iter()
+            .map(|s| (s.id.to_string(), s.bytes.clone()))
+            .collect();
+        let good = serve_shards(shards).await;
+        let slow = hang().await;
+        let mut places = Places::new();
+        for pos in 0..6 {
+            // Two of the four data shards sit on a node that never answers.
+            let endpoint = if pos < 2 { slow.clone() } else { good.clone() };
+            places.insert((0, pos), (endpoint, true));
+        }
+        let fetcher = Arc::new(Fetcher {
+            relay: Relay::new("http://127.0.0.1:9").unwrap(),
+            id: manifest.object_id(),
+            manifest: manifest.clone(),
+            places,
+            hedge_after: Duration::from_millis(100),
+        });
+        let started = std::time::Instant::now();
+        let (index, slots) = tokio::time::timeout(Duration::from_secs(10), fetcher.segment(0))
+            .await
+            .expect("a hanging node stalled the segment")
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let slots: Vec<Option<&[u8]>> = slots.iter().map(|s| s.as_deref()).collect();
+        let mut opener = Opener::new(manifest, owner);
+        let plaintext = opener.push_segment(index, &slots).unwrap();
+        opener.finish().unwrap();
+        assert_eq!(plaintext.as_slice(), &[9u8; 300_000][..]);
     }
 }
