@@ -310,10 +310,11 @@ mod tests {
                     let mut request = vec![0u8; 4096];
                     let n = socket.read(&mut request).await.unwrap_or(0);
                     let text = String::from_utf8_lossy(&request[..n]).to_string();
+                    // `/v1/shards/{id}` on a node, `/v1/objects/{o}/shards/{id}` on the relay.
                     let id = text
                         .split_whitespace()
                         .nth(1)
-                        .and_then(|p| p.strip_prefix("/v1/shards/"))
+                        .and_then(|p| p.rsplit('/').next())
                         .unwrap_or("")
                         .to_owned();
                     let body = shards.get(&id).cloned().unwrap_or_default();
@@ -383,5 +384,59 @@ mod tests {
         let plaintext = opener.push_segment(index, &slots).unwrap();
         opener.finish().unwrap();
         assert_eq!(plaintext.as_slice(), &[9u8; 300_000][..]);
+    }
+
+    fn shard_map(segment: &datahub_core::EncodedSegment) -> HashMap<String, Vec<u8>> {
+        segment
+            .shards
+            .iter()
+            .map(|s| (s.id.to_string(), s.bytes.clone()))
+            .collect()
+    }
+
+    /// Nodes that lie (wrong bytes) or cannot be reached: the shards come from the others and,
+    /// failing those, from the relay; the plaintext is still exact.
+    #[tokio::test]
+    async fn lying_and_unreachable_nodes_fall_back_to_the_relay() {
+        let owner = SecretKey::derive(&[4; 32]);
+        let plaintext: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let (manifest, segments) = seal_bytes(
+            &plaintext,
+            &[owner.public_key()],
+            &[5; 32],
+            Params::default(),
+        )
+        .unwrap();
+        let mut lies = shard_map(&segments[0]);
+        for bytes in lies.values_mut() {
+            bytes[0] ^= 1;
+        }
+        let liar = serve_shards(lies).await;
+        let relay = serve_shards(shard_map(&segments[0])).await;
+        let mut places = Places::new();
+        for pos in 0..6 {
+            // Three liars, three that do not listen: only the relay has good bytes.
+            let endpoint = if pos % 2 == 0 {
+                liar.clone()
+            } else {
+                "http://127.0.0.1:9".to_owned()
+            };
+            places.insert((0, pos), (endpoint, true));
+        }
+        let fetcher = Arc::new(Fetcher {
+            relay: Relay::new(&relay).unwrap(),
+            id: manifest.object_id(),
+            manifest: manifest.clone(),
+            places,
+            hedge_after: HEDGE_AFTER,
+        });
+        let (index, slots) = fetcher.segment(0).await.unwrap();
+        let slots: Vec<Option<&[u8]>> = slots.iter().map(|s| s.as_deref()).collect();
+        let mut opener = Opener::new(manifest, owner);
+        assert_eq!(
+            opener.push_segment(index, &slots).unwrap().as_slice(),
+            &plaintext[..]
+        );
+        opener.finish().unwrap();
     }
 }

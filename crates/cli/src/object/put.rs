@@ -167,6 +167,7 @@ fn seal_to_spool(
         crate::client::now_ms()
     ));
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    remove_abandoned(spool);
     let sealed = (|| -> Result<ObjectId> {
         let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(params.segment_len as usize));
         loop {
@@ -202,6 +203,27 @@ fn seal_to_spool(
     let dir = spool.join(id.to_string());
     std::fs::rename(&tmp, &dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok((id, dir))
+}
+
+/// Removes `.sealing-PID-…` folders whose `put` died while sealing (their process is gone).
+fn remove_abandoned(spool: &Path) {
+    let Ok(entries) = std::fs::read_dir(spool) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".sealing-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(pid) = pid
+            && rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn write_shards(dir: &Path, segment: &datahub_core::EncodedSegment) -> Result<()> {
