@@ -295,6 +295,54 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
         assert!(!dir.join(format!("out-{i}.partial")).exists());
         objects.push((file, id));
     }
+    // A hundred more of varied sizes (chunk boundaries among them), four uploads at a time.
+    let small: Vec<usize> = (0..100)
+        .map(|i| match i % 10 {
+            0 => 65_536 * (i / 10 + 1),
+            1 => 65_536 * (i / 10 + 1) - 1,
+            2 => 65_536 * (i / 10 + 1) + 1,
+            _ => (i * 7_919 * 131) % 900_000,
+        })
+        .collect();
+    let batch: Vec<(std::path::PathBuf, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = small
+            .chunks(25)
+            .enumerate()
+            .map(|(c, sizes)| {
+                let public = public.clone();
+                let relay = relay.clone();
+                scope.spawn(move || {
+                    sizes
+                        .iter()
+                        .enumerate()
+                        .map(|(j, size)| {
+                            let file = dir.join(format!("small-{c}-{j}"));
+                            random_file(&file, *size, (c * 100 + j) as u64 + 1000);
+                            let args = [
+                                "object",
+                                "put",
+                                file.to_str().unwrap(),
+                                "-r",
+                                &public,
+                                "-i",
+                                "uploader.key",
+                                "--relay",
+                                &relay,
+                            ];
+                            let id = ok(dir, &args).trim().to_owned();
+                            (file, id)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(batch.len(), 100);
+    objects.extend(batch);
     // Several recipients: each opens the object.
     let uploader =
         datahub_relay::keyfile::parse(&std::fs::read_to_string(dir.join("uploader.key")).unwrap())
@@ -456,27 +504,33 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
             "{line}"
         );
     }
-    for (i, (file, id)) in objects.iter().enumerate() {
-        let out = dir.join(format!("again-{i}"));
-        ok(
-            dir,
-            &[
-                "object",
-                "get",
-                id,
-                "-i",
-                "owner.key",
-                "-o",
-                out.to_str().unwrap(),
-                r[0],
-                r[1],
-            ],
-        );
-        assert!(
-            same_file(file, &out),
-            "object {i} differs after two nodes died"
-        );
-    }
+    std::thread::scope(|scope| {
+        for (c, chunk) in objects.chunks(26).enumerate() {
+            let relay = relay.clone();
+            scope.spawn(move || {
+                for (j, (file, id)) in chunk.iter().enumerate() {
+                    let out = dir.join(format!("again-{c}-{j}"));
+                    let args = [
+                        "object",
+                        "get",
+                        id,
+                        "-i",
+                        "owner.key",
+                        "-o",
+                        out.to_str().unwrap(),
+                        "--relay",
+                        &relay,
+                    ];
+                    ok(dir, &args);
+                    assert!(
+                        same_file(file, &out),
+                        "{} differs after two nodes died",
+                        file.display()
+                    );
+                }
+            });
+        }
+    });
 
     // SIGTERM stops dev and every child.
     let relay_pid = dev.relay_pid;
