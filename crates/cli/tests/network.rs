@@ -660,6 +660,31 @@ fn a_killed_dev_leaves_no_orphans() {
     }
 }
 
+/// The relay dying ends `dev` with an error naming it, and the nodes are stopped.
+#[test]
+fn the_relay_dying_ends_dev() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dev = Dev::start(tmp.path(), 1, false);
+    let node = dev.nodes[0].1;
+    let relay = rustix::process::Pid::from_raw(dev.relay_pid as i32).unwrap();
+    rustix::process::kill_process(relay, rustix::process::Signal::KILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = dev.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "dev outlived its relay");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut dev.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let expected = format!("error: relay (pid {}, ", dev.relay_pid);
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains(") exited on signal 9: see "), "{stderr}");
+    assert!(!alive(node), "the node outlived dev");
+}
+
 /// No relay: put says so before sealing anything.
 #[test]
 fn a_missing_relay_is_named() {
