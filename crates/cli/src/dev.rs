@@ -552,6 +552,46 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_users_read() {
+        let child = |name: &str, pid: u32, url: &str, address: &str| Started {
+            name: name.into(),
+            pid,
+            url: url.into(),
+            address: address.into(),
+            log: PathBuf::from(format!("/d/{name}.log")),
+        };
+        let started = [
+            child("relay", 10, "http://127.0.0.1:8080", "0xAA"),
+            child("node-0", 11, "http://127.0.0.1:4001", "0xBB"),
+            child("node-1", 12, "http://127.0.0.1:4002", "0xCC"),
+        ];
+        assert_eq!(
+            summary(
+                &started,
+                &["eu-1".into(), "us-1".into()],
+                Path::new("/d"),
+                true
+            ),
+            "\
+datahub dev
+  web app and API  http://127.0.0.1:8080/
+  relay   pid 10      0xAA  log /d/relay.log
+  node-0  pid 11      0xBB  region eu-1  http://127.0.0.1:4001  log /d/node-0.log
+  node-1  pid 12      0xCC  region us-1  http://127.0.0.1:4002  log /d/node-1.log
+  data    /d
+"
+        );
+        let status = std::process::Command::new("sh")
+            .args(["-c", "kill -9 $$"])
+            .status()
+            .unwrap();
+        assert_eq!(
+            exited(&started, 2, &Ok(status)),
+            "node-1 (pid 12, 0xCC) exited on signal 9: see /d/node-1.log"
+        );
+    }
+
+    #[test]
     fn regions_are_distinct() {
         let all: Vec<String> = (0..13).map(region).collect();
         let mut unique = all.clone();

@@ -100,3 +100,42 @@ pub fn render(id: &str, status: &ObjectStatus, nodes: &[NodeInfo]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_users_read() {
+        let status: ObjectStatus = serde_json::from_str(
+            r#"{"object": "ab", "size": 5001367, "complete": true, "at_risk": 1, "segments": [
+                {"segment": 0, "k": 4, "m": 2, "healthy": 5, "shards": [
+                    {"position": 0, "shard": "b04325bc922f6c46aaaa", "len": 1048576, "node": "0xFB67", "endpoint": "http://127.0.0.1:1", "alive": true},
+                    {"position": 1, "shard": "fc6acd608c4598b7bbbb", "len": 1048576, "node": "0x03ad", "endpoint": "http://127.0.0.1:2", "alive": false},
+                    {"position": 2, "shard": "a0d8e6fbd64758d4cccc", "len": 1048576, "node": null, "endpoint": null, "alive": false}
+                ]},
+                {"segment": 1, "k": 4, "m": 2, "healthy": 3, "shards": []}
+            ]}"#,
+        )
+        .unwrap();
+        let nodes = vec![NodeInfo {
+            address: "0xfb67".into(),
+            region: "eu-1".into(),
+            alive: true,
+        }];
+        assert_eq!(
+            render("ab", &status, &nodes),
+            "\
+object ab
+  5001367 bytes, 2 segment(s) of 4+2 shards, complete
+  at risk: 1 segment(s) with fewer than 6 healthy shards; unreadable: 1
+segment 0: 5/6 healthy, needs 4 (at risk)
+    0 b04325bc922f6c46…  1048576 B  0xFB67 eu-1 http://127.0.0.1:1 alive
+    1 fc6acd608c4598b7…  1048576 B  0x03ad http://127.0.0.1:2 DEAD
+    2 a0d8e6fbd64758d4…  1048576 B  not stored
+segment 1: 3/6 healthy, needs 4 (UNREADABLE)
+"
+        );
+    }
+}
