@@ -75,10 +75,46 @@ pub async fn run(args: Args) -> Result<()> {
     let mut tasks = Vec::new();
     let mut started: Vec<Started> = Vec::new();
 
+    // The nodes start first, each on the port it had last time, and the relay after them: a
+    // relay that starts on an existing database audits the nodes it knows at once, and must
+    // find them where they were.
+    let relay_port = match args.port {
+        0 => free_port()?,
+        port => port,
+    };
+    let relay_url = format!("http://127.0.0.1:{relay_port}");
+    let mut nodes = Vec::new();
+    let mut regions = Vec::new();
+    for i in 0..usize::from(args.nodes) {
+        let region = region(i);
+        let name = format!("node-{i}");
+        let port = node_port(&data, &name)?;
+        let node_args: Vec<String> = vec![
+            "node".into(),
+            "--relay".into(),
+            relay_url.clone(),
+            "--data".into(),
+            data.join(&name).display().to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--region".into(),
+            region.clone(),
+            "--heartbeat-secs".into(),
+            "2".into(),
+        ];
+        let log = data.join(format!("{name}.log"));
+        // On failure the nodes already started are killed as they are dropped.
+        let node = start(&exe, &name, &node_args, &log)
+            .await
+            .with_context(|| format!("{name} did not start"))?;
+        nodes.push(node);
+        regions.push(region);
+    }
+
     let mut relay_args: Vec<String> = vec![
         "relay".into(),
         "--listen".into(),
-        format!("127.0.0.1:{}", args.port),
+        format!("127.0.0.1:{relay_port}"),
         "--data".into(),
         data.join("relay").display().to_string(),
     ];
@@ -97,8 +133,7 @@ pub async fn run(args: Args) -> Result<()> {
         .await
         .with_context(|| {
             format!(
-                "the relay did not start (is port {} taken? pick another with --port)",
-                args.port
+                "the relay did not start (is port {relay_port} taken? pick another with --port)"
             )
         })?;
     tasks.push(tokio::spawn(supervise(
@@ -107,45 +142,15 @@ pub async fn run(args: Args) -> Result<()> {
         events.clone(),
         stop_rx.clone(),
     )));
-    let relay_url = relay.url.clone();
     started.push(relay);
-
-    let mut regions = Vec::new();
-    let mut children = Vec::new();
-    for i in 0..usize::from(args.nodes) {
-        let region = region(i);
-        let node_args: Vec<String> = vec![
-            "node".into(),
-            "--relay".into(),
-            relay_url.clone(),
-            "--data".into(),
-            data.join(format!("node-{i}")).display().to_string(),
-            "--region".into(),
-            region.clone(),
-            "--heartbeat-secs".into(),
-            "2".into(),
-        ];
-        let name = format!("node-{i}");
-        let log = data.join(format!("{name}.log"));
-        let result = start(&exe, &name, &node_args, &log).await;
-        let (child, node) = match result {
-            Ok(ok) => ok,
-            Err(e) => {
-                stop_all(&stop, tasks).await;
-                return Err(e.context(format!("{name} did not start")));
-            }
-        };
-        children.push(child);
-        started.push(node);
-        regions.push(region);
-    }
-    for (i, child) in children.into_iter().enumerate() {
+    for (i, (child, node)) in nodes.into_iter().enumerate() {
         tasks.push(tokio::spawn(supervise(
             child,
             i + 1,
             events.clone(),
             stop_rx.clone(),
         )));
+        started.push(node);
     }
 
     print!("{}", summary(&started, &regions, &data, www.is_some()));
@@ -220,6 +225,37 @@ fn dev_config(data: &Path) -> Result<PathBuf> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(path)
+}
+
+/// A free port on 127.0.0.1 (free now; the child binds it a moment later).
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .context("cannot find a free port on 127.0.0.1")?;
+    Ok(listener
+        .local_addr()
+        .context("cannot find a free port on 127.0.0.1")?
+        .port())
+}
+
+/// The port node `name` listened on last time (kept in `DIR/<name>.port`) if it is still free,
+/// else a new one: the relay knows each node by the endpoint it registered, so a node that
+/// comes back on another port looks, for a moment, like a node that lost its shards.
+fn node_port(data: &Path, name: &str) -> Result<u16> {
+    let file = data.join(format!("{name}.port"));
+    let remembered = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok())
+        .filter(|port| {
+            *port != 0
+                && std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, *port)).is_ok()
+        });
+    let port = match remembered {
+        Some(port) => port,
+        None => free_port()?,
+    };
+    std::fs::write(&file, format!("{port}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(port)
 }
 
 fn region(i: usize) -> String {

@@ -685,6 +685,40 @@ fn the_relay_dying_ends_dev() {
     assert!(!alive(node), "the node outlived dev");
 }
 
+/// `dev` stopped and started again on the same folder keeps its objects: the nodes come back
+/// on their ports, before the relay, so its first audits find them.
+#[test]
+fn a_restarted_dev_keeps_its_objects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir, 6, false);
+    let public = public_key(&ok(dir, &["keygen"]));
+    random_file(&dir.join("f"), 9_000_000, 7);
+    let id = ok(
+        dir,
+        &["object", "put", "f", "-r", &public, "--relay", &dev.url],
+    );
+    let endpoints = |dev: &Dev| -> Vec<String> {
+        dev.printed
+            .iter()
+            .filter(|l| l.trim_start().starts_with("node-"))
+            .map(|l| l.split_whitespace().nth(6).unwrap().to_owned())
+            .collect()
+    };
+    let before = endpoints(&dev);
+    dev.stop();
+    let dev = Dev::start(dir, 6, false);
+    assert_eq!(endpoints(&dev), before);
+    ok(
+        dir,
+        &["object", "get", id.trim(), "-o", "g", "--relay", &dev.url],
+    );
+    assert!(same_file(&dir.join("f"), &dir.join("g")));
+    let status = ok(dir, &["object", "status", id.trim(), "--relay", &dev.url]);
+    assert!(status.contains(", complete\n"), "{status}");
+    dev.stop();
+}
+
 /// No relay: put says so before sealing anything.
 #[test]
 fn a_missing_relay_is_named() {
