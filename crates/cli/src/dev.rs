@@ -1,26 +1,44 @@
-//! `datahub dev`: everything DataHub needs, on 127.0.0.1, until Ctrl-C.
+//! `datahub dev`: a whole DataHub network on 127.0.0.1 until Ctrl-C or SIGTERM.
 //!
-//! Today that is the web app: `www/` (the host page) and `pkg/` (the client built by
-//! `cargo xtask pkg`) over HTTP. The relay and the storage nodes join when they exist.
+//! The relay (API and web app) and `--nodes` storage nodes each run as a child process of this
+//! binary (`datahub relay …`, `datahub node …`), so killing one is a real fault. Each child
+//! prints one line on standard output once it listens; `dev` reads it, prints a summary (pids,
+//! addresses, regions, log files), waits until every node has registered with the relay, and
+//! prints `ready`. A node that dies is reported and not restarted (killing nodes is how faults
+//! are tested); the relay dying ends `dev` with an error. On Ctrl-C or SIGTERM every child gets
+//! SIGTERM, then SIGKILL if it has not stopped within a few seconds.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use axum::Router;
-use tower_http::services::ServeDir;
+use anyhow::{Context as _, Result, bail};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::{mpsc, watch};
+
+use crate::client::Relay;
+
+/// The environment variable through which a child learns it belongs to a `datahub dev`.
+pub const PARENT_ENV: &str = "DATAHUB_DEV_PARENT";
+/// Fake regions handed to the nodes in turn, so placement can spread over them.
+const REGIONS: [&str; 6] = ["eu-1", "us-1", "ap-1", "eu-2", "us-2", "ap-2"];
+/// How long a child may take to print its line, and the nodes to register.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a child may take to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Port of the web app on 127.0.0.1
-    #[arg(long, default_value_t = 8040)]
+    /// Port of the relay (API and web app) on 127.0.0.1; 0 picks a free one
+    #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// How many storage nodes to start (once nodes exist)
+    /// How many storage nodes to start
     #[arg(long, default_value_t = 6)]
     nodes: u16,
-    /// Where the relay and the nodes keep their data (once they exist)
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    /// Where the relay and the nodes keep their data and logs
+    #[arg(long, value_name = "DIR", default_value = "datahub-dev")]
+    data: PathBuf,
     /// The host page's folder [default: www/ of the checkout around the current folder]
     #[arg(long, env = "DATAHUB_WWW", value_name = "DIR")]
     www: Option<PathBuf>,
@@ -29,59 +47,474 @@ pub struct Args {
     pkg: Option<PathBuf>,
 }
 
-pub async fn run(args: Args) -> Result<()> {
-    let www = match args.www {
-        Some(www) => www,
-        None => find_www()?,
-    };
-    if !www.join("index.html").is_file() {
-        bail!(
-            "{} has no index.html: pass the host page's folder with --www",
-            www.display()
-        );
-    }
-    let pkg = match args.pkg {
-        Some(pkg) => pkg,
-        None => www.parent().unwrap_or(Path::new(".")).join("pkg"),
-    };
-    check_pkg(&pkg)?;
-
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
-        format!("could not listen on {addr}: is another datahub dev running? pick one with --port")
-    })?;
-
-    println!("datahub dev");
-    println!("  web app   http://{addr}/");
-    println!("            www: {}", www.display());
-    println!("            pkg: {}", pkg.display());
-    println!("  relay     not there yet (a later issue)");
-    println!(
-        "  nodes     {} requested, not there yet (a later issue)",
-        args.nodes
-    );
-    match &args.data {
-        Some(dir) => println!(
-            "  data      {} (unused until the relay and nodes exist)",
-            dir.display()
-        ),
-        None => println!("  data      none yet (the relay and nodes will keep theirs here)"),
-    }
-    println!("Ctrl-C stops it.");
-
-    axum::serve(listener, app(&www, &pkg))
-        .with_graceful_shutdown(stopped())
-        .await
-        .context("the web server failed")?;
-    println!("datahub dev: stopped");
-    Ok(())
+/// A child that has printed its line.
+struct Started {
+    name: String,
+    pid: u32,
+    url: String,
+    address: String,
+    log: PathBuf,
 }
 
-/// The web app: the client package under /pkg, the host page everywhere else.
-pub fn app(www: &Path, pkg: &Path) -> Router {
-    Router::new()
-        .nest_service("/pkg", ServeDir::new(pkg))
-        .fallback_service(ServeDir::new(www))
+enum Event {
+    Exited {
+        index: usize,
+        status: std::io::Result<ExitStatus>,
+    },
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    let (www, pkg) = web_app(args.www.as_deref(), args.pkg.as_deref())?;
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create {}", args.data.display()))?;
+    let data = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
+    let exe = std::env::current_exe().context("cannot find the datahub executable")?;
+
+    let (events, mut events_rx) = mpsc::unbounded_channel();
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut started: Vec<Started> = Vec::new();
+
+    // The nodes start first, each on the port it had last time, and the relay after them: a
+    // relay that starts on an existing database audits the nodes it knows at once, and must
+    // find them where they were.
+    let relay_port = match args.port {
+        0 => free_port()?,
+        port => port,
+    };
+    let relay_url = format!("http://127.0.0.1:{relay_port}");
+    let mut nodes = Vec::new();
+    let mut regions = Vec::new();
+    for i in 0..usize::from(args.nodes) {
+        let region = region(i);
+        let name = format!("node-{i}");
+        let port = node_port(&data, &name)?;
+        let node_args: Vec<String> = vec![
+            "node".into(),
+            "--relay".into(),
+            relay_url.clone(),
+            "--data".into(),
+            data.join(&name).display().to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--region".into(),
+            region.clone(),
+            "--heartbeat-secs".into(),
+            "2".into(),
+        ];
+        let log = data.join(format!("{name}.log"));
+        // On failure the nodes already started are killed as they are dropped.
+        let node = start(&exe, &name, &node_args, &log)
+            .await
+            .with_context(|| format!("{name} did not start"))?;
+        nodes.push(node);
+        regions.push(region);
+    }
+
+    let mut relay_args: Vec<String> = vec![
+        "relay".into(),
+        "--listen".into(),
+        format!("127.0.0.1:{relay_port}"),
+        "--data".into(),
+        data.join("relay").display().to_string(),
+    ];
+    if std::env::var_os("DATAHUB_CONFIG").is_none() {
+        let config = dev_config(&data)?;
+        relay_args.extend(["--config".into(), config.display().to_string()]);
+    }
+    if let Some(www) = &www {
+        relay_args.extend(["--www".into(), www.display().to_string()]);
+    }
+    if let Some(pkg) = &pkg {
+        relay_args.extend(["--pkg".into(), pkg.display().to_string()]);
+    }
+    let relay_log = data.join("relay.log");
+    let (child, relay) = start(&exe, "relay", &relay_args, &relay_log)
+        .await
+        .with_context(|| {
+            format!(
+                "the relay did not start (is port {relay_port} taken? pick another with --port)"
+            )
+        })?;
+    tasks.push(tokio::spawn(supervise(
+        child,
+        0,
+        events.clone(),
+        stop_rx.clone(),
+    )));
+    started.push(relay);
+    for (i, (child, node)) in nodes.into_iter().enumerate() {
+        tasks.push(tokio::spawn(supervise(
+            child,
+            i + 1,
+            events.clone(),
+            stop_rx.clone(),
+        )));
+        started.push(node);
+    }
+
+    print!("{}", summary(&started, &regions, &data, www.is_some()));
+    println!(
+        "waiting for {} node(s) to register with the relay…",
+        args.nodes
+    );
+
+    let client = Relay::new(&relay_url)?;
+    let wanted: Vec<String> = started
+        .iter()
+        .skip(1)
+        .map(|n| n.address.to_lowercase())
+        .collect();
+    let mut shutdown = std::pin::pin!(datahub_relay::shutdown_signal());
+    let registered = tokio::select! {
+        r = registered(&client, &wanted) => r,
+        () = &mut shutdown => {
+            stop_all(&stop, tasks).await;
+            println!("datahub dev: stopped");
+            return Ok(());
+        }
+        Some(Event::Exited { index, status }) = events_rx.recv() => {
+            Err(anyhow::anyhow!("{}", exited(&started, index, &status)))
+        }
+    };
+    if let Err(e) = registered {
+        stop_all(&stop, tasks).await;
+        return Err(e);
+    }
+    println!(
+        "ready: {relay_url}/ with {} node(s). Ctrl-C stops everything.",
+        args.nodes
+    );
+
+    let outcome = loop {
+        tokio::select! {
+            () = &mut shutdown => break Ok(()),
+            event = events_rx.recv() => match event {
+                Some(Event::Exited { index: 0, status }) => {
+                    break Err(anyhow::anyhow!("{}", exited(&started, 0, &status)));
+                }
+                Some(Event::Exited { index, status }) => {
+                    println!("{}; not restarted", exited(&started, index, &status));
+                }
+                None => break Ok(()),
+            },
+        }
+    };
+    println!("datahub dev: stopping");
+    stop_all(&stop, tasks).await;
+    println!("datahub dev: stopped");
+    outcome
+}
+
+/// The relay's configuration for `dev`, written on first start and kept (edit it freely).
+const DEV_CONFIG: &str = "\
+# Written by `datahub dev` on its first start; edit freely (docs/relay.md lists every setting).
+# DATAHUB_CONFIG, when set, is used instead of this file.
+#
+# One person uploads large objects here: a public relay's limit of 20 signed requests per
+# second per signer would pace a 256 MiB upload (390 shards) to about 17 seconds.
+[limits]
+address_per_sec = 1000.0
+address_burst = 2000.0
+";
+
+fn dev_config(data: &Path) -> Result<PathBuf> {
+    let path = data.join("relay.toml");
+    if !path.exists() {
+        std::fs::write(&path, DEV_CONFIG)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(path)
+}
+
+/// A free port on 127.0.0.1 (free now; the child binds it a moment later).
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .context("cannot find a free port on 127.0.0.1")?;
+    Ok(listener
+        .local_addr()
+        .context("cannot find a free port on 127.0.0.1")?
+        .port())
+}
+
+/// The port node `name` listened on last time (kept in `DIR/<name>.port`) if it is still free,
+/// else a new one: the relay knows each node by the endpoint it registered, so a node that
+/// comes back on another port looks, for a moment, like a node that lost its shards.
+fn node_port(data: &Path, name: &str) -> Result<u16> {
+    let file = data.join(format!("{name}.port"));
+    let remembered = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok())
+        .filter(|port| {
+            *port != 0
+                && std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, *port)).is_ok()
+        });
+    let port = match remembered {
+        Some(port) => port,
+        None => free_port()?,
+    };
+    std::fs::write(&file, format!("{port}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(port)
+}
+
+fn region(i: usize) -> String {
+    let base = REGIONS.get(i % REGIONS.len()).copied().unwrap_or("local");
+    if i < REGIONS.len() {
+        base.to_owned()
+    } else {
+        format!("{base}-{}", i / REGIONS.len())
+    }
+}
+
+/// What `dev` prints once every child listens.
+fn summary(started: &[Started], regions: &[String], data: &Path, web: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut rows = started.iter();
+    if let Some(relay) = rows.next() {
+        let _ = writeln!(
+            out,
+            "datahub dev\n  {}  {}/",
+            if web {
+                "web app and API"
+            } else {
+                "API (no web app)"
+            },
+            relay.url
+        );
+        let _ = writeln!(
+            out,
+            "  {:<7} pid {:<7} {}  log {}",
+            relay.name,
+            relay.pid,
+            relay.address,
+            relay.log.display()
+        );
+    }
+    for (node, region) in rows.zip(regions) {
+        let _ = writeln!(
+            out,
+            "  {:<7} pid {:<7} {}  region {region:<5} {}  log {}",
+            node.name,
+            node.pid,
+            node.address,
+            node.url,
+            node.log.display()
+        );
+    }
+    let _ = writeln!(out, "  data    {}", data.display());
+    out
+}
+
+fn exited(started: &[Started], index: usize, status: &std::io::Result<ExitStatus>) -> String {
+    let how = match status {
+        Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(s)) {
+            (Some(code), _) => format!("with status {code}"),
+            (None, Some(signal)) => format!("on signal {signal}"),
+            (None, None) => "".to_owned(),
+        },
+        Err(e) => format!("(cannot tell how: {e})"),
+    };
+    match started.get(index) {
+        Some(c) => format!(
+            "{} (pid {}, {}) exited {how}: see {}",
+            c.name,
+            c.pid,
+            c.address,
+            c.log.display()
+        ),
+        None => format!("a child exited {how}"),
+    }
+}
+
+/// Starts `datahub ARGS…` with its standard error (and standard output after the first line)
+/// in `log`, and reads its first line.
+async fn start(exe: &Path, name: &str, args: &[String], log: &Path) -> Result<(Child, Started)> {
+    let log_file =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    let mut child = Command::new(exe)
+        .args(args)
+        .env(PARENT_ENV, std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        // Its own process group: Ctrl-C reaches `dev`, which stops the children in order.
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot run {}", exe.display()))?;
+    let pid = child.id().unwrap_or(0);
+    let stdout = child
+        .stdout
+        .take()
+        .context("no standard output from the child")?;
+    let mut lines = BufReader::new(stdout);
+    let mut line = String::new();
+    let read = tokio::time::timeout(START_TIMEOUT, lines.read_line(&mut line)).await;
+    match read {
+        Ok(Ok(n)) if n > 0 => {}
+        Ok(_) => bail!("it exited: {}", tail(log)),
+        Err(_) => bail!(
+            "it printed nothing within {} s: see {}",
+            START_TIMEOUT.as_secs(),
+            log.display()
+        ),
+    }
+    let (url, address) = parse_ready(&line).with_context(|| {
+        format!(
+            "unexpected first line {:?}: see {}",
+            line.trim(),
+            log.display()
+        )
+    })?;
+    tokio::spawn(copy_rest(lines, log.to_owned()));
+    Ok((
+        child,
+        Started {
+            name: name.to_owned(),
+            pid,
+            url,
+            address,
+            log: log.to_owned(),
+        },
+    ))
+}
+
+/// `datahub-… listening on http://ADDR address 0x… [database …]` → (URL, address).
+fn parse_ready(line: &str) -> Option<(String, String)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let after = |word: &str| {
+        words
+            .iter()
+            .position(|w| *w == word)
+            .and_then(|i| words.get(i + 1))
+            .map(|s| (*s).to_owned())
+    };
+    let url = after("on")?;
+    let address = after("address")?;
+    url.starts_with("http").then_some((url, address))
+}
+
+/// Appends whatever else the child prints on standard output to its log.
+async fn copy_rest(mut lines: BufReader<ChildStdout>, log: PathBuf) {
+    let Ok(mut file) = tokio::fs::OpenOptions::new().append(true).open(&log).await else {
+        return;
+    };
+    let mut line = String::new();
+    while let Ok(n) = lines.read_line(&mut line).await {
+        if n == 0 || file.write_all(line.as_bytes()).await.is_err() {
+            break;
+        }
+        line.clear();
+    }
+}
+
+/// The last lines of a log, to say why a child stopped.
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines
+        .get(lines.len().saturating_sub(5)..)
+        .unwrap_or_default();
+    if last.is_empty() {
+        format!("see {}", log.display())
+    } else {
+        format!("{} (from {})", last.join(" | "), log.display())
+    }
+}
+
+/// Waits on one child: reports its exit, or stops it when told to.
+async fn supervise(
+    mut child: Child,
+    index: usize,
+    events: mpsc::UnboundedSender<Event>,
+    mut stop: watch::Receiver<bool>,
+) {
+    tokio::select! {
+        status = child.wait() => {
+            let _ = events.send(Event::Exited { index, status });
+        }
+        _ = async { let _ = stop.wait_for(|stop| *stop).await; } => {
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()).and_then(rustix::process::Pid::from_raw) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
+
+async fn stop_all(stop: &watch::Sender<bool>, tasks: Vec<tokio::task::JoinHandle<()>>) {
+    let _ = stop.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// Polls `GET /v1/nodes` until every address in `wanted` is listed alive.
+async fn registered(client: &Relay, wanted: &[String]) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        let last_error = match client.nodes().await {
+            Ok(nodes) => {
+                let alive: Vec<String> = nodes
+                    .iter()
+                    .filter(|n| n.alive)
+                    .map(|n| n.address.to_lowercase())
+                    .collect();
+                let waiting = wanted.iter().filter(|w| !alive.contains(w)).count();
+                if waiting == 0 {
+                    return Ok(());
+                }
+                format!("{waiting} node(s) not registered yet")
+            }
+            Err(e) => format!("{e:#}"),
+        };
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "the nodes did not all register within {} s: {last_error}",
+                START_TIMEOUT.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The web app's folders: `www` and `pkg`, either of which may be absent (with a warning).
+fn web_app(www: Option<&Path>, pkg: Option<&Path>) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
+    let www = match www {
+        Some(www) if www.join("index.html").is_file() => Some(www.to_owned()),
+        Some(www) => bail!(
+            "{} has no index.html: pass the host page's folder with --www",
+            www.display()
+        ),
+        None => match find_www() {
+            Ok(www) => Some(www),
+            Err(e) => {
+                eprintln!("warning: {e:#}; serving the API only");
+                None
+            }
+        },
+    };
+    let pkg = match (pkg, &www) {
+        (Some(pkg), _) => Some(pkg.to_owned()),
+        (None, Some(www)) => Some(www.parent().unwrap_or(Path::new(".")).join("pkg")),
+        (None, None) => None,
+    };
+    let pkg = match pkg {
+        Some(pkg) => match check_pkg(&pkg) {
+            Ok(()) => Some(std::path::absolute(&pkg).unwrap_or(pkg)),
+            Err(e) => {
+                eprintln!("warning: {e:#}; the web app will not load its client");
+                None
+            }
+        },
+        None => None,
+    };
+    let www = www.map(|w| std::path::absolute(&w).unwrap_or(w));
+    Ok((www, pkg))
 }
 
 /// www/ of the checkout: in the current folder or the nearest one above that has it.
@@ -110,71 +543,98 @@ fn check_pkg(pkg: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn stopped() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = async {
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            // Without a SIGTERM handler, Ctrl-C still stops us.
-            Err(_) => std::future::pending().await,
-        }
+/// In a child of `datahub dev`: die with the parent (SIGTERM when it goes), so a `dev` killed
+/// with SIGKILL leaves no orphans behind.
+pub fn follow_parent() {
+    let Some(parent) = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok())
+    else {
+        return;
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+    #[cfg(target_os = "linux")]
+    {
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
+    }
+    // The parent may have gone before the line above.
+    if rustix::process::getppid()
+        .map(rustix::process::Pid::as_raw_nonzero)
+        .map(i32::from)
+        != Some(parent)
+    {
+        std::process::exit(1);
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
-    use super::app;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode, header};
-    use tower::ServiceExt as _;
+    use super::*;
 
-    /// A throwaway www/ and pkg/ under the system's temporary folder.
-    fn site(name: &str) -> std::io::Result<std::path::PathBuf> {
-        let dir = std::env::temp_dir().join(format!("datahub-cli-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("www"))?;
-        std::fs::create_dir_all(dir.join("pkg/web"))?;
-        std::fs::write(dir.join("www/index.html"), "<!doctype html>")?;
-        std::fs::write(dir.join("pkg/web/datahub_wasm_bg.wasm"), b"\0asm\x01\0\0\0")?;
-        Ok(dir)
+    #[test]
+    fn ready_lines() {
+        assert_eq!(
+            parse_ready(
+                "datahub-relay listening on http://127.0.0.1:8080 address 0xAbC database sqlite\n"
+            ),
+            Some(("http://127.0.0.1:8080".into(), "0xAbC".into()))
+        );
+        assert_eq!(
+            parse_ready("datahub-node listening on http://127.0.0.1:4012 address 0x12"),
+            Some(("http://127.0.0.1:4012".into(), "0x12".into()))
+        );
+        assert_eq!(parse_ready("hello"), None);
     }
 
-    async fn content_type(
-        dir: &std::path::Path,
-        uri: &str,
-    ) -> anyhow::Result<(StatusCode, String)> {
-        let app = app(&dir.join("www"), &dir.join("pkg"));
-        let response = app.oneshot(Request::get(uri).body(Body::empty())?).await?;
-        let kind = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("").to_owned())
-            .unwrap_or_default();
-        Ok((response.status(), kind))
+    #[test]
+    fn the_summary_users_read() {
+        let child = |name: &str, pid: u32, url: &str, address: &str| Started {
+            name: name.into(),
+            pid,
+            url: url.into(),
+            address: address.into(),
+            log: PathBuf::from(format!("/d/{name}.log")),
+        };
+        let started = [
+            child("relay", 10, "http://127.0.0.1:8080", "0xAA"),
+            child("node-0", 11, "http://127.0.0.1:4001", "0xBB"),
+            child("node-1", 12, "http://127.0.0.1:4002", "0xCC"),
+        ];
+        assert_eq!(
+            summary(
+                &started,
+                &["eu-1".into(), "us-1".into()],
+                Path::new("/d"),
+                true
+            ),
+            "\
+datahub dev
+  web app and API  http://127.0.0.1:8080/
+  relay   pid 10      0xAA  log /d/relay.log
+  node-0  pid 11      0xBB  region eu-1  http://127.0.0.1:4001  log /d/node-0.log
+  node-1  pid 12      0xCC  region us-1  http://127.0.0.1:4002  log /d/node-1.log
+  data    /d
+"
+        );
+        let status = std::process::Command::new("sh")
+            .args(["-c", "kill -9 $$"])
+            .status()
+            .unwrap();
+        assert_eq!(
+            exited(&started, 2, &Ok(status)),
+            "node-1 (pid 12, 0xCC) exited on signal 9: see /d/node-1.log"
+        );
     }
 
-    #[tokio::test]
-    async fn serves_the_page_and_wasm_with_their_types() -> anyhow::Result<()> {
-        let dir = site("types")?;
-        assert_eq!(
-            content_type(&dir, "/").await?,
-            (StatusCode::OK, "text/html".into())
-        );
-        assert_eq!(
-            content_type(&dir, "/pkg/web/datahub_wasm_bg.wasm").await?,
-            (StatusCode::OK, "application/wasm".into())
-        );
-        assert_eq!(
-            content_type(&dir, "/pkg/nothing.js").await?.0,
-            StatusCode::NOT_FOUND
-        );
-        std::fs::remove_dir_all(dir)?;
-        Ok(())
+    #[test]
+    fn regions_are_distinct() {
+        let all: Vec<String> = (0..13).map(region).collect();
+        let mut unique = all.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 13);
+        assert_eq!(all[0], "eu-1");
+        assert_eq!(all[6], "eu-1-1");
     }
 }

@@ -1,7 +1,14 @@
-//! `datahub`: runs a DataHub network on one machine (`datahub dev`); later also the
-//! requester's commands (campaigns, results, fetch and decrypt, export).
+//! `datahub`: runs a DataHub network on one machine (`datahub dev`), a relay or a storage node
+//! on their own (`datahub relay`, `datahub node`), and the requester's commands: keys
+//! (`datahub keygen`) and sealed objects (`datahub object put|get|status|resume`).
+//!
+//! What each command prints and how it fails is described in `docs/cli.md`.
 
+mod client;
 mod dev;
+mod keygen;
+mod object;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -20,14 +27,51 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a whole local network: the web app now; the relay and storage nodes once they exist
+    /// Run a whole local network: the relay (API and web app) and storage nodes, until Ctrl-C
     Dev(dev::Args),
+    /// Run one relay (for real deployments; `datahub dev` starts one for you)
+    Relay(RelayCmd),
+    /// Run one storage node (for real deployments; `datahub dev` starts some for you)
+    Node(NodeCmd),
+    /// Make a new secp256k1 key file and print its address and public key
+    Keygen(keygen::Args),
+    /// Seal, upload, fetch and inspect objects
+    #[command(subcommand)]
+    Object(object::Command),
+}
+
+#[derive(clap::Args)]
+struct RelayCmd {
+    #[command(flatten)]
+    relay: datahub_relay::RelayArgs,
+}
+
+#[derive(clap::Args)]
+struct NodeCmd {
+    #[command(flatten)]
+    node: datahub_node::NodeArgs,
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Dev(args) => dev::run(args).await,
+        Command::Relay(cmd) => {
+            dev::follow_parent();
+            datahub_relay::init_tracing();
+            datahub_relay::run(cmd.relay, datahub_relay::shutdown_signal())
+                .await
+                .map_err(anyhow::Error::from)
+        }
+        Command::Node(cmd) => {
+            dev::follow_parent();
+            datahub_relay::init_tracing();
+            datahub_node::run(cmd.node, datahub_relay::shutdown_signal())
+                .await
+                .map_err(anyhow::Error::from)
+        }
+        Command::Keygen(args) => keygen::run(&args),
+        Command::Object(cmd) => object::run(cmd).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,763 @@
+//! The `datahub` binary for real: `datahub dev` with six node processes on loopback, keys,
+//! objects of varied sizes put and got back byte-exact, nodes killed, SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_datahub");
+
+/// A running `datahub dev` and what it printed.
+struct Dev {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    printed: Vec<String>,
+    url: String,
+    /// (name, pid, region) of each node.
+    nodes: Vec<(String, u32, String)>,
+    relay_pid: u32,
+}
+
+impl Dev {
+    fn start(dir: &Path, nodes: u16, web: bool) -> Dev {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "dev",
+            "--port",
+            "0",
+            "--nodes",
+            &nodes.to_string(),
+            "--data",
+        ])
+        .arg(dir.join("net"))
+        .current_dir(dir)
+        .env_remove("DATAHUB_WWW")
+        .env_remove("DATAHUB_PKG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        if web {
+            std::fs::create_dir_all(dir.join("www")).unwrap();
+            std::fs::create_dir_all(dir.join("pkg/web")).unwrap();
+            std::fs::write(
+                dir.join("www/index.html"),
+                "<!doctype html><title>dh</title>",
+            )
+            .unwrap();
+            std::fs::write(dir.join("pkg/web/datahub_wasm.js"), "export {}").unwrap();
+            std::fs::write(dir.join("pkg/web/datahub_wasm_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+            cmd.arg("--www").arg(dir.join("www"));
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut dev = Dev {
+            child,
+            lines,
+            printed: Vec::new(),
+            url: String::new(),
+            nodes: Vec::new(),
+            relay_pid: 0,
+        };
+        let ready = dev.wait_for("ready: ", Duration::from_secs(90));
+        dev.url = ready["ready: ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        for line in &dev.printed {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let pid = || words[2].parse::<u32>().unwrap();
+            match words.first() {
+                Some(name) if name.starts_with("node-") => {
+                    let region = words[words.iter().position(|w| *w == "region").unwrap() + 1];
+                    dev.nodes.push((name.to_string(), pid(), region.to_owned()));
+                }
+                Some(&"relay") => dev.relay_pid = pid(),
+                _ => {}
+            }
+        }
+        assert_eq!(dev.nodes.len(), usize::from(nodes), "{:#?}", dev.printed);
+        dev
+    }
+
+    /// Reads dev's output until a line starts with `prefix`.
+    fn wait_for(&mut self, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.printed.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no {prefix:?} from datahub dev ({e}); it printed {:#?}",
+                    self.printed
+                ),
+            }
+        }
+    }
+
+    fn stop(mut self) -> Vec<String> {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "datahub dev did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(1)) {
+            self.printed.push(line);
+        }
+        assert!(
+            status.success(),
+            "dev exited with {status}: {:#?}",
+            self.printed
+        );
+        std::mem::take(&mut self.printed)
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie (exited, not yet reaped) counts as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.split_whitespace()
+            .nth(2)
+            .is_some_and(|state| state != "Z")
+    })
+}
+
+fn datahub(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATAHUB_RELAY")
+        .env_remove("DATAHUB_IDENTITY")
+        .env("DATAHUB_SPOOL", dir.join("spool"))
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = datahub(dir, args);
+    assert!(
+        out.status.success(),
+        "datahub {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = datahub(dir, args);
+    assert!(!out.status.success(), "datahub {args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+fn random_file(path: &Path, len: usize, seed: u64) {
+    let mut x = seed | 1;
+    let mut bytes = Vec::with_capacity(len + 8);
+    while bytes.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    bytes.truncate(len);
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn public_key(keygen_output: &str) -> String {
+    keygen_output
+        .lines()
+        .find_map(|l| l.strip_prefix("public key  "))
+        .unwrap()
+        .to_owned()
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    std::fs::read(a).unwrap() == std::fs::read(b).unwrap()
+}
+
+#[test]
+fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir, 6, false);
+    let relay = dev.url.clone();
+    let r = ["--relay", relay.as_str()];
+
+    // The summary names six distinct regions.
+    let mut regions: Vec<&str> = dev.nodes.iter().map(|n| n.2.as_str()).collect();
+    regions.sort();
+    regions.dedup();
+    assert_eq!(regions.len(), 6);
+
+    // keygen: exactly what users read.
+    let out = ok(dir, &["keygen", "-o", "owner.key"]);
+    let key =
+        datahub_relay::keyfile::parse(&std::fs::read_to_string(dir.join("owner.key")).unwrap())
+            .unwrap();
+    let public = hex::encode(key.public_key().to_compressed());
+    assert_eq!(
+        out,
+        format!(
+            "wrote owner.key (keep it secret: it opens every object sealed to it)\n\
+             address     {}\n\
+             public key  {public}\n\
+             others seal objects to you with: datahub object put FILE --recipient {public}\n",
+            key.address().to_checksum()
+        )
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.join("owner.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert_eq!(
+        fails(dir, &["keygen", "-o", "owner.key"]),
+        "error: owner.key already exists: pass --force to replace it (objects sealed to the old key will no longer open with the new one)\n"
+    );
+    let other = ok(dir, &["keygen", "-o", "other.key"]);
+    let replaced = ok(dir, &["keygen", "-o", "other.key", "--force"]);
+    assert_ne!(public_key(&other), public_key(&replaced));
+    ok(dir, &["keygen", "-o", "uploader.key"]);
+
+    // Objects of varied sizes: none, one byte, a segment and a byte, several segments.
+    let sizes = [0, 1, 4 * 1024 * 1024 + 1, 20 * 1024 * 1024 + 12_345];
+    let mut objects = Vec::new();
+    for (i, size) in sizes.into_iter().enumerate() {
+        let file = dir.join(format!("file-{i}"));
+        random_file(&file, size, i as u64 + 1);
+        let id = ok(
+            dir,
+            &[
+                "object",
+                "put",
+                file.to_str().unwrap(),
+                "--recipient",
+                &public,
+                "--identity",
+                "uploader.key",
+                r[0],
+                r[1],
+            ],
+        );
+        let id = id.trim().to_owned();
+        assert_eq!(id.len(), 64, "{id}");
+        let out = dir.join(format!("out-{i}"));
+        ok(
+            dir,
+            &[
+                "object",
+                "get",
+                &id,
+                "-i",
+                "owner.key",
+                "-o",
+                out.to_str().unwrap(),
+                r[0],
+                r[1],
+            ],
+        );
+        assert!(same_file(&file, &out), "object {i} ({size} bytes) differs");
+        assert!(!dir.join(format!("out-{i}.partial")).exists());
+        objects.push((file, id));
+    }
+    // A hundred more of varied sizes (chunk boundaries among them), four uploads at a time.
+    let small: Vec<usize> = (0..100)
+        .map(|i| match i % 10 {
+            0 => 65_536 * (i / 10 + 1),
+            1 => 65_536 * (i / 10 + 1) - 1,
+            2 => 65_536 * (i / 10 + 1) + 1,
+            _ => (i * 7_919 * 131) % 900_000,
+        })
+        .collect();
+    let batch: Vec<(std::path::PathBuf, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = small
+            .chunks(25)
+            .enumerate()
+            .map(|(c, sizes)| {
+                let public = public.clone();
+                let relay = relay.clone();
+                scope.spawn(move || {
+                    sizes
+                        .iter()
+                        .enumerate()
+                        .map(|(j, size)| {
+                            let file = dir.join(format!("small-{c}-{j}"));
+                            random_file(&file, *size, (c * 100 + j) as u64 + 1000);
+                            let args = [
+                                "object",
+                                "put",
+                                file.to_str().unwrap(),
+                                "-r",
+                                &public,
+                                "-i",
+                                "uploader.key",
+                                "--relay",
+                                &relay,
+                            ];
+                            let id = ok(dir, &args).trim().to_owned();
+                            (file, id)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    assert_eq!(batch.len(), 100);
+    objects.extend(batch);
+    // Several recipients: each opens the object.
+    let uploader =
+        datahub_relay::keyfile::parse(&std::fs::read_to_string(dir.join("uploader.key")).unwrap())
+            .unwrap();
+    let uploader_public = hex::encode(uploader.public_key().to_compressed());
+    let shared = ok(
+        dir,
+        &[
+            "object",
+            "put",
+            "file-2",
+            "-r",
+            &public,
+            &uploader_public,
+            "-i",
+            "uploader.key",
+            r[0],
+            r[1],
+        ],
+    );
+    for key in ["owner.key", "uploader.key"] {
+        ok(
+            dir,
+            &[
+                "object",
+                "get",
+                shared.trim(),
+                "-i",
+                key,
+                "-o",
+                "shared",
+                r[0],
+                r[1],
+            ],
+        );
+        assert!(same_file(&dir.join("file-2"), &dir.join("shared")), "{key}");
+    }
+
+    // The spool is emptied once an upload completes.
+    let kept: Vec<_> = std::fs::read_dir(dir.join("spool")).unwrap().collect();
+    assert!(kept.is_empty(), "{kept:?}");
+
+    // Status, as text and as JSON.
+    let (_, big) = &objects[3];
+    let status = ok(dir, &["object", "status", big, r[0], r[1]]);
+    assert!(status.starts_with(&format!("object {big}\n")), "{status}");
+    assert!(status.contains("complete"), "{status}");
+    assert_eq!(
+        status.matches("6/6 healthy, needs 4 (ok)").count(),
+        6,
+        "{status}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["object", "status", big, "--json", r[0], r[1]])).unwrap();
+    assert_eq!(json["complete"], true);
+    assert_eq!(json["segments"].as_array().unwrap().len(), 6);
+
+    // Errors users read.
+    let (_, small) = &objects[2];
+    assert_eq!(
+        fails(
+            dir,
+            &[
+                "object",
+                "get",
+                small,
+                "-i",
+                "other.key",
+                "-o",
+                "x",
+                r[0],
+                r[1]
+            ]
+        ),
+        "error: decryption failed: other.key is not the key of one of the object's recipients (or the object was altered)\n"
+    );
+    assert!(!dir.join("x").exists() && !dir.join("x.partial").exists());
+    let unknown = "ab".repeat(32);
+    assert_eq!(
+        fails(
+            dir,
+            &[
+                "object",
+                "get",
+                &unknown,
+                "-i",
+                "owner.key",
+                "-o",
+                "x",
+                r[0],
+                r[1]
+            ]
+        ),
+        format!("error: cannot fetch object {unknown}: no such object\n")
+    );
+    assert_eq!(
+        fails(
+            dir,
+            &[
+                "object",
+                "get",
+                "abc",
+                "-i",
+                "owner.key",
+                "-o",
+                "x",
+                r[0],
+                r[1]
+            ]
+        ),
+        "error: \"abc\" is not an object id: expected 64 hex digits\n"
+    );
+    assert_eq!(
+        fails(
+            dir,
+            &[
+                "object",
+                "get",
+                small,
+                "-i",
+                "nobody.key",
+                "-o",
+                "x",
+                r[0],
+                r[1]
+            ]
+        ),
+        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --identity FILE\n"
+    );
+    assert_eq!(
+        fails(
+            dir,
+            &[
+                "object",
+                "put",
+                "file-1",
+                "--recipient",
+                "02abc",
+                "-i",
+                "owner.key",
+                r[0],
+                r[1]
+            ]
+        ),
+        "error: \"02abc\" is not a public key: expected the 66 hex digits `datahub keygen` prints as \"public key\"\n"
+    );
+
+    // Kill any two nodes (m = 2): every object still reads back byte-exact.
+    let mut dev = dev;
+    let victims = [dev.nodes[1].clone(), dev.nodes[4].clone()];
+    for (_, pid, _) in &victims {
+        let pid = rustix::process::Pid::from_raw(*pid as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    }
+    for (name, _, _) in &victims {
+        let line = dev.wait_for(name, Duration::from_secs(10));
+        assert!(
+            line.contains("exited on signal 9") && line.ends_with("not restarted"),
+            "{line}"
+        );
+    }
+    std::thread::scope(|scope| {
+        for (c, chunk) in objects.chunks(26).enumerate() {
+            let relay = relay.clone();
+            scope.spawn(move || {
+                for (j, (file, id)) in chunk.iter().enumerate() {
+                    let out = dir.join(format!("again-{c}-{j}"));
+                    let args = [
+                        "object",
+                        "get",
+                        id,
+                        "-i",
+                        "owner.key",
+                        "-o",
+                        out.to_str().unwrap(),
+                        "--relay",
+                        &relay,
+                    ];
+                    ok(dir, &args);
+                    assert!(
+                        same_file(file, &out),
+                        "{} differs after two nodes died",
+                        file.display()
+                    );
+                }
+            });
+        }
+    });
+
+    // SIGTERM stops dev and every child.
+    let relay_pid = dev.relay_pid;
+    let pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
+    let printed = dev.stop();
+    assert_eq!(
+        printed.last().map(String::as_str),
+        Some("datahub dev: stopped")
+    );
+    assert!(!alive(relay_pid), "the relay is still running");
+    for pid in pids {
+        assert!(!alive(pid), "node {pid} is still running");
+    }
+}
+
+/// An upload that cannot finish keeps its sealed shards and says how to resume; `resume`
+/// finishes it once storage is back.
+#[test]
+fn an_interrupted_upload_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir, 0, false);
+    let relay = dev.url.clone();
+    let out = ok(dir, &["keygen", "-o", "me.key"]);
+    let public = public_key(&out);
+    random_file(&dir.join("data"), 5 * 1024 * 1024, 99);
+    let args = [
+        "object", "put", "data", "-r", &public, "-i", "me.key", "--relay", &relay, "--tries", "1",
+    ];
+    let err = fails(dir, &args);
+    let id = err
+        .split("the upload of object ")
+        .nth(1)
+        .and_then(|rest| rest.get(..64))
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_owned();
+    assert!(
+        err.contains(&format!(
+            "finish it with `datahub object resume {id} --relay {relay}`"
+        )),
+        "{err}"
+    );
+    assert!(dir.join("spool").join(&id).join("manifest").is_file());
+
+    // Storage comes back: six nodes run by hand, as on separate machines.
+    let mut nodes: Vec<Child> = (0..6)
+        .map(|i| {
+            Command::new(BIN)
+                .args([
+                    "node",
+                    "--relay",
+                    &relay,
+                    "--heartbeat-secs",
+                    "1",
+                    "--region",
+                ])
+                .arg(format!("r{i}"))
+                .arg("--data")
+                .arg(dir.join(format!("manual-{i}")))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest_get(&format!("{relay}/v1/nodes"))
+        .matches("\"alive\":true")
+        .count()
+        < 6
+    {
+        assert!(Instant::now() < deadline, "the nodes did not register");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let resumed = ok(
+        dir,
+        &["object", "resume", &id, "-i", "me.key", "--relay", &relay],
+    );
+    assert_eq!(resumed.trim(), id);
+    assert!(!dir.join("spool").join(&id).exists());
+    ok(
+        dir,
+        &[
+            "object", "get", &id, "-i", "me.key", "-o", "back", "--relay", &relay,
+        ],
+    );
+    assert!(same_file(&dir.join("data"), &dir.join("back")));
+    for node in &mut nodes {
+        let _ = node.kill();
+        let _ = node.wait();
+    }
+    dev.stop();
+}
+
+/// The relay started by `dev` serves the web app (`--www`, `--pkg`) beside the API.
+#[test]
+fn dev_serves_the_web_app() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir, 0, true);
+    let api = reqwest_get(&format!("{}/v1/info", dev.url));
+    assert!(api.contains("relay_address"), "{api}");
+    let script = reqwest_get(&format!("{}/pkg/web/datahub_wasm.js", dev.url));
+    assert_eq!(script, "export {}");
+    let page = reqwest_get(&format!("{}/", dev.url));
+    assert!(page.contains("<title>dh</title>"), "{page}");
+    dev.stop();
+}
+
+/// `dev` killed outright (SIGKILL, no chance to clean up) leaves no child behind: each child
+/// asked the kernel for SIGTERM when its parent dies.
+#[test]
+fn a_killed_dev_leaves_no_orphans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dev = Dev::start(tmp.path(), 2, false);
+    let mut pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
+    pids.push(dev.relay_pid);
+    dev.child.kill().unwrap();
+    dev.child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "children of a killed dev still run"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The relay dying ends `dev` with an error naming it, and the nodes are stopped.
+#[test]
+fn the_relay_dying_ends_dev() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dev = Dev::start(tmp.path(), 1, false);
+    let node = dev.nodes[0].1;
+    let relay = rustix::process::Pid::from_raw(dev.relay_pid as i32).unwrap();
+    rustix::process::kill_process(relay, rustix::process::Signal::KILL).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = dev.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "dev outlived its relay");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut dev.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let expected = format!("error: relay (pid {}, ", dev.relay_pid);
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(stderr.contains(") exited on signal 9: see "), "{stderr}");
+    assert!(!alive(node), "the node outlived dev");
+}
+
+/// `dev` stopped and started again on the same folder keeps its objects: the nodes come back
+/// on their ports, before the relay, so its first audits find them.
+#[test]
+fn a_restarted_dev_keeps_its_objects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir, 6, false);
+    let public = public_key(&ok(dir, &["keygen"]));
+    random_file(&dir.join("f"), 9_000_000, 7);
+    let id = ok(
+        dir,
+        &["object", "put", "f", "-r", &public, "--relay", &dev.url],
+    );
+    let endpoints = |dev: &Dev| -> Vec<String> {
+        dev.printed
+            .iter()
+            .filter(|l| l.trim_start().starts_with("node-"))
+            .map(|l| l.split_whitespace().nth(6).unwrap().to_owned())
+            .collect()
+    };
+    let before = endpoints(&dev);
+    dev.stop();
+    let dev = Dev::start(dir, 6, false);
+    assert_eq!(endpoints(&dev), before);
+    ok(
+        dir,
+        &["object", "get", id.trim(), "-o", "g", "--relay", &dev.url],
+    );
+    assert!(same_file(&dir.join("f"), &dir.join("g")));
+    let status = ok(dir, &["object", "status", id.trim(), "--relay", &dev.url]);
+    assert!(status.contains(", complete\n"), "{status}");
+    dev.stop();
+}
+
+/// No relay: put says so before sealing anything.
+#[test]
+fn a_missing_relay_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let out = ok(dir, &["keygen", "-o", "me.key"]);
+    std::fs::write(dir.join("f"), b"x").unwrap();
+    let err = fails(
+        dir,
+        &[
+            "object",
+            "put",
+            "f",
+            "-r",
+            &public_key(&out),
+            "-i",
+            "me.key",
+            "--relay",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert!(
+        err.starts_with("error: cannot reach the relay at http://127.0.0.1:9/: is it running (`datahub dev`)? pass another with --relay"),
+        "{err}"
+    );
+    assert!(!dir.join("spool").exists());
+}
+
+/// A plain HTTP GET (the test has no async runtime of its own).
+fn reqwest_get(url: &str) -> String {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async { reqwest::get(&url).await?.text().await })
+            .unwrap()
+    })
+    .join()
+    .unwrap()
+}
