@@ -498,7 +498,7 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
         rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
     }
     for (name, _, _) in &victims {
-        let line = dev.wait_for(name, Duration::from_secs(10));
+        let line = dev.wait_for(name, Duration::from_secs(30));
         assert!(
             line.contains("exited on signal 9") && line.ends_with("not restarted"),
             "{line}"

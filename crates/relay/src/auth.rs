@@ -379,6 +379,16 @@ impl FromRequest<AppState> for Signed {
     type Rejection = Response;
 
     async fn from_request(request: Request, relay: &AppState) -> Result<Self, Response> {
+        let signed = Self::verify(request, relay).await?;
+        limit_address(relay, &signed.signer)?;
+        Ok(signed)
+    }
+}
+
+impl Signed {
+    /// Verifies a signed request without counting it against the signer's rate limit (shard
+    /// uploads: many per object, bounded by their size and the per-IP limit instead).
+    pub async fn verify(request: Request, relay: &AppState) -> Result<Self, Response> {
         let (parts, body) = request.into_parts();
         let header = |name: &str| {
             parts
@@ -431,7 +441,6 @@ impl FromRequest<AppState> for Signed {
             )
             .into_response());
         }
-        limit_address(relay, &signer)?;
         Ok(Self { signer, body })
     }
 }

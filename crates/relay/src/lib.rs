@@ -173,14 +173,19 @@ impl Relay {
             .route("/openapi.json", get(ops::openapi))
             .layer(DefaultBodyLimit::max(limits.body_bytes));
         let mut router = api;
-        if let Some(www) = &state.config.www_dir {
-            router = router.fallback_service(tower_http::services::ServeDir::new(www));
-        }
         if let Some(pkg) = &state.config.pkg_dir {
             router = router.nest_service("/pkg", tower_http::services::ServeDir::new(pkg));
         }
+        // The web app answers what the API does not; what neither has is a JSON 404.
+        let router = match &state.config.www_dir {
+            Some(www) => {
+                router.fallback_service(tower_http::services::ServeDir::new(www).not_found_service(
+                    axum::handler::HandlerWithoutStateExt::into_service(ops::not_found),
+                ))
+            }
+            None => router.fallback(ops::not_found),
+        };
         router
-            .fallback(ops::not_found)
             .layer(middleware::from_fn_with_state(state.clone(), guard))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,

@@ -72,7 +72,14 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
         .await?;
     let (mut passed, mut failed) = (0, 0);
     for (node, endpoint, shard, len) in targets {
-        let ok = audit_one(relay, &endpoint, &shard, len).await;
+        let verdict = audit_one(relay, &endpoint, &shard, len).await;
+        if verdict == Audit::Unreachable {
+            // Not evidence of loss: silence is judged by heartbeats, and repair works around a
+            // node that stays away.
+            tracing::debug!(%node, "audit: node unreachable");
+            continue;
+        }
+        let ok = verdict == Audit::Passed;
         let (n, s) = (node.clone(), shard.clone());
         relay
             .db
@@ -101,28 +108,45 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
     Ok((passed, failed))
 }
 
+/// What an audit found.
+#[derive(Debug, PartialEq, Eq)]
+enum Audit {
+    /// The node proved it holds the range.
+    Passed,
+    /// The node answered without a valid proof (wrong bytes, no shard, a corrupt copy).
+    Failed,
+    /// The node did not answer at all (or failed on its side).
+    Unreachable,
+}
+
 /// Asks `endpoint` for a random range of `shard` and checks the proof against the id alone.
-async fn audit_one(relay: &AppState, endpoint: &str, shard: &str, len: i64) -> bool {
+async fn audit_one(relay: &AppState, endpoint: &str, shard: &str, len: i64) -> Audit {
     let Some(id) = hex::decode(shard)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
     else {
-        return false;
+        return Audit::Failed;
     };
     let shard_len = u64::try_from(len).unwrap_or(0);
     let range = AUDIT_RANGE.min(shard_len);
     let offset = random_below(shard_len - range + 1);
     let url = format!("{endpoint}/v1/shards/{shard}/proof?offset={offset}&len={range}");
     let Ok(response) = relay.http.get(url).send().await else {
-        return false;
+        return Audit::Unreachable;
     };
+    if response.status().is_server_error() {
+        return Audit::Unreachable;
+    }
     if !response.status().is_success() {
-        return false;
+        return Audit::Failed;
     }
     let Ok(bytes) = response.bytes().await else {
-        return false;
+        return Audit::Unreachable;
     };
-    proof::verify(&ShardId(id), shard_len, offset, range, &bytes).is_ok()
+    match proof::verify(&ShardId(id), shard_len, offset, range, &bytes) {
+        Ok(_) => Audit::Passed,
+        Err(_) => Audit::Failed,
+    }
 }
 
 /// Counts segments at risk and repairs up to a batch of them. Returns (at risk, shards rebuilt).
@@ -278,10 +302,14 @@ pub async fn run(relay: AppState) {
             }
         }
     };
+    let grace = relay.config.node_timeout_secs;
     let repairs = async move {
         if repair_every == 0 {
             return std::future::pending().await;
         }
+        // After a restart every node's last heartbeat is old: give them time to check in before
+        // anything is judged dead.
+        tokio::time::sleep(std::time::Duration::from_secs(grace)).await;
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(repair_every));
         loop {
             tick.tick().await;

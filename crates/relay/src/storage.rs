@@ -237,7 +237,7 @@ impl FromRequest<AppState> for Uploader {
                 body,
             });
         }
-        let signed = Signed::from_request(request, relay).await?;
+        let signed = Signed::verify(request, relay).await?;
         Ok(Self {
             address: signed.signer,
             body: signed.body,
