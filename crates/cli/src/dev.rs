@@ -213,6 +213,12 @@ const DEV_CONFIG: &str = "\
 #
 # One person uploads large objects here: a public relay's limit of 20 signed requests per
 # second per signer would pace a 256 MiB upload (390 shards) to about 17 seconds.
+#
+# Nodes heartbeat every 2 s here: one silent for 6 s is taken for dead, and repair looks every
+# 2 s, so killing a node shows the network healing within seconds.
+node_timeout_secs = 6
+repair_interval_secs = 2
+
 [limits]
 address_per_sec = 1000.0
 address_burst = 2000.0

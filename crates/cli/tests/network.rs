@@ -719,6 +719,55 @@ fn a_restarted_dev_keeps_its_objects() {
     dev.stop();
 }
 
+/// Kill m = 2 nodes, let repair rebuild their shards on the others, kill 2 more: everything still
+/// reads back byte-exact.
+#[test]
+fn repair_outlives_two_rounds_of_dead_nodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir, 8, false);
+    let public = public_key(&ok(dir, &["keygen"]));
+    let mut ids = Vec::new();
+    for (i, size) in [9_000_000, 1_500_000].into_iter().enumerate() {
+        let name = format!("f{i}");
+        random_file(&dir.join(&name), size, 40 + i as u64);
+        let id = ok(dir, &["object", "put", &name, "-r", &public, "--relay", &dev.url]);
+        ids.push((name, id.trim().to_owned()));
+    }
+    let at_risk = |dev: &Dev| -> u64 {
+        ids.iter()
+            .map(|(_, id)| {
+                let json = ok(dir, &["object", "status", id, "--json", "--relay", &dev.url]);
+                let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+                status["at_risk"].as_u64().unwrap()
+            })
+            .sum()
+    };
+    let kill = |victims: &[(String, u32, String)]| {
+        for (_, pid, _) in victims {
+            let pid = rustix::process::Pid::from_raw(*pid as i32).unwrap();
+            rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+        }
+    };
+    kill(&dev.nodes[0..2]);
+    let wait = |want_zero: bool, within: Duration| {
+        let deadline = Instant::now() + within;
+        while (at_risk(&dev) == 0) != want_zero {
+            assert!(Instant::now() < deadline, "at_risk never became {}", if want_zero { "0" } else { "> 0" });
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    wait(false, Duration::from_secs(60));
+    wait(true, Duration::from_secs(120));
+    kill(&dev.nodes[2..4]);
+    for (name, id) in &ids {
+        let out = format!("{name}.back");
+        ok(dir, &["object", "get", id, "-o", &out, "--relay", &dev.url]);
+        assert!(same_file(&dir.join(name), &dir.join(&out)), "{name}");
+    }
+    dev.stop();
+}
+
 /// No relay: put says so before sealing anything.
 #[test]
 fn a_missing_relay_is_named() {
