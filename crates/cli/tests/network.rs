@@ -731,13 +731,19 @@ fn repair_outlives_two_rounds_of_dead_nodes() {
     for (i, size) in [9_000_000, 1_500_000].into_iter().enumerate() {
         let name = format!("f{i}");
         random_file(&dir.join(&name), size, 40 + i as u64);
-        let id = ok(dir, &["object", "put", &name, "-r", &public, "--relay", &dev.url]);
+        let id = ok(
+            dir,
+            &["object", "put", &name, "-r", &public, "--relay", &dev.url],
+        );
         ids.push((name, id.trim().to_owned()));
     }
     let at_risk = |dev: &Dev| -> u64 {
         ids.iter()
             .map(|(_, id)| {
-                let json = ok(dir, &["object", "status", id, "--json", "--relay", &dev.url]);
+                let json = ok(
+                    dir,
+                    &["object", "status", id, "--json", "--relay", &dev.url],
+                );
                 let status: serde_json::Value = serde_json::from_str(&json).unwrap();
                 status["at_risk"].as_u64().unwrap()
             })
@@ -753,7 +759,11 @@ fn repair_outlives_two_rounds_of_dead_nodes() {
     let wait = |want_zero: bool, within: Duration| {
         let deadline = Instant::now() + within;
         while (at_risk(&dev) == 0) != want_zero {
-            assert!(Instant::now() < deadline, "at_risk never became {}", if want_zero { "0" } else { "> 0" });
+            assert!(
+                Instant::now() < deadline,
+                "at_risk never became {}",
+                if want_zero { "0" } else { "> 0" }
+            );
             std::thread::sleep(Duration::from_millis(500));
         }
     };

@@ -530,7 +530,139 @@ macro_rules! on_both {
     };
 }
 
+/// A node that stores what it is sent but answers with other bytes: flipped shards and proofs
+/// of the flipped bytes. It registers and heartbeats like an honest one.
+async fn start_lying_node(net: &Network) -> String {
+    use axum::extract::{Path, State};
+    use axum::routing::{get, put};
+    type Shards = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>;
+    fn flipped(shards: &Shards, id: &str) -> Option<Vec<u8>> {
+        let mut bytes = shards.lock().unwrap().get(id)?.clone();
+        if let Some(b) = bytes.first_mut() {
+            *b ^= 1;
+        }
+        Some(bytes)
+    }
+    let shards: Shards = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/v1/shards/{id}",
+            put(|State(s): State<Shards>, Path(id): Path<String>, body: axum::body::Bytes| async move {
+                s.lock().unwrap().insert(id, body.to_vec());
+                StatusCode::CREATED
+            })
+            .get(|State(s): State<Shards>, Path(id): Path<String>| async move {
+                flipped(&s, &id).ok_or(StatusCode::NOT_FOUND)
+            }),
+        )
+        .route(
+            "/v1/shards/{id}/proof",
+            get(|State(s): State<Shards>, Path(id): Path<String>, axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, u64>>| async move {
+                let bytes = flipped(&s, &id).ok_or(StatusCode::NOT_FOUND)?;
+                let proof = datahub_core::proof::RangeProof::build(&bytes, q["offset"], q["len"]).map_err(|_| StatusCode::BAD_REQUEST)?;
+                Ok::<_, StatusCode>(proof.to_bytes())
+            }),
+        )
+        .with_state(shards);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let key = key("liar");
+    let liar = key.public_key().address();
+    let register = serde_json::json!({ "endpoint": endpoint, "region": "nowhere", "capacity": 1u64 << 34, "used": 0 });
+    let (status, body) = net
+        .signed(
+            &key,
+            "POST",
+            "/v1/nodes/register",
+            register.to_string().into_bytes(),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (base, http, relay_address) = (net.base.clone(), net.http.clone(), net.relay_address);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let body = br#"{"used":0,"capacity":17179869184,"shards":0}"#.to_vec();
+            let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
+            let sig = request::sign_request(
+                &key,
+                "POST",
+                "/v1/nodes/heartbeat",
+                &body,
+                now,
+                &relay_address,
+            );
+            let _ = http
+                .post(format!("{base}/v1/nodes/heartbeat"))
+                .header(request::TIME_HEADER, now.unix_millis().to_string())
+                .header(request::SIGNATURE_HEADER, sig.to_hex())
+                .body(body)
+                .send()
+                .await;
+        }
+    });
+    datahub_relay::auth::db_address(&liar)
+}
+
+async fn a_lying_node_is_caught_and_audited_down(backend: Backend) {
+    let net = Network::start(&backend, 5).await;
+    wait_for_nodes(&net, 5).await;
+    let liar = start_lying_node(&net).await;
+    let reader = key("reader");
+    // Seven segments: the liar holds one shard of each (six positions, six nodes).
+    let data = random_data(420_000);
+    let (manifest, segments) = seal(&data, &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let status = net
+        .get_json(&format!("/v1/objects/{}/status", manifest.object_id()))
+        .await;
+    assert!(
+        status.to_string().matches(&liar).count() >= 3,
+        "the liar holds shards: {status}"
+    );
+    // Its bytes never pass the hash check: reads skip them and still come back right.
+    assert_eq!(net.read(&manifest, &reader).await.unwrap(), data);
+    // Each audit round catches it; three take it below the reputation to get new shards.
+    for _ in 0..3 {
+        datahub_relay::maintenance::audit_round(&net.relay)
+            .await
+            .unwrap();
+    }
+    let nodes = net.get_json("/v1/nodes").await;
+    let entry = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["address"] == liar)
+        .unwrap()
+        .clone();
+    assert!(
+        entry["reputation"].as_i64().unwrap() < datahub_relay::storage::MIN_REPUTATION,
+        "{entry}"
+    );
+    let (manifest2, segments2) = seal(&random_data(50_000), &reader);
+    net.upload(&key("uploader"), &manifest2, &segments2).await;
+    let status = net
+        .get_json(&format!("/v1/objects/{}/status", manifest2.object_id()))
+        .await;
+    assert!(
+        !status.to_string().contains(&liar),
+        "no new shards for the liar: {status}"
+    );
+    // Repair moves what it held to honest nodes.
+    let (_, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(rebuilt > 0);
+    let status = net
+        .get_json(&format!("/v1/objects/{}/status", manifest.object_id()))
+        .await;
+    assert_eq!(status["at_risk"], 0, "{status}");
+}
+
 on_both!(
+    a_lying_node_is_caught_and_audited_down,
     objects_are_placed_across_nodes_and_read_back,
     upload_goes_on_when_a_node_stops,
     corrupt_shards_are_audited_down_and_repaired,
