@@ -392,6 +392,39 @@ both!(golden_answers_decide_pay, |net| {
     assert_ledger_balanced(&net).await;
 });
 
+/// ethers v6 (from `tests/node_modules`, which `cargo xtask setup` installs) recovers the
+/// treasury from the voucher's typed data exactly as a wallet or the claim contract would.
+fn assert_ethers_accepts(voucher: &Value, signer: &Address) {
+    let tests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests");
+    if !tests.join("node_modules/ethers").is_dir() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "tests/node_modules is missing: run cargo xtask setup"
+        );
+        eprintln!("tests/node_modules/ethers missing: ethers cross-check not run");
+        return;
+    }
+    let script = r#"
+        const { verifyTypedData } = require("ethers");
+        const v = JSON.parse(process.argv[1]);
+        const t = v.typed_data;
+        const types = { ...t.types };
+        delete types.EIP712Domain;
+        process.stdout.write(verifyTypedData(t.domain, types, t.message, v.signature));
+    "#;
+    let out = std::process::Command::new("node")
+        .current_dir(&tests)
+        .args(["-e", script, &voucher.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), signer.to_checksum());
+}
+
 both!(claims_become_vouchers_once, |net| {
     let owner = key("owner");
     net.create_campaign(&owner, &campaign_spec("pay", &owner, 3, 1, "1"))
@@ -430,6 +463,7 @@ both!(claims_become_vouchers_once, |net| {
     let signature = Signature::from_hex(voucher["signature"].as_str().unwrap()).unwrap();
     let signer = parsed.recover(&domain, &signature).unwrap();
     assert_eq!(signer, net.relay().treasury.public_key().address());
+    assert_ethers_accepts(&voucher, &signer);
     // The same request again: the same voucher, not a second debit.
     let (status, again) = net.post("/v1/claims", Some(&worker.token), &claim).await;
     assert_eq!(status, StatusCode::OK);
