@@ -226,15 +226,7 @@ async fn objects_are_placed_across_nodes_and_read_back(backend: Backend) {
     // Upload half, ask what is missing (resume), then the rest.
     let all: Vec<_> = segments.iter().flat_map(|s| s.shards.iter()).collect();
     for shard in &all[..total / 2] {
-        let (status, body) = net
-            .signed(
-                &uploader,
-                "PUT",
-                &format!("/v1/objects/{id}/shards/{}", shard.id),
-                shard.bytes.clone(),
-            )
-            .await;
-        assert!(status.is_success(), "{status} {body}");
+        net.put_shard(&uploader, &id, shard).await;
     }
     let missing = net.get_json(&format!("/v1/objects/{id}/missing")).await;
     let missing: Vec<String> = missing["missing"]
@@ -245,15 +237,7 @@ async fn objects_are_placed_across_nodes_and_read_back(backend: Backend) {
         .collect();
     assert!(!missing.is_empty() && missing.len() <= total - total / 2);
     for shard in all.iter().filter(|s| missing.contains(&s.id.to_string())) {
-        let (status, body) = net
-            .signed(
-                &uploader,
-                "PUT",
-                &format!("/v1/objects/{id}/shards/{}", shard.id),
-                shard.bytes.clone(),
-            )
-            .await;
-        assert!(status.is_success(), "{status} {body}");
+        net.put_shard(&uploader, &id, shard).await;
     }
     let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
     assert_eq!(status["complete"], true, "{status}");
@@ -319,15 +303,7 @@ async fn upload_goes_on_when_a_node_stops(backend: Backend) {
     let _ = net.stops[0].take().unwrap().send(());
     tokio::time::sleep(Duration::from_millis(200)).await;
     for shard in segments.iter().flat_map(|s| s.shards.iter()) {
-        let (status, body) = net
-            .signed(
-                &uploader,
-                "PUT",
-                &format!("/v1/objects/{id}/shards/{}", shard.id),
-                shard.bytes.clone(),
-            )
-            .await;
-        assert!(status.is_success(), "{status} {body}");
+        net.put_shard(&uploader, &id, shard).await;
     }
     let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
     assert_eq!(status["complete"], true, "{status}");
@@ -344,6 +320,19 @@ async fn upload_goes_on_when_a_node_stops(backend: Backend) {
 }
 
 impl Network {
+    async fn put_shard(
+        &self,
+        uploader: &SecretKey,
+        object: &str,
+        shard: &datahub_core::seal::Shard,
+    ) {
+        let path = format!("/v1/objects/{object}/shards/{}", shard.id);
+        let (status, body) = self
+            .signed(uploader, "PUT", &path, shard.bytes.clone())
+            .await;
+        assert!(status.is_success(), "{status} {body}");
+    }
+
     async fn upload(
         &self,
         uploader: &SecretKey,
@@ -356,15 +345,7 @@ impl Network {
             .await;
         assert!(status.is_success(), "{body}");
         for shard in segments.iter().flat_map(|s| s.shards.iter()) {
-            let (status, body) = self
-                .signed(
-                    uploader,
-                    "PUT",
-                    &format!("/v1/objects/{id}/shards/{}", shard.id),
-                    shard.bytes.clone(),
-                )
-                .await;
-            assert!(status.is_success(), "{status} {body}");
+            self.put_shard(uploader, &id, shard).await;
         }
     }
 
