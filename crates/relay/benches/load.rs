@@ -89,7 +89,9 @@ fn main() {
         .build()
         .unwrap();
     for c in connections {
-        runtime.block_on(round(c, campaigns, database.as_deref()));
+        // A fresh database per round, made outside the runtime (the client is synchronous).
+        let url = database.as_deref().map(fresh_postgres);
+        runtime.block_on(round(c, campaigns, url.as_deref()));
     }
 }
 
@@ -109,10 +111,8 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
         .arg(dir.path().join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let fresh_db;
-    if let Some(admin) = database {
-        fresh_db = fresh_postgres(admin);
-        command.args(["--database-url", &fresh_db]);
+    if let Some(url) = database {
+        command.args(["--database-url", url]);
     }
     let mut child = command.spawn().unwrap();
     let mut line = String::new();
