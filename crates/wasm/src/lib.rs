@@ -15,6 +15,7 @@ pub fn version() -> String {
 mod bench;
 mod js;
 mod keystore;
+mod relay;
 mod seal;
 mod signer;
 mod wallet;

@@ -146,6 +146,39 @@ impl LocalSigner {
             .map_err(|e| error_from("TypedDataError", &e))
     }
 
+    /// Signs an HTTP request the way requesters and storage nodes sign theirs
+    /// (`docs/storage-node.md` §3): `method`, the path and query, the body, the time in
+    /// milliseconds since the Unix epoch and the audience (the relay's address). Send the time
+    /// (in decimal) in `x-datahub-time` and the returned `0x` signature in `x-datahub-signature`.
+    #[wasm_bindgen(js_name = signRequest)]
+    pub fn sign_request(
+        &self,
+        method: &str,
+        #[wasm_bindgen(js_name = pathAndQuery)] path_and_query: &str,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] body: &JsValue,
+        #[wasm_bindgen(js_name = timeMs)] time_ms: f64,
+        audience: &str,
+    ) -> Result<String, JsValue> {
+        let body = message_bytes(body)?;
+        if !time_ms.is_finite() || time_ms < 0.0 {
+            return Err(input_error(
+                "InvalidTime",
+                "`timeMs` must be milliseconds since the epoch",
+            ));
+        }
+        let audience = address(audience)?;
+        let time = Timestamp::from_unix_millis(time_ms as i64);
+        Ok(datahub_core::request::sign_request(
+            &self.key,
+            method,
+            path_and_query,
+            &body,
+            time,
+            &audience,
+        )
+        .to_hex())
+    }
+
     /// Signs a 32-byte digest (`0x` hex) directly. Only for digests this code computed.
     #[wasm_bindgen(js_name = signDigest)]
     pub fn sign_digest(&self, digest: &str) -> Result<String, JsValue> {

@@ -121,6 +121,10 @@ fn test_wasm_crate(krate: &str) -> Result<()> {
 
 pub fn test_js() -> Result<()> {
     pkg::build()?;
+    heading("test-js: the datahub binary (tests/pkg/relay.test.mjs starts `datahub dev`)");
+    Cmd::new("cargo")
+        .args(["build", "-p", "datahub-cli"])
+        .run()?;
     heading("test-js: node --test over tests/**/*.test.mjs");
     let mut files = Vec::new();
     find_js_tests(&root().join("tests"), &mut files)?;
