@@ -371,12 +371,17 @@ impl App {
         let key = event.key();
         let action = match key.as_str() {
             "Enter" => {
-                // Enter on a focused button presses that button; elsewhere it submits.
-                let on_button = event
+                // Enter submits, as in a form, also from a focused choice (Space toggles it);
+                // on any other button (skip, back, mark…) it presses that button.
+                let other_button = event
                     .target()
                     .and_then(|t| t.dyn_into::<Element>().ok())
-                    .is_some_and(|t| t.tag_name() == "BUTTON");
-                if on_button {
+                    .and_then(|t| t.closest("button").ok().flatten())
+                    .is_some_and(|b| {
+                        !b.get_attribute("data-action")
+                            .is_some_and(|a| a.starts_with("choose:"))
+                    });
+                if other_button {
                     return;
                 }
                 "submit".to_owned()

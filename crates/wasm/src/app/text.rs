@@ -191,7 +191,7 @@ impl T {
                 "No campaigns are open right now. Come back soon.",
                 "目前没有开放的任务，请稍后再来。",
             ),
-            Self::TasksLeft => ("tasks left", "个任务剩余"),
+            Self::TasksLeft => ("paid tasks left", "个付费任务剩余"),
             Self::PerTask => ("per task", "每个任务"),
             Self::Back => ("Back", "返回"),
             Self::Balance => ("Balance", "余额"),
