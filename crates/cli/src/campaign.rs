@@ -459,7 +459,10 @@ image_url = "/demo/cat-face.svg"
             "\"id\": \"cats\", \"chains\": [1], \"encryption_key\": \"02\",",
         );
         let e = err(&complete, path);
-        assert!(e.contains("unknown field `colour`") && e.contains("line 11"), "{e}");
+        assert!(
+            e.contains("unknown field `colour`") && e.contains("line 11"),
+            "{e}"
+        );
         assert_eq!(
             err("[1]", path),
             "c.json: a campaign definition is a JSON object (TOML table)"

@@ -7,6 +7,7 @@
 
 mod campaign;
 mod client;
+mod demo;
 mod dev;
 mod keygen;
 mod object;
