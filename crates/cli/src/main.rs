@@ -1,10 +1,13 @@
 //! `datahub`: runs a DataHub network on one machine (`datahub dev`), a relay or a storage node
 //! on their own (`datahub relay`, `datahub node`), and the requester's commands: keys
-//! (`datahub keygen`) and sealed objects (`datahub object put|get|status|resume`).
+//! (`datahub keygen`), sealed objects (`datahub object put|get|status|resume`) and campaigns
+//! (`datahub campaign create|list|show|pause|resume|close`).
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
+mod campaign;
 mod client;
+mod demo;
 mod dev;
 mod keygen;
 mod object;
@@ -38,6 +41,9 @@ enum Command {
     /// Seal, upload, fetch and inspect objects
     #[command(subcommand)]
     Object(object::Command),
+    /// Create, list, show, pause, resume and close campaigns
+    #[command(subcommand)]
+    Campaign(campaign::Command),
 }
 
 #[derive(clap::Args)]
@@ -72,6 +78,7 @@ async fn main() -> ExitCode {
         }
         Command::Keygen(args) => keygen::run(&args),
         Command::Object(cmd) => object::run(cmd).await,
+        Command::Campaign(cmd) => campaign::run(cmd).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
