@@ -26,6 +26,32 @@ const MEDIA_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-me
 let net;
 let info;
 let demo;
+// The demo campaigns as shipped: their golden items are the known truth a careful contributor
+// would match (a wrong golden answer is not paid).
+const shipped = {};
+for (const kind of KINDS) {
+  const file = join(root, "crates/cli/demo", `${kind.replaceAll("_", "-")}.json`);
+  shipped[kind] = JSON.parse(await readFile(file, "utf8"));
+}
+
+/** The choices (indexes) a careful contributor makes on `item`: golden ones right, others any. */
+function choicesFor(kind, item) {
+  const spec = shipped[kind];
+  const golden = (spec.golden ?? []).find((g) => JSON.stringify(g.item) === JSON.stringify(item));
+  const answer = golden?.answer;
+  switch (kind) {
+    case "image_categorization":
+      return answer ? answer.labels.map((l) => spec.labels.indexOf(l)) : [0];
+    case "content_verification":
+      return [answer ? ["true", "false", "unsure"].indexOf(answer.verdict) : 0];
+    case "text_labeling":
+      return [answer ? spec.labels.indexOf(answer.label) : 0];
+    case "content_moderation":
+      return answer ? answer.flags.map((f) => spec.labels.indexOf(f)) : [0];
+    default:
+      return [];
+  }
+}
 
 before(async () => {
   net = await startDev();
@@ -99,6 +125,12 @@ async function injectWallet(page, key, where) {
 async function everyTask(page, { touch, prefix }) {
   const press = (selector) => (touch ? page.tap(selector) : page.click(selector));
   const submissions = [];
+  const tasks = {};
+  page.on("response", async (response) => {
+    const url = new URL(response.url());
+    const next = /^\/v1\/campaigns\/([^/]+)\/next$/.exec(url.pathname);
+    if (next && response.ok()) tasks[decodeURIComponent(next[1])] = await response.json();
+  });
   page.on("request", (request) => {
     if (request.method() === "POST" && request.url().endsWith("/v1/submissions")) {
       submissions.push(JSON.parse(request.postData()));
@@ -118,24 +150,29 @@ async function everyTask(page, { touch, prefix }) {
     await press(`.dh-card[data-kind=${kind}]`);
     await page.waitForSelector(`.dh-task[data-kind=${kind}]`);
     await page.waitForSelector("[data-busy=false]");
+    const lease = await page.getAttribute(".dh-task", "data-lease");
+    const task = tasks[demo[kind].id];
+    assert.equal(task?.lease, lease, `${kind}: the page shows the task the relay leased`);
+    const choices = choicesFor(kind, task.item);
     switch (kind) {
       case "image_categorization":
         await page.waitForFunction(() => document.querySelector(".dh-image")?.complete);
-        await press("[data-action='choose:0']");
+        assert.ok(await page.evaluate(() => document.querySelector(".dh-image").naturalWidth > 0), "the picture loads");
+        for (const c of choices) await press(`[data-action='choose:${c}']`);
         break;
       case "content_verification":
-        // The keyboard: 1 picks "true"; Enter (below) submits.
-        await page.keyboard.press("1");
+        // The keyboard: a digit picks the verdict; Enter (below) submits.
+        await page.keyboard.press(String(choices[0] + 1));
         break;
       case "text_labeling":
         await press("[data-action='word:0']");
         await press("[data-action='word:1']");
         await press("[data-action='mark:0']");
         await page.waitForSelector(".dh-spans li");
-        await press("[data-action='choose:0']");
+        await press(`[data-action='choose:${choices[0]}']`);
         break;
       case "content_moderation":
-        await press("[data-action='choose:0']");
+        for (const c of choices) await press(`[data-action='choose:${c}']`);
         break;
       case "image_upload":
         await page.setInputFiles("#dh-file", { name: "plant.png", mimeType: "image/png", buffer: image });
@@ -159,7 +196,7 @@ async function everyTask(page, { touch, prefix }) {
     if (touch) await press("#dh-submit");
     else await page.keyboard.press("Enter");
     await page.waitForFunction(
-      (before) => !document.querySelector("#dh-balance")?.textContent.includes(before),
+      (before) => document.querySelector("#dh-balance")?.textContent.trim() !== before,
       (await page.textContent("#dh-balance")).trim(),
       { timeout: 60_000 },
     );
@@ -167,6 +204,7 @@ async function everyTask(page, { touch, prefix }) {
     assert.equal(after - before, units(demo[kind].reward), `${kind}: credited at once, exactly the reward`);
     earned += units(demo[kind].reward);
     await page.waitForSelector(`.dh-task[data-kind=${kind}]`);
+    await page.waitForSelector("[data-busy=false]");
     await press("[data-action=back]");
     await page.waitForSelector("[data-screen=campaigns] .dh-card");
   }
@@ -181,6 +219,12 @@ async function everyTask(page, { touch, prefix }) {
   const voucher = JSON.parse(await page.textContent("#dh-voucher-json"));
   return { submissions, image, recording, earned, voucher, chain };
 }
+
+/** Saves a screenshot of the page as it was when a step failed, then fails. */
+const shootAndThrow = (page, name) => async (error) => {
+  await page.screenshot({ path: join(shots, `failed-${name}.png`), fullPage: true }).catch(() => {});
+  throw error;
+};
 
 /** Checks the voucher with ethers, and the uploads by decrypting them with the CLI. */
 async function checkOutcome(result, wallet) {
@@ -215,7 +259,7 @@ test("desktop: a wallet announced by EIP-6963 signs in once and does one task of
   try {
     const page = await browser.page();
     await injectWallet(page, key.privateKey, "eip6963");
-    const result = await everyTask(page, { touch: false, prefix: "desktop" });
+    const result = await everyTask(page, { touch: false, prefix: "desktop" }).catch(shootAndThrow(page, "desktop"));
     const calls = await page.evaluate(() => window.walletCalls);
     assert.equal(calls.filter((m) => m === "personal_sign").length, 1, "one wallet signature for everything");
     await checkOutcome(result, key.address);
@@ -238,7 +282,7 @@ test("phone: Binance Wallet's binancew3w provider, touch only, 390×844", async 
   try {
     const page = await browser.page();
     await injectWallet(page, key.privateKey, "binancew3w");
-    const result = await everyTask(page, { touch: true, prefix: "phone" });
+    const result = await everyTask(page, { touch: true, prefix: "phone" }).catch(shootAndThrow(page, "phone"));
     const calls = await page.evaluate(() => window.walletCalls);
     assert.equal(calls.filter((m) => m === "personal_sign").length, 1);
     await checkOutcome(result, key.address);
@@ -275,89 +319,95 @@ test("no wallet: a local key, Chinese text, and the errors a contributor meets",
   const browser = await launch({ locale: "zh-CN", viewport: { width: 1024, height: 800 } });
   try {
     const page = await browser.page();
-    const status = () => page.textContent(".dh-status");
-    await page.goto(net.origin);
-    // Chinese from the browser's language; the switch goes to English and is remembered.
-    await page.waitForSelector("#dh-connect-local");
-    assert.equal((await page.textContent("#dh-connect-local")).trim(), "不使用钱包继续");
-    assert.equal(await page.getAttribute("html", "lang"), "zh-CN");
-    await page.click("[data-action=lang]");
-    assert.equal((await page.textContent("#dh-connect-local")).trim(), "Continue without a wallet");
-    await page.reload();
-    await page.waitForSelector("#dh-connect-local");
-    assert.equal((await page.textContent("#dh-connect-local")).trim(), "Continue without a wallet");
+    try {
+      const status = () => page.textContent(".dh-status");
+      await page.goto(net.origin);
+      // Chinese from the browser's language; the switch goes to English and is remembered.
+      await page.waitForSelector("#dh-connect-local");
+      assert.equal((await page.textContent("#dh-connect-local")).trim(), "不使用钱包继续");
+      assert.equal(await page.getAttribute("html", "lang"), "zh-CN");
+      await page.click("[data-action=lang]");
+      assert.equal((await page.textContent("#dh-connect-local")).trim(), "Continue without a wallet");
+      await page.reload();
+      await page.waitForSelector("#dh-connect-local");
+      assert.equal((await page.textContent("#dh-connect-local")).trim(), "Continue without a wallet");
 
-    await page.click("#dh-connect-local");
-    await page.waitForSelector("[data-screen=campaigns] .dh-card");
+      await page.click("#dh-connect-local");
+      await page.waitForSelector("[data-screen=campaigns] .dh-card");
 
-    // The relay cannot be reached: a clear message and a retry that works once it can.
-    await page.route("**/v1/campaigns/*/next", (route) => route.abort("connectionrefused"));
-    await page.click(`.dh-card[data-kind=content_moderation]`);
-    await page.waitForSelector("[data-action=next]");
-    assert.match(await status(), /cannot be reached/);
-    await page.unroute("**/v1/campaigns/*/next");
-    await page.click("[data-action=next]");
-    await page.waitForSelector(".dh-task[data-kind=content_moderation]");
+      // The relay cannot be reached: a clear message and a retry that works once it can.
+      await page.route("**/v1/campaigns/*/next", (route) => route.abort("connectionrefused"));
+      await page.click(`.dh-card[data-kind=content_moderation]`);
+      await page.waitForSelector("[data-action=next]");
+      assert.match(await status(), /cannot be reached/);
+      await page.unroute("**/v1/campaigns/*/next");
+      await page.click("[data-action=next]");
+      await page.waitForSelector(".dh-task[data-kind=content_moderation]");
 
-    // Offline and back.
-    await page.context().setOffline(true);
-    await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("offline"));
-    await page.context().setOffline(false);
-    await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("Back online"));
+      // Offline and back.
+      await page.context().setOffline(true);
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("offline"));
+      await page.context().setOffline(false);
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("Back online"));
 
-    // Skip with the keyboard: S gives the task back and brings another.
-    const first = await page.getAttribute(".dh-task", "data-lease");
-    await page.keyboard.press("s");
-    await page.waitForFunction((first) => document.querySelector(".dh-task")?.dataset.lease !== first, first);
-    await page.click("[data-action=back]");
+      // Skip with the keyboard: S gives the task back and brings another.
+      const first = await page.getAttribute(".dh-task", "data-lease");
+      await page.keyboard.press("s");
+      await page.waitForFunction((first) => document.querySelector(".dh-task")?.dataset.lease !== first, first);
+      await page.click("[data-action=back]");
 
-    // An upload that breaks off after two shards resumes with only the missing ones.
-    await page.waitForSelector("[data-screen=campaigns] .dh-card");
-    await page.click(`.dh-card[data-kind=image_upload]`);
-    await page.waitForSelector(".dh-task[data-kind=image_upload]");
-    await page.setInputFiles("#dh-file", { name: "big.png", mimeType: "image/png", buffer: png(900, 700, 3) });
-    await page.waitForSelector("#dh-preview");
-    const sent = [];
-    let allowed = 2;
-    await page.route("**/v1/objects/*/shards/*", (route) => {
-      if (allowed-- > 0) {
-        sent.push(route.request().url());
-        return route.continue();
-      }
-      return route.abort("connectionreset");
-    });
-    await page.click("#dh-submit");
-    await page.waitForSelector("[data-action=resume-upload]");
-    assert.match(await status(), /upload stopped/);
-    await page.unroute("**/v1/objects/*/shards/*");
-    page.on("request", (r) => {
-      if (r.method() === "PUT" && r.url().includes("/shards/")) sent.push(r.url());
-    });
-    const before = await shownBalance(page);
-    await page.click("[data-action=resume-upload]");
-    await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("+"), null, { timeout: 60_000 });
-    assert.equal((await shownBalance(page)) - before, units(demo.image_upload.reward));
-    assert.equal(new Set(sent).size, sent.length, "no shard was sent twice");
+      // An upload that breaks off after two shards resumes with only the missing ones.
+      await page.waitForSelector("[data-screen=campaigns] .dh-card");
+      await page.click(`.dh-card[data-kind=image_upload]`);
+      await page.waitForSelector(".dh-task[data-kind=image_upload]");
+      await page.setInputFiles("#dh-file", { name: "big.png", mimeType: "image/png", buffer: png(900, 700, 3) });
+      await page.waitForSelector("#dh-preview");
+      const sent = [];
+      let allowed = 2;
+      await page.route("**/v1/objects/*/shards/*", (route) => {
+        if (allowed-- > 0) {
+          sent.push(route.request().url());
+          return route.continue();
+        }
+        return route.abort("connectionreset");
+      });
+      await page.click("#dh-submit");
+      await page.waitForSelector("[data-action=resume-upload]");
+      assert.match(await status(), /upload stopped/);
+      await page.unroute("**/v1/objects/*/shards/*");
+      page.on("request", (r) => {
+        if (r.method() === "PUT" && r.url().includes("/shards/")) sent.push(r.url());
+      });
+      const before = await shownBalance(page);
+      await page.click("[data-action=resume-upload]");
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("+"), null, { timeout: 60_000 });
+      await page.waitForSelector(".dh-task[data-kind=image_upload] #dh-file");
+      await page.waitForSelector("[data-busy=false]");
+      assert.equal((await shownBalance(page)) - before, units(demo.image_upload.reward));
+      assert.equal(new Set(sent).size, sent.length, "no shard was sent twice");
 
-    // Choosing a file that breaks the campaign's rules.
-    await page.setInputFiles("#dh-file", { name: "tiny.png", mimeType: "image/png", buffer: png(8, 8) });
-    await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("too small"));
-    await page.setInputFiles("#dh-file", { name: "fake.png", mimeType: "image/png", buffer: Buffer.from("not a picture") });
-    await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("not an image"));
-    await page.click("[data-action=back]");
+      // Choosing a file that breaks the campaign's rules.
+      await page.setInputFiles("#dh-file", { name: "tiny.png", mimeType: "image/png", buffer: png(8, 8) });
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("too small"));
+      await page.setInputFiles("#dh-file", { name: "fake.png", mimeType: "image/png", buffer: Buffer.from("not a picture") });
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("not an image"));
+      await page.click("[data-action=back]");
 
-    // A lease that runs out: the relay refuses the late answer; a new task takes its place.
-    await page.waitForSelector(".dh-card[data-action='campaign:short-leases']");
-    await page.click(".dh-card[data-action='campaign:short-leases']");
-    await page.waitForSelector(".dh-task");
-    const expiring = await page.getAttribute(".dh-task", "data-lease");
-    await page.click("[data-action='choose:0']");
-    await new Promise((resolve) => setTimeout(resolve, 11_000));
-    await page.click("#dh-submit");
-    await page.waitForFunction((expiring) => {
-      const task = document.querySelector(".dh-task");
-      return task && task.dataset.lease !== expiring && document.querySelector(".dh-status")?.textContent.includes("time ran out");
-    }, expiring, { timeout: 30_000 });
+      // A lease that runs out: the relay refuses the late answer; a new task takes its place.
+      await page.waitForSelector(".dh-card[data-action='campaign:short-leases']");
+      await page.click(".dh-card[data-action='campaign:short-leases']");
+      await page.waitForSelector(".dh-task");
+      const expiring = await page.getAttribute(".dh-task", "data-lease");
+      await page.click("[data-action='choose:0']");
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      await page.click("#dh-submit");
+      await page.waitForFunction((expiring) => {
+        const task = document.querySelector(".dh-task");
+        return task && task.dataset.lease !== expiring && document.querySelector(".dh-status")?.textContent.includes("time ran out");
+      }, expiring, { timeout: 30_000 });
+    } catch (error) {
+      await shootAndThrow(page, "errors")(error);
+    }
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();

@@ -234,6 +234,15 @@ async fn wait(promise: js_sys::Promise) -> Result<Json, JsValue> {
     Ok(to_json(&JsFuture::from(promise).await?))
 }
 
+async fn sleep(ms: f64) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
 fn now_ms() -> f64 {
     js_sys::Date::now()
 }
@@ -736,10 +745,18 @@ impl App {
                 return;
             }
         };
-        if now_ms() < task.submit_after_ms {
+        // The campaign's least time per task: an answer chosen sooner is held until then
+        // (a few seconds at most), rather than refused by the relay.
+        let early = task.submit_after_ms - now_ms();
+        if early > 10_000.0 {
             self.say(T::TooFast, true);
             self.render();
             return;
+        }
+        if early > 0.0 {
+            self.set_busy(Some(T::Loading));
+            sleep(early + 50.0).await;
+            self.set_busy(None);
         }
         self.state.borrow_mut().notice = None;
         let (answer, manifest) = match answer {
