@@ -191,7 +191,13 @@ async function everyTask(page, { touch, prefix }) {
         }), "base64");
         break;
     }
-    await page.screenshot({ path: join(shots, `${prefix}-${kind}.png`), fullPage: true });
+    // A phone shows what fits its screen: the item scrolled so the answer and Submit are seen.
+    if (touch) {
+      await page.locator("#dh-submit").scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(shots, `${prefix}-${kind}.png`) });
+    } else {
+      await page.screenshot({ path: join(shots, `${prefix}-${kind}.png`), fullPage: true });
+    }
     const before = await shownBalance(page);
     if (touch) await press("#dh-submit");
     else await page.keyboard.press("Enter");

@@ -535,20 +535,26 @@ impl App {
                             .collect()
                     })
                     .unwrap_or_default();
-                let wallets = crate::wallet::WalletSigner::discover(JsValue::UNDEFINED)
-                    .await
-                    .map(|w| js_sys::Array::from(&w).length() > 0)
-                    .unwrap_or(false);
                 let mut state = self.state.borrow_mut();
                 state.claim_chain = chains.first().map_or(0, |c| c.0);
                 state.chains = chains;
                 state.client = Some(Rc::new(client));
-                state.wallet_found = wallets;
+                state.wallet_found = true;
                 state.notice = None;
             }
             Err(error) => self.fail(&error, Some("retry-relay")),
         }
         self.set_busy(None);
+        // Wallets announce themselves within a moment (EIP-6963); the buttons do not wait for
+        // that, only the hint that none was found does.
+        let found = crate::wallet::WalletSigner::discover(JsValue::UNDEFINED)
+            .await
+            .map(|w| js_sys::Array::from(&w).length() > 0)
+            .unwrap_or(false);
+        if !found {
+            self.state.borrow_mut().wallet_found = false;
+            self.render();
+        }
     }
 
     async fn sign_in(self: Rc<Self>, wallet: bool) {
@@ -1312,7 +1318,7 @@ impl App {
             let line = d.text("p", "dh-amount", &format!("{amount} {token}"));
             set(&line, "data-token", token);
             add(&panel, &line);
-            for (chain, claimable) in per_chain {
+            for (chain, claimable) in per_chain.iter().filter(|(_, a)| is_positive(a)) {
                 let name = state
                     .chains
                     .iter()
