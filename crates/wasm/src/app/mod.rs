@@ -542,9 +542,18 @@ impl App {
                 state.wallet_found = true;
                 state.notice = None;
             }
-            Err(error) => self.fail(&error, Some("retry-relay")),
+            // Whatever answered (nothing, a proxy's error page, something else), it is no
+            // relay the contributor can work with.
+            Err(_) => self.notice(
+                self.t(T::RelayDown).to_owned(),
+                true,
+                Some(("retry-relay", T::Retry)),
+            ),
         }
         self.set_busy(None);
+        if self.state.borrow().client.is_none() {
+            return;
+        }
         // Wallets announce themselves within a moment (EIP-6963); the buttons do not wait for
         // that, only the hint that none was found does.
         let found = crate::wallet::WalletSigner::discover(JsValue::UNDEFINED)
