@@ -103,9 +103,14 @@ pub async fn run(command: Command) -> Result<()> {
 
 async fn create(args: CreateArgs) -> Result<()> {
     let text = read_definition(&args.file)?;
+    // A broken file is reported before anything else is looked at.
+    let value = parse_syntax(&args.file, &text)?;
     let key = load_key(&args.key.key)?;
     let relay = Relay::new(&args.relay.relay)?;
-    let info = relay.info().await?;
+    let info = match value.get("chains") {
+        None => relay.info().await?,
+        Some(_) => Value::Null,
+    };
     let spec = parse_definition(&args.file, &text, &key, &info)?;
     let audience = relay.address().await?;
     let (summary, created) = submit(&relay, &key, &audience, &spec).await?;
@@ -240,6 +245,17 @@ fn is_toml(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
+/// The definition as JSON, or its syntax error with the line.
+fn parse_syntax(path: &Path, text: &str) -> Result<Value> {
+    let name = path.display();
+    if is_toml(path) {
+        toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{name} is not valid TOML: {}", e.to_string().trim_end()))
+    } else {
+        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{name} is not valid JSON: {e}"))
+    }
+}
+
 /// Parses a definition and completes it: without `encryption_key`, uploads are sealed to `key`;
 /// without `chains`, rewards may be claimed on every chain where the relay (`info`, its
 /// `/v1/info`) pays the campaign's token.
@@ -250,12 +266,7 @@ pub fn parse_definition(
     info: &Value,
 ) -> Result<CampaignSpec> {
     let name = path.display();
-    // Syntax errors first, with their line.
-    let mut value: Value = if is_toml(path) {
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("{name} is not valid TOML: {e}"))?
-    } else {
-        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{name} is not valid JSON: {e}"))?
-    };
+    let mut value = parse_syntax(path, text)?;
     let object = value
         .as_object_mut()
         .with_context(|| format!("{name}: a campaign definition is a JSON object (TOML table)"))?;
@@ -263,7 +274,7 @@ pub fn parse_definition(
     if complete {
         // Straight from the text, so that a wrong or unknown field is reported with its line.
         let parsed = if is_toml(path) {
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
         } else {
             serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
         };
