@@ -283,6 +283,8 @@ impl App {
             "campaign_paused" => Some(T::CampaignPaused),
             "no_task" => Some(T::NoTaskLeft),
             "restricted" => Some(T::Restricted),
+            "skip_cooldown" => Some(T::SkipCooldown),
+            "daily_cap" => Some(T::DailyCap),
             "4001" => Some(T::WalletRejected),
             "NoWallet" => Some(T::NoWalletFound),
             _ => None,

@@ -128,6 +128,8 @@ pub enum T {
     BudgetSpent,
     CampaignPaused,
     Restricted,
+    SkipCooldown,
+    DailyCap,
     WalletRejected,
     NoWalletFound,
     MicDenied,
@@ -299,6 +301,14 @@ impl T {
             Self::Restricted => (
                 "Your answers here are paused by quality checks.",
                 "质量检查已暂停您在此活动中的作答。",
+            ),
+            Self::SkipCooldown => (
+                "Many skips in a row: this campaign is paused for you for a few minutes.",
+                "连续跳过太多：该活动暂时对您暂停几分钟。",
+            ),
+            Self::DailyCap => (
+                "You have reached today's limit for this campaign. Come back tomorrow.",
+                "您已达到该活动今天的上限，请明天再来。",
             ),
             Self::WalletRejected => (
                 "The wallet did not sign. Try again when ready.",
