@@ -890,6 +890,35 @@ pub fn accepted(
     if votes.len() < 2 {
         return Ok(());
     }
+    // Leave-one-out evidence: how probable each answer is given everyone else's answers (the
+    // E-step without it). A contributor's own answer cannot vouch for itself, and an item the
+    // others disagree on says little either way.
+    let prior = class_prior(conn, campaign, &shape)?;
+    let mut matrices = Vec::with_capacity(votes.len());
+    for vote in votes {
+        matrices.push(Record::load(conn, campaign, &vote.worker)?.matrices(&shape));
+    }
+    let encoded: Vec<Option<Vec<usize>>> = votes.iter().map(|v| shape.encode(&v.key)).collect();
+    let support = |me: usize, answered: &[usize]| -> f64 {
+        let mut total = 0.0;
+        for (d, a) in answered.iter().enumerate() {
+            let others: Vec<(&[Vec<f64>], usize)> = encoded
+                .iter()
+                .zip(&matrices)
+                .enumerate()
+                .filter(|(j, _)| *j != me)
+                .filter_map(|(_, (e, m))| Some((m.get(d)?.as_slice(), *e.as_ref()?.get(d)?)))
+                .collect();
+            let p = q::posterior(prior.get(d).map_or(&[][..], Vec::as_slice), &others);
+            total += p.get(*a).copied().unwrap_or(0.0);
+        }
+        total / answered.len().max(1) as f64
+    };
+    let supports: Vec<Option<f64>> = encoded
+        .iter()
+        .enumerate()
+        .map(|(i, e)| e.as_ref().map(|a| support(i, a)))
+        .collect();
     let mut counts: Vec<Vec<f64>> = conn
         .query_opt(
             "SELECT class_counts FROM campaigns WHERE id = $1",
@@ -915,8 +944,9 @@ pub fn accepted(
             campaign
         ],
     )?;
-    for vote in votes {
-        let Some(answered) = shape.encode(&vote.key) else {
+    let weight = q::TrustModel::for_chance(shape.chance()).agreement_weight;
+    for (vote, support) in votes.iter().zip(supports) {
+        let (Some(answered), Some(support)) = (shape.encode(&vote.key), support) else {
             continue;
         };
         let mut record = Record::load(conn, campaign, &vote.worker)?;
@@ -926,10 +956,7 @@ pub fn accepted(
         } else {
             record.disagreed += 1;
         }
-        record.score(
-            Shape::agreement(&truth, &answered),
-            q::TrustModel::for_chance(shape.chance()).agreement_weight,
-        );
+        record.score(support, weight);
         settle_trust(
             conn,
             spec,
