@@ -540,6 +540,7 @@ pub fn note_too_fast(
 }
 
 /// Learns from a golden answer: `truth` is the known key, `answer` the contributor's.
+#[allow(clippy::too_many_arguments)]
 pub fn note_golden(
     conn: &mut dyn Conn,
     spec: &CampaignSpec,
