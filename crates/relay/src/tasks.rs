@@ -491,6 +491,8 @@ impl SubmitJob {
                 "the receipt's campaign is not the lease's",
             ));
         }
+        // A restricted contributor's lease was taken back; say why rather than "expired".
+        quality::check_allowed(conn, &self.campaign, &self.worker)?;
         let state = lease.text(3)?;
         if state != "active" || lease.int(5)? < self.now {
             return Err(ApiError::conflict(
@@ -502,7 +504,6 @@ impl SubmitJob {
             ));
         }
         let idx = lease.int(1)?;
-        quality::check_allowed(conn, &self.campaign, &self.worker)?;
         if lease.int(4)? + self.info.min_task_ms > self.now {
             return Err(ApiError::unprocessable(
                 "too_fast",
