@@ -374,14 +374,8 @@ impl Record {
 }
 
 /// Whether the contributor may lease a task now: not restricted, not cooling down after a
-/// skip flood, under the daily cap.
-pub fn gate(
-    conn: &mut dyn Conn,
-    settings: &Settings,
-    campaign: &str,
-    worker: &str,
-    now: i64,
-) -> ApiResult<()> {
+/// skip flood.
+pub fn gate(conn: &mut dyn Conn, campaign: &str, worker: &str, now: i64) -> ApiResult<()> {
     let record = Record::load(conn, campaign, worker)?;
     check_restricted(&record)?;
     if record.cooldown_until_ms > now {
@@ -392,6 +386,18 @@ pub fn gate(
             format!("too many tasks skipped; try again in {wait} s"),
         ));
     }
+    Ok(())
+}
+
+/// Whether the contributor may have one more lease today (`max_tasks_per_day` over the last 24
+/// hours). Checked only when a new lease is made: asking again for the one held is fine.
+pub fn check_daily_cap(
+    conn: &mut dyn Conn,
+    settings: &Settings,
+    campaign: &str,
+    worker: &str,
+    now: i64,
+) -> ApiResult<()> {
     if let Some(cap) = settings.max_tasks_per_day {
         let rows = conn.query(
             "SELECT COUNT(*) FROM leases WHERE campaign = $1 AND worker = $2 AND created_ms > $3",
@@ -1065,20 +1071,23 @@ pub async fn report(
                 &format!("SELECT worker, {RECORD_COLUMNS} FROM contributors WHERE campaign = $1 ORDER BY worker"),
                 params![id.clone()],
             )?;
+            let mut by_worker: std::collections::HashMap<String, serde_json::Map<String, Json_>> =
+                std::collections::HashMap::new();
+            for s in conn.query(
+                "SELECT worker, status, COUNT(*) FROM submissions WHERE campaign = $1 GROUP BY worker, status",
+                params![id.clone()],
+            )? {
+                by_worker
+                    .entry(s.text(0)?)
+                    .or_default()
+                    .insert(s.text(1)?, json!(s.int(2)?));
+            }
             let mut contributors = Vec::with_capacity(rows.len());
             for row in &rows {
                 let worker = row.text(0)?;
                 let r = Record::from_row(row, 1)?;
-                let by_status = conn.query(
-                    "SELECT status, COUNT(*) FROM submissions WHERE campaign = $1 AND worker = $2 GROUP BY status",
-                    params![id.clone(), worker.clone()],
-                )?;
-                let mut statuses = serde_json::Map::new();
-                let mut answers = 0;
-                for s in &by_status {
-                    answers += s.int(1)?;
-                    statuses.insert(s.text(0)?, json!(s.int(1)?));
-                }
+                let statuses = by_worker.remove(&worker).unwrap_or_default();
+                let answers: i64 = statuses.values().filter_map(Json_::as_i64).sum();
                 contributors.push(json!({
                     "address": worker,
                     "tasks": r.tasks,
