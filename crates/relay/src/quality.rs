@@ -780,7 +780,7 @@ pub fn decide(
             key = closest_sent(&shape, &classes, votes).unwrap_or(key);
         }
     }
-    let answer = aggregated_answer(spec, &shape, &key, item, votes);
+    let answer = aggregated_answer(spec, &key, item, votes);
     Ok(Decision::Accept {
         key,
         answer,
@@ -808,13 +808,7 @@ fn closest_sent(shape: &Shape, classes: &[usize], votes: &[Vote]) -> Option<Stri
 
 /// The accepted answer in the campaign's format; for text labeling the spans of the answers
 /// that gave the accepted label, voted character by character.
-fn aggregated_answer(
-    spec: &CampaignSpec,
-    shape: &Shape,
-    key: &str,
-    item: &Json_,
-    votes: &[Vote],
-) -> Json_ {
+fn aggregated_answer(spec: &CampaignSpec, key: &str, item: &Json_, votes: &[Vote]) -> Json_ {
     let set: Vec<&str> = key.split('\u{1f}').filter(|s| !s.is_empty()).collect();
     match spec.kind {
         Kind::ContentVerification => json!({ "verdict": key }),
@@ -848,10 +842,7 @@ fn aggregated_answer(
                 .collect();
             json!({ "label": key, "spans": spans })
         }
-        Kind::ImageUpload | Kind::VoiceRecording => {
-            let _ = shape;
-            json!({ "object": key })
-        }
+        Kind::ImageUpload | Kind::VoiceRecording => json!({ "object": key }),
     }
 }
 
