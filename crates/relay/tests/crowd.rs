@@ -68,13 +68,14 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
     let (items, goldens) = (600, 60);
     let truth: Vec<usize> = (0..items).map(|_| rng.below(3)).collect();
     let golden_truth: Vec<usize> = (0..goldens).map(|i| i % 3).collect();
-    let budget_units = 4500;
+    // Paid answers the budget allows (at 0.01 each): more than the crowd will give.
+    let budget_rewards = 4500;
     let mut spec = campaign_spec(
         "crowd",
         &owner,
         items,
         3,
-        &format!("{}", budget_units / 100),
+        &format!("{}", budget_rewards / 100),
     );
     spec["reward"] = json!("0.01");
     spec["golden"] = json!(
@@ -123,7 +124,7 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
     };
     // Every answer given to a real item: (item, worker, label).
     let mut answers: Vec<Observation> = Vec::new();
-    let mut restricted_at: HashMap<usize, u32> = HashMap::new();
+    let mut told_restricted = std::collections::HashSet::new();
     let mut done = vec![false; crowd.len()];
     let mut order: Vec<usize> = (0..crowd.len()).collect();
     for _round in 0..200 {
@@ -144,7 +145,7 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
                 (StatusCode::OK, _) => {}
                 (StatusCode::FORBIDDEN, Some("restricted")) => {
                     done[w] = true;
-                    restricted_at.insert(w, 0);
+                    told_restricted.insert(w);
                     continue;
                 }
                 (StatusCode::NOT_FOUND, Some("no_task")) | (StatusCode::CONFLICT, _) => continue,
@@ -251,6 +252,8 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
 
     let mut earned = HashMap::<&str, i64>::new();
     let mut restricted = HashMap::<&str, (usize, usize)>::new();
+    // Tasks each restricted bot or spammer had, and the most any one of them earned.
+    let (mut tasks_before, mut most_earned) = (Vec::new(), 0_i64);
     for (w, (kind, worker)) in crowd.iter().enumerate() {
         let group = match kind {
             Kind::Honest(_) => "honest",
@@ -268,7 +271,7 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
         let is_restricted = by_address
             .get(&address)
             .is_some_and(|c| c["restricted"] == true)
-            || restricted_at.contains_key(&w);
+            || told_restricted.contains(&w);
         if std::env::var("CROWD_DEBUG").is_ok() {
             println!(
                 "{group} {:?} {}",
@@ -279,11 +282,18 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
                     .unwrap_or_default()
             );
         }
+        if matches!(kind, Kind::Bot | Kind::Spammer) {
+            most_earned = most_earned.max(units);
+            if is_restricted {
+                let tasks = by_address.get(&address).and_then(|c| c["tasks"].as_i64());
+                tasks_before.push(tasks.unwrap_or(0));
+            }
+        }
         let entry = restricted.entry(group).or_default();
         entry.0 += usize::from(is_restricted);
         entry.1 += 1;
     }
-    let budget = i64::from(budget_units) * 10_000;
+    let budget = i64::from(budget_rewards) * 10_000;
     let share = |g: &str| earned.get(g).copied().unwrap_or(0) as f64 / budget as f64;
     println!(
         "crowd: {} items accepted of {items}; {} answers to real items",
@@ -306,8 +316,11 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
     );
     let bad_share = share("bot") + share("spammer");
     println!(
-        "bots and spammers: {bots_restricted}/{bots} restricted, {:.2}% of the budget earned",
-        100.0 * bad_share
+        "bots and spammers: {bots_restricted}/{bots} restricted, {:.2}% of the budget earned together, at most {:.2}% by one; restricted after {:.1} tasks on average (at most {})",
+        100.0 * bad_share,
+        100.0 * most_earned as f64 / budget as f64,
+        tasks_before.iter().sum::<i64>() as f64 / tasks_before.len().max(1) as f64,
+        tasks_before.iter().max().copied().unwrap_or(0),
     );
 
     assert!(
