@@ -434,10 +434,19 @@ pub fn check_allowed(conn: &mut dyn Conn, campaign: &str, worker: &str) -> ApiRe
     check_restricted(&Record::load(conn, campaign, worker)?)
 }
 
-/// A number in [0, 1) from a hash: golden items' timing and choice, fixed per contributor and
-/// campaign so they cannot be predicted from outside but are reproducible.
-fn unit_hash(parts: &[&str]) -> f64 {
-    let mut hasher = blake3::Hasher::new();
+/// The key of the hash that places golden items: derived from the relay's own secret key, so
+/// that nobody who knows this code can tell from an address when golden items come, while a
+/// relay keeps placing them the same way across restarts.
+pub fn golden_secret(relay_key: &datahub_core::SecretKey) -> [u8; 32] {
+    blake3::derive_key(
+        "DataHub relay 2026 golden item placement",
+        relay_key.to_bytes().as_slice(),
+    )
+}
+
+/// A number in [0, 1) from a keyed hash of `parts`.
+fn unit_hash(secret: &[u8; 32], parts: &[&str]) -> f64 {
+    let mut hasher = blake3::Hasher::new_keyed(secret);
     for p in parts {
         hasher.update(p.as_bytes());
         hasher.update(&[0]);
@@ -451,10 +460,12 @@ fn unit_hash(parts: &[&str]) -> f64 {
 /// The golden item to lease next to this contributor, if it is golden's turn and one is left
 /// that they have not seen. The `g`-th golden item comes once `share × tasks` passes `g + u_g`
 /// with `u_g` drawn per contributor: over time the share is exact, but where each one falls
-/// is not predictable (the first within the first `1 / share` tasks).
+/// is not predictable (the first within the first `1 / share` tasks). `secret` is
+/// [`golden_secret`].
 pub fn golden_turn(
     conn: &mut dyn Conn,
     settings: &Settings,
+    secret: &[u8; 32],
     campaign: &str,
     worker: &str,
 ) -> ApiResult<Option<(i64, String)>> {
@@ -462,7 +473,7 @@ pub fn golden_turn(
         return Ok(None);
     }
     let record = Record::load(conn, campaign, worker)?;
-    let jitter = unit_hash(&[campaign, worker, &record.golden_seen.to_string()]);
+    let jitter = unit_hash(secret, &[campaign, worker, &record.golden_seen.to_string()]);
     let due =
         record.golden_seen as f64 + jitter <= settings.golden_share * (record.tasks + 1) as f64;
     if !due {
@@ -477,8 +488,10 @@ pub fn golden_turn(
     if count == 0 {
         return Ok(None);
     }
-    let pick =
-        (unit_hash(&[campaign, worker, "pick", &record.tasks.to_string()]) * count as f64) as i64;
+    let pick = (unit_hash(
+        secret,
+        &[campaign, worker, "pick", &record.tasks.to_string()],
+    ) * count as f64) as i64;
     let row = conn.query_opt(
         &format!("SELECT idx, payload {unseen} ORDER BY idx LIMIT 1 OFFSET $3"),
         params![campaign, worker, pick.clamp(0, count - 1)],
