@@ -822,11 +822,11 @@ pub fn decide(
     })
 }
 
-/// The sent key that agrees with the aggregate on the most flags (the earliest on ties).
+/// The sent key that agrees with the aggregate on the most flags (the earliest on ties). Image
+/// labels are never sent empty, so this also gives a one-label image answer a label.
 fn closest_sent(shape: &Shape, classes: &[usize], votes: &[Vote]) -> Option<String> {
     votes
         .iter()
-        .filter(|v| !v.key.is_empty())
         .filter_map(|v| {
             shape
                 .encode(&v.key)
