@@ -1227,7 +1227,16 @@ impl App {
             } else {
                 shown.join(" · ")
             };
-            balance.set_text_content(Some(&format!("{} {shown}", T::Balance.get(lang))));
+            // The word hides on narrow phones; the amount always shows.
+            add(
+                &balance,
+                &d.text(
+                    "span",
+                    "dh-balance-label",
+                    &format!("{} ", T::Balance.get(lang)),
+                ),
+            );
+            add(&balance, &d.text("span", "", &shown));
             add(&header, &balance);
         }
         let switch = d.button("lang", lang.other().name(), "dh-lang");
