@@ -1,0 +1,710 @@
+//! The screens, drawn from the state: the header and status line, then connect, campaigns (with
+//! the balance and claims) or the current task. Every control carries a `data-action`, which
+//! `App::act` carries out.
+
+use web_sys::Element;
+
+use super::dom::{self, add, set};
+use super::task::{self, Task};
+use super::text::{KindName, Lang, T};
+use super::{App, Screen, State, Work, at, is_positive, kind_tag, short};
+
+impl App {
+    pub(super) fn render(&self) {
+        let focused = self
+            .dom
+            .doc
+            .active_element()
+            .filter(|e| self.root.contains(Some(e)))
+            .and_then(|e| e.get_attribute("data-action"));
+        let state = self.state.borrow();
+        let lang = state.lang;
+        if let Some(html) = self.dom.doc.document_element() {
+            set(&html, "lang", lang.tag());
+        }
+        let d = &self.dom;
+        let page = d.el("div", "dh-page");
+        add(&page, &self.header(&state));
+        let status = d.el("div", "dh-status");
+        set(&status, "role", "status");
+        set(&status, "aria-live", "polite");
+        if state.offline {
+            add(&status, &d.text("p", "dh-error", T::Offline.get(lang)));
+        }
+        if let Some(notice) = &state.notice {
+            let p = d.text(
+                "p",
+                if notice.error { "dh-error" } else { "dh-ok" },
+                &notice.text,
+            );
+            if let Some((action, label)) = notice.action {
+                add(&p, &d.button(action, label.get(lang), "dh-inline"));
+            }
+            add(&status, &p);
+        }
+        if let Some(busy) = state.busy {
+            add(&status, &d.text("p", "dh-busy", busy.get(lang)));
+        }
+        add(&page, &status);
+        let main = d.el("main", "dh-main");
+        match state.screen {
+            Screen::Connect => self.connect_screen(&main, &state),
+            Screen::Campaigns => self.campaigns_screen(&main, &state),
+            Screen::Task => self.task_screen(&main, &state),
+        }
+        add(&page, &main);
+        self.root.set_text_content(None);
+        add(&self.root, &page);
+        set(
+            &self.root,
+            "data-screen",
+            match state.screen {
+                Screen::Connect => "connect",
+                Screen::Campaigns => "campaigns",
+                Screen::Task => "task",
+            },
+        );
+        set(
+            &self.root,
+            "data-busy",
+            if state.busy.is_some() {
+                "true"
+            } else {
+                "false"
+            },
+        );
+        drop(state);
+        if let Some(action) = focused {
+            let selector = format!("[data-action=\"{}\"]", action.replace('"', ""));
+            if let Ok(Some(el)) = self.root.query_selector(&selector) {
+                dom::focus(&el);
+            }
+        }
+    }
+
+    fn header(&self, state: &State) -> Element {
+        let d = &self.dom;
+        let lang = state.lang;
+        let header = d.el("header", "dh-header");
+        add(&header, &d.text("strong", "dh-brand", "DataHub"));
+        if state.session.is_some() {
+            let balance = d.el("span", "dh-balance");
+            balance.set_id("dh-balance");
+            let shown: Vec<String> = state
+                .balances
+                .iter()
+                .map(|(token, amount, _)| format!("{amount} {token}"))
+                .collect();
+            let shown = if shown.is_empty() {
+                "0".to_owned()
+            } else {
+                shown.join(" · ")
+            };
+            // The word hides on narrow phones; the amount always shows.
+            add(
+                &balance,
+                &d.text(
+                    "span",
+                    "dh-balance-label",
+                    &format!("{} ", T::Balance.get(lang)),
+                ),
+            );
+            add(&balance, &d.text("span", "", &shown));
+            add(&header, &balance);
+        }
+        let switch = d.button("lang", lang.other().name(), "dh-lang");
+        set(
+            &switch,
+            "aria-label",
+            &format!("{}: {}", T::Language.get(lang), lang.other().name()),
+        );
+        set(&switch, "lang", lang.other().tag());
+        add(&header, &switch);
+        header
+    }
+
+    fn connect_screen(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        add(main, &d.text("h1", "", "DataHub"));
+        add(main, &d.text("p", "dh-lead", T::Tagline.get(lang)));
+        if state.client.is_none() {
+            return;
+        }
+        let wallet = d.button("wallet", T::ConnectWallet.get(lang), "dh-primary");
+        set(&wallet, "id", "dh-connect-wallet");
+        add(main, &wallet);
+        add(
+            main,
+            &d.text("p", "dh-hint", T::ConnectWalletHint.get(lang)),
+        );
+        if !state.wallet_found {
+            add(main, &d.text("p", "dh-hint", T::NoWalletFound.get(lang)));
+        }
+        let local = d.button("local", T::UseLocalKey.get(lang), "dh-secondary");
+        set(&local, "id", "dh-connect-local");
+        add(main, &local);
+        add(main, &d.text("p", "dh-hint", T::UseLocalKeyHint.get(lang)));
+    }
+
+    fn campaigns_screen(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        if let Some(session) = &state.session {
+            let who = d.el("p", "dh-who");
+            who.set_text_content(Some(&format!(
+                "{} {}",
+                T::SignedInAs.get(lang),
+                short(&session.wallet())
+            )));
+            set(&who, "title", &session.wallet());
+            add(
+                &who,
+                &d.button("sign-out", T::SignOut.get(lang), "dh-inline"),
+            );
+            add(main, &who);
+        }
+        add(main, &d.text("h1", "", T::Campaigns.get(lang)));
+        if state.campaigns.is_empty() {
+            add(main, &d.text("p", "dh-hint", T::NoCampaigns.get(lang)));
+        }
+        let list = d.el("ul", "dh-campaigns");
+        for campaign in &state.campaigns {
+            let item = d.el("li", "");
+            let card = d.el("button", "dh-card");
+            set(&card, "type", "button");
+            set(&card, "data-action", &format!("campaign:{}", campaign.id));
+            set(&card, "data-kind", kind_tag(campaign.kind));
+            add(
+                &card,
+                &d.text("span", "dh-kind", T::Kind(campaign.kind).get(lang)),
+            );
+            add(&card, &d.text("strong", "dh-title", &campaign.title));
+            add(
+                &card,
+                &d.text(
+                    "span",
+                    "dh-reward",
+                    &format!(
+                        "{} {} {} · {} {}",
+                        campaign.reward,
+                        campaign.token,
+                        T::PerTask.get(lang),
+                        campaign.open_tasks,
+                        T::TasksLeft.get(lang)
+                    ),
+                ),
+            );
+            add(&item, &card);
+            add(&list, &item);
+        }
+        add(main, &list);
+        self.wallet_panel(main, state);
+    }
+
+    fn wallet_panel(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        let panel = d.el("section", "dh-wallet");
+        set(&panel, "aria-label", T::Balance.get(lang));
+        add(&panel, &d.text("h2", "", T::Balance.get(lang)));
+        for (token, amount, per_chain) in &state.balances {
+            let line = d.text("p", "dh-amount", &format!("{amount} {token}"));
+            set(&line, "data-token", token);
+            add(&panel, &line);
+            for (chain, claimable) in per_chain.iter().filter(|(_, a)| is_positive(a)) {
+                let name = state
+                    .chains
+                    .iter()
+                    .find(|c| c.0 == *chain)
+                    .map_or("", |c| c.1.as_str());
+                add(
+                    &panel,
+                    &d.text(
+                        "p",
+                        "dh-hint",
+                        &format!(
+                            "{} {name} ({chain}): {claimable} {token}",
+                            T::ClaimOn.get(lang)
+                        ),
+                    ),
+                );
+            }
+        }
+        let row = d.el("div", "dh-claim");
+        let label = d.text("label", "", T::ClaimOn.get(lang));
+        set(&label, "for", "dh-chain");
+        add(&row, &label);
+        let select = d.el("select", "");
+        select.set_id("dh-chain");
+        for (id, name) in &state.chains {
+            let option = d.text("option", "", &format!("{name} ({id})"));
+            set(&option, "value", &id.to_string());
+            if *id == state.claim_chain {
+                set(&option, "selected", "");
+            }
+            add(&select, &option);
+        }
+        add(&row, &select);
+        let claim = d.button("claim", T::Claim.get(lang), "dh-primary");
+        claim.set_id("dh-claim");
+        add(&row, &claim);
+        add(&panel, &row);
+        if let Some(voucher) = &state.voucher {
+            let shown = d.el("div", "dh-voucher");
+            add(&shown, &d.text("h3", "", T::Voucher.get(lang)));
+            add(
+                &shown,
+                &d.text(
+                    "p",
+                    "dh-amount",
+                    &format!(
+                        "{} {} · chain {}",
+                        at(voucher, "amount_tokens").as_str().unwrap_or_default(),
+                        at(voucher, "token").as_str().unwrap_or_default(),
+                        at(voucher, "chain_id"),
+                    ),
+                ),
+            );
+            add(&shown, &d.text("p", "dh-hint", T::VoucherHint.get(lang)));
+            add(
+                &shown,
+                &d.button("copy-voucher", T::CopyVoucher.get(lang), "dh-secondary"),
+            );
+            let details = d.el("details", "");
+            add(&details, &d.text("summary", "", "JSON"));
+            let pre = d.text(
+                "pre",
+                "",
+                &serde_json::to_string_pretty(voucher).unwrap_or_default(),
+            );
+            pre.set_id("dh-voucher-json");
+            add(&details, &pre);
+            add(&shown, &details);
+            add(&panel, &shown);
+        }
+        add(main, &panel);
+    }
+
+    fn task_screen(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        let Some(work) = state.work.as_ref() else {
+            return;
+        };
+        let campaign = &work.campaign;
+        let top = d.el("div", "dh-task-top");
+        add(&top, &d.button("back", T::Back.get(lang), "dh-inline"));
+        add(
+            &top,
+            &d.text("span", "dh-kind", T::Kind(campaign.kind).get(lang)),
+        );
+        add(main, &top);
+        add(main, &d.text("h1", "", &campaign.title));
+        if !campaign.instructions.is_empty() {
+            let details = d.el("details", "dh-instructions");
+            set(&details, "open", "");
+            add(&details, &d.text("summary", "", T::Instructions.get(lang)));
+            add(&details, &d.text("p", "", &campaign.instructions));
+            add(main, &details);
+        }
+        if work.done {
+            add(main, &d.button("back", T::Back.get(lang), "dh-primary"));
+            return;
+        }
+        let Some(task) = &work.task else { return };
+        let form = d.el("section", "dh-task");
+        set(&form, "data-kind", kind_tag(campaign.kind));
+        set(&form, "data-lease", &task.lease);
+        set(&form, "aria-label", &campaign.title);
+        add(
+            &form,
+            &d.text(
+                "p",
+                "dh-reward",
+                &format!(
+                    "{} {} {}",
+                    campaign.reward,
+                    campaign.token,
+                    T::PerTask.get(lang)
+                ),
+            ),
+        );
+        self.item(&form, task, work, lang);
+        match campaign.kind {
+            KindName::ImageCategorization => {
+                let prompt = if campaign.multi_label {
+                    T::ChooseLabels
+                } else {
+                    T::ChooseLabel
+                };
+                self.choices(
+                    &form,
+                    prompt.get(lang),
+                    &campaign.labels,
+                    &work.draft.chosen,
+                    campaign.multi_label,
+                );
+            }
+            KindName::ContentVerification => {
+                let verdicts =
+                    [T::TrueLabel, T::FalseLabel, T::Unsure].map(|t| t.get(lang).to_owned());
+                self.choices(
+                    &form,
+                    T::ClaimText.get(lang),
+                    &verdicts,
+                    &work.draft.chosen,
+                    false,
+                );
+            }
+            KindName::TextLabeling => {
+                self.spans(&form, work, lang);
+                self.choices(
+                    &form,
+                    T::TextLabel.get(lang),
+                    &campaign.labels,
+                    &work.draft.chosen,
+                    false,
+                );
+            }
+            KindName::ContentModeration => {
+                self.choices(
+                    &form,
+                    T::Flags.get(lang),
+                    &campaign.labels,
+                    &work.draft.chosen,
+                    true,
+                );
+                if work.draft.chosen.is_empty() {
+                    add(&form, &d.text("p", "dh-hint", T::NoFlags.get(lang)));
+                }
+            }
+            KindName::ImageUpload => self.photo(&form, work, lang),
+            KindName::VoiceRecording => self.voice(&form, work, lang),
+        }
+        if let Some((sent, total)) = work.upload.progress {
+            let bar = d.el("progress", "");
+            bar.set_id("dh-progress");
+            set(&bar, "max", &total.max(1).to_string());
+            set(&bar, "value", &sent.to_string());
+            set(&bar, "aria-label", T::Uploading.get(lang));
+            add(&form, &bar);
+            let text = d.text(
+                "p",
+                "dh-hint",
+                &format!("{} {sent} / {total}", T::Uploading.get(lang)),
+            );
+            text.set_id("dh-progress-text");
+            add(&form, &text);
+        }
+        add(main, &form);
+        let bar = d.el("div", "dh-actions");
+        add(
+            &bar,
+            &d.key_button("skip", "S", T::Skip.get(lang), "dh-secondary"),
+        );
+        let submit = d.key_button("submit", "Enter", T::Submit.get(lang), "dh-primary");
+        submit.set_id("dh-submit");
+        add(&bar, &submit);
+        add(main, &bar);
+        let keys = d.text(
+            "p",
+            "dh-keys",
+            &format!(
+                "{}: 1–9 {} · Enter {} · S {}",
+                T::Shortcuts.get(lang),
+                T::ShortcutLabels.get(lang),
+                T::ShortcutSubmit.get(lang),
+                T::ShortcutSkip.get(lang)
+            ),
+        );
+        add(main, &keys);
+    }
+
+    /// The item itself: its image, claim, text or prompt.
+    fn item(&self, form: &Element, task: &Task, work: &Work, lang: Lang) {
+        let d = &self.dom;
+        if let Some(url) = task
+            .image_url
+            .as_deref()
+            .and_then(|u| task::resolve_url(&self.base, u))
+        {
+            let img = d.el("img", "dh-image");
+            set(&img, "src", &url);
+            set(&img, "referrerpolicy", "no-referrer");
+            let alt = task
+                .claim
+                .as_deref()
+                .or(task.text.as_deref())
+                .unwrap_or(T::Kind(work.campaign.kind).get(lang));
+            set(&img, "alt", alt);
+            add(form, &img);
+        }
+        if let Some(claim) = &task.claim {
+            let q = d.text("blockquote", "dh-claim-text", claim);
+            add(form, &q);
+        }
+        if let Some(prompt) = &task.prompt {
+            let label = if work.campaign.kind == KindName::VoiceRecording {
+                T::ReadAloud.get(lang)
+            } else {
+                ""
+            };
+            if !label.is_empty() {
+                add(form, &d.text("p", "dh-hint", label));
+            }
+            add(form, &d.text("p", "dh-prompt", prompt));
+        }
+        // Text labeling shows its text as tappable words instead.
+        if let Some(text) = task
+            .text
+            .as_ref()
+            .filter(|_| work.campaign.kind != KindName::TextLabeling)
+        {
+            add(form, &d.text("p", "dh-text", text));
+        }
+    }
+
+    fn choices(
+        &self,
+        form: &Element,
+        legend: &str,
+        labels: &[String],
+        chosen: &[usize],
+        several: bool,
+    ) {
+        let d = &self.dom;
+        let group = d.el("div", "dh-choices");
+        set(&group, "role", "group");
+        set(&group, "aria-label", legend);
+        add(form, &d.text("p", "dh-legend", legend));
+        for (i, label) in labels.iter().enumerate() {
+            let key = if i < 9 {
+                (i + 1).to_string()
+            } else {
+                String::new()
+            };
+            let on = chosen.contains(&i);
+            let b = d.key_button(
+                &format!("choose:{i}"),
+                &key,
+                label,
+                if on { "dh-choice dh-on" } else { "dh-choice" },
+            );
+            set(
+                &b,
+                if several {
+                    "aria-pressed"
+                } else {
+                    "aria-checked"
+                },
+                if on { "true" } else { "false" },
+            );
+            if !several {
+                set(&b, "role", "radio");
+            }
+            add(&group, &b);
+        }
+        if !several {
+            set(&group, "role", "radiogroup");
+        }
+        add(form, &group);
+    }
+
+    /// The text as words to tap, the spans marked so far, and the labels to mark with.
+    fn spans(&self, form: &Element, work: &Work, lang: Lang) {
+        let d = &self.dom;
+        add(form, &d.text("p", "dh-legend", T::MarkSpans.get(lang)));
+        add(form, &d.text("p", "dh-hint", T::MarkSpansHint.get(lang)));
+        let text = d.el("p", "dh-words");
+        let selected = work.draft.selected_words();
+        for (i, word) in work.words.iter().enumerate() {
+            let in_span = work
+                .draft
+                .spans
+                .iter()
+                .find(|s| s.start <= word.start && word.end <= s.end);
+            let mut class = String::from("dh-word");
+            if selected.is_some_and(|(a, b)| (a..=b).contains(&i)) {
+                class.push_str(" dh-selected");
+            }
+            if in_span.is_some() {
+                class.push_str(" dh-marked");
+            }
+            let b = d.button(&format!("word:{i}"), &word.text, &class);
+            if let Some(span) = in_span {
+                set(
+                    &b,
+                    "data-label",
+                    work.campaign
+                        .labels
+                        .get(span.label)
+                        .map_or("", String::as_str),
+                );
+            }
+            add(&text, &b);
+        }
+        add(form, &text);
+        if selected.is_some() {
+            let marks = d.el("div", "dh-marks");
+            for (i, label) in work.campaign.labels.iter().enumerate() {
+                add(
+                    &marks,
+                    &d.button(
+                        &format!("mark:{i}"),
+                        &format!("{} {label}", T::MarkAs.get(lang)),
+                        "dh-choice",
+                    ),
+                );
+            }
+            add(
+                &marks,
+                &d.button("clear-words", T::ClearSelection.get(lang), "dh-inline"),
+            );
+            add(form, &marks);
+        }
+        if !work.draft.spans.is_empty() {
+            let list = d.el("ul", "dh-spans");
+            let chars: Vec<char> = work
+                .task
+                .as_ref()
+                .and_then(|t| t.text.as_deref())
+                .unwrap_or_default()
+                .chars()
+                .collect();
+            for (i, span) in work.draft.spans.iter().enumerate() {
+                let words: String = chars
+                    .get(span.start..span.end)
+                    .map(|c| c.iter().collect())
+                    .unwrap_or_default();
+                let label = work
+                    .campaign
+                    .labels
+                    .get(span.label)
+                    .map_or("", String::as_str);
+                let li = d.text("li", "", &format!("{words} → {label} "));
+                add(
+                    &li,
+                    &d.button(&format!("unspan:{i}"), T::RemoveSpan.get(lang), "dh-inline"),
+                );
+                add(&list, &li);
+            }
+            add(form, &list);
+        }
+    }
+
+    fn photo(&self, form: &Element, work: &Work, lang: Lang) {
+        let d = &self.dom;
+        let rules = &work.campaign.upload;
+        add(
+            form,
+            &d.text(
+                "p",
+                "dh-hint",
+                &format!(
+                    "{}: {} · ≥ {}×{} px · ≤ {:.1} MiB",
+                    T::PhotoRules.get(lang),
+                    rules.types.join(", "),
+                    rules.min_width,
+                    rules.min_height,
+                    rules.max_bytes as f64 / 1_048_576.0
+                ),
+            ),
+        );
+        let row = d.el("div", "dh-pick");
+        for (id, capture, label) in [
+            ("dh-camera", true, T::TakePhoto),
+            ("dh-file", false, T::ChoosePhoto),
+        ] {
+            let pick = d.el("label", "dh-secondary dh-file");
+            let input = d.el("input", "");
+            input.set_id(id);
+            set(&input, "type", "file");
+            set(&input, "accept", &rules.types.join(","));
+            if capture {
+                set(&input, "capture", "environment");
+            }
+            add(&pick, &input);
+            add(&pick, &d.text("span", "", label.get(lang)));
+            add(&row, &pick);
+        }
+        add(form, &row);
+        if let Some((bytes, mime, url, _)) = &work.upload.chosen {
+            let img = d.el("img", "dh-preview");
+            set(&img, "src", url);
+            set(&img, "alt", T::Preview.get(lang));
+            img.set_id("dh-preview");
+            add(form, &img);
+            add(
+                form,
+                &d.text(
+                    "p",
+                    "dh-hint",
+                    &format!("{mime} · {} KiB", bytes.len().div_ceil(1024)),
+                ),
+            );
+        }
+    }
+
+    fn voice(&self, form: &Element, work: &Work, lang: Lang) {
+        let d = &self.dom;
+        let rules = &work.campaign.upload;
+        add(
+            form,
+            &d.text(
+                "p",
+                "dh-hint",
+                &format!(
+                    "{}: {}–{} {}",
+                    T::RecordRules.get(lang),
+                    rules.min_seconds,
+                    rules.max_seconds,
+                    T::Seconds.get(lang)
+                ),
+            ),
+        );
+        let row = d.el("div", "dh-pick");
+        if work.upload.recorder.is_some() {
+            add(
+                &row,
+                &d.text("span", "dh-recording", T::Recording.get(lang)),
+            );
+            let clock = d.text(
+                "span",
+                "dh-clock",
+                &format!(
+                    "{:.1} {}",
+                    work.upload.recording_seconds,
+                    T::Seconds.get(lang)
+                ),
+            );
+            clock.set_id("dh-rec-time");
+            add(&row, &clock);
+            add(&row, &d.button("stop", T::Stop.get(lang), "dh-primary"));
+        } else {
+            let label = if work.upload.chosen.is_some() {
+                T::Rerecord
+            } else {
+                T::Record
+            };
+            add(&row, &d.button("record", label.get(lang), "dh-secondary"));
+        }
+        add(form, &row);
+        if let Some((_, _, url, seconds)) = &work.upload.chosen {
+            let audio = d.el("audio", "dh-playback");
+            audio.set_id("dh-playback");
+            set(&audio, "controls", "");
+            set(&audio, "src", url);
+            set(&audio, "aria-label", T::Preview.get(lang));
+            add(form, &audio);
+            add(
+                form,
+                &d.text(
+                    "p",
+                    "dh-hint",
+                    &format!("{seconds:.1} {}", T::Seconds.get(lang)),
+                ),
+            );
+        }
+    }
+}
