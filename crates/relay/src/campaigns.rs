@@ -102,6 +102,10 @@ pub struct CampaignSpec {
     /// Rules for uploads (sizes, types, durations), shown to contributors.
     #[serde(default)]
     pub upload: Option<Json_>,
+    /// Validators of uploads: secp256k1 public keys (SEC 1 hex, at most 8) that uploads are
+    /// sealed to as well and that sign a verdict on each (see `validation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<String>,
 }
 
 /// A golden item and its known answer.
@@ -216,6 +220,7 @@ impl CampaignSpec {
                 )));
             }
         }
+        crate::validation::check_spec(self)?;
         Ok((reward, budget))
     }
 }
@@ -551,6 +556,7 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                 "encryption_key": spec.encryption_key,
                 "chains": spec.chains,
                 "upload": spec.upload,
+                "validators": spec.validators,
                 "owner": row.text(3)?,
                 "status": row.text(1)?,
                 "items": item_count,

@@ -500,6 +500,8 @@ impl SubmitJob {
                 "this session has earned its reward cap; sign in again to continue",
             ));
         }
+        // Uploads to a campaign with validators wait for a validator's verdict.
+        let validated = spec.kind.is_upload() && !spec.validators.is_empty();
         let status = match item.opt_text(1)? {
             Some(golden) => {
                 if golden == key {
@@ -508,6 +510,7 @@ impl SubmitJob {
                     "rejected"
                 }
             }
+            None if validated => "pending",
             None if spec.kind.is_upload() || spec.overlap <= 1 => "accepted",
             None => "pending",
         };
@@ -538,15 +541,26 @@ impl SubmitJob {
                     "UPDATE sessions SET committed = committed + $1 WHERE id = $2",
                     params![reward, self.session.clone()],
                 )?;
-                self.resolve(
-                    conn,
-                    idx,
-                    item.int(2)?,
-                    i64::from(spec.overlap),
-                    reward,
-                    &token,
-                    &chains,
-                )?;
+                if validated {
+                    crate::validation::enqueue(
+                        conn,
+                        spec,
+                        &self.id,
+                        idx,
+                        &self.manifest,
+                        self.now,
+                    )?;
+                } else {
+                    self.resolve(
+                        conn,
+                        idx,
+                        item.int(2)?,
+                        i64::from(spec.overlap),
+                        reward,
+                        &token,
+                        &chains,
+                    )?;
+                }
             }
             _ => {
                 // A wrong golden answer: unpaid, and the item and the slot go back to the pool.
@@ -583,24 +597,15 @@ impl SubmitJob {
         reward: i64,
         token: &str,
     ) -> ApiResult<()> {
-        let applied = ledger::transfer(
+        credit_to_account(
             conn,
-            &format!("sub:{submission}"),
-            &campaign_account(&self.campaign),
+            &self.campaign,
+            submission,
             account,
             reward,
             token,
-            &format!("task {}", self.campaign),
             self.now,
-        )?;
-        match applied {
-            Transfer::Applied | Transfer::AlreadyApplied => Ok(()),
-            // Leases reserve budget, so this means the ledger and the slots disagree.
-            Transfer::Insufficient => Err(ApiError::internal(format!(
-                "campaign {} budget below a reserved reward",
-                self.campaign
-            ))),
-        }
+        )
     }
 
     /// Once an item has the answers it wants, the majority's are accepted and credited, the
@@ -667,4 +672,52 @@ impl SubmitJob {
         }
         Ok(())
     }
+}
+
+/// Credits an accepted submission's reward from the campaign's budget to `account`, once (the
+/// transfer's id is `sub:<submission>`).
+fn credit_to_account(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    submission: &str,
+    account: &str,
+    reward: i64,
+    token: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let applied = ledger::transfer(
+        conn,
+        &format!("sub:{submission}"),
+        &campaign_account(campaign),
+        account,
+        reward,
+        token,
+        &format!("task {campaign}"),
+        now,
+    )?;
+    match applied {
+        Transfer::Applied | Transfer::AlreadyApplied => Ok(()),
+        // Leases reserve budget, so this means the ledger and the slots disagree.
+        Transfer::Insufficient => Err(ApiError::internal(format!(
+            "campaign {campaign} budget below a reserved reward"
+        ))),
+    }
+}
+
+/// Credits a submission accepted later (by a validator's verdict) to its worker's account for
+/// the campaign's token and chains, exactly as submissions accepted at once are.
+#[allow(clippy::too_many_arguments)]
+pub fn credit_submission(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    submission: &str,
+    worker: &str,
+    token: &str,
+    chains: &str,
+    reward: i64,
+    now: i64,
+) -> ApiResult<()> {
+    let account = worker_account(worker, token, chains);
+    ledger::ensure_account(conn, &account, kind::WORKER, worker, token, chains)?;
+    credit_to_account(conn, campaign, submission, &account, reward, token, now)
 }

@@ -400,7 +400,10 @@ fn run_group(conn: &mut dyn Conn, group: Vec<WriteJob>) -> Result<(), (DbError, 
 }
 
 /// The schema, in order. Each entry is applied once, in a transaction, and recorded.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_initial.sql")),
+    (3, include_str!("../../migrations/0003_validation.sql")),
+];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
     conn.batch(
