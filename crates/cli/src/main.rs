@@ -6,9 +6,11 @@
 
 mod client;
 mod dev;
+mod export;
 mod keygen;
 mod object;
 mod progress;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -38,6 +40,11 @@ enum Command {
     /// Seal, upload, fetch and inspect objects
     #[command(subcommand)]
     Object(object::Command),
+    /// A campaign's results: export them (`results`), check an export (`verify`)
+    #[command(subcommand)]
+    Campaign(export::Command),
+    /// Validate uploads for campaigns that name this key: take jobs, open, check, sign verdicts
+    Validate(validate::Args),
 }
 
 #[derive(clap::Args)]
@@ -72,6 +79,8 @@ async fn main() -> ExitCode {
         }
         Command::Keygen(args) => keygen::run(&args),
         Command::Object(cmd) => object::run(cmd).await,
+        Command::Campaign(cmd) => export::run(cmd).await,
+        Command::Validate(args) => validate::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
