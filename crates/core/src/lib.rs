@@ -20,6 +20,7 @@ pub mod header;
 pub mod keys;
 pub mod manifest;
 pub mod proof;
+pub mod quality;
 pub mod request;
 pub mod seal;
 pub mod stream;

@@ -106,6 +106,32 @@ pub struct CampaignSpec {
     /// sealed to as well and that sign a verdict on each (see `validation`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validators: Vec<String>,
+    // Quality settings, all optional (defaults and meaning: `crate::quality::Settings` and
+    // docs/relay.md §4a). Left out when unset so that older definitions hash the same.
+    /// How answers to one item are combined: `dawid_skene` (default) or `majority`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregation: Option<crate::quality::Aggregation>,
+    /// The confidence an item's aggregate must reach before it is accepted (default 0.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// The most answers an item may get while its aggregate is not confident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_overlap: Option<u32>,
+    /// The share of each contributor's tasks that are golden items (default 0.1 with golden).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub golden_share: Option<f64>,
+    /// Contributors whose trust falls below this are restricted (default 0.05).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_trust: Option<f64>,
+    /// Skips allowed within `skip_window_seconds` before a cool-down (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_skips: Option<u32>,
+    /// The skip-counting window and the cool-down's length, in seconds (default 600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_window_seconds: Option<u32>,
+    /// Tasks one wallet may lease from this campaign in 24 hours (default: no cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tasks_per_day: Option<u32>,
 }
 
 /// A golden item and its known answer.
@@ -206,6 +232,7 @@ impl CampaignSpec {
             .map_err(|_| invalid("encryption_key: SEC 1 public key in hex"))?;
         PublicKey::from_sec1_bytes(&key)
             .map_err(|_| invalid("encryption_key: not a secp256k1 public key"))?;
+        crate::quality::Settings::check(self).map_err(invalid)?;
         if self.chains.is_empty() {
             return Err(invalid("chains: at least one chain id"));
         }
@@ -557,6 +584,7 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                 "chains": spec.chains,
                 "upload": spec.upload,
                 "validators": spec.validators,
+                "quality": crate::quality::Settings::of(&spec).summary(),
                 "owner": row.text(3)?,
                 "status": row.text(1)?,
                 "items": item_count,

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod maintenance;
 pub mod metrics;
 pub mod ops;
+pub mod quality;
 pub mod rewards;
 pub mod server;
 pub mod storage;
@@ -147,6 +148,8 @@ impl Relay {
             .route("/v1/campaigns/{id}", get(campaigns::show))
             .route("/v1/campaigns/{id}/status", post(campaigns::set_status))
             .route("/v1/campaigns/{id}/next", post(tasks::next))
+            .route("/v1/campaigns/{id}/quality", get(quality::report))
+            .route("/v1/campaigns/{id}/results", get(quality::results))
             .route("/v1/leases/{id}/skip", post(tasks::skip))
             .route("/v1/submissions", post(tasks::submit))
             .route("/v1/campaigns/{id}/verdicts", get(validation::list))

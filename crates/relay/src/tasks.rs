@@ -16,7 +16,7 @@ use crate::campaigns::{CampaignSpec, campaign_account, check_answer};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Transfer, kind};
-use crate::{AppState, Relay, clock, params};
+use crate::{AppState, Relay, clock, params, quality};
 
 /// The EIP-712 domain receipts are signed under, for a session's chain.
 pub fn receipt_domain(relay: &Relay, chain_id: u64) -> ApiResult<Eip712Domain> {
@@ -47,7 +47,7 @@ pub fn sweep_expired(conn: &mut dyn Conn, now: i64, limit: i64) -> ApiResult<usi
     Ok(rows.len())
 }
 
-fn release_lease(
+pub(crate) fn release_lease(
     conn: &mut dyn Conn,
     lease: &str,
     campaign: &str,
@@ -98,11 +98,21 @@ pub async fn next(
     }
     let worker = db_address(&info.session.wallet);
     let session = info.id.clone();
+    let settings = match relay.campaigns.get(&relay, &campaign).await? {
+        Some(info) => quality::Settings::of(&info.spec),
+        None => {
+            return Err(ApiError::not_found(
+                "no_campaign",
+                format!("no campaign {campaign:?}"),
+            ));
+        }
+    };
     let task = relay
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<Task> {
             let now = clock::now_ms();
             sweep_expired(conn, now, 100)?;
+            quality::gate(conn, &settings, &campaign, &worker, now)?;
             let campaign_row = conn
                 .query_opt(
                     "SELECT status, kind, lease_ms, min_task_ms, reward, token FROM campaigns WHERE id = $1",
@@ -140,25 +150,34 @@ pub async fn next(
             if reserved == 0 {
                 return Err(ApiError::conflict("budget_spent", "the campaign has no paid tasks left"));
             }
-            let item = conn.query_opt(
-                "SELECT idx, payload FROM items WHERE campaign = $1 AND resolved = 0 AND taken < wanted AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.campaign = items.campaign AND l.idx = items.idx AND l.worker = $2) ORDER BY taken, idx LIMIT 1",
-                params![campaign.clone(), worker.clone()],
-            )?;
+            // Golden items when it is their turn (any number of people may get each one, but
+            // nobody the same twice), otherwise the least-answered open item.
+            let golden = quality::golden_turn(conn, &settings, &campaign, &worker)?;
+            let item = match golden.clone() {
+                Some(item) => Some(item),
+                None => conn.query_opt(
+                    "SELECT idx, payload FROM items WHERE campaign = $1 AND golden IS NULL AND resolved = 0 AND taken < wanted AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.campaign = items.campaign AND l.idx = items.idx AND l.worker = $2) ORDER BY taken, idx LIMIT 1",
+                    params![campaign.clone(), worker.clone()],
+                )?
+                .map(|r| Ok::<_, ApiError>((r.int(0)?, r.text(1)?)))
+                .transpose()?,
+            };
             // An `Err` below rolls the reservation back with everything else.
-            let item = item.ok_or_else(|| {
+            let (idx, payload) = item.ok_or_else(|| {
                 ApiError::not_found("no_task", "no task left for you in this campaign")
             })?;
+            quality::note_lease(conn, &campaign, &worker, golden.is_some())?;
             let lease = clock::time_ordered_id(now);
             let expires = now + lease_ms;
             conn.execute(
                 "INSERT INTO leases (id, campaign, idx, worker, session, state, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7)",
-                params![lease.clone(), campaign.clone(), item.int(0)?, worker, session, now, expires],
+                params![lease.clone(), campaign.clone(), idx, worker, session, now, expires],
             )?;
             conn.execute(
                 "UPDATE items SET taken = taken + 1 WHERE campaign = $1 AND idx = $2",
-                params![campaign.clone(), item.int(0)?],
+                params![campaign.clone(), idx],
             )?;
-            task(lease, item.text(1)?, now, expires)
+            task(lease, payload, now, expires)
         })
         .await?;
     relay
@@ -191,7 +210,18 @@ pub async fn skip(
                     format!("the lease is {}", row.text(3)?),
                 ));
             }
-            release_lease(conn, &lease, &row.text(0)?, row.int(1)?, "skipped")
+            let campaign = row.text(0)?;
+            release_lease(conn, &lease, &campaign, row.int(1)?, "skipped")?;
+            let spec = conn
+                .query_opt(
+                    "SELECT spec FROM campaigns WHERE id = $1",
+                    params![campaign.clone()],
+                )?
+                .ok_or_else(|| ApiError::internal("lease of a missing campaign"))?
+                .text(0)?;
+            let spec: CampaignSpec = serde_json::from_str(&spec).map_err(ApiError::internal)?;
+            let settings = quality::Settings::of(&spec);
+            quality::note_skip(conn, &settings, &campaign, &worker, clock::now_ms())
         })
         .await?;
     Ok(Json(serde_json::json!({ "skipped": true })))
@@ -327,10 +357,32 @@ pub async fn submit(
         signature: signature.to_hex(),
         now: now.unix_millis(),
     };
+    let (worker, campaign_id, spec_info) =
+        (job.worker.clone(), job.campaign.clone(), job.info.clone());
     let outcome = relay
         .db
         .write(move |conn: &mut dyn Conn| job.run(conn))
-        .await?;
+        .await;
+    let outcome = match outcome {
+        Err(e) if e.code == "too_fast" => {
+            // The refusal rolled back with its transaction; it still counts against trust.
+            relay
+                .db
+                .write(move |conn: &mut dyn Conn| {
+                    quality::note_too_fast(
+                        conn,
+                        &spec_info.spec,
+                        spec_info.reward,
+                        &campaign_id,
+                        &worker,
+                        clock::now_ms(),
+                    )
+                })
+                .await?;
+            return Err(e);
+        }
+        other => other?,
+    };
     let counter = match outcome.status.as_str() {
         _ if outcome.duplicate => None,
         "accepted" => Some(&relay.metrics.accepted),
@@ -450,6 +502,7 @@ impl SubmitJob {
             ));
         }
         let idx = lease.int(1)?;
+        quality::check_allowed(conn, &self.campaign, &self.worker)?;
         if lease.int(4)? + self.info.min_task_ms > self.now {
             return Err(ApiError::unprocessable(
                 "too_fast",
@@ -500,25 +553,27 @@ impl SubmitJob {
                 "this session has earned its reward cap; sign in again to continue",
             ));
         }
+        let golden = item.opt_text(1)?;
+        let settings = quality::Settings::of(spec);
         // Uploads to a campaign with validators wait for a validator's verdict.
         let validated = spec.kind.is_upload() && !spec.validators.is_empty();
-        let status = match item.opt_text(1)? {
+        let status = match &golden {
             Some(golden) => {
-                if golden == key {
+                if *golden == key {
                     "accepted"
                 } else {
                     "rejected"
                 }
             }
             None if validated => "pending",
-            None if spec.kind.is_upload() || spec.overlap <= 1 => "accepted",
+            None if spec.kind.is_upload() || settings.max_overlap <= 1 => "accepted",
             None => "pending",
         };
         conn.execute(
             "INSERT INTO submissions (id, lease, signer, nonce, worker, campaign, idx, answer, answer_key, manifest, signature, session, status, reward, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             params![
                 self.id.clone(), self.lease.clone(), self.signer.clone(), self.nonce.clone(), self.worker.clone(),
-                self.campaign.clone(), idx, self.answer_text.clone(), key, self.manifest.clone(), self.signature.clone(),
+                self.campaign.clone(), idx, self.answer_text.clone(), key.clone(), self.manifest.clone(), self.signature.clone(),
                 self.session.clone(), status, reward, self.now
             ],
         )?;
@@ -528,6 +583,11 @@ impl SubmitJob {
         )?;
         let account = worker_account(&self.worker, &token, &chains);
         ledger::ensure_account(conn, &account, kind::WORKER, &self.worker, &token, &chains)?;
+        let vote = quality::Vote {
+            worker: self.worker.clone(),
+            key: key.clone(),
+            answer: self.answer_text.clone(),
+        };
         match status {
             "accepted" => {
                 self.credit(conn, &self.id, &account, reward, &token)?;
@@ -535,6 +595,28 @@ impl SubmitJob {
                     "UPDATE sessions SET committed = committed + $1 WHERE id = $2",
                     params![reward, self.session.clone()],
                 )?;
+                match &golden {
+                    Some(truth) => quality::note_golden(
+                        conn,
+                        spec,
+                        reward,
+                        &self.campaign,
+                        &self.worker,
+                        truth,
+                        &key,
+                        self.now,
+                    )?,
+                    None => {
+                        quality::accepted_at_once(
+                            conn,
+                            spec,
+                            &self.campaign,
+                            idx,
+                            &payload,
+                            &vote,
+                        )?;
+                    }
+                }
             }
             "pending" => {
                 conn.execute(
@@ -551,18 +633,22 @@ impl SubmitJob {
                         self.now,
                     )?;
                 } else {
-                    self.resolve(
-                        conn,
-                        idx,
-                        item.int(2)?,
-                        i64::from(spec.overlap),
-                        reward,
-                        &token,
-                        &chains,
-                    )?;
+                    self.resolve(conn, idx, item.int(2)?, &payload, reward, &token, &chains)?;
                 }
             }
             _ => {
+                if let Some(truth) = &golden {
+                    quality::note_golden(
+                        conn,
+                        spec,
+                        reward,
+                        &self.campaign,
+                        &self.worker,
+                        truth,
+                        &key,
+                        self.now,
+                    )?;
+                }
                 // A wrong golden answer: unpaid, and the item and the slot go back to the pool.
                 conn.execute(
                     "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
@@ -608,48 +694,66 @@ impl SubmitJob {
         )
     }
 
-    /// Once an item has the answers it wants, the majority's are accepted and credited, the
-    /// others rejected. Without a strict majority one more answer is asked for, up to twice the
-    /// overlap; then every answer in the largest group is accepted.
+    /// Once an item has the answers it wants, it is decided (`quality::decide`): if its
+    /// aggregate is not confident yet and it may grow (under `max_overlap`, budget left), one
+    /// more answer is asked for; otherwise the answers that agree with the aggregate are
+    /// accepted and credited in this request, the others rejected.
     #[allow(clippy::too_many_arguments)]
     fn resolve(
         &self,
         conn: &mut dyn Conn,
         idx: i64,
         wanted: i64,
-        overlap: i64,
+        payload: &Json_,
         reward: i64,
         token: &str,
         chains: &str,
     ) -> ApiResult<()> {
         let answers = conn.query(
-            "SELECT id, answer_key, worker, session FROM submissions WHERE campaign = $1 AND idx = $2 AND status = 'pending'",
+            "SELECT id, answer_key, worker, session, answer FROM submissions WHERE campaign = $1 AND idx = $2 AND status = 'pending' ORDER BY created_ms",
             params![self.campaign.clone(), idx],
         )?;
         let count = i64::try_from(answers.len()).unwrap_or(i64::MAX);
         if count < wanted {
             return Ok(());
         }
-        let mut tally: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+        let spec = &self.info.spec;
+        let settings = quality::Settings::of(spec);
+        let open_slots = conn
+            .query_opt(
+                "SELECT open_slots FROM campaigns WHERE id = $1 AND status = 'active'",
+                params![self.campaign.clone()],
+            )?
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0);
+        let can_grow = wanted < settings.max_overlap && open_slots > 0;
+        let mut votes = Vec::with_capacity(answers.len());
         for row in &answers {
-            *tally.entry(row.text(1)?).or_default() += 1;
+            votes.push(quality::Vote {
+                worker: row.text(2)?,
+                key: row.text(1)?,
+                answer: row.text(4)?,
+            });
         }
-        let top = tally.values().copied().max().unwrap_or(0);
-        if top * 2 <= count && wanted < overlap * 2 {
+        let decision = quality::decide(conn, spec, &self.campaign, payload, &votes, can_grow)?;
+        let quality::Decision::Accept {
+            key: winner,
+            answer,
+            confidence,
+            method,
+        } = decision
+        else {
             conn.execute(
                 "UPDATE items SET wanted = wanted + 1 WHERE campaign = $1 AND idx = $2",
                 params![self.campaign.clone(), idx],
             )?;
             return Ok(());
-        }
-        conn.execute(
-            "UPDATE items SET resolved = 1 WHERE campaign = $1 AND idx = $2",
-            params![self.campaign.clone(), idx],
-        )?;
+        };
         for row in &answers {
             let (id, key, worker, session) =
                 (row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?);
-            let wins = tally.get(&key).copied() == Some(top);
+            let wins = key == winner;
             let status = if wins { "accepted" } else { "rejected" };
             conn.execute(
                 "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
@@ -670,7 +774,19 @@ impl SubmitJob {
                 )?;
             }
         }
-        Ok(())
+        quality::accepted(
+            conn,
+            spec,
+            reward,
+            &self.campaign,
+            idx,
+            &winner,
+            &answer,
+            confidence,
+            method,
+            &votes,
+            self.now,
+        )
     }
 }
 

@@ -412,7 +412,7 @@ fn settle(
 ) -> ApiResult<()> {
     let row = conn
         .query_opt(
-            "SELECT s.worker, s.session, s.reward, s.status, c.token, c.chains FROM submissions s JOIN campaigns c ON c.id = s.campaign WHERE s.campaign = $1 AND s.idx = $2 AND s.id = $3",
+            "SELECT s.worker, s.session, s.reward, s.status, c.token, c.chains, c.spec, s.answer_key, s.answer, i.payload FROM submissions s JOIN campaigns c ON c.id = s.campaign JOIN items i ON i.campaign = s.campaign AND i.idx = s.idx WHERE s.campaign = $1 AND s.idx = $2 AND s.id = $3",
             params![campaign, idx, submission],
         )?
         .ok_or_else(|| ApiError::internal("a validation job of a missing submission"))?;
@@ -426,7 +426,7 @@ fn settle(
         params![status, campaign, idx, submission],
     )?;
     if accept {
-        return tasks::credit_submission(
+        tasks::credit_submission(
             conn,
             campaign,
             submission,
@@ -435,7 +435,16 @@ fn settle(
             &row.text(5)?,
             reward,
             now,
-        );
+        )?;
+        // Recorded as the quality side records every upload accepted at once.
+        let spec: CampaignSpec = serde_json::from_str(&row.text(6)?).map_err(ApiError::internal)?;
+        let item: Json_ = serde_json::from_str(&row.text(9)?).map_err(ApiError::internal)?;
+        let vote = crate::quality::Vote {
+            worker,
+            key: row.text(7)?,
+            answer: row.text(8)?,
+        };
+        return crate::quality::accepted_at_once(conn, &spec, campaign, idx, &item, &vote);
     }
     conn.execute(
         "UPDATE sessions SET committed = committed - $1 WHERE id = $2",

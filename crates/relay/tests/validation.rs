@@ -250,6 +250,18 @@ both!(an_accepted_upload_is_credited_and_its_verdict_kept, |net| {
     let (status, _) = next_job(&net, &validator, &json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // The accepted upload is a result; nothing was a result while it was pending.
+    let (status, results) = net
+        .call(net.signed(&owner, "GET", "/v1/campaigns/photos/results", &json!(null)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    assert_eq!(results["records"].as_array().unwrap().len(), 1, "{results}");
+    assert_eq!(results["records"][0]["object"], object);
+    assert_eq!(
+        results["records"][0]["contributors"],
+        json!([format!("0x{}", hex::encode(worker.address().as_bytes()))])
+    );
+
     // The requester sees the verdict with what the validator signed; the signature recovers
     // to the validator's address.
     let (status, body) = net
@@ -320,6 +332,15 @@ both!(a_rejected_upload_is_unpaid_and_frees_its_slot, |net| {
     let (status, settled) = verdict(&net, &validator, job["job"].as_str().unwrap(), &reject).await;
     assert_eq!(status, StatusCode::OK, "{settled}");
     assert_eq!(settled["status"], "rejected");
+    let (_, results) = net
+        .call(net.signed(
+            &owner,
+            "GET",
+            "/v1/campaigns/one-slot/results",
+            &json!(null),
+        ))
+        .await;
+    assert_eq!(results["records"], json!([]), "{results}");
     assert_eq!(balance(&net, &alice).await, "0");
     let (_, summary) = net.get("/v1/campaigns/one-slot", None).await;
     assert_eq!(summary["budget_left"], "0.05");

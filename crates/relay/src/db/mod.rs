@@ -402,6 +402,7 @@ fn run_group(conn: &mut dyn Conn, group: Vec<WriteJob>) -> Result<(), (DbError, 
 /// The schema, in order. Each entry is applied once, in a transaction, and recorded.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
+    (2, include_str!("../../migrations/0002_quality.sql")),
     (3, include_str!("../../migrations/0003_validation.sql")),
 ];
 
