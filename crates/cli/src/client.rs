@@ -214,6 +214,21 @@ impl Relay {
         path: &str,
         body: Bytes,
     ) -> Result<Vec<u8>, SendError> {
+        self.signed_with_status(key, audience, method, path, body)
+            .await
+            .map(|(_, body)| body)
+    }
+
+    /// Sends a request signed by `key` for the relay `audience`; the success status with the
+    /// body (`201` and `200` say different things for some endpoints).
+    async fn signed_with_status(
+        &self,
+        key: &SecretKey,
+        audience: &Address,
+        method: Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<(StatusCode, Vec<u8>), SendError> {
         let url = self.url(path).map_err(SendError::Other)?;
         let target = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -231,7 +246,9 @@ impl Relay {
             .send()
             .await
             .map_err(|e| SendError::Network(self.unreachable(e)))?;
-        checked(response).await.map_err(SendError::Api)
+        let status = response.status();
+        let body = checked(response).await.map_err(SendError::Api)?;
+        Ok((status, body))
     }
 
     /// A request signed by `key` for the relay `audience`, with a JSON (or empty) body; the
@@ -332,6 +349,70 @@ impl Relay {
     pub async fn shard(&self, id: &ObjectId, shard: &ShardId) -> Result<Vec<u8>> {
         self.get(&format!("v1/objects/{id}/shards/{shard}")).await
     }
+
+    /// `GET /v1/info` as JSON.
+    pub async fn info(&self) -> Result<serde_json::Value> {
+        let body = self.get("v1/info").await?;
+        serde_json::from_slice(&body)
+            .with_context(|| format!("{} is not a DataHub relay (bad /v1/info)", self.base))
+    }
+
+    /// `POST /v1/campaigns` with a campaign definition (JSON), signed by its requester. The
+    /// summary, and whether the campaign is new (`201`) rather than the same definition sent
+    /// again (`200`).
+    pub async fn create_campaign(
+        &self,
+        key: &SecretKey,
+        audience: &Address,
+        spec: Vec<u8>,
+    ) -> Result<(serde_json::Value, bool), SendError> {
+        let (status, body) = self
+            .signed_with_status(key, audience, Method::POST, "v1/campaigns", spec.into())
+            .await?;
+        let summary = serde_json::from_slice(&body)
+            .context("the relay's answer to the campaign is not JSON")
+            .map_err(SendError::Other)?;
+        Ok((summary, status == StatusCode::CREATED))
+    }
+
+    /// `POST /v1/campaigns/{id}/status` (`paused`, `active` or `closed`), signed by the owner:
+    /// the campaign's summary after the change.
+    pub async fn set_campaign_status(
+        &self,
+        key: &SecretKey,
+        audience: &Address,
+        id: &str,
+        status: &str,
+    ) -> Result<serde_json::Value, SendError> {
+        let body = serde_json::json!({ "status": status }).to_string();
+        let path = format!("v1/campaigns/{}/status", path_segment(id));
+        let body = self
+            .signed(key, audience, Method::POST, &path, body.into())
+            .await?;
+        serde_json::from_slice(&body)
+            .context("the relay's answer to the status change is not JSON")
+            .map_err(SendError::Other)
+    }
+
+    /// `GET /v1/campaigns`: the active campaigns' summaries.
+    pub async fn campaigns(&self) -> Result<Vec<serde_json::Value>> {
+        #[derive(Deserialize)]
+        struct List {
+            campaigns: Vec<serde_json::Value>,
+        }
+        let body = self.get("v1/campaigns").await?;
+        let list: List =
+            serde_json::from_slice(&body).context("the relay's campaign list is not JSON")?;
+        Ok(list.campaigns)
+    }
+
+    /// `GET /v1/campaigns/{id}`: one campaign's summary.
+    pub async fn campaign(&self, id: &str) -> Result<serde_json::Value> {
+        let body = self
+            .get(&format!("v1/campaigns/{}", path_segment(id)))
+            .await?;
+        serde_json::from_slice(&body).context("the relay's campaign summary is not JSON")
+    }
 }
 
 /// `GET {endpoint}/v1/shards/{shard}` from a storage node.
@@ -419,6 +500,20 @@ async fn checked(response: reqwest::Response) -> Result<Vec<u8>, ApiFailure> {
         message,
         retry_after,
     })
+}
+
+/// `text` as one URL path segment: characters other than `A-Z a-z 0-9 - . _ ~` percent-encoded,
+/// so an id typed by a user cannot reach another path.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Milliseconds since the Unix epoch.

@@ -3,9 +3,10 @@
 //! The relay (API and web app) and `--nodes` storage nodes each run as a child process of this
 //! binary (`datahub relay …`, `datahub node …`), so killing one is a real fault. Each child
 //! prints one line on standard output once it listens; `dev` reads it, prints a summary (pids,
-//! addresses, regions, log files), waits until every node has registered with the relay, and
-//! prints `ready`. A node that dies is reported and not restarted (killing nodes is how faults
-//! are tested); the relay dying ends `dev` with an error. On Ctrl-C or SIGTERM every child gets
+//! addresses, regions, log files), waits until every node has registered with the relay, seeds
+//! the demo campaigns (unless `--no-demo`; see `demo`) and prints `ready`. A node that dies is
+//! reported and not restarted (killing nodes is how faults are tested); the relay dying ends
+//! `dev` with an error. On Ctrl-C or SIGTERM every child gets
 //! SIGTERM, then SIGKILL if it has not stopped within a few seconds.
 
 use std::path::{Path, PathBuf};
@@ -45,6 +46,9 @@ pub struct Args {
     /// The built client package [default: pkg/ beside www/]
     #[arg(long, env = "DATAHUB_PKG", value_name = "DIR")]
     pkg: Option<PathBuf>,
+    /// Do not create the demo campaigns (one of each task type)
+    #[arg(long)]
+    no_demo: bool,
 }
 
 /// A child that has printed its line.
@@ -181,6 +185,16 @@ pub async fn run(args: Args) -> Result<()> {
         stop_all(&stop, tasks).await;
         return Err(e);
     }
+    if !args.no_demo {
+        tokio::select! {
+            () = seed_demo(&client, &data) => {}
+            () = &mut shutdown => {
+                stop_all(&stop, tasks).await;
+                println!("datahub dev: stopped");
+                return Ok(());
+            }
+        }
+    }
     println!(
         "ready: {relay_url}/ with {} node(s). Ctrl-C stops everything.",
         args.nodes
@@ -204,6 +218,38 @@ pub async fn run(args: Args) -> Result<()> {
     stop_all(&stop, tasks).await;
     println!("datahub dev: stopped");
     outcome
+}
+
+/// Seeds the demo campaigns and says how it went; a failure is a warning, the network runs on.
+async fn seed_demo(client: &Relay, data: &Path) {
+    match tokio::time::timeout(START_TIMEOUT, crate::demo::seed(client, data)).await {
+        Ok(Ok(seeded)) => {
+            for failure in &seeded.failures {
+                eprintln!("warning: demo campaign not created: {failure}");
+            }
+            let of = if seeded.failures.is_empty() {
+                String::new()
+            } else {
+                format!(" of {}", crate::demo::DEFINITIONS.len())
+            };
+            println!(
+                "demo campaigns: {}{of} (requester key {})",
+                seeded.campaigns,
+                seeded.key_file.display()
+            );
+        }
+        Ok(Err(e)) => {
+            eprintln!("warning: demo campaigns not created: {e:#}");
+            println!("demo campaigns: none (see the warning; --no-demo skips them)");
+        }
+        Err(_) => {
+            eprintln!(
+                "warning: demo campaigns not created: the relay did not answer within {} s",
+                START_TIMEOUT.as_secs()
+            );
+            println!("demo campaigns: none (see the warning; --no-demo skips them)");
+        }
+    }
 }
 
 /// The relay's configuration for `dev`, written on first start and kept (edit it freely).

@@ -31,21 +31,6 @@ pub const MANIFEST_FORMAT: &str = "datahub-export/1";
 /// The largest `image_url` image a COCO export downloads.
 const MAX_URL_IMAGE_BYTES: usize = 64 * 1024 * 1024;
 
-#[derive(clap::Subcommand)]
-pub enum Command {
-    /// Export a campaign's accepted results (and its uploads, decrypted) into a folder
-    Results(ResultsArgs),
-    /// Check an export folder against its signed manifest
-    Verify(VerifyArgs),
-}
-
-pub async fn run(command: Command) -> Result<()> {
-    match command {
-        Command::Results(args) => results(args).await,
-        Command::Verify(args) => verify_command(&args),
-    }
-}
-
 /// The export's formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -70,7 +55,7 @@ pub struct ResultsArgs {
     /// The requester's key file: signs the requests and the manifest, opens the uploads
     #[arg(
         long,
-        short = 'i',
+        short = 'k',
         alias = "identity",
         value_name = "FILE",
         env = "DATAHUB_IDENTITY",
@@ -162,7 +147,7 @@ pub fn flat_label(answer: &Value) -> String {
         .unwrap_or_default()
 }
 
-async fn results(args: ResultsArgs) -> Result<()> {
+pub async fn results(args: ResultsArgs) -> Result<()> {
     let key = keygen::load(&args.key)?;
     let relay = Relay::new(&args.relay)?;
     let audience = relay.address().await?;
@@ -775,7 +760,7 @@ pub fn verify(dir: &Path, expected: Option<&Address>) -> Result<(Address, usize)
     Ok((signer, listed.len()))
 }
 
-fn verify_command(args: &VerifyArgs) -> Result<()> {
+pub fn verify_command(args: &VerifyArgs) -> Result<()> {
     let expected = args
         .requester
         .as_deref()

@@ -1,10 +1,13 @@
 //! `datahub`: runs a DataHub network on one machine (`datahub dev`), a relay or a storage node
 //! on their own (`datahub relay`, `datahub node`), and the requester's commands: keys
-//! (`datahub keygen`) and sealed objects (`datahub object put|get|status|resume`).
+//! (`datahub keygen`), sealed objects (`datahub object put|get|status|resume`) and campaigns
+//! (`datahub campaign create|list|show|pause|resume|close`).
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
+mod campaign;
 mod client;
+mod demo;
 mod dev;
 mod export;
 mod keygen;
@@ -40,9 +43,9 @@ enum Command {
     /// Seal, upload, fetch and inspect objects
     #[command(subcommand)]
     Object(object::Command),
-    /// A campaign's results: export them (`results`), check an export (`verify`)
+    /// Create, list, show, pause, resume and close campaigns
     #[command(subcommand)]
-    Campaign(export::Command),
+    Campaign(campaign::Command),
     /// Validate uploads for campaigns that name this key: take jobs, open, check, sign verdicts
     Validate(validate::Args),
 }
@@ -79,7 +82,7 @@ async fn main() -> ExitCode {
         }
         Command::Keygen(args) => keygen::run(&args),
         Command::Object(cmd) => object::run(cmd).await,
-        Command::Campaign(cmd) => export::run(cmd).await,
+        Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::Validate(args) => validate::run(args).await,
     };
     match result {

@@ -31,8 +31,8 @@ fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::unprocessable("invalid_campaign", message)
 }
 
-/// Checks a campaign's `validators` and, when it has any, the upload rules they enforce (so a
-/// validator never meets rules it cannot read). Called from `CampaignSpec::validate`.
+/// Checks a campaign's `validators` (the upload rules they enforce are checked with the rest
+/// of the campaign, `campaigns::check_upload_rules`). Called from `CampaignSpec::validate`.
 pub fn check_spec(spec: &CampaignSpec) -> ApiResult<()> {
     if spec.validators.is_empty() {
         return Ok(());
@@ -51,9 +51,6 @@ pub fn check_spec(spec: &CampaignSpec) -> ApiResult<()> {
     let mut seen = std::collections::HashSet::new();
     if !addresses.iter().all(|a| seen.insert(a)) {
         return Err(invalid("validators: each key once"));
-    }
-    if let Some(rules) = &spec.upload {
-        check_upload_rules(rules).map_err(|e| invalid(format!("upload: {e}")))?;
     }
     Ok(())
 }
@@ -74,42 +71,6 @@ pub fn validator_addresses(spec: &CampaignSpec) -> ApiResult<Vec<String>> {
             Ok(db_address(&key.address()))
         })
         .collect()
-}
-
-/// The upload rules validators read: `types` (a list of strings), `min_width`, `min_height`,
-/// `max_bytes` (whole numbers), `min_seconds`, `max_seconds`, `min_rms_dbfs` (numbers). Other
-/// keys are for people and left alone.
-pub fn check_upload_rules(rules: &Json_) -> Result<(), String> {
-    let object = rules.as_object().ok_or("must be a JSON object")?;
-    for (key, value) in object {
-        match key.as_str() {
-            "types" => {
-                let ok = value
-                    .as_array()
-                    .is_some_and(|l| l.len() <= 16 && l.iter().all(Json_::is_string));
-                if !ok {
-                    return Err("types: a list of at most 16 strings (\"image/png\", …)".into());
-                }
-            }
-            "min_width" | "min_height" | "max_bytes" => {
-                if value.as_u64().is_none() {
-                    return Err(format!("{key}: a whole number"));
-                }
-            }
-            "min_seconds" | "max_seconds" => {
-                if !value.as_f64().is_some_and(|v| v >= 0.0) {
-                    return Err(format!("{key}: a number of seconds, at least 0"));
-                }
-            }
-            "min_rms_dbfs" => {
-                if !value.as_f64().is_some_and(|v| (-120.0..=0.0).contains(&v)) {
-                    return Err(format!("{key}: a level in dBFS, -120 to 0"));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// Records the validation job of an upload submission that was just stored as `pending`. Runs in

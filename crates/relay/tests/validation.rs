@@ -164,7 +164,7 @@ both!(campaign_validators_are_checked, |net| {
     spec["upload"]["min_width"] = json!("wide");
     let (status, body) = net.create_campaign(&owner, &spec).await;
     assert_eq!(
-        body["message"], "upload: min_width: a whole number",
+        body["message"], "upload.min_width: an integer from 1 to 16384",
         "{status}"
     );
     let (status, body) = net

@@ -7,8 +7,7 @@
 //!   rejected); a 64-bit difference hash (dHash) compared with the images this campaign
 //!   accepted before: within [`DUPLICATE_DISTANCE`] bits is a near-duplicate.
 //! - Recordings (`voice_recording`): 16-bit PCM mono WAV; `types`, `max_bytes`, `min_seconds`,
-//!   `max_seconds`, and the RMS level at least `min_rms_dbfs` (default
-//!   [`DEFAULT_MIN_RMS_DBFS`]): silence is rejected.
+//!   `max_seconds`, and the RMS level at least [`MIN_RMS_DBFS`]: silence is rejected.
 
 use std::io::Cursor;
 
@@ -17,8 +16,9 @@ use serde_json::{Map, Value, json};
 /// Hashes within this many differing bits (of 64) are near-duplicates. Re-encoding, resizing
 /// and light edits stay well under it; unrelated photos differ in about half the bits.
 pub const DUPLICATE_DISTANCE: u32 = 10;
-/// The least RMS level of a recording, in dBFS, unless the campaign says otherwise.
-pub const DEFAULT_MIN_RMS_DBFS: f64 = -50.0;
+/// The least RMS level of a recording, in dBFS (a tone at full scale is about -3; a quiet
+/// room through a phone's microphone about -60).
+pub const MIN_RMS_DBFS: f64 = -50.0;
 /// The largest width or height decoded.
 pub const MAX_DIMENSION: u32 = 16_384;
 /// The most memory one decode may allocate.
@@ -39,8 +39,6 @@ pub struct Rules {
     pub min_seconds: Option<f64>,
     /// Longest recording in seconds.
     pub max_seconds: Option<f64>,
-    /// Least RMS level in dBFS.
-    pub min_rms_dbfs: Option<f64>,
 }
 
 impl Rules {
@@ -89,7 +87,6 @@ impl Rules {
             max_bytes: whole("max_bytes")?,
             min_seconds: number("min_seconds")?,
             max_seconds: number("max_seconds")?,
-            min_rms_dbfs: number("min_rms_dbfs")?,
         })
     }
 
@@ -461,7 +458,7 @@ pub fn check_audio(bytes: &[u8], rules: &Rules) -> Report {
             "{seconds:.2} s, longer than the campaign's {max} s"
         ));
     }
-    let floor = rules.min_rms_dbfs.unwrap_or(DEFAULT_MIN_RMS_DBFS);
+    let floor = MIN_RMS_DBFS;
     if !(level >= floor) {
         report = report.fail(if level.is_finite() {
             format!("too quiet: {level:.1} dBFS RMS, under {floor} dBFS")

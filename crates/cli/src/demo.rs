@@ -1,0 +1,122 @@
+//! The demo campaigns `datahub dev` seeds: one of each task type, defined in `crates/cli/demo/`
+//! (built into the binary) over the pictures in `www/demo/`, owned by a requester key kept in
+//! the network's folder. Seeding again finds them there: the relay answers the same definition
+//! with the existing campaign.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use datahub_core::SecretKey;
+use datahub_relay::keyfile;
+
+use crate::campaign;
+use crate::client::Relay;
+
+/// The definitions, by file name. They leave out `encryption_key` and `chains`: seeding fills
+/// in the requester key's public key and every chain where the relay pays the token.
+pub const DEFINITIONS: [(&str, &str); 6] = [
+    (
+        "image-categorization.json",
+        include_str!("../demo/image-categorization.json"),
+    ),
+    (
+        "content-verification.json",
+        include_str!("../demo/content-verification.json"),
+    ),
+    (
+        "text-labeling.json",
+        include_str!("../demo/text-labeling.json"),
+    ),
+    (
+        "content-moderation.json",
+        include_str!("../demo/content-moderation.json"),
+    ),
+    (
+        "image-upload.json",
+        include_str!("../demo/image-upload.json"),
+    ),
+    (
+        "voice-recording.json",
+        include_str!("../demo/voice-recording.json"),
+    ),
+];
+
+/// What seeding did.
+pub struct Seeded {
+    /// The requester key file.
+    pub key_file: PathBuf,
+    /// Campaigns that are there now (made by this run or an earlier one).
+    pub campaigns: usize,
+    /// Why the others are not, one line each.
+    pub failures: Vec<String>,
+}
+
+/// The requester key at `DIR/requester.key`, made on first use.
+fn requester_key(data: &Path) -> Result<(PathBuf, SecretKey)> {
+    let path = data.join("requester.key");
+    let key = keyfile::load_or_create(&path)
+        .with_context(|| format!("cannot read or make the requester key {}", path.display()))?;
+    Ok((path, key))
+}
+
+/// Creates the demo campaigns on `relay` (unless they are there), owned by `DIR/requester.key`.
+/// Fails only when nothing can be tried; a campaign the relay refuses is a line in `failures`.
+pub async fn seed(relay: &Relay, data: &Path) -> Result<Seeded> {
+    let (key_file, key) = requester_key(data)?;
+    let info = relay.info().await?;
+    let audience = relay.address().await?;
+    let mut seeded = Seeded {
+        key_file,
+        campaigns: 0,
+        failures: Vec::new(),
+    };
+    for (name, text) in DEFINITIONS {
+        let outcome = async {
+            let spec = campaign::parse_definition(Path::new(name), text, &key, &info)?;
+            campaign::submit(relay, &key, &audience, &spec).await
+        }
+        .await;
+        match outcome {
+            Ok(_) => seeded.campaigns += 1,
+            Err(e) => seeded.failures.push(format!("{name}: {e:#}")),
+        }
+    }
+    Ok(seeded)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use datahub_relay::campaigns::Kind;
+
+    /// Every definition parses, one per task type, and only names pictures that are shipped.
+    #[test]
+    fn the_definitions_cover_every_task_type_with_shipped_pictures() {
+        let key = SecretKey::derive(&[1; 32]);
+        let info = serde_json::json!({"chains": [{"id": 56, "tokens": {"USDT": {}}}]});
+        let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www");
+        let mut kinds = Vec::new();
+        for (name, text) in DEFINITIONS {
+            let spec = campaign::parse_definition(Path::new(name), text, &key, &info).unwrap();
+            assert_eq!(spec.id, format!("demo-{}", name.trim_end_matches(".json")));
+            assert_eq!(spec.chains, vec![56]);
+            kinds.push(spec.kind);
+            let items = spec.items.iter().chain(spec.golden.iter().map(|g| &g.item));
+            for url in items.filter_map(|i| i.get("image_url")?.as_str()) {
+                let file = www.join(url.trim_start_matches('/'));
+                assert!(file.is_file(), "{name}: {url} is not in www/");
+            }
+        }
+        for kind in [
+            Kind::ImageCategorization,
+            Kind::ContentVerification,
+            Kind::TextLabeling,
+            Kind::ContentModeration,
+            Kind::ImageUpload,
+            Kind::VoiceRecording,
+        ] {
+            assert_eq!(kinds.iter().filter(|k| **k == kind).count(), 1, "{kind:?}");
+        }
+    }
+}

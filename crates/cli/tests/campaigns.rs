@@ -1,0 +1,457 @@
+//! Campaigns through the real binary: the demo campaigns `datahub dev` seeds (one per task type,
+//! their pictures served by the relay, the same six after a restart) and `datahub campaign`
+//! create / show / list / pause / resume / close against a running network, with its errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_datahub");
+
+/// The checkout's `www/`, which holds the demo pictures.
+fn www() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www")
+}
+
+/// A running `datahub dev` with one node.
+struct Dev {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    printed: Vec<String>,
+    url: String,
+}
+
+impl Dev {
+    fn start(dir: &Path, extra: &[&str]) -> Dev {
+        let mut child = Command::new(BIN)
+            .args(["dev", "--port", "0", "--nodes", "1", "--data"])
+            .arg(dir.join("net"))
+            .arg("--www")
+            .arg(www())
+            .args(extra)
+            .current_dir(dir)
+            .env_remove("DATAHUB_PKG")
+            .env_remove("DATAHUB_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut dev = Dev {
+            child,
+            lines,
+            printed: Vec::new(),
+            url: String::new(),
+        };
+        let ready = dev.wait_for("ready: ");
+        dev.url = ready["ready: ".len()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned();
+        dev
+    }
+
+    fn wait_for(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.printed.push(line.clone());
+                    if line.starts_with(prefix) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "no {prefix:?} from datahub dev ({e}); it printed {:#?}",
+                    self.printed
+                ),
+            }
+        }
+    }
+
+    /// SIGTERM, then what `dev` wrote on standard error.
+    fn stop(mut self) -> String {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "dev exited with {status}");
+        let mut stderr = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        stderr
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A GET: status, content type, body.
+fn get(url: &str) -> (u16, String, Vec<u8>) {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let response = reqwest::get(&url).await?;
+                let status = response.status().as_u16();
+                let kind = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                Ok::<_, reqwest::Error>((status, kind, response.bytes().await?.to_vec()))
+            })
+            .unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+fn get_json(url: &str) -> Value {
+    let (status, _, body) = get(url);
+    assert_eq!(status, 200, "{url}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn datahub(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATAHUB_RELAY")
+        .env_remove("DATAHUB_IDENTITY")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = datahub(dir, args);
+    assert!(
+        out.status.success(),
+        "datahub {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = datahub(dir, args);
+    assert!(!out.status.success(), "datahub {args:?} succeeded");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// The shipped demo definitions, by campaign id.
+fn demo_definitions() -> Vec<Value> {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
+    let mut out: Vec<Value> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    out.sort_by_key(|d| d["id"].as_str().unwrap().to_owned());
+    out
+}
+
+/// The active campaigns' summaries, by id.
+fn campaigns(dev: &Dev) -> Vec<Value> {
+    let mut list = get_json(&format!("{}/v1/campaigns", dev.url))["campaigns"]
+        .as_array()
+        .unwrap()
+        .clone();
+    list.sort_by_key(|c| c["id"].as_str().unwrap().to_owned());
+    list
+}
+
+/// A fresh `dev` lists one demo campaign of each type, built from the shipped definitions,
+/// with every picture they name served by the relay; started again on the same folder it has
+/// the same six, and says so without a warning.
+#[test]
+fn dev_seeds_one_demo_campaign_per_task_type_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let key_file = dir.join("net").join("requester.key");
+    let expected_line = format!("demo campaigns: 6 (requester key {})", key_file.display());
+
+    let dev = Dev::start(dir, &[]);
+    assert!(dev.printed.contains(&expected_line), "{:#?}", dev.printed);
+    let definitions = demo_definitions();
+    let list = campaigns(&dev);
+    assert_eq!(list.len(), 6, "{list:#?}");
+    let mut kinds: Vec<&str> = list.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        [
+            "content_moderation",
+            "content_verification",
+            "image_categorization",
+            "image_upload",
+            "text_labeling",
+            "voice_recording"
+        ]
+    );
+    let requester = std::fs::read_to_string(&key_file).unwrap();
+    let requester = datahub_relay::keyfile::parse(&requester).unwrap();
+    let public = hex::encode(requester.public_key().to_compressed());
+    let mut pictures = 0;
+    for (campaign, definition) in list.iter().zip(&definitions) {
+        let id = campaign["id"].as_str().unwrap();
+        assert_eq!(campaign["id"], definition["id"]);
+        assert!(id.starts_with("demo-"), "{id}");
+        assert_eq!(campaign["kind"], definition["kind"]);
+        assert_eq!(
+            campaign["items"],
+            definition["items"].as_array().unwrap().len()
+        );
+        assert_eq!(campaign["encryption_key"], public.as_str(), "{id}");
+        assert_eq!(campaign["chains"], serde_json::json!([56, 1]), "{id}");
+        assert_eq!(campaign["lease_seconds"], 600, "{id}");
+        assert_eq!(campaign["overlap"], 1, "{id}");
+        assert_eq!(
+            campaign["owner"].as_str().unwrap(),
+            requester.address().to_checksum().to_lowercase()
+        );
+        let is_upload = matches!(
+            campaign["kind"].as_str(),
+            Some("image_upload" | "voice_recording")
+        );
+        assert_eq!(!campaign["upload"].is_null(), is_upload, "{id}");
+        let golden = definition["golden"].as_array().into_iter().flatten();
+        let items = definition["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(golden.map(|g| &g["item"]));
+        for url in items.filter_map(|i| i["image_url"].as_str()) {
+            assert!(url.starts_with("/demo/"), "{url}");
+            let (status, kind, body) = get(&format!("{}{url}", dev.url));
+            assert_eq!((status, kind.as_str()), (200, "image/svg+xml"), "{url}");
+            assert!(body.starts_with(b"<svg"), "{url}");
+            assert!(body.len() < 1024, "{url} is {} bytes", body.len());
+            pictures += 1;
+        }
+    }
+    assert!(pictures >= 15, "{pictures} pictures");
+    let stderr = dev.stop();
+    assert!(!stderr.contains("demo campaign"), "{stderr}");
+    let key_text = std::fs::read_to_string(&key_file).unwrap();
+
+    // Again on the same folder: the same key, the same six, no warning.
+    let dev = Dev::start(dir, &[]);
+    assert!(dev.printed.contains(&expected_line), "{:#?}", dev.printed);
+    let again = campaigns(&dev);
+    assert_eq!(again.len(), 6);
+    for (before, after) in list.iter().zip(&again) {
+        assert_eq!(before["id"], after["id"]);
+        assert_eq!(before["budget_left"], after["budget_left"]);
+    }
+    let stderr = dev.stop();
+    assert!(!stderr.contains("demo campaign"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key_text);
+}
+
+/// `datahub campaign` against a network started with `--no-demo`: a TOML definition created,
+/// the same file again answered by the existing campaign, shown, paused (gone from the list),
+/// resumed, closed; and the errors users read.
+#[test]
+fn campaign_commands_against_a_dev_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir, &["--no-demo"]);
+    assert!(
+        !dev.printed.iter().any(|l| l.starts_with("demo campaigns")),
+        "{:#?}",
+        dev.printed
+    );
+    assert_eq!(campaigns(&dev).len(), 0);
+    let relay = ["--relay", dev.url.as_str()];
+    ok(dir, &["keygen", "-o", "me.key"]);
+    let me = ["--key", "me.key"];
+    let file = dir.join("shapes.toml");
+    std::fs::write(
+        &file,
+        r#"id = "my-shapes"
+kind = "image_categorization"
+title = "Shapes"
+instructions = "Pick the shape."
+labels = ["circle", "square"]
+reward = "0.05"
+token = "USDT"
+budget = "2"
+lease_seconds = 600
+
+[[items]]
+image_url = "/demo/red-circle.svg"
+
+[[items]]
+image_url = "/demo/blue-square.svg"
+"#,
+    )
+    .unwrap();
+    let with = |args: &[&str]| -> Vec<String> {
+        args.iter().chain(&relay).map(|s| (*s).to_owned()).collect()
+    };
+    let run_ok = |args: &[&str]| {
+        let args = with(args);
+        ok(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let run_fails = |args: &[&str]| {
+        let args = with(args);
+        fails(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    let created = run_ok(&["campaign", "create", "shapes.toml", me[0], me[1]]);
+    assert!(
+        created
+            .starts_with("created campaign my-shapes\n  my-shapes  image_categorization  active\n"),
+        "{created}"
+    );
+    assert!(
+        created.contains("  items        2 (40 tasks open)\n"),
+        "{created}"
+    );
+    assert!(created.contains("  chains       56, 1\n"), "{created}");
+    let again = run_ok(&["campaign", "create", "shapes.toml", me[0], me[1]]);
+    assert!(
+        again.starts_with(
+            "campaign my-shapes already exists with this definition: nothing changed\n"
+        ),
+        "{again}"
+    );
+    let shown = run_ok(&["campaign", "show", "my-shapes", "--json"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["status"], "active");
+    assert_eq!(shown["labels"], serde_json::json!(["circle", "square"]));
+    let listed = run_ok(&["campaign", "list"]);
+    assert!(listed.starts_with("my-shapes "), "{listed}");
+
+    let paused = run_ok(&["campaign", "pause", "my-shapes", me[0], me[1]]);
+    assert!(
+        paused
+            .starts_with("campaign my-shapes paused\n  my-shapes  image_categorization  paused\n"),
+        "{paused}"
+    );
+    assert_eq!(run_ok(&["campaign", "list"]), "no active campaigns\n");
+    let resumed = run_ok(&["campaign", "resume", "my-shapes", me[0], me[1]]);
+    assert!(
+        resumed.starts_with("campaign my-shapes resumed\n"),
+        "{resumed}"
+    );
+    assert_eq!(
+        get_json(&format!("{}/v1/campaigns/my-shapes", dev.url))["status"],
+        "active"
+    );
+
+    // Someone else's key may not change it.
+    ok(dir, &["keygen", "-o", "other.key"]);
+    let err = run_fails(&["campaign", "pause", "my-shapes", "--key", "other.key"]);
+    assert_eq!(
+        err,
+        "error: the relay refused campaign my-shapes: only the campaign's requester may change it (not_owner)\n"
+    );
+    let closed = run_ok(&["campaign", "close", "my-shapes", me[0], me[1]]);
+    assert!(
+        closed.contains("  my-shapes  image_categorization  closed\n"),
+        "{closed}"
+    );
+    assert!(closed.contains("budget 2 (0 left)"), "{closed}");
+    let err = run_fails(&["campaign", "resume", "my-shapes", me[0], me[1]]);
+    assert_eq!(
+        err,
+        "error: the relay refused campaign my-shapes: the campaign is closed (closed)\n"
+    );
+
+    // Bad files, refused definitions, bad ids, a missing key.
+    std::fs::write(
+        dir.join("broken.json"),
+        "{\n  \"id\": \"x\",\n  \"kind\"\n}\n",
+    )
+    .unwrap();
+    let err = run_fails(&["campaign", "create", "broken.json", me[0], me[1]]);
+    assert_eq!(
+        err,
+        "error: broken.json is not valid JSON: expected `:` at line 4 column 1\n"
+    );
+    let unknown = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("budget = \"2\"", "budget = \"2\"\ncolour = \"red\"");
+    std::fs::write(dir.join("unknown.toml"), unknown).unwrap();
+    let err = run_fails(&["campaign", "create", "unknown.toml", me[0], me[1]]);
+    assert!(
+        err.starts_with("error: unknown.toml is not a campaign definition: unknown field `colour`"),
+        "{err}"
+    );
+    let err = run_fails(&["campaign", "create", "nothing.json", me[0], me[1]]);
+    assert_eq!(err, "error: no campaign definition at nothing.json\n");
+    let refused = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("my-shapes", "other-shapes")
+        .replace("/demo/red-circle.svg", "../red-circle.svg");
+    std::fs::write(dir.join("refused.toml"), refused).unwrap();
+    let err = run_fails(&["campaign", "create", "refused.toml", me[0], me[1]]);
+    assert!(
+        err.starts_with("error: the relay refused campaign other-shapes: items[0]: image_url must be an http(s) URL or a path on the relay")
+            && err.ends_with("(invalid_campaign)\n"),
+        "{err}"
+    );
+    let err = run_fails(&["campaign", "show", "../info"]);
+    assert_eq!(
+        err,
+        "error: \"../info\" is not a campaign id: 3 to 64 characters of a-z, 0-9 and -\n"
+    );
+    let err = run_fails(&["campaign", "show", "no-such-campaign"]);
+    assert_eq!(
+        err,
+        "error: cannot show campaign no-such-campaign: no campaign \"no-such-campaign\"\n"
+    );
+    let err = run_fails(&["campaign", "close", "my-shapes", "--key", "nobody.key"]);
+    assert_eq!(
+        err,
+        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --key FILE\n"
+    );
+    dev.stop();
+
+    // The relay gone.
+    let err = fails(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "shapes.toml",
+            "--key",
+            "me.key",
+            "--relay",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert!(
+        err.starts_with("error: cannot reach the relay at http://127.0.0.1:9/: is it running (`datahub dev`)? pass another with --relay"),
+        "{err}"
+    );
+}
