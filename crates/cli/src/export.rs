@@ -774,3 +774,372 @@ pub fn verify_command(args: &VerifyArgs) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// Records with everything CSV and JSON must survive: commas, quotes, line breaks,
+    /// non-ASCII text, absent values, several contributors.
+    fn records() -> Vec<Record> {
+        vec![
+            Record {
+                index: 0,
+                item: json!({ "image_url": "https://example.org/a,b.png", "id": "x\"1" }),
+                answer: json!({ "labels": ["cat", "dog"] }),
+                label: "cat|dog".into(),
+                confidence: Some(0.973_456_789_012_345_6),
+                method: "dawid_skene".into(),
+                contributors: vec![
+                    "0x00000000000000000000000000000000000000aa".into(),
+                    "0x00000000000000000000000000000000000000bb".into(),
+                ],
+                object: None,
+                file: Some("images/0.png".into()),
+                verdict: None,
+            },
+            Record {
+                index: 7,
+                item: json!({ "text": "line one\r\nline two, with \"quotes\" — ünïcödé" }),
+                answer: json!({ "label": "spam", "spans": [{ "start": 0, "end": 4, "label": "spam" }] }),
+                label: "spam".into(),
+                confidence: None,
+                method: "majority".into(),
+                contributors: vec![],
+                object: None,
+                file: None,
+                verdict: None,
+            },
+            Record {
+                index: 12,
+                item: json!({ "prompt": "a street" }),
+                answer: json!({ "object": "ab".repeat(32) }),
+                label: String::new(),
+                confidence: Some(1.0),
+                method: "upload".into(),
+                contributors: vec!["0x00000000000000000000000000000000000000cc".into()],
+                object: Some("ab".repeat(32)),
+                file: Some(format!("objects/{}.png", "ab".repeat(32))),
+                verdict: Some(json!({ "accept": true, "reasons": [], "checks": { "width": 640 } })),
+            },
+        ]
+    }
+
+    /// A strict RFC 4180 reader: CRLF records, quoted fields with doubled quotes, and nothing
+    /// else (a bare quote inside an unquoted field, or text after a closing quote, is an error).
+    fn parse_csv(text: &str) -> Vec<Vec<String>> {
+        let mut rows = Vec::new();
+        let mut row = Vec::new();
+        let mut field = String::new();
+        let mut chars = text.chars().peekable();
+        let mut quoted = false;
+        let mut was_quoted = false;
+        while let Some(c) = chars.next() {
+            if quoted {
+                if c == '"' {
+                    if chars.peek() == Some(&'"') {
+                        chars.next();
+                        field.push('"');
+                    } else {
+                        quoted = false;
+                    }
+                } else {
+                    field.push(c);
+                }
+                continue;
+            }
+            match c {
+                '"' => {
+                    assert!(
+                        field.is_empty() && !was_quoted,
+                        "a quote inside an unquoted field"
+                    );
+                    quoted = true;
+                    was_quoted = true;
+                }
+                ',' => {
+                    row.push(std::mem::take(&mut field));
+                    was_quoted = false;
+                }
+                '\r' => {
+                    assert_eq!(chars.next(), Some('\n'), "CR without LF");
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                    was_quoted = false;
+                }
+                '\n' => panic!("a bare LF outside quotes"),
+                c => {
+                    assert!(!was_quoted, "text after a closing quote");
+                    field.push(c);
+                }
+            }
+        }
+        assert!(!quoted, "an unterminated quote");
+        assert!(
+            field.is_empty() && row.is_empty(),
+            "the last line has no CRLF"
+        );
+        rows
+    }
+
+    #[test]
+    fn jsonl_round_trips() {
+        let records = records();
+        let text = String::from_utf8(to_jsonl(&records).unwrap()).unwrap();
+        assert_eq!(text.lines().count(), records.len());
+        let back: Vec<Record> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(back, records);
+    }
+
+    #[test]
+    fn csv_round_trips() {
+        let records = records();
+        let rows = parse_csv(&to_csv(&records));
+        assert_eq!(rows[0], CSV_COLUMNS);
+        assert_eq!(rows.len(), records.len() + 1);
+        let opt = |s: &String| (!s.is_empty()).then(|| s.clone());
+        let back: Vec<Record> = rows[1..]
+            .iter()
+            .map(|r| {
+                assert_eq!(r.len(), CSV_COLUMNS.len());
+                Record {
+                    index: r[0].parse().unwrap(),
+                    label: r[1].clone(),
+                    confidence: opt(&r[2]).map(|c| c.parse().unwrap()),
+                    method: r[3].clone(),
+                    contributors: opt(&r[4])
+                        .map_or_else(Vec::new, |c| c.split(';').map(str::to_owned).collect()),
+                    object: opt(&r[5]),
+                    file: opt(&r[6]),
+                    item: serde_json::from_str(&r[7]).unwrap(),
+                    answer: serde_json::from_str(&r[8]).unwrap(),
+                    verdict: opt(&r[9]).map(|v| serde_json::from_str(&v).unwrap()),
+                }
+            })
+            .collect();
+        assert_eq!(back, records);
+    }
+
+    #[test]
+    fn flat_labels_per_answer_type() {
+        assert_eq!(flat_label(&json!({ "labels": ["a", "b"] })), "a|b");
+        assert_eq!(flat_label(&json!({ "flags": [] })), "");
+        assert_eq!(flat_label(&json!({ "label": "x", "spans": [] })), "x");
+        assert_eq!(flat_label(&json!({ "verdict": "unsure" })), "unsure");
+        assert_eq!(flat_label(&json!({ "object": "ab" })), "");
+    }
+
+    fn coco_fixture() -> (Value, Vec<Record>) {
+        let labels = ["cat", "dog", "bird"].map(str::to_owned);
+        let records: Vec<Record> = (0..4u64)
+            .map(|i| Record {
+                index: i * 3,
+                item: json!({ "image_url": format!("https://example.org/{i}.png") }),
+                answer: if i == 1 {
+                    json!({ "labels": ["cat", "bird"] })
+                } else {
+                    json!({ "labels": [labels[i as usize % 3]] })
+                },
+                label: String::new(),
+                confidence: Some(0.5 + i as f64 / 10.0),
+                method: "dawid_skene".into(),
+                contributors: vec![format!("0x{:040x}", i + 1)],
+                object: None,
+                file: Some(format!("images/{i}.png")),
+                verdict: None,
+            })
+            .collect();
+        let images: Images = records
+            .iter()
+            .map(|r| (r.index, (r.file.clone().unwrap(), 64 + r.index as u32, 48)))
+            .collect();
+        (
+            to_coco("cats", "image_categorization", &labels, &records, &images).unwrap(),
+            records,
+        )
+    }
+
+    /// The structure the COCO format requires, checked strictly: unique ids, every reference
+    /// resolves, boxes inside their image, areas and polygons that fit the boxes.
+    fn check_coco_structure(coco: &Value) {
+        for key in ["info", "images", "annotations", "categories", "licenses"] {
+            assert!(!coco[key].is_null(), "no {key}");
+        }
+        let mut image_sizes = HashMap::new();
+        for image in coco["images"].as_array().unwrap() {
+            let id = image["id"].as_u64().unwrap();
+            let (w, h) = (
+                image["width"].as_u64().unwrap(),
+                image["height"].as_u64().unwrap(),
+            );
+            assert!(w > 0 && h > 0);
+            assert!(image["file_name"].is_string());
+            assert!(
+                image_sizes.insert(id, (w as f64, h as f64)).is_none(),
+                "image id {id} twice"
+            );
+        }
+        let mut categories = std::collections::HashSet::new();
+        for category in coco["categories"].as_array().unwrap() {
+            assert!(categories.insert(category["id"].as_u64().unwrap()));
+            assert!(category["name"].is_string() && category["supercategory"].is_string());
+        }
+        let mut ids = std::collections::HashSet::new();
+        for a in coco["annotations"].as_array().unwrap() {
+            assert!(ids.insert(a["id"].as_u64().unwrap()), "annotation id twice");
+            let (w, h) = image_sizes[&a["image_id"].as_u64().unwrap()];
+            assert!(categories.contains(&a["category_id"].as_u64().unwrap()));
+            let bbox: Vec<f64> = a["bbox"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert_eq!(bbox.len(), 4);
+            assert!(
+                bbox[0] >= 0.0
+                    && bbox[1] >= 0.0
+                    && bbox[0] + bbox[2] <= w
+                    && bbox[1] + bbox[3] <= h
+            );
+            assert_eq!(a["area"].as_f64().unwrap(), bbox[2] * bbox[3]);
+            assert!(matches!(a["iscrowd"].as_u64(), Some(0 | 1)));
+            for polygon in a["segmentation"].as_array().unwrap() {
+                let points = polygon.as_array().unwrap();
+                assert!(points.len() >= 6 && points.len() % 2 == 0);
+            }
+        }
+    }
+
+    #[test]
+    fn coco_has_the_structure_the_format_requires() {
+        let (coco, records) = coco_fixture();
+        check_coco_structure(&coco);
+        assert_eq!(coco["images"].as_array().unwrap().len(), records.len());
+        // One annotation per label: record 1 has two.
+        assert_eq!(coco["annotations"].as_array().unwrap().len(), 5);
+        assert_eq!(
+            coco["annotations"][1]["contributors"],
+            json!([format!("0x{:040x}", 2)])
+        );
+        assert_eq!(
+            coco["annotations"][0]["bbox"],
+            json!([0.0, 0.0, 64.0, 48.0])
+        );
+    }
+
+    /// pycocotools itself: loads the file, indexes it, and evaluating the annotations as
+    /// detections against themselves gives a perfect average precision. Needs a Python with
+    /// pycocotools: `DATAHUB_COCO_PYTHON` (a venv's python), else `python3` if it has it.
+    #[test]
+    fn coco_loads_and_evaluates_in_pycocotools() {
+        let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
+        let has = std::process::Command::new(&python)
+            .args(["-c", "import pycocotools"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !has {
+            assert!(
+                std::env::var("DATAHUB_COCO_PYTHON").is_err(),
+                "DATAHUB_COCO_PYTHON={python} has no pycocotools"
+            );
+            eprintln!(
+                "pycocotools is not installed for {python}: only the structural check ran (set DATAHUB_COCO_PYTHON to a venv with pycocotools)"
+            );
+            return;
+        }
+        let (coco, _) = coco_fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("annotations.json");
+        std::fs::write(&path, serde_json::to_vec(&coco).unwrap()).unwrap();
+        let script = r#"
+import sys, json, io, contextlib
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+with contextlib.redirect_stdout(io.StringIO()):
+    gt = COCO(sys.argv[1])
+    dets = [dict(image_id=a["image_id"], category_id=a["category_id"], bbox=a["bbox"], score=a["confidence"]) for a in gt.dataset["annotations"]]
+    dt = gt.loadRes(dets)
+    ev = COCOeval(gt, dt, "bbox")
+    ev.evaluate(); ev.accumulate(); ev.summarize()
+print(json.dumps(dict(images=len(gt.getImgIds()), categories=len(gt.getCatIds()), annotations=len(gt.getAnnIds()), ap=ev.stats[0])))
+"#;
+        let out = std::process::Command::new(&python)
+            .args(["-c", script])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["images"], 4);
+        assert_eq!(report["categories"], 3);
+        assert_eq!(report["annotations"], 5);
+        assert!(
+            (report["ap"].as_f64().unwrap() - 1.0).abs() < 1e-9,
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn a_signed_manifest_verifies_and_any_change_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("objects")).unwrap();
+        std::fs::write(root.join("results.jsonl"), to_jsonl(&records()).unwrap()).unwrap();
+        std::fs::write(root.join("objects/a.png"), b"\x89PNG fake").unwrap();
+        let key = SecretKey::derive(&[9; 32]);
+        let sign = |root: &Path| {
+            let manifest = build_manifest(root, "c", "image_upload", "http://r/", &key, 3).unwrap();
+            std::fs::write(root.join("manifest.json"), &manifest).unwrap();
+            let signature = personal::sign_message(&key, &manifest);
+            std::fs::write(
+                root.join("manifest.sig"),
+                format!("{}\n", signature.to_hex()),
+            )
+            .unwrap();
+        };
+        sign(root);
+        let address = key.public_key().address();
+        assert_eq!(verify(root, Some(&address)).unwrap(), (address, 2));
+        let other = SecretKey::derive(&[8; 32]).public_key().address();
+        assert!(
+            verify(root, Some(&other))
+                .unwrap_err()
+                .to_string()
+                .contains("is signed by")
+        );
+        // An altered file, an extra file, an altered manifest.
+        std::fs::write(root.join("objects/a.png"), b"\x89PNG fakf").unwrap();
+        assert_eq!(
+            verify(root, None).unwrap_err().to_string(),
+            "objects/a.png does not match the manifest: it was altered"
+        );
+        std::fs::write(root.join("objects/a.png"), b"\x89PNG fake").unwrap();
+        std::fs::write(root.join("extra.txt"), b"x").unwrap();
+        assert_eq!(
+            verify(root, None).unwrap_err().to_string(),
+            "extra.txt is not in the manifest"
+        );
+        std::fs::remove_file(root.join("extra.txt")).unwrap();
+        let text = std::fs::read_to_string(root.join("manifest.json")).unwrap();
+        std::fs::write(
+            root.join("manifest.json"),
+            text.replace("\"records\": 3", "\"records\": 4"),
+        )
+        .unwrap();
+        assert!(
+            verify(root, None)
+                .unwrap_err()
+                .to_string()
+                .contains("it was altered")
+        );
+    }
+}
