@@ -31,6 +31,11 @@ pub const MANIFEST_FORMAT: &str = "datahub-export/1";
 /// The largest `image_url` image a COCO export downloads.
 const MAX_URL_IMAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// `value[key]`, or `null` (the same as serde_json's indexing, without the indexing lint).
+fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
+    value.get(key).unwrap_or(&Value::Null)
+}
+
 /// The export's formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -132,8 +137,8 @@ struct ResultsPage {
 
 /// The answer as one text: labels or flags joined with `|`, a label, or a verdict.
 pub fn flat_label(answer: &Value) -> String {
-    let list = |field: &str| {
-        answer[field].as_array().map(|l| {
+    let list = |name: &str| {
+        answer.get(name).and_then(Value::as_array).map(|l| {
             l.iter()
                 .filter_map(Value::as_str)
                 .collect::<Vec<_>>()
@@ -142,8 +147,8 @@ pub fn flat_label(answer: &Value) -> String {
     };
     list("labels")
         .or_else(|| list("flags"))
-        .or_else(|| answer["label"].as_str().map(str::to_owned))
-        .or_else(|| answer["verdict"].as_str().map(str::to_owned))
+        .or_else(|| field(answer, "label").as_str().map(str::to_owned))
+        .or_else(|| field(answer, "verdict").as_str().map(str::to_owned))
         .unwrap_or_default()
 }
 
@@ -157,7 +162,10 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         .get_json(&format!("v1/campaigns/{id}"))
         .await
         .with_context(|| format!("cannot read campaign {id:?}"))?;
-    let kind = summary["kind"].as_str().unwrap_or_default().to_owned();
+    let kind = field(&summary, "kind")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     if args.format == Format::Coco
         && !matches!(
             kind.as_str(),
@@ -166,9 +174,9 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     {
         bail!("a {kind} campaign has no images: export it with --format jsonl or --format csv");
     }
-    let bar = progress::count("records", summary["items"].as_u64().unwrap_or(0));
+    let bar = progress::count("records", field(&summary, "items").as_u64().unwrap_or(0));
     let mut raw = Vec::new();
-    let mut labels: Vec<String> = summary["labels"]
+    let mut labels: Vec<String> = field(&summary, "labels")
         .as_array()
         .map(|l| {
             l.iter()
@@ -218,14 +226,14 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     let mut opened: HashMap<String, String> = HashMap::new();
     let to_fetch = raw
         .iter()
-        .filter(|r| r.object.is_some() || r.item["object"].is_string())
+        .filter(|r| r.object.is_some() || field(&r.item, "object").is_string())
         .count();
     let files_bar = progress::count("objects", to_fetch as u64);
     for r in raw {
         let object = r
             .object
             .clone()
-            .or_else(|| r.item["object"].as_str().map(str::to_owned));
+            .or_else(|| field(&r.item, "object").as_str().map(str::to_owned));
         let file = match &object {
             Some(object) => match opened.get(object) {
                 Some(file) => Some(file.clone()),
@@ -322,12 +330,12 @@ async fn verdicts(
                 return out;
             }
         };
-        for verdict in page["verdicts"].as_array().into_iter().flatten() {
-            if let Some(object) = verdict["object"].as_str() {
+        for verdict in field(&page, "verdicts").as_array().into_iter().flatten() {
+            if let Some(object) = field(verdict, "object").as_str() {
                 out.insert(object.to_owned(), verdict.clone());
             }
         }
-        match page["next"].as_str() {
+        match field(&page, "next").as_str() {
             Some(next) if after.as_deref() != Some(next) => after = Some(next.to_owned()),
             _ => return out,
         }
@@ -467,12 +475,12 @@ async fn coco_images(relay: &Relay, records: &[Record], root: &Path) -> Result<I
     let mut images = Images::new();
     let urls: Vec<&Record> = records
         .iter()
-        .filter(|r| r.file.is_none() && r.item["image_url"].is_string())
+        .filter(|r| r.file.is_none() && field(&r.item, "image_url").is_string())
         .collect();
     let bar = progress::count("images", urls.len() as u64);
     let dir = root.join("images");
     for r in records {
-        let file = match (&r.file, r.item["image_url"].as_str()) {
+        let file = match (&r.file, field(&r.item, "image_url").as_str()) {
             (Some(file), _) => file.clone(),
             (None, Some(url)) => {
                 let file = download_url(relay.http(), url, &dir, root)
@@ -537,8 +545,8 @@ async fn download_url(
 
 /// The categories a record's answer names.
 fn answer_categories(answer: &Value) -> Vec<String> {
-    let list = |field: &str| -> Option<Vec<String>> {
-        answer[field].as_array().map(|l| {
+    let list = |name: &str| -> Option<Vec<String>> {
+        answer.get(name).and_then(Value::as_array).map(|l| {
             l.iter()
                 .filter_map(Value::as_str)
                 .map(str::to_owned)
@@ -547,7 +555,11 @@ fn answer_categories(answer: &Value) -> Vec<String> {
     };
     list("labels")
         .or_else(|| list("flags"))
-        .or_else(|| answer["verdict"].as_str().map(|v| vec![v.to_owned()]))
+        .or_else(|| {
+            field(answer, "verdict")
+                .as_str()
+                .map(|v| vec![v.to_owned()])
+        })
         .unwrap_or_default()
 }
 
@@ -592,8 +604,10 @@ pub fn to_coco(
             "height": height,
             "datahub_index": r.index,
         });
-        if let Some(url) = r.item["image_url"].as_str() {
-            image["coco_url"] = json!(url);
+        if let Some(url) = field(&r.item, "image_url").as_str()
+            && let Some(fields) = image.as_object_mut()
+        {
+            fields.insert("coco_url".into(), json!(url));
         }
         coco_images.push(image);
         let (w, h) = (f64::from(*width), f64::from(*height));
@@ -709,10 +723,10 @@ pub fn verify(dir: &Path, expected: Option<&Address>) -> Result<(Address, usize)
     let signer = personal::recover_message(&manifest, &signature)
         .map_err(|e| anyhow::anyhow!("manifest.sig does not verify: {e}"))?;
     let parsed: Value = serde_json::from_slice(&manifest).context("manifest.json is not JSON")?;
-    if parsed["format"] != MANIFEST_FORMAT {
+    if field(&parsed, "format") != MANIFEST_FORMAT {
         bail!("manifest.json is not a {MANIFEST_FORMAT} manifest");
     }
-    let requester = parsed["requester"]
+    let requester = field(&parsed, "requester")
         .as_str()
         .and_then(|a| Address::parse(a).ok())
         .context("manifest.json names no requester")?;
@@ -732,12 +746,14 @@ pub fn verify(dir: &Path, expected: Option<&Address>) -> Result<(Address, usize)
             expected.to_checksum()
         );
     }
-    let files = parsed["files"]
+    let files = field(&parsed, "files")
         .as_array()
         .context("manifest.json lists no files")?;
     let mut listed = Vec::new();
     for entry in files {
-        let path = entry["path"].as_str().context("a file without a path")?;
+        let path = field(entry, "path")
+            .as_str()
+            .context("a file without a path")?;
         if path.is_empty()
             || path.starts_with('/')
             || path.split('/').any(|p| p == ".." || p.is_empty())
@@ -746,7 +762,8 @@ pub fn verify(dir: &Path, expected: Option<&Address>) -> Result<(Address, usize)
         }
         let (bytes, hash) =
             hash_file(&dir.join(path)).with_context(|| format!("{path} is missing"))?;
-        if Some(bytes) != entry["bytes"].as_u64() || Some(hash.as_str()) != entry["blake3"].as_str()
+        if Some(bytes) != field(entry, "bytes").as_u64()
+            || Some(hash.as_str()) != field(entry, "blake3").as_str()
         {
             bail!("{path} does not match the manifest: it was altered");
         }

@@ -38,6 +38,11 @@ impl Dev {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        // Owned by `dev` from here on: a failure below still stops it (Drop).
+        let mut dev = Dev {
+            child,
+            url: String::new(),
+        };
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -56,10 +61,8 @@ impl Dev {
                 .unwrap_or_else(|e| panic!("no ready line from dev ({e}): {printed:#?}"));
             if let Some(rest) = line.strip_prefix("ready: ") {
                 let url = rest.split_whitespace().next().unwrap();
-                return Dev {
-                    child,
-                    url: url.trim_end_matches('/').to_owned(),
-                };
+                dev.url = url.trim_end_matches('/').to_owned();
+                return dev;
             }
             printed.push(line);
         }
@@ -115,7 +118,8 @@ fn picture(seed: u32, width: u32, height: u32) -> image::RgbImage {
             f64::from(x) / f64::from(width),
             f64::from(y) / f64::from(height),
         );
-        let a = (u * fx * 6.28 + phase).sin() * (v * fy * 6.28 - phase).cos();
+        let a = (u * fx * std::f64::consts::TAU + phase).sin()
+            * (v * fy * std::f64::consts::TAU - phase).cos();
         let b = ((u + v) * 3.0 + phase).sin();
         let level = |t: f64| (127.5 + 127.5 * t).clamp(0.0, 255.0) as u8;
         image::Rgb([level(a), level(b), level((a + b) / 2.0)])

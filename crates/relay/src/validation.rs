@@ -325,7 +325,7 @@ async fn decide(
             outcome(conn, &job, &campaign, idx, &submission, false)
         })
         .await?;
-    if outcome["duplicate"] == json!(false) {
+    if outcome.get("duplicate") == Some(&json!(false)) {
         let counter = if accept {
             &relay.metrics.accepted
         } else {

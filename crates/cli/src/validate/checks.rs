@@ -459,7 +459,7 @@ pub fn check_audio(bytes: &[u8], rules: &Rules) -> Report {
         ));
     }
     let floor = MIN_RMS_DBFS;
-    if !(level >= floor) {
+    if level.is_nan() || level < floor {
         report = report.fail(if level.is_finite() {
             format!("too quiet: {level:.1} dBFS RMS, under {floor} dBFS")
         } else {
@@ -484,7 +484,8 @@ pub mod tests {
                 f64::from(x) / f64::from(width),
                 f64::from(y) / f64::from(height),
             );
-            let a = (u * fx * 6.28 + phase).sin() * (v * fy * 6.28 - phase).cos();
+            let a = (u * fx * std::f64::consts::TAU + phase).sin()
+                * (v * fy * std::f64::consts::TAU - phase).cos();
             let b = ((u + v) * 3.0 + phase).sin();
             let level = |t: f64| (127.5 + 127.5 * t).clamp(0.0, 255.0) as u8;
             image::Rgb([level(a), level(b), level((a + b) / 2.0)])
@@ -505,7 +506,7 @@ pub mod tests {
         let mut data = Vec::with_capacity(count * 2);
         for i in 0..count {
             let t = i as f64 / f64::from(rate);
-            let s = (amplitude * 32767.0 * (t * 440.0 * 6.283).sin()) as i16;
+            let s = (amplitude * 32767.0 * (t * 440.0 * std::f64::consts::TAU).sin()) as i16;
             data.extend_from_slice(&s.to_le_bytes());
         }
         let mut out = Vec::new();

@@ -19,6 +19,11 @@ use serde_json::{Value, json};
 
 use crate::client::{Relay, SendError, parse_object_id};
 use crate::keygen;
+
+/// `value[key]`, or `null` (the same as serde_json's indexing, without the indexing lint).
+fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
+    value.get(key).unwrap_or(&Value::Null)
+}
 use crate::object::{DEFAULT_RELAY, get};
 
 #[derive(clap::Args)]
@@ -72,7 +77,7 @@ pub async fn run(args: Args) -> Result<()> {
                 Err(e) => {
                     eprintln!(
                         "warning: job {}: {e:#}; it returns to the queue when its lease ends",
-                        job["job"].as_str().unwrap_or("?")
+                        field(&job, "job").as_str().unwrap_or("?")
                     );
                     tokio::time::sleep(pause).await;
                 }
@@ -205,7 +210,7 @@ impl Validator {
         if accept && let Some(hash) = report.dhash {
             remember_hash(&hashes, hash)?;
         }
-        let status = settled["status"].as_str().unwrap_or("?");
+        let status = field(&settled, "status").as_str().unwrap_or("?");
         if accept {
             println!(
                 "job {id} campaign {campaign} object {object}: accepted (submission {status})"
