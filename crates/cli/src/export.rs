@@ -483,7 +483,7 @@ async fn coco_images(relay: &Relay, records: &[Record], root: &Path) -> Result<I
         let file = match (&r.file, field(&r.item, "image_url").as_str()) {
             (Some(file), _) => file.clone(),
             (None, Some(url)) => {
-                let file = download_url(relay.http(), url, &dir, root)
+                let file = download_url(relay, url, &dir, root)
                     .await
                     .with_context(|| format!("record {}: cannot download {url}", r.index))?;
                 bar.inc(1);
@@ -495,10 +495,18 @@ async fn coco_images(relay: &Relay, records: &[Record], root: &Path) -> Result<I
             ),
         };
         let path = root.join(&file);
-        let (width, height) = image::ImageReader::open(&path)
-            .and_then(image::ImageReader::with_guessed_format)
-            .map_err(image::ImageError::IoError)
-            .and_then(image::ImageReader::into_dimensions)
+        let svg = file
+            .ends_with(".svg")
+            .then(|| std::fs::read(&path).ok().as_deref().and_then(svg_size))
+            .flatten();
+        let (width, height) = svg
+            .map(Ok)
+            .unwrap_or_else(|| {
+                image::ImageReader::open(&path)
+                    .and_then(image::ImageReader::with_guessed_format)
+                    .map_err(image::ImageError::IoError)
+                    .and_then(image::ImageReader::into_dimensions)
+            })
             .with_context(|| {
                 format!(
                     "record {}: {} is not an image COCO can list",
@@ -512,16 +520,21 @@ async fn coco_images(relay: &Relay, records: &[Record], root: &Path) -> Result<I
     Ok(images)
 }
 
-async fn download_url(
-    http: &reqwest::Client,
-    url: &str,
-    dir: &Path,
-    root: &Path,
-) -> Result<String> {
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
+async fn download_url(relay: &Relay, url: &str, dir: &Path, root: &Path) -> Result<String> {
+    // Items may name pictures on the relay's own origin (`/demo/cat.svg`).
+    let absolute = relay
+        .base()
+        .join(url)
+        .with_context(|| format!("{url:?} is not a URL"))?;
+    if !matches!(absolute.scheme(), "http" | "https") {
         bail!("not an http(s) URL");
     }
-    let mut response = http.get(url).send().await?.error_for_status()?;
+    let mut response = relay
+        .http()
+        .get(absolute)
+        .send()
+        .await?
+        .error_for_status()?;
     let mut bytes = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         if bytes.len() + chunk.len() > MAX_URL_IMAGE_BYTES {
@@ -529,18 +542,49 @@ async fn download_url(
         }
         bytes.extend_from_slice(&chunk);
     }
-    let media = Media::sniff(&bytes)
-        .filter(|m| *m != Media::Wav)
-        .context("not a png, jpeg or webp image")?;
+    let extension = match Media::sniff(&bytes) {
+        Some(Media::Wav) | None if svg_size(&bytes).is_some() => "svg",
+        Some(Media::Wav) | None => bail!("not a png, jpeg, webp or svg image"),
+        Some(media) => media.extension(),
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let name = blake3::hash(url.as_bytes()).to_hex();
     let path = dir.join(format!(
-        "{}.{}",
-        name.get(..32).unwrap_or_default(),
-        media.extension()
+        "{}.{extension}",
+        name.get(..32).unwrap_or_default()
     ));
     write_file(&path, &bytes)?;
     Ok(relative(&path, root))
+}
+
+/// The size of an SVG picture: its root element's `width` and `height` (in pixels, or unitless),
+/// else its `viewBox`'s. `None` for anything else.
+pub fn svg_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let text = std::str::from_utf8(bytes.get(..bytes.len().min(8192))?).ok()?;
+    let start = text.find("<svg")?;
+    let tag = text.get(start..)?.split('>').next()?;
+    let attribute = |name: &str| -> Option<&str> {
+        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        let rest = tag.get(at..)?;
+        rest.get(..rest.find('"')?)
+    };
+    let pixels = |v: &str| -> Option<u32> {
+        let number: f64 = v.trim().trim_end_matches("px").parse().ok()?;
+        (1.0..=65_535.0)
+            .contains(&number)
+            .then_some(number.round() as u32)
+    };
+    if let (Some(w), Some(h)) = (
+        attribute("width").and_then(pixels),
+        attribute("height").and_then(pixels),
+    ) {
+        return Some((w, h));
+    }
+    let view: Vec<&str> = attribute("viewBox")?.split_whitespace().collect();
+    match view.as_slice() {
+        [_, _, w, h] => Some((pixels(w)?, pixels(h)?)),
+        _ => None,
+    }
 }
 
 /// The categories a record's answer names.
@@ -939,6 +983,18 @@ mod tests {
             })
             .collect();
         assert_eq!(back, records);
+    }
+
+    #[test]
+    fn svg_sizes_come_from_the_root_element() {
+        let demo = br#"<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256" viewBox="0 0 128 128"><rect/></svg>"#;
+        assert_eq!(svg_size(demo), Some((256, 256)));
+        let view = br#"<?xml version="1.0"?>
+<svg viewBox="0 0 300.5 150" xmlns="http://www.w3.org/2000/svg"/>"#;
+        assert_eq!(svg_size(view), Some((301, 150)));
+        assert_eq!(svg_size(br#"<svg width="100%" height="50%"/>"#), None);
+        assert_eq!(svg_size(b"\x89PNG\r\n\x1a\n"), None);
+        assert_eq!(svg_size(&[0xff; 20]), None);
     }
 
     #[test]

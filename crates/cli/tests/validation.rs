@@ -27,8 +27,11 @@ struct Dev {
 impl Dev {
     fn start(dir: &Path) -> Dev {
         let mut child = Command::new(BIN)
-            .args(["dev", "--port", "0", "--nodes", "3", "--data"])
+            .args(["dev", "--port", "0", "--nodes", "3", "--no-demo", "--data"])
             .arg(dir.join("net"))
+            // The demo pictures, which a categorization campaign below names by path.
+            .arg("--www")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www"))
             .current_dir(dir)
             .env_remove("DATAHUB_WWW")
             .env_remove("DATAHUB_PKG")
@@ -134,6 +137,28 @@ fn encode(image: &image::RgbImage, format: image::ImageFormat) -> Vec<u8> {
     out.into_inner()
 }
 
+/// A 16-bit mono WAV of a 440 Hz tone at `amplitude` (0: silence), `seconds` long.
+fn wav(seconds: f64, amplitude: f64) -> Vec<u8> {
+    let rate = 16_000u32;
+    let count = (seconds * f64::from(rate)) as usize;
+    let mut data = Vec::with_capacity(count * 2);
+    for i in 0..count {
+        let t = i as f64 / f64::from(rate);
+        let sample = (amplitude * 32767.0 * (t * 440.0 * std::f64::consts::TAU).sin()) as i16;
+        data.extend_from_slice(&sample.to_le_bytes());
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt \x10\0\0\0\x01\0\x01\0");
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(b"\x02\0\x10\0data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
 /// A contributor signed in with a session key.
 struct Contributor {
     http: reqwest::Client,
@@ -235,15 +260,23 @@ impl Contributor {
 
     /// Leases the campaign's next task and submits `object` as its upload; the outcome.
     async fn submit_upload(&mut self, campaign: &str, object: &str) -> Value {
+        self.submit(campaign, &json!({ "object": object }), Some(object))
+            .await
+    }
+
+    /// Leases the campaign's next task and answers it; the outcome.
+    async fn submit(&mut self, campaign: &str, answer: &Value, object: Option<&str>) -> Value {
         let task = self
             .post(&format!("/v1/campaigns/{campaign}/next"), &json!({}))
             .await;
         let lease = task["lease"].as_str().unwrap_or_else(|| panic!("{task}"));
         self.nonce += 1;
-        let answer = json!({ "object": object }).to_string();
+        let answer = answer.to_string();
         let deadline = u64::try_from(now_ms() / 1000 + 600).unwrap();
         let mut manifest_id = [0u8; 32];
-        hex::decode_to_slice(object, &mut manifest_id).unwrap();
+        if let Some(object) = object {
+            hex::decode_to_slice(object, &mut manifest_id).unwrap();
+        }
         let receipt = SubmissionReceipt {
             campaign: campaign.to_owned(),
             task: lease.to_owned(),
@@ -253,14 +286,14 @@ impl Contributor {
             deadline,
         };
         let signature = receipt.sign(&self.session_key, &self.domain);
-        self.post(
-            "/v1/submissions",
-            &json!({
-                "campaign": campaign, "task": lease, "answer": answer, "manifest_id": object,
-                "nonce": self.nonce.to_string(), "deadline": deadline, "signature": signature.to_hex(),
-            }),
-        )
-        .await
+        let mut body = json!({
+            "campaign": campaign, "task": lease, "answer": answer,
+            "nonce": self.nonce.to_string(), "deadline": deadline, "signature": signature.to_hex(),
+        });
+        if let Some(object) = object {
+            body["manifest_id"] = json!(object);
+        }
+        self.post("/v1/submissions", &body).await
     }
 
     async fn balance(&self) -> String {
@@ -533,6 +566,212 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         2,
         "{csv}"
     );
+
+    // Recordings: a spoken-length tone passes, silence and a too-short one do not.
+    let voice = json!({
+        "id": "voices",
+        "kind": "voice_recording",
+        "title": "Read aloud",
+        "instructions": "Read the sentence.",
+        "items": (0..3).map(|i| json!({ "prompt": format!("sentence {i}") })).collect::<Vec<_>>(),
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+        "upload": { "min_seconds": 1.0, "max_seconds": 10.0 },
+        "validators": [public_hex(&validator)],
+    });
+    std::fs::write(dir.join("voice.json"), voice.to_string()).unwrap();
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "voice.json",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    let recordings = [
+        ("tone.wav", wav(2.0, 0.3), "accepted"),
+        (
+            "silence.wav",
+            wav(2.0, 0.0),
+            "rejected: silent: every sample is zero",
+        ),
+        (
+            "short.wav",
+            wav(0.5, 0.3),
+            "rejected: 0.50 s, shorter than the campaign's 1 s",
+        ),
+    ];
+    let mut voice_objects = Vec::new();
+    for (name, bytes, _) in &recordings {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let (requester_hex, validator_hex) = (public_hex(&requester), public_hex(&validator));
+        let object = ok(
+            dir,
+            &[
+                "object",
+                "put",
+                name,
+                "-r",
+                &requester_hex,
+                "-r",
+                &validator_hex,
+                "-i",
+                "worker.key",
+                "--relay",
+                &url,
+            ],
+        )
+        .trim()
+        .to_owned();
+        assert_eq!(
+            contributor.submit_upload("voices", &object).await["status"],
+            "pending"
+        );
+        voice_objects.push(object);
+    }
+    let out = ok(
+        dir,
+        &[
+            "validate",
+            "--relay",
+            &url,
+            "--key",
+            "validator.key",
+            "--data",
+            "validator-data",
+            "--until-idle",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), recordings.len(), "{out}");
+    for ((line, object), (name, _, expected)) in lines.iter().zip(&voice_objects).zip(&recordings) {
+        assert!(
+            line.contains(&format!("campaign voices object {object}: {expected}")),
+            "{name}: {line}"
+        );
+    }
+    ok(
+        dir,
+        &[
+            "campaign",
+            "results",
+            "voices",
+            "-o",
+            "voice-export",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    assert_eq!(
+        std::fs::read(dir.join(format!("voice-export/objects/{}.wav", voice_objects[0]))).unwrap(),
+        recordings[0].1
+    );
+
+    // A categorization campaign over pictures on the relay (paths, SVG): COCO downloads them
+    // and gives each answer a whole-image box.
+    let shapes = json!({
+        "id": "shapes",
+        "kind": "image_categorization",
+        "title": "Shapes",
+        "instructions": "Pick the shape.",
+        "labels": ["circle", "square"],
+        "items": [{ "image_url": "/demo/red-circle.svg" }, { "image_url": "/demo/blue-square.svg" }],
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+    });
+    std::fs::write(dir.join("shapes.json"), shapes.to_string()).unwrap();
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "shapes.json",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    for _ in 0..2 {
+        let task = contributor
+            .post("/v1/campaigns/shapes/next", &json!({}))
+            .await;
+        let label = if task["item"]["image_url"] == "/demo/red-circle.svg" {
+            "circle"
+        } else {
+            "square"
+        };
+        // (The lease is held: `submit` leases again and gets the same task.)
+        let outcome = contributor
+            .submit("shapes", &json!({ "labels": [label] }), None)
+            .await;
+        assert_eq!(outcome["status"], "accepted", "{outcome}");
+    }
+    ok(
+        dir,
+        &[
+            "campaign",
+            "results",
+            "shapes",
+            "--format",
+            "coco",
+            "-o",
+            "shapes",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    let coco: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("shapes/annotations.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        coco["categories"],
+        json!([
+            { "id": 1, "name": "circle", "supercategory": "label" },
+            { "id": 2, "name": "square", "supercategory": "label" },
+        ])
+    );
+    let images = coco["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    for (image, annotation) in images.iter().zip(coco["annotations"].as_array().unwrap()) {
+        assert_eq!(
+            (image["width"].as_u64(), image["height"].as_u64()),
+            (Some(256), Some(256)),
+            "{image}"
+        );
+        assert!(
+            dir.join("shapes")
+                .join(image["file_name"].as_str().unwrap())
+                .is_file()
+        );
+        assert_eq!(annotation["image_id"], image["id"]);
+        assert_eq!(annotation["bbox"], json!([0.0, 0.0, 256.0, 256.0]));
+        let expected = if image["coco_url"] == "/demo/red-circle.svg" {
+            1
+        } else {
+            2
+        };
+        assert_eq!(annotation["category_id"], expected);
+        // As the relay's aggregation put it (one answer: its prior's confidence).
+        let confidence = annotation["confidence"].as_f64().unwrap();
+        assert!(confidence > 0.0 && confidence <= 1.0, "{annotation}");
+        assert_eq!(annotation["contributors"].as_array().unwrap().len(), 1);
+    }
+    assert!(ok(dir, &["campaign", "verify", "shapes"]).starts_with("ok: 3 file(s)"));
 
     // Someone else's key can neither read the results nor tamper unseen.
     keygen(dir, "other.key");
