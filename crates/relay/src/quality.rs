@@ -374,14 +374,8 @@ impl Record {
 }
 
 /// Whether the contributor may lease a task now: not restricted, not cooling down after a
-/// skip flood, under the daily cap.
-pub fn gate(
-    conn: &mut dyn Conn,
-    settings: &Settings,
-    campaign: &str,
-    worker: &str,
-    now: i64,
-) -> ApiResult<()> {
+/// skip flood.
+pub fn gate(conn: &mut dyn Conn, campaign: &str, worker: &str, now: i64) -> ApiResult<()> {
     let record = Record::load(conn, campaign, worker)?;
     check_restricted(&record)?;
     if record.cooldown_until_ms > now {
@@ -392,6 +386,18 @@ pub fn gate(
             format!("too many tasks skipped; try again in {wait} s"),
         ));
     }
+    Ok(())
+}
+
+/// Whether the contributor may have one more lease today (`max_tasks_per_day` over the last 24
+/// hours). Checked only when a new lease is made: asking again for the one held is fine.
+pub fn check_daily_cap(
+    conn: &mut dyn Conn,
+    settings: &Settings,
+    campaign: &str,
+    worker: &str,
+    now: i64,
+) -> ApiResult<()> {
     if let Some(cap) = settings.max_tasks_per_day {
         let rows = conn.query(
             "SELECT COUNT(*) FROM leases WHERE campaign = $1 AND worker = $2 AND created_ms > $3",
@@ -540,6 +546,7 @@ pub fn note_too_fast(
 }
 
 /// Learns from a golden answer: `truth` is the known key, `answer` the contributor's.
+#[allow(clippy::too_many_arguments)]
 pub fn note_golden(
     conn: &mut dyn Conn,
     spec: &CampaignSpec,
@@ -773,7 +780,7 @@ pub fn decide(
             key = closest_sent(&shape, &classes, votes).unwrap_or(key);
         }
     }
-    let answer = aggregated_answer(spec, &shape, &key, item, votes);
+    let answer = aggregated_answer(spec, &key, item, votes);
     Ok(Decision::Accept {
         key,
         answer,
@@ -801,13 +808,7 @@ fn closest_sent(shape: &Shape, classes: &[usize], votes: &[Vote]) -> Option<Stri
 
 /// The accepted answer in the campaign's format; for text labeling the spans of the answers
 /// that gave the accepted label, voted character by character.
-fn aggregated_answer(
-    spec: &CampaignSpec,
-    shape: &Shape,
-    key: &str,
-    item: &Json_,
-    votes: &[Vote],
-) -> Json_ {
+fn aggregated_answer(spec: &CampaignSpec, key: &str, item: &Json_, votes: &[Vote]) -> Json_ {
     let set: Vec<&str> = key.split('\u{1f}').filter(|s| !s.is_empty()).collect();
     match spec.kind {
         Kind::ContentVerification => json!({ "verdict": key }),
@@ -841,10 +842,7 @@ fn aggregated_answer(
                 .collect();
             json!({ "label": key, "spans": spans })
         }
-        Kind::ImageUpload | Kind::VoiceRecording => {
-            let _ = shape;
-            json!({ "object": key })
-        }
+        Kind::ImageUpload | Kind::VoiceRecording => json!({ "object": key }),
     }
 }
 
@@ -890,6 +888,35 @@ pub fn accepted(
     if votes.len() < 2 {
         return Ok(());
     }
+    // Leave-one-out evidence: how probable each answer is given everyone else's answers (the
+    // E-step without it). A contributor's own answer cannot vouch for itself, and an item the
+    // others disagree on says little either way.
+    let prior = class_prior(conn, campaign, &shape)?;
+    let mut matrices = Vec::with_capacity(votes.len());
+    for vote in votes {
+        matrices.push(Record::load(conn, campaign, &vote.worker)?.matrices(&shape));
+    }
+    let encoded: Vec<Option<Vec<usize>>> = votes.iter().map(|v| shape.encode(&v.key)).collect();
+    let support = |me: usize, answered: &[usize]| -> f64 {
+        let mut total = 0.0;
+        for (d, a) in answered.iter().enumerate() {
+            let others: Vec<(&[Vec<f64>], usize)> = encoded
+                .iter()
+                .zip(&matrices)
+                .enumerate()
+                .filter(|(j, _)| *j != me)
+                .filter_map(|(_, (e, m))| Some((m.get(d)?.as_slice(), *e.as_ref()?.get(d)?)))
+                .collect();
+            let p = q::posterior(prior.get(d).map_or(&[][..], Vec::as_slice), &others);
+            total += p.get(*a).copied().unwrap_or(0.0);
+        }
+        total / answered.len().max(1) as f64
+    };
+    let supports: Vec<Option<f64>> = encoded
+        .iter()
+        .enumerate()
+        .map(|(i, e)| e.as_ref().map(|a| support(i, a)))
+        .collect();
     let mut counts: Vec<Vec<f64>> = conn
         .query_opt(
             "SELECT class_counts FROM campaigns WHERE id = $1",
@@ -915,8 +942,9 @@ pub fn accepted(
             campaign
         ],
     )?;
-    for vote in votes {
-        let Some(answered) = shape.encode(&vote.key) else {
+    let weight = q::TrustModel::for_chance(shape.chance()).agreement_weight;
+    for (vote, support) in votes.iter().zip(supports) {
+        let (Some(answered), Some(support)) = (shape.encode(&vote.key), support) else {
             continue;
         };
         let mut record = Record::load(conn, campaign, &vote.worker)?;
@@ -926,10 +954,7 @@ pub fn accepted(
         } else {
             record.disagreed += 1;
         }
-        record.score(
-            Shape::agreement(&truth, &answered),
-            q::TrustModel::for_chance(shape.chance()).agreement_weight,
-        );
+        record.score(support, weight);
         settle_trust(
             conn,
             spec,
@@ -1037,20 +1062,23 @@ pub async fn report(
                 &format!("SELECT worker, {RECORD_COLUMNS} FROM contributors WHERE campaign = $1 ORDER BY worker"),
                 params![id.clone()],
             )?;
+            let mut by_worker: std::collections::HashMap<String, serde_json::Map<String, Json_>> =
+                std::collections::HashMap::new();
+            for s in conn.query(
+                "SELECT worker, status, COUNT(*) FROM submissions WHERE campaign = $1 GROUP BY worker, status",
+                params![id.clone()],
+            )? {
+                by_worker
+                    .entry(s.text(0)?)
+                    .or_default()
+                    .insert(s.text(1)?, json!(s.int(2)?));
+            }
             let mut contributors = Vec::with_capacity(rows.len());
             for row in &rows {
                 let worker = row.text(0)?;
                 let r = Record::from_row(row, 1)?;
-                let by_status = conn.query(
-                    "SELECT status, COUNT(*) FROM submissions WHERE campaign = $1 AND worker = $2 GROUP BY status",
-                    params![id.clone(), worker.clone()],
-                )?;
-                let mut statuses = serde_json::Map::new();
-                let mut answers = 0;
-                for s in &by_status {
-                    answers += s.int(1)?;
-                    statuses.insert(s.text(0)?, json!(s.int(1)?));
-                }
+                let statuses = by_worker.remove(&worker).unwrap_or_default();
+                let answers: i64 = statuses.values().filter_map(Json_::as_i64).sum();
                 contributors.push(json!({
                     "address": worker,
                     "tasks": r.tasks,

@@ -112,7 +112,7 @@ pub async fn next(
         .write(move |conn: &mut dyn Conn| -> ApiResult<Task> {
             let now = clock::now_ms();
             sweep_expired(conn, now, 100)?;
-            quality::gate(conn, &settings, &campaign, &worker, now)?;
+            quality::gate(conn, &campaign, &worker, now)?;
             let campaign_row = conn
                 .query_opt(
                     "SELECT status, kind, lease_ms, min_task_ms, reward, token FROM campaigns WHERE id = $1",
@@ -143,6 +143,7 @@ pub async fn next(
                 "paused" => return Err(ApiError::conflict("campaign_paused", "the campaign is paused; try again later")),
                 _ => return Err(ApiError::conflict("campaign_closed", "the campaign is closed")),
             }
+            quality::check_daily_cap(conn, &settings, &campaign, &worker, now)?;
             let reserved = conn.execute(
                 "UPDATE campaigns SET open_slots = open_slots - 1 WHERE id = $1 AND status = 'active' AND open_slots > 0",
                 params![campaign.clone()],
@@ -491,6 +492,8 @@ impl SubmitJob {
                 "the receipt's campaign is not the lease's",
             ));
         }
+        // A restricted contributor's lease was taken back; say why rather than "expired".
+        quality::check_allowed(conn, &self.campaign, &self.worker)?;
         let state = lease.text(3)?;
         if state != "active" || lease.int(5)? < self.now {
             return Err(ApiError::conflict(
@@ -502,7 +505,6 @@ impl SubmitJob {
             ));
         }
         let idx = lease.int(1)?;
-        quality::check_allowed(conn, &self.campaign, &self.worker)?;
         if lease.int(4)? + self.info.min_task_ms > self.now {
             return Err(ApiError::unprocessable(
                 "too_fast",

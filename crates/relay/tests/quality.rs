@@ -108,3 +108,377 @@ both!(results_list_accepted_items_in_order, |net| {
         "{report}"
     );
 });
+
+/// Sum of all balances is zero, and each balance is its transfers' sum.
+async fn assert_ledger_balanced(net: &Net) {
+    use datahub_relay::db::Conn;
+    let (balances, transfers) = net
+        .relay()
+        .db
+        .read(
+            |conn: &mut dyn Conn| -> Result<_, datahub_relay::db::DbError> {
+                Ok((
+                    conn.query("SELECT id, balance FROM accounts", &[])?,
+                    conn.query("SELECT debit, credit, amount FROM transfers", &[])?,
+                ))
+            },
+        )
+        .await
+        .unwrap();
+    let mut expected = std::collections::HashMap::<String, i64>::new();
+    for t in &transfers {
+        *expected.entry(t.text(0).unwrap()).or_default() -= t.int(2).unwrap();
+        *expected.entry(t.text(1).unwrap()).or_default() += t.int(2).unwrap();
+    }
+    let mut total = 0;
+    for row in &balances {
+        let (id, balance) = (row.text(0).unwrap(), row.int(1).unwrap());
+        assert_eq!(
+            balance,
+            expected.get(&id).copied().unwrap_or(0),
+            "account {id}"
+        );
+        total += balance;
+    }
+    assert_eq!(total, 0, "balances sum to zero");
+}
+
+fn golden(n: usize, answer: &str) -> Value {
+    json!(
+        (0..n)
+            .map(|i| json!({ "item": { "text": format!("gold {i}") }, "answer": verdict(answer) }))
+            .collect::<Vec<_>>()
+    )
+}
+
+async fn report_of(net: &Net, owner: &SecretKey, campaign: &str, worker: &Worker) -> Value {
+    let (status, report) =
+        signed_get(net, owner, &format!("/v1/campaigns/{campaign}/quality")).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let address = format!("0x{}", hex::encode(worker.address().as_bytes()));
+    report["contributors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == address.as_str())
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+both!(adaptive_overlap_asks_until_confident, |net| {
+    let owner = key("owner");
+    let mut spec = campaign_spec("adapt", &owner, 1, 3, "10");
+    spec["max_overlap"] = json!(4);
+    net.create_campaign(&owner, &spec).await;
+    let mut workers = Vec::new();
+    for i in 0..5 {
+        workers.push(Worker::sign_in(&net, &format!("a{i}")).await);
+    }
+    // Two against one is not 0.9 sure for contributors nobody knows yet: a fourth is asked for.
+    let mut outcomes = Vec::new();
+    for (w, answer) in workers.iter_mut().zip(["true", "false", "true", "true"]) {
+        let (status, outcome) = w.work(&net, "adapt", &verdict(answer)).await;
+        assert_eq!(status, StatusCode::OK, "{outcome}");
+        outcomes.push(outcome);
+    }
+    let statuses: Vec<&str> = outcomes
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["pending", "pending", "pending", "accepted"]);
+    // The ones who agreed were credited in that request; the other was not.
+    let (_, history) = net.get("/v1/me/history", Some(&workers[1].token)).await;
+    assert_eq!(history["submissions"][0]["status"], "rejected");
+    let (_, balances) = net.get("/v1/me/balances", Some(&workers[0].token)).await;
+    assert_eq!(balances["balances"][0]["amount"], "0.05");
+    // The item is done: nobody else gets it.
+    let (status, _) = workers[4].next(&net, "adapt").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page) = signed_get(&net, &owner, "/v1/campaigns/adapt/results").await;
+    let record = &page["records"][0];
+    assert_eq!(record["answer"], verdict("true"));
+    assert_eq!(record["contributors"].as_array().unwrap().len(), 3);
+    assert!(record["confidence"].as_f64().unwrap() >= 0.9, "{record}");
+    assert_ledger_balanced(&net).await;
+});
+
+both!(at_the_cap_the_most_probable_answer_is_accepted, |net| {
+    let owner = key("owner");
+    let mut spec = campaign_spec("capped", &owner, 1, 2, "10");
+    spec["max_overlap"] = json!(3);
+    spec["aggregation"] = json!("majority");
+    net.create_campaign(&owner, &spec).await;
+    let mut outcomes = Vec::new();
+    for (i, answer) in ["false", "true", "false"].iter().enumerate() {
+        let mut w = Worker::sign_in(&net, &format!("c{i}")).await;
+        let (_, outcome) = w.work(&net, "capped", &verdict(answer)).await;
+        outcomes.push(outcome["status"].as_str().unwrap().to_owned());
+    }
+    // The third answer is the last allowed: two to one is accepted, however unsure.
+    assert_eq!(outcomes, ["pending", "pending", "accepted"]);
+    let (_, page) = signed_get(&net, &owner, "/v1/campaigns/capped/results").await;
+    let record = &page["records"][0];
+    assert_eq!(record["answer"], verdict("false"));
+    assert_eq!(record["method"], "majority");
+    assert!(
+        (record["confidence"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-6,
+        "{record}"
+    );
+    assert_ledger_balanced(&net).await;
+});
+
+both!(golden_items_are_mixed_in_and_never_repeated, |net| {
+    let owner = key("owner");
+    let mut spec = campaign_spec("mixed", &owner, 3, 1, "10");
+    spec["golden"] = golden(3, "false");
+    spec["golden_share"] = json!(0.5);
+    net.create_campaign(&owner, &spec).await;
+    let mut worker = Worker::sign_in(&net, "mixer").await;
+    let mut seen = Vec::new();
+    loop {
+        let (status, task) = worker.next(&net, "mixed").await;
+        if status != StatusCode::OK {
+            assert_eq!(task["error"], "no_task", "{task}");
+            break;
+        }
+        let text = task["item"]["text"].as_str().unwrap().to_owned();
+        assert!(!seen.contains(&text), "{text} twice");
+        // Golden items look like any other; this contributor gets the first one wrong.
+        let answer = if text == "gold 0" || !text.starts_with("gold") {
+            "true"
+        } else {
+            "false"
+        };
+        let body = worker.submission(
+            &net,
+            "mixed",
+            task["lease"].as_str().unwrap(),
+            &verdict(answer),
+        );
+        let (_, outcome) = worker.submit(&net, &body).await;
+        let expected = if text == "gold 0" {
+            "rejected"
+        } else {
+            "accepted"
+        };
+        assert_eq!(outcome["status"], expected, "{text}: {outcome}");
+        seen.push(text);
+    }
+    let golden_seen = seen.iter().filter(|t| t.starts_with("gold")).count();
+    // Half of the tasks, give or take where the turns fell, and no more than there are.
+    assert!((2..=3).contains(&golden_seen), "{seen:?}");
+    assert_eq!(seen.len() - golden_seen, 3, "{seen:?}");
+    let record = report_of(&net, &owner, "mixed", &worker).await;
+    assert_eq!(
+        (
+            record["golden_right"].as_i64(),
+            record["golden_wrong"].as_i64()
+        ),
+        (Some(golden_seen as i64 - 1), Some(1)),
+        "{record}"
+    );
+    // Below what the right ones alone would give (0.9 → 0.975 after two).
+    assert!(record["trust"].as_f64().unwrap() < 0.96, "{record}");
+    // Golden items are never in the results.
+    let (_, page) = signed_get(&net, &owner, "/v1/campaigns/mixed/results").await;
+    let methods: Vec<&str> = page["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(methods, ["single", "single", "single"]);
+    assert_ledger_balanced(&net).await;
+});
+
+both!(untrusted_contributors_are_restricted_and_not_paid, |net| {
+    let owner = key("owner");
+    let mut spec = campaign_spec("strict", &owner, 20, 3, "100");
+    spec["golden"] = golden(20, "false");
+    spec["golden_share"] = json!(0.5);
+    net.create_campaign(&owner, &spec).await;
+    let (_, before) = net.get("/v1/campaigns/strict", None).await;
+    let mut bot = Worker::sign_in(&net, "liar").await;
+    let mut restricted = None;
+    for n in 0..40 {
+        let (status, task) = bot.next(&net, "strict").await;
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(task["error"], "restricted", "{task}");
+            restricted = Some(n);
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "{task}");
+        // Always "true": wrong on every golden item; real items wait for others (pending).
+        let body = bot.submission(
+            &net,
+            "strict",
+            task["lease"].as_str().unwrap(),
+            &verdict("true"),
+        );
+        let (status, outcome) = bot.submit(&net, &body).await;
+        assert_eq!(status, StatusCode::OK, "{outcome}");
+    }
+    assert!(restricted.is_some(), "never restricted");
+    let record = report_of(&net, &owner, "strict", &bot).await;
+    assert_eq!(record["restricted"], true);
+    assert_eq!(record["reason"], "low_trust");
+    // Its pending answers were voided: none paid, none waiting, the budget's slots back.
+    assert_eq!(record["pending"], 0, "{record}");
+    assert_eq!(record["accepted"], 0, "{record}");
+    let (_, balances) = net.get("/v1/me/balances", Some(&bot.token)).await;
+    assert!(
+        balances["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["amount"] == "0"),
+        "{balances}"
+    );
+    let (_, after) = net.get("/v1/campaigns/strict", None).await;
+    assert_eq!(after["open_tasks"], before["open_tasks"]);
+    // An honest contributor still gets the real items the bot had answered.
+    let mut honest = Worker::sign_in(&net, "honest").await;
+    let (status, _) = honest.work(&net, "strict", &verdict("true")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ledger_balanced(&net).await;
+});
+
+both!(skip_floods_cool_down_and_daily_caps_hold, |net| {
+    let owner = key("owner");
+    let mut spec = campaign_spec("skippy", &owner, 10, 1, "10");
+    spec["max_skips"] = json!(2);
+    spec["max_tasks_per_day"] = json!(4);
+    net.create_campaign(&owner, &spec).await;
+    let skipper = Worker::sign_in(&net, "skipper").await;
+    for _ in 0..3 {
+        let (status, task) = skipper.next(&net, "skippy").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        let lease = task["lease"].as_str().unwrap();
+        let (status, _) = net
+            .post(
+                &format!("/v1/leases/{lease}/skip"),
+                Some(&skipper.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body) = skipper.next(&net, "skippy").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("skip_cooldown")),
+        "{body}"
+    );
+    let mut steady = Worker::sign_in(&net, "steady").await;
+    for _ in 0..4 {
+        let (status, outcome) = steady.work(&net, "skippy", &verdict("true")).await;
+        assert_eq!(status, StatusCode::OK, "{outcome}");
+    }
+    let (status, body) = steady.next(&net, "skippy").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("daily_cap")),
+        "{body}"
+    );
+    let record = report_of(&net, &owner, "skippy", &skipper).await;
+    assert!(record["cooldown_until"].is_string(), "{record}");
+});
+
+#[tokio::test]
+async fn too_fast_answers_count_against_trust() {
+    let net = Net::start(Backend::Sqlite).unwrap();
+    let owner = key("owner");
+    let mut spec = campaign_spec("hasty", &owner, 2, 1, "1");
+    spec["min_task_seconds"] = json!(30);
+    net.create_campaign(&owner, &spec).await;
+    let mut worker = Worker::sign_in(&net, "hasty").await;
+    let (status, body) = worker.work(&net, "hasty", &verdict("true")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("too_fast"))
+    );
+    let record = report_of(&net, &owner, "hasty", &worker).await;
+    assert_eq!(record["too_fast"], 1, "{record}");
+    assert!(record["trust"].as_f64().unwrap() < 0.9, "{record}");
+}
+
+#[tokio::test]
+async fn quality_settings_are_checked() {
+    let net = Net::start(Backend::Sqlite).unwrap();
+    let owner = key("owner");
+    for (field, value) in [
+        ("confidence", json!(0.3)),
+        ("confidence", json!(1.5)),
+        ("max_overlap", json!(1)),
+        ("golden_share", json!(0.5)),
+        ("min_trust", json!(-1)),
+        ("max_skips", json!(0)),
+        ("aggregation", json!("vote")),
+        ("max_tasks_per_day", json!(0)),
+    ] {
+        let mut spec = campaign_spec("bad-quality", &owner, 2, 3, "1");
+        spec[field] = value.clone();
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{field} = {value}: {status} {body}"
+        );
+    }
+}
+
+both!(spans_and_flags_are_aggregated, |net| {
+    let owner = key("owner");
+    let mut spec = campaign_spec("spans", &owner, 1, 3, "10");
+    spec["kind"] = json!("text_labeling");
+    spec["labels"] = json!(["person", "place"]);
+    spec["items"] = json!([{ "text": "Ada went to Paris in May" }]);
+    net.create_campaign(&owner, &spec).await;
+    let span =
+        |start: u32, end: u32, label: &str| json!({ "start": start, "end": end, "label": label });
+    // Boundaries differ by a character; one person also marks "May".
+    let answers = [
+        json!({ "label": "person", "spans": [span(0, 3, "person"), span(12, 17, "place")] }),
+        json!({ "label": "person", "spans": [span(0, 4, "person"), span(12, 17, "place"), span(21, 24, "person")] }),
+        json!({ "label": "person", "spans": [span(0, 3, "person"), span(11, 17, "place")] }),
+    ];
+    for (i, answer) in answers.iter().enumerate() {
+        let mut w = Worker::sign_in(&net, &format!("s{i}")).await;
+        let (status, outcome) = w.work(&net, "spans", answer).await;
+        assert_eq!(status, StatusCode::OK, "{outcome}");
+    }
+    let (_, page) = signed_get(&net, &owner, "/v1/campaigns/spans/results").await;
+    assert_eq!(
+        page["records"][0]["answer"],
+        json!({ "label": "person", "spans": [span(0, 3, "person"), span(12, 17, "place")] }),
+        "{page}"
+    );
+
+    let mut spec = campaign_spec("flags", &owner, 1, 3, "10");
+    spec["kind"] = json!("content_moderation");
+    spec["labels"] = json!(["spam", "violence", "adult"]);
+    net.create_campaign(&owner, &spec).await;
+    // Flag by flag: "adult" by one of three is not yet 0.9 unlikely for unknown contributors,
+    // so answers are asked for until it is.
+    let flag_answers = [
+        json!(["spam"]),
+        json!(["spam", "adult"]),
+        json!(["spam"]),
+        json!(["spam"]),
+        json!(["spam"]),
+    ];
+    for (i, flags) in flag_answers.iter().enumerate() {
+        let mut w = Worker::sign_in(&net, &format!("f{i}")).await;
+        let (status, outcome) = w.work(&net, "flags", &json!({ "flags": flags })).await;
+        assert_eq!(status, StatusCode::OK, "{outcome}");
+    }
+    let (_, page) = signed_get(&net, &owner, "/v1/campaigns/flags/results").await;
+    let record = &page["records"][0];
+    assert_eq!(record["answer"], json!({ "flags": ["spam"] }), "{page}");
+    assert_eq!(
+        record["contributors"].as_array().unwrap().len(),
+        4,
+        "{page}"
+    );
+    assert!(record["confidence"].as_f64().unwrap() >= 0.9, "{page}");
+    assert_ledger_balanced(&net).await;
+});

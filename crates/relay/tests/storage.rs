@@ -487,6 +487,92 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Upload campaigns in the requester's results: one record per accepted upload, with its object
+/// id and uploader, all of an item's uploads in one page.
+async fn accepted_uploads_are_results(backend: Backend) {
+    use datahub_core::eth::{SubmissionReceipt, TypedStruct, U256, keccak256};
+    use serde_json::json;
+    let net = Network::start(&backend, 6).await;
+    wait_for_nodes(&net, 6).await;
+    let owner = key("owner");
+    let mut spec = campaign_spec("photos", &owner, 2, 2, "1");
+    spec["kind"] = json!("image_upload");
+    spec["items"] = json!([{ "prompt": "a cat" }, { "prompt": "a dog" }]);
+    let body = serde_json::to_vec(&spec).unwrap();
+    let (status, created) = net.signed(&owner, "POST", "/v1/campaigns", body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let api = Net::http(&net.base, tempfile::tempdir().unwrap()).await;
+    let mut uploaded = Vec::new();
+    for name in ["u0", "u1", "u2"] {
+        let mut worker = Worker::sign_in(&api, name).await;
+        let (status, task) = worker.next(&api, "photos").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        let (manifest, segments) = seal(&random_data(70_000), &owner);
+        net.upload(&worker.wallet, &manifest, &segments).await;
+        let object = manifest.object_id().to_string();
+        let answer = json!({ "object": object }).to_string();
+        worker.nonce += 1;
+        let receipt = SubmissionReceipt {
+            campaign: "photos".into(),
+            task: task["lease"].as_str().unwrap().into(),
+            answer_hash: keccak256(answer.as_bytes()),
+            manifest_id: manifest.object_id().0,
+            nonce: U256::from_u64(worker.nonce),
+            deadline: u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap(),
+        };
+        let signature = receipt.sign(&worker.session_key, &domain(&api));
+        let body = json!({
+            "campaign": "photos", "task": receipt.task, "answer": answer, "manifest_id": object,
+            "nonce": worker.nonce.to_string(), "deadline": receipt.deadline, "signature": signature.to_hex(),
+        });
+        let (status, outcome) = worker.submit(&api, &body).await;
+        assert_eq!(
+            (status, outcome["status"].as_str()),
+            (StatusCode::OK, Some("accepted")),
+            "{outcome}"
+        );
+        uploaded.push((
+            task["item"]["prompt"].as_str().unwrap().to_owned(),
+            object,
+            worker.address(),
+        ));
+    }
+    let (status, page) = net
+        .signed(
+            &owner,
+            "GET",
+            "/v1/campaigns/photos/results?limit=1",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let records = page["records"].as_array().unwrap();
+    // Item 0 had both of its uploads; the page holds both though the limit is one item.
+    assert_eq!(records.len(), 2, "{page}");
+    assert_eq!(page["next"], 0);
+    for record in records {
+        assert_eq!(record["index"], 0);
+        assert_eq!(record["method"], "upload");
+        let object = record["object"].as_str().unwrap();
+        let (prompt, _, uploader) = uploaded.iter().find(|(_, o, _)| o == object).unwrap();
+        assert_eq!(record["item"]["prompt"], prompt.as_str());
+        assert_eq!(record["answer"]["object"], object);
+        let address = format!("0x{}", hex::encode(uploader.as_bytes()));
+        assert_eq!(record["contributors"], json!([address]));
+    }
+    let (_, rest) = net
+        .signed(
+            &owner,
+            "GET",
+            "/v1/campaigns/photos/results?after=0",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(rest["records"].as_array().unwrap().len(), 1, "{rest}");
+    assert_eq!(rest["records"][0]["index"], 1);
+    assert_eq!(rest["next"], Value::Null);
+}
+
 /// Each test on SQLite, and on PostgreSQL when the test command started one.
 macro_rules! on_both {
     ($($name:ident),*) => {
@@ -647,5 +733,6 @@ on_both!(
     objects_are_placed_across_nodes_and_read_back,
     upload_goes_on_when_a_node_stops,
     corrupt_shards_are_audited_down_and_repaired,
-    dead_nodes_are_repaired_around_then_more_can_die
+    dead_nodes_are_repaired_around_then_more_can_die,
+    accepted_uploads_are_results
 );
