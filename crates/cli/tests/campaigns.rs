@@ -28,7 +28,18 @@ struct Dev {
 
 impl Dev {
     fn start(dir: &Path, extra: &[&str]) -> Dev {
-        let mut child = Command::new(BIN)
+        Self::start_with(dir, extra, None)
+    }
+
+    /// Started with `DATAHUB_CONFIG=config` if given.
+    fn start_with(dir: &Path, extra: &[&str], config: Option<&Path>) -> Dev {
+        let mut command = Command::new(BIN);
+        if let Some(config) = config {
+            command.env("DATAHUB_CONFIG", config);
+        } else {
+            command.env_remove("DATAHUB_CONFIG");
+        }
+        let mut child = command
             .args(["dev", "--port", "0", "--nodes", "1", "--data"])
             .arg(dir.join("net"))
             .arg("--www")
@@ -36,7 +47,6 @@ impl Dev {
             .args(extra)
             .current_dir(dir)
             .env_remove("DATAHUB_PKG")
-            .env_remove("DATAHUB_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -274,6 +284,47 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
     let stderr = dev.stop();
     assert!(!stderr.contains("demo campaign"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key_text);
+}
+
+/// A relay that cannot take the demo campaigns (it pays no USDT anywhere) gets warnings, one per
+/// campaign, and the network still starts and serves.
+#[test]
+fn demo_campaigns_refused_are_warnings_not_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let config = dir.join("oort-only.toml");
+    std::fs::write(
+        &config,
+        r#"[[chains]]
+id = 56
+name = "BNB Smart Chain"
+claim_contract = "0x00000000000000000000000000000000da7a0056"
+tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", decimals = 18 } }
+"#,
+    )
+    .unwrap();
+    let dev = Dev::start_with(dir, &[], Some(&config));
+    let key_file = dir.join("net").join("requester.key");
+    let expected = format!(
+        "demo campaigns: 0 of 6 (requester key {})",
+        key_file.display()
+    );
+    assert!(dev.printed.contains(&expected), "{:#?}", dev.printed);
+    assert_eq!(campaigns(&dev).len(), 0);
+    let info = get_json(&format!("{}/v1/info", dev.url));
+    assert_eq!(info["chains"][0]["id"], 56);
+    let stderr = dev.stop();
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: demo campaign not created: "))
+        .collect();
+    assert_eq!(warnings.len(), 6, "{stderr}");
+    assert!(
+        warnings[0].ends_with(
+            "image-categorization.json has no chains and the relay pays \"USDT\" on none: name the chains (\"chains\": [56])"
+        ),
+        "{stderr}"
+    );
 }
 
 /// `datahub campaign` against a network started with `--no-demo`: a TOML definition created,
