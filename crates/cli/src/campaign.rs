@@ -213,7 +213,7 @@ fn refused(error: SendError, what: &str) -> anyhow::Error {
 
 /// Campaign ids are 3–64 of `a-z 0-9 -` (the relay's rule), checked here so that a typo is not
 /// sent as part of a path.
-fn check_id(id: &str) -> Result<()> {
+pub fn check_id(id: &str) -> Result<()> {
     let ok = (3..=64).contains(&id.len())
         && id
             .bytes()

@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 
 use crate::client::{Relay, parse_object_id};
 use crate::object::{DEFAULT_RELAY, get};
+use crate::progress;
 use crate::validate::checks::Media;
-use crate::{keygen, progress};
 
 /// The manifest's `format`.
 pub const MANIFEST_FORMAT: &str = "datahub-export/1";
@@ -153,11 +153,11 @@ pub fn flat_label(answer: &Value) -> String {
 }
 
 pub async fn results(args: ResultsArgs) -> Result<()> {
-    let key = keygen::load(&args.key)?;
+    let key = crate::campaign::load_key(&args.key)?;
     let relay = Relay::new(&args.relay)?;
-    let audience = relay.address().await?;
-    prepare_dir(&args.out)?;
     let id = &args.id;
+    crate::campaign::check_id(id)?;
+    let audience = relay.address().await?;
     let summary = relay
         .get_json(&format!("v1/campaigns/{id}"))
         .await
@@ -174,6 +174,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     {
         bail!("a {kind} campaign has no images: export it with --format jsonl or --format csv");
     }
+    prepare_dir(&args.out)?;
     let bar = progress::count("records", field(&summary, "items").as_u64().unwrap_or(0));
     let mut raw = Vec::new();
     let mut labels: Vec<String> = field(&summary, "labels")

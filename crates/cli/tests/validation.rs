@@ -773,6 +773,66 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     }
     assert!(ok(dir, &["campaign", "verify", "shapes"]).starts_with("ok: 3 file(s)"));
 
+    // Errors users read.
+    let fails = |args: &[&str]| {
+        let out = datahub(dir, args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert_eq!(
+        fails(&["validate", "--relay", &url, "--key", "nobody.key"]),
+        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --key FILE\n"
+    );
+    assert_eq!(
+        fails(&[
+            "campaign",
+            "results",
+            "voices",
+            "-o",
+            "export",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url
+        ]),
+        "error: export is not empty: export into a new folder\n"
+    );
+    assert_eq!(
+        fails(&[
+            "campaign",
+            "results",
+            "voices",
+            "--format",
+            "coco",
+            "-o",
+            "v",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url
+        ]),
+        "error: a voice_recording campaign has no images: export it with --format jsonl or --format csv\n"
+    );
+    assert_eq!(
+        fails(&[
+            "campaign",
+            "results",
+            "../info",
+            "-o",
+            "w",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url
+        ]),
+        "error: \"../info\" is not a campaign id: 3 to 64 characters of a-z, 0-9 and -\n"
+    );
+    assert!(!dir.join("v").exists() && !dir.join("w").exists());
+    assert_eq!(
+        fails(&["campaign", "verify", "nowhere"]),
+        "error: cannot read nowhere/manifest.json: is this an export folder?: No such file or directory (os error 2)\n"
+    );
+
     // Someone else's key can neither read the results nor tamper unseen.
     keygen(dir, "other.key");
     let refused = datahub(

@@ -18,7 +18,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::client::{Relay, SendError, parse_object_id};
-use crate::keygen;
 
 /// `value[key]`, or `null` (the same as serde_json's indexing, without the indexing lint).
 fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
@@ -49,7 +48,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let key = keygen::load(&args.key)?;
+    let key = crate::campaign::load_key(&args.key)?;
     let relay = Relay::new(&args.relay)?;
     let audience = relay.address().await?;
     std::fs::create_dir_all(&args.data)
