@@ -431,3 +431,20 @@ both!(a_job_whose_lease_ran_out_goes_to_another_validator, |net| {
     );
     assert_eq!(balance(&net, &alice).await, "0.05");
 });
+
+both!(without_validators_an_upload_is_accepted_at_once, |net| {
+    let owner = key("owner");
+    let mut spec = upload_spec("no-validators", &owner, &[], 1, "1");
+    spec.as_object_mut().unwrap().remove("validators");
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["validators"], json!([]));
+    let mut worker = Worker::sign_in(&net, "alice").await;
+    let object = stored_object(&net, 5).await;
+    let (_, outcome) = upload(&net, &mut worker, "no-validators", &object).await;
+    assert_eq!(outcome["status"], "accepted", "{outcome}");
+    assert_eq!(balance(&net, &worker).await, "0.05");
+    // Nobody's job: any key asking gets none.
+    let (status, _) = next_job(&net, &key("validator"), &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+});
