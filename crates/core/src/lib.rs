@@ -9,6 +9,9 @@
 //! [`erasure`] (Reed–Solomon shards), [`manifest`] (the object's table of shards and its id),
 //! and [`seal`] (streaming sealers and openers over all of them).
 //!
+//! Aggregation of contributors' answers and their trust, in [`quality`] (majority vote,
+//! Dawid–Skene, flags, spans), described in `docs/relay.md` §4a.
+//!
 //! Identity, in [`eth`] (specified in `docs/signatures.md`): Ethereum addresses, EIP-191 and
 //! EIP-712 signatures, Sign-In with Ethereum and the session keys it authorizes.
 

@@ -8,6 +8,10 @@ ALTER TABLE items ADD COLUMN answer TEXT;
 ALTER TABLE items ADD COLUMN confidence BIGINT;
 ALTER TABLE items ADD COLUMN method TEXT;
 CREATE INDEX items_accepted ON items (campaign, resolved, idx);
+-- Golden items a contributor has not had, looked up at each golden turn.
+CREATE INDEX items_golden ON items (campaign, idx) WHERE golden IS NOT NULL;
+-- A wallet's leases in a campaign over the last day (the daily cap).
+CREATE INDEX leases_daily ON leases (campaign, worker, created_ms);
 
 -- How often each class was accepted, per question dimension (JSON): Dawid–Skene's class prior.
 ALTER TABLE campaigns ADD COLUMN class_counts TEXT;

@@ -434,10 +434,19 @@ pub fn check_allowed(conn: &mut dyn Conn, campaign: &str, worker: &str) -> ApiRe
     check_restricted(&Record::load(conn, campaign, worker)?)
 }
 
-/// A number in [0, 1) from a hash: golden items' timing and choice, fixed per contributor and
-/// campaign so they cannot be predicted from outside but are reproducible.
-fn unit_hash(parts: &[&str]) -> f64 {
-    let mut hasher = blake3::Hasher::new();
+/// The key of the hash that places golden items: derived from the relay's own secret key, so
+/// that nobody who knows this code can tell from an address when golden items come, while a
+/// relay keeps placing them the same way across restarts.
+pub fn golden_secret(relay_key: &datahub_core::SecretKey) -> [u8; 32] {
+    blake3::derive_key(
+        "DataHub relay 2026 golden item placement",
+        relay_key.to_bytes().as_slice(),
+    )
+}
+
+/// A number in [0, 1) from a keyed hash of `parts`.
+fn unit_hash(secret: &[u8; 32], parts: &[&str]) -> f64 {
+    let mut hasher = blake3::Hasher::new_keyed(secret);
     for p in parts {
         hasher.update(p.as_bytes());
         hasher.update(&[0]);
@@ -448,13 +457,30 @@ fn unit_hash(parts: &[&str]) -> f64 {
     (u64::from_le_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Whether the next task of a contributor who had `tasks` tasks, `golden_seen` of them golden,
+/// is golden: when `golden_seen + u ≤ share × (tasks + 1)`, `u` in [0, 1) keyed per contributor
+/// and golden item.
+fn golden_due(
+    secret: &[u8; 32],
+    campaign: &str,
+    worker: &str,
+    golden_seen: i64,
+    tasks: i64,
+    share: f64,
+) -> bool {
+    let u = unit_hash(secret, &[campaign, worker, &golden_seen.to_string()]);
+    golden_seen as f64 + u <= share * (tasks + 1) as f64
+}
+
 /// The golden item to lease next to this contributor, if it is golden's turn and one is left
 /// that they have not seen. The `g`-th golden item comes once `share × tasks` passes `g + u_g`
 /// with `u_g` drawn per contributor: over time the share is exact, but where each one falls
-/// is not predictable (the first within the first `1 / share` tasks).
+/// is not predictable (the first within the first `1 / share` tasks). `secret` is
+/// [`golden_secret`].
 pub fn golden_turn(
     conn: &mut dyn Conn,
     settings: &Settings,
+    secret: &[u8; 32],
     campaign: &str,
     worker: &str,
 ) -> ApiResult<Option<(i64, String)>> {
@@ -462,9 +488,14 @@ pub fn golden_turn(
         return Ok(None);
     }
     let record = Record::load(conn, campaign, worker)?;
-    let jitter = unit_hash(&[campaign, worker, &record.golden_seen.to_string()]);
-    let due =
-        record.golden_seen as f64 + jitter <= settings.golden_share * (record.tasks + 1) as f64;
+    let due = golden_due(
+        secret,
+        campaign,
+        worker,
+        record.golden_seen,
+        record.tasks,
+        settings.golden_share,
+    );
     if !due {
         return Ok(None);
     }
@@ -477,8 +508,10 @@ pub fn golden_turn(
     if count == 0 {
         return Ok(None);
     }
-    let pick =
-        (unit_hash(&[campaign, worker, "pick", &record.tasks.to_string()]) * count as f64) as i64;
+    let pick = (unit_hash(
+        secret,
+        &[campaign, worker, "pick", &record.tasks.to_string()],
+    ) * count as f64) as i64;
     let row = conn.query_opt(
         &format!("SELECT idx, payload {unseen} ORDER BY idx LIMIT 1 OFFSET $3"),
         params![campaign, worker, pick.clamp(0, count - 1)],
@@ -789,11 +822,11 @@ pub fn decide(
     })
 }
 
-/// The sent key that agrees with the aggregate on the most flags (the earliest on ties).
+/// The sent key that agrees with the aggregate on the most flags (the earliest on ties). Image
+/// labels are never sent empty, so this also gives a one-label image answer a label.
 fn closest_sent(shape: &Shape, classes: &[usize], votes: &[Vote]) -> Option<String> {
     votes
         .iter()
-        .filter(|v| !v.key.is_empty())
         .filter_map(|v| {
             shape
                 .encode(&v.key)
@@ -1219,4 +1252,76 @@ pub async fn results(
 
 fn parse(text: &str) -> ApiResult<Json_> {
     serde_json::from_str(text).map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: &str, labels: &[&str], multi: bool, overlap: u32) -> CampaignSpec {
+        serde_json::from_value(json!({
+            "id": "t-1", "kind": kind, "title": "t", "instructions": "", "labels": labels,
+            "multi_label": multi, "items": [{ "text": "x" }], "reward": "1", "token": "USDT",
+            "budget": "1", "overlap": overlap, "encryption_key": "", "chains": [56],
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn answers_encode_per_dimension_and_back() {
+        let verdicts = Shape::of(&spec("content_verification", &[], false, 3));
+        assert_eq!(verdicts.dimensions(), vec![3]);
+        assert_eq!(verdicts.encode("false"), Some(vec![1]));
+        assert_eq!(verdicts.encode("maybe"), None);
+        assert_eq!(verdicts.key(&[2]), "unsure");
+        let flags = Shape::of(&spec(
+            "content_moderation",
+            &["spam", "adult", "gore"],
+            false,
+            3,
+        ));
+        assert_eq!(flags.dimensions(), vec![2, 2, 2]);
+        let key = "adult\u{1f}spam";
+        assert_eq!(flags.encode(key), Some(vec![1, 1, 0]));
+        assert_eq!(flags.key(&[1, 1, 0]), key);
+        assert_eq!(flags.encode(""), Some(vec![0, 0, 0]));
+        assert_eq!(Shape::agreement(&[1, 1, 0], &[1, 0, 0]), 2.0 / 3.0);
+        let multi = Shape::of(&spec("image_categorization", &["cat", "dog"], true, 3));
+        assert!(matches!(multi, Shape::Flags(_)));
+        let single = Shape::of(&spec("image_categorization", &["cat", "dog"], false, 3));
+        assert_eq!(single.encode("dog"), Some(vec![1]));
+    }
+
+    #[test]
+    fn defaults_keep_overlap_one_at_once_and_double_otherwise() {
+        let one = Settings::of(&spec("content_verification", &[], false, 1));
+        assert_eq!(one.max_overlap, 1);
+        let three = Settings::of(&spec("content_verification", &[], false, 3));
+        assert_eq!((three.max_overlap, three.confidence), (6, 0.9));
+        assert_eq!(three.aggregation, Aggregation::DawidSkene);
+        let mut capped = spec("content_verification", &[], false, 80);
+        assert_eq!(Settings::of(&capped).max_overlap, 100);
+        capped.max_overlap = Some(79);
+        assert!(Settings::check(&capped).is_err());
+    }
+
+    #[test]
+    fn golden_turns_keep_the_share_and_differ_by_secret() {
+        let turns = |secret: &[u8; 32]| -> Vec<i64> {
+            let (mut g, mut out) = (0_i64, Vec::new());
+            for n in 0..100 {
+                if golden_due(secret, "c", "w", g, n, 0.2) {
+                    g += 1;
+                    out.push(n);
+                }
+            }
+            out
+        };
+        let a = turns(&[1; 32]);
+        let b = turns(&[2; 32]);
+        assert!((19..=21).contains(&a.len()), "{a:?}");
+        assert!(a.first().is_some_and(|n| *n < 5), "{a:?}");
+        assert_ne!(a, b);
+    }
 }

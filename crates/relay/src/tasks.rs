@@ -107,6 +107,7 @@ pub async fn next(
             ));
         }
     };
+    let secret = quality::golden_secret(&relay.key);
     let task = relay
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<Task> {
@@ -153,7 +154,7 @@ pub async fn next(
             }
             // Golden items when it is their turn (any number of people may get each one, but
             // nobody the same twice), otherwise the least-answered open item.
-            let golden = quality::golden_turn(conn, &settings, &campaign, &worker)?;
+            let golden = quality::golden_turn(conn, &settings, &secret, &campaign, &worker)?;
             let item = match golden.clone() {
                 Some(item) => Some(item),
                 None => conn.query_opt(

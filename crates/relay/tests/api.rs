@@ -376,19 +376,21 @@ both!(golden_answers_decide_pay, |net| {
     let mut spec = campaign_spec("gold", &owner, 0, 1, "1");
     spec["items"] = json!([{ "text": "real" }]);
     spec["golden"] = json!([{ "item": { "text": "gold" }, "answer": { "verdict": "false" } }]);
+    // Every task golden while there is one the contributor has not had (docs/relay.md §4a).
+    spec["golden_share"] = json!(1.0);
     net.create_campaign(&owner, &spec).await;
-    // Items go out least-answered first, then by index: the real item, then the golden one.
     let mut right = Worker::sign_in(&net, "right").await;
     let mut wrong = Worker::sign_in(&net, "wrong").await;
-    let (_, real) = right.work(&net, "gold", &verdict("true")).await;
-    assert_eq!(real["status"], "accepted", "{real}");
+    let (_, good) = right.work(&net, "gold", &verdict("false")).await;
+    assert_eq!(good["status"], "accepted", "{good}");
+    // Golden items go to everyone (once each); a wrong answer is not paid.
     let (_, bad) = wrong.work(&net, "gold", &verdict("true")).await;
     assert_eq!(bad["status"], "rejected", "{bad}");
     assert_eq!(bad["credited"], "0");
-    // The golden item went back to the pool for others.
-    let (_, good) = right.work(&net, "gold", &verdict("false")).await;
-    assert_eq!(good["status"], "accepted", "{good}");
-    assert_eq!(good["balance"], "0.1");
+    // Then the real item.
+    let (_, real) = right.work(&net, "gold", &verdict("true")).await;
+    assert_eq!(real["status"], "accepted", "{real}");
+    assert_eq!(real["balance"], "0.1");
     assert_ledger_balanced(&net).await;
 });
 
