@@ -1,13 +1,15 @@
-// The host page stays thin: it loads the WebAssembly client (pkg/, web build) and lets it work.
-import init, { version } from "/pkg/web/datahub_wasm.js";
+// The host page stays thin: it loads the WebAssembly client (pkg/, web build) and mounts the
+// mini-app, which talks to the relay that serves this page.
+import init, { mount, version } from "/pkg/web/datahub_wasm.js";
 
-const out = document.getElementById("version");
+const root = document.getElementById("app");
 try {
   await init();
-  out.textContent = `v${version()}`;
+  mount(root);
+  document.body.dataset.version = version();
   document.body.dataset.ready = "true";
 } catch (err) {
-  out.textContent = `failed to load: ${err}`;
+  root.textContent = `DataHub could not start: ${err}`;
   document.body.dataset.ready = "error";
   throw err;
 }

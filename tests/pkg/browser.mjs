@@ -50,14 +50,19 @@ const args = [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
 
-/** A fresh Chromium with its own empty profile; `close()` removes the profile. */
-export async function launch() {
+/**
+ * A fresh Chromium with its own empty profile; `close()` removes the profile. `options.args`
+ * adds flags; the other options are Playwright's context options (viewport, hasTouch, locale…).
+ */
+export async function launch(options = {}) {
+  const { args: extra = [], ...context_options } = options;
   const profile = await mkdtemp(join(tmpdir(), "datahub-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     headless: true,
     chromiumSandbox: false,
-    args,
+    args: [...args, ...extra],
+    ...context_options,
   });
   return {
     context,

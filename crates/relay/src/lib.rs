@@ -183,16 +183,23 @@ impl Relay {
             .route("/openapi.json", get(ops::openapi))
             .layer(DefaultBodyLimit::max(limits.body_bytes));
         let mut router = api;
+        // The page and the package go out gzipped when the browser accepts it: the .wasm is a
+        // third of its size so, which is what a phone on a slow network waits for.
+        let gzip = tower_http::compression::CompressionLayer::new();
         if let Some(pkg) = &state.config.pkg_dir {
-            router = router.nest_service("/pkg", tower_http::services::ServeDir::new(pkg));
+            router = router.nest_service(
+                "/pkg",
+                tower::Layer::layer(&gzip, tower_http::services::ServeDir::new(pkg)),
+            );
         }
         // The web app answers what the API does not; what neither has is a JSON 404.
         let router = match &state.config.www_dir {
-            Some(www) => {
-                router.fallback_service(tower_http::services::ServeDir::new(www).not_found_service(
+            Some(www) => router.fallback_service(tower::Layer::layer(
+                &gzip,
+                tower_http::services::ServeDir::new(www).not_found_service(
                     axum::handler::HandlerWithoutStateExt::into_service(ops::not_found),
-                ))
-            }
+                ),
+            )),
             None => router.fallback(ops::not_found),
         };
         router

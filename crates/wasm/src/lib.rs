@@ -6,12 +6,15 @@
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
+pub use app::mount;
+
 /// The version of this client, as in its `Cargo.toml` (and `pkg/package.json`).
 #[wasm_bindgen(js_name = version)]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+mod app;
 mod bench;
 mod js;
 mod keystore;

@@ -302,6 +302,21 @@ impl RelayClient {
         #[wasm_bindgen(unchecked_param_type = "MessageSigner")] signer: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SignInOptions")] options: JsValue,
     ) -> Result<Promise, JsValue> {
+        let session = self.start_sign_in(signer, options)?;
+        Ok(future_to_promise(async move {
+            session.await.map(JsValue::from)
+        }))
+    }
+}
+
+impl RelayClient {
+    /// `signIn` for Rust callers: checks the arguments now, signs in when awaited.
+    pub(crate) fn start_sign_in(
+        &self,
+        signer: JsValue,
+        options: JsValue,
+    ) -> Result<impl std::future::Future<Output = Result<Session, JsValue>> + 'static, JsValue>
+    {
         let relay = Rc::clone(&self.relay);
         let chain_id = option(&options, "chainId")
             .and_then(|c| c.as_f64())
@@ -376,7 +391,7 @@ impl RelayClient {
         let key = SecretKey::derive(&seed);
         seed.fill(0);
 
-        Ok(future_to_promise(async move {
+        Ok(async move {
             let nonce = call("POST", &relay.url("/v1/auth/nonce"), None, Body::None).await?;
             let nonce = nonce
                 .get("nonce")
@@ -430,9 +445,8 @@ impl RelayClient {
                 key: Rc::new(key),
                 chain_id,
                 answer,
-            }
-            .into())
-        }))
+            })
+        })
     }
 }
 

@@ -1,0 +1,1891 @@
+//! The contributor's mini-app, rendered into any element of any page: `mount(element)`.
+//!
+//! The flow a wallet user lives: connect (one Sign-In with Ethereum signature, for a session key
+//! made here) → pick a campaign → tasks one after another, each signed by the session key (no
+//! more wallet pop-ups) and credited at once → claim a voucher on a chosen chain. A visitor with
+//! no wallet does the same with a key kept in this browser.
+//!
+//! How it is built: the whole state is one `State`; every change re-renders the screen from it
+//! (cheap at this size, and the screen can never disagree with the state). Events are handled
+//! by one listener per kind on the root element, dispatched on the `data-action` of the element
+//! pressed, so re-rendering creates no closures. Uploads and recordings are sealed here, to the
+//! campaign's requester (and its validators), before a byte leaves the device.
+
+mod dom;
+mod media;
+mod task;
+mod text;
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use js_sys::{Reflect, Uint8Array};
+use serde_json::{Value as Json, json};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::{Element, Event, HtmlInputElement, HtmlSelectElement, KeyboardEvent};
+
+use crate::relay::{RelayClient, Session};
+use dom::{Dom, add, set};
+use task::{Campaign, Draft, Task, Word};
+use text::{KindName, Lang, T};
+
+const STYLE: &str = include_str!("app.css");
+const LANG_KEY: &str = "datahub.lang";
+/// How long a sign-in lasts: a working day, so a contributor is not asked again mid-session.
+const SESSION_SECONDS: u32 = 8 * 3600;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** Options of `mount`. */
+export interface MountOptions {
+  /** The relay's base URL; default `location.origin`. */
+  relay?: string;
+  /** `en` or `zh`; default from the browser's languages (or the contributor's last choice). */
+  lang?: string;
+}
+"#;
+
+/// Renders the contributor's mini-app into `root` (its content is replaced) and runs it.
+/// Call it once per page.
+#[wasm_bindgen]
+pub fn mount(
+    root: Element,
+    #[wasm_bindgen(unchecked_optional_param_type = "MountOptions")] options: JsValue,
+) -> Result<(), JsValue> {
+    let window = web_sys::window().ok_or("mount needs a window")?;
+    let doc = window.document().ok_or("mount needs a document")?;
+    let option = |key: &str| {
+        options
+            .is_object()
+            .then(|| Reflect::get(&options, &key.into()).ok())
+            .flatten()
+            .and_then(|v| v.as_string())
+    };
+    let base = match option("relay") {
+        Some(relay) => relay,
+        None => window.location().origin()?,
+    };
+    let lang = option("lang")
+        .and_then(|l| Lang::parse(&l))
+        .or_else(|| stored(LANG_KEY).and_then(|l| Lang::parse(&l)))
+        .unwrap_or_else(|| {
+            let languages: Vec<String> = window
+                .navigator()
+                .languages()
+                .iter()
+                .filter_map(|l| l.as_string())
+                .collect();
+            Lang::from_browser(&languages)
+        });
+    if doc.get_element_by_id("datahub-style").is_none() {
+        let style = doc.create_element("style")?;
+        style.set_id("datahub-style");
+        style.set_text_content(Some(STYLE));
+        if let Some(head) = doc.head() {
+            head.append_child(&style)?;
+        }
+    }
+    root.class_list().add_1("dh-app")?;
+    let app = Rc::new(App {
+        dom: Dom { doc },
+        root,
+        base,
+        state: RefCell::new(State {
+            lang,
+            offline: !window.navigator().on_line(),
+            ..State::default()
+        }),
+    });
+    app.listen(&window)?;
+    app.render();
+    // The listeners hold the app weakly; the page holds it for good.
+    MOUNTED.with(|apps| apps.borrow_mut().push(Rc::clone(&app)));
+    spawn_local(Rc::clone(&app).connect_relay());
+    Ok(())
+}
+
+thread_local! {
+    static MOUNTED: RefCell<Vec<Rc<App>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn stored(key: &str) -> Option<String> {
+    web_sys::window()?
+        .local_storage()
+        .ok()??
+        .get_item(key)
+        .ok()?
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Default, Debug)]
+enum Screen {
+    #[default]
+    Connect,
+    Campaigns,
+    Task,
+}
+
+/// A message on the status line.
+#[derive(Clone)]
+struct Notice {
+    text: String,
+    error: bool,
+    /// The action of a button shown with it (retry, resume…).
+    action: Option<(&'static str, T)>,
+}
+
+/// A token's balance: (token, total, claimable per chain id).
+type Balance = (String, String, Vec<(u64, String)>);
+
+#[derive(Default)]
+struct State {
+    lang: Lang,
+    screen: Screen,
+    offline: bool,
+    busy: Option<T>,
+    notice: Option<Notice>,
+    client: Option<Rc<RelayClient>>,
+    wallet_found: bool,
+    session: Option<Rc<Session>>,
+    campaigns: Vec<Campaign>,
+    /// (token, total, claimable per chain id)
+    balances: Vec<Balance>,
+    chains: Vec<(u64, String)>,
+    claim_chain: u64,
+    voucher: Option<Json>,
+    work: Option<Work>,
+}
+
+/// The campaign being worked on and its current task.
+struct Work {
+    campaign: Campaign,
+    task: Option<Task>,
+    words: Vec<Word>,
+    draft: Draft,
+    done: bool,
+    upload: Upload,
+}
+
+/// The file or recording of an upload task, from the choice to the submitted object.
+#[derive(Default)]
+struct Upload {
+    /// The bytes, their type, a `blob:` URL to show them, and (recordings) their seconds.
+    chosen: Option<(Vec<u8>, String, String, f64)>,
+    recorder: Option<media::Recorder>,
+    recording_seconds: f64,
+    /// The sealed object, kept until submitted so an interrupted upload resumes.
+    sealed: Option<JsValue>,
+    progress: Option<(u32, u32)>,
+}
+
+impl Upload {
+    fn clear(&mut self) {
+        if let Some((_, _, url, _)) = self.chosen.take() {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+        if let Some(recorder) = self.recorder.take() {
+            let _ = recorder.stop();
+        }
+        *self = Self::default();
+    }
+}
+
+struct App {
+    dom: Dom,
+    root: Element,
+    base: String,
+    state: RefCell<State>,
+}
+
+/// A relay or wallet error's `code` (the relay's `error` field, or a wallet's number).
+fn code(error: &JsValue) -> String {
+    let code = Reflect::get(error, &"code".into()).unwrap_or(JsValue::UNDEFINED);
+    code.as_string()
+        .or_else(|| code.as_f64().map(|c| format!("{c}")))
+        .unwrap_or_default()
+}
+
+fn message(error: &JsValue) -> String {
+    Reflect::get(error, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned())
+}
+
+fn to_json(value: &JsValue) -> Json {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Json::Null)
+}
+
+/// A field of a JSON object, `null` when absent.
+fn at<'a>(json: &'a Json, key: &str) -> &'a Json {
+    json.get(key).unwrap_or(&Json::Null)
+}
+
+fn to_js(json: &Json) -> JsValue {
+    js_sys::JSON::parse(&json.to_string()).unwrap_or(JsValue::NULL)
+}
+
+async fn wait(promise: js_sys::Promise) -> Result<Json, JsValue> {
+    Ok(to_json(&JsFuture::from(promise).await?))
+}
+
+async fn sleep(ms: f64) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ =
+                window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms as i32);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+impl App {
+    fn t(&self, t: T) -> &'static str {
+        t.get(self.state.borrow().lang)
+    }
+
+    fn say(&self, t: T, error: bool) {
+        self.notice(self.t(t).to_owned(), error, None);
+    }
+
+    fn notice(&self, text: String, error: bool, action: Option<(&'static str, T)>) {
+        self.state.borrow_mut().notice = Some(Notice {
+            text,
+            error,
+            action,
+        });
+    }
+
+    fn set_busy(&self, busy: Option<T>) {
+        self.state.borrow_mut().busy = busy;
+        self.render();
+    }
+
+    /// Turns a failed request into words for the contributor; `retry` is offered where trying
+    /// again can help.
+    fn fail(&self, error: &JsValue, retry: Option<&'static str>) {
+        let code = code(error);
+        let known = match code.as_str() {
+            "network" => Some(T::RelayDown),
+            "lease_expired" => Some(T::LeaseExpired),
+            "too_fast" => Some(T::TooFast),
+            "expired" | "unauthorized" | "invalid_token" => Some(T::SessionExpired),
+            "budget_spent" => Some(T::BudgetSpent),
+            "campaign_paused" => Some(T::CampaignPaused),
+            "no_task" => Some(T::NoTaskLeft),
+            "restricted" => Some(T::Restricted),
+            "skip_cooldown" => Some(T::SkipCooldown),
+            "daily_cap" => Some(T::DailyCap),
+            "4001" => Some(T::WalletRejected),
+            "NoWallet" => Some(T::NoWalletFound),
+            _ => None,
+        };
+        let text = match known {
+            Some(t) => self.t(t).to_owned(),
+            None => format!("{}: {}", self.t(T::Error), message(error)),
+        };
+        let offline = self.state.borrow().offline;
+        let text = if offline && code == "network" {
+            self.t(T::Offline).to_owned()
+        } else {
+            text
+        };
+        self.notice(text, true, retry.map(|r| (r, T::Retry)));
+        if known == Some(T::SessionExpired) {
+            let mut state = self.state.borrow_mut();
+            state.session = None;
+            state.screen = Screen::Connect;
+        }
+    }
+
+    fn listen(self: &Rc<Self>, window: &web_sys::Window) -> Result<(), JsValue> {
+        let weak = Rc::downgrade(self);
+        let on = |target: &web_sys::EventTarget,
+                  kind: &str,
+                  handler: fn(&Rc<App>, Event)|
+         -> Result<(), JsValue> {
+            let weak: Weak<App> = weak.clone();
+            let closure = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+                if let Some(app) = weak.upgrade() {
+                    handler(&app, event);
+                }
+            });
+            target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref())?;
+            // Listeners live as long as the page: mount is once per page.
+            closure.forget();
+            Ok(())
+        };
+        on(&self.root, "click", |app, event| {
+            if let Some(action) = action_of(&event) {
+                app.act(&action);
+            }
+        })?;
+        on(&self.root, "change", |app, event| {
+            let Some(target) = event.target() else { return };
+            if let Some(input) = target.dyn_ref::<HtmlInputElement>() {
+                if input.type_() == "file" {
+                    if let Some(file) = input.files().and_then(|f| f.get(0)) {
+                        spawn_local(Rc::clone(app).choose_file(file));
+                    }
+                    input.set_value("");
+                }
+            } else if let Some(chain) = target
+                .dyn_ref::<HtmlSelectElement>()
+                .and_then(|s| s.value().parse().ok())
+            {
+                app.state.borrow_mut().claim_chain = chain;
+                app.render();
+            }
+        })?;
+        on(&self.dom.doc, "keydown", |app, event| {
+            if let Some(event) = event.dyn_ref::<KeyboardEvent>() {
+                app.key(event);
+            }
+        })?;
+        on(window, "offline", |app, _| {
+            app.state.borrow_mut().offline = true;
+            app.say(T::Offline, true);
+            app.render();
+        })?;
+        on(window, "online", |app, _| {
+            app.state.borrow_mut().offline = false;
+            app.say(T::BackOnline, false);
+            app.render();
+        })?;
+        Ok(())
+    }
+
+    /// Keyboard shortcuts on the task screen: 1–9 choose, Enter submits, S skips.
+    fn key(self: &Rc<Self>, event: &KeyboardEvent) {
+        if event.ctrl_key() || event.meta_key() || event.alt_key() {
+            return;
+        }
+        let typing = event
+            .target()
+            .and_then(|t| t.dyn_into::<Element>().ok())
+            .is_some_and(|t| matches!(t.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+        let on_task = {
+            let state = self.state.borrow();
+            state.screen == Screen::Task && state.busy.is_none()
+        };
+        if typing || !on_task {
+            return;
+        }
+        let key = event.key();
+        let action = match key.as_str() {
+            "Enter" => {
+                // Enter submits, as in a form, also from a focused choice (Space toggles it);
+                // on any other button (skip, back, mark…) it presses that button.
+                let other_button = event
+                    .target()
+                    .and_then(|t| t.dyn_into::<Element>().ok())
+                    .and_then(|t| t.closest("button").ok().flatten())
+                    .is_some_and(|b| {
+                        !b.get_attribute("data-action")
+                            .is_some_and(|a| a.starts_with("choose:"))
+                    });
+                if other_button {
+                    return;
+                }
+                "submit".to_owned()
+            }
+            "s" | "S" => "skip".to_owned(),
+            digit
+                if digit.len() == 1
+                    && ('1'..='9').contains(&digit.chars().next().unwrap_or('0')) =>
+            {
+                let index = digit.parse::<usize>().unwrap_or(1) - 1;
+                let marking = self
+                    .state
+                    .borrow()
+                    .work
+                    .as_ref()
+                    .is_some_and(|w| w.draft.selection.is_some());
+                if marking {
+                    format!("mark:{index}")
+                } else {
+                    format!("choose:{index}")
+                }
+            }
+            _ => return,
+        };
+        event.prevent_default();
+        self.act(&action);
+    }
+
+    /// Does what a button's `data-action` says.
+    fn act(self: &Rc<Self>, action: &str) {
+        let (verb, arg) = action.split_once(':').unwrap_or((action, ""));
+        let index = arg.parse::<usize>().ok();
+        match verb {
+            "lang" => {
+                let lang = {
+                    let mut state = self.state.borrow_mut();
+                    state.lang = state.lang.other();
+                    state.lang
+                };
+                if let Some(storage) =
+                    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+                {
+                    let _ = storage.set_item(LANG_KEY, lang.tag());
+                }
+                self.render();
+            }
+            "retry-relay" => spawn_local(Rc::clone(self).connect_relay()),
+            "wallet" => spawn_local(Rc::clone(self).sign_in(true)),
+            "local" => spawn_local(Rc::clone(self).sign_in(false)),
+            "sign-out" => {
+                let mut state = self.state.borrow_mut();
+                state.session = None;
+                state.screen = Screen::Connect;
+                state.voucher = None;
+                drop(state);
+                self.render();
+            }
+            "campaign" => spawn_local(Rc::clone(self).open_campaign(arg.to_owned())),
+            "back" => {
+                let mut state = self.state.borrow_mut();
+                if let Some(mut work) = state.work.take() {
+                    work.upload.clear();
+                }
+                state.screen = Screen::Campaigns;
+                state.notice = None;
+                drop(state);
+                spawn_local(Rc::clone(self).refresh());
+            }
+            "choose" | "mark" | "word" | "unspan" | "clear-words" => {
+                if let Some(index) = index.or((verb == "clear-words").then_some(0)) {
+                    self.edit(verb, index);
+                }
+            }
+            "submit" | "retry-submit" => spawn_local(Rc::clone(self).submit()),
+            "resume-upload" => spawn_local(Rc::clone(self).submit()),
+            "skip" => spawn_local(Rc::clone(self).skip()),
+            "next" => spawn_local(Rc::clone(self).next_task()),
+            "record" => spawn_local(Rc::clone(self).record()),
+            "stop" => self.stop_recording(),
+            "claim" => spawn_local(Rc::clone(self).claim()),
+            "copy-voucher" => {
+                let voucher = self.state.borrow().voucher.clone();
+                if let (Some(voucher), Some(window)) = (voucher, web_sys::window()) {
+                    let _ = window
+                        .navigator()
+                        .clipboard()
+                        .write_text(&voucher.to_string());
+                    self.say(T::Copied, false);
+                    self.render();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Changes the draft answer of the current task.
+    fn edit(self: &Rc<Self>, verb: &str, index: usize) {
+        {
+            let mut state = self.state.borrow_mut();
+            let Some(work) = state.work.as_mut() else {
+                return;
+            };
+            if work.task.is_none() {
+                return;
+            }
+            let several = match work.campaign.kind {
+                KindName::ImageCategorization => work.campaign.multi_label,
+                KindName::ContentModeration => true,
+                _ => false,
+            };
+            match verb {
+                "choose" if index < work.campaign.choices() => work.draft.choose(index, several),
+                "word" if index < work.words.len() => work.draft.tap_word(index),
+                "mark" if index < work.campaign.labels.len() => {
+                    let words = work.words.clone();
+                    work.draft.mark(&words, index);
+                }
+                "unspan" if index < work.draft.spans.len() => {
+                    work.draft.spans.remove(index);
+                }
+                "clear-words" => work.draft.selection = None,
+                _ => return,
+            }
+            state.notice = None;
+        }
+        self.render();
+    }
+
+    async fn connect_relay(self: Rc<Self>) {
+        self.set_busy(Some(T::Loading));
+        match RelayClient::connect(self.base.clone()).await {
+            Ok(client) => {
+                let info = to_json(&client.info());
+                let chains: Vec<(u64, String)> = at(&info, "chains")
+                    .as_array()
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(|c| {
+                                let name = at(c, "name").as_str().unwrap_or_default().to_owned();
+                                Some((at(c, "id").as_u64()?, name))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut state = self.state.borrow_mut();
+                state.claim_chain = chains.first().map_or(0, |c| c.0);
+                state.chains = chains;
+                state.client = Some(Rc::new(client));
+                state.wallet_found = true;
+                state.notice = None;
+            }
+            // Whatever answered (nothing, a proxy's error page, something else), it is no
+            // relay the contributor can work with.
+            Err(_) => self.notice(
+                self.t(T::RelayDown).to_owned(),
+                true,
+                Some(("retry-relay", T::Retry)),
+            ),
+        }
+        self.set_busy(None);
+        if self.state.borrow().client.is_none() {
+            return;
+        }
+        // Wallets announce themselves within a moment (EIP-6963); the buttons do not wait for
+        // that, only the hint that none was found does.
+        let found = crate::wallet::WalletSigner::discover(JsValue::UNDEFINED)
+            .await
+            .map(|w| js_sys::Array::from(&w).length() > 0)
+            .unwrap_or(false);
+        if !found {
+            self.state.borrow_mut().wallet_found = false;
+            self.render();
+        }
+    }
+
+    async fn sign_in(self: Rc<Self>, wallet: bool) {
+        let Some(client) = self.state.borrow().client.clone() else {
+            return;
+        };
+        self.state.borrow_mut().notice = None;
+        self.set_busy(Some(T::SigningIn));
+        let signer: Result<JsValue, JsValue> = if wallet {
+            crate::wallet::WalletSigner::connect(JsValue::UNDEFINED)
+                .await
+                .map(JsValue::from)
+        } else {
+            crate::signer::LocalSigner::load_or_create(None)
+                .await
+                .map(JsValue::from)
+        };
+        let chain = self.state.borrow().chains.first().map_or(0, |c| c.0);
+        let options = to_js(&json!({
+            "chainId": chain,
+            "ttlSeconds": SESSION_SECONDS,
+            "statement": "Sign in to DataHub to do tasks and earn rewards.",
+        }));
+        let session = match signer.and_then(|s| client.start_sign_in(s, options)) {
+            Ok(signing) => signing.await,
+            Err(error) => Err(error),
+        };
+        match session {
+            Ok(session) => {
+                {
+                    let mut state = self.state.borrow_mut();
+                    state.session = Some(Rc::new(session));
+                    state.screen = Screen::Campaigns;
+                }
+                Rc::clone(&self).refresh().await;
+            }
+            Err(error) => self.fail(&error, None),
+        }
+        self.set_busy(None);
+    }
+
+    /// Reloads the campaigns and balances.
+    async fn refresh(self: Rc<Self>) {
+        let Some(session) = self.state.borrow().session.clone() else {
+            return;
+        };
+        let loaded = async {
+            let campaigns = wait(session.campaigns()).await?;
+            let balances = wait(session.balances()).await?;
+            Ok::<_, JsValue>((campaigns, balances))
+        }
+        .await;
+        match loaded {
+            Ok((campaigns, balances)) => {
+                let mut state = self.state.borrow_mut();
+                state.campaigns = at(&campaigns, "campaigns")
+                    .as_array()
+                    .map(|c| c.iter().filter_map(Campaign::from_json).collect())
+                    .unwrap_or_default();
+                state.balances = read_balances(&balances);
+            }
+            Err(error) => self.fail(&error, None),
+        }
+        self.render();
+    }
+
+    async fn open_campaign(self: Rc<Self>, id: String) {
+        let campaign = {
+            let state = self.state.borrow();
+            state.campaigns.iter().find(|c| c.id == id).cloned()
+        };
+        let Some(campaign) = campaign else { return };
+        {
+            let mut state = self.state.borrow_mut();
+            state.work = Some(Work {
+                campaign,
+                task: None,
+                words: Vec::new(),
+                draft: Draft::default(),
+                done: false,
+                upload: Upload::default(),
+            });
+            state.screen = Screen::Task;
+            state.notice = None;
+        }
+        self.next_task().await;
+    }
+
+    async fn next_task(self: Rc<Self>) {
+        let (session, id) = {
+            let state = self.state.borrow();
+            let (Some(session), Some(work)) = (state.session.clone(), state.work.as_ref()) else {
+                return;
+            };
+            (session, work.campaign.id.clone())
+        };
+        self.set_busy(Some(T::Loading));
+        let answer = wait(session.next_task(&id)).await;
+        {
+            let mut state = self.state.borrow_mut();
+            if let Some(work) = state.work.as_mut() {
+                work.upload.clear();
+                work.draft = Draft::default();
+                work.task = None;
+                work.words.clear();
+            }
+        }
+        match answer {
+            Ok(json) => {
+                let task = Task::from_json(json, |t| {
+                    let ms = js_sys::Date::parse(t);
+                    ms.is_finite().then_some(ms)
+                });
+                let mut state = self.state.borrow_mut();
+                if let Some(work) = state.work.as_mut() {
+                    work.words = task
+                        .as_ref()
+                        .and_then(|t| t.text.as_deref())
+                        .map(task::words)
+                        .unwrap_or_default();
+                    work.task = task;
+                    work.done = false;
+                }
+            }
+            Err(error) if code(&error) == "no_task" => {
+                if let Some(work) = self.state.borrow_mut().work.as_mut() {
+                    work.done = true;
+                }
+                self.say(T::NoTaskLeft, false);
+            }
+            Err(error) => self.fail(&error, Some("next")),
+        }
+        self.set_busy(None);
+        self.focus_first_choice();
+    }
+
+    async fn skip(self: Rc<Self>) {
+        let (session, task) = {
+            let state = self.state.borrow();
+            let Some(task) = state.work.as_ref().and_then(|w| w.task.clone()) else {
+                return;
+            };
+            let Some(session) = state.session.clone() else {
+                return;
+            };
+            (session, task)
+        };
+        self.state.borrow_mut().notice = None;
+        self.set_busy(Some(T::Loading));
+        let skipped = match session.skip(&JsValue::from_str(&task.lease)) {
+            Ok(p) => wait(p).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match skipped {
+            // A lease that is gone (expired, answered) needs no skipping.
+            Err(error) if !matches!(code(&error).as_str(), "lease_not_active" | "no_lease") => {
+                self.fail(&error, Some("skip"));
+                self.set_busy(None);
+            }
+            _ => self.next_task().await,
+        }
+    }
+
+    /// Submits the current task: the chosen answer, or the file or recording (sealed and
+    /// uploaded first; an interrupted upload resumes from what the relay has).
+    async fn submit(self: Rc<Self>) {
+        let ready = {
+            let state = self.state.borrow();
+            match (state.session.clone(), state.work.as_ref(), state.busy) {
+                (Some(session), Some(work), None) => work.task.clone().map(|task| {
+                    let answer = match work.campaign.kind {
+                        KindName::ImageUpload | KindName::VoiceRecording => {
+                            if work.upload.chosen.is_some() {
+                                Ok(None)
+                            } else {
+                                Err(T::PickSomething)
+                            }
+                        }
+                        _ => task::answer(&work.campaign, &work.draft).map(Some),
+                    };
+                    (session, task, answer, work.campaign.clone())
+                }),
+                _ => None,
+            }
+        };
+        let Some((session, task, answer, campaign)) = ready else {
+            return;
+        };
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(missing) => {
+                self.say(missing, true);
+                self.render();
+                return;
+            }
+        };
+        // The campaign's least time per task: an answer chosen sooner is held until then
+        // (a few seconds at most), rather than refused by the relay.
+        let early = task.submit_after_ms - now_ms();
+        if early > 10_000.0 {
+            self.say(T::TooFast, true);
+            self.render();
+            return;
+        }
+        if early > 0.0 {
+            self.set_busy(Some(T::Loading));
+            sleep(early + 50.0).await;
+            self.set_busy(None);
+        }
+        self.state.borrow_mut().notice = None;
+        let (answer, manifest) = match answer {
+            Some(answer) => (answer, None),
+            None => match Rc::clone(&self).upload(&session, &campaign).await {
+                Ok(object) => (json!({ "object": object }), Some(object)),
+                Err(error) => {
+                    let code = code(&error);
+                    let resumable = self
+                        .state
+                        .borrow()
+                        .work
+                        .as_ref()
+                        .is_some_and(|w| w.upload.sealed.is_some());
+                    let status = Reflect::get(&error, &"status".into())
+                        .ok()
+                        .and_then(|s| s.as_f64())
+                        .unwrap_or(0.0);
+                    // What was sent stays on the relay: a lost connection, a busy relay or a
+                    // storage hiccup is worth resuming; a refusal is not.
+                    if resumable && (code == "network" || status >= 500.0 || status == 429.0) {
+                        self.notice(
+                            self.t(T::UploadFailed).to_owned(),
+                            true,
+                            Some(("resume-upload", T::ResumeUpload)),
+                        );
+                    } else {
+                        self.fail(&error, None);
+                    }
+                    self.set_busy(None);
+                    return;
+                }
+            },
+        };
+        self.set_busy(Some(T::Loading));
+        let options = manifest.map_or(JsValue::UNDEFINED, |m| to_js(&json!({ "manifestId": m })));
+        let outcome = match session.submit(&to_js(&task.json), &to_js(&answer), options) {
+            Ok(p) => wait(p).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(outcome) => {
+                let status = at(&outcome, "status").as_str().unwrap_or_default();
+                let credited = at(&outcome, "credited").as_str().unwrap_or("0").to_owned();
+                let token = at(&outcome, "token")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let text = match status {
+                    _ if at(&outcome, "duplicate").as_bool() == Some(true) => {
+                        self.t(T::Duplicate).to_owned()
+                    }
+                    "accepted" => format!("{} +{credited} {token}", self.t(T::Credited)),
+                    "pending" => self.t(T::Pending).to_owned(),
+                    _ => self.t(T::NotPaid).to_owned(),
+                };
+                self.notice(text, status == "rejected", None);
+                if let Some(balance) = at(&outcome, "balance").as_str() {
+                    let mut state = self.state.borrow_mut();
+                    match state.balances.iter_mut().find(|b| b.0 == token) {
+                        Some(entry) => entry.1 = balance.to_owned(),
+                        None => {
+                            state
+                                .balances
+                                .push((token.clone(), balance.to_owned(), Vec::new()))
+                        }
+                    }
+                }
+                Rc::clone(&self).next_task().await;
+                // The claimable amounts per chain come with the balances.
+                Rc::clone(&self).refresh_balances().await;
+            }
+            Err(error) => {
+                match code(&error).as_str() {
+                    "lease_expired" | "lease_not_active" | "no_lease" => {
+                        self.set_busy(None);
+                        Rc::clone(&self).next_task().await;
+                        self.say(T::LeaseExpired, true);
+                    }
+                    "network" => self.fail(&error, Some("retry-submit")),
+                    _ => self.fail(&error, None),
+                }
+                self.set_busy(None);
+            }
+        }
+    }
+
+    async fn refresh_balances(self: Rc<Self>) {
+        let Some(session) = self.state.borrow().session.clone() else {
+            return;
+        };
+        if let Ok(balances) = wait(session.balances()).await {
+            self.state.borrow_mut().balances = read_balances(&balances);
+            self.render();
+        }
+    }
+
+    /// Seals the chosen bytes (once) and sends the shards the relay still lacks.
+    async fn upload(
+        self: Rc<Self>,
+        session: &Session,
+        campaign: &Campaign,
+    ) -> Result<String, JsValue> {
+        let sealed = self
+            .state
+            .borrow()
+            .work
+            .as_ref()
+            .and_then(|w| w.upload.sealed.clone());
+        let (sealed, resume) = match sealed {
+            Some(sealed) => (sealed, true),
+            None => {
+                let bytes = self
+                    .state
+                    .borrow()
+                    .work
+                    .as_ref()
+                    .and_then(|w| w.upload.chosen.as_ref().map(|c| c.0.clone()))
+                    .ok_or("nothing chosen")?;
+                self.set_busy(Some(T::Sealing));
+                let sealed = crate::seal::seal_bytes(
+                    Uint8Array::from(bytes.as_slice()),
+                    campaign.recipients.clone(),
+                    JsValue::UNDEFINED,
+                )
+                .await?;
+                if let Some(work) = self.state.borrow_mut().work.as_mut() {
+                    work.upload.sealed = Some(sealed.clone());
+                }
+                (sealed, false)
+            }
+        };
+        self.set_busy(Some(T::Uploading));
+        let weak = Rc::downgrade(&self);
+        let on_progress = Closure::<dyn FnMut(JsValue)>::new(move |progress: JsValue| {
+            let Some(app) = weak.upgrade() else { return };
+            let number = |k: &str| {
+                Reflect::get(&progress, &k.into())
+                    .ok()
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(0.0) as u32
+            };
+            let (sent, total) = (number("sent"), number("total"));
+            if let Some(work) = app.state.borrow_mut().work.as_mut() {
+                work.upload.progress = Some((sent, total));
+            }
+            app.show_progress(sent, total);
+        });
+        let options = js_sys::Object::new();
+        Reflect::set(&options, &"onProgress".into(), on_progress.as_ref())?;
+        let sending = if resume {
+            session.resume_upload(sealed, options.into())?
+        } else {
+            session.upload(sealed, options.into())?
+        };
+        let object = JsFuture::from(sending).await?;
+        drop(on_progress);
+        object.as_string().ok_or_else(|| "no object id".into())
+    }
+
+    /// Updates the progress bar in place (re-rendering on every shard would be wasteful).
+    fn show_progress(&self, sent: u32, total: u32) {
+        if let Some(bar) = self.dom.doc.get_element_by_id("dh-progress") {
+            set(&bar, "max", &total.max(1).to_string());
+            set(&bar, "value", &sent.to_string());
+        }
+        if let Some(label) = self.dom.doc.get_element_by_id("dh-progress-text") {
+            label.set_text_content(Some(&format!("{} {sent} / {total}", self.t(T::Uploading))));
+        }
+    }
+
+    async fn choose_file(self: Rc<Self>, file: web_sys::File) {
+        let rules = {
+            let state = self.state.borrow();
+            let Some(work) = state.work.as_ref() else {
+                return;
+            };
+            work.campaign.upload.clone()
+        };
+        if file.size() > rules.max_bytes as f64 {
+            self.say(T::FileTooLarge, true);
+            self.render();
+            return;
+        }
+        let bytes = match JsFuture::from(file.array_buffer()).await {
+            Ok(buffer) => Uint8Array::new(&buffer).to_vec(),
+            Err(error) => {
+                self.fail(&error, None);
+                self.render();
+                return;
+            }
+        };
+        let Some(mime) = media::sniff_image(&bytes) else {
+            self.say(T::NotAnImage, true);
+            self.render();
+            return;
+        };
+        if !rules.types.iter().any(|t| t == mime) {
+            self.notice(
+                format!("{} ({})", self.t(T::WrongFileType), rules.types.join(", ")),
+                true,
+                None,
+            );
+            self.render();
+            return;
+        }
+        let Some((width, height)) = media::image_size(&bytes, mime).await else {
+            self.say(T::NotAnImage, true);
+            self.render();
+            return;
+        };
+        if width < rules.min_width || height < rules.min_height {
+            self.notice(
+                format!(
+                    "{} ({width}×{height} < {}×{})",
+                    self.t(T::ImageTooSmall),
+                    rules.min_width,
+                    rules.min_height
+                ),
+                true,
+                None,
+            );
+            self.render();
+            return;
+        }
+        let url = media::object_url(&bytes, mime).unwrap_or_default();
+        if let Some(work) = self.state.borrow_mut().work.as_mut() {
+            work.upload.clear();
+            work.upload.chosen = Some((bytes, mime.to_owned(), url, 0.0));
+        }
+        self.state.borrow_mut().notice = None;
+        self.render();
+    }
+
+    async fn record(self: Rc<Self>) {
+        if let Some(work) = self.state.borrow_mut().work.as_mut() {
+            work.upload.clear();
+        }
+        let max = self
+            .state
+            .borrow()
+            .work
+            .as_ref()
+            .map_or(30.0, |w| w.campaign.upload.max_seconds);
+        let weak = Rc::downgrade(&self);
+        let started = media::Recorder::start(move |seconds| {
+            let Some(app) = weak.upgrade() else { return };
+            if let Some(work) = app.state.borrow_mut().work.as_mut() {
+                work.upload.recording_seconds = seconds;
+            }
+            if let Some(clock) = app.dom.doc.get_element_by_id("dh-rec-time") {
+                clock.set_text_content(Some(&format!("{seconds:.1} {}", app.t(T::Seconds))));
+            }
+            if seconds >= max {
+                // Stopping inside the audio callback would drop the callback while it runs.
+                let app = Rc::clone(&app);
+                spawn_local(async move { app.stop_recording() });
+            }
+        })
+        .await;
+        match started {
+            Ok(recorder) => {
+                if let Some(work) = self.state.borrow_mut().work.as_mut() {
+                    work.upload.recorder = Some(recorder);
+                }
+                self.state.borrow_mut().notice = None;
+            }
+            Err(error) => {
+                let name = Reflect::get(&error, &"name".into())
+                    .ok()
+                    .and_then(|n| n.as_string())
+                    .unwrap_or_default();
+                if matches!(
+                    name.as_str(),
+                    "NotAllowedError" | "NotFoundError" | "SecurityError"
+                ) {
+                    self.say(T::MicDenied, true);
+                } else {
+                    self.fail(&error, None);
+                }
+            }
+        }
+        self.render();
+    }
+
+    fn stop_recording(self: &Rc<Self>) {
+        let stopped = {
+            let mut state = self.state.borrow_mut();
+            let Some(work) = state.work.as_mut() else {
+                return;
+            };
+            let Some(recorder) = work.upload.recorder.take() else {
+                return;
+            };
+            let (wav, seconds) = recorder.stop();
+            let rules = &work.campaign.upload;
+            // A little slack at the top: the recorder stops on the audio callback after the
+            // limit, up to one buffer late.
+            let verdict = if seconds < rules.min_seconds {
+                Err(T::TooShort)
+            } else if seconds > rules.max_seconds + 0.5 {
+                Err(T::TooLong)
+            } else {
+                Ok(())
+            };
+            if verdict.is_ok() {
+                let url = media::object_url(&wav, "audio/wav").unwrap_or_default();
+                work.upload.chosen = Some((wav, "audio/wav".to_owned(), url, seconds));
+            }
+            verdict
+        };
+        match stopped {
+            Ok(()) => self.state.borrow_mut().notice = None,
+            Err(t) => self.say(t, true),
+        }
+        self.render();
+    }
+
+    async fn claim(self: Rc<Self>) {
+        let (session, chain, tokens) = {
+            let state = self.state.borrow();
+            let Some(session) = state.session.clone() else {
+                return;
+            };
+            let chain = state.claim_chain;
+            let tokens: Vec<String> = state
+                .balances
+                .iter()
+                .filter(|(_, _, per)| per.iter().any(|(c, a)| *c == chain && is_positive(a)))
+                .map(|(t, _, _)| t.clone())
+                .collect();
+            (session, chain, tokens)
+        };
+        let Some(token) = tokens.first() else {
+            self.say(T::NothingToClaim, false);
+            self.render();
+            return;
+        };
+        self.set_busy(Some(T::Claiming));
+        let voucher = match session.claim(u32::try_from(chain).unwrap_or(0), token, None) {
+            Ok(p) => wait(p).await,
+            Err(e) => Err(e),
+        };
+        match voucher {
+            Ok(voucher) => {
+                self.state.borrow_mut().voucher = Some(voucher);
+                self.state.borrow_mut().notice = None;
+                Rc::clone(&self).refresh_balances().await;
+            }
+            Err(error) => self.fail(&error, Some("claim")),
+        }
+        self.set_busy(None);
+    }
+
+    fn focus_first_choice(&self) {
+        if let Ok(Some(first)) = self.root.query_selector(".dh-choices button, .dh-primary") {
+            dom::focus(&first);
+        }
+    }
+
+    // Rendering.
+
+    fn render(&self) {
+        let focused = self
+            .dom
+            .doc
+            .active_element()
+            .filter(|e| self.root.contains(Some(e)))
+            .and_then(|e| e.get_attribute("data-action"));
+        let state = self.state.borrow();
+        let lang = state.lang;
+        if let Some(html) = self.dom.doc.document_element() {
+            set(&html, "lang", lang.tag());
+        }
+        let d = &self.dom;
+        let page = d.el("div", "dh-page");
+        add(&page, &self.header(&state));
+        let status = d.el("div", "dh-status");
+        set(&status, "role", "status");
+        set(&status, "aria-live", "polite");
+        if state.offline {
+            add(&status, &d.text("p", "dh-error", T::Offline.get(lang)));
+        }
+        if let Some(notice) = &state.notice {
+            let p = d.text(
+                "p",
+                if notice.error { "dh-error" } else { "dh-ok" },
+                &notice.text,
+            );
+            if let Some((action, label)) = notice.action {
+                add(&p, &d.button(action, label.get(lang), "dh-inline"));
+            }
+            add(&status, &p);
+        }
+        if let Some(busy) = state.busy {
+            add(&status, &d.text("p", "dh-busy", busy.get(lang)));
+        }
+        add(&page, &status);
+        let main = d.el("main", "dh-main");
+        match state.screen {
+            Screen::Connect => self.connect_screen(&main, &state),
+            Screen::Campaigns => self.campaigns_screen(&main, &state),
+            Screen::Task => self.task_screen(&main, &state),
+        }
+        add(&page, &main);
+        self.root.set_text_content(None);
+        add(&self.root, &page);
+        set(
+            &self.root,
+            "data-screen",
+            match state.screen {
+                Screen::Connect => "connect",
+                Screen::Campaigns => "campaigns",
+                Screen::Task => "task",
+            },
+        );
+        set(
+            &self.root,
+            "data-busy",
+            if state.busy.is_some() {
+                "true"
+            } else {
+                "false"
+            },
+        );
+        drop(state);
+        if let Some(action) = focused {
+            let selector = format!("[data-action=\"{}\"]", action.replace('"', ""));
+            if let Ok(Some(el)) = self.root.query_selector(&selector) {
+                dom::focus(&el);
+            }
+        }
+    }
+
+    fn header(&self, state: &State) -> Element {
+        let d = &self.dom;
+        let lang = state.lang;
+        let header = d.el("header", "dh-header");
+        add(&header, &d.text("strong", "dh-brand", "DataHub"));
+        if state.session.is_some() {
+            let balance = d.el("span", "dh-balance");
+            balance.set_id("dh-balance");
+            let shown: Vec<String> = state
+                .balances
+                .iter()
+                .map(|(token, amount, _)| format!("{amount} {token}"))
+                .collect();
+            let shown = if shown.is_empty() {
+                "0".to_owned()
+            } else {
+                shown.join(" · ")
+            };
+            balance.set_text_content(Some(&format!("{} {shown}", T::Balance.get(lang))));
+            add(&header, &balance);
+        }
+        let switch = d.button("lang", lang.other().name(), "dh-lang");
+        set(
+            &switch,
+            "aria-label",
+            &format!("{}: {}", T::Language.get(lang), lang.other().name()),
+        );
+        set(&switch, "lang", lang.other().tag());
+        add(&header, &switch);
+        header
+    }
+
+    fn connect_screen(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        add(main, &d.text("h1", "", "DataHub"));
+        add(main, &d.text("p", "dh-lead", T::Tagline.get(lang)));
+        if state.client.is_none() {
+            return;
+        }
+        let wallet = d.button("wallet", T::ConnectWallet.get(lang), "dh-primary");
+        set(&wallet, "id", "dh-connect-wallet");
+        add(main, &wallet);
+        add(
+            main,
+            &d.text("p", "dh-hint", T::ConnectWalletHint.get(lang)),
+        );
+        if !state.wallet_found {
+            add(main, &d.text("p", "dh-hint", T::NoWalletFound.get(lang)));
+        }
+        let local = d.button("local", T::UseLocalKey.get(lang), "dh-secondary");
+        set(&local, "id", "dh-connect-local");
+        add(main, &local);
+        add(main, &d.text("p", "dh-hint", T::UseLocalKeyHint.get(lang)));
+    }
+
+    fn campaigns_screen(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        if let Some(session) = &state.session {
+            let who = d.el("p", "dh-who");
+            who.set_text_content(Some(&format!(
+                "{} {}",
+                T::SignedInAs.get(lang),
+                short(&session.wallet())
+            )));
+            set(&who, "title", &session.wallet());
+            add(
+                &who,
+                &d.button("sign-out", T::SignOut.get(lang), "dh-inline"),
+            );
+            add(main, &who);
+        }
+        add(main, &d.text("h1", "", T::Campaigns.get(lang)));
+        if state.campaigns.is_empty() {
+            add(main, &d.text("p", "dh-hint", T::NoCampaigns.get(lang)));
+        }
+        let list = d.el("ul", "dh-campaigns");
+        for campaign in &state.campaigns {
+            let item = d.el("li", "");
+            let card = d.el("button", "dh-card");
+            set(&card, "type", "button");
+            set(&card, "data-action", &format!("campaign:{}", campaign.id));
+            set(&card, "data-kind", kind_tag(campaign.kind));
+            add(
+                &card,
+                &d.text("span", "dh-kind", T::Kind(campaign.kind).get(lang)),
+            );
+            add(&card, &d.text("strong", "dh-title", &campaign.title));
+            add(
+                &card,
+                &d.text(
+                    "span",
+                    "dh-reward",
+                    &format!(
+                        "{} {} {} · {} {}",
+                        campaign.reward,
+                        campaign.token,
+                        T::PerTask.get(lang),
+                        campaign.open_tasks,
+                        T::TasksLeft.get(lang)
+                    ),
+                ),
+            );
+            add(&item, &card);
+            add(&list, &item);
+        }
+        add(main, &list);
+        self.wallet_panel(main, state);
+    }
+
+    fn wallet_panel(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        let panel = d.el("section", "dh-wallet");
+        set(&panel, "aria-label", T::Balance.get(lang));
+        add(&panel, &d.text("h2", "", T::Balance.get(lang)));
+        for (token, amount, per_chain) in &state.balances {
+            let line = d.text("p", "dh-amount", &format!("{amount} {token}"));
+            set(&line, "data-token", token);
+            add(&panel, &line);
+            for (chain, claimable) in per_chain.iter().filter(|(_, a)| is_positive(a)) {
+                let name = state
+                    .chains
+                    .iter()
+                    .find(|c| c.0 == *chain)
+                    .map_or("", |c| c.1.as_str());
+                add(
+                    &panel,
+                    &d.text(
+                        "p",
+                        "dh-hint",
+                        &format!(
+                            "{} {name} ({chain}): {claimable} {token}",
+                            T::ClaimOn.get(lang)
+                        ),
+                    ),
+                );
+            }
+        }
+        let row = d.el("div", "dh-claim");
+        let label = d.text("label", "", T::ClaimOn.get(lang));
+        set(&label, "for", "dh-chain");
+        add(&row, &label);
+        let select = d.el("select", "");
+        select.set_id("dh-chain");
+        for (id, name) in &state.chains {
+            let option = d.text("option", "", &format!("{name} ({id})"));
+            set(&option, "value", &id.to_string());
+            if *id == state.claim_chain {
+                set(&option, "selected", "");
+            }
+            add(&select, &option);
+        }
+        add(&row, &select);
+        let claim = d.button("claim", T::Claim.get(lang), "dh-primary");
+        claim.set_id("dh-claim");
+        add(&row, &claim);
+        add(&panel, &row);
+        if let Some(voucher) = &state.voucher {
+            let shown = d.el("div", "dh-voucher");
+            add(&shown, &d.text("h3", "", T::Voucher.get(lang)));
+            add(
+                &shown,
+                &d.text(
+                    "p",
+                    "dh-amount",
+                    &format!(
+                        "{} {} · chain {}",
+                        at(voucher, "amount_tokens").as_str().unwrap_or_default(),
+                        at(voucher, "token").as_str().unwrap_or_default(),
+                        at(voucher, "chain_id"),
+                    ),
+                ),
+            );
+            add(&shown, &d.text("p", "dh-hint", T::VoucherHint.get(lang)));
+            add(
+                &shown,
+                &d.button("copy-voucher", T::CopyVoucher.get(lang), "dh-secondary"),
+            );
+            let details = d.el("details", "");
+            add(&details, &d.text("summary", "", "JSON"));
+            let pre = d.text(
+                "pre",
+                "",
+                &serde_json::to_string_pretty(voucher).unwrap_or_default(),
+            );
+            pre.set_id("dh-voucher-json");
+            add(&details, &pre);
+            add(&shown, &details);
+            add(&panel, &shown);
+        }
+        add(main, &panel);
+    }
+
+    fn task_screen(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        let Some(work) = state.work.as_ref() else {
+            return;
+        };
+        let campaign = &work.campaign;
+        let top = d.el("div", "dh-task-top");
+        add(&top, &d.button("back", T::Back.get(lang), "dh-inline"));
+        add(
+            &top,
+            &d.text("span", "dh-kind", T::Kind(campaign.kind).get(lang)),
+        );
+        add(main, &top);
+        add(main, &d.text("h1", "", &campaign.title));
+        if !campaign.instructions.is_empty() {
+            let details = d.el("details", "dh-instructions");
+            set(&details, "open", "");
+            add(&details, &d.text("summary", "", T::Instructions.get(lang)));
+            add(&details, &d.text("p", "", &campaign.instructions));
+            add(main, &details);
+        }
+        if work.done {
+            add(main, &d.button("back", T::Back.get(lang), "dh-primary"));
+            return;
+        }
+        let Some(task) = &work.task else { return };
+        let form = d.el("section", "dh-task");
+        set(&form, "data-kind", kind_tag(campaign.kind));
+        set(&form, "data-lease", &task.lease);
+        set(&form, "aria-label", &campaign.title);
+        add(
+            &form,
+            &d.text(
+                "p",
+                "dh-reward",
+                &format!(
+                    "{} {} {}",
+                    campaign.reward,
+                    campaign.token,
+                    T::PerTask.get(lang)
+                ),
+            ),
+        );
+        self.item(&form, task, work, lang);
+        match campaign.kind {
+            KindName::ImageCategorization => {
+                let prompt = if campaign.multi_label {
+                    T::ChooseLabels
+                } else {
+                    T::ChooseLabel
+                };
+                self.choices(
+                    &form,
+                    prompt.get(lang),
+                    &campaign.labels,
+                    &work.draft.chosen,
+                    campaign.multi_label,
+                );
+            }
+            KindName::ContentVerification => {
+                let verdicts =
+                    [T::TrueLabel, T::FalseLabel, T::Unsure].map(|t| t.get(lang).to_owned());
+                self.choices(
+                    &form,
+                    T::ClaimText.get(lang),
+                    &verdicts,
+                    &work.draft.chosen,
+                    false,
+                );
+            }
+            KindName::TextLabeling => {
+                self.spans(&form, work, lang);
+                self.choices(
+                    &form,
+                    T::TextLabel.get(lang),
+                    &campaign.labels,
+                    &work.draft.chosen,
+                    false,
+                );
+            }
+            KindName::ContentModeration => {
+                self.choices(
+                    &form,
+                    T::Flags.get(lang),
+                    &campaign.labels,
+                    &work.draft.chosen,
+                    true,
+                );
+                if work.draft.chosen.is_empty() {
+                    add(&form, &d.text("p", "dh-hint", T::NoFlags.get(lang)));
+                }
+            }
+            KindName::ImageUpload => self.photo(&form, work, lang),
+            KindName::VoiceRecording => self.voice(&form, work, lang),
+        }
+        if let Some((sent, total)) = work.upload.progress {
+            let bar = d.el("progress", "");
+            bar.set_id("dh-progress");
+            set(&bar, "max", &total.max(1).to_string());
+            set(&bar, "value", &sent.to_string());
+            set(&bar, "aria-label", T::Uploading.get(lang));
+            add(&form, &bar);
+            let text = d.text(
+                "p",
+                "dh-hint",
+                &format!("{} {sent} / {total}", T::Uploading.get(lang)),
+            );
+            text.set_id("dh-progress-text");
+            add(&form, &text);
+        }
+        add(main, &form);
+        let bar = d.el("div", "dh-actions");
+        add(
+            &bar,
+            &d.key_button("skip", "S", T::Skip.get(lang), "dh-secondary"),
+        );
+        let submit = d.key_button("submit", "Enter", T::Submit.get(lang), "dh-primary");
+        submit.set_id("dh-submit");
+        add(&bar, &submit);
+        add(main, &bar);
+        let keys = d.text(
+            "p",
+            "dh-keys",
+            &format!(
+                "{}: 1–9 {} · Enter {} · S {}",
+                T::Shortcuts.get(lang),
+                T::ShortcutLabels.get(lang),
+                T::ShortcutSubmit.get(lang),
+                T::ShortcutSkip.get(lang)
+            ),
+        );
+        add(main, &keys);
+    }
+
+    /// The item itself: its image, claim, text or prompt.
+    fn item(&self, form: &Element, task: &Task, work: &Work, lang: Lang) {
+        let d = &self.dom;
+        if let Some(url) = task
+            .image_url
+            .as_deref()
+            .and_then(|u| task::resolve_url(&self.base, u))
+        {
+            let img = d.el("img", "dh-image");
+            set(&img, "src", &url);
+            set(&img, "referrerpolicy", "no-referrer");
+            let alt = task
+                .claim
+                .as_deref()
+                .or(task.text.as_deref())
+                .unwrap_or(T::Kind(work.campaign.kind).get(lang));
+            set(&img, "alt", alt);
+            add(form, &img);
+        }
+        if let Some(claim) = &task.claim {
+            let q = d.text("blockquote", "dh-claim-text", claim);
+            add(form, &q);
+        }
+        if let Some(prompt) = &task.prompt {
+            let label = if work.campaign.kind == KindName::VoiceRecording {
+                T::ReadAloud.get(lang)
+            } else {
+                ""
+            };
+            if !label.is_empty() {
+                add(form, &d.text("p", "dh-hint", label));
+            }
+            add(form, &d.text("p", "dh-prompt", prompt));
+        }
+        // Text labeling shows its text as tappable words instead.
+        if let Some(text) = task
+            .text
+            .as_ref()
+            .filter(|_| work.campaign.kind != KindName::TextLabeling)
+        {
+            add(form, &d.text("p", "dh-text", text));
+        }
+    }
+
+    fn choices(
+        &self,
+        form: &Element,
+        legend: &str,
+        labels: &[String],
+        chosen: &[usize],
+        several: bool,
+    ) {
+        let d = &self.dom;
+        let group = d.el("div", "dh-choices");
+        set(&group, "role", "group");
+        set(&group, "aria-label", legend);
+        add(form, &d.text("p", "dh-legend", legend));
+        for (i, label) in labels.iter().enumerate() {
+            let key = if i < 9 {
+                (i + 1).to_string()
+            } else {
+                String::new()
+            };
+            let on = chosen.contains(&i);
+            let b = d.key_button(
+                &format!("choose:{i}"),
+                &key,
+                label,
+                if on { "dh-choice dh-on" } else { "dh-choice" },
+            );
+            set(
+                &b,
+                if several {
+                    "aria-pressed"
+                } else {
+                    "aria-checked"
+                },
+                if on { "true" } else { "false" },
+            );
+            if !several {
+                set(&b, "role", "radio");
+            }
+            add(&group, &b);
+        }
+        if !several {
+            set(&group, "role", "radiogroup");
+        }
+        add(form, &group);
+    }
+
+    /// The text as words to tap, the spans marked so far, and the labels to mark with.
+    fn spans(&self, form: &Element, work: &Work, lang: Lang) {
+        let d = &self.dom;
+        add(form, &d.text("p", "dh-legend", T::MarkSpans.get(lang)));
+        add(form, &d.text("p", "dh-hint", T::MarkSpansHint.get(lang)));
+        let text = d.el("p", "dh-words");
+        let selected = work.draft.selected_words();
+        for (i, word) in work.words.iter().enumerate() {
+            let in_span = work
+                .draft
+                .spans
+                .iter()
+                .find(|s| s.start <= word.start && word.end <= s.end);
+            let mut class = String::from("dh-word");
+            if selected.is_some_and(|(a, b)| (a..=b).contains(&i)) {
+                class.push_str(" dh-selected");
+            }
+            if in_span.is_some() {
+                class.push_str(" dh-marked");
+            }
+            let b = d.button(&format!("word:{i}"), &word.text, &class);
+            if let Some(span) = in_span {
+                set(
+                    &b,
+                    "data-label",
+                    work.campaign
+                        .labels
+                        .get(span.label)
+                        .map_or("", String::as_str),
+                );
+            }
+            add(&text, &b);
+        }
+        add(form, &text);
+        if selected.is_some() {
+            let marks = d.el("div", "dh-marks");
+            for (i, label) in work.campaign.labels.iter().enumerate() {
+                add(
+                    &marks,
+                    &d.button(
+                        &format!("mark:{i}"),
+                        &format!("{} {label}", T::MarkAs.get(lang)),
+                        "dh-choice",
+                    ),
+                );
+            }
+            add(
+                &marks,
+                &d.button("clear-words", T::ClearSelection.get(lang), "dh-inline"),
+            );
+            add(form, &marks);
+        }
+        if !work.draft.spans.is_empty() {
+            let list = d.el("ul", "dh-spans");
+            let chars: Vec<char> = work
+                .task
+                .as_ref()
+                .and_then(|t| t.text.as_deref())
+                .unwrap_or_default()
+                .chars()
+                .collect();
+            for (i, span) in work.draft.spans.iter().enumerate() {
+                let words: String = chars
+                    .get(span.start..span.end)
+                    .map(|c| c.iter().collect())
+                    .unwrap_or_default();
+                let label = work
+                    .campaign
+                    .labels
+                    .get(span.label)
+                    .map_or("", String::as_str);
+                let li = d.text("li", "", &format!("{words} → {label} "));
+                add(
+                    &li,
+                    &d.button(&format!("unspan:{i}"), T::RemoveSpan.get(lang), "dh-inline"),
+                );
+                add(&list, &li);
+            }
+            add(form, &list);
+        }
+    }
+
+    fn photo(&self, form: &Element, work: &Work, lang: Lang) {
+        let d = &self.dom;
+        let rules = &work.campaign.upload;
+        add(
+            form,
+            &d.text(
+                "p",
+                "dh-hint",
+                &format!(
+                    "{}: {} · ≥ {}×{} px · ≤ {:.1} MiB",
+                    T::PhotoRules.get(lang),
+                    rules.types.join(", "),
+                    rules.min_width,
+                    rules.min_height,
+                    rules.max_bytes as f64 / 1_048_576.0
+                ),
+            ),
+        );
+        let row = d.el("div", "dh-pick");
+        for (id, capture, label) in [
+            ("dh-camera", true, T::TakePhoto),
+            ("dh-file", false, T::ChoosePhoto),
+        ] {
+            let pick = d.el("label", "dh-secondary dh-file");
+            let input = d.el("input", "");
+            input.set_id(id);
+            set(&input, "type", "file");
+            set(&input, "accept", &rules.types.join(","));
+            if capture {
+                set(&input, "capture", "environment");
+            }
+            add(&pick, &input);
+            add(&pick, &d.text("span", "", label.get(lang)));
+            add(&row, &pick);
+        }
+        add(form, &row);
+        if let Some((bytes, mime, url, _)) = &work.upload.chosen {
+            let img = d.el("img", "dh-preview");
+            set(&img, "src", url);
+            set(&img, "alt", T::Preview.get(lang));
+            img.set_id("dh-preview");
+            add(form, &img);
+            add(
+                form,
+                &d.text(
+                    "p",
+                    "dh-hint",
+                    &format!("{mime} · {} KiB", bytes.len().div_ceil(1024)),
+                ),
+            );
+        }
+    }
+
+    fn voice(&self, form: &Element, work: &Work, lang: Lang) {
+        let d = &self.dom;
+        let rules = &work.campaign.upload;
+        add(
+            form,
+            &d.text(
+                "p",
+                "dh-hint",
+                &format!(
+                    "{}: {}–{} {}",
+                    T::RecordRules.get(lang),
+                    rules.min_seconds,
+                    rules.max_seconds,
+                    T::Seconds.get(lang)
+                ),
+            ),
+        );
+        let row = d.el("div", "dh-pick");
+        if work.upload.recorder.is_some() {
+            add(
+                &row,
+                &d.text("span", "dh-recording", T::Recording.get(lang)),
+            );
+            let clock = d.text(
+                "span",
+                "dh-clock",
+                &format!(
+                    "{:.1} {}",
+                    work.upload.recording_seconds,
+                    T::Seconds.get(lang)
+                ),
+            );
+            clock.set_id("dh-rec-time");
+            add(&row, &clock);
+            add(&row, &d.button("stop", T::Stop.get(lang), "dh-primary"));
+        } else {
+            let label = if work.upload.chosen.is_some() {
+                T::Rerecord
+            } else {
+                T::Record
+            };
+            add(&row, &d.button("record", label.get(lang), "dh-secondary"));
+        }
+        add(form, &row);
+        if let Some((_, _, url, seconds)) = &work.upload.chosen {
+            let audio = d.el("audio", "dh-playback");
+            audio.set_id("dh-playback");
+            set(&audio, "controls", "");
+            set(&audio, "src", url);
+            set(&audio, "aria-label", T::Preview.get(lang));
+            add(form, &audio);
+            add(
+                form,
+                &d.text(
+                    "p",
+                    "dh-hint",
+                    &format!("{seconds:.1} {}", T::Seconds.get(lang)),
+                ),
+            );
+        }
+    }
+}
+
+fn read_balances(json: &Json) -> Vec<Balance> {
+    at(json, "balances")
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|b| {
+                    let per_chain = at(b, "claimable_on")
+                        .as_object()
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(|(c, a)| {
+                                    Some((c.parse().ok()?, a.as_str()?.to_owned()))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (
+                        at(b, "token").as_str().unwrap_or_default().to_owned(),
+                        at(b, "amount").as_str().unwrap_or("0").to_owned(),
+                        per_chain,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_positive(amount: &str) -> bool {
+    amount.chars().any(|c| c.is_ascii_digit() && c != '0')
+}
+
+fn short(address: &str) -> String {
+    match (
+        address.get(..6),
+        address.get(address.len().saturating_sub(4)..),
+    ) {
+        (Some(head), Some(tail)) if address.len() > 12 => format!("{head}…{tail}"),
+        _ => address.to_owned(),
+    }
+}
+
+fn kind_tag(kind: KindName) -> &'static str {
+    match kind {
+        KindName::ImageCategorization => "image_categorization",
+        KindName::ContentVerification => "content_verification",
+        KindName::TextLabeling => "text_labeling",
+        KindName::ContentModeration => "content_moderation",
+        KindName::ImageUpload => "image_upload",
+        KindName::VoiceRecording => "voice_recording",
+    }
+}
+
+/// The `data-action` of the element an event happened on, or of its closest ancestor.
+fn action_of(event: &Event) -> Option<String> {
+    let target: Element = event.target()?.dyn_into().ok()?;
+    let el = target.closest("[data-action]").ok()??;
+    // A <select> acts on change, not on click.
+    if el.tag_name() == "SELECT" {
+        return None;
+    }
+    el.get_attribute("data-action")
+}

@@ -1,0 +1,421 @@
+// The mini-app end to end, as contributors use it: headless Chromium (Debian's) on the page
+// `datahub dev` serves, against the real relay and storage nodes, on the demo campaigns it
+// seeds. A wallet (an EIP-1193 provider backed by a real key, announced by EIP-6963 on a
+// desktop, or Binance Wallet's `window.binancew3w.ethereum` on a phone) signs in once and does
+// one task of each type; the balance rises by exactly the rewards; the voucher verifies with
+// ethers; the uploads decrypt byte-exact with the requester's key through the CLI. Then the
+// errors a contributor meets. Screenshots of every task type go to target/e2e/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { Wallet, verifyTypedData } from "ethers";
+import { LocalSigner } from "@datahub/wasm";
+import { launch } from "../pkg/browser.mjs";
+import { startDev, root } from "./dev.mjs";
+import { png } from "./png.mjs";
+
+const KINDS = [
+  "image_categorization", "content_verification", "text_labeling",
+  "content_moderation", "image_upload", "voice_recording",
+];
+const shots = join(root, "target/e2e");
+// A microphone that plays a generated tone, granted without a prompt.
+const MEDIA_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"];
+
+let net;
+let info;
+let demo;
+// The demo campaigns as shipped: their golden items are the known truth a careful contributor
+// would match (a wrong golden answer is not paid).
+const shipped = {};
+for (const kind of KINDS) {
+  const file = join(root, "crates/cli/demo", `${kind.replaceAll("_", "-")}.json`);
+  shipped[kind] = JSON.parse(await readFile(file, "utf8"));
+}
+
+/** The choices (indexes) a careful contributor makes on `item`: golden ones right, others any. */
+function choicesFor(kind, item) {
+  const spec = shipped[kind];
+  const golden = (spec.golden ?? []).find((g) => JSON.stringify(g.item) === JSON.stringify(item));
+  const answer = golden?.answer;
+  switch (kind) {
+    case "image_categorization":
+      return answer ? answer.labels.map((l) => spec.labels.indexOf(l)) : [0];
+    case "content_verification":
+      return [answer ? ["true", "false", "unsure"].indexOf(answer.verdict) : 0];
+    case "text_labeling":
+      return [answer ? spec.labels.indexOf(answer.label) : 0];
+    case "content_moderation":
+      return answer ? answer.flags.map((f) => spec.labels.indexOf(f)) : [0];
+    default:
+      return [];
+  }
+}
+
+before(async () => {
+  net = await startDev();
+  info = await (await fetch(`${net.origin}/v1/info`)).json();
+  const { campaigns } = await (await fetch(`${net.origin}/v1/campaigns`)).json();
+  demo = Object.fromEntries(KINDS.map((kind) => [kind, campaigns.find((c) => c.kind === kind && c.id.startsWith("demo-"))]));
+  for (const kind of KINDS) assert.ok(demo[kind], `datahub dev seeds a demo ${kind} campaign`);
+  await mkdir(shots, { recursive: true });
+});
+
+after(async () => {
+  await net?.stop();
+});
+
+/** A decimal token amount in millionths, as a BigInt. */
+function units(text) {
+  const [whole, fraction = ""] = String(text ?? "0").trim().split(".");
+  return BigInt(whole || "0") * 1_000_000n + BigInt(fraction.padEnd(6, "0").slice(0, 6) || "0");
+}
+
+/** The USDT balance the page shows. */
+async function shownBalance(page) {
+  const text = await page.textContent("#dh-balance");
+  const match = /([0-9.]+) USDT/.exec(text);
+  return units(match ? match[1] : "0");
+}
+
+/**
+ * Installs an EIP-1193 wallet in the page before its scripts run: ethers' Wallet over `key`,
+ * answering the methods a wallet answers; every call is logged in `window.walletCalls`.
+ */
+async function injectWallet(page, key, where) {
+  await page.route("**/__test/ethers.js", (route) =>
+    route.fulfill({ path: join(root, "tests/node_modules/ethers/dist/ethers.min.js"), contentType: "text/javascript" }));
+  await page.addInitScript(({ key, where }) => {
+    const calls = [];
+    window.walletCalls = calls;
+    let ethers;
+    const provider = {
+      async request({ method, params }) {
+        calls.push(method);
+        ethers ??= await import("/__test/ethers.js");
+        const wallet = new ethers.Wallet(key);
+        switch (method) {
+          case "eth_requestAccounts":
+          case "eth_accounts":
+            return [wallet.address];
+          case "eth_chainId":
+            return "0x38";
+          case "personal_sign":
+            return wallet.signMessage(ethers.getBytes(params[0]));
+          default:
+            throw Object.assign(new Error(`${method} is not supported`), { code: 4200 });
+        }
+      },
+      on() {},
+      removeListener() {},
+    };
+    if (where === "binancew3w") {
+      window.binancew3w = { ethereum: provider };
+    } else {
+      const info = { uuid: "8d0f4b8e-7b43-4a4c-9a53-1f5c0d1e2a77", name: "Test Wallet", icon: "data:image/svg+xml,%3Csvg%2F%3E", rdns: "org.datahub.test" };
+      const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+      window.addEventListener("eip6963:requestProvider", announce);
+      announce();
+    }
+  }, { key, where });
+}
+
+/** Signs in with the injected wallet, does one task of each type, claims; returns what happened. */
+async function everyTask(page, { touch, prefix }) {
+  const press = (selector) => (touch ? page.tap(selector) : page.click(selector));
+  const submissions = [];
+  const tasks = {};
+  page.on("response", async (response) => {
+    const url = new URL(response.url());
+    const next = /^\/v1\/campaigns\/([^/]+)\/next$/.exec(url.pathname);
+    if (next && response.ok()) tasks[decodeURIComponent(next[1])] = await response.json();
+  });
+  page.on("request", (request) => {
+    if (request.method() === "POST" && request.url().endsWith("/v1/submissions")) {
+      submissions.push(JSON.parse(request.postData()));
+    }
+  });
+  await page.goto(net.origin);
+  await page.waitForSelector("#dh-connect-wallet");
+  await page.screenshot({ path: join(shots, `${prefix}-connect.png`) });
+  await press("#dh-connect-wallet");
+  await page.waitForSelector("[data-screen=campaigns] .dh-card");
+  await page.screenshot({ path: join(shots, `${prefix}-campaigns.png`), fullPage: true });
+  const start = await shownBalance(page);
+  let earned = 0n;
+  const image = png(320, 240, 7);
+  let recording;
+  for (const kind of KINDS) {
+    await press(`.dh-card[data-kind=${kind}]`);
+    await page.waitForSelector(`.dh-task[data-kind=${kind}]`);
+    await page.waitForSelector("[data-busy=false]");
+    const lease = await page.getAttribute(".dh-task", "data-lease");
+    const task = tasks[demo[kind].id];
+    assert.equal(task?.lease, lease, `${kind}: the page shows the task the relay leased`);
+    const choices = choicesFor(kind, task.item);
+    switch (kind) {
+      case "image_categorization":
+        await page.waitForFunction(() => document.querySelector(".dh-image")?.complete);
+        assert.ok(await page.evaluate(() => document.querySelector(".dh-image").naturalWidth > 0), "the picture loads");
+        for (const c of choices) await press(`[data-action='choose:${c}']`);
+        break;
+      case "content_verification":
+        // The keyboard: a digit picks the verdict; Enter (below) submits.
+        await page.keyboard.press(String(choices[0] + 1));
+        break;
+      case "text_labeling":
+        await press("[data-action='word:0']");
+        await press("[data-action='word:1']");
+        await press("[data-action='mark:0']");
+        await page.waitForSelector(".dh-spans li");
+        await press(`[data-action='choose:${choices[0]}']`);
+        break;
+      case "content_moderation":
+        for (const c of choices) await press(`[data-action='choose:${c}']`);
+        break;
+      case "image_upload":
+        await page.setInputFiles("#dh-file", { name: "plant.png", mimeType: "image/png", buffer: image });
+        await page.waitForSelector("#dh-preview");
+        break;
+      case "voice_recording":
+        await press("[data-action=record]");
+        await page.waitForFunction(() => parseFloat(document.querySelector("#dh-rec-time")?.textContent) >= 1.5);
+        await press("[data-action=stop]");
+        await page.waitForSelector("#dh-playback");
+        recording = Buffer.from(await page.evaluate(async () => {
+          const bytes = new Uint8Array(await (await fetch(document.querySelector("#dh-playback").src)).arrayBuffer());
+          let text = "";
+          for (const b of bytes) text += String.fromCharCode(b);
+          return btoa(text);
+        }), "base64");
+        break;
+    }
+    // A phone shows what fits its screen: the item scrolled so the answer and Submit are seen.
+    if (touch) {
+      await page.locator("#dh-submit").scrollIntoViewIfNeeded();
+      await page.screenshot({ path: join(shots, `${prefix}-${kind}.png`) });
+    } else {
+      await page.screenshot({ path: join(shots, `${prefix}-${kind}.png`), fullPage: true });
+    }
+    const before = await shownBalance(page);
+    if (touch) await press("#dh-submit");
+    else await page.keyboard.press("Enter");
+    await page.waitForFunction(
+      (before) => document.querySelector("#dh-balance")?.textContent.trim() !== before,
+      (await page.textContent("#dh-balance")).trim(),
+      { timeout: 60_000 },
+    );
+    const after = await shownBalance(page);
+    assert.equal(after - before, units(demo[kind].reward), `${kind}: credited at once, exactly the reward`);
+    earned += units(demo[kind].reward);
+    await page.waitForSelector(`.dh-task[data-kind=${kind}]`);
+    await page.waitForSelector("[data-busy=false]");
+    await press("[data-action=back]");
+    await page.waitForSelector("[data-screen=campaigns] .dh-card");
+  }
+  assert.equal((await shownBalance(page)) - start, earned, "the balance rose by exactly the rewards");
+
+  // Claim everything on the first chain as a voucher.
+  const chain = info.chains[0].id;
+  await page.selectOption("#dh-chain", String(chain));
+  await press("#dh-claim");
+  await page.waitForSelector("#dh-voucher-json", { state: "attached" });
+  await page.screenshot({ path: join(shots, `${prefix}-voucher.png`), fullPage: true });
+  const voucher = JSON.parse(await page.textContent("#dh-voucher-json"));
+  return { submissions, image, recording, earned, voucher, chain };
+}
+
+/** Saves a screenshot of the page as it was when a step failed, then fails. */
+const shootAndThrow = (page, name) => async (error) => {
+  await page.screenshot({ path: join(shots, `failed-${name}.png`), fullPage: true }).catch(() => {});
+  throw error;
+};
+
+/** Checks the voucher with ethers, and the uploads by decrypting them with the CLI. */
+async function checkOutcome(result, wallet) {
+  const { voucher, earned, chain } = result;
+  assert.equal(voucher.chain_id, chain);
+  assert.equal(units(voucher.amount_tokens), earned, "the voucher pays what was earned");
+  const { domain, types, message } = voucher.typed_data;
+  const { EIP712Domain: _, ...structs } = types;
+  const signer = verifyTypedData(domain, structs, message, voucher.signature);
+  assert.equal(signer, info.treasury_address, "ethers recovers the relay's treasury from the voucher");
+  assert.equal(String(message.recipient).toLowerCase(), wallet.toLowerCase());
+
+  const uploads = result.submissions.filter((s) => s.manifest_id);
+  const byCampaign = Object.fromEntries(uploads.map((s) => [s.campaign, s.manifest_id]));
+  const expected = { [demo.image_upload.id]: result.image, [demo.voice_recording.id]: result.recording };
+  for (const [campaign, bytes] of Object.entries(expected)) {
+    const object = byCampaign[campaign];
+    assert.match(object ?? "", /^[0-9a-f]{64}$/, `${campaign}: an uploaded object was submitted`);
+    const out = join(net.data, `${object}.out`);
+    net.datahub(["object", "get", object, "-i", join(net.data, "requester.key"), "-o", out, "--relay", net.origin]);
+    assert.ok((await readFile(out)).equals(bytes), `${campaign}: the requester decrypts exactly what was uploaded`);
+    await rm(out);
+  }
+  const recording = result.recording;
+  assert.equal(recording.subarray(0, 4).toString(), "RIFF");
+  assert.equal(recording.subarray(8, 12).toString(), "WAVE");
+}
+
+test("desktop: a wallet announced by EIP-6963 signs in once and does one task of each type", async () => {
+  const key = Wallet.createRandom();
+  const browser = await launch({ args: MEDIA_FLAGS, viewport: { width: 1280, height: 900 } });
+  try {
+    const page = await browser.page();
+    await injectWallet(page, key.privateKey, "eip6963");
+    const result = await everyTask(page, { touch: false, prefix: "desktop" }).catch(shootAndThrow(page, "desktop"));
+    const calls = await page.evaluate(() => window.walletCalls);
+    assert.equal(calls.filter((m) => m === "personal_sign").length, 1, "one wallet signature for everything");
+    await checkOutcome(result, key.address);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("phone: Binance Wallet's binancew3w provider, touch only, 390×844", async () => {
+  const key = Wallet.createRandom();
+  const browser = await launch({
+    args: MEDIA_FLAGS,
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
+    userAgent: "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36 BinanceWallet",
+  });
+  try {
+    const page = await browser.page();
+    await injectWallet(page, key.privateKey, "binancew3w");
+    const result = await everyTask(page, { touch: true, prefix: "phone" }).catch(shootAndThrow(page, "phone"));
+    const calls = await page.evaluate(() => window.walletCalls);
+    assert.equal(calls.filter((m) => m === "personal_sign").length, 1);
+    await checkOutcome(result, key.address);
+    // Touch targets: every button at least 44 CSS pixels tall.
+    const small = await page.evaluate(() =>
+      [...document.querySelectorAll(".dh-app button")].filter((b) => b.getBoundingClientRect().height < 44).map((b) => b.outerHTML));
+    assert.deepEqual(small, []);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("no wallet: a local key, Chinese text, and the errors a contributor meets", async () => {
+  // A campaign whose leases last 10 s, to see one expire.
+  const requester = LocalSigner.generate();
+  const spec = {
+    id: "short-leases", kind: "content_verification", title: "Short leases", instructions: "Answer.",
+    items: Array.from({ length: 4 }, (_, i) => ({ text: `Item ${i}`, claim: "It is an item." })),
+    reward: "0.01", token: "USDT", budget: "1", lease_seconds: 10,
+    encryption_key: requester.compressedPublicKey.slice(2), chains: [info.chains[0].id],
+  };
+  const body = new TextEncoder().encode(JSON.stringify(spec));
+  const time = Date.now();
+  const made = await fetch(`${net.origin}/v1/campaigns`, {
+    method: "POST", body,
+    headers: {
+      "content-type": "application/json", "x-datahub-time": String(time),
+      "x-datahub-signature": requester.signRequest("POST", "/v1/campaigns", body, time, info.relay_address),
+    },
+  });
+  assert.equal(made.status, 201);
+
+  const browser = await launch({ locale: "zh-CN", viewport: { width: 1024, height: 800 } });
+  try {
+    const page = await browser.page();
+    try {
+      const status = () => page.textContent(".dh-status");
+      await page.goto(net.origin);
+      // Chinese from the browser's language; the switch goes to English and is remembered.
+      await page.waitForSelector("#dh-connect-local");
+      assert.equal((await page.textContent("#dh-connect-local")).trim(), "不使用钱包继续");
+      assert.equal(await page.getAttribute("html", "lang"), "zh-CN");
+      await page.click("[data-action=lang]");
+      assert.equal((await page.textContent("#dh-connect-local")).trim(), "Continue without a wallet");
+      await page.reload();
+      await page.waitForSelector("#dh-connect-local");
+      assert.equal((await page.textContent("#dh-connect-local")).trim(), "Continue without a wallet");
+
+      await page.click("#dh-connect-local");
+      await page.waitForSelector("[data-screen=campaigns] .dh-card");
+
+      // The relay cannot be reached: a clear message and a retry that works once it can.
+      await page.route("**/v1/campaigns/*/next", (route) => route.abort("connectionrefused"));
+      await page.click(`.dh-card[data-kind=content_moderation]`);
+      await page.waitForSelector("[data-action=next]");
+      assert.match(await status(), /cannot be reached/);
+      await page.unroute("**/v1/campaigns/*/next");
+      await page.click("[data-action=next]");
+      await page.waitForSelector(".dh-task[data-kind=content_moderation]");
+
+      // Offline and back.
+      await page.context().setOffline(true);
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("offline"));
+      await page.context().setOffline(false);
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("Back online"));
+
+      // Skip with the keyboard: S gives the task back and brings another.
+      const first = await page.getAttribute(".dh-task", "data-lease");
+      await page.keyboard.press("s");
+      await page.waitForFunction((first) => document.querySelector(".dh-task")?.dataset.lease !== first, first);
+      await page.click("[data-action=back]");
+
+      // An upload that breaks off after two shards resumes with only the missing ones.
+      await page.waitForSelector("[data-screen=campaigns] .dh-card");
+      await page.click(`.dh-card[data-kind=image_upload]`);
+      await page.waitForSelector(".dh-task[data-kind=image_upload]");
+      await page.setInputFiles("#dh-file", { name: "big.png", mimeType: "image/png", buffer: png(900, 700, 3) });
+      await page.waitForSelector("#dh-preview");
+      const sent = [];
+      let allowed = 2;
+      await page.route("**/v1/objects/*/shards/*", (route) => {
+        if (allowed-- > 0) {
+          sent.push(route.request().url());
+          return route.continue();
+        }
+        return route.abort("connectionreset");
+      });
+      await page.click("#dh-submit");
+      await page.waitForSelector("[data-action=resume-upload]");
+      assert.match(await status(), /upload stopped/);
+      await page.unroute("**/v1/objects/*/shards/*");
+      page.on("request", (r) => {
+        if (r.method() === "PUT" && r.url().includes("/shards/")) sent.push(r.url());
+      });
+      const before = await shownBalance(page);
+      await page.click("[data-action=resume-upload]");
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("+"), null, { timeout: 60_000 });
+      await page.waitForSelector(".dh-task[data-kind=image_upload] #dh-file");
+      await page.waitForSelector("[data-busy=false]");
+      assert.equal((await shownBalance(page)) - before, units(demo.image_upload.reward));
+      assert.equal(new Set(sent).size, sent.length, "no shard was sent twice");
+
+      // Choosing a file that breaks the campaign's rules.
+      await page.setInputFiles("#dh-file", { name: "tiny.png", mimeType: "image/png", buffer: png(8, 8) });
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("too small"));
+      await page.setInputFiles("#dh-file", { name: "fake.png", mimeType: "image/png", buffer: Buffer.from("not a picture") });
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("not an image"));
+      await page.click("[data-action=back]");
+
+      // A lease that runs out: the relay refuses the late answer; a new task takes its place.
+      await page.waitForSelector(".dh-card[data-action='campaign:short-leases']");
+      await page.click(".dh-card[data-action='campaign:short-leases']");
+      await page.waitForSelector(".dh-task");
+      const expiring = await page.getAttribute(".dh-task", "data-lease");
+      await page.click("[data-action='choose:0']");
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      await page.click("#dh-submit");
+      await page.waitForFunction((expiring) => {
+        const task = document.querySelector(".dh-task");
+        return task && task.dataset.lease !== expiring && document.querySelector(".dh-status")?.textContent.includes("time ran out");
+      }, expiring, { timeout: 30_000 });
+    } catch (error) {
+      await shootAndThrow(page, "errors")(error);
+    }
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});

@@ -1,0 +1,47 @@
+// A real local network for browser tests: `datahub dev` (a relay, storage nodes, www/ and pkg/
+// served by the relay, the demo campaigns) on a free loopback port and a fresh data folder.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+export const root = fileURLToPath(new URL("../..", import.meta.url));
+export const bin = process.env.DATAHUB_BIN ?? join(root, "target/debug/datahub");
+
+/** Starts `datahub dev`; resolves to {origin, data, datahub(args), stop()}. */
+export async function startDev({ nodes = 6 } = {}) {
+  if (!existsSync(bin)) execFileSync("cargo", ["build", "-p", "datahub-cli"], { cwd: root, stdio: "inherit" });
+  const data = await mkdtemp(join(tmpdir(), "datahub-www-"));
+  const child = spawn(bin, ["dev", "--nodes", String(nodes), "--port", "0", "--data", data], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const origin = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    const timer = setTimeout(() => reject(new Error("datahub dev was not ready in 120 s")), 120_000);
+    lines.on("line", (line) => {
+      if (line.startsWith("ready: ")) {
+        clearTimeout(timer);
+        resolve(line.slice("ready: ".length).split(" ")[0].replace(/\/$/, ""));
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`datahub dev exited (${code}) before it was ready`)));
+  });
+  return {
+    origin,
+    data,
+    /** Runs the `datahub` command against this network; resolves to its standard output. */
+    datahub: (args) => execFileSync(bin, args, { env: { ...process.env, DATAHUB_RELAY: origin }, encoding: "utf8" }),
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.on("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      await rm(data, { recursive: true, force: true });
+    },
+  };
+}
