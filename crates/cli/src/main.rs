@@ -1,7 +1,8 @@
 //! `datahub`: runs a DataHub network on one machine (`datahub dev`), a relay or a storage node
 //! on their own (`datahub relay`, `datahub node`), and the requester's commands: keys
 //! (`datahub keygen`), sealed objects (`datahub object put|get|status|resume`) and campaigns
-//! (`datahub campaign create|list|show|pause|resume|close`).
+//! (`datahub campaign create|list|show|pause|resume|close|results|verify`); and a validator of
+//! uploads (`datahub validate`).
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
