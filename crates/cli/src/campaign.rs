@@ -26,6 +26,11 @@ pub enum Command {
     Resume(ChangeArgs),
     /// Close a campaign for good; its unspent budget returns to you
     Close(ChangeArgs),
+    /// Export the accepted results (and the uploads, decrypted) into a folder, with a signed
+    /// manifest
+    Results(crate::export::ResultsArgs),
+    /// Check an export folder against its signed manifest
+    Verify(crate::export::VerifyArgs),
 }
 
 /// The requester key flag of the commands that change campaigns.
@@ -98,6 +103,8 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Pause(args) => change(args, "paused").await,
         Command::Resume(args) => change(args, "active").await,
         Command::Close(args) => change(args, "closed").await,
+        Command::Results(args) => crate::export::results(args).await,
+        Command::Verify(args) => crate::export::verify_command(&args),
     }
 }
 
@@ -206,7 +213,7 @@ fn refused(error: SendError, what: &str) -> anyhow::Error {
 
 /// Campaign ids are 3–64 of `a-z 0-9 -` (the relay's rule), checked here so that a typo is not
 /// sent as part of a path.
-fn check_id(id: &str) -> Result<()> {
+pub fn check_id(id: &str) -> Result<()> {
     let ok = (3..=64).contains(&id.len())
         && id
             .bytes()

@@ -251,6 +251,30 @@ impl Relay {
         Ok((status, body))
     }
 
+    /// A request signed by `key` for the relay `audience`, with a JSON (or empty) body; the
+    /// answer's bytes.
+    pub async fn send_signed(
+        &self,
+        key: &SecretKey,
+        audience: &Address,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, SendError> {
+        let bytes = match body {
+            Some(json) => Bytes::from(json.to_string()),
+            None => Bytes::new(),
+        };
+        self.signed(key, audience, method, path, bytes).await
+    }
+
+    /// `GET path`, unsigned, as JSON.
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value> {
+        let body = self.get(path).await?;
+        serde_json::from_slice(&body)
+            .with_context(|| format!("the relay's answer to {path} is not JSON"))
+    }
+
     /// `POST /v1/objects` with the manifest: registers the object, answers what is missing.
     pub async fn post_manifest(
         &self,

@@ -1,7 +1,8 @@
 //! `datahub`: runs a DataHub network on one machine (`datahub dev`), a relay or a storage node
 //! on their own (`datahub relay`, `datahub node`), and the requester's commands: keys
 //! (`datahub keygen`), sealed objects (`datahub object put|get|status|resume`) and campaigns
-//! (`datahub campaign create|list|show|pause|resume|close`).
+//! (`datahub campaign create|list|show|pause|resume|close|results|verify`); and a validator of
+//! uploads (`datahub validate`).
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
@@ -9,9 +10,11 @@ mod campaign;
 mod client;
 mod demo;
 mod dev;
+mod export;
 mod keygen;
 mod object;
 mod progress;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -44,6 +47,8 @@ enum Command {
     /// Create, list, show, pause, resume and close campaigns
     #[command(subcommand)]
     Campaign(campaign::Command),
+    /// Validate uploads for campaigns that name this key: take jobs, open, check, sign verdicts
+    Validate(validate::Args),
 }
 
 #[derive(clap::Args)]
@@ -79,6 +84,7 @@ async fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(&args),
         Command::Object(cmd) => object::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
+        Command::Validate(args) => validate::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,3 +20,17 @@ pub fn bytes(label: &str, total: u64) -> ProgressBar {
     bar.set_prefix(label.to_owned());
     bar
 }
+
+/// A bar counting `total` things (records, files) headed by `label`.
+pub fn count(label: &str, total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if !std::io::stdout().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} eta {eta}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(label.to_owned());
+    bar
+}

@@ -103,6 +103,10 @@ pub struct CampaignSpec {
     /// [`check_upload_rules`]).
     #[serde(default)]
     pub upload: Option<Json_>,
+    /// Validators of uploads: secp256k1 public keys (SEC 1 hex, at most 8) that uploads are
+    /// sealed to as well and that sign a verdict on each (see `validation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<String>,
     // Quality settings, all optional (defaults and meaning: `crate::quality::Settings` and
     // docs/relay.md §4a). Left out when unset so that older definitions hash the same.
     /// How answers to one item are combined: `dawid_skene` (default) or `majority`.
@@ -247,6 +251,7 @@ impl CampaignSpec {
                 )));
             }
         }
+        crate::validation::check_spec(self)?;
         Ok((reward, budget))
     }
 }
@@ -693,6 +698,7 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                 "encryption_key": spec.encryption_key,
                 "chains": spec.chains,
                 "upload": spec.upload,
+                "validators": spec.validators,
                 "quality": crate::quality::Settings::of(&spec).summary(),
                 "owner": row.text(3)?,
                 "status": row.text(1)?,

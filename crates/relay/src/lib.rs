@@ -22,6 +22,7 @@ pub mod rewards;
 pub mod server;
 pub mod storage;
 pub mod tasks;
+pub mod validation;
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -151,6 +152,12 @@ impl Relay {
             .route("/v1/campaigns/{id}/results", get(quality::results))
             .route("/v1/leases/{id}/skip", post(tasks::skip))
             .route("/v1/submissions", post(tasks::submit))
+            .route("/v1/campaigns/{id}/verdicts", get(validation::list))
+            .route("/v1/validation/jobs/next", post(validation::next_job))
+            .route(
+                "/v1/validation/jobs/{id}/verdict",
+                post(validation::verdict),
+            )
             .route("/v1/me/balances", get(rewards::balances))
             .route("/v1/me/history", get(rewards::history))
             .route("/v1/claims", get(rewards::vouchers).post(rewards::claim))

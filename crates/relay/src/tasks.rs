@@ -558,6 +558,8 @@ impl SubmitJob {
         }
         let golden = item.opt_text(1)?;
         let settings = quality::Settings::of(spec);
+        // Uploads to a campaign with validators wait for a validator's verdict.
+        let validated = spec.kind.is_upload() && !spec.validators.is_empty();
         let status = match &golden {
             Some(golden) => {
                 if *golden == key {
@@ -566,6 +568,7 @@ impl SubmitJob {
                     "rejected"
                 }
             }
+            None if validated => "pending",
             None if spec.kind.is_upload() || settings.max_overlap <= 1 => "accepted",
             None => "pending",
         };
@@ -623,7 +626,18 @@ impl SubmitJob {
                     "UPDATE sessions SET committed = committed + $1 WHERE id = $2",
                     params![reward, self.session.clone()],
                 )?;
-                self.resolve(conn, idx, item.int(2)?, &payload, reward, &token, &chains)?;
+                if validated {
+                    crate::validation::enqueue(
+                        conn,
+                        spec,
+                        &self.id,
+                        idx,
+                        &self.manifest,
+                        self.now,
+                    )?;
+                } else {
+                    self.resolve(conn, idx, item.int(2)?, &payload, reward, &token, &chains)?;
+                }
             }
             _ => {
                 if let Some(truth) = &golden {
@@ -672,24 +686,15 @@ impl SubmitJob {
         reward: i64,
         token: &str,
     ) -> ApiResult<()> {
-        let applied = ledger::transfer(
+        credit_to_account(
             conn,
-            &format!("sub:{submission}"),
-            &campaign_account(&self.campaign),
+            &self.campaign,
+            submission,
             account,
             reward,
             token,
-            &format!("task {}", self.campaign),
             self.now,
-        )?;
-        match applied {
-            Transfer::Applied | Transfer::AlreadyApplied => Ok(()),
-            // Leases reserve budget, so this means the ledger and the slots disagree.
-            Transfer::Insufficient => Err(ApiError::internal(format!(
-                "campaign {} budget below a reserved reward",
-                self.campaign
-            ))),
-        }
+        )
     }
 
     /// Once an item has the answers it wants, it is decided (`quality::decide`): if its
@@ -786,4 +791,52 @@ impl SubmitJob {
             self.now,
         )
     }
+}
+
+/// Credits an accepted submission's reward from the campaign's budget to `account`, once (the
+/// transfer's id is `sub:<submission>`).
+fn credit_to_account(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    submission: &str,
+    account: &str,
+    reward: i64,
+    token: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let applied = ledger::transfer(
+        conn,
+        &format!("sub:{submission}"),
+        &campaign_account(campaign),
+        account,
+        reward,
+        token,
+        &format!("task {campaign}"),
+        now,
+    )?;
+    match applied {
+        Transfer::Applied | Transfer::AlreadyApplied => Ok(()),
+        // Leases reserve budget, so this means the ledger and the slots disagree.
+        Transfer::Insufficient => Err(ApiError::internal(format!(
+            "campaign {campaign} budget below a reserved reward"
+        ))),
+    }
+}
+
+/// Credits a submission accepted later (by a validator's verdict) to its worker's account for
+/// the campaign's token and chains, exactly as submissions accepted at once are.
+#[allow(clippy::too_many_arguments)]
+pub fn credit_submission(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    submission: &str,
+    worker: &str,
+    token: &str,
+    chains: &str,
+    reward: i64,
+    now: i64,
+) -> ApiResult<()> {
+    let account = worker_account(worker, token, chains);
+    ledger::ensure_account(conn, &account, kind::WORKER, worker, token, chains)?;
+    credit_to_account(conn, campaign, submission, &account, reward, token, now)
 }

@@ -4,7 +4,6 @@
 //! into `OUT.partial`, renamed to `OUT` once the whole object has authenticated.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,13 +39,26 @@ pub async fn run(args: Args) -> Result<()> {
     let id = parse_object_id(&args.id)?;
     let key = keygen::load(&args.identity.identity)?;
     let relay = Relay::new(&args.relay.relay)?;
+    download(&relay, id, key, &args.out)
+        .await
+        .map_err(|e| match e.downcast_ref::<OpenError>() {
+            Some(OpenError::DecryptionFailed) => anyhow::anyhow!(
+                "decryption failed: {} is not the key of one of the object's recipients (or the object was altered)",
+                args.identity.identity.display()
+            ),
+            _ => e,
+        })
+}
+
+/// The object's manifest (checked against its id) and where its shards are.
+async fn locate(relay: &Relay, id: &ObjectId) -> Result<(Manifest, Places)> {
     let manifest_bytes = relay
-        .manifest(&id)
+        .manifest(id)
         .await
         .with_context(|| format!("cannot fetch object {id}"))?;
-    let manifest = Manifest::parse_with_id(&manifest_bytes, &id)
+    let manifest = Manifest::parse_with_id(&manifest_bytes, id)
         .with_context(|| format!("the relay sent a bad manifest for {id}"))?;
-    let places = match relay.status(&id).await {
+    let places = match relay.status(id).await {
         Ok(status) => places(status),
         Err(e) => {
             eprintln!(
@@ -55,27 +67,78 @@ pub async fn run(args: Args) -> Result<()> {
             HashMap::new()
         }
     };
-    let partial = partial_path(&args.out);
-    let result = fetch(&relay, id, manifest, places, key, &partial).await;
+    Ok((manifest, places))
+}
+
+/// Fetches object `id`, checks every shard and decrypts it with `key` into `out` (written as
+/// `out.partial`, renamed once the whole object has authenticated, removed on failure). A
+/// wrong key is an [`OpenError::DecryptionFailed`] in the error's chain.
+pub async fn download(
+    relay: &Relay,
+    id: ObjectId,
+    key: datahub_core::SecretKey,
+    out: &Path,
+) -> Result<()> {
+    let (manifest, places) = locate(relay, &id).await?;
+    let partial = partial_path(out);
+    let result = async {
+        let mut file = std::fs::File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        fetch(relay, id, manifest, places, key, &mut file).await?;
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", partial.display()))
+    }
+    .await;
     match result {
-        Ok(()) => std::fs::rename(&partial, &args.out).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                partial.display(),
-                args.out.display()
-            )
-        }),
+        Ok(()) => std::fs::rename(&partial, out)
+            .with_context(|| format!("cannot rename {} to {}", partial.display(), out.display())),
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
-            match e.downcast_ref::<OpenError>() {
-                Some(OpenError::DecryptionFailed) => bail!(
-                    "decryption failed: {} is not the key of one of the object's recipients (or the object was altered)",
-                    args.identity.identity.display()
-                ),
-                _ => Err(e),
-            }
+            Err(e)
         }
     }
+}
+
+/// An object larger than the caller wants to hold in memory.
+#[derive(Debug)]
+pub struct TooLarge {
+    /// Its sealed size.
+    pub sealed_len: u64,
+    /// The most the caller takes.
+    pub max: u64,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the object is {} bytes sealed, over the {} this validator opens",
+            self.sealed_len, self.max
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Fetches and decrypts object `id` into memory, refusing objects whose sealed size is over
+/// `max_sealed_len` before fetching anything (validators open what strangers uploaded).
+pub async fn open_in_memory(
+    relay: &Relay,
+    id: ObjectId,
+    key: datahub_core::SecretKey,
+    max_sealed_len: u64,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let (manifest, places) = locate(relay, &id).await?;
+    if manifest.sealed_len() > max_sealed_len {
+        return Err(TooLarge {
+            sealed_len: manifest.sealed_len(),
+            max: max_sealed_len,
+        }
+        .into());
+    }
+    let mut plaintext = zeroize::Zeroizing::new(Vec::new());
+    fetch(relay, id, manifest, places, key, &mut *plaintext).await?;
+    Ok(plaintext)
 }
 
 fn partial_path(out: &Path) -> PathBuf {
@@ -105,10 +168,8 @@ async fn fetch(
     manifest: Manifest,
     places: Places,
     key: datahub_core::SecretKey,
-    partial: &Path,
+    out: &mut impl std::io::Write,
 ) -> Result<()> {
-    let mut file = std::fs::File::create(partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
     let bar = progress::bytes("fetching", manifest.sealed_len());
     let fetcher = Arc::new(Fetcher {
         relay: relay.clone(),
@@ -125,13 +186,10 @@ async fn fetch(
         let (index, shards) = fetched?;
         let slots: Vec<Option<&[u8]>> = shards.iter().map(|s| s.as_deref()).collect();
         let plaintext = tokio::task::block_in_place(|| opener.push_segment(index, &slots))?;
-        file.write_all(&plaintext)
-            .with_context(|| format!("cannot write {}", partial.display()))?;
+        out.write_all(&plaintext)?;
         bar.inc(manifest.segment(index).map_or(0, |s| s.len as u64));
     }
     opener.finish()?;
-    file.sync_all()
-        .with_context(|| format!("cannot write {}", partial.display()))?;
     bar.finish_and_clear();
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `datahub object`: seal and upload (`put`, `resume`), fetch and open (`get`), and inspect
 //! (`status`) sealed objects through a relay.
 
-mod get;
+pub mod get;
 mod put;
 mod status;
 

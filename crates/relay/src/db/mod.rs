@@ -403,6 +403,7 @@ fn run_group(conn: &mut dyn Conn, group: Vec<WriteJob>) -> Result<(), (DbError, 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
     (2, include_str!("../../migrations/0002_quality.sql")),
+    (3, include_str!("../../migrations/0003_validation.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {

@@ -1,0 +1,872 @@
+//! Validators and the export for real: `datahub dev`, a campaign naming a validator key, a
+//! contributor who uploads generated images with `datahub object put` (sealed to the requester
+//! and the validator) and submits them, a `datahub validate` process that opens and judges each
+//! one, and `datahub campaign results` / `verify` exporting what was accepted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::io::{BufRead as _, BufReader, Cursor};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use datahub_core::SecretKey;
+use datahub_core::eth::{
+    CampaignScope, ChainId, Eip712Domain, SessionGrant, SubmissionReceipt, Timestamp, TypedStruct,
+    U256, keccak256, personal,
+};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_datahub");
+
+struct Dev {
+    child: Child,
+    url: String,
+}
+
+impl Dev {
+    fn start(dir: &Path) -> Dev {
+        let mut child = Command::new(BIN)
+            .args(["dev", "--port", "0", "--nodes", "3", "--no-demo", "--data"])
+            .arg(dir.join("net"))
+            // The demo pictures, which a categorization campaign below names by path.
+            .arg("--www")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www"))
+            .current_dir(dir)
+            .env_remove("DATAHUB_WWW")
+            .env_remove("DATAHUB_PKG")
+            .env_remove("DATAHUB_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        // Owned by `dev` from here on: a failure below still stops it (Drop).
+        let mut dev = Dev {
+            child,
+            url: String::new(),
+        };
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut printed = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no ready line from dev ({e}): {printed:#?}"));
+            if let Some(rest) = line.strip_prefix("ready: ") {
+                let url = rest.split_whitespace().next().unwrap();
+                dev.url = url.trim_end_matches('/').to_owned();
+                return dev;
+            }
+            printed.push(line);
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let _ = self.child.wait();
+    }
+}
+
+fn datahub(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATAHUB_RELAY")
+        .env_remove("DATAHUB_IDENTITY")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = datahub(dir, args);
+    assert!(
+        out.status.success(),
+        "datahub {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Makes a key with `datahub keygen`; the key.
+fn keygen(dir: &Path, name: &str) -> SecretKey {
+    ok(dir, &["keygen", "-o", name]);
+    let text = std::fs::read_to_string(dir.join(name)).unwrap();
+    SecretKey::from_bytes(&hex::decode(text.trim()).unwrap()).unwrap()
+}
+
+fn public_hex(key: &SecretKey) -> String {
+    hex::encode(key.public_key().to_compressed())
+}
+
+/// A picture with structure, different per seed (as in the checks' unit tests).
+fn picture(seed: u32, width: u32, height: u32) -> image::RgbImage {
+    let (fx, fy) = (1.0 + f64::from(seed % 5), 1.0 + f64::from((seed / 5) % 5));
+    let phase = f64::from(seed) * 0.7;
+    image::RgbImage::from_fn(width, height, |x, y| {
+        let (u, v) = (
+            f64::from(x) / f64::from(width),
+            f64::from(y) / f64::from(height),
+        );
+        let a = (u * fx * std::f64::consts::TAU + phase).sin()
+            * (v * fy * std::f64::consts::TAU - phase).cos();
+        let b = ((u + v) * 3.0 + phase).sin();
+        let level = |t: f64| (127.5 + 127.5 * t).clamp(0.0, 255.0) as u8;
+        image::Rgb([level(a), level(b), level((a + b) / 2.0)])
+    })
+}
+
+fn encode(image: &image::RgbImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image.clone())
+        .write_to(&mut out, format)
+        .unwrap();
+    out.into_inner()
+}
+
+/// A 16-bit mono WAV of a 440 Hz tone at `amplitude` (0: silence), `seconds` long.
+fn wav(seconds: f64, amplitude: f64) -> Vec<u8> {
+    let rate = 16_000u32;
+    let count = (seconds * f64::from(rate)) as usize;
+    let mut data = Vec::with_capacity(count * 2);
+    for i in 0..count {
+        let t = i as f64 / f64::from(rate);
+        let sample = (amplitude * 32767.0 * (t * 440.0 * std::f64::consts::TAU).sin()) as i16;
+        data.extend_from_slice(&sample.to_le_bytes());
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt \x10\0\0\0\x01\0\x01\0");
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(b"\x02\0\x10\0data");
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+/// A contributor signed in with a session key.
+struct Contributor {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    session_key: SecretKey,
+    domain: Eip712Domain,
+    nonce: u64,
+}
+
+impl Contributor {
+    async fn sign_in(url: &str) -> Self {
+        let http = reqwest::Client::new();
+        let wallet = SecretKey::derive(&[21; 32]);
+        let session_key = SecretKey::derive(&[22; 32]);
+        let nonce: Value = http
+            .post(format!("{url}/v1/auth/nonce"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let domain = nonce["domains"][0].as_str().unwrap().to_owned();
+        let now = Timestamp::from_unix_millis(now_ms());
+        let grant = SessionGrant {
+            key: session_key.public_key().address(),
+            expires: Timestamp::from_unix_millis(now.unix_millis() + 3_600_000),
+            campaigns: CampaignScope::Any,
+            reward_cap: U256::from_u64(1_000_000_000),
+        };
+        let message = grant
+            .siwe_message(
+                wallet.public_key().address(),
+                &domain,
+                &format!("http://{domain}/"),
+                ChainId(56),
+                nonce["nonce"].as_str().unwrap(),
+                now,
+                Some("Sign in to DataHub"),
+            )
+            .to_string();
+        let signature = personal::sign_message(&wallet, message.as_bytes());
+        let session: Value = http
+            .post(format!("{url}/v1/auth/session"))
+            .json(&json!({ "message": message, "signature": signature.to_hex() }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let info: Value = http
+            .get(format!("{url}/v1/info"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let contract = info["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == 56)
+            .map(|c| c["claim_contract"].as_str().unwrap().to_owned())
+            .unwrap();
+        Self {
+            http,
+            url: url.to_owned(),
+            token: session["token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{session}"))
+                .to_owned(),
+            session_key,
+            domain: Eip712Domain {
+                name: "DataHub".into(),
+                version: "1".into(),
+                chain_id: ChainId(56),
+                verifying_contract: datahub_core::Address::parse(&contract).unwrap(),
+            },
+            nonce: 0,
+        }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Value {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Leases the campaign's next task and submits `object` as its upload; the outcome.
+    async fn submit_upload(&mut self, campaign: &str, object: &str) -> Value {
+        self.submit(campaign, &json!({ "object": object }), Some(object))
+            .await
+    }
+
+    /// Leases the campaign's next task and answers it; the outcome.
+    async fn submit(&mut self, campaign: &str, answer: &Value, object: Option<&str>) -> Value {
+        let task = self
+            .post(&format!("/v1/campaigns/{campaign}/next"), &json!({}))
+            .await;
+        let lease = task["lease"].as_str().unwrap_or_else(|| panic!("{task}"));
+        self.nonce += 1;
+        let answer = answer.to_string();
+        let deadline = u64::try_from(now_ms() / 1000 + 600).unwrap();
+        let mut manifest_id = [0u8; 32];
+        if let Some(object) = object {
+            hex::decode_to_slice(object, &mut manifest_id).unwrap();
+        }
+        let receipt = SubmissionReceipt {
+            campaign: campaign.to_owned(),
+            task: lease.to_owned(),
+            answer_hash: keccak256(answer.as_bytes()),
+            manifest_id,
+            nonce: U256::from_u64(self.nonce),
+            deadline,
+        };
+        let signature = receipt.sign(&self.session_key, &self.domain);
+        let mut body = json!({
+            "campaign": campaign, "task": lease, "answer": answer,
+            "nonce": self.nonce.to_string(), "deadline": deadline, "signature": signature.to_hex(),
+        });
+        if let Some(object) = object {
+            body["manifest_id"] = json!(object);
+        }
+        self.post("/v1/submissions", &body).await
+    }
+
+    async fn balance(&self) -> String {
+        let body: Value = self
+            .http
+            .get(format!("{}/v1/me/balances", self.url))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["balances"][0]["amount"]
+            .as_str()
+            .unwrap_or("0")
+            .to_owned()
+    }
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir);
+    let url = dev.url.clone();
+    let requester = keygen(dir, "requester.key");
+    let validator = keygen(dir, "validator.key");
+    keygen(dir, "worker.key");
+
+    let definition = json!({
+        "id": "street-photos",
+        "kind": "image_upload",
+        "title": "Street photos",
+        "instructions": "Photograph a street.",
+        "items": (0..5).map(|i| json!({ "prompt": format!("street {i}") })).collect::<Vec<_>>(),
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+        "upload": { "types": ["image/png", "image/jpeg"], "min_width": 64, "min_height": 64 },
+        "validators": [public_hex(&validator)],
+    });
+    std::fs::write(dir.join("campaign.json"), definition.to_string()).unwrap();
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "campaign.json",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+
+    // What the contributor uploads, in this order, and what the validator must say of it.
+    let original = picture(6, 160, 120);
+    let valid = encode(&original, image::ImageFormat::Png);
+    let shrunk = image::imageops::resize(&original, 120, 90, image::imageops::FilterType::Triangle);
+    let mut corrupt = encode(&picture(9, 160, 120), image::ImageFormat::Png);
+    corrupt.truncate(corrupt.len() / 2);
+    let uploads: Vec<(&str, Vec<u8>, bool, &str)> = vec![
+        ("valid.png", valid.clone(), true, "accepted"),
+        (
+            "copy.jpg",
+            encode(&shrunk, image::ImageFormat::Jpeg),
+            true,
+            "rejected: a near-duplicate",
+        ),
+        (
+            "small.png",
+            encode(&picture(11, 32, 32), image::ImageFormat::Png),
+            true,
+            "rejected: 32x32 is smaller than the campaign's 64x64",
+        ),
+        (
+            "corrupt.png",
+            corrupt,
+            true,
+            "rejected: the image does not decode",
+        ),
+        (
+            "private.png",
+            encode(&picture(17, 160, 120), image::ImageFormat::Png),
+            false,
+            "rejected: cannot open the object: it is not sealed to this validator",
+        ),
+    ];
+    let mut contributor = Contributor::sign_in(&url).await;
+    let mut objects = Vec::new();
+    for (name, bytes, to_validator, _) in &uploads {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let (requester_hex, validator_hex) = (public_hex(&requester), public_hex(&validator));
+        let mut args = vec![
+            "object",
+            "put",
+            name,
+            "-r",
+            &requester_hex,
+            "-i",
+            "worker.key",
+            "--relay",
+            &url,
+        ];
+        if *to_validator {
+            args.extend(["-r", &validator_hex]);
+        }
+        let object = ok(dir, &args).trim().to_owned();
+        let outcome = contributor.submit_upload("street-photos", &object).await;
+        assert_eq!(outcome["status"], "pending", "{outcome}");
+        objects.push(object);
+    }
+    assert_eq!(contributor.balance().await, "0");
+
+    let started = Instant::now();
+    let out = ok(
+        dir,
+        &[
+            "validate",
+            "--relay",
+            &url,
+            "--key",
+            "validator.key",
+            "--data",
+            "validator-data",
+            "--until-idle",
+        ],
+    );
+    // A figure for the record, not an assertion.
+    eprintln!(
+        "datahub validate judged {} uploads in {} ms:\n{out}",
+        uploads.len(),
+        started.elapsed().as_millis()
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), uploads.len(), "{out}");
+    for ((line, object), (name, _, _, expected)) in lines.iter().zip(&objects).zip(&uploads) {
+        assert!(
+            line.contains(&format!(
+                "campaign street-photos object {object}: {expected}"
+            )),
+            "{name}: {line}"
+        );
+    }
+    // The accepted image's hash is kept for the next run.
+    let hashes = std::fs::read_to_string(dir.join("validator-data/street-photos.dhash")).unwrap();
+    assert_eq!(hashes.lines().count(), 1);
+    assert_eq!(contributor.balance().await, "0.05");
+    // Nothing left: a second run has nothing to do.
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "validate",
+                "--relay",
+                &url,
+                "--key",
+                "validator.key",
+                "--data",
+                "validator-data",
+                "--until-idle"
+            ]
+        ),
+        ""
+    );
+
+    // The requester's export: the accepted upload, decrypted, with its verdict.
+    let summary = ok(
+        dir,
+        &[
+            "campaign",
+            "results",
+            "street-photos",
+            "--format",
+            "jsonl",
+            "-o",
+            "export",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    assert!(
+        summary.starts_with("1 record(s) and 1 object(s) of campaign street-photos"),
+        "{summary}"
+    );
+    let text = std::fs::read_to_string(dir.join("export/results.jsonl")).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1);
+    let record = &records[0];
+    assert_eq!(record["object"], objects[0].as_str());
+    assert_eq!(record["file"], format!("objects/{}.png", objects[0]));
+    assert_eq!(record["verdict"]["accept"], true);
+    assert_eq!(record["verdict"]["checks"]["width"], 160);
+    assert_eq!(record["contributors"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        std::fs::read(dir.join(format!("export/objects/{}.png", objects[0]))).unwrap(),
+        valid
+    );
+    let verified = ok(
+        dir,
+        &[
+            "campaign",
+            "verify",
+            "export",
+            "--requester",
+            &requester.public_key().address().to_checksum(),
+        ],
+    );
+    assert!(
+        verified.starts_with("ok: 2 file(s) in export match manifest.json"),
+        "{verified}"
+    );
+
+    // COCO: the image with its size; CSV: one row under the header.
+    ok(
+        dir,
+        &[
+            "campaign",
+            "results",
+            "street-photos",
+            "--format",
+            "coco",
+            "-o",
+            "coco",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    let coco: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("coco/annotations.json")).unwrap()).unwrap();
+    assert_eq!(coco["images"][0]["width"], 160);
+    assert_eq!(coco["images"][0]["height"], 120);
+    assert_eq!(
+        coco["images"][0]["file_name"],
+        format!("objects/{}.png", objects[0])
+    );
+    ok(
+        dir,
+        &[
+            "campaign",
+            "results",
+            "street-photos",
+            "--format",
+            "csv",
+            "-o",
+            "csv",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    let csv = std::fs::read_to_string(dir.join("csv/results.csv")).unwrap();
+    assert_eq!(
+        csv.split("\r\n").filter(|l| !l.is_empty()).count(),
+        2,
+        "{csv}"
+    );
+
+    // Recordings: a spoken-length tone passes, silence and a too-short one do not.
+    let voice = json!({
+        "id": "voices",
+        "kind": "voice_recording",
+        "title": "Read aloud",
+        "instructions": "Read the sentence.",
+        "items": (0..3).map(|i| json!({ "prompt": format!("sentence {i}") })).collect::<Vec<_>>(),
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+        "upload": { "min_seconds": 1.0, "max_seconds": 10.0 },
+        "validators": [public_hex(&validator)],
+    });
+    std::fs::write(dir.join("voice.json"), voice.to_string()).unwrap();
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "voice.json",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    let recordings = [
+        ("tone.wav", wav(2.0, 0.3), "accepted"),
+        (
+            "silence.wav",
+            wav(2.0, 0.0),
+            "rejected: silent: every sample is zero",
+        ),
+        (
+            "short.wav",
+            wav(0.5, 0.3),
+            "rejected: 0.50 s, shorter than the campaign's 1 s",
+        ),
+    ];
+    let mut voice_objects = Vec::new();
+    for (name, bytes, _) in &recordings {
+        std::fs::write(dir.join(name), bytes).unwrap();
+        let (requester_hex, validator_hex) = (public_hex(&requester), public_hex(&validator));
+        let object = ok(
+            dir,
+            &[
+                "object",
+                "put",
+                name,
+                "-r",
+                &requester_hex,
+                "-r",
+                &validator_hex,
+                "-i",
+                "worker.key",
+                "--relay",
+                &url,
+            ],
+        )
+        .trim()
+        .to_owned();
+        assert_eq!(
+            contributor.submit_upload("voices", &object).await["status"],
+            "pending"
+        );
+        voice_objects.push(object);
+    }
+    let out = ok(
+        dir,
+        &[
+            "validate",
+            "--relay",
+            &url,
+            "--key",
+            "validator.key",
+            "--data",
+            "validator-data",
+            "--until-idle",
+        ],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), recordings.len(), "{out}");
+    for ((line, object), (name, _, expected)) in lines.iter().zip(&voice_objects).zip(&recordings) {
+        assert!(
+            line.contains(&format!("campaign voices object {object}: {expected}")),
+            "{name}: {line}"
+        );
+    }
+    ok(
+        dir,
+        &[
+            "campaign",
+            "results",
+            "voices",
+            "-o",
+            "voice-export",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    assert_eq!(
+        std::fs::read(dir.join(format!("voice-export/objects/{}.wav", voice_objects[0]))).unwrap(),
+        recordings[0].1
+    );
+
+    // A categorization campaign over pictures on the relay (paths, SVG): COCO downloads them
+    // and gives each answer a whole-image box.
+    let shapes = json!({
+        "id": "shapes",
+        "kind": "image_categorization",
+        "title": "Shapes",
+        "instructions": "Pick the shape.",
+        "labels": ["circle", "square"],
+        "items": [{ "image_url": "/demo/red-circle.svg" }, { "image_url": "/demo/blue-square.svg" }],
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+    });
+    std::fs::write(dir.join("shapes.json"), shapes.to_string()).unwrap();
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "shapes.json",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    for _ in 0..2 {
+        let task = contributor
+            .post("/v1/campaigns/shapes/next", &json!({}))
+            .await;
+        let label = if task["item"]["image_url"] == "/demo/red-circle.svg" {
+            "circle"
+        } else {
+            "square"
+        };
+        // (The lease is held: `submit` leases again and gets the same task.)
+        let outcome = contributor
+            .submit("shapes", &json!({ "labels": [label] }), None)
+            .await;
+        assert_eq!(outcome["status"], "accepted", "{outcome}");
+    }
+    ok(
+        dir,
+        &[
+            "campaign",
+            "results",
+            "shapes",
+            "--format",
+            "coco",
+            "-o",
+            "shapes",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    let coco: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("shapes/annotations.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        coco["categories"],
+        json!([
+            { "id": 1, "name": "circle", "supercategory": "label" },
+            { "id": 2, "name": "square", "supercategory": "label" },
+        ])
+    );
+    let images = coco["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    for (image, annotation) in images.iter().zip(coco["annotations"].as_array().unwrap()) {
+        assert_eq!(
+            (image["width"].as_u64(), image["height"].as_u64()),
+            (Some(256), Some(256)),
+            "{image}"
+        );
+        assert!(
+            dir.join("shapes")
+                .join(image["file_name"].as_str().unwrap())
+                .is_file()
+        );
+        assert_eq!(annotation["image_id"], image["id"]);
+        assert_eq!(annotation["bbox"], json!([0.0, 0.0, 256.0, 256.0]));
+        let expected = if image["coco_url"] == "/demo/red-circle.svg" {
+            1
+        } else {
+            2
+        };
+        assert_eq!(annotation["category_id"], expected);
+        // As the relay's aggregation put it (one answer: its prior's confidence).
+        let confidence = annotation["confidence"].as_f64().unwrap();
+        assert!(confidence > 0.0 && confidence <= 1.0, "{annotation}");
+        assert_eq!(annotation["contributors"].as_array().unwrap().len(), 1);
+    }
+    assert!(ok(dir, &["campaign", "verify", "shapes"]).starts_with("ok: 3 file(s)"));
+
+    // Errors users read.
+    let fails = |args: &[&str]| {
+        let out = datahub(dir, args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert_eq!(
+        fails(&["validate", "--relay", &url, "--key", "nobody.key"]),
+        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --key FILE\n"
+    );
+    assert_eq!(
+        fails(&[
+            "campaign",
+            "results",
+            "voices",
+            "-o",
+            "export",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url
+        ]),
+        "error: export is not empty: export into a new folder\n"
+    );
+    assert_eq!(
+        fails(&[
+            "campaign",
+            "results",
+            "voices",
+            "--format",
+            "coco",
+            "-o",
+            "v",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url
+        ]),
+        "error: a voice_recording campaign has no images: export it with --format jsonl or --format csv\n"
+    );
+    assert_eq!(
+        fails(&[
+            "campaign",
+            "results",
+            "../info",
+            "-o",
+            "w",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url
+        ]),
+        "error: \"../info\" is not a campaign id: 3 to 64 characters of a-z, 0-9 and -\n"
+    );
+    assert!(!dir.join("v").exists() && !dir.join("w").exists());
+    assert_eq!(
+        fails(&["campaign", "verify", "nowhere"]),
+        "error: cannot read nowhere/manifest.json: is this an export folder?: No such file or directory (os error 2)\n"
+    );
+
+    // Someone else's key can neither read the results nor tamper unseen.
+    keygen(dir, "other.key");
+    let refused = datahub(
+        dir,
+        &[
+            "campaign",
+            "results",
+            "street-photos",
+            "-o",
+            "nope",
+            "-k",
+            "other.key",
+            "--relay",
+            &url,
+        ],
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.starts_with("error: cannot read the results of \"street-photos\""),
+        "{stderr}"
+    );
+    std::fs::write(
+        dir.join(format!("export/objects/{}.png", objects[0])),
+        b"swapped",
+    )
+    .unwrap();
+    let tampered = datahub(dir, &["campaign", "verify", "export"]);
+    assert!(!tampered.status.success());
+    drop(dev);
+}

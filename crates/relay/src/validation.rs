@@ -1,0 +1,502 @@
+//! Validators of uploads. A campaign may name validator keys (`validators` in its spec): the
+//! contributor's client seals each upload to them as well as to the requester, every upload
+//! submission stays `pending`, and a job waits here until one of those validators takes it
+//! (`POST /v1/validation/jobs/next`, a lease that expires so a crashed validator's job comes
+//! back), opens the object, checks it and signs a verdict
+//! (`POST /v1/validation/jobs/{id}/verdict`). Accepted: the submission is credited exactly as
+//! any accepted answer (`tasks::credit_submission`). Rejected: it is not paid and its slot goes
+//! back to the campaign's budget. Verdicts are kept as signed, for the requester
+//! (`GET /v1/campaigns/{id}/verdicts`) and anyone they show them to.
+
+use axum::Json;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::response::{IntoResponse, Response};
+use datahub_core::PublicKey;
+use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER};
+use serde::Deserialize;
+use serde_json::{Value as Json_, json};
+
+use crate::auth::{Signed, db_address};
+use crate::campaigns::CampaignSpec;
+use crate::db::Conn;
+use crate::error::{ApiError, ApiResult};
+use crate::{AppState, clock, params, tasks};
+
+/// The most validators a campaign may name.
+pub const MAX_VALIDATORS: usize = 8;
+/// How long a validator holds a job unless it asks for another time.
+pub const DEFAULT_JOB_LEASE_SECS: u64 = 120;
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::unprocessable("invalid_campaign", message)
+}
+
+/// Checks a campaign's `validators` (the upload rules they enforce are checked with the rest
+/// of the campaign, `campaigns::check_upload_rules`). Called from `CampaignSpec::validate`.
+pub fn check_spec(spec: &CampaignSpec) -> ApiResult<()> {
+    if spec.validators.is_empty() {
+        return Ok(());
+    }
+    if !spec.kind.is_upload() {
+        return Err(invalid(
+            "validators: only upload campaigns (image_upload, voice_recording) have validators",
+        ));
+    }
+    if spec.validators.len() > MAX_VALIDATORS {
+        return Err(invalid(format!(
+            "validators: at most {MAX_VALIDATORS} keys"
+        )));
+    }
+    let addresses = validator_addresses(spec)?;
+    let mut seen = std::collections::HashSet::new();
+    if !addresses.iter().all(|a| seen.insert(a)) {
+        return Err(invalid("validators: each key once"));
+    }
+    Ok(())
+}
+
+/// The validators' addresses (`0x`, lower case), in the spec's order.
+pub fn validator_addresses(spec: &CampaignSpec) -> ApiResult<Vec<String>> {
+    spec.validators
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let bytes = hex::decode(text.trim_start_matches("0x")).map_err(|_| {
+                invalid(format!(
+                    "validators[{i}]: a secp256k1 public key in SEC 1 hex"
+                ))
+            })?;
+            let key = PublicKey::from_sec1_bytes(&bytes)
+                .map_err(|_| invalid(format!("validators[{i}]: not a secp256k1 public key")))?;
+            Ok(db_address(&key.address()))
+        })
+        .collect()
+}
+
+/// Records the validation job of an upload submission that was just stored as `pending`. Runs in
+/// the submission's transaction.
+pub fn enqueue(
+    conn: &mut dyn Conn,
+    spec: &CampaignSpec,
+    submission: &str,
+    idx: i64,
+    object: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let validators = format!(",{},", validator_addresses(spec)?.join(","));
+    conn.execute(
+        "INSERT INTO validation_jobs (id, submission, campaign, idx, object, validators, state, validator, lease_expires_ms, created_ms) VALUES ($1, $2, $3, $4, $5, $6, 'open', NULL, 0, $7)",
+        params![
+            clock::time_ordered_id(now),
+            submission,
+            spec.id.clone(),
+            idx,
+            object,
+            validators,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// The body of `POST /v1/validation/jobs/next` (may be empty).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NextJob {
+    /// How long to hold the job, 5 to 3600 seconds.
+    #[serde(default)]
+    lease_seconds: Option<u64>,
+}
+
+/// `POST /v1/validation/jobs/next` (signed by a validator's key): the oldest waiting job of a
+/// campaign that names this key, leased to it; the same job again while its lease runs.
+pub async fn next_job(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
+    let request: NextJob = if signed.body.iter().all(u8::is_ascii_whitespace) {
+        NextJob::default()
+    } else {
+        signed.json()?
+    };
+    let lease_secs = request.lease_seconds.unwrap_or(DEFAULT_JOB_LEASE_SECS);
+    if !(5..=3600).contains(&lease_secs) {
+        return Err(ApiError::unprocessable(
+            "invalid_lease",
+            "lease_seconds: 5 to 3600",
+        ));
+    }
+    let validator = db_address(&signed.signer);
+    let now = clock::now_ms();
+    let lease_ms = i64::try_from(lease_secs).unwrap_or(120) * 1000;
+    let job = relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<Option<(crate::db::Row, i64)>> {
+            let columns = "j.id, j.submission, j.campaign, j.idx, j.object, i.payload, j.lease_expires_ms";
+            let join = "FROM validation_jobs j JOIN items i ON i.campaign = j.campaign AND i.idx = j.idx";
+            if let Some(held) = conn.query_opt(
+                &format!("SELECT {columns} {join} WHERE j.state = 'open' AND j.validator = $1 AND j.lease_expires_ms >= $2 ORDER BY j.created_ms, j.id LIMIT 1"),
+                params![validator.clone(), now],
+            )? {
+                let expires = held.int(6)?;
+                return Ok(Some((held, expires)));
+            }
+            let Some(row) = conn.query_opt(
+                &format!("SELECT {columns} {join} WHERE j.state = 'open' AND j.lease_expires_ms < $1 AND j.validators LIKE $2 ORDER BY j.created_ms, j.id LIMIT 1"),
+                params![now, format!("%,{validator},%")],
+            )? else {
+                return Ok(None);
+            };
+            let expires = now + lease_ms;
+            conn.execute(
+                "UPDATE validation_jobs SET validator = $1, lease_expires_ms = $2 WHERE id = $3 AND state = 'open'",
+                params![validator, expires, row.text(0)?],
+            )?;
+            Ok(Some((row, expires)))
+        })
+        .await?;
+    let Some((row, expires)) = job else {
+        return Err(ApiError::not_found(
+            "no_job",
+            "no upload is waiting for this validator; ask again later",
+        ));
+    };
+    let campaign = row.text(2)?;
+    let info = relay
+        .campaigns
+        .get(&relay, &campaign)
+        .await?
+        .ok_or_else(|| ApiError::internal("a validation job of a missing campaign"))?;
+    let item: Json_ = serde_json::from_str(&row.text(5)?).map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "job": row.text(0)?,
+        "submission": row.text(1)?,
+        "campaign": campaign,
+        "kind": info.spec.kind,
+        "index": row.int(3)?,
+        "item": item,
+        "object": row.text(4)?,
+        "upload": info.spec.upload,
+        "lease_expires_at": datahub_core::eth::Timestamp::from_unix_millis(expires).to_string(),
+    })))
+}
+
+/// The body of `POST /v1/validation/jobs/{id}/verdict`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerdictBody {
+    /// The object judged (must be the job's: the signature binds the verdict to the content).
+    object: String,
+    /// Whether the upload passes.
+    accept: bool,
+    /// Why not (or notes), for people.
+    #[serde(default)]
+    reasons: Vec<String>,
+    /// What was measured (free-form JSON object: sizes, durations, hashes).
+    #[serde(default)]
+    checks: Option<Json_>,
+}
+
+/// `POST /v1/validation/jobs/{id}/verdict` (signed by a validator named by the job's campaign):
+/// settles the upload submission. The same validator sending the same decision again gets the
+/// stored outcome.
+pub async fn verdict(
+    State(relay): State<AppState>,
+    Path(job): Path<String>,
+    request: Request,
+) -> Response {
+    // What the signature covers is kept with the verdict, so it can be checked again later.
+    // (Read before the await: a borrow of the request would make the future not `Send`.)
+    let as_signed = {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        AsSigned {
+            path: request.uri().path_and_query().map_or_else(
+                || request.uri().path().to_owned(),
+                |p| p.as_str().to_owned(),
+            ),
+            time: header(TIME_HEADER),
+            signature: header(SIGNATURE_HEADER),
+        }
+    };
+    let signed = match Signed::from_request(request, &relay).await {
+        Ok(signed) => signed,
+        Err(response) => return response,
+    };
+    match decide(relay, job, signed, as_signed).await {
+        Ok(answer) => answer.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The parts of a signed request that are not its body.
+struct AsSigned {
+    path: String,
+    time: String,
+    signature: String,
+}
+
+async fn decide(
+    relay: AppState,
+    job: String,
+    signed: Signed,
+    AsSigned {
+        path,
+        time,
+        signature,
+    }: AsSigned,
+) -> ApiResult<Json<Json_>> {
+    let body: VerdictBody = signed.json()?;
+    let bad = |m: &str| ApiError::unprocessable("invalid_verdict", m.to_owned());
+    if body.reasons.len() > 32 || body.reasons.iter().any(|r| r.len() > 1000) {
+        return Err(bad("reasons: at most 32, each at most 1000 bytes"));
+    }
+    if body.checks.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err(bad("checks must be a JSON object"));
+    }
+    let time_ms: i64 = time
+        .parse()
+        .map_err(|_| ApiError::internal("a verified request without its time"))?;
+    let body_text =
+        String::from_utf8(signed.body.to_vec()).map_err(|_| bad("the body must be UTF-8 JSON"))?;
+    let validator = db_address(&signed.signer);
+    let now = clock::now_ms();
+    let accept = body.accept;
+    let outcome = relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<Json_> {
+            let row = conn
+                .query_opt(
+                    "SELECT submission, campaign, idx, object, validators, state, validator, lease_expires_ms FROM validation_jobs WHERE id = $1",
+                    params![job.clone()],
+                )?
+                .ok_or_else(|| ApiError::not_found("no_job", format!("no validation job {job:?}")))?;
+            let (submission, campaign, idx, object) =
+                (row.text(0)?, row.text(1)?, row.int(2)?, row.text(3)?);
+            if !row.text(4)?.contains(&format!(",{validator},")) {
+                return Err(ApiError::forbidden(
+                    "not_a_validator",
+                    "this key is not a validator of the job's campaign",
+                ));
+            }
+            if row.text(5)? == "done" {
+                let stored = conn
+                    .query_opt(
+                        "SELECT validator, accept FROM verdicts WHERE job = $1",
+                        params![job.clone()],
+                    )?
+                    .ok_or_else(|| ApiError::internal("a done job without a verdict"))?;
+                if stored.text(0)? == validator && (stored.int(1)? != 0) == accept {
+                    return outcome(conn, &job, &campaign, idx, &submission, true);
+                }
+                return Err(ApiError::conflict(
+                    "job_done",
+                    "this upload already has a verdict",
+                ));
+            }
+            let holder = row.opt_text(6)?;
+            if holder.as_deref().is_some_and(|h| h != validator) && row.int(7)? >= now {
+                return Err(ApiError::conflict(
+                    "job_leased",
+                    "another validator holds this job; take jobs with POST /v1/validation/jobs/next",
+                ));
+            }
+            if body.object != object {
+                return Err(ApiError::unprocessable(
+                    "wrong_object",
+                    format!("this job is about object {object}"),
+                ));
+            }
+            conn.execute(
+                "INSERT INTO verdicts (job, submission, campaign, object, validator, accept, path, body, time_ms, signature, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                params![
+                    job.clone(), submission.clone(), campaign.clone(), object, validator.clone(),
+                    i64::from(accept), path, body_text, time_ms, signature, now
+                ],
+            )?;
+            conn.execute(
+                "UPDATE validation_jobs SET state = 'done', validator = $1 WHERE id = $2",
+                params![validator, job.clone()],
+            )?;
+            settle(conn, &campaign, idx, &submission, accept, now)?;
+            outcome(conn, &job, &campaign, idx, &submission, false)
+        })
+        .await?;
+    if outcome.get("duplicate") == Some(&json!(false)) {
+        let counter = if accept {
+            &relay.metrics.accepted
+        } else {
+            &relay.metrics.rejected
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(Json(outcome))
+}
+
+/// What a verdict came to: the job and the submission's status.
+fn outcome(
+    conn: &mut dyn Conn,
+    job: &str,
+    campaign: &str,
+    idx: i64,
+    submission: &str,
+    duplicate: bool,
+) -> ApiResult<Json_> {
+    let status = conn
+        .query_opt(
+            "SELECT status FROM submissions WHERE campaign = $1 AND idx = $2 AND id = $3",
+            params![campaign, idx, submission],
+        )?
+        .map(|r| r.text(0))
+        .transpose()?
+        .unwrap_or_default();
+    Ok(json!({
+        "job": job,
+        "submission": submission,
+        "status": status,
+        "duplicate": duplicate,
+    }))
+}
+
+/// Settles a pending upload submission: accepted is credited as every accepted answer is;
+/// rejected is unpaid and gives its slot (and the item) back.
+fn settle(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    idx: i64,
+    submission: &str,
+    accept: bool,
+    now: i64,
+) -> ApiResult<()> {
+    let row = conn
+        .query_opt(
+            "SELECT s.worker, s.session, s.reward, s.status, c.token, c.chains, c.spec, s.answer_key, s.answer, i.payload FROM submissions s JOIN campaigns c ON c.id = s.campaign JOIN items i ON i.campaign = s.campaign AND i.idx = s.idx WHERE s.campaign = $1 AND s.idx = $2 AND s.id = $3",
+            params![campaign, idx, submission],
+        )?
+        .ok_or_else(|| ApiError::internal("a validation job of a missing submission"))?;
+    if row.text(3)? != "pending" {
+        return Ok(());
+    }
+    let (worker, session, reward) = (row.text(0)?, row.text(1)?, row.int(2)?);
+    let status = if accept { "accepted" } else { "rejected" };
+    conn.execute(
+        "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
+        params![status, campaign, idx, submission],
+    )?;
+    if accept {
+        tasks::credit_submission(
+            conn,
+            campaign,
+            submission,
+            &worker,
+            &row.text(4)?,
+            &row.text(5)?,
+            reward,
+            now,
+        )?;
+        // Recorded as the quality side records every upload accepted at once.
+        let spec: CampaignSpec = serde_json::from_str(&row.text(6)?).map_err(ApiError::internal)?;
+        let item: Json_ = serde_json::from_str(&row.text(9)?).map_err(ApiError::internal)?;
+        let vote = crate::quality::Vote {
+            worker,
+            key: row.text(7)?,
+            answer: row.text(8)?,
+        };
+        return crate::quality::accepted_at_once(conn, &spec, campaign, idx, &item, &vote);
+    }
+    conn.execute(
+        "UPDATE sessions SET committed = committed - $1 WHERE id = $2",
+        params![reward, session],
+    )?;
+    conn.execute(
+        "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
+        params![campaign, idx],
+    )?;
+    conn.execute(
+        "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
+        params![campaign],
+    )?;
+    Ok(())
+}
+
+/// The query of `GET /v1/campaigns/{id}/verdicts`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// Only verdicts after this job id (the previous page's `next`).
+    #[serde(default)]
+    after: Option<String>,
+    /// At most this many (1 to 1000, default 1000).
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// `GET /v1/campaigns/{id}/verdicts` (signed by the campaign's owner): every verdict, oldest
+/// first, each with what its validator signed.
+pub async fn list(
+    State(relay): State<AppState>,
+    Path(campaign): Path<String>,
+    Query(page): Query<Page>,
+    signed: Signed,
+) -> ApiResult<Json<Json_>> {
+    let limit = page.limit.unwrap_or(1000);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::unprocessable("invalid_limit", "limit: 1 to 1000"));
+    }
+    let owner = db_address(&signed.signer);
+    let after = page.after.unwrap_or_default();
+    let id = campaign.clone();
+    let rows = relay
+        .db
+        .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<crate::db::Row>> {
+            let row = conn
+                .query_opt("SELECT owner FROM campaigns WHERE id = $1", params![id.clone()])?
+                .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {id:?}")))?;
+            if row.text(0)? != owner {
+                return Err(ApiError::forbidden(
+                    "not_owner",
+                    "only the campaign's requester may read its verdicts",
+                ));
+            }
+            Ok(conn.query(
+                "SELECT job, submission, object, validator, accept, path, body, time_ms, signature FROM verdicts WHERE campaign = $1 AND job > $2 ORDER BY job LIMIT $3",
+                params![id, after, limit],
+            )?)
+        })
+        .await?;
+    let mut verdicts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let body: Json_ = serde_json::from_str(&row.text(6)?).map_err(ApiError::internal)?;
+        verdicts.push(json!({
+            "job": row.text(0)?,
+            "submission": row.text(1)?,
+            "object": row.text(2)?,
+            "validator": row.text(3)?,
+            "accept": row.int(4)? != 0,
+            "reasons": body.get("reasons").cloned().unwrap_or(json!([])),
+            "checks": body.get("checks").cloned().unwrap_or(Json_::Null),
+            "signed": {
+                "method": "POST",
+                "path": row.text(5)?,
+                "body": row.text(6)?,
+                "time_ms": row.int(7)?,
+                "signature": row.text(8)?,
+                "audience": db_address(&relay.address),
+            },
+        }));
+    }
+    let full = i64::try_from(rows.len()).unwrap_or(0) == limit;
+    let next = if full {
+        rows.last().map(|r| r.text(0)).transpose()?
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "campaign": campaign,
+        "verdicts": verdicts,
+        "next": next,
+    })))
+}

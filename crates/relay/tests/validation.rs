@@ -1,0 +1,450 @@
+//! Validators of uploads through the router and a real database: an upload to a campaign with
+//! validators waits for a verdict; accepted is credited, rejected is unpaid and frees its slot;
+//! jobs are leased to one validator at a time and come back when the lease runs out; verdicts
+//! are shown to the requester with what was signed, and the signature checks out.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use datahub_core::SecretKey;
+use datahub_core::eth::{SubmissionReceipt, Timestamp, TypedStruct, U256, keccak256};
+use datahub_core::request;
+use datahub_relay::db::Conn;
+use serde_json::{Value, json};
+
+/// An image-upload campaign whose uploads `validators` check.
+fn upload_spec(
+    id: &str,
+    owner: &SecretKey,
+    validators: &[&SecretKey],
+    items: usize,
+    budget: &str,
+) -> Value {
+    let items: Vec<Value> = (0..items)
+        .map(|i| json!({ "prompt": format!("photo of a street, number {i}") }))
+        .collect();
+    let validators: Vec<String> = validators
+        .iter()
+        .map(|k| hex::encode(k.public_key().to_compressed()))
+        .collect();
+    json!({
+        "id": id,
+        "kind": "image_upload",
+        "title": "Street photos",
+        "instructions": "Take a photo of a street.",
+        "items": items,
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": budget,
+        "lease_seconds": 300,
+        "encryption_key": encryption_key(owner),
+        "chains": [CHAIN],
+        "upload": { "types": ["image/png", "image/jpeg"], "min_width": 64, "min_height": 64, "max_bytes": 1000000 },
+        "validators": validators,
+    })
+}
+
+/// Records an object as fully stored (the storage side is tested in storage.rs; here only
+/// completeness matters) and returns its id.
+async fn stored_object(net: &Net, seed: u8) -> String {
+    let id = hex::encode([seed; 32]);
+    let object = id.clone();
+    net.relay()
+        .db
+        .write(move |conn: &mut dyn Conn| -> Result<(), datahub_relay::db::DbError> {
+            conn.execute(
+                "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, '00', '0x00', 1, 1, 0)",
+                datahub_relay::params![object.clone()],
+            )?;
+            conn.execute(
+                "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES ($1, 0, 0, $1, 1, NULL, 1)",
+                datahub_relay::params![object],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// Leases a task and submits `object` as its upload; the submission's answer.
+async fn upload(
+    net: &Net,
+    worker: &mut Worker,
+    campaign: &str,
+    object: &str,
+) -> (StatusCode, Value) {
+    let (status, task) = worker.next(net, campaign).await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    worker.nonce += 1;
+    let answer = json!({ "object": object }).to_string();
+    let deadline = u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap();
+    let lease = task["lease"].as_str().unwrap();
+    let mut manifest_id = [0u8; 32];
+    hex::decode_to_slice(object, &mut manifest_id).unwrap();
+    let receipt = SubmissionReceipt {
+        campaign: campaign.to_owned(),
+        task: lease.to_owned(),
+        answer_hash: keccak256(answer.as_bytes()),
+        manifest_id,
+        nonce: U256::from_u64(worker.nonce),
+        deadline,
+    };
+    let signature = receipt.sign(&worker.session_key, &domain(net));
+    let body = json!({
+        "campaign": campaign,
+        "task": lease,
+        "answer": answer,
+        "manifest_id": object,
+        "nonce": worker.nonce.to_string(),
+        "deadline": deadline,
+        "signature": signature.to_hex(),
+    });
+    worker.submit(net, &body).await
+}
+
+async fn next_job(net: &Net, validator: &SecretKey, body: &Value) -> (StatusCode, Value) {
+    net.call(net.signed(validator, "POST", "/v1/validation/jobs/next", body))
+        .await
+}
+
+async fn verdict(net: &Net, validator: &SecretKey, job: &str, body: &Value) -> (StatusCode, Value) {
+    let path = format!("/v1/validation/jobs/{job}/verdict");
+    net.call(net.signed(validator, "POST", &path, body)).await
+}
+
+async fn balance(net: &Net, worker: &Worker) -> String {
+    let (status, body) = net.get("/v1/me/balances", Some(&worker.token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["token"] == "USDT")
+        .map_or_else(
+            || "0".to_owned(),
+            |b| b["amount"].as_str().unwrap().to_owned(),
+        )
+}
+
+/// Each balance equals its transfers' sum and all balances sum to zero (as in api.rs).
+async fn assert_ledger_balanced(net: &Net) {
+    let (balances, transfers) = net
+        .relay()
+        .db
+        .read(
+            |conn: &mut dyn Conn| -> Result<_, datahub_relay::db::DbError> {
+                Ok((
+                    conn.query("SELECT id, balance FROM accounts", &[])?,
+                    conn.query("SELECT debit, credit, amount FROM transfers", &[])?,
+                ))
+            },
+        )
+        .await
+        .unwrap();
+    let mut expected = std::collections::HashMap::<String, i64>::new();
+    for t in &transfers {
+        *expected.entry(t.text(0).unwrap()).or_default() -= t.int(2).unwrap();
+        *expected.entry(t.text(1).unwrap()).or_default() += t.int(2).unwrap();
+    }
+    let mut total = 0;
+    for row in &balances {
+        let (id, balance) = (row.text(0).unwrap(), row.int(1).unwrap());
+        assert_eq!(
+            balance,
+            expected.get(&id).copied().unwrap_or(0),
+            "account {id}"
+        );
+        total += balance;
+    }
+    assert_eq!(total, 0, "balances sum to zero");
+}
+
+both!(campaign_validators_are_checked, |net| {
+    let owner = key("owner");
+    let validator = key("validator");
+    let mut spec = upload_spec("checked", &owner, &[&validator], 2, "1");
+    spec["validators"] = json!(["02abcdef"]);
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("validators[0]"),
+        "{body}"
+    );
+    let keys: Vec<SecretKey> = (0..9).map(|i| key(&format!("v{i}"))).collect();
+    let refs: Vec<&SecretKey> = keys.iter().collect();
+    let (status, body) = net
+        .create_campaign(&owner, &upload_spec("checked", &owner, &refs, 2, "1"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = net
+        .create_campaign(
+            &owner,
+            &upload_spec("checked", &owner, &[&validator, &validator], 2, "1"),
+        )
+        .await;
+    assert_eq!(body["message"], "validators: each key once", "{status}");
+    let mut text = campaign_spec("checked", &owner, 2, 1, "1");
+    text["validators"] = json!([hex::encode(validator.public_key().to_compressed())]);
+    let (status, body) = net.create_campaign(&owner, &text).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let mut spec = upload_spec("checked", &owner, &[&validator], 2, "1");
+    spec["upload"]["min_width"] = json!("wide");
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(
+        body["message"], "upload.min_width: an integer from 1 to 16384",
+        "{status}"
+    );
+    let (status, body) = net
+        .create_campaign(
+            &owner,
+            &upload_spec("checked", &owner, &[&validator], 2, "1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["validators"],
+        json!([hex::encode(validator.public_key().to_compressed())])
+    );
+});
+
+both!(an_accepted_upload_is_credited_and_its_verdict_kept, |net| {
+    let owner = key("owner");
+    let validator = key("validator");
+    let stranger = key("stranger");
+    let spec = upload_spec("photos", &owner, &[&validator], 2, "1");
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut worker = Worker::sign_in(&net, "alice").await;
+    let object = stored_object(&net, 7).await;
+    let (status, outcome) = upload(&net, &mut worker, "photos", &object).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["status"], "pending");
+    assert_eq!(outcome["credited"], "0");
+    assert_eq!(balance(&net, &worker).await, "0");
+
+    let (status, body) = next_job(&net, &stranger, &json!({})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_job"))
+    );
+    let (status, job) = next_job(&net, &validator, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["object"], object);
+    assert_eq!(job["campaign"], "photos");
+    assert_eq!(job["kind"], "image_upload");
+    assert_eq!(job["upload"]["min_width"], 64);
+    assert_eq!(job["item"]["prompt"], "photo of a street, number 0");
+    assert_eq!(job["submission"], outcome["submission"]);
+    let id = job["job"].as_str().unwrap().to_owned();
+    // Asking again while holding it answers the same job.
+    let (_, again) = next_job(&net, &validator, &json!({})).await;
+    assert_eq!(again["job"], job["job"]);
+
+    let accept =
+        json!({ "object": object, "accept": true, "reasons": [], "checks": { "width": 640 } });
+    let (status, body) = verdict(&net, &stranger, &id, &accept).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_a_validator"))
+    );
+    let wrong = json!({ "object": hex::encode([8u8; 32]), "accept": true });
+    let (status, body) = verdict(&net, &validator, &id, &wrong).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_object"))
+    );
+    let (status, body) = verdict(&net, &validator, "nosuchjob", &accept).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, settled) = verdict(&net, &validator, &id, &accept).await;
+    assert_eq!(status, StatusCode::OK, "{settled}");
+    assert_eq!(settled["status"], "accepted");
+    assert_eq!(settled["duplicate"], false);
+    assert_eq!(balance(&net, &worker).await, "0.05");
+    // A retry of the same decision is answered, not counted; another decision is refused.
+    let (status, retry) = verdict(&net, &validator, &id, &accept).await;
+    assert_eq!(
+        (status, retry["duplicate"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let reject = json!({ "object": object, "accept": false, "reasons": ["changed my mind"] });
+    let (status, body) = verdict(&net, &validator, &id, &reject).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("job_done"))
+    );
+    assert_eq!(balance(&net, &worker).await, "0.05");
+    let (status, _) = next_job(&net, &validator, &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The accepted upload is a result; nothing was a result while it was pending.
+    let (status, results) = net
+        .call(net.signed(&owner, "GET", "/v1/campaigns/photos/results", &json!(null)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    assert_eq!(results["records"].as_array().unwrap().len(), 1, "{results}");
+    assert_eq!(results["records"][0]["object"], object);
+    assert_eq!(
+        results["records"][0]["contributors"],
+        json!([format!("0x{}", hex::encode(worker.address().as_bytes()))])
+    );
+
+    // The requester sees the verdict with what the validator signed; the signature recovers
+    // to the validator's address.
+    let (status, body) = net
+        .call(net.signed(
+            &stranger,
+            "GET",
+            "/v1/campaigns/photos/verdicts",
+            &json!(null),
+        ))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_owner"))
+    );
+    let (status, list) = net
+        .call(net.signed(
+            &owner,
+            "GET",
+            "/v1/campaigns/photos/verdicts?limit=10",
+            &json!(null),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let verdicts = list["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 1);
+    let v = &verdicts[0];
+    assert_eq!(v["accept"], true);
+    assert_eq!(v["object"], object);
+    assert_eq!(v["checks"]["width"], 640);
+    assert_eq!(list["next"], Value::Null);
+    let signed = &v["signed"];
+    let digest = request::digest(
+        "POST",
+        signed["path"].as_str().unwrap(),
+        signed["body"].as_str().unwrap().as_bytes(),
+        Timestamp::from_unix_millis(signed["time_ms"].as_i64().unwrap()),
+        &datahub_core::eth::Address::parse(signed["audience"].as_str().unwrap()).unwrap(),
+    );
+    let signature =
+        datahub_core::Signature::from_hex(signed["signature"].as_str().unwrap()).unwrap();
+    let signer = signature.recover_address_prehash(&digest).unwrap();
+    assert_eq!(signer, validator.public_key().address());
+    assert_eq!(
+        v["validator"],
+        format!("0x{}", hex::encode(signer.as_bytes()))
+    );
+    assert_ledger_balanced(&net).await;
+});
+
+both!(a_rejected_upload_is_unpaid_and_frees_its_slot, |net| {
+    let owner = key("owner");
+    let validator = key("validator");
+    // One item, one paid slot: while the upload is pending, nobody else can lease it.
+    let spec = upload_spec("one-slot", &owner, &[&validator], 1, "0.05");
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut alice = Worker::sign_in(&net, "alice").await;
+    let bob = Worker::sign_in(&net, "bob").await;
+    let object = stored_object(&net, 9).await;
+    let (_, outcome) = upload(&net, &mut alice, "one-slot", &object).await;
+    assert_eq!(outcome["status"], "pending");
+    let (status, body) = bob.next(&net, "one-slot").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, job) = next_job(&net, &validator, &json!({})).await;
+    let reject = json!({
+        "object": object, "accept": false,
+        "reasons": ["image is 32x32, smaller than 64x64"], "checks": { "width": 32, "height": 32 }
+    });
+    let (status, settled) = verdict(&net, &validator, job["job"].as_str().unwrap(), &reject).await;
+    assert_eq!(status, StatusCode::OK, "{settled}");
+    assert_eq!(settled["status"], "rejected");
+    let (_, results) = net
+        .call(net.signed(
+            &owner,
+            "GET",
+            "/v1/campaigns/one-slot/results",
+            &json!(null),
+        ))
+        .await;
+    assert_eq!(results["records"], json!([]), "{results}");
+    assert_eq!(balance(&net, &alice).await, "0");
+    let (_, summary) = net.get("/v1/campaigns/one-slot", None).await;
+    assert_eq!(summary["budget_left"], "0.05");
+    assert_eq!(summary["open_tasks"], 1);
+    // The slot and the item are free again, for someone else.
+    let (status, task) = bob.next(&net, "one-slot").await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let (status, body) = alice.next(&net, "one-slot").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_ledger_balanced(&net).await;
+});
+
+both!(a_job_whose_lease_ran_out_goes_to_another_validator, |net| {
+    let owner = key("owner");
+    let (first, second) = (key("validator 1"), key("validator 2"));
+    let spec = upload_spec("two-validators", &owner, &[&first, &second], 2, "1");
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut alice = Worker::sign_in(&net, "alice").await;
+    let object = stored_object(&net, 3).await;
+    upload(&net, &mut alice, "two-validators", &object).await;
+    let (status, body) = next_job(&net, &first, &json!({ "lease_seconds": 1 })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, job) = next_job(&net, &first, &json!({ "lease_seconds": 30 })).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    let id = job["job"].as_str().unwrap().to_owned();
+    let (status, _) = next_job(&net, &second, &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The first validator crashed: its lease runs out (moved into the past here).
+    let held = id.clone();
+    net.relay()
+        .db
+        .write(move |conn: &mut dyn Conn| {
+            conn.execute(
+                "UPDATE validation_jobs SET lease_expires_ms = 1 WHERE id = $1",
+                datahub_relay::params![held],
+            )
+        })
+        .await
+        .unwrap();
+    let (status, again) = next_job(&net, &second, &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["job"], id.as_str());
+    let accept = json!({ "object": object, "accept": true });
+    let (status, body) = verdict(&net, &first, &id, &accept).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("job_leased"))
+    );
+    let (status, body) = verdict(&net, &second, &id, &accept).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("accepted"))
+    );
+    assert_eq!(balance(&net, &alice).await, "0.05");
+});
+
+both!(without_validators_an_upload_is_accepted_at_once, |net| {
+    let owner = key("owner");
+    let mut spec = upload_spec("no-validators", &owner, &[], 1, "1");
+    spec.as_object_mut().unwrap().remove("validators");
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["validators"], json!([]));
+    let mut worker = Worker::sign_in(&net, "alice").await;
+    let object = stored_object(&net, 5).await;
+    let (_, outcome) = upload(&net, &mut worker, "no-validators", &object).await;
+    assert_eq!(outcome["status"], "accepted", "{outcome}");
+    assert_eq!(balance(&net, &worker).await, "0.05");
+    // Nobody's job: any key asking gets none.
+    let (status, _) = next_job(&net, &key("validator"), &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+});
