@@ -811,7 +811,9 @@ impl App {
             },
         };
         self.set_busy(Some(T::Loading));
-        let options = manifest.map_or(JsValue::UNDEFINED, |m| to_js(&json!({ "manifestId": m })));
+        let options = manifest
+            .as_ref()
+            .map_or(JsValue::UNDEFINED, |m| to_js(&json!({ "manifestId": m })));
         let outcome = match session.submit(&to_js(&task.json), &to_js(&answer), options) {
             Ok(p) => wait(p).await,
             Err(e) => Err(e),
@@ -829,6 +831,7 @@ impl App {
                         self.t(T::Duplicate).to_owned()
                     }
                     "accepted" => format!("{} +{credited} {token}", self.t(T::Credited)),
+                    "pending" if manifest.is_some() => self.t(T::PendingCheck).to_owned(),
                     "pending" => self.t(T::Pending).to_owned(),
                     _ => self.t(T::NotPaid).to_owned(),
                 };

@@ -87,6 +87,7 @@ pub enum T {
     ShortcutSkip,
     Credited,
     Pending,
+    PendingCheck,
     NotPaid,
     Duplicate,
     NoTaskLeft,
@@ -221,6 +222,10 @@ impl T {
             Self::Pending => (
                 "Thanks! Paid once other answers agree.",
                 "谢谢！其他人的答案一致后即付款。",
+            ),
+            Self::PendingCheck => (
+                "Thanks! Paid once the upload passes its checks.",
+                "谢谢！上传内容通过检查后即付款。",
             ),
             Self::NotPaid => (
                 "Not paid: the answer was not accepted.",
