@@ -7,7 +7,7 @@
 // errors a contributor meets. Screenshots of every task type go to target/e2e/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Wallet, verifyTypedData } from "ethers";
 import { LocalSigner } from "@datahub/wasm";
@@ -414,6 +414,53 @@ test("no wallet: a local key, Chinese text, and the errors a contributor meets",
     } catch (error) {
       await shootAndThrow(page, "errors")(error);
     }
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("an upload to a campaign with a validator is sealed to it, checked by `datahub validate`, then paid", async () => {
+  const validatorKey = join(net.data, "validator.key");
+  const made = net.datahub(["keygen", "-o", validatorKey, "--force"]);
+  const validator = /public key\s+([0-9a-f]{66})/.exec(made)[1];
+  const spec = join(net.data, "checked-photos.json");
+  await writeFile(spec, JSON.stringify({
+    id: "checked-photos", kind: "image_upload", title: "Checked photos", instructions: "A photo of anything.",
+    items: [{ prompt: "Anything" }, { prompt: "Anything else" }], reward: "0.30", token: "USDT", budget: "3",
+    upload: { types: ["image/png"], min_width: 64, min_height: 64 }, validators: [validator],
+  }));
+  net.datahub(["campaign", "create", spec, "--key", join(net.data, "requester.key")]);
+
+  const browser = await launch({ viewport: { width: 800, height: 900 } });
+  try {
+    const page = await browser.page();
+    let object;
+    page.on("request", (r) => {
+      if (r.method() === "POST" && r.url().endsWith("/v1/submissions")) object = JSON.parse(r.postData()).manifest_id;
+    });
+    await page.goto(net.origin);
+    await page.click("#dh-connect-local");
+    await page.click(".dh-card[data-action='campaign:checked-photos']");
+    await page.waitForSelector(".dh-task[data-kind=image_upload]");
+    const photo = png(200, 150, 11);
+    await page.setInputFiles("#dh-file", { name: "photo.png", mimeType: "image/png", buffer: photo });
+    await page.waitForSelector("#dh-preview");
+    const before = await shownBalance(page);
+    await page.click("#dh-submit");
+    await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("passes its checks"), null, { timeout: 60_000 });
+    assert.equal(await shownBalance(page), before, "not paid before the verdict");
+
+    const validated = net.datahub(["validate", "--key", validatorKey, "--relay", net.origin, "--data", join(net.data, "validator"), "--until-idle"]);
+    assert.match(validated, /accept/i);
+    // The validator could open it: it was sealed to the validator as well as to the requester.
+    const out = join(net.data, "checked.out");
+    net.datahub(["object", "get", object, "-i", validatorKey, "-o", out, "--relay", net.origin]);
+    assert.ok((await readFile(out)).equals(photo));
+
+    await page.click("[data-action=back]");
+    await page.waitForFunction((b) => document.querySelector("#dh-balance")?.textContent.includes(b), "0.3 USDT");
+    assert.equal((await shownBalance(page)) - before, units("0.30"), "paid once the validator accepted");
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();
