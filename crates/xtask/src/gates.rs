@@ -55,6 +55,16 @@ pub fn test_native() -> Result<()> {
     // The relay's tests run on SQLite and, against this server, on PostgreSQL.
     let postgres = crate::postgres::Cluster::start()?;
     let url = postgres.url.clone();
+    // The COCO export is loaded by pycocotools when setup made its venv.
+    let coco = crate::setup::coco_python_path();
+    let with_env = |cmd: Cmd| {
+        let cmd = cmd.env("DATAHUB_TEST_POSTGRES", &url);
+        if coco.is_file() {
+            cmd.env("DATAHUB_COCO_PYTHON", &coco)
+        } else {
+            cmd
+        }
+    };
     if Cmd::new("cargo")
         .args(["nextest", "--version"])
         .probe()
@@ -62,9 +72,7 @@ pub fn test_native() -> Result<()> {
     {
         heading("test-native: the workspace's tests (cargo nextest), then its doc tests");
         // A crate with no tests yet is not a failure.
-        Cmd::new("cargo")
-            .args(["nextest", "run", "--workspace", "--no-tests=warn"])
-            .env("DATAHUB_TEST_POSTGRES", &url)
+        with_env(Cmd::new("cargo").args(["nextest", "run", "--workspace", "--no-tests=warn"]))
             .run()?;
         Cmd::new("cargo")
             .args(["test", "--workspace", "--doc"])
@@ -73,10 +81,7 @@ pub fn test_native() -> Result<()> {
         heading(
             "test-native: the workspace's tests (cargo test; install cargo-nextest for nextest)",
         );
-        Cmd::new("cargo")
-            .args(["test", "--workspace"])
-            .env("DATAHUB_TEST_POSTGRES", &url)
-            .run()
+        with_env(Cmd::new("cargo").args(["test", "--workspace"])).run()
     }
 }
 

@@ -25,6 +25,7 @@ pub fn run() -> Result<()> {
     )?;
     chromium()?;
     postgresql()?;
+    coco_python()?;
     npm_deps()?;
     println!("setup: done");
     Ok(())
@@ -156,6 +157,60 @@ fn postgresql() -> Result<()> {
     debian("postgresql", &["postgresql"], || {
         crate::postgres::bin_dir().is_some()
     })
+}
+
+/// A Python with pycocotools (a venv under target/), so the COCO export is checked by the COCO
+/// project's own loader and evaluator (`DATAHUB_COCO_PYTHON`, set by test-native).
+fn coco_python() -> Result<()> {
+    let python = coco_python_path();
+    let has_coco = || {
+        Cmd::new(python.to_string_lossy().as_ref())
+            .args(["-c", "import pycocotools"])
+            .probe()
+            .is_some()
+    };
+    if has_coco() {
+        println!("ok: pycocotools in {}", python.display());
+        return Ok(());
+    }
+    debian("python3-venv", &["python3-venv"], || {
+        Cmd::new("python3")
+            .args(["-c", "import ensurepip, venv"])
+            .probe()
+            .is_some()
+    })?;
+    let venv = python
+        .parent()
+        .and_then(Path::parent)
+        .context("the venv's folder")?;
+    println!(
+        "pycocotools is missing: making {} and installing it",
+        venv.display()
+    );
+    Cmd::new("python3")
+        .args(["-m", "venv"])
+        .arg(venv.to_string_lossy().as_ref())
+        .run()?;
+    Cmd::new(venv.join("bin/pip").to_string_lossy().as_ref())
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "pycocotools",
+        ])
+        .run()?;
+    if !has_coco() {
+        bail!(
+            "installed pycocotools but {} cannot import it",
+            python.display()
+        );
+    }
+    Ok(())
+}
+
+/// The venv's python that has pycocotools.
+pub fn coco_python_path() -> std::path::PathBuf {
+    root().join("target/tools/coco-venv/bin/python")
 }
 
 /// Installs Debian `packages` unless `present()` says they are there.
