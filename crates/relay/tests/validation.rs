@@ -129,39 +129,6 @@ async fn balance(net: &Net, worker: &Worker) -> String {
         )
 }
 
-/// Each balance equals its transfers' sum and all balances sum to zero (as in api.rs).
-async fn assert_ledger_balanced(net: &Net) {
-    let (balances, transfers) = net
-        .relay()
-        .db
-        .read(
-            |conn: &mut dyn Conn| -> Result<_, datahub_relay::db::DbError> {
-                Ok((
-                    conn.query("SELECT id, balance FROM accounts", &[])?,
-                    conn.query("SELECT debit, credit, amount FROM transfers", &[])?,
-                ))
-            },
-        )
-        .await
-        .unwrap();
-    let mut expected = std::collections::HashMap::<String, i64>::new();
-    for t in &transfers {
-        *expected.entry(t.text(0).unwrap()).or_default() -= t.int(2).unwrap();
-        *expected.entry(t.text(1).unwrap()).or_default() += t.int(2).unwrap();
-    }
-    let mut total = 0;
-    for row in &balances {
-        let (id, balance) = (row.text(0).unwrap(), row.int(1).unwrap());
-        assert_eq!(
-            balance,
-            expected.get(&id).copied().unwrap_or(0),
-            "account {id}"
-        );
-        total += balance;
-    }
-    assert_eq!(total, 0, "balances sum to zero");
-}
-
 both!(campaign_validators_are_checked, |net| {
     let owner = key("owner");
     let validator = key("validator");
