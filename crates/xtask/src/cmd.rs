@@ -82,6 +82,11 @@ impl Cmd {
         self
     }
 
+    /// The command as it is shown to the reader (and recorded next to benchmark figures).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
     fn announce(&self) {
         match &self.dir {
             Some(dir) => {
