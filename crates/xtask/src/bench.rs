@@ -199,9 +199,10 @@ fn wasm_suite(
         .env("BENCH_MIB", mib)
         .arg(format!("bench/{script}"))
         .arg("--json")
-        .arg(&json)
+        // From tests/, where it runs.
+        .arg(format!("../target/bench/{stem}.json"))
         .dir(root().join("tests"));
-    *command = cmd.shown().to_owned();
+    *command = format!("(cd tests) {}", cmd.shown());
     let command = command.as_str();
     cmd.run()?;
     let rows = read_json(&json)?;
@@ -359,7 +360,10 @@ fn relay_postgres(run: &Run, figures: &mut Vec<Figure>, command: &mut String) ->
     let json = run.json_file("load-postgres.jsonl")?;
     let cluster = crate::postgres::Cluster::start()?;
     let cmd = load_command(run, &json).args(["--database-url", &cluster.url]);
-    *command = cmd.shown().to_owned();
+    // The cluster's port changes with every run.
+    *command = cmd
+        .shown()
+        .replace(&cluster.url, "postgres://…(a throwaway cluster)");
     let command = command.as_str();
     cmd.run()?;
     // Compared with the SQLite rounds of this same run, when they succeeded.
@@ -430,9 +434,10 @@ fn first_task(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Res
     let runs = if run.quick { "1" } else { "5" };
     let cmd = Cmd::new("node")
         .args(["bench/first-task.mjs", "--runs", runs, "--json"])
-        .arg(&json)
+        // From tests/, where it runs.
+        .arg("../target/bench/first-task.json")
         .dir(root().join("tests"));
-    *command = cmd.shown().to_owned();
+    *command = format!("(cd tests) {}", cmd.shown());
     let command = command.as_str();
     cmd.run()?;
     let r = read_json(&json)?;
@@ -482,8 +487,10 @@ fn markdown(machine: &Machine, quick: bool, figures: &[Figure]) -> String {
                 commands.push(&f.command);
             }
         }
+        // Paths shown from the repository root, so the file reads the same on every machine.
+        let root = format!("{}/", root().display());
         for c in commands {
-            md.push_str(&format!("`{c}`\n\n"));
+            md.push_str(&format!("`{}`\n\n", c.replace(&root, "")));
         }
         md.push_str("| figure | value | peer | peer value | ratio |\n|---|---:|---|---:|---:|\n");
         for f in these {
