@@ -438,18 +438,6 @@ impl Net {
             .context("no at_risk in the status")
     }
 
-    /// Waits until the object has no segment at risk; returns the seconds from `since`, or
-    /// `None` if that did not happen within [`HEAL_TIMEOUT`].
-    fn whole(&self, id: &str, since: Instant) -> Option<f64> {
-        while since.elapsed() < HEAL_TIMEOUT {
-            if self.at_risk(id).ok() == Some(0) {
-                return Some(since.elapsed().as_secs_f64());
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        None
-    }
-
     /// Waits until the object has a segment at risk and then none; returns the seconds from
     /// `since` to whole again, or `None` if that did not happen within [`HEAL_TIMEOUT`].
     fn heals(&self, id: &str, since: Instant) -> Option<f64> {
@@ -662,13 +650,34 @@ fn node_killed_during_upload(dir: &Path) -> Result<Outcome> {
         ));
         net.put(&file, &public)?
     };
-    // The relay can only see the death once the node has been silent for node_timeout_secs:
-    // look after that, then wait for the object to have no segment at risk.
+    // The relay can only see the death once the node has been silent for node_timeout_secs, so
+    // watch until then and after, until the object has no segment at risk: recovered is when it
+    // last became whole.
     let judged = killed + Duration::from_secs(NODE_TIMEOUT_SECS + 2);
-    if let Some(wait) = judged.checked_duration_since(Instant::now()) {
-        std::thread::sleep(wait);
+    let mut seen_at_risk = false;
+    let mut whole_since = None;
+    while killed.elapsed() < HEAL_TIMEOUT {
+        match net.at_risk(&id) {
+            Ok(0) => {
+                whole_since.get_or_insert(killed.elapsed().as_secs_f64());
+            }
+            Ok(_) => {
+                seen_at_risk = true;
+                whole_since = None;
+            }
+            Err(_) => {}
+        }
+        if whole_since.is_some() && Instant::now() >= judged {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
-    let healed = net.whole(&id, killed);
+    let healed = whole_since;
+    note.push_str(if seen_at_risk {
+        "; segments were seen at risk, then repaired"
+    } else {
+        "; no segment was seen at risk (placed around the dead node, or repaired between looks)"
+    });
     let lost = usize::from(!net.reads_back(&id, &file));
     Ok(outcome(
         1,
