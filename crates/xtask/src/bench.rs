@@ -204,7 +204,7 @@ fn wasm_suite(
         .dir(root().join("tests"));
     *command = format!("(cd tests) {}", cmd.shown());
     let command = command.as_str();
-    cmd.run()?;
+    cmd.run_explained()?;
     let rows = read_json(&json)?;
     let rows = rows.as_array().context("the suite's JSON is not a list")?;
     let field = |row: &Value, key: &str| {
@@ -257,7 +257,7 @@ fn native(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<
     }
     *command = cmd.shown().to_owned();
     let command = command.as_str();
-    cmd.run()?;
+    cmd.run_explained()?;
     // Criterion's mean time per iteration, each iteration over 64 MiB.
     let mib_per_sec = |bench: &str| -> Result<f64> {
         let estimates = read_json(&group.join(bench).join("new/estimates.json"))?;
@@ -352,7 +352,7 @@ fn relay_sqlite(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> R
     let cmd = load_command(run, &json);
     *command = cmd.shown().to_owned();
     let command = command.as_str();
-    cmd.run()?;
+    cmd.run_explained()?;
     load_figures(&load_rounds(&json)?, "SQLite", None, command, figures)
 }
 
@@ -365,7 +365,7 @@ fn relay_postgres(run: &Run, figures: &mut Vec<Figure>, command: &mut String) ->
         .shown()
         .replace(&cluster.url, "postgres://…(a throwaway cluster)");
     let command = command.as_str();
-    cmd.run()?;
+    cmd.run_explained()?;
     // Compared with the SQLite rounds of this same run, when they succeeded.
     let sqlite = load_rounds(&run.out.join("load-sqlite.jsonl")).ok();
     load_figures(
@@ -391,7 +391,7 @@ fn storage(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result
         .arg(&json);
     *command = cmd.shown().to_owned();
     let command = command.as_str();
-    cmd.run()?;
+    cmd.run_explained()?;
     let r = read_json(&json)?;
     let size = number(&r, "size_mib")?;
     figures.extend([
@@ -439,7 +439,7 @@ fn first_task(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Res
         .dir(root().join("tests"));
     *command = format!("(cd tests) {}", cmd.shown());
     let command = command.as_str();
-    cmd.run()?;
+    cmd.run_explained()?;
     let r = read_json(&json)?;
     let kib = |key| number(&r, key).map(|b| b / 1024.0);
     let figure = |name: &str, value, unit| Figure::new(FIRST_TASK, name, value, unit, command);
