@@ -2,16 +2,31 @@
 # Storage benchmark: put and get of one object through `datahub dev` (relay + 6 nodes, release
 # build), then the time the relay takes to repair around one killed node.
 #
-#   bash bench/storage.sh [SIZE_MIB (default 256)]
+#   bash bench/storage.sh [SIZE_MIB (default 256)] [--json FILE]
+#
+# --json FILE also writes the figures there as JSON (for `cargo xtask bench`). BENCH_PROFILE=debug
+# uses the debug build instead of the release one (quicker to build, for checking the script).
 #
 # Prints MiB/s of put and get (wall time of the CLI, sealing and opening included) and the
 # seconds from a node's SIGKILL until `object status` reports no segment at risk (that includes
 # the node timeout, 15 s by default, before the node is judged dead).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-size_mib="${1:-256}"
-cargo build --release -q -p datahub-cli
-bin="$PWD/target/release/datahub"
+size_mib=256
+json_out=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --json) json_out="$2"; shift 2 ;;
+    *) size_mib="$1"; shift ;;
+  esac
+done
+if [[ "${BENCH_PROFILE:-release}" == debug ]]; then
+  cargo build -q -p datahub-cli
+  bin="$PWD/target/debug/datahub"
+else
+  cargo build --release -q -p datahub-cli
+  bin="$PWD/target/release/datahub"
+fi
 work="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 relay="http://127.0.0.1:$port"
@@ -46,6 +61,11 @@ until [[ "$(at_risk)" != 0 ]]; do sleep 0.5; done
 t_dead=$(date +%s.%N)
 until [[ "$(at_risk)" == 0 ]]; do sleep 0.5; done
 t4=$(date +%s.%N)
-echo "repair after one node killed: judged dead after $(secs "$t3" "$t_dead") s (the node timeout), repaired $(secs "$t_dead" "$t4") s later"
+dead=$(secs "$t3" "$t_dead"); repaired=$(secs "$t_dead" "$t4")
+echo "repair after one node killed: judged dead after $dead s (the node timeout), repaired $repaired s later"
 "$bin" object get "$id" -i "$work/key" -o "$work/back2" --relay "$relay" >/dev/null
 cmp "$work/data" "$work/back2" && echo "read back byte-exact after repair"
+if [[ -n "$json_out" ]]; then
+  printf '{"size_mib": %s, "put_seconds": %s, "get_seconds": %s, "dead_after_seconds": %s, "repaired_seconds": %s}\n' \
+    "$size_mib" "$put" "$get" "$dead" "$repaired" >"$json_out"
+fi

@@ -3,7 +3,8 @@
 // tests/node_modules. A benchmark, not a test.
 //
 // Run from tests/ after `cargo xtask pkg`: node bench/pipeline-chromium.mjs
-// (BENCH_SECONDS and BENCH_MIB as for pipeline.mjs).
+// (BENCH_SECONDS and BENCH_MIB as for pipeline.mjs, and `--json FILE` too).
+import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { serve, launch } from "../pkg/browser.mjs";
 
@@ -31,17 +32,19 @@ try {
   page.on("console", (m) => console.log(m.text()));
   page.on("response", (r) => r.status() >= 400 && console.error(`${r.status()} ${r.url()}`));
   await page.goto(`${server.origin}/bench/index.html`);
-  await page.evaluate(
+  const rows = await page.evaluate(
     async ({ seconds, mib }) => {
       const { default: init, ...dh } = await import("@datahub/wasm");
       await init();
       const { run } = await import("/bench/pipeline-suite.mjs");
       const rsWasm = new Uint8Array(await (await fetch("/node_modules/@digitaldefiance/reed-solomon-erasure.wasm/browser/reed_solomon_erasure_bg.wasm")).arrayBuffer());
-      await run({ dh, rsWasm, log: (line) => console.log(line), header: navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium", seconds, mib });
+      return await run({ dh, rsWasm, log: (line) => console.log(line), header: navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium", seconds, mib });
     },
     { seconds: Number(process.env.BENCH_SECONDS ?? 2), mib: Number(process.env.BENCH_MIB ?? 64) },
   );
   if (page.errors.length) throw page.errors[0];
+  const jsonAt = process.argv.indexOf("--json");
+  if (jsonAt > 0) writeFileSync(process.argv[jsonAt + 1], JSON.stringify(rows, null, 2));
 } finally {
   await browser.close();
   await server.close();

@@ -6,9 +6,10 @@
 // Run from tests/ after `cargo xtask pkg`: node bench/pipeline.mjs
 // BENCH_SECONDS (default 2) is the time spent on each figure; BENCH_MIB (default 64) the size
 // sealed. Prints MiB/s or ops/s and, for each of ours, the ratio to the best peer (>1: ahead).
+// `--json FILE` also writes every figure there, {group, name, value, unit, ours} (cargo xtask bench).
 // bench/pipeline-chromium.mjs runs the same suite in headless Chromium.
 import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { run } from "./pipeline-suite.mjs";
 
@@ -20,7 +21,7 @@ const rsWasm = readFileSync(
   new URL("../node_modules/@digitaldefiance/reed-solomon-erasure.wasm/dist/reed_solomon_erasure_bg.wasm", import.meta.url),
 );
 
-await run({
+const rows = await run({
   dh,
   rsWasm,
   log: (line) => console.log(line),
@@ -28,3 +29,5 @@ await run({
   seconds: Number(process.env.BENCH_SECONDS ?? 2),
   mib: Number(process.env.BENCH_MIB ?? 64),
 });
+const jsonAt = process.argv.indexOf("--json");
+if (jsonAt > 0) writeFileSync(process.argv[jsonAt + 1], JSON.stringify(rows, null, 2));

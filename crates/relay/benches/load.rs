@@ -2,13 +2,14 @@
 //! process over HTTP.
 //!
 //! `cargo bench -p datahub-relay --bench load [-- --connections 64,256 --campaigns 20
-//! --database-url postgres://…]`
+//! --database-url postgres://… --json FILE]`
 //!
 //! Set-up (not timed): a relay process on a fresh data folder (SQLite unless a PostgreSQL URL is
 //! given), `campaigns` campaigns, one contributor per connection signed in with a session key,
 //! each holding one lease in every campaign and the signed receipts for them. Timed: every
 //! contributor sends its submissions one after another on its own connection, all at once.
-//! Printed: leases/s of the set-up, then submissions/s and p50/p90/p99 latency.
+//! Printed: leases/s of the set-up, then submissions/s and p50/p90/p99 latency. With `--json
+//! FILE`, each round's figures are also appended to FILE as one JSON line (for `cargo xtask bench`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -83,6 +84,7 @@ fn main() {
         .collect();
     let campaigns: usize = arg("--campaigns").map_or(20, |c| c.parse().unwrap());
     let database = arg("--database-url");
+    let json_out = arg("--json");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -91,11 +93,21 @@ fn main() {
     for c in connections {
         // A fresh database per round, made outside the runtime (the client is synchronous).
         let url = database.as_deref().map(fresh_postgres);
-        runtime.block_on(round(c, campaigns, url.as_deref()));
+        let figures = runtime.block_on(round(c, campaigns, url.as_deref()));
+        if let Some(path) = &json_out {
+            use std::io::Write as _;
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap();
+            writeln!(file, "{figures}").unwrap();
+        }
     }
 }
 
-async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
+/// Runs one round and returns its figures as JSON.
+async fn round(connections: usize, campaigns: usize, database: Option<&str>) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("relay.toml");
     std::fs::write(
@@ -277,17 +289,22 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) {
         let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
         latencies[i].as_secs_f64() * 1000.0
     };
+    let setup_per_sec = (connections + leases) as f64 / setup_secs;
+    let per_sec = latencies.len() as f64 / secs;
     println!(
-        "{backend:8} {connections:4} connections: set-up {:.0} sign-ins+leases/s; {} submissions in {secs:.2} s = {:.0} submissions/s, latency p50 {:.1} ms p90 {:.1} ms p99 {:.1} ms",
-        (connections + leases) as f64 / setup_secs,
+        "{backend:8} {connections:4} connections: set-up {setup_per_sec:.0} sign-ins+leases/s; {} submissions in {secs:.2} s = {per_sec:.0} submissions/s, latency p50 {:.1} ms p90 {:.1} ms p99 {:.1} ms",
         latencies.len(),
-        latencies.len() as f64 / secs,
         pct(0.5),
         pct(0.9),
         pct(0.99),
     );
     let _ = child.kill();
     let _ = child.wait();
+    json!({
+        "backend": backend, "connections": connections, "submissions": latencies.len(),
+        "setup_per_sec": setup_per_sec, "submissions_per_sec": per_sec,
+        "p50_ms": pct(0.5), "p90_ms": pct(0.9), "p99_ms": pct(0.99),
+    })
 }
 
 fn fresh_postgres(admin: &str) -> String {

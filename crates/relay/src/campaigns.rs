@@ -162,6 +162,12 @@ fn invalid(message: impl Into<String>) -> ApiError {
 impl CampaignSpec {
     /// Checks everything a contributor or the ledger will rely on. Returns (reward, budget).
     pub fn validate(&self, relay: &crate::Relay) -> ApiResult<(i64, i64)> {
+        self.validate_for(&relay.config)
+    }
+
+    /// [`Self::validate`] against a relay's settings alone (its item limit, its chains and
+    /// tokens): what the fuzz targets call, with no database.
+    pub fn validate_for(&self, config: &crate::Config) -> ApiResult<(i64, i64)> {
         let id_ok = (3..=64).contains(&self.id.len())
             && self
                 .id
@@ -195,7 +201,7 @@ impl CampaignSpec {
         if !self.labels.iter().all(|l| seen.insert(l)) {
             return Err(invalid("labels: each label once"));
         }
-        let max_items = relay.config.limits.max_items;
+        let max_items = config.limits.max_items;
         if self.items.is_empty() || self.items.len() + self.golden.len() > max_items {
             return Err(invalid(format!(
                 "items: 1 to {max_items} (golden included)"
@@ -241,7 +247,7 @@ impl CampaignSpec {
             return Err(invalid("chains: at least one chain id"));
         }
         for chain in &self.chains {
-            let known = relay.config.chain(*chain).ok_or_else(|| {
+            let known = config.chain(*chain).ok_or_else(|| {
                 invalid(format!("chains: this relay does not pay on chain {chain}"))
             })?;
             if !known.tokens.contains_key(&self.token) {

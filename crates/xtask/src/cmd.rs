@@ -82,6 +82,11 @@ impl Cmd {
         self
     }
 
+    /// The command as it is shown to the reader (and recorded next to benchmark figures).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
     fn announce(&self) {
         match &self.dir {
             Some(dir) => {
@@ -101,6 +106,41 @@ impl Cmd {
             .with_context(|| format!("could not start `{}`: is it installed?", self.shown))?;
         if !status.success() {
             bail!("`{}` failed ({status})", self.shown);
+        }
+        Ok(())
+    }
+
+    /// Like [`Cmd::run`], but a failure's error ends with the last lines the command wrote to
+    /// standard error (which still reaches ours as it comes): for reports that must say why.
+    pub fn run_explained(mut self) -> Result<()> {
+        use std::io::BufRead as _;
+        self.announce();
+        let mut child = self
+            .inner
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("could not start `{}`: is it installed?", self.shown))?;
+        // The last lines that mention an error, else the last lines: stack traces and
+        // runtimes' footers come after the message.
+        let (mut errors, mut last) = (Vec::new(), Vec::new());
+        if let Some(stderr) = child.stderr.take() {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                if line.to_lowercase().contains("error") {
+                    errors.push(line.trim().to_owned());
+                }
+                if !line.trim().is_empty() {
+                    last.push(line.trim().to_owned());
+                }
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            let said = if errors.is_empty() { last } else { errors };
+            let from = said.len().saturating_sub(2);
+            let said = said.get(from..).unwrap_or_default().join(" / ");
+            bail!("`{}` failed ({status}): {said}", self.shown);
         }
         Ok(())
     }

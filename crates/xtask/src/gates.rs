@@ -9,8 +9,9 @@ use crate::pkg::{self, Config};
 
 const WASM32: &str = "wasm32-unknown-unknown";
 
-/// Where the core's fuzz targets live (a cargo-fuzz project of its own).
-const FUZZ_DIR: &str = "crates/core/fuzz";
+/// Where the fuzz targets live (each a cargo-fuzz project of its own): the core's parsers, and
+/// the relay's JSON request bodies.
+const FUZZ_DIRS: [&str; 2] = ["crates/core/fuzz", "crates/relay/fuzz"];
 
 pub fn fmt() -> Result<()> {
     heading("fmt: is the code formatted as rustfmt would?");
@@ -166,35 +167,40 @@ fn find_js_tests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 pub fn fuzz(seconds: u64) -> Result<()> {
-    heading(&format!(
-        "fuzz: each fuzz target of {FUZZ_DIR} for {seconds} s"
-    ));
-    if !root().join(FUZZ_DIR).join("Cargo.toml").is_file() {
-        println!("note: {FUZZ_DIR} does not exist yet, nothing to fuzz");
+    for dir in FUZZ_DIRS {
+        fuzz_dir(dir, seconds)?;
+    }
+    Ok(())
+}
+
+fn fuzz_dir(dir: &str, seconds: u64) -> Result<()> {
+    heading(&format!("fuzz: each fuzz target of {dir} for {seconds} s"));
+    if !root().join(dir).join("Cargo.toml").is_file() {
+        println!("note: {dir} does not exist yet, nothing to fuzz");
         return Ok(());
     }
     // cargo-fuzz passes nightly-only flags (-Z sanitizer, ...) to rustc. RUSTC_BOOTSTRAP lets
     // the pinned stable toolchain accept them, so no nightly toolchain is needed.
     let cargo_fuzz = || Cmd::new("cargo").env("RUSTC_BOOTSTRAP", "1").arg("fuzz");
-    let list = cargo_fuzz().args(["list", "--fuzz-dir", FUZZ_DIR]).read()?;
+    let list = cargo_fuzz().args(["list", "--fuzz-dir", dir]).read()?;
     let targets: Vec<&str> = list
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
     if targets.is_empty() {
-        println!("note: {FUZZ_DIR} has no fuzz targets yet");
+        println!("note: {dir} has no fuzz targets yet");
     }
     for target in targets {
         // The working corpus grows in corpus/<target> (not committed); seeds/<target> holds
         // the committed starting inputs and every crasher ever found, which libFuzzer runs
         // first, so old crashes are regression tests.
-        let corpus = root().join(FUZZ_DIR).join("corpus").join(target);
+        let corpus = root().join(dir).join("corpus").join(target);
         std::fs::create_dir_all(&corpus)
             .with_context(|| format!("creating {}", corpus.display()))?;
-        let seeds = root().join(FUZZ_DIR).join("seeds").join(target);
-        let dict = root().join(FUZZ_DIR).join(format!("{target}.dict"));
-        let mut run = cargo_fuzz().args(["run", "--fuzz-dir", FUZZ_DIR, target]);
+        let seeds = root().join(dir).join("seeds").join(target);
+        let dict = root().join(dir).join(format!("{target}.dict"));
+        let mut run = cargo_fuzz().args(["run", "--fuzz-dir", dir, target]);
         run = run.arg(corpus.as_os_str());
         if seeds.is_dir() {
             run = run.arg(seeds.as_os_str());
@@ -206,7 +212,7 @@ pub fn fuzz(seconds: u64) -> Result<()> {
         run.arg(format!("-max_total_time={seconds}"))
             .run()
             .with_context(|| {
-                format!("fuzz target {target} failed: see {FUZZ_DIR}/artifacts/{target}")
+                format!("fuzz target {target} failed: see {dir}/artifacts/{target}")
             })?;
     }
     Ok(())

@@ -1,10 +1,13 @@
 //! `cargo xtask`: the project's build and check commands, in Rust so they run the same on every
 //! machine. `cargo xtask dev` runs DataHub locally; `cargo xtask test` runs every gate.
 
+mod bench;
 mod cmd;
+mod faults;
 mod gates;
 mod pkg;
 mod postgres;
+mod report;
 mod setup;
 
 use std::process::ExitCode;
@@ -58,6 +61,14 @@ enum Command {
     TestWasm,
     /// Gate: build pkg/, then node --test over tests/**/*.test.mjs
     TestJs,
+    /// Run the benchmarks; write docs/performance.md and target/bench/results.json
+    Bench {
+        /// Shrink every run (debug builds for the native ones) to check the harness in minutes
+        #[arg(long)]
+        quick: bool,
+    },
+    /// Run the fault suite on real processes; write docs/reliability.md and target/bench/faults.json
+    Faults,
     /// Gate: run each fuzz target of crates/core/fuzz for a while
     Fuzz {
         /// How long each fuzz target runs
@@ -81,6 +92,8 @@ fn main() -> ExitCode {
         Command::TestWasm => gates::test_wasm(),
         Command::TestJs => gates::test_js(),
         Command::Fuzz { seconds } => gates::fuzz(seconds),
+        Command::Bench { quick } => bench::run(quick),
+        Command::Faults => faults::run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

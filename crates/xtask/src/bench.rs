@@ -1,0 +1,528 @@
+//! `cargo xtask bench`: runs the project's benchmarks as they are (each writes its figures as
+//! JSON through its `--json FILE` option, or criterion's own estimates files), gathers one record
+//! per figure with the peer measured in the same run, and writes `target/bench/results.json` and
+//! `docs/performance.md`. A benchmark that fails is recorded as failed, with its error.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cmd::{Cmd, heading, root};
+use crate::report::{self, Machine};
+
+/// One figure, with the peer it is compared with when there is one.
+#[derive(Serialize)]
+pub struct Figure {
+    /// The section of docs/performance.md it belongs to.
+    pub area: String,
+    pub name: String,
+    /// `None` when the benchmark failed (then `error` says why).
+    pub value: Option<f64>,
+    pub unit: String,
+    pub peer: Option<String>,
+    pub peer_value: Option<f64>,
+    /// `value / peer_value`: above 1 means more of the unit than the peer (better for MiB/s and
+    /// ops/s, worse for ms and bytes).
+    pub ratio: Option<f64>,
+    /// What produced the figure, to rerun it alone.
+    pub command: String,
+    pub error: Option<String>,
+}
+
+impl Figure {
+    fn new(area: &str, name: impl Into<String>, value: f64, unit: &str, command: &str) -> Self {
+        Self {
+            area: area.into(),
+            name: name.into(),
+            value: Some(value),
+            unit: unit.into(),
+            peer: None,
+            peer_value: None,
+            ratio: None,
+            command: command.into(),
+            error: None,
+        }
+    }
+
+    fn against(mut self, peer: impl Into<String>, peer_value: f64) -> Self {
+        self.peer = Some(peer.into());
+        self.peer_value = Some(peer_value);
+        self.ratio = self.value.map(|v| v / peer_value);
+        self
+    }
+
+    fn failed(area: &str, name: &str, command: &str, error: &anyhow::Error) -> Self {
+        Self {
+            area: area.into(),
+            name: name.into(),
+            value: None,
+            unit: String::new(),
+            peer: None,
+            peer_value: None,
+            ratio: None,
+            command: command.into(),
+            error: Some(format!("{error:#}")),
+        }
+    }
+}
+
+/// How long and how big each benchmark runs.
+struct Run {
+    quick: bool,
+    /// Where the benchmarks write their JSON: target/bench.
+    out: PathBuf,
+    /// Whether pkg/ was built (the JavaScript benchmarks need it), or why not.
+    pkg: Result<(), String>,
+}
+
+impl Run {
+    /// `cargo bench`, on the debug profile in quick mode (its crypto crates are optimized, see
+    /// Cargo.toml, and it builds in a fraction of the time of the release profile).
+    fn cargo_bench(&self) -> Cmd {
+        let cmd = Cmd::new("cargo").arg("bench");
+        if self.quick {
+            cmd.args(["--profile", "dev"])
+        } else {
+            cmd
+        }
+    }
+
+    fn json_file(&self, name: &str) -> Result<PathBuf> {
+        let path = self.out.join(name);
+        // A stale file from an earlier run must not pass for this run's figures.
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+        }
+        Ok(path)
+    }
+
+    fn need_pkg(&self) -> Result<()> {
+        match &self.pkg {
+            Ok(()) => {}
+            Err(e) => bail!("pkg/ could not be built: {e}"),
+        }
+        if !root().join("tests/node_modules").is_dir() {
+            bail!("tests/node_modules is missing: run `cargo xtask setup`");
+        }
+        Ok(())
+    }
+}
+
+/// A benchmark: records its figures, and sets `command` to what it runs before running it, so
+/// that a failure can name it.
+type Bench = fn(&Run, &mut Vec<Figure>, &mut String) -> Result<()>;
+
+const NODE: &str = "Wasm primitives and pipeline vs peers, Node.js";
+const CHROMIUM: &str = "Wasm primitives and pipeline vs peers, Chromium";
+const NATIVE: &str = "Native seal and open vs the ceiling";
+const RELAY: &str = "Relay submissions";
+const STORAGE: &str = "Storage through 6 nodes";
+const FIRST_TASK: &str = "Time to first task and page weight";
+
+pub fn run(quick: bool) -> Result<()> {
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let pkg = crate::pkg::build().map_err(|e| format!("{e:#}"));
+    let run = Run { quick, out, pkg };
+    let benches: [(&str, &str, Bench); 7] = [
+        (NODE, "pipeline.mjs", wasm_node),
+        (CHROMIUM, "pipeline-chromium.mjs", wasm_chromium),
+        (NATIVE, "criterion seal", native),
+        (RELAY, "load on SQLite", relay_sqlite),
+        (RELAY, "load on PostgreSQL", relay_postgres),
+        (STORAGE, "storage.sh", storage),
+        (FIRST_TASK, "first-task.mjs", first_task),
+    ];
+    let mut figures = Vec::new();
+    for (area, name, bench) in benches {
+        heading(&format!("bench: {area} ({name})"));
+        let mut these = Vec::new();
+        let mut command = String::new();
+        if let Err(err) = bench(&run, &mut these, &mut command) {
+            eprintln!("\nerror: benchmark {name} failed: {err:#}");
+            these.push(Figure::failed(area, name, &command, &err));
+        }
+        figures.extend(these);
+    }
+
+    let machine = Machine::describe();
+    let json = run.out.join("results.json");
+    let doc = serde_json::json!({ "machine": machine, "quick": quick, "figures": figures });
+    std::fs::write(&json, serde_json::to_string_pretty(&doc)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    let md = root().join("docs/performance.md");
+    std::fs::write(&md, markdown(&machine, quick, &figures))
+        .with_context(|| format!("writing {}", md.display()))?;
+    let failed = figures.iter().filter(|f| f.error.is_some()).count();
+    println!(
+        "\nbench: {} figures, {failed} benchmarks failed; wrote {} and {}",
+        figures.len() - failed,
+        md.strip_prefix(root()).unwrap_or(&md).display(),
+        json.strip_prefix(root()).unwrap_or(&json).display()
+    );
+    Ok(())
+}
+
+/// Reads a JSON file a benchmark wrote.
+fn read_json(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("the benchmark wrote no {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+fn number(value: &Value, key: &str) -> Result<f64> {
+    value
+        .get(key)
+        .and_then(Value::as_f64)
+        .with_context(|| format!("no number `{key}` in {value}"))
+}
+
+/// The wasm suite (pipeline-suite.mjs) in Node.js or Chromium: each of ours against the best
+/// peer of its group, as the suite itself prints it.
+fn wasm_suite(
+    run: &Run,
+    area: &str,
+    script: &str,
+    figures: &mut Vec<Figure>,
+    command: &mut String,
+) -> Result<()> {
+    run.need_pkg()?;
+    let stem = script.trim_end_matches(".mjs");
+    let json = run.json_file(&format!("{stem}.json"))?;
+    let (seconds, mib) = if run.quick { ("0.3", "8") } else { ("2", "64") };
+    let cmd = Cmd::new("node")
+        .env("BENCH_SECONDS", seconds)
+        .env("BENCH_MIB", mib)
+        .arg(format!("bench/{script}"))
+        .arg("--json")
+        // From tests/, where it runs.
+        .arg(format!("../target/bench/{stem}.json"))
+        .dir(root().join("tests"));
+    *command = format!("(cd tests) {}", cmd.shown());
+    let command = command.as_str();
+    cmd.run_explained()?;
+    let rows = read_json(&json)?;
+    let rows = rows.as_array().context("the suite's JSON is not a list")?;
+    let field = |row: &Value, key: &str| {
+        row.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    for row in rows.iter().filter(|r| r["ours"] == true) {
+        let group = field(row, "group");
+        let mut figure = Figure::new(
+            area,
+            format!("{group}: {}", field(row, "name")),
+            number(row, "value")?,
+            &field(row, "unit"),
+            command,
+        );
+        let best_peer = rows
+            .iter()
+            .filter(|r| r["ours"] != true && r["group"] == row["group"])
+            .filter_map(|r| Some((field(r, "name"), r.get("value")?.as_f64()?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((peer, value)) = best_peer {
+            figure = figure.against(peer, value);
+        }
+        figures.push(figure);
+    }
+    Ok(())
+}
+
+fn wasm_node(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<()> {
+    wasm_suite(run, NODE, "pipeline.mjs", figures, command)
+}
+
+fn wasm_chromium(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<()> {
+    wasm_suite(run, CHROMIUM, "pipeline-chromium.mjs", figures, command)
+}
+
+/// crates/core/benches/seal.rs through criterion, read from criterion's estimates files.
+fn native(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<()> {
+    let group = root().join("target/criterion/64MiB");
+    if group.exists() {
+        std::fs::remove_dir_all(&group).with_context(|| format!("removing {}", group.display()))?;
+    }
+    let mut cmd = run
+        .cargo_bench()
+        .args(["-p", "datahub-core", "--bench", "seal", "--"]);
+    if run.quick {
+        cmd = cmd.args(["--warm-up-time", "0.5", "--measurement-time", "2"]);
+    }
+    *command = cmd.shown().to_owned();
+    let command = command.as_str();
+    cmd.run_explained()?;
+    // Criterion's mean time per iteration, each iteration over 64 MiB.
+    let mib_per_sec = |bench: &str| -> Result<f64> {
+        let estimates = read_json(&group.join(bench).join("new/estimates.json"))?;
+        let nanos = estimates
+            .pointer("/mean/point_estimate")
+            .and_then(Value::as_f64)
+            .context("no mean in criterion's estimates")?;
+        Ok(64.0 / (nanos * 1e-9))
+    };
+    let memcpy = mib_per_sec("ceiling_memcpy")?;
+    let chacha = mib_per_sec("part_chacha20poly1305_chunks")?;
+    let rs = mib_per_sec("part_reed_solomon_4+2")?;
+    let blake3 = mib_per_sec("part_blake3_shards")?;
+    // The crates alone, one after the other over the same bytes: what sealing would cost with
+    // no overhead of its own.
+    let crates_alone = 1.0 / (1.0 / chacha + 1.0 / rs + 1.0 / blake3);
+    let crates = "chacha20poly1305 + reed-solomon-simd + blake3 crates alone, in sequence";
+    let seal = mib_per_sec("seal")?;
+    let open = mib_per_sec("open")?;
+    let lost = mib_per_sec("open_with_2_shards_lost")?;
+    let figure = |name: &str, value| Figure::new(NATIVE, name, value, "MiB/s", command);
+    figures.extend([
+        figure("seal 64 MiB", seal).against(crates, crates_alone),
+        figure("seal 64 MiB", seal).against("memcpy", memcpy),
+        figure("open 64 MiB", open).against("memcpy", memcpy),
+        figure("open 64 MiB, 2 shards of each segment lost", lost).against("open, none lost", open),
+        figure("part: ChaCha20-Poly1305 over 64 KiB chunks", chacha).against("memcpy", memcpy),
+        figure("part: Reed-Solomon 4+2", rs).against("memcpy", memcpy),
+        figure("part: BLAKE3", blake3).against("memcpy", memcpy),
+    ]);
+    Ok(())
+}
+
+fn load_command(run: &Run, json: &Path) -> Cmd {
+    let campaigns = if run.quick { "2" } else { "40" };
+    run.cargo_bench()
+        .args(["-p", "datahub-relay", "--bench", "load", "--"])
+        .args([
+            "--connections",
+            "64,256",
+            "--campaigns",
+            campaigns,
+            "--json",
+        ])
+        .arg(json)
+}
+
+/// The rounds load.rs appended to `json`, one JSON object a line.
+fn load_rounds(json: &Path) -> Result<Vec<Value>> {
+    let text = std::fs::read_to_string(json)
+        .with_context(|| format!("the benchmark wrote no {}", json.display()))?;
+    text.lines()
+        .map(|l| {
+            serde_json::from_str(l).with_context(|| format!("{} is not JSON lines", json.display()))
+        })
+        .collect()
+}
+
+fn load_figures(
+    rounds: &[Value],
+    backend: &str,
+    peer: Option<&[Value]>,
+    command: &str,
+    figures: &mut Vec<Figure>,
+) -> Result<()> {
+    for round in rounds {
+        let connections = number(round, "connections")?;
+        let peer_round =
+            peer.and_then(|p| p.iter().find(|r| r["connections"] == round["connections"]));
+        for (key, what, unit) in [
+            ("submissions_per_sec", "submissions/s", "submissions/s"),
+            ("p99_ms", "p99 latency", "ms"),
+        ] {
+            let mut figure = Figure::new(
+                RELAY,
+                format!("{backend}, {connections} connections: {what}"),
+                number(round, key)?,
+                unit,
+                command,
+            );
+            if let Some(p) = peer_round {
+                figure = figure.against("SQLite, same run", number(p, key)?);
+            }
+            figures.push(figure);
+        }
+    }
+    Ok(())
+}
+
+fn relay_sqlite(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<()> {
+    let json = run.json_file("load-sqlite.jsonl")?;
+    let cmd = load_command(run, &json);
+    *command = cmd.shown().to_owned();
+    let command = command.as_str();
+    cmd.run_explained()?;
+    load_figures(&load_rounds(&json)?, "SQLite", None, command, figures)
+}
+
+fn relay_postgres(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<()> {
+    let json = run.json_file("load-postgres.jsonl")?;
+    let cluster = crate::postgres::Cluster::start()?;
+    let cmd = load_command(run, &json).args(["--database-url", &cluster.url]);
+    // The cluster's port changes with every run.
+    *command = cmd
+        .shown()
+        .replace(&cluster.url, "postgres://…(a throwaway cluster)");
+    let command = command.as_str();
+    cmd.run_explained()?;
+    // Compared with the SQLite rounds of this same run, when they succeeded.
+    let sqlite = load_rounds(&run.out.join("load-sqlite.jsonl")).ok();
+    load_figures(
+        &load_rounds(&json)?,
+        "PostgreSQL",
+        sqlite.as_deref(),
+        command,
+        figures,
+    )
+}
+
+/// bench/storage.sh: put and get through `datahub dev`, then repair around a killed node.
+fn storage(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<()> {
+    let json = run.json_file("storage.json")?;
+    let (mib, profile) = if run.quick {
+        ("16", "debug")
+    } else {
+        ("256", "release")
+    };
+    let cmd = Cmd::new("bash")
+        .env("BENCH_PROFILE", profile)
+        .args(["bench/storage.sh", mib, "--json"])
+        .arg(&json);
+    *command = cmd.shown().to_owned();
+    let command = command.as_str();
+    cmd.run_explained()?;
+    let r = read_json(&json)?;
+    let size = number(&r, "size_mib")?;
+    figures.extend([
+        Figure::new(
+            STORAGE,
+            format!("put {size} MiB"),
+            size / number(&r, "put_seconds")?,
+            "MiB/s",
+            command,
+        ),
+        Figure::new(
+            STORAGE,
+            format!("get {size} MiB"),
+            size / number(&r, "get_seconds")?,
+            "MiB/s",
+            command,
+        ),
+        Figure::new(
+            STORAGE,
+            "node killed: judged dead after",
+            number(&r, "dead_after_seconds")?,
+            "s",
+            command,
+        ),
+        Figure::new(
+            STORAGE,
+            "node killed: repaired after that",
+            number(&r, "repaired_seconds")?,
+            "s",
+            command,
+        ),
+    ]);
+    Ok(())
+}
+
+/// tests/bench/first-task.mjs: the mini-app in Chromium with its CPU slowed 4×.
+fn first_task(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<()> {
+    run.need_pkg()?;
+    let json = run.json_file("first-task.json")?;
+    let runs = if run.quick { "1" } else { "5" };
+    let cmd = Cmd::new("node")
+        .args(["bench/first-task.mjs", "--runs", runs, "--json"])
+        // From tests/, where it runs.
+        .arg("../target/bench/first-task.json")
+        .dir(root().join("tests"));
+    *command = format!("(cd tests) {}", cmd.shown());
+    let command = command.as_str();
+    cmd.run_explained()?;
+    let r = read_json(&json)?;
+    let kib = |key| number(&r, key).map(|b| b / 1024.0);
+    let figure = |name: &str, value, unit| Figure::new(FIRST_TASK, name, value, unit, command);
+    figures.extend([
+        figure(
+            "mini-app ready (connect screen)",
+            number(&r, "ready_ms")?,
+            "ms",
+        ),
+        figure("first task rendered", number(&r, "first_task_ms")?, "ms"),
+        figure(".wasm", kib("wasm_bytes")?, "KiB"),
+        figure(".wasm, gzip", kib("wasm_gzip_bytes")?, "KiB"),
+        figure("whole page", kib("page_bytes")?, "KiB"),
+        figure("whole page, gzip", kib("page_gzip_bytes")?, "KiB"),
+    ]);
+    Ok(())
+}
+
+fn markdown(machine: &Machine, quick: bool, figures: &[Figure]) -> String {
+    let mut md = String::from("# Performance\n\n");
+    md.push_str(&report::generated_by("cargo xtask bench", machine));
+    if quick {
+        md.push_str(
+            "\n**Quick mode** (`--quick`): every run shrunk and the native benchmarks built on the \
+             debug profile, to check the harness; these figures are not the project's figures. \
+             Run `cargo xtask bench` on a quiet machine for those.\n",
+        );
+    }
+    md.push_str(
+        "\nRatio is value / peer value: above 1 is ahead for MiB/s and ops/s, behind for ms. \
+         For the wasm suites the peer is the fastest peer of the same group in the same run.\n",
+    );
+    let mut areas: Vec<&str> = Vec::new();
+    for f in figures {
+        if !areas.contains(&f.area.as_str()) {
+            areas.push(&f.area);
+        }
+    }
+    for area in areas {
+        md.push_str(&format!("\n## {area}\n\n"));
+        let these: Vec<&Figure> = figures.iter().filter(|f| f.area == area).collect();
+        let mut commands: Vec<&str> = Vec::new();
+        for f in &these {
+            if !f.command.is_empty() && !commands.contains(&f.command.as_str()) {
+                commands.push(&f.command);
+            }
+        }
+        // Paths shown from the repository root, so the file reads the same on every machine.
+        let root = format!("{}/", root().display());
+        for c in commands {
+            md.push_str(&format!("`{}`\n\n", c.replace(&root, "")));
+        }
+        md.push_str("| figure | value | peer | peer value | ratio |\n|---|---:|---|---:|---:|\n");
+        for f in these {
+            let cell =
+                |v: Option<f64>| v.map_or(String::new(), |v| format!("{} {}", round(v), f.unit));
+            match &f.error {
+                Some(err) => md.push_str(&format!(
+                    "| {} | **failed**: {} | | | |\n",
+                    f.name,
+                    report::one_line(err)
+                )),
+                None => md.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    f.name,
+                    cell(f.value),
+                    f.peer.as_deref().unwrap_or(""),
+                    cell(f.peer_value),
+                    f.ratio.map_or(String::new(), |r| format!("{r:.2}×")),
+                )),
+            }
+        }
+    }
+    md
+}
+
+/// Three significant figures or so, enough for a benchmark.
+fn round(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
