@@ -279,8 +279,35 @@ fn dev_config(data: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// A free port on 127.0.0.1 (free now; the child binds it a moment later).
+/// A free port on 127.0.0.1 (free now; the child binds it a moment later, up to seconds later
+/// for the relay, which starts after the nodes).
+///
+/// It is taken below the kernel's ephemeral range: a port from that range (what binding port 0
+/// gives) can be handed, in the meantime, to any outgoing connection or port-0 listener on the
+/// machine, and the child then fails to bind it.
 fn free_port() -> Result<u16> {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    let low = ephemeral_low.saturating_sub(12_000).max(1_024);
+    let span = u64::from(ephemeral_low.saturating_sub(low));
+    if span > 0 {
+        // Random starting points, so that parallel `datahub dev`s do not try the same ports.
+        let seed = {
+            use std::hash::{BuildHasher as _, Hasher as _};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u32(std::process::id());
+            h.finish()
+        };
+        for attempt in 0..64u64 {
+            let offset = seed.wrapping_add(attempt.wrapping_mul(7_919)) % span;
+            let port = low.saturating_add(u16::try_from(offset).unwrap_or(0));
+            if std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .context("cannot find a free port on 127.0.0.1")?;
     Ok(listener
