@@ -124,6 +124,25 @@ impl AppState {
         let store = self.inner.store.clone();
         blocking(move || store.usage()).await
     }
+
+    /// What the store holds and the bytes this node offers, from a blocking thread.
+    pub async fn room(&self) -> Result<(Usage, u64), ApiError> {
+        let state = self.clone();
+        blocking(move || state.room_now()).await
+    }
+
+    /// What the store holds and the bytes this node offers: its capacity, or less when the disk
+    /// has less room left than that, so that the relay stops placing shards on a disk that other
+    /// data filled.
+    fn room_now(&self) -> Result<(Usage, u64), StoreError> {
+        let store = self.store();
+        let usage = store.usage()?;
+        let offered = match store.free_space()? {
+            Some(free) => self.capacity().min(usage.bytes.saturating_add(free)),
+            None => self.capacity(),
+        };
+        Ok((usage, offered))
+    }
 }
 
 /// An error answered as JSON `{"error": code, "message": text}` with its status. Internal
@@ -156,6 +175,14 @@ impl ApiError {
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "the node could not complete the request; try again later",
+        )
+    }
+
+    fn full() -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            "this node is full; place the shard on another node",
         )
     }
 
@@ -211,6 +238,10 @@ async fn blocking<T: Send + 'static>(
             "range_not_satisfiable",
             "the range is outside the shard",
         )),
+        Ok(Err(StoreError::Full { context })) => {
+            tracing::warn!(%context, "the disk is full");
+            Err(ApiError::full())
+        }
         Ok(Err(e)) => Err(ApiError::internal(e)),
         Err(e) => Err(ApiError::internal(e)),
     }
@@ -257,7 +288,7 @@ pub struct Status {
     pub relay: Option<String>,
     /// The node's region.
     pub region: String,
-    /// Bytes the node offers.
+    /// Bytes the node offers: its capacity, or less when its disk has less room left.
     pub capacity: u64,
     /// Bytes of shards held.
     pub used: u64,
@@ -268,12 +299,12 @@ pub struct Status {
 }
 
 async fn status(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
-    let usage = state.usage().await?;
+    let (usage, offered) = state.room().await?;
     Ok(Json(Status {
         address: state.address().to_checksum(),
         relay: state.relay().map(|r| r.to_checksum()),
         region: state.region().to_owned(),
-        capacity: state.capacity(),
+        capacity: offered,
         used: usage.bytes,
         shards: usage.shards,
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -403,8 +434,8 @@ async fn put_shard(
         }
         // Over capacity unless it is already here (a put of a held shard changes nothing).
         if !store.contains(&id)? {
-            let usage = store.usage()?;
-            if usage.bytes.saturating_add(len) > state.capacity() {
+            let (usage, offered) = state.room_now()?;
+            if usage.bytes.saturating_add(len) > offered {
                 return Ok(None);
             }
         }
@@ -412,11 +443,7 @@ async fn put_shard(
     })
     .await?;
     let Some(outcome) = outcome else {
-        return Err(ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "insufficient_storage",
-            "this node is full; place the shard on another node",
-        ));
+        return Err(ApiError::full());
     };
     let created = outcome == PutOutcome::Created;
     let status = if created {

@@ -209,8 +209,8 @@ pub async fn maintain(client: RelayClient, state: AppState, endpoint: String, ev
     backoff = Backoff::new();
     let mut registered = false;
     loop {
-        let usage = match state.usage().await {
-            Ok(usage) => usage,
+        let (usage, offered) = match state.room().await {
+            Ok(room) => room,
             Err(e) => {
                 tracing::error!(error = ?e, "could not read the store's usage");
                 backoff.wait().await;
@@ -220,7 +220,7 @@ pub async fn maintain(client: RelayClient, state: AppState, endpoint: String, ev
         let result = if registered {
             let heartbeat = Heartbeat {
                 used: usage.bytes,
-                capacity: state.capacity(),
+                capacity: offered,
                 shards: usage.shards,
             };
             client.heartbeat(&relay, &heartbeat).await
@@ -228,7 +228,7 @@ pub async fn maintain(client: RelayClient, state: AppState, endpoint: String, ev
             let registration = Registration {
                 endpoint: endpoint.clone(),
                 region: state.region().to_owned(),
-                capacity: state.capacity(),
+                capacity: offered,
                 used: usage.bytes,
             };
             client.register(&relay, &registration).await

@@ -39,6 +39,12 @@ pub enum StoreError {
     WrongId,
     /// The range asked for is not within the shard.
     RangeOutOfBounds,
+    /// The disk under the store has no room for the write (`ENOSPC`, or a quota). Nothing was
+    /// stored, and nothing half-written is left.
+    Full {
+        /// What the store was doing.
+        context: String,
+    },
     /// The underlying storage failed.
     Io {
         /// What the store was doing.
@@ -53,6 +59,7 @@ impl fmt::Display for StoreError {
         match self {
             Self::WrongId => f.write_str("the bytes do not hash to the shard id"),
             Self::RangeOutOfBounds => f.write_str("the range is outside the shard"),
+            Self::Full { context } => write!(f, "{context}: the disk is full"),
             Self::Io { context, source } => write!(f, "{context}: {source}"),
         }
     }
@@ -69,7 +76,11 @@ impl std::error::Error for StoreError {
 
 fn io_error(context: impl Into<String>) -> impl FnOnce(io::Error) -> StoreError {
     let context = context.into();
-    move |source| StoreError::Io { context, source }
+    move |source| match source.kind() {
+        // A full disk is not a broken node: the caller places the shard elsewhere.
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StoreError::Full { context },
+        _ => StoreError::Io { context, source },
+    }
 }
 
 /// A place to keep shards by id.
@@ -92,6 +103,11 @@ pub trait ShardStore: Send + Sync + 'static {
     fn contains(&self, id: &ShardId) -> Result<bool, StoreError>;
     /// Bytes and shards held.
     fn usage(&self) -> Result<Usage, StoreError>;
+    /// Bytes the medium under the store can still take, when it can tell (a disk shared with
+    /// other data fills up whatever the node's own capacity says).
+    fn free_space(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Reads a shard id from its text form: exactly 64 lower-case hex digits, nothing else.
@@ -344,13 +360,36 @@ impl ShardStore for DiskStore {
     fn usage(&self) -> Result<Usage, StoreError> {
         Ok(*lock(&self.usage))
     }
+
+    #[cfg(unix)]
+    fn free_space(&self) -> Result<Option<u64>, StoreError> {
+        let stats = rustix::fs::statvfs(&self.shards_dir).map_err(|e| {
+            io_error(format!(
+                "reading free space of {}",
+                self.shards_dir.display()
+            ))(e.into())
+        })?;
+        // What an unprivileged writer may use: blocks kept for root are not the node's.
+        Ok(Some(stats.f_bavail.saturating_mul(stats.f_frsize)))
+    }
 }
 
-/// Shards in memory, for tests: it can be told to corrupt a shard or to fail every operation.
+/// Shards in memory, for tests: it can be told to corrupt a shard, to fail every operation, or
+/// to sit on a small disk.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     shards: Mutex<HashMap<ShardId, Vec<u8>>>,
     failing: std::sync::atomic::AtomicBool,
+    disk: Mutex<Option<Disk>>,
+}
+
+/// The disk a [`MemoryStore`] pretends to sit on.
+#[derive(Debug, Clone, Copy)]
+pub struct Disk {
+    /// Bytes of shards it holds at most; a put past that fails as `ENOSPC` would.
+    pub bytes: u64,
+    /// Whether it tells its free space ([`ShardStore::free_space`]); a quota, for one, does not.
+    pub tells_free_space: bool,
 }
 
 impl MemoryStore {
@@ -375,6 +414,11 @@ impl MemoryStore {
     /// Stores `bytes` under `id` without any check (as a buggy or hostile disk might).
     pub fn insert_unchecked(&self, id: ShardId, bytes: Vec<u8>) {
         lock(&self.shards).insert(id, bytes);
+    }
+
+    /// From now on the store sits on `disk` (`None`: a disk that never fills).
+    pub fn set_disk(&self, disk: Option<Disk>) {
+        *lock(&self.disk) = disk;
     }
 
     /// From now on every operation fails with an I/O error (or works again, with `false`).
@@ -403,6 +447,14 @@ impl ShardStore for MemoryStore {
         let mut shards = lock(&self.shards);
         if shards.get(id).is_some_and(|old| id.matches(old)) {
             return Ok(PutOutcome::AlreadyPresent);
+        }
+        if let Some(disk) = *lock(&self.disk) {
+            let held: u64 = shards.values().map(|b| b.len() as u64).sum();
+            if held.saturating_add(bytes.len() as u64) > disk.bytes {
+                return Err(StoreError::Full {
+                    context: "writing to the memory store's disk".into(),
+                });
+            }
         }
         shards.insert(*id, bytes.to_vec());
         Ok(PutOutcome::Created)
@@ -450,5 +502,15 @@ impl ShardStore for MemoryStore {
             bytes: shards.values().map(|b| b.len() as u64).sum(),
             shards: shards.len() as u64,
         })
+    }
+
+    fn free_space(&self) -> Result<Option<u64>, StoreError> {
+        self.check()?;
+        let disk = *lock(&self.disk);
+        let Some(disk) = disk.filter(|d| d.tells_free_space) else {
+            return Ok(None);
+        };
+        let held: u64 = lock(&self.shards).values().map(|b| b.len() as u64).sum();
+        Ok(Some(disk.bytes.saturating_sub(held)))
     }
 }

@@ -10,7 +10,7 @@ use datahub_core::eth::Timestamp;
 use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER, sign_request};
 use datahub_core::{Address, SecretKey, ShardId, proof};
 use datahub_node::api::{AppState, app};
-use datahub_node::store::{MemoryStore, ShardStore};
+use datahub_node::store::{Disk, MemoryStore, ShardStore};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -406,6 +406,66 @@ async fn wrong_id_too_large_and_full() {
     let held = shard(3000, 10);
     let answer = send(&n.state, signed("PUT", &uri(&ShardId::of(&held)), held)).await;
     assert_eq!(answer.status, StatusCode::OK);
+}
+
+/// A disk with less room than `--capacity`: the node offers what the disk has left, refuses a
+/// shard that would not fit (507, not 500), and takes shards again once there is room.
+#[tokio::test]
+async fn a_disk_fuller_than_the_capacity_says() {
+    let n = node_with(1 << 30, 1 << 20);
+    n.store.set_disk(Some(Disk {
+        bytes: 10_000,
+        tells_free_space: true,
+    }));
+    let first = shard(3000, 20);
+    let answer = send(&n.state, signed("PUT", &uri(&ShardId::of(&first)), first)).await;
+    assert_eq!(answer.status, StatusCode::CREATED);
+    let status = send(&n.state, plain("GET", "/v1/status")).await.json();
+    assert_eq!(
+        (status["capacity"].as_u64(), status["used"].as_u64()),
+        (Some(10_000), Some(3000))
+    );
+
+    let big = shard(8000, 21);
+    let answer = send(
+        &n.state,
+        signed("PUT", &uri(&ShardId::of(&big)), big.clone()),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::INSUFFICIENT_STORAGE);
+    assert_eq!(answer.error(), "insufficient_storage");
+    assert!(!n.store.contains(&ShardId::of(&big)).unwrap());
+
+    // The disk grows (another program's file went away): the same shard is taken.
+    n.store.set_disk(Some(Disk {
+        bytes: 20_000,
+        tells_free_space: true,
+    }));
+    let answer = send(&n.state, signed("PUT", &uri(&ShardId::of(&big)), big)).await;
+    assert_eq!(answer.status, StatusCode::CREATED);
+}
+
+/// A disk that fills during the write without having said so (a quota does not show in the free
+/// space): 507 like any full node, nothing kept, the node's use unchanged.
+#[tokio::test]
+async fn a_disk_that_fills_during_the_write() {
+    let n = node_with(1 << 30, 1 << 20);
+    n.store.set_disk(Some(Disk {
+        bytes: 5000,
+        tells_free_space: false,
+    }));
+    let status = send(&n.state, plain("GET", "/v1/status")).await.json();
+    assert_eq!(status["capacity"].as_u64(), Some(1 << 30));
+    let bytes = shard(6000, 22);
+    let answer = send(
+        &n.state,
+        signed("PUT", &uri(&ShardId::of(&bytes)), bytes.clone()),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::INSUFFICIENT_STORAGE);
+    assert_eq!(answer.error(), "insufficient_storage");
+    assert!(!n.store.contains(&ShardId::of(&bytes)).unwrap());
+    assert_eq!(n.store.usage().unwrap().bytes, 0);
 }
 
 /// A body with no Content-Length, delivered in pieces.

@@ -437,6 +437,23 @@ fn assign(
     }))
 }
 
+/// Why a node did not take a shard.
+pub enum NotStored {
+    /// The node answered 507: its disk (or its capacity) is full. It is not at fault.
+    Full,
+    /// Anything else: unreachable, an error, a refusal.
+    Failed(String),
+}
+
+impl std::fmt::Display for NotStored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Full => f.write_str("the node is full"),
+            Self::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
 /// Sends a shard to a node with a request signed by the relay.
 pub async fn put_to_node(
     relay: &Relay,
@@ -444,8 +461,8 @@ pub async fn put_to_node(
     endpoint: &str,
     shard: &str,
     bytes: &Bytes,
-) -> Result<(), String> {
-    let audience = Address::parse(node).map_err(|e| e.to_string())?;
+) -> Result<(), NotStored> {
+    let audience = Address::parse(node).map_err(|e| NotStored::Failed(e.to_string()))?;
     let path = format!("/v1/shards/{shard}");
     let now = clock::now();
     let signature = request::sign_request(&relay.key, "PUT", &path, bytes, now, &audience);
@@ -458,11 +475,11 @@ pub async fn put_to_node(
         .body(bytes.clone())
         .send()
         .await
-        .map_err(|e| format!("{endpoint}: {e}"))?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("{endpoint}: {}", response.status()))
+        .map_err(|e| NotStored::Failed(format!("{endpoint}: {e}")))?;
+    match response.status() {
+        status if status.is_success() => Ok(()),
+        StatusCode::INSUFFICIENT_STORAGE => Err(NotStored::Full),
+        status => Err(NotStored::Failed(format!("{endpoint}: {status}"))),
     }
 }
 
@@ -541,7 +558,8 @@ pub async fn place(
             return Ok(placed);
         };
         let sent = put_to_node(relay, &a.node, &a.endpoint, shard, bytes).await;
-        let (o, ok) = (object.to_owned(), sent.is_ok());
+        let o = object.to_owned();
+        let (ok, full) = (sent.is_ok(), matches!(sent, Err(NotStored::Full)));
         let node = a.node.clone();
         relay
             .db
@@ -556,10 +574,18 @@ pub async fn place(
                         "UPDATE shards SET node = NULL, stored = 0 WHERE object = $1 AND segment = $2 AND position = $3 AND node = $4",
                         params![o, a.segment, a.position, node.clone()],
                     )?;
-                    conn.execute(
-                        "UPDATE nodes SET reputation = reputation - 10 WHERE address = $1",
-                        params![node],
-                    )?;
+                    if full {
+                        // Not a fault: no new shards for it until a heartbeat shows room again.
+                        conn.execute(
+                            "UPDATE nodes SET used = capacity WHERE address = $1",
+                            params![node],
+                        )?;
+                    } else {
+                        conn.execute(
+                            "UPDATE nodes SET reputation = reputation - 10 WHERE address = $1",
+                            params![node],
+                        )?;
+                    }
                 }
                 Ok(())
             })

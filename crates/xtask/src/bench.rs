@@ -207,6 +207,14 @@ fn wasm_suite(
     cmd.run_explained()?;
     let rows = read_json(&json)?;
     let rows = rows.as_array().context("the suite's JSON is not a list")?;
+    figures.extend(suite_figures(rows, area, command)?);
+    Ok(())
+}
+
+/// The suite's rows (`{group, name, value, unit, ours}`, higher is better) as figures: each of
+/// ours against the fastest peer of its group.
+fn suite_figures(rows: &[Value], area: &str, command: &str) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
     let field = |row: &Value, key: &str| {
         row.get(key)
             .and_then(Value::as_str)
@@ -232,7 +240,7 @@ fn wasm_suite(
         }
         figures.push(figure);
     }
-    Ok(())
+    Ok(figures)
 }
 
 fn wasm_node(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result<()> {
@@ -524,5 +532,108 @@ fn round(v: f64) -> String {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn machine() -> Machine {
+        Machine {
+            date: "2026-12-06 08:00 UTC".into(),
+            cpu: "Test CPU".into(),
+            cores: 2,
+            ram_gib: 24.0,
+            commit: "abc1234".into(),
+        }
+    }
+
+    #[test]
+    fn each_of_ours_is_set_against_the_fastest_peer_of_its_group() -> Result<()> {
+        let rows = [
+            json!({"group": "hash", "name": "ours", "value": 300.0, "unit": "MiB/s", "ours": true}),
+            json!({"group": "hash", "name": "slow peer", "value": 100.0, "unit": "MiB/s", "ours": false}),
+            json!({"group": "hash", "name": "fast peer", "value": 150.0, "unit": "MiB/s", "ours": false}),
+            json!({"group": "sign", "name": "peer of another group", "value": 999.0, "unit": "ops/s", "ours": false}),
+            json!({"group": "sign", "name": "ours too", "value": 50.0, "unit": "ops/s", "ours": true}),
+            json!({"group": "alone", "name": "no peer", "value": 7.0, "unit": "MiB/s", "ours": true}),
+        ];
+        let figures = suite_figures(&rows, NODE, "node bench/pipeline.mjs")?;
+        assert_eq!(figures.len(), 3);
+        let hash = figures.first().context("no figure")?;
+        assert_eq!(hash.name, "hash: ours");
+        assert_eq!(hash.peer.as_deref(), Some("fast peer"));
+        assert_eq!(hash.ratio, Some(2.0));
+        let sign = figures.get(1).context("no second figure")?;
+        assert_eq!(sign.peer.as_deref(), Some("peer of another group"));
+        assert_eq!(sign.unit, "ops/s");
+        let alone = figures.get(2).context("no third figure")?;
+        assert_eq!((alone.peer.as_deref(), alone.ratio), (None, None));
+        Ok(())
+    }
+
+    #[test]
+    fn a_row_without_a_number_is_an_error_not_a_zero() {
+        let rows = [json!({"group": "hash", "name": "ours", "value": "fast", "ours": true})];
+        assert!(suite_figures(&rows, NODE, "cmd").is_err());
+    }
+
+    #[test]
+    fn postgres_rounds_are_compared_with_the_sqlite_round_of_the_same_connections() -> Result<()> {
+        let sqlite = [
+            json!({"connections": 64, "submissions_per_sec": 2000.0, "p99_ms": 40.0}),
+            json!({"connections": 256, "submissions_per_sec": 2500.0, "p99_ms": 200.0}),
+        ];
+        let postgres =
+            [json!({"connections": 256, "submissions_per_sec": 5000.0, "p99_ms": 100.0})];
+        let mut figures = Vec::new();
+        load_figures(&postgres, "PostgreSQL", Some(&sqlite), "cmd", &mut figures)?;
+        let names: Vec<&str> = figures.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "PostgreSQL, 256 connections: submissions/s",
+                "PostgreSQL, 256 connections: p99 latency"
+            ]
+        );
+        let ratios: Vec<Option<f64>> = figures.iter().map(|f| f.ratio).collect();
+        assert_eq!(ratios, [Some(2.0), Some(0.5)]);
+        Ok(())
+    }
+
+    #[test]
+    fn the_table_shows_failures_ratios_and_commands_without_this_machines_paths() {
+        let root = format!("{}/", root().display());
+        let command = format!("bash {root}bench/storage.sh 256");
+        let figures = [
+            Figure::new(STORAGE, "put 256 MiB", 123.456, "MiB/s", &command).against("peer", 61.7),
+            Figure::failed(
+                RELAY,
+                "load on SQLite",
+                "cargo bench",
+                &anyhow::anyhow!("the relay | exited\nearly"),
+            ),
+        ];
+        let md = markdown(&machine(), false, &figures);
+        assert!(md.contains("- Commit: abc1234"));
+        assert!(!md.contains("Quick mode"));
+        assert!(md.contains("`bash bench/storage.sh 256`"));
+        assert!(!md.contains(&root));
+        assert!(md.contains("| put 256 MiB | 123 MiB/s | peer | 61.7 MiB/s | 2.00× |"));
+        // One line, and no pipe to break the table.
+        assert!(md.contains("| load on SQLite | **failed**: the relay / exited early | | | |"));
+        let storage = md.find("## Storage").unwrap_or(usize::MAX);
+        let relay = md.find("## Relay").unwrap_or(usize::MAX);
+        assert!(storage < relay, "areas keep the order of the figures");
+        assert!(markdown(&machine(), true, &figures).contains("Quick mode"));
+    }
+
+    #[test]
+    fn rounding_keeps_about_three_significant_figures() {
+        let shown: Vec<String> = [1234.5, 99.94, 9.876, 0.1234].map(round).into();
+        assert_eq!(shown, ["1234", "99.9", "9.88", "0.12"]);
     }
 }

@@ -74,6 +74,25 @@ enum Behaviour {
     Slow(Duration),
 }
 
+/// How one node of a case's network runs.
+#[derive(Clone, Copy)]
+struct NodeSpec {
+    behaviour: Behaviour,
+    /// `--capacity`, if not the default.
+    capacity: Option<u64>,
+    /// A disk of its own of this many bytes: the node's data folder is a tmpfs of that size,
+    /// mounted in a mount namespace of the node's own (`unshare`), so it fills up for real.
+    disk: Option<u64>,
+}
+
+impl NodeSpec {
+    const HONEST: Self = Self {
+        behaviour: Behaviour::Honest,
+        capacity: None,
+        disk: None,
+    };
+}
+
 /// The `datahub` binary this suite drives (the debug build, made first).
 fn bin() -> PathBuf {
     root().join("target/debug/datahub")
@@ -87,7 +106,7 @@ pub fn run() -> Result<()> {
     Cmd::new("cargo")
         .args(["build", "-p", "datahub-cli"])
         .run()?;
-    let cases: [(&str, &str, Case); 7] = [
+    let cases: [(&str, &str, Case); 8] = [
         (
             "node killed during upload",
             "SIGKILL of a node while a 20 MiB object is put",
@@ -114,9 +133,14 @@ pub fn run() -> Result<()> {
             lying_node,
         ),
         (
-            "full node",
+            "node at its capacity",
             "one node offers 64 KiB (its --capacity), less than one shard",
-            full_node,
+            node_at_capacity,
+        ),
+        (
+            "full disk",
+            "one node's disk (a 24 MiB tmpfs of its own) filled by another file behind its back",
+            full_disk,
         ),
         (
             "slow node",
@@ -209,16 +233,17 @@ impl Drop for Process {
     }
 }
 
-/// Starts `datahub args…`, logging to `log`, and returns it with the first line it printed.
-fn spawn(args: &[String], log: &Path) -> Result<(Process, String)> {
+/// Starts `command` (the `datahub` binary, maybe behind a wrapper) with `args…`, logging to
+/// `log`, and returns it with the first line it printed.
+fn spawn(mut command: Command, args: &[String], log: &Path) -> Result<(Process, String)> {
     let log_file = std::fs::File::create(log)?;
-    let mut child = Command::new(bin())
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log_file)
         .spawn()
-        .with_context(|| format!("could not start {}", bin().display()))?;
+        .with_context(|| format!("could not start {}", command.get_program().display()))?;
     let stdout = child.stdout.take().context("no stdout")?;
     let process = Process(child);
     let (tx, rx) = std::sync::mpsc::channel();
@@ -240,6 +265,24 @@ fn spawn(args: &[String], log: &Path) -> Result<(Process, String)> {
     Ok((process, first))
 }
 
+/// `datahub` with `data` on a tmpfs of `bytes`: in a new user and mount namespace (no root
+/// needed), mount the tmpfs over the folder, then become the node. The mount lives and dies with
+/// the node's process.
+fn on_own_disk(bytes: u64, data: &Path) -> Command {
+    let mut command = Command::new("unshare");
+    command
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+        .arg(
+            "size=$1 data=$2; shift 2; \
+             mount -t tmpfs -o size=$size datahub-disk \"$data\" && exec \"$@\"",
+        )
+        .arg("sh")
+        .arg(bytes.to_string())
+        .arg(data)
+        .arg(bin());
+    command
+}
+
 /// The word after `on` in a ready line: `… listening on http://127.0.0.1:1234 address 0x…`.
 fn url_in(line: &str) -> Result<String> {
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -252,10 +295,12 @@ fn url_in(line: &str) -> Result<String> {
         .with_context(|| format!("no URL in {line:?}"))
 }
 
-/// One node: its process, its data folder and the proxy in front of it.
+/// One node: its process, its data folder (as this process reaches it) and the proxy URL it
+/// advertises.
 struct Node {
     process: Process,
     data: PathBuf,
+    endpoint: String,
 }
 
 /// A relay and six nodes on loopback.
@@ -270,15 +315,15 @@ struct Net {
 }
 
 impl Net {
-    /// Starts a relay and one node per entry of `nodes` (its behaviour and capacity).
-    fn start(dir: &Path, nodes: &[(Behaviour, Option<u64>)]) -> Result<Self> {
+    /// Starts a relay and one node per entry of `nodes`.
+    fn start(dir: &Path, nodes: &[NodeSpec]) -> Result<Self> {
         std::fs::write(dir.join("relay.toml"), RELAY_CONFIG)?;
         let relay_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let (relay, _) = start_relay(dir, relay_port)?;
         let url = format!("http://127.0.0.1:{relay_port}");
         let stop = Arc::new(AtomicBool::new(false));
         let mut started = Vec::new();
-        for (i, (behaviour, capacity)) in nodes.iter().enumerate() {
+        for (i, spec) in nodes.iter().enumerate() {
             let proxy = TcpListener::bind("127.0.0.1:0")?;
             let proxy_url = format!("http://{}", proxy.local_addr()?);
             let data = dir.join(format!("node-{i}"));
@@ -300,14 +345,33 @@ impl Net {
             .map(|s| (*s).to_owned())
             .collect();
             args.push(data.display().to_string());
-            if let Some(capacity) = capacity {
+            if let Some(capacity) = spec.capacity {
                 args.extend(["--capacity".into(), capacity.to_string()]);
             }
-            let (process, line) = spawn(&args, &dir.join(format!("node-{i}.log")))?;
+            let log = dir.join(format!("node-{i}.log"));
+            let (process, line, data) = match spec.disk {
+                None => {
+                    let (process, line) = spawn(Command::new(bin()), &args, &log)?;
+                    (process, line, data)
+                }
+                Some(bytes) => {
+                    std::fs::create_dir_all(&data)?;
+                    let (process, line) = spawn(on_own_disk(bytes, &data), &args, &log)?;
+                    // The tmpfs is seen only in the node's mount namespace; this path reaches it
+                    // from outside.
+                    let seen =
+                        PathBuf::from(format!("/proc/{}/root{}", process.0.id(), data.display()));
+                    (process, line, seen)
+                }
+            };
             let upstream = url_in(&line)?.trim_start_matches("http://").to_owned();
-            let (behaviour, stop) = (*behaviour, stop.clone());
+            let (behaviour, stop) = (spec.behaviour, stop.clone());
             std::thread::spawn(move || proxy_loop(proxy, upstream, behaviour, stop));
-            started.push(Node { process, data });
+            started.push(Node {
+                process,
+                data,
+                endpoint: proxy_url,
+            });
         }
         let net = Self {
             dir: dir.to_owned(),
@@ -454,6 +518,27 @@ impl Net {
         None
     }
 
+    /// Node `i` as the relay lists it in `GET /v1/nodes`.
+    fn node_view(&self, i: usize) -> Result<NodeView> {
+        let endpoint = &self.nodes.get(i).context("no such node")?.endpoint;
+        let list: Value = serde_json::from_str(&http_get(self.relay_port, "/v1/nodes")?)?;
+        let node = list
+            .get("nodes")
+            .and_then(Value::as_array)
+            .and_then(|nodes| {
+                nodes
+                    .iter()
+                    .find(|n| n.get("endpoint").and_then(Value::as_str) == Some(endpoint))
+            })
+            .with_context(|| format!("the relay does not list the node at {endpoint}"))?;
+        let int = |key| node.get(key).and_then(Value::as_i64);
+        Ok(NodeView {
+            alive: node.get("alive").and_then(Value::as_bool) == Some(true),
+            reputation: int("reputation"),
+            room: int("capacity").unwrap_or(0) - int("used").unwrap_or(0),
+        })
+    }
+
     /// Every shard file on node `i`'s disk.
     fn shard_files(&self, i: usize) -> Vec<PathBuf> {
         let mut found = Vec::new();
@@ -475,6 +560,14 @@ impl Net {
         }
         found
     }
+}
+
+/// What the relay says of a node.
+struct NodeView {
+    alive: bool,
+    reputation: Option<i64>,
+    /// Capacity less use: the bytes the relay may still place on it.
+    room: i64,
 }
 
 impl Drop for Net {
@@ -512,7 +605,7 @@ fn start_relay(dir: &Path, port: u16) -> Result<(Process, String)> {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    spawn(&args, &dir.join("relay.log"))
+    spawn(Command::new(bin()), &args, &dir.join("relay.log"))
 }
 
 /// Accepts connections for a node and copies bytes both ways, doing to them what `behaviour`
@@ -570,13 +663,13 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, behaviour: Behaviour, from_node:
     let _ = to.shutdown(Shutdown::Write);
 }
 
-fn honest(n: usize) -> Vec<(Behaviour, Option<u64>)> {
-    vec![(Behaviour::Honest, None); n]
+fn honest(n: usize) -> Vec<NodeSpec> {
+    vec![NodeSpec::HONEST; n]
 }
 
 /// Six nodes, the first of them as given, the others honest and of the default capacity.
-fn first_odd(behaviour: Behaviour, capacity: Option<u64>) -> Vec<(Behaviour, Option<u64>)> {
-    let mut nodes = vec![(behaviour, capacity)];
+fn first_odd(first: NodeSpec) -> Vec<NodeSpec> {
+    let mut nodes = vec![first];
     nodes.extend(honest(5));
     nodes
 }
@@ -815,7 +908,13 @@ fn damaged_shard(dir: &Path, damage: Damage) -> Result<Outcome> {
 }
 
 fn lying_node(dir: &Path) -> Result<Outcome> {
-    let net = Net::start(dir, &first_odd(Behaviour::Lies, None))?;
+    let net = Net::start(
+        dir,
+        &first_odd(NodeSpec {
+            behaviour: Behaviour::Lies,
+            ..NodeSpec::HONEST
+        }),
+    )?;
     let public = net.keygen()?;
     let file = net.file("obj", 3 * MIB, 11)?;
     let id = net.put(&file, &public)?;
@@ -835,8 +934,14 @@ fn lying_node(dir: &Path) -> Result<Outcome> {
     ))
 }
 
-fn full_node(dir: &Path) -> Result<Outcome> {
-    let net = Net::start(dir, &first_odd(Behaviour::Honest, Some(64 * 1024)))?;
+fn node_at_capacity(dir: &Path) -> Result<Outcome> {
+    let net = Net::start(
+        dir,
+        &first_odd(NodeSpec {
+            capacity: Some(64 * 1024),
+            ..NodeSpec::HONEST
+        }),
+    )?;
     let public = net.keygen()?;
     let file = net.file("obj", 8 * MIB, 13)?;
     let started = Instant::now();
@@ -851,16 +956,128 @@ fn full_node(dir: &Path) -> Result<Outcome> {
         (at_risk == 0).then_some(put_secs),
         "the put done with no segment at risk",
         format!(
-            "not a real full disk (that needs root: a small tmpfs or a quota), the node's --capacity \
-             limit instead; shards on the full node afterwards: {on_full}; segments at risk: {at_risk}"
+            "the node's own limit, not its disk (see the full disk case); shards on the full node \
+             afterwards: {on_full}; segments at risk: {at_risk}"
         ),
     ))
+}
+
+fn full_disk(dir: &Path) -> Result<Outcome> {
+    let net = Net::start(
+        dir,
+        &first_odd(NodeSpec {
+            disk: Some(24 * MIB as u64),
+            ..NodeSpec::HONEST
+        }),
+    )?;
+    let node = net.nodes.first().context("no node")?;
+    let public = net.keygen()?;
+    let mut written = Vec::new();
+    let file = net.file("obj-0", 8 * MIB, 19)?;
+    written.push((net.put(&file, &public)?, file));
+    let held_before = net.shard_files(0).len();
+    let reputation_before = net.node_view(0)?.reputation;
+
+    // Another program fills the disk: the relay still counts the room the node offered at its
+    // last heartbeat.
+    let filler = node.data.join("filler");
+    let filled = fill_disk(&filler)?;
+    for i in 1..4 {
+        let file = net.file(&format!("obj-{i}"), 8 * MIB, 19 + i)?;
+        written.push((net.put(&file, &public)?, file));
+    }
+    let held_while_full = net.shard_files(0).len();
+    let mut at_risk = 0;
+    for (id, _) in &written {
+        at_risk += net.at_risk(id)?;
+    }
+    let while_full = net.node_view(0)?;
+    let half_written = std::fs::read_dir(node.data.join("shards"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|level1| {
+            std::fs::read_dir(level1.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .flat_map(|level2| {
+            std::fs::read_dir(level2.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .count();
+    let refusals = std::fs::read_to_string(net.dir.join("relay.log"))
+        .unwrap_or_default()
+        .matches("the node is full")
+        .count();
+
+    // The other program's file goes: the node offers room again at its next heartbeat.
+    std::fs::remove_file(&filler).with_context(|| format!("removing {}", filler.display()))?;
+    let freed = Instant::now();
+    let mut room_again = None;
+    while freed.elapsed() < HEAL_TIMEOUT {
+        if net.node_view(0)?.room >= MIB as i64 {
+            room_again = Some(freed.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let file = net.file("obj-4", 8 * MIB, 24)?;
+    written.push((net.put(&file, &public)?, file));
+    let held_after = net.shard_files(0).len();
+
+    let lost = written
+        .iter()
+        .filter(|(id, file)| !net.reads_back(id, file))
+        .count();
+    let alive = net.node_view(0)?.alive;
+    Ok(outcome(
+        written.len(),
+        lost,
+        room_again,
+        "from freeing the disk until the relay saw room on the node again",
+        format!(
+            "another program wrote {} MiB, filling the disk; 3 objects put then: {refusals} \
+             placements refused (507) and sent elsewhere, node's shards {held_before} → \
+             {held_while_full}, {at_risk} segments at risk, {half_written} half-written files; \
+             node reputation {} → {}, alive: {alive}; once freed, the next object put {} shards \
+             on it",
+            filled / MIB as u64,
+            reputation_before.map_or("?".into(), |r| r.to_string()),
+            while_full.reputation.map_or("?".into(), |r| r.to_string()),
+            held_after.saturating_sub(held_while_full),
+        ),
+    ))
+}
+
+/// Writes zeros to `path` until the disk is full; the bytes written.
+fn fill_disk(path: &Path) -> Result<u64> {
+    let mut file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let chunk = vec![0u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        match file.write(&chunk) {
+            Ok(0) => break,
+            Ok(n) => written += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+            Err(e) => return Err(e).with_context(|| format!("writing {}", path.display())),
+        }
+    }
+    Ok(written)
 }
 
 fn slow_node(dir: &Path) -> Result<Outcome> {
     let net = Net::start(
         dir,
-        &first_odd(Behaviour::Slow(Duration::from_millis(100)), None),
+        &first_odd(NodeSpec {
+            behaviour: Behaviour::Slow(Duration::from_millis(100)),
+            ..NodeSpec::HONEST
+        }),
     )?;
     let public = net.keygen()?;
     let file = net.file("obj", 8 * MIB, 17)?;
@@ -913,4 +1130,52 @@ fn markdown(machine: &Machine, outcomes: &[Outcome]) -> String {
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_is_read_from_a_ready_line() -> Result<()> {
+        let line = "datahub node listening on http://127.0.0.1:4321/ address 0xabc";
+        assert_eq!(url_in(line)?, "http://127.0.0.1:4321");
+        assert!(url_in("listening on 127.0.0.1:4321").is_err());
+        assert!(url_in("ready").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_table_says_what_was_lost_and_which_cases_could_not_run() {
+        let machine = Machine {
+            date: "2026-12-06 08:00 UTC".into(),
+            cpu: "Test CPU".into(),
+            cores: 2,
+            ram_gib: 24.0,
+            commit: "abc1234".into(),
+        };
+        let ran = Outcome {
+            case: "slow node".into(),
+            fault: "delayed".into(),
+            objects: 3,
+            lost: 1,
+            recovery_seconds: None,
+            recovery: "put and get".into(),
+            note: "a | b".into(),
+            error: None,
+        };
+        let failed = Outcome {
+            case: "full disk".into(),
+            fault: "filled".into(),
+            error: Some("unshare: not permitted".into()),
+            ..outcome(0, 0, Some(1.0), "", String::new())
+        };
+        let md = markdown(&machine, &[ran, failed]);
+        assert!(
+            md.contains("| slow node | delayed | 3 | 1 | did not recover | put and get | a / b |")
+        );
+        assert!(md.contains(
+            "| full disk | filled | | | | | **could not run**: unshare: not permitted |"
+        ));
+    }
 }

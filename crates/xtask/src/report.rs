@@ -89,3 +89,17 @@ pub fn one_line(text: &str) -> String {
         None => flat,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_flattens_removes_pipes_and_cuts_on_a_character() {
+        assert_eq!(one_line("a\n  b |\tc"), "a b / c");
+        let long = "é".repeat(400);
+        let cut = one_line(&long);
+        assert_eq!(cut.chars().count(), 301);
+        assert!(cut.ends_with('…'));
+    }
+}
