@@ -533,8 +533,12 @@ impl Load {
         let this = Arc::new(self);
         let mut working = Vec::new();
         for (wallet, session_key, token) in contributors {
-            let (client, domain, campaigns, this) =
-                (client.clone(), domain.clone(), campaigns.clone(), this.clone());
+            let (client, domain, campaigns, this) = (
+                client.clone(),
+                domain.clone(),
+                campaigns.clone(),
+                this.clone(),
+            );
             let bearer = token.clone();
             let task = tokio::spawn(async move {
                 this.contribute(&client, &domain, &session_key, &bearer, &campaigns, end)
@@ -558,7 +562,11 @@ impl Load {
             never += seen.unanswered.len();
             refused += seen.refused.len();
             resent += seen.resent.len();
-            duplicates += seen.resent.iter().filter(|r| r["duplicate"] == true).count();
+            duplicates += seen
+                .resent
+                .iter()
+                .filter(|r| r["duplicate"] == true)
+                .count();
             no_answer += seen.no_answer;
             report.push(json!({
                 "wallet": wallet,
@@ -602,7 +610,8 @@ impl Load {
             let campaign = &campaigns[n % campaigns.len()];
             // Asking again after no answer is safe: a lease already made is answered again.
             let next = format!("/v1/campaigns/{campaign}/next");
-            let leased = until_answered(client, &next, token, &json!({}), &mut seen.no_answer).await;
+            let leased =
+                until_answered(client, &next, token, &json!({}), &mut seen.no_answer).await;
             let lease = match leased {
                 None => break,
                 Some((200, task)) if task["lease"].is_string() => {
