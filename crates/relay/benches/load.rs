@@ -10,6 +10,18 @@
 //! contributor sends its submissions one after another on its own connection, all at once.
 //! Printed: leases/s of the set-up, then submissions/s and p50/p90/p99 latency. With `--json
 //! FILE`, each round's figures are also appended to FILE as one JSON line (for `cargo xtask bench`).
+//!
+//! `… --bench load -- --relay URL [--connections 64 --campaigns 4 --seconds 20 --submissions 250
+//! --resend 1 --report FILE]` targets a relay that is already running (the fault suite's, which
+//! it kills and restarts meanwhile) instead: it makes its campaigns there, signs in one
+//! contributor per connection, prints `load: ready …`, and then every contributor leases and
+//! answers tasks one after another for `seconds` (at most `submissions` each), riding out a dead
+//! relay: a request with no answer is sent again, the same signed bytes, until one comes (or
+//! [`GIVE_UP`] passes). At the end each contributor sends `resend` receipts it already had
+//! acknowledged again. With `--report FILE` it writes what it saw as JSON: per contributor its
+//! session, every acknowledged submission with its credit and when, those that had no answer at
+//! first or never, the refusals and the resends, for the fault suite to check against the
+//! relay's API (see `Seen`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -50,6 +62,16 @@ struct Client {
 
 impl Client {
     async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value, Duration) {
+        self.try_post(path, token, body).await.unwrap()
+    }
+
+    /// `post`, with a failed connection or a reply cut short as an error rather than a panic.
+    async fn try_post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> Result<(u16, Value, Duration), reqwest::Error> {
         let started = Instant::now();
         let mut req = self
             .http
@@ -59,10 +81,12 @@ impl Client {
         if let Some(token) = token {
             req = req.header("authorization", format!("Bearer {token}"));
         }
-        let response = req.send().await.unwrap();
+        let response = req.send().await?;
         let status = response.status().as_u16();
-        let value = response.json().await.unwrap_or(Value::Null);
-        (status, value, started.elapsed())
+        // A body cut short by a dying relay is no answer either.
+        let bytes = response.bytes().await?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, value, started.elapsed()))
     }
 }
 
@@ -77,6 +101,10 @@ fn domain() -> Eip712Domain {
 }
 
 fn main() {
+    if let Some(relay) = arg("--relay") {
+        against_running_relay(&relay);
+        return;
+    }
     let connections: Vec<usize> = arg("--connections")
         .unwrap_or_else(|| "64,256".into())
         .split(',')
@@ -157,30 +185,8 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) -> 
 
     let owner = SecretKey::derive(&[7; 32]);
     for i in 0..campaigns {
-        let items: Vec<Value> = (0..connections)
-            .map(|n| json!({ "text": format!("item {n}") }))
-            .collect();
-        let spec = json!({
-            "id": format!("load-{i}"), "kind": "content_verification", "title": "load",
-            "instructions": "", "items": items, "reward": "0.01", "token": "USDT",
-            "budget": "100000", "overlap": 1, "lease_seconds": 3600,
-            "encryption_key": hex::encode(owner.public_key().to_compressed()), "chains": [CHAIN],
-        });
-        let body = spec.to_string();
-        let t = Timestamp::from_unix_millis(now_ms());
-        let sig =
-            request::sign_request(&owner, "POST", "/v1/campaigns", body.as_bytes(), t, &relay);
-        let status = client
-            .http
-            .post(format!("{base}/v1/campaigns"))
-            .header(request::TIME_HEADER, t.unix_millis().to_string())
-            .header(request::SIGNATURE_HEADER, sig.to_hex())
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert_eq!(status.as_u16(), 201);
+        let spec = campaign_spec(&format!("load-{i}"), connections, &owner);
+        assert_eq!(create_campaign(&client, &owner, &relay, &spec).await, 201);
     }
 
     // Sign in every contributor, lease one task per campaign, sign the receipts.
@@ -189,41 +195,11 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) -> 
     let mut tasks = Vec::new();
     for u in 0..connections {
         let (client, domain) = (client.clone(), domain.clone());
-        let base = base.clone();
         tasks.push(tokio::spawn(async move {
             let wallet = SecretKey::derive(blake3::hash(format!("w{u}").as_bytes()).as_bytes());
             let session_key =
                 SecretKey::derive(blake3::hash(format!("s{u}").as_bytes()).as_bytes());
-            let (_, nonce, _) = client.post("/v1/auth/nonce", None, &json!({})).await;
-            let now = Timestamp::from_unix_millis(now_ms());
-            let grant = SessionGrant {
-                key: session_key.public_key().address(),
-                expires: Timestamp::from_unix_millis(now_ms() + 3_600_000),
-                campaigns: CampaignScope::Any,
-                reward_cap: U256::from_u64(u64::MAX),
-            };
-            let host = base.trim_start_matches("http://");
-            let message = grant
-                .siwe_message(
-                    wallet.public_key().address(),
-                    host,
-                    &format!("{base}/"),
-                    ChainId(CHAIN),
-                    nonce["nonce"].as_str().unwrap(),
-                    now,
-                    None,
-                )
-                .to_string();
-            let signature = personal::sign_message(&wallet, message.as_bytes()).to_hex();
-            let (status, session, _) = client
-                .post(
-                    "/v1/auth/session",
-                    None,
-                    &json!({ "message": message, "signature": signature }),
-                )
-                .await;
-            assert_eq!(status, 200, "{session}");
-            let token = session["token"].as_str().unwrap().to_owned();
+            let token = sign_in(&client, &wallet, &session_key).await.unwrap();
             let mut bodies = Vec::new();
             for i in 0..campaigns {
                 let campaign = format!("load-{i}");
@@ -315,4 +291,391 @@ fn fresh_postgres(admin: &str) -> String {
         .unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
     format!("{base}/{name}")
+}
+
+/// A content-verification campaign of `items` items, one answer each, paid 0.01 USDT an answer.
+fn campaign_spec(id: &str, items: usize, owner: &SecretKey) -> Value {
+    let items: Vec<Value> = (0..items)
+        .map(|n| json!({ "text": format!("item {n}") }))
+        .collect();
+    json!({
+        "id": id, "kind": "content_verification", "title": "load",
+        "instructions": "", "items": items, "reward": "0.01", "token": "USDT",
+        "budget": "100000", "overlap": 1, "lease_seconds": 3600,
+        "encryption_key": hex::encode(owner.public_key().to_compressed()), "chains": [CHAIN],
+    })
+}
+
+/// `POST /v1/campaigns`, signed by `owner`: the status code.
+async fn create_campaign(client: &Client, owner: &SecretKey, relay: &Address, spec: &Value) -> u16 {
+    let body = spec.to_string();
+    let t = Timestamp::from_unix_millis(now_ms());
+    let sig = request::sign_request(owner, "POST", "/v1/campaigns", body.as_bytes(), t, relay);
+    client
+        .http
+        .post(format!("{}/v1/campaigns", client.base))
+        .header(request::TIME_HEADER, t.unix_millis().to_string())
+        .header(request::SIGNATURE_HEADER, sig.to_hex())
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Signs `wallet` in, granting `session_key` every campaign for an hour: the bearer token, or
+/// why not.
+async fn sign_in(
+    client: &Client,
+    wallet: &SecretKey,
+    session_key: &SecretKey,
+) -> Result<String, String> {
+    let base = &client.base;
+    let (status, nonce, _) = client
+        .try_post("/v1/auth/nonce", None, &json!({}))
+        .await
+        .map_err(|e| e.to_string())?;
+    let nonce = match nonce["nonce"].as_str() {
+        Some(nonce) if status == 200 => nonce.to_owned(),
+        _ => return Err(format!("nonce: {status} {nonce}")),
+    };
+    let now = Timestamp::from_unix_millis(now_ms());
+    let grant = SessionGrant {
+        key: session_key.public_key().address(),
+        expires: Timestamp::from_unix_millis(now_ms() + 3_600_000),
+        campaigns: CampaignScope::Any,
+        reward_cap: U256::from_u64(u64::MAX),
+    };
+    let host = base.trim_start_matches("http://");
+    let message = grant
+        .siwe_message(
+            wallet.public_key().address(),
+            host,
+            &format!("{base}/"),
+            ChainId(CHAIN),
+            &nonce,
+            now,
+            None,
+        )
+        .to_string();
+    let signature = personal::sign_message(wallet, message.as_bytes()).to_hex();
+    let (status, session, _) = client
+        .try_post(
+            "/v1/auth/session",
+            None,
+            &json!({ "message": message, "signature": signature }),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    match session["token"].as_str() {
+        Some(token) if status == 200 => Ok(token.to_owned()),
+        _ => Err(format!("session: {status} {session}")),
+    }
+}
+
+/// How long a request may go unanswered (the relay dead) before a contributor gives up on it.
+const GIVE_UP: Duration = Duration::from_secs(60);
+
+/// The pause between tries while the relay does not answer.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Sends `body` until the relay answers or [`GIVE_UP`] passes, counting the tries that got no
+/// answer in `no_answer`. Always the same bytes: a signed receipt sent again is a retry the
+/// relay must recognise, not a new submission.
+async fn until_answered(
+    client: &Client,
+    path: &str,
+    token: &str,
+    body: &Value,
+    no_answer: &mut u64,
+) -> Option<(u16, Value)> {
+    let started = Instant::now();
+    loop {
+        match client.try_post(path, Some(token), body).await {
+            Ok((status, value, _)) => return Some((status, value)),
+            Err(_) if started.elapsed() < GIVE_UP => {
+                *no_answer += 1;
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Err(_) => {
+                *no_answer += 1;
+                return None;
+            }
+        }
+    }
+}
+
+/// `--relay URL`: load on a relay that is already running, reported for the fault suite.
+fn against_running_relay(base: &str) {
+    let number = |name: &str, default: usize| {
+        arg(name).map_or(default, |v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}: one number (with --relay)"))
+        })
+    };
+    let load = Load {
+        base: base.trim_end_matches('/').to_owned(),
+        connections: number("--connections", 64).max(1),
+        campaigns: number("--campaigns", 4).max(1),
+        seconds: number("--seconds", 20) as u64,
+        most: number("--submissions", 250),
+        resend: number("--resend", 1),
+    };
+    let report = arg("--report");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let doc = runtime.block_on(load.run());
+    if let Some(path) = report {
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
+}
+
+/// The settings of `--relay` mode.
+struct Load {
+    base: String,
+    connections: usize,
+    campaigns: usize,
+    seconds: u64,
+    /// Submissions per contributor at most (the history the fault suite reads holds 500).
+    most: usize,
+    /// Acknowledged receipts each contributor sends again at the end.
+    resend: usize,
+}
+
+/// What one contributor saw.
+#[derive(Default)]
+struct Seen {
+    /// Submissions answered `accepted`: `{submission, campaign, credited, at_ms, duplicate,
+    /// after_no_answer}` (`at_ms` when the answer came, Unix milliseconds; `after_no_answer`
+    /// when an earlier try of the same receipt got none, and then `duplicate` says whether
+    /// that try had counted).
+    acknowledged: Vec<Value>,
+    /// Receipts that never got an answer: `{submission, campaign}`.
+    unanswered: Vec<Value>,
+    /// Any other answer: `{request, status, answer}`.
+    refused: Vec<Value>,
+    /// Acknowledged receipts sent again at the end: `{submission, status, duplicate,
+    /// credited}`.
+    resent: Vec<Value>,
+    /// Tries that got no answer.
+    no_answer: u64,
+}
+
+impl Load {
+    async fn run(self) -> Value {
+        let client = Arc::new(Client {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(1024)
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        });
+        let info: Value = client
+            .http
+            .get(format!("{}/v1/info", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let relay = Address::parse(info["relay_address"].as_str().unwrap()).unwrap();
+        // This run's own keys and campaigns, so that runs against one relay do not meet.
+        let run = format!("{:x}", now_ms());
+        let key = |what: String| SecretKey::derive(blake3::hash(what.as_bytes()).as_bytes());
+        let owner = key(format!("{run} owner"));
+        // Each item goes to one contributor (overlap 1): enough for every one to reach `most`.
+        let items = self.connections * self.most.div_ceil(self.campaigns).max(1);
+        let mut campaigns = Vec::new();
+        let mut listed = Vec::new();
+        for i in 0..self.campaigns {
+            let id = format!("kill-{run}-{i}");
+            let spec = campaign_spec(&id, items, &owner);
+            let status = create_campaign(&client, &owner, &relay, &spec).await;
+            assert!(status == 201, "creating campaign {id}: {status}");
+            listed.push(json!({ "id": id, "budget": spec["budget"], "token": spec["token"] }));
+            campaigns.push(id);
+        }
+        let campaigns = Arc::new(campaigns);
+
+        let mut signing_in = Vec::new();
+        for u in 0..self.connections {
+            let client = client.clone();
+            let (wallet, session_key) = (key(format!("{run} w{u}")), key(format!("{run} s{u}")));
+            signing_in.push(tokio::spawn(async move {
+                let started = Instant::now();
+                loop {
+                    match sign_in(&client, &wallet, &session_key).await {
+                        Ok(token) => return (wallet, session_key, token),
+                        Err(e) if started.elapsed() > GIVE_UP => panic!("signing in: {e}"),
+                        Err(_) => tokio::time::sleep(RETRY_PAUSE).await,
+                    }
+                }
+            }));
+        }
+        let mut contributors = Vec::new();
+        for s in signing_in {
+            contributors.push(s.await.unwrap());
+        }
+        println!(
+            "load: ready, {} contributors signed in, {} campaigns; submitting for {} s",
+            self.connections, self.campaigns, self.seconds
+        );
+
+        let started_ms = now_ms();
+        let end = Instant::now() + Duration::from_secs(self.seconds);
+        let domain = Arc::new(domain());
+        let this = Arc::new(self);
+        let mut working = Vec::new();
+        for (wallet, session_key, token) in contributors {
+            let (client, domain, campaigns, this) = (
+                client.clone(),
+                domain.clone(),
+                campaigns.clone(),
+                this.clone(),
+            );
+            let bearer = token.clone();
+            let task = tokio::spawn(async move {
+                this.contribute(&client, &domain, &session_key, &bearer, &campaigns, end)
+                    .await
+            });
+            working.push((wallet.public_key().address().to_checksum(), token, task));
+        }
+        let mut report = Vec::new();
+        let (mut acked, mut in_flight, mut counted, mut never, mut refused) = (0, 0, 0, 0, 0);
+        let (mut resent, mut duplicates, mut no_answer) = (0, 0, 0);
+        for (wallet, token, task) in working {
+            let seen = task.await.unwrap();
+            acked += seen.acknowledged.len();
+            let late: Vec<&Value> = seen
+                .acknowledged
+                .iter()
+                .filter(|a| a["after_no_answer"] == true)
+                .collect();
+            in_flight += late.len();
+            counted += late.iter().filter(|a| a["duplicate"] == true).count();
+            never += seen.unanswered.len();
+            refused += seen.refused.len();
+            resent += seen.resent.len();
+            duplicates += seen
+                .resent
+                .iter()
+                .filter(|r| r["duplicate"] == true)
+                .count();
+            no_answer += seen.no_answer;
+            report.push(json!({
+                "wallet": wallet,
+                "session": token,
+                "acknowledged": seen.acknowledged,
+                "unanswered": seen.unanswered,
+                "refused": seen.refused,
+                "resent": seen.resent,
+                "no_answer": seen.no_answer,
+            }));
+        }
+        println!(
+            "load: {acked} submissions acknowledged, {in_flight} of them after a try with no \
+             answer ({counted} had counted already); {never} never answered; {refused} refused; \
+             {no_answer} tries with no answer; {resent} acknowledged receipts sent again, \
+             {duplicates} answered as duplicates"
+        );
+        json!({
+            "relay": this.base, "connections": this.connections, "seconds": this.seconds,
+            "started_ms": started_ms, "ended_ms": now_ms(),
+            "campaigns": listed, "contributors": report,
+        })
+    }
+
+    /// One contributor: leases a task in each campaign in turn and answers it, until `end`.
+    async fn contribute(
+        &self,
+        client: &Client,
+        domain: &Eip712Domain,
+        session_key: &SecretKey,
+        token: &str,
+        campaigns: &[String],
+        end: Instant,
+    ) -> Seen {
+        let mut seen = Seen::default();
+        let mut kept = Vec::new();
+        for n in 0..self.most {
+            if Instant::now() >= end {
+                break;
+            }
+            let campaign = &campaigns[n % campaigns.len()];
+            // Asking again after no answer is safe: a lease already made is answered again.
+            let next = format!("/v1/campaigns/{campaign}/next");
+            let leased =
+                until_answered(client, &next, token, &json!({}), &mut seen.no_answer).await;
+            let lease = match leased {
+                None => break,
+                Some((200, task)) if task["lease"].is_string() => {
+                    task["lease"].as_str().unwrap().to_owned()
+                }
+                Some((status, answer)) => {
+                    seen.refused
+                        .push(json!({ "request": next, "status": status, "answer": answer }));
+                    break;
+                }
+            };
+            let answer = json!({ "verdict": "true" }).to_string();
+            let deadline = u64::try_from(now_ms() / 1000 + 3600).unwrap();
+            // The nonce is per session key: `n` never repeats for this contributor.
+            let receipt = SubmissionReceipt {
+                campaign: campaign.clone(),
+                task: lease.clone(),
+                answer_hash: keccak256(answer.as_bytes()),
+                manifest_id: [0; 32],
+                nonce: U256::from_u64(n as u64),
+                deadline,
+            };
+            let id = format!("0x{}", hex::encode(receipt.signing_hash(domain)));
+            let body = json!({
+                "campaign": campaign, "task": lease, "answer": answer,
+                "nonce": n.to_string(), "deadline": deadline,
+                "signature": receipt.sign(session_key, domain).to_hex(),
+            });
+            let mut no_answer = 0;
+            let answered =
+                until_answered(client, "/v1/submissions", token, &body, &mut no_answer).await;
+            seen.no_answer += no_answer;
+            match answered {
+                None => {
+                    seen.unanswered
+                        .push(json!({ "submission": id, "campaign": campaign }));
+                    break;
+                }
+                Some((200, outcome)) if outcome["status"] == "accepted" => {
+                    seen.acknowledged.push(json!({
+                        "submission": outcome["submission"], "campaign": campaign,
+                        "credited": outcome["credited"], "at_ms": now_ms(),
+                        "duplicate": outcome["duplicate"], "after_no_answer": no_answer > 0,
+                    }));
+                    if kept.len() < self.resend {
+                        kept.push((id, body));
+                    }
+                }
+                Some((status, answer)) => seen.refused.push(
+                    json!({ "request": "/v1/submissions", "status": status, "answer": answer }),
+                ),
+            }
+        }
+        // A client that never heard its answer, or a replay: the relay must give back the stored
+        // outcome and credit nothing again.
+        for (id, body) in kept {
+            let answered =
+                until_answered(client, "/v1/submissions", token, &body, &mut seen.no_answer).await;
+            let (status, outcome) = answered.unwrap_or((0, Value::Null));
+            seen.resent.push(json!({
+                "submission": id, "status": status, "duplicate": outcome["duplicate"],
+                "credited": outcome["credited"], "answer": outcome,
+            }));
+        }
+        seen
+    }
 }

@@ -50,9 +50,10 @@ struct Outcome {
     case: String,
     /// What was done.
     fault: String,
-    /// Objects written (acknowledged by the CLI) and how many of them did not read back
-    /// byte-exact afterwards.
-    objects: usize,
+    /// What was written and acknowledged (objects put by the CLI, or signed submissions
+    /// credited by the relay), and how many of them were lost: an object that did not read back
+    /// byte-exact afterwards, a credit missing from the contributor's history.
+    written: usize,
     lost: usize,
     /// Seconds from the fault until the network was whole again (see `recovery`), if it was.
     recovery_seconds: Option<f64>,
@@ -60,6 +61,9 @@ struct Outcome {
     recovery: String,
     /// Anything else worth reading, or why the case could not run.
     note: String,
+    /// Checks other than "nothing lost" that failed (a credit counted twice, a ledger that does
+    /// not balance); any makes the suite fail, as a loss does.
+    failed_checks: Vec<String>,
     error: Option<String>,
 }
 
@@ -101,12 +105,14 @@ fn bin() -> PathBuf {
 /// A case: given its own empty folder, does its harm and says what came of it.
 type Case = fn(&Path) -> Result<Outcome>;
 
-pub fn run() -> Result<()> {
+/// Runs every case, or with `only` those whose name contains it (then docs/reliability.md is left
+/// alone: its table is of whole runs).
+pub fn run(only: Option<&str>) -> Result<()> {
     heading("faults: building the datahub binary");
     Cmd::new("cargo")
         .args(["build", "-p", "datahub-cli"])
         .run()?;
-    let cases: [(&str, &str, Case); 8] = [
+    let cases: [(&str, &str, Case); 10] = [
         (
             "node killed during upload",
             "SIGKILL of a node while a 20 MiB object is put",
@@ -114,6 +120,17 @@ pub fn run() -> Result<()> {
         ),
         (
             "relay killed under load",
+            "SIGKILL of the relay (SQLite) while 64 contributors send signed submissions, then \
+             restarted on the same data and port",
+            |dir| relay_killed_under_signed_load(dir, false),
+        ),
+        (
+            "relay killed under load, PostgreSQL",
+            "the same, the relay on a PostgreSQL database",
+            |dir| relay_killed_under_signed_load(dir, true),
+        ),
+        (
+            "relay killed during puts",
             "SIGKILL of the relay during a stream of 1 MiB puts, then restarted on the same data",
             relay_killed_under_load,
         ),
@@ -150,16 +167,20 @@ pub fn run() -> Result<()> {
     ];
     let mut outcomes = Vec::new();
     for (case, fault, body) in cases {
+        if only.is_some_and(|only| !case.contains(only)) {
+            continue;
+        }
         heading(&format!("faults: {case}"));
         let dir = tempdir(case)?;
         let outcome = body(&dir).unwrap_or_else(|err| Outcome {
             case: case.into(),
             fault: fault.into(),
-            objects: 0,
+            written: 0,
             lost: 0,
             recovery_seconds: None,
             recovery: String::new(),
             note: String::new(),
+            failed_checks: Vec::new(),
             error: Some(format!("{err:#}")),
         });
         let outcome = Outcome {
@@ -170,18 +191,33 @@ pub fn run() -> Result<()> {
         match &outcome.error {
             Some(err) => println!("{case}: FAILED to run: {err}"),
             None => println!(
-                "{case}: lost {} of {} objects; recovered in {}",
+                "{case}: lost {} of {} written; recovered in {}{}",
                 outcome.lost,
-                outcome.objects,
+                outcome.written,
                 outcome
                     .recovery_seconds
-                    .map_or("— (did not recover)".into(), |s| format!("{s:.1} s"))
+                    .map_or("— (did not recover)".into(), |s| format!("{s:.1} s")),
+                if outcome.failed_checks.is_empty() {
+                    String::new()
+                } else {
+                    format!("; FAILED checks: {}", outcome.failed_checks.join("; "))
+                }
             ),
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        if outcome.error.is_none() && outcome.lost == 0 && outcome.failed_checks.is_empty() {
+            let _ = std::fs::remove_dir_all(&dir);
+        } else {
+            println!(
+                "{case}: its folder, with every process's log, is kept: {}",
+                dir.display()
+            );
+        }
         outcomes.push(outcome);
     }
 
+    if outcomes.is_empty() {
+        bail!("no fault case has {only:?} in its name");
+    }
     let machine = Machine::describe();
     let out = root().join("target/bench");
     std::fs::create_dir_all(&out)?;
@@ -189,19 +225,23 @@ pub fn run() -> Result<()> {
     let doc = serde_json::json!({ "machine": machine, "cases": outcomes });
     std::fs::write(&json, serde_json::to_string_pretty(&doc)?)
         .with_context(|| format!("writing {}", json.display()))?;
-    let md = root().join("docs/reliability.md");
-    std::fs::write(&md, markdown(&machine, &outcomes))
-        .with_context(|| format!("writing {}", md.display()))?;
+    let mut wrote = "target/bench/faults.json";
+    if only.is_none() {
+        let md = root().join("docs/reliability.md");
+        std::fs::write(&md, markdown(&machine, &outcomes))
+            .with_context(|| format!("writing {}", md.display()))?;
+        wrote = "docs/reliability.md and target/bench/faults.json";
+    }
     let bad = outcomes
         .iter()
-        .filter(|o| o.error.is_some() || o.lost > 0)
+        .filter(|o| o.error.is_some() || o.lost > 0 || !o.failed_checks.is_empty())
         .count();
     println!(
-        "\nfaults: {} cases, {bad} lost data or failed to run; wrote docs/reliability.md and target/bench/faults.json",
+        "\nfaults: {} cases, {bad} lost data, failed a check or failed to run; wrote {wrote}",
         outcomes.len()
     );
     if bad > 0 {
-        bail!("{bad} fault cases lost data or failed to run");
+        bail!("{bad} fault cases lost data, failed a check or failed to run");
     }
     Ok(())
 }
@@ -677,7 +717,7 @@ fn first_odd(first: NodeSpec) -> Vec<NodeSpec> {
 const MIB: usize = 1024 * 1024;
 
 fn outcome(
-    objects: usize,
+    written: usize,
     lost: usize,
     recovery_seconds: Option<f64>,
     recovery: &str,
@@ -686,11 +726,12 @@ fn outcome(
     Outcome {
         case: String::new(),
         fault: String::new(),
-        objects,
+        written,
         lost,
         recovery_seconds,
         recovery: recovery.into(),
         note,
+        failed_checks: Vec::new(),
         error: None,
     }
 }
@@ -862,6 +903,431 @@ fn relay_killed_under_load(dir: &Path) -> Result<Outcome> {
              written); the relay restarted at once on the same data and port"
         ),
     ))
+}
+
+/// Contributors sending signed submissions at once in the "relay killed under load" cases.
+const LOAD_CONNECTIONS: usize = 64;
+
+/// How long the load goes on; the relay is killed [`KILL_AFTER`] into it.
+const LOAD_SECONDS: u64 = 20;
+
+/// When into the load the relay is killed.
+const KILL_AFTER: Duration = Duration::from_secs(5);
+
+/// The relay SIGKILLed while contributors send signed submissions (the load tool of
+/// crates/relay/benches/load.rs, which retries what got no answer), restarted at once on the same
+/// data and port; then every acknowledged credit is looked for through the relay's API.
+fn relay_killed_under_signed_load(dir: &Path, postgres: bool) -> Result<Outcome> {
+    let load_bin = load_binary()?;
+    let cluster = if postgres {
+        Some(crate::postgres::Cluster::start()?)
+    } else {
+        None
+    };
+    let database = cluster.as_ref().map(|c| c.url.as_str());
+    std::fs::write(dir.join("relay.toml"), RELAY_CONFIG)?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let (mut relay, _) = start_relay_on(dir, port, database, "relay.log")?;
+    let report = dir.join("load.json");
+    let mut load = LoadRun::start(&load_bin, &format!("http://127.0.0.1:{port}"), &report, dir)?;
+    std::thread::sleep(KILL_AFTER);
+    relay.kill();
+    let killed_ms = unix_ms();
+    let (_relay, _) = start_relay_on(dir, port, database, "relay-restarted.log")?;
+    let back_ms = unix_ms();
+    let said = load.finish()?;
+    let text = std::fs::read_to_string(&report)
+        .with_context(|| format!("reading the load's report {}", report.display()))?;
+    let report: Value = serde_json::from_str(&text).context("the load's report is not JSON")?;
+    let credits = Credits::check(port, &report, killed_ms, back_ms)?;
+    println!("{said}");
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    // Short enough for a table cell (report::one_line keeps 300 characters).
+    let verdict = if credits.problems.is_empty() {
+        "each acknowledged credit in history and balance once"
+    } else {
+        "see the failed checks"
+    };
+    let note = format!(
+        "{verdict}; {LOAD_CONNECTIONS} contributors for {LOAD_SECONDS} s, killed at {} s, up \
+         again in {:.1} s; {} acknowledged before the kill, {} after; {} sent again after no \
+         answer ({} had counted), {} never answered ({} credited); {} replayed: {} duplicates; \
+         {:.2} USDT credited, {:.2} spent",
+        KILL_AFTER.as_secs(),
+        seconds(back_ms - killed_ms),
+        credits.before_kill,
+        credits.acknowledged - credits.before_kill,
+        credits.in_flight,
+        credits.counted_before,
+        credits.unanswered,
+        credits.unanswered_counted,
+        credits.resent,
+        credits.resent_duplicates,
+        credits.credited as f64 / 1e6,
+        credits.spent as f64 / 1e6,
+    );
+    Ok(Outcome {
+        failed_checks: credits.problems,
+        ..outcome(
+            credits.acknowledged,
+            credits.lost,
+            credits
+                .first_after_restart
+                .map(|ms| seconds(ms - killed_ms)),
+            "the first submission acknowledged by the restarted relay",
+            note,
+        )
+    })
+}
+
+/// Milliseconds since the Unix epoch, the clock the load tool stamps its answers with.
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// `value[key]`, or null: what the relay and the load tool write is read without indexing.
+fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
+    static NULL: Value = Value::Null;
+    value.get(key).unwrap_or(&NULL)
+}
+
+/// Builds the load tool and returns its executable. It is built like a test (`cargo test
+/// --bench load`), on the debug build the suite makes anyway, rather than in release as
+/// `cargo bench` would: here it only has to keep the (debug) relay busy, not measure it, and a
+/// release build of the workspace would add many minutes to the suite.
+fn load_binary() -> Result<PathBuf> {
+    let out = Cmd::new("cargo")
+        .args(["test", "-p", "datahub-relay", "--bench", "load", "--no-run"])
+        .arg("--message-format=json")
+        .read()?;
+    out.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| {
+            field(v, "reason") == "compiler-artifact" && field(field(v, "target"), "name") == "load"
+        })
+        .find_map(|v| field(&v, "executable").as_str().map(PathBuf::from))
+        .context("cargo test --no-run named no executable for the load benchmark")
+}
+
+/// Starts `datahub relay` on `port` with the suite's settings and the data in `dir`, on
+/// `database` (PostgreSQL) if given, else SQLite; logs to `log` in `dir`.
+fn start_relay_on(
+    dir: &Path,
+    port: u16,
+    database: Option<&str>,
+    log: &str,
+) -> Result<(Process, String)> {
+    let mut args: Vec<String> = [
+        "relay",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--config",
+        &dir.join("relay.toml").display().to_string(),
+        "--data",
+        &dir.join("relay").display().to_string(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if let Some(url) = database {
+        args.extend(["--database-url".into(), url.to_owned()]);
+    }
+    spawn(Command::new(bin()), &args, &dir.join(log))
+}
+
+/// The load tool running against the suite's relay.
+struct LoadRun {
+    process: Process,
+    lines: std::sync::mpsc::Receiver<String>,
+    log: PathBuf,
+}
+
+impl LoadRun {
+    /// Starts it and waits until its contributors are signed in and submitting.
+    fn start(bin: &Path, url: &str, report: &Path, dir: &Path) -> Result<Self> {
+        let log = dir.join("load.log");
+        let mut child = Command::new(bin)
+            .args(["--relay", url])
+            .args(["--connections", &LOAD_CONNECTIONS.to_string()])
+            .args(["--seconds", &LOAD_SECONDS.to_string()])
+            .arg("--report")
+            .arg(report)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("could not start {}", bin.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let process = Process(child);
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let load = Self {
+            process,
+            lines,
+            log,
+        };
+        loop {
+            match load.lines.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) if line.starts_with("load: ready") => return Ok(load),
+                Ok(_) => {}
+                Err(_) => bail!("the load tool did not get ready: {}", load.stderr_tail()),
+            }
+        }
+    }
+
+    /// Waits for it to finish; its last line (what it saw, in short).
+    fn finish(&mut self) -> Result<String> {
+        let status = self.process.0.wait()?;
+        let said = self.lines.iter().last().unwrap_or_default();
+        if !status.success() {
+            bail!("the load tool failed ({status}): {}", self.stderr_tail());
+        }
+        Ok(said)
+    }
+
+    fn stderr_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let from = lines.len().saturating_sub(3);
+        format!(
+            "{} (see {})",
+            lines.get(from..).unwrap_or_default().join(" / "),
+            self.log.display()
+        )
+    }
+}
+
+/// `GET path` from the relay on `port`, as the holder of the session `token` if given: the
+/// JSON body.
+fn api_get(port: u16, path: &str, token: Option<&str>) -> Result<Value> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("no end of headers in the reply")?;
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        bail!("GET {path}: {} {body}", head.lines().next().unwrap_or(""));
+    }
+    serde_json::from_str(body).with_context(|| format!("GET {path}: not JSON"))
+}
+
+/// A token amount as the relay writes it (`"0.01"`, `"-12"`) in millionths, the ledger's unit.
+fn units(text: &str) -> Option<i64> {
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || fraction.len() > 6 || !all_digits(whole) || !all_digits(fraction) {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let fraction: i64 = format!("{fraction:0<6}").parse().ok()?;
+    Some(sign * whole.checked_mul(1_000_000)?.checked_add(fraction)?)
+}
+
+/// A JSON value that should be a token amount, in millionths.
+fn units_of(value: &Value) -> Result<i64> {
+    value
+        .as_str()
+        .and_then(units)
+        .with_context(|| format!("not a token amount: {value}"))
+}
+
+/// What the relay's API says about the credits the load tool reported.
+#[derive(Default)]
+struct Credits {
+    acknowledged: usize,
+    /// Acknowledged before the relay was killed.
+    before_kill: usize,
+    /// Acknowledged credits missing from the contributor's history.
+    lost: usize,
+    /// Acknowledged after a try with no answer, and of those the ones answered as duplicates
+    /// (the lost try had counted).
+    in_flight: usize,
+    counted_before: usize,
+    /// Never answered, and of those the ones credited anyway.
+    unanswered: usize,
+    unanswered_counted: usize,
+    /// Tries of any request (a lease, a submission) that got no answer.
+    no_answer: u64,
+    resent: usize,
+    resent_duplicates: usize,
+    /// When the restarted relay first acknowledged a submission (Unix ms).
+    first_after_restart: Option<i64>,
+    /// Everything credited to the load's contributors, and what the campaigns spent; in
+    /// millionths of a token.
+    credited: i64,
+    spent: i64,
+    problems: Vec<String>,
+}
+
+impl Credits {
+    fn check(port: u16, report: &Value, killed_ms: i64, back_ms: i64) -> Result<Self> {
+        let mut c = Self::default();
+        let empty = Vec::new();
+        let list = |v: &Value| v.as_array().unwrap_or(&empty).clone();
+        for contributor in list(field(report, "contributors")) {
+            let wallet = field(&contributor, "wallet")
+                .as_str()
+                .unwrap_or("?")
+                .to_owned();
+            let token = field(&contributor, "session")
+                .as_str()
+                .context("the report has a contributor without a session")?;
+            let balances = api_get(port, "/v1/me/balances", Some(token))?;
+            let mut balance = 0;
+            for b in list(field(&balances, "balances")) {
+                balance += units_of(field(&b, "amount"))?;
+            }
+            let history = api_get(port, "/v1/me/history?limit=500", Some(token))?;
+            let entries = list(field(&history, "entries"));
+            if entries.len() >= 500 {
+                c.problems.push(format!(
+                    "{wallet}'s history is longer than one page: its credits were not all checked"
+                ));
+            }
+            // Each credit is a transfer `sub:<submission>` into the contributor's account.
+            let mut credits: std::collections::HashMap<String, (usize, i64)> =
+                std::collections::HashMap::new();
+            let mut in_history = 0;
+            for e in &entries {
+                let amount = units_of(field(e, "amount"))?;
+                in_history += amount;
+                if let Some(sub) = field(e, "id")
+                    .as_str()
+                    .and_then(|id| id.strip_prefix("sub:"))
+                {
+                    let entry = credits.entry(sub.to_owned()).or_default();
+                    entry.0 += 1;
+                    entry.1 += amount;
+                }
+            }
+            let mut explained = std::collections::HashSet::new();
+            let mut expected = 0;
+            for a in list(field(&contributor, "acknowledged")) {
+                let id = field(&a, "submission")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let credited = units_of(field(&a, "credited"))?;
+                let at = field(&a, "at_ms").as_i64().unwrap_or(0);
+                c.acknowledged += 1;
+                c.before_kill += usize::from(at < killed_ms);
+                if at >= back_ms {
+                    c.first_after_restart = Some(c.first_after_restart.map_or(at, |f| f.min(at)));
+                }
+                if field(&a, "after_no_answer") == true {
+                    c.in_flight += 1;
+                    c.counted_before += usize::from(field(&a, "duplicate") == true);
+                }
+                expected += credited;
+                match credits.get(&id) {
+                    None if credited > 0 => c.lost += 1,
+                    Some(&(_, amount)) if amount != credited => c.problems.push(format!(
+                        "submission {id} was acknowledged with {credited} millionths credited, \
+                         the history says {amount}"
+                    )),
+                    _ => {}
+                }
+                if !explained.insert(id.clone()) {
+                    c.problems
+                        .push(format!("submission {id} was acknowledged as new twice"));
+                }
+            }
+            for u in list(field(&contributor, "unanswered")) {
+                let id = field(&u, "submission")
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                c.unanswered += 1;
+                if let Some(&(_, amount)) = credits.get(&id) {
+                    c.unanswered_counted += 1;
+                    expected += amount;
+                }
+                explained.insert(id);
+            }
+            for (id, (times, _)) in &credits {
+                if *times > 1 {
+                    c.problems
+                        .push(format!("submission {id} was credited {times} times"));
+                }
+                if !explained.contains(id) {
+                    c.problems.push(format!(
+                        "submission {id} was credited but never acknowledged nor sent"
+                    ));
+                }
+            }
+            if balance != in_history || balance != expected {
+                c.problems.push(format!(
+                    "{wallet}: balance {balance}, credits in the history {in_history}, \
+                     acknowledged {expected} (millionths of a token)"
+                ));
+            }
+            c.credited += balance;
+            let refused = list(field(&contributor, "refused"));
+            if let Some(first) = refused.first() {
+                c.problems.push(format!(
+                    "{} requests of {wallet} refused, the first: {first}",
+                    refused.len()
+                ));
+            }
+            c.no_answer += field(&contributor, "no_answer").as_u64().unwrap_or(0);
+            for r in list(field(&contributor, "resent")) {
+                c.resent += 1;
+                if field(&r, "status") == 200 && field(&r, "duplicate") == true {
+                    c.resent_duplicates += 1;
+                } else {
+                    c.problems.push(format!(
+                        "an acknowledged receipt sent again was answered {}",
+                        field(&r, "answer")
+                    ));
+                }
+            }
+        }
+        // The ledger balances: what the campaigns' accounts lost is what the contributors got.
+        for campaign in list(field(report, "campaigns")) {
+            let id = field(&campaign, "id")
+                .as_str()
+                .context("a campaign without an id")?;
+            let shown = api_get(port, &format!("/v1/campaigns/{id}"), None)?;
+            c.spent += units_of(field(&shown, "budget"))? - units_of(field(&shown, "budget_left"))?;
+        }
+        if c.spent != c.credited {
+            c.problems.push(format!(
+                "the campaigns spent {} millionths of their budgets, the contributors were credited {}",
+                c.spent, c.credited
+            ));
+        }
+        if c.acknowledged == 0 {
+            c.problems
+                .push("no submission was acknowledged at all".into());
+        }
+        // Whether a submission rather than a lease was in flight is chance (on PostgreSQL the
+        // contributors fall into step: all lease, then all submit), so only ask for requests.
+        if c.no_answer == 0 {
+            c.problems
+                .push("no request was in flight at the kill: the fault was not under load".into());
+        }
+        Ok(c)
+    }
 }
 
 enum Damage {
@@ -1104,8 +1570,14 @@ fn markdown(machine: &Machine, outcomes: &[Outcome]) -> String {
         "\nEach case starts its own network on loopback (a `datahub relay` and six `datahub node` \
          processes, nodes judged dead after 6 s of silence, audits every second, repair every 2 s), \
          does the harm named, and checks with `datahub object get` that every object it wrote \
-         reads back byte-exact. Lost is objects that did not. See crates/xtask/src/faults.rs.\n\n\
-         | case | fault | objects | lost | recovery | recovered means | notes |\n\
+         reads back byte-exact. Lost is objects that did not. The \"relay killed under load\" \
+         cases run a relay alone under the signed-submission load of \
+         `cargo bench -p datahub-relay --bench load -- --relay URL` and check through the \
+         relay's API, with each contributor's session, that every credit the relay acknowledged \
+         is in the contributor's history and balance, none counted twice, and that the campaigns' \
+         spent budget equals what was credited; there written is acknowledged submissions and \
+         lost is acknowledged credits missing. See crates/xtask/src/faults.rs.\n\n\
+         | case | fault | written | lost | recovery | recovered means | notes |\n\
          |---|---|---:|---:|---:|---|---|\n",
     );
     for o in outcomes {
@@ -1117,14 +1589,22 @@ fn markdown(machine: &Machine, outcomes: &[Outcome]) -> String {
                 report::one_line(err)
             )),
             None => md.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {}{} |\n",
                 o.case,
                 o.fault,
-                o.objects,
+                o.written,
                 o.lost,
                 o.recovery_seconds
                     .map_or("did not recover".into(), |s| format!("{s:.1} s")),
                 o.recovery,
+                if o.failed_checks.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "**failed checks**: {}; ",
+                        report::one_line(&o.failed_checks.join("; "))
+                    )
+                },
                 report::one_line(&o.note)
             )),
         }
@@ -1157,11 +1637,12 @@ mod tests {
         let ran = Outcome {
             case: "slow node".into(),
             fault: "delayed".into(),
-            objects: 3,
+            written: 3,
             lost: 1,
             recovery_seconds: None,
             recovery: "put and get".into(),
             note: "a | b".into(),
+            failed_checks: vec!["a credit counted twice".into(), "balance off".into()],
             error: None,
         };
         let failed = Outcome {
@@ -1171,9 +1652,10 @@ mod tests {
             ..outcome(0, 0, Some(1.0), "", String::new())
         };
         let md = markdown(&machine, &[ran, failed]);
-        assert!(
-            md.contains("| slow node | delayed | 3 | 1 | did not recover | put and get | a / b |")
-        );
+        assert!(md.contains(
+            "| slow node | delayed | 3 | 1 | did not recover | put and get | **failed checks**: \
+             a credit counted twice; balance off; a / b |"
+        ));
         assert!(md.contains(
             "| full disk | filled | | | | | **could not run**: unshare: not permitted |"
         ));

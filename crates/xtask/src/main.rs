@@ -68,7 +68,11 @@ enum Command {
         quick: bool,
     },
     /// Run the fault suite on real processes; write docs/reliability.md and target/bench/faults.json
-    Faults,
+    Faults {
+        /// Only the cases whose name contains this (docs/reliability.md is then left as it is)
+        #[arg(long)]
+        case: Option<String>,
+    },
     /// Gate: run each fuzz target of crates/core/fuzz for a while
     Fuzz {
         /// How long each fuzz target runs
@@ -93,7 +97,7 @@ fn main() -> ExitCode {
         Command::TestJs => gates::test_js(),
         Command::Fuzz { seconds } => gates::fuzz(seconds),
         Command::Bench { quick } => bench::run(quick),
-        Command::Faults => faults::run(),
+        Command::Faults { case } => faults::run(case.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
