@@ -342,6 +342,15 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
     let relay = tokio::task::spawn_blocking(move || Relay::open(config, local.port()))
         .await
         .map_err(|e| StartError(e.to_string()))??;
+    let forgotten = storage::forget_unfinished_placements(&relay)
+        .await
+        .map_err(|e| StartError(format!("clearing unfinished placements: {}", e.message)))?;
+    if forgotten > 0 {
+        tracing::info!(
+            forgotten,
+            "placements left unfinished by the last run forgotten; their shards can be sent again"
+        );
+    }
     let sweeper = tokio::spawn(sweep_leases(relay.clone()));
     let upkeep = tokio::spawn(maintenance::run(relay.clone()));
     let router = Relay::router(&relay);

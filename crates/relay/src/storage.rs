@@ -538,6 +538,22 @@ pub async fn put_shard(
     ))
 }
 
+/// Forgets placements whose node had not yet answered: a relay that stopped (a crash, a kill)
+/// between recording a placement and hearing back from the node left them behind, and since
+/// [`place`] only fills positions with no node, the shard could never be placed again and the
+/// upload never finish. Run at start, when no placement is in flight; how many were forgotten.
+pub async fn forget_unfinished_placements(relay: &AppState) -> ApiResult<u64> {
+    relay
+        .db
+        .write(|conn: &mut dyn Conn| -> ApiResult<u64> {
+            Ok(conn.execute(
+                "UPDATE shards SET node = NULL WHERE stored = 0 AND node IS NOT NULL",
+                &[],
+            )?)
+        })
+        .await
+}
+
 /// Places every unplaced position of `shard` in `object`; returns the nodes it went to.
 pub async fn place(
     relay: &AppState,

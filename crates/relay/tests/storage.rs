@@ -319,6 +319,52 @@ async fn upload_goes_on_when_a_node_stops(backend: Backend) {
     );
 }
 
+/// A relay killed between recording a placement and hearing back from the node leaves the
+/// position taken but not stored; once that is forgotten (as at every start), the uploader's
+/// resend places it and the upload completes.
+async fn a_placement_left_unfinished_by_a_crash_is_forgotten_at_start(backend: Backend) {
+    let net = Network::start(&backend, 6).await;
+    wait_for_nodes(&net, 6).await;
+    let uploader = key("uploader");
+    let (manifest, segments) = seal(&vec![9u8; 150_000], &key("reader"));
+    let id = manifest.object_id().to_string();
+    net.upload(&uploader, &manifest, &segments).await;
+    // As the crash leaves it: one position recorded on its node, never confirmed stored.
+    let (object, stuck) = (id.clone(), segments[0].shards[0].id.to_string());
+    let changed = net
+        .relay
+        .db
+        .write(move |conn: &mut dyn datahub_relay::db::Conn| -> Result<u64, datahub_relay::db::DbError> {
+            conn.execute(
+                "UPDATE shards SET stored = 0 WHERE object = $1 AND shard = $2",
+                &[object.into(), stuck.into()],
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    net.put_shard(&uploader, &id, &segments[0].shards[0]).await;
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert_eq!(
+        status["complete"], false,
+        "the resend alone cannot place it: {status}"
+    );
+
+    let forgotten = datahub_relay::storage::forget_unfinished_placements(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 1);
+    net.put_shard(&uploader, &id, &segments[0].shards[0]).await;
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert_eq!(status["complete"], true, "{status}");
+    let left = net.get_json(&format!("/v1/objects/{id}/missing")).await;
+    assert_eq!(left["missing"].as_array().map(Vec::len), Some(0), "{left}");
+    assert_eq!(
+        net.read(&manifest, &key("reader")).await.unwrap(),
+        vec![9u8; 150_000]
+    );
+}
+
 impl Network {
     async fn put_shard(
         &self,
@@ -734,5 +780,6 @@ on_both!(
     upload_goes_on_when_a_node_stops,
     corrupt_shards_are_audited_down_and_repaired,
     dead_nodes_are_repaired_around_then_more_can_die,
-    accepted_uploads_are_results
+    accepted_uploads_are_results,
+    a_placement_left_unfinished_by_a_crash_is_forgotten_at_start
 );

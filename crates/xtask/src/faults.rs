@@ -828,6 +828,7 @@ fn relay_killed_under_load(dir: &Path) -> Result<Outcome> {
     let mut written: Vec<(String, PathBuf)> = Vec::new();
     let mut failed_puts = 0;
     let mut in_flight = "refused";
+    let mut refusal = String::new();
     let mut killed_at = None;
     let mut back_at = None;
     let mut restarted = None;
@@ -849,25 +850,54 @@ fn relay_killed_under_load(dir: &Path) -> Result<Outcome> {
                 ])
                 .current_dir(dir)
                 .stdout(Stdio::piped())
-                .stderr(Stdio::null())
+                .stderr(Stdio::piped())
                 .spawn()?;
             std::thread::sleep(Duration::from_millis(150));
             net.relay.kill();
             killed_at = Some(Instant::now());
+            // Back at once, as a supervisor would bring it: the put in flight retries against it.
+            let (relay, _) = start_relay(dir, net.relay_port)?;
+            restarted = Some(relay);
             let out = put.wait_with_output()?;
-            if out.status.success()
-                && let Some(id) = String::from_utf8_lossy(&out.stdout)
+            let last_word = |bytes: &[u8]| {
+                String::from_utf8_lossy(bytes)
                     .lines()
                     .last()
                     .and_then(|l| l.split_whitespace().last())
+                    .map(str::to_owned)
+            };
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            if out.status.success()
+                && let Some(id) = last_word(&out.stdout)
             {
-                in_flight = "acknowledged";
-                written.push((id.to_owned(), file));
+                in_flight = "acknowledged, its retries reaching the restarted relay";
+                back_at = Some(Instant::now());
+                written.push((id, file));
+            } else if let Some(id) = resumable(&stderr) {
+                // What a user is told to do when a put breaks off: the sealed shards were kept.
+                match net.cli(&["object", "resume", &id, "-i", "owner.key"]) {
+                    Ok(out) if last_word(out.as_bytes()).as_deref() == Some(id.as_str()) => {
+                        in_flight = "broken off, then finished by `datahub object resume` as \
+                                     the CLI said";
+                        back_at = Some(Instant::now());
+                        written.push((id, file));
+                    }
+                    resumed => {
+                        failed_puts += 1;
+                        refusal = format!(
+                            "{}; resume: {}",
+                            report::one_line(stderr.trim()),
+                            match resumed {
+                                Ok(out) => out,
+                                Err(e) => format!("{e:#}"),
+                            }
+                        );
+                    }
+                }
             } else {
                 failed_puts += 1;
+                refusal = report::one_line(stderr.trim());
             }
-            let (relay, _) = start_relay(dir, net.relay_port)?;
-            restarted = Some(relay);
             continue;
         }
         let file = net.file(&format!("obj-{i}"), MIB, 100 + i)?;
@@ -899,10 +929,21 @@ fn relay_killed_under_load(dir: &Path) -> Result<Outcome> {
         "the first put accepted by the restarted relay",
         format!(
             "16 puts of 1 MiB one after another, the relay killed 150 ms into the 7th (which was \
-             {in_flight}); {failed_puts} puts refused in all (not acknowledged, so not counted as \
-             written); the relay restarted at once on the same data and port"
+             {in_flight}{}); {failed_puts} puts refused in all (not acknowledged, so not counted \
+             as written); the relay restarted at once on the same data and port",
+            if refusal.is_empty() {
+                String::new()
+            } else {
+                format!(": {refusal}")
+            }
         ),
     ))
+}
+
+/// The object id in the CLI's advice after a broken-off put: "… `datahub object resume ID …`".
+fn resumable(stderr: &str) -> Option<String> {
+    let (_, after) = stderr.split_once("datahub object resume ")?;
+    after.split_whitespace().next().map(str::to_owned)
 }
 
 /// Contributors sending signed submissions at once in the "relay killed under load" cases.
