@@ -18,7 +18,8 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use datahub_core::SecretKey;
 use datahub_core::eth::{
-    Address, CampaignScope, ChainId, SessionGrant, Timestamp, U256, personal,
+    Address, CampaignScope, ChainId, Eip712Domain, SessionGrant, SubmissionReceipt, Timestamp,
+    TypedStruct, U256, keccak256, personal,
 };
 use datahub_core::request;
 use datahub_relay::campaigns::{CampaignSpec, check_answer};
@@ -106,6 +107,10 @@ struct Api {
     wallet: SecretKey,
     /// A signed-in contributor's bearer token.
     token: String,
+    /// That contributor's session key: signs submission receipts.
+    session_key: SecretKey,
+    /// What receipts are signed for.
+    domain: Eip712Domain,
     /// A lease of that contributor (on [`CAMPAIGN`]).
     lease: String,
 }
@@ -250,6 +255,18 @@ impl Api {
         let router = Relay::router(&relay);
         let owner = key("fuzz owner");
         let wallet = key("fuzz wallet");
+        let session_key = key("fuzz session");
+        let contract = relay
+            .config
+            .chain(CHAIN)
+            .and_then(|chain| Address::parse(&chain.claim_contract).ok())
+            .unwrap_or_else(|| panic!("the default configuration has no chain {CHAIN}"));
+        let domain = Eip712Domain {
+            name: "DataHub".into(),
+            version: "1".into(),
+            chain_id: ChainId(CHAIN),
+            verifying_contract: contract,
+        };
         let (token, lease) = runtime.block_on(async {
             for (id, upload) in [(CAMPAIGN, false), (UPLOAD_CAMPAIGN, true), (STATUS_CAMPAIGN, false)] {
                 let spec = campaign_fixture(id, &owner, upload).to_string().into_bytes();
@@ -257,7 +274,7 @@ impl Api {
                 let request = request.unwrap_or_else(|| panic!("fixture campaign request"));
                 expect_ok("campaign", send(&router, request).await);
             }
-            let token = sign_in(&router, &wallet).await;
+            let token = sign_in(&router, &wallet, &session_key).await;
             let path = format!("/v1/campaigns/{CAMPAIGN}/next");
             let request = post(&path, Some(&token), Vec::new());
             let request = request.unwrap_or_else(|| panic!("fixture next request"));
@@ -276,19 +293,21 @@ impl Api {
             owner,
             wallet,
             token,
+            session_key,
+            domain,
             lease,
         }
     }
 }
 
 /// Signs `wallet` in with a session key for any campaign; the bearer token.
-async fn sign_in(router: &Router, wallet: &SecretKey) -> String {
+async fn sign_in(router: &Router, wallet: &SecretKey, session_key: &SecretKey) -> String {
     let request = post("/v1/auth/nonce", None, b"{}".to_vec());
     let nonce = expect_ok("nonce", send(router, request.unwrap_or_else(|| panic!("nonce"))).await);
     let nonce = nonce.get("nonce").and_then(Value::as_str).unwrap_or_default();
     let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
     let grant = SessionGrant {
-        key: key("fuzz session").public_key().address(),
+        key: session_key.public_key().address(),
         expires: Timestamp::from_unix_millis(now.unix_millis() + 24 * 3_600_000),
         campaigns: CampaignScope::Any,
         reward_cap: U256::from_u64(1_000_000_000_000),
@@ -325,11 +344,14 @@ enum Auth {
     Signed,
     /// The body is a sign-in message, sent with the fixture wallet's signature of it.
     SignIn,
+    /// A contributor's bearer token, and the body's receipt signed by its session key (see
+    /// [`sign_receipt`]).
+    Receipt,
 }
 
 /// The relay's `POST` endpoints with a body. `{campaign}`, `{lease}` and `{job}` are filled with
 /// a fixture's id, or with bytes from the input.
-const ENDPOINTS: [(&str, Auth); 15] = [
+const ENDPOINTS: [(&str, Auth); 16] = [
     ("/v1/auth/nonce", Auth::None),
     ("/v1/auth/session", Auth::None),
     ("/v1/auth/session", Auth::SignIn),
@@ -345,6 +367,7 @@ const ENDPOINTS: [(&str, Auth); 15] = [
     ("/v1/nodes/heartbeat", Auth::Signed),
     ("/v1/objects", Auth::Signed),
     ("/v1/objects", Auth::Bearer),
+    ("/v1/submissions", Auth::Receipt),
 ];
 
 /// Flag bits of the input's second byte.
@@ -407,6 +430,10 @@ pub fn api(data: &[u8]) {
             let body = json!({ "message": message, "signature": signature.to_hex() });
             post(&path, None, body.to_string().into_bytes())
         }
+        Auth::Receipt => {
+            let body = sign_receipt(api, body).unwrap_or_else(|| body.to_vec());
+            post(&path, Some(&api.token), body)
+        }
     };
     let Some(request) = request else {
         return;
@@ -416,6 +443,32 @@ pub fn api(data: &[u8]) {
         !status.is_server_error(),
         "POST {path} answered {status}: {answer}"
     );
+}
+
+/// A submission body with its `signature` replaced by the session key's signature of the
+/// receipt it describes, so it gets past the signature check; a `task` of `"LEASE"` becomes the
+/// fixture lease. `None` when the body does not describe a receipt.
+fn sign_receipt(api: &Api, body: &[u8]) -> Option<Vec<u8>> {
+    let mut fields: serde_json::Map<String, Value> = serde_json::from_slice(body).ok()?;
+    if fields.get("task").and_then(Value::as_str) == Some("LEASE") {
+        fields.insert("task".into(), json!(api.lease));
+    }
+    let text = |name: &str| fields.get(name).and_then(Value::as_str);
+    let manifest_id = match text("manifest_id") {
+        None => [0; 32],
+        Some(id) => hex::decode(id.trim_start_matches("0x")).ok()?.try_into().ok()?,
+    };
+    let receipt = SubmissionReceipt {
+        campaign: text("campaign")?.to_owned(),
+        task: text("task")?.to_owned(),
+        answer_hash: keccak256(text("answer")?.as_bytes()),
+        manifest_id,
+        nonce: U256::parse(text("nonce")?).ok()?,
+        deadline: fields.get("deadline")?.as_u64()?,
+    };
+    let signature = receipt.sign(&api.session_key, &api.domain);
+    fields.insert("signature".into(), json!(signature.to_hex()));
+    serde_json::to_vec(&fields).ok()
 }
 
 /// A storage node made once per process: its router, the relay it obeys and a shard it holds.
