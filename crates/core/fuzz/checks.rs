@@ -6,7 +6,9 @@
 // Each fuzz target uses one of these functions; the test uses them all.
 #![allow(dead_code)]
 
-use datahub_core::eth::{Address, SessionGrant, Signature, SiweMessage, Timestamp, U256, keccak256};
+use datahub_core::eth::{
+    Address, SessionGrant, Signature, SiweMessage, Timestamp, U256, keccak256,
+};
 use datahub_core::header::Header;
 use datahub_core::manifest::Params;
 use datahub_core::proof::{RangeProof, verify};
@@ -19,9 +21,17 @@ pub fn manifest(data: &[u8]) {
     if let Ok(manifest) = Manifest::parse(data) {
         assert_eq!(manifest.to_bytes(), data);
         for i in 0..manifest.segment_count() {
-            let layout = manifest.segment(i).unwrap_or_else(|| panic!("segment {i} of {} missing", manifest.segment_count()));
-            assert_eq!(manifest.shard_ids(i).len(), manifest.params().total_shards());
-            assert!(layout.len > 0 && layout.shard_len * usize::from(manifest.params().data_shards) >= layout.len);
+            let layout = manifest
+                .segment(i)
+                .unwrap_or_else(|| panic!("segment {i} of {} missing", manifest.segment_count()));
+            assert_eq!(
+                manifest.shard_ids(i).len(),
+                manifest.params().total_shards()
+            );
+            assert!(
+                layout.len > 0
+                    && layout.shard_len * usize::from(manifest.params().data_shards) >= layout.len
+            );
         }
     }
 }
@@ -30,14 +40,20 @@ pub fn manifest(data: &[u8]) {
 /// unwrapping with a key that is no recipient's always fails.
 pub fn header(data: &[u8]) {
     if let Ok((header, len)) = Header::parse(data) {
-        assert_eq!(header.to_bytes(), data.get(..len).unwrap_or_else(|| panic!("parsed length {len} beyond the input")));
+        assert_eq!(
+            header.to_bytes(),
+            data.get(..len)
+                .unwrap_or_else(|| panic!("parsed length {len} beyond the input"))
+        );
         let _ = header.unwrap(&SecretKey::derive(&[1; 32]));
     }
 }
 
 /// A sealed stream from anywhere, fed in pieces: opening never panics.
 pub fn open_stream(data: &[u8]) {
-    let Some((&split, stream)) = data.split_first() else { return };
+    let Some((&split, stream)) = data.split_first() else {
+        return;
+    };
     let mut opener = StreamOpener::new(SecretKey::derive(&[1; 32]), stream.len() as u64);
     let (a, b) = stream.split_at(usize::from(split).min(stream.len()));
     if opener.update(a).is_ok() && opener.update(b).is_ok() {
@@ -51,16 +67,25 @@ pub fn open_stream(data: &[u8]) {
 /// Input: 2 bytes of plaintext length, then edits of 4 bytes each: a target (shard or sealed
 /// stream), a position (2 bytes) and an xor mask.
 pub fn open_tampered(data: &[u8]) {
-    let Some((len, edits)) = data.split_first_chunk::<2>() else { return };
+    let Some((len, edits)) = data.split_first_chunk::<2>() else {
+        return;
+    };
     let len = usize::from(u16::from_le_bytes(*len)) % 12_000;
     let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let owner = SecretKey::derive(&[1; 32]);
-    let params = Params { data_shards: 3, parity_shards: 2, segment_len: 4096 };
-    let Ok((manifest, segments)) = seal_bytes(&plaintext, &[owner.public_key()], &[2; 32], params) else {
+    let params = Params {
+        data_shards: 3,
+        parity_shards: 2,
+        segment_len: 4096,
+    };
+    let Ok((manifest, segments)) = seal_bytes(&plaintext, &[owner.public_key()], &[2; 32], params)
+    else {
         return;
     };
-    let mut shards: Vec<Vec<Vec<u8>>> =
-        segments.into_iter().map(|s| s.shards.into_iter().map(|x| x.bytes).collect()).collect();
+    let mut shards: Vec<Vec<Vec<u8>>> = segments
+        .into_iter()
+        .map(|s| s.shards.into_iter().map(|x| x.bytes).collect())
+        .collect();
     let mut sealed: Vec<u8> = Vec::new();
     for (i, segment) in shards.iter().enumerate() {
         let mut data: Vec<u8> = segment.iter().take(3).flatten().copied().collect();
@@ -68,7 +93,9 @@ pub fn open_tampered(data: &[u8]) {
         sealed.extend(data);
     }
     for edit in edits.chunks_exact(4) {
-        let &[target, lo, hi, mask] = edit else { continue };
+        let &[target, lo, hi, mask] = edit else {
+            continue;
+        };
         let at = usize::from(u16::from_le_bytes([lo, hi]));
         if target == 0xff {
             let at = at % sealed.len();
@@ -95,7 +122,11 @@ pub fn open_tampered(data: &[u8]) {
     }
     let slots: Vec<Vec<Option<Vec<u8>>>> = shards
         .into_iter()
-        .map(|s| s.into_iter().map(|x| Some(x).filter(|x| !x.is_empty())).collect())
+        .map(|s| {
+            s.into_iter()
+                .map(|x| Some(x).filter(|x| !x.is_empty()))
+                .collect()
+        })
         .collect();
     if let Ok(opened) = open_bytes(&manifest, &slots, &owner) {
         assert_eq!(opened.as_slice(), plaintext.as_slice());
@@ -110,7 +141,8 @@ pub fn siwe(data: &[u8]) {
     };
     if let Ok(message) = SiweMessage::parse(text) {
         let canonical = message.to_string();
-        let again = SiweMessage::parse(&canonical).unwrap_or_else(|e| panic!("canonical form does not parse: {e:?}"));
+        let again = SiweMessage::parse(&canonical)
+            .unwrap_or_else(|e| panic!("canonical form does not parse: {e:?}"));
         assert_eq!(again, message);
         let _ = SessionGrant::from_resources(&message.resources);
     }
@@ -141,7 +173,10 @@ pub fn signature(data: &[u8]) {
     let _ = Signature::from_hex(text);
     if let Ok(address) = Address::parse(text) {
         assert_eq!(Address::parse(&address.to_checksum()), Ok(address));
-        assert_eq!(Address::parse_checksummed(&address.to_checksum()), Ok(address));
+        assert_eq!(
+            Address::parse_checksummed(&address.to_checksum()),
+            Ok(address)
+        );
     }
     let _ = Address::parse_checksummed(text);
     if let Ok(n) = U256::parse(text) {

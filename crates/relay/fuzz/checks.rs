@@ -172,12 +172,7 @@ async fn send(router: &Router, request: Request<Body>) -> (StatusCode, String) {
 }
 
 /// A request signed by `key` for `relay`, as requesters, validators and nodes send them.
-fn signed(
-    key: &SecretKey,
-    relay: &Address,
-    path: &str,
-    body: Vec<u8>,
-) -> Option<Request<Body>> {
+fn signed(key: &SecretKey, relay: &Address, path: &str, body: Vec<u8>) -> Option<Request<Body>> {
     let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
     let signature = request::sign_request(key, "POST", path, &body, now, relay);
     Request::post(path)
@@ -268,8 +263,14 @@ impl Api {
             verifying_contract: contract,
         };
         let (token, lease) = runtime.block_on(async {
-            for (id, upload) in [(CAMPAIGN, false), (UPLOAD_CAMPAIGN, true), (STATUS_CAMPAIGN, false)] {
-                let spec = campaign_fixture(id, &owner, upload).to_string().into_bytes();
+            for (id, upload) in [
+                (CAMPAIGN, false),
+                (UPLOAD_CAMPAIGN, true),
+                (STATUS_CAMPAIGN, false),
+            ] {
+                let spec = campaign_fixture(id, &owner, upload)
+                    .to_string()
+                    .into_bytes();
                 let request = signed(&owner, &relay.address, "/v1/campaigns", spec);
                 let request = request.unwrap_or_else(|| panic!("fixture campaign request"));
                 expect_ok("campaign", send(&router, request).await);
@@ -303,8 +304,14 @@ impl Api {
 /// Signs `wallet` in with a session key for any campaign; the bearer token.
 async fn sign_in(router: &Router, wallet: &SecretKey, session_key: &SecretKey) -> String {
     let request = post("/v1/auth/nonce", None, b"{}".to_vec());
-    let nonce = expect_ok("nonce", send(router, request.unwrap_or_else(|| panic!("nonce"))).await);
-    let nonce = nonce.get("nonce").and_then(Value::as_str).unwrap_or_default();
+    let nonce = expect_ok(
+        "nonce",
+        send(router, request.unwrap_or_else(|| panic!("nonce"))).await,
+    );
+    let nonce = nonce
+        .get("nonce")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
     let grant = SessionGrant {
         key: session_key.public_key().address(),
@@ -326,7 +333,10 @@ async fn sign_in(router: &Router, wallet: &SecretKey, session_key: &SecretKey) -
     let signature = personal::sign_message(wallet, message.as_bytes());
     let body = json!({ "message": message, "signature": signature.to_hex() });
     let request = post("/v1/auth/session", None, body.to_string().into_bytes());
-    let session = expect_ok("sign-in", send(router, request.unwrap_or_else(|| panic!("sign-in"))).await);
+    let session = expect_ok(
+        "sign-in",
+        send(router, request.unwrap_or_else(|| panic!("sign-in"))).await,
+    );
     session
         .get("token")
         .and_then(Value::as_str)
@@ -412,14 +422,22 @@ pub fn api(data: &[u8]) {
         }
         _ => (None, rest),
     };
-    let campaign = if flags & UPLOAD != 0 { UPLOAD_CAMPAIGN } else { CAMPAIGN };
+    let campaign = if flags & UPLOAD != 0 {
+        UPLOAD_CAMPAIGN
+    } else {
+        CAMPAIGN
+    };
     let fill = |fixture: &str| id.clone().unwrap_or_else(|| fixture.to_owned());
     let path = template
         .replace("{campaign}", &fill(campaign))
         .replace("{status}", &fill(STATUS_CAMPAIGN))
         .replace("{lease}", &fill(&api.lease))
         .replace("{job}", &fill("1"));
-    let auth = if flags & NO_AUTH != 0 { Auth::None } else { auth };
+    let auth = if flags & NO_AUTH != 0 {
+        Auth::None
+    } else {
+        auth
+    };
     let request = match auth {
         Auth::None => post(&path, None, body.to_vec()),
         Auth::Bearer => post(&path, Some(&api.token), body.to_vec()),
@@ -456,7 +474,10 @@ fn sign_receipt(api: &Api, body: &[u8]) -> Option<Vec<u8>> {
     let text = |name: &str| fields.get(name).and_then(Value::as_str);
     let manifest_id = match text("manifest_id") {
         None => [0; 32],
-        Some(id) => hex::decode(id.trim_start_matches("0x")).ok()?.try_into().ok()?,
+        Some(id) => hex::decode(id.trim_start_matches("0x"))
+            .ok()?
+            .try_into()
+            .ok()?,
     };
     let receipt = SubmissionReceipt {
         campaign: text("campaign")?.to_owned(),
@@ -579,8 +600,14 @@ pub fn node_api(data: &[u8]) {
         }
     } else if flags & SIGN != 0 && method == Method::PUT {
         let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
-        let signature =
-            request::sign_request(&node.relay, method.as_str(), &uri, &body, now, &node.address);
+        let signature = request::sign_request(
+            &node.relay,
+            method.as_str(),
+            &uri,
+            &body,
+            now,
+            &node.address,
+        );
         builder = builder
             .header(request::TIME_HEADER, now.unix_millis().to_string())
             .header(request::SIGNATURE_HEADER, signature.to_hex());

@@ -37,7 +37,11 @@ fn names(dir: &Path, extension: Option<&str>) -> Vec<String> {
         .iter()
         .filter(|path| extension.is_none_or(|x| path.extension().is_some_and(|e| e == x)))
         .map(|path| {
-            let name = if extension.is_some() { path.file_stem() } else { path.file_name() };
+            let name = if extension.is_some() {
+                path.file_stem()
+            } else {
+                path.file_name()
+            };
             name.unwrap().to_string_lossy().into_owned()
         })
         .collect()
