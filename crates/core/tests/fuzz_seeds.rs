@@ -10,8 +10,11 @@ mod checks;
 
 use std::path::{Path, PathBuf};
 
+/// A fuzz target's check: panics when its property fails.
+type Check = fn(&[u8]);
+
 /// The fuzz targets of `crates/core/fuzz` and their checks.
-const TARGETS: [(&str, fn(&[u8])); 7] = [
+const TARGETS: [(&str, Check); 7] = [
     ("manifest", checks::manifest),
     ("header", checks::header),
     ("open_stream", checks::open_stream),

@@ -9,8 +9,11 @@ mod checks;
 
 use std::path::{Path, PathBuf};
 
+/// A fuzz target's check: panics when its property fails.
+type Check = fn(&[u8]);
+
 /// The fuzz targets of `crates/relay/fuzz` and their checks.
-const TARGETS: [(&str, fn(&[u8])); 4] = [
+const TARGETS: [(&str, Check); 4] = [
     ("campaign_spec", checks::campaign_spec),
     ("submission", checks::submission),
     ("api", checks::api),
