@@ -344,6 +344,18 @@ async fn sign_in(router: &Router, wallet: &SecretKey, session_key: &SecretKey) -
         .to_owned()
 }
 
+/// A nonce the relay just issued (empty if it issued none: the sign-in then fails as it should).
+async fn fresh_nonce(router: &Router) -> String {
+    let Some(request) = post("/v1/auth/nonce", None, b"{}".to_vec()) else {
+        return String::new();
+    };
+    let (_, body) = send(router, request).await;
+    serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("nonce").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// How an endpoint authenticates.
 #[derive(Clone, Copy)]
 enum Auth {
@@ -352,7 +364,8 @@ enum Auth {
     Bearer,
     /// Signed by the fixture key.
     Signed,
-    /// The body is a sign-in message, sent with the fixture wallet's signature of it.
+    /// The body is a sign-in message, sent with the fixture wallet's signature of it; `WALLET`
+    /// in it becomes the wallet's address and `NONCE` a nonce the relay just issued.
     SignIn,
     /// A contributor's bearer token, and the body's receipt signed by its session key (see
     /// [`sign_receipt`]).
@@ -443,7 +456,12 @@ pub fn api(data: &[u8]) {
         Auth::Bearer => post(&path, Some(&api.token), body.to_vec()),
         Auth::Signed => signed(&api.owner, &api.relay.address, &path, body.to_vec()),
         Auth::SignIn => {
-            let message = String::from_utf8_lossy(body);
+            let mut message = String::from_utf8_lossy(body)
+                .replace("WALLET", &api.wallet.public_key().address().to_checksum());
+            if message.contains("NONCE") {
+                let nonce = api.runtime.block_on(fresh_nonce(&api.router));
+                message = message.replace("NONCE", &nonce);
+            }
             let signature = personal::sign_message(&api.wallet, message.as_bytes());
             let body = json!({ "message": message, "signature": signature.to_hex() });
             post(&path, None, body.to_string().into_bytes())
