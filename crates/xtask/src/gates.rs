@@ -166,18 +166,31 @@ fn find_js_tests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-pub fn fuzz(seconds: u64) -> Result<()> {
+/// Runs every fuzz target (or those named in `only`) for `seconds` each. A target that fails
+/// leaves its crashing input in `seeds/<target>/` (see [`keep_crashers`]); the others still run,
+/// and the gate fails naming every failed target.
+pub fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
+    let mut failed = Vec::new();
+    let mut ran = 0;
     for dir in FUZZ_DIRS {
-        fuzz_dir(dir, seconds)?;
+        ran += fuzz_dir(dir, seconds, only, &mut failed)?;
     }
-    Ok(())
+    if ran == 0 && !only.is_empty() {
+        anyhow::bail!("no fuzz target is named {}", only.join(" or "));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("fuzz targets failed: {}", failed.join(", "))
+    }
 }
 
-fn fuzz_dir(dir: &str, seconds: u64) -> Result<()> {
+/// Fuzzes the targets of `dir`; how many ran. Failed ones are added to `failed`.
+fn fuzz_dir(dir: &str, seconds: u64, only: &[String], failed: &mut Vec<String>) -> Result<usize> {
     heading(&format!("fuzz: each fuzz target of {dir} for {seconds} s"));
     if !root().join(dir).join("Cargo.toml").is_file() {
         println!("note: {dir} does not exist yet, nothing to fuzz");
-        return Ok(());
+        return Ok(0);
     }
     // cargo-fuzz passes nightly-only flags (-Z sanitizer, ...) to rustc. RUSTC_BOOTSTRAP lets
     // the pinned stable toolchain accept them, so no nightly toolchain is needed.
@@ -187,14 +200,15 @@ fn fuzz_dir(dir: &str, seconds: u64) -> Result<()> {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
+        .filter(|l| only.is_empty() || only.iter().any(|o| o == l))
         .collect();
     if targets.is_empty() {
-        println!("note: {dir} has no fuzz targets yet");
+        println!("note: {dir} has no fuzz targets to run");
     }
-    for target in targets {
+    for &target in &targets {
         // The working corpus grows in corpus/<target> (not committed); seeds/<target> holds
         // the committed starting inputs and every crasher ever found, which libFuzzer runs
-        // first, so old crashes are regression tests.
+        // first (and the crate's tests/fuzz_seeds.rs replays on every test run).
         let corpus = root().join(dir).join("corpus").join(target);
         std::fs::create_dir_all(&corpus)
             .with_context(|| format!("creating {}", corpus.display()))?;
@@ -209,11 +223,61 @@ fn fuzz_dir(dir: &str, seconds: u64) -> Result<()> {
         if dict.is_file() {
             run = run.arg(format!("-dict={}", dict.display()));
         }
-        run.arg(format!("-max_total_time={seconds}"))
-            .run()
-            .with_context(|| {
-                format!("fuzz target {target} failed: see {dir}/artifacts/{target}")
-            })?;
+        // An input that takes a minute is a hang worth keeping, not a slow machine.
+        let result = run
+            .arg("-timeout=60")
+            .arg(format!("-max_total_time={seconds}"))
+            .run();
+        if let Err(err) = result {
+            eprintln!("\nerror: fuzz target {target} failed: {err:#}");
+            let kept = keep_crashers(dir, target)?;
+            if kept.is_empty() {
+                eprintln!("note: no crashing input was left in {dir}/artifacts/{target}");
+            }
+            for path in kept {
+                eprintln!(
+                    "kept {}: commit it; tests/fuzz_seeds.rs replays it until it passes",
+                    path.strip_prefix(root()).unwrap_or(&path).display()
+                );
+            }
+            failed.push(format!("{dir} {target}"));
+        }
     }
-    Ok(())
+    Ok(targets.len())
+}
+
+/// Moves the inputs libFuzzer left in `artifacts/<target>/` (crashes, leaks, out-of-memory
+/// and timeouts, each named by its content's SHA-1) into `seeds/<target>/`, where the test
+/// replays them and the next fuzz run starts from them; the paths kept.
+fn keep_crashers(dir: &str, target: &str) -> Result<Vec<PathBuf>> {
+    let artifacts = root().join(dir).join("artifacts").join(target);
+    let seeds = root().join(dir).join("seeds").join(target);
+    let mut kept = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&artifacts) else {
+        return Ok(kept);
+    };
+    std::fs::create_dir_all(&seeds).with_context(|| format!("creating {}", seeds.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let is_failure = ["crash-", "leak-", "oom-", "timeout-"]
+            .iter()
+            .any(|p| name.starts_with(p));
+        if !is_failure {
+            continue;
+        }
+        let to = seeds.join(name);
+        // Same name, same content: already kept.
+        if to.exists() {
+            std::fs::remove_file(&path)?;
+            continue;
+        }
+        std::fs::rename(&path, &to)
+            .with_context(|| format!("moving {} to {}", path.display(), to.display()))?;
+        kept.push(to);
+    }
+    kept.sort();
+    Ok(kept)
 }

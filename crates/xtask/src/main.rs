@@ -73,11 +73,15 @@ enum Command {
         #[arg(long)]
         case: Option<String>,
     },
-    /// Gate: run each fuzz target of crates/core/fuzz for a while
+    /// Gate: run each fuzz target (crates/core/fuzz, crates/relay/fuzz) for a while; keep
+    /// crashers in seeds/<target>/
     Fuzz {
         /// How long each fuzz target runs
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Only this target (repeat for several), e.g. `--target api`
+        #[arg(long = "target", value_name = "NAME")]
+        targets: Vec<String>,
     },
 }
 
@@ -95,7 +99,7 @@ fn main() -> ExitCode {
         Command::TestNative => gates::test_native(),
         Command::TestWasm => gates::test_wasm(),
         Command::TestJs => gates::test_js(),
-        Command::Fuzz { seconds } => gates::fuzz(seconds),
+        Command::Fuzz { seconds, targets } => gates::fuzz(seconds, &targets),
         Command::Bench { quick } => bench::run(quick),
         Command::Faults { case } => faults::run(case.as_deref()),
     };
@@ -126,7 +130,7 @@ fn test(fuzz_seconds: u64) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let setup_time = started.elapsed();
-    let fuzz = move || gates::fuzz(fuzz_seconds);
+    let fuzz = move || gates::fuzz(fuzz_seconds, &[]);
     let all: [(&str, &dyn Fn() -> Result<()>); 8] = [
         ("fmt", &gates::fmt),
         ("clippy", &gates::clippy),

@@ -1,0 +1,92 @@
+//! Every input kept in `fuzz/seeds/<target>/` (the starting inputs and every crasher ever found)
+//! run through its fuzz target's check on every test run, without the fuzzer: a crasher, once
+//! committed there, is a regression test. The checks are `fuzz/checks.rs`, the same code the
+//! fuzz targets run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+use std::path::{Path, PathBuf};
+
+/// A fuzz target's check: panics when its property fails.
+type Check = fn(&[u8]);
+
+/// The fuzz targets of `crates/relay/fuzz` and their checks.
+const TARGETS: [(&str, Check); 4] = [
+    ("campaign_spec", checks::campaign_spec),
+    ("submission", checks::submission),
+    ("api", checks::api),
+    ("node_api", checks::node_api),
+];
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// The paths in `dir`, sorted.
+fn paths(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// The names in `dir` of the files ending in `.{extension}` (if given), without it.
+fn names(dir: &Path, extension: Option<&str>) -> Vec<String> {
+    paths(dir)
+        .iter()
+        .filter(|path| extension.is_none_or(|x| path.extension().is_some_and(|e| e == x)))
+        .map(|path| {
+            let name = if extension.is_some() {
+                path.file_stem()
+            } else {
+                path.file_name()
+            };
+            name.unwrap().to_string_lossy().into_owned()
+        })
+        .collect()
+}
+
+fn replay(target: &str) {
+    let (_, check) = TARGETS.iter().find(|(name, _)| *name == target).unwrap();
+    let dir = fuzz_dir().join("seeds").join(target);
+    let seeds = paths(&dir);
+    assert!(!seeds.is_empty(), "{} has no seeds", dir.display());
+    for path in seeds {
+        // Printed first, so a failing seed is named in the test's output.
+        eprintln!("replaying {}", path.display());
+        check(&std::fs::read(&path).unwrap());
+    }
+}
+
+#[test]
+fn campaign_spec() {
+    replay("campaign_spec");
+}
+
+#[test]
+fn submission() {
+    replay("submission");
+}
+
+#[test]
+fn api() {
+    replay("api");
+}
+
+#[test]
+fn node_api() {
+    replay("node_api");
+}
+
+/// A target added to the fuzz project without a check here would have its seeds never replayed.
+#[test]
+fn every_target_is_replayed() {
+    let mut known: Vec<String> = TARGETS.iter().map(|(name, _)| (*name).to_owned()).collect();
+    known.sort();
+    assert_eq!(names(&fuzz_dir().join("fuzz_targets"), Some("rs")), known);
+    assert_eq!(names(&fuzz_dir().join("seeds"), None), known);
+}
