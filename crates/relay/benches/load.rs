@@ -90,6 +90,34 @@ impl Client {
     }
 }
 
+/// The body of `POST /v1/submissions` answering `lease` of `campaign` "true", its receipt
+/// signed by the session key with `nonce`; and the submission's id (the receipt's hash).
+fn signed_answer(
+    campaign: &str,
+    lease: &str,
+    nonce: u64,
+    session_key: &SecretKey,
+    domain: &Eip712Domain,
+) -> (String, Value) {
+    let answer = json!({ "verdict": "true" }).to_string();
+    let deadline = u64::try_from(now_ms() / 1000 + 3600).unwrap();
+    let receipt = SubmissionReceipt {
+        campaign: campaign.to_owned(),
+        task: lease.to_owned(),
+        answer_hash: keccak256(answer.as_bytes()),
+        manifest_id: [0; 32],
+        nonce: U256::from_u64(nonce),
+        deadline,
+    };
+    let id = format!("0x{}", hex::encode(receipt.signing_hash(domain)));
+    let body = json!({
+        "campaign": campaign, "task": lease, "answer": answer,
+        "nonce": nonce.to_string(), "deadline": deadline,
+        "signature": receipt.sign(session_key, domain).to_hex(),
+    });
+    (id, body)
+}
+
 fn domain() -> Eip712Domain {
     let config = datahub_relay::Config::default();
     Eip712Domain {
@@ -212,21 +240,8 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) -> 
                     .await;
                 assert_eq!(status, 200, "{task}");
                 let lease = task["lease"].as_str().unwrap().to_owned();
-                let answer = json!({ "verdict": "true" }).to_string();
-                let deadline = u64::try_from(now_ms() / 1000 + 3600).unwrap();
-                let receipt = SubmissionReceipt {
-                    campaign: campaign.clone(),
-                    task: lease.clone(),
-                    answer_hash: keccak256(answer.as_bytes()),
-                    manifest_id: [0; 32],
-                    nonce: U256::from_u64(i as u64),
-                    deadline,
-                };
-                let signature = receipt.sign(&session_key, &domain);
-                bodies.push(json!({
-                    "campaign": campaign, "task": lease, "answer": answer,
-                    "nonce": i.to_string(), "deadline": deadline, "signature": signature.to_hex(),
-                }));
+                let (_, body) = signed_answer(&campaign, &lease, i as u64, &session_key, &domain);
+                bodies.push(body);
             }
             (token, bodies)
         }));
@@ -623,23 +638,8 @@ impl Load {
                     break;
                 }
             };
-            let answer = json!({ "verdict": "true" }).to_string();
-            let deadline = u64::try_from(now_ms() / 1000 + 3600).unwrap();
             // The nonce is per session key: `n` never repeats for this contributor.
-            let receipt = SubmissionReceipt {
-                campaign: campaign.clone(),
-                task: lease.clone(),
-                answer_hash: keccak256(answer.as_bytes()),
-                manifest_id: [0; 32],
-                nonce: U256::from_u64(n as u64),
-                deadline,
-            };
-            let id = format!("0x{}", hex::encode(receipt.signing_hash(domain)));
-            let body = json!({
-                "campaign": campaign, "task": lease, "answer": answer,
-                "nonce": n.to_string(), "deadline": deadline,
-                "signature": receipt.sign(session_key, domain).to_hex(),
-            });
+            let (id, body) = signed_answer(campaign, &lease, n as u64, session_key, domain);
             let mut no_answer = 0;
             let answered =
                 until_answered(client, "/v1/submissions", token, &body, &mut no_answer).await;

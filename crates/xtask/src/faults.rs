@@ -634,19 +634,7 @@ fn http_get(port: u16, path: &str) -> Result<String> {
 }
 
 fn start_relay(dir: &Path, port: u16) -> Result<(Process, String)> {
-    let args: Vec<String> = [
-        "relay",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--config",
-        &dir.join("relay.toml").display().to_string(),
-        "--data",
-        &dir.join("relay").display().to_string(),
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    spawn(Command::new(bin()), &args, &dir.join("relay.log"))
+    start_relay_on(dir, port, None, "relay.log")
 }
 
 /// Accepts connections for a node and copies bytes both ways, doing to them what `behaviour`
