@@ -79,19 +79,22 @@ fn to_i64(v: u64) -> i64 {
 /// `POST /v1/nodes/register` (signed by the node's key).
 pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
     let reg: Registration = signed.json()?;
+    // Control characters too: PostgreSQL cannot store a NUL in text, and no URL or region has one.
     let endpoint_ok = (reg.endpoint.starts_with("http://") || reg.endpoint.starts_with("https://"))
         && reg.endpoint.len() <= 200
-        && !reg.endpoint.contains(char::is_whitespace);
+        && !reg
+            .endpoint
+            .contains(|c: char| c.is_whitespace() || c.is_control());
     if !endpoint_ok {
         return Err(ApiError::unprocessable(
             "invalid_endpoint",
             "endpoint must be an http(s) URL",
         ));
     }
-    if reg.region.is_empty() || reg.region.len() > 64 {
+    if reg.region.is_empty() || reg.region.len() > 64 || reg.region.contains(char::is_control) {
         return Err(ApiError::unprocessable(
             "invalid_region",
-            "region: 1 to 64 characters",
+            "region: 1 to 64 characters, none of them a control character",
         ));
     }
     let address = db_address(&signed.signer);

@@ -365,6 +365,36 @@ async fn a_placement_left_unfinished_by_a_crash_is_forgotten_at_start(backend: B
     );
 }
 
+/// A registration is refused with 422, never stored, when its endpoint or region is not what a
+/// node would send: control characters included (PostgreSQL cannot even store a NUL).
+async fn bad_registrations_are_refused(backend: Backend) {
+    let net = Network::start(&backend, 0).await;
+    let node = key("odd node");
+    let cases = [
+        // JSON escapes: the relay reads them as a NUL and an ESC.
+        ("http://127.0.0.1:1", r"eu\u00001", "invalid_region"),
+        ("http://127.0.0.1:1", r"eu\u001b[31m", "invalid_region"),
+        ("http://127.0.0.1:1", "", "invalid_region"),
+        (r"http://127.0.0.1:1\u0000", "eu", "invalid_endpoint"),
+        ("ftp://127.0.0.1:1", "eu", "invalid_endpoint"),
+    ];
+    for (endpoint, region, code) in cases {
+        let body = format!(
+            r#"{{"endpoint": "{endpoint}", "region": "{region}", "capacity": 1000, "used": 0}}"#
+        );
+        let (status, answer) = net
+            .signed(&node, "POST", "/v1/nodes/register", body.into_bytes())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{endpoint:?} {region:?}: {answer}"
+        );
+        assert_eq!(answer["error"], code, "{answer}");
+    }
+    assert_eq!(nodes_count(net.get_json("/v1/nodes").await), 0);
+}
+
 impl Network {
     async fn put_shard(
         &self,
@@ -781,5 +811,6 @@ on_both!(
     corrupt_shards_are_audited_down_and_repaired,
     dead_nodes_are_repaired_around_then_more_can_die,
     accepted_uploads_are_results,
-    a_placement_left_unfinished_by_a_crash_is_forgotten_at_start
+    a_placement_left_unfinished_by_a_crash_is_forgotten_at_start,
+    bad_registrations_are_refused
 );
