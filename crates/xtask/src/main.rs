@@ -74,7 +74,7 @@ enum Command {
         case: Option<String>,
     },
     /// Gate: run each fuzz target (crates/core/fuzz, crates/relay/fuzz) for a while; keep
-    /// crashers in seeds/<target>/
+    /// crashers in `seeds/<target>/`
     Fuzz {
         /// How long each fuzz target runs
         #[arg(long, default_value_t = 20)]
