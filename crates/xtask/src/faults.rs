@@ -619,16 +619,26 @@ impl Drop for Net {
 
 /// `GET path` from 127.0.0.1:`port` over plain HTTP/1.0: the body.
 fn http_get(port: u16, path: &str) -> Result<String> {
+    http_get_as(port, path, None)
+}
+
+/// `GET path` with a session token, if given: the body of a 200, or an error with the status
+/// line and the body.
+fn http_get_as(port: u16, path: &str, token: Option<&str>) -> Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response
         .split_once("\r\n\r\n")
         .context("no end of headers in the reply")?;
     if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        bail!("GET {path}: {}", head.lines().next().unwrap_or(""));
+        bail!("GET {path}: {} {body}", head.lines().next().unwrap_or(""));
     }
     Ok(body.to_owned())
 }
@@ -1146,22 +1156,8 @@ impl LoadRun {
 /// `GET path` from the relay on `port`, as the holder of the session `token` if given: the
 /// JSON body.
 fn api_get(port: u16, path: &str, token: Option<&str>) -> Result<Value> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("no end of headers in the reply")?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        bail!("GET {path}: {} {body}", head.lines().next().unwrap_or(""));
-    }
-    serde_json::from_str(body).with_context(|| format!("GET {path}: not JSON"))
+    let body = http_get_as(port, path, token)?;
+    serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))
 }
 
 /// A token amount as the relay writes it (`"0.01"`, `"-12"`) in millionths, the ledger's unit.
