@@ -52,6 +52,10 @@ export async function startAnvil(extraArgs = []) {
     child.stdout.on("data", (d) => (log += d));
     child.stderr.on("data", (d) => (log += d));
     const exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+    // If the test process dies before stop() (a crash, an uncaught error), anvil must not outlive it.
+    const reap = () => child.kill("SIGKILL");
+    process.once("exit", reap);
+    exited.then(() => process.removeListener("exit", reap));
     const url = `http://127.0.0.1:${port}`;
     const ready = await waitForRpc(url, exited);
     if (!ready) {

@@ -216,6 +216,17 @@ describe("DataHubEscrow", () => {
     assert.equal(await usdt.balanceOf(stranger.address), strangerBefore);
   });
 
+  test("a voucher signed for another escrow or another chain is refused here", async () => {
+    // The same signer trusted by a second escrow: its vouchers must not pay on this one.
+    const other = await deploy("DataHubEscrow", admin, admin.address, guardian.address, [signer.address]);
+    const v = { recipient: bob.address, token: usdt.target, amount: 10n ** 18n, nonce: 77n, deadline: 2n ** 40n };
+    const forOther = await signer.signTypedData({ ...domain(), verifyingContract: other.target }, VOUCHER_TYPES, v);
+    await reverts(escrow.connect(bob).claim(v, forOther), "UnknownSigner");
+    const forBsc = await signer.signTypedData({ ...domain(), chainId: 56n }, VOUCHER_TYPES, v);
+    await reverts(escrow.connect(bob).claim(v, forBsc), "UnknownSigner");
+    assert.equal(await escrow.isUsed(bob.address, 77n), false);
+  });
+
   test("a malleable (high-s) copy of a valid signature is refused", async () => {
     const { v, sig } = await voucher(bob);
     const s = Signature.from(sig);
