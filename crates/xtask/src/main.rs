@@ -3,6 +3,7 @@
 
 mod bench;
 mod cmd;
+mod contracts;
 mod faults;
 mod gates;
 mod pkg;
@@ -31,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Install what is missing: wasm32 target, wasm-bindgen-cli, wasm-pack, cargo-fuzz,
-    /// Chromium + chromedriver, tests/node_modules
+    /// Chromium + chromedriver, tests/node_modules, contracts/node_modules
     Setup,
     /// Build pkg/ (the npm package) from crates/wasm as wasm-pack.toml says
     Pkg,
@@ -57,6 +58,8 @@ enum Command {
     CoreWasm,
     /// Gate: the workspace's native tests
     TestNative,
+    /// Gate: contracts/artifacts match the sources; the escrow's tests on anvil
+    Contracts,
     /// Gate: datahub-core's tests as WebAssembly in Node.js and headless Chromium
     TestWasm,
     /// Gate: build pkg/, then node --test over tests/**/*.test.mjs
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Doc => gates::doc(),
         Command::CoreWasm => gates::core_wasm(),
         Command::TestNative => gates::test_native(),
+        Command::Contracts => contracts::gate(),
         Command::TestWasm => gates::test_wasm(),
         Command::TestJs => gates::test_js(),
         Command::Fuzz { seconds, targets } => gates::fuzz(seconds, &targets),
@@ -131,12 +135,13 @@ fn test(fuzz_seconds: u64) -> ExitCode {
     }
     let setup_time = started.elapsed();
     let fuzz = move || gates::fuzz(fuzz_seconds, &[]);
-    let all: [(&str, &dyn Fn() -> Result<()>); 8] = [
+    let all: [(&str, &dyn Fn() -> Result<()>); 9] = [
         ("fmt", &gates::fmt),
         ("clippy", &gates::clippy),
         ("doc", &gates::doc),
         ("core-wasm", &gates::core_wasm),
         ("test-native", &gates::test_native),
+        ("contracts", &contracts::gate),
         ("test-wasm", &gates::test_wasm),
         ("test-js", &gates::test_js),
         ("fuzz", &fuzz),

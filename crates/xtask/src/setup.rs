@@ -26,7 +26,9 @@ pub fn run() -> Result<()> {
     chromium()?;
     postgresql()?;
     coco_python()?;
-    npm_deps()?;
+    npm_deps("tests")?;
+    // solc-js, OpenZeppelin, anvil and ethers for the contracts gate and `datahub dev`'s chain.
+    npm_deps("contracts")?;
     println!("setup: done");
     Ok(())
 }
@@ -255,25 +257,26 @@ fn apt(args: &[&str]) -> Result<()> {
     cmd.args(args).run()
 }
 
-/// tests/node_modules as tests/package-lock.json says (wasm-opt comes from there).
-fn npm_deps() -> Result<()> {
-    let tests = root().join("tests");
+/// `dir`/node_modules as `dir`/package-lock.json says (tests/: wasm-opt and the JS tests'
+/// libraries; contracts/: solc-js, OpenZeppelin and anvil).
+fn npm_deps(dir: &str) -> Result<()> {
+    let path = root().join(dir);
     if Cmd::new("npm").arg("--version").probe().is_none() {
         bail!("npm is missing: install Node.js 20 or later with npm (apt-get install nodejs npm)");
     }
-    if npm_up_to_date(&tests) {
-        println!("ok: tests/node_modules matches tests/package-lock.json");
+    if npm_up_to_date(&path) {
+        println!("ok: {dir}/node_modules matches {dir}/package-lock.json");
         return Ok(());
     }
     Cmd::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
-        .dir(tests)
+        .dir(path)
         .run()
 }
 
 /// npm records what it installed in node_modules/.package-lock.json; it matches the lock
 /// file's packages exactly after a complete install.
-fn npm_up_to_date(tests: &Path) -> bool {
+fn npm_up_to_date(dir: &Path) -> bool {
     let packages = |path: &Path| -> Option<serde_json::Value> {
         let text = std::fs::read_to_string(path).ok()?;
         let mut json: serde_json::Value = serde_json::from_str(&text).ok()?;
@@ -282,8 +285,8 @@ fn npm_up_to_date(tests: &Path) -> bool {
         Some(packages)
     };
     match (
-        packages(&tests.join("package-lock.json")),
-        packages(&tests.join("node_modules/.package-lock.json")),
+        packages(&dir.join("package-lock.json")),
+        packages(&dir.join("node_modules/.package-lock.json")),
     ) {
         (Some(want), Some(have)) => want == have,
         _ => false,
