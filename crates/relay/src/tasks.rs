@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json_;
 
 use crate::auth::{Contributor, db_address};
-use crate::campaigns::{CampaignSpec, campaign_account, check_answer};
+use crate::campaigns::campaign_account;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Transfer, kind};
+use crate::spec::{CampaignSpec, check_answer};
 use crate::{AppState, Relay, clock, params, quality};
 
 /// The EIP-712 domain receipts are signed under, for a session's chain.

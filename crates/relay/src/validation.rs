@@ -11,66 +11,22 @@
 use axum::Json;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use datahub_core::PublicKey;
 use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use crate::auth::{Signed, db_address};
-use crate::campaigns::CampaignSpec;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
+use crate::spec::{CampaignSpec, validator_keys};
 use crate::{AppState, clock, params, tasks};
 
-/// The most validators a campaign may name.
-pub const MAX_VALIDATORS: usize = 8;
 /// How long a validator holds a job unless it asks for another time.
 pub const DEFAULT_JOB_LEASE_SECS: u64 = 120;
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::unprocessable("invalid_campaign", message)
-}
-
-/// Checks a campaign's `validators` (the upload rules they enforce are checked with the rest
-/// of the campaign, `campaigns::check_upload_rules`). Called from `CampaignSpec::validate`.
-pub fn check_spec(spec: &CampaignSpec) -> ApiResult<()> {
-    if spec.validators.is_empty() {
-        return Ok(());
-    }
-    if !spec.kind.is_upload() {
-        return Err(invalid(
-            "validators: only upload campaigns (image_upload, voice_recording) have validators",
-        ));
-    }
-    if spec.validators.len() > MAX_VALIDATORS {
-        return Err(invalid(format!(
-            "validators: at most {MAX_VALIDATORS} keys"
-        )));
-    }
-    let addresses = validator_addresses(spec)?;
-    let mut seen = std::collections::HashSet::new();
-    if !addresses.iter().all(|a| seen.insert(a)) {
-        return Err(invalid("validators: each key once"));
-    }
-    Ok(())
-}
-
-/// The validators' addresses (`0x`, lower case), in the spec's order.
+/// The validators' addresses as stored (`0x`, lower case), in the spec's order.
 pub fn validator_addresses(spec: &CampaignSpec) -> ApiResult<Vec<String>> {
-    spec.validators
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            let bytes = hex::decode(text.trim_start_matches("0x")).map_err(|_| {
-                invalid(format!(
-                    "validators[{i}]: a secp256k1 public key in SEC 1 hex"
-                ))
-            })?;
-            let key = PublicKey::from_sec1_bytes(&bytes)
-                .map_err(|_| invalid(format!("validators[{i}]: not a secp256k1 public key")))?;
-            Ok(db_address(&key.address()))
-        })
-        .collect()
+    Ok(validator_keys(spec)?.iter().map(db_address).collect())
 }
 
 /// Records the validation job of an upload submission that was just stored as `pending`. Runs in
