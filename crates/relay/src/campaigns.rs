@@ -13,6 +13,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, kind};
 use crate::{AppState, clock, params};
 
+pub use crate::slots::campaign_account;
+
 // The definition and its rules live in `spec`; these names stay here for the CLI and the fuzz
 // targets, which have always imported them from `campaigns`.
 pub use crate::spec::{
@@ -169,11 +171,6 @@ impl CampaignCache {
         map.insert(id.to_owned(), info.clone());
         Ok(Some(info))
     }
-}
-
-/// The ledger account of a campaign's budget.
-pub fn campaign_account(id: &str) -> String {
-    format!("campaign:{id}")
 }
 
 /// Chain ids as stored: sorted, comma-separated, with commas around (`,1,56,`) so that

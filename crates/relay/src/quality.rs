@@ -20,6 +20,7 @@ use serde_json::{Value as Json_, json};
 use crate::auth::{Signed, db_address};
 use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult};
+use crate::slots::{self, GiveBack, LeaseEnd, SubmissionStatus};
 pub use crate::spec::{Aggregation, Settings};
 use crate::spec::{CampaignSpec, Kind};
 use crate::{AppState, params};
@@ -516,7 +517,7 @@ fn settle_trust(
     }
     record.save(conn, campaign, worker)?;
     if restrict {
-        void_pending(conn, campaign, worker, reward)?;
+        void_pending(conn, campaign, worker, reward, now)?;
     }
     Ok(())
 }
@@ -524,7 +525,13 @@ fn settle_trust(
 /// A restricted contributor's pending answers are not paid: each is rejected, its item wants
 /// another answer, and its reserved reward returns to the campaign's open slots. Their active
 /// lease is taken back.
-fn void_pending(conn: &mut dyn Conn, campaign: &str, worker: &str, reward: i64) -> ApiResult<()> {
+fn void_pending(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    worker: &str,
+    reward: i64,
+    now: i64,
+) -> ApiResult<()> {
     let pending = conn.query(
         "SELECT id, idx, session FROM submissions WHERE campaign = $1 AND worker = $2 AND status = 'pending'",
         params![campaign, worker],
@@ -532,28 +539,32 @@ fn void_pending(conn: &mut dyn Conn, campaign: &str, worker: &str, reward: i64) 
     for row in &pending {
         let (id, idx, session) = (row.text(0)?, row.int(1)?, row.text(2)?);
         conn.execute(
-            "UPDATE submissions SET status = 'rejected' WHERE campaign = $1 AND idx = $2 AND id = $3",
-            params![campaign, idx, id],
+            "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
+            params![
+                SubmissionStatus::Rejected.as_str(),
+                campaign,
+                idx,
+                id.clone()
+            ],
         )?;
-        conn.execute(
-            "UPDATE sessions SET committed = committed - $1 WHERE id = $2",
-            params![reward, session],
-        )?;
-        conn.execute(
-            "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
-            params![campaign, idx],
-        )?;
-        conn.execute(
-            "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-            params![campaign],
-        )?;
+        let why = GiveBack::Rejected {
+            submission: &id,
+            session: &session,
+            reward,
+        };
+        slots::give_back(conn, campaign, idx, why, now)?;
     }
     let leases = conn.query(
         "SELECT id, idx FROM leases WHERE campaign = $1 AND worker = $2 AND state = 'active'",
         params![campaign, worker],
     )?;
     for row in &leases {
-        crate::tasks::release_lease(conn, &row.text(0)?, campaign, row.int(1)?, "revoked")?;
+        let lease = row.text(0)?;
+        let why = GiveBack::Lease {
+            lease: &lease,
+            end: LeaseEnd::Revoked,
+        };
+        slots::give_back(conn, campaign, row.int(1)?, why, now)?;
     }
     Ok(())
 }

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json_;
 
 use crate::auth::{Contributor, db_address};
-use crate::campaigns::campaign_account;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::{self, Transfer, kind};
+use crate::ledger::{self, kind};
+use crate::slots::{self, Credit, GiveBack, LeaseEnd, LeaseState, NewLease};
 use crate::spec::{CampaignSpec, check_answer};
 use crate::{AppState, Relay, clock, params, quality};
 
@@ -43,31 +43,14 @@ pub fn sweep_expired(conn: &mut dyn Conn, now: i64, limit: i64) -> ApiResult<usi
         params![now, limit],
     )?;
     for row in &rows {
-        release_lease(conn, &row.text(0)?, &row.text(1)?, row.int(2)?, "expired")?;
+        let lease = row.text(0)?;
+        let why = GiveBack::Lease {
+            lease: &lease,
+            end: LeaseEnd::Expired,
+        };
+        slots::give_back(conn, &row.text(1)?, row.int(2)?, why, now)?;
     }
     Ok(rows.len())
-}
-
-pub(crate) fn release_lease(
-    conn: &mut dyn Conn,
-    lease: &str,
-    campaign: &str,
-    idx: i64,
-    state: &str,
-) -> ApiResult<()> {
-    conn.execute(
-        "UPDATE leases SET state = $1 WHERE id = $2 AND state = 'active'",
-        params![state, lease],
-    )?;
-    conn.execute(
-        "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
-        params![campaign, idx],
-    )?;
-    conn.execute(
-        "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-        params![campaign],
-    )?;
-    Ok(())
 }
 
 /// A leased task, as the contributor sees it.
@@ -146,11 +129,7 @@ pub async fn next(
                 _ => return Err(ApiError::conflict("campaign_closed", "the campaign is closed")),
             }
             quality::check_daily_cap(conn, &settings, &campaign, &worker, now)?;
-            let reserved = conn.execute(
-                "UPDATE campaigns SET open_slots = open_slots - 1 WHERE id = $1 AND status = 'active' AND open_slots > 0",
-                params![campaign.clone()],
-            )?;
-            if reserved == 0 {
+            if !slots::reserve(conn, &campaign)? {
                 return Err(ApiError::conflict("budget_spent", "the campaign has no paid tasks left"));
             }
             // Golden items when it is their turn (any number of people may get each one, but
@@ -172,13 +151,17 @@ pub async fn next(
             quality::note_lease(conn, &campaign, &worker, golden.is_some())?;
             let lease = clock::time_ordered_id(now);
             let expires = now + lease_ms;
-            conn.execute(
-                "INSERT INTO leases (id, campaign, idx, worker, session, state, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7)",
-                params![lease.clone(), campaign.clone(), idx, worker, session, now, expires],
-            )?;
-            conn.execute(
-                "UPDATE items SET taken = taken + 1 WHERE campaign = $1 AND idx = $2",
-                params![campaign.clone(), idx],
+            slots::lease(
+                conn,
+                &NewLease {
+                    id: &lease,
+                    campaign: &campaign,
+                    idx,
+                    worker: &worker,
+                    session: &session,
+                    created_ms: now,
+                    expires_ms: expires,
+                },
             )?;
             task(lease, payload, now, expires)
         })
@@ -207,14 +190,20 @@ pub async fn skip(
                 )?
                 .filter(|r| r.text(2).is_ok_and(|w| w == worker))
                 .ok_or_else(|| ApiError::not_found("no_lease", "no such lease of yours"))?;
-            if row.text(3)? != "active" {
+            let state = row.text(3)?;
+            if LeaseState::parse(&state) != Some(LeaseState::Active) {
                 return Err(ApiError::conflict(
                     "lease_not_active",
-                    format!("the lease is {}", row.text(3)?),
+                    format!("the lease is {state}"),
                 ));
             }
             let campaign = row.text(0)?;
-            release_lease(conn, &lease, &campaign, row.int(1)?, "skipped")?;
+            let now = clock::now_ms();
+            let why = GiveBack::Lease {
+                lease: &lease,
+                end: LeaseEnd::Skipped,
+            };
+            slots::give_back(conn, &campaign, row.int(1)?, why, now)?;
             let spec = conn
                 .query_opt(
                     "SELECT spec FROM campaigns WHERE id = $1",
@@ -224,7 +213,7 @@ pub async fn skip(
                 .text(0)?;
             let spec: CampaignSpec = serde_json::from_str(&spec).map_err(ApiError::internal)?;
             let settings = quality::Settings::of(&spec);
-            quality::note_skip(conn, &settings, &campaign, &worker, clock::now_ms())
+            quality::note_skip(conn, &settings, &campaign, &worker, now)
         })
         .await?;
     Ok(Json(serde_json::json!({ "skipped": true })))
@@ -422,11 +411,6 @@ struct SubmitJob {
     now: i64,
 }
 
-/// The worker's ledger account for a campaign's token and chains.
-fn worker_account(worker: &str, token: &str, chains: &str) -> String {
-    format!("worker:{worker}:{token}:{chains}")
-}
-
 /// The contributor's total balance of `token`, over all chain sets.
 pub fn token_balance(conn: &mut dyn Conn, worker: &str, token: &str) -> ApiResult<i64> {
     let rows = conn.query(
@@ -585,7 +569,7 @@ impl SubmitJob {
             "UPDATE leases SET state = 'submitted' WHERE id = $1",
             params![self.lease.clone()],
         )?;
-        let account = worker_account(&self.worker, &token, &chains);
+        let account = slots::worker_account(&self.worker, &token, &chains);
         ledger::ensure_account(conn, &account, kind::WORKER, &self.worker, &token, &chains)?;
         let vote = quality::Vote {
             worker: self.worker.clone(),
@@ -594,11 +578,8 @@ impl SubmitJob {
         };
         match status {
             "accepted" => {
-                self.credit(conn, &self.id, &account, reward, &token)?;
-                conn.execute(
-                    "UPDATE sessions SET committed = committed + $1 WHERE id = $2",
-                    params![reward, self.session.clone()],
-                )?;
+                slots::credit(conn, &self.credit(&self.id, &self.worker), self.now)?;
+                slots::commit(conn, &self.session, reward)?;
                 match &golden {
                     Some(truth) => quality::note_golden(
                         conn,
@@ -623,10 +604,7 @@ impl SubmitJob {
                 }
             }
             "pending" => {
-                conn.execute(
-                    "UPDATE sessions SET committed = committed + $1 WHERE id = $2",
-                    params![reward, self.session.clone()],
-                )?;
+                slots::commit(conn, &self.session, reward)?;
                 if validated {
                     crate::validation::enqueue(
                         conn,
@@ -637,7 +615,7 @@ impl SubmitJob {
                         self.now,
                     )?;
                 } else {
-                    self.resolve(conn, idx, item.int(2)?, &payload, reward, &token, &chains)?;
+                    self.resolve(conn, idx, item.int(2)?, &payload, reward)?;
                 }
             }
             _ => {
@@ -653,15 +631,10 @@ impl SubmitJob {
                         self.now,
                     )?;
                 }
-                // A wrong golden answer: unpaid, and the item and the slot go back to the pool.
-                conn.execute(
-                    "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
-                    params![self.campaign.clone(), idx],
-                )?;
-                conn.execute(
-                    "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-                    params![self.campaign.clone()],
-                )?;
+                let why = GiveBack::GoldenMissed {
+                    submission: &self.id,
+                };
+                slots::give_back(conn, &self.campaign, idx, why, self.now)?;
             }
         }
         // Resolving the item may have settled this very submission.
@@ -679,23 +652,16 @@ impl SubmitJob {
         self.outcome(conn, status, reward, false)
     }
 
-    fn credit(
-        &self,
-        conn: &mut dyn Conn,
-        submission: &str,
-        account: &str,
-        reward: i64,
-        token: &str,
-    ) -> ApiResult<()> {
-        credit_to_account(
-            conn,
-            &self.campaign,
+    /// This submission's campaign paying `submission` of `worker`.
+    fn credit<'a>(&'a self, submission: &'a str, worker: &'a str) -> Credit<'a> {
+        Credit {
+            campaign: &self.campaign,
             submission,
-            account,
-            reward,
-            token,
-            self.now,
-        )
+            worker,
+            token: &self.info.token,
+            chains: &self.info.chains,
+            reward: self.info.reward,
+        }
     }
 
     /// Once an item has the answers it wants, it is decided (`quality::decide`): if its
@@ -710,8 +676,6 @@ impl SubmitJob {
         wanted: i64,
         payload: &Json_,
         reward: i64,
-        token: &str,
-        chains: &str,
     ) -> ApiResult<()> {
         let answers = conn.query(
             "SELECT id, answer_key, worker, session, answer FROM submissions WHERE campaign = $1 AND idx = $2 AND status = 'pending' ORDER BY created_ms",
@@ -764,18 +728,14 @@ impl SubmitJob {
                 params![status, self.campaign.clone(), idx, id.clone()],
             )?;
             if wins {
-                let account = worker_account(&worker, token, chains);
-                ledger::ensure_account(conn, &account, kind::WORKER, &worker, token, chains)?;
-                self.credit(conn, &id, &account, reward, token)?;
+                slots::credit(conn, &self.credit(&id, &worker), self.now)?;
             } else {
-                conn.execute(
-                    "UPDATE sessions SET committed = committed - $1 WHERE id = $2",
-                    params![reward, session],
-                )?;
-                conn.execute(
-                    "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-                    params![self.campaign.clone()],
-                )?;
+                let why = GiveBack::Outvoted {
+                    submission: &id,
+                    session: &session,
+                    reward,
+                };
+                slots::give_back(conn, &self.campaign, idx, why, self.now)?;
             }
         }
         quality::accepted(
@@ -792,52 +752,4 @@ impl SubmitJob {
             self.now,
         )
     }
-}
-
-/// Credits an accepted submission's reward from the campaign's budget to `account`, once (the
-/// transfer's id is `sub:<submission>`).
-fn credit_to_account(
-    conn: &mut dyn Conn,
-    campaign: &str,
-    submission: &str,
-    account: &str,
-    reward: i64,
-    token: &str,
-    now: i64,
-) -> ApiResult<()> {
-    let applied = ledger::transfer(
-        conn,
-        &format!("sub:{submission}"),
-        &campaign_account(campaign),
-        account,
-        reward,
-        token,
-        &format!("task {campaign}"),
-        now,
-    )?;
-    match applied {
-        Transfer::Applied | Transfer::AlreadyApplied => Ok(()),
-        // Leases reserve budget, so this means the ledger and the slots disagree.
-        Transfer::Insufficient => Err(ApiError::internal(format!(
-            "campaign {campaign} budget below a reserved reward"
-        ))),
-    }
-}
-
-/// Credits a submission accepted later (by a validator's verdict) to its worker's account for
-/// the campaign's token and chains, exactly as submissions accepted at once are.
-#[allow(clippy::too_many_arguments)]
-pub fn credit_submission(
-    conn: &mut dyn Conn,
-    campaign: &str,
-    submission: &str,
-    worker: &str,
-    token: &str,
-    chains: &str,
-    reward: i64,
-    now: i64,
-) -> ApiResult<()> {
-    let account = worker_account(worker, token, chains);
-    ledger::ensure_account(conn, &account, kind::WORKER, worker, token, chains)?;
-    credit_to_account(conn, campaign, submission, &account, reward, token, now)
 }

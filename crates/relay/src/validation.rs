@@ -4,7 +4,7 @@
 //! (`POST /v1/validation/jobs/next`, a lease that expires so a crashed validator's job comes
 //! back), opens the object, checks it and signs a verdict
 //! (`POST /v1/validation/jobs/{id}/verdict`). Accepted: the submission is credited exactly as
-//! any accepted answer (`tasks::credit_submission`). Rejected: it is not paid and its slot goes
+//! any accepted answer (`slots::credit`). Rejected: it is not paid and its slot goes
 //! back to the campaign's budget. Verdicts are kept as signed, for the requester
 //! (`GET /v1/campaigns/{id}/verdicts`) and anyone they show them to.
 
@@ -18,8 +18,9 @@ use serde_json::{Value as Json_, json};
 use crate::auth::{Signed, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
+use crate::slots::{self, Credit, GiveBack};
 use crate::spec::{CampaignSpec, validator_keys};
-use crate::{AppState, clock, params, tasks};
+use crate::{AppState, clock, params};
 
 /// How long a validator holds a job unless it asks for another time.
 pub const DEFAULT_JOB_LEASE_SECS: u64 = 120;
@@ -318,7 +319,7 @@ fn outcome(
 }
 
 /// Settles a pending upload submission: accepted is credited as every accepted answer is;
-/// rejected is unpaid and gives its slot (and the item) back.
+/// rejected is unpaid and gives its slot (and the item) back (`slots::GiveBack::Rejected`).
 fn settle(
     conn: &mut dyn Conn,
     campaign: &str,
@@ -343,16 +344,16 @@ fn settle(
         params![status, campaign, idx, submission],
     )?;
     if accept {
-        tasks::credit_submission(
-            conn,
+        let (token, chains) = (row.text(4)?, row.text(5)?);
+        let credit = Credit {
             campaign,
             submission,
-            &worker,
-            &row.text(4)?,
-            &row.text(5)?,
+            worker: &worker,
+            token: &token,
+            chains: &chains,
             reward,
-            now,
-        )?;
+        };
+        slots::credit(conn, &credit, now)?;
         // Recorded as the quality side records every upload accepted at once.
         let spec: CampaignSpec = serde_json::from_str(&row.text(6)?).map_err(ApiError::internal)?;
         let item: Json_ = serde_json::from_str(&row.text(9)?).map_err(ApiError::internal)?;
@@ -363,19 +364,12 @@ fn settle(
         };
         return crate::quality::accepted_at_once(conn, &spec, campaign, idx, &item, &vote);
     }
-    conn.execute(
-        "UPDATE sessions SET committed = committed - $1 WHERE id = $2",
-        params![reward, session],
-    )?;
-    conn.execute(
-        "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
-        params![campaign, idx],
-    )?;
-    conn.execute(
-        "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-        params![campaign],
-    )?;
-    Ok(())
+    let why = GiveBack::Rejected {
+        submission,
+        session: &session,
+        reward,
+    };
+    slots::give_back(conn, campaign, idx, why, now)
 }
 
 /// The query of `GET /v1/campaigns/{id}/verdicts`.
