@@ -15,6 +15,8 @@
 //! `sessions.committed` (rewards credited or still possible in a session, against the reward
 //! cap its wallet granted).
 
+use serde::Serialize;
+
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, Transfer, kind};
@@ -66,7 +68,8 @@ impl LeaseState {
 }
 
 /// Where a submission is (`submissions.status`, and the `status` the API answers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SubmissionStatus {
     /// Waiting for the item's other answers or a validator's verdict; its reward is committed
     /// in the session and its slot held.
