@@ -194,9 +194,10 @@ pub(super) fn settle_trust(
     Ok(())
 }
 
-/// A restricted contributor's pending answers are not paid: each is rejected, its item wants
-/// another answer, and its reserved reward returns to the campaign's open slots. Their active
-/// lease is taken back.
+/// A restricted contributor's pending answers are not paid: each is rejected and its slot given
+/// back (`GiveBack::Rejected`: the item wants another answer, the session's commitment is
+/// released, the reward returns to the campaign, or to the requester once it is closed). Their
+/// active lease is taken back (`GiveBack::Lease`, revoked).
 fn void_pending(
     conn: &mut dyn Conn,
     campaign: &str,
