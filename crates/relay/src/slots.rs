@@ -109,9 +109,15 @@ pub fn worker_account(worker: &str, token: &str, chains: &str) -> String {
 }
 
 /// The requester's funding account that a closed campaign's returned slots go back to, opened if
-/// missing. The single place this module names it: when funding accounts become per chain
-/// (`ledger::funding_account`), only this changes.
-fn requester_funding(conn: &mut dyn Conn, owner: &str, token: &str) -> ApiResult<String> {
+/// missing. The one place this module names it: when funding accounts become per chain
+/// (`ledger::funding_account(owner, chain, token)`), only this body changes, taking the
+/// campaign's chain from `_chains` (the campaign's chains as stored, `,56,`).
+fn requester_funding(
+    conn: &mut dyn Conn,
+    owner: &str,
+    _chains: &str,
+    token: &str,
+) -> ApiResult<String> {
     let account = format!("funding:{owner}:{token}");
     ledger::ensure_account(conn, &account, kind::FUNDING, owner, token, "")?;
     Ok(account)
@@ -351,14 +357,14 @@ pub fn give_back(
 /// without this the reward would stay in the closed campaign's account for good.
 fn refund_closed(conn: &mut dyn Conn, campaign: &str, id: &str, now: i64) -> ApiResult<()> {
     let Some(row) = conn.query_opt(
-        "SELECT owner, token, reward FROM campaigns WHERE id = $1 AND status = 'closed'",
+        "SELECT owner, token, reward, chains FROM campaigns WHERE id = $1 AND status = 'closed'",
         params![campaign],
     )?
     else {
         return Ok(());
     };
     let (owner, token, reward) = (row.text(0)?, row.text(1)?, row.int(2)?);
-    let funding = requester_funding(conn, &owner, &token)?;
+    let funding = requester_funding(conn, &owner, &row.text(3)?, &token)?;
     let applied = ledger::transfer(
         conn,
         &format!("returned:{id}"),
