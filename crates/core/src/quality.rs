@@ -8,6 +8,8 @@
 //!   Skene, 1979: EM over one confusion matrix per contributor), each giving a label and its
 //!   posterior per item. [`posterior`] is the E-step for one item with known matrices, which is
 //!   how the relay decides an item as soon as its answers are in.
+//!   [`leave_one_out_support`] is that E-step without each answer in turn: how much the others
+//!   back it, the agreement evidence trust learns from.
 //! - Multi-flag answers (any subset of `f` flags) are `f` independent yes/no questions: each flag
 //!   is aggregated as a 2-class categorical answer (see [`aggregate_flags`] for why).
 //! - Spans (character ranges with a label) are voted character by character
@@ -486,6 +488,45 @@ pub fn trust(evidence: &TrustEvidence, model: &TrustModel) -> f64 {
     1.0 / (1.0 + (-log_odds).exp())
 }
 
+/// One answer to an item of several dimensions (a categorical answer has one; a flag set has
+/// one yes/no dimension per flag), for [`leave_one_out_support`].
+#[derive(Debug, Clone, Copy)]
+pub struct ItemVote<'a> {
+    /// The contributor's confusion matrix per dimension (`[true][answered]`, rows summing to 1).
+    pub confusion: &'a [Vec<Vec<f64>>],
+    /// The class answered per dimension; `None` for an answer that is not one of the item's
+    /// classes, which neither gets nor gives support.
+    pub answered: Option<&'a [usize]>,
+}
+
+/// How much everyone else's answers back each answer to one item: for answer `i`, the
+/// probability of the class it gave under the [`posterior`] of all the *other* answers (the
+/// E-step without it), averaged over dimensions. An answer cannot vouch for itself, and an item
+/// the others disagree on says little either way; this is the agreement evidence the relay
+/// learns trust from once an item is decided. `priors[d]` is dimension `d`'s class prior; a
+/// missing prior or matrix counts as no information.
+pub fn leave_one_out_support(priors: &[Vec<f64>], votes: &[ItemVote<'_>]) -> Vec<Option<f64>> {
+    let support = |me: usize, answered: &[usize]| -> f64 {
+        let mut total = 0.0;
+        for (d, a) in answered.iter().enumerate() {
+            let others: Vec<(&[Vec<f64>], usize)> = votes
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != me)
+                .filter_map(|(_, v)| Some((v.confusion.get(d)?.as_slice(), *v.answered?.get(d)?)))
+                .collect();
+            let p = posterior(priors.get(d).map_or(&[][..], Vec::as_slice), &others);
+            total += p.get(*a).copied().unwrap_or(0.0);
+        }
+        total / answered.len().max(1) as f64
+    };
+    votes
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v.answered.map(|a| support(i, a)))
+        .collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -729,5 +770,111 @@ mod tests {
             ..Default::default()
         };
         assert!(trust(&hasty, &model) < 0.5);
+    }
+
+    /// A careful contributor's matrix over `k` classes: right with probability `p`.
+    fn careful(k: usize, p: f64) -> Vec<Vec<f64>> {
+        (0..k)
+            .map(|t| {
+                (0..k)
+                    .map(|a| {
+                        if a == t {
+                            p
+                        } else {
+                            (1.0 - p) / (k - 1) as f64
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn leave_one_out_backs_the_majority_and_not_the_odd_one_out() {
+        let m = vec![careful(2, 0.9)];
+        let prior = vec![vec![0.5, 0.5]];
+        let (yes, no) = ([1_usize], [0_usize]);
+        let votes = [
+            ItemVote {
+                confusion: &m,
+                answered: Some(&yes),
+            },
+            ItemVote {
+                confusion: &m,
+                answered: Some(&yes),
+            },
+            ItemVote {
+                confusion: &m,
+                answered: Some(&no),
+            },
+        ];
+        let s = leave_one_out_support(&prior, &votes);
+        // Each "yes" is backed by one other "yes" and one "no": they cancel, 0.5.
+        assert!((s[0].unwrap() - 0.5).abs() < 1e-9, "{s:?}");
+        assert!((s[1].unwrap() - 0.5).abs() < 1e-9, "{s:?}");
+        // The "no" faces two "yes": P(no | yes, yes) = 0.1² / (0.1² + 0.9²).
+        let expected = 0.01 / (0.01 + 0.81);
+        assert!((s[2].unwrap() - expected).abs() < 1e-9, "{s:?}");
+    }
+
+    #[test]
+    fn leave_one_out_ignores_the_answer_itself() {
+        let prior = vec![vec![0.5, 0.5]];
+        let (good, liar) = (vec![careful(2, 0.9)], vec![careful(2, 0.1)]);
+        let (yes, no) = ([1_usize], [0_usize]);
+        let with = |mine: &[Vec<Vec<f64>>], answer: &[usize]| {
+            let votes = [
+                ItemVote {
+                    confusion: mine,
+                    answered: Some(answer),
+                },
+                ItemVote {
+                    confusion: &good,
+                    answered: Some(&yes),
+                },
+            ];
+            leave_one_out_support(&prior, &votes)[0].unwrap()
+        };
+        // Its own matrix changes nothing; only what the others said does.
+        assert_eq!(with(&good, &yes), with(&liar, &yes));
+        assert!((with(&good, &yes) - 0.9).abs() < 1e-9);
+        assert!((with(&good, &no) - 0.1).abs() < 1e-9);
+        // Alone, an answer is backed by the prior only.
+        let alone = [ItemVote {
+            confusion: &good,
+            answered: Some(&yes),
+        }];
+        assert_eq!(
+            leave_one_out_support(&[vec![0.3, 0.7]], &alone),
+            vec![Some(0.7)]
+        );
+    }
+
+    #[test]
+    fn leave_one_out_averages_dimensions_and_skips_invalid_answers() {
+        let m = vec![careful(2, 0.9), careful(2, 0.9)];
+        let prior = vec![vec![0.5, 0.5], vec![0.5, 0.5]];
+        let (a, b) = ([1_usize, 1], [1_usize, 0]);
+        let votes = [
+            ItemVote {
+                confusion: &m,
+                answered: Some(&a),
+            },
+            ItemVote {
+                confusion: &m,
+                answered: Some(&b),
+            },
+            ItemVote {
+                confusion: &m,
+                answered: None,
+            },
+        ];
+        let s = leave_one_out_support(&prior, &votes);
+        // Agreed on the first flag (0.9), not on the second (0.1): the mean.
+        assert!((s[0].unwrap() - 0.5).abs() < 1e-9, "{s:?}");
+        assert_eq!(s[2], None);
+        // The invalid answer backs nobody: the same as without it.
+        let without = leave_one_out_support(&prior, &votes[..2]);
+        assert_eq!(&s[..2], &without[..]);
     }
 }

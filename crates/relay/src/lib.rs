@@ -20,6 +20,8 @@ pub mod ops;
 pub mod quality;
 pub mod rewards;
 pub mod server;
+pub mod slots;
+pub mod spec;
 pub mod storage;
 pub mod tasks;
 pub mod validation;

@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json_;
 
 use crate::auth::{Contributor, db_address};
-use crate::campaigns::{CampaignSpec, campaign_account, check_answer};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::{self, Transfer, kind};
+use crate::ledger::{self, kind};
+use crate::slots::{self, Credit, GiveBack, LeaseEnd, LeaseState, NewLease, SubmissionStatus};
+use crate::spec::{CampaignSpec, Settings, check_answer};
 use crate::{AppState, Relay, clock, params, quality};
 
 /// The EIP-712 domain receipts are signed under, for a session's chain.
@@ -42,31 +43,14 @@ pub fn sweep_expired(conn: &mut dyn Conn, now: i64, limit: i64) -> ApiResult<usi
         params![now, limit],
     )?;
     for row in &rows {
-        release_lease(conn, &row.text(0)?, &row.text(1)?, row.int(2)?, "expired")?;
+        let lease = row.text(0)?;
+        let why = GiveBack::Lease {
+            lease: &lease,
+            end: LeaseEnd::Expired,
+        };
+        slots::give_back(conn, &row.text(1)?, row.int(2)?, why, now)?;
     }
     Ok(rows.len())
-}
-
-pub(crate) fn release_lease(
-    conn: &mut dyn Conn,
-    lease: &str,
-    campaign: &str,
-    idx: i64,
-    state: &str,
-) -> ApiResult<()> {
-    conn.execute(
-        "UPDATE leases SET state = $1 WHERE id = $2 AND state = 'active'",
-        params![state, lease],
-    )?;
-    conn.execute(
-        "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
-        params![campaign, idx],
-    )?;
-    conn.execute(
-        "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-        params![campaign],
-    )?;
-    Ok(())
 }
 
 /// A leased task, as the contributor sees it.
@@ -99,7 +83,7 @@ pub async fn next(
     let worker = db_address(&info.session.wallet);
     let session = info.id.clone();
     let settings = match relay.campaigns.get(&relay, &campaign).await? {
-        Some(info) => quality::Settings::of(&info.spec),
+        Some(info) => Settings::of(&info.spec),
         None => {
             return Err(ApiError::not_found(
                 "no_campaign",
@@ -145,11 +129,7 @@ pub async fn next(
                 _ => return Err(ApiError::conflict("campaign_closed", "the campaign is closed")),
             }
             quality::check_daily_cap(conn, &settings, &campaign, &worker, now)?;
-            let reserved = conn.execute(
-                "UPDATE campaigns SET open_slots = open_slots - 1 WHERE id = $1 AND status = 'active' AND open_slots > 0",
-                params![campaign.clone()],
-            )?;
-            if reserved == 0 {
+            if !slots::reserve(conn, &campaign)? {
                 return Err(ApiError::conflict("budget_spent", "the campaign has no paid tasks left"));
             }
             // Golden items when it is their turn (any number of people may get each one, but
@@ -171,13 +151,17 @@ pub async fn next(
             quality::note_lease(conn, &campaign, &worker, golden.is_some())?;
             let lease = clock::time_ordered_id(now);
             let expires = now + lease_ms;
-            conn.execute(
-                "INSERT INTO leases (id, campaign, idx, worker, session, state, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, 'active', $6, $7)",
-                params![lease.clone(), campaign.clone(), idx, worker, session, now, expires],
-            )?;
-            conn.execute(
-                "UPDATE items SET taken = taken + 1 WHERE campaign = $1 AND idx = $2",
-                params![campaign.clone(), idx],
+            slots::lease(
+                conn,
+                &NewLease {
+                    id: &lease,
+                    campaign: &campaign,
+                    idx,
+                    worker: &worker,
+                    session: &session,
+                    created_ms: now,
+                    expires_ms: expires,
+                },
             )?;
             task(lease, payload, now, expires)
         })
@@ -206,14 +190,20 @@ pub async fn skip(
                 )?
                 .filter(|r| r.text(2).is_ok_and(|w| w == worker))
                 .ok_or_else(|| ApiError::not_found("no_lease", "no such lease of yours"))?;
-            if row.text(3)? != "active" {
+            let state = row.text(3)?;
+            if LeaseState::parse(&state) != Some(LeaseState::Active) {
                 return Err(ApiError::conflict(
                     "lease_not_active",
-                    format!("the lease is {}", row.text(3)?),
+                    format!("the lease is {state}"),
                 ));
             }
             let campaign = row.text(0)?;
-            release_lease(conn, &lease, &campaign, row.int(1)?, "skipped")?;
+            let now = clock::now_ms();
+            let why = GiveBack::Lease {
+                lease: &lease,
+                end: LeaseEnd::Skipped,
+            };
+            slots::give_back(conn, &campaign, row.int(1)?, why, now)?;
             let spec = conn
                 .query_opt(
                     "SELECT spec FROM campaigns WHERE id = $1",
@@ -222,8 +212,8 @@ pub async fn skip(
                 .ok_or_else(|| ApiError::internal("lease of a missing campaign"))?
                 .text(0)?;
             let spec: CampaignSpec = serde_json::from_str(&spec).map_err(ApiError::internal)?;
-            let settings = quality::Settings::of(&spec);
-            quality::note_skip(conn, &settings, &campaign, &worker, clock::now_ms())
+            let settings = Settings::of(&spec);
+            quality::note_skip(conn, &settings, &campaign, &worker, now)
         })
         .await?;
     Ok(Json(serde_json::json!({ "skipped": true })))
@@ -256,7 +246,7 @@ pub struct SubmissionOutcome {
     /// The submission's id: the receipt's EIP-712 digest.
     pub submission: String,
     /// `accepted` (credited), `pending` (waiting for other answers) or `rejected`.
-    pub status: String,
+    pub status: SubmissionStatus,
     /// What was credited, in tokens.
     pub credited: String,
     /// The token.
@@ -385,16 +375,16 @@ pub async fn submit(
         }
         other => other?,
     };
-    let counter = match outcome.status.as_str() {
+    let counter = match outcome.status {
         _ if outcome.duplicate => None,
-        "accepted" => Some(&relay.metrics.accepted),
-        "pending" => Some(&relay.metrics.pending),
-        _ => Some(&relay.metrics.rejected),
+        SubmissionStatus::Accepted => Some(&relay.metrics.accepted),
+        SubmissionStatus::Pending => Some(&relay.metrics.pending),
+        SubmissionStatus::Rejected => Some(&relay.metrics.rejected),
     };
     if let Some(counter) = counter {
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    if !outcome.duplicate && outcome.status == "accepted" {
+    if !outcome.duplicate && outcome.status == SubmissionStatus::Accepted {
         let units = ledger::parse_amount(&outcome.credited).unwrap_or(0);
         relay.metrics.credited_units.fetch_add(
             u64::try_from(units).unwrap_or(0),
@@ -404,6 +394,7 @@ pub async fn submit(
     Ok(Json(outcome))
 }
 
+/// One submission, checked and settled in one write transaction: the phases of [`Self::run`].
 struct SubmitJob {
     id: String,
     session: String,
@@ -421,11 +412,6 @@ struct SubmitJob {
     now: i64,
 }
 
-/// The worker's ledger account for a campaign's token and chains.
-fn worker_account(worker: &str, token: &str, chains: &str) -> String {
-    format!("worker:{worker}:{token}:{chains}")
-}
-
 /// The contributor's total balance of `token`, over all chain sets.
 pub fn token_balance(conn: &mut dyn Conn, worker: &str, token: &str) -> ApiResult<i64> {
     let rows = conn.query(
@@ -436,96 +422,237 @@ pub fn token_balance(conn: &mut dyn Conn, worker: &str, token: &str) -> ApiResul
         .try_fold(0_i64, |sum, r| Ok(sum.saturating_add(r.int(0)?)))
 }
 
+/// A submission stored before under the same signer and nonce.
+struct Previous {
+    id: String,
+    worker: String,
+    status: SubmissionStatus,
+    reward: i64,
+}
+
+/// The lease a submission answers.
+struct LeaseRow {
+    campaign: String,
+    idx: i64,
+    worker: String,
+    state: LeaseState,
+    created_ms: i64,
+    expires_ms: i64,
+}
+
+/// The item a submission answers.
+struct ItemRow {
+    payload: Json_,
+    /// The known answer's key, when the item is golden.
+    golden: Option<String>,
+    /// Answers the item wants now.
+    wanted: i64,
+}
+
+/// A pending answer to an item being decided.
+struct PendingAnswer {
+    id: String,
+    key: String,
+    worker: String,
+    session: String,
+    answer: String,
+}
+
+/// What a new answer's fate depends on.
+#[derive(Debug, Clone, Copy)]
+struct Facts<'a> {
+    /// The item's known answer key, when it is golden.
+    golden: Option<&'a str>,
+    /// The answer's key (`check_answer`).
+    key: &'a str,
+    /// Whether the campaign's answers are sealed uploads.
+    upload: bool,
+    /// Whether the campaign names validators.
+    validators: bool,
+    /// The most answers an item may get (`Settings::max_overlap`).
+    max_overlap: i64,
+}
+
+/// What happens to a new answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// A golden item answered right: paid at once, and counted in the golden record.
+    GoldenRight,
+    /// A golden item answered wrong: unpaid, counted in the golden record, and the slot given
+    /// back (`GiveBack::GoldenMissed`).
+    GoldenWrong,
+    /// Paid at once: an upload with no validators, or an item its one answer decides.
+    AtOnce,
+    /// Pending until a validator's verdict (uploads to a campaign with validators).
+    AwaitValidator,
+    /// Pending until the item has the answers it wants; the last one decides it.
+    AwaitVotes,
+}
+
+impl Verdict {
+    /// The status the submission is stored with.
+    fn status(self) -> SubmissionStatus {
+        match self {
+            Self::GoldenRight | Self::AtOnce => SubmissionStatus::Accepted,
+            Self::GoldenWrong => SubmissionStatus::Rejected,
+            Self::AwaitValidator | Self::AwaitVotes => SubmissionStatus::Pending,
+        }
+    }
+}
+
+/// The rule for a new answer. Golden items are judged at once against their known answer
+/// (campaigns with validators have no golden items: those are uploads); uploads wait for a
+/// validator when the campaign names some and are accepted at once otherwise; any other answer
+/// is accepted at once when its item is decided by one answer (`max_overlap` 1), and waits for
+/// the item's other answers otherwise.
+fn decide(facts: &Facts<'_>) -> Verdict {
+    match facts.golden {
+        Some(truth) if truth == facts.key => Verdict::GoldenRight,
+        Some(_) => Verdict::GoldenWrong,
+        None if facts.upload && facts.validators => Verdict::AwaitValidator,
+        None if facts.upload || facts.max_overlap <= 1 => Verdict::AtOnce,
+        None => Verdict::AwaitVotes,
+    }
+}
+
 impl SubmitJob {
-    fn outcome(
-        &self,
-        conn: &mut dyn Conn,
-        status: String,
-        reward: i64,
-        duplicate: bool,
-    ) -> ApiResult<SubmissionOutcome> {
-        let token = self.info.token.clone();
-        let credited = if status == "accepted" { reward } else { 0 };
-        Ok(SubmissionOutcome {
-            submission: self.id.clone(),
-            status,
-            credited: ledger::format_amount(credited),
-            balance: ledger::format_amount(token_balance(conn, &self.worker, &token)?),
-            token,
-            duplicate,
-        })
+    /// Checks and settles the submission: a retry answers what was stored; otherwise the lease,
+    /// the item, the answer and the session's cap are checked, the answer's fate decided,
+    /// recorded and settled.
+    fn run(self, conn: &mut dyn Conn) -> ApiResult<SubmissionOutcome> {
+        if let Some(previous) = self.find_retry(conn)? {
+            return self.outcome(conn, previous.status, previous.reward, true);
+        }
+        let lease = self.load_lease(conn)?;
+        self.check_lease(conn, &lease)?;
+        let item = self.load_item(conn, lease.idx)?;
+        let key = self.check_answer(conn, &item)?;
+        self.check_cap(conn)?;
+        let spec = &self.info.spec;
+        let verdict = decide(&Facts {
+            golden: item.golden.as_deref(),
+            key: &key,
+            upload: spec.kind.is_upload(),
+            validators: !spec.validators.is_empty(),
+            max_overlap: Settings::of(spec).max_overlap,
+        });
+        self.record(conn, lease.idx, &key, verdict.status())?;
+        self.settle(conn, lease.idx, &item, &key, verdict)?;
+        let status = match verdict.status() {
+            // Resolving the item may have settled this very submission.
+            SubmissionStatus::Pending => self.stored_status(conn)?,
+            status => status,
+        };
+        self.outcome(conn, status, self.info.reward, false)
     }
 
-    fn run(self, conn: &mut dyn Conn) -> ApiResult<SubmissionOutcome> {
-        if let Some(row) = conn.query_opt(
+    /// The submission stored before with this signer and nonce, if it is this one; an error if
+    /// the nonce went to another submission or another wallet.
+    fn find_retry(&self, conn: &mut dyn Conn) -> ApiResult<Option<Previous>> {
+        let Some(row) = conn.query_opt(
             "SELECT id, worker, status, reward FROM submissions WHERE signer = $1 AND nonce = $2",
             params![self.signer.clone(), self.nonce.clone()],
-        )? {
-            if row.text(0)? != self.id {
-                return Err(ApiError::conflict(
-                    "nonce_used",
-                    "this nonce was used by another submission of this key; use a new nonce",
-                ));
-            }
-            if row.text(1)? != self.worker {
-                return Err(ApiError::conflict(
-                    "nonce_used",
-                    "this receipt was submitted by another wallet",
-                ));
-            }
-            return self.outcome(conn, row.text(2)?, row.int(3)?, true);
+        )?
+        else {
+            return Ok(None);
+        };
+        let previous = Previous {
+            id: row.text(0)?,
+            worker: row.text(1)?,
+            status: stored_status(&row.text(2)?)?,
+            reward: row.int(3)?,
+        };
+        if previous.id != self.id {
+            return Err(ApiError::conflict(
+                "nonce_used",
+                "this nonce was used by another submission of this key; use a new nonce",
+            ));
         }
-        let lease = conn
+        if previous.worker != self.worker {
+            return Err(ApiError::conflict(
+                "nonce_used",
+                "this receipt was submitted by another wallet",
+            ));
+        }
+        Ok(Some(previous))
+    }
+
+    /// The lease answered, which must be this worker's and this campaign's.
+    fn load_lease(&self, conn: &mut dyn Conn) -> ApiResult<LeaseRow> {
+        let row = conn
             .query_opt(
                 "SELECT campaign, idx, worker, state, created_ms, expires_ms FROM leases WHERE id = $1",
                 params![self.lease.clone()],
             )?
             .ok_or_else(|| ApiError::not_found("no_lease", "no such lease; ask for a task first"))?;
-        if lease.text(2)? != self.worker {
+        let state = row.text(3)?;
+        let lease = LeaseRow {
+            campaign: row.text(0)?,
+            idx: row.int(1)?,
+            worker: row.text(2)?,
+            state: LeaseState::parse(&state)
+                .ok_or_else(|| ApiError::internal(format!("lease state {state:?}")))?,
+            created_ms: row.int(4)?,
+            expires_ms: row.int(5)?,
+        };
+        if lease.worker != self.worker {
             return Err(ApiError::forbidden(
                 "not_your_lease",
                 "this task was leased to someone else",
             ));
         }
-        if lease.text(0)? != self.campaign {
+        if lease.campaign != self.campaign {
             return Err(bad(
                 "wrong_campaign",
                 "the receipt's campaign is not the lease's",
             ));
         }
+        Ok(lease)
+    }
+
+    /// The contributor may still answer, the lease is live, and the campaign's least time per
+    /// task has passed.
+    fn check_lease(&self, conn: &mut dyn Conn, lease: &LeaseRow) -> ApiResult<()> {
         // A restricted contributor's lease was taken back; say why rather than "expired".
         quality::check_allowed(conn, &self.campaign, &self.worker)?;
-        let state = lease.text(3)?;
-        if state != "active" || lease.int(5)? < self.now {
+        if lease.state != LeaseState::Active || lease.expires_ms < self.now {
+            let state = match lease.state {
+                LeaseState::Active => LeaseState::Expired,
+                other => other,
+            };
             return Err(ApiError::conflict(
                 "lease_expired",
-                format!(
-                    "the lease is {}; ask for a new task",
-                    if state == "active" { "expired" } else { &state }
-                ),
+                format!("the lease is {}; ask for a new task", state.as_str()),
             ));
         }
-        let idx = lease.int(1)?;
-        if lease.int(4)? + self.info.min_task_ms > self.now {
+        if lease.created_ms + self.info.min_task_ms > self.now {
             return Err(ApiError::unprocessable(
                 "too_fast",
                 "answered faster than this campaign's minimum time per task",
             ));
         }
-        let spec: &CampaignSpec = &self.info.spec;
-        let (token, reward, chains) = (
-            self.info.token.clone(),
-            self.info.reward,
-            self.info.chains.clone(),
-        );
-        let item = conn
+        Ok(())
+    }
+
+    fn load_item(&self, conn: &mut dyn Conn, idx: i64) -> ApiResult<ItemRow> {
+        let row = conn
             .query_opt(
                 "SELECT payload, golden, wanted FROM items WHERE campaign = $1 AND idx = $2",
                 params![self.campaign.clone(), idx],
             )?
             .ok_or_else(|| ApiError::internal("lease of a missing item"))?;
-        let payload: Json_ = serde_json::from_str(&item.text(0)?).map_err(ApiError::internal)?;
-        let key = check_answer(spec, &payload, &self.answer)?;
+        Ok(ItemRow {
+            payload: serde_json::from_str(&row.text(0)?).map_err(ApiError::internal)?,
+            golden: row.opt_text(1)?,
+            wanted: row.int(2)?,
+        })
+    }
+
+    /// The answer's agreement key, once the answer fits the campaign (and, for an upload, names
+    /// the object the receipt signed and that object is fully stored).
+    fn check_answer(&self, conn: &mut dyn Conn, item: &ItemRow) -> ApiResult<String> {
+        let spec = &self.info.spec;
+        let key = check_answer(spec, &item.payload, &self.answer)?;
         if spec.kind.is_upload() {
             if key != self.manifest {
                 return Err(bad(
@@ -540,7 +667,11 @@ impl SubmitJob {
                 ));
             }
         }
-        // The session's reward cap counts everything credited or still possible.
+        Ok(key)
+    }
+
+    /// The session's reward cap counts everything credited or still possible.
+    fn check_cap(&self, conn: &mut dyn Conn) -> ApiResult<()> {
         let committed = conn
             .query_opt(
                 "SELECT committed FROM sessions WHERE id = $1",
@@ -549,179 +680,172 @@ impl SubmitJob {
             .map(|r| r.int(0))
             .transpose()?
             .unwrap_or(0);
-        let total = u128::try_from(committed.saturating_add(reward)).unwrap_or(u128::MAX);
+        let total = u128::try_from(committed.saturating_add(self.info.reward)).unwrap_or(u128::MAX);
         if U256::from_u128(total) > self.cap {
             return Err(ApiError::forbidden(
                 "reward_cap_reached",
                 "this session has earned its reward cap; sign in again to continue",
             ));
         }
-        let golden = item.opt_text(1)?;
-        let settings = quality::Settings::of(spec);
-        // Uploads to a campaign with validators wait for a validator's verdict.
-        let validated = spec.kind.is_upload() && !spec.validators.is_empty();
-        let status = match &golden {
-            Some(golden) => {
-                if *golden == key {
-                    "accepted"
-                } else {
-                    "rejected"
-                }
-            }
-            None if validated => "pending",
-            None if spec.kind.is_upload() || settings.max_overlap <= 1 => "accepted",
-            None => "pending",
-        };
+        Ok(())
+    }
+
+    /// Stores the submission with its first status and marks the lease answered; the worker's
+    /// account is opened whatever the status, so the balance answered is always there.
+    fn record(
+        &self,
+        conn: &mut dyn Conn,
+        idx: i64,
+        key: &str,
+        status: SubmissionStatus,
+    ) -> ApiResult<()> {
         conn.execute(
             "INSERT INTO submissions (id, lease, signer, nonce, worker, campaign, idx, answer, answer_key, manifest, signature, session, status, reward, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             params![
                 self.id.clone(), self.lease.clone(), self.signer.clone(), self.nonce.clone(), self.worker.clone(),
-                self.campaign.clone(), idx, self.answer_text.clone(), key.clone(), self.manifest.clone(), self.signature.clone(),
-                self.session.clone(), status, reward, self.now
+                self.campaign.clone(), idx, self.answer_text.clone(), key, self.manifest.clone(), self.signature.clone(),
+                self.session.clone(), status.as_str(), self.info.reward, self.now
             ],
         )?;
         conn.execute(
-            "UPDATE leases SET state = 'submitted' WHERE id = $1",
-            params![self.lease.clone()],
+            "UPDATE leases SET state = $1 WHERE id = $2",
+            params![LeaseState::Submitted.as_str(), self.lease.clone()],
         )?;
-        let account = worker_account(&self.worker, &token, &chains);
-        ledger::ensure_account(conn, &account, kind::WORKER, &self.worker, &token, &chains)?;
-        let vote = quality::Vote {
-            worker: self.worker.clone(),
-            key: key.clone(),
-            answer: self.answer_text.clone(),
+        let (token, chains) = (&self.info.token, &self.info.chains);
+        let account = slots::worker_account(&self.worker, token, chains);
+        ledger::ensure_account(conn, &account, kind::WORKER, &self.worker, token, chains)?;
+        Ok(())
+    }
+
+    /// Does what the verdict says: pays, counts the session's commitment, records what quality
+    /// learns, queues a validation job or decides the item, or gives the slot back.
+    fn settle(
+        &self,
+        conn: &mut dyn Conn,
+        idx: i64,
+        item: &ItemRow,
+        key: &str,
+        verdict: Verdict,
+    ) -> ApiResult<()> {
+        let (spec, reward) = (&self.info.spec, self.info.reward);
+        let note_golden = |conn: &mut dyn Conn, truth: &str| {
+            quality::note_golden(
+                conn,
+                spec,
+                reward,
+                &self.campaign,
+                &self.worker,
+                truth,
+                key,
+                self.now,
+            )
         };
-        match status {
-            "accepted" => {
-                self.credit(conn, &self.id, &account, reward, &token)?;
-                conn.execute(
-                    "UPDATE sessions SET committed = committed + $1 WHERE id = $2",
-                    params![reward, self.session.clone()],
-                )?;
-                match &golden {
-                    Some(truth) => quality::note_golden(
-                        conn,
-                        spec,
-                        reward,
-                        &self.campaign,
-                        &self.worker,
-                        truth,
-                        &key,
-                        self.now,
-                    )?,
-                    None => {
-                        quality::accepted_at_once(
-                            conn,
-                            spec,
-                            &self.campaign,
-                            idx,
-                            &payload,
-                            &vote,
-                        )?;
-                    }
-                }
+        let truth = item.golden.as_deref().unwrap_or_default();
+        match verdict {
+            Verdict::GoldenRight => {
+                slots::credit(conn, &self.credit(&self.id, &self.worker), self.now)?;
+                slots::commit(conn, &self.session, reward)?;
+                note_golden(conn, truth)
             }
-            "pending" => {
-                conn.execute(
-                    "UPDATE sessions SET committed = committed + $1 WHERE id = $2",
-                    params![reward, self.session.clone()],
-                )?;
-                if validated {
-                    crate::validation::enqueue(
-                        conn,
-                        spec,
-                        &self.id,
-                        idx,
-                        &self.manifest,
-                        self.now,
-                    )?;
-                } else {
-                    self.resolve(conn, idx, item.int(2)?, &payload, reward, &token, &chains)?;
-                }
+            Verdict::GoldenWrong => {
+                note_golden(conn, truth)?;
+                let why = GiveBack::GoldenMissed {
+                    submission: &self.id,
+                };
+                slots::give_back(conn, &self.campaign, idx, why, self.now)
             }
-            _ => {
-                if let Some(truth) = &golden {
-                    quality::note_golden(
-                        conn,
-                        spec,
-                        reward,
-                        &self.campaign,
-                        &self.worker,
-                        truth,
-                        &key,
-                        self.now,
-                    )?;
-                }
-                // A wrong golden answer: unpaid, and the item and the slot go back to the pool.
-                conn.execute(
-                    "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
-                    params![self.campaign.clone(), idx],
-                )?;
-                conn.execute(
-                    "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-                    params![self.campaign.clone()],
-                )?;
+            Verdict::AtOnce => {
+                slots::credit(conn, &self.credit(&self.id, &self.worker), self.now)?;
+                slots::commit(conn, &self.session, reward)?;
+                let vote = quality::Vote {
+                    worker: self.worker.clone(),
+                    key: key.to_owned(),
+                    answer: self.answer_text.clone(),
+                };
+                quality::accepted_at_once(conn, spec, &self.campaign, idx, &item.payload, &vote)
+            }
+            Verdict::AwaitValidator => {
+                slots::commit(conn, &self.session, reward)?;
+                crate::validation::enqueue(conn, spec, &self.id, idx, &self.manifest, self.now)
+            }
+            Verdict::AwaitVotes => {
+                slots::commit(conn, &self.session, reward)?;
+                self.resolve(conn, idx, item)
             }
         }
-        // Resolving the item may have settled this very submission.
-        let status = if status == "pending" {
-            conn.query_opt(
+    }
+
+    /// The submission's status as stored now.
+    fn stored_status(&self, conn: &mut dyn Conn) -> ApiResult<SubmissionStatus> {
+        let row = conn
+            .query_opt(
                 "SELECT status FROM submissions WHERE signer = $1 AND nonce = $2",
                 params![self.signer.clone(), self.nonce.clone()],
             )?
-            .map(|r| r.text(0))
-            .transpose()?
-            .unwrap_or_else(|| status.to_owned())
-        } else {
-            status.to_owned()
-        };
-        self.outcome(conn, status, reward, false)
+            .ok_or_else(|| ApiError::internal("a submission missing in its own transaction"))?;
+        stored_status(&row.text(0)?)
     }
 
-    fn credit(
+    fn outcome(
         &self,
         conn: &mut dyn Conn,
-        submission: &str,
-        account: &str,
+        status: SubmissionStatus,
         reward: i64,
-        token: &str,
-    ) -> ApiResult<()> {
-        credit_to_account(
-            conn,
-            &self.campaign,
-            submission,
-            account,
-            reward,
+        duplicate: bool,
+    ) -> ApiResult<SubmissionOutcome> {
+        let token = self.info.token.clone();
+        let credited = if status == SubmissionStatus::Accepted {
+            reward
+        } else {
+            0
+        };
+        Ok(SubmissionOutcome {
+            submission: self.id.clone(),
+            status,
+            credited: ledger::format_amount(credited),
+            balance: ledger::format_amount(token_balance(conn, &self.worker, &token)?),
             token,
-            self.now,
-        )
+            duplicate,
+        })
+    }
+
+    /// This submission's campaign paying `submission` of `worker`.
+    fn credit<'a>(&'a self, submission: &'a str, worker: &'a str) -> Credit<'a> {
+        Credit {
+            campaign: &self.campaign,
+            submission,
+            worker,
+            token: &self.info.token,
+            chains: &self.info.chains,
+            reward: self.info.reward,
+        }
     }
 
     /// Once an item has the answers it wants, it is decided (`quality::decide`): if its
     /// aggregate is not confident yet and it may grow (under `max_overlap`, budget left), one
     /// more answer is asked for; otherwise the answers that agree with the aggregate are
-    /// accepted and credited in this request, the others rejected.
-    #[allow(clippy::too_many_arguments)]
-    fn resolve(
-        &self,
-        conn: &mut dyn Conn,
-        idx: i64,
-        wanted: i64,
-        payload: &Json_,
-        reward: i64,
-        token: &str,
-        chains: &str,
-    ) -> ApiResult<()> {
-        let answers = conn.query(
+    /// accepted and credited in this request, the others rejected and their slots given back.
+    fn resolve(&self, conn: &mut dyn Conn, idx: i64, item: &ItemRow) -> ApiResult<()> {
+        let rows = conn.query(
             "SELECT id, answer_key, worker, session, answer FROM submissions WHERE campaign = $1 AND idx = $2 AND status = 'pending' ORDER BY created_ms",
             params![self.campaign.clone(), idx],
         )?;
+        let mut answers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            answers.push(PendingAnswer {
+                id: row.text(0)?,
+                key: row.text(1)?,
+                worker: row.text(2)?,
+                session: row.text(3)?,
+                answer: row.text(4)?,
+            });
+        }
         let count = i64::try_from(answers.len()).unwrap_or(i64::MAX);
-        if count < wanted {
+        if count < item.wanted {
             return Ok(());
         }
-        let spec = &self.info.spec;
-        let settings = quality::Settings::of(spec);
+        let (spec, reward) = (&self.info.spec, self.info.reward);
+        let settings = Settings::of(spec);
         let open_slots = conn
             .query_opt(
                 "SELECT open_slots FROM campaigns WHERE id = $1 AND status = 'active'",
@@ -730,16 +854,17 @@ impl SubmitJob {
             .map(|r| r.int(0))
             .transpose()?
             .unwrap_or(0);
-        let can_grow = wanted < settings.max_overlap && open_slots > 0;
-        let mut votes = Vec::with_capacity(answers.len());
-        for row in &answers {
-            votes.push(quality::Vote {
-                worker: row.text(2)?,
-                key: row.text(1)?,
-                answer: row.text(4)?,
-            });
-        }
-        let decision = quality::decide(conn, spec, &self.campaign, payload, &votes, can_grow)?;
+        let can_grow = item.wanted < settings.max_overlap && open_slots > 0;
+        let votes: Vec<quality::Vote> = answers
+            .iter()
+            .map(|a| quality::Vote {
+                worker: a.worker.clone(),
+                key: a.key.clone(),
+                answer: a.answer.clone(),
+            })
+            .collect();
+        let decision =
+            quality::decide(conn, spec, &self.campaign, &item.payload, &votes, can_grow)?;
         let quality::Decision::Accept {
             key: winner,
             answer,
@@ -753,28 +878,25 @@ impl SubmitJob {
             )?;
             return Ok(());
         };
-        for row in &answers {
-            let (id, key, worker, session) =
-                (row.text(0)?, row.text(1)?, row.text(2)?, row.text(3)?);
-            let wins = key == winner;
-            let status = if wins { "accepted" } else { "rejected" };
+        for a in &answers {
+            let status = if a.key == winner {
+                SubmissionStatus::Accepted
+            } else {
+                SubmissionStatus::Rejected
+            };
             conn.execute(
                 "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
-                params![status, self.campaign.clone(), idx, id.clone()],
+                params![status.as_str(), self.campaign.clone(), idx, a.id.clone()],
             )?;
-            if wins {
-                let account = worker_account(&worker, token, chains);
-                ledger::ensure_account(conn, &account, kind::WORKER, &worker, token, chains)?;
-                self.credit(conn, &id, &account, reward, token)?;
+            if status == SubmissionStatus::Accepted {
+                slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
             } else {
-                conn.execute(
-                    "UPDATE sessions SET committed = committed - $1 WHERE id = $2",
-                    params![reward, session],
-                )?;
-                conn.execute(
-                    "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-                    params![self.campaign.clone()],
-                )?;
+                let why = GiveBack::Outvoted {
+                    submission: &a.id,
+                    session: &a.session,
+                    reward,
+                };
+                slots::give_back(conn, &self.campaign, idx, why, self.now)?;
             }
         }
         quality::accepted(
@@ -793,50 +915,64 @@ impl SubmitJob {
     }
 }
 
-/// Credits an accepted submission's reward from the campaign's budget to `account`, once (the
-/// transfer's id is `sub:<submission>`).
-fn credit_to_account(
-    conn: &mut dyn Conn,
-    campaign: &str,
-    submission: &str,
-    account: &str,
-    reward: i64,
-    token: &str,
-    now: i64,
-) -> ApiResult<()> {
-    let applied = ledger::transfer(
-        conn,
-        &format!("sub:{submission}"),
-        &campaign_account(campaign),
-        account,
-        reward,
-        token,
-        &format!("task {campaign}"),
-        now,
-    )?;
-    match applied {
-        Transfer::Applied | Transfer::AlreadyApplied => Ok(()),
-        // Leases reserve budget, so this means the ledger and the slots disagree.
-        Transfer::Insufficient => Err(ApiError::internal(format!(
-            "campaign {campaign} budget below a reserved reward"
-        ))),
-    }
+/// A status read from the database.
+fn stored_status(text: &str) -> ApiResult<SubmissionStatus> {
+    SubmissionStatus::parse(text)
+        .ok_or_else(|| ApiError::internal(format!("submission status {text:?}")))
 }
 
-/// Credits a submission accepted later (by a validator's verdict) to its worker's account for
-/// the campaign's token and chains, exactly as submissions accepted at once are.
-#[allow(clippy::too_many_arguments)]
-pub fn credit_submission(
-    conn: &mut dyn Conn,
-    campaign: &str,
-    submission: &str,
-    worker: &str,
-    token: &str,
-    chains: &str,
-    reward: i64,
-    now: i64,
-) -> ApiResult<()> {
-    let account = worker_account(worker, token, chains);
-    ledger::ensure_account(conn, &account, kind::WORKER, worker, token, chains)?;
-    credit_to_account(conn, campaign, submission, &account, reward, token, now)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(golden: Option<&'static str>, key: &'static str) -> Facts<'static> {
+        Facts {
+            golden,
+            key,
+            upload: false,
+            validators: false,
+            max_overlap: 3,
+        }
+    }
+
+    #[test]
+    fn golden_items_are_judged_at_once_against_their_answer() {
+        assert_eq!(decide(&facts(Some("true"), "true")), Verdict::GoldenRight);
+        assert_eq!(decide(&facts(Some("true"), "false")), Verdict::GoldenWrong);
+        // Whatever the overlap: a golden answer never waits for others.
+        let single = Facts {
+            max_overlap: 1,
+            ..facts(Some("a"), "b")
+        };
+        assert_eq!(decide(&single), Verdict::GoldenWrong);
+        assert_eq!(Verdict::GoldenRight.status(), SubmissionStatus::Accepted);
+        assert_eq!(Verdict::GoldenWrong.status(), SubmissionStatus::Rejected);
+    }
+
+    #[test]
+    fn uploads_wait_for_validators_only_when_the_campaign_names_some() {
+        let upload = Facts {
+            upload: true,
+            ..facts(None, "ab12")
+        };
+        assert_eq!(decide(&upload), Verdict::AtOnce);
+        let validated = Facts {
+            validators: true,
+            ..upload
+        };
+        assert_eq!(decide(&validated), Verdict::AwaitValidator);
+        assert_eq!(Verdict::AwaitValidator.status(), SubmissionStatus::Pending);
+    }
+
+    #[test]
+    fn answers_wait_for_votes_unless_one_answer_decides_the_item() {
+        assert_eq!(decide(&facts(None, "true")), Verdict::AwaitVotes);
+        let single = Facts {
+            max_overlap: 1,
+            ..facts(None, "true")
+        };
+        assert_eq!(decide(&single), Verdict::AtOnce);
+        assert_eq!(Verdict::AtOnce.status(), SubmissionStatus::Accepted);
+        assert_eq!(Verdict::AwaitVotes.status(), SubmissionStatus::Pending);
+    }
 }

@@ -4,73 +4,30 @@
 //! (`POST /v1/validation/jobs/next`, a lease that expires so a crashed validator's job comes
 //! back), opens the object, checks it and signs a verdict
 //! (`POST /v1/validation/jobs/{id}/verdict`). Accepted: the submission is credited exactly as
-//! any accepted answer (`tasks::credit_submission`). Rejected: it is not paid and its slot goes
+//! any accepted answer (`slots::credit`). Rejected: it is not paid and its slot goes
 //! back to the campaign's budget. Verdicts are kept as signed, for the requester
 //! (`GET /v1/campaigns/{id}/verdicts`) and anyone they show them to.
 
 use axum::Json;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use datahub_core::PublicKey;
 use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use crate::auth::{Signed, db_address};
-use crate::campaigns::CampaignSpec;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use crate::{AppState, clock, params, tasks};
+use crate::slots::{self, Credit, GiveBack};
+use crate::spec::{CampaignSpec, validator_keys};
+use crate::{AppState, clock, params};
 
-/// The most validators a campaign may name.
-pub const MAX_VALIDATORS: usize = 8;
 /// How long a validator holds a job unless it asks for another time.
 pub const DEFAULT_JOB_LEASE_SECS: u64 = 120;
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::unprocessable("invalid_campaign", message)
-}
-
-/// Checks a campaign's `validators` (the upload rules they enforce are checked with the rest
-/// of the campaign, `campaigns::check_upload_rules`). Called from `CampaignSpec::validate`.
-pub fn check_spec(spec: &CampaignSpec) -> ApiResult<()> {
-    if spec.validators.is_empty() {
-        return Ok(());
-    }
-    if !spec.kind.is_upload() {
-        return Err(invalid(
-            "validators: only upload campaigns (image_upload, voice_recording) have validators",
-        ));
-    }
-    if spec.validators.len() > MAX_VALIDATORS {
-        return Err(invalid(format!(
-            "validators: at most {MAX_VALIDATORS} keys"
-        )));
-    }
-    let addresses = validator_addresses(spec)?;
-    let mut seen = std::collections::HashSet::new();
-    if !addresses.iter().all(|a| seen.insert(a)) {
-        return Err(invalid("validators: each key once"));
-    }
-    Ok(())
-}
-
-/// The validators' addresses (`0x`, lower case), in the spec's order.
+/// The validators' addresses as stored (`0x`, lower case), in the spec's order.
 pub fn validator_addresses(spec: &CampaignSpec) -> ApiResult<Vec<String>> {
-    spec.validators
-        .iter()
-        .enumerate()
-        .map(|(i, text)| {
-            let bytes = hex::decode(text.trim_start_matches("0x")).map_err(|_| {
-                invalid(format!(
-                    "validators[{i}]: a secp256k1 public key in SEC 1 hex"
-                ))
-            })?;
-            let key = PublicKey::from_sec1_bytes(&bytes)
-                .map_err(|_| invalid(format!("validators[{i}]: not a secp256k1 public key")))?;
-            Ok(db_address(&key.address()))
-        })
-        .collect()
+    Ok(validator_keys(spec)?.iter().map(db_address).collect())
 }
 
 /// Records the validation job of an upload submission that was just stored as `pending`. Runs in
@@ -362,7 +319,7 @@ fn outcome(
 }
 
 /// Settles a pending upload submission: accepted is credited as every accepted answer is;
-/// rejected is unpaid and gives its slot (and the item) back.
+/// rejected is unpaid and gives its slot (and the item) back (`slots::GiveBack::Rejected`).
 fn settle(
     conn: &mut dyn Conn,
     campaign: &str,
@@ -387,16 +344,16 @@ fn settle(
         params![status, campaign, idx, submission],
     )?;
     if accept {
-        tasks::credit_submission(
-            conn,
+        let (token, chains) = (row.text(4)?, row.text(5)?);
+        let credit = Credit {
             campaign,
             submission,
-            &worker,
-            &row.text(4)?,
-            &row.text(5)?,
+            worker: &worker,
+            token: &token,
+            chains: &chains,
             reward,
-            now,
-        )?;
+        };
+        slots::credit(conn, &credit, now)?;
         // Recorded as the quality side records every upload accepted at once.
         let spec: CampaignSpec = serde_json::from_str(&row.text(6)?).map_err(ApiError::internal)?;
         let item: Json_ = serde_json::from_str(&row.text(9)?).map_err(ApiError::internal)?;
@@ -407,19 +364,12 @@ fn settle(
         };
         return crate::quality::accepted_at_once(conn, &spec, campaign, idx, &item, &vote);
     }
-    conn.execute(
-        "UPDATE sessions SET committed = committed - $1 WHERE id = $2",
-        params![reward, session],
-    )?;
-    conn.execute(
-        "UPDATE items SET taken = taken - 1 WHERE campaign = $1 AND idx = $2 AND taken > 0",
-        params![campaign, idx],
-    )?;
-    conn.execute(
-        "UPDATE campaigns SET open_slots = open_slots + 1 WHERE id = $1 AND status <> 'closed'",
-        params![campaign],
-    )?;
-    Ok(())
+    let why = GiveBack::Rejected {
+        submission,
+        session: &session,
+        reward,
+    };
+    slots::give_back(conn, campaign, idx, why, now)
 }
 
 /// The query of `GET /v1/campaigns/{id}/verdicts`.

@@ -354,6 +354,70 @@ both!(a_rejected_upload_is_unpaid_and_frees_its_slot, |net| {
     assert_ledger_balanced(&net).await;
 });
 
+both!(
+    a_closed_campaigns_rejected_upload_returns_its_reward_to_the_requester,
+    |net| {
+        let owner = key("owner");
+        let validator = key("validator");
+        let spec = upload_spec("closed-up", &owner, &[&validator], 2, "1");
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let object = stored_object(&net, 11).await;
+        let (_, outcome) = upload(&net, &mut alice, "closed-up", &object).await;
+        assert_eq!(outcome["status"], "pending");
+        let close = json!({ "status": "closed" });
+        let (status, body) = net
+            .call(net.signed(&owner, "POST", "/v1/campaigns/closed-up/status", &close))
+            .await;
+        // Closing keeps the pending upload's reward owed.
+        assert_eq!(
+            (status, body["budget_left"].as_str()),
+            (StatusCode::OK, Some("0.05"))
+        );
+        let owner_address = datahub_relay::auth::db_address(&owner.public_key().address());
+        let funding = || async {
+            let owner = owner_address.clone();
+            net.relay()
+                .db
+                .read(
+                    move |conn: &mut dyn Conn| -> Result<i64, datahub_relay::db::DbError> {
+                        let rows = conn.query(
+                            "SELECT balance FROM accounts WHERE kind = 'funding' AND owner = $1",
+                            datahub_relay::params![owner],
+                        )?;
+                        rows.iter().map(|r| r.int(0)).sum()
+                    },
+                )
+                .await
+                .unwrap()
+        };
+        let before = funding().await;
+        let (_, job) = next_job(&net, &validator, &json!({})).await;
+        let reject = json!({ "object": object, "accept": false, "reasons": ["blurred"] });
+        let (status, settled) =
+            verdict(&net, &validator, job["job"].as_str().unwrap(), &reject).await;
+        assert_eq!(
+            (status, settled["status"].as_str()),
+            (StatusCode::OK, Some("rejected"))
+        );
+        assert_eq!(
+            funding().await,
+            before + 50_000,
+            "the reward went back to the requester"
+        );
+        let (_, summary) = net.get("/v1/campaigns/closed-up", None).await;
+        assert_eq!(
+            (
+                summary["budget_left"].as_str(),
+                summary["open_tasks"].as_i64()
+            ),
+            (Some("0"), Some(0))
+        );
+        assert_ledger_balanced(&net).await;
+    }
+);
+
 both!(a_job_whose_lease_ran_out_goes_to_another_validator, |net| {
     let owner = key("owner");
     let (first, second) = (key("validator 1"), key("validator 2"));

@@ -1,0 +1,243 @@
+//! What a contributor may do in a campaign and what their work teaches: the gate before a lease
+//! (restriction, skip cool-down, daily cap), the counts after (leases, skips, too-fast answers,
+//! golden answers), trust, and restriction with its consequences.
+
+use axum::http::StatusCode;
+
+use super::record::Record;
+use super::shape::Shape;
+use crate::db::Conn;
+use crate::error::{ApiError, ApiResult};
+use crate::params;
+use crate::slots::{self, GiveBack, LeaseEnd, SubmissionStatus};
+use crate::spec::{CampaignSpec, Settings};
+
+/// Whether the contributor may lease a task now: not restricted, not cooling down after a
+/// skip flood.
+pub fn gate(conn: &mut dyn Conn, campaign: &str, worker: &str, now: i64) -> ApiResult<()> {
+    let record = Record::load(conn, campaign, worker)?;
+    check_restricted(&record)?;
+    if record.cooldown_until_ms > now {
+        let wait = (record.cooldown_until_ms - now + 999) / 1000;
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "skip_cooldown",
+            format!("too many tasks skipped; try again in {wait} s"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the contributor may have one more lease today (`max_tasks_per_day` over the last 24
+/// hours). Checked only when a new lease is made: asking again for the one held is fine.
+pub fn check_daily_cap(
+    conn: &mut dyn Conn,
+    settings: &Settings,
+    campaign: &str,
+    worker: &str,
+    now: i64,
+) -> ApiResult<()> {
+    if let Some(cap) = settings.max_tasks_per_day {
+        let rows = conn.query(
+            "SELECT COUNT(*) FROM leases WHERE campaign = $1 AND worker = $2 AND created_ms > $3",
+            params![campaign, worker, now - 86_400_000],
+        )?;
+        let count = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+        if count >= cap {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "daily_cap",
+                format!(
+                    "you have had {cap} tasks of this campaign in the last 24 hours, its daily cap; come back later"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_restricted(record: &Record) -> ApiResult<()> {
+    match &record.restricted {
+        Some(reason) => Err(ApiError::forbidden(
+            "restricted",
+            format!(
+                "you may not work on this campaign any more ({reason}): too many of your answers disagreed with known or accepted answers"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses answers from a contributor restricted in the campaign.
+pub fn check_allowed(conn: &mut dyn Conn, campaign: &str, worker: &str) -> ApiResult<()> {
+    check_restricted(&Record::load(conn, campaign, worker)?)
+}
+
+/// Counts a lease handed to the contributor.
+pub fn note_lease(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    worker: &str,
+    golden: bool,
+) -> ApiResult<()> {
+    let mut record = Record::load(conn, campaign, worker)?;
+    record.tasks += 1;
+    record.golden_seen += i64::from(golden);
+    record.save(conn, campaign, worker)
+}
+
+/// Counts a skip; past `max_skips` within the window, the contributor cools down for a window.
+pub fn note_skip(
+    conn: &mut dyn Conn,
+    settings: &Settings,
+    campaign: &str,
+    worker: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let mut record = Record::load(conn, campaign, worker)?;
+    if now - record.skip_window_ms > settings.skip_window_ms {
+        record.skip_window_ms = now;
+        record.skips = 0;
+    }
+    record.skips += 1;
+    if record.skips > settings.max_skips {
+        record.cooldown_until_ms = now + settings.skip_window_ms;
+        record.skips = 0;
+        record.skip_window_ms = now;
+    }
+    record.save(conn, campaign, worker)
+}
+
+/// Counts an answer refused as too fast against the contributor's trust.
+pub fn note_too_fast(
+    conn: &mut dyn Conn,
+    spec: &CampaignSpec,
+    reward: i64,
+    campaign: &str,
+    worker: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let shape = Shape::of(spec);
+    let mut record = Record::load(conn, campaign, worker)?;
+    record.too_fast += 1;
+    settle_trust(
+        conn,
+        spec,
+        &shape,
+        reward,
+        campaign,
+        worker,
+        &mut record,
+        now,
+    )
+}
+
+/// Learns from a golden answer: `truth` is the known key, `answer` the contributor's.
+#[allow(clippy::too_many_arguments)]
+pub fn note_golden(
+    conn: &mut dyn Conn,
+    spec: &CampaignSpec,
+    reward: i64,
+    campaign: &str,
+    worker: &str,
+    truth: &str,
+    answer: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let shape = Shape::of(spec);
+    let mut record = Record::load(conn, campaign, worker)?;
+    if truth == answer {
+        record.golden_right += 1;
+    } else {
+        record.golden_wrong += 1;
+    }
+    if let (Some(t), Some(a)) = (shape.encode(truth), shape.encode(answer)) {
+        record.learn(&shape, &t, &a);
+        record.score(Shape::agreement(&t, &a), 1.0);
+    }
+    settle_trust(
+        conn,
+        spec,
+        &shape,
+        reward,
+        campaign,
+        worker,
+        &mut record,
+        now,
+    )
+}
+
+/// Recomputes trust, restricts below the threshold, and saves.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn settle_trust(
+    conn: &mut dyn Conn,
+    spec: &CampaignSpec,
+    shape: &Shape,
+    reward: i64,
+    campaign: &str,
+    worker: &str,
+    record: &mut Record,
+    now: i64,
+) -> ApiResult<()> {
+    let trust = record.trust(shape);
+    record.trust_ppm = (trust * 1e6).round() as i64;
+    let settings = Settings::of(spec);
+    let restrict = record.restricted.is_none() && trust < settings.min_trust;
+    if restrict {
+        record.restricted = Some("low_trust".into());
+        record.restricted_ms = Some(now);
+    }
+    record.save(conn, campaign, worker)?;
+    if restrict {
+        void_pending(conn, campaign, worker, reward, now)?;
+    }
+    Ok(())
+}
+
+/// A restricted contributor's pending answers are not paid: each is rejected and its slot given
+/// back (`GiveBack::Rejected`: the item wants another answer, the session's commitment is
+/// released, the reward returns to the campaign, or to the requester once it is closed). Their
+/// active lease is taken back (`GiveBack::Lease`, revoked).
+fn void_pending(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    worker: &str,
+    reward: i64,
+    now: i64,
+) -> ApiResult<()> {
+    let pending = conn.query(
+        "SELECT id, idx, session FROM submissions WHERE campaign = $1 AND worker = $2 AND status = 'pending'",
+        params![campaign, worker],
+    )?;
+    for row in &pending {
+        let (id, idx, session) = (row.text(0)?, row.int(1)?, row.text(2)?);
+        conn.execute(
+            "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
+            params![
+                SubmissionStatus::Rejected.as_str(),
+                campaign,
+                idx,
+                id.clone()
+            ],
+        )?;
+        let why = GiveBack::Rejected {
+            submission: &id,
+            session: &session,
+            reward,
+        };
+        slots::give_back(conn, campaign, idx, why, now)?;
+    }
+    let leases = conn.query(
+        "SELECT id, idx FROM leases WHERE campaign = $1 AND worker = $2 AND state = 'active'",
+        params![campaign, worker],
+    )?;
+    for row in &leases {
+        let lease = row.text(0)?;
+        let why = GiveBack::Lease {
+            lease: &lease,
+            end: LeaseEnd::Revoked,
+        };
+        slots::give_back(conn, campaign, row.int(1)?, why, now)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! A campaign's validators: the keys uploads are sealed to and that sign a verdict on each (the
+//! jobs and verdicts themselves are `validation`).
+
+use datahub_core::PublicKey;
+use datahub_core::eth::Address;
+
+use super::{CampaignSpec, invalid};
+use crate::error::ApiResult;
+
+/// The most validators a campaign may name.
+pub const MAX_VALIDATORS: usize = 8;
+
+/// Checks a campaign's `validators` (the upload rules they enforce are checked with the rest
+/// of the campaign, [`super::check_upload_rules`]).
+pub(super) fn check(spec: &CampaignSpec) -> ApiResult<()> {
+    if spec.validators.is_empty() {
+        return Ok(());
+    }
+    if !spec.kind.is_upload() {
+        return Err(invalid(
+            "validators: only upload campaigns (image_upload, voice_recording) have validators",
+        ));
+    }
+    if spec.validators.len() > MAX_VALIDATORS {
+        return Err(invalid(format!(
+            "validators: at most {MAX_VALIDATORS} keys"
+        )));
+    }
+    let addresses = validator_keys(spec)?;
+    let mut seen = std::collections::HashSet::new();
+    // Compared as addresses: the same key compressed and uncompressed is one validator.
+    if !addresses.iter().all(|a| seen.insert(*a)) {
+        return Err(invalid("validators: each key once"));
+    }
+    Ok(())
+}
+
+/// The validators' addresses, in the spec's order.
+pub fn validator_keys(spec: &CampaignSpec) -> ApiResult<Vec<Address>> {
+    spec.validators
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let bytes = hex::decode(text.trim_start_matches("0x")).map_err(|_| {
+                invalid(format!(
+                    "validators[{i}]: a secp256k1 public key in SEC 1 hex"
+                ))
+            })?;
+            let key = PublicKey::from_sec1_bytes(&bytes)
+                .map_err(|_| invalid(format!("validators[{i}]: not a secp256k1 public key")))?;
+            Ok(key.address())
+        })
+        .collect()
+}
