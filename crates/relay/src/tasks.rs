@@ -817,8 +817,8 @@ fn credit_to_account(
     match applied {
         Transfer::Applied | Transfer::AlreadyApplied => Ok(()),
         // Leases reserve budget, so this means the ledger and the slots disagree.
-        Transfer::Insufficient => Err(ApiError::internal(format!(
-            "campaign {campaign} budget below a reserved reward"
+        Transfer::Insufficient | Transfer::Overflow => Err(ApiError::internal(format!(
+            "campaign {campaign} reward not credited: {applied:?}"
         ))),
     }
 }
