@@ -337,3 +337,69 @@ fn placeholder_chains_are_refused_outside_dev() {
     let err = datahub_relay::Relay::open(config, 8080).err().unwrap().to_string();
     assert!(err.contains("placeholder"), "{err}");
 }
+
+// A database from before 0004: its requesters' funding accounts are negative (budgets made from
+// nothing). The migration keeps every balance and the zero sum, and files those accounts under
+// the operator, the one kind besides escrow that may be negative.
+#[tokio::test]
+async fn the_migration_keeps_old_balances_and_the_zero_sum() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relay.db");
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL);",
+        )
+        .unwrap();
+        for (version, sql) in [
+            (1, include_str!("../migrations/0001_initial.sql")),
+            (2, include_str!("../migrations/0002_quality.sql")),
+            (3, include_str!("../migrations/0003_validation.sql")),
+        ] {
+            db.execute_batch(sql).unwrap();
+            db.execute(
+                "INSERT INTO schema_migrations VALUES (?1, 0)",
+                rusqlite::params![version],
+            )
+            .unwrap();
+        }
+        db.execute_batch(
+            "INSERT INTO accounts VALUES ('funding:0xabc:USDT', 'funding', '0xabc', 'USDT', '', -5000000);
+             INSERT INTO accounts VALUES ('campaign:old', 'campaign', 'old', 'USDT', ',56,1,', 5000000);
+             INSERT INTO transfers VALUES ('fund:old', 'funding:0xabc:USDT', 'campaign:old', 5000000, 'USDT', 'campaign budget', 0);",
+        )
+        .unwrap();
+    }
+    let mut config = test_config(dir.path());
+    config.database_url = Some(path.display().to_string());
+    let relay = datahub_relay::Relay::open(config, 8080).unwrap();
+    let rows = relay
+        .db
+        .read(|conn: &mut dyn Conn| -> Result<_, DbError> {
+            conn.query("SELECT id, kind, balance FROM accounts ORDER BY id", &[])
+        })
+        .await
+        .unwrap();
+    let rows: Vec<(String, String, i64)> = rows
+        .iter()
+        .map(|r| (r.text(0).unwrap(), r.text(1).unwrap(), r.int(2).unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("campaign:old".into(), "campaign".into(), 5_000_000),
+            ("funding:0xabc:USDT".into(), "operator".into(), -5_000_000),
+        ]
+    );
+    // The new CHECK holds: a funding account cannot be made negative even by hand.
+    let refused = relay
+        .db
+        .write(|conn: &mut dyn Conn| -> Result<_, DbError> {
+            conn.execute(
+                "INSERT INTO accounts (id, kind, owner, token, chains, balance) VALUES ('funding:0xabc:56:USDT', 'funding', '0xabc', 'USDT', ',56,', -1)",
+                &[],
+            )
+        })
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+}
