@@ -199,7 +199,7 @@ async fn change(args: ChangeArgs, status: &str) -> Result<()> {
 }
 
 /// A relay's refusal as the error users read: what was refused, the relay's message, its code.
-fn refused(error: SendError, what: &str) -> anyhow::Error {
+pub fn refused(error: SendError, what: &str) -> anyhow::Error {
     match error {
         SendError::Api(failure) if failure.code.is_empty() => {
             anyhow::anyhow!("the relay refused {what}: {failure}")
@@ -264,8 +264,8 @@ fn parse_syntax(path: &Path, text: &str) -> Result<Value> {
 }
 
 /// Parses a definition and completes it: without `encryption_key`, uploads are sealed to `key`;
-/// without `chains`, rewards may be claimed on every chain where the relay (`info`, its
-/// `/v1/info`) pays the campaign's token.
+/// without `chains`, the campaign pays on the one chain where the relay (`info`, its
+/// `/v1/info`) pays the campaign's token (several such chains: the definition must name one).
 pub fn parse_definition(
     path: &Path,
     text: &str,
@@ -294,12 +294,19 @@ pub fn parse_definition(
     if !object.contains_key("chains") {
         let token = object.get("token").and_then(Value::as_str).unwrap_or("");
         let chains = paying_chains(info, token);
-        if chains.is_empty() {
-            bail!(
-                "{name} has no chains and the relay pays {token:?} on none: name the chains (\"chains\": [56])"
-            );
+        // A campaign pays on one chain: its budget is held by that chain's escrow.
+        match chains.as_slice() {
+            [] => bail!(
+                "{name} has no chains and the relay pays {token:?} on none: name the chain (\"chains\": [56])"
+            ),
+            [chain] => {
+                object.insert("chains".into(), Value::from(vec![*chain]));
+            }
+            several => bail!(
+                "{name} has no chains and the relay pays {token:?} on several ({several:?}): a campaign pays on one, name it (\"chains\": [{}])",
+                several[0]
+            ),
         }
-        object.insert("chains".into(), Value::from(chains));
     }
     serde_json::from_value(value)
         .map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"))
