@@ -417,17 +417,21 @@ mod tests {
 }"#;
 
     #[test]
-    fn a_definition_is_completed_with_the_key_and_the_paying_chains() {
+    fn a_definition_is_completed_with_the_key_and_the_paying_chain() {
         let key = SecretKey::derive(&[3; 32]);
-        let spec = parse_definition(Path::new("c.json"), MINIMAL, &key, &info()).unwrap();
+        let oort = MINIMAL.replace("\"USDT\"", "\"OORT\"");
+        let spec = parse_definition(Path::new("c.json"), &oort, &key, &info()).unwrap();
         assert_eq!(
             spec.encryption_key,
             hex::encode(key.public_key().to_compressed())
         );
-        assert_eq!(spec.chains, vec![56, 1]);
-        let oort = MINIMAL.replace("\"USDT\"", "\"OORT\"");
-        let spec = parse_definition(Path::new("c.json"), &oort, &key, &info()).unwrap();
         assert_eq!(spec.chains, vec![56]);
+        // USDT is paid on two chains: a campaign pays on one, so the definition must say which.
+        let err = parse_definition(Path::new("c.json"), MINIMAL, &key, &info()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.json has no chains and the relay pays \"USDT\" on several ([56, 1]): a campaign pays on one, name it (\"chains\": [56])"
+        );
     }
 
     #[test]
@@ -472,7 +476,9 @@ image_url = "/demo/cat-face.svg"
             toml_err.starts_with("c.toml is not valid TOML: ") && toml_err.contains("line 2"),
             "{toml_err}"
         );
-        let unknown = MINIMAL.replace("\"budget\": \"1\"", "\"budget\": \"1\",\n  \"colour\": 1");
+        let unknown = MINIMAL
+            .replace("\"budget\": \"1\"", "\"budget\": \"1\",\n  \"colour\": 1")
+            .replace("\"USDT\"", "\"OORT\"");
         let e = err(&unknown, path);
         assert!(
             e.starts_with("c.json is not a campaign definition: unknown field `colour`"),
@@ -495,7 +501,7 @@ image_url = "/demo/cat-face.svg"
         let nowhere = MINIMAL.replace("\"USDT\"", "\"BTC\"");
         assert_eq!(
             err(&nowhere, path),
-            "c.json has no chains and the relay pays \"BTC\" on none: name the chains (\"chains\": [56])"
+            "c.json has no chains and the relay pays \"BTC\" on none: name the chain (\"chains\": [56])"
         );
     }
 
