@@ -302,9 +302,8 @@ pub fn parse_definition(
             [chain] => {
                 object.insert("chains".into(), Value::from(vec![*chain]));
             }
-            several => bail!(
-                "{name} has no chains and the relay pays {token:?} on several ({several:?}): a campaign pays on one, name it (\"chains\": [{}])",
-                several[0]
+            several @ [first, ..] => bail!(
+                "{name} has no chains and the relay pays {token:?} on several ({several:?}): a campaign pays on one, name it (\"chains\": [{first}])"
             ),
         }
     }

@@ -77,7 +77,11 @@ async fn fund(
     requester: &SecretKey,
     spec: &datahub_relay::campaigns::CampaignSpec,
 ) -> Result<()> {
-    let chain = spec.chains.first().copied().context("the definition names no chain")?;
+    let chain = spec
+        .chains
+        .first()
+        .copied()
+        .context("the definition names no chain")?;
     let definition = serde_json::to_vec(spec).context("cannot encode the definition")?;
     let request_id = format!("demo-{}", &blake3::hash(&definition).to_hex()[..32]);
     let grant = serde_json::json!({

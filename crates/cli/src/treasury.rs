@@ -137,7 +137,10 @@ async fn funds(args: FundsArgs) -> Result<()> {
     let Some(list) = answer.get("funds").and_then(Value::as_array) else {
         bail!("the relay's list of funds has no `funds`");
     };
-    let who = answer.get("requester").and_then(Value::as_str).unwrap_or("?");
+    let who = answer
+        .get("requester")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     if list.is_empty() {
         println!(
             "{who} has no funds on this relay: deposit to a chain's escrow or ask the operator for a grant"

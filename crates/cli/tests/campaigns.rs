@@ -391,31 +391,53 @@ image_url = "/demo/blue-square.svg"
     assert_eq!(campaigns(&dev).len(), 0);
     let funds = run_ok(&["treasury", "funds", me[0], me[1]]);
     assert!(funds.ends_with(" has no funds on this relay: deposit to a chain's escrow or ask the operator for a grant\n"), "{funds}");
-    let me_address = datahub_relay::keyfile::parse(&std::fs::read_to_string(dir.join("me.key")).unwrap())
-        .unwrap()
-        .address()
-        .to_checksum();
+    let me_address =
+        datahub_relay::keyfile::parse(&std::fs::read_to_string(dir.join("me.key")).unwrap())
+            .unwrap()
+            .address()
+            .to_checksum();
     let grant = |key: &str, id: &str| {
         with(&[
-            "treasury", "grant", "--key", key, "--requester", &me_address, "--chain", "56",
-            "--token", "USDT", "--amount", "2", "--request-id", id,
+            "treasury",
+            "grant",
+            "--key",
+            key,
+            "--requester",
+            &me_address,
+            "--chain",
+            "56",
+            "--token",
+            "USDT",
+            "--amount",
+            "2",
+            "--request-id",
+            id,
         ])
     };
     let err = fails(dir, &as_strs(&grant("me.key", "g1")));
     assert!(
-        err.starts_with("error: the relay refused the grant g1: 0x") && err.ends_with("(not_operator)\n"),
+        err.starts_with("error: the relay refused the grant g1: 0x")
+            && err.ends_with("(not_operator)\n"),
         "{err}"
     );
     let operator_key = dir.join("net").join("operator.key").display().to_string();
     let granted = ok(dir, &as_strs(&grant(&operator_key, "g1")));
     assert_eq!(
         granted,
-        format!("granted: 2 USDT on chain 56 to {me_address} (grant:g1)\ntheir funds there now: 2 USDT\n")
+        format!(
+            "granted: 2 USDT on chain 56 to {me_address} (grant:g1)\ntheir funds there now: 2 USDT\n"
+        )
     );
     let again = ok(dir, &as_strs(&grant(&operator_key, "g1")));
-    assert!(again.starts_with("already granted (nothing changed): 2 USDT"), "{again}");
+    assert!(
+        again.starts_with("already granted (nothing changed): 2 USDT"),
+        "{again}"
+    );
     let funds = run_ok(&["treasury", "funds", me[0], me[1]]);
-    assert!(funds.contains("\n        56  USDT                           2\n"), "{funds}");
+    assert!(
+        funds.contains("\n        56  USDT                           2\n"),
+        "{funds}"
+    );
 
     let created = run_ok(&["campaign", "create", "shapes.toml", me[0], me[1]]);
     assert!(
@@ -475,7 +497,10 @@ image_url = "/demo/blue-square.svg"
     // The unspent budget is back in the requester's funds.
     let funds = run_ok(&["treasury", "funds", me[0], me[1], "--json"]);
     let funds: Value = serde_json::from_str(&funds).unwrap();
-    assert_eq!(funds["funds"], serde_json::json!([{ "chain_id": 56, "token": "USDT", "amount": "2" }]));
+    assert_eq!(
+        funds["funds"],
+        serde_json::json!([{ "chain_id": 56, "token": "USDT", "amount": "2" }])
+    );
     let err = run_fails(&["campaign", "resume", "my-shapes", me[0], me[1]]);
     assert_eq!(
         err,

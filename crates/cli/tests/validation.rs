@@ -116,8 +116,22 @@ fn grant(dir: &Path, url: &str, requester: &SecretKey, amount: &str, id: &str) {
     ok(
         dir,
         &[
-            "treasury", "grant", "--key", &operator, "--relay", url, "--requester", &address,
-            "--chain", "56", "--token", "USDT", "--amount", amount, "--request-id", id,
+            "treasury",
+            "grant",
+            "--key",
+            &operator,
+            "--relay",
+            url,
+            "--requester",
+            &address,
+            "--chain",
+            "56",
+            "--token",
+            "USDT",
+            "--amount",
+            amount,
+            "--request-id",
+            id,
         ],
     );
 }

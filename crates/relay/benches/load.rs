@@ -350,12 +350,21 @@ async fn create_campaign(client: &Client, owner: &SecretKey, relay: &Address, sp
         "chain_id": CHAIN, "token": spec["token"], "amount": spec["budget"],
     });
     let status = signed_post(client, &operator(), relay, "/v1/treasury/grants", &grant).await;
-    assert!(status == 201 || status == 200, "granting the budget: {status}");
+    assert!(
+        status == 201 || status == 200,
+        "granting the budget: {status}"
+    );
     signed_post(client, owner, relay, "/v1/campaigns", spec).await
 }
 
 /// A `POST` of `body` signed by `key`: the status code.
-async fn signed_post(client: &Client, key: &SecretKey, relay: &Address, path: &str, body: &Value) -> u16 {
+async fn signed_post(
+    client: &Client,
+    key: &SecretKey,
+    relay: &Address,
+    path: &str,
+    body: &Value,
+) -> u16 {
     let body = body.to_string();
     let t = Timestamp::from_unix_millis(now_ms());
     let sig = request::sign_request(key, "POST", path, body.as_bytes(), t, relay);

@@ -278,7 +278,12 @@ impl Api {
                 "token": "USDT",
                 "amount": "1000",
             });
-            let request = signed(&owner, &relay.address, "/v1/treasury/grants", grant.to_string().into_bytes());
+            let request = signed(
+                &owner,
+                &relay.address,
+                "/v1/treasury/grants",
+                grant.to_string().into_bytes(),
+            );
             let request = request.unwrap_or_else(|| panic!("fixture grant request"));
             expect_ok("grant", send(&router, request).await);
             for (id, upload) in [

@@ -861,7 +861,9 @@ pub async fn set_status(
                     now,
                 )?;
                 if moved != Transfer::Applied {
-                    return Err(ApiError::internal(format!("refund of {campaign}: {moved:?}")));
+                    return Err(ApiError::internal(format!(
+                        "refund of {campaign}: {moved:?}"
+                    )));
                 }
             }
             Ok(())

@@ -121,7 +121,14 @@ pub fn ensure_funding(
     token: &str,
 ) -> Result<String, DbError> {
     let id = funding_account(owner, chain, token);
-    ensure_account(conn, &id, kind::FUNDING, owner, token, &format!(",{chain},"))?;
+    ensure_account(
+        conn,
+        &id,
+        kind::FUNDING,
+        owner,
+        token,
+        &format!(",{chain},"),
+    )?;
     Ok(id)
 }
 
@@ -187,8 +194,13 @@ pub fn transfer(
     )?;
     if debited == 0 {
         conn.execute("DELETE FROM transfers WHERE id = $1", params![id])?;
-        return match conn.query_opt("SELECT kind, balance FROM accounts WHERE id = $1", params![debit])? {
-            None => Err(DbError::Backend(format!("transfer {id}: no account {debit}"))),
+        return match conn.query_opt(
+            "SELECT kind, balance FROM accounts WHERE id = $1",
+            params![debit],
+        )? {
+            None => Err(DbError::Backend(format!(
+                "transfer {id}: no account {debit}"
+            ))),
             Some(row) if kind::may_go_negative(&row.text(0)?) => Ok(Transfer::Overflow),
             Some(_) => Ok(Transfer::Insufficient),
         };
@@ -205,7 +217,9 @@ pub fn transfer(
         )?;
         conn.execute("DELETE FROM transfers WHERE id = $1", params![id])?;
         if !exists {
-            return Err(DbError::Backend(format!("transfer {id}: no account {credit}")));
+            return Err(DbError::Backend(format!(
+                "transfer {id}: no account {credit}"
+            )));
         }
         return Ok(Transfer::Overflow);
     }

@@ -323,8 +323,8 @@ pub struct RelayArgs {
 
 /// Command-line flags over the configuration file and environment.
 pub fn load_config(args: &RelayArgs) -> Result<Config, StartError> {
-    let mut config = Config::load_unfinished(args.config.as_deref())
-        .map_err(|e| StartError(e.to_string()))?;
+    let mut config =
+        Config::load_unfinished(args.config.as_deref()).map_err(|e| StartError(e.to_string()))?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }

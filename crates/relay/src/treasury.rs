@@ -114,16 +114,26 @@ pub async fn grant(
                 "SELECT debit, credit, amount FROM transfers WHERE id = $1",
                 params![id.clone()],
             )? {
-                let same = row.text(0)? == source && row.text(1)? == funding && row.int(2)? == amount;
+                let same =
+                    row.text(0)? == source && row.text(1)? == funding && row.int(2)? == amount;
                 if !same {
                     return Err(ApiError::conflict(
                         "request_id_used",
-                        format!("request_id {request_id:?} was used for another grant; pick a new one"),
+                        format!(
+                            "request_id {request_id:?} was used for another grant; pick a new one"
+                        ),
                     ));
                 }
                 return Ok((false, ledger::balance(conn, &funding)?));
             }
-            ledger::ensure_account(conn, &source, kind::OPERATOR, "operator", &token, &format!(",{chain},"))?;
+            ledger::ensure_account(
+                conn,
+                &source,
+                kind::OPERATOR,
+                "operator",
+                &token,
+                &format!(",{chain},"),
+            )?;
             let memo = format!("grant by operator {operator}");
             match ledger::transfer(conn, &id, &source, &funding, amount, &token, &memo, now)? {
                 Transfer::Applied => Ok((true, ledger::balance(conn, &funding)?)),

@@ -15,7 +15,10 @@ async fn negative_accounts(net: &Net) -> Vec<(String, String, i64)> {
     net.relay()
         .db
         .read(|conn: &mut dyn Conn| -> Result<_, DbError> {
-            let rows = conn.query("SELECT id, kind, balance FROM accounts WHERE balance < 0", &[])?;
+            let rows = conn.query(
+                "SELECT id, kind, balance FROM accounts WHERE balance < 0",
+                &[],
+            )?;
             rows.iter()
                 .map(|r| Ok((r.text(0)?, r.text(1)?, r.int(2)?)))
                 .collect::<Result<Vec<_>, DbError>>()
@@ -58,7 +61,11 @@ both!(a_fresh_key_cannot_create_a_budget_from_nothing, |net| {
     assert_eq!(count(&net, "SELECT COUNT(*) FROM items").await, 0);
     assert_eq!(count(&net, "SELECT COUNT(*) FROM transfers").await, 0);
     assert_eq!(
-        count(&net, "SELECT COUNT(*) FROM accounts WHERE kind = 'campaign'").await,
+        count(
+            &net,
+            "SELECT COUNT(*) FROM accounts WHERE kind = 'campaign'"
+        )
+        .await,
         0
     );
 
@@ -77,8 +84,10 @@ both!(a_fresh_key_cannot_create_a_budget_from_nothing, |net| {
         "{body}"
     );
     // Funds on another chain, or in another token, do not pay for it.
-    net.grant(&address, 1, "USDT", "199900", "g-other-chain").await;
-    net.grant(&address, 56, "OORT", "199900", "g-other-token").await;
+    net.grant(&address, 1, "USDT", "199900", "g-other-chain")
+        .await;
+    net.grant(&address, 56, "OORT", "199900", "g-other-token")
+        .await;
     let (status, _) = net.create_campaign_unfunded(&stranger, &spec).await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
 
@@ -175,14 +184,70 @@ both!(grants_are_for_operators_once_per_request_id, |net| {
     assert_eq!(net.funds(&key("other"), 56, "USDT").await, "0");
     // Bad grants.
     for (request_id, requester_text, chain, token, amount, code) in [
-        ("bad id", requester.to_checksum(), 56, "USDT", "1", "invalid_request_id"),
-        ("r2", "0x1234".to_owned(), 56, "USDT", "1", "invalid_requester"),
-        ("r2", requester.to_checksum(), 999, "USDT", "1", "unsupported_chain"),
-        ("r2", requester.to_checksum(), 56, "DOGE", "1", "unsupported_token"),
-        ("r2", requester.to_checksum(), 56, "USDT", "0", "invalid_amount"),
-        ("r2", requester.to_checksum(), 56, "USDT", "-1", "invalid_amount"),
-        ("r2", requester.to_checksum(), 56, "USDT", "1e9", "invalid_amount"),
-        ("r2", requester.to_checksum(), 56, "USDT", "10000000000000", "invalid_amount"),
+        (
+            "bad id",
+            requester.to_checksum(),
+            56,
+            "USDT",
+            "1",
+            "invalid_request_id",
+        ),
+        (
+            "r2",
+            "0x1234".to_owned(),
+            56,
+            "USDT",
+            "1",
+            "invalid_requester",
+        ),
+        (
+            "r2",
+            requester.to_checksum(),
+            999,
+            "USDT",
+            "1",
+            "unsupported_chain",
+        ),
+        (
+            "r2",
+            requester.to_checksum(),
+            56,
+            "DOGE",
+            "1",
+            "unsupported_token",
+        ),
+        (
+            "r2",
+            requester.to_checksum(),
+            56,
+            "USDT",
+            "0",
+            "invalid_amount",
+        ),
+        (
+            "r2",
+            requester.to_checksum(),
+            56,
+            "USDT",
+            "-1",
+            "invalid_amount",
+        ),
+        (
+            "r2",
+            requester.to_checksum(),
+            56,
+            "USDT",
+            "1e9",
+            "invalid_amount",
+        ),
+        (
+            "r2",
+            requester.to_checksum(),
+            56,
+            "USDT",
+            "10000000000000",
+            "invalid_amount",
+        ),
     ] {
         let body = json!({
             "request_id": request_id, "requester": requester_text,
@@ -198,14 +263,14 @@ both!(grants_are_for_operators_once_per_request_id, |net| {
         );
     }
     // Unsigned: 401.
-    let (status, _) = net
-        .post("/v1/treasury/grants", None, &json!({}))
-        .await;
+    let (status, _) = net.post("/v1/treasury/grants", None, &json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Grants that would take the funds beyond an i64 of millionths are refused, not wrapped.
     let max = "999999999999.999999";
     for i in 0..9 {
-        let (status, reply) = net.grant(&other, 56, "USDT", max, &format!("big-{i}")).await;
+        let (status, reply) = net
+            .grant(&other, 56, "USDT", max, &format!("big-{i}"))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "grant {i}: {reply}");
     }
     let (status, reply) = net.grant(&other, 56, "USDT", max, "big-9").await;
@@ -264,13 +329,17 @@ both!(voucher_nonces_are_sequential_per_recipient, |net| {
     let mut worker = Worker::sign_in(&net, "earner").await;
     let other = {
         let mut other = Worker::sign_in(&net, "someone else").await;
-        other.work(&net, "pay-usdt", &json!({ "verdict": "true" })).await;
+        other
+            .work(&net, "pay-usdt", &json!({ "verdict": "true" }))
+            .await;
         other
     };
     let mut nonces = Vec::new();
     for round in 0..3 {
         for campaign in ["pay-usdt", "pay-oort"] {
-            let (status, body) = worker.work(&net, campaign, &json!({ "verdict": "true" })).await;
+            let (status, body) = worker
+                .work(&net, campaign, &json!({ "verdict": "true" }))
+                .await;
             assert_eq!(status, StatusCode::OK, "{body}");
         }
         // Both tokens claimed at once.
@@ -304,7 +373,10 @@ async fn a_configured_treasury_key_must_exist_and_be_private() {
     let missing = dir.path().join("nowhere/treasury.key");
     let mut config = test_config(dir.path());
     config.treasury_key_file = Some(missing.clone());
-    let err = datahub_relay::Relay::open(config, 8080).err().unwrap().to_string();
+    let err = datahub_relay::Relay::open(config, 8080)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("no such key file"), "{err}");
     assert!(!missing.exists(), "no key was made");
 
@@ -316,7 +388,10 @@ async fn a_configured_treasury_key_must_exist_and_be_private() {
         std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o640)).unwrap();
         let mut config = test_config(dir.path());
         config.treasury_key_file = Some(loose.clone());
-        let err = datahub_relay::Relay::open(config, 8080).err().unwrap().to_string();
+        let err = datahub_relay::Relay::open(config, 8080)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("chmod 600"), "{err}");
         std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
@@ -334,7 +409,10 @@ fn placeholder_chains_are_refused_outside_dev() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     config.dev = false;
-    let err = datahub_relay::Relay::open(config, 8080).err().unwrap().to_string();
+    let err = datahub_relay::Relay::open(config, 8080)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("placeholder"), "{err}");
 }
 

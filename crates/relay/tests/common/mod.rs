@@ -264,7 +264,13 @@ impl Net {
             let digest = blake3::hash(format!("{}{spec}", owner.public_key().address()).as_bytes());
             let request_id = format!("fund-{}", &digest.to_hex()[..32]);
             let (status, body) = self
-                .grant(&owner.public_key().address(), chain, token, budget, &request_id)
+                .grant(
+                    &owner.public_key().address(),
+                    chain,
+                    token,
+                    budget,
+                    &request_id,
+                )
                 .await;
             // 422: a budget or token the relay refuses, which creating reports; "replayed": the
             // same grant signed within the same millisecond, already applied.
@@ -310,16 +316,17 @@ impl Net {
 
     /// `GET /v1/funds` signed by `requester`: its funds, `"0"` where it has none.
     pub async fn funds(&self, requester: &SecretKey, chain: u64, token: &str) -> String {
-        let (status, body) = self
-            .call(self.signed_get(requester, "/v1/funds"))
-            .await;
+        let (status, body) = self.call(self.signed_get(requester, "/v1/funds")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["funds"]
             .as_array()
             .unwrap()
             .iter()
             .find(|f| f["chain_id"] == chain && f["token"] == token)
-            .map_or_else(|| "0".to_owned(), |f| f["amount"].as_str().unwrap().to_owned())
+            .map_or_else(
+                || "0".to_owned(),
+                |f| f["amount"].as_str().unwrap().to_owned(),
+            )
     }
 
     /// A GET with an empty body signed by `key` for this relay.
