@@ -242,6 +242,19 @@ pub fn balance(conn: &mut dyn Conn, id: &str) -> Result<Units, DbError> {
 mod tests {
     use super::*;
 
+    /// The schema's CHECK spells the kinds that may go negative a second time (SQL cannot name
+    /// a Rust constant): it must say the same as [`kind::MAY_GO_NEGATIVE`].
+    #[test]
+    fn the_schema_lets_the_same_kinds_go_negative() {
+        let [a, b] = kind::MAY_GO_NEGATIVE;
+        let check = format!("CHECK (kind IN ('{a}', '{b}') OR balance >= 0)");
+        assert!(include_str!("../migrations/0004_funding.sql").contains(&check));
+        assert!(kind::may_go_negative(kind::ESCROW) && kind::may_go_negative(kind::OPERATOR));
+        for other in [kind::FUNDING, kind::CAMPAIGN, kind::WORKER, kind::PAYOUT] {
+            assert!(!kind::may_go_negative(other), "{other}");
+        }
+    }
+
     #[test]
     fn amounts_parse_and_format() {
         assert_eq!(parse_amount("0.05"), Some(50_000));

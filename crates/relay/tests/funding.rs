@@ -481,3 +481,85 @@ async fn the_migration_keeps_old_balances_and_the_zero_sum() {
         .await;
     assert!(refused.is_err(), "{refused:?}");
 }
+
+// `ledger::transfer` on a real database: a debit beyond the balance is refused for every kind
+// but the two outside ones, and a credit that would overflow is refused with the debit undone.
+#[tokio::test]
+async fn transfers_refuse_overdrafts_and_overflows_leaving_nothing() {
+    use datahub_relay::ledger::{self, Transfer, kind};
+    let dir = tempfile::tempdir().unwrap();
+    let db = datahub_relay::db::Db::open(
+        &datahub_relay::db::Location::Sqlite(dir.path().join("ledger.db")),
+        1,
+    )
+    .unwrap();
+    let outcome = db
+        .write(|conn: &mut dyn Conn| -> Result<_, DbError> {
+            let funding = ledger::ensure_funding(conn, "0xabc", 56, "USDT")?;
+            let operator = ledger::operator_account(56, "USDT");
+            let escrow = ledger::escrow_account(56, "USDT");
+            ledger::ensure_account(conn, &operator, kind::OPERATOR, "operator", "USDT", ",56,")?;
+            ledger::ensure_account(conn, &escrow, kind::ESCROW, "escrow", "USDT", ",56,")?;
+            ledger::ensure_account(conn, "campaign:c", kind::CAMPAIGN, "c", "USDT", ",56,")?;
+            let mut seen = Vec::new();
+            let mut go = |conn: &mut dyn Conn, id: &str, from: &str, to: &str, amount: i64| {
+                let t = ledger::transfer(conn, id, from, to, amount, "USDT", "", 0)?;
+                seen.push((id.to_owned(), t));
+                Ok::<_, DbError>(())
+            };
+            // Funding, campaign: never below zero. Operator and escrow: yes.
+            go(conn, "t1", &funding, "campaign:c", 1)?;
+            go(conn, "t2", &operator, &funding, 5)?;
+            go(conn, "t3", &escrow, &funding, 5)?;
+            go(conn, "t4", &funding, "campaign:c", 11)?;
+            go(conn, "t5", "campaign:c", &funding, 1)?;
+            go(conn, "t6", &funding, "campaign:c", 10)?;
+            go(conn, "t6", &funding, "campaign:c", 10)?;
+            // A credit that would pass i64::MAX: refused, and the debit undone.
+            conn.execute(
+                "UPDATE accounts SET balance = $1 WHERE id = 'campaign:c'",
+                datahub_relay::params![i64::MAX - 5],
+            )?;
+            go(conn, "t7", &operator, "campaign:c", 6)?;
+            let balances = conn.query("SELECT id, balance FROM accounts ORDER BY id", &[])?;
+            let transfers = conn.query("SELECT id FROM transfers ORDER BY id", &[])?;
+            Ok((
+                seen,
+                balances
+                    .iter()
+                    .map(|r| (r.text(0).unwrap(), r.int(1).unwrap()))
+                    .collect::<Vec<_>>(),
+                transfers
+                    .iter()
+                    .map(|r| r.text(0).unwrap())
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .await
+        .unwrap();
+    let (seen, balances, transfers) = outcome;
+    let results: Vec<(&str, &Transfer)> = seen.iter().map(|(id, t)| (id.as_str(), t)).collect();
+    assert_eq!(
+        results,
+        vec![
+            ("t1", &Transfer::Insufficient),
+            ("t2", &Transfer::Applied),
+            ("t3", &Transfer::Applied),
+            ("t4", &Transfer::Insufficient),
+            ("t5", &Transfer::Insufficient),
+            ("t6", &Transfer::Applied),
+            ("t6", &Transfer::AlreadyApplied),
+            ("t7", &Transfer::Overflow),
+        ]
+    );
+    assert_eq!(
+        balances,
+        vec![
+            ("campaign:c".to_owned(), i64::MAX - 5),
+            ("escrow:56:USDT".to_owned(), -5),
+            ("funding:0xabc:56:USDT".to_owned(), 0),
+            ("operator:56:USDT".to_owned(), -5),
+        ]
+    );
+    assert_eq!(transfers, vec!["t2", "t3", "t6"]);
+}
