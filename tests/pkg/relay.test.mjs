@@ -14,6 +14,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { verifyTypedData } from "ethers";
 import { launch } from "./browser.mjs";
+import { grant } from "../www/dev.mjs";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bin = process.env.DATAHUB_BIN ?? join(root, "target/debug/datahub");
@@ -62,11 +63,16 @@ before(async () => {
     window.dh = dh;
     window.ethers = await import("/__test/ethers.js");
   });
-  // The requester: a local key that signs its requests to the relay.
+  // The requester: a local key that signs its requests to the relay, funded by the network's
+  // operator (a fresh key has no funds, and a budget must be money that exists).
+  const requesterAddress = await page.evaluate(() => {
+    window.requester = dh.LocalSigner.generate();
+    return window.requester.address;
+  });
+  grant(origin, data, requesterAddress, info.chains[0].id, "10");
   const made = await page.evaluate(async ({ campaign }) => {
     const client = await dh.RelayClient.connect(location.origin);
-    const requester = dh.LocalSigner.generate();
-    window.requester = requester;
+    const requester = window.requester;
     const spec = {
       id: campaign, kind: "content_verification", title: "Is the caption true?",
       instructions: "Answer true, false or unsure.",

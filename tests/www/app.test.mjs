@@ -311,6 +311,7 @@ test("no wallet: a local key, Chinese text, and the errors a contributor meets",
     reward: "0.01", token: "USDT", budget: "1", lease_seconds: 10,
     encryption_key: requester.compressedPublicKey.slice(2), chains: [info.chains[0].id],
   };
+  net.grant(requester.address, spec.chains[0], spec.budget);
   const body = new TextEncoder().encode(JSON.stringify(spec));
   const time = Date.now();
   const made = await fetch(`${net.origin}/v1/campaigns`, {

@@ -11,6 +11,17 @@ import { fileURLToPath } from "node:url";
 export const root = fileURLToPath(new URL("../..", import.meta.url));
 export const bin = process.env.DATAHUB_BIN ?? join(root, "target/debug/datahub");
 
+/**
+ * An operator grant with `datahub treasury grant`, signed by the operator key `datahub dev` keeps
+ * in its data folder: campaign budgets come from funds, and a fresh requester has none.
+ */
+export function grant(origin, data, requester, chain, amount, token = "USDT") {
+  return execFileSync(bin, [
+    "treasury", "grant", "--key", join(data, "operator.key"), "--relay", origin, "--requester", requester,
+    "--chain", String(chain), "--token", token, "--amount", amount,
+  ], { encoding: "utf8" });
+}
+
 /** Starts `datahub dev`; resolves to {origin, data, datahub(args), stop()}. */
 export async function startDev({ nodes = 6 } = {}) {
   if (!existsSync(bin)) execFileSync("cargo", ["build", "-p", "datahub-cli"], { cwd: root, stdio: "inherit" });
@@ -35,6 +46,8 @@ export async function startDev({ nodes = 6 } = {}) {
     data,
     /** Runs the `datahub` command against this network; resolves to its standard output. */
     datahub: (args) => execFileSync(bin, args, { env: { ...process.env, DATAHUB_RELAY: origin }, encoding: "utf8" }),
+    /** Funds `requester` (an address) with `amount` tokens on `chain`: the network's operator grants them. */
+    grant: (requester, chain, amount, token = "USDT") => grant(origin, data, requester, chain, amount, token),
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.on("exit", resolve));

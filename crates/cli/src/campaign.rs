@@ -199,7 +199,7 @@ async fn change(args: ChangeArgs, status: &str) -> Result<()> {
 }
 
 /// A relay's refusal as the error users read: what was refused, the relay's message, its code.
-fn refused(error: SendError, what: &str) -> anyhow::Error {
+pub fn refused(error: SendError, what: &str) -> anyhow::Error {
     match error {
         SendError::Api(failure) if failure.code.is_empty() => {
             anyhow::anyhow!("the relay refused {what}: {failure}")
@@ -264,8 +264,8 @@ fn parse_syntax(path: &Path, text: &str) -> Result<Value> {
 }
 
 /// Parses a definition and completes it: without `encryption_key`, uploads are sealed to `key`;
-/// without `chains`, rewards may be claimed on every chain where the relay (`info`, its
-/// `/v1/info`) pays the campaign's token.
+/// without `chains`, the campaign pays on the one chain where the relay (`info`, its
+/// `/v1/info`) pays the campaign's token (several such chains: the definition must name one).
 pub fn parse_definition(
     path: &Path,
     text: &str,
@@ -294,12 +294,18 @@ pub fn parse_definition(
     if !object.contains_key("chains") {
         let token = object.get("token").and_then(Value::as_str).unwrap_or("");
         let chains = paying_chains(info, token);
-        if chains.is_empty() {
-            bail!(
-                "{name} has no chains and the relay pays {token:?} on none: name the chains (\"chains\": [56])"
-            );
+        // A campaign pays on one chain: its budget is held by that chain's escrow.
+        match chains.as_slice() {
+            [] => bail!(
+                "{name} has no chains and the relay pays {token:?} on none: name the chain (\"chains\": [56])"
+            ),
+            [chain] => {
+                object.insert("chains".into(), Value::from(vec![*chain]));
+            }
+            several @ [first, ..] => bail!(
+                "{name} has no chains and the relay pays {token:?} on several ({several:?}): a campaign pays on one, name it (\"chains\": [{first}])"
+            ),
         }
-        object.insert("chains".into(), Value::from(chains));
     }
     serde_json::from_value(value)
         .map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"))
@@ -410,17 +416,21 @@ mod tests {
 }"#;
 
     #[test]
-    fn a_definition_is_completed_with_the_key_and_the_paying_chains() {
+    fn a_definition_is_completed_with_the_key_and_the_paying_chain() {
         let key = SecretKey::derive(&[3; 32]);
-        let spec = parse_definition(Path::new("c.json"), MINIMAL, &key, &info()).unwrap();
+        let oort = MINIMAL.replace("\"USDT\"", "\"OORT\"");
+        let spec = parse_definition(Path::new("c.json"), &oort, &key, &info()).unwrap();
         assert_eq!(
             spec.encryption_key,
             hex::encode(key.public_key().to_compressed())
         );
-        assert_eq!(spec.chains, vec![56, 1]);
-        let oort = MINIMAL.replace("\"USDT\"", "\"OORT\"");
-        let spec = parse_definition(Path::new("c.json"), &oort, &key, &info()).unwrap();
         assert_eq!(spec.chains, vec![56]);
+        // USDT is paid on two chains: a campaign pays on one, so the definition must say which.
+        let err = parse_definition(Path::new("c.json"), MINIMAL, &key, &info()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.json has no chains and the relay pays \"USDT\" on several ([56, 1]): a campaign pays on one, name it (\"chains\": [56])"
+        );
     }
 
     #[test]
@@ -465,7 +475,9 @@ image_url = "/demo/cat-face.svg"
             toml_err.starts_with("c.toml is not valid TOML: ") && toml_err.contains("line 2"),
             "{toml_err}"
         );
-        let unknown = MINIMAL.replace("\"budget\": \"1\"", "\"budget\": \"1\",\n  \"colour\": 1");
+        let unknown = MINIMAL
+            .replace("\"budget\": \"1\"", "\"budget\": \"1\",\n  \"colour\": 1")
+            .replace("\"USDT\"", "\"OORT\"");
         let e = err(&unknown, path);
         assert!(
             e.starts_with("c.json is not a campaign definition: unknown field `colour`"),
@@ -488,7 +500,7 @@ image_url = "/demo/cat-face.svg"
         let nowhere = MINIMAL.replace("\"USDT\"", "\"BTC\"");
         assert_eq!(
             err(&nowhere, path),
-            "c.json has no chains and the relay pays \"BTC\" on none: name the chains (\"chains\": [56])"
+            "c.json has no chains and the relay pays \"BTC\" on none: name the chain (\"chains\": [56])"
         );
     }
 

@@ -394,6 +394,43 @@ impl Relay {
             .map_err(SendError::Other)
     }
 
+    /// `POST /v1/treasury/grants`, signed by an operator: the grant, and whether it is new
+    /// (`201`) rather than the same grant sent again (`200`).
+    pub async fn grant(
+        &self,
+        key: &SecretKey,
+        audience: &Address,
+        grant: &serde_json::Value,
+    ) -> Result<(serde_json::Value, bool), SendError> {
+        let (status, body) = self
+            .signed_with_status(
+                key,
+                audience,
+                Method::POST,
+                "v1/treasury/grants",
+                grant.to_string().into(),
+            )
+            .await?;
+        let grant = serde_json::from_slice(&body)
+            .context("the relay's answer to the grant is not JSON")
+            .map_err(SendError::Other)?;
+        Ok((grant, status == StatusCode::CREATED))
+    }
+
+    /// `GET /v1/funds`, signed by the requester: its funds per chain and token.
+    pub async fn funds(
+        &self,
+        key: &SecretKey,
+        audience: &Address,
+    ) -> Result<serde_json::Value, SendError> {
+        let body = self
+            .signed(key, audience, Method::GET, "v1/funds", Bytes::new())
+            .await?;
+        serde_json::from_slice(&body)
+            .context("the relay's list of funds is not JSON")
+            .map_err(SendError::Other)
+    }
+
     /// `GET /v1/campaigns`: the active campaigns' summaries.
     pub async fn campaigns(&self) -> Result<Vec<serde_json::Value>> {
         #[derive(Deserialize)]

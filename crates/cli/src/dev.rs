@@ -1,6 +1,7 @@
 //! `datahub dev`: a whole DataHub network on 127.0.0.1 until Ctrl-C or SIGTERM.
 //!
-//! The relay (API and web app) and `--nodes` storage nodes each run as a child process of this
+//! The relay (API and web app, `--dev`: a development chain with placeholder contracts, and
+//! `DIR/operator.key` as its operator) and `--nodes` storage nodes each run as a child process of this
 //! binary (`datahub relay …`, `datahub node …`), so killing one is a real fault. Each child
 //! prints one line on standard output once it listens; `dev` reads it, prints a summary (pids,
 //! addresses, regions, log files), waits until every node has registered with the relay, seeds
@@ -115,12 +116,18 @@ pub async fn run(args: Args) -> Result<()> {
         regions.push(region);
     }
 
+    // The network's operator: it grants the demo requester its funds (see `demo`), and
+    // `datahub treasury grant --key DIR/operator.key` grants others theirs.
+    let operator = crate::demo::operator_key(&data)?;
     let mut relay_args: Vec<String> = vec![
         "relay".into(),
         "--listen".into(),
         format!("127.0.0.1:{relay_port}"),
         "--data".into(),
         data.join("relay").display().to_string(),
+        "--dev".into(),
+        "--operator".into(),
+        operator.public_key().address().to_checksum(),
     ];
     if std::env::var_os("DATAHUB_CONFIG").is_none() {
         let config = dev_config(&data)?;
@@ -383,6 +390,11 @@ fn summary(started: &[Started], regions: &[String], data: &Path, web: bool) -> S
         );
     }
     let _ = writeln!(out, "  data    {}", data.display());
+    let _ = writeln!(
+        out,
+        "  operator key {} (datahub treasury grant --key it)",
+        data.join("operator.key").display()
+    );
     out
 }
 
@@ -694,6 +706,7 @@ datahub dev
   node-0  pid 11      0xBB  region eu-1  http://127.0.0.1:4001  log /d/node-0.log
   node-1  pid 12      0xCC  region us-1  http://127.0.0.1:4002  log /d/node-1.log
   data    /d
+  operator key /d/operator.key (datahub treasury grant --key it)
 "
         );
         let status = std::process::Command::new("sh")

@@ -1,8 +1,9 @@
 //! `datahub`: runs a DataHub network on one machine (`datahub dev`), a relay or a storage node
 //! on their own (`datahub relay`, `datahub node`), and the requester's commands: keys
 //! (`datahub keygen`), sealed objects (`datahub object put|get|status|resume`) and campaigns
-//! (`datahub campaign create|list|show|pause|resume|close|results|verify`); and a validator of
-//! uploads (`datahub validate`).
+//! (`datahub campaign create|list|show|pause|resume|close|results|verify`), funds
+//! (`datahub treasury funds`) and the operator's grants (`datahub treasury grant`); and a
+//! validator of uploads (`datahub validate`).
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
@@ -14,6 +15,7 @@ mod export;
 mod keygen;
 mod object;
 mod progress;
+mod treasury;
 mod validate;
 
 use std::process::ExitCode;
@@ -47,6 +49,9 @@ enum Command {
     /// Create, list, show, pause, resume and close campaigns
     #[command(subcommand)]
     Campaign(campaign::Command),
+    /// Funds for campaign budgets: show yours, or grant some (operators)
+    #[command(subcommand)]
+    Treasury(treasury::Command),
     /// Validate uploads for campaigns that name this key: take jobs, open, check, sign verdicts
     Validate(validate::Args),
 }
@@ -84,6 +89,7 @@ async fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(&args),
         Command::Object(cmd) => object::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
+        Command::Treasury(cmd) => treasury::run(cmd).await,
         Command::Validate(args) => validate::run(args).await,
     };
     match result {

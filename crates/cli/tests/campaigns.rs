@@ -177,6 +177,10 @@ fn fails(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
+fn as_strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 /// The shipped demo definitions, by campaign id.
 fn demo_definitions() -> Vec<Value> {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
@@ -240,7 +244,7 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
             definition["items"].as_array().unwrap().len()
         );
         assert_eq!(campaign["encryption_key"], public.as_str(), "{id}");
-        assert_eq!(campaign["chains"], serde_json::json!([56, 1]), "{id}");
+        assert_eq!(campaign["chains"], serde_json::json!([56]), "{id}");
         assert_eq!(campaign["lease_seconds"], 600, "{id}");
         assert_eq!(campaign["overlap"], 1, "{id}");
         assert_eq!(
@@ -321,7 +325,7 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
     assert_eq!(warnings.len(), 6, "{stderr}");
     assert!(
         warnings[0].ends_with(
-            "image-categorization.json has no chains and the relay pays \"USDT\" on none: name the chains (\"chains\": [56])"
+            "image-categorization.json has no chains and the relay pays \"USDT\" on none: name the chain (\"chains\": [56])"
         ),
         "{stderr}"
     );
@@ -377,6 +381,64 @@ image_url = "/demo/blue-square.svg"
         fails(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
     };
 
+    // No funds yet: refused, nothing made. The operator's grant (signed with the operator
+    // key `dev` made) funds it; another key's grant is refused.
+    let err = run_fails(&["campaign", "create", "shapes.toml", me[0], me[1]]);
+    assert_eq!(
+        err,
+        "error: the relay refused campaign my-shapes: budget 2 USDT on chain 56 exceeds your funds (0) by 2: deposit to the escrow or ask the operator for a grant (insufficient_funds)\n"
+    );
+    assert_eq!(campaigns(&dev).len(), 0);
+    let funds = run_ok(&["treasury", "funds", me[0], me[1]]);
+    assert!(funds.ends_with(" has no funds on this relay: deposit to a chain's escrow or ask the operator for a grant\n"), "{funds}");
+    let me_address =
+        datahub_relay::keyfile::parse(&std::fs::read_to_string(dir.join("me.key")).unwrap())
+            .unwrap()
+            .address()
+            .to_checksum();
+    let grant = |key: &str, id: &str| {
+        with(&[
+            "treasury",
+            "grant",
+            "--key",
+            key,
+            "--requester",
+            &me_address,
+            "--chain",
+            "56",
+            "--token",
+            "USDT",
+            "--amount",
+            "2",
+            "--request-id",
+            id,
+        ])
+    };
+    let err = fails(dir, &as_strs(&grant("me.key", "g1")));
+    assert!(
+        err.starts_with("error: the relay refused the grant g1: 0x")
+            && err.ends_with("(not_operator)\n"),
+        "{err}"
+    );
+    let operator_key = dir.join("net").join("operator.key").display().to_string();
+    let granted = ok(dir, &as_strs(&grant(&operator_key, "g1")));
+    assert_eq!(
+        granted,
+        format!(
+            "granted: 2 USDT on chain 56 to {me_address} (grant:g1)\ntheir funds there now: 2 USDT\n"
+        )
+    );
+    let again = ok(dir, &as_strs(&grant(&operator_key, "g1")));
+    assert!(
+        again.starts_with("already granted (nothing changed): 2 USDT"),
+        "{again}"
+    );
+    let funds = run_ok(&["treasury", "funds", me[0], me[1]]);
+    assert!(
+        funds.contains("\n        56  USDT                           2\n"),
+        "{funds}"
+    );
+
     let created = run_ok(&["campaign", "create", "shapes.toml", me[0], me[1]]);
     assert!(
         created
@@ -387,7 +449,7 @@ image_url = "/demo/blue-square.svg"
         created.contains("  items        2 (40 tasks open)\n"),
         "{created}"
     );
-    assert!(created.contains("  chains       56, 1\n"), "{created}");
+    assert!(created.contains("  chains       56\n"), "{created}");
     let again = run_ok(&["campaign", "create", "shapes.toml", me[0], me[1]]);
     assert!(
         again.starts_with(
@@ -432,6 +494,13 @@ image_url = "/demo/blue-square.svg"
         "{closed}"
     );
     assert!(closed.contains("budget 2 (0 left)"), "{closed}");
+    // The unspent budget is back in the requester's funds.
+    let funds = run_ok(&["treasury", "funds", me[0], me[1], "--json"]);
+    let funds: Value = serde_json::from_str(&funds).unwrap();
+    assert_eq!(
+        funds["funds"],
+        serde_json::json!([{ "chain_id": 56, "token": "USDT", "amount": "2" }])
+    );
     let err = run_fails(&["campaign", "resume", "my-shapes", me[0], me[1]]);
     assert_eq!(
         err,

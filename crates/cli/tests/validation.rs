@@ -108,6 +108,34 @@ fn keygen(dir: &Path, name: &str) -> SecretKey {
     SecretKey::from_bytes(&hex::decode(text.trim()).unwrap()).unwrap()
 }
 
+/// Funds `requester` with `amount` USDT on chain 56: a grant signed by the network's operator
+/// key (`datahub dev` made it in its folder).
+fn grant(dir: &Path, url: &str, requester: &SecretKey, amount: &str, id: &str) {
+    let operator = dir.join("net").join("operator.key").display().to_string();
+    let address = requester.public_key().address().to_checksum();
+    ok(
+        dir,
+        &[
+            "treasury",
+            "grant",
+            "--key",
+            &operator,
+            "--relay",
+            url,
+            "--requester",
+            &address,
+            "--chain",
+            "56",
+            "--token",
+            "USDT",
+            "--amount",
+            amount,
+            "--request-id",
+            id,
+        ],
+    );
+}
+
 fn public_hex(key: &SecretKey) -> String {
     hex::encode(key.public_key().to_compressed())
 }
@@ -349,6 +377,7 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         "validators": [public_hex(&validator)],
     });
     std::fs::write(dir.join("campaign.json"), definition.to_string()).unwrap();
+    grant(dir, &url, &requester, "1", "fund-campaign");
     ok(
         dir,
         &[
@@ -589,6 +618,7 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         "validators": [public_hex(&validator)],
     });
     std::fs::write(dir.join("voice.json"), voice.to_string()).unwrap();
+    grant(dir, &url, &requester, "1", "fund-voice");
     ok(
         dir,
         &[
@@ -698,6 +728,7 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         "encryption_key": public_hex(&requester),
     });
     std::fs::write(dir.join("shapes.json"), shapes.to_string()).unwrap();
+    grant(dir, &url, &requester, "1", "fund-shapes");
     ok(
         dir,
         &[

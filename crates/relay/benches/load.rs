@@ -22,6 +22,10 @@
 //! session, every acknowledged submission with its credit and when, those that had no answer at
 //! first or never, the refusals and the resends, for the fault suite to check against the
 //! relay's API (see `Seen`).
+//!
+//! Campaign budgets are granted first by [`operator`], a key everyone can derive: the relays
+//! this bench starts name its address ([`OPERATOR_ADDRESS`]) in `operators`, and so must the one
+//! given with `--relay` (the fault suite's does). Never list it on a relay that pays anyone.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -43,6 +47,21 @@ use datahub_core::request;
 use serde_json::{Value, json};
 
 const CHAIN: u64 = 56;
+
+/// The address of [`operator`]: what a relay under load lists in `operators`.
+pub const OPERATOR_ADDRESS: &str = "0x9E9B296a1615FA21eadb883FDd271ce951B91641";
+
+/// The load test's operator, derived from a public label: it grants the campaign owner the
+/// budgets, as an operator of a real relay would grant a requester who paid off chain.
+fn operator() -> SecretKey {
+    let key = SecretKey::derive(blake3::hash(b"datahub load bench operator").as_bytes());
+    assert_eq!(
+        key.public_key().address().to_checksum(),
+        OPERATOR_ADDRESS,
+        "OPERATOR_ADDRESS is not the operator key's address"
+    );
+    key
+}
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
@@ -119,12 +138,13 @@ fn signed_answer(
 }
 
 fn domain() -> Eip712Domain {
-    let config = datahub_relay::Config::default();
+    let chains = datahub_relay::Config::dev_chains();
+    let chain = chains.iter().find(|c| c.id == CHAIN).unwrap();
     Eip712Domain {
         name: "DataHub".into(),
         version: "1".into(),
         chain_id: ChainId(CHAIN),
-        verifying_contract: Address::parse(&config.chain(CHAIN).unwrap().claim_contract).unwrap(),
+        verifying_contract: Address::parse(&chain.claim_contract).unwrap(),
     }
 }
 
@@ -168,7 +188,7 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) -> 
     let config = dir.path().join("relay.toml");
     std::fs::write(
         &config,
-        "[limits]\nip_per_sec = 1000000.0\nip_burst = 1000000.0\naddress_per_sec = 1000000.0\naddress_burst = 1000000.0\n",
+        format!("dev = true\noperators = [\"{OPERATOR_ADDRESS}\"]\n[limits]\nip_per_sec = 1000000.0\nip_burst = 1000000.0\naddress_per_sec = 1000000.0\naddress_burst = 1000000.0\n"),
     )
     .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_datahub-relay"));
@@ -321,14 +341,36 @@ fn campaign_spec(id: &str, items: usize, owner: &SecretKey) -> Value {
     })
 }
 
-/// `POST /v1/campaigns`, signed by `owner`: the status code.
+/// `POST /v1/campaigns`, signed by `owner`, after [`operator`] granted `owner` the budget: the
+/// status code.
 async fn create_campaign(client: &Client, owner: &SecretKey, relay: &Address, spec: &Value) -> u16 {
-    let body = spec.to_string();
+    let grant = json!({
+        "request_id": format!("budget-{}", spec["id"].as_str().unwrap()),
+        "requester": owner.public_key().address().to_checksum(),
+        "chain_id": CHAIN, "token": spec["token"], "amount": spec["budget"],
+    });
+    let status = signed_post(client, &operator(), relay, "/v1/treasury/grants", &grant).await;
+    assert!(
+        status == 201 || status == 200,
+        "granting the budget: {status}"
+    );
+    signed_post(client, owner, relay, "/v1/campaigns", spec).await
+}
+
+/// A `POST` of `body` signed by `key`: the status code.
+async fn signed_post(
+    client: &Client,
+    key: &SecretKey,
+    relay: &Address,
+    path: &str,
+    body: &Value,
+) -> u16 {
+    let body = body.to_string();
     let t = Timestamp::from_unix_millis(now_ms());
-    let sig = request::sign_request(owner, "POST", "/v1/campaigns", body.as_bytes(), t, relay);
+    let sig = request::sign_request(key, "POST", path, body.as_bytes(), t, relay);
     client
         .http
-        .post(format!("{}/v1/campaigns", client.base))
+        .post(format!("{}{path}", client.base))
         .header(request::TIME_HEADER, t.unix_millis().to_string())
         .header(request::SIGNATURE_HEADER, sig.to_hex())
         .body(body)

@@ -36,7 +36,11 @@ pub fn campaign_spec(data: &[u8]) {
     let Ok(spec) = serde_json::from_slice::<CampaignSpec>(data) else {
         return;
     };
-    let config = Config::default();
+    let config = Config {
+        dev: true,
+        chains: Config::dev_chains(),
+        ..Config::default()
+    };
     if let Ok(amounts) = spec.validate_for(&config) {
         let text = serde_json::to_vec(&spec)
             .unwrap_or_else(|e| panic!("a parsed spec does not serialize: {e}"));
@@ -238,9 +242,14 @@ impl Api {
             .enable_all()
             .build()
             .unwrap_or_else(|e| panic!("no runtime: {e}"));
+        let owner = key("fuzz owner");
+        // The owner is also the operator: it grants itself its campaigns' budgets.
         let mut config = Config {
             data_dir: data_dir(),
             db_readers: 1,
+            dev: true,
+            chains: Config::dev_chains(),
+            operators: vec![owner.public_key().address().to_checksum()],
             ..Config::default()
         };
         // One address sends every fuzzed request: the per-address limit would answer 429s.
@@ -248,14 +257,13 @@ impl Api {
         config.limits.address_burst = 1e9;
         let relay = Relay::open(config, 8080).unwrap_or_else(|e| panic!("relay: {e}"));
         let router = Relay::router(&relay);
-        let owner = key("fuzz owner");
         let wallet = key("fuzz wallet");
         let session_key = key("fuzz session");
         let contract = relay
             .config
             .chain(CHAIN)
             .and_then(|chain| Address::parse(&chain.claim_contract).ok())
-            .unwrap_or_else(|| panic!("the default configuration has no chain {CHAIN}"));
+            .unwrap_or_else(|| panic!("the development configuration has no chain {CHAIN}"));
         let domain = Eip712Domain {
             name: "DataHub".into(),
             version: "1".into(),
@@ -263,6 +271,21 @@ impl Api {
             verifying_contract: contract,
         };
         let (token, lease) = runtime.block_on(async {
+            let grant = json!({
+                "request_id": "fuzz-fixtures",
+                "requester": owner.public_key().address().to_checksum(),
+                "chain_id": CHAIN,
+                "token": "USDT",
+                "amount": "1000",
+            });
+            let request = signed(
+                &owner,
+                &relay.address,
+                "/v1/treasury/grants",
+                grant.to_string().into_bytes(),
+            );
+            let request = request.unwrap_or_else(|| panic!("fixture grant request"));
+            expect_ok("grant", send(&router, request).await);
             for (id, upload) in [
                 (CAMPAIGN, false),
                 (UPLOAD_CAMPAIGN, true),
@@ -374,7 +397,7 @@ enum Auth {
 
 /// The relay's `POST` endpoints with a body. `{campaign}`, `{lease}` and `{job}` are filled with
 /// a fixture's id, or with bytes from the input.
-const ENDPOINTS: [(&str, Auth); 16] = [
+const ENDPOINTS: [(&str, Auth); 17] = [
     ("/v1/auth/nonce", Auth::None),
     ("/v1/auth/session", Auth::None),
     ("/v1/auth/session", Auth::SignIn),
@@ -391,6 +414,7 @@ const ENDPOINTS: [(&str, Auth); 16] = [
     ("/v1/objects", Auth::Signed),
     ("/v1/objects", Auth::Bearer),
     ("/v1/submissions", Auth::Receipt),
+    ("/v1/treasury/grants", Auth::Signed),
 ];
 
 /// Flag bits of the input's second byte.

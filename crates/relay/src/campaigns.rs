@@ -10,7 +10,7 @@ use serde_json::Value as Json_;
 use crate::auth::{Signed, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use crate::ledger::{self, kind};
+use crate::ledger::{self, Transfer, kind};
 use crate::{AppState, clock, params};
 
 pub use crate::slots::campaign_account;
@@ -30,14 +30,17 @@ impl CampaignSpec {
 }
 
 /// `POST /v1/campaigns` (signed by the requester): creates a campaign and moves its budget from
-/// the requester's funding account into the campaign's account. Sending the same definition
-/// again answers the existing campaign; a different one with the same id is a conflict.
+/// the requester's funds on the campaign's chain into the campaign's account; refused with 402
+/// `insufficient_funds` (and nothing created) if the funds are short. Sending the same
+/// definition again answers the existing campaign; a different one with the same id is a
+/// conflict.
 pub async fn create(
     State(relay): State<AppState>,
     signed: Signed,
 ) -> ApiResult<(StatusCode, Json<Json_>)> {
     let spec: CampaignSpec = signed.json()?;
     let (reward, budget) = spec.validate(&relay)?;
+    let chain = spec.paying_chain()?;
     let owner = db_address(&signed.signer);
     let spec_hash = blake3::hash(&serde_json::to_vec(&spec).map_err(ApiError::internal)?)
         .to_hex()
@@ -84,11 +87,10 @@ pub async fn create(
                     params![spec.id.clone(), idx, item.to_string(), answer, i64::from(spec.overlap)],
                 )?;
             }
-            let funding = format!("funding:{owner}:{}", spec.token);
             let account = campaign_account(&spec.id);
-            ledger::ensure_account(conn, &funding, kind::FUNDING, &owner, &spec.token, "")?;
+            let funding = ledger::ensure_funding(conn, &owner, chain, &spec.token)?;
             ledger::ensure_account(conn, &account, kind::CAMPAIGN, &spec.id, &spec.token, &chains)?;
-            ledger::transfer(
+            let moved = ledger::transfer(
                 conn,
                 &format!("fund:{}", spec.id),
                 &funding,
@@ -98,7 +100,16 @@ pub async fn create(
                 "campaign budget",
                 now,
             )?;
-            Ok(true)
+            match moved {
+                Transfer::Applied => Ok(true),
+                // The Err rolls back this closure's savepoint: the campaign row and its items
+                // go with it.
+                Transfer::Insufficient => {
+                    let funds = ledger::balance(conn, &funding)?;
+                    Err(insufficient_funds(budget, funds, &spec.token, chain))
+                }
+                other => Err(ApiError::internal(format!("campaign budget transfer: {other:?}"))),
+            }
         })
         .await?;
     let summary = summary(&relay, id).await?;
@@ -108,6 +119,20 @@ pub async fn create(
         StatusCode::OK
     };
     Ok((status, Json(summary)))
+}
+
+/// 402 `insufficient_funds`: a budget the requester's funds on the chain do not cover.
+pub fn insufficient_funds(budget: i64, funds: i64, token: &str, chain: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYMENT_REQUIRED,
+        "insufficient_funds",
+        format!(
+            "budget {} {token} on chain {chain} exceeds your funds ({}) by {}: deposit to the escrow or ask the operator for a grant",
+            ledger::format_amount(budget),
+            ledger::format_amount(funds),
+            ledger::format_amount(budget.saturating_sub(funds)),
+        ),
+    )
 }
 
 /// What never changes about a campaign once created: what submissions are checked against.
@@ -286,7 +311,7 @@ pub async fn set_status(
         .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
             let row = conn
                 .query_opt(
-                    "SELECT owner, status, token, reward FROM campaigns WHERE id = $1",
+                    "SELECT owner, status, token, reward, chains FROM campaigns WHERE id = $1",
                     params![campaign.clone()],
                 )?
                 .ok_or_else(|| {
@@ -313,7 +338,10 @@ pub async fn set_status(
                 return Ok(());
             }
             let (token, reward) = (row.text(2)?, row.int(3)?);
-            let owed = owed_tasks(conn, &campaign)? * reward;
+            let chain = single_chain(&row.text(4)?)?;
+            let owed = owed_tasks(conn, &campaign)?
+                .checked_mul(reward)
+                .ok_or_else(|| ApiError::internal("owed budget overflows"))?;
             let account = campaign_account(&campaign);
             let refund = ledger::balance(conn, &account)? - owed;
             conn.execute(
@@ -321,8 +349,8 @@ pub async fn set_status(
                 params![campaign.clone()],
             )?;
             if refund > 0 {
-                let funding = format!("funding:{owner}:{token}");
-                ledger::transfer(
+                let funding = ledger::ensure_funding(conn, &owner, chain, &token)?;
+                let moved = ledger::transfer(
                     conn,
                     &format!("refund:{campaign}"),
                     &account,
@@ -332,11 +360,26 @@ pub async fn set_status(
                     "campaign closed: unspent budget returned",
                     now,
                 )?;
+                if moved != Transfer::Applied {
+                    return Err(ApiError::internal(format!(
+                        "refund of {campaign}: {moved:?}"
+                    )));
+                }
             }
             Ok(())
         })
         .await?;
     Ok(Json(summary(&relay, id).await?))
+}
+
+/// The chain of a campaign as stored (`,56,`). Campaigns made before the one-chain rule may name
+/// several; their budget came from no chain's funds, and the first chain gets what is returned.
+fn single_chain(chains: &str) -> ApiResult<u64> {
+    chains
+        .split(',')
+        .find(|c| !c.is_empty())
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| ApiError::internal(format!("campaign chains {chains:?}")))
 }
 
 /// Tasks the campaign may still have to pay for: active leases and pending answers.

@@ -29,8 +29,16 @@ pub struct Config {
     pub www_dir: Option<PathBuf>,
     /// The npm package's folder, served at `/pkg/` if set.
     pub pkg_dir: Option<PathBuf>,
-    /// Key file of the treasury that signs reward vouchers; default `<data_dir>/treasury.key`.
+    /// Key file of the treasury that signs reward vouchers. Unset: `<data_dir>/treasury.key`,
+    /// made on first start. A file named here must exist (a typo must not silently make a new
+    /// treasury). Key files must be readable by their owner only (`chmod 600`).
     pub treasury_key_file: Option<PathBuf>,
+    /// Addresses allowed to sign admin commands (operator grants of funding).
+    pub operators: Vec<String>,
+    /// A local network for development (`datahub dev`): placeholder contracts are accepted, and
+    /// with no `chains` the relay pays on [`Config::dev_chains`]. Never on a relay that pays
+    /// anyone.
+    pub dev: bool,
     /// How long a claim voucher can be redeemed, in seconds.
     pub voucher_ttl_secs: u64,
     /// How long a sign-in nonce stays usable, in seconds.
@@ -47,7 +55,8 @@ pub struct Config {
     pub repair_interval_secs: u64,
     /// Request limits.
     pub limits: Limits,
-    /// Chains on which rewards can be claimed, with their claim contract and tokens.
+    /// Chains on which rewards can be claimed, with their claim contract and tokens (none by
+    /// default: a relay pays only where it is told to). Each chain id once.
     pub chains: Vec<ChainConfig>,
 }
 
@@ -129,6 +138,8 @@ impl Default for Config {
             www_dir: None,
             pkg_dir: None,
             treasury_key_file: None,
+            operators: Vec::new(),
+            dev: false,
             voucher_ttl_secs: 7 * 24 * 3600,
             nonce_ttl_secs: 600,
             max_session_secs: 7 * 24 * 3600,
@@ -137,51 +148,17 @@ impl Default for Config {
             audit_interval_secs: 10,
             repair_interval_secs: 5,
             limits: Limits::default(),
-            chains: default_chains(),
+            chains: Vec::new(),
         }
     }
 }
 
-/// The chains a local network starts with. The token addresses are the real BEP-20 USDT on BNB
-/// Smart Chain and placeholders elsewhere; the claim contracts are placeholders until one is
-/// deployed: set real ones in the config file before paying anyone.
-fn default_chains() -> Vec<ChainConfig> {
-    let token = |address: &str, decimals| TokenConfig {
-        address: address.to_owned(),
-        decimals,
-    };
-    vec![
-        ChainConfig {
-            id: 56,
-            name: "BNB Smart Chain".into(),
-            claim_contract: "0x00000000000000000000000000000000da7a0056".into(),
-            tokens: BTreeMap::from([
-                (
-                    "USDT".into(),
-                    token("0x55d398326f99059fF775485246999027B3197955", 18),
-                ),
-                (
-                    "OORT".into(),
-                    token("0x00000000000000000000000000000000000a0056", 18),
-                ),
-            ]),
-        },
-        ChainConfig {
-            id: 1,
-            name: "Ethereum".into(),
-            claim_contract: "0x00000000000000000000000000000000da7a0001".into(),
-            tokens: BTreeMap::from([
-                (
-                    "USDT".into(),
-                    token("0xdAC17F958D2ee523a2206206994597C13D831ec7", 6),
-                ),
-                (
-                    "OORT".into(),
-                    token("0x00000000000000000000000000000000000a0001", 18),
-                ),
-            ]),
-        },
-    ]
+/// Whether `address` is one of the made-up addresses that stand in for contracts not deployed
+/// (`0x00000000000000000000000000000000da7a0056`): sixteen or more leading zero bytes. No
+/// deployed contract or token has such an address (they are hashes), so a relay that names one
+/// would sign vouchers nobody can redeem, or pay in a token that does not exist.
+pub fn is_placeholder(address: &Address) -> bool {
+    address.as_bytes().iter().take(16).all(|b| *b == 0)
 }
 
 /// Why the configuration cannot be used.
@@ -197,8 +174,42 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Defaults, then `file` if given, then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+    /// The chain a development network (`dev = true`) pays on when none is configured: BNB
+    /// Smart Chain's id with a placeholder claim contract and tokens (18 decimals, as there).
+    /// Vouchers signed for it cannot be redeemed anywhere.
+    pub fn dev_chains() -> Vec<ChainConfig> {
+        let token = |address: &str| TokenConfig {
+            address: address.to_owned(),
+            decimals: 18,
+        };
+        vec![ChainConfig {
+            id: 56,
+            name: "BNB Smart Chain (development placeholders)".into(),
+            claim_contract: "0x00000000000000000000000000000000da7a0056".into(),
+            tokens: BTreeMap::from([
+                (
+                    "USDT".into(),
+                    token("0x00000000000000000000000000000000000b0056"),
+                ),
+                (
+                    "OORT".into(),
+                    token("0x00000000000000000000000000000000000a0056"),
+                ),
+            ]),
+        }]
+    }
+
+    /// Fills in what follows from other settings (the development chain), then validates.
+    pub fn finish(mut self) -> Result<Self, ConfigError> {
+        if self.dev && self.chains.is_empty() {
+            self.chains = Self::dev_chains();
+        }
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// Defaults, then `file` if given, then the environment; not yet [finished](Self::finish).
+    pub fn load_unfinished(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -209,8 +220,12 @@ impl Config {
             None => Self::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
-        config.validate()?;
         Ok(config)
+    }
+
+    /// Defaults, then `file` if given, then the environment; [finished](Self::finish).
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_unfinished(file)?.finish()
     }
 
     fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -231,19 +246,38 @@ impl Config {
         Ok(())
     }
 
-    /// Checks what serde cannot: addresses, decimals, sane limits.
+    /// Checks what serde cannot: addresses, decimals, each chain once, no placeholder contract
+    /// outside development, sane limits.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |what: String| Err(ConfigError(what));
+        let placeholder = |what: String| {
+            ConfigError(format!(
+                "{what} is a placeholder address, not a deployed contract: set the real one (placeholders are only for `datahub dev`, dev = true)"
+            ))
+        };
+        let mut seen = std::collections::BTreeSet::new();
         for chain in &self.chains {
-            if Address::parse(&chain.claim_contract).is_err() {
+            if !seen.insert(chain.id) {
+                return bad(format!(
+                    "chain {} is configured twice: list each chain id once",
+                    chain.id
+                ));
+            }
+            let Ok(contract) = Address::parse(&chain.claim_contract) else {
                 return bad(format!(
                     "chain {}: claim_contract is not an address",
                     chain.id
                 ));
+            };
+            if is_placeholder(&contract) && !self.dev {
+                return Err(placeholder(format!("chain {}: claim_contract", chain.id)));
             }
             for (symbol, token) in &chain.tokens {
-                if Address::parse(&token.address).is_err() {
+                let Ok(address) = Address::parse(&token.address) else {
                     return bad(format!("chain {} token {symbol}: not an address", chain.id));
+                };
+                if is_placeholder(&address) && !self.dev {
+                    return Err(placeholder(format!("chain {} token {symbol}", chain.id)));
                 }
                 if !(6..=36).contains(&token.decimals) {
                     return bad(format!(
@@ -253,10 +287,24 @@ impl Config {
                 }
             }
         }
+        for operator in &self.operators {
+            if Address::parse(operator).is_err() {
+                return bad(format!(
+                    "operators: {operator:?} is not an address (0x and 40 hex digits)"
+                ));
+            }
+        }
         if self.limits.ip_per_sec <= 0.0 || self.limits.address_per_sec <= 0.0 {
             return bad("limits: rates must be positive".into());
         }
         Ok(())
+    }
+
+    /// Whether `address` may sign admin commands.
+    pub fn is_operator(&self, address: &Address) -> bool {
+        self.operators
+            .iter()
+            .any(|o| Address::parse(o).is_ok_and(|o| o == *address))
     }
 
     /// The chain with this id.
@@ -300,6 +348,46 @@ mod tests {
             .unwrap();
         assert_eq!(config.listen.port(), 9999);
         assert_eq!(config.database().backend(), "postgres");
+    }
+
+    #[test]
+    fn placeholders_and_duplicate_chains_are_refused_outside_dev() {
+        let mut config = Config {
+            chains: Config::dev_chains(),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("placeholder"), "{err}");
+        config.dev = true;
+        config.validate().unwrap();
+        let mut real = Config::dev_chains().remove(0);
+        real.claim_contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3".into();
+        real.tokens.values_mut().for_each(|t| {
+            t.address = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512".into();
+        });
+        config.dev = false;
+        config.chains = vec![real.clone()];
+        config.validate().unwrap();
+        config.chains.push(real);
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("chain 56 is configured twice"), "{err}");
+    }
+
+    #[test]
+    fn dev_without_chains_gets_the_dev_chain() {
+        let config = Config {
+            dev: true,
+            ..Config::default()
+        }
+        .finish()
+        .unwrap();
+        assert_eq!(config.chains.len(), 1);
+        assert!(Config::default().finish().unwrap().chains.is_empty());
+        let bad = Config {
+            operators: vec!["0x12".into()],
+            ..Config::default()
+        };
+        assert!(bad.finish().unwrap_err().to_string().contains("operators"));
     }
 
     #[test]

@@ -2,9 +2,15 @@
 //!
 //! Every movement is one `transfers` row (debit account → credit account, positive amount, a
 //! unique id) and the two balance updates, in the same transaction. The transfer id is the
-//! idempotency key: a transfer already recorded is not applied again. Balances never go below
-//! zero (a CHECK in the schema, and the debit is conditional) except a requester's funding
-//! account, which stands for money from outside. So the sum of all balances is always zero.
+//! idempotency key: a transfer already recorded is not applied again. The sum of all balances
+//! is always zero.
+//!
+//! Money enters only through the two accounts per chain and token that stand for the outside
+//! world, and only they may go below zero (a CHECK in the schema, and the debit is conditional):
+//! `escrow:{chain}:{TOKEN}` (deposits into the chain's escrow contract, less what was redeemed
+//! from it) and `operator:{chain}:{TOKEN}` (grants by the relay's operator, for requesters who
+//! pay off chain). Every other account, a requester's `funding:{owner}:{chain}:{TOKEN}` above
+//! all, holds only what was moved into it, so a campaign's budget is money that exists.
 //!
 //! Amounts are counted in millionths of a token (`Units`), which every supported token can
 //! express exactly (decimals ≥ 6); a voucher converts them to the token's smallest unit.
@@ -66,7 +72,13 @@ pub fn to_token_units(units: Units, decimals: u32) -> Option<U256> {
 
 /// The kinds of account.
 pub mod kind {
-    /// A requester's money from outside; may go negative.
+    /// A chain's escrow contract as the ledger sees it, per token: minus what the contract holds
+    /// for the ledger (deposits less redemptions). May go negative.
+    pub const ESCROW: &str = "escrow";
+    /// Grants by the relay's operator, per chain and token. May go negative.
+    pub const OPERATOR: &str = "operator";
+    /// A requester's funds on one chain, in one token: deposits and grants, less the budgets
+    /// of their campaigns, plus what closed campaigns returned. Never negative.
     pub const FUNDING: &str = "funding";
     /// A campaign's budget.
     pub const CAMPAIGN: &str = "campaign";
@@ -74,6 +86,50 @@ pub mod kind {
     pub const WORKER: &str = "worker";
     /// What has left the ledger as vouchers, per chain and token.
     pub const PAYOUT: &str = "payout";
+
+    /// The kinds whose balance may be negative: only those that stand for the world outside
+    /// the ledger.
+    pub const MAY_GO_NEGATIVE: [&str; 2] = [ESCROW, OPERATOR];
+
+    /// Whether an account of `kind` may have a negative balance.
+    pub fn may_go_negative(kind: &str) -> bool {
+        MAY_GO_NEGATIVE.contains(&kind)
+    }
+}
+
+/// A requester's funds on `chain` in `token` (`funding:{owner}:{chain}:{TOKEN}`; `owner` is the
+/// lower-case `0x` address). The one place this id is spelled.
+pub fn funding_account(owner: &str, chain: u64, token: &str) -> String {
+    format!("funding:{owner}:{chain}:{token}")
+}
+
+/// The operator's grants on `chain` in `token`.
+pub fn operator_account(chain: u64, token: &str) -> String {
+    format!("operator:{chain}:{token}")
+}
+
+/// The escrow contract of `chain`, for `token`.
+pub fn escrow_account(chain: u64, token: &str) -> String {
+    format!("escrow:{chain}:{token}")
+}
+
+/// Opens a requester's funding account if needed; its id.
+pub fn ensure_funding(
+    conn: &mut dyn Conn,
+    owner: &str,
+    chain: u64,
+    token: &str,
+) -> Result<String, DbError> {
+    let id = funding_account(owner, chain, token);
+    ensure_account(
+        conn,
+        &id,
+        kind::FUNDING,
+        owner,
+        token,
+        &format!(",{chain},"),
+    )?;
+    Ok(id)
 }
 
 /// Opens `id` if it does not exist yet.
@@ -101,9 +157,13 @@ pub enum Transfer {
     AlreadyApplied,
     /// The debit account has less than the amount; nothing changed.
     Insufficient,
+    /// A balance would leave the range of an `i64`; nothing changed.
+    Overflow,
 }
 
-/// Moves `amount` from `debit` to `credit` (both must exist) once per `id`.
+/// Moves `amount` from `debit` to `credit` (both must exist) once per `id`. The debit account
+/// must hold the amount unless its kind [may go negative](kind::may_go_negative); no balance
+/// may overflow. Either refusal leaves nothing changed (the transfer is not recorded).
 #[allow(clippy::too_many_arguments)]
 pub fn transfer(
     conn: &mut dyn Conn,
@@ -125,39 +185,75 @@ pub fn transfer(
     if inserted == 0 {
         return Ok(Transfer::AlreadyApplied);
     }
+    let [outside_a, outside_b] = kind::MAY_GO_NEGATIVE;
+    // One conditional statement each, on the hot path of every accepted answer. The bounds keep
+    // both balances inside an i64: SQLite would turn an overflowing sum into a float.
     let debited = conn.execute(
-        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND (kind = 'funding' OR balance >= $1)",
-        params![amount, debit],
+        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $3 AND (balance >= $1 OR kind = $4 OR kind = $5)",
+        params![amount, debit, i64::MIN + amount, outside_a, outside_b],
     )?;
     if debited == 0 {
         conn.execute("DELETE FROM transfers WHERE id = $1", params![id])?;
-        return Ok(Transfer::Insufficient);
+        return match conn.query_opt(
+            "SELECT kind, balance FROM accounts WHERE id = $1",
+            params![debit],
+        )? {
+            None => Err(DbError::Backend(format!(
+                "transfer {id}: no account {debit}"
+            ))),
+            Some(row) if kind::may_go_negative(&row.text(0)?) => Ok(Transfer::Overflow),
+            Some(_) => Ok(Transfer::Insufficient),
+        };
     }
     let credited = conn.execute(
-        "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
-        params![amount, credit],
+        "UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND balance <= $3",
+        params![amount, credit, i64::MAX - amount],
     )?;
-    if credited != 1 {
-        return Err(DbError::Backend(format!(
-            "transfer {id}: no account {credit}"
-        )));
+    if credited == 0 {
+        let exists = balance_of(conn, credit)?.is_some();
+        conn.execute(
+            "UPDATE accounts SET balance = balance + $1 WHERE id = $2",
+            params![amount, debit],
+        )?;
+        conn.execute("DELETE FROM transfers WHERE id = $1", params![id])?;
+        if !exists {
+            return Err(DbError::Backend(format!(
+                "transfer {id}: no account {credit}"
+            )));
+        }
+        return Ok(Transfer::Overflow);
     }
     Ok(Transfer::Applied)
 }
 
+fn balance_of(conn: &mut dyn Conn, id: &str) -> Result<Option<Units>, DbError> {
+    conn.query_opt("SELECT balance FROM accounts WHERE id = $1", params![id])?
+        .map(|row| row.int(0))
+        .transpose()
+}
+
 /// A balance, or zero if the account does not exist.
 pub fn balance(conn: &mut dyn Conn, id: &str) -> Result<Units, DbError> {
-    Ok(conn
-        .query_opt("SELECT balance FROM accounts WHERE id = $1", params![id])?
-        .map(|row| row.int(0))
-        .transpose()?
-        .unwrap_or(0))
+    Ok(balance_of(conn, id)?.unwrap_or(0))
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The schema's CHECK spells the kinds that may go negative a second time (SQL cannot name
+    /// a Rust constant): it must say the same as [`kind::MAY_GO_NEGATIVE`].
+    #[test]
+    fn the_schema_lets_the_same_kinds_go_negative() {
+        let [a, b] = kind::MAY_GO_NEGATIVE;
+        let check = format!("CHECK (kind IN ('{a}', '{b}') OR balance >= 0)");
+        assert!(include_str!("../migrations/0004_funding.sql").contains(&check));
+        assert!(kind::may_go_negative(kind::ESCROW) && kind::may_go_negative(kind::OPERATOR));
+        for other in [kind::FUNDING, kind::CAMPAIGN, kind::WORKER, kind::PAYOUT] {
+            assert!(!kind::may_go_negative(other), "{other}");
+        }
+    }
 
     #[test]
     fn amounts_parse_and_format() {

@@ -24,6 +24,7 @@ pub mod slots;
 pub mod spec;
 pub mod storage;
 pub mod tasks;
+pub mod treasury;
 pub mod validation;
 
 use std::future::Future;
@@ -97,16 +98,19 @@ impl Relay {
     /// `port` is the one browsers reach the relay at (for sign-in domains).
     pub fn open(config: Config, port: u16) -> Result<AppState, StartError> {
         let err = |what: &str, e: &dyn std::fmt::Display| StartError(format!("{what}: {e}"));
+        config.validate().map_err(|e| StartError(e.to_string()))?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| err(&format!("cannot create {}", config.data_dir.display()), &e))?;
         let key = keyfile::load_or_create(&config.data_dir.join("relay.key"))
             .map_err(|e| err("relay key", &e))?;
-        let treasury_path = config
-            .treasury_key_file
-            .clone()
-            .unwrap_or_else(|| config.data_dir.join("treasury.key"));
-        let treasury =
-            keyfile::load_or_create(&treasury_path).map_err(|e| err("treasury key", &e))?;
+        // Only the default treasury is made on first start: a configured file that is missing
+        // is a mistake (a wrong path, a volume not mounted), and a fresh key would sign
+        // vouchers no escrow honours.
+        let treasury = match &config.treasury_key_file {
+            Some(path) => keyfile::load(path),
+            None => keyfile::load_or_create(&config.data_dir.join("treasury.key")),
+        }
+        .map_err(|e| err("treasury key", &e))?;
         let db = Db::open(&config.database(), config.db_readers)
             .map_err(|e| err("cannot open the database", &e))?;
         let limits = &config.limits;
@@ -164,6 +168,8 @@ impl Relay {
             .route("/v1/me/history", get(rewards::history))
             .route("/v1/claims", get(rewards::vouchers).post(rewards::claim))
             .route("/v1/claims/{id}", get(rewards::voucher))
+            .route("/v1/treasury/grants", post(treasury::grant))
+            .route("/v1/funds", get(treasury::funds))
             .route("/v1/nodes", get(storage::nodes))
             .route("/v1/nodes/register", post(storage::register))
             .route("/v1/nodes/heartbeat", post(storage::heartbeat))
@@ -308,11 +314,19 @@ pub struct RelayArgs {
     /// Serve this folder (the npm package) at /pkg/
     #[arg(long)]
     pub pkg: Option<std::path::PathBuf>,
+    /// A development network (what `datahub dev` starts): placeholder contracts allowed, and a
+    /// placeholder chain when none is configured
+    #[arg(long)]
+    pub dev: bool,
+    /// An address allowed to sign admin commands, added to `operators` (repeatable)
+    #[arg(long = "operator", value_name = "ADDRESS")]
+    pub operators: Vec<String>,
 }
 
 /// Command-line flags over the configuration file and environment.
 pub fn load_config(args: &RelayArgs) -> Result<Config, StartError> {
-    let mut config = Config::load(args.config.as_deref()).map_err(|e| StartError(e.to_string()))?;
+    let mut config =
+        Config::load_unfinished(args.config.as_deref()).map_err(|e| StartError(e.to_string()))?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -328,7 +342,9 @@ pub fn load_config(args: &RelayArgs) -> Result<Config, StartError> {
     if let Some(pkg) = &args.pkg {
         config.pkg_dir = Some(pkg.clone());
     }
-    Ok(config)
+    config.dev |= args.dev;
+    config.operators.extend(args.operators.iter().cloned());
+    config.finish().map_err(|e| StartError(e.to_string()))
 }
 
 /// Runs a relay until `shutdown` completes. Prints one line,

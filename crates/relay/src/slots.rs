@@ -115,12 +115,15 @@ pub fn worker_account(worker: &str, token: &str, chains: &str) -> String {
 fn requester_funding(
     conn: &mut dyn Conn,
     owner: &str,
-    _chains: &str,
+    chains: &str,
     token: &str,
 ) -> ApiResult<String> {
-    let account = format!("funding:{owner}:{token}");
-    ledger::ensure_account(conn, &account, kind::FUNDING, owner, token, "")?;
-    Ok(account)
+    // A campaign pays on exactly one chain (`campaigns::create`), stored as `,ID,`.
+    let chain = chains
+        .split(',')
+        .find_map(|c| c.parse::<u64>().ok())
+        .ok_or_else(|| ApiError::internal(format!("campaign chains {chains:?}")))?;
+    Ok(ledger::ensure_funding(conn, owner, chain, token)?)
 }
 
 /// Reserves one slot of an active campaign with slots left (`open_slots − 1`); `false` when
@@ -226,8 +229,8 @@ pub fn credit(conn: &mut dyn Conn, credit: &Credit<'_>, now: i64) -> ApiResult<(
     match applied {
         Transfer::Applied | Transfer::AlreadyApplied => Ok(()),
         // Leases reserve budget, so this means the ledger and the slots disagree.
-        Transfer::Insufficient => Err(ApiError::internal(format!(
-            "campaign {campaign} budget below a reserved reward"
+        Transfer::Insufficient | Transfer::Overflow => Err(ApiError::internal(format!(
+            "campaign {campaign} reward not credited: {applied:?}"
         ))),
     }
 }
@@ -375,7 +378,7 @@ fn refund_closed(conn: &mut dyn Conn, campaign: &str, id: &str, now: i64) -> Api
         "campaign closed: a returned slot's reward back to the requester",
         now,
     )?;
-    if applied == Transfer::Insufficient {
+    if matches!(applied, Transfer::Insufficient | Transfer::Overflow) {
         // The ledger and the slots disagree. Failing here would fail every request that sweeps
         // expired leases, for every campaign; the slot is given back anyway and the ledger audit
         // shows the gap.

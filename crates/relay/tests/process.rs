@@ -26,6 +26,7 @@ fn start_relay(data: &Path, extra: &[&str]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_datahub-relay"))
         .args(["--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(relay_process_flags())
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

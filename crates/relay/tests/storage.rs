@@ -574,10 +574,9 @@ async fn accepted_uploads_are_results(backend: Backend) {
     let mut spec = campaign_spec("photos", &owner, 2, 2, "1");
     spec["kind"] = json!("image_upload");
     spec["items"] = json!([{ "prompt": "a cat" }, { "prompt": "a dog" }]);
-    let body = serde_json::to_vec(&spec).unwrap();
-    let (status, created) = net.signed(&owner, "POST", "/v1/campaigns", body).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
     let api = Net::http(&net.base, tempfile::tempdir().unwrap()).await;
+    let (status, created) = api.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
     let mut uploaded = Vec::new();
     for name in ["u0", "u1", "u2"] {
         let mut worker = Worker::sign_in(&api, name).await;

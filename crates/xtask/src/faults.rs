@@ -25,8 +25,12 @@ use crate::cmd::{Cmd, heading, root};
 use crate::report::{self, Machine};
 
 /// The relay's settings for the suite: nodes judged dead after 6 s of silence, repair and audits
-/// every second or two, and no rate limit in the way.
+/// every second or two, and no rate limit in the way. A development relay (placeholder chain)
+/// whose operator is the load bench's public test key (`OPERATOR_ADDRESS` in
+/// crates/relay/benches/load.rs), which grants its campaign budgets.
 const RELAY_CONFIG: &str = "\
+dev = true
+operators = [\"0x9E9B296a1615FA21eadb883FDd271ce951B91641\"]
 node_timeout_secs = 6
 repair_interval_secs = 2
 audit_interval_secs = 1

@@ -167,6 +167,19 @@ pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 impl CampaignSpec {
+    /// The one chain a campaign pays on: its budget is held by that chain's escrow, so it comes
+    /// from the requester's funds there, and its rewards are claimed there.
+    pub fn paying_chain(&self) -> ApiResult<u64> {
+        match self.chains.as_slice() {
+            [chain] => Ok(*chain),
+            chains => Err(invalid(format!(
+                "chains: a campaign pays on exactly one chain (its budget is held by that chain's escrow), not {}: name one chain id, e.g. [{}]",
+                chains.len(),
+                chains.first().copied().unwrap_or(56)
+            ))),
+        }
+    }
+
     /// Checks everything a contributor or the ledger will rely on, against a relay's settings
     /// (its item limit, its chains and tokens). Returns (reward, budget) in ledger units. What
     /// `POST /v1/campaigns` runs (through `CampaignSpec::validate`) and the fuzz targets call.

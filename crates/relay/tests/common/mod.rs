@@ -99,10 +99,39 @@ pub enum Target {
     },
 }
 
+/// The key of the test relays' operator (the one address in their `operators`).
+pub fn operator() -> SecretKey {
+    key("operator")
+}
+
+/// The flags that make a relay process like the in-process test relays: the development chain
+/// and [`operator`] as its operator.
+pub fn relay_process_flags() -> Vec<String> {
+    vec![
+        "--dev".into(),
+        "--operator".into(),
+        operator().public_key().address().to_checksum(),
+    ]
+}
+
+/// The development chain 56 and a second one, 1, to show that a campaign pays on one only.
+pub fn test_chains() -> Vec<datahub_relay::config::ChainConfig> {
+    let mut chains = Config::dev_chains();
+    let mut other = chains[0].clone();
+    other.id = 1;
+    other.name = "a second chain".into();
+    other.claim_contract = "0x00000000000000000000000000000000da7a0001".into();
+    chains.push(other);
+    chains
+}
+
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config {
         data_dir: dir.to_path_buf(),
         db_readers: 2,
+        dev: true,
+        chains: test_chains(),
+        operators: vec![operator().public_key().address().to_checksum()],
         ..Config::default()
     };
     config.limits.address_per_sec = 10_000.0;
@@ -219,9 +248,96 @@ impl Net {
         signed_request(key, method, path, body, &self.address)
     }
 
+    /// Funds `owner` with the campaign's budget (an operator grant, see [`Net::grant`]) and
+    /// creates the campaign. A definition whose budget, token or single chain is not usable
+    /// is sent unfunded, for the relay to refuse.
     pub async fn create_campaign(&self, owner: &SecretKey, spec: &Value) -> (StatusCode, Value) {
+        let chains = spec["chains"].as_array().map_or(0, Vec::len);
+        if let (Some(budget), Some(token), Some(chain), 1) = (
+            spec["budget"].as_str(),
+            spec["token"].as_str(),
+            spec["chains"][0].as_u64(),
+            chains,
+        ) {
+            // One grant per (owner, definition): creating the same campaign again is funded
+            // once, as it is created once.
+            let digest = blake3::hash(format!("{}{spec}", owner.public_key().address()).as_bytes());
+            let request_id = format!("fund-{}", &digest.to_hex()[..32]);
+            let (status, body) = self
+                .grant(
+                    &owner.public_key().address(),
+                    chain,
+                    token,
+                    budget,
+                    &request_id,
+                )
+                .await;
+            // 422: a budget or token the relay refuses, which creating reports; "replayed": the
+            // same grant signed within the same millisecond, already applied.
+            assert!(
+                status.is_success()
+                    || status == StatusCode::UNPROCESSABLE_ENTITY
+                    || body["error"] == "replayed",
+                "funding the campaign's owner: {status} {body}"
+            );
+        }
+        self.create_campaign_unfunded(owner, spec).await
+    }
+
+    /// Creates a campaign with whatever funds `owner` has.
+    pub async fn create_campaign_unfunded(
+        &self,
+        owner: &SecretKey,
+        spec: &Value,
+    ) -> (StatusCode, Value) {
         self.call(self.signed(owner, "POST", "/v1/campaigns", spec))
             .await
+    }
+
+    /// An operator grant of `amount` tokens to `requester` on `chain`, signed by [`operator`].
+    pub async fn grant(
+        &self,
+        requester: &Address,
+        chain: u64,
+        token: &str,
+        amount: &str,
+        request_id: &str,
+    ) -> (StatusCode, Value) {
+        let body = json!({
+            "request_id": request_id,
+            "requester": requester.to_checksum(),
+            "chain_id": chain,
+            "token": token,
+            "amount": amount,
+        });
+        self.call(self.signed(&operator(), "POST", "/v1/treasury/grants", &body))
+            .await
+    }
+
+    /// `GET /v1/funds` signed by `requester`: its funds, `"0"` where it has none.
+    pub async fn funds(&self, requester: &SecretKey, chain: u64, token: &str) -> String {
+        let (status, body) = self.call(self.signed_get(requester, "/v1/funds")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["funds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["chain_id"] == chain && f["token"] == token)
+            .map_or_else(
+                || "0".to_owned(),
+                |f| f["amount"].as_str().unwrap().to_owned(),
+            )
+    }
+
+    /// A GET with an empty body signed by `key` for this relay.
+    pub fn signed_get(&self, key: &SecretKey, path: &str) -> Request<Body> {
+        let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
+        let signature = request::sign_request(key, "GET", path, b"", now, &self.address);
+        Request::get(path)
+            .header(request::TIME_HEADER, now.unix_millis().to_string())
+            .header(request::SIGNATURE_HEADER, signature.to_hex())
+            .body(Body::empty())
+            .unwrap()
     }
 }
 
@@ -368,10 +484,10 @@ impl Worker {
     }
 }
 
-/// The EIP-712 domain of receipts on [`CHAIN`] under the default configuration.
+/// The EIP-712 domain of receipts on [`CHAIN`] under the test configuration.
 pub fn domain(_net: &Net) -> Eip712Domain {
-    let relay_config = Config::default();
-    let chain = relay_config.chain(CHAIN).unwrap();
+    let chains = Config::dev_chains();
+    let chain = chains.iter().find(|c| c.id == CHAIN).unwrap();
     Eip712Domain {
         name: "DataHub".into(),
         version: "1".into(),
