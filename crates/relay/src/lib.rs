@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod campaigns;
+pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -162,6 +163,7 @@ impl Relay {
             .route("/v1/me/history", get(rewards::history))
             .route("/v1/claims", get(rewards::vouchers).post(rewards::claim))
             .route("/v1/claims/{id}", get(rewards::voucher))
+            .route("/v1/treasury/audit", get(chain::audit::handler))
             .route("/v1/nodes", get(storage::nodes))
             .route("/v1/nodes/register", post(storage::register))
             .route("/v1/nodes/heartbeat", post(storage::heartbeat))
@@ -353,6 +355,7 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
     }
     let sweeper = tokio::spawn(sweep_leases(relay.clone()));
     let upkeep = tokio::spawn(maintenance::run(relay.clone()));
+    let watcher = tokio::spawn(chain::run(relay.clone()));
     let router = Relay::router(&relay);
     println!(
         "datahub-relay listening on http://{local} address {} database {}",
@@ -371,6 +374,7 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
     .await;
     sweeper.abort();
     upkeep.abort();
+    watcher.abort();
     tracing::info!("relay stopped");
     result.map_err(|e| StartError(e.to_string()))
 }
