@@ -15,6 +15,7 @@
 
 pub mod abi;
 pub mod audit;
+pub mod dev;
 pub mod rpc;
 
 use std::collections::BTreeMap;
