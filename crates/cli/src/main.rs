@@ -6,10 +6,12 @@
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
+mod audit;
 mod campaign;
 mod client;
 mod demo;
 mod dev;
+mod devchain;
 mod export;
 mod keygen;
 mod object;
@@ -47,8 +49,18 @@ enum Command {
     /// Create, list, show, pause, resume and close campaigns
     #[command(subcommand)]
     Campaign(campaign::Command),
+    /// The treasury: solvency of each escrow (`audit`)
+    #[command(subcommand)]
+    Treasury(TreasuryCommand),
     /// Validate uploads for campaigns that name this key: take jobs, open, check, sign verdicts
     Validate(validate::Args),
+}
+
+#[derive(Subcommand)]
+enum TreasuryCommand {
+    /// Reconcile each escrow with the ledger (per chain and token); exits non-zero if it does
+    /// not hold
+    Audit(audit::Args),
 }
 
 #[derive(clap::Args)]
@@ -84,6 +96,7 @@ async fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(&args),
         Command::Object(cmd) => object::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
+        Command::Treasury(TreasuryCommand::Audit(args)) => audit::run(args).await,
         Command::Validate(args) => validate::run(args).await,
     };
     match result {
