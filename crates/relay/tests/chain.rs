@@ -58,8 +58,29 @@ async fn anvil() -> Option<Anvil> {
     Some(Anvil::start(&bin, &[], None).await.unwrap())
 }
 
+/// Runs `async fn $name(backend: Backend)` on SQLite and on PostgreSQL.
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
 impl Setup {
-    async fn start(tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+    async fn start(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<Self> {
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_postgres_db(&postgres_admin_url()?)),
+        };
         let anvil = anvil().await?;
         let dir = tempfile::tempdir().unwrap();
         let treasury_file = dir.path().join("treasury.key");
@@ -74,6 +95,7 @@ impl Setup {
         .await
         .unwrap();
         let mut config = test_config(dir.path());
+        config.database_url = database_url;
         config.treasury_key_file = Some(treasury_file);
         config.voucher_return_margin_secs = 0;
         config.chains = vec![dev_chain(&anvil, &deployment)];
@@ -215,9 +237,9 @@ fn units(whole: i64) -> i64 {
     whole * ledger::UNITS_PER_TOKEN
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deposit_is_credited_after_the_confirmations_and_exactly_once() {
-    let Some(mut s) = Setup::start(|_| {}).await else {
+on_both!(a_deposit_is_credited_after_the_confirmations_and_exactly_once);
+async fn a_deposit_is_credited_after_the_confirmations_and_exactly_once(backend: Backend) {
+    let Some(mut s) = Setup::start(backend, |_| {}).await else {
         return;
     };
     let requester = key("requester").public_key().address();
@@ -297,11 +319,11 @@ async fn a_deposit_is_credited_after_the_confirmations_and_exactly_once() {
     assert_ledger_balanced(&net).await;
 }
 
+on_both!(a_direct_transfer_is_a_surplus_and_an_unknown_token_is_not_credited);
 /// Tokens sent to the escrow without `deposit` are a surplus: reported, owed to no one, and not
 /// a failure. A deposit of a token the chain's config does not list is recorded, not credited.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_direct_transfer_is_a_surplus_and_an_unknown_token_is_not_credited() {
-    let Some(s) = Setup::start(|_| {}).await else {
+async fn a_direct_transfer_is_a_surplus_and_an_unknown_token_is_not_credited(backend: Backend) {
+    let Some(s) = Setup::start(backend, |_| {}).await else {
         return;
     };
     let from = s.anvil.accounts[2];
@@ -351,9 +373,11 @@ async fn a_direct_transfer_is_a_surplus_and_an_unknown_token_is_not_credited() {
     assert!(audit.ok(), "{:?}", audit.to_json());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reorg_shallower_than_the_confirmations_never_credits_the_dropped_deposit() {
-    let Some(s) = Setup::start(|_| {}).await else {
+on_both!(a_reorg_shallower_than_the_confirmations_never_credits_the_dropped_deposit);
+async fn a_reorg_shallower_than_the_confirmations_never_credits_the_dropped_deposit(
+    backend: Backend,
+) {
+    let Some(s) = Setup::start(backend, |_| {}).await else {
         return;
     };
     let requester = key("requester").public_key().address();
@@ -399,11 +423,11 @@ async fn a_reorg_shallower_than_the_confirmations_never_credits_the_dropped_depo
     assert!(s.audit().await.ok());
 }
 
+on_both!(a_reorg_deeper_than_the_confirmations_halts_the_chain);
 /// A reorg deeper than the confirmations replaces blocks already applied: the relay stops
 /// crediting that chain, says why, and the audit and the metrics show it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reorg_deeper_than_the_confirmations_halts_the_chain() {
-    let Some(s) = Setup::start(|_| {}).await else {
+async fn a_reorg_deeper_than_the_confirmations_halts_the_chain(backend: Backend) {
+    let Some(s) = Setup::start(backend, |_| {}).await else {
         return;
     };
     let requester = key("requester").public_key().address();
@@ -442,11 +466,13 @@ async fn a_reorg_deeper_than_the_confirmations_halts_the_chain() {
     assert!(metrics.contains("datahub_chain_deep_reorgs_total 1"));
 }
 
+on_both!(a_relay_killed_between_reading_a_deposit_and_crediting_it_credits_it_once);
 /// The relay reads a batch with a deposit and dies before applying it (its in-memory batch is
 /// lost with it): after the restart the deposit is credited once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_relay_killed_between_reading_a_deposit_and_crediting_it_credits_it_once() {
-    let Some(mut s) = Setup::start(|_| {}).await else {
+async fn a_relay_killed_between_reading_a_deposit_and_crediting_it_credits_it_once(
+    backend: Backend,
+) {
+    let Some(mut s) = Setup::start(backend, |_| {}).await else {
         return;
     };
     let requester = key("requester").public_key().address();
@@ -576,9 +602,9 @@ fn claim_calldata(voucher: &Value) -> Vec<u8> {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claim_submitted_on_chain_marks_the_voucher_redeemed() {
-    let Some(s) = Setup::start(|_| {}).await else {
+on_both!(a_claim_submitted_on_chain_marks_the_voucher_redeemed);
+async fn a_claim_submitted_on_chain_marks_the_voucher_redeemed(backend: Backend) {
+    let Some(s) = Setup::start(backend, |_| {}).await else {
         return;
     };
     let net = s.net();
@@ -633,9 +659,9 @@ async fn a_claim_submitted_on_chain_marks_the_voucher_redeemed() {
     assert_ledger_balanced(&net).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_unclaimed_voucher_is_credited_back_once() {
-    let Some(s) = Setup::start(|c| c.voucher_ttl_secs = 1).await else {
+on_both!(an_expired_unclaimed_voucher_is_credited_back_once);
+async fn an_expired_unclaimed_voucher_is_credited_back_once(backend: Backend) {
+    let Some(s) = Setup::start(backend, |c| c.voucher_ttl_secs = 1).await else {
         return;
     };
     let net = s.net();
