@@ -711,3 +711,156 @@ async fn an_expired_unclaimed_voucher_is_credited_back_once(backend: Backend) {
     assert!(refused.is_err());
     assert_ledger_balanced(&net).await;
 }
+
+/// A JSON-RPC endpoint that lies, in one of several ways, about a chain whose blocks all have
+/// the same made-up hash.
+#[derive(Clone, Copy, Debug)]
+enum Lie {
+    /// A log of another contract than the one asked for.
+    ForeignLog,
+    /// A `Deposited` log whose requester topic is not an address.
+    DirtyTopic,
+    /// A log with a 1-byte amount.
+    ShortData,
+    /// A log from outside the block range asked for.
+    OutOfRange,
+    /// An answer of 9 MiB.
+    Huge,
+    /// Not JSON.
+    Garbage,
+    /// A block number that does not fit 64 bits.
+    HugeQuantity,
+    /// The block asked for is answered with another number.
+    WrongBlock,
+    /// No lie: the same endpoint telling the truth (one deposit of 5 USDT), so the lies above
+    /// are refused for what they change, not for the rest.
+    Truth,
+}
+
+async fn liar(lie: Lie, escrow: Address, token: Address) -> String {
+    use axum::routing::post;
+    let handler = move |axum::Json(request): axum::Json<Value>| async move {
+        let hash = format!("0x{}", "ab".repeat(32));
+        let word = |b: u8| format!("0x{}", hex::encode([b; 32]));
+        let address_topic =
+            |a: &Address| format!("0x{}{}", "00".repeat(12), hex::encode(a.as_bytes()));
+        let method = request["method"].as_str().unwrap_or_default().to_owned();
+        let mut log = json!({
+            "address": escrow.to_checksum(),
+            "topics": [
+                format!("0x{}", hex::encode(chain::abi::deposited_topic())),
+                address_topic(&Address::from_bytes([7; 20])),
+                address_topic(&token),
+                address_topic(&Address::from_bytes([8; 20])),
+            ],
+            "data": format!("0x{}", hex::encode(tokens(5).to_be_bytes())),
+            "blockNumber": "0x5",
+            "blockHash": hash,
+            "transactionHash": word(0x11),
+            "logIndex": "0x0",
+            "removed": false,
+        });
+        let result = match (method.as_str(), lie) {
+            (_, Lie::Huge) => Value::String("x".repeat(9 << 20)),
+            (_, Lie::Garbage) => return "{{{ not json".to_owned(),
+            ("eth_blockNumber", Lie::HugeQuantity) => json!("0x1ffffffffffffffff"),
+            ("eth_blockNumber", _) => json!("0x20"),
+            ("eth_chainId", _) => json!(format!("0x{:x}", DEV)),
+            ("eth_getBlockByNumber", _) => {
+                let asked = request["params"][0].as_str().unwrap_or("0x0").to_owned();
+                let number = if matches!(lie, Lie::WrongBlock) {
+                    "0x3".to_owned()
+                } else {
+                    asked
+                };
+                json!({ "number": number, "hash": hash, "parentHash": hash, "timestamp": "0x1" })
+            }
+            ("eth_getLogs", lie) => {
+                match lie {
+                    Lie::ForeignLog => {
+                        log["address"] = json!(Address::from_bytes([9; 20]).to_checksum())
+                    }
+                    Lie::DirtyTopic => log["topics"][1] = json!(word(0xff)),
+                    Lie::ShortData => log["data"] = json!("0x05"),
+                    Lie::OutOfRange => log["blockNumber"] = json!("0x4000"),
+                    _ => {}
+                }
+                json!([log])
+            }
+            ("eth_call", _) => json!(word(0)),
+            _ => Value::Null,
+        };
+        json!({ "jsonrpc": "2.0", "id": request["id"], "result": result }).to_string()
+    };
+    let app = axum::Router::new().route("/", post(handler));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// An endpoint that lies cannot make the relay panic or credit anything: each lie is an error
+/// of the round, the cursor stays where it was, and the truth (none here) is read later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_rpc_endpoint_credits_nothing_and_panics_nothing() {
+    let escrow = Address::from_bytes([0xe5; 20]);
+    let usdt = Address::from_bytes([0x05; 20]);
+    for lie in [
+        Lie::ForeignLog,
+        Lie::DirtyTopic,
+        Lie::ShortData,
+        Lie::OutOfRange,
+        Lie::Huge,
+        Lie::Garbage,
+        Lie::HugeQuantity,
+        Lie::WrongBlock,
+        Lie::Truth,
+    ] {
+        let url = liar(lie, escrow, usdt).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.chains = vec![ChainConfig {
+            id: DEV,
+            name: "liar".into(),
+            claim_contract: escrow.to_checksum(),
+            tokens: BTreeMap::from([(
+                "USDT".into(),
+                TokenConfig {
+                    address: usdt.to_checksum(),
+                    decimals: 18,
+                },
+            )]),
+            rpc_url: Some(url.clone()),
+            public_rpc_url: None,
+            confirmations: 2,
+            start_block: 0,
+            poll_interval_ms: 100,
+        }];
+        let relay = Relay::open(config.clone(), 8080).unwrap();
+        let escrow_config = Escrow::from_config(config.chain(DEV).unwrap()).unwrap();
+        let rpc = Rpc::new(&url).unwrap();
+        let outcome = chain::round(&relay, &escrow_config, &rpc).await;
+        if let Lie::Truth = lie {
+            assert_eq!(outcome.unwrap().deposits_credited, 1);
+            continue;
+        }
+        assert!(outcome.is_err(), "{lie:?}: {outcome:?}");
+        let (deposits, cursors) = relay
+            .db
+            .read(|conn: &mut dyn Conn| -> Result<_, DbError> {
+                Ok((
+                    conn.query("SELECT tx_hash FROM chain_deposits", &[])?.len(),
+                    conn.query("SELECT next_block FROM chain_cursors", &[])?
+                        .len(),
+                ))
+            })
+            .await
+            .unwrap();
+        assert_eq!((deposits, cursors), (0, 0), "{lie:?}");
+        // The audit says it cannot read the chain; it does not fail or panic either.
+        let audit = audit::audit_chain(&relay, config.chain(DEV).unwrap())
+            .await
+            .unwrap();
+        assert!(!audit.ok(), "{lie:?}");
+    }
+}
