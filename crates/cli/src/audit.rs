@@ -36,6 +36,11 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// The value at a JSON pointer (`/liabilities/total`), `null` if absent.
+fn at<'a>(v: &'a Value, pointer: &str) -> &'a Value {
+    v.pointer(pointer).unwrap_or(&Value::Null)
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -49,7 +54,7 @@ pub fn render(audit: &Value) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let empty = Vec::new();
-    let chains = audit["chains"].as_array().unwrap_or(&empty);
+    let chains = at(audit, "/chains").as_array().unwrap_or(&empty);
     if chains.is_empty() {
         out.push_str("no chains configured\n");
     }
@@ -57,15 +62,15 @@ pub fn render(audit: &Value) -> String {
         let _ = writeln!(
             out,
             "chain {} {} escrow {} at block {}",
-            text(&chain["chain_id"]),
-            text(&chain["name"]),
-            text(&chain["contract"]),
-            text(&chain["block"])
+            text(at(chain, "/chain_id")),
+            text(at(chain, "/name")),
+            text(at(chain, "/contract")),
+            text(at(chain, "/block"))
         );
-        if let Some(halted) = chain["halted"].as_str() {
+        if let Some(halted) = at(chain, "/halted").as_str() {
             let _ = writeln!(out, "  HALTED: {halted}");
         }
-        if let Some(error) = chain["error"].as_str() {
+        if let Some(error) = at(chain, "/error").as_str() {
             let _ = writeln!(out, "  not read: {error}");
         }
         let _ = writeln!(
@@ -73,8 +78,8 @@ pub fn render(audit: &Value) -> String {
             "  {:<6} {:>16} {:>16} {:>16} {:>16} {:>16}  status",
             "token", "held", "deposits-redeem", "liabilities", "margin", "surplus"
         );
-        for token in chain["tokens"].as_array().unwrap_or(&empty) {
-            let status = if token["ok"] == Value::Bool(true) {
+        for token in at(chain, "/tokens").as_array().unwrap_or(&empty) {
+            let status = if *at(token, "/ok") == Value::Bool(true) {
                 "ok"
             } else {
                 "FAIL"
@@ -82,21 +87,21 @@ pub fn render(audit: &Value) -> String {
             let _ = writeln!(
                 out,
                 "  {:<6} {:>16} {:>16} {:>16} {:>16} {:>16}  {status}",
-                text(&token["token"]),
-                text(&token["held"]),
-                text(&token["deposits_minus_redeemed"]),
-                text(&token["liabilities"]["total"]),
-                text(&token["margin"]),
-                text(&token["surplus"]),
+                text(at(token, "/token")),
+                text(at(token, "/held")),
+                text(at(token, "/deposits_minus_redeemed")),
+                text(at(token, "/liabilities/total")),
+                text(at(token, "/margin")),
+                text(at(token, "/surplus")),
             );
-            let l = &token["liabilities"];
+            let l = &at(token, "/liabilities");
             let _ = writeln!(
                 out,
                 "         liabilities: funding {}, campaigns {}, workers {}, vouchers {}",
-                text(&l["funding"]),
-                text(&l["campaigns"]),
-                text(&l["workers"]),
-                text(&l["vouchers"])
+                text(at(l, "/funding")),
+                text(at(l, "/campaigns")),
+                text(at(l, "/workers")),
+                text(at(l, "/vouchers"))
             );
         }
     }
@@ -107,25 +112,25 @@ pub fn render(audit: &Value) -> String {
 pub fn failures(audit: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let empty = Vec::new();
-    for chain in audit["chains"].as_array().unwrap_or(&empty) {
-        let id = text(&chain["chain_id"]);
-        if let Some(halted) = chain["halted"].as_str() {
+    for chain in at(audit, "/chains").as_array().unwrap_or(&empty) {
+        let id = text(at(chain, "/chain_id"));
+        if let Some(halted) = at(chain, "/halted").as_str() {
             out.push(format!("chain {id}: halted: {halted}"));
         }
-        if let Some(error) = chain["error"].as_str() {
+        if let Some(error) = at(chain, "/error").as_str() {
             out.push(format!("chain {id}: {error}"));
         }
-        for token in chain["tokens"].as_array().unwrap_or(&empty) {
-            for problem in token["problems"].as_array().unwrap_or(&empty) {
+        for token in at(chain, "/tokens").as_array().unwrap_or(&empty) {
+            for problem in at(token, "/problems").as_array().unwrap_or(&empty) {
                 out.push(format!(
                     "chain {id} {}: {}",
-                    text(&token["token"]),
+                    text(at(token, "/token")),
                     text(problem)
                 ));
             }
         }
     }
-    if out.is_empty() && audit["ok"] != Value::Bool(true) {
+    if out.is_empty() && *at(audit, "/ok") != Value::Bool(true) {
         out.push("the relay says the audit failed".into());
     }
     out

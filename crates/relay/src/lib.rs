@@ -74,6 +74,8 @@ pub struct Relay {
     pub campaigns: campaigns::CampaignCache,
     /// HTTP client for storage nodes.
     pub http: reqwest::Client,
+    /// The last treasury audit served.
+    pub audit_cache: chain::audit::Cache,
 }
 
 /// A handle to the relay for handlers.
@@ -123,6 +125,7 @@ impl Relay {
             replay: ReplayGuard::new(skew_ms.saturating_mul(2)),
             sessions: auth::SessionCache::default(),
             campaigns: campaigns::CampaignCache::default(),
+            audit_cache: chain::audit::Cache::default(),
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(3))
                 .timeout(Duration::from_secs(60))

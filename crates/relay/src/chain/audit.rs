@@ -341,11 +341,26 @@ pub async fn refresh_metrics(relay: &AppState, chain: &ChainConfig) -> Result<()
     Ok(())
 }
 
+/// How long an answer of `GET /v1/treasury/audit` is served again: each one costs an
+/// `eth_call` per chain and token, and the endpoint is public.
+pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The last answer of `GET /v1/treasury/audit` and when it was made. The lock is held while a
+/// new one is made, so concurrent requests cost one audit.
+#[derive(Default)]
+pub struct Cache(tokio::sync::Mutex<Option<(std::time::Instant, Json_)>>);
+
 /// `GET /v1/treasury/audit`: the reconciliation of every chain (public: solvency is everyone's
 /// business).
 pub async fn handler(
     axum::extract::State(relay): axum::extract::State<AppState>,
 ) -> crate::error::ApiResult<axum::Json<Json_>> {
+    let mut cached = relay.audit_cache.0.lock().await;
+    if let Some((at, answer)) = cached.as_ref()
+        && at.elapsed() < CACHE_TTL
+    {
+        return Ok(axum::Json(answer.clone()));
+    }
     let mut chains = Vec::new();
     let mut ok = true;
     for result in audit_all(&relay).await {
@@ -362,5 +377,7 @@ pub async fn handler(
             }
         }
     }
-    Ok(axum::Json(json!({ "ok": ok, "chains": chains })))
+    let answer = json!({ "ok": ok, "chains": chains });
+    *cached = Some((std::time::Instant::now(), answer.clone()));
+    Ok(axum::Json(answer))
 }

@@ -296,10 +296,11 @@ pub async fn send(
     to: Option<&Address>,
     data: &[u8],
 ) -> Result<Receipt, DevError> {
-    let mut tx = json!({ "from": from.to_checksum(), "data": format!("0x{}", hex::encode(data)) });
-    if let Some(to) = to {
-        tx["to"] = json!(to.to_checksum());
-    }
+    let data = format!("0x{}", hex::encode(data));
+    let tx = match to {
+        Some(to) => json!({ "from": from.to_checksum(), "to": to.to_checksum(), "data": data }),
+        None => json!({ "from": from.to_checksum(), "data": data }),
+    };
     let hash = rpc.request("eth_sendTransaction", json!([tx])).await?;
     let hash_text = hash.as_str().unwrap_or_default().to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
