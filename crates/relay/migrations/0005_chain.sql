@@ -1,4 +1,4 @@
--- The chain watcher (docs/relay.md §6): the escrow's logs as read from each chain, where reading
+-- The chain watcher (docs/relay.md §6a): the escrow's logs as read from each chain, where reading
 -- has got to, and what became of each voucher. Portable SQL, like 0001.
 
 -- Each `Deposited` log once, keyed as the ledger transfer it makes (`deposit:{chain}:{tx}:{log}`).
@@ -44,7 +44,7 @@ CREATE TABLE chain_claims (
 -- Where reading each escrow has got to: every block up to `last_block` (whose hash was
 -- `last_hash`) is done, `next_block` is read next. A stored hash that is no longer the chain's is
 -- a reorg deeper than the confirmations: `halted` then says why and the chain is not read again
--- until an operator has looked (docs/relay.md §6).
+-- until an operator has looked (docs/relay.md §6a).
 CREATE TABLE chain_cursors (
     chain_id BIGINT NOT NULL,
     contract TEXT NOT NULL,
@@ -65,7 +65,7 @@ CREATE INDEX vouchers_open ON vouchers (chain_id, state, deadline);
 CREATE INDEX vouchers_nonce ON vouchers (chain_id, contract, recipient, nonce);
 
 -- The escrow's ledger account (`escrow:{chain}:{TOKEN}`, kind 'escrow') goes below zero by what
--- the contract holds for the ledger (docs/relay.md §6), which the CHECK of 0001 forbade. A CHECK
+-- the contract holds for the ledger (docs/relay.md §6a), which the CHECK of 0001 forbade. A CHECK
 -- cannot be changed in place on SQLite, so the table is copied. Requester funding per chain
 -- (`funding:{owner}:{chain}:{TOKEN}`, three colons) is never negative; the older per-token
 -- funding ids (two colons) keep the old rule. Where 0004 already rebuilt the table with the

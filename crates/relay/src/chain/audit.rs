@@ -1,4 +1,4 @@
-//! Solvency, per chain and token (docs/relay.md §6, "Audit"): what the escrow holds on chain
+//! Solvency, per chain and token (docs/relay.md §6a, "Audit"): what the escrow holds on chain
 //! against what the ledger says it received (deposits − redeemed) and what the ledger owes
 //! (requesters' funding, campaign budgets, contributors' balances, outstanding vouchers, all on
 //! that chain and in that token).

@@ -1,4 +1,4 @@
-//! The chain side of the money (docs/relay.md §6): for each configured chain with an
+//! The chain side of the money (docs/relay.md §6a): for each configured chain with an
 //! `rpc_url`, a background loop reads the escrow's logs up to the head less `confirmations` and
 //! applies them to the ledger, then credits expired vouchers back; [`audit`] reconciles what each
 //! escrow holds with what the ledger owes.
@@ -330,7 +330,7 @@ async fn still_canonical(
         return Ok(true);
     }
     let reason = format!(
-        "block {number} was {} when its logs were applied and is now {}: a reorg deeper than {} confirmations; deposits on this chain are no longer credited until an operator has reconciled it (docs/relay.md §6)",
+        "block {number} was {} when its logs were applied and is now {}: a reorg deeper than {} confirmations; deposits on this chain are no longer credited until an operator has reconciled it (docs/relay.md §6a)",
         hex32(&hash),
         now.map_or_else(|| "missing".to_owned(), |b| hex32(&b.hash)),
         escrow.confirmations
