@@ -864,3 +864,104 @@ async fn a_lying_rpc_endpoint_credits_nothing_and_panics_nothing() {
         assert!(!audit.ok(), "{lie:?}");
     }
 }
+
+/// The real binary: its background watcher credits deposits; killed with SIGKILL at random
+/// moments while deposits keep coming and restarted, it ends with every deposit credited
+/// exactly once (the audit's deposits equal what the escrow holds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_process_killed_while_deposits_arrive_credits_each_once() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    let Some(anvil) = anvil().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let treasury = keyfile::load_or_create(&dir.path().join("treasury.key")).unwrap();
+    let artifacts = dev::find_artifacts(None).unwrap();
+    let d = dev::deploy_all(
+        &anvil.rpc,
+        &artifacts,
+        &anvil.deployer(),
+        &treasury.public_key().address(),
+    )
+    .await
+    .unwrap();
+    let config = dir.path().join("relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[chains]]\nid = {DEV}\nname = \"anvil\"\nclaim_contract = \"{}\"\nrpc_url = \"{}\"\nconfirmations = 2\nstart_block = {}\npoll_interval_ms = 100\n[chains.tokens.USDT]\naddress = \"{}\"\ndecimals = 18\n",
+            d.escrow.to_checksum(),
+            anvil.url,
+            d.block,
+            d.usdt.to_checksum()
+        ),
+    )
+    .unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_datahub-relay"))
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
+        (child, base)
+    };
+    let requester = key("requester").public_key().address();
+    let payer = anvil.accounts[1];
+    let mut total = 0;
+    let (mut child, mut base) = start();
+    for (i, amount) in [10u64, 5, 7, 3, 4].into_iter().enumerate() {
+        dev::mint_and_deposit(&anvil.rpc, &d, &d.usdt, &payer, &requester, tokens(amount))
+            .await
+            .unwrap();
+        total += amount;
+        dev::mine(&anvil.rpc, 2).await.unwrap();
+        // Let the watcher get somewhere (or not) before the kill.
+        let pause = u64::from(datahub_relay::clock::random::<1>()[0]) * 2 + (i as u64) * 40;
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        (child, base) = start();
+    }
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let usdt = loop {
+        let audit: Value = client
+            .get(format!("{base}/v1/treasury/audit"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let usdt = audit["chains"][0]["tokens"][0].clone();
+        if usdt["deposits"] == json!(total.to_string()) || std::time::Instant::now() > deadline {
+            break usdt;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    // Credited once each: deposits, what the escrow holds and the funding all agree.
+    assert_eq!(usdt["deposits"], json!(total.to_string()), "{usdt}");
+    assert_eq!(usdt["held"], json!(total.to_string()), "{usdt}");
+    assert_eq!(
+        usdt["liabilities"]["funding"],
+        json!(total.to_string()),
+        "{usdt}"
+    );
+    assert_eq!(usdt["ok"], json!(true), "{usdt}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
