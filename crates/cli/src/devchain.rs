@@ -63,7 +63,11 @@ pub async fn start(data: &Path, near: Option<&Path>) -> Result<Chain> {
     let state_arg = state.display().to_string();
     // The state is written every second (and read back on the next start), so the chain, and
     // the deposits the relay's ledger credited, survive a restart, even a SIGKILL.
-    let anvil = Anvil::start(
+    // Through `datahub exec-child`, so that anvil gets SIGTERM when `dev` dies, even by SIGKILL.
+    let exe = std::env::current_exe().context("cannot find the datahub executable")?;
+    let parent = std::process::id().to_string();
+    let anvil = Anvil::start_via(
+        Some((&exe, &["exec-child"], (crate::dev::PARENT_ENV, &parent))),
         &bin,
         &["--state", &state_arg, "--state-interval", "1"],
         Some(&log),
@@ -166,9 +170,10 @@ decimals = 18
 pub fn summary(chain: &Chain) -> String {
     let d = &chain.deployment;
     format!(
-        "  chain   {} anvil {}  escrow {}  USDT {}  OORT {}  log {}\n",
-        dev::CHAIN_ID,
+        "  anvil   pid {:<7} {}  chain {}  escrow {}  USDT {}  OORT {}  log {}\n",
+        chain.anvil.pid(),
         chain.anvil.url,
+        dev::CHAIN_ID,
         d.escrow.to_checksum(),
         d.usdt.to_checksum(),
         d.oort.to_checksum(),

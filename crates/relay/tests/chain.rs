@@ -298,10 +298,16 @@ async fn a_deposit_is_credited_after_the_confirmations_and_exactly_once(backend:
     assert_eq!(status, StatusCode::OK);
     let chain = &info["chains"][0];
     assert_eq!(chain["id"], json!(DEV));
-    assert_eq!(chain["escrow_contract"], json!(s.deployment.escrow.to_checksum()));
+    assert_eq!(
+        chain["escrow_contract"],
+        json!(s.deployment.escrow.to_checksum())
+    );
     assert_eq!(chain["rpc_url"], json!(s.anvil.url));
     assert_eq!(chain["confirmations"], json!(CONFIRMATIONS));
-    assert_eq!(chain["tokens"]["USDT"]["address"], json!(s.deployment.usdt.to_checksum()));
+    assert_eq!(
+        chain["tokens"]["USDT"]["address"],
+        json!(s.deployment.usdt.to_checksum())
+    );
     let (status, body) = net.get("/v1/treasury/audit", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["ok"], json!(true), "{body}");

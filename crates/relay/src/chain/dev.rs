@@ -104,6 +104,23 @@ impl Anvil {
     /// Starts `bin` on a free port with chain id [`CHAIN_ID`] and `extra` arguments, its output
     /// in `log` (or discarded), and waits until it answers.
     pub async fn start(bin: &Path, extra: &[&str], log: Option<&Path>) -> Result<Self, DevError> {
+        Self::start_via(None, bin, extra, log).await
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// As [`Anvil::start`], run through `wrapper` (a program and its first arguments, which
+    /// execs anvil's command line after them) if given: `datahub dev` uses itself, so anvil
+    /// dies with it (the parent-death signal survives `exec`).
+    pub async fn start_via(
+        wrapper: Option<(&Path, &[&str], (&str, &str))>,
+        bin: &Path,
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> Result<Self, DevError> {
         let mut last = String::new();
         for _attempt in 0..5 {
             let port = free_port()?;
@@ -114,7 +131,15 @@ impl Anvil {
                 ),
                 None => Stdio::null(),
             };
-            let child = Command::new(bin)
+            let mut command = match wrapper {
+                Some((program, first, (key, value))) => {
+                    let mut c = Command::new(program);
+                    c.args(first).arg(bin).env(key, value);
+                    c
+                }
+                None => Command::new(bin),
+            };
+            let child = command
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
                 .args(["--chain-id", &CHAIN_ID.to_string()])
                 .args(extra)
