@@ -504,7 +504,16 @@ fn record_deposit(
         &format!("deposit on chain {chain} in {tx}"),
         now,
     )?;
-    Ok(applied == Transfer::Applied)
+    match applied {
+        Transfer::Applied => Ok(true),
+        Transfer::AlreadyApplied => Ok(false),
+        // Rolls the whole batch back: a deposit is never recorded as credited without its
+        // transfer.
+        other => Err(DbError::Backend(format!(
+            "deposit {tx}:{} not credited: {other:?}",
+            log.log_index
+        ))),
+    }
 }
 
 /// Records a claim (once) and marks the voucher it redeemed. Returns whether a voucher was
@@ -591,9 +600,9 @@ fn record_claim(
         &format!("voucher {id} redeemed on chain {chain} in {tx}"),
         now,
     )?;
-    if moved == Transfer::Insufficient {
+    if !matches!(moved, Transfer::Applied | Transfer::AlreadyApplied) {
         return Err(DbError::Backend(format!(
-            "voucher {id}: the payout account holds less than the voucher"
+            "voucher {id}: redemption not applied: {moved:?}"
         )));
     }
     Ok(true)
@@ -698,9 +707,9 @@ fn credit_back(conn: &mut dyn Conn, voucher: &str, now: i64) -> Result<bool, DbE
             &format!("voucher {voucher} expired unredeemed"),
             now,
         )?;
-        if moved == Transfer::Insufficient {
+        if !matches!(moved, Transfer::Applied | Transfer::AlreadyApplied) {
             return Err(DbError::Backend(format!(
-                "voucher {voucher}: the payout account holds less than the voucher"
+                "voucher {voucher}: credit back not applied: {moved:?}"
             )));
         }
     }
