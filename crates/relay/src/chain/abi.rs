@@ -202,10 +202,19 @@ mod tests {
         ]
     }
 
-    /// The topics are the ones solc emits: a fixed vector, so a typo in a signature string
-    /// cannot go unnoticed (the values are `cast keccak` of the signatures).
+    /// The topics are the ones solc emits: fixed vectors, so a typo in a signature string cannot
+    /// go unnoticed.
     #[test]
     fn topics_and_selectors_are_the_known_ones() {
+        // From js-sha3 (another Keccak implementation), of the signatures in the contract's ABI.
+        assert_eq!(
+            hex::encode(deposited_topic()),
+            "4174a9435a04d04d274c76779cad136a41fde6937c56241c09ab9d3c7064a1a9"
+        );
+        assert_eq!(
+            hex::encode(claimed_topic()),
+            "2f6639d24651730c7bf57c95ddbf96d66d11477e4ec626876f92c22e5f365e68"
+        );
         assert_eq!(
             hex::encode(keccak256(b"Transfer(address,address,uint256)")),
             "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
