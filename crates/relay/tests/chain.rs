@@ -979,3 +979,57 @@ async fn the_relay_process_killed_while_deposits_arrive_credits_each_once() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The cheapest double payment: claim a voucher on chain just before its deadline and hope the
+/// relay credits it back as expired before it has seen the `Claimed` log. The escrow's
+/// `isUsed` at the confirmed head says it was used: it is not credited back, and the log then
+/// marks it redeemed.
+async fn a_voucher_claimed_at_its_deadline_is_never_credited_back(backend: Backend) {
+    let Some(s) = Setup::start(backend, |c| c.voucher_ttl_secs = 8).await else {
+        return;
+    };
+    let net = s.net();
+    let (_, voucher) = earn_and_claim(&s, &net, "edge").await;
+    let deadline: u64 = voucher["typed_data"]["message"]["deadline"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Claimed in a block stamped one second before the deadline.
+    s.rpc
+        .request("evm_setNextBlockTimestamp", json!([deadline - 1]))
+        .await
+        .unwrap();
+    dev::send(
+        &s.rpc,
+        &s.anvil.accounts[3],
+        Some(&s.deployment.escrow),
+        &claim_calldata(&voucher),
+    )
+    .await
+    .unwrap();
+    // Past the deadline by the clock and by the confirmed head.
+    let wait = (deadline + 1)
+        .saturating_sub(u64::try_from(datahub_relay::clock::now_ms() / 1000).unwrap());
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    s.rpc
+        .request("evm_setNextBlockTimestamp", json!([deadline + 5]))
+        .await
+        .unwrap();
+    s.mine(CONFIRMATIONS + 1).await;
+    let head = s.rpc.block_number().await.unwrap();
+    let safe = s.rpc.block(head - CONFIRMATIONS).await.unwrap().unwrap();
+    assert!(safe.timestamp > deadline);
+    // Expiry before the Claimed log is applied: isUsed is true, nothing is credited back.
+    let returned = chain::return_expired(&s.relay, &s.escrow, &s.rpc, &safe)
+        .await
+        .unwrap();
+    assert_eq!(returned, 0);
+    let round = s.round().await;
+    assert_eq!((round.redeemed, round.returned), (1, 0), "{round:?}");
+    let rows = s.query("SELECT state FROM vouchers").await;
+    assert_eq!(rows, vec![vec![json!("redeemed")]]);
+    assert_eq!(s.round().await.returned, 0);
+    assert_ledger_balanced(&net).await;
+}
+on_both!(a_voucher_claimed_at_its_deadline_is_never_credited_back);
