@@ -142,10 +142,13 @@ pub async fn run(args: Args) -> Result<()> {
         "--data".into(),
         data.join("relay").display().to_string(),
     ];
+    // Whether the relay watches the development chain (it does unless another configuration
+    // says otherwise), so that the demo deposit can be waited for.
+    let mut watched = false;
     if std::env::var_os("DATAHUB_CONFIG").is_none() {
         let mut config = dev_config(&data)?;
         if let Some(chain) = &chain {
-            config = crate::devchain::with_chain(&data, &config, chain)?;
+            (config, watched) = crate::devchain::with_chain(&data, &config, chain)?;
         }
         relay_args.extend(["--config".into(), config.display().to_string()]);
     } else if chain.is_some() {
@@ -215,7 +218,12 @@ pub async fn run(args: Args) -> Result<()> {
         stop_all(&stop, tasks).await;
         return Err(e);
     }
-    if let (Some(chain), false) = (&chain, args.no_demo) {
+    if chain.is_some() && !args.no_demo && !watched {
+        println!(
+            "demo requester not funded: the relay's configuration does not watch the development chain"
+        );
+    }
+    if let (Some(chain), false, true) = (&chain, args.no_demo, watched) {
         let funded = tokio::select! {
             r = crate::devchain::fund_demo(&client, chain, &data) => r,
             () = &mut shutdown => {

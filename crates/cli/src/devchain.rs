@@ -123,13 +123,13 @@ pub async fn start(data: &Path, near: Option<&Path>) -> Result<Chain> {
 }
 
 /// The relay's configuration for this run: `base` (the kept `relay.toml`) with the chain added,
-/// in `DIR/relay-run.toml` (anvil's port changes from run to run). A `base` that names its own
-/// `[[chains]]` is used as it is.
-pub fn with_chain(data: &Path, base: &Path, chain: &Chain) -> Result<PathBuf> {
+/// in `DIR/relay-run.toml` (anvil's port changes from run to run), and `true`. A `base` that
+/// names its own `[[chains]]` is used as it is, and `false` (the chain is not watched).
+pub fn with_chain(data: &Path, base: &Path, chain: &Chain) -> Result<(PathBuf, bool)> {
     let text =
         std::fs::read_to_string(base).with_context(|| format!("cannot read {}", base.display()))?;
     if text.contains("[[chains]]") {
-        return Ok(base.to_owned());
+        return Ok((base.to_owned(), false));
     }
     let d = &chain.deployment;
     let url = &chain.anvil.url;
@@ -163,7 +163,7 @@ decimals = 18
     let path = data.join("relay-run.toml");
     std::fs::write(&path, format!("{text}{chain_toml}"))
         .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(path)
+    Ok((path, true))
 }
 
 /// What `dev` prints about the chain.
