@@ -1,6 +1,13 @@
 //! `datahub dev`: a whole DataHub network on 127.0.0.1 until Ctrl-C or SIGTERM.
 //!
-//! The relay (API and web app, `--dev`: a development chain with placeholder contracts, and
+//! First a real chain: anvil (`$DATAHUB_ANVIL`, `contracts/node_modules/.bin/anvil`, or `PATH`)
+//! on a free port, its state kept in `DIR/anvil-state.json` so the chain outlives a restart, with
+//! mock USDT and OORT (18 decimals) and the escrow deployed from the committed artifacts
+//! (`contracts/artifacts/`) by anvil's unlocked account 0, the relay's treasury as the escrow's
+//! signer. The relay watches it (chain 31337, one confirmation) and the demo requester is funded
+//! by a real `deposit` the relay credits before the demo campaigns are created.
+//!
+//! The relay (API and web app, `--dev`: placeholder contracts accepted when there is no chain,
 //! `DIR/operator.key` as its operator) and `--nodes` storage nodes each run as a child process of this
 //! binary (`datahub relay …`, `datahub node …`), so killing one is a real fault. Each child
 //! prints one line on standard output once it listens; `dev` reads it, prints a summary (pids,
@@ -50,6 +57,9 @@ pub struct Args {
     /// Do not create the demo campaigns (one of each task type)
     #[arg(long)]
     no_demo: bool,
+    /// Do not start a chain (anvil): vouchers then cannot be redeemed and nothing is funded
+    #[arg(long)]
+    no_chain: bool,
 }
 
 /// A child that has printed its line.
@@ -74,6 +84,16 @@ pub async fn run(args: Args) -> Result<()> {
         .with_context(|| format!("cannot create {}", args.data.display()))?;
     let data = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
     let exe = std::env::current_exe().context("cannot find the datahub executable")?;
+
+    let chain = if args.no_chain {
+        None
+    } else {
+        Some(
+            crate::devchain::start(&data, www.as_deref())
+                .await
+                .context("the development chain did not start (--no-chain runs without one)")?,
+        )
+    };
 
     let (events, mut events_rx) = mpsc::unbounded_channel();
     let (stop, stop_rx) = watch::channel(false);
@@ -129,9 +149,19 @@ pub async fn run(args: Args) -> Result<()> {
         "--operator".into(),
         operator.public_key().address().to_checksum(),
     ];
+    // Whether the relay watches the development chain (it does unless another configuration
+    // says otherwise), so that the demo deposit can be waited for.
+    let mut watched = false;
     if std::env::var_os("DATAHUB_CONFIG").is_none() {
-        let config = dev_config(&data)?;
+        let mut config = dev_config(&data)?;
+        if let Some(chain) = &chain {
+            (config, watched) = crate::devchain::with_chain(&data, &config, chain)?;
+        }
         relay_args.extend(["--config".into(), config.display().to_string()]);
+    } else if chain.is_some() {
+        eprintln!(
+            "warning: DATAHUB_CONFIG is set: the relay does not watch the development chain unless that file names it"
+        );
     }
     if let Some(www) = &www {
         relay_args.extend(["--www".into(), www.display().to_string()]);
@@ -165,6 +195,9 @@ pub async fn run(args: Args) -> Result<()> {
     }
 
     print!("{}", summary(&started, &regions, &data, www.is_some()));
+    if let Some(chain) = &chain {
+        print!("{}", crate::devchain::summary(chain));
+    }
     println!(
         "waiting for {} node(s) to register with the relay…",
         args.nodes
@@ -192,9 +225,32 @@ pub async fn run(args: Args) -> Result<()> {
         stop_all(&stop, tasks).await;
         return Err(e);
     }
+    if chain.is_some() && !args.no_demo && !watched {
+        println!(
+            "demo requester not funded: the relay's configuration does not watch the development chain"
+        );
+    }
+    if let (Some(chain), false, true) = (&chain, args.no_demo, watched) {
+        let funded = tokio::select! {
+            r = crate::devchain::fund_demo(&client, chain, &data) => r,
+            () = &mut shutdown => {
+                stop_all(&stop, tasks).await;
+                println!("datahub dev: stopped");
+                return Ok(());
+            }
+        };
+        match funded {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                stop_all(&stop, tasks).await;
+                return Err(e.context("funding the demo requester"));
+            }
+        }
+    }
     if !args.no_demo {
         tokio::select! {
-            () = seed_demo(&client, &data) => {}
+            // Funded by the deposit on the watched chain; by the operator's grant without one.
+            () = seed_demo(&client, &data, !watched) => {}
             () = &mut shutdown => {
                 stop_all(&stop, tasks).await;
                 println!("datahub dev: stopped");
@@ -228,8 +284,8 @@ pub async fn run(args: Args) -> Result<()> {
 }
 
 /// Seeds the demo campaigns and says how it went; a failure is a warning, the network runs on.
-async fn seed_demo(client: &Relay, data: &Path) {
-    match tokio::time::timeout(START_TIMEOUT, crate::demo::seed(client, data)).await {
+async fn seed_demo(client: &Relay, data: &Path, grant: bool) {
+    match tokio::time::timeout(START_TIMEOUT, crate::demo::seed(client, data, grant)).await {
         Ok(Ok(seeded)) => {
             for failure in &seeded.failures {
                 eprintln!("warning: demo campaign not created: {failure}");

@@ -7,10 +7,12 @@
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
+mod audit;
 mod campaign;
 mod client;
 mod demo;
 mod dev;
+mod devchain;
 mod export;
 mod keygen;
 mod object;
@@ -54,6 +56,15 @@ enum Command {
     Treasury(treasury::Command),
     /// Validate uploads for campaigns that name this key: take jobs, open, check, sign verdicts
     Validate(validate::Args),
+    /// Run PROGRAM ARGS… so that it dies with `datahub dev` (how dev starts anvil)
+    #[command(hide = true)]
+    ExecChild {
+        /// The program
+        program: std::path::PathBuf,
+        /// Its arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -91,6 +102,14 @@ async fn main() -> ExitCode {
         Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::Treasury(cmd) => treasury::run(cmd).await,
         Command::Validate(args) => validate::run(args).await,
+        Command::ExecChild { program, args } => {
+            dev::follow_parent();
+            // exec keeps the parent-death signal follow_parent set; it returns only on failure.
+            let error = std::os::unix::process::CommandExt::exec(
+                std::process::Command::new(&program).args(&args),
+            );
+            Err(anyhow::anyhow!("cannot run {}: {error}", program.display()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

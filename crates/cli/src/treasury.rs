@@ -18,6 +18,9 @@ pub enum Command {
     Grant(GrantArgs),
     /// Show your funds per chain and token: what your campaign budgets can draw on
     Funds(FundsArgs),
+    /// Reconcile each escrow with the ledger (per chain and token); exits non-zero if it does
+    /// not hold
+    Audit(crate::audit::Args),
 }
 
 #[derive(clap::Args)]
@@ -62,6 +65,7 @@ pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Grant(args) => grant(args).await,
         Command::Funds(args) => funds(args).await,
+        Command::Audit(args) => crate::audit::run(args).await,
     }
 }
 

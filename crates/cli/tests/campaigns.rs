@@ -244,7 +244,8 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
             definition["items"].as_array().unwrap().len()
         );
         assert_eq!(campaign["encryption_key"], public.as_str(), "{id}");
-        assert_eq!(campaign["chains"], serde_json::json!([56]), "{id}");
+        // The one chain `dev` pays on: its anvil.
+        assert_eq!(campaign["chains"], serde_json::json!([31337]), "{id}");
         assert_eq!(campaign["lease_seconds"], 600, "{id}");
         assert_eq!(campaign["overlap"], 1, "{id}");
         assert_eq!(
@@ -449,7 +450,7 @@ image_url = "/demo/blue-square.svg"
         created.contains("  items        2 (40 tasks open)\n"),
         "{created}"
     );
-    assert!(created.contains("  chains       56\n"), "{created}");
+    assert!(created.contains("  chains       31337\n"), "{created}");
     let again = run_ok(&["campaign", "create", "shapes.toml", me[0], me[1]]);
     assert!(
         again.starts_with(

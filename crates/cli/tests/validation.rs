@@ -27,7 +27,17 @@ struct Dev {
 impl Dev {
     fn start(dir: &Path) -> Dev {
         let mut child = Command::new(BIN)
-            .args(["dev", "--port", "0", "--nodes", "3", "--no-demo", "--data"])
+            // No chain: the campaigns below pay on the relay's chain 56, as signed.
+            .args([
+                "dev",
+                "--port",
+                "0",
+                "--nodes",
+                "3",
+                "--no-demo",
+                "--no-chain",
+                "--data",
+            ])
             .arg(dir.join("net"))
             // The demo pictures, which a categorization campaign below names by path.
             .arg("--www")

@@ -7,6 +7,7 @@
 //! - [`submission`]: the body of `POST /v1/submissions` and the answer inside it.
 //! - [`api`]: any JSON-bodied `POST` of the relay's API, through the real router.
 //! - [`node_api`]: any request to a storage node's API, through its real router.
+//! - [`chain_log`]: a JSON-RPC endpoint's log or block, and the escrow's events inside a log.
 
 // Each fuzz target uses one of these functions; the test uses them all.
 #![allow(dead_code)]
@@ -667,4 +668,30 @@ pub fn node_api(data: &[u8]) {
         !status.is_server_error(),
         "{method} {uri} answered {status}: {answer}"
     );
+}
+
+/// What a JSON-RPC endpoint says about a log or a block (the relay does not trust it): reading
+/// it never panics; a log that reads decodes as `Deposited` or `Claimed` or is refused, never
+/// panics; a decoded event's amount fits the ledger or is refused.
+pub fn chain_log(data: &[u8]) {
+    use datahub_relay::chain::abi::{Claimed, Deposited};
+    use datahub_relay::chain::rpc::{BlockRef, Log};
+    let Ok(value) = serde_json::from_slice::<Value>(data) else {
+        return;
+    };
+    let _ = BlockRef::parse(&value);
+    let Ok(log) = Log::parse(&value) else {
+        return;
+    };
+    assert!(log.topics.len() <= 4);
+    if let Ok(deposit) = Deposited::decode(&log.topics, &log.data) {
+        assert_eq!(log.topics.len(), 4);
+        assert_eq!(log.data.len(), 32);
+        let _ = datahub_relay::chain::to_ledger_units(&deposit.amount, 18);
+        let _ = datahub_relay::chain::to_ledger_units(&deposit.amount, 6);
+    }
+    if let Ok(claim) = Claimed::decode(&log.topics, &log.data) {
+        assert_eq!(log.topics.len(), 4);
+        let _ = datahub_relay::chain::to_ledger_units(&claim.amount, 18);
+    }
 }

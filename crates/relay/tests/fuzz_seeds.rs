@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 type Check = fn(&[u8]);
 
 /// The fuzz targets of `crates/relay/fuzz` and their checks.
-const TARGETS: [(&str, Check); 4] = [
+const TARGETS: [(&str, Check); 5] = [
     ("campaign_spec", checks::campaign_spec),
     ("submission", checks::submission),
     ("api", checks::api),
     ("node_api", checks::node_api),
+    ("chain_log", checks::chain_log),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -89,4 +90,9 @@ fn every_target_is_replayed() {
     known.sort();
     assert_eq!(names(&fuzz_dir().join("fuzz_targets"), Some("rs")), known);
     assert_eq!(names(&fuzz_dir().join("seeds"), None), known);
+}
+
+#[test]
+fn chain_log() {
+    replay("chain_log");
 }
