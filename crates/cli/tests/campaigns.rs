@@ -387,7 +387,7 @@ image_url = "/demo/blue-square.svg"
     let err = run_fails(&["campaign", "create", "shapes.toml", me[0], me[1]]);
     assert_eq!(
         err,
-        "error: the relay refused campaign my-shapes: budget 2 USDT on chain 56 exceeds your funds (0) by 2: deposit to the escrow or ask the operator for a grant (insufficient_funds)\n"
+        "error: the relay refused campaign my-shapes: budget 2 USDT on chain 31337 exceeds your funds (0) by 2: deposit to the escrow or ask the operator for a grant (insufficient_funds)\n"
     );
     assert_eq!(campaigns(&dev).len(), 0);
     let funds = run_ok(&["treasury", "funds", me[0], me[1]]);
@@ -406,7 +406,7 @@ image_url = "/demo/blue-square.svg"
             "--requester",
             &me_address,
             "--chain",
-            "56",
+            "31337",
             "--token",
             "USDT",
             "--amount",
@@ -426,7 +426,7 @@ image_url = "/demo/blue-square.svg"
     assert_eq!(
         granted,
         format!(
-            "granted: 2 USDT on chain 56 to {me_address} (grant:g1)\ntheir funds there now: 2 USDT\n"
+            "granted: 2 USDT on chain 31337 to {me_address} (grant:g1)\ntheir funds there now: 2 USDT\n"
         )
     );
     let again = ok(dir, &as_strs(&grant(&operator_key, "g1")));
@@ -436,7 +436,7 @@ image_url = "/demo/blue-square.svg"
     );
     let funds = run_ok(&["treasury", "funds", me[0], me[1]]);
     assert!(
-        funds.contains("\n        56  USDT                           2\n"),
+        funds.contains("\n     31337  USDT                           2\n"),
         "{funds}"
     );
 
@@ -500,7 +500,7 @@ image_url = "/demo/blue-square.svg"
     let funds: Value = serde_json::from_str(&funds).unwrap();
     assert_eq!(
         funds["funds"],
-        serde_json::json!([{ "chain_id": 56, "token": "USDT", "amount": "2" }])
+        serde_json::json!([{ "chain_id": 31337, "token": "USDT", "amount": "2" }])
     );
     let err = run_fails(&["campaign", "resume", "my-shapes", me[0], me[1]]);
     assert_eq!(
