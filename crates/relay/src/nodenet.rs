@@ -107,13 +107,11 @@ pub fn parse_endpoint(text: &str, allow_private: bool) -> Result<Url, String> {
         Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
         Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
     };
-    if let Some(ip) = ip {
-        if !allow_private && !is_public(ip) {
-            return Err(format!(
-                "endpoint address {ip} is not public (loopback, private, link-local or reserved); \
-                 nodes must be reachable on a public address"
-            ));
-        }
+    if let Some(ip) = ip.filter(|ip| !allow_private && !is_public(*ip)) {
+        return Err(format!(
+            "endpoint address {ip} is not public (loopback, private, link-local or reserved); \
+             nodes must be reachable on a public address"
+        ));
     }
     Ok(url)
 }
