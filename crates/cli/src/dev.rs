@@ -480,7 +480,16 @@ fn exited(started: &[Started], index: usize, status: &std::io::Result<ExitStatus
 async fn start(exe: &Path, name: &str, args: &[String], log: &Path) -> Result<(Child, Started)> {
     let log_file =
         std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    // Every node of a dev network is on 127.0.0.1 and registers itself: the relay must accept
+    // private endpoints and unadmitted nodes, which a public relay refuses (docs/relay.md,
+    // "Storage nodes"). Nodes ignore these; a value set by the user wins.
+    for switch in ["DATAHUB_ALLOW_PRIVATE_NODES", "DATAHUB_OPEN_ADMISSION"] {
+        if std::env::var_os(switch).is_none() {
+            command.env(switch, "1");
+        }
+    }
+    let mut child = command
         .args(args)
         .env(PARENT_ENV, std::process::id().to_string())
         .stdin(Stdio::null())

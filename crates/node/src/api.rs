@@ -1,7 +1,8 @@
 //! The node's HTTP API (specified in `docs/storage-node.md`): [`app`] builds the router over an
 //! [`AppState`].
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
@@ -13,7 +14,8 @@ use axum::{Json, Router};
 use datahub_core::eth::Timestamp;
 use datahub_core::proof::RangeProof;
 use datahub_core::request::{
-    DEFAULT_MAX_SKEW_MS, RequestError, SIGNATURE_HEADER, TIME_HEADER, verify_request,
+    DEFAULT_MAX_SKEW_MS, RequestError, SIGNATURE_HEADER, TIME_HEADER, canonical_hashed,
+    verify_request_hashed,
 };
 use datahub_core::{Address, ShardId};
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,8 @@ use crate::store::{PutOutcome, ShardStore, StoreError, Usage, parse_shard_id};
 pub const DEFAULT_MAX_SHARD_SIZE: u64 = 16 * 1024 * 1024;
 /// The largest body a signed request without a shard (a delete) may carry.
 const MAX_SMALL_BODY: usize = 64 * 1024;
+/// The longest a request body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the handlers share: the store, the node's identity and its limits.
 #[derive(Clone)]
@@ -41,6 +45,36 @@ struct Inner {
     max_skew_ms: i64,
     relay: OnceLock<Address>,
     clock: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    seen: Arc<Mutex<SeenSignatures>>,
+}
+
+/// Deletes accepted lately (by what was signed), with their time, so a captured request
+/// cannot be played again (a replayed delete would remove a shard the relay since re-placed).
+/// A request older than the allowed clock skew is refused as stale anyway, so entries older than
+/// that are dropped.
+#[derive(Default)]
+struct SeenSignatures {
+    by_signature: HashMap<String, i64>,
+}
+
+impl SeenSignatures {
+    /// The most signatures remembered; past that the node refuses signed requests for a moment
+    /// rather than forget one that could be replayed.
+    const MAX: usize = 1_000_000;
+
+    /// Records `signature` made at `time_ms`; false if it was seen already (or the memory is
+    /// full).
+    fn first_time(&mut self, signature: &str, time_ms: i64, now_ms: i64, skew_ms: i64) -> bool {
+        let horizon = now_ms.saturating_sub(skew_ms.saturating_mul(2));
+        if self.by_signature.len() >= Self::MAX / 2 {
+            self.by_signature.retain(|_, t| *t >= horizon);
+        }
+        if self.by_signature.len() >= Self::MAX || self.by_signature.contains_key(signature) {
+            return false;
+        }
+        self.by_signature.insert(signature.to_owned(), time_ms);
+        true
+    }
 }
 
 /// The system clock as a [`Timestamp`].
@@ -72,6 +106,7 @@ impl AppState {
                 max_skew_ms: DEFAULT_MAX_SKEW_MS,
                 relay: OnceLock::new(),
                 clock: Arc::new(system_now),
+                seen: Arc::default(),
             }),
         }
     }
@@ -328,13 +363,17 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiErro
     }
 }
 
-/// Checks that the relay signed this request; the error to answer otherwise.
+/// Checks that the relay signed this request, whose body hashes to `body_hash`, and with
+/// `once`, that it is not a replay of one already accepted; the error to answer otherwise.
+/// Writes need no replay memory: a replayed put stores bytes the relay once sent, which hash
+/// to their id; a replayed delete would remove a shard the relay placed again since.
 fn check_relay_signature(
     state: &AppState,
     method: &Method,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
-    body: &[u8],
+    body_hash: &[u8; 32],
+    once: bool,
 ) -> Result<(), ApiError> {
     let relay = state.relay().ok_or_else(|| {
         ApiError::new(
@@ -344,14 +383,19 @@ fn check_relay_signature(
         )
     })?;
     let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let signer = verify_request(
-        method.as_str(),
-        path_and_query,
-        body,
+    let now = (state.inner.clock)();
+    let (time, signature) = (
         header_str(headers, TIME_HEADER)?,
         header_str(headers, SIGNATURE_HEADER)?,
+    );
+    let signer = verify_request_hashed(
+        method.as_str(),
+        path_and_query,
+        body_hash,
+        time,
+        signature,
         &state.address(),
-        (state.inner.clock)(),
+        now,
         state.inner.max_skew_ms,
     )
     .map_err(|e| {
@@ -362,17 +406,48 @@ fn check_relay_signature(
         };
         ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
     })?;
-    if signer == relay {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+    if signer != relay {
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             format!(
                 "only the relay {relay} may write to this node; the request was signed by {signer}"
             ),
-        ))
+        ));
     }
+    if !once {
+        return Ok(());
+    }
+    // The time parsed, or verify_request_hashed would have refused it.
+    let time_ms = time.parse::<i64>().unwrap_or(0);
+    // Remembered by what was signed, not by the signature's spelling, so that another encoding
+    // of the same signature is the same request.
+    let signed = canonical_hashed(
+        method.as_str(),
+        path_and_query,
+        body_hash,
+        Timestamp::from_unix_millis(time_ms),
+        &state.address(),
+    );
+    let fresh = state
+        .inner
+        .seen
+        .lock()
+        .map_err(|_| ApiError::internal("replay memory poisoned"))?
+        .first_time(
+            blake3::hash(signed.as_bytes()).to_hex().as_str(),
+            time_ms,
+            now.unix_millis(),
+            state.inner.max_skew_ms,
+        );
+    if !fresh {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "replayed",
+            "this signed request was already accepted; sign a new one",
+        ));
+    }
+    Ok(())
 }
 
 fn too_large(max: u64) -> ApiError {
@@ -393,7 +468,17 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes,
         return Err(too_large(limit));
     }
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+    // A sender trickling its body holds a connection: it gets a bounded time to finish.
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "the request body took too long to arrive",
+            )
+        })?;
+    read.map_err(|e| {
         let over = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if over {
@@ -424,8 +509,26 @@ async fn put_shard(
     let id = shard_id(&id)?;
     let (parts, body) = request.into_parts();
     let max = state.inner.max_shard_size;
-    let body = read_body(&parts.headers, body, max).await?;
-    check_relay_signature(&state, &parts.method, &uri, &parts.headers, &body)?;
+    // Everything is checked before a byte of the body is read: the signature, then the declared
+    // length. A shard's id is its BLAKE3 hash, which is the body hash the relay signed, so the
+    // signature can be checked against the id; the body is checked against it once read.
+    check_relay_signature(&state, &parts.method, &uri, &parts.headers, &id.0, false)?;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::LENGTH_REQUIRED,
+                "length_required",
+                "send the shard with a Content-Length header",
+            )
+        })?;
+    if declared > max {
+        return Err(too_large(max));
+    }
+    let body = read_body(&parts.headers, body, declared).await?;
     let store = state.store().clone();
     let len = body.len() as u64;
     let outcome = blocking(move || {
@@ -478,7 +581,14 @@ async fn delete_shard(
     let id = shard_id(&id)?;
     let (parts, body) = request.into_parts();
     let body = read_body(&parts.headers, body, MAX_SMALL_BODY as u64).await?;
-    check_relay_signature(&state, &parts.method, &uri, &parts.headers, &body)?;
+    check_relay_signature(
+        &state,
+        &parts.method,
+        &uri,
+        &parts.headers,
+        blake3::hash(&body).as_bytes(),
+        true,
+    )?;
     let store = state.store().clone();
     let deleted = blocking(move || store.delete(&id)).await?;
     tracing::info!(shard = %id, deleted, "deleted shard");

@@ -16,6 +16,7 @@
 pub mod api;
 pub mod key;
 pub mod relay;
+pub mod server;
 pub mod store;
 
 use std::fmt;
@@ -58,6 +59,9 @@ pub struct NodeArgs {
     /// The largest shard the node takes, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = api::DEFAULT_MAX_SHARD_SIZE)]
     pub max_shard_size: u64,
+    /// Most connections served at once (more wait until one closes)
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections: usize,
 }
 
 /// Why a node could not start or stopped.
@@ -126,6 +130,7 @@ pub struct Node {
     client: RelayClient,
     endpoint: String,
     heartbeat: Duration,
+    max_connections: usize,
 }
 
 impl Node {
@@ -172,6 +177,7 @@ impl Node {
             client,
             endpoint,
             heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
+            max_connections: args.max_connections,
         })
     }
 
@@ -196,9 +202,13 @@ impl Node {
             self.endpoint,
             self.heartbeat,
         ));
-        let served = axum::serve(self.listener, api::app(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = server::serve(
+            self.listener,
+            api::app(self.state),
+            self.max_connections,
+            shutdown,
+        )
+        .await;
         maintainer.abort();
         tracing::info!("node stopped");
         served.map_err(|source| NodeError::Io {

@@ -62,6 +62,7 @@ fn signed_as(
     Request::builder()
         .method(method)
         .uri(uri)
+        .header(header::CONTENT_LENGTH, body.len().to_string())
         .header(TIME_HEADER, time.unix_millis().to_string())
         .header(SIGNATURE_HEADER, signature.to_hex())
         .body(Body::from(body))
@@ -211,7 +212,23 @@ async fn put_get_range_proof_delete() {
     assert_eq!(gone.error(), "not_found");
     let proof_gone = send(&n.state, plain("GET", &proof_uri)).await;
     assert_eq!(proof_gone.status, StatusCode::NOT_FOUND);
-    let again = send(&n.state, signed("DELETE", &uri(&id), vec![])).await;
+    // The same signed delete again is a replay, refused; a new one is answered.
+    let replayed = send(&n.state, signed("DELETE", &uri(&id), vec![])).await;
+    assert_eq!(replayed.status, StatusCode::CONFLICT);
+    assert_eq!(replayed.error(), "replayed");
+    let later = Timestamp::from_unix_millis(NOW.unix_millis() + 1);
+    let again = send(
+        &n.state,
+        signed_as(
+            &relay_key(),
+            &node_key().address(),
+            "DELETE",
+            &uri(&id),
+            vec![],
+            later,
+        ),
+    )
+    .await;
     assert_eq!(again.json()["deleted"], false);
 
     let health = send(&n.state, plain("GET", "/healthz")).await;
@@ -263,10 +280,14 @@ async fn only_the_relay_writes() {
     .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN);
 
-    // Signed for another method, path or body.
+    // Signed for another body: the signature (over the id) holds, the bytes do not hash to it.
     let mut request = signed("PUT", &uri(&id), bytes.clone());
     *request.body_mut() = Body::from(shard(100, 3));
-    assert_eq!(send(&n.state, request).await.status, StatusCode::FORBIDDEN);
+    let answer = send(&n.state, request).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.error(), "wrong_id");
+    assert!(!n.store.contains(&id).unwrap());
+    // Signed for another method or path.
     let mut request = signed("DELETE", &uri(&id), vec![]);
     *request.method_mut() = axum::http::Method::PUT;
     *request.body_mut() = Body::from(bytes.clone());
@@ -372,7 +393,26 @@ async fn wrong_id_too_large_and_full() {
     let bytes = shard(3000, 4);
     let id = ShardId::of(&bytes);
     let other = ShardId::of(b"something else");
+    // The relay signs the body's hash, which for a shard is its id: bytes sent under another id
+    // fail the signature check, before the body is read.
     let answer = send(&n.state, signed("PUT", &uri(&other), bytes.clone())).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert_eq!(answer.error(), "forbidden");
+    assert!(!n.store.contains(&other).unwrap());
+    // Signed for the id but other bytes sent: refused once read.
+    let mut request = signed("PUT", &uri(&other), bytes.clone());
+    let signature = sign_request(
+        &relay_key(),
+        "PUT",
+        &uri(&other),
+        b"something else",
+        NOW,
+        &node_key().address(),
+    );
+    request
+        .headers_mut()
+        .insert(SIGNATURE_HEADER, signature.to_hex().parse().unwrap());
+    let answer = send(&n.state, request).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.error(), "wrong_id");
     assert!(!n.store.contains(&other).unwrap());
@@ -555,4 +595,104 @@ async fn store_failures_leak_nothing_and_writes_wait_for_the_relay() {
     let answer = send(&state, signed("PUT", &uri(&id), bytes)).await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.error(), "relay_unknown");
+}
+
+/// A body that never arrives: whatever is answered, it was answered without reading it.
+struct NeverEnds;
+
+impl futures_core::Stream for NeverEnds {
+    type Item = Result<axum::body::Bytes, std::io::Error>;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Pending
+    }
+}
+
+/// A put's signature, signer and declared length are checked before a byte of its body is read:
+/// a stranger cannot make the node take in 16 MiB to find out it was not the relay.
+#[tokio::test]
+async fn puts_are_judged_before_their_body_is_read() {
+    let n = node_with(1 << 30, 4096);
+    let bytes = shard(3000, 9);
+    let id = ShardId::of(&bytes);
+    let me = node_key().address();
+    let with_endless_body = |mut request: Request<Body>, len: &str| {
+        *request.body_mut() = Body::from_stream(NeverEnds);
+        request
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, len.parse().unwrap());
+        request
+    };
+    let quick = std::time::Duration::from_secs(2);
+    let cases = [
+        // Unsigned.
+        (
+            with_endless_body(plain("PUT", &uri(&id)), "3000"),
+            StatusCode::UNAUTHORIZED,
+            "unsigned",
+        ),
+        // Signed by someone else.
+        (
+            with_endless_body(
+                signed_as(&stranger_key(), &me, "PUT", &uri(&id), bytes.clone(), NOW),
+                "3000",
+            ),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        // Signed by the relay, but longer than the node takes.
+        (
+            with_endless_body(signed("PUT", &uri(&id), bytes.clone()), "5000"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let answer = tokio::time::timeout(quick, send(&n.state, request))
+            .await
+            .expect("answered without waiting for the body");
+        assert_eq!(answer.status, status);
+        assert_eq!(answer.error(), code);
+    }
+    // No declared length: refused, since the body could not be bounded before it is read.
+    let mut request = signed("PUT", &uri(&id), bytes.clone());
+    request.headers_mut().remove(header::CONTENT_LENGTH);
+    let answer = send(&n.state, request).await;
+    assert_eq!(answer.status, StatusCode::LENGTH_REQUIRED);
+    assert_eq!(answer.error(), "length_required");
+    assert!(!n.store.contains(&id).unwrap());
+}
+
+/// A delete captured on the wire cannot be played again, even after the shard is put back.
+#[tokio::test]
+async fn a_replayed_delete_is_refused() {
+    let n = node();
+    let bytes = shard(500, 11);
+    let id = ShardId::of(&bytes);
+    let delete = || signed("DELETE", &uri(&id), vec![]);
+    assert_eq!(
+        send(&n.state, signed("PUT", &uri(&id), bytes.clone()))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let first = send(&n.state, delete()).await;
+    assert_eq!(first.json()["deleted"], true);
+    // The relay places the shard here again; the old delete, replayed, must not remove it.
+    let later = Timestamp::from_unix_millis(NOW.unix_millis() + 5);
+    let put = signed_as(
+        &relay_key(),
+        &node_key().address(),
+        "PUT",
+        &uri(&id),
+        bytes.clone(),
+        later,
+    );
+    assert_eq!(send(&n.state, put).await.status, StatusCode::CREATED);
+    let replayed = send(&n.state, delete()).await;
+    assert_eq!(replayed.status, StatusCode::CONFLICT);
+    assert_eq!(replayed.error(), "replayed");
+    assert!(n.store.contains(&id).unwrap());
 }

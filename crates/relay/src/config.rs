@@ -61,6 +61,49 @@ pub struct Config {
     /// Chains on which rewards can be claimed, with their claim contract and tokens (none by
     /// default: a relay pays only where it is told to). Each chain id once.
     pub chains: Vec<ChainConfig>,
+    /// The storage network's defences against hostile nodes.
+    pub storage: StorageConfig,
+}
+
+/// How the relay guards itself and its data against storage nodes (docs/relay.md, "Storage
+/// nodes"). The defaults suit a public relay; `datahub dev` and the tests turn on
+/// `allow_private_nodes` and `open_admission` to run nodes on 127.0.0.1.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// Accept node endpoints on loopback, private, link-local, CGNAT and other non-public
+    /// addresses. Off on a public relay: a node endpoint is a URL the relay fetches, so without
+    /// this check anyone could make the relay reach its own network (SSRF).
+    /// Env: `DATAHUB_ALLOW_PRIVATE_NODES` (`1`/`true`).
+    pub allow_private_nodes: bool,
+    /// Let any key register as a node. Off on a public relay: nodes must first be admitted by
+    /// an operator (listed in `admitted_nodes` or `POST /v1/nodes/admit`), so one person cannot
+    /// register enough nodes to hold whole segments. Env: `DATAHUB_OPEN_ADMISSION`.
+    pub open_admission: bool,
+    /// Nodes admitted by configuration: address → region (the failure domain placement spreads
+    /// over, set by the operator, not by the node).
+    pub admitted_nodes: BTreeMap<String, String>,
+    /// The most capacity a node is believed to offer, in bytes, whatever it claims.
+    pub max_node_capacity: u64,
+    /// Longest the relay waits for one node request (connect to last byte), in seconds; kept
+    /// below `limits.request_timeout_secs` so a slow node cannot eat a client's whole request.
+    pub node_request_secs: u64,
+    /// A node whose audits keep failing by timeout or 5xx for this long is judged failing (each
+    /// such audit then costs reputation like a wrong proof), in seconds.
+    pub audit_grace_secs: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_nodes: false,
+            open_admission: false,
+            admitted_nodes: BTreeMap::new(),
+            max_node_capacity: 16 * 1024 * 1024 * 1024 * 1024,
+            node_request_secs: 10,
+            audit_grace_secs: 60,
+        }
+    }
 }
 
 /// Sizes, times and rates that protect the relay.
@@ -178,6 +221,7 @@ impl Default for Config {
             repair_interval_secs: 5,
             limits: Limits::default(),
             chains: Vec::new(),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -289,6 +333,19 @@ impl Config {
         if let Some(v) = var("DATAHUB_SIWE_DOMAINS") {
             self.siwe_domains = v.split(',').map(|s| s.trim().to_owned()).collect();
         }
+        let switch = |name: &str, v: String| match v.as_str() {
+            "1" | "true" => Ok(true),
+            "0" | "false" => Ok(false),
+            _ => Err(ConfigError(format!(
+                "{name}: expected 1, 0, true or false, not {v}"
+            ))),
+        };
+        if let Some(v) = var("DATAHUB_ALLOW_PRIVATE_NODES") {
+            self.storage.allow_private_nodes = switch("DATAHUB_ALLOW_PRIVATE_NODES", v)?;
+        }
+        if let Some(v) = var("DATAHUB_OPEN_ADMISSION") {
+            self.storage.open_admission = switch("DATAHUB_OPEN_ADMISSION", v)?;
+        }
         Ok(())
     }
 
@@ -365,6 +422,29 @@ impl Config {
         }
         if self.limits.ip_per_sec <= 0.0 || self.limits.address_per_sec <= 0.0 {
             return bad("limits: rates must be positive".into());
+        }
+        for operator in &self.operators {
+            if Address::parse(operator).is_err() {
+                return bad(format!("operators: {operator} is not an address"));
+            }
+        }
+        for (node, region) in &self.storage.admitted_nodes {
+            if Address::parse(node).is_err() {
+                return bad(format!("storage.admitted_nodes: {node} is not an address"));
+            }
+            if region.is_empty() || region.len() > 64 || region.contains(char::is_control) {
+                return bad(format!(
+                    "storage.admitted_nodes: {node}: region must be 1 to 64 characters"
+                ));
+            }
+        }
+        if self.storage.node_request_secs == 0
+            || self.storage.node_request_secs >= self.limits.request_timeout_secs
+        {
+            return bad(
+                "storage.node_request_secs must be at least 1 and below limits.request_timeout_secs"
+                    .into(),
+            );
         }
         Ok(())
     }

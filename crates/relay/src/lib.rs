@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod limits;
 pub mod maintenance;
 pub mod metrics;
+pub mod nodenet;
 pub mod ops;
 pub mod quality;
 pub mod rewards;
@@ -132,11 +133,7 @@ impl Relay {
             sessions: auth::SessionCache::default(),
             campaigns: campaigns::CampaignCache::default(),
             audit_cache: chain::audit::Cache::default(),
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .timeout(Duration::from_secs(60))
-                .build()
-                .map_err(|e| err("http client", &e))?,
+            http: nodenet::client(&config).map_err(|e| err("http client", &e))?,
             db,
             config,
         }))
@@ -178,6 +175,7 @@ impl Relay {
             .route("/v1/nodes", get(storage::nodes))
             .route("/v1/nodes/register", post(storage::register))
             .route("/v1/nodes/heartbeat", post(storage::heartbeat))
+            .route("/v1/nodes/admit", post(storage::admit))
             .route(
                 "/v1/objects",
                 post(storage::create_object).layer(DefaultBodyLimit::max(8 * 1024 * 1024)),

@@ -16,7 +16,7 @@ use datahub_core::{Manifest, ShardId, erasure, proof};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{self, MIN_REPUTATION};
-use crate::{AppState, clock, params};
+use crate::{AppState, clock, nodenet, params};
 
 /// Reputation gained per passed audit (up to the start value) and lost per failure.
 const AUDIT_PASS: i64 = 1;
@@ -27,6 +27,8 @@ const SILENCE: i64 = 5;
 const AUDIT_RANGE: u64 = 4096;
 /// Segments repaired per round.
 const REPAIR_BATCH: i64 = 32;
+/// Seconds between two sweeps for placements cut short.
+const REAP_EVERY_SECS: u64 = 10;
 
 fn timeout_ms(relay: &AppState) -> i64 {
     i64::try_from(relay.config.node_timeout_secs).unwrap_or(15) * 1000
@@ -71,12 +73,44 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
         })
         .await?;
     let (mut passed, mut failed) = (0, 0);
+    let grace = i64::try_from(relay.config.storage.audit_grace_secs)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000);
     for (node, endpoint, shard, len) in targets {
         let verdict = audit_one(relay, &endpoint, &shard, len).await;
         if verdict == Audit::Unreachable {
-            // Not evidence of loss: silence is judged by heartbeats, and repair works around a
-            // node that stays away.
-            tracing::debug!(%node, "audit: node unreachable");
+            // A node that heartbeats but answers audits with 5xx or not at all may be having a
+            // bad minute, or may have thrown its shards away and be hiding it: after the grace
+            // period, each such audit counts as a failure.
+            let n = node.clone();
+            let counted = relay
+                .db
+                .write(move |conn: &mut dyn Conn| -> ApiResult<bool> {
+                    let now = clock::now_ms();
+                    conn.execute(
+                        "UPDATE nodes SET failing_since_ms = $1 WHERE address = $2 AND failing_since_ms IS NULL",
+                        params![now, n.clone()],
+                    )?;
+                    let since = conn
+                        .query_opt("SELECT failing_since_ms FROM nodes WHERE address = $1", params![n.clone()])?
+                        .map(|r| r.opt_int(0))
+                        .transpose()?
+                        .flatten()
+                        .unwrap_or(now);
+                    if now.saturating_sub(since) < grace {
+                        return Ok(false);
+                    }
+                    conn.execute("UPDATE nodes SET reputation = reputation - $1 WHERE address = $2", params![AUDIT_FAIL, n])?;
+                    Ok(true)
+                })
+                .await?;
+            if counted {
+                failed += 1;
+                relay.metrics.audits_failed.fetch_add(1, Relaxed);
+                tracing::warn!(%node, %shard, "audit failed: the node keeps answering with errors or not at all");
+            } else {
+                tracing::debug!(%node, "audit: node unreachable (within the grace period)");
+            }
             continue;
         }
         let ok = verdict == Audit::Passed;
@@ -86,7 +120,7 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
             .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
                 if ok {
                     conn.execute(
-                        "UPDATE nodes SET reputation = CASE WHEN reputation + $1 > $2 THEN $2 ELSE reputation + $1 END WHERE address = $3",
+                        "UPDATE nodes SET reputation = CASE WHEN reputation + $1 > $2 THEN $2 ELSE reputation + $1 END, failing_since_ms = NULL WHERE address = $3",
                         params![AUDIT_PASS, storage::START_REPUTATION, n],
                     )?;
                 } else {
@@ -130,7 +164,17 @@ async fn audit_one(relay: &AppState, endpoint: &str, shard: &str, len: i64) -> A
     let shard_len = u64::try_from(len).unwrap_or(0);
     let range = AUDIT_RANGE.min(shard_len);
     let offset = random_below(shard_len - range + 1);
-    let url = format!("{endpoint}/v1/shards/{shard}/proof?offset={offset}&len={range}");
+    let Ok(url) = nodenet::shard_url(
+        endpoint,
+        shard,
+        Some("proof"),
+        &[("offset", offset.to_string()), ("len", range.to_string())],
+        relay.config.storage.allow_private_nodes,
+    ) else {
+        // An endpoint the relay no longer accepts (registered before the checks): it cannot
+        // be audited, so it fails.
+        return Audit::Failed;
+    };
     let Ok(response) = relay.http.get(url).send().await else {
         return Audit::Unreachable;
     };
@@ -140,13 +184,26 @@ async fn audit_one(relay: &AppState, endpoint: &str, shard: &str, len: i64) -> A
     if !response.status().is_success() {
         return Audit::Failed;
     }
-    let Ok(bytes) = response.bytes().await else {
-        return Audit::Unreachable;
+    let bytes = match nodenet::read_bounded(response, proof_limit(range, shard_len)).await {
+        Ok(bytes) => bytes,
+        Err(nodenet::ReadError::TooLong) => return Audit::Failed,
+        Err(nodenet::ReadError::Broken(_)) => return Audit::Unreachable,
     };
     match proof::verify(&ShardId(id), shard_len, offset, range, &bytes) {
         Ok(_) => Audit::Passed,
         Err(_) => Audit::Failed,
     }
+}
+
+/// The most bytes a proof of `range` bytes of a `shard_len`-byte shard can take: the range and
+/// its chunk groups, plus a path of sibling hashes; anything longer is not a proof.
+fn proof_limit(range: u64, shard_len: u64) -> usize {
+    let depth = 64 - shard_len.leading_zeros() as usize;
+    usize::try_from(range)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(2)
+        .saturating_add(16 * 1024)
+        .saturating_add(depth.saturating_mul(2 * 64))
 }
 
 /// Counts segments at risk and repairs up to a batch of them. Returns (at risk, shards rebuilt).
@@ -168,10 +225,17 @@ pub async fn repair_round(relay: &AppState) -> ApiResult<(i64, u64)> {
                 .map(|r| r.int(0))
                 .transpose()?
                 .unwrap_or(0);
-            let rows = conn.query(
-                &format!("SELECT DISTINCT s.object, s.segment {risky} ORDER BY s.object, s.segment LIMIT $3"),
-                params![now - timeout, MIN_REPUTATION, REPAIR_BATCH],
-            )?;
+            // The batch starts at a random place in the list, wrapping round, so that segments
+            // that cannot be repaired (say every holder of them lies) cannot fill every batch
+            // and starve the rest.
+            let start = i64::try_from(random_below(u64::try_from(count).unwrap_or(0))).unwrap_or(0);
+            let select = format!("SELECT DISTINCT s.object, s.segment {risky} ORDER BY s.object, s.segment LIMIT $3 OFFSET $4");
+            let mut rows = conn.query(&select, params![now - timeout, MIN_REPUTATION, REPAIR_BATCH, start])?;
+            let taken = i64::try_from(rows.len()).unwrap_or(REPAIR_BATCH);
+            if taken < REPAIR_BATCH && start > 0 {
+                let wrap = conn.query(&select, params![now - timeout, MIN_REPUTATION, (REPAIR_BATCH - taken).min(start), 0_i64])?;
+                rows.extend(wrap);
+            }
             let segments = rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect::<ApiResult<_>>()?;
             Ok((count, segments))
         })
@@ -187,13 +251,20 @@ pub async fn repair_round(relay: &AppState) -> ApiResult<(i64, u64)> {
     Ok((at_risk, rebuilt))
 }
 
-/// A shard position of a segment: position, shard id, healthy, node endpoint.
-type PositionRow = (i64, String, bool, Option<String>);
+/// A shard position of a segment: position, shard id, healthy, node, node endpoint, length.
+struct PositionRow {
+    position: i64,
+    shard: String,
+    healthy: bool,
+    node: Option<String>,
+    endpoint: Option<String>,
+    len: i64,
+}
 
 /// Rebuilds the lost shards of one segment and places them.
 async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResult<u64> {
     let timeout = timeout_ms(relay);
-    let (manifest_hex, rows) = {
+    let (manifest_hex, mut rows) = {
         let object = object.to_owned();
         relay
             .db
@@ -204,12 +275,21 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
                     .ok_or_else(|| ApiError::internal("object vanished"))?
                     .text(0)?;
                 let rows = conn.query(
-                    "SELECT s.position, s.shard, CASE WHEN s.stored = 1 AND n.last_seen_ms >= $3 AND n.reputation >= $4 THEN 1 ELSE 0 END, n.endpoint FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 AND s.segment = $2 ORDER BY s.position",
+                    "SELECT s.position, s.shard, CASE WHEN s.stored = 1 AND n.last_seen_ms >= $3 AND n.reputation >= $4 THEN 1 ELSE 0 END, s.node, n.endpoint, s.len FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 AND s.segment = $2 ORDER BY s.position",
                     params![object, segment, now - timeout, MIN_REPUTATION],
                 )?;
                 let rows = rows
                     .iter()
-                    .map(|r| Ok((r.int(0)?, r.text(1)?, r.opt_int(2)?.unwrap_or(0) == 1, r.opt_text(3)?)))
+                    .map(|r| {
+                        Ok(PositionRow {
+                            position: r.int(0)?,
+                            shard: r.text(1)?,
+                            healthy: r.opt_int(2)?.unwrap_or(0) == 1,
+                            node: r.opt_text(3)?,
+                            endpoint: r.opt_text(4)?,
+                            len: r.int(5)?,
+                        })
+                    })
                     .collect::<ApiResult<_>>()?;
                 Ok((manifest, rows))
             })
@@ -219,33 +299,52 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
         .map_err(ApiError::internal)?;
     let index = u32::try_from(segment).map_err(ApiError::internal)?;
     let k = usize::from(manifest.params().data_shards);
-    // Any k good shards, from the positions believed healthy (each checked by the decoder).
+    // Any k good shards, from the positions believed healthy, each checked against its id
+    // before it counts: a holder that answers with garbage is skipped (its position marked lost
+    // and the node marked down) and the next holder asked.
     let mut slots: Vec<Option<Vec<u8>>> = vec![None; rows.len()];
     let mut good = 0;
-    for (position, shard, healthy, endpoint) in &rows {
+    for row in &mut rows {
         if good == k {
             break;
         }
-        let (true, Some(endpoint)) = (healthy, endpoint) else {
+        let (true, Some(endpoint), Some(node)) = (row.healthy, &row.endpoint, &row.node) else {
             continue;
         };
-        let Ok(response) = relay
-            .http
-            .get(format!("{endpoint}/v1/shards/{shard}"))
-            .send()
-            .await
+        let Some(id) = hex::decode(&row.shard)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(ShardId)
         else {
             continue;
         };
-        if !response.status().is_success() {
+        let bytes = match storage::get_from_node(relay, endpoint, &row.shard, row.len).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                // Perhaps a bad minute; audits judge nodes that stay away.
+                tracing::debug!(node = %node, shard = %row.shard, error = %e, "repair: holder did not serve the shard");
+                continue;
+            }
+        };
+        if !id.matches(&bytes) {
+            tracing::warn!(node = %node, shard = %row.shard, "repair: holder served wrong bytes; its copy is lost");
+            row.healthy = false;
+            let (o, p, n) = (object.to_owned(), row.position, node.clone());
+            relay
+                .db
+                .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+                    conn.execute("UPDATE shards SET stored = -1 WHERE object = $1 AND segment = $2 AND position = $3 AND node = $4 AND stored = 1", params![o, segment, p, n.clone()])?;
+                    conn.execute("UPDATE nodes SET reputation = reputation - $1 WHERE address = $2", params![AUDIT_FAIL, n])?;
+                    Ok(())
+                })
+                .await?;
+            relay.metrics.audits_failed.fetch_add(1, Relaxed);
             continue;
         }
-        if let (Ok(bytes), Some(slot)) = (
-            response.bytes().await,
-            usize::try_from(*position)
-                .ok()
-                .and_then(|p| slots.get_mut(p)),
-        ) {
+        if let Some(slot) = usize::try_from(row.position)
+            .ok()
+            .and_then(|p| slots.get_mut(p))
+        {
             *slot = Some(bytes.to_vec());
             good += 1;
         }
@@ -254,7 +353,13 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
     let all = erasure::repair_segment(&manifest, index, &views)
         .map_err(|e| ApiError::internal(format!("segment {index}: {e}")))?;
     let mut rebuilt = 0;
-    for (position, shard, healthy, _) in &rows {
+    for PositionRow {
+        position,
+        shard,
+        healthy,
+        ..
+    } in &rows
+    {
         if *healthy {
             continue;
         }
@@ -303,20 +408,42 @@ pub async fn run(relay: AppState) {
         }
     };
     let grace = relay.config.node_timeout_secs;
-    let repairs = async move {
-        if repair_every == 0 {
-            return std::future::pending().await;
-        }
-        // After a restart every node's last heartbeat is old: give them time to check in before
-        // anything is judged dead.
-        tokio::time::sleep(std::time::Duration::from_secs(grace)).await;
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(repair_every));
-        loop {
-            tick.tick().await;
-            if let Err(e) = repair_round(&relay).await {
-                tracing::warn!(error = %e.message, "repair round failed");
+    let repairs = {
+        let relay = relay.clone();
+        async move {
+            if repair_every == 0 {
+                return std::future::pending().await;
+            }
+            // After a restart every node's last heartbeat is old: give them time to check in before
+            // anything is judged dead.
+            tokio::time::sleep(std::time::Duration::from_secs(grace)).await;
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(repair_every));
+            loop {
+                tick.tick().await;
+                if let Err(e) = repair_round(&relay).await {
+                    tracing::warn!(error = %e.message, "repair round failed");
+                }
             }
         }
     };
-    tokio::join!(audits, repairs);
+    let reaper = {
+        let relay = relay.clone();
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(REAP_EVERY_SECS));
+            loop {
+                tick.tick().await;
+                match storage::forget_stuck_placements(&relay, clock::now_ms()).await {
+                    Ok(0) => {}
+                    Ok(forgotten) => tracing::info!(
+                        forgotten,
+                        "placements cut short by a request that ended forgotten; their shards can be sent again"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e.message, "forgetting stuck placements failed")
+                    }
+                }
+            }
+        }
+    };
+    tokio::join!(audits, repairs, reaper);
 }

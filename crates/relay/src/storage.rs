@@ -23,7 +23,7 @@ use serde_json::{Value as Json_, json};
 use crate::auth::{Contributor, Signed, db_address};
 use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult};
-use crate::{AppState, Relay, clock, params};
+use crate::{AppState, Relay, clock, nodenet, params};
 
 /// Reputation a node starts with, and the least it may have to receive new shards.
 pub const START_REPUTATION: i64 = 100;
@@ -76,21 +76,65 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Where a node stands with the operator.
+enum Admission {
+    /// Admitted, in this region (the operator's word, not the node's).
+    Admitted(String),
+    /// Admission is open (development): the node's own region is taken.
+    Open,
+    /// Never admitted, or revoked.
+    Refused,
+}
+
+/// Whether `address` (lower-case, as stored) may act as a node: listed in
+/// `storage.admitted_nodes`, admitted with `POST /v1/nodes/admit` (and not revoked since), or
+/// admission is open. A revocation overrides the configuration.
+fn admission(relay: &Relay, conn: &mut dyn Conn, address: &str) -> ApiResult<Admission> {
+    if let Some(row) = conn.query_opt(
+        "SELECT region, admitted FROM node_admissions WHERE address = $1",
+        params![address],
+    )? {
+        return Ok(if row.int(1)? == 1 {
+            Admission::Admitted(row.text(0)?)
+        } else {
+            Admission::Refused
+        });
+    }
+    let configured = relay
+        .config
+        .storage
+        .admitted_nodes
+        .iter()
+        .find(|(node, _)| Address::parse(node).is_ok_and(|a| db_address(&a) == address));
+    Ok(match configured {
+        Some((_, region)) => Admission::Admitted(region.clone()),
+        None if relay.config.storage.open_admission => Admission::Open,
+        None => Admission::Refused,
+    })
+}
+
+fn not_admitted() -> ApiError {
+    ApiError::forbidden(
+        "not_admitted",
+        "this node is not admitted to the network; ask the relay's operator to admit its address",
+    )
+}
+
+/// Capacity as placement believes it: what the node claims, at most `storage.max_node_capacity`,
+/// so that a node cannot draw shards to itself by claiming an endless disk.
+fn believed_capacity(relay: &Relay, claimed: u64) -> i64 {
+    to_i64(claimed.min(relay.config.storage.max_node_capacity))
+}
+
 /// `POST /v1/nodes/register` (signed by the node's key).
 pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
     let reg: Registration = signed.json()?;
-    // Control characters too: PostgreSQL cannot store a NUL in text, and no URL or region has one.
-    let endpoint_ok = (reg.endpoint.starts_with("http://") || reg.endpoint.starts_with("https://"))
-        && reg.endpoint.len() <= 200
-        && !reg
-            .endpoint
-            .contains(|c: char| c.is_whitespace() || c.is_control());
-    if !endpoint_ok {
-        return Err(ApiError::unprocessable(
-            "invalid_endpoint",
-            "endpoint must be an http(s) URL",
-        ));
-    }
+    let allow_private = relay.config.storage.allow_private_nodes;
+    // The endpoint is a URL the relay will fetch: parsed strictly, and refused if it points
+    // into the relay's own network (see nodenet).
+    let url = nodenet::parse_endpoint(&reg.endpoint, allow_private)
+        .map_err(|e| ApiError::unprocessable("invalid_endpoint", e))?;
+    // Control characters too: PostgreSQL cannot store a NUL in text, and no region has one.
     if reg.region.is_empty() || reg.region.len() > 64 || reg.region.contains(char::is_control) {
         return Err(ApiError::unprocessable(
             "invalid_region",
@@ -98,19 +142,35 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
         ));
     }
     let address = db_address(&signed.signer);
+    let admitted = {
+        let (relay2, address) = (relay.clone(), address.clone());
+        relay
+            .db
+            .read(move |conn: &mut dyn Conn| admission(&relay2, conn, &address))
+            .await?
+    };
+    let region = match admitted {
+        Admission::Admitted(region) => region,
+        Admission::Open => reg.region.clone(),
+        Admission::Refused => return Err(not_admitted()),
+    };
+    nodenet::check_resolves_public(&url, allow_private)
+        .await
+        .map_err(|e| ApiError::unprocessable("invalid_endpoint", e))?;
     let now = clock::now_ms();
-    let endpoint = reg.endpoint.trim_end_matches('/').to_owned();
+    let endpoint = url.as_str().trim_end_matches('/').to_owned();
+    let capacity = believed_capacity(&relay, reg.capacity);
     relay
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
             let updated = conn.execute(
                 "UPDATE nodes SET endpoint = $1, region = $2, capacity = $3, used = $4, last_seen_ms = $5 WHERE address = $6",
-                params![endpoint.clone(), reg.region.clone(), to_i64(reg.capacity), to_i64(reg.used), now, address.clone()],
+                params![endpoint.clone(), region.clone(), capacity, to_i64(reg.used), now, address.clone()],
             )?;
             if updated == 0 {
                 conn.execute(
                     "INSERT INTO nodes (address, endpoint, region, capacity, used, shards, reputation, registered_ms, last_seen_ms) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)",
-                    params![address, endpoint, reg.region, to_i64(reg.capacity), to_i64(reg.used), START_REPUTATION, now],
+                    params![address, endpoint, region, capacity, to_i64(reg.used), START_REPUTATION, now],
                 )?;
             }
             Ok(())
@@ -122,17 +182,100 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
     ))
 }
 
-/// `POST /v1/nodes/heartbeat` (signed by a registered node).
-pub async fn heartbeat(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
-    let beat: Heartbeat = signed.json()?;
-    let address = db_address(&signed.signer);
-    let now = clock::now_ms();
+/// The body of `POST /v1/nodes/admit`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Admit {
+    /// The node's address (its key).
+    address: String,
+    /// The node's failure domain, as the operator knows it.
+    region: String,
+    /// `false` revokes an admission.
+    #[serde(default = "yes")]
+    admitted: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /v1/nodes/admit` (signed by an operator): admits a node, recording its region, or
+/// revokes it (`"admitted": false`), which also takes it out of placement at once so its shards
+/// are repaired elsewhere.
+pub async fn admit(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
+    if !relay.config.is_operator(&signed.signer) {
+        return Err(ApiError::forbidden(
+            "not_operator",
+            "only an operator listed in the relay's configuration may admit nodes",
+        ));
+    }
+    let body: Admit = signed.json()?;
+    let node = Address::parse(&body.address).map_err(|_| {
+        ApiError::unprocessable("invalid_address", "address must be 0x and 40 hex digits")
+    })?;
+    if body.region.is_empty() || body.region.len() > 64 || body.region.contains(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "invalid_region",
+            "region: 1 to 64 characters, none of them a control character",
+        ));
+    }
+    let (address, by, now) = (
+        db_address(&node),
+        db_address(&signed.signer),
+        clock::now_ms(),
+    );
+    let (region, admitted) = (body.region.clone(), i64::from(body.admitted));
     relay
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
             let updated = conn.execute(
+                "UPDATE node_admissions SET region = $1, admitted_by = $2, admitted_ms = $3, admitted = $4 WHERE address = $5",
+                params![region.clone(), by.clone(), now, admitted, address.clone()],
+            )?;
+            if updated == 0 {
+                conn.execute(
+                    "INSERT INTO node_admissions (address, region, admitted_by, admitted_ms, admitted) VALUES ($1, $2, $3, $4, $5)",
+                    params![address.clone(), region.clone(), by, now, admitted],
+                )?;
+            }
+            if admitted == 1 {
+                conn.execute(
+                    "UPDATE nodes SET region = $1 WHERE address = $2",
+                    params![region, address],
+                )?;
+            } else {
+                // Out of placement now; repair treats its shards as lost.
+                conn.execute(
+                    "UPDATE nodes SET reputation = 0 WHERE address = $1",
+                    params![address],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    tracing::info!(node = %node, admitted = body.admitted, by = %signed.signer, "node admission changed");
+    Ok(Json(
+        json!({ "address": node.to_checksum(), "region": body.region, "admitted": body.admitted }),
+    ))
+}
+
+/// `POST /v1/nodes/heartbeat` (signed by a registered, admitted node).
+pub async fn heartbeat(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
+    let beat: Heartbeat = signed.json()?;
+    let address = db_address(&signed.signer);
+    let now = clock::now_ms();
+    let capacity = believed_capacity(&relay, beat.capacity);
+    let relay2 = relay.clone();
+    relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+            // A revoked node stays silent to the relay, so it is judged dead and repaired around.
+            if matches!(admission(&relay2, conn, &address)?, Admission::Refused) {
+                return Err(not_admitted());
+            }
+            let updated = conn.execute(
                 "UPDATE nodes SET used = $1, capacity = $2, shards = $3, last_seen_ms = $4 WHERE address = $5",
-                params![to_i64(beat.used), to_i64(beat.capacity), to_i64(beat.shards), now, address],
+                params![to_i64(beat.used), capacity, to_i64(beat.shards), now, address],
             )?;
             if updated == 0 {
                 return Err(ApiError::not_found("unknown_node", "register first"));
@@ -425,8 +568,8 @@ fn assign(
         ));
     };
     conn.execute(
-        "UPDATE shards SET node = $1, stored = 0 WHERE object = $2 AND segment = $3 AND position = $4",
-        params![node.address.clone(), object, segment, position],
+        "UPDATE shards SET node = $1, stored = 0, assigned_ms = $2 WHERE object = $3 AND segment = $4 AND position = $5",
+        params![node.address.clone(), now, object, segment, position],
     )?;
     conn.execute(
         "UPDATE nodes SET used = used + $1 WHERE address = $2",
@@ -466,12 +609,19 @@ pub async fn put_to_node(
     bytes: &Bytes,
 ) -> Result<(), NotStored> {
     let audience = Address::parse(node).map_err(|e| NotStored::Failed(e.to_string()))?;
-    let path = format!("/v1/shards/{shard}");
+    let url = nodenet::shard_url(
+        endpoint,
+        shard,
+        None,
+        &[],
+        relay.config.storage.allow_private_nodes,
+    )
+    .map_err(NotStored::Failed)?;
     let now = clock::now();
-    let signature = request::sign_request(&relay.key, "PUT", &path, bytes, now, &audience);
+    let signature = request::sign_request(&relay.key, "PUT", url.path(), bytes, now, &audience);
     let response = relay
         .http
-        .put(format!("{endpoint}{path}"))
+        .put(url)
         .header(request::TIME_HEADER, now.unix_millis().to_string())
         .header(request::SIGNATURE_HEADER, signature.to_hex())
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -552,6 +702,34 @@ pub async fn forget_unfinished_placements(relay: &AppState) -> ApiResult<u64> {
             Ok(conn.execute(
                 "UPDATE shards SET node = NULL WHERE stored = 0 AND node IS NOT NULL",
                 &[],
+            )?)
+        })
+        .await
+}
+
+/// Forgets placements still unfinished long after they were made, while the relay runs: a
+/// request cut short (the relay's request timeout, a client that hung up) drops the upload
+/// between recording a placement and hearing back from the node, and the position would stay
+/// `stored = 0` with a node forever, so the shard could never be sent again. Nothing in flight
+/// is older than the request timeout (the handler is cancelled by then) plus one node request.
+/// How many were forgotten.
+pub async fn forget_stuck_placements(relay: &AppState, now: i64) -> ApiResult<u64> {
+    let limits = &relay.config;
+    let older_than = now.saturating_sub(
+        to_i64(
+            limits
+                .limits
+                .request_timeout_secs
+                .saturating_add(limits.storage.node_request_secs),
+        )
+        .saturating_mul(1000),
+    );
+    relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<u64> {
+            Ok(conn.execute(
+                "UPDATE shards SET node = NULL WHERE stored = 0 AND node IS NOT NULL AND assigned_ms < $1",
+                params![older_than],
             )?)
         })
         .await
@@ -703,14 +881,14 @@ pub async fn fetch_shard(relay: &AppState, shard: &str) -> ApiResult<Option<Byte
         let shard = shard.to_owned();
         relay
             .db
-            .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<(String, String, bool)>> {
+            .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<(String, String, bool, i64)>> {
                 let now = clock::now_ms();
                 conn.query(
-                    "SELECT DISTINCT n.address, n.endpoint, n.last_seen_ms FROM shards s JOIN nodes n ON n.address = s.node WHERE s.shard = $1 AND s.stored = 1",
+                    "SELECT DISTINCT n.address, n.endpoint, n.last_seen_ms, s.len FROM shards s JOIN nodes n ON n.address = s.node WHERE s.shard = $1 AND s.stored = 1",
                     params![shard],
                 )?
                 .iter()
-                .map(|r| Ok((r.text(0)?, r.text(1)?, now - r.int(2)? <= timeout)))
+                .map(|r| Ok((r.text(0)?, r.text(1)?, now - r.int(2)? <= timeout, r.int(3)?)))
                 .collect()
             })
             .await?
@@ -718,24 +896,45 @@ pub async fn fetch_shard(relay: &AppState, shard: &str) -> ApiResult<Option<Byte
     // Live nodes first; a silent one may still answer.
     let mut holders = holders;
     holders.sort_by_key(|h| !h.2);
-    for (address, endpoint, _) in holders {
-        let got = relay
-            .http
-            .get(format!("{endpoint}/v1/shards/{shard}"))
-            .send()
-            .await;
-        match got {
-            Ok(r) if r.status().is_success() => match r.bytes().await {
-                Ok(bytes) if id.matches(&bytes) => return Ok(Some(bytes)),
-                _ => tracing::warn!(node = %address, %shard, "node returned wrong bytes"),
-            },
-            Ok(r) => {
-                tracing::debug!(node = %address, status = %r.status(), "node did not serve the shard")
+    for (address, endpoint, _, len) in holders {
+        match get_from_node(relay, &endpoint, shard, len).await {
+            Ok(bytes) if id.matches(&bytes) => return Ok(Some(bytes)),
+            Ok(_) => tracing::warn!(node = %address, %shard, "node returned wrong bytes"),
+            Err(e) => {
+                tracing::debug!(node = %address, %shard, error = %e, "node did not serve the shard")
             }
-            Err(e) => tracing::debug!(node = %address, error = %e, "node unreachable"),
         }
     }
     Ok(None)
+}
+
+/// Asks the node at `endpoint` for `shard` of `len` bytes; reads no more than that. The bytes
+/// are not checked here: the caller matches them against the id.
+pub async fn get_from_node(
+    relay: &Relay,
+    endpoint: &str,
+    shard: &str,
+    len: i64,
+) -> Result<Bytes, String> {
+    let url = nodenet::shard_url(
+        endpoint,
+        shard,
+        None,
+        &[],
+        relay.config.storage.allow_private_nodes,
+    )?;
+    let response = relay
+        .http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("unreachable: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("answered {}", response.status()));
+    }
+    nodenet::read_bounded(response, usize::try_from(len).unwrap_or(0))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// `GET /v1/objects/{id}/shards/{shard}`: the shard, from a node, verified.

@@ -37,16 +37,25 @@ impl Network {
     }
 
     async fn start_with(backend: &Backend, nodes: usize, node_timeout_secs: u64) -> Self {
+        Self::start_tweaked(backend, nodes, |c| c.node_timeout_secs = node_timeout_secs).await
+    }
+
+    async fn start_tweaked(
+        backend: &Backend,
+        nodes: usize,
+        tweak: impl FnOnce(&mut datahub_relay::Config),
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mut config = test_config(&dir.path().join("relay"));
         config.audit_interval_secs = 0;
         config.repair_interval_secs = 0;
-        config.node_timeout_secs = node_timeout_secs;
+        config.node_timeout_secs = 15;
         if let Backend::Postgres = backend {
             config.database_url = Some(fresh_postgres_db(&postgres_admin_url().unwrap()));
         }
+        tweak(&mut config);
         let relay = Relay::open(config, port).unwrap();
         let relay_address = relay.address;
         let app = relay.clone();
@@ -803,7 +812,518 @@ async fn a_lying_node_is_caught_and_audited_down(backend: Backend) {
     assert_eq!(status["at_risk"], 0, "{status}");
 }
 
+/// What a hostile node does (see [`start_hostile_node`]). Each stores what it is sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hostile {
+    /// Answers every GET with a redirect to `target`.
+    Redirect,
+    /// Serves shards but answers every audit with 503, as a node that threw its shards away and
+    /// hides it would.
+    Audit503,
+    /// Proves it holds shards (audits pass) but serves garbage of the right length on GET.
+    GarbageOnGet,
+    /// Answers GET with a body that never ends (cut at 64 MiB so a broken relay fails the test
+    /// rather than the machine).
+    Endless,
+    /// Takes PUTs and never answers until `release` is set, then answers 500 at once.
+    HangPuts,
+}
+
+/// A hostile node, registered (and heartbeating) with `net`'s relay as `label`; its address,
+/// the count of body bytes it sent, and a switch (for `HangPuts`: stop hanging).
+async fn start_hostile_node(
+    net: &Network,
+    label: &str,
+    behaviour: Hostile,
+    target: &str,
+) -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::{Path, Query, State};
+    use axum::response::IntoResponse;
+    use axum::routing::{get, put};
+    #[derive(Clone)]
+    struct St {
+        shards: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+        behaviour: Hostile,
+        target: String,
+        sent: Arc<AtomicU64>,
+        release: Arc<AtomicBool>,
+    }
+    let st = St {
+        shards: Default::default(),
+        behaviour,
+        target: target.to_owned(),
+        sent: Arc::default(),
+        release: Arc::default(),
+    };
+    let (sent, release) = (st.sent.clone(), st.release.clone());
+    let app = axum::Router::new()
+        .route(
+            "/v1/shards/{id}",
+            put(
+                |State(s): State<St>, Path(id): Path<String>, body: axum::body::Bytes| async move {
+                    if s.behaviour == Hostile::HangPuts {
+                        while !s.release.load(Ordering::Relaxed) {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        return StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    s.shards.lock().unwrap().insert(id, body.to_vec());
+                    StatusCode::CREATED
+                },
+            )
+            .get(|State(s): State<St>, Path(id): Path<String>| async move {
+                let Some(bytes) = s.shards.lock().unwrap().get(&id).cloned() else {
+                    return StatusCode::NOT_FOUND.into_response();
+                };
+                match s.behaviour {
+                    Hostile::Redirect => (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [(axum::http::header::LOCATION, s.target.clone())],
+                    )
+                        .into_response(),
+                    Hostile::GarbageOnGet => random_data(bytes.len()).into_response(),
+                    Hostile::Endless => {
+                        let sent = s.sent.clone();
+                        let chunks = futures_util::stream::unfold(0u64, move |n| {
+                            let sent = sent.clone();
+                            async move {
+                                if n >= 1024 {
+                                    return None;
+                                }
+                                sent.fetch_add(64 * 1024, Ordering::Relaxed);
+                                Some((Ok::<_, std::io::Error>(vec![7u8; 64 * 1024]), n + 1))
+                            }
+                        });
+                        axum::body::Body::from_stream(chunks).into_response()
+                    }
+                    _ => bytes.into_response(),
+                }
+            }),
+        )
+        .route(
+            "/v1/shards/{id}/proof",
+            get(
+                |State(s): State<St>,
+                 Path(id): Path<String>,
+                 Query(q): Query<HashMap<String, u64>>| async move {
+                    if s.behaviour == Hostile::Audit503 {
+                        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
+                    let Some(bytes) = s.shards.lock().unwrap().get(&id).cloned() else {
+                        return StatusCode::NOT_FOUND.into_response();
+                    };
+                    match datahub_core::proof::RangeProof::build(&bytes, q["offset"], q["len"]) {
+                        Ok(proof) => proof.to_bytes().into_response(),
+                        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+                    }
+                },
+            ),
+        )
+        .with_state(st);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let key = key(label);
+    let address = key.public_key().address();
+    // A large claimed disk, so placement picks it (up to the relay's cap).
+    let register = serde_json::json!({ "endpoint": endpoint, "region": label, "capacity": 1u64 << 40, "used": 0 });
+    let (status, body) = net
+        .signed(
+            &key,
+            "POST",
+            "/v1/nodes/register",
+            register.to_string().into_bytes(),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (base, http, relay_address) = (net.base.clone(), net.http.clone(), net.relay_address);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let body = br#"{"used":0,"capacity":1099511627776,"shards":0}"#.to_vec();
+            let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
+            let sig = request::sign_request(
+                &key,
+                "POST",
+                "/v1/nodes/heartbeat",
+                &body,
+                now,
+                &relay_address,
+            );
+            let _ = http
+                .post(format!("{base}/v1/nodes/heartbeat"))
+                .header(request::TIME_HEADER, now.unix_millis().to_string())
+                .header(request::SIGNATURE_HEADER, sig.to_hex())
+                .body(body)
+                .send()
+                .await;
+        }
+    });
+    (datahub_relay::auth::db_address(&address), sent, release)
+}
+
+/// The node holding `shard`'s first position, per the object's status.
+fn holder_of(status: &Value, node: &str) -> Vec<String> {
+    status["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["shards"].as_array().unwrap().iter())
+        .filter(|s| s["node"] == node)
+        .map(|s| s["shard"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn node_entry(net: &Network, address: &str) -> Value {
+    net.get_json("/v1/nodes").await["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["address"] == address)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// On a public relay (no private nodes allowed) a node endpoint that points into the relay's own
+/// network — the cloud metadata service, loopback, a private range — is refused at
+/// registration: the relay would otherwise fetch it (SSRF).
+async fn private_and_metadata_endpoints_are_refused(backend: Backend) {
+    let net = Network::start_tweaked(&backend, 0, |c| {
+        c.storage.allow_private_nodes = false;
+    })
+    .await;
+    let node = key("ssrf");
+    for endpoint in [
+        "http://169.254.169.254/latest/meta-data#",
+        "http://169.254.169.254",
+        "http://[fd00:ec2::254]",
+        "http://127.0.0.1:8080",
+        "http://localhost:8080",
+        "http://10.0.0.1",
+        "http://user@8.8.8.8",
+        "http://8.8.8.8/admin",
+        "http://8.8.8.8?x=1",
+    ] {
+        let body = serde_json::json!({ "endpoint": endpoint, "region": "eu", "capacity": 1000, "used": 0 });
+        let (status, answer) = net
+            .signed(
+                &node,
+                "POST",
+                "/v1/nodes/register",
+                body.to_string().into_bytes(),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{endpoint}: {answer}"
+        );
+        assert_eq!(answer["error"], "invalid_endpoint", "{answer}");
+    }
+    assert_eq!(nodes_count(net.get_json("/v1/nodes").await), 0);
+}
+
+/// With admission closed, a node must be admitted by an operator before it registers; the
+/// operator's region is recorded (not the node's), a claimed capacity is capped, and a revoked
+/// node is refused and taken out of placement.
+async fn nodes_are_admitted_by_an_operator(backend: Backend) {
+    let operator = key("operator");
+    let op = operator.public_key().address().to_checksum();
+    let net = Network::start_tweaked(&backend, 0, move |c| {
+        c.storage.open_admission = false;
+        c.storage.max_node_capacity = 1 << 30;
+        c.operators = vec![op];
+    })
+    .await;
+    let node = key("new node");
+    let node_address = node.public_key().address();
+    let register = serde_json::json!({ "endpoint": "http://127.0.0.1:9", "region": "claims-eu", "capacity": u64::MAX, "used": 0 });
+    let register = register.to_string().into_bytes();
+    let (status, answer) = net
+        .signed(&node, "POST", "/v1/nodes/register", register.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"], "not_admitted");
+    let admit = serde_json::json!({ "address": node_address.to_checksum(), "region": "rack-7" });
+    let admit = admit.to_string().into_bytes();
+    // A node cannot admit itself.
+    let (status, answer) = net
+        .signed(&node, "POST", "/v1/nodes/admit", admit.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"], "not_operator");
+    let (status, answer) = net
+        .signed(&operator, "POST", "/v1/nodes/admit", admit)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = net
+        .signed(&node, "POST", "/v1/nodes/register", register)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let entry = node_entry(&net, &datahub_relay::auth::db_address(&node_address)).await;
+    assert_eq!(entry["region"], "rack-7", "{entry}");
+    assert_eq!(entry["capacity"], 1 << 30, "{entry}");
+    let revoke = serde_json::json!({ "address": node_address.to_checksum(), "region": "rack-7", "admitted": false });
+    let (status, answer) = net
+        .signed(
+            &operator,
+            "POST",
+            "/v1/nodes/admit",
+            revoke.to_string().into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let beat = br#"{"used":0,"capacity":1,"shards":0}"#.to_vec();
+    let (status, answer) = net.signed(&node, "POST", "/v1/nodes/heartbeat", beat).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    let entry = node_entry(&net, &datahub_relay::auth::db_address(&node_address)).await;
+    assert!(
+        entry["reputation"].as_i64().unwrap() < datahub_relay::storage::MIN_REPUTATION,
+        "{entry}"
+    );
+}
+
+/// A node that answers with a redirect does not make the relay follow it (to the metadata
+/// service, say): the shard is read from other holders or not at all.
+async fn a_redirecting_node_is_not_followed(backend: Backend) {
+    let net = Network::start(&backend, 5).await;
+    wait_for_nodes(&net, 5).await;
+    // Where the redirect points: a server that counts hits.
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = hits.clone();
+    let inner = axum::Router::new().fallback(move || {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        async { "secret" }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/latest/meta-data", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, inner).await });
+    let (node, _, _) = start_hostile_node(&net, "redirector", Hostile::Redirect, &target).await;
+    let reader = key("reader");
+    let (manifest, segments) = seal(&random_data(100_000), &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let id = manifest.object_id();
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    let held = holder_of(&status, &node);
+    assert!(!held.is_empty(), "the redirector holds shards: {status}");
+    for shard in &held {
+        let got = net
+            .http
+            .get(format!("{}/v1/objects/{id}/shards/{shard}", net.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), reqwest::StatusCode::BAD_GATEWAY);
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the relay followed a redirect"
+    );
+}
+
+/// A node that answers with an endless body is cut off after the shard's length: the relay's
+/// memory is not the node's to fill.
+async fn an_endless_body_is_cut_off(backend: Backend) {
+    let net = Network::start(&backend, 5).await;
+    wait_for_nodes(&net, 5).await;
+    let (node, sent, _) = start_hostile_node(&net, "endless", Hostile::Endless, "").await;
+    let (manifest, segments) = seal(&random_data(100_000), &key("reader"));
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let id = manifest.object_id();
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    let held = holder_of(&status, &node);
+    assert!(!held.is_empty(), "{status}");
+    let started = std::time::Instant::now();
+    let got = net
+        .http
+        .get(format!("{}/v1/objects/{id}/shards/{}", net.base, held[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), reqwest::StatusCode::BAD_GATEWAY);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The shards are 16 KiB; what the relay took is that plus socket buffers, not 64 MiB.
+    let taken = sent.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        taken < 16 * 1024 * 1024,
+        "the relay read {taken} bytes of an endless body"
+    );
+}
+
+/// A node that keeps answering audits with 503 (it threw the shards away and hides it) is
+/// judged failing after the grace period, drops out of placement, and its shards are rebuilt
+/// elsewhere.
+async fn a_node_failing_audits_with_503_is_repaired_around(backend: Backend) {
+    let net = Network::start_tweaked(&backend, 5, |c| c.storage.audit_grace_secs = 0).await;
+    wait_for_nodes(&net, 5).await;
+    let (node, _, _) = start_hostile_node(&net, "hider", Hostile::Audit503, "").await;
+    let (manifest, segments) = seal(&random_data(300_000), &key("reader"));
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let id = manifest.object_id();
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert!(!holder_of(&status, &node).is_empty(), "{status}");
+    for _ in 0..3 {
+        datahub_relay::maintenance::audit_round(&net.relay)
+            .await
+            .unwrap();
+    }
+    let entry = node_entry(&net, &node).await;
+    assert!(
+        entry["reputation"].as_i64().unwrap() < datahub_relay::storage::MIN_REPUTATION,
+        "audits answered 503 cost nothing: {entry}"
+    );
+    let (at_risk, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(
+        at_risk > 0 && rebuilt > 0,
+        "{at_risk} at risk, {rebuilt} rebuilt"
+    );
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert_eq!(status["at_risk"], 0, "{status}");
+    assert!(holder_of(&status, &node).is_empty(), "{status}");
+}
+
+/// Within the grace period a 503 is a bad minute, not a failure.
+async fn audit_errors_within_the_grace_period_cost_nothing(backend: Backend) {
+    let net = Network::start_tweaked(&backend, 5, |c| c.storage.audit_grace_secs = 3600).await;
+    wait_for_nodes(&net, 5).await;
+    let (node, _, _) = start_hostile_node(&net, "flaky", Hostile::Audit503, "").await;
+    let (manifest, segments) = seal(&random_data(100_000), &key("reader"));
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    for _ in 0..3 {
+        datahub_relay::maintenance::audit_round(&net.relay)
+            .await
+            .unwrap();
+    }
+    let entry = node_entry(&net, &node).await;
+    assert_eq!(
+        entry["reputation"],
+        datahub_relay::storage::START_REPUTATION,
+        "{entry}"
+    );
+}
+
+/// A holder that serves garbage when repair fetches from it (while passing audits) does not
+/// block repair: its bytes fail the hash check, its copy is marked lost, and the next holder
+/// is asked.
+async fn garbage_from_a_holder_does_not_block_repair(backend: Backend) {
+    let mut net = Network::start_with(&backend, 5, 2).await;
+    wait_for_nodes(&net, 5).await;
+    let (node, _, _) = start_hostile_node(&net, "garbler", Hostile::GarbageOnGet, "").await;
+    let reader = key("reader");
+    let data = random_data(300_000);
+    let (manifest, segments) = seal(&data, &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let id = manifest.object_id();
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert!(!holder_of(&status, &node).is_empty(), "{status}");
+    // Audits do not see it: it proves what it holds.
+    let (_, failed) = datahub_relay::maintenance::audit_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!(failed, 0);
+    net.stop(0);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let (at_risk, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(
+        at_risk > 0 && rebuilt > 0,
+        "{at_risk} at risk, {rebuilt} rebuilt"
+    );
+    // Once the garbler is marked down, what it still holds is repaired too.
+    let mut at_risk = -1;
+    for _ in 0..3 {
+        (at_risk, _) = datahub_relay::maintenance::repair_round(&net.relay)
+            .await
+            .unwrap();
+        if at_risk == 0 {
+            break;
+        }
+    }
+    assert_eq!(at_risk, 0, "everything repaired");
+    let entry = node_entry(&net, &node).await;
+    assert!(
+        entry["reputation"].as_i64().unwrap() < datahub_relay::storage::START_REPUTATION,
+        "{entry}"
+    );
+    assert_eq!(net.read(&manifest, &reader).await.unwrap(), data);
+}
+
+/// A placement cut short by the relay's request timeout (the node did not answer in time, the
+/// handler was dropped) is forgotten once older than the timeout, while the relay runs, so
+/// the shard can be sent again.
+async fn a_placement_cut_short_by_the_request_timeout_is_reaped(backend: Backend) {
+    let net = Network::start_tweaked(&backend, 4, |c| {
+        c.limits.request_timeout_secs = 3;
+        c.storage.node_request_secs = 2;
+    })
+    .await;
+    wait_for_nodes(&net, 4).await;
+    let mut releases = Vec::new();
+    for i in 0..3 {
+        let (_, _, release) =
+            start_hostile_node(&net, &format!("hang-{i}"), Hostile::HangPuts, "").await;
+        releases.push(release);
+    }
+    let uploader = key("uploader");
+    let (manifest, segments) = seal(&random_data(20_000), &key("reader"));
+    let id = manifest.object_id().to_string();
+    let (status, body) = net
+        .signed(&uploader, "POST", "/v1/objects", manifest.to_bytes())
+        .await;
+    assert!(status.is_success(), "{body}");
+    let shard = &segments[0].shards[0];
+    let path = format!("/v1/objects/{id}/shards/{}", shard.id);
+    // Hanging nodes, tried one after another, outlast the request: it ends in a timeout.
+    let (status, body) = net
+        .signed(&uploader, "PUT", &path, shard.bytes.clone())
+        .await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    for release in &releases {
+        release.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    // Nothing young is reaped.
+    let young =
+        datahub_relay::storage::forget_stuck_placements(&net.relay, datahub_relay::clock::now_ms())
+            .await
+            .unwrap();
+    assert_eq!(young, 0);
+    let later = datahub_relay::clock::now_ms() + 6_000;
+    let forgotten = datahub_relay::storage::forget_stuck_placements(&net.relay, later)
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 1, "the cut-short placement");
+    for shard in segments.iter().flat_map(|s| s.shards.iter()) {
+        net.put_shard(&uploader, &id, shard).await;
+    }
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert_eq!(status["complete"], true, "{status}");
+}
+
 on_both!(
+    private_and_metadata_endpoints_are_refused,
+    nodes_are_admitted_by_an_operator,
+    a_redirecting_node_is_not_followed,
+    an_endless_body_is_cut_off,
+    a_node_failing_audits_with_503_is_repaired_around,
+    audit_errors_within_the_grace_period_cost_nothing,
+    garbage_from_a_holder_does_not_block_repair,
+    a_placement_cut_short_by_the_request_timeout_is_reaped,
     a_lying_node_is_caught_and_audited_down,
     objects_are_placed_across_nodes_and_read_back,
     upload_goes_on_when_a_node_stops,

@@ -35,6 +35,12 @@ node_timeout_secs = 6
 repair_interval_secs = 2
 audit_interval_secs = 1
 
+# Every node runs on 127.0.0.1 and registers itself: development switches, never on a public
+# relay (docs/relay.md, \"Storage nodes\").
+[storage]
+allow_private_nodes = true
+open_admission = true
+
 [limits]
 ip_per_sec = 100000.0
 ip_burst = 100000.0
