@@ -49,6 +49,10 @@ pub struct Config {
     pub limits: Limits,
     /// Chains on which rewards can be claimed, with their claim contract and tokens.
     pub chains: Vec<ChainConfig>,
+    /// Reverse proxies (addresses or CIDR networks, `10.0.0.0/8`, `::1`) whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty: none, every client is the
+    /// connection's peer. Env: `DATAHUB_TRUSTED_PROXIES` (comma-separated).
+    pub trusted_proxies: Vec<String>,
 }
 
 /// Sizes, times and rates that protect the relay.
@@ -75,6 +79,13 @@ pub struct Limits {
     pub address_burst: f64,
     /// Most items in one campaign.
     pub max_items: usize,
+    /// Sign-ins allowed per hour from one network (see `sign_in_ipv4_prefix`); as many may come
+    /// at once, then one every `3600 / sign_ins_per_hour` seconds.
+    pub sign_ins_per_hour: f64,
+    /// The IPv4 network sign-ins are counted by, as a prefix length (24: a /24).
+    pub sign_in_ipv4_prefix: u8,
+    /// The IPv6 network sign-ins are counted by, as a prefix length (64: one subscriber's /64).
+    pub sign_in_ipv6_prefix: u8,
 }
 
 /// One chain where rewards are claimed.
@@ -114,6 +125,9 @@ impl Default for Limits {
             address_per_sec: 20.0,
             address_burst: 60.0,
             max_items: 100_000,
+            sign_ins_per_hour: 60.0,
+            sign_in_ipv4_prefix: 24,
+            sign_in_ipv6_prefix: 64,
         }
     }
 }
@@ -138,6 +152,7 @@ impl Default for Config {
             repair_interval_secs: 5,
             limits: Limits::default(),
             chains: default_chains(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -228,6 +243,13 @@ impl Config {
         if let Some(v) = var("DATAHUB_SIWE_DOMAINS") {
             self.siwe_domains = v.split(',').map(|s| s.trim().to_owned()).collect();
         }
+        if let Some(v) = var("DATAHUB_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
         Ok(())
     }
 
@@ -253,10 +275,31 @@ impl Config {
                 }
             }
         }
-        if self.limits.ip_per_sec <= 0.0 || self.limits.address_per_sec <= 0.0 {
+        if self.limits.ip_per_sec <= 0.0
+            || self.limits.address_per_sec <= 0.0
+            || self.limits.sign_ins_per_hour.is_nan()
+            || self.limits.sign_ins_per_hour <= 0.0
+        {
             return bad("limits: rates must be positive".into());
         }
+        if self.limits.sign_in_ipv4_prefix > 32 || self.limits.sign_in_ipv6_prefix > 128 {
+            return bad(
+                "limits: sign_in_ipv4_prefix is 0 to 32, sign_in_ipv6_prefix 0 to 128".into(),
+            );
+        }
+        self.trusted_proxies()?;
         Ok(())
+    }
+
+    /// The trusted proxies as networks.
+    pub fn trusted_proxies(&self) -> Result<Vec<crate::limits::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                crate::limits::IpNet::parse(p)
+                    .map_err(|e| ConfigError(format!("trusted_proxies: {e}")))
+            })
+            .collect()
     }
 
     /// The chain with this id.
