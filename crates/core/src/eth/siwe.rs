@@ -564,7 +564,10 @@ fn is_on_origin(uri: &str, origin: &str) -> bool {
         return false;
     };
     head.eq_ignore_ascii_case(origin)
-        && matches!(uri.as_bytes().get(origin.len()), None | Some(b'/' | b'?' | b'#'))
+        && matches!(
+            uri.as_bytes().get(origin.len()),
+            None | Some(b'/' | b'?' | b'#')
+        )
 }
 
 impl SiweVerifier {
