@@ -519,6 +519,15 @@ impl Session {
         self.token.clone()
     }
 
+    /// Signs out: the relay revokes the session's token (`POST /v1/auth/signout`), so it is
+    /// refused from then on, by every relay sharing the database. Resolves to
+    /// `{signed_out: true}`; a token already signed out or expired rejects with `RelayError`
+    /// (status 401). Forget the `Session` either way.
+    #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<any>")]
+    pub fn sign_out(&self) -> Promise {
+        self.request("POST", "/v1/auth/signout".into(), Body::None)
+    }
+
     /// Active campaigns, newest first: `{campaigns: [...]}`.
     #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
     pub fn campaigns(&self) -> Promise {
