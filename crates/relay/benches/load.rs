@@ -168,7 +168,7 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) -> 
     let config = dir.path().join("relay.toml");
     std::fs::write(
         &config,
-        "[limits]\nip_per_sec = 1000000.0\nip_burst = 1000000.0\naddress_per_sec = 1000000.0\naddress_burst = 1000000.0\n",
+        "[limits]\nip_per_sec = 1000000.0\nip_burst = 1000000.0\naddress_per_sec = 1000000.0\naddress_burst = 1000000.0\nsign_ins_per_hour = 1000000.0\n",
     )
     .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_datahub-relay"));
