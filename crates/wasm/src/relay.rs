@@ -408,11 +408,17 @@ impl RelayClient {
             grant
                 .validate()
                 .map_err(|e| error_from("SessionError", &e))?;
+            // The relay accepts only a URI on the signing site's origin: its own URL when it
+            // serves the page, else the site's https origin.
+            let uri = match relay.base.split_once("://") {
+                Some((_, authority)) if authority == domain => relay.base.clone(),
+                _ => format!("https://{domain}/"),
+            };
             let message = grant
                 .siwe_message(
                     wallet,
                     &domain,
-                    &relay.base,
+                    &uri,
                     ChainId(chain_id),
                     &nonce,
                     Timestamp::from_unix_seconds(issued.unix_seconds()),
