@@ -205,12 +205,15 @@ both_http!(a_grant_without_its_key_is_refused, |config, dir| {
     drop((served.relay, dir));
 });
 
+/// A change to a sign-in message before it is signed.
+type Edit = Box<dyn FnOnce(&mut SiweMessage)>;
+
 both_http!(the_sign_in_uri_and_time_are_checked, |config, dir| {
     let served = serve(config).await;
     let net = &served.net;
     let now_s = datahub_relay::clock::now_ms() / 1000;
     let domain = net.domain.clone();
-    let cases: Vec<(Box<dyn FnOnce(&mut SiweMessage)>, StatusCode, &str)> = vec![
+    let cases: Vec<(Edit, StatusCode, &str)> = vec![
         (
             Box::new(|m| m.uri = "https://evil.example/claim".into()),
             StatusCode::BAD_REQUEST,
