@@ -19,8 +19,9 @@ use crate::AppState;
 /// - images from the relay, `blob:`/`data:` (previews of a chosen photo) and `https:` (a
 ///   campaign's images may live on another https host; never plain http);
 /// - audio and video from the relay and `blob:` (previews of a recording);
-/// - fetches only to the relay (the API and the package); the wallet's provider sends
-///   transactions from the extension, not from the page, so no RPC URL is needed here;
+/// - fetches only to the relay (the API and the package) and to `blob:` URLs the page made
+///   itself (reading back a recording); the wallet's provider sends transactions from the
+///   extension, not from the page, so no RPC URL is needed here;
 /// - no plugins, no `<base>`, no form posts, and no framing by anyone.
 pub fn content_security_policy() -> String {
     [
@@ -29,7 +30,7 @@ pub fn content_security_policy() -> String {
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' blob: data: https:",
         "media-src 'self' blob:",
-        "connect-src 'self'",
+        "connect-src 'self' blob:",
         "font-src 'self'",
         "manifest-src 'self'",
         "object-src 'none'",
