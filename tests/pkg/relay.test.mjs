@@ -250,6 +250,38 @@ test("relay errors carry the relay's code and the HTTP status", async () => {
   assert.deepEqual(e, { name: "RelayError", code: "no_campaign", status: 404 });
 });
 
+test("signOut revokes the token on the relay: it is refused from then on", async () => {
+  const r = await page.evaluate(async () => {
+    const client = await dh.RelayClient.connect(location.origin);
+    const session = await client.signIn(dh.LocalSigner.generate(), { chainId: client.info.chains[0].id });
+    const before = await session.balances();
+    const out = await session.signOut();
+    const refused = async (call) => {
+      try {
+        await call();
+        return null;
+      } catch (e) {
+        return { name: e.name, code: e.code, status: e.status };
+      }
+    };
+    // The token itself, not only this client, is dead: a plain fetch with it is refused too.
+    const raw = await fetch("/v1/me/balances", { headers: { authorization: `Bearer ${session.token}` } });
+    return {
+      before: Array.isArray(before.balances), out,
+      after: await refused(() => session.balances()),
+      again: await refused(() => session.signOut()),
+      raw: raw.status,
+    };
+  });
+  assert.deepEqual(r, {
+    before: true,
+    out: { signed_out: true },
+    after: { name: "RelayError", code: "signed_out", status: 401 },
+    again: { name: "RelayError", code: "signed_out", status: 401 },
+    raw: 401,
+  });
+});
+
 test("the README's relay example runs against the relay", async () => {
   const readme = await readFile(join(root, "pkg/README.md"), "utf8");
   const blocks = [...readme.matchAll(/^```js\n([\s\S]*?)^```$/gm)].map((m) => m[1])
@@ -258,14 +290,17 @@ test("the README's relay example runs against the relay", async () => {
   const code = blocks[0].replaceAll('"@datahub/wasm"', JSON.stringify(`${origin}/pkg/web/datahub_wasm.js`));
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));
-  const outcome = await page.evaluate(async (code) => {
+  // Served on the relay's origin: its Content-Security-Policy allows scripts from there only
+  // (not from blob: URLs).
+  await page.route("**/__test/readme.js", (route) => route.fulfill({ body: code, contentType: "text/javascript" }));
+  const outcome = await page.evaluate(async () => {
     try {
-      await import(URL.createObjectURL(new Blob([code], { type: "text/javascript" })));
+      await import("/__test/readme.js");
       return null;
     } catch (e) {
       return `${e.name}: ${e.code ?? ""} ${e.message}`;
     }
-  }, code);
+  });
   assert.equal(outcome, null, logs.join("\n"));
   assert.ok(logs.includes("true"), logs.join("\n"));
 });

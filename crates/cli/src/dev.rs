@@ -325,12 +325,16 @@ const DEV_CONFIG: &str = "\
 #
 # Nodes heartbeat every 2 s here: one silent for 6 s is taken for dead, and repair looks every
 # 2 s, so killing a node shows the network healing within seconds.
+#
+# Every local wallet signs in from 127.0.0.1: a public relay's 60 sign-ins an hour per network
+# would stop a test run that signs in many wallets.
 node_timeout_secs = 6
 repair_interval_secs = 2
 
 [limits]
 address_per_sec = 1000.0
 address_burst = 2000.0
+sign_ins_per_hour = 100000.0
 ";
 
 fn dev_config(data: &Path) -> Result<PathBuf> {

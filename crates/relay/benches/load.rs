@@ -188,7 +188,7 @@ async fn round(connections: usize, campaigns: usize, database: Option<&str>) -> 
     let config = dir.path().join("relay.toml");
     std::fs::write(
         &config,
-        format!("dev = true\noperators = [\"{OPERATOR_ADDRESS}\"]\n[limits]\nip_per_sec = 1000000.0\nip_burst = 1000000.0\naddress_per_sec = 1000000.0\naddress_burst = 1000000.0\n"),
+        format!("dev = true\noperators = [\"{OPERATOR_ADDRESS}\"]\n[limits]\nip_per_sec = 1000000.0\nip_burst = 1000000.0\naddress_per_sec = 1000000.0\naddress_burst = 1000000.0\nsign_ins_per_hour = 1000000.0\n"),
     )
     .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_datahub-relay"));

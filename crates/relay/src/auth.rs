@@ -1,12 +1,11 @@
 //! Who is asking: contributors sign in once with SIWE (EIP-4361) and then carry a session token;
 //! requesters (and storage nodes) sign every request with their key (`datahub_core::request`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{Extension, FromRequest, FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -19,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use crate::{AppState, clock, params, too_many};
+use crate::{AppState, ClientIp, clock, limits, params, too_many};
 
 /// An address as the database keys it: `0x` and lower-case hex.
 pub fn db_address(address: &Address) -> String {
@@ -33,29 +32,6 @@ pub struct SessionInfo {
     pub id: String,
     /// The verified session (wallet, grant, chain, expiry).
     pub session: Session,
-}
-
-/// Sessions by id, cached from the database (they never change once made).
-#[derive(Default)]
-pub struct SessionCache(Mutex<HashMap<String, Arc<SessionInfo>>>);
-
-impl SessionCache {
-    fn get(&self, id: &str) -> Option<Arc<SessionInfo>> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
-    }
-
-    fn put(&self, info: Arc<SessionInfo>) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() > 100_000 {
-            let now = clock::now();
-            map.retain(|_, s| s.session.expires > now);
-        }
-        map.insert(info.id.clone(), info);
-    }
 }
 
 /// What `POST /v1/auth/nonce` answers.
@@ -128,6 +104,9 @@ fn siwe_error(e: &SiweError) -> ApiError {
             "the signature does not match the sign-in message's address",
         ),
         SiweError::Expired => ApiError::unauthorized("expired", "the sign-in message has expired"),
+        SiweError::WrongUri { .. } => ApiError::bad_request("wrong_uri", e.to_string()),
+        SiweError::IssuedInFuture => ApiError::bad_request("issued_in_future", e.to_string()),
+        SiweError::IssuedTooLongAgo => ApiError::unauthorized("sign_in_too_old", e.to_string()),
         other => ApiError::bad_request("invalid_sign_in", other.to_string()),
     }
 }
@@ -146,6 +125,30 @@ fn session_error(e: SessionError) -> ApiError {
 /// submissions; otherwise the wallet itself must (a local key in the browser, or the CLI).
 pub async fn sign_in(
     State(relay): State<AppState>,
+    client: Option<Extension<ClientIp>>,
+    body: Result<Json<SignInRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SignInResponse>, Response> {
+    // Every attempt counts, so a network cannot mint wallets (or spend the relay's signature
+    // checks) faster than the cap.
+    if let Some(Extension(ClientIp(ip))) = client {
+        let limits = &relay.config.limits;
+        let network =
+            limits::network_key(ip, limits.sign_in_ipv4_prefix, limits.sign_in_ipv6_prefix);
+        if let Err(wait) = relay.sign_in_limit.check(&network, clock::now_ms()) {
+            relay
+                .metrics
+                .rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(too_many(wait));
+        }
+    }
+    open_session(&relay, body)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+async fn open_session(
+    relay: &AppState,
     body: Result<Json<SignInRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<SignInResponse>> {
     let Json(body) = body.map_err(|e| crate::error::from_rejection(e.status(), e.body_text()))?;
@@ -169,7 +172,21 @@ pub async fn sign_in(
         ));
     }
     let now = clock::now();
-    let verifier = SiweVerifier::new(&parsed.domain, now);
+    let mut verifier = SiweVerifier::new(&parsed.domain, now);
+    // The message must be about this site (its URI on the origin the wallet was shown), and
+    // fresh: issued no later than the clocks' skew allows, and no earlier than a nonce lives.
+    verifier.uri_origins = vec![
+        format!("https://{}", parsed.domain),
+        format!("http://{}", parsed.domain),
+    ];
+    let skew_ms = i64::try_from(relay.config.max_clock_skew_secs)
+        .unwrap_or(60)
+        .saturating_mul(1000);
+    let nonce_ms = i64::try_from(relay.config.nonce_ttl_secs)
+        .unwrap_or(600)
+        .saturating_mul(1000);
+    verifier.max_issued_ahead_ms = Some(skew_ms);
+    verifier.max_issued_age_ms = Some(nonce_ms.saturating_add(skew_ms));
     // The nonce is consumed in the database below, with the session's insertion; here it is
     // only noted, so a bad signature never burns one.
     let mut seen = String::new();
@@ -247,8 +264,34 @@ pub async fn sign_in(
         chain_id: session.chain_id.0,
         expires_at: session.expires.to_string(),
     };
-    relay.sessions.put(Arc::new(SessionInfo { id, session }));
     Ok(Json(response))
+}
+
+/// What `POST /v1/auth/signout` answers.
+#[derive(Serialize)]
+pub struct SignOutResponse {
+    signed_out: bool,
+}
+
+/// `POST /v1/auth/signout`: revokes the session whose token the request carries. The revocation
+/// is a row in the database, so every relay sharing it refuses the token from now on.
+pub async fn sign_out(
+    State(relay): State<AppState>,
+    Contributor(info): Contributor,
+) -> ApiResult<Json<SignOutResponse>> {
+    let id = info.id.clone();
+    let now = clock::now_ms();
+    relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+            conn.execute(
+                "UPDATE sessions SET revoked_ms = $1 WHERE id = $2 AND revoked_ms IS NULL",
+                params![now, id],
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(SignOutResponse { signed_out: true }))
 }
 
 fn session_id(token: &str) -> String {
@@ -270,20 +313,25 @@ fn scope_parse(text: &str) -> Option<CampaignScope> {
     }
 }
 
+/// A session as the database has it now: read on every request (no cache), so a sign-out on any
+/// relay sharing the database takes effect everywhere at once.
 async fn load_session(relay: &AppState, id: String) -> ApiResult<Option<Arc<SessionInfo>>> {
-    if let Some(info) = relay.sessions.get(&id) {
-        return Ok(Some(info));
-    }
     let row = relay
         .db
         .read(move |conn: &mut dyn Conn| -> ApiResult<_> {
             Ok(conn.query_opt(
-                "SELECT id, wallet, session_key, campaigns, reward_cap, chain_id, expires_ms, not_before_ms FROM sessions WHERE id = $1",
+                "SELECT id, wallet, session_key, campaigns, reward_cap, chain_id, expires_ms, not_before_ms, revoked_ms FROM sessions WHERE id = $1",
                 params![id],
             )?)
         })
         .await?;
     let Some(row) = row else { return Ok(None) };
+    if row.opt_int(8)?.is_some() {
+        return Err(ApiError::unauthorized(
+            "signed_out",
+            "this session was signed out; sign in again",
+        ));
+    }
     let corrupt = |what: &str| ApiError::internal(format!("session row: bad {what}"));
     let address = |text: String| Address::parse(&text).map_err(|_| corrupt("address"));
     let expires = Timestamp::from_unix_millis(row.int(6)?);
@@ -299,12 +347,10 @@ async fn load_session(relay: &AppState, id: String) -> ApiResult<Option<Arc<Sess
         expires,
         not_before: row.opt_int(7)?.map(Timestamp::from_unix_millis),
     };
-    let info = Arc::new(SessionInfo {
+    Ok(Some(Arc::new(SessionInfo {
         id: row.text(0)?,
         session,
-    });
-    relay.sessions.put(info.clone());
-    Ok(Some(info))
+    })))
 }
 
 /// A contributor's request: a valid `Authorization: Bearer <token>` of a session in force.

@@ -2,7 +2,7 @@
 //! variables (`DATAHUB_*`), each overriding the one before.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use datahub_core::eth::Address;
@@ -61,6 +61,10 @@ pub struct Config {
     /// Chains on which rewards can be claimed, with their claim contract and tokens (none by
     /// default: a relay pays only where it is told to). Each chain id once.
     pub chains: Vec<ChainConfig>,
+    /// Reverse proxies (addresses or CIDR networks, `10.0.0.0/8`, `::1`) whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed. Empty: none, every client is the
+    /// connection's peer. Env: `DATAHUB_TRUSTED_PROXIES` (comma-separated).
+    pub trusted_proxies: Vec<String>,
     /// The storage network's defences against hostile nodes.
     pub storage: StorageConfig,
 }
@@ -130,6 +134,13 @@ pub struct Limits {
     pub address_burst: f64,
     /// Most items in one campaign.
     pub max_items: usize,
+    /// Sign-ins allowed per hour from one network (see `sign_in_ipv4_prefix`); as many may come
+    /// at once, then one every `3600 / sign_ins_per_hour` seconds.
+    pub sign_ins_per_hour: f64,
+    /// The IPv4 network sign-ins are counted by, as a prefix length (24: a /24).
+    pub sign_in_ipv4_prefix: u8,
+    /// The IPv6 network sign-ins are counted by, as a prefix length (64: one subscriber's /64).
+    pub sign_in_ipv6_prefix: u8,
 }
 
 /// One chain where rewards are claimed.
@@ -194,6 +205,9 @@ impl Default for Limits {
             address_per_sec: 20.0,
             address_burst: 60.0,
             max_items: 100_000,
+            sign_ins_per_hour: 60.0,
+            sign_in_ipv4_prefix: 24,
+            sign_in_ipv6_prefix: 64,
         }
     }
 }
@@ -222,6 +236,7 @@ impl Default for Config {
             limits: Limits::default(),
             chains: Vec::new(),
             storage: StorageConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -346,6 +361,13 @@ impl Config {
         if let Some(v) = var("DATAHUB_OPEN_ADMISSION") {
             self.storage.open_admission = switch("DATAHUB_OPEN_ADMISSION", v)?;
         }
+        if let Some(v) = var("DATAHUB_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
         Ok(())
     }
 
@@ -420,14 +442,6 @@ impl Config {
                 ));
             }
         }
-        if self.limits.ip_per_sec <= 0.0 || self.limits.address_per_sec <= 0.0 {
-            return bad("limits: rates must be positive".into());
-        }
-        for operator in &self.operators {
-            if Address::parse(operator).is_err() {
-                return bad(format!("operators: {operator} is not an address"));
-            }
-        }
         for (node, region) in &self.storage.admitted_nodes {
             if Address::parse(node).is_err() {
                 return bad(format!("storage.admitted_nodes: {node} is not an address"));
@@ -446,7 +460,28 @@ impl Config {
                     .into(),
             );
         }
+        if self.limits.ip_per_sec <= 0.0
+            || self.limits.address_per_sec <= 0.0
+            || self.limits.sign_ins_per_hour.is_nan()
+            || self.limits.sign_ins_per_hour <= 0.0
+        {
+            return bad("limits: rates must be positive".into());
+        }
+        if self.limits.sign_in_ipv4_prefix > 32 || self.limits.sign_in_ipv6_prefix > 128 {
+            return bad(
+                "limits: sign_in_ipv4_prefix is 0 to 32, sign_in_ipv6_prefix 0 to 128".into(),
+            );
+        }
+        self.trusted_proxies()?;
         Ok(())
+    }
+
+    /// The trusted proxies as networks.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| IpNet::parse(p).map_err(|e| ConfigError(format!("trusted_proxies: {e}"))))
+            .collect()
     }
 
     /// Whether `address` may sign admin commands.
@@ -475,6 +510,74 @@ impl Config {
         match &self.database_url {
             Some(url) => crate::db::Location::parse(url),
             None => crate::db::Location::Sqlite(self.data_dir.join("relay.db")),
+        }
+    }
+}
+
+/// An IP network in CIDR form: `10.0.0.0/8`, `2001:db8::/32`, or one address (`127.0.0.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Reads `ADDRESS` or `ADDRESS/PREFIX`; the address is masked to the prefix.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let address: IpAddr = address
+            .parse()
+            .map_err(|_| format!("`{text}` is not an IP address or network (10.0.0.0/8)"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{text}`: the prefix must be 0 to {max}"))?,
+        };
+        Ok(Self {
+            network: mask(address, prefix),
+            prefix,
+        })
+    }
+
+    /// Whether `ip` is in this network (an IPv4-mapped IPv6 address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        ip.is_ipv4() == self.network.is_ipv4() && mask(ip, self.prefix) == self.network
+    }
+}
+
+/// `::ffff:a.b.c.d` is the IPv4 client `a.b.c.d` (a dual-stack socket reports them so).
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// `ip` with all but its first `prefix` bits cleared.
+pub fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let kept = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(bits & kept))
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let kept = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(bits & kept))
         }
     }
 }

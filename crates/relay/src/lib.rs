@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod headers;
 pub mod keyfile;
 pub mod ledger;
 pub mod limits;
@@ -66,14 +67,18 @@ pub struct Relay {
     pub siwe_domains: Vec<String>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
-    /// Requests per IP address.
+    /// Requests per client network (an IPv4 address, an IPv6 /64).
     pub ip_limit: RateLimiter<IpAddr>,
+    /// Sign-ins per client network (`limits.sign_in_ipv4_prefix`, `sign_in_ipv6_prefix`).
+    pub sign_in_limit: RateLimiter<IpAddr>,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: Vec<limits::IpNet>,
+    /// The `Content-Security-Policy` every response carries.
+    pub content_security_policy: HeaderValue,
     /// Requests per signed-in or signing address.
     pub address_limit: RateLimiter<Address>,
     /// Signed requests seen recently.
     pub replay: ReplayGuard,
-    /// Signed-in sessions, by id, as read from the database.
-    pub sessions: auth::SessionCache,
     /// Campaign definitions, by id, as read from the database.
     pub campaigns: campaigns::CampaignCache,
     /// HTTP client for storage nodes.
@@ -118,6 +123,11 @@ impl Relay {
         let db = Db::open(&config.database(), config.db_readers)
             .map_err(|e| err("cannot open the database", &e))?;
         let limits = &config.limits;
+        let trusted_proxies = config
+            .trusted_proxies()
+            .map_err(|e| err("configuration", &e))?;
+        let content_security_policy = HeaderValue::from_str(&headers::content_security_policy())
+            .map_err(|e| err("content security policy", &e))?;
         let skew_ms = i64::try_from(config.max_clock_skew_secs)
             .unwrap_or(60)
             .saturating_mul(1000);
@@ -129,8 +139,13 @@ impl Relay {
             metrics: Metrics::default(),
             ip_limit: RateLimiter::new(limits.ip_per_sec, limits.ip_burst),
             address_limit: RateLimiter::new(limits.address_per_sec, limits.address_burst),
+            sign_in_limit: RateLimiter::new(
+                limits.sign_ins_per_hour / 3600.0,
+                limits.sign_ins_per_hour,
+            ),
+            trusted_proxies,
+            content_security_policy,
             replay: ReplayGuard::new(skew_ms.saturating_mul(2)),
-            sessions: auth::SessionCache::default(),
             campaigns: campaigns::CampaignCache::default(),
             audit_cache: chain::audit::Cache::default(),
             http: nodenet::client(&config).map_err(|e| err("http client", &e))?,
@@ -146,6 +161,7 @@ impl Relay {
             .route("/v1/info", get(ops::info))
             .route("/v1/auth/nonce", post(auth::nonce))
             .route("/v1/auth/session", post(auth::sign_in))
+            .route("/v1/auth/signout", post(auth::sign_out))
             .route(
                 "/v1/campaigns",
                 get(campaigns::list)
@@ -219,19 +235,49 @@ impl Relay {
                 StatusCode::REQUEST_TIMEOUT,
                 Duration::from_secs(limits.request_timeout_secs),
             ))
+            // Outermost, so every answer carries them: pages, assets, API errors, 408s, 429s.
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                headers::security_headers,
+            ))
             .with_state(state.clone())
     }
 }
 
-/// Per-IP rate limit, metrics, and JSON bodies for the errors axum answers itself.
-async fn guard(State(relay): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let ip = request
+/// The client's address as the rate limits see it (see [`limits::client_ip`]), for handlers.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+/// The client's address: the connection's peer, or what a trusted proxy forwarded.
+fn client_ip(relay: &Relay, request: &Request) -> Option<IpAddr> {
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
+        .map(|ConnectInfo(addr)| addr.ip())?;
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>();
+    Some(limits::client_ip(
+        peer,
+        forwarded.into_iter(),
+        &relay.trusted_proxies,
+    ))
+}
+
+/// Per-network rate limit, metrics, and JSON bodies for the errors axum answers itself.
+async fn guard(State(relay): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let ip = client_ip(&relay, &request);
+    if let Some(ip) = ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
     if let Some(ip) = ip
-        && let Err(wait_ms) = relay.ip_limit.check(&ip, clock::now_ms())
+        && let Err(wait_ms) = relay
+            .ip_limit
+            .check(&limits::network_key(ip, 32, 64), clock::now_ms())
     {
         relay
             .metrics

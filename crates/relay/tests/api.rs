@@ -546,9 +546,11 @@ both!(sign_in_refusals, |net| {
     assert!(worker.token.starts_with("dh_"));
     let (_, nonce) = net.post("/v1/auth/nonce", None, &json!({})).await;
     let wallet = key("wallet x");
+    let issued =
+        datahub_core::eth::Timestamp::from_unix_seconds(datahub_relay::clock::now_ms() / 1000);
     let make = |domain: &str, chain: u64, nonce: &str| {
         format!(
-            "{domain} wants you to sign in with your Ethereum account:\n{}\n\n\nURI: http://{domain}/\nVersion: 1\nChain ID: {chain}\nNonce: {nonce}\nIssued At: 2026-01-01T00:00:00Z",
+            "{domain} wants you to sign in with your Ethereum account:\n{}\n\n\nURI: http://{domain}/\nVersion: 1\nChain ID: {chain}\nNonce: {nonce}\nIssued At: {issued}",
             wallet.public_key().address()
         )
     };

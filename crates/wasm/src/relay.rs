@@ -408,11 +408,17 @@ impl RelayClient {
             grant
                 .validate()
                 .map_err(|e| error_from("SessionError", &e))?;
+            // The relay accepts only a URI on the signing site's origin: its own URL when it
+            // serves the page, else the site's https origin.
+            let uri = match relay.base.split_once("://") {
+                Some((_, authority)) if authority == domain => relay.base.clone(),
+                _ => format!("https://{domain}/"),
+            };
             let message = grant
                 .siwe_message(
                     wallet,
                     &domain,
-                    &relay.base,
+                    &uri,
                     ChainId(chain_id),
                     &nonce,
                     Timestamp::from_unix_seconds(issued.unix_seconds()),
@@ -517,6 +523,15 @@ impl Session {
     #[wasm_bindgen(getter)]
     pub fn token(&self) -> String {
         self.token.clone()
+    }
+
+    /// Signs out: the relay revokes the session's token (`POST /v1/auth/signout`), so it is
+    /// refused from then on, by every relay sharing the database. Resolves to
+    /// `{signed_out: true}`; a token already signed out or expired rejects with `RelayError`
+    /// (status 401). Forget the `Session` either way.
+    #[wasm_bindgen(js_name = signOut, unchecked_return_type = "Promise<any>")]
+    pub fn sign_out(&self) -> Promise {
+        self.request("POST", "/v1/auth/signout".into(), Body::None)
     }
 
     /// Active campaigns, newest first: `{campaigns: [...]}`.

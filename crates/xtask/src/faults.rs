@@ -46,6 +46,7 @@ ip_per_sec = 100000.0
 ip_burst = 100000.0
 address_per_sec = 100000.0
 address_burst = 100000.0
+sign_ins_per_hour = 100000.0
 ";
 
 /// `node_timeout_secs` of [`RELAY_CONFIG`].

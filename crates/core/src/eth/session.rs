@@ -91,7 +91,7 @@ pub enum SessionError {
     },
     /// A required session resource is missing.
     MissingResource {
-        /// Which kind (`expires`, `campaign`, `reward-cap`).
+        /// Which kind (`key`, `expires`, `campaign`, `reward-cap`).
         kind: &'static str,
     },
     /// The session has expired.
@@ -214,7 +214,8 @@ impl SessionGrant {
     }
 
     /// Reads a grant from SIWE resources. `Ok(None)` if there is no DataHub session resource at
-    /// all.
+    /// all; with any, all four kinds must be there (a grant without its key is an error, not a
+    /// sign-in without a session).
     pub fn from_resources(resources: &[String]) -> Result<Option<Self>, SessionError> {
         let mut key = None;
         let mut expires = None;
@@ -275,8 +276,10 @@ impl SessionGrant {
         if !any {
             return Ok(None);
         }
+        // Any session resource makes this a grant: one without its key is malformed, never a
+        // plain sign-in (which would be an unlimited wallet session).
         Ok(Some(Self {
-            key: key.ok_or(SessionError::NotASession)?,
+            key: key.ok_or(SessionError::MissingResource { kind: "key" })?,
             expires: expires.ok_or(SessionError::MissingResource { kind: "expires" })?,
             campaigns: campaigns.ok_or(SessionError::MissingResource { kind: "campaign" })?,
             reward_cap: reward_cap.ok_or(SessionError::MissingResource { kind: "reward-cap" })?,

@@ -109,6 +109,15 @@ pub enum SiweError {
     NonceReused,
     /// The signature is invalid or not made by the message's address.
     Signature(SignatureError),
+    /// The message's URI is not on an origin the verifier serves.
+    WrongUri {
+        /// The URI in the message.
+        actual: String,
+    },
+    /// The message's issued-at time is later than the verifier's clock allows.
+    IssuedInFuture,
+    /// The message was issued longer ago than the verifier accepts.
+    IssuedTooLongAgo,
 }
 
 impl fmt::Display for SiweError {
@@ -141,6 +150,16 @@ impl fmt::Display for SiweError {
                 "sign-in message nonce was already used: request a new nonce and sign in again",
             ),
             Self::Signature(e) => write!(f, "sign-in signature rejected: {e}"),
+            Self::WrongUri { actual } => write!(
+                f,
+                "sign-in message URI {actual} is not on this site: sign in from the site itself"
+            ),
+            Self::IssuedInFuture => f.write_str(
+                "sign-in message is issued in the future: check the device clock and sign in again",
+            ),
+            Self::IssuedTooLongAgo => f.write_str(
+                "sign-in message was issued too long ago: request a new nonce and sign in again",
+            ),
         }
     }
 }
@@ -527,6 +546,28 @@ pub struct SiweVerifier {
     pub chain_id: Option<ChainId>,
     /// The current time, from the caller's clock.
     pub now: Timestamp,
+    /// Origins (`https://relay.example`) the message's URI must be on: the origin itself or a
+    /// path, query or fragment under it. Empty: any URI.
+    pub uri_origins: Vec<String>,
+    /// How far after `now` the issued-at time may be (the clocks' skew), in milliseconds.
+    /// `None`: not checked.
+    pub max_issued_ahead_ms: Option<i64>,
+    /// How long before `now` the message may have been issued, in milliseconds. `None`: not
+    /// checked.
+    pub max_issued_age_ms: Option<i64>,
+}
+
+/// Whether `uri` is `origin` or under it (the next character starts a path, query or fragment),
+/// comparing the origin case-insensitively as RFC 3986 compares schemes and hosts.
+fn is_on_origin(uri: &str, origin: &str) -> bool {
+    let Some(head) = uri.get(..origin.len()) else {
+        return false;
+    };
+    head.eq_ignore_ascii_case(origin)
+        && matches!(
+            uri.as_bytes().get(origin.len()),
+            None | Some(b'/' | b'?' | b'#')
+        )
 }
 
 impl SiweVerifier {
@@ -537,10 +578,13 @@ impl SiweVerifier {
             scheme: None,
             chain_id: None,
             now,
+            uri_origins: Vec::new(),
+            max_issued_ahead_ms: None,
+            max_issued_age_ms: None,
         }
     }
 
-    /// Checks everything but the signature and the nonce: domain, scheme, chain and time.
+    /// Checks everything but the signature and the nonce: domain, scheme, URI, chain and times.
     pub fn check_fields(&self, message: &SiweMessage) -> Result<(), SiweError> {
         if message.domain != self.domain {
             return Err(SiweError::WrongDomain {
@@ -566,6 +610,30 @@ impl SiweVerifier {
         }
         if message.not_before.is_some_and(|t| self.now < t) {
             return Err(SiweError::NotYetValid);
+        }
+        if !self.uri_origins.is_empty()
+            && !self
+                .uri_origins
+                .iter()
+                .any(|origin| is_on_origin(&message.uri, origin))
+        {
+            return Err(SiweError::WrongUri {
+                actual: message.uri.clone(),
+            });
+        }
+        let issued = message.issued_at.unix_millis();
+        let now = self.now.unix_millis();
+        if self
+            .max_issued_ahead_ms
+            .is_some_and(|ahead| issued > now.saturating_add(ahead))
+        {
+            return Err(SiweError::IssuedInFuture);
+        }
+        if self
+            .max_issued_age_ms
+            .is_some_and(|age| issued < now.saturating_sub(age))
+        {
+            return Err(SiweError::IssuedTooLongAgo);
         }
         Ok(())
     }

@@ -159,7 +159,8 @@ both! {
             let r: Vec<String> = base.iter().filter(|r| !r.contains(kind)).cloned().collect();
             SessionGrant::from_resources(&r)
         };
-        assert_eq!(without(":key:"), Err(SessionError::NotASession));
+        // A grant without its key is malformed: never read as "no grant" (a plain wallet session).
+        assert_eq!(without(":key:"), Err(SessionError::MissingResource { kind: "key" }));
         assert_eq!(without(":expires:"), Err(SessionError::MissingResource { kind: "expires" }));
         assert_eq!(without(":campaign:"), Err(SessionError::MissingResource { kind: "campaign" }));
         assert_eq!(without(":reward-cap:"), Err(SessionError::MissingResource { kind: "reward-cap" }));

@@ -151,3 +151,41 @@ both! {
         assert_eq!(Timestamp::from_unix_millis(i64::MAX).to_rfc3339(), "9999-12-31T23:59:59.999Z");
     }
 }
+
+both! {
+    fn uri_and_issued_at_windows() {
+        let v = vectors(V);
+        let case = &v["valid"][0];
+        let text = case["text"].as_str().unwrap();
+        let sig = Signature::from_hex(case["signature"].as_str().unwrap()).unwrap();
+        let mut store = |_: &datahub_core::eth::Address, _: &str| true;
+        let check = |origins: &[&str], now: &str| {
+            let mut verifier = SiweVerifier::new("datahub.example", at(now));
+            verifier.uri_origins = origins.iter().map(|o| (*o).to_owned()).collect();
+            verifier.max_issued_ahead_ms = Some(60_000);
+            verifier.max_issued_age_ms = Some(600_000);
+            verifier.check_fields(&SiweMessage::parse(text).unwrap())
+        };
+        // The URI is https://datahub.example/login.
+        assert_eq!(check(&["https://datahub.example"], "2026-11-25T12:00:30Z"), Ok(()));
+        assert_eq!(check(&["http://datahub.example", "HTTPS://DataHub.example"], "2026-11-25T12:00:30Z"), Ok(()));
+        for wrong in [&["https://evil.example"][..], &["https://datahub.ex"], &["http://datahub.example"]] {
+            assert!(matches!(check(wrong, "2026-11-25T12:00:30Z"), Err(SiweError::WrongUri { .. })), "{wrong:?}");
+        }
+        // A prefix of the host is not the origin: https://datahub.example.evil/ is elsewhere.
+        let mut verifier = SiweVerifier::new("datahub.example", at("2026-11-25T12:00:30Z"));
+        verifier.uri_origins = vec!["https://datahub.example".into()];
+        let mut other = SiweMessage::parse(text).unwrap();
+        other.uri = "https://datahub.example.evil/login".into();
+        assert!(matches!(verifier.check_fields(&other), Err(SiweError::WrongUri { .. })));
+        // Issued at 12:00:00: a clock more than a minute behind sees it from the future; ten
+        // minutes later it is too old.
+        assert_eq!(check(&["https://datahub.example"], "2026-11-25T11:59:00Z"), Ok(()));
+        assert_eq!(check(&["https://datahub.example"], "2026-11-25T11:58:59Z"), Err(SiweError::IssuedInFuture));
+        assert_eq!(check(&["https://datahub.example"], "2026-11-25T12:10:00Z"), Ok(()));
+        assert_eq!(check(&["https://datahub.example"], "2026-11-25T12:10:01Z"), Err(SiweError::IssuedTooLongAgo));
+        // Unset, neither is checked (the EIP leaves both to the relying party).
+        let verifier = SiweVerifier::new("datahub.example", at("2027-01-01T00:00:00Z"));
+        assert!(verifier.verify(text, &sig, &mut store).is_ok());
+    }
+}

@@ -407,6 +407,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/0004_funding.sql")),
     (5, include_str!("../../migrations/0005_chain.sql")),
     (6, include_str!("../../migrations/0006_node_admission.sql")),
+    (
+        7,
+        include_str!("../../migrations/0007_session_revocation.sql"),
+    ),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {

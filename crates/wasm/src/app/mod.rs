@@ -446,7 +446,12 @@ impl App {
             "local" => spawn_local(Rc::clone(self).sign_in(false)),
             "sign-out" => {
                 let mut state = self.state.borrow_mut();
-                state.session = None;
+                // The relay revokes the token as well; the screen does not wait for it.
+                if let Some(session) = state.session.take() {
+                    spawn_local(async move {
+                        let _ = wait(session.sign_out()).await;
+                    });
+                }
                 state.screen = Screen::Connect;
                 state.voucher = None;
                 drop(state);
