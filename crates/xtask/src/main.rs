@@ -154,16 +154,16 @@ fn dev(args: &[String]) -> Result<()> {
 type Gate = (&'static str, Box<dyn Fn() -> Result<()>>);
 
 /// Every gate of `cargo xtask test`, in order: the quick checks first, so a simple mistake
-/// fails in seconds.
+/// fails in seconds; `generated` after `test-native`, whose build it uses.
 fn all_gates(fuzz_seconds: u64) -> Vec<Gate> {
     vec![
         ("fmt", Box::new(gates::fmt)),
         ("deny", Box::new(gates::deny)),
-        ("generated", Box::new(gates::generated)),
         ("clippy", Box::new(gates::clippy)),
         ("doc", Box::new(gates::doc)),
         ("core-wasm", Box::new(gates::core_wasm)),
         ("test-native", Box::new(gates::test_native)),
+        ("generated", Box::new(gates::generated)),
         ("test-wasm", Box::new(gates::test_wasm)),
         ("test-js", Box::new(gates::test_js)),
         ("fuzz", Box::new(move || gates::fuzz_quick(fuzz_seconds))),
