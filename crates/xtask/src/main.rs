@@ -89,7 +89,7 @@ enum Command {
         /// Only this target (repeat for several), e.g. `--target api`
         #[arg(long = "target", value_name = "NAME")]
         targets: Vec<String>,
-        /// Build the quick way (unoptimised, no sanitizer, one build for both projects):
+        /// Build the quick way (opt-level 1, no sanitizer, one build for both projects):
         /// minutes less to build, far fewer runs a second
         #[arg(long)]
         quick: bool,
