@@ -119,8 +119,10 @@ impl GateRun {
 /// The table `cargo xtask test` ends with: each gate's result, time and budget, then the total
 /// against the sum of the budgets, then a line per gate over its budget.
 pub fn gate_summary(setup: Duration, runs: &[GateRun], total: Duration) -> String {
-    let secs = |d: Duration| format!("{:.1} s", d.as_secs_f64());
-    let budget = |b: Option<Duration>| b.map_or_else(|| "none".to_owned(), |b| secs(b));
+    fn secs(d: Duration) -> String {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+    let budget = |b: Option<Duration>| b.map_or_else(|| "none".to_owned(), secs);
     let mut out = format!(
         "{:<12} {:<7} {:>9} {:>9}\n",
         "gate", "result", "time", "budget"
