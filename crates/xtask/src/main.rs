@@ -80,8 +80,7 @@ enum Command {
         case: Option<String>,
     },
     /// Run each fuzz target (crates/core/fuzz, crates/relay/fuzz) for a while, built with
-    /// AddressSanitizer and optimised; keep crashers in `seeds/<target>/`. With --quick: the
-    /// test command's fuzz gate
+    /// AddressSanitizer and optimised; keep crashers in `seeds/<target>/`
     Fuzz {
         /// How long each fuzz target runs [default: 60, with --quick 5]
         #[arg(long)]
@@ -89,8 +88,8 @@ enum Command {
         /// Only this target (repeat for several), e.g. `--target api`
         #[arg(long = "target", value_name = "NAME")]
         targets: Vec<String>,
-        /// Build the quick way (opt-level 1, no sanitizer, one build for both projects):
-        /// minutes less to build, far fewer runs a second
+        /// Build the quick way (opt-level 1, no sanitizer), the core's targets only: the test
+        /// command's fuzz gate
         #[arg(long)]
         quick: bool,
     },
