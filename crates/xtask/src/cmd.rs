@@ -36,6 +36,24 @@ impl Cmd {
         let program = program.as_ref();
         let mut inner = Command::new(program);
         inner.current_dir(root());
+        // `cargo xtask` is `cargo run`, which tells xtask about its own package in these. A
+        // cargo run by us must not see them: ring's build script reruns when
+        // CARGO_MANIFEST_DIR changes, so a build by hand and one through xtask rebuilt ring
+        // and everything above it (rustls, reqwest, the relay, the node, the CLI) each time.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let from_cargo_run = key.starts_with("CARGO_PKG_")
+                || key.starts_with("CARGO_MANIFEST_")
+                || [
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                ]
+                .contains(&key.as_ref());
+            if from_cargo_run {
+                inner.env_remove(key.as_ref());
+            }
+        }
         if in_ci() {
             inner.stdin(Stdio::null());
         }

@@ -1,8 +1,10 @@
-//! The gates: each one a check that `cargo xtask test` runs and a person can run alone.
+//! The gates: each one a check that `cargo xtask test` runs and a person can run alone, and
+//! what each may take.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, heading, root, which};
 use crate::pkg::{self, Config};
@@ -13,9 +15,212 @@ const WASM32: &str = "wasm32-unknown-unknown";
 /// the relay's JSON request bodies.
 const FUZZ_DIRS: [&str; 2] = ["crates/core/fuzz", "crates/relay/fuzz"];
 
+/// The projects the test command fuzzes (`fuzz --quick`): the core's, whose build is cheap. The
+/// relay's builds the whole relay and node again with coverage instrumentation: 16 of the 27
+/// minutes the quick gate took over both on the busy 2-core machine. Its seeds and crashers
+/// still run on every test run (test-native's `tests/fuzz_seeds.rs`, through the same
+/// `checks.rs`); `cargo xtask fuzz` fuzzes it.
+const QUICK_FUZZ_DIRS: [&str; 1] = ["crates/core/fuzz"];
+
+/// What each gate of `cargo xtask test` may take, in seconds, on the 2-core CI machine from a
+/// clean clone with the tools installed. `cargo xtask test` fails a gate that takes more than
+/// half as long again (see `report::GateRun`). Figures from the last landed run on a busy
+/// machine (clippy 233 s, test-native 438, test-wasm 210, test-js 431), rounded up, or lowered
+/// where this change removed work (see each comment). Together they must stay under CI's 30
+/// minutes (a test below adds them up): raise one only with the measurement that justifies it,
+/// and say where the time went.
+pub const BUDGETS: [(&str, u64); 11] = [
+    ("fmt", 15),
+    // cargo metadata and the checks: 4-5 s measured.
+    ("deny", 20),
+    ("clippy", 240),
+    // Not measured alone yet; it now reuses clippy's checked dependencies.
+    ("doc", 60),
+    ("core-wasm", 30),
+    ("test-native", 450),
+    // After test-native the build is a no-op (2 s measured); then the generators and
+    // contracts/build.mjs --check.
+    ("generated", 45),
+    ("test-wasm", 210),
+    // 431 s included building the CLI again with other features (96 crates), now gone: half
+    // as long again as 300 is the old figure.
+    ("test-js", 300),
+    // solc-js compiling the contracts, then the tests against a real anvil chain.
+    ("contracts", 120),
+    // The quick build of the core's fuzz project (no sanitizer, opt-level 1), before each target
+    // runs for its seconds (added by `budget`). Not measured on a quiet machine yet: 10 minutes
+    // on the busy one (load 15 on 2 cores), where the old gate's core build took 14.5.
+    ("fuzz", FUZZ_QUICK_BUILD_SECONDS),
+];
+
+/// CI's limit for the whole of `cargo xtask test`, setup included.
+#[cfg(test)]
+const CI_LIMIT_SECONDS: u64 = 30 * 60;
+
+/// The `fuzz` gate's budget before its targets run.
+const FUZZ_QUICK_BUILD_SECONDS: u64 = 150;
+
+/// How long each fuzz target runs in `cargo xtask test` (`--fuzz-seconds` changes it).
+pub const FUZZ_QUICK_SECONDS: u64 = 5;
+
+/// The budget of gate `name`, when it has one. The fuzz gate's grows with its targets' time.
+pub fn budget(name: &str, fuzz_seconds: u64) -> Option<Duration> {
+    let (_, seconds) = BUDGETS.iter().find(|(gate, _)| *gate == name)?;
+    let mut seconds = *seconds;
+    if name == "fuzz" {
+        // Each target's run, and a few seconds for libFuzzer to start and cargo-fuzz to look.
+        let targets = u64::try_from(fuzz_target_count()).unwrap_or(u64::MAX);
+        seconds = seconds.saturating_add(targets.saturating_mul(fuzz_seconds.saturating_add(3)));
+    }
+    Some(Duration::from_secs(seconds))
+}
+
+/// How many fuzz targets the test command runs (a file each in `fuzz_targets/`).
+fn fuzz_target_count() -> usize {
+    QUICK_FUZZ_DIRS
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(root().join(dir).join("fuzz_targets")).ok())
+        .flat_map(|entries| entries.filter_map(Result::ok))
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "rs"))
+        .count()
+}
+
 pub fn fmt() -> Result<()> {
     heading("fmt: is the code formatted as rustfmt would?");
     Cmd::new("cargo").args(["fmt", "--all", "--check"]).run()
+}
+
+/// `cargo deny check` as deny.toml says: licences, banned and duplicate crates, sources.
+pub fn deny() -> Result<()> {
+    heading("deny: licences, banned and duplicate crates, and sources (deny.toml)");
+    // Not `advisories`: its database is cloned from GitHub on every run, which CI cannot
+    // reach. Run `cargo deny check advisories` by hand where the network allows.
+    Cmd::new("cargo")
+        .args(["deny", "--locked", "check", "licenses", "bans", "sources"])
+        .run()
+}
+
+/// The generated files are what their generators make today: the test vectors, and the
+/// contracts' artifacts. docs/openapi.json is not generated (it is written by hand and
+/// `crates/relay/tests/openapi.rs`, in `test-native`, checks the router against it).
+pub fn generated() -> Result<()> {
+    heading("generated: test-vectors/sealed-object.json is what make_vectors writes");
+    let sealed = regenerates_the_same(
+        Cmd::new(workspace_test_build("make_vectors")?),
+        &["test-vectors/sealed-object.json"],
+    );
+    heading("generated: test-vectors/eth-*.json are what make-eth-vectors.mjs writes");
+    let eth = regenerates_the_same(
+        Cmd::new("node")
+            .arg("vectors/make-eth-vectors.mjs")
+            .dir(root().join("tests")),
+        &ETH_VECTORS,
+    );
+    // The contracts' own check compiles them with the pinned solc-js and compares with
+    // contracts/artifacts/ (and says what differs).
+    let contracts = if root().join("contracts/build.mjs").is_file() {
+        heading("generated: contracts/artifacts/ are what contracts/build.mjs compiles");
+        Cmd::new("node")
+            .args(["contracts/build.mjs", "--check"])
+            .run()
+    } else {
+        println!("note: no contracts/build.mjs yet, no contract artifacts to check");
+        Ok(())
+    };
+    // All three run, so one stale file does not hide another.
+    sealed.and(eth).and(contracts)
+}
+
+/// Builds the workspace's tests (and examples) as test-native does, so after it nothing is
+/// compiled, and returns the path of the example named `example`. `cargo run -p datahub-core
+/// --example …` would resolve features without the other crates' dev-dependencies: another
+/// build of the core's dependencies, 8 minutes on a busy 2-core machine.
+fn workspace_test_build(example: &str) -> Result<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct Message {
+        reason: String,
+        target: Option<Target>,
+        executable: Option<PathBuf>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Target {
+        name: String,
+        kind: Vec<String>,
+    }
+    let out = Cmd::new("cargo")
+        .args(["test", "--workspace", "--no-run"])
+        .arg("--message-format=json-render-diagnostics")
+        .read()?;
+    out.lines()
+        .filter_map(|line| serde_json::from_str::<Message>(line).ok())
+        .filter(|m| m.reason == "compiler-artifact")
+        .find_map(|m| {
+            let target = m.target?;
+            (target.name == example && target.kind.iter().any(|k| k == "example"))
+                .then_some(m.executable)?
+        })
+        .with_context(|| format!("cargo test --no-run built no example named {example}"))
+}
+
+/// What tests/vectors/make-eth-vectors.mjs writes (its `out(...)` calls).
+const ETH_VECTORS: [&str; 4] = [
+    "test-vectors/eth-keys.json",
+    "test-vectors/eth-personal-sign.json",
+    "test-vectors/eth-typed-data.json",
+    "test-vectors/eth-siwe.json",
+];
+
+/// Runs `generator`, which rewrites `files` (relative to the root) in place, and fails naming
+/// every file it changed. The tree is left as it was: a changed file gets its old bytes back,
+/// and the regenerated one is kept under target/generated/ to compare.
+fn regenerates_the_same(generator: Cmd, files: &[&str]) -> Result<()> {
+    let before = files
+        .iter()
+        .map(|file| {
+            let path = root().join(file);
+            let read = || -> std::io::Result<_> {
+                Ok((std::fs::read(&path)?, std::fs::metadata(&path)?.modified()?))
+            };
+            read().with_context(|| format!("could not read {}", path.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ran = generator.run();
+    let mut changed = Vec::new();
+    for (file, (old, modified)) in files.iter().zip(before) {
+        let path = root().join(file);
+        let new = std::fs::read(&path).unwrap_or_default();
+        if new == old {
+            // The tests include the vectors (include_str!): a file rewritten with the same
+            // bytes but a new time would have cargo compile them again in the next gates.
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(modified))
+                .with_context(|| format!("could not set the time of {}", path.display()))?;
+            continue;
+        }
+        let kept = root().join("target/generated").join(file);
+        if let Some(parent) = kept.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&kept, &new).with_context(|| format!("writing {}", kept.display()))?;
+        std::fs::write(&path, &old).with_context(|| format!("restoring {}", path.display()))?;
+        changed.push(format!(
+            "{file} (regenerated: {})",
+            kept.strip_prefix(root()).unwrap_or(&kept).display()
+        ));
+    }
+    ran?;
+    if !changed.is_empty() {
+        bail!(
+            "out of date, so the tests read stale vectors: {}; run the generator named in the \
+             file's _comment and commit the result",
+            changed.join(", ")
+        );
+    }
+    println!("ok: {} up to date", files.join(", "));
+    Ok(())
 }
 
 pub fn clippy() -> Result<()> {
@@ -38,9 +243,20 @@ pub fn clippy() -> Result<()> {
 
 pub fn doc() -> Result<()> {
     heading("doc: the API docs build without a warning");
+    // The examples too (the default is libraries and binaries): a build with an example in it
+    // resolves features with the dev-dependencies, as clippy's `--all-targets` did, so the
+    // dependencies clippy checked are used as they are. Without them 20 were checked again
+    // (serde, serde_json, the k256 stack, axum, reqwest, …: cargo's unit graph says so).
     Cmd::new("cargo")
         .env("RUSTDOCFLAGS", "-D warnings")
-        .args(["doc", "--workspace", "--no-deps"])
+        .args([
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--lib",
+            "--bins",
+            "--examples",
+        ])
         .run()
 }
 
@@ -128,8 +344,12 @@ fn test_wasm_crate(krate: &str) -> Result<()> {
 pub fn test_js() -> Result<()> {
     pkg::build()?;
     heading("test-js: the datahub binary (tests/pkg/relay.test.mjs starts `datahub dev`)");
+    // The very build test-native made, so after it this compiles nothing. `cargo build -p
+    // datahub-cli` resolves features without the workspace's dev-dependencies (serde,
+    // serde_json, blake3, regex differ), so it compiled serde and everything above it again:
+    // most of the workspace, 10 minutes and more on a busy 2-core machine.
     Cmd::new("cargo")
-        .args(["build", "-p", "datahub-cli"])
+        .args(["test", "--workspace", "--no-run"])
         .run()?;
     heading("test-js: node --test over tests/**/*.test.mjs");
     let mut files = Vec::new();
@@ -166,36 +386,92 @@ fn find_js_tests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
+/// How a fuzz run builds its targets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FuzzBuild {
+    /// cargo-fuzz's defaults: optimised with one codegen unit per crate and AddressSanitizer,
+    /// in each project's own `target/`. Fast and thorough to run, slow to build (most of it the
+    /// relay with every dependency, one codegen unit each): `cargo xtask fuzz`.
+    Thorough,
+    /// The test command's smoke run: no sanitizer (the code is `forbid(unsafe_code)`, and the C
+    /// in the dependencies is not instrumented by it anyway), the dev profile at opt-level 1
+    /// (many codegen units, not cargo-fuzz's one), no debug info but line tables, its own
+    /// target directory; only [`QUICK_FUZZ_DIRS`]. It proves those targets build and run; the
+    /// seeds of every target are replayed by `test-native`.
+    Quick,
+}
+
+impl FuzzBuild {
+    /// `cargo fuzz <subcommand> --fuzz-dir <dir>` with the options that select this build.
+    fn cargo_fuzz(self, subcommand: &str, dir: &str) -> Cmd {
+        // cargo-fuzz passes nightly-only flags (-Z sanitizer, ...) to rustc. RUSTC_BOOTSTRAP
+        // lets the pinned stable toolchain accept them, so no nightly toolchain is needed.
+        let cmd = Cmd::new("cargo").env("RUSTC_BOOTSTRAP", "1");
+        let cmd = match self {
+            Self::Thorough => cmd,
+            // Full debug info of every dependency is most of a dev build's output;
+            // line tables are enough for a crasher's backtrace. Opt-level 1: at 0 the crypto
+            // ran at 30-40 inputs a second and open_tampered got through 2 inputs in 5 s.
+            Self::Quick => cmd
+                .env("CARGO_PROFILE_DEV_DEBUG", "line-tables-only")
+                .env("CARGO_PROFILE_DEV_OPT_LEVEL", "1"),
+        };
+        let cmd = cmd.args(["fuzz", subcommand, "--fuzz-dir", dir]);
+        match self {
+            Self::Thorough => cmd,
+            Self::Quick => cmd
+                .args(["--dev", "--sanitizer", "none", "--target-dir"])
+                .arg(root().join("target/fuzz-quick")),
+        }
+    }
+}
+
+/// The test command's fuzz gate: every target, built the quick way, for `seconds` each.
+pub fn fuzz_quick(seconds: u64) -> Result<()> {
+    fuzz(FuzzBuild::Quick, seconds, &[])
+}
+
 /// Runs every fuzz target (or those named in `only`) for `seconds` each. A target that fails
 /// leaves its crashing input in `seeds/<target>/` (see [`keep_crashers`]); the others still run,
 /// and the gate fails naming every failed target.
-pub fn fuzz(seconds: u64, only: &[String]) -> Result<()> {
+pub fn fuzz(build: FuzzBuild, seconds: u64, only: &[String]) -> Result<()> {
+    if seconds == 0 {
+        // libFuzzer reads -max_total_time=0 as "no limit".
+        bail!("a fuzz run needs at least 1 second per target");
+    }
     let mut failed = Vec::new();
     let mut ran = 0;
-    for dir in FUZZ_DIRS {
-        ran += fuzz_dir(dir, seconds, only, &mut failed)?;
+    let dirs: &[&str] = match build {
+        FuzzBuild::Thorough => &FUZZ_DIRS,
+        FuzzBuild::Quick => &QUICK_FUZZ_DIRS,
+    };
+    for &dir in dirs {
+        ran += fuzz_dir(dir, build, seconds, only, &mut failed)?;
     }
     if ran == 0 && !only.is_empty() {
-        anyhow::bail!("no fuzz target is named {}", only.join(" or "));
+        bail!("no fuzz target is named {}", only.join(" or "));
     }
     if failed.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!("fuzz targets failed: {}", failed.join(", "))
+        bail!("fuzz targets failed: {}", failed.join(", "))
     }
 }
 
 /// Fuzzes the targets of `dir`; how many ran. Failed ones are added to `failed`.
-fn fuzz_dir(dir: &str, seconds: u64, only: &[String], failed: &mut Vec<String>) -> Result<usize> {
+fn fuzz_dir(
+    dir: &str,
+    build: FuzzBuild,
+    seconds: u64,
+    only: &[String],
+    failed: &mut Vec<String>,
+) -> Result<usize> {
     heading(&format!("fuzz: each fuzz target of {dir} for {seconds} s"));
     if !root().join(dir).join("Cargo.toml").is_file() {
         println!("note: {dir} does not exist yet, nothing to fuzz");
         return Ok(0);
     }
-    // cargo-fuzz passes nightly-only flags (-Z sanitizer, ...) to rustc. RUSTC_BOOTSTRAP lets
-    // the pinned stable toolchain accept them, so no nightly toolchain is needed.
-    let cargo_fuzz = || Cmd::new("cargo").env("RUSTC_BOOTSTRAP", "1").arg("fuzz");
-    let list = cargo_fuzz().args(["list", "--fuzz-dir", dir]).read()?;
+    let list = FuzzBuild::Thorough.cargo_fuzz("list", dir).read()?;
     let targets: Vec<&str> = list
         .lines()
         .map(str::trim)
@@ -204,6 +480,18 @@ fn fuzz_dir(dir: &str, seconds: u64, only: &[String], failed: &mut Vec<String>) 
         .collect();
     if targets.is_empty() {
         println!("note: {dir} has no fuzz targets to run");
+        return Ok(0);
+    }
+    // One cargo build for all of them: the binaries link in parallel, and a build error is
+    // said once, not once per target. `cargo fuzz run` below finds them built.
+    let mut build_cmd = build.cargo_fuzz("build", dir);
+    if let [target] = targets.as_slice() {
+        build_cmd = build_cmd.arg(target);
+    }
+    if let Err(err) = build_cmd.run() {
+        eprintln!("\nerror: the fuzz targets of {dir} do not build: {err:#}");
+        failed.push(format!("{dir} (build)"));
+        return Ok(targets.len());
     }
     for &target in &targets {
         // The working corpus grows in corpus/<target> (not committed); seeds/<target> holds
@@ -214,7 +502,7 @@ fn fuzz_dir(dir: &str, seconds: u64, only: &[String], failed: &mut Vec<String>) 
             .with_context(|| format!("creating {}", corpus.display()))?;
         let seeds = root().join(dir).join("seeds").join(target);
         let dict = root().join(dir).join(format!("{target}.dict"));
-        let mut run = cargo_fuzz().args(["run", "--fuzz-dir", dir, target]);
+        let mut run = build.cargo_fuzz("run", dir).arg(target);
         run = run.arg(corpus.as_os_str());
         if seeds.is_dir() {
             run = run.arg(seeds.as_os_str());
@@ -280,4 +568,33 @@ fn keep_crashers(dir: &str, target: &str) -> Result<Vec<PathBuf>> {
     }
     kept.sort();
     Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BUDGETS, CI_LIMIT_SECONDS, FUZZ_QUICK_SECONDS, budget, fuzz_target_count};
+
+    /// A budget raised past what CI allows would let a run time out instead of failing with
+    /// the name of the gate that grew.
+    #[test]
+    fn the_budgets_fit_in_ci_limit_with_a_minute_for_setup() {
+        let total: u64 = BUDGETS
+            .iter()
+            .filter_map(|(name, _)| budget(name, FUZZ_QUICK_SECONDS))
+            .map(|b| b.as_secs())
+            .sum();
+        assert!(
+            total + 60 <= CI_LIMIT_SECONDS,
+            "the budgets add up to {total} s"
+        );
+    }
+
+    #[test]
+    fn the_fuzz_budget_grows_with_its_seconds() {
+        let short = budget("fuzz", 5).map(|b| b.as_secs());
+        let long = budget("fuzz", 15).map(|b| b.as_secs());
+        let targets = u64::try_from(fuzz_target_count()).unwrap_or(0);
+        assert!(targets > 0);
+        assert!(short.zip(long).is_some_and(|(s, l)| l - s == 10 * targets));
+    }
 }

@@ -12,12 +12,13 @@ mod report;
 mod setup;
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::cmd::{Cmd, heading};
+use crate::report::GateRun;
 
 #[derive(Parser)]
 #[command(
@@ -32,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Install what is missing: wasm32 target, wasm-bindgen-cli, wasm-pack, cargo-fuzz,
-    /// Chromium + chromedriver, tests/node_modules, contracts/node_modules
+    /// cargo-deny, Chromium + chromedriver, tests/node_modules, contracts/node_modules
     Setup,
     /// Build pkg/ (the npm package) from crates/wasm as wasm-pack.toml says
     Pkg,
@@ -42,14 +43,19 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Setup, then every gate in order, and a summary
+    /// Setup, then every gate in order, and a summary of each one's time against its budget
     Test {
-        /// How long each fuzz target runs
-        #[arg(long, default_value_t = 20)]
+        /// How long each fuzz target runs (built the quick way, as `fuzz --quick`)
+        #[arg(long, default_value_t = gates::FUZZ_QUICK_SECONDS)]
         fuzz_seconds: u64,
     },
     /// Gate: cargo fmt --check
     Fmt,
+    /// Gate: cargo deny check of licences, banned and duplicate crates, and sources (deny.toml)
+    Deny,
+    /// Gate: the generated files (test vectors, contract artifacts) are what their generators
+    /// make today
+    Generated,
     /// Gate: clippy with warnings denied, native and wasm32
     Clippy,
     /// Gate: cargo doc with warnings denied
@@ -76,17 +82,24 @@ enum Command {
         #[arg(long)]
         case: Option<String>,
     },
-    /// Gate: run each fuzz target (crates/core/fuzz, crates/relay/fuzz) for a while; keep
-    /// crashers in `seeds/<target>/`
+    /// Run each fuzz target (crates/core/fuzz, crates/relay/fuzz) for a while, built with
+    /// AddressSanitizer and optimised; keep crashers in `seeds/<target>/`
     Fuzz {
-        /// How long each fuzz target runs
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
+        /// How long each fuzz target runs [default: 60, with --quick 5]
+        #[arg(long)]
+        seconds: Option<u64>,
         /// Only this target (repeat for several), e.g. `--target api`
         #[arg(long = "target", value_name = "NAME")]
         targets: Vec<String>,
+        /// Build the quick way (opt-level 1, no sanitizer), the core's targets only: the test
+        /// command's fuzz gate
+        #[arg(long)]
+        quick: bool,
     },
 }
+
+/// How long `cargo xtask fuzz` runs each target by default: the longer run, by hand.
+const FUZZ_SECONDS: u64 = 60;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -96,6 +109,8 @@ fn main() -> ExitCode {
         Command::Dev { args } => dev(&args),
         Command::Test { fuzz_seconds } => return test(fuzz_seconds),
         Command::Fmt => gates::fmt(),
+        Command::Deny => gates::deny(),
+        Command::Generated => gates::generated(),
         Command::Clippy => gates::clippy(),
         Command::Doc => gates::doc(),
         Command::CoreWasm => gates::core_wasm(),
@@ -103,7 +118,18 @@ fn main() -> ExitCode {
         Command::Contracts => contracts::gate(),
         Command::TestWasm => gates::test_wasm(),
         Command::TestJs => gates::test_js(),
-        Command::Fuzz { seconds, targets } => gates::fuzz(seconds, &targets),
+        Command::Fuzz {
+            seconds,
+            targets,
+            quick,
+        } => {
+            let (build, default) = if quick {
+                (gates::FuzzBuild::Quick, gates::FUZZ_QUICK_SECONDS)
+            } else {
+                (gates::FuzzBuild::Thorough, FUZZ_SECONDS)
+            };
+            gates::fuzz(build, seconds.unwrap_or(default), &targets)
+        }
         Command::Bench { quick } => bench::run(quick),
         Command::Faults { case } => faults::run(case.as_deref()),
     };
@@ -126,7 +152,30 @@ fn dev(args: &[String]) -> Result<()> {
         .exec())
 }
 
-/// Runs setup, then every gate even after one fails, and prints what passed.
+/// A gate of `cargo xtask test`: its name (as in the summary and in [`gates::BUDGETS`]) and
+/// what it runs.
+type Gate = (&'static str, Box<dyn Fn() -> Result<()>>);
+
+/// Every gate of `cargo xtask test`, in order: the quick checks first, so a simple mistake
+/// fails in seconds; `generated` after `test-native`, whose build it uses.
+fn all_gates(fuzz_seconds: u64) -> Vec<Gate> {
+    vec![
+        ("fmt", Box::new(gates::fmt)),
+        ("deny", Box::new(gates::deny)),
+        ("clippy", Box::new(gates::clippy)),
+        ("doc", Box::new(gates::doc)),
+        ("core-wasm", Box::new(gates::core_wasm)),
+        ("test-native", Box::new(gates::test_native)),
+        ("generated", Box::new(gates::generated)),
+        ("contracts", Box::new(contracts::gate)),
+        ("test-wasm", Box::new(gates::test_wasm)),
+        ("test-js", Box::new(gates::test_js)),
+        ("fuzz", Box::new(move || gates::fuzz_quick(fuzz_seconds))),
+    ]
+}
+
+/// Runs setup, then every gate even after one fails, and prints what passed, how long each
+/// took and its budget. A gate over its budget by more than half fails too.
 fn test(fuzz_seconds: u64) -> ExitCode {
     let started = Instant::now();
     if let Err(err) = setup::run() {
@@ -134,49 +183,47 @@ fn test(fuzz_seconds: u64) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let setup_time = started.elapsed();
-    let fuzz = move || gates::fuzz(fuzz_seconds, &[]);
-    let all: [(&str, &dyn Fn() -> Result<()>); 9] = [
-        ("fmt", &gates::fmt),
-        ("clippy", &gates::clippy),
-        ("doc", &gates::doc),
-        ("core-wasm", &gates::core_wasm),
-        ("test-native", &gates::test_native),
-        ("contracts", &contracts::gate),
-        ("test-wasm", &gates::test_wasm),
-        ("test-js", &gates::test_js),
-        ("fuzz", &fuzz),
-    ];
-    let mut results = Vec::new();
-    for (name, gate) in all {
+    let mut runs = Vec::new();
+    for (name, gate) in all_gates(fuzz_seconds) {
         let start = Instant::now();
         let result = gate();
         if let Err(err) = &result {
             eprintln!("\nerror: gate {name} failed: {err:#}");
         }
-        results.push((name, result.is_ok(), start.elapsed()));
+        let run = GateRun {
+            name,
+            passed: result.is_ok(),
+            time: start.elapsed(),
+            budget: gates::budget(name, fuzz_seconds),
+        };
+        if run.over_budget() {
+            eprintln!("\nerror: gate {name} is over its budget (see the summary)");
+        }
+        runs.push(run);
     }
-
-    let row = |name: &str, verdict: &str, time: Duration| {
-        println!("{name:<12} {verdict:<7} {:>9}", seconds(time));
-    };
-    println!("\n{:<12} {:<7} {:>9}", "gate", "result", "time");
-    row("setup", "ok", setup_time);
-    for (name, ok, time) in &results {
-        row(name, if *ok { "ok" } else { "FAILED" }, *time);
-    }
-    row("total", "", started.elapsed());
-    let failed = results.iter().filter(|(_, ok, _)| !ok).count();
     println!(
-        "\ngates: {} passed, {failed} failed",
-        results.len() - failed
+        "\n{}",
+        report::gate_summary(setup_time, &runs, started.elapsed())
     );
-    if failed == 0 {
+    if runs.iter().all(GateRun::ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
 }
 
-fn seconds(time: Duration) -> String {
-    format!("{:.1} s", time.as_secs_f64())
+#[cfg(test)]
+mod tests {
+    use super::{all_gates, gates};
+
+    /// A gate without a budget could grow unnoticed.
+    #[test]
+    fn every_gate_has_a_budget() {
+        for (name, _) in all_gates(gates::FUZZ_QUICK_SECONDS) {
+            assert!(
+                gates::budget(name, gates::FUZZ_QUICK_SECONDS).is_some(),
+                "gate {name} has no budget in gates::BUDGETS"
+            );
+        }
+    }
 }

@@ -1,5 +1,8 @@
-//! What the generated documents (docs/performance.md, docs/reliability.md) say about where and
-//! when they were made: the date, the machine (from /proc) and the git commit.
+//! What xtask reports: the summary of `cargo xtask test` (each gate's result and time against
+//! its budget), and what the generated documents (docs/performance.md, docs/reliability.md) say
+//! about where and when they were made: the date, the machine (from /proc) and the git commit.
+
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -77,6 +80,92 @@ pub fn generated_by(command: &str, machine: &Machine) -> String {
     )
 }
 
+/// How far past its budget a gate may run before it fails: a busy machine moves times by tens
+/// of percent, but a gate that takes half as long again as it should has grown, and the test
+/// command as a whole must stay within the CI's limit.
+const OVERRUN: f64 = 0.5;
+
+/// What `cargo xtask test` knows of one gate once it ran.
+pub struct GateRun {
+    pub name: &'static str,
+    /// Whether the gate's own checks passed (a gate over budget may still have passed them).
+    pub passed: bool,
+    pub time: Duration,
+    pub budget: Option<Duration>,
+}
+
+impl GateRun {
+    /// Whether the gate took more than its budget allows: `time > budget × (1 + OVERRUN)`.
+    /// A gate without a budget is never over it (main.rs's test makes sure every gate has one).
+    pub fn over_budget(&self) -> bool {
+        self.budget
+            .is_some_and(|b| self.time.as_secs_f64() > b.as_secs_f64() * (1.0 + OVERRUN))
+    }
+
+    /// Passed its checks and within its budget.
+    pub fn ok(&self) -> bool {
+        self.passed && !self.over_budget()
+    }
+
+    fn verdict(&self) -> &'static str {
+        match (self.passed, self.over_budget()) {
+            (true, false) => "ok",
+            (true, true) => "SLOW",
+            (false, _) => "FAILED",
+        }
+    }
+}
+
+/// The table `cargo xtask test` ends with: each gate's result, time and budget, then the total
+/// against the sum of the budgets, then a line per gate over its budget.
+pub fn gate_summary(setup: Duration, runs: &[GateRun], total: Duration) -> String {
+    fn secs(d: Duration) -> String {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+    let budget = |b: Option<Duration>| b.map_or_else(|| "none".to_owned(), secs);
+    let mut out = format!(
+        "{:<12} {:<7} {:>9} {:>9}\n",
+        "gate", "result", "time", "budget"
+    );
+    out.push_str(&format!("{:<12} {:<7} {:>9}\n", "setup", "ok", secs(setup)));
+    for run in runs {
+        out.push_str(&format!(
+            "{:<12} {:<7} {:>9} {:>9}\n",
+            run.name,
+            run.verdict(),
+            secs(run.time),
+            budget(run.budget)
+        ));
+    }
+    let budgets: Duration = runs.iter().filter_map(|r| r.budget).sum();
+    out.push_str(&format!(
+        "{:<12} {:<7} {:>9} {:>9}\n",
+        "total",
+        "",
+        secs(total),
+        secs(budgets)
+    ));
+    for run in runs.iter().filter(|r| r.over_budget()) {
+        if let Some(b) = run.budget {
+            out.push_str(&format!(
+                "\n{} took {} against a budget of {} (more than {:.0}% over): find what \
+                 made it slower, or raise its budget in crates/xtask/src/gates.rs with the \
+                 measurement that justifies it\n",
+                run.name,
+                secs(run.time),
+                secs(b),
+                OVERRUN * 100.0
+            ));
+        }
+    }
+    let failed = runs.iter().filter(|r| !r.ok()).count();
+    out.push_str(&format!(
+        "\ngates: {} passed, {failed} failed\n",
+        runs.len() - failed
+    ));
+    out
+}
+
 /// An error fit for one table cell: one line, no pipes, not too long.
 pub fn one_line(text: &str) -> String {
     let flat: String = text
@@ -92,7 +181,64 @@ pub fn one_line(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use std::time::Duration;
+
+    use super::{GateRun, gate_summary, one_line};
+
+    fn run(passed: bool, time: u64, budget: Option<u64>) -> GateRun {
+        GateRun {
+            name: "clippy",
+            passed,
+            time: Duration::from_secs(time),
+            budget: budget.map(Duration::from_secs),
+        }
+    }
+
+    #[test]
+    fn a_gate_fails_only_past_half_as_long_again_as_its_budget() {
+        assert!(run(true, 150, Some(100)).ok());
+        assert!(!run(true, 151, Some(100)).ok());
+        assert!(run(true, 151, Some(100)).over_budget());
+        assert!(!run(false, 10, Some(100)).ok());
+        assert!(run(true, 10_000, None).ok());
+    }
+
+    #[test]
+    fn the_summary_shows_budgets_and_says_which_gate_was_slow() {
+        let runs = [
+            GateRun {
+                name: "fmt",
+                ..run(true, 1, Some(10))
+            },
+            run(true, 400, Some(240)),
+            GateRun {
+                name: "fuzz",
+                ..run(false, 5, Some(100))
+            },
+        ];
+        let text = gate_summary(
+            Duration::from_secs(2),
+            &runs,
+            Duration::from_millis(408_500),
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines.get(..6),
+            Some(
+                &[
+                    "gate         result       time    budget",
+                    "setup        ok          2.0 s",
+                    "fmt          ok          1.0 s    10.0 s",
+                    "clippy       SLOW      400.0 s   240.0 s",
+                    "fuzz         FAILED      5.0 s   100.0 s",
+                    "total                  408.5 s   350.0 s",
+                ][..]
+            )
+        );
+        assert!(text.contains("clippy took 400.0 s against a budget of 240.0 s"));
+        assert!(!text.contains("fmt took"));
+        assert!(text.ends_with("gates: 1 passed, 2 failed\n"));
+    }
 
     #[test]
     fn one_line_flattens_removes_pipes_and_cuts_on_a_character() {

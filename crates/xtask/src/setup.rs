@@ -23,6 +23,11 @@ pub fn run() -> Result<()> {
         &["cargo", "fuzz", "--version"],
         &["cargo-fuzz", "--locked"],
     )?;
+    cargo_tool(
+        "cargo-deny",
+        &["cargo", "deny", "--version"],
+        &["cargo-deny", "--locked"],
+    )?;
     chromium()?;
     postgresql()?;
     coco_python()?;
