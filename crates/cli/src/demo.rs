@@ -52,7 +52,7 @@ pub struct Seeded {
 }
 
 /// The requester key at `DIR/requester.key`, made on first use.
-fn requester_key(data: &Path) -> Result<(PathBuf, SecretKey)> {
+pub fn requester_key(data: &Path) -> Result<(PathBuf, SecretKey)> {
     let path = data.join("requester.key");
     let key = keyfile::load_or_create(&path)
         .with_context(|| format!("cannot read or make the requester key {}", path.display()))?;

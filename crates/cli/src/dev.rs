@@ -1,5 +1,12 @@
 //! `datahub dev`: a whole DataHub network on 127.0.0.1 until Ctrl-C or SIGTERM.
 //!
+//! First a real chain: anvil (`$DATAHUB_ANVIL`, `contracts/node_modules/.bin/anvil`, or `PATH`)
+//! on a free port, its state kept in `DIR/anvil-state.json` so the chain outlives a restart, with
+//! mock USDT and OORT (18 decimals) and the escrow deployed from the committed artifacts
+//! (`contracts/artifacts/`) by anvil's unlocked account 0, the relay's treasury as the escrow's
+//! signer. The relay watches it (chain 31337, one confirmation) and the demo requester is funded
+//! by a real `deposit` the relay credits before the demo campaigns are created.
+//!
 //! The relay (API and web app) and `--nodes` storage nodes each run as a child process of this
 //! binary (`datahub relay …`, `datahub node …`), so killing one is a real fault. Each child
 //! prints one line on standard output once it listens; `dev` reads it, prints a summary (pids,
@@ -49,6 +56,9 @@ pub struct Args {
     /// Do not create the demo campaigns (one of each task type)
     #[arg(long)]
     no_demo: bool,
+    /// Do not start a chain (anvil): vouchers then cannot be redeemed and nothing is funded
+    #[arg(long)]
+    no_chain: bool,
 }
 
 /// A child that has printed its line.
@@ -73,6 +83,16 @@ pub async fn run(args: Args) -> Result<()> {
         .with_context(|| format!("cannot create {}", args.data.display()))?;
     let data = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
     let exe = std::env::current_exe().context("cannot find the datahub executable")?;
+
+    let chain = if args.no_chain {
+        None
+    } else {
+        Some(
+            crate::devchain::start(&data, www.as_deref())
+                .await
+                .context("the development chain did not start (--no-chain runs without one)")?,
+        )
+    };
 
     let (events, mut events_rx) = mpsc::unbounded_channel();
     let (stop, stop_rx) = watch::channel(false);
@@ -123,8 +143,15 @@ pub async fn run(args: Args) -> Result<()> {
         data.join("relay").display().to_string(),
     ];
     if std::env::var_os("DATAHUB_CONFIG").is_none() {
-        let config = dev_config(&data)?;
+        let mut config = dev_config(&data)?;
+        if let Some(chain) = &chain {
+            config = crate::devchain::with_chain(&data, &config, chain)?;
+        }
         relay_args.extend(["--config".into(), config.display().to_string()]);
+    } else if chain.is_some() {
+        eprintln!(
+            "warning: DATAHUB_CONFIG is set: the relay does not watch the development chain unless that file names it"
+        );
     }
     if let Some(www) = &www {
         relay_args.extend(["--www".into(), www.display().to_string()]);
@@ -158,6 +185,9 @@ pub async fn run(args: Args) -> Result<()> {
     }
 
     print!("{}", summary(&started, &regions, &data, www.is_some()));
+    if let Some(chain) = &chain {
+        print!("{}", crate::devchain::summary(chain));
+    }
     println!(
         "waiting for {} node(s) to register with the relay…",
         args.nodes
@@ -184,6 +214,23 @@ pub async fn run(args: Args) -> Result<()> {
     if let Err(e) = registered {
         stop_all(&stop, tasks).await;
         return Err(e);
+    }
+    if let (Some(chain), false) = (&chain, args.no_demo) {
+        let funded = tokio::select! {
+            r = crate::devchain::fund_demo(&client, chain, &data) => r,
+            () = &mut shutdown => {
+                stop_all(&stop, tasks).await;
+                println!("datahub dev: stopped");
+                return Ok(());
+            }
+        };
+        match funded {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                stop_all(&stop, tasks).await;
+                return Err(e.context("funding the demo requester"));
+            }
+        }
     }
     if !args.no_demo {
         tokio::select! {

@@ -6,10 +6,12 @@
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
+mod audit;
 mod campaign;
 mod client;
 mod demo;
 mod dev;
+mod devchain;
 mod export;
 mod keygen;
 mod object;
@@ -47,8 +49,27 @@ enum Command {
     /// Create, list, show, pause, resume and close campaigns
     #[command(subcommand)]
     Campaign(campaign::Command),
+    /// The treasury: solvency of each escrow (`audit`)
+    #[command(subcommand)]
+    Treasury(TreasuryCommand),
     /// Validate uploads for campaigns that name this key: take jobs, open, check, sign verdicts
     Validate(validate::Args),
+    /// Run PROGRAM ARGS… so that it dies with `datahub dev` (how dev starts anvil)
+    #[command(hide = true)]
+    ExecChild {
+        /// The program
+        program: std::path::PathBuf,
+        /// Its arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TreasuryCommand {
+    /// Reconcile each escrow with the ledger (per chain and token); exits non-zero if it does
+    /// not hold
+    Audit(audit::Args),
 }
 
 #[derive(clap::Args)]
@@ -84,7 +105,16 @@ async fn main() -> ExitCode {
         Command::Keygen(args) => keygen::run(&args),
         Command::Object(cmd) => object::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
+        Command::Treasury(TreasuryCommand::Audit(args)) => audit::run(args).await,
         Command::Validate(args) => validate::run(args).await,
+        Command::ExecChild { program, args } => {
+            dev::follow_parent();
+            // exec keeps the parent-death signal follow_parent set; it returns only on failure.
+            let error = std::os::unix::process::CommandExt::exec(
+                std::process::Command::new(&program).args(&args),
+            );
+            Err(anyhow::anyhow!("cannot run {}: {error}", program.display()))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,7 @@ struct Dev {
     /// (name, pid, region) of each node.
     nodes: Vec<(String, u32, String)>,
     relay_pid: u32,
+    anvil_pid: u32,
 }
 
 impl Dev {
@@ -68,6 +69,7 @@ impl Dev {
             url: String::new(),
             nodes: Vec::new(),
             relay_pid: 0,
+            anvil_pid: 0,
         };
         let ready = dev.wait_for("ready: ", Duration::from_secs(90));
         dev.url = ready["ready: ".len()..]
@@ -85,6 +87,7 @@ impl Dev {
                     dev.nodes.push((name.to_string(), pid(), region.to_owned()));
                 }
                 Some(&"relay") => dev.relay_pid = pid(),
+                Some(&"anvil") => dev.anvil_pid = pid(),
                 _ => {}
             }
         }
@@ -657,6 +660,8 @@ fn a_killed_dev_leaves_no_orphans() {
     let mut dev = Dev::start(tmp.path(), 2, false);
     let mut pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
     pids.push(dev.relay_pid);
+    assert_ne!(dev.anvil_pid, 0, "{:#?}", dev.printed);
+    pids.push(dev.anvil_pid);
     dev.child.kill().unwrap();
     dev.child.wait().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -33,6 +33,9 @@ pub struct Config {
     pub treasury_key_file: Option<PathBuf>,
     /// How long a claim voucher can be redeemed, in seconds.
     pub voucher_ttl_secs: u64,
+    /// How long after a voucher's deadline the watcher waits before it credits an unredeemed
+    /// voucher back to the contributor, in seconds (clocks differ; chains lag).
+    pub voucher_return_margin_secs: u64,
     /// How long a sign-in nonce stays usable, in seconds.
     pub nonce_ttl_secs: u64,
     /// The longest a session may last, in seconds, whatever the wallet grants.
@@ -89,6 +92,31 @@ pub struct ChainConfig {
     pub claim_contract: String,
     /// Tokens payable on this chain, by symbol (`USDT`, `OORT`).
     pub tokens: BTreeMap<String, TokenConfig>,
+    /// JSON-RPC endpoint the relay watches the escrow (`claim_contract`) through; unset: the
+    /// chain is not watched (no deposits credited, no claims seen, no expiry).
+    #[serde(default)]
+    pub rpc_url: Option<String>,
+    /// An RPC endpoint for wallets, shown in `/v1/info` (never `rpc_url`, which may carry a
+    /// key).
+    #[serde(default)]
+    pub public_rpc_url: Option<String>,
+    /// Blocks a log must be buried under before it counts (default 12).
+    #[serde(default = "default_confirmations")]
+    pub confirmations: u64,
+    /// First block to read the escrow's logs from (its deployment block).
+    #[serde(default)]
+    pub start_block: u64,
+    /// Milliseconds between two polls of the endpoint (default 2000).
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+}
+
+fn default_confirmations() -> u64 {
+    12
+}
+
+fn default_poll_interval_ms() -> u64 {
+    2000
 }
 
 /// A token on one chain.
@@ -130,6 +158,7 @@ impl Default for Config {
             pkg_dir: None,
             treasury_key_file: None,
             voucher_ttl_secs: 7 * 24 * 3600,
+            voucher_return_margin_secs: 3600,
             nonce_ttl_secs: 600,
             max_session_secs: 7 * 24 * 3600,
             max_clock_skew_secs: 60,
@@ -165,6 +194,7 @@ fn default_chains() -> Vec<ChainConfig> {
                     token("0x00000000000000000000000000000000000a0056", 18),
                 ),
             ]),
+            ..unwatched()
         },
         ChainConfig {
             id: 1,
@@ -180,8 +210,25 @@ fn default_chains() -> Vec<ChainConfig> {
                     token("0x00000000000000000000000000000000000a0001", 18),
                 ),
             ]),
+            ..unwatched()
         },
     ]
+}
+
+/// The watcher's settings of a chain that is not watched (no RPC endpoint), to fill in the rest
+/// of a built-in chain.
+fn unwatched() -> ChainConfig {
+    ChainConfig {
+        id: 0,
+        name: String::new(),
+        claim_contract: String::new(),
+        tokens: BTreeMap::new(),
+        rpc_url: None,
+        public_rpc_url: None,
+        confirmations: default_confirmations(),
+        start_block: 0,
+        poll_interval_ms: default_poll_interval_ms(),
+    }
 }
 
 /// Why the configuration cannot be used.
@@ -238,6 +285,29 @@ impl Config {
             if Address::parse(&chain.claim_contract).is_err() {
                 return bad(format!(
                     "chain {}: claim_contract is not an address",
+                    chain.id
+                ));
+            }
+            for url in [&chain.rpc_url, &chain.public_rpc_url]
+                .into_iter()
+                .flatten()
+            {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return bad(format!(
+                        "chain {}: rpc urls must start with http:// or https://",
+                        chain.id
+                    ));
+                }
+            }
+            if chain.confirmations > 100_000 {
+                return bad(format!(
+                    "chain {}: confirmations must be at most 100000",
+                    chain.id
+                ));
+            }
+            if chain.poll_interval_ms < 100 {
+                return bad(format!(
+                    "chain {}: poll_interval_ms must be at least 100",
                     chain.id
                 ));
             }

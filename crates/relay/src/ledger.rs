@@ -74,6 +74,9 @@ pub mod kind {
     pub const WORKER: &str = "worker";
     /// What has left the ledger as vouchers, per chain and token.
     pub const PAYOUT: &str = "payout";
+    /// An escrow contract as the ledger sees it (`escrow:{chain}:{TOKEN}`): deposits are debited
+    /// from it, redeemed vouchers credited; it may go negative by what the contract holds.
+    pub const ESCROW: &str = "escrow";
 }
 
 /// Opens `id` if it does not exist yet.
@@ -126,7 +129,7 @@ pub fn transfer(
         return Ok(Transfer::AlreadyApplied);
     }
     let debited = conn.execute(
-        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND (kind = 'funding' OR balance >= $1)",
+        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND (kind IN ('funding', 'escrow', 'operator') OR balance >= $1)",
         params![amount, debit],
     )?;
     if debited == 0 {

@@ -1,6 +1,8 @@
 //! Prometheus metrics, kept in atomics and written out in the text exposition format.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 /// Upper bounds of the request-latency histogram, in seconds.
@@ -40,9 +42,98 @@ pub struct Metrics {
     pub audits_passed: AtomicU64,
     /// Audits failed.
     pub audits_failed: AtomicU64,
+    /// Deposits credited by the chain watcher.
+    pub deposits_credited: AtomicU64,
+    /// Vouchers seen redeemed on chain.
+    pub vouchers_redeemed: AtomicU64,
+    /// Expired vouchers credited back.
+    pub vouchers_returned: AtomicU64,
+    /// Reorgs deeper than the confirmations seen (each halts its chain).
+    pub deep_reorgs: AtomicU64,
+    /// The last reconciliation of each chain, by chain id.
+    chains: Mutex<BTreeMap<u64, ChainGauges>>,
+}
+
+/// What the last audit of one chain found.
+#[derive(Debug, Default, Clone)]
+struct ChainGauges {
+    halted: bool,
+    block: Option<u64>,
+    /// Per token: (margin, surplus), in ledger units; `None` if the escrow could not be read.
+    tokens: BTreeMap<String, (Option<i64>, Option<i64>)>,
 }
 
 impl Metrics {
+    /// Keeps what an audit of one chain found, for the gauges.
+    pub fn set_chain(&self, audit: &crate::chain::audit::ChainAudit) {
+        let gauges = ChainGauges {
+            halted: audit.halted.is_some(),
+            block: audit.block,
+            tokens: audit
+                .tokens
+                .iter()
+                .map(|t| (t.token.clone(), (t.margin(), t.surplus())))
+                .collect(),
+        };
+        if let Ok(mut chains) = self.chains.lock() {
+            chains.insert(audit.chain_id, gauges);
+        }
+    }
+
+    fn render_chains(&self, out: &mut String) {
+        let Ok(chains) = self.chains.lock() else {
+            return;
+        };
+        let _ = writeln!(
+            out,
+            "# HELP datahub_treasury_margin_units What an escrow holds less what the ledger owes on its chain, in millionths of a token (negative: insolvent).\n# TYPE datahub_treasury_margin_units gauge"
+        );
+        for (chain, g) in chains.iter() {
+            for (token, (margin, _)) in &g.tokens {
+                if let Some(m) = margin {
+                    let _ = writeln!(
+                        out,
+                        "datahub_treasury_margin_units{{chain=\"{chain}\",token=\"{token}\"}} {m}"
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP datahub_treasury_surplus_units What an escrow holds beyond deposits less redeemed (tokens sent without deposit), in millionths.\n# TYPE datahub_treasury_surplus_units gauge"
+        );
+        for (chain, g) in chains.iter() {
+            for (token, (_, surplus)) in &g.tokens {
+                if let Some(s) = surplus {
+                    let _ = writeln!(
+                        out,
+                        "datahub_treasury_surplus_units{{chain=\"{chain}\",token=\"{token}\"}} {s}"
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP datahub_chain_halted 1 if a reorg deeper than the confirmations stopped crediting this chain.\n# TYPE datahub_chain_halted gauge"
+        );
+        for (chain, g) in chains.iter() {
+            let _ = writeln!(
+                out,
+                "datahub_chain_halted{{chain=\"{chain}\"}} {}",
+                i32::from(g.halted)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP datahub_chain_block The last block whose escrow logs the relay applied.\n# TYPE datahub_chain_block gauge"
+        );
+        for (chain, g) in chains.iter() {
+            if let Some(b) = g.block {
+                let _ = writeln!(out, "datahub_chain_block{{chain=\"{chain}\"}} {b}");
+            }
+        }
+    }
+
     /// Counts one response.
     pub fn observe(&self, status: u16, seconds: f64) {
         let class = usize::from(status / 100).min(5);
@@ -94,7 +185,27 @@ impl Metrics {
             "datahub_http_request_duration_seconds_sum {}\ndatahub_http_request_duration_seconds_count {cumulative}",
             self.latency_sum_us.load(Relaxed) as f64 / 1e6
         );
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 15] = [
+            (
+                "datahub_deposits_credited_total",
+                "Escrow deposits credited to requesters.",
+                &self.deposits_credited,
+            ),
+            (
+                "datahub_vouchers_redeemed_total",
+                "Vouchers seen redeemed on chain.",
+                &self.vouchers_redeemed,
+            ),
+            (
+                "datahub_vouchers_returned_total",
+                "Expired vouchers credited back to contributors.",
+                &self.vouchers_returned,
+            ),
+            (
+                "datahub_chain_deep_reorgs_total",
+                "Reorgs deeper than the confirmations (each halts its chain).",
+                &self.deep_reorgs,
+            ),
             ("datahub_leases_total", "Tasks leased.", &self.leases),
             (
                 "datahub_submissions_accepted_total",
@@ -173,6 +284,7 @@ impl Metrics {
                 value.load(Relaxed)
             );
         }
+        self.render_chains(&mut out);
         let _ = writeln!(
             out,
             "# HELP datahub_info The relay's build and database.\n# TYPE datahub_info gauge\ndatahub_info{{version=\"{}\",database=\"{backend}\"}} 1",

@@ -33,6 +33,11 @@ pub async fn info(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
             "id": chain.id,
             "name": chain.name,
             "claim_contract": domain.verifying_contract.to_checksum(),
+            // The escrow that takes deposits is the contract that redeems vouchers.
+            "escrow_contract": domain.verifying_contract.to_checksum(),
+            "rpc_url": chain.public_rpc_url,
+            "confirmations": chain.confirmations,
+            "watched": chain.rpc_url.is_some(),
             "tokens": tokens,
             "domain": {
                 "name": domain.name,

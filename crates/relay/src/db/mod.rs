@@ -404,6 +404,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_initial.sql")),
     (2, include_str!("../../migrations/0002_quality.sql")),
     (3, include_str!("../../migrations/0003_validation.sql")),
+    (5, include_str!("../../migrations/0005_chain.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
