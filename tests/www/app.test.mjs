@@ -9,7 +9,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Wallet, verifyTypedData } from "ethers";
+import { Contract, JsonRpcProvider, Wallet, verifyTypedData } from "ethers";
 import { LocalSigner } from "@datahub/wasm";
 import { launch } from "../pkg/browser.mjs";
 import { startDev, root } from "./dev.mjs";
@@ -86,10 +86,15 @@ async function shownBalance(page) {
 async function injectWallet(page, key, where) {
   await page.route("**/__test/ethers.js", (route) =>
     route.fulfill({ path: join(root, "tests/node_modules/ethers/dist/ethers.min.js"), contentType: "text/javascript" }));
-  await page.addInitScript(({ key, where }) => {
+  // The wallet's chain is the local network's anvil: what the wallet sends is really mined.
+  const chain = info.chains[0];
+  const rpc = chain.rpc_url;
+  await page.addInitScript(({ key, where, rpc, chainId }) => {
     const calls = [];
     window.walletCalls = calls;
     let ethers;
+    // A wallet starts on some other chain (BNB Smart Chain) and is asked to switch.
+    let current = 56;
     const provider = {
       async request({ method, params }) {
         calls.push(method);
@@ -100,9 +105,32 @@ async function injectWallet(page, key, where) {
           case "eth_accounts":
             return [wallet.address];
           case "eth_chainId":
-            return "0x38";
+            return `0x${current.toString(16)}`;
+          case "wallet_switchEthereumChain":
+            if (Number(params[0].chainId) !== chainId) {
+              throw Object.assign(new Error("unknown chain"), { code: 4902 });
+            }
+            current = chainId;
+            return null;
           case "personal_sign":
             return wallet.signMessage(ethers.getBytes(params[0]));
+          case "eth_sendTransaction": {
+            // Signed by the wallet's own key and sent to the chain, as a wallet does.
+            const node = new ethers.JsonRpcProvider(rpc, chainId, { staticNetwork: true, cacheTimeout: -1 });
+            const sent = await wallet.connect(node).sendTransaction({ to: params[0].to, data: params[0].data });
+            return sent.hash;
+          }
+          case "eth_getTransactionReceipt":
+          case "eth_call": {
+            const reply = await fetch(rpc, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+            });
+            const { result, error } = await reply.json();
+            if (error) throw Object.assign(new Error(error.message), { code: error.code });
+            return result;
+          }
           default:
             throw Object.assign(new Error(`${method} is not supported`), { code: 4200 });
         }
@@ -118,7 +146,7 @@ async function injectWallet(page, key, where) {
       window.addEventListener("eip6963:requestProvider", announce);
       announce();
     }
-  }, { key, where });
+  }, { key, where, rpc, chainId: chain.id });
 }
 
 /** Signs in with the injected wallet, does one task of each type, claims; returns what happened. */
@@ -219,11 +247,17 @@ async function everyTask(page, { touch, prefix }) {
   // Claim everything on the first chain as a voucher.
   const chain = info.chains[0].id;
   await page.selectOption("#dh-chain", String(chain));
+  const claimStarted = Date.now();
   await press("#dh-claim");
   await page.waitForSelector("#dh-voucher-json", { state: "attached" });
+  // With a wallet, the claim goes on chain at once: pending, then confirmed with its hash.
+  await page.waitForSelector("#dh-claim-tx[data-status=confirmed]", { timeout: 60_000 });
+  const confirmedMs = Date.now() - claimStarted;
+  const txText = await page.textContent("#dh-claim-tx");
+  const tokenBalance = await page.textContent("#dh-token-balance");
   await page.screenshot({ path: join(shots, `${prefix}-voucher.png`), fullPage: true });
   const voucher = JSON.parse(await page.textContent("#dh-voucher-json"));
-  return { submissions, image, recording, earned, voucher, chain };
+  return { submissions, image, recording, earned, voucher, chain, txText, tokenBalance, confirmedMs };
 }
 
 /** Saves a screenshot of the page as it was when a step failed, then fails. */
@@ -232,8 +266,44 @@ const shootAndThrow = (page, name) => async (error) => {
   throw error;
 };
 
+/** The local chain, as a client outside the browser sees it. */
+function chainProvider() {
+  const chain = info.chains[0];
+  return new JsonRpcProvider(chain.rpc_url, chain.id, { staticNetwork: true, cacheTimeout: -1 });
+}
+
+/** Gives `address` gas money on the local chain (anvil), as a faucet would. */
+async function fundGas(address) {
+  await chainProvider().send("anvil_setBalance", [address, "0x56BC75E2D63100000"]);
+}
+
+/** The claim went on chain: the wallet holds exactly the voucher's amount, and it pays once. */
+async function checkOnChain(result, wallet) {
+  const { voucher } = result;
+  const provider = chainProvider();
+  const { message, domain } = voucher.typed_data;
+  const token = new Contract(message.token, ["function balanceOf(address) view returns (uint256)"], provider);
+  assert.equal(await token.balanceOf(wallet), BigInt(message.amount), "the wallet's token balance rose by exactly the voucher");
+  assert.match(result.txText, /0x[0-9a-f]{64}/, "the page shows the transaction hash");
+  assert.ok(result.tokenBalance.includes(voucher.amount_tokens), `the page shows the new balance: ${result.tokenBalance}`);
+  const abi = JSON.parse(await readFile(join(root, "contracts/artifacts/DataHubEscrow.json"), "utf8")).abi;
+  // Anyone may send a claim: a stranger with gas sends the same voucher again, and it reverts.
+  const stranger = Wallet.createRandom().connect(provider);
+  await fundGas(stranger.address);
+  const escrow = new Contract(domain.verifyingContract, abi, stranger);
+  assert.equal(await escrow.isUsed(message.recipient, message.nonce), true);
+  await assert.rejects(
+    escrow.claim([message.recipient, message.token, message.amount, message.nonce, message.deadline], voucher.signature),
+    /VoucherUsed|revert/,
+    "the same voucher again reverts",
+  );
+  assert.equal(await token.balanceOf(wallet), BigInt(message.amount), "and pays nothing more");
+  console.log(`claim: "Claim" to confirmed on anvil in ${result.confirmedMs} ms (voucher, wallet transaction, receipt)`);
+}
+
 /** Checks the voucher with ethers, and the uploads by decrypting them with the CLI. */
 async function checkOutcome(result, wallet) {
+  await checkOnChain(result, wallet);
   const { voucher, earned, chain } = result;
   assert.equal(voucher.chain_id, chain);
   assert.equal(units(voucher.amount_tokens), earned, "the voucher pays what was earned");
@@ -264,6 +334,7 @@ test("desktop: a wallet announced by EIP-6963 signs in once and does one task of
   const browser = await launch({ args: MEDIA_FLAGS, viewport: { width: 1280, height: 900 } });
   try {
     const page = await browser.page();
+    await fundGas(key.address);
     await injectWallet(page, key.privateKey, "eip6963");
     const result = await everyTask(page, { touch: false, prefix: "desktop" }).catch(shootAndThrow(page, "desktop"));
     const calls = await page.evaluate(() => window.walletCalls);
@@ -287,6 +358,7 @@ test("phone: Binance Wallet's binancew3w provider, touch only, 390×844", async 
   });
   try {
     const page = await browser.page();
+    await fundGas(key.address);
     await injectWallet(page, key.privateKey, "binancew3w");
     const result = await everyTask(page, { touch: true, prefix: "phone" }).catch(shootAndThrow(page, "phone"));
     const calls = await page.evaluate(() => window.walletCalls);

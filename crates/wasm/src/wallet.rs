@@ -13,12 +13,12 @@
 //! (4900, 4901), `RequestPending` (-32002), `RequestFailed` (any other), `WrongSigner`; the
 //! provider's numeric code, when it gave one, is in `providerCode`.
 
-use datahub_core::eth::{Address, Signature, personal};
+use datahub_core::eth::{Address, RewardVoucher, Signature, U256, abi, personal};
 use js_sys::{Array, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
-use crate::js::{error_from, hex, input_error, js_error};
+use crate::js::{error_from, hex, input_error, js_error, parse_hex};
 use crate::signer::{message_bytes, typed_data_from_json};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -150,6 +150,7 @@ async fn discover(options: &JsValue) -> Result<Vec<JsValue>, JsValue> {
 
 /// An account of the user's wallet, signing through its EIP-1193 provider.
 #[wasm_bindgen]
+#[derive(Clone)]
 pub struct WalletSigner {
     provider: JsValue,
     address: Address,
@@ -258,6 +259,218 @@ impl WalletSigner {
                 .map_err(|e| error_from("TypedDataError", &e))?;
             check_signer(&signer, &address)?;
             Ok(sig.to_hex().into())
+        }))
+    }
+}
+
+/// What the escrow's `claim` needs, read from a voucher as the relay returns it.
+struct ClaimCall {
+    chain_id: u64,
+    contract: Address,
+    voucher: RewardVoucher,
+    signature: Signature,
+}
+
+fn voucher_error(message: &str) -> JsValue {
+    input_error(
+        "InvalidVoucher",
+        &format!("not a voucher from the relay: {message}"),
+    )
+}
+
+impl ClaimCall {
+    /// `voucher` is the relay's voucher object (`POST /v1/claims`) or its JSON text.
+    fn from_js(voucher: &JsValue) -> Result<Self, JsValue> {
+        let text = match voucher.as_string() {
+            Some(text) => text,
+            None => js_sys::JSON::stringify(voucher)
+                .ok()
+                .and_then(|t| t.as_string())
+                .ok_or_else(|| voucher_error("expected an object or its JSON text"))?,
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| voucher_error(&e.to_string()))?;
+        let null = serde_json::Value::Null;
+        let field =
+            |value: &serde_json::Value, name: &str| value.get(name).unwrap_or(&null).clone();
+        let typed = field(&json, "typed_data");
+        let (domain, message) = (field(&typed, "domain"), field(&typed, "message"));
+        let text_of = |value: &serde_json::Value, name: &str| -> Result<String, JsValue> {
+            match value {
+                serde_json::Value::String(s) => Ok(s.clone()),
+                serde_json::Value::Number(n) => Ok(n.to_string()),
+                _ => Err(voucher_error(&format!("{name} is missing"))),
+            }
+        };
+        let address = |value: &serde_json::Value, name: &str| -> Result<Address, JsValue> {
+            Address::parse(&text_of(value, name)?)
+                .map_err(|e| voucher_error(&format!("{name}: {e}")))
+        };
+        let uint = |value: &serde_json::Value, name: &str| -> Result<U256, JsValue> {
+            U256::parse(&text_of(value, name)?).map_err(|e| voucher_error(&format!("{name}: {e}")))
+        };
+        let chain_id = uint(&field(&domain, "chainId"), "chainId")?
+            .to_u64()
+            .ok_or_else(|| voucher_error("chainId: too large"))?;
+        let deadline = uint(&field(&message, "deadline"), "deadline")?
+            .to_u64()
+            .ok_or_else(|| voucher_error("deadline: too large"))?;
+        let signature = Signature::from_hex(&text_of(&field(&json, "signature"), "signature")?)
+            .map_err(|e| voucher_error(&format!("signature: {e}")))?;
+        Ok(Self {
+            chain_id,
+            contract: address(&field(&domain, "verifyingContract"), "verifyingContract")?,
+            voucher: RewardVoucher {
+                recipient: address(&field(&message, "recipient"), "recipient")?,
+                token: address(&field(&message, "token"), "token")?,
+                amount: uint(&field(&message, "amount"), "amount")?,
+                nonce: uint(&field(&message, "nonce"), "nonce")?,
+                deadline,
+            },
+            signature,
+        })
+    }
+}
+
+/// A hex quantity (`0x1a`) an RPC returned, as a number.
+fn quantity(value: &JsValue) -> Option<u64> {
+    let text = value.as_string()?;
+    u64::from_str_radix(text.strip_prefix("0x")?, 16).ok()
+}
+
+/// Makes the wallet use `chain_id`, asking it to switch if it is on another chain.
+async fn ensure_chain(provider: &JsValue, chain_id: u64) -> Result<(), JsValue> {
+    let current = request(provider, "eth_chainId", Array::new()).await?;
+    if quantity(&current) == Some(chain_id) {
+        return Ok(());
+    }
+    let target = Object::new();
+    let _ = Reflect::set(
+        &target,
+        &"chainId".into(),
+        &format!("0x{chain_id:x}").into(),
+    );
+    match request(provider, "wallet_switchEthereumChain", Array::of1(&target)).await {
+        Ok(_) => Ok(()),
+        // 4902: the wallet does not know the chain.
+        Err(error) if get(&error, "providerCode").as_f64() == Some(4902.0) => Err(wallet_error(
+            "UnknownChain",
+            &format!(
+                "the wallet does not know chain {chain_id}: add it in the wallet, then claim again"
+            ),
+        )),
+        Err(error) => Err(error),
+    }
+}
+
+async fn sleep_ms(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        let scope = js_sys::global();
+        let set_timeout = get(&scope, "setTimeout");
+        if let Ok(set_timeout) = set_timeout.dyn_into::<js_sys::Function>() {
+            let _ = set_timeout.call2(&scope, &resolve, &JsValue::from(ms));
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+#[wasm_bindgen]
+impl WalletSigner {
+    /// Redeems a voucher on chain from this account: switches the wallet to the voucher's chain
+    /// if needed (`wallet_switchEthereumChain`), then sends the escrow's `claim` with
+    /// `eth_sendTransaction`. Any account may send it; the escrow pays the voucher's recipient.
+    /// Resolves to the transaction hash as soon as the wallet has sent it; follow it with
+    /// `waitForTransaction`.
+    #[wasm_bindgen(js_name = sendClaim, unchecked_return_type = "Promise<string>")]
+    pub fn send_claim(&self, voucher: JsValue) -> Result<Promise, JsValue> {
+        let call = ClaimCall::from_js(&voucher)?;
+        let provider = self.provider.clone();
+        let from = self.address;
+        Ok(future_to_promise(async move {
+            ensure_chain(&provider, call.chain_id).await?;
+            let tx = Object::new();
+            let _ = Reflect::set(&tx, &"from".into(), &from.to_checksum().into());
+            let _ = Reflect::set(&tx, &"to".into(), &call.contract.to_checksum().into());
+            let data = abi::claim_call(&call.voucher, &call.signature);
+            let _ = Reflect::set(&tx, &"data".into(), &hex(&data).into());
+            let hash = request(&provider, "eth_sendTransaction", Array::of1(&tx)).await?;
+            match hash.as_string() {
+                Some(h) if h.len() == 66 && h.starts_with("0x") => Ok(h.into()),
+                _ => Err(wallet_error(
+                    "RequestFailed",
+                    "the wallet returned something other than a transaction hash",
+                )),
+            }
+        }))
+    }
+
+    /// Waits until the transaction `hash` is in a block (polling `eth_getTransactionReceipt`
+    /// through the wallet every second, for at most `timeout_ms`, default two minutes).
+    /// Resolves to `{hash, status: "confirmed" | "reverted", block}`; rejects with
+    /// `WalletError` `Timeout` if it is still pending then.
+    #[wasm_bindgen(js_name = waitForTransaction)]
+    pub fn wait_for_transaction(&self, hash: String, timeout_ms: Option<f64>) -> Promise {
+        let provider = self.provider.clone();
+        let timeout = timeout_ms
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .unwrap_or(120_000.0);
+        future_to_promise(async move {
+            let started = js_sys::Date::now();
+            loop {
+                let receipt = request(
+                    &provider,
+                    "eth_getTransactionReceipt",
+                    Array::of1(&hash.clone().into()),
+                )
+                .await?;
+                if receipt.is_object() {
+                    let status = match quantity(&get(&receipt, "status")) {
+                        Some(1) => "confirmed",
+                        _ => "reverted",
+                    };
+                    let out = Object::new();
+                    let _ = Reflect::set(&out, &"hash".into(), &hash.clone().into());
+                    let _ = Reflect::set(&out, &"status".into(), &status.into());
+                    let block = quantity(&get(&receipt, "blockNumber"))
+                        .map_or(JsValue::NULL, |b| JsValue::from(b as f64));
+                    let _ = Reflect::set(&out, &"block".into(), &block);
+                    return Ok(out.into());
+                }
+                if js_sys::Date::now() - started > timeout {
+                    return Err(wallet_error(
+                        "Timeout",
+                        &format!("transaction {hash} is still pending: look it up in the wallet"),
+                    ));
+                }
+                sleep_ms(1000).await;
+            }
+        })
+    }
+
+    /// The account's balance of an ERC-20 `token`, in the token's smallest unit (a decimal
+    /// string), read with `eth_call` through the wallet on the chain it is on.
+    #[wasm_bindgen(js_name = tokenBalance, unchecked_return_type = "Promise<string>")]
+    pub fn token_balance(&self, token: String) -> Result<Promise, JsValue> {
+        let token = Address::parse(&token).map_err(|e| error_from("AddressError", &e))?;
+        let provider = self.provider.clone();
+        let owner = self.address;
+        Ok(future_to_promise(async move {
+            let call = Object::new();
+            let _ = Reflect::set(&call, &"to".into(), &token.to_checksum().into());
+            let _ = Reflect::set(
+                &call,
+                &"data".into(),
+                &hex(&abi::balance_of_call(&owner)).into(),
+            );
+            let reply = request(&provider, "eth_call", Array::of2(&call, &"latest".into())).await?;
+            let bytes = reply
+                .as_string()
+                .and_then(|t| parse_hex(&t))
+                .unwrap_or_default();
+            let balance = abi::decode_uint(&bytes).ok_or_else(|| {
+                wallet_error("RequestFailed", "the token's balanceOf returned no number")
+            })?;
+            Ok(balance.to_string().into())
         }))
     }
 }

@@ -12,6 +12,7 @@
 //!   `eth_signTypedData_v4` takes) and for DataHub's own types in [`types`].
 //! - [`siwe`]: EIP-4361 Sign-In with Ethereum messages: build, parse and verify.
 //! - [`session`]: session keys authorized by a SIWE message's resources.
+//! - [`abi`]: call data of the escrow's `claim` and the ERC-20 `balanceOf`, sent from a wallet.
 //!
 //! The module reads no clock and draws no randomness: the caller passes the current time and any
 //! nonce it made. Replay protection is by nonce and deadline, never by signature bytes (a
@@ -19,6 +20,7 @@
 //!
 //! `docs/signatures.md` gives the byte layouts and rules in full.
 
+pub mod abi;
 mod address;
 mod keccak;
 pub mod personal;

@@ -154,7 +154,34 @@ struct State {
     chains: Vec<(u64, String)>,
     claim_chain: u64,
     voucher: Option<Json>,
+    /// The connected wallet, which sends claims on chain (none with a local key).
+    wallet: Option<crate::wallet::WalletSigner>,
+    /// Decimals of each (chain, token address), from the relay's info.
+    decimals: Vec<(u64, String, u32)>,
+    /// The claim transaction of the shown voucher.
+    claim_tx: Option<ClaimTx>,
     work: Option<Work>,
+}
+
+/// Where a claim sent from the wallet is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum TxStatus {
+    /// Waiting for the wallet to send it.
+    Sending,
+    /// Sent, not yet in a block.
+    Pending,
+    /// In a block, paid.
+    Confirmed,
+    /// In a block, refused by the escrow.
+    Reverted,
+}
+
+/// A claim sent from the wallet: its status, hash, and the token balance after it.
+#[derive(Clone, Debug)]
+struct ClaimTx {
+    status: TxStatus,
+    hash: String,
+    balance: Option<String>,
 }
 
 /// The campaign being worked on and its current task.
@@ -454,6 +481,8 @@ impl App {
                 }
                 state.screen = Screen::Connect;
                 state.voucher = None;
+                state.wallet = None;
+                state.claim_tx = None;
                 drop(state);
                 self.render();
             }
@@ -480,6 +509,7 @@ impl App {
             "record" => spawn_local(Rc::clone(self).record()),
             "stop" => self.stop_recording(),
             "claim" => spawn_local(Rc::clone(self).claim()),
+            "send-claim" => spawn_local(Rc::clone(self).send_claim()),
             "copy-voucher" => {
                 let voucher = self.state.borrow().voucher.clone();
                 if let (Some(voucher), Some(window)) = (voucher, web_sys::window()) {
@@ -544,7 +574,9 @@ impl App {
                             .collect()
                     })
                     .unwrap_or_default();
+                let decimals = token_decimals(&info);
                 let mut state = self.state.borrow_mut();
+                state.decimals = decimals;
                 state.claim_chain = chains.first().map_or(0, |c| c.0);
                 state.chains = chains;
                 state.client = Some(Rc::new(client));
@@ -582,10 +614,15 @@ impl App {
         self.state.borrow_mut().notice = None;
         self.set_busy(Some(T::SigningIn));
         let signer: Result<JsValue, JsValue> = if wallet {
-            crate::wallet::WalletSigner::connect(JsValue::UNDEFINED)
-                .await
-                .map(JsValue::from)
+            match crate::wallet::WalletSigner::connect(JsValue::UNDEFINED).await {
+                Ok(signer) => {
+                    self.state.borrow_mut().wallet = Some(signer.clone());
+                    Ok(JsValue::from(signer))
+                }
+                Err(error) => Err(error),
+            }
         } else {
+            self.state.borrow_mut().wallet = None;
             crate::signer::LocalSigner::load_or_create(None)
                 .await
                 .map(JsValue::from)
@@ -1129,13 +1166,111 @@ impl App {
         };
         match voucher {
             Ok(voucher) => {
-                self.state.borrow_mut().voucher = Some(voucher);
-                self.state.borrow_mut().notice = None;
+                {
+                    let mut state = self.state.borrow_mut();
+                    state.voucher = Some(voucher);
+                    state.claim_tx = None;
+                    state.notice = None;
+                }
                 Rc::clone(&self).refresh_balances().await;
             }
-            Err(error) => self.fail(&error, Some("claim")),
+            Err(error) => {
+                self.fail(&error, Some("claim"));
+                self.set_busy(None);
+                return;
+            }
         }
         self.set_busy(None);
+        // With a wallet, the voucher goes on chain at once; without one it stays to be copied.
+        if self.state.borrow().wallet.is_some() {
+            self.send_claim().await;
+        }
+    }
+
+    /// Sends the shown voucher's claim through the connected wallet and follows it to a block.
+    async fn send_claim(self: Rc<Self>) {
+        let (wallet, voucher) = {
+            let state = self.state.borrow();
+            if matches!(
+                state.claim_tx.as_ref().map(|t| t.status),
+                Some(TxStatus::Sending | TxStatus::Pending | TxStatus::Confirmed)
+            ) {
+                return;
+            }
+            match (state.wallet.clone(), state.voucher.clone()) {
+                (Some(wallet), Some(voucher)) => (wallet, voucher),
+                _ => return,
+            }
+        };
+        let set_tx = |tx: Option<ClaimTx>| {
+            self.state.borrow_mut().claim_tx = tx;
+            self.render();
+        };
+        set_tx(Some(ClaimTx {
+            status: TxStatus::Sending,
+            hash: String::new(),
+            balance: None,
+        }));
+        let sent = match wallet.send_claim(to_js(&voucher)) {
+            Ok(p) => JsFuture::from(p).await,
+            Err(e) => Err(e),
+        };
+        let hash = match sent.map(|h| h.as_string()) {
+            Ok(Some(hash)) => hash,
+            Ok(None) => {
+                set_tx(None);
+                return;
+            }
+            Err(error) => {
+                set_tx(None);
+                self.fail(&error, Some("send-claim"));
+                return;
+            }
+        };
+        set_tx(Some(ClaimTx {
+            status: TxStatus::Pending,
+            hash: hash.clone(),
+            balance: None,
+        }));
+        let receipt = JsFuture::from(wallet.wait_for_transaction(hash.clone(), None)).await;
+        let status = match receipt {
+            Ok(r) if at(&to_json(&r), "status").as_str() == Some("confirmed") => {
+                TxStatus::Confirmed
+            }
+            Ok(_) => TxStatus::Reverted,
+            Err(error) => {
+                self.fail(&error, None);
+                return;
+            }
+        };
+        let token = at(at(at(&voucher, "typed_data"), "message"), "token")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let chain = at(&voucher, "chain_id").as_u64().unwrap_or(0);
+        let balance = match wallet.token_balance(token.clone()) {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|b| b.as_string()),
+            Err(_) => None,
+        }
+        .map(|units| {
+            let decimals = self
+                .state
+                .borrow()
+                .decimals
+                .iter()
+                .find(|(c, a, _)| *c == chain && a.eq_ignore_ascii_case(&token))
+                .map_or(18, |d| d.2);
+            format!(
+                "{} {}",
+                format_units(&units, decimals),
+                at(&voucher, "token").as_str().unwrap_or_default()
+            )
+        });
+        set_tx(Some(ClaimTx {
+            status,
+            hash,
+            balance,
+        }));
     }
 
     fn focus_first_choice(&self) {
@@ -1170,6 +1305,49 @@ fn read_balances(json: &Json) -> Vec<Balance> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// (chain, token address, decimals) of every token in the relay's info.
+fn token_decimals(info: &Json) -> Vec<(u64, String, u32)> {
+    let mut out = Vec::new();
+    for chain in at(info, "chains").as_array().into_iter().flatten() {
+        let Some(id) = at(chain, "id").as_u64() else {
+            continue;
+        };
+        for token in at(chain, "tokens")
+            .as_object()
+            .into_iter()
+            .flat_map(|t| t.values())
+        {
+            let address = at(token, "address").as_str().unwrap_or_default();
+            let decimals = at(token, "decimals")
+                .as_u64()
+                .and_then(|d| u32::try_from(d).ok());
+            if let Some(decimals) = decimals {
+                out.push((id, address.to_owned(), decimals));
+            }
+        }
+    }
+    out
+}
+
+/// A token amount in its smallest unit (decimal digits) written with `decimals` places, without
+/// trailing zeros: `1500000000000000000`, 18 → `1.5`.
+fn format_units(units: &str, decimals: u32) -> String {
+    if units.is_empty() || !units.bytes().all(|b| b.is_ascii_digit()) {
+        return units.to_owned();
+    }
+    let places = usize::try_from(decimals).unwrap_or(0);
+    let padded = format!("{units:0>width$}", width = places + 1);
+    let (whole, fraction) = padded.split_at(padded.len() - places);
+    let whole = whole.trim_start_matches('0');
+    let whole = if whole.is_empty() { "0" } else { whole };
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() {
+        whole.to_owned()
+    } else {
+        format!("{whole}.{fraction}")
+    }
 }
 
 fn is_positive(amount: &str) -> bool {

@@ -7,7 +7,7 @@ use web_sys::Element;
 use super::dom::{self, add, set};
 use super::task::{self, Task};
 use super::text::{KindName, Lang, T};
-use super::{App, Screen, State, Work, at, is_positive, kind_tag, short};
+use super::{App, Screen, State, TxStatus, Work, at, is_positive, kind_tag, short};
 
 impl App {
     pub(super) fn render(&self) {
@@ -267,6 +267,47 @@ impl App {
                 ),
             );
             add(&shown, &d.text("p", "dh-hint", T::VoucherHint.get(lang)));
+            match &state.claim_tx {
+                Some(tx) => {
+                    let text = match tx.status {
+                        TxStatus::Sending => T::TxSending.get(lang).to_owned(),
+                        TxStatus::Pending => format!("{} {}", T::TxPending.get(lang), tx.hash),
+                        TxStatus::Confirmed => format!("{} {}", T::TxConfirmed.get(lang), tx.hash),
+                        TxStatus::Reverted => format!("{} {}", T::TxReverted.get(lang), tx.hash),
+                    };
+                    let line = d.text("p", "dh-tx", &text);
+                    line.set_id("dh-claim-tx");
+                    set(
+                        &line,
+                        "data-status",
+                        &format!("{:?}", tx.status).to_lowercase(),
+                    );
+                    set(&line, "aria-live", "polite");
+                    add(&shown, &line);
+                    if let Some(balance) = &tx.balance {
+                        let line = d.text(
+                            "p",
+                            "dh-amount",
+                            &format!("{}: {balance}", T::WalletBalance.get(lang)),
+                        );
+                        line.set_id("dh-token-balance");
+                        add(&shown, &line);
+                    }
+                    if tx.status == TxStatus::Reverted {
+                        add(
+                            &shown,
+                            &d.button("send-claim", T::SendClaim.get(lang), "dh-secondary"),
+                        );
+                    }
+                }
+                None if state.wallet.is_some() => {
+                    add(
+                        &shown,
+                        &d.button("send-claim", T::SendClaim.get(lang), "dh-primary"),
+                    );
+                }
+                None => {}
+            }
             add(
                 &shown,
                 &d.button("copy-voucher", T::CopyVoucher.get(lang), "dh-secondary"),
