@@ -112,6 +112,17 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Makes a key with `datahub keygen`; the key.
+/// The seed of the test contributor's wallet.
+const CONTRIBUTOR_WALLET: [u8; 32] = [21; 32];
+
+/// Writes `key` as a key file `datahub` reads (hex, owner-only).
+fn write_key(dir: &Path, name: &str, key: &SecretKey) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{}\n", hex::encode(*key.to_bytes()))).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 fn keygen(dir: &Path, name: &str) -> SecretKey {
     ok(dir, &["keygen", "-o", name]);
     let text = std::fs::read_to_string(dir.join(name)).unwrap();
@@ -210,7 +221,7 @@ struct Contributor {
 impl Contributor {
     async fn sign_in(url: &str) -> Self {
         let http = reqwest::Client::new();
-        let wallet = SecretKey::derive(&[21; 32]);
+        let wallet = SecretKey::derive(&CONTRIBUTOR_WALLET);
         let session_key = SecretKey::derive(&[22; 32]);
         let nonce: Value = http
             .post(format!("{url}/v1/auth/nonce"))
@@ -370,7 +381,8 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     let url = dev.url.clone();
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");
-    keygen(dir, "worker.key");
+    // The contributor uploads with its own wallet: an upload is paid only to its uploader.
+    write_key(dir, "worker.key", &SecretKey::derive(&CONTRIBUTOR_WALLET));
 
     let definition = json!({
         "id": "street-photos",

@@ -666,6 +666,33 @@ impl SubmitJob {
                     "the object is not fully uploaded; upload its missing shards, then submit",
                 ));
             }
+            // An upload is paid to the wallet that uploaded it, once, ever: otherwise anyone's
+            // complete object could be submitted for every item, by every wallet.
+            let uploader = conn
+                .query_opt(
+                    "SELECT uploader FROM objects WHERE id = $1",
+                    params![key.clone()],
+                )?
+                .map(|r| r.text(0))
+                .transpose()?;
+            if uploader.as_deref() != Some(self.worker.as_str()) {
+                return Err(ApiError::forbidden(
+                    "not_your_upload",
+                    "this object was uploaded by another wallet: upload your own, then submit it",
+                ));
+            }
+            if conn
+                .query_opt(
+                    "SELECT id FROM submissions WHERE manifest = $1 LIMIT 1",
+                    params![key.clone()],
+                )?
+                .is_some()
+            {
+                return Err(ApiError::conflict(
+                    "object_already_submitted",
+                    "this object was submitted before; each upload counts once: upload a new one",
+                ));
+            }
         }
         Ok(key)
     }

@@ -657,6 +657,89 @@ async fn accepted_uploads_are_results(backend: Backend) {
     assert_eq!(rest["next"], Value::Null);
 }
 
+/// The attack of issue 17: one complete object submitted again by its uploader, then by a second
+/// wallet, was paid all three times. An upload is paid to the wallet that uploaded it, once.
+async fn an_upload_is_paid_once_to_its_uploader(backend: Backend) {
+    use datahub_core::eth::{SubmissionReceipt, TypedStruct, U256, keccak256};
+    use serde_json::json;
+    let net = Network::start(&backend, 6).await;
+    wait_for_nodes(&net, 6).await;
+    let owner = key("owner");
+    let mut spec = campaign_spec("snaps", &owner, 3, 1, "1");
+    spec["kind"] = json!("image_upload");
+    spec["items"] = json!([{ "prompt": "a cat" }, { "prompt": "a dog" }, { "prompt": "a cow" }]);
+    let api = Net::http(&net.base, tempfile::tempdir().unwrap()).await;
+    let (status, created) = api.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (manifest, segments) = seal(&random_data(70_000), &owner);
+    let object = manifest.object_id().to_string();
+    let submit = |worker: &mut Worker, task: &Value| {
+        let answer = json!({ "object": object }).to_string();
+        worker.nonce += 1;
+        let receipt = SubmissionReceipt {
+            campaign: "snaps".into(),
+            task: task["lease"].as_str().unwrap().into(),
+            answer_hash: keccak256(answer.as_bytes()),
+            manifest_id: manifest.object_id().0,
+            nonce: U256::from_u64(worker.nonce),
+            deadline: u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap(),
+        };
+        let signature = receipt.sign(&worker.session_key, &domain(&api));
+        json!({
+            "campaign": "snaps", "task": receipt.task, "answer": answer, "manifest_id": object,
+            "nonce": worker.nonce.to_string(), "deadline": receipt.deadline, "signature": signature.to_hex(),
+        })
+    };
+    let mut uploader = Worker::sign_in(&api, "up").await;
+    net.upload(&uploader.wallet, &manifest, &segments).await;
+    let (status, task) = uploader.next(&api, "snaps").await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let body = submit(&mut uploader, &task);
+    let (status, outcome) = uploader.submit(&api, &body).await;
+    assert_eq!(
+        (status, outcome["status"].as_str()),
+        (StatusCode::OK, Some("accepted")),
+        "{outcome}"
+    );
+
+    // The same object again, by its uploader, for another item: refused.
+    let (status, task) = uploader.next(&api, "snaps").await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let body = submit(&mut uploader, &task);
+    let (status, outcome) = uploader.submit(&api, &body).await;
+    assert_eq!(
+        (status, outcome["error"].as_str()),
+        (StatusCode::CONFLICT, Some("object_already_submitted")),
+        "{outcome}"
+    );
+
+    // The same object by a second wallet, which even uploads it again itself: refused.
+    let mut other = Worker::sign_in(&api, "other").await;
+    net.upload(&other.wallet, &manifest, &segments).await;
+    let (status, task) = other.next(&api, "snaps").await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let body = submit(&mut other, &task);
+    let (status, outcome) = other.submit(&api, &body).await;
+    assert_eq!(
+        (status, outcome["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_your_upload")),
+        "{outcome}"
+    );
+
+    // Paid once: the uploader's balance is one reward, the other wallet's nothing.
+    let (_, mine) = api.get("/v1/me/balances", Some(&uploader.token)).await;
+    assert_eq!(mine["balances"][0]["amount"], "0.05", "one reward: {mine}");
+    let (_, theirs) = api.get("/v1/me/balances", Some(&other.token)).await;
+    assert!(
+        theirs["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["amount"] == "0"),
+        "{theirs}"
+    );
+}
+
 /// Each test on SQLite, and on PostgreSQL when the test command started one.
 macro_rules! on_both {
     ($($name:ident),*) => {
@@ -1330,6 +1413,7 @@ on_both!(
     corrupt_shards_are_audited_down_and_repaired,
     dead_nodes_are_repaired_around_then_more_can_die,
     accepted_uploads_are_results,
+    an_upload_is_paid_once_to_its_uploader,
     a_placement_left_unfinished_by_a_crash_is_forgotten_at_start,
     bad_registrations_are_refused
 );
