@@ -109,6 +109,10 @@ async fn start_node(relay: &str, data: &std::path::Path) -> Running {
             "test-1",
             "--heartbeat-secs",
             "1",
+            // Well below any test machine's free disk: the node offers the smaller of the two,
+            // so the default 10 GiB made this test depend on the machine's free space.
+            "--capacity",
+            "67108864",
         ])
         .arg("--data")
         .arg(data)
@@ -180,7 +184,7 @@ async fn registers_serves_signed_writes_and_restarts_with_its_key() {
     assert_eq!(call.signer, node.address);
     assert_eq!(call.body["endpoint"], node.url.as_str());
     assert_eq!(call.body["region"], "test-1");
-    assert_eq!(call.body["capacity"], 10u64 << 30);
+    assert_eq!(call.body["capacity"], 64u64 << 20);
     assert_eq!(call.body["used"], 0);
     let beats = wait_for(&relay, "/v1/nodes/heartbeat", 1).await;
     assert_eq!(beats[0].signer, node.address);
