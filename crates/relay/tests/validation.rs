@@ -48,15 +48,17 @@ fn upload_spec(
 
 /// Records an object as fully stored (the storage side is tested in storage.rs; here only
 /// completeness matters) and returns its id.
-async fn stored_object(net: &Net, seed: u8) -> String {
+async fn stored_object(net: &Net, seed: u8, uploader: &Worker) -> String {
     let id = hex::encode([seed; 32]);
     let object = id.clone();
+    // An upload is paid only to the wallet that uploaded it.
+    let uploader = format!("0x{}", hex::encode(uploader.address().as_bytes()));
     net.relay()
         .db
         .write(move |conn: &mut dyn Conn| -> Result<(), datahub_relay::db::DbError> {
             conn.execute(
-                "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, '00', '0x00', 1, 1, 0)",
-                datahub_relay::params![object.clone()],
+                "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, '00', $2, 1, 1, 0)",
+                datahub_relay::params![object.clone(), uploader],
             )?;
             conn.execute(
                 "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES ($1, 0, 0, $1, 1, NULL, 1)",
@@ -188,7 +190,7 @@ both!(an_accepted_upload_is_credited_and_its_verdict_kept, |net| {
     let (status, body) = net.create_campaign(&owner, &spec).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let mut worker = Worker::sign_in(&net, "alice").await;
-    let object = stored_object(&net, 7).await;
+    let object = stored_object(&net, 7, &worker).await;
     let (status, outcome) = upload(&net, &mut worker, "photos", &object).await;
     assert_eq!(status, StatusCode::OK, "{outcome}");
     assert_eq!(outcome["status"], "pending");
@@ -320,7 +322,7 @@ both!(a_rejected_upload_is_unpaid_and_frees_its_slot, |net| {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let mut alice = Worker::sign_in(&net, "alice").await;
     let bob = Worker::sign_in(&net, "bob").await;
-    let object = stored_object(&net, 9).await;
+    let object = stored_object(&net, 9, &alice).await;
     let (_, outcome) = upload(&net, &mut alice, "one-slot", &object).await;
     assert_eq!(outcome["status"], "pending");
     let (status, body) = bob.next(&net, "one-slot").await;
@@ -363,7 +365,7 @@ both!(
         let (status, body) = net.create_campaign(&owner, &spec).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let mut alice = Worker::sign_in(&net, "alice").await;
-        let object = stored_object(&net, 11).await;
+        let object = stored_object(&net, 11, &alice).await;
         let (_, outcome) = upload(&net, &mut alice, "closed-up", &object).await;
         assert_eq!(outcome["status"], "pending");
         let close = json!({ "status": "closed" });
@@ -425,7 +427,7 @@ both!(a_job_whose_lease_ran_out_goes_to_another_validator, |net| {
     let (status, body) = net.create_campaign(&owner, &spec).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let mut alice = Worker::sign_in(&net, "alice").await;
-    let object = stored_object(&net, 3).await;
+    let object = stored_object(&net, 3, &alice).await;
     upload(&net, &mut alice, "two-validators", &object).await;
     let (status, body) = next_job(&net, &first, &json!({ "lease_seconds": 1 })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -471,7 +473,7 @@ both!(without_validators_an_upload_is_accepted_at_once, |net| {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["validators"], json!([]));
     let mut worker = Worker::sign_in(&net, "alice").await;
-    let object = stored_object(&net, 5).await;
+    let object = stored_object(&net, 5, &worker).await;
     let (_, outcome) = upload(&net, &mut worker, "no-validators", &object).await;
     assert_eq!(outcome["status"], "accepted", "{outcome}");
     assert_eq!(balance(&net, &worker).await, "0.05");
