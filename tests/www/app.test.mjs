@@ -34,10 +34,19 @@ for (const kind of KINDS) {
   shipped[kind] = JSON.parse(await readFile(file, "utf8"));
 }
 
+/** `value` as JSON with object keys sorted: the relay need not keep the file's key order. */
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
 /** The choices (indexes) a careful contributor makes on `item`: golden ones right, others any. */
 function choicesFor(kind, item) {
   const spec = shipped[kind];
-  const golden = (spec.golden ?? []).find((g) => JSON.stringify(g.item) === JSON.stringify(item));
+  const golden = (spec.golden ?? []).find((g) => canonical(g.item) === canonical(item));
   const answer = golden?.answer;
   switch (kind) {
     case "image_categorization":
