@@ -288,9 +288,32 @@ pub fn test_native() -> Result<()> {
         .is_some()
     {
         heading("test-native: the workspace's tests (cargo nextest), then its doc tests");
-        // A crate with no tests yet is not a failure.
-        with_env(Cmd::new("cargo").args(["nextest", "run", "--workspace", "--no-tests=warn"]))
-            .run()?;
+        // Every failure in one run (nextest stops at the first by default), named again at the
+        // end from its JUnit report (.config/nextest.toml).
+        let junit = root().join("target/nextest/default/junit.xml");
+        let _ = std::fs::remove_file(&junit);
+        let result = with_env(Cmd::new("cargo").args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--no-fail-fast",
+            "--no-tests=fail",
+        ]))
+        .run();
+        if let Err(err) = result {
+            let failed = std::fs::read_to_string(&junit)
+                .map(|xml| failed_junit_tests(&xml))
+                .unwrap_or_default();
+            if failed.is_empty() {
+                return Err(err);
+            }
+            bail!(
+                "{} failed:\n{}",
+                plural(failed.len(), "test"),
+                failed.join("\n")
+            );
+        }
+        every_crate_has_tests()?;
         Cmd::new("cargo")
             .args(["test", "--workspace", "--doc"])
             .run()
@@ -299,6 +322,71 @@ pub fn test_native() -> Result<()> {
             "test-native: the workspace's tests (cargo test; install cargo-nextest for nextest)",
         );
         with_env(Cmd::new("cargo").args(["test", "--workspace"])).run()
+    }
+}
+
+/// The failed test cases of a JUnit report (nextest's): `binary::test`, one per failure.
+fn failed_junit_tests(xml: &str) -> Vec<String> {
+    let attr = |tag: &str, name: &str| {
+        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let len = tag[start..].find('"')?;
+        Some(tag[start..start + len].to_owned())
+    };
+    xml.split("<testcase ")
+        .skip(1)
+        .filter_map(|case| {
+            // A case ends at its closing tag, or at the next case when it closes itself.
+            let body = case.split("</testcase>").next().unwrap_or(case);
+            let failed = body.contains("<failure") || body.contains("<error");
+            let tag = &case[..case.find('>')?];
+            failed.then(|| {
+                let class = attr(tag, "classname").unwrap_or_default();
+                let name = attr(tag, "name").unwrap_or_default();
+                format!("{class} {name}")
+            })
+        })
+        .collect()
+}
+
+/// Each workspace crate still has tests: nextest's `--no-tests=fail` fails only when the whole
+/// run has none, so a crate whose tests all went missing would pass unnoticed.
+fn every_crate_has_tests() -> Result<()> {
+    let list = Cmd::new("cargo")
+        .args(["nextest", "list", "--workspace", "--message-format", "json"])
+        .read()?;
+    let list: serde_json::Value =
+        serde_json::from_str(&list).context("reading `cargo nextest list`'s JSON")?;
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let suites = list.get("rust-suites").and_then(|s| s.as_object());
+    for suite in suites.into_iter().flat_map(|s| s.values()) {
+        let package = suite.get("package-name").and_then(|p| p.as_str());
+        let package = package.unwrap_or_default().to_owned();
+        let cases = suite.get("testcases").and_then(|c| c.as_object());
+        let cases = cases.map_or(0, |c| c.len());
+        *counts.entry(package).or_default() += cases;
+    }
+    let metadata: serde_json::Value = serde_json::from_str(
+        &Cmd::new("cargo")
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .read()?,
+    )
+    .context("reading `cargo metadata`")?;
+    let empty: Vec<String> = metadata
+        .get("packages")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("name").and_then(|n| n.as_str()))
+        .filter(|name| counts.get(*name).copied().unwrap_or(0) == 0)
+        .map(str::to_owned)
+        .collect();
+    if empty.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "these workspace crates have no tests any more: {}",
+            empty.join(", ")
+        )
     }
 }
 
@@ -354,20 +442,101 @@ pub fn test_js() -> Result<()> {
     heading("test-js: node --test over tests/**/*.test.mjs");
     let mut files = Vec::new();
     find_js_tests(&root().join("tests"), &mut files)?;
-    if files.is_empty() {
-        println!("note: no tests/**/*.test.mjs yet, nothing to run");
-        return Ok(());
+    // A gate that finds nothing to run would pass while proving nothing.
+    if files.len() < MIN_JS_TEST_FILES {
+        bail!(
+            "found {} tests/**/*.test.mjs files, expected at least {MIN_JS_TEST_FILES}: were tests \
+             moved or deleted? (lower MIN_JS_TEST_FILES in crates/xtask/src/gates.rs only on purpose)",
+            files.len()
+        );
     }
     files.sort();
     let tests = root().join("tests");
     let relative = files
         .iter()
         .map(|f| f.strip_prefix(&tests).unwrap_or(f).to_path_buf());
-    Cmd::new("node")
+    // TAP on the terminal as before, and the same into a file, so that a failure can name its
+    // tests at the end of the log instead of minutes of output earlier.
+    let tap = root().join("target/test-js.tap");
+    let result = Cmd::new("node")
         .arg("--test")
+        .args(["--test-reporter=tap", "--test-reporter-destination=stdout"])
+        .arg("--test-reporter=tap")
+        .arg(format!("--test-reporter-destination={}", tap.display()))
         .args(relative.collect::<Vec<_>>())
         .dir(tests)
-        .run()
+        .run();
+    if let Err(err) = result {
+        let failed = std::fs::read_to_string(&tap)
+            .map(|text| failed_tap_tests(&text))
+            .unwrap_or_default();
+        if failed.is_empty() {
+            return Err(err);
+        }
+        bail!(
+            "{} failed:\n{}",
+            plural(failed.len(), "test"),
+            failed.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// The fewest test files test-js accepts (there are 14).
+const MIN_JS_TEST_FILES: usize = 10;
+
+/// The failed tests of a TAP report (`node --test`'s): each `not ok` line, with the location
+/// and error that follow it in its YAML block.
+fn failed_tap_tests(tap: &str) -> Vec<String> {
+    let mut failed = Vec::new();
+    let mut lines = tap.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(name) = line.trim_start().strip_prefix("not ok ") else {
+            continue;
+        };
+        // A subtest's failure is also its parent's: name the innermost only.
+        let mut detail = Vec::new();
+        while let Some(next) = lines.peek() {
+            let next = next.trim();
+            if next.starts_with("ok ")
+                || next.starts_with("not ok ")
+                || next.starts_with("# Subtest")
+            {
+                break;
+            }
+            if next.starts_with("location:") || next.starts_with("error:") {
+                let block = next.ends_with('|') || next.ends_with("|-");
+                detail.push(next.trim_end_matches(['|', '-']).trim_end().to_owned());
+                lines.next();
+                // A YAML block scalar: the message is on the next line.
+                if let (Some(first), Some(last)) =
+                    (lines.peek().filter(|_| block), detail.last_mut())
+                {
+                    last.push(' ');
+                    last.push_str(first.trim());
+                }
+                continue;
+            }
+            lines.next();
+        }
+        if detail
+            .iter()
+            .any(|d| d.contains("subtest") && d.contains("failed"))
+        {
+            continue;
+        }
+        failed.push(format!("not ok {name} ({})", detail.join("; ")));
+    }
+    failed
+}
+
+/// `n thing` or `n things`.
+fn plural(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
 }
 
 fn find_js_tests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
@@ -468,8 +637,7 @@ fn fuzz_dir(
 ) -> Result<usize> {
     heading(&format!("fuzz: each fuzz target of {dir} for {seconds} s"));
     if !root().join(dir).join("Cargo.toml").is_file() {
-        println!("note: {dir} does not exist yet, nothing to fuzz");
-        return Ok(0);
+        bail!("{dir}/Cargo.toml is missing: the fuzz project was moved or deleted");
     }
     let list = FuzzBuild::Thorough.cargo_fuzz("list", dir).read()?;
     let targets: Vec<&str> = list
@@ -479,7 +647,10 @@ fn fuzz_dir(
         .filter(|l| only.is_empty() || only.iter().any(|o| o == l))
         .collect();
     if targets.is_empty() {
-        println!("note: {dir} has no fuzz targets to run");
+        if only.is_empty() {
+            // Targets that vanish would leave a gate that passes having fuzzed nothing.
+            bail!("{dir} has no fuzz targets (`cargo fuzz list` printed none)");
+        }
         return Ok(0);
     }
     // One cargo build for all of them: the binaries link in parallel, and a build error is
@@ -572,7 +743,10 @@ fn keep_crashers(dir: &str, target: &str) -> Result<Vec<PathBuf>> {
 
 #[cfg(test)]
 mod tests {
-    use super::{BUDGETS, CI_LIMIT_SECONDS, FUZZ_QUICK_SECONDS, budget, fuzz_target_count};
+    use super::{
+        BUDGETS, CI_LIMIT_SECONDS, FUZZ_QUICK_SECONDS, budget, failed_junit_tests,
+        failed_tap_tests, fuzz_target_count,
+    };
 
     /// A budget raised past what CI allows would let a run time out instead of failing with
     /// the name of the gate that grew.
@@ -596,5 +770,39 @@ mod tests {
         let targets = u64::try_from(fuzz_target_count()).unwrap_or(0);
         assert!(targets > 0);
         assert!(short.zip(long).is_some_and(|(s, l)| l - s == 10 * targets));
+    }
+
+    #[test]
+    fn a_tap_report_names_each_failed_test_not_its_parents() {
+        let tap = "TAP version 13\n\
+            # Subtest: desktop\n\
+            not ok 75 - desktop\n  ---\n  duration_ms: 1\n  location: 'app.test.mjs:327:1'\n  \
+            failureType: 'testCodeFailure'\n  error: 'page.waitForFunction: Timeout 60000ms exceeded.'\n  ...\n\
+            # Subtest: phone\n\
+            ok 76 - phone\n\
+            # Subtest: group\n    # Subtest: inner\n    not ok 1 - inner\n      ---\n      \
+            error: |-\n        Expected values to be strictly equal\n      ...\n    1..1\n\
+            not ok 77 - group\n  ---\n  error: '1 subtest failed'\n  ...\n";
+        assert_eq!(
+            failed_tap_tests(tap),
+            [
+                "not ok 75 - desktop (location: 'app.test.mjs:327:1'; error: 'page.waitForFunction: Timeout 60000ms exceeded.')",
+                "not ok 1 - inner (error: Expected values to be strictly equal)",
+            ]
+        );
+        assert!(failed_tap_tests("ok 1 - fine\n1..1\n").is_empty());
+    }
+
+    #[test]
+    fn a_junit_report_names_each_failed_case() {
+        let xml = r#"<testsuites><testsuite name="datahub-node::process">
+            <testcase name="capacity" classname="datahub-node::process" time="1.0"><failure type="test failure">boom</failure></testcase>
+            <testcase name="fine" classname="datahub-node::process" time="0.1"/>
+            <testcase name="hangs" classname="datahub-relay::api" time="9"><error message="timeout"/></testcase>
+            </testsuite></testsuites>"#;
+        assert_eq!(
+            failed_junit_tests(xml),
+            ["datahub-node::process capacity", "datahub-relay::api hangs"]
+        );
     }
 }

@@ -195,6 +195,7 @@ fn test(fuzz_seconds: u64) -> ExitCode {
             passed: result.is_ok(),
             time: start.elapsed(),
             budget: gates::budget(name, fuzz_seconds),
+            error: result.err().map(|err| format!("{err:#}")),
         };
         if run.over_budget() {
             eprintln!("\nerror: gate {name} is over its budget (see the summary)");

@@ -92,6 +92,8 @@ pub struct GateRun {
     pub passed: bool,
     pub time: Duration,
     pub budget: Option<Duration>,
+    /// Why the gate failed, as its error said (several lines: the failed tests, say).
+    pub error: Option<String>,
 }
 
 impl GateRun {
@@ -158,12 +160,34 @@ pub fn gate_summary(setup: Duration, runs: &[GateRun], total: Duration) -> Strin
             ));
         }
     }
+    // Repeated at the end, where a CI log's tail shows it: what scrolled past hours ago.
+    for run in runs {
+        if let Some(error) = &run.error {
+            out.push_str(&format!(
+                "\n{} failed: {}\n",
+                run.name,
+                last_lines(error, 60)
+            ));
+        }
+    }
     let failed = runs.iter().filter(|r| !r.ok()).count();
     out.push_str(&format!(
         "\ngates: {} passed, {failed} failed\n",
         runs.len() - failed
     ));
     out
+}
+
+/// The last `n` lines of `text`, with a line saying how many were left out.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    match lines.len().checked_sub(n) {
+        Some(cut) if cut > 0 => format!(
+            "({cut} lines left out)\n{}",
+            lines.get(cut..).unwrap_or_default().join("\n")
+        ),
+        _ => text.to_owned(),
+    }
 }
 
 /// An error fit for one table cell: one line, no pipes, not too long.
@@ -191,6 +215,7 @@ mod tests {
             passed,
             time: Duration::from_secs(time),
             budget: budget.map(Duration::from_secs),
+            error: (!passed).then(|| "exit status: 1".to_owned()),
         }
     }
 
@@ -201,6 +226,30 @@ mod tests {
         assert!(run(true, 151, Some(100)).over_budget());
         assert!(!run(false, 10, Some(100)).ok());
         assert!(run(true, 10_000, None).ok());
+    }
+
+    /// A CI log shows its tail: why a gate failed is said again after the table.
+    #[test]
+    fn the_summary_ends_with_why_each_failed_gate_failed() {
+        let failed = GateRun {
+            name: "test-js",
+            error: Some("2 tests failed:\nnot ok 75 - desktop\nnot ok 80 - phone".to_owned()),
+            ..run(false, 5, Some(100))
+        };
+        let text = gate_summary(
+            Duration::from_secs(1),
+            &[run(true, 1, None), failed],
+            Duration::from_secs(7),
+        );
+        let why = text.split("test-js failed: ").nth(1).unwrap_or_default();
+        assert!(why.starts_with("2 tests failed:\nnot ok 75 - desktop\nnot ok 80 - phone\n"));
+        assert!(text.ends_with("gates: 1 passed, 1 failed\n"));
+        let long = (0..100)
+            .map(|i| format!("line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cut = super::last_lines(&long, 60);
+        assert!(cut.starts_with("(40 lines left out)\nline 40\n") && cut.ends_with("line 99"));
     }
 
     #[test]
