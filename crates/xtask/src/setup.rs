@@ -29,6 +29,7 @@ pub fn run() -> Result<()> {
         &["cargo-deny", "--locked"],
     )?;
     chromium()?;
+    other_engines()?;
     postgresql()?;
     coco_python()?;
     npm_deps("tests")?;
@@ -158,6 +159,32 @@ fn chromium() -> Result<()> {
     )
 }
 
+/// The engines besides Chromium that tests/www/engines.test.mjs drives: WebKit (what iOS
+/// wallets render dApps with) through WebKitWebDriver under Xvfb, and Firefox ESR (through
+/// puppeteer-core, from tests/package.json); and a font with Chinese glyphs for the app's zh-CN
+/// text.
+fn other_engines() -> Result<()> {
+    debian(
+        "WebKitWebDriver, Xvfb, Firefox ESR and a CJK font",
+        // Their recommends (GStreamer plugins, speech, …) are not needed headless: 43 s here
+        // without them.
+        &[
+            "--no-install-recommends",
+            "webkit2gtk-driver",
+            "xvfb",
+            "xauth",
+            "firefox-esr",
+            "fonts-wqy-microhei",
+        ],
+        || {
+            which("WebKitWebDriver").is_some()
+                && which("xvfb-run").is_some()
+                && Path::new("/usr/bin/firefox-esr").is_file()
+                && Path::new("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc").is_file()
+        },
+    )
+}
+
 /// Debian's PostgreSQL server, for the relay's tests on PostgreSQL (the tests start their own
 /// cluster; the system one is not used).
 fn postgresql() -> Result<()> {
@@ -232,9 +259,11 @@ fn debian(what: &str, packages: &[&str], present: impl Fn() -> bool) -> Result<(
     println!("{what} is missing: installing Debian's packages {packages:?}");
     // Without package lists (a fresh image) apt knows nothing: read them first, and again if
     // the install fails on lists gone stale.
+    // Options (`--no-install-recommends`) go to the install only.
+    let names = packages.iter().filter(|p| !p.starts_with('-'));
     let known = Cmd::new("apt-cache")
         .args(["show", "--no-all-versions"])
-        .args(packages)
+        .args(names)
         .probe();
     if known.is_none() {
         apt(&["update"])?;

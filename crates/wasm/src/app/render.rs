@@ -138,13 +138,18 @@ impl App {
             main,
             &d.text("p", "dh-hint", T::ConnectWalletHint.get(lang)),
         );
-        if !state.wallet_found {
-            add(main, &d.text("p", "dh-hint", T::NoWalletFound.get(lang)));
-        }
         let local = d.button("local", T::UseLocalKey.get(lang), "dh-secondary");
         set(&local, "id", "dh-connect-local");
         add(main, &local);
         add(main, &d.text("p", "dh-hint", T::UseLocalKeyHint.get(lang)));
+        // Known only a moment after the buttons are drawn (wallets announce themselves): said
+        // last, so that nothing moves under a finger already on its way to a button. Above
+        // them, it pushed "Continue without a wallet" down and a tap there was lost.
+        if !state.wallet_found {
+            let hint = d.text("p", "dh-hint", T::NoWalletFound.get(lang));
+            set(&hint, "id", "dh-no-wallet");
+            add(main, &hint);
+        }
     }
 
     fn campaigns_screen(&self, main: &Element, state: &State) {
