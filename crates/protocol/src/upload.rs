@@ -36,7 +36,7 @@ impl ImageType {
     pub const ALL: [ImageType; 3] = [Self::Png, Self::Jpeg, Self::Webp];
 
     /// The media type, as `types` names it.
-    pub fn mime(self) -> &'static str {
+    pub const fn mime(self) -> &'static str {
         match self {
             Self::Png => "image/png",
             Self::Jpeg => "image/jpeg",

@@ -18,16 +18,9 @@ pub use crate::slots::campaign_account;
 // The definition and its rules live in `spec`; these names stay here for the CLI and the fuzz
 // targets, which have always imported them from `campaigns`.
 pub use crate::spec::{
-    CampaignSpec, GoldenItem, Kind, UPLOAD_IMAGE_TYPES, check_answer, check_upload_rules,
+    CampaignSpec, GoldenItem, Kind, SpecRules, UPLOAD_IMAGE_TYPES, check_answer,
+    check_upload_rules,
 };
-
-impl CampaignSpec {
-    /// Checks everything a contributor or the ledger will rely on, against this relay's
-    /// configuration. Returns (reward, budget). See [`CampaignSpec::validate_for`].
-    pub fn validate(&self, relay: &crate::Relay) -> ApiResult<(i64, i64)> {
-        self.validate_for(&relay.config)
-    }
-}
 
 /// `POST /v1/campaigns` (signed by the requester): creates a campaign and moves its budget from
 /// the requester's funds on the campaign's chain into the campaign's account; refused with 402
@@ -39,7 +32,7 @@ pub async fn create(
     signed: Signed,
 ) -> ApiResult<(StatusCode, Json<Json_>)> {
     let spec: CampaignSpec = signed.json()?;
-    let (reward, budget) = spec.validate(&relay)?;
+    let (reward, budget) = spec.validate_for(&relay.config)?;
     let chain = spec.paying_chain()?;
     let owner = db_address(&signed.signer);
     let spec_hash = blake3::hash(&serde_json::to_vec(&spec).map_err(ApiError::internal)?)
