@@ -81,6 +81,8 @@ codes! {
     ShuttingDown = "shutting_down",
 
     // Signatures, sign-in and sessions.
+    /// A signed request lacks one of its signature headers.
+    NotSigned = "not_signed",
     /// A signature is malformed or does not recover.
     InvalidSignature = "invalid_signature",
     /// A signed request was already received.
@@ -145,6 +147,14 @@ codes! {
     LeaseNotActive = "lease_not_active",
     /// The answer does not fit the campaign.
     InvalidAnswer = "invalid_answer",
+    /// A submission's `manifest_id` is not 64 hex digits.
+    InvalidManifestId = "invalid_manifest_id",
+    /// A submission's `nonce` is not a number.
+    InvalidNonce = "invalid_nonce",
+    /// A submission receipt names another campaign than its lease's.
+    WrongCampaign = "wrong_campaign",
+    /// An upload submission receipt names another object than its answer.
+    WrongManifest = "wrong_manifest",
     /// Answered faster than the campaign's minimum time per task.
     TooFast = "too_fast",
     /// The contributor is restricted from the campaign (low trust).

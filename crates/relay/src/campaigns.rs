@@ -9,7 +9,7 @@ use serde_json::Value as Json_;
 
 use crate::auth::{Signed, db_address};
 use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer, kind};
 use crate::{AppState, clock, params};
 
@@ -57,7 +57,7 @@ pub async fn create(
                     return Ok(false);
                 }
                 return Err(ApiError::conflict(
-                    "campaign_exists",
+                    ErrorCode::CampaignExists,
                     format!("a different campaign {:?} exists; pick another id", spec.id),
                 ));
             }
@@ -118,7 +118,7 @@ pub async fn create(
 pub fn insufficient_funds(budget: i64, funds: i64, token: &str, chain: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYMENT_REQUIRED,
-        "insufficient_funds",
+        ErrorCode::InsufficientFunds,
         format!(
             "budget {} {token} on chain {chain} exceeds your funds ({}) by {}: deposit to the escrow or ask the operator for a grant",
             ledger::format_amount(budget),
@@ -211,7 +211,7 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                     "SELECT c.spec, c.status, c.open_slots, c.owner, a.balance FROM campaigns c JOIN accounts a ON a.id = $2 WHERE c.id = $1",
                     params![id.clone(), campaign_account(&id)],
                 )?
-                .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {id:?}")))?;
+                .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {id:?}")))?;
             let spec: CampaignSpec =
                 serde_json::from_str(&row.text(0)?).map_err(ApiError::internal)?;
             let items = conn.query(
@@ -292,7 +292,7 @@ pub async fn set_status(
     let target = change.status;
     if !["paused", "active", "closed"].contains(&target.as_str()) {
         return Err(ApiError::unprocessable(
-            "invalid_status",
+            ErrorCode::InvalidStatus,
             "status must be \"paused\", \"active\" or \"closed\"",
         ));
     }
@@ -308,17 +308,17 @@ pub async fn set_status(
                     params![campaign.clone()],
                 )?
                 .ok_or_else(|| {
-                    ApiError::not_found("no_campaign", format!("no campaign {campaign:?}"))
+                    ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {campaign:?}"))
                 })?;
             if row.text(0)? != owner {
                 return Err(ApiError::forbidden(
-                    "not_owner",
+                    ErrorCode::NotOwner,
                     "only the campaign's requester may change it",
                 ));
             }
             let status = row.text(1)?;
             if status == "closed" && target != "closed" {
-                return Err(ApiError::conflict("closed", "the campaign is closed"));
+                return Err(ApiError::conflict(ErrorCode::Closed, "the campaign is closed"));
             }
             if status == target {
                 return Ok(());

@@ -47,7 +47,7 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use crate::config::Config;
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::limits::{RateLimiter, ReplayGuard};
 use crate::metrics::Metrics;
 
@@ -297,7 +297,7 @@ async fn guard(State(relay): State<AppState>, mut request: Request, next: Next) 
 pub fn too_many(wait_ms: u64) -> Response {
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        ErrorCode::RateLimited,
         format!("too many requests; retry in {} ms", wait_ms.max(1)),
     )
     .into_response();
@@ -335,7 +335,7 @@ async fn json_errors(response: Response) -> Response {
     };
     let error = match status {
         StatusCode::REQUEST_TIMEOUT => {
-            ApiError::new(status, "timeout", "the request took too long")
+            ApiError::new(status, ErrorCode::Timeout, "the request took too long")
         }
         _ => error::from_rejection(status, message),
     };

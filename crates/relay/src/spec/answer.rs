@@ -4,12 +4,12 @@ use datahub_protocol::answer::{self, MAX_SPANS, Verdict};
 use serde_json::Value as Json_;
 
 use super::{CampaignSpec, Kind};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Checks an answer against the campaign and returns its comparison key: answers with the same
 /// key agree (labels and flags sorted; spans ignored for agreement).
 pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiResult<String> {
-    let bad = |m: &str| ApiError::unprocessable("invalid_answer", m.to_owned());
+    let bad = |m: &str| ApiError::unprocessable(ErrorCode::InvalidAnswer, m.to_owned());
     let object = answer
         .as_object()
         .ok_or_else(|| bad("the answer must be a JSON object"))?;

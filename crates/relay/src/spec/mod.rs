@@ -20,12 +20,12 @@ pub use settings::Settings;
 pub use upload::{UPLOAD_IMAGE_TYPES, check_upload_rules};
 pub use validators::{MAX_VALIDATORS, validator_keys};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::parse_amount;
 
 /// A definition refused: 422 `invalid_campaign`, the message naming the field.
 pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::unprocessable("invalid_campaign", message)
+    ApiError::unprocessable(ErrorCode::InvalidCampaign, message)
 }
 
 /// The rules of a definition that need this relay: its chains, tokens and limits.
