@@ -149,8 +149,16 @@ mod tests {
         for (answer, wire, kind) in cases {
             let sent = serde_json::to_value(&answer).unwrap();
             assert_eq!(sent, wire);
-            let keys: Vec<&str> = sent.as_object().unwrap().keys().map(String::as_str).collect();
-            assert!(keys.iter().all(|k| fields(kind).contains(k)), "{kind}: {keys:?}");
+            let keys: Vec<&str> = sent
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert!(
+                keys.iter().all(|k| fields(kind).contains(k)),
+                "{kind}: {keys:?}"
+            );
         }
         for verdict in Verdict::ALL {
             assert_eq!(Verdict::parse(verdict.as_str()), Some(verdict));

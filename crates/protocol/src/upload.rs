@@ -63,7 +63,8 @@ pub struct UploadRules {
     pub min_height: u32,
     /// The largest image before sealing, in bytes (default [`DEFAULT_MAX_BYTES`]).
     pub max_bytes: u64,
-    /// The shortest recording in seconds (default [`DEFAULT_MIN_SECONDS`]).
+    /// The shortest recording in seconds (default [`DEFAULT_MIN_SECONDS`], or `max_seconds`
+    /// if that is shorter).
     pub min_seconds: f64,
     /// The longest recording in seconds (default [`DEFAULT_MAX_SECONDS`]).
     pub max_seconds: f64,
@@ -89,7 +90,8 @@ impl UploadRules {
     ///   `min_width` and `min_height` (pixels, 1 to [`MAX_PIXELS`]), `max_bytes` (1 to
     ///   [`MAX_UPLOAD_BYTES`]);
     /// - `voice_recording`: `min_seconds` and `max_seconds` (0 to [`MAX_SECONDS`]; `max_seconds`
-    ///   above 0, and `min_seconds` at most `max_seconds` — the default one when it is left out);
+    ///   above 0, and `min_seconds` at most `max_seconds` — the default one when it is left out;
+    ///   `min_seconds` left out is [`DEFAULT_MIN_SECONDS`], or `max_seconds` if that is shorter);
     /// - the other kinds take no rules.
     ///
     /// The error names the rule and what it must be (`upload.min_width: an integer from 1 to
@@ -170,9 +172,6 @@ impl UploadRules {
                 out.max_bytes = n;
             }
         } else {
-            if let Some(min) = seconds("min_seconds")? {
-                out.min_seconds = min;
-            }
             match seconds("max_seconds")? {
                 Some(max) if max == 0.0 => {
                     return Err("upload.max_seconds: more than 0".into());
@@ -180,6 +179,9 @@ impl UploadRules {
                 Some(max) => out.max_seconds = max,
                 None => {}
             }
+            // A campaign that wants clips shorter than the default shortest one gets them.
+            out.min_seconds =
+                seconds("min_seconds")?.unwrap_or(DEFAULT_MIN_SECONDS.min(out.max_seconds));
             if out.min_seconds > out.max_seconds {
                 return Err(if object.contains_key("max_seconds") {
                     "upload.min_seconds: at most upload.max_seconds".into()
@@ -191,6 +193,11 @@ impl UploadRules {
             }
         }
         Ok(out)
+    }
+
+    /// The accepted image types' names, as `types` lists them.
+    pub fn type_names(&self) -> Vec<&'static str> {
+        self.types.iter().map(|t| t.mime()).collect()
     }
 
     /// Whether an image of this type is accepted.
@@ -225,6 +232,10 @@ mod tests {
         assert_eq!(image.max_bytes, DEFAULT_MAX_BYTES);
         let voice = parse(Kind::VoiceRecording, json!({"max_seconds": 15})).unwrap();
         assert_eq!((voice.min_seconds, voice.max_seconds), (1.0, 15.0));
+        let short = parse(Kind::VoiceRecording, json!({"max_seconds": 0.5})).unwrap();
+        assert_eq!((short.min_seconds, short.max_seconds), (0.5, 0.5));
+        let long = parse(Kind::VoiceRecording, json!({"min_seconds": 20})).unwrap();
+        assert_eq!((long.min_seconds, long.max_seconds), (20.0, 30.0));
     }
 
     #[test]
@@ -253,23 +264,87 @@ mod tests {
         let cases = [
             (Kind::TextLabeling, json!({}), "only image_upload"),
             (Kind::ImageUpload, json!([1]), "must be an object"),
-            (Kind::ImageUpload, json!({"min_seconds": 1}), "upload.min_seconds: unknown"),
-            (Kind::VoiceRecording, json!({"types": ["image/png"]}), "upload.types: unknown"),
-            (Kind::ImageUpload, json!({"types": []}), "upload.types: a non-empty"),
-            (Kind::ImageUpload, json!({"types": ["webp"]}), "upload.types: each one"),
-            (Kind::ImageUpload, json!({"types": ["IMAGE/PNG"]}), "upload.types: each one"),
-            (Kind::ImageUpload, json!({"types": ["image/png", "image/png"]}), "twice"),
-            (Kind::ImageUpload, json!({"min_width": 0}), "upload.min_width: an integer"),
-            (Kind::ImageUpload, json!({"min_height": 16385}), "upload.min_height"),
-            (Kind::ImageUpload, json!({"max_bytes": 1.5}), "upload.max_bytes"),
-            (Kind::ImageUpload, json!({"max_bytes": -1}), "upload.max_bytes"),
-            (Kind::VoiceRecording, json!({"max_seconds": 0}), "more than 0"),
-            (Kind::VoiceRecording, json!({"min_seconds": -1}), "upload.min_seconds"),
-            (Kind::VoiceRecording, json!({"max_seconds": "5"}), "upload.max_seconds"),
-            (Kind::VoiceRecording, json!({"max_seconds": 3601}), "upload.max_seconds"),
-            (Kind::VoiceRecording, json!({"min_seconds": 9, "max_seconds": 5}), "at most"),
+            (
+                Kind::ImageUpload,
+                json!({"min_seconds": 1}),
+                "upload.min_seconds: unknown",
+            ),
+            (
+                Kind::VoiceRecording,
+                json!({"types": ["image/png"]}),
+                "upload.types: unknown",
+            ),
+            (
+                Kind::ImageUpload,
+                json!({"types": []}),
+                "upload.types: a non-empty",
+            ),
+            (
+                Kind::ImageUpload,
+                json!({"types": ["webp"]}),
+                "upload.types: each one",
+            ),
+            (
+                Kind::ImageUpload,
+                json!({"types": ["IMAGE/PNG"]}),
+                "upload.types: each one",
+            ),
+            (
+                Kind::ImageUpload,
+                json!({"types": ["image/png", "image/png"]}),
+                "twice",
+            ),
+            (
+                Kind::ImageUpload,
+                json!({"min_width": 0}),
+                "upload.min_width: an integer",
+            ),
+            (
+                Kind::ImageUpload,
+                json!({"min_height": 16385}),
+                "upload.min_height",
+            ),
+            (
+                Kind::ImageUpload,
+                json!({"max_bytes": 1.5}),
+                "upload.max_bytes",
+            ),
+            (
+                Kind::ImageUpload,
+                json!({"max_bytes": -1}),
+                "upload.max_bytes",
+            ),
+            (
+                Kind::VoiceRecording,
+                json!({"max_seconds": 0}),
+                "more than 0",
+            ),
+            (
+                Kind::VoiceRecording,
+                json!({"min_seconds": -1}),
+                "upload.min_seconds",
+            ),
+            (
+                Kind::VoiceRecording,
+                json!({"max_seconds": "5"}),
+                "upload.max_seconds",
+            ),
+            (
+                Kind::VoiceRecording,
+                json!({"max_seconds": 3601}),
+                "upload.max_seconds",
+            ),
+            (
+                Kind::VoiceRecording,
+                json!({"min_seconds": 9, "max_seconds": 5}),
+                "at most",
+            ),
             // The default longest recording holds when only the shortest is given.
-            (Kind::VoiceRecording, json!({"min_seconds": 40}), "give max_seconds too"),
+            (
+                Kind::VoiceRecording,
+                json!({"min_seconds": 40}),
+                "give max_seconds too",
+            ),
         ];
         for (kind, rules, expected) in cases {
             let err = parse(kind, rules.clone()).unwrap_err();
