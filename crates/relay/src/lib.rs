@@ -459,35 +459,9 @@ async fn sweep_leases(relay: AppState) {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
-/// future is first polled: a signal that arrives while the relay is still starting is not lost
-/// (nor does it kill the process the default way).
-pub fn shutdown_signal() -> impl Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate()).ok();
-        let int = signal(SignalKind::interrupt()).ok();
-        async move {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = wait(term) => {},
-                () = wait(int) => {},
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+// The one shutdown helper; re-exported here because `datahub relay` callers have always found
+// it in this crate.
+pub use datahub_shutdown::shutdown_signal;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
