@@ -17,7 +17,7 @@ use datahub_core::eth::{
 };
 use serde_json::{Value, json};
 
-use common::{Dev, ok, www};
+use common::{Dev, datahub, ok, www};
 
 /// Makes a key with `datahub keygen`; the key.
 /// The seed of the test contributor's wallet.
