@@ -181,8 +181,9 @@ impl Dev {
                     }
                 }
                 Err(e) => panic!(
-                    "no {prefix:?} from datahub dev ({e}); it printed {:#?}",
-                    self.printed
+                    "no {prefix:?} from datahub dev ({e}); it printed {:#?} and on stderr: {}",
+                    self.printed,
+                    self.stderr.lock().unwrap()
                 ),
             }
         }
