@@ -541,8 +541,7 @@ fn the_relay_dying_ends_dev() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(!status.success());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut dev.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let stderr = dev.stderr();
     let expected = format!("error: relay (pid {}, ", dev.relay_pid);
     assert!(stderr.contains(&expected), "{stderr}");
     assert!(stderr.contains(") exited on signal 9: see "), "{stderr}");

@@ -218,6 +218,14 @@ impl Dev {
             "dev exited with {status}: {:#?}",
             self.printed
         );
+        Stopped {
+            stderr: self.stderr(),
+            printed: std::mem::take(&mut self.printed),
+        }
+    }
+
+    /// What dev wrote on standard error, once it has exited.
+    pub fn stderr(&mut self) -> String {
         // Its children may hold the pipe a moment longer; what came by then is enough.
         if let Some(reader) = self.stderr_reader.take() {
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -225,10 +233,7 @@ impl Dev {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        Stopped {
-            printed: std::mem::take(&mut self.printed),
-            stderr: self.stderr.lock().unwrap().clone(),
-        }
+        self.stderr.lock().unwrap().clone()
     }
 }
 
