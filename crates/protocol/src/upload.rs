@@ -173,7 +173,7 @@ impl UploadRules {
             }
         } else {
             match seconds("max_seconds")? {
-                Some(max) if max == 0.0 => {
+                Some(0.0) => {
                     return Err("upload.max_seconds: more than 0".into());
                 }
                 Some(max) => out.max_seconds = max,

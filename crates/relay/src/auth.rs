@@ -103,10 +103,16 @@ fn siwe_error(e: &SiweError) -> ApiError {
             ErrorCode::BadSignature,
             "the signature does not match the sign-in message's address",
         ),
-        SiweError::Expired => ApiError::unauthorized(ErrorCode::Expired, "the sign-in message has expired"),
+        SiweError::Expired => {
+            ApiError::unauthorized(ErrorCode::Expired, "the sign-in message has expired")
+        }
         SiweError::WrongUri { .. } => ApiError::bad_request(ErrorCode::WrongUri, e.to_string()),
-        SiweError::IssuedInFuture => ApiError::bad_request(ErrorCode::IssuedInFuture, e.to_string()),
-        SiweError::IssuedTooLongAgo => ApiError::unauthorized(ErrorCode::SignInTooOld, e.to_string()),
+        SiweError::IssuedInFuture => {
+            ApiError::bad_request(ErrorCode::IssuedInFuture, e.to_string())
+        }
+        SiweError::IssuedTooLongAgo => {
+            ApiError::unauthorized(ErrorCode::SignInTooOld, e.to_string())
+        }
         other => ApiError::bad_request(ErrorCode::InvalidSignIn, other.to_string()),
     }
 }
@@ -114,7 +120,9 @@ fn siwe_error(e: &SiweError) -> ApiError {
 fn session_error(e: SessionError) -> ApiError {
     match e {
         SessionError::Siwe(e) => siwe_error(&e),
-        SessionError::Expired => ApiError::unauthorized(ErrorCode::Expired, "the session has expired"),
+        SessionError::Expired => {
+            ApiError::unauthorized(ErrorCode::Expired, "the session has expired")
+        }
         other => ApiError::bad_request(ErrorCode::InvalidSignIn, other.to_string()),
     }
 }
@@ -416,8 +424,9 @@ pub struct Signed {
 impl Signed {
     /// The body as JSON of type `T`.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidBody, format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::unprocessable(ErrorCode::InvalidBody, format!("invalid JSON body: {e}"))
+        })
     }
 }
 

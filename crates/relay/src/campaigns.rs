@@ -18,8 +18,7 @@ pub use crate::slots::campaign_account;
 // The definition and its rules live in `spec`; these names stay here for the CLI and the fuzz
 // targets, which have always imported them from `campaigns`.
 pub use crate::spec::{
-    CampaignSpec, GoldenItem, Kind, SpecRules, UPLOAD_IMAGE_TYPES, check_answer,
-    check_upload_rules,
+    CampaignSpec, GoldenItem, Kind, SpecRules, UPLOAD_IMAGE_TYPES, check_answer, check_upload_rules,
 };
 
 /// `POST /v1/campaigns` (signed by the requester): creates a campaign and moves its budget from
@@ -318,7 +317,10 @@ pub async fn set_status(
             }
             let status = row.text(1)?;
             if status == "closed" && target != "closed" {
-                return Err(ApiError::conflict(ErrorCode::Closed, "the campaign is closed"));
+                return Err(ApiError::conflict(
+                    ErrorCode::Closed,
+                    "the campaign is closed",
+                ));
             }
             if status == target {
                 return Ok(());

@@ -38,7 +38,10 @@ fn parse_hex32(text: &str) -> Option<[u8; 32]> {
 }
 
 fn bad_id(what: &str) -> ApiError {
-    ApiError::bad_request(ErrorCode::BadId, format!("{what} must be 64 lower-case hex digits"))
+    ApiError::bad_request(
+        ErrorCode::BadId,
+        format!("{what} must be 64 lower-case hex digits"),
+    )
 }
 
 /// Whether every shard position of `object` is stored on a node.
@@ -211,7 +214,10 @@ pub async fn admit(State(relay): State<AppState>, signed: Signed) -> ApiResult<J
     }
     let body: Admit = signed.json()?;
     let node = Address::parse(&body.address).map_err(|_| {
-        ApiError::unprocessable(ErrorCode::InvalidAddress, "address must be 0x and 40 hex digits")
+        ApiError::unprocessable(
+            ErrorCode::InvalidAddress,
+            "address must be 0x and 40 hex digits",
+        )
     })?;
     if body.region.is_empty() || body.region.len() > 64 || body.region.contains(char::is_control) {
         return Err(ApiError::unprocessable(
@@ -406,7 +412,12 @@ fn upload_state(conn: &mut dyn Conn, object: &str) -> ApiResult<UploadState> {
             "SELECT shard_count FROM objects WHERE id = $1",
             params![object],
         )?
-        .ok_or_else(|| ApiError::not_found(ErrorCode::NoObject, "no such object; POST its manifest first"))?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                ErrorCode::NoObject,
+                "no such object; POST its manifest first",
+            )
+        })?
         .int(0)?;
     let missing: Vec<String> = conn
         .query(

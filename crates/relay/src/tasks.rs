@@ -271,10 +271,18 @@ pub async fn submit(
     let manifest_id = match &body.manifest_id {
         None => [0u8; 32],
         Some(hex_id) => {
-            let bytes = hex::decode(hex_id.trim_start_matches("0x"))
-                .map_err(|_| bad(ErrorCode::InvalidManifestId, "manifest_id must be 64 hex digits"))?;
-            <[u8; 32]>::try_from(bytes.as_slice())
-                .map_err(|_| bad(ErrorCode::InvalidManifestId, "manifest_id must be 64 hex digits"))?
+            let bytes = hex::decode(hex_id.trim_start_matches("0x")).map_err(|_| {
+                bad(
+                    ErrorCode::InvalidManifestId,
+                    "manifest_id must be 64 hex digits",
+                )
+            })?;
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                bad(
+                    ErrorCode::InvalidManifestId,
+                    "manifest_id must be 64 hex digits",
+                )
+            })?
         }
     };
     if body.answer.len() > 16 * 1024 {
@@ -284,9 +292,13 @@ pub async fn submit(
         ));
     }
     let answer: Json_ = serde_json::from_str(&body.answer).map_err(|e| {
-        ApiError::unprocessable(ErrorCode::InvalidAnswer, format!("the answer is not JSON: {e}"))
+        ApiError::unprocessable(
+            ErrorCode::InvalidAnswer,
+            format!("the answer is not JSON: {e}"),
+        )
     })?;
-    let nonce = U256::parse(&body.nonce).map_err(|e| bad(ErrorCode::InvalidNonce, e.to_string()))?;
+    let nonce =
+        U256::parse(&body.nonce).map_err(|e| bad(ErrorCode::InvalidNonce, e.to_string()))?;
     let signature = Signature::from_hex(&body.signature)
         .map_err(|e| bad(ErrorCode::InvalidSignature, e.to_string()))?;
     let receipt = SubmissionReceipt {
@@ -331,7 +343,10 @@ pub async fn submit(
         .get(&relay, &body.campaign)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {:?}", body.campaign))
+            ApiError::not_found(
+                ErrorCode::NoCampaign,
+                format!("no campaign {:?}", body.campaign),
+            )
         })?;
     let job = SubmitJob {
         id,

@@ -394,7 +394,10 @@ pub async fn list(
 ) -> ApiResult<Json<Json_>> {
     let limit = page.limit.unwrap_or(1000);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::unprocessable(ErrorCode::InvalidLimit, "limit: 1 to 1000"));
+        return Err(ApiError::unprocessable(
+            ErrorCode::InvalidLimit,
+            "limit: 1 to 1000",
+        ));
     }
     let owner = db_address(&signed.signer);
     let after = page.after.unwrap_or_default();

@@ -1,7 +1,12 @@
 //! The test network of the CLI's tests, written once: `datahub dev` as a child process (the
 //! relay and its nodes as its children, as users run them), read until it is ready, stopped
 //! with SIGTERM; and `datahub` commands run against it.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
@@ -115,7 +120,12 @@ impl DevBuilder {
                 _ => {}
             }
         }
-        assert_eq!(dev.nodes.len(), usize::from(self.nodes), "{:#?}", dev.printed);
+        assert_eq!(
+            dev.nodes.len(),
+            usize::from(self.nodes),
+            "{:#?}",
+            dev.printed
+        );
         dev
     }
 }
@@ -153,7 +163,14 @@ impl Dev {
     pub fn new(dir: &Path, nodes: u16) -> DevBuilder {
         let mut command = Command::new(BIN);
         command
-            .args(["dev", "--port", "0", "--nodes", &nodes.to_string(), "--data"])
+            .args([
+                "dev",
+                "--port",
+                "0",
+                "--nodes",
+                &nodes.to_string(),
+                "--data",
+            ])
             .arg(dir.join("net"))
             .current_dir(dir)
             .env_remove("DATAHUB_WWW")
@@ -210,9 +227,8 @@ impl Dev {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(1)) {
             self.printed.push(line);
         }
-        let status = status.unwrap_or_else(|| {
-            panic!("datahub dev did not stop on SIGTERM: {:#?}", self.printed)
-        });
+        let status = status
+            .unwrap_or_else(|| panic!("datahub dev did not stop on SIGTERM: {:#?}", self.printed));
         assert!(
             status.success(),
             "dev exited with {status}: {:#?}",
@@ -240,7 +256,9 @@ impl Dev {
 impl Drop for Dev {
     fn drop(&mut self) {
         // A test that failed: let dev stop its children, then make sure.
-        if self.child.try_wait().ok().flatten().is_none() && self.terminate(Duration::from_secs(10)).is_none() {
+        if self.child.try_wait().ok().flatten().is_none()
+            && self.terminate(Duration::from_secs(10)).is_none()
+        {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }

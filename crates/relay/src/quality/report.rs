@@ -136,11 +136,15 @@ pub async fn results(
     query: Result<Query<ResultsQuery>, axum::extract::rejection::QueryRejection>,
     signed: Signed,
 ) -> ApiResult<Json<Json_>> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
     let after = query.after.unwrap_or(-1).max(-1);
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request(ErrorCode::InvalidQuery, "limit: 1 to 1000"));
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            "limit: 1 to 1000",
+        ));
     }
     let owner = db_address(&signed.signer);
     let body = relay
