@@ -77,7 +77,7 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
     let key_file = dir.join("net").join("requester.key");
     let expected_line = format!("demo campaigns: 6 (requester key {})", key_file.display());
 
-    let dev = Dev::new(dir, 1).www(&www()).start();
+    let dev = Dev::builder(dir, 1).www(&www()).start();
     assert!(dev.printed.contains(&expected_line), "{:#?}", dev.printed);
     let definitions = demo_definitions();
     let list = campaigns(&dev);
@@ -143,7 +143,7 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
     let key_text = std::fs::read_to_string(&key_file).unwrap();
 
     // Again on the same folder: the same key, the same six, no warning.
-    let dev = Dev::new(dir, 1).www(&www()).start();
+    let dev = Dev::builder(dir, 1).www(&www()).start();
     assert!(dev.printed.contains(&expected_line), "{:#?}", dev.printed);
     let again = campaigns(&dev);
     assert_eq!(again.len(), 6);
@@ -173,7 +173,7 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
 "#,
     )
     .unwrap();
-    let dev = Dev::new(dir, 1)
+    let dev = Dev::builder(dir, 1)
         .www(&www())
         .env("DATAHUB_CONFIG", &config)
         .start();
@@ -207,7 +207,7 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
 fn campaign_commands_against_a_dev_network() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::new(dir, 1).www(&www()).arg("--no-demo").start();
+    let dev = Dev::builder(dir, 1).www(&www()).arg("--no-demo").start();
     assert!(
         !dev.printed.iter().any(|l| l.starts_with("demo campaigns")),
         "{:#?}",

@@ -63,7 +63,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::new(dir, 6).start();
+    let dev = Dev::builder(dir, 6).start();
     let relay = dev.url.clone();
     let r = ["--relay", relay.as_str()];
 
@@ -414,7 +414,7 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
 fn an_interrupted_upload_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::new(dir, 0).start();
+    let dev = Dev::builder(dir, 0).start();
     let relay = dev.url.clone();
     let out = ok(dir, &["keygen", "-o", "me.key"]);
     let public = public_key(&out);
@@ -492,7 +492,7 @@ fn an_interrupted_upload_resumes() {
 fn dev_serves_the_web_app() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::new(dir, 0).www(&fake_web(dir)).start();
+    let dev = Dev::builder(dir, 0).www(&fake_web(dir)).start();
     let api = reqwest_get(&format!("{}/v1/info", dev.url));
     assert!(api.contains("relay_address"), "{api}");
     let script = reqwest_get(&format!("{}/pkg/web/datahub_wasm.js", dev.url));
@@ -507,7 +507,7 @@ fn dev_serves_the_web_app() {
 #[test]
 fn a_killed_dev_leaves_no_orphans() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut dev = Dev::new(tmp.path(), 2).start();
+    let mut dev = Dev::builder(tmp.path(), 2).start();
     let mut pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
     pids.push(dev.relay_pid);
     assert_ne!(dev.anvil_pid, 0, "{:#?}", dev.printed);
@@ -528,7 +528,7 @@ fn a_killed_dev_leaves_no_orphans() {
 #[test]
 fn the_relay_dying_ends_dev() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut dev = Dev::new(tmp.path(), 1).start();
+    let mut dev = Dev::builder(tmp.path(), 1).start();
     let node = dev.nodes[0].1;
     let relay = rustix::process::Pid::from_raw(dev.relay_pid as i32).unwrap();
     rustix::process::kill_process(relay, rustix::process::Signal::KILL).unwrap();
@@ -554,7 +554,7 @@ fn the_relay_dying_ends_dev() {
 fn a_restarted_dev_keeps_its_objects() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::new(dir, 6).start();
+    let dev = Dev::builder(dir, 6).start();
     let public = public_key(&ok(dir, &["keygen"]));
     random_file(&dir.join("f"), 9_000_000, 7);
     let id = ok(
@@ -570,7 +570,7 @@ fn a_restarted_dev_keeps_its_objects() {
     };
     let before = endpoints(&dev);
     dev.stop();
-    let dev = Dev::new(dir, 6).start();
+    let dev = Dev::builder(dir, 6).start();
     assert_eq!(endpoints(&dev), before);
     ok(
         dir,
@@ -588,7 +588,7 @@ fn a_restarted_dev_keeps_its_objects() {
 fn repair_outlives_two_rounds_of_dead_nodes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::new(dir, 8).start();
+    let dev = Dev::builder(dir, 8).start();
     let public = public_key(&ok(dir, &["keygen"]));
     let mut ids = Vec::new();
     for (i, size) in [9_000_000, 1_500_000].into_iter().enumerate() {

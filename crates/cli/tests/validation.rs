@@ -287,7 +287,7 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     let dir = tmp.path();
     // No chain: the campaigns below pay on the relay's chain 56, as signed. The demo pictures
     // (`--www`), which a categorization campaign below names by path.
-    let dev = Dev::new(dir, 3)
+    let dev = Dev::builder(dir, 3)
         .args(["--no-demo", "--no-chain"])
         .www(&www())
         .ready_within(Duration::from_secs(120))

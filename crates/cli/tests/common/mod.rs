@@ -22,7 +22,7 @@ pub fn www() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www")
 }
 
-/// How to start a `datahub dev`: `Dev::new(dir, nodes)`, options, then `start`.
+/// How to start a `datahub dev`: `Dev::builder(dir, nodes)`, options, then `start`.
 pub struct DevBuilder {
     command: Command,
     nodes: u16,
@@ -160,7 +160,7 @@ pub struct Stopped {
 impl Dev {
     /// `datahub dev --port 0 --nodes N --data DIR/net` in `dir`, with none of the developer's
     /// `DATAHUB_*` settings.
-    pub fn new(dir: &Path, nodes: u16) -> DevBuilder {
+    pub fn builder(dir: &Path, nodes: u16) -> DevBuilder {
         let mut command = Command::new(BIN);
         command
             .args([
