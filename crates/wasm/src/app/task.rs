@@ -2,8 +2,9 @@
 //! answer the relay checks (`check_answer` in the relay). Pure: no DOM here, so it is tested
 //! natively.
 
+use datahub_protocol::answer::{self, Answer, Verdict};
 use datahub_protocol::{Kind, UploadRules};
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::text::T;
 
@@ -260,46 +261,58 @@ pub fn answer(campaign: &Campaign, draft: &Draft) -> Result<Json, T> {
             .filter_map(|i| campaign.labels.get(*i).cloned())
             .collect()
     };
-    match campaign.kind {
+    let answer = match campaign.kind {
         Kind::ImageCategorization => {
             if draft.chosen.is_empty() {
                 return Err(T::PickSomething);
             }
-            Ok(json!({ "labels": labels(&draft.chosen) }))
+            Answer::Labels {
+                labels: labels(&draft.chosen),
+            }
         }
-        Kind::ContentVerification => {
-            let verdict = match draft.chosen.first() {
-                Some(0) => "true",
-                Some(1) => "false",
-                Some(2) => "unsure",
-                _ => return Err(T::PickSomething),
-            };
-            Ok(json!({ "verdict": verdict }))
-        }
+        Kind::ContentVerification => Answer::Verdict {
+            // The choices are offered in the protocol's order of verdicts.
+            verdict: draft
+                .chosen
+                .first()
+                .and_then(|i| Verdict::ALL.get(*i).copied())
+                .ok_or(T::PickSomething)?,
+        },
         Kind::TextLabeling => {
             let label = draft
                 .chosen
                 .first()
                 .and_then(|i| campaign.labels.get(*i))
                 .ok_or(T::PickSomething)?;
-            let spans: Vec<Json> = draft
+            let spans = draft
                 .spans
                 .iter()
                 .filter_map(|s| {
-                    let label = campaign.labels.get(s.label)?;
-                    Some(json!({ "start": s.start, "end": s.end, "label": label }))
+                    Some(answer::Span {
+                        start: s.start as u64,
+                        end: s.end as u64,
+                        label: campaign.labels.get(s.label)?.clone(),
+                    })
                 })
                 .collect();
-            Ok(json!({ "label": label, "spans": spans }))
+            Answer::Label {
+                label: label.clone(),
+                spans,
+            }
         }
-        Kind::ContentModeration => Ok(json!({ "flags": labels(&draft.chosen) })),
-        Kind::ImageUpload | Kind::VoiceRecording => Err(T::PickSomething),
-    }
+        Kind::ContentModeration => Answer::Flags {
+            flags: labels(&draft.chosen),
+        },
+        Kind::ImageUpload | Kind::VoiceRecording => return Err(T::PickSomething),
+    };
+    serde_json::to_value(answer).map_err(|_| T::PickSomething)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use serde_json::json;
+
     use super::*;
 
     fn listed(kind: &str, labels: &[&str], multi: bool, upload: Json) -> Json {
