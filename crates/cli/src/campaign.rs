@@ -1,12 +1,12 @@
 //! `datahub campaign`: a requester's campaigns on a relay. `create FILE` sends a definition
-//! (JSON or TOML, the relay's `CampaignSpec`), `list` and `show ID` read them, `pause`,
+//! (JSON or TOML, the the protocol's `CampaignSpec`), `list` and `show ID` read them, `pause`,
 //! `resume` and `close` change them. Changes are signed with the requester's key.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use datahub_core::SecretKey;
-use datahub_relay::campaigns::CampaignSpec;
+use datahub_protocol::CampaignSpec;
 use serde_json::Value;
 
 use crate::client::{Relay, SendError};

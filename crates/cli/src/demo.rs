@@ -75,7 +75,7 @@ async fn fund(
     operator: &SecretKey,
     audience: &datahub_core::Address,
     requester: &SecretKey,
-    spec: &datahub_relay::campaigns::CampaignSpec,
+    spec: &datahub_protocol::CampaignSpec,
 ) -> Result<()> {
     let chain = spec
         .chains
@@ -133,7 +133,7 @@ pub async fn seed(relay: &Relay, data: &Path, grant: bool) -> Result<Seeded> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use datahub_relay::campaigns::Kind;
+    use datahub_protocol::Kind;
 
     /// Every definition parses, one per task type, and only names pictures that are shipped.
     #[test]

@@ -209,7 +209,7 @@ pub async fn run(args: Args) -> Result<()> {
         .skip(1)
         .map(|n| n.address.to_lowercase())
         .collect();
-    let mut shutdown = std::pin::pin!(datahub_relay::shutdown_signal());
+    let mut shutdown = std::pin::pin!(datahub_shutdown::shutdown_signal());
     let registered = tokio::select! {
         r = registered(&client, &wanted) => r,
         () = &mut shutdown => {

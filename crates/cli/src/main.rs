@@ -86,14 +86,14 @@ async fn main() -> ExitCode {
         Command::Relay(cmd) => {
             dev::follow_parent();
             datahub_relay::init_tracing();
-            datahub_relay::run(cmd.relay, datahub_relay::shutdown_signal())
+            datahub_relay::run(cmd.relay, datahub_shutdown::shutdown_signal())
                 .await
                 .map_err(anyhow::Error::from)
         }
         Command::Node(cmd) => {
             dev::follow_parent();
             datahub_relay::init_tracing();
-            datahub_node::run(cmd.node, datahub_relay::shutdown_signal())
+            datahub_node::run(cmd.node, datahub_shutdown::shutdown_signal())
                 .await
                 .map_err(anyhow::Error::from)
         }

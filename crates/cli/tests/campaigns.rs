@@ -3,122 +3,13 @@
 //! create / show / list / pause / resume / close against a running network, with its errors.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead as _, BufReader, Read as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::path::Path;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_datahub");
-
-/// The checkout's `www/`, which holds the demo pictures.
-fn www() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www")
-}
-
-/// A running `datahub dev` with one node.
-struct Dev {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    printed: Vec<String>,
-    url: String,
-}
-
-impl Dev {
-    fn start(dir: &Path, extra: &[&str]) -> Dev {
-        Self::start_with(dir, extra, None)
-    }
-
-    /// Started with `DATAHUB_CONFIG=config` if given.
-    fn start_with(dir: &Path, extra: &[&str], config: Option<&Path>) -> Dev {
-        let mut command = Command::new(BIN);
-        if let Some(config) = config {
-            command.env("DATAHUB_CONFIG", config);
-        } else {
-            command.env_remove("DATAHUB_CONFIG");
-        }
-        let mut child = command
-            .args(["dev", "--port", "0", "--nodes", "1", "--data"])
-            .arg(dir.join("net"))
-            .arg("--www")
-            .arg(www())
-            .args(extra)
-            .current_dir(dir)
-            .env_remove("DATAHUB_PKG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut dev = Dev {
-            child,
-            lines,
-            printed: Vec::new(),
-            url: String::new(),
-        };
-        let ready = dev.wait_for("ready: ");
-        dev.url = ready["ready: ".len()..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_owned();
-        dev
-    }
-
-    fn wait_for(&mut self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.printed.push(line.clone());
-                    if line.starts_with(prefix) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!(
-                    "no {prefix:?} from datahub dev ({e}); it printed {:#?}",
-                    self.printed
-                ),
-            }
-        }
-    }
-
-    /// SIGTERM, then what `dev` wrote on standard error.
-    fn stop(mut self) -> String {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "dev exited with {status}");
-        let mut stderr = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        stderr
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{Dev, fails, ok, www};
 
 /// A GET: status, content type, body.
 fn get(url: &str) -> (u16, String, Vec<u8>) {
@@ -149,32 +40,6 @@ fn get_json(url: &str) -> Value {
     let (status, _, body) = get(url);
     assert_eq!(status, 200, "{url}: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).unwrap()
-}
-
-fn datahub(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATAHUB_RELAY")
-        .env_remove("DATAHUB_IDENTITY")
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = datahub(dir, args);
-    assert!(
-        out.status.success(),
-        "datahub {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = datahub(dir, args);
-    assert!(!out.status.success(), "datahub {args:?} succeeded");
-    String::from_utf8(out.stderr).unwrap()
 }
 
 fn as_strs(v: &[String]) -> Vec<&str> {
@@ -212,7 +77,7 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
     let key_file = dir.join("net").join("requester.key");
     let expected_line = format!("demo campaigns: 6 (requester key {})", key_file.display());
 
-    let dev = Dev::start(dir, &[]);
+    let dev = Dev::builder(dir, 1).www(&www()).start();
     assert!(dev.printed.contains(&expected_line), "{:#?}", dev.printed);
     let definitions = demo_definitions();
     let list = campaigns(&dev);
@@ -273,12 +138,12 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
         }
     }
     assert!(pictures >= 15, "{pictures} pictures");
-    let stderr = dev.stop();
+    let stderr = dev.stop().stderr;
     assert!(!stderr.contains("demo campaign"), "{stderr}");
     let key_text = std::fs::read_to_string(&key_file).unwrap();
 
     // Again on the same folder: the same key, the same six, no warning.
-    let dev = Dev::start(dir, &[]);
+    let dev = Dev::builder(dir, 1).www(&www()).start();
     assert!(dev.printed.contains(&expected_line), "{:#?}", dev.printed);
     let again = campaigns(&dev);
     assert_eq!(again.len(), 6);
@@ -286,7 +151,7 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
         assert_eq!(before["id"], after["id"]);
         assert_eq!(before["budget_left"], after["budget_left"]);
     }
-    let stderr = dev.stop();
+    let stderr = dev.stop().stderr;
     assert!(!stderr.contains("demo campaign"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key_text);
 }
@@ -308,7 +173,10 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
 "#,
     )
     .unwrap();
-    let dev = Dev::start_with(dir, &[], Some(&config));
+    let dev = Dev::builder(dir, 1)
+        .www(&www())
+        .env("DATAHUB_CONFIG", &config)
+        .start();
     let key_file = dir.join("net").join("requester.key");
     let expected = format!(
         "demo campaigns: 0 of 6 (requester key {})",
@@ -318,7 +186,7 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
     assert_eq!(campaigns(&dev).len(), 0);
     let info = get_json(&format!("{}/v1/info", dev.url));
     assert_eq!(info["chains"][0]["id"], 56);
-    let stderr = dev.stop();
+    let stderr = dev.stop().stderr;
     let warnings: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("warning: demo campaign not created: "))
@@ -339,7 +207,7 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
 fn campaign_commands_against_a_dev_network() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir, &["--no-demo"]);
+    let dev = Dev::builder(dir, 1).www(&www()).arg("--no-demo").start();
     assert!(
         !dev.printed.iter().any(|l| l.starts_with("demo campaigns")),
         "{:#?}",

@@ -2,149 +2,26 @@
 //! objects of varied sizes put and got back byte-exact, nodes killed, SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_datahub");
+use common::{BIN, Dev, fails, ok};
 
-/// A running `datahub dev` and what it printed.
-struct Dev {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    printed: Vec<String>,
-    url: String,
-    /// (name, pid, region) of each node.
-    nodes: Vec<(String, u32, String)>,
-    relay_pid: u32,
-    anvil_pid: u32,
-}
-
-impl Dev {
-    fn start(dir: &Path, nodes: u16, web: bool) -> Dev {
-        let mut cmd = Command::new(BIN);
-        cmd.args([
-            "dev",
-            "--port",
-            "0",
-            "--nodes",
-            &nodes.to_string(),
-            "--data",
-        ])
-        .arg(dir.join("net"))
-        .current_dir(dir)
-        .env_remove("DATAHUB_WWW")
-        .env_remove("DATAHUB_PKG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        if web {
-            std::fs::create_dir_all(dir.join("www")).unwrap();
-            std::fs::create_dir_all(dir.join("pkg/web")).unwrap();
-            std::fs::write(
-                dir.join("www/index.html"),
-                "<!doctype html><title>dh</title>",
-            )
-            .unwrap();
-            std::fs::write(dir.join("pkg/web/datahub_wasm.js"), "export {}").unwrap();
-            std::fs::write(dir.join("pkg/web/datahub_wasm_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
-            cmd.arg("--www").arg(dir.join("www"));
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut dev = Dev {
-            child,
-            lines,
-            printed: Vec::new(),
-            url: String::new(),
-            nodes: Vec::new(),
-            relay_pid: 0,
-            anvil_pid: 0,
-        };
-        let ready = dev.wait_for("ready: ", Duration::from_secs(90));
-        dev.url = ready["ready: ".len()..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_owned();
-        for line in &dev.printed {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let pid = || words[2].parse::<u32>().unwrap();
-            match words.first() {
-                Some(name) if name.starts_with("node-") => {
-                    let region = words[words.iter().position(|w| *w == "region").unwrap() + 1];
-                    dev.nodes.push((name.to_string(), pid(), region.to_owned()));
-                }
-                Some(&"relay") => dev.relay_pid = pid(),
-                Some(&"anvil") => dev.anvil_pid = pid(),
-                _ => {}
-            }
-        }
-        assert_eq!(dev.nodes.len(), usize::from(nodes), "{:#?}", dev.printed);
-        dev
-    }
-
-    /// Reads dev's output until a line starts with `prefix`.
-    fn wait_for(&mut self, prefix: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.printed.push(line.clone());
-                    if line.starts_with(prefix) {
-                        return line;
-                    }
-                }
-                Err(e) => panic!(
-                    "no {prefix:?} from datahub dev ({e}); it printed {:#?}",
-                    self.printed
-                ),
-            }
-        }
-    }
-
-    fn stop(mut self) -> Vec<String> {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "datahub dev did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(1)) {
-            self.printed.push(line);
-        }
-        assert!(
-            status.success(),
-            "dev exited with {status}: {:#?}",
-            self.printed
-        );
-        std::mem::take(&mut self.printed)
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+/// A stand-in web app and npm package in `dir`, for `--www`: its folder.
+fn fake_web(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::create_dir_all(dir.join("pkg/web")).unwrap();
+    std::fs::write(
+        dir.join("www/index.html"),
+        "<!doctype html><title>dh</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.join("pkg/web/datahub_wasm.js"), "export {}").unwrap();
+    std::fs::write(dir.join("pkg/web/datahub_wasm_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    dir.join("www")
 }
 
 fn alive(pid: u32) -> bool {
@@ -154,33 +31,6 @@ fn alive(pid: u32) -> bool {
             .nth(2)
             .is_some_and(|state| state != "Z")
     })
-}
-
-fn datahub(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATAHUB_RELAY")
-        .env_remove("DATAHUB_IDENTITY")
-        .env("DATAHUB_SPOOL", dir.join("spool"))
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = datahub(dir, args);
-    assert!(
-        out.status.success(),
-        "datahub {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = datahub(dir, args);
-    assert!(!out.status.success(), "datahub {args:?} succeeded");
-    String::from_utf8(out.stderr).unwrap()
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
@@ -213,7 +63,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir, 6, false);
+    let dev = Dev::builder(dir, 6).start();
     let relay = dev.url.clone();
     let r = ["--relay", relay.as_str()];
 
@@ -547,7 +397,7 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
     // SIGTERM stops dev and every child.
     let relay_pid = dev.relay_pid;
     let pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
-    let printed = dev.stop();
+    let printed = dev.stop().printed;
     assert_eq!(
         printed.last().map(String::as_str),
         Some("datahub dev: stopped")
@@ -564,7 +414,7 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
 fn an_interrupted_upload_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir, 0, false);
+    let dev = Dev::builder(dir, 0).start();
     let relay = dev.url.clone();
     let out = ok(dir, &["keygen", "-o", "me.key"]);
     let public = public_key(&out);
@@ -642,7 +492,7 @@ fn an_interrupted_upload_resumes() {
 fn dev_serves_the_web_app() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir, 0, true);
+    let dev = Dev::builder(dir, 0).www(&fake_web(dir)).start();
     let api = reqwest_get(&format!("{}/v1/info", dev.url));
     assert!(api.contains("relay_address"), "{api}");
     let script = reqwest_get(&format!("{}/pkg/web/datahub_wasm.js", dev.url));
@@ -657,7 +507,7 @@ fn dev_serves_the_web_app() {
 #[test]
 fn a_killed_dev_leaves_no_orphans() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut dev = Dev::start(tmp.path(), 2, false);
+    let mut dev = Dev::builder(tmp.path(), 2).start();
     let mut pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
     pids.push(dev.relay_pid);
     assert_ne!(dev.anvil_pid, 0, "{:#?}", dev.printed);
@@ -678,7 +528,7 @@ fn a_killed_dev_leaves_no_orphans() {
 #[test]
 fn the_relay_dying_ends_dev() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut dev = Dev::start(tmp.path(), 1, false);
+    let mut dev = Dev::builder(tmp.path(), 1).start();
     let node = dev.nodes[0].1;
     let relay = rustix::process::Pid::from_raw(dev.relay_pid as i32).unwrap();
     rustix::process::kill_process(relay, rustix::process::Signal::KILL).unwrap();
@@ -691,8 +541,7 @@ fn the_relay_dying_ends_dev() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(!status.success());
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut dev.child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let stderr = dev.stderr();
     let expected = format!("error: relay (pid {}, ", dev.relay_pid);
     assert!(stderr.contains(&expected), "{stderr}");
     assert!(stderr.contains(") exited on signal 9: see "), "{stderr}");
@@ -705,7 +554,7 @@ fn the_relay_dying_ends_dev() {
 fn a_restarted_dev_keeps_its_objects() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir, 6, false);
+    let dev = Dev::builder(dir, 6).start();
     let public = public_key(&ok(dir, &["keygen"]));
     random_file(&dir.join("f"), 9_000_000, 7);
     let id = ok(
@@ -721,7 +570,7 @@ fn a_restarted_dev_keeps_its_objects() {
     };
     let before = endpoints(&dev);
     dev.stop();
-    let dev = Dev::start(dir, 6, false);
+    let dev = Dev::builder(dir, 6).start();
     assert_eq!(endpoints(&dev), before);
     ok(
         dir,
@@ -739,7 +588,7 @@ fn a_restarted_dev_keeps_its_objects() {
 fn repair_outlives_two_rounds_of_dead_nodes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir, 8, false);
+    let dev = Dev::builder(dir, 8).start();
     let public = public_key(&ok(dir, &["keygen"]));
     let mut ids = Vec::new();
     for (i, size) in [9_000_000, 1_500_000].into_iter().enumerate() {

@@ -4,10 +4,10 @@
 //! one, and `datahub campaign results` / `verify` exporting what was accepted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead as _, BufReader, Cursor};
+mod common;
+
+use std::io::Cursor;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use datahub_core::SecretKey;
@@ -17,99 +17,7 @@ use datahub_core::eth::{
 };
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_datahub");
-
-struct Dev {
-    child: Child,
-    url: String,
-}
-
-impl Dev {
-    fn start(dir: &Path) -> Dev {
-        let mut child = Command::new(BIN)
-            // No chain: the campaigns below pay on the relay's chain 56, as signed.
-            .args([
-                "dev",
-                "--port",
-                "0",
-                "--nodes",
-                "3",
-                "--no-demo",
-                "--no-chain",
-                "--data",
-            ])
-            .arg(dir.join("net"))
-            // The demo pictures, which a categorization campaign below names by path.
-            .arg("--www")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www"))
-            .current_dir(dir)
-            .env_remove("DATAHUB_WWW")
-            .env_remove("DATAHUB_PKG")
-            .env_remove("DATAHUB_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        // Owned by `dev` from here on: a failure below still stops it (Drop).
-        let mut dev = Dev {
-            child,
-            url: String::new(),
-        };
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut printed = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = lines
-                .recv_timeout(left)
-                .unwrap_or_else(|e| panic!("no ready line from dev ({e}): {printed:#?}"));
-            if let Some(rest) = line.strip_prefix("ready: ") {
-                let url = rest.split_whitespace().next().unwrap();
-                dev.url = url.trim_end_matches('/').to_owned();
-                return dev;
-            }
-            printed.push(line);
-        }
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-        let _ = self.child.wait();
-    }
-}
-
-fn datahub(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATAHUB_RELAY")
-        .env_remove("DATAHUB_IDENTITY")
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = datahub(dir, args);
-    assert!(
-        out.status.success(),
-        "datahub {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{Dev, datahub, ok, www};
 
 /// Makes a key with `datahub keygen`; the key.
 /// The seed of the test contributor's wallet.
@@ -377,7 +285,13 @@ fn now_ms() -> i64 {
 async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir);
+    // No chain: the campaigns below pay on the relay's chain 56, as signed. The demo pictures
+    // (`--www`), which a categorization campaign below names by path.
+    let dev = Dev::builder(dir, 3)
+        .args(["--no-demo", "--no-chain"])
+        .www(&www())
+        .ready_within(Duration::from_secs(120))
+        .start();
     let url = dev.url.clone();
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");

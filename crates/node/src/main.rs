@@ -23,42 +23,6 @@ async fn main() -> anyhow::Result<()> {
         .with_max_level(level)
         .init();
     let cli = Cli::parse();
-    datahub_node::run(cli.node, shutdown_signal()).await?;
+    datahub_node::run(cli.node, datahub_shutdown::shutdown_signal()).await?;
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM. The handlers are installed now, not when the future is first
-/// polled, so a signal that arrives while the node is starting is not lost.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let listen = |kind: SignalKind, name: &'static str| match signal(kind) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for {name}");
-                None
-            }
-        };
-        let term = listen(SignalKind::terminate(), "SIGTERM");
-        let int = listen(SignalKind::interrupt(), "SIGINT");
-        async move {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = wait(term) => {},
-                () = wait(int) => {},
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

@@ -23,7 +23,7 @@ use datahub_core::eth::{
     TypedStruct, U256, keccak256, personal,
 };
 use datahub_core::request;
-use datahub_relay::campaigns::{CampaignSpec, check_answer};
+use datahub_relay::campaigns::{CampaignSpec, SpecRules as _, check_answer};
 use datahub_relay::tasks::SubmissionRequest;
 use datahub_relay::{AppState, Config, Relay};
 use http_body_util::BodyExt;

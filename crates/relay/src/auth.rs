@@ -17,7 +17,7 @@ use datahub_core::request::{self, SIGNATURE_HEADER, TIME_HEADER};
 use serde::{Deserialize, Serialize};
 
 use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::{AppState, ClientIp, clock, limits, params, too_many};
 
 /// An address as the database keys it: `0x` and lower-case hex.
@@ -96,26 +96,34 @@ pub struct SignInResponse {
 fn siwe_error(e: &SiweError) -> ApiError {
     match e {
         SiweError::NonceReused => ApiError::unauthorized(
-            "nonce_used",
+            ErrorCode::NonceUsed,
             "this sign-in nonce was used or never issued; ask for a new one",
         ),
         SiweError::Signature(_) => ApiError::unauthorized(
-            "bad_signature",
+            ErrorCode::BadSignature,
             "the signature does not match the sign-in message's address",
         ),
-        SiweError::Expired => ApiError::unauthorized("expired", "the sign-in message has expired"),
-        SiweError::WrongUri { .. } => ApiError::bad_request("wrong_uri", e.to_string()),
-        SiweError::IssuedInFuture => ApiError::bad_request("issued_in_future", e.to_string()),
-        SiweError::IssuedTooLongAgo => ApiError::unauthorized("sign_in_too_old", e.to_string()),
-        other => ApiError::bad_request("invalid_sign_in", other.to_string()),
+        SiweError::Expired => {
+            ApiError::unauthorized(ErrorCode::Expired, "the sign-in message has expired")
+        }
+        SiweError::WrongUri { .. } => ApiError::bad_request(ErrorCode::WrongUri, e.to_string()),
+        SiweError::IssuedInFuture => {
+            ApiError::bad_request(ErrorCode::IssuedInFuture, e.to_string())
+        }
+        SiweError::IssuedTooLongAgo => {
+            ApiError::unauthorized(ErrorCode::SignInTooOld, e.to_string())
+        }
+        other => ApiError::bad_request(ErrorCode::InvalidSignIn, other.to_string()),
     }
 }
 
 fn session_error(e: SessionError) -> ApiError {
     match e {
         SessionError::Siwe(e) => siwe_error(&e),
-        SessionError::Expired => ApiError::unauthorized("expired", "the session has expired"),
-        other => ApiError::bad_request("invalid_sign_in", other.to_string()),
+        SessionError::Expired => {
+            ApiError::unauthorized(ErrorCode::Expired, "the session has expired")
+        }
+        other => ApiError::bad_request(ErrorCode::InvalidSignIn, other.to_string()),
     }
 }
 
@@ -153,12 +161,12 @@ async fn open_session(
 ) -> ApiResult<Json<SignInResponse>> {
     let Json(body) = body.map_err(|e| crate::error::from_rejection(e.status(), e.body_text()))?;
     let signature = Signature::from_hex(&body.signature)
-        .map_err(|e| ApiError::bad_request("invalid_signature", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidSignature, e.to_string()))?;
     let parsed = SiweMessage::parse(&body.message)
-        .map_err(|e| ApiError::bad_request("invalid_sign_in", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidSignIn, e.to_string()))?;
     if !relay.siwe_domains.contains(&parsed.domain) {
         return Err(ApiError::bad_request(
-            "wrong_domain",
+            ErrorCode::WrongDomain,
             format!(
                 "the sign-in message is for {:?}; this relay is {:?}",
                 parsed.domain, relay.siwe_domains
@@ -167,7 +175,7 @@ async fn open_session(
     }
     if relay.config.chain(parsed.chain_id.0).is_none() {
         return Err(ApiError::bad_request(
-            "unsupported_chain",
+            ErrorCode::UnsupportedChain,
             format!("chain {} is not one this relay pays on", parsed.chain_id),
         ));
     }
@@ -328,7 +336,7 @@ async fn load_session(relay: &AppState, id: String) -> ApiResult<Option<Arc<Sess
     let Some(row) = row else { return Ok(None) };
     if row.opt_int(8)?.is_some() {
         return Err(ApiError::unauthorized(
-            "signed_out",
+            ErrorCode::SignedOut,
             "this session was signed out; sign in again",
         ));
     }
@@ -367,7 +375,7 @@ impl FromRequestParts<AppState> for Contributor {
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| {
                 ApiError::unauthorized(
-                    "not_signed_in",
+                    ErrorCode::NotSignedIn,
                     "sign in first: POST /v1/auth/session, then send Authorization: Bearer <token>",
                 )
                 .into_response()
@@ -377,7 +385,7 @@ impl FromRequestParts<AppState> for Contributor {
             .map_err(IntoResponse::into_response)?
             .ok_or_else(|| {
                 ApiError::unauthorized(
-                    "unknown_session",
+                    ErrorCode::UnknownSession,
                     "this session token is not known; sign in again",
                 )
                 .into_response()
@@ -416,8 +424,9 @@ pub struct Signed {
 impl Signed {
     /// The body as JSON of type `T`.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::unprocessable("invalid_body", format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::unprocessable(ErrorCode::InvalidBody, format!("invalid JSON body: {e}"))
+        })
     }
 }
 
@@ -467,9 +476,9 @@ impl Signed {
         )
         .map_err(|e| {
             let code = match e {
-                request::RequestError::MissingHeader { .. } => "not_signed",
-                request::RequestError::BadSignature => "bad_signature",
-                _ => "invalid_signature",
+                request::RequestError::MissingHeader { .. } => ErrorCode::NotSigned,
+                request::RequestError::BadSignature => ErrorCode::BadSignature,
+                _ => ErrorCode::InvalidSignature,
             };
             ApiError::unauthorized(code, e.to_string()).into_response()
         })?;
@@ -482,7 +491,7 @@ impl Signed {
         );
         if !relay.replay.first_use(digest, now.unix_millis()) {
             return Err(ApiError::conflict(
-                "replayed",
+                ErrorCode::Replayed,
                 "this signed request was already received; sign a new one",
             )
             .into_response());

@@ -9,7 +9,7 @@ use serde_json::Value as Json_;
 
 use crate::auth::{Signed, db_address};
 use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer, kind};
 use crate::{AppState, clock, params};
 
@@ -18,16 +18,8 @@ pub use crate::slots::campaign_account;
 // The definition and its rules live in `spec`; these names stay here for the CLI and the fuzz
 // targets, which have always imported them from `campaigns`.
 pub use crate::spec::{
-    CampaignSpec, GoldenItem, Kind, UPLOAD_IMAGE_TYPES, check_answer, check_upload_rules,
+    CampaignSpec, GoldenItem, Kind, SpecRules, UPLOAD_IMAGE_TYPES, check_answer, check_upload_rules,
 };
-
-impl CampaignSpec {
-    /// Checks everything a contributor or the ledger will rely on, against this relay's
-    /// configuration. Returns (reward, budget). See [`CampaignSpec::validate_for`].
-    pub fn validate(&self, relay: &crate::Relay) -> ApiResult<(i64, i64)> {
-        self.validate_for(&relay.config)
-    }
-}
 
 /// `POST /v1/campaigns` (signed by the requester): creates a campaign and moves its budget from
 /// the requester's funds on the campaign's chain into the campaign's account; refused with 402
@@ -39,7 +31,7 @@ pub async fn create(
     signed: Signed,
 ) -> ApiResult<(StatusCode, Json<Json_>)> {
     let spec: CampaignSpec = signed.json()?;
-    let (reward, budget) = spec.validate(&relay)?;
+    let (reward, budget) = spec.validate_for(&relay.config)?;
     let chain = spec.paying_chain()?;
     let owner = db_address(&signed.signer);
     let spec_hash = blake3::hash(&serde_json::to_vec(&spec).map_err(ApiError::internal)?)
@@ -64,7 +56,7 @@ pub async fn create(
                     return Ok(false);
                 }
                 return Err(ApiError::conflict(
-                    "campaign_exists",
+                    ErrorCode::CampaignExists,
                     format!("a different campaign {:?} exists; pick another id", spec.id),
                 ));
             }
@@ -125,7 +117,7 @@ pub async fn create(
 pub fn insufficient_funds(budget: i64, funds: i64, token: &str, chain: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYMENT_REQUIRED,
-        "insufficient_funds",
+        ErrorCode::InsufficientFunds,
         format!(
             "budget {} {token} on chain {chain} exceeds your funds ({}) by {}: deposit to the escrow or ask the operator for a grant",
             ledger::format_amount(budget),
@@ -218,7 +210,7 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                     "SELECT c.spec, c.status, c.open_slots, c.owner, a.balance FROM campaigns c JOIN accounts a ON a.id = $2 WHERE c.id = $1",
                     params![id.clone(), campaign_account(&id)],
                 )?
-                .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {id:?}")))?;
+                .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {id:?}")))?;
             let spec: CampaignSpec =
                 serde_json::from_str(&row.text(0)?).map_err(ApiError::internal)?;
             let items = conn.query(
@@ -299,7 +291,7 @@ pub async fn set_status(
     let target = change.status;
     if !["paused", "active", "closed"].contains(&target.as_str()) {
         return Err(ApiError::unprocessable(
-            "invalid_status",
+            ErrorCode::InvalidStatus,
             "status must be \"paused\", \"active\" or \"closed\"",
         ));
     }
@@ -315,17 +307,20 @@ pub async fn set_status(
                     params![campaign.clone()],
                 )?
                 .ok_or_else(|| {
-                    ApiError::not_found("no_campaign", format!("no campaign {campaign:?}"))
+                    ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {campaign:?}"))
                 })?;
             if row.text(0)? != owner {
                 return Err(ApiError::forbidden(
-                    "not_owner",
+                    ErrorCode::NotOwner,
                     "only the campaign's requester may change it",
                 ));
             }
             let status = row.text(1)?;
             if status == "closed" && target != "closed" {
-                return Err(ApiError::conflict("closed", "the campaign is closed"));
+                return Err(ApiError::conflict(
+                    ErrorCode::Closed,
+                    "the campaign is closed",
+                ));
             }
             if status == target {
                 return Ok(());

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+pub use datahub_protocol::ErrorCode;
+
 use crate::db::DbError;
 
 /// An error answer. `code` is stable (clients branch on it); `message` is for people.
@@ -13,8 +15,8 @@ use crate::db::DbError;
 pub struct ApiError {
     /// The HTTP status.
     pub status: StatusCode,
-    /// A stable, snake_case name of the failure.
-    pub code: &'static str,
+    /// The stable name of the failure (one list for the relay and its clients).
+    pub code: ErrorCode,
     /// What happened and what to do, in plain words.
     pub message: String,
 }
@@ -27,7 +29,7 @@ struct Body<'a> {
 
 impl ApiError {
     /// An error with this status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -36,32 +38,32 @@ impl ApiError {
     }
 
     /// 400: the request is malformed.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     /// 401: no valid credentials.
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, message)
     }
 
     /// 403: valid credentials, not allowed.
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, code, message)
     }
 
     /// 404: no such thing.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
     /// 409: conflicts with the current state.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
     /// 422: well-formed but not acceptable.
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
@@ -70,7 +72,7 @@ impl ApiError {
         tracing::error!(%cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "the relay failed to handle this request; try again later",
         )
     }
@@ -81,7 +83,7 @@ impl From<DbError> for ApiError {
         match e {
             DbError::Closed => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
+                ErrorCode::ShuttingDown,
                 "the relay is shutting down; try again shortly",
             ),
             e => Self::internal(e),
@@ -92,7 +94,7 @@ impl From<DbError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Json(Body {
-            error: self.code,
+            error: self.code.as_str(),
             message: &self.message,
         });
         (self.status, body).into_response()
@@ -102,10 +104,10 @@ impl IntoResponse for ApiError {
 /// Turns axum's own rejections (bad JSON, oversized bodies, missing headers) into our JSON shape.
 pub fn from_rejection(status: StatusCode, text: String) -> ApiError {
     let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => "invalid_body",
-        _ => "bad_request",
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::BodyTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => ErrorCode::InvalidBody,
+        _ => ErrorCode::BadRequest,
     };
     ApiError::new(status, code, text)
 }

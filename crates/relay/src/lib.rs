@@ -47,7 +47,7 @@ use tower_http::timeout::TimeoutLayer;
 
 pub use crate::config::Config;
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::limits::{RateLimiter, ReplayGuard};
 use crate::metrics::Metrics;
 
@@ -297,7 +297,7 @@ async fn guard(State(relay): State<AppState>, mut request: Request, next: Next) 
 pub fn too_many(wait_ms: u64) -> Response {
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
+        ErrorCode::RateLimited,
         format!("too many requests; retry in {} ms", wait_ms.max(1)),
     )
     .into_response();
@@ -335,7 +335,7 @@ async fn json_errors(response: Response) -> Response {
     };
     let error = match status {
         StatusCode::REQUEST_TIMEOUT => {
-            ApiError::new(status, "timeout", "the request took too long")
+            ApiError::new(status, ErrorCode::Timeout, "the request took too long")
         }
         _ => error::from_rejection(status, message),
     };
@@ -459,35 +459,9 @@ async fn sweep_leases(relay: AppState) {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the
-/// future is first polled: a signal that arrives while the relay is still starting is not lost
-/// (nor does it kill the process the default way).
-pub fn shutdown_signal() -> impl Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate()).ok();
-        let int = signal(SignalKind::interrupt()).ok();
-        async move {
-            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = wait(term) => {},
-                () = wait(int) => {},
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+// The one shutdown helper; re-exported here because `datahub relay` callers have always found
+// it in this crate.
+pub use datahub_shutdown::shutdown_signal;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {

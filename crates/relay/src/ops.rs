@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use serde_json::{Value as Json_, json};
 
 use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::{AppState, tasks};
 
 /// The OpenAPI document of the whole API (kept in `docs/openapi.json`).
@@ -93,5 +93,5 @@ pub async fn openapi() -> impl IntoResponse {
 
 /// Anything else.
 pub async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "no such endpoint; see /openapi.json")
+    ApiError::not_found(ErrorCode::NotFound, "no such endpoint; see /openapi.json")
 }

@@ -10,7 +10,7 @@ use serde_json::{Value as Json_, json};
 
 use crate::auth::{Contributor, db_address};
 use crate::db::{Conn, Row};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer, kind};
 use crate::{AppState, clock, params};
 
@@ -145,19 +145,19 @@ pub async fn claim(
     let Json(body) = body.map_err(|e| crate::error::from_rejection(e.status(), e.body_text()))?;
     if !crate::treasury::is_request_id(&body.request_id) {
         return Err(ApiError::unprocessable(
-            "invalid_request_id",
+            ErrorCode::InvalidRequestId,
             "request_id: 1 to 64 of A-Z a-z 0-9 - _",
         ));
     }
     let chain = relay.config.chain(body.chain_id).ok_or_else(|| {
         ApiError::unprocessable(
-            "unsupported_chain",
+            ErrorCode::UnsupportedChain,
             format!("this relay pays on no chain {}", body.chain_id),
         )
     })?;
     let token = chain.tokens.get(&body.token).ok_or_else(|| {
         ApiError::unprocessable(
-            "unsupported_token",
+            ErrorCode::UnsupportedToken,
             format!("{} is not paid on chain {}", body.token, body.chain_id),
         )
     })?;
@@ -183,7 +183,7 @@ pub async fn claim(
             )? {
                 let same = row.int(1)? == i64::try_from(body.chain_id).unwrap_or(-1) && row.text(2)? == body.token;
                 if !same {
-                    return Err(ApiError::conflict("request_id_used", "this request_id was used for another claim"));
+                    return Err(ApiError::conflict(ErrorCode::RequestIdUsed, "this request_id was used for another claim"));
                 }
                 return Ok((false, row.text(0)?));
             }
@@ -214,7 +214,7 @@ pub async fn claim(
             }
             if total == 0 {
                 return Err(ApiError::conflict(
-                    "nothing_to_claim",
+                    ErrorCode::NothingToClaim,
                     format!("no {} balance claimable on chain {}", body.token, body.chain_id),
                 ));
             }
@@ -286,7 +286,7 @@ async fn load_voucher(relay: &AppState, id: String, wallet: Address) -> ApiResul
             )?)
         })
         .await?
-        .ok_or_else(|| ApiError::not_found("no_voucher", "no such voucher of yours"))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::NoVoucher, "no such voucher of yours"))?;
     voucher_json(&row, &wallet)
 }
 

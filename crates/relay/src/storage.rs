@@ -22,7 +22,7 @@ use serde_json::{Value as Json_, json};
 
 use crate::auth::{Contributor, Signed, db_address};
 use crate::db::{Conn, Row};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::{AppState, Relay, clock, nodenet, params};
 
 /// Reputation a node starts with, and the least it may have to receive new shards.
@@ -38,7 +38,10 @@ fn parse_hex32(text: &str) -> Option<[u8; 32]> {
 }
 
 fn bad_id(what: &str) -> ApiError {
-    ApiError::bad_request("bad_id", format!("{what} must be 64 lower-case hex digits"))
+    ApiError::bad_request(
+        ErrorCode::BadId,
+        format!("{what} must be 64 lower-case hex digits"),
+    )
 }
 
 /// Whether every shard position of `object` is stored on a node.
@@ -115,7 +118,7 @@ fn admission(relay: &Relay, conn: &mut dyn Conn, address: &str) -> ApiResult<Adm
 
 fn not_admitted() -> ApiError {
     ApiError::forbidden(
-        "not_admitted",
+        ErrorCode::NotAdmitted,
         "this node is not admitted to the network; ask the relay's operator to admit its address",
     )
 }
@@ -133,11 +136,11 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
     // The endpoint is a URL the relay will fetch: parsed strictly, and refused if it points
     // into the relay's own network (see nodenet).
     let url = nodenet::parse_endpoint(&reg.endpoint, allow_private)
-        .map_err(|e| ApiError::unprocessable("invalid_endpoint", e))?;
+        .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidEndpoint, e))?;
     // Control characters too: PostgreSQL cannot store a NUL in text, and no region has one.
     if reg.region.is_empty() || reg.region.len() > 64 || reg.region.contains(char::is_control) {
         return Err(ApiError::unprocessable(
-            "invalid_region",
+            ErrorCode::InvalidRegion,
             "region: 1 to 64 characters, none of them a control character",
         ));
     }
@@ -156,7 +159,7 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
     };
     nodenet::check_resolves_public(&url, allow_private)
         .await
-        .map_err(|e| ApiError::unprocessable("invalid_endpoint", e))?;
+        .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidEndpoint, e))?;
     let now = clock::now_ms();
     let endpoint = url.as_str().trim_end_matches('/').to_owned();
     let capacity = believed_capacity(&relay, reg.capacity);
@@ -205,17 +208,20 @@ fn yes() -> bool {
 pub async fn admit(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
     if !relay.config.is_operator(&signed.signer) {
         return Err(ApiError::forbidden(
-            "not_operator",
+            ErrorCode::NotOperator,
             "only an operator listed in the relay's configuration may admit nodes",
         ));
     }
     let body: Admit = signed.json()?;
     let node = Address::parse(&body.address).map_err(|_| {
-        ApiError::unprocessable("invalid_address", "address must be 0x and 40 hex digits")
+        ApiError::unprocessable(
+            ErrorCode::InvalidAddress,
+            "address must be 0x and 40 hex digits",
+        )
     })?;
     if body.region.is_empty() || body.region.len() > 64 || body.region.contains(char::is_control) {
         return Err(ApiError::unprocessable(
-            "invalid_region",
+            ErrorCode::InvalidRegion,
             "region: 1 to 64 characters, none of them a control character",
         ));
     }
@@ -278,7 +284,7 @@ pub async fn heartbeat(State(relay): State<AppState>, signed: Signed) -> ApiResu
                 params![to_i64(beat.used), capacity, to_i64(beat.shards), now, address],
             )?;
             if updated == 0 {
-                return Err(ApiError::not_found("unknown_node", "register first"));
+                return Err(ApiError::not_found(ErrorCode::UnknownNode, "register first"));
             }
             Ok(())
         })
@@ -406,7 +412,12 @@ fn upload_state(conn: &mut dyn Conn, object: &str) -> ApiResult<UploadState> {
             "SELECT shard_count FROM objects WHERE id = $1",
             params![object],
         )?
-        .ok_or_else(|| ApiError::not_found("no_object", "no such object; POST its manifest first"))?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                ErrorCode::NoObject,
+                "no such object; POST its manifest first",
+            )
+        })?
         .int(0)?;
     let missing: Vec<String> = conn
         .query(
@@ -439,7 +450,7 @@ pub async fn create_object(
     uploader: Uploader,
 ) -> ApiResult<(StatusCode, Json<UploadState>)> {
     let manifest = Manifest::parse(&uploader.body)
-        .map_err(|e| ApiError::unprocessable("invalid_manifest", e.to_string()))?;
+        .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidManifest, e.to_string()))?;
     let id = manifest.object_id().to_string();
     let hex_manifest = hex::encode(&uploader.body);
     let who = db_address(&uploader.address);
@@ -499,7 +510,7 @@ pub async fn manifest(
         .db
         .read(move |conn: &mut dyn Conn| -> ApiResult<String> {
             conn.query_opt("SELECT manifest FROM objects WHERE id = $1", params![id])?
-                .ok_or_else(|| ApiError::not_found("no_object", "no such object"))?
+                .ok_or_else(|| ApiError::not_found(ErrorCode::NoObject, "no such object"))?
                 .text(0)
                 .map_err(ApiError::from)
         })
@@ -563,7 +574,7 @@ fn assign(
     let Some(node) = best else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "no_nodes",
+            ErrorCode::NoNodes,
             "no live storage node can take this shard now; try again later",
         ));
     };
@@ -647,7 +658,7 @@ pub async fn put_shard(
     let id = parse_hex32(&shard).ok_or_else(|| bad_id("shard id"))?;
     if !ShardId(id).matches(&uploader.body) {
         return Err(ApiError::bad_request(
-            "wrong_shard_id",
+            ErrorCode::WrongShardId,
             "the bytes do not hash to this shard id",
         ));
     }
@@ -667,7 +678,7 @@ pub async fn put_shard(
     };
     if !known {
         return Err(ApiError::not_found(
-            "no_shard",
+            ErrorCode::NoShard,
             "the object has no such shard (or does not exist)",
         ));
     }
@@ -817,7 +828,7 @@ fn object_status(conn: &mut dyn Conn, id: &str, now: i64, timeout: i64) -> ApiRe
             "SELECT manifest, size FROM objects WHERE id = $1",
             params![id],
         )?
-        .ok_or_else(|| ApiError::not_found("no_object", "no such object"))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::NoObject, "no such object"))?;
     let manifest = Manifest::parse(&hex::decode(object.text(0)?).map_err(ApiError::internal)?)
         .map_err(ApiError::internal)?;
     let params = manifest.params();
@@ -950,7 +961,7 @@ pub async fn get_shard(
         }
         None => Err(ApiError::new(
             StatusCode::BAD_GATEWAY,
-            "shard_unavailable",
+            ErrorCode::ShardUnavailable,
             "no node holding this shard answered with it; other shards of its segment may do",
         )),
     }

@@ -13,7 +13,7 @@ use serde_json::Value as Json_;
 
 use crate::auth::{Contributor, db_address};
 use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, kind};
 use crate::slots::{self, Credit, GiveBack, LeaseEnd, LeaseState, NewLease, SubmissionStatus};
 use crate::spec::{CampaignSpec, Settings, check_answer};
@@ -23,7 +23,7 @@ use crate::{AppState, Relay, clock, params, quality};
 pub fn receipt_domain(relay: &Relay, chain_id: u64) -> ApiResult<Eip712Domain> {
     let chain = relay.config.chain(chain_id).ok_or_else(|| {
         ApiError::bad_request(
-            "unsupported_chain",
+            ErrorCode::UnsupportedChain,
             format!("chain {chain_id} is not configured"),
         )
     })?;
@@ -76,7 +76,7 @@ pub async fn next(
 ) -> ApiResult<Json<Task>> {
     if !info.session.grant.campaigns.allows(&campaign) {
         return Err(ApiError::forbidden(
-            "campaign_not_in_session",
+            ErrorCode::CampaignNotInSession,
             format!("this session may not work on campaign {campaign:?}; sign in for it"),
         ));
     }
@@ -86,7 +86,7 @@ pub async fn next(
         Some(info) => Settings::of(&info.spec),
         None => {
             return Err(ApiError::not_found(
-                "no_campaign",
+                ErrorCode::NoCampaign,
                 format!("no campaign {campaign:?}"),
             ));
         }
@@ -103,7 +103,7 @@ pub async fn next(
                     "SELECT status, kind, lease_ms, min_task_ms, reward, token FROM campaigns WHERE id = $1",
                     params![campaign.clone()],
                 )?
-                .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {campaign:?}")))?;
+                .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {campaign:?}")))?;
             let (lease_ms, min_ms) = (campaign_row.int(2)?, campaign_row.int(3)?);
             let task = |lease: String, item: String, created: i64, expires: i64| -> ApiResult<Task> {
                 Ok(Task {
@@ -125,12 +125,12 @@ pub async fn next(
             }
             match campaign_row.text(0)?.as_str() {
                 "active" => {}
-                "paused" => return Err(ApiError::conflict("campaign_paused", "the campaign is paused; try again later")),
-                _ => return Err(ApiError::conflict("campaign_closed", "the campaign is closed")),
+                "paused" => return Err(ApiError::conflict(ErrorCode::CampaignPaused, "the campaign is paused; try again later")),
+                _ => return Err(ApiError::conflict(ErrorCode::CampaignClosed, "the campaign is closed")),
             }
             quality::check_daily_cap(conn, &settings, &campaign, &worker, now)?;
             if !slots::reserve(conn, &campaign)? {
-                return Err(ApiError::conflict("budget_spent", "the campaign has no paid tasks left"));
+                return Err(ApiError::conflict(ErrorCode::BudgetSpent, "the campaign has no paid tasks left"));
             }
             // Golden items when it is their turn (any number of people may get each one, but
             // nobody the same twice), otherwise the least-answered open item.
@@ -146,7 +146,7 @@ pub async fn next(
             };
             // An `Err` below rolls the reservation back with everything else.
             let (idx, payload) = item.ok_or_else(|| {
-                ApiError::not_found("no_task", "no task left for you in this campaign")
+                ApiError::not_found(ErrorCode::NoTask, "no task left for you in this campaign")
             })?;
             quality::note_lease(conn, &campaign, &worker, golden.is_some())?;
             let lease = clock::time_ordered_id(now);
@@ -189,11 +189,11 @@ pub async fn skip(
                     params![lease.clone()],
                 )?
                 .filter(|r| r.text(2).is_ok_and(|w| w == worker))
-                .ok_or_else(|| ApiError::not_found("no_lease", "no such lease of yours"))?;
+                .ok_or_else(|| ApiError::not_found(ErrorCode::NoLease, "no such lease of yours"))?;
             let state = row.text(3)?;
             if LeaseState::parse(&state) != Some(LeaseState::Active) {
                 return Err(ApiError::conflict(
-                    "lease_not_active",
+                    ErrorCode::LeaseNotActive,
                     format!("the lease is {state}"),
                 ));
             }
@@ -257,7 +257,7 @@ pub struct SubmissionOutcome {
     pub duplicate: bool,
 }
 
-fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
+fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::bad_request(code, message)
 }
 
@@ -271,24 +271,36 @@ pub async fn submit(
     let manifest_id = match &body.manifest_id {
         None => [0u8; 32],
         Some(hex_id) => {
-            let bytes = hex::decode(hex_id.trim_start_matches("0x"))
-                .map_err(|_| bad("invalid_manifest_id", "manifest_id must be 64 hex digits"))?;
-            <[u8; 32]>::try_from(bytes.as_slice())
-                .map_err(|_| bad("invalid_manifest_id", "manifest_id must be 64 hex digits"))?
+            let bytes = hex::decode(hex_id.trim_start_matches("0x")).map_err(|_| {
+                bad(
+                    ErrorCode::InvalidManifestId,
+                    "manifest_id must be 64 hex digits",
+                )
+            })?;
+            <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+                bad(
+                    ErrorCode::InvalidManifestId,
+                    "manifest_id must be 64 hex digits",
+                )
+            })?
         }
     };
     if body.answer.len() > 16 * 1024 {
         return Err(ApiError::unprocessable(
-            "invalid_answer",
+            ErrorCode::InvalidAnswer,
             "the answer is over 16 KiB",
         ));
     }
     let answer: Json_ = serde_json::from_str(&body.answer).map_err(|e| {
-        ApiError::unprocessable("invalid_answer", format!("the answer is not JSON: {e}"))
+        ApiError::unprocessable(
+            ErrorCode::InvalidAnswer,
+            format!("the answer is not JSON: {e}"),
+        )
     })?;
-    let nonce = U256::parse(&body.nonce).map_err(|e| bad("invalid_nonce", e.to_string()))?;
+    let nonce =
+        U256::parse(&body.nonce).map_err(|e| bad(ErrorCode::InvalidNonce, e.to_string()))?;
     let signature = Signature::from_hex(&body.signature)
-        .map_err(|e| bad("invalid_signature", e.to_string()))?;
+        .map_err(|e| bad(ErrorCode::InvalidSignature, e.to_string()))?;
     let receipt = SubmissionReceipt {
         campaign: body.campaign.clone(),
         task: body.task.clone(),
@@ -311,19 +323,19 @@ pub async fn submit(
         )
         .map_err(|e| match e {
             SessionError::Signature(e) => ApiError::unauthorized(
-                "bad_signature",
+                ErrorCode::BadSignature,
                 format!("the receipt is not signed by this session's key: {e}"),
             ),
             SessionError::DeadlinePassed => {
-                ApiError::unprocessable("deadline_passed", e.to_string())
+                ApiError::unprocessable(ErrorCode::DeadlinePassed, e.to_string())
             }
             SessionError::CampaignNotInScope { .. } => {
-                ApiError::forbidden("campaign_not_in_session", e.to_string())
+                ApiError::forbidden(ErrorCode::CampaignNotInSession, e.to_string())
             }
             SessionError::Expired => {
-                ApiError::unauthorized("expired", "the session has expired; sign in again")
+                ApiError::unauthorized(ErrorCode::Expired, "the session has expired; sign in again")
             }
-            other => ApiError::unprocessable("invalid_receipt", other.to_string()),
+            other => ApiError::unprocessable(ErrorCode::InvalidReceipt, other.to_string()),
         })?;
     let id = format!("0x{}", hex::encode(receipt.signing_hash(&domain)));
     let campaign = relay
@@ -331,7 +343,10 @@ pub async fn submit(
         .get(&relay, &body.campaign)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found("no_campaign", format!("no campaign {:?}", body.campaign))
+            ApiError::not_found(
+                ErrorCode::NoCampaign,
+                format!("no campaign {:?}", body.campaign),
+            )
         })?;
     let job = SubmitJob {
         id,
@@ -356,7 +371,7 @@ pub async fn submit(
         .write(move |conn: &mut dyn Conn| job.run(conn))
         .await;
     let outcome = match outcome {
-        Err(e) if e.code == "too_fast" => {
+        Err(e) if e.code == ErrorCode::TooFast => {
             // The refusal rolled back with its transaction; it still counts against trust.
             relay
                 .db
@@ -564,13 +579,13 @@ impl SubmitJob {
         };
         if previous.id != self.id {
             return Err(ApiError::conflict(
-                "nonce_used",
+                ErrorCode::NonceUsed,
                 "this nonce was used by another submission of this key; use a new nonce",
             ));
         }
         if previous.worker != self.worker {
             return Err(ApiError::conflict(
-                "nonce_used",
+                ErrorCode::NonceUsed,
                 "this receipt was submitted by another wallet",
             ));
         }
@@ -584,7 +599,7 @@ impl SubmitJob {
                 "SELECT campaign, idx, worker, state, created_ms, expires_ms FROM leases WHERE id = $1",
                 params![self.lease.clone()],
             )?
-            .ok_or_else(|| ApiError::not_found("no_lease", "no such lease; ask for a task first"))?;
+            .ok_or_else(|| ApiError::not_found(ErrorCode::NoLease, "no such lease; ask for a task first"))?;
         let state = row.text(3)?;
         let lease = LeaseRow {
             campaign: row.text(0)?,
@@ -597,13 +612,13 @@ impl SubmitJob {
         };
         if lease.worker != self.worker {
             return Err(ApiError::forbidden(
-                "not_your_lease",
+                ErrorCode::NotYourLease,
                 "this task was leased to someone else",
             ));
         }
         if lease.campaign != self.campaign {
             return Err(bad(
-                "wrong_campaign",
+                ErrorCode::WrongCampaign,
                 "the receipt's campaign is not the lease's",
             ));
         }
@@ -621,13 +636,13 @@ impl SubmitJob {
                 other => other,
             };
             return Err(ApiError::conflict(
-                "lease_expired",
+                ErrorCode::LeaseExpired,
                 format!("the lease is {}; ask for a new task", state.as_str()),
             ));
         }
         if lease.created_ms + self.info.min_task_ms > self.now {
             return Err(ApiError::unprocessable(
-                "too_fast",
+                ErrorCode::TooFast,
                 "answered faster than this campaign's minimum time per task",
             ));
         }
@@ -656,13 +671,13 @@ impl SubmitJob {
         if spec.kind.is_upload() {
             if key != self.manifest {
                 return Err(bad(
-                    "wrong_manifest",
+                    ErrorCode::WrongManifest,
                     "the receipt's manifestId must be the uploaded object's id",
                 ));
             }
             if !crate::storage::is_complete(conn, &key)? {
                 return Err(ApiError::conflict(
-                    "upload_incomplete",
+                    ErrorCode::UploadIncomplete,
                     "the object is not fully uploaded; upload its missing shards, then submit",
                 ));
             }
@@ -677,7 +692,7 @@ impl SubmitJob {
                 .transpose()?;
             if uploader.as_deref() != Some(self.worker.as_str()) {
                 return Err(ApiError::forbidden(
-                    "not_your_upload",
+                    ErrorCode::NotYourUpload,
                     "this object was uploaded by another wallet: upload your own, then submit it",
                 ));
             }
@@ -689,7 +704,7 @@ impl SubmitJob {
                 .is_some()
             {
                 return Err(ApiError::conflict(
-                    "object_already_submitted",
+                    ErrorCode::ObjectAlreadySubmitted,
                     "this object was submitted before; each upload counts once: upload a new one",
                 ));
             }
@@ -710,7 +725,7 @@ impl SubmitJob {
         let total = u128::try_from(committed.saturating_add(self.info.reward)).unwrap_or(u128::MAX);
         if U256::from_u128(total) > self.cap {
             return Err(ApiError::forbidden(
-                "reward_cap_reached",
+                ErrorCode::RewardCapReached,
                 "this session has earned its reward cap; sign in again to continue",
             ));
         }

@@ -16,7 +16,7 @@ use serde_json::{Value as Json_, json};
 
 use crate::auth::{Signed, db_address};
 use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer, kind};
 use crate::{AppState, clock, params};
 
@@ -49,13 +49,13 @@ pub fn is_request_id(id: &str) -> bool {
 pub fn check_chain_token(config: &crate::Config, chain: u64, token: &str) -> ApiResult<()> {
     let known = config.chain(chain).ok_or_else(|| {
         ApiError::unprocessable(
-            "unsupported_chain",
+            ErrorCode::UnsupportedChain,
             format!("this relay pays on no chain {chain}"),
         )
     })?;
     if !known.tokens.contains_key(token) {
         return Err(ApiError::unprocessable(
-            "unsupported_token",
+            ErrorCode::UnsupportedToken,
             format!("{token} is not paid on chain {chain}"),
         ));
     }
@@ -71,7 +71,7 @@ pub async fn grant(
 ) -> ApiResult<(StatusCode, Json<Json_>)> {
     if !relay.config.is_operator(&signed.signer) {
         return Err(ApiError::forbidden(
-            "not_operator",
+            ErrorCode::NotOperator,
             format!(
                 "{} is not an operator of this relay: admin commands must be signed by a key listed in its `operators`",
                 signed.signer.to_checksum()
@@ -81,13 +81,13 @@ pub async fn grant(
     let body: GrantRequest = signed.json()?;
     if !is_request_id(&body.request_id) {
         return Err(ApiError::unprocessable(
-            "invalid_request_id",
+            ErrorCode::InvalidRequestId,
             "request_id: 1 to 64 of A-Z a-z 0-9 - _",
         ));
     }
     let requester = Address::parse(&body.requester).map_err(|_| {
         ApiError::unprocessable(
-            "invalid_requester",
+            ErrorCode::InvalidRequester,
             "requester: an address, 0x and 40 hex digits",
         )
     })?;
@@ -96,7 +96,7 @@ pub async fn grant(
         .filter(|a| *a > 0)
         .ok_or_else(|| {
             ApiError::unprocessable(
-                "invalid_amount",
+                ErrorCode::InvalidAmount,
                 "amount: a positive token amount with at most 6 decimals, below 10^12",
             )
         })?;
@@ -118,7 +118,7 @@ pub async fn grant(
                     row.text(0)? == source && row.text(1)? == funding && row.int(2)? == amount;
                 if !same {
                     return Err(ApiError::conflict(
-                        "request_id_used",
+                        ErrorCode::RequestIdUsed,
                         format!(
                             "request_id {request_id:?} was used for another grant; pick a new one"
                         ),
@@ -138,7 +138,7 @@ pub async fn grant(
             match ledger::transfer(conn, &id, &source, &funding, amount, &token, &memo, now)? {
                 Transfer::Applied => Ok((true, ledger::balance(conn, &funding)?)),
                 Transfer::Overflow => Err(ApiError::unprocessable(
-                    "amount_too_large",
+                    ErrorCode::AmountTooLarge,
                     "this grant would take a balance beyond what the ledger can count; grant less",
                 )),
                 other => Err(ApiError::internal(format!("grant {id}: {other:?}"))),

@@ -17,7 +17,7 @@ use serde_json::{Value as Json_, json};
 
 use crate::auth::{Signed, db_address};
 use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::slots::{self, Credit, GiveBack};
 use crate::spec::{CampaignSpec, validator_keys};
 use crate::{AppState, clock, params};
@@ -76,7 +76,7 @@ pub async fn next_job(State(relay): State<AppState>, signed: Signed) -> ApiResul
     let lease_secs = request.lease_seconds.unwrap_or(DEFAULT_JOB_LEASE_SECS);
     if !(5..=3600).contains(&lease_secs) {
         return Err(ApiError::unprocessable(
-            "invalid_lease",
+            ErrorCode::InvalidLease,
             "lease_seconds: 5 to 3600",
         ));
     }
@@ -111,7 +111,7 @@ pub async fn next_job(State(relay): State<AppState>, signed: Signed) -> ApiResul
         .await?;
     let Some((row, expires)) = job else {
         return Err(ApiError::not_found(
-            "no_job",
+            ErrorCode::NoJob,
             "no upload is waiting for this validator; ask again later",
         ));
     };
@@ -207,7 +207,7 @@ async fn decide(
     }: AsSigned,
 ) -> ApiResult<Json<Json_>> {
     let body: VerdictBody = signed.json()?;
-    let bad = |m: &str| ApiError::unprocessable("invalid_verdict", m.to_owned());
+    let bad = |m: &str| ApiError::unprocessable(ErrorCode::InvalidVerdict, m.to_owned());
     if body.reasons.len() > 32 || body.reasons.iter().any(|r| r.len() > 1000) {
         return Err(bad("reasons: at most 32, each at most 1000 bytes"));
     }
@@ -230,12 +230,12 @@ async fn decide(
                     "SELECT submission, campaign, idx, object, validators, state, validator, lease_expires_ms FROM validation_jobs WHERE id = $1",
                     params![job.clone()],
                 )?
-                .ok_or_else(|| ApiError::not_found("no_job", format!("no validation job {job:?}")))?;
+                .ok_or_else(|| ApiError::not_found(ErrorCode::NoJob, format!("no validation job {job:?}")))?;
             let (submission, campaign, idx, object) =
                 (row.text(0)?, row.text(1)?, row.int(2)?, row.text(3)?);
             if !row.text(4)?.contains(&format!(",{validator},")) {
                 return Err(ApiError::forbidden(
-                    "not_a_validator",
+                    ErrorCode::NotAValidator,
                     "this key is not a validator of the job's campaign",
                 ));
             }
@@ -250,20 +250,20 @@ async fn decide(
                     return outcome(conn, &job, &campaign, idx, &submission, true);
                 }
                 return Err(ApiError::conflict(
-                    "job_done",
+                    ErrorCode::JobDone,
                     "this upload already has a verdict",
                 ));
             }
             let holder = row.opt_text(6)?;
             if holder.as_deref().is_some_and(|h| h != validator) && row.int(7)? >= now {
                 return Err(ApiError::conflict(
-                    "job_leased",
+                    ErrorCode::JobLeased,
                     "another validator holds this job; take jobs with POST /v1/validation/jobs/next",
                 ));
             }
             if body.object != object {
                 return Err(ApiError::unprocessable(
-                    "wrong_object",
+                    ErrorCode::WrongObject,
                     format!("this job is about object {object}"),
                 ));
             }
@@ -394,7 +394,10 @@ pub async fn list(
 ) -> ApiResult<Json<Json_>> {
     let limit = page.limit.unwrap_or(1000);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::unprocessable("invalid_limit", "limit: 1 to 1000"));
+        return Err(ApiError::unprocessable(
+            ErrorCode::InvalidLimit,
+            "limit: 1 to 1000",
+        ));
     }
     let owner = db_address(&signed.signer);
     let after = page.after.unwrap_or_default();
@@ -404,10 +407,10 @@ pub async fn list(
         .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<crate::db::Row>> {
             let row = conn
                 .query_opt("SELECT owner FROM campaigns WHERE id = $1", params![id.clone()])?
-                .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {id:?}")))?;
+                .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {id:?}")))?;
             if row.text(0)? != owner {
                 return Err(ApiError::forbidden(
-                    "not_owner",
+                    ErrorCode::NotOwner,
                     "only the campaign's requester may read its verdicts",
                 ));
             }

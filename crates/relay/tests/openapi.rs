@@ -39,3 +39,29 @@ async fn every_documented_operation_is_routed() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(served, doc);
 }
+
+/// The `error` codes the document lists are exactly the relay's (`ErrorCode`, which the relay's
+/// `ApiError` takes, so no code can be sent that is not in it), each once.
+#[test]
+fn the_documented_error_codes_are_the_relays() {
+    use datahub_relay::error::ErrorCode;
+    let doc: Value = serde_json::from_str(datahub_relay::ops::OPENAPI).unwrap();
+    let listed: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]["enum"]
+        .as_array()
+        .expect("the Error schema lists its codes in an enum")
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let mut documented: Vec<&str> = listed.clone();
+    documented.sort_unstable();
+    documented.dedup();
+    assert_eq!(documented.len(), listed.len(), "a code listed twice");
+    let mut ours: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    ours.sort_unstable();
+    let missing: Vec<_> = ours.iter().filter(|c| !documented.contains(c)).collect();
+    let stale: Vec<_> = documented.iter().filter(|c| !ours.contains(c)).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "not in docs/openapi.json: {missing:?}; in it but never sent: {stale:?}"
+    );
+}

@@ -234,7 +234,14 @@ pub fn clippy() -> Result<()> {
     let wasm = Cmd::new("cargo")
         .env("RUSTFLAGS", Config::load()?.rustflags())
         .args(["clippy", "--target", WASM32, "--lib", "--tests"])
-        .args(["-p", "datahub-core", "-p", "datahub-wasm"])
+        .args([
+            "-p",
+            "datahub-core",
+            "-p",
+            "datahub-protocol",
+            "-p",
+            "datahub-wasm",
+        ])
         .args(["--", "-D", "warnings"])
         .run();
     // Both run, so one failure does not hide the other's findings.
@@ -261,10 +268,11 @@ pub fn doc() -> Result<()> {
 }
 
 pub fn core_wasm() -> Result<()> {
-    heading("core-wasm: datahub-core builds for wasm32-unknown-unknown");
+    heading("core-wasm: datahub-core and datahub-protocol build for wasm32-unknown-unknown");
     Cmd::new("cargo")
         .env("RUSTFLAGS", Config::load()?.rustflags())
-        .args(["build", "-p", "datahub-core", "--target", WASM32])
+        .args(["build", "-p", "datahub-core", "-p", "datahub-protocol"])
+        .args(["--target", WASM32])
         .run()
 }
 

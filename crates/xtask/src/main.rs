@@ -60,7 +60,7 @@ enum Command {
     Clippy,
     /// Gate: cargo doc with warnings denied
     Doc,
-    /// Gate: datahub-core builds for wasm32-unknown-unknown
+    /// Gate: datahub-core and datahub-protocol build for wasm32-unknown-unknown
     CoreWasm,
     /// Gate: the workspace's native tests
     TestNative,

@@ -3,13 +3,17 @@
 //! decoded under limits, WAV files are parsed by hand with checked offsets, and nothing panics.
 //!
 //! - Images (`image_upload`): PNG, JPEG or WebP, recognised by their magic bytes; `types`,
-//!   `max_bytes`, `min_width`, `min_height`; a full decode (a truncated or corrupt file is
+//!   `max_bytes`, `min_width`, `min_height` (the campaign's, or the defaults
+//!   [`UploadRules::parse`] fills in: the relay, the browser client and validators read a
+//!   campaign's rules with that one parser); a full decode (a truncated or corrupt file is
 //!   rejected); a 64-bit difference hash (dHash) compared with the images this campaign
 //!   accepted before: within [`DUPLICATE_DISTANCE`] bits is a near-duplicate.
-//! - Recordings (`voice_recording`): 16-bit PCM mono WAV; `types`, `max_bytes`, `min_seconds`,
-//!   `max_seconds`, and the RMS level at least [`MIN_RMS_DBFS`]: silence is rejected.
+//! - Recordings (`voice_recording`): 16-bit PCM mono WAV; `min_seconds`, `max_seconds`
+//!   (with their defaults), and the RMS level at least [`MIN_RMS_DBFS`]: silence is rejected.
 
 use std::io::Cursor;
+
+use datahub_protocol::{ImageType, UploadRules};
 
 use serde_json::{Map, Value, json};
 
@@ -23,77 +27,6 @@ pub const MIN_RMS_DBFS: f64 = -50.0;
 pub const MAX_DIMENSION: u32 = 16_384;
 /// The most memory one decode may allocate.
 pub const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
-
-/// The campaign's `upload` rules a validator enforces (other keys are for people).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Rules {
-    /// Allowed media, when the campaign lists them.
-    pub types: Option<Vec<Media>>,
-    /// Least width in pixels.
-    pub min_width: Option<u64>,
-    /// Least height in pixels.
-    pub min_height: Option<u64>,
-    /// Largest file in bytes.
-    pub max_bytes: Option<u64>,
-    /// Shortest recording in seconds.
-    pub min_seconds: Option<f64>,
-    /// Longest recording in seconds.
-    pub max_seconds: Option<f64>,
-}
-
-impl Rules {
-    /// Reads the rules; `None` (no rules) is no constraint. Type names this validator does
-    /// not know are ignored; a known key of the wrong type is an error (the relay refuses such
-    /// campaigns, so this means a relay of another version).
-    pub fn parse(rules: Option<&Value>) -> Result<Self, String> {
-        let Some(rules) = rules.filter(|r| !r.is_null()) else {
-            return Ok(Self::default());
-        };
-        let object = rules.as_object().ok_or("upload rules: not a JSON object")?;
-        let whole = |key: &str| -> Result<Option<u64>, String> {
-            object
-                .get(key)
-                .map(|v| {
-                    v.as_u64()
-                        .ok_or(format!("upload rules: {key} is not a whole number"))
-                })
-                .transpose()
-        };
-        let number = |key: &str| -> Result<Option<f64>, String> {
-            object
-                .get(key)
-                .map(|v| {
-                    v.as_f64()
-                        .ok_or(format!("upload rules: {key} is not a number"))
-                })
-                .transpose()
-        };
-        let types = object
-            .get("types")
-            .map(|v| {
-                let list = v.as_array().ok_or("upload rules: types is not a list")?;
-                Ok::<_, String>(
-                    list.iter()
-                        .filter_map(Value::as_str)
-                        .filter_map(Media::from_name)
-                        .collect(),
-                )
-            })
-            .transpose()?;
-        Ok(Self {
-            types,
-            min_width: whole("min_width")?,
-            min_height: whole("min_height")?,
-            max_bytes: whole("max_bytes")?,
-            min_seconds: number("min_seconds")?,
-            max_seconds: number("max_seconds")?,
-        })
-    }
-
-    fn allows(&self, media: Media) -> bool {
-        self.types.as_ref().is_none_or(|t| t.contains(&media))
-    }
-}
 
 /// The kinds of file a validator knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,14 +58,13 @@ impl Media {
         }
     }
 
-    /// From a rule's name: a MIME type (`image/png`) or an extension (`png`).
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "image/png" | "png" => Some(Self::Png),
-            "image/jpeg" | "image/jpg" | "jpeg" | "jpg" => Some(Self::Jpeg),
-            "image/webp" | "webp" => Some(Self::Webp),
-            "audio/wav" | "audio/wave" | "audio/x-wav" | "wav" => Some(Self::Wav),
-            _ => None,
+    /// The image type a campaign's `types` names it by; `None` for a recording.
+    pub fn image_type(self) -> Option<ImageType> {
+        match self {
+            Self::Png => Some(ImageType::Png),
+            Self::Jpeg => Some(ImageType::Jpeg),
+            Self::Webp => Some(ImageType::Webp),
+            Self::Wav => None,
         }
     }
 
@@ -191,7 +123,7 @@ impl Report {
 
 fn common(
     bytes: &[u8],
-    rules: &Rules,
+    rules: &UploadRules,
     expect: &[Media],
     what: &str,
 ) -> Result<(Report, Media), Report> {
@@ -202,22 +134,24 @@ fn common(
         return Err(report.fail(format!("not {what} ({})", names.join(", "))));
     };
     report.checks.insert("type".into(), json!(media.mime()));
-    if !rules.allows(media) {
-        report = report.fail(format!(
-            "{} is not among the campaign's types",
-            media.mime()
-        ));
-    }
-    if let Some(max) = rules.max_bytes
-        && bytes.len() as u64 > max
-    {
-        report = report.fail(format!("{} bytes, over the campaign's {max}", bytes.len()));
+    // `types` and `max_bytes` are image rules; a recording's size follows from its length.
+    if let Some(image) = media.image_type() {
+        if !rules.allows(image) {
+            report = report.fail(format!(
+                "{} is not among the campaign's types",
+                media.mime()
+            ));
+        }
+        let max = rules.max_bytes;
+        if bytes.len() as u64 > max {
+            report = report.fail(format!("{} bytes, over the campaign's {max}", bytes.len()));
+        }
     }
     Ok((report, media))
 }
 
 /// Checks an image against the rules and the hashes of images this campaign accepted before.
-pub fn check_image(bytes: &[u8], rules: &Rules, seen: &[u64]) -> Report {
+pub fn check_image(bytes: &[u8], rules: &UploadRules, seen: &[u64]) -> Report {
     let (mut report, media) = match common(
         bytes,
         rules,
@@ -250,8 +184,8 @@ pub fn check_image(bytes: &[u8], rules: &Rules, seen: &[u64]) -> Report {
             "{width}x{height} is over the {MAX_DIMENSION} pixels a side this validator decodes"
         ));
     }
-    let (min_w, min_h) = (rules.min_width.unwrap_or(0), rules.min_height.unwrap_or(0));
-    if u64::from(width) < min_w || u64::from(height) < min_h {
+    let (min_w, min_h) = (rules.min_width, rules.min_height);
+    if width < min_w || height < min_h {
         report = report.fail(format!(
             "{width}x{height} is smaller than the campaign's {min_w}x{min_h}"
         ));
@@ -419,7 +353,7 @@ pub fn parse_wav(bytes: &[u8]) -> Result<Wav, String> {
 }
 
 /// Checks a voice recording against the rules.
-pub fn check_audio(bytes: &[u8], rules: &Rules) -> Report {
+pub fn check_audio(bytes: &[u8], rules: &UploadRules) -> Report {
     let (mut report, _) = match common(bytes, rules, &[Media::Wav], "a WAV recording") {
         Ok(ok) => ok,
         Err(report) => return report,
@@ -444,16 +378,13 @@ pub fn check_audio(bytes: &[u8], rules: &Rules) -> Report {
             Value::Null
         },
     );
-    if let Some(min) = rules.min_seconds
-        && seconds < min
-    {
+    let (min, max) = (rules.min_seconds, rules.max_seconds);
+    if seconds < min {
         report = report.fail(format!(
             "{seconds:.2} s, shorter than the campaign's {min} s"
         ));
     }
-    if let Some(max) = rules.max_seconds
-        && seconds > max
-    {
+    if seconds > max {
         report = report.fail(format!(
             "{seconds:.2} s, longer than the campaign's {max} s"
         ));
@@ -473,6 +404,7 @@ pub fn check_audio(bytes: &[u8], rules: &Rules) -> Report {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 pub mod tests {
     use super::*;
+    use datahub_protocol::Kind;
 
     /// A picture with structure (so its hash means something): two overlapping waves whose
     /// frequencies and phase depend on `seed`.
@@ -526,14 +458,15 @@ pub mod tests {
         out
     }
 
-    fn rules(json: Value) -> Rules {
-        Rules::parse(Some(&json)).unwrap()
+    fn rules(kind: Kind, json: Value) -> UploadRules {
+        UploadRules::parse(kind, Some(&json)).unwrap()
     }
 
     #[test]
     fn valid_images_of_each_format_pass() {
         let rules = rules(
-            json!({ "types": ["image/png", "image/jpeg", "webp"], "min_width": 64, "min_height": 48 }),
+            Kind::ImageUpload,
+            json!({ "types": ["image/png", "image/jpeg", "image/webp"], "min_width": 64, "min_height": 48 }),
         );
         let mut seen = Vec::new();
         for (seed, format) in [
@@ -552,7 +485,7 @@ pub mod tests {
 
     #[test]
     fn corrupt_and_foreign_files_are_rejected() {
-        let rules = Rules::default();
+        let rules = UploadRules::default();
         let png = encode(&picture(2, 200, 150), image::ImageFormat::Png);
         // Cut in the middle of the pixel data: the header reads, the decode fails.
         let truncated = &png[..png.len() / 2];
@@ -591,27 +524,28 @@ pub mod tests {
         let sound = wav(0.05, 0.5, 8000);
         for bytes in [&png, &jpeg] {
             for cut in (0..bytes.len()).step_by(7) {
-                check_image(&bytes[..cut], &Rules::default(), &[]);
+                check_image(&bytes[..cut], &UploadRules::default(), &[]);
             }
             for i in (0..bytes.len()).step_by(5) {
                 let mut bad = bytes.clone();
                 bad[i] ^= 0x5A;
-                check_image(&bad, &Rules::default(), &[]);
+                check_image(&bad, &UploadRules::default(), &[]);
             }
         }
         for cut in 0..sound.len().min(200) {
-            assert!(!check_audio(&sound[..cut], &Rules::default()).accept() || cut >= 44);
+            assert!(!check_audio(&sound[..cut], &UploadRules::default()).accept() || cut >= 44);
         }
         for i in 0..44 {
             let mut bad = sound.clone();
             bad[i] ^= 0xFF;
-            check_audio(&bad, &Rules::default());
+            check_audio(&bad, &UploadRules::default());
         }
     }
 
     #[test]
     fn too_small_too_large_and_wrong_type_are_rejected() {
         let rules = rules(
+            Kind::ImageUpload,
             json!({ "types": ["image/png"], "min_width": 640, "min_height": 480, "max_bytes": 2000 }),
         );
         let small = encode(&picture(5, 320, 240), image::ImageFormat::Png);
@@ -644,7 +578,7 @@ pub mod tests {
 
     #[test]
     fn near_duplicates_are_rejected_and_different_images_are_not() {
-        let rules = Rules::default();
+        let rules = UploadRules::default();
         let original = picture(6, 320, 240);
         let first = check_image(&encode(&original, image::ImageFormat::Png), &rules, &[]);
         assert!(first.accept());
@@ -677,7 +611,10 @@ pub mod tests {
 
     #[test]
     fn recordings_are_checked_for_length_and_level() {
-        let rules = rules(json!({ "min_seconds": 1.0, "max_seconds": 3.0 }));
+        let rules = rules(
+            Kind::VoiceRecording,
+            json!({ "min_seconds": 1.0, "max_seconds": 3.0 }),
+        );
         let report = check_audio(&wav(2.0, 0.3, 16_000), &rules);
         assert!(report.accept(), "{:?}", report.reasons);
         assert_eq!(report.checks["seconds"], 2.0);
@@ -698,7 +635,7 @@ pub mod tests {
 
     #[test]
     fn corrupt_recordings_are_rejected() {
-        let rules = Rules::default();
+        let rules = UploadRules::default();
         let good = wav(1.0, 0.3, 8000);
         let truncated = &good[..good.len() - 100];
         let report = check_audio(truncated, &rules);

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use datahub_core::{Address, OpenError, SecretKey};
+use datahub_protocol::{Kind, UploadRules};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -147,7 +148,10 @@ impl Validator {
             bail!("the relay's job names an odd campaign id {campaign:?}");
         }
         let hashes = self.data.join(format!("{campaign}.dhash"));
-        let report = match checks::Rules::parse(job.get("upload")) {
+        let Some(kind) = Kind::parse(&kind).filter(|k| k.is_upload()) else {
+            bail!("jobs of {kind} campaigns are not something this validator checks");
+        };
+        let report = match UploadRules::parse(kind, job.get("upload")) {
             Err(e) => bail!("campaign {campaign}: {e}"),
             Ok(rules) => {
                 let opened = get::open_in_memory(
@@ -158,10 +162,9 @@ impl Validator {
                 )
                 .await;
                 match opened {
-                    Ok(bytes) => match kind.as_str() {
-                        "image_upload" => checks::check_image(&bytes, &rules, &load_hashes(&hashes)?),
-                        "voice_recording" => checks::check_audio(&bytes, &rules),
-                        other => bail!("jobs of {other} campaigns are not something this validator checks"),
+                    Ok(bytes) => match kind {
+                        Kind::ImageUpload => checks::check_image(&bytes, &rules, &load_hashes(&hashes)?),
+                        _ => checks::check_audio(&bytes, &rules),
                     },
                     Err(e) if matches!(e.downcast_ref::<OpenError>(), Some(OpenError::DecryptionFailed)) => checks::Report {
                         reasons: vec![

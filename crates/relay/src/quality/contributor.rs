@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use super::record::Record;
 use super::shape::Shape;
 use crate::db::Conn;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::params;
 use crate::slots::{self, GiveBack, LeaseEnd, SubmissionStatus};
 use crate::spec::{CampaignSpec, Settings};
@@ -21,7 +21,7 @@ pub fn gate(conn: &mut dyn Conn, campaign: &str, worker: &str, now: i64) -> ApiR
         let wait = (record.cooldown_until_ms - now + 999) / 1000;
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "skip_cooldown",
+            ErrorCode::SkipCooldown,
             format!("too many tasks skipped; try again in {wait} s"),
         ));
     }
@@ -46,7 +46,7 @@ pub fn check_daily_cap(
         if count >= cap {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "daily_cap",
+                ErrorCode::DailyCap,
                 format!(
                     "you have had {cap} tasks of this campaign in the last 24 hours, its daily cap; come back later"
                 ),
@@ -59,7 +59,7 @@ pub fn check_daily_cap(
 fn check_restricted(record: &Record) -> ApiResult<()> {
     match &record.restricted {
         Some(reason) => Err(ApiError::forbidden(
-            "restricted",
+            ErrorCode::Restricted,
             format!(
                 "you may not work on this campaign any more ({reason}): too many of your answers disagreed with known or accepted answers"
             ),

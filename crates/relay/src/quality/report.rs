@@ -9,7 +9,7 @@ use serde_json::{Value as Json_, json};
 use super::record::{RECORD_COLUMNS, Record};
 use crate::auth::{Signed, db_address};
 use crate::db::{Conn, Row};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::spec::{CampaignSpec, Settings};
 use crate::{AppState, params};
 
@@ -20,10 +20,10 @@ fn check_owner(conn: &mut dyn Conn, id: &str, signer: &str) -> ApiResult<Row> {
             "SELECT owner, spec, kind FROM campaigns WHERE id = $1",
             params![id],
         )?
-        .ok_or_else(|| ApiError::not_found("no_campaign", format!("no campaign {id:?}")))?;
+        .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {id:?}")))?;
     if row.text(0)? != signer {
         return Err(ApiError::forbidden(
-            "not_owner",
+            ErrorCode::NotOwner,
             "only the campaign's requester may see its quality and results",
         ));
     }
@@ -136,11 +136,15 @@ pub async fn results(
     query: Result<Query<ResultsQuery>, axum::extract::rejection::QueryRejection>,
     signed: Signed,
 ) -> ApiResult<Json<Json_>> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
     let after = query.after.unwrap_or(-1).max(-1);
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_query", "limit: 1 to 1000"));
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            "limit: 1 to 1000",
+        ));
     }
     let owner = db_address(&signed.signer);
     let body = relay

@@ -1,24 +1,19 @@
 //! The answers a campaign takes, and their agreement keys.
 
+use datahub_protocol::answer::{self, MAX_SPANS, Verdict};
 use serde_json::Value as Json_;
 
 use super::{CampaignSpec, Kind};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Checks an answer against the campaign and returns its comparison key: answers with the same
 /// key agree (labels and flags sorted; spans ignored for agreement).
 pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiResult<String> {
-    let bad = |m: &str| ApiError::unprocessable("invalid_answer", m.to_owned());
+    let bad = |m: &str| ApiError::unprocessable(ErrorCode::InvalidAnswer, m.to_owned());
     let object = answer
         .as_object()
         .ok_or_else(|| bad("the answer must be a JSON object"))?;
-    let allowed: &[&str] = match spec.kind {
-        Kind::ImageCategorization => &["labels"],
-        Kind::ContentVerification => &["verdict"],
-        Kind::TextLabeling => &["label", "spans"],
-        Kind::ContentModeration => &["flags"],
-        Kind::ImageUpload | Kind::VoiceRecording => &["object"],
-    };
+    let allowed = answer::fields(spec.kind);
     if let Some(key) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(bad(&format!(
             "unexpected field {key:?}; a {} answer has {allowed:?}",
@@ -61,7 +56,7 @@ pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiRes
             let verdict = object
                 .get("verdict")
                 .and_then(Json_::as_str)
-                .filter(|v| ["true", "false", "unsure"].contains(v))
+                .filter(|v| Verdict::parse(v).is_some())
                 .ok_or_else(|| bad("verdict must be \"true\", \"false\" or \"unsure\""))?;
             Ok(verdict.to_owned())
         }
@@ -79,8 +74,8 @@ pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiRes
                 let spans = spans
                     .as_array()
                     .ok_or_else(|| bad("spans must be a list"))?;
-                if spans.len() > 256 {
-                    return Err(bad("spans: at most 256"));
+                if spans.len() > MAX_SPANS {
+                    return Err(bad(&format!("spans: at most {MAX_SPANS}")));
                 }
                 for span in spans {
                     let start = span.get("start").and_then(Json_::as_u64);

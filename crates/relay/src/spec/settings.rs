@@ -1,30 +1,9 @@
 //! A campaign's quality settings (docs/relay.md §4a): how answers are combined, when an item is
 //! confident enough, how far overlap may grow, golden share, trust bar, skip and daily limits.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json_, json};
 
-use super::CampaignSpec;
-
-/// How an item's answers are combined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Aggregation {
-    /// Each answer weighed by its contributor's confusion matrix (the default).
-    DawidSkene,
-    /// Each answer counts once; the confidence is the top answer's share.
-    Majority,
-}
-
-impl Aggregation {
-    /// The name used in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DawidSkene => "dawid_skene",
-            Self::Majority => "majority",
-        }
-    }
-}
+use super::{Aggregation, CampaignSpec};
 
 /// A campaign's quality settings with their defaults applied.
 #[derive(Debug, Clone, Copy, PartialEq)]

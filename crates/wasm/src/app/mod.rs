@@ -20,6 +20,7 @@ mod text;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use datahub_protocol::{DEFAULT_MAX_SECONDS, ErrorCode, ImageType, Kind};
 use js_sys::{Reflect, Uint8Array};
 use serde_json::{Value as Json, json};
 use wasm_bindgen::prelude::*;
@@ -29,7 +30,7 @@ use web_sys::{Element, Event, HtmlInputElement, HtmlSelectElement, KeyboardEvent
 use crate::relay::{RelayClient, Session};
 use dom::{Dom, set};
 use task::{Campaign, Draft, Task, Word};
-use text::{KindName, Lang, T};
+use text::{Lang, T};
 
 const STYLE: &str = include_str!("app.css");
 const LANG_KEY: &str = "datahub.lang";
@@ -225,6 +226,11 @@ struct App {
     state: RefCell<State>,
 }
 
+/// A relay error's code, `None` for the client's own (`network`) and a wallet's.
+fn relay_code(error: &JsValue) -> Option<ErrorCode> {
+    ErrorCode::parse(&code(error))
+}
+
 /// A relay or wallet error's `code` (the relay's `error` field, or a wallet's number).
 fn code(error: &JsValue) -> String {
     let code = Reflect::get(error, &"code".into()).unwrap_or(JsValue::UNDEFINED);
@@ -302,20 +308,30 @@ impl App {
     /// again can help.
     fn fail(&self, error: &JsValue, retry: Option<&'static str>) {
         let code = code(error);
-        let known = match code.as_str() {
-            "network" => Some(T::RelayDown),
-            "lease_expired" => Some(T::LeaseExpired),
-            "too_fast" => Some(T::TooFast),
-            "expired" | "unauthorized" | "invalid_token" => Some(T::SessionExpired),
-            "budget_spent" => Some(T::BudgetSpent),
-            "campaign_paused" => Some(T::CampaignPaused),
-            "no_task" => Some(T::NoTaskLeft),
-            "restricted" => Some(T::Restricted),
-            "skip_cooldown" => Some(T::SkipCooldown),
-            "daily_cap" => Some(T::DailyCap),
-            "4001" => Some(T::WalletRejected),
-            "NoWallet" => Some(T::NoWalletFound),
-            _ => None,
+        // The relay's codes are the protocol's enum, so a code it never sends cannot be
+        // waited for; the others are this client's own (relay.rs, js/wallet.js).
+        let known = match ErrorCode::parse(&code) {
+            Some(ErrorCode::LeaseExpired) => Some(T::LeaseExpired),
+            Some(ErrorCode::TooFast) => Some(T::TooFast),
+            Some(
+                ErrorCode::NotSignedIn
+                | ErrorCode::UnknownSession
+                | ErrorCode::SignedOut
+                | ErrorCode::Expired,
+            ) => Some(T::SessionExpired),
+            Some(ErrorCode::BudgetSpent) => Some(T::BudgetSpent),
+            Some(ErrorCode::CampaignPaused) => Some(T::CampaignPaused),
+            Some(ErrorCode::NoTask) => Some(T::NoTaskLeft),
+            Some(ErrorCode::Restricted) => Some(T::Restricted),
+            Some(ErrorCode::SkipCooldown) => Some(T::SkipCooldown),
+            Some(ErrorCode::DailyCap) => Some(T::DailyCap),
+            Some(_) => None,
+            None => match code.as_str() {
+                "network" => Some(T::RelayDown),
+                "4001" => Some(T::WalletRejected),
+                "NoWallet" => Some(T::NoWalletFound),
+                _ => None,
+            },
         };
         let text = match known {
             Some(t) => self.t(t).to_owned(),
@@ -536,8 +552,8 @@ impl App {
                 return;
             }
             let several = match work.campaign.kind {
-                KindName::ImageCategorization => work.campaign.multi_label,
-                KindName::ContentModeration => true,
+                Kind::ImageCategorization => work.campaign.multi_label,
+                Kind::ContentModeration => true,
                 _ => false,
             };
             match verb {
@@ -734,7 +750,7 @@ impl App {
                     work.done = false;
                 }
             }
-            Err(error) if code(&error) == "no_task" => {
+            Err(error) if relay_code(&error) == Some(ErrorCode::NoTask) => {
                 if let Some(work) = self.state.borrow_mut().work.as_mut() {
                     work.done = true;
                 }
@@ -765,7 +781,12 @@ impl App {
         };
         match skipped {
             // A lease that is gone (expired, answered) needs no skipping.
-            Err(error) if !matches!(code(&error).as_str(), "lease_not_active" | "no_lease") => {
+            Err(error)
+                if !matches!(
+                    relay_code(&error),
+                    Some(ErrorCode::LeaseNotActive | ErrorCode::NoLease)
+                ) =>
+            {
                 self.fail(&error, Some("skip"));
                 self.set_busy(None);
             }
@@ -781,7 +802,7 @@ impl App {
             match (state.session.clone(), state.work.as_ref(), state.busy) {
                 (Some(session), Some(work), None) => work.task.clone().map(|task| {
                     let answer = match work.campaign.kind {
-                        KindName::ImageUpload | KindName::VoiceRecording => {
+                        Kind::ImageUpload | Kind::VoiceRecording => {
                             if work.upload.chosen.is_some() {
                                 Ok(None)
                             } else {
@@ -894,13 +915,15 @@ impl App {
                 Rc::clone(&self).refresh_balances().await;
             }
             Err(error) => {
-                match code(&error).as_str() {
-                    "lease_expired" | "lease_not_active" | "no_lease" => {
+                match relay_code(&error) {
+                    Some(
+                        ErrorCode::LeaseExpired | ErrorCode::LeaseNotActive | ErrorCode::NoLease,
+                    ) => {
                         self.set_busy(None);
                         Rc::clone(&self).next_task().await;
                         self.say(T::LeaseExpired, true);
                     }
-                    "network" => self.fail(&error, Some("retry-submit")),
+                    None if code(&error) == "network" => self.fail(&error, Some("retry-submit")),
                     _ => self.fail(&error, None),
                 }
                 self.set_busy(None);
@@ -1018,9 +1041,13 @@ impl App {
             self.render();
             return;
         };
-        if !rules.types.iter().any(|t| t == mime) {
+        if !ImageType::from_mime(mime).is_some_and(|t| rules.allows(t)) {
             self.notice(
-                format!("{} ({})", self.t(T::WrongFileType), rules.types.join(", ")),
+                format!(
+                    "{} ({})",
+                    self.t(T::WrongFileType),
+                    rules.type_names().join(", ")
+                ),
                 true,
                 None,
             );
@@ -1064,7 +1091,7 @@ impl App {
             .borrow()
             .work
             .as_ref()
-            .map_or(30.0, |w| w.campaign.upload.max_seconds);
+            .map_or(DEFAULT_MAX_SECONDS, |w| w.campaign.upload.max_seconds);
         let weak = Rc::downgrade(&self);
         let started = media::Recorder::start(move |seconds| {
             let Some(app) = weak.upgrade() else { return };
@@ -1364,14 +1391,14 @@ fn short(address: &str) -> String {
     }
 }
 
-fn kind_tag(kind: KindName) -> &'static str {
+fn kind_tag(kind: Kind) -> &'static str {
     match kind {
-        KindName::ImageCategorization => "image_categorization",
-        KindName::ContentVerification => "content_verification",
-        KindName::TextLabeling => "text_labeling",
-        KindName::ContentModeration => "content_moderation",
-        KindName::ImageUpload => "image_upload",
-        KindName::VoiceRecording => "voice_recording",
+        Kind::ImageCategorization => "image_categorization",
+        Kind::ContentVerification => "content_verification",
+        Kind::TextLabeling => "text_labeling",
+        Kind::ContentModeration => "content_moderation",
+        Kind::ImageUpload => "image_upload",
+        Kind::VoiceRecording => "voice_recording",
     }
 }
 

@@ -2,11 +2,12 @@
 //! the balance and claims) or the current task. Every control carries a `data-action`, which
 //! `App::act` carries out.
 
+use datahub_protocol::Kind;
 use web_sys::Element;
 
 use super::dom::{self, add, set};
 use super::task::{self, Task};
-use super::text::{KindName, Lang, T};
+use super::text::{Lang, T};
 use super::{App, Screen, State, TxStatus, Work, at, is_positive, kind_tag, short};
 
 impl App {
@@ -378,7 +379,7 @@ impl App {
         );
         self.item(&form, task, work, lang);
         match campaign.kind {
-            KindName::ImageCategorization => {
+            Kind::ImageCategorization => {
                 let prompt = if campaign.multi_label {
                     T::ChooseLabels
                 } else {
@@ -392,7 +393,7 @@ impl App {
                     campaign.multi_label,
                 );
             }
-            KindName::ContentVerification => {
+            Kind::ContentVerification => {
                 let verdicts =
                     [T::TrueLabel, T::FalseLabel, T::Unsure].map(|t| t.get(lang).to_owned());
                 self.choices(
@@ -403,7 +404,7 @@ impl App {
                     false,
                 );
             }
-            KindName::TextLabeling => {
+            Kind::TextLabeling => {
                 self.spans(&form, work, lang);
                 self.choices(
                     &form,
@@ -413,7 +414,7 @@ impl App {
                     false,
                 );
             }
-            KindName::ContentModeration => {
+            Kind::ContentModeration => {
                 self.choices(
                     &form,
                     T::Flags.get(lang),
@@ -425,8 +426,8 @@ impl App {
                     add(&form, &d.text("p", "dh-hint", T::NoFlags.get(lang)));
                 }
             }
-            KindName::ImageUpload => self.photo(&form, work, lang),
-            KindName::VoiceRecording => self.voice(&form, work, lang),
+            Kind::ImageUpload => self.photo(&form, work, lang),
+            Kind::VoiceRecording => self.voice(&form, work, lang),
         }
         if let Some((sent, total)) = work.upload.progress {
             let bar = d.el("progress", "");
@@ -491,7 +492,7 @@ impl App {
             add(form, &q);
         }
         if let Some(prompt) = &task.prompt {
-            let label = if work.campaign.kind == KindName::VoiceRecording {
+            let label = if work.campaign.kind == Kind::VoiceRecording {
                 T::ReadAloud.get(lang)
             } else {
                 ""
@@ -505,7 +506,7 @@ impl App {
         if let Some(text) = task
             .text
             .as_ref()
-            .filter(|_| work.campaign.kind != KindName::TextLabeling)
+            .filter(|_| work.campaign.kind != Kind::TextLabeling)
         {
             add(form, &d.text("p", "dh-text", text));
         }
@@ -650,7 +651,7 @@ impl App {
                 &format!(
                     "{}: {} · ≥ {}×{} px · ≤ {:.1} MiB",
                     T::PhotoRules.get(lang),
-                    rules.types.join(", "),
+                    rules.type_names().join(", "),
                     rules.min_width,
                     rules.min_height,
                     rules.max_bytes as f64 / 1_048_576.0
@@ -666,7 +667,7 @@ impl App {
             let input = d.el("input", "");
             input.set_id(id);
             set(&input, "type", "file");
-            set(&input, "accept", &rules.types.join(","));
+            set(&input, "accept", &rules.type_names().join(","));
             if capture {
                 set(&input, "capture", "environment");
             }

@@ -2,15 +2,17 @@
 //! answer the relay checks (`check_answer` in the relay). Pure: no DOM here, so it is tested
 //! natively.
 
-use serde_json::{Value as Json, json};
+use datahub_protocol::answer::{self, Answer, Verdict};
+use datahub_protocol::{Kind, UploadRules};
+use serde_json::Value as Json;
 
-use super::text::{KindName, T};
+use super::text::T;
 
 /// A campaign as `GET /v1/campaigns` lists it (the fields the mini-app uses).
 #[derive(Clone, Debug)]
 pub struct Campaign {
     pub id: String,
-    pub kind: KindName,
+    pub kind: Kind,
     pub title: String,
     pub instructions: String,
     pub labels: Vec<String>,
@@ -23,65 +25,6 @@ pub struct Campaign {
     pub upload: UploadRules,
 }
 
-/// A campaign's rules for uploads (`upload` in its definition), with defaults.
-#[derive(Clone, Debug, PartialEq)]
-pub struct UploadRules {
-    pub types: Vec<String>,
-    pub min_width: u32,
-    pub min_height: u32,
-    pub max_bytes: u64,
-    pub min_seconds: f64,
-    pub max_seconds: f64,
-}
-
-impl Default for UploadRules {
-    fn default() -> Self {
-        Self {
-            types: vec!["image/png".into(), "image/jpeg".into(), "image/webp".into()],
-            min_width: 1,
-            min_height: 1,
-            max_bytes: 20 << 20,
-            min_seconds: 1.0,
-            max_seconds: 30.0,
-        }
-    }
-}
-
-impl UploadRules {
-    fn from_json(rules: Option<&Json>) -> Self {
-        let mut out = Self::default();
-        let Some(rules) = rules.filter(|r| r.is_object()) else {
-            return out;
-        };
-        if let Some(types) = rules.get("types").and_then(Json::as_array) {
-            let types: Vec<String> = types
-                .iter()
-                .filter_map(|t| t.as_str().map(str::to_ascii_lowercase))
-                .collect();
-            if !types.is_empty() {
-                out.types = types;
-            }
-        }
-        let number = |key: &str| rules.get(key).and_then(Json::as_f64).filter(|n| *n >= 0.0);
-        if let Some(n) = number("min_width") {
-            out.min_width = n as u32;
-        }
-        if let Some(n) = number("min_height") {
-            out.min_height = n as u32;
-        }
-        if let Some(n) = number("max_bytes") {
-            out.max_bytes = n as u64;
-        }
-        if let Some(n) = number("min_seconds") {
-            out.min_seconds = n;
-        }
-        if let Some(n) = number("max_seconds").filter(|n| *n > 0.0) {
-            out.max_seconds = n;
-        }
-        out
-    }
-}
-
 fn text(json: &Json, key: &str) -> String {
     json.get(key)
         .and_then(Json::as_str)
@@ -90,9 +33,11 @@ fn text(json: &Json, key: &str) -> String {
 }
 
 impl Campaign {
-    /// Reads one entry of the relay's campaign list; `None` for kinds this client does not know.
+    /// Reads one entry of the relay's campaign list; `None` for kinds this client does not know,
+    /// and for upload rules it cannot read (the relay refuses such campaigns: a relay of
+    /// another version), rather than guess at what an upload must be.
     pub fn from_json(json: &Json) -> Option<Self> {
-        let kind = KindName::parse(json.get("kind")?.as_str()?)?;
+        let kind = Kind::parse(json.get("kind")?.as_str()?)?;
         let labels = json
             .get("labels")
             .and_then(Json::as_array)
@@ -124,18 +69,18 @@ impl Campaign {
             token: text(json, "token"),
             open_tasks: json.get("open_tasks").and_then(Json::as_i64).unwrap_or(0),
             recipients,
-            upload: UploadRules::from_json(json.get("upload")),
+            upload: UploadRules::parse(kind, json.get("upload")).ok()?,
         })
     }
 
     /// Whether answering means choosing among `labels` (so the number keys pick them).
     pub fn choices(&self) -> usize {
         match self.kind {
-            KindName::ContentVerification => 3,
-            KindName::ImageCategorization
-            | KindName::TextLabeling
-            | KindName::ContentModeration => self.labels.len(),
-            KindName::ImageUpload | KindName::VoiceRecording => 0,
+            Kind::ContentVerification => 3,
+            Kind::ImageCategorization | Kind::TextLabeling | Kind::ContentModeration => {
+                self.labels.len()
+            }
+            Kind::ImageUpload | Kind::VoiceRecording => 0,
         }
     }
 }
@@ -316,66 +261,95 @@ pub fn answer(campaign: &Campaign, draft: &Draft) -> Result<Json, T> {
             .filter_map(|i| campaign.labels.get(*i).cloned())
             .collect()
     };
-    match campaign.kind {
-        KindName::ImageCategorization => {
+    let answer = match campaign.kind {
+        Kind::ImageCategorization => {
             if draft.chosen.is_empty() {
                 return Err(T::PickSomething);
             }
-            Ok(json!({ "labels": labels(&draft.chosen) }))
+            Answer::Labels {
+                labels: labels(&draft.chosen),
+            }
         }
-        KindName::ContentVerification => {
-            let verdict = match draft.chosen.first() {
-                Some(0) => "true",
-                Some(1) => "false",
-                Some(2) => "unsure",
-                _ => return Err(T::PickSomething),
-            };
-            Ok(json!({ "verdict": verdict }))
-        }
-        KindName::TextLabeling => {
+        Kind::ContentVerification => Answer::Verdict {
+            // The choices are offered in the protocol's order of verdicts.
+            verdict: draft
+                .chosen
+                .first()
+                .and_then(|i| Verdict::ALL.get(*i).copied())
+                .ok_or(T::PickSomething)?,
+        },
+        Kind::TextLabeling => {
             let label = draft
                 .chosen
                 .first()
                 .and_then(|i| campaign.labels.get(*i))
                 .ok_or(T::PickSomething)?;
-            let spans: Vec<Json> = draft
+            let spans = draft
                 .spans
                 .iter()
                 .filter_map(|s| {
-                    let label = campaign.labels.get(s.label)?;
-                    Some(json!({ "start": s.start, "end": s.end, "label": label }))
+                    Some(answer::Span {
+                        start: s.start as u64,
+                        end: s.end as u64,
+                        label: campaign.labels.get(s.label)?.clone(),
+                    })
                 })
                 .collect();
-            Ok(json!({ "label": label, "spans": spans }))
+            Answer::Label {
+                label: label.clone(),
+                spans,
+            }
         }
-        KindName::ContentModeration => Ok(json!({ "flags": labels(&draft.chosen) })),
-        KindName::ImageUpload | KindName::VoiceRecording => Err(T::PickSomething),
-    }
+        Kind::ContentModeration => Answer::Flags {
+            flags: labels(&draft.chosen),
+        },
+        Kind::ImageUpload | Kind::VoiceRecording => return Err(T::PickSomething),
+    };
+    serde_json::to_value(answer).map_err(|_| T::PickSomething)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use serde_json::json;
+
     use super::*;
 
-    fn campaign(kind: &str, labels: &[&str], multi: bool) -> Campaign {
-        Campaign::from_json(&json!({
+    fn listed(kind: &str, labels: &[&str], multi: bool, upload: Json) -> Json {
+        json!({
             "id": "c", "kind": kind, "title": "t", "instructions": "i", "labels": labels,
             "multi_label": multi, "reward": "0.05", "token": "USDT", "open_tasks": 3,
-            "encryption_key": "02ab", "validators": ["03cd"],
-            "upload": {"types": ["image/png"], "min_width": 64, "max_seconds": 15, "bogus": 1}
-        }))
-        .unwrap()
+            "encryption_key": "02ab", "validators": ["03cd"], "upload": upload
+        })
+    }
+
+    fn campaign(kind: &str, labels: &[&str], multi: bool) -> Campaign {
+        let upload = match kind {
+            "image_upload" => json!({"types": ["image/png"], "min_width": 64}),
+            "voice_recording" => json!({"max_seconds": 15}),
+            _ => Json::Null,
+        };
+        Campaign::from_json(&listed(kind, labels, multi, upload)).unwrap()
     }
 
     #[test]
     fn campaigns_are_read_with_their_rules_and_recipients() {
+        use datahub_protocol::ImageType;
         let c = campaign("image_upload", &[], false);
         assert_eq!(c.recipients, ["02ab", "03cd"]);
-        assert_eq!(c.upload.types, ["image/png"]);
+        assert_eq!(c.upload.types, [ImageType::Png]);
         assert_eq!((c.upload.min_width, c.upload.min_height), (64, 1));
-        assert_eq!(c.upload.max_seconds, 15.0);
+        // What the campaign leaves out is the protocol's default, as the relay documents it.
+        assert_eq!(c.upload.max_bytes, datahub_protocol::DEFAULT_MAX_BYTES);
+        let voice = campaign("voice_recording", &[], false);
+        assert_eq!(
+            (voice.upload.min_seconds, voice.upload.max_seconds),
+            (1.0, 15.0)
+        );
         assert!(Campaign::from_json(&json!({"id": "x", "kind": "unknown"})).is_none());
+        // Rules the protocol does not know are a relay of another version: not guessed at.
+        let bogus = json!({"min_width": 64, "bogus": 1});
+        assert!(Campaign::from_json(&listed("image_upload", &[], false, bogus)).is_none());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The mini-app's words in English and Chinese. Every string a contributor reads is here, so a
 //! missing translation is a compile error, not an English sentence in a Chinese page.
 
+use datahub_protocol::Kind;
+
 /// A language of the mini-app.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Lang {
@@ -151,18 +153,7 @@ pub enum T {
     Instructions,
     Language,
     Seconds,
-    Kind(KindName),
-}
-
-/// The task types' names.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum KindName {
-    ImageCategorization,
-    ContentVerification,
-    TextLabeling,
-    ContentModeration,
-    ImageUpload,
-    VoiceRecording,
+    Kind(Kind),
 }
 
 impl T {
@@ -356,34 +347,20 @@ impl T {
             Self::Instructions => ("Instructions", "说明"),
             Self::Language => ("Language", "语言"),
             Self::Seconds => ("s", "秒"),
-            Self::Kind(kind) => kind.both(),
+            Self::Kind(kind) => kind_words(kind),
         }
     }
 }
 
-impl KindName {
-    /// From the relay's name of the kind.
-    pub fn parse(kind: &str) -> Option<Self> {
-        Some(match kind {
-            "image_categorization" => Self::ImageCategorization,
-            "content_verification" => Self::ContentVerification,
-            "text_labeling" => Self::TextLabeling,
-            "content_moderation" => Self::ContentModeration,
-            "image_upload" => Self::ImageUpload,
-            "voice_recording" => Self::VoiceRecording,
-            _ => return None,
-        })
-    }
-
-    fn both(self) -> (&'static str, &'static str) {
-        match self {
-            Self::ImageCategorization => ("Image categorization", "图片分类"),
-            Self::ContentVerification => ("Content verification", "内容核实"),
-            Self::TextLabeling => ("Text labeling", "文本标注"),
-            Self::ContentModeration => ("Content moderation", "内容审核"),
-            Self::ImageUpload => ("Photo upload", "上传照片"),
-            Self::VoiceRecording => ("Voice recording", "录制语音"),
-        }
+/// A task type's name for people, in both languages.
+fn kind_words(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::ImageCategorization => ("Image categorization", "图片分类"),
+        Kind::ContentVerification => ("Content verification", "内容核实"),
+        Kind::TextLabeling => ("Text labeling", "文本标注"),
+        Kind::ContentModeration => ("Content moderation", "内容审核"),
+        Kind::ImageUpload => ("Photo upload", "上传照片"),
+        Kind::VoiceRecording => ("Voice recording", "录制语音"),
     }
 }
 

@@ -1,0 +1,247 @@
+//! The `error` codes of the relay's error answers (`{"error": code, "message": text}`).
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $name:literal,)+) => {
+        /// Every `error` code the relay answers with: stable, snake_case, for clients to branch
+        /// on (the `message` is for people). docs/openapi.json lists the same set in its
+        /// `Error` schema; a relay test holds the two together.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the documentation.
+            pub const ALL: &[ErrorCode] = &[$(Self::$variant,)+];
+
+            /// The code as it is sent.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+
+            /// Reads a code as it is sent; `None` for one this version does not know (a relay
+            /// of another version, or no relay at all).
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($name => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    // Requests the relay cannot read.
+    /// The request is malformed in a way no other code names.
+    BadRequest = "bad_request",
+    /// The body is not the JSON the endpoint takes.
+    InvalidBody = "invalid_body",
+    /// The body is over the endpoint's limit.
+    BodyTooLarge = "body_too_large",
+    /// The body is not of the content type the endpoint takes.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// A query parameter is out of range.
+    InvalidQuery = "invalid_query",
+    /// 400: `limit` is out of range.
+    InvalidLimit = "invalid_limit",
+    /// An id is not 64 lower-case hex digits.
+    BadId = "bad_id",
+    /// An address is not `0x` and 40 hex digits.
+    InvalidAddress = "invalid_address",
+    /// A token amount is not one the ledger can count.
+    InvalidAmount = "invalid_amount",
+    /// A `status` is not one the endpoint takes.
+    InvalidStatus = "invalid_status",
+    /// 400: `request_id` is not 1 to 64 of `A-Z a-z 0-9 - _`.
+    InvalidRequestId = "invalid_request_id",
+    /// 400: `requester` is not an address.
+    InvalidRequester = "invalid_requester",
+    /// 400: `region` is not 1 to 64 printable characters.
+    InvalidRegion = "invalid_region",
+    /// 400: `lease_seconds` is out of range.
+    InvalidLease = "invalid_lease",
+    /// A node's endpoint is not a URL the relay can use.
+    InvalidEndpoint = "invalid_endpoint",
+    /// No such endpoint.
+    NotFound = "not_found",
+    /// The request took longer than the relay allows.
+    Timeout = "timeout",
+    /// Too many requests from this client; `Retry-After` says when to try again.
+    RateLimited = "rate_limited",
+    /// The relay failed; the message says nothing more (the relay's log does).
+    Internal = "internal",
+    /// The relay is shutting down.
+    ShuttingDown = "shutting_down",
+
+    // Signatures, sign-in and sessions.
+    /// A signed request lacks one of its signature headers.
+    NotSigned = "not_signed",
+    /// A signature is malformed or does not recover.
+    InvalidSignature = "invalid_signature",
+    /// A signed request was already received.
+    Replayed = "replayed",
+    /// A signed request's time is too far ahead of the relay's clock.
+    IssuedInFuture = "issued_in_future",
+    /// A signed request is signed for another method or path.
+    WrongUri = "wrong_uri",
+    /// The sign-in message is not one the relay issues.
+    InvalidSignIn = "invalid_sign_in",
+    /// The sign-in signature is not by the message's address.
+    BadSignature = "bad_signature",
+    /// The sign-in message is for another relay.
+    WrongDomain = "wrong_domain",
+    /// The sign-in nonce was used or never issued.
+    NonceUsed = "nonce_used",
+    /// The sign-in message has expired.
+    Expired = "expired",
+    /// The sign-in message was issued too long ago.
+    SignInTooOld = "sign_in_too_old",
+    /// No session token was sent.
+    NotSignedIn = "not_signed_in",
+    /// The session token is not known.
+    UnknownSession = "unknown_session",
+    /// The session was signed out.
+    SignedOut = "signed_out",
+    /// The session is for other campaigns.
+    CampaignNotInSession = "campaign_not_in_session",
+    /// The session has earned its reward cap.
+    RewardCapReached = "reward_cap_reached",
+
+    // Campaigns.
+    /// The campaign definition is refused; the message names the field.
+    InvalidCampaign = "invalid_campaign",
+    /// A different campaign has this id.
+    CampaignExists = "campaign_exists",
+    /// The requester's funds on the campaign's chain are short of its budget.
+    InsufficientFunds = "insufficient_funds",
+    /// No such campaign.
+    NoCampaign = "no_campaign",
+    /// Only the campaign's requester may do this.
+    NotOwner = "not_owner",
+    /// The campaign is closed and cannot be reopened.
+    Closed = "closed",
+    /// The campaign is closed.
+    CampaignClosed = "campaign_closed",
+    /// The campaign is paused.
+    CampaignPaused = "campaign_paused",
+    /// The campaign has no paid tasks left.
+    BudgetSpent = "budget_spent",
+
+    // Tasks and submissions.
+    /// No task left for this contributor in the campaign.
+    NoTask = "no_task",
+    /// No such lease of this contributor.
+    NoLease = "no_lease",
+    /// The task was leased to someone else.
+    NotYourLease = "not_your_lease",
+    /// The lease has ended; ask for a new task.
+    LeaseExpired = "lease_expired",
+    /// The lease was submitted, skipped or returned.
+    LeaseNotActive = "lease_not_active",
+    /// The answer does not fit the campaign.
+    InvalidAnswer = "invalid_answer",
+    /// A submission's `manifest_id` is not 64 hex digits.
+    InvalidManifestId = "invalid_manifest_id",
+    /// A submission's `nonce` is not a number.
+    InvalidNonce = "invalid_nonce",
+    /// A submission receipt names another campaign than its lease's.
+    WrongCampaign = "wrong_campaign",
+    /// An upload submission receipt names another object than its answer.
+    WrongManifest = "wrong_manifest",
+    /// Answered faster than the campaign's minimum time per task.
+    TooFast = "too_fast",
+    /// The contributor is restricted from the campaign (low trust).
+    Restricted = "restricted",
+    /// Too many tasks skipped; wait for the cool-down.
+    SkipCooldown = "skip_cooldown",
+    /// The contributor has had the campaign's daily cap of tasks.
+    DailyCap = "daily_cap",
+    /// The uploaded object is not complete.
+    UploadIncomplete = "upload_incomplete",
+    /// The object was uploaded by another wallet.
+    NotYourUpload = "not_your_upload",
+    /// The object was submitted before.
+    ObjectAlreadySubmitted = "object_already_submitted",
+
+    // Validators.
+    /// No upload is waiting for this validator.
+    NoJob = "no_job",
+    /// The key is not a validator of the job's campaign.
+    NotAValidator = "not_a_validator",
+    /// Another validator holds the job.
+    JobLeased = "job_leased",
+    /// The upload already has a verdict.
+    JobDone = "job_done",
+    /// The verdict is for another object.
+    WrongObject = "wrong_object",
+    /// The verdict is malformed.
+    InvalidVerdict = "invalid_verdict",
+
+    // Money.
+    /// The chain is not one the relay pays on.
+    UnsupportedChain = "unsupported_chain",
+    /// The token is not paid on that chain.
+    UnsupportedToken = "unsupported_token",
+    /// Nothing claimable in that token on that chain.
+    NothingToClaim = "nothing_to_claim",
+    /// No such voucher of this wallet.
+    NoVoucher = "no_voucher",
+    /// The `request_id` was used for another grant or claim.
+    RequestIdUsed = "request_id_used",
+    /// The amount would take a balance beyond what the ledger can count.
+    AmountTooLarge = "amount_too_large",
+    /// A deadline has passed.
+    DeadlinePassed = "deadline_passed",
+    /// A submission receipt is malformed or not the relay's.
+    InvalidReceipt = "invalid_receipt",
+    /// Only an operator of the relay may do this.
+    NotOperator = "not_operator",
+
+    // Storage.
+    /// No such object.
+    NoObject = "no_object",
+    /// The object has no such shard.
+    NoShard = "no_shard",
+    /// The manifest is not a valid sealed-object manifest.
+    InvalidManifest = "invalid_manifest",
+    /// The bytes do not hash to the shard id.
+    WrongShardId = "wrong_shard_id",
+    /// No live storage node can take a shard now.
+    NoNodes = "no_nodes",
+    /// No node holding the shard answered with it.
+    ShardUnavailable = "shard_unavailable",
+    /// A node must register first.
+    UnknownNode = "unknown_node",
+    /// The node is not admitted to the network.
+    NotAdmitted = "not_admitted",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_code_is_what_serde_writes_parses_back_and_is_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(ErrorCode::parse("network"), None);
+    }
+}
