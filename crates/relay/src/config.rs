@@ -95,6 +95,26 @@ pub struct StorageConfig {
     /// A node whose audits keep failing by timeout or 5xx for this long is judged failing (each
     /// such audit then costs reputation like a wrong proof), in seconds.
     pub audit_grace_secs: u64,
+    /// Nodes are paid per epoch of this many seconds (docs/relay.md §7a): audits are counted
+    /// per epoch, and each ended epoch is settled once.
+    pub epoch_secs: u64,
+    /// What a node earns for holding one GiB of a campaign's shards for 30 days, in tokens
+    /// (`"0.002"`), pro rata per epoch; paid from the campaign's storage reservation.
+    pub fee_per_gib_month: String,
+    /// What a node earns per audit it passes on a campaign's shard, in tokens.
+    pub fee_per_audit: String,
+}
+
+impl StorageConfig {
+    /// `fee_per_gib_month` in ledger units (checked at start; 0 if it were not a number).
+    pub fn fee_per_gib_month_units(&self) -> crate::ledger::Units {
+        crate::ledger::parse_amount(&self.fee_per_gib_month).unwrap_or(0)
+    }
+
+    /// `fee_per_audit` in ledger units (checked at start).
+    pub fn fee_per_audit_units(&self) -> crate::ledger::Units {
+        crate::ledger::parse_amount(&self.fee_per_audit).unwrap_or(0)
+    }
 }
 
 impl Default for StorageConfig {
@@ -106,6 +126,9 @@ impl Default for StorageConfig {
             max_node_capacity: 16 * 1024 * 1024 * 1024 * 1024,
             node_request_secs: 10,
             audit_grace_secs: 60,
+            epoch_secs: 3600,
+            fee_per_gib_month: "0.002".into(),
+            fee_per_audit: "0.000001".into(),
         }
     }
 }
@@ -459,6 +482,19 @@ impl Config {
                 "storage.node_request_secs must be at least 1 and below limits.request_timeout_secs"
                     .into(),
             );
+        }
+        if self.storage.epoch_secs == 0 {
+            return bad("storage.epoch_secs must be at least 1".into());
+        }
+        for (name, fee) in [
+            ("fee_per_gib_month", &self.storage.fee_per_gib_month),
+            ("fee_per_audit", &self.storage.fee_per_audit),
+        ] {
+            if crate::ledger::parse_amount(fee).is_none() {
+                return bad(format!(
+                    "storage.{name}: a token amount with at most 6 decimals (\"0.002\"), not {fee:?}"
+                ));
+            }
         }
         if self.limits.ip_per_sec <= 0.0
             || self.limits.address_per_sec <= 0.0

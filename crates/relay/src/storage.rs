@@ -61,6 +61,9 @@ struct Registration {
     region: String,
     capacity: u64,
     used: u64,
+    /// Where the node's earnings go (the operator's wallet); the node's own address if unset.
+    #[serde(default)]
+    payout: Option<String>,
 }
 
 /// The body of `POST /v1/nodes/heartbeat`.
@@ -141,6 +144,18 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
             "region: 1 to 64 characters, none of them a control character",
         ));
     }
+    let payout = reg
+        .payout
+        .as_deref()
+        .map(|p| {
+            Address::parse(p).map(|a| db_address(&a)).map_err(|_| {
+                ApiError::unprocessable(
+                    "invalid_payout",
+                    "payout: the address the node's earnings go to, 0x and 40 hex digits",
+                )
+            })
+        })
+        .transpose()?;
     let address = db_address(&signed.signer);
     let admitted = {
         let (relay2, address) = (relay.clone(), address.clone());
@@ -164,13 +179,13 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
             let updated = conn.execute(
-                "UPDATE nodes SET endpoint = $1, region = $2, capacity = $3, used = $4, last_seen_ms = $5 WHERE address = $6",
-                params![endpoint.clone(), region.clone(), capacity, to_i64(reg.used), now, address.clone()],
+                "UPDATE nodes SET endpoint = $1, region = $2, capacity = $3, used = $4, last_seen_ms = $5, payout = $6 WHERE address = $7",
+                params![endpoint.clone(), region.clone(), capacity, to_i64(reg.used), now, payout.clone(), address.clone()],
             )?;
             if updated == 0 {
                 conn.execute(
-                    "INSERT INTO nodes (address, endpoint, region, capacity, used, shards, reputation, registered_ms, last_seen_ms) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)",
-                    params![address, endpoint, region, capacity, to_i64(reg.used), START_REPUTATION, now],
+                    "INSERT INTO nodes (address, endpoint, region, capacity, used, shards, reputation, registered_ms, last_seen_ms, payout) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7, $8)",
+                    params![address, endpoint, region, capacity, to_i64(reg.used), START_REPUTATION, now, payout],
                 )?;
             }
             Ok(())
@@ -354,6 +369,57 @@ pub async fn nodes(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
         .nodes_alive
         .store(nodes.iter().filter(|n| n.alive).count() as i64, Relaxed);
     Ok(Json(json!({ "nodes": nodes })))
+}
+
+/// `GET /v1/nodes/{address}`: one node, with its audits and earnings (what `datahub node status`
+/// shows).
+pub async fn node(
+    State(relay): State<AppState>,
+    Path(address): Path<String>,
+) -> ApiResult<Json<Json_>> {
+    let node = Address::parse(&address).map_err(|_| {
+        ApiError::bad_request("invalid_address", "the node address must be 0x and 40 hex digits")
+    })?;
+    let address = db_address(&node);
+    let timeout = node_timeout_ms(&relay);
+    let value = relay
+        .db
+        .read(move |conn: &mut dyn Conn| -> ApiResult<Json_> {
+            let row = conn
+                .query_opt(
+                    &format!("SELECT {NODE_COLUMNS}, payout FROM nodes WHERE address = $1"),
+                    params![address.clone()],
+                )?
+                .ok_or_else(|| {
+                    ApiError::not_found("unknown_node", "no node with this address has registered")
+                })?;
+            let info = node_from_row(&row, clock::now_ms(), timeout)?;
+            let payout = row.opt_text(8)?.unwrap_or_else(|| address.clone());
+            let earned = crate::earnings::node_earnings(conn, &address)?;
+            let earnings: Vec<Json_> = earned
+                .earned
+                .iter()
+                .map(|((token, chain), (total, unclaimed))| {
+                    json!({
+                        "token": token, "chain_id": chain,
+                        "earned": crate::ledger::format_amount(*total),
+                        "unclaimed": crate::ledger::format_amount(*unclaimed),
+                    })
+                })
+                .collect();
+            let mut value = serde_json::to_value(info).map_err(ApiError::internal)?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("payout".into(), json!(payout));
+                map.insert(
+                    "audits".into(),
+                    json!({ "passed": earned.passed, "failed": earned.failed }),
+                );
+                map.insert("earnings".into(), json!(earnings));
+            }
+            Ok(value)
+        })
+        .await?;
+    Ok(Json(value))
 }
 
 /// Who uploads: a signed-in contributor (bearer session) or anyone signing the request.

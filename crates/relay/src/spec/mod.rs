@@ -115,6 +115,11 @@ pub struct CampaignSpec {
     /// sealed to as well and that sign a verdict on each (see `validation`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validators: Vec<String>,
+    /// Tokens reserved, besides the budget, to pay the storage nodes that hold the campaign's
+    /// uploads (docs/relay.md §7a); none when unset. Left out when unset so that older
+    /// definitions hash the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_budget: Option<String>,
     // Quality settings, all optional (defaults and meaning: [`Settings`] and
     // docs/relay.md §4a). Left out when unset so that older definitions hash the same.
     /// How answers to one item are combined: `dawid_skene` (default) or `majority`.
@@ -275,6 +280,17 @@ impl CampaignSpec {
             }
         }
         validators::check(self)?;
+        self.storage_budget_units()?;
         Ok((reward, budget))
+    }
+
+    /// The storage reservation in ledger units (0 when unset).
+    pub fn storage_budget_units(&self) -> ApiResult<i64> {
+        match &self.storage_budget {
+            None => Ok(0),
+            Some(text) => parse_amount(text).ok_or_else(|| {
+                invalid("storage_budget: a token amount with at most 6 decimals, below 10^12")
+            }),
+        }
     }
 }
