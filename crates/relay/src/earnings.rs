@@ -183,8 +183,10 @@ fn settle_epoch(
 /// The fee for holding `bytes` for `epoch_ms` at `per_gib_month` units per GiB-month, rounded
 /// down to a unit.
 pub fn storage_fee(bytes: i64, per_gib_month: Units, epoch_ms: i128) -> Units {
-    let fee = i128::from(bytes.max(0)) * i128::from(per_gib_month.max(0)) * epoch_ms
-        / (GIB * MONTH_MS);
+    let fee = i128::from(bytes.max(0))
+        .checked_mul(i128::from(per_gib_month.max(0)))
+        .and_then(|f| f.checked_mul(epoch_ms.max(0)))
+        .map_or(i128::MAX, |f| f / (GIB * MONTH_MS));
     Units::try_from(fee).unwrap_or(Units::MAX)
 }
 
