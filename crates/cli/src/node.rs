@@ -19,7 +19,12 @@ pub struct StatusArgs {
     #[command(flatten)]
     relay: RelayArg,
     /// The node's data folder (its address is read from its key there)
-    #[arg(long, value_name = "DIR", conflicts_with = "address", required_unless_present = "address")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "address",
+        required_unless_present = "address"
+    )]
     data: Option<std::path::PathBuf>,
     /// The node's address
     #[arg(long, value_name = "0x…")]
@@ -55,6 +60,11 @@ pub async fn run(cmd: Command) -> Result<()> {
     Ok(())
 }
 
+/// The value at a JSON pointer (`/audits/passed`), `null` if absent.
+fn at<'a>(v: &'a Value, pointer: &str) -> &'a Value {
+    v.pointer(pointer).unwrap_or(&Value::Null)
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -69,7 +79,11 @@ pub fn render(node: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "node        {}", text(&node["address"]));
     let _ = writeln!(out, "payout      {}", text(&node["payout"]));
-    let alive = if node["alive"] == true { "alive" } else { "silent" };
+    let alive = if node["alive"] == true {
+        "alive"
+    } else {
+        "silent"
+    };
     let _ = writeln!(
         out,
         "state       {alive} (last seen {})",
@@ -79,8 +93,8 @@ pub fn render(node: &Value) -> String {
     let _ = writeln!(
         out,
         "audits      {} passed, {} failed",
-        text(&node["audits"]["passed"]),
-        text(&node["audits"]["failed"])
+        text(at(node, "/audits/passed")),
+        text(at(node, "/audits/failed"))
     );
     let _ = writeln!(
         out,

@@ -225,10 +225,7 @@ fn pay(
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| ApiError::internal(format!("campaign {campaign} chains {chains:?}")))?;
     let payout = conn
-        .query_opt(
-            "SELECT payout FROM nodes WHERE address = $1",
-            params![node],
-        )?
+        .query_opt("SELECT payout FROM nodes WHERE address = $1", params![node])?
         .map(|r| r.opt_text(0))
         .transpose()?
         .flatten()

@@ -399,7 +399,11 @@ pub async fn settle_round(relay: &AppState) -> ApiResult<earnings::Settled> {
         .write(move |conn: &mut dyn Conn| earnings::settle(conn, &storage, clock::now_ms()))
         .await?;
     if settled.epochs > 0 {
-        tracing::info!(epochs = settled.epochs, paid = settled.paid, "node earnings settled");
+        tracing::info!(
+            epochs = settled.epochs,
+            paid = settled.paid,
+            "node earnings settled"
+        );
     }
     Ok(settled)
 }

@@ -378,7 +378,10 @@ pub async fn node(
     Path(address): Path<String>,
 ) -> ApiResult<Json<Json_>> {
     let node = Address::parse(&address).map_err(|_| {
-        ApiError::bad_request("invalid_address", "the node address must be 0x and 40 hex digits")
+        ApiError::bad_request(
+            "invalid_address",
+            "the node address must be 0x and 40 hex digits",
+        )
     })?;
     let address = db_address(&node);
     let timeout = node_timeout_ms(&relay);

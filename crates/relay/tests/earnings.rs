@@ -158,8 +158,7 @@ impl Network {
             segment_len: 64 * 1024,
         };
         let seed = datahub_relay::clock::random::<32>();
-        let (manifest, segments) =
-            seal_bytes(data, &[reader.public_key()], &seed, params).unwrap();
+        let (manifest, segments) = seal_bytes(data, &[reader.public_key()], &seed, params).unwrap();
         let id = manifest.object_id().to_string();
         let (status, body) = self
             .signed(uploader, "POST", "/v1/objects", manifest.to_bytes())
@@ -263,7 +262,13 @@ async fn earnings_reconcile_with_audits_passed(backend: Backend) {
     );
     assert_eq!(net.funds(&owner, CHAIN, "USDT").await, "1");
     let (status, body) = net
-        .grant(&owner.public_key().address(), CHAIN, "USDT", "50", "storage-photos")
+        .grant(
+            &owner.public_key().address(),
+            CHAIN,
+            "USDT",
+            "50",
+            "storage-photos",
+        )
         .await;
     assert!(status.is_success(), "{body}");
     let (status, created) = net.create_campaign_unfunded(&owner, &spec).await;
@@ -309,7 +314,11 @@ async fn earnings_reconcile_with_audits_passed(backend: Backend) {
                 .or_default() += shard["len"].as_i64().unwrap();
         }
     }
-    assert_eq!(held.len(), 6, "a shard of each segment on each node: {placed}");
+    assert_eq!(
+        held.len(),
+        6,
+        "a shard of each segment on each node: {placed}"
+    );
 
     // The last node throws its shards' bytes away (flips them on disk): it fails its audits.
     let cheat = network.nodes[5].clone();
@@ -368,7 +377,11 @@ async fn earnings_reconcile_with_audits_passed(backend: Backend) {
         }
         let expected = rounds * PER_AUDIT
             + i64::try_from(EPOCHS).unwrap() * storage_fee(held[address.as_str()]);
-        assert_eq!(node["audits"], json!({ "passed": rounds, "failed": 0 }), "{node}");
+        assert_eq!(
+            node["audits"],
+            json!({ "passed": rounds, "failed": 0 }),
+            "{node}"
+        );
         assert_eq!(
             node["earnings"],
             json!([{ "token": "USDT", "chain_id": CHAIN, "earned": format_amount(expected), "unclaimed": format_amount(expected) }]),
@@ -381,7 +394,10 @@ async fn earnings_reconcile_with_audits_passed(backend: Backend) {
 
     // Node 0 is paid to the operator's wallet, which claims it like any contributor.
     let node0 = network.node(&network.nodes[0]).await;
-    let payout_db = format!("0x{}", hex::encode(payout.public_key().address().as_bytes()));
+    let payout_db = format!(
+        "0x{}",
+        hex::encode(payout.public_key().address().as_bytes())
+    );
     assert_eq!(node0["payout"], payout_db.as_str());
     let earned0 = node0["earnings"][0]["earned"].as_str().unwrap().to_owned();
     let operator = Worker::sign_in(net, "payout").await;
@@ -411,8 +427,14 @@ async fn bad_node_requests_are_refused(backend: Backend) {
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_address"))
     );
-    let stranger = format!("0x{}", hex::encode(key("stranger").public_key().address().as_bytes()));
-    let (status, body) = network.net.get(&format!("/v1/nodes/{stranger}"), None).await;
+    let stranger = format!(
+        "0x{}",
+        hex::encode(key("stranger").public_key().address().as_bytes())
+    );
+    let (status, body) = network
+        .net
+        .get(&format!("/v1/nodes/{stranger}"), None)
+        .await;
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::NOT_FOUND, Some("unknown_node"))
