@@ -21,3 +21,6 @@ CREATE TABLE earning_epochs (
     epoch BIGINT PRIMARY KEY,
     settled_ms BIGINT NOT NULL
 );
+
+-- Metering: the bytes a wallet has uploaded are summed on every new object.
+CREATE INDEX objects_uploader ON objects (uploader);

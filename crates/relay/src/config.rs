@@ -103,6 +103,11 @@ pub struct StorageConfig {
     pub fee_per_gib_month: String,
     /// What a node earns per audit it passes on a campaign's shard, in tokens.
     pub fee_per_audit: String,
+    /// Most shards one manifest may list: each is a row written in the single writer's
+    /// transaction, so an endless manifest would stall every other write.
+    pub max_manifest_shards: u64,
+    /// Most sealed bytes of objects one wallet may have created.
+    pub max_bytes_per_wallet: u64,
 }
 
 impl StorageConfig {
@@ -129,6 +134,9 @@ impl Default for StorageConfig {
             epoch_secs: 3600,
             fee_per_gib_month: "0.002".into(),
             fee_per_audit: "0.000001".into(),
+            // 4 + 2 over 4 MiB segments: objects up to about 10 GiB.
+            max_manifest_shards: 16_384,
+            max_bytes_per_wallet: 10 * 1024 * 1024 * 1024,
         }
     }
 }
@@ -480,6 +488,12 @@ impl Config {
         {
             return bad(
                 "storage.node_request_secs must be at least 1 and below limits.request_timeout_secs"
+                    .into(),
+            );
+        }
+        if self.storage.max_manifest_shards == 0 || self.storage.max_bytes_per_wallet == 0 {
+            return bad(
+                "storage.max_manifest_shards and storage.max_bytes_per_wallet must be at least 1"
                     .into(),
             );
         }

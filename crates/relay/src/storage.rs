@@ -371,6 +371,29 @@ pub async fn nodes(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
     Ok(Json(json!({ "nodes": nodes })))
 }
 
+/// Refuses an object of `size` sealed bytes that would take `wallet` over `quota` bytes.
+fn check_quota(conn: &mut dyn Conn, wallet: &str, size: i64, quota: i64) -> ApiResult<()> {
+    // PostgreSQL sums BIGINT as NUMERIC: cast back.
+    let used = conn
+        .query_opt(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM objects WHERE uploader = $1",
+            params![wallet],
+        )?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    if used.saturating_add(size) > quota {
+        return Err(ApiError::forbidden(
+            "quota_exceeded",
+            format!(
+                "this object ({size} sealed bytes) would take your uploads to {} bytes, over this relay's {quota} per wallet",
+                used.saturating_add(size)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `GET /v1/nodes/{address}`: one node, with its audits and earnings (what `datahub node status`
 /// shows).
 pub async fn node(
@@ -510,6 +533,19 @@ pub async fn create_object(
     let manifest = Manifest::parse(&uploader.body)
         .map_err(|e| ApiError::unprocessable("invalid_manifest", e.to_string()))?;
     let id = manifest.object_id().to_string();
+    // Checked before anything is written: each shard is a row in the writer's transaction.
+    let shard_count = manifest.all_shard_ids().len();
+    let max_shards = relay.config.storage.max_manifest_shards;
+    if u64::try_from(shard_count).unwrap_or(u64::MAX) > max_shards {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_shards",
+            format!(
+                "the manifest lists {shard_count} shards, more than this relay takes in one object ({max_shards}): split the file, or seal it with longer segments"
+            ),
+        ));
+    }
+    let quota = to_i64(relay.config.storage.max_bytes_per_wallet);
     let hex_manifest = hex::encode(&uploader.body);
     let who = db_address(&uploader.address);
     let now = clock::now_ms();
@@ -519,6 +555,7 @@ pub async fn create_object(
             if conn.query_opt("SELECT id FROM objects WHERE id = $1", params![id.clone()])?.is_some() {
                 return Ok((false, upload_state(conn, &id)?));
             }
+            check_quota(conn, &who, to_i64(manifest.sealed_len()), quota)?;
             let per_segment = manifest.params().total_shards();
             conn.execute(
                 "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
