@@ -84,6 +84,10 @@ pub struct StorageConfig {
     /// an operator (listed in `admitted_nodes` or `POST /v1/nodes/admit`), so one person cannot
     /// register enough nodes to hold whole segments. Env: `DATAHUB_OPEN_ADMISSION`.
     pub open_admission: bool,
+    /// Let any key create objects. Off on a public relay: creating an object needs an active
+    /// lease on an upload campaign or a requester's key (one with a campaign or funds), so a
+    /// stranger cannot fill the nodes. Env: `DATAHUB_OPEN_UPLOADS`.
+    pub open_uploads: bool,
     /// Nodes admitted by configuration: address → region (the failure domain placement spreads
     /// over, set by the operator, not by the node).
     pub admitted_nodes: BTreeMap<String, String>,
@@ -127,6 +131,7 @@ impl Default for StorageConfig {
         Self {
             allow_private_nodes: false,
             open_admission: false,
+            open_uploads: false,
             admitted_nodes: BTreeMap::new(),
             max_node_capacity: 16 * 1024 * 1024 * 1024 * 1024,
             node_request_secs: 10,
@@ -391,6 +396,9 @@ impl Config {
         }
         if let Some(v) = var("DATAHUB_OPEN_ADMISSION") {
             self.storage.open_admission = switch("DATAHUB_OPEN_ADMISSION", v)?;
+        }
+        if let Some(v) = var("DATAHUB_OPEN_UPLOADS") {
+            self.storage.open_uploads = switch("DATAHUB_OPEN_UPLOADS", v)?;
         }
         if let Some(v) = var("DATAHUB_TRUSTED_PROXIES") {
             self.trusted_proxies = v

@@ -371,6 +371,42 @@ pub async fn nodes(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
     Ok(Json(json!({ "nodes": nodes })))
 }
 
+/// Refuses to let `wallet` create an object unless it holds an active lease on an upload
+/// campaign (a contributor about to upload) or is a requester: it owns a campaign that is not
+/// closed, or has funds. A stranger's key alone could otherwise fill the nodes.
+fn check_may_upload(conn: &mut dyn Conn, wallet: &str, now: i64) -> ApiResult<()> {
+    let [image, voice] = [
+        crate::spec::Kind::ImageUpload,
+        crate::spec::Kind::VoiceRecording,
+    ]
+    .map(crate::spec::Kind::as_str);
+    let leased = conn.query_opt(
+        "SELECT l.id FROM leases l JOIN campaigns c ON c.id = l.campaign WHERE l.worker = $1 AND l.state = 'active' AND l.expires_ms > $2 AND c.kind IN ($3, $4) LIMIT 1",
+        params![wallet, now, image, voice],
+    )?;
+    if leased.is_some() {
+        return Ok(());
+    }
+    let requester = conn.query_opt(
+        "SELECT id FROM campaigns WHERE owner = $1 AND status <> 'closed' LIMIT 1",
+        params![wallet],
+    )?;
+    if requester.is_some() {
+        return Ok(());
+    }
+    let funded = conn.query_opt(
+        "SELECT id FROM accounts WHERE kind = $1 AND owner = $2 AND balance > 0 LIMIT 1",
+        params![crate::ledger::kind::FUNDING, wallet],
+    )?;
+    if funded.is_some() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(
+        "upload_not_allowed",
+        "creating an object needs an active upload task (lease one with POST /v1/campaigns/{id}/next) or a requester's key (one with a campaign or funds)",
+    ))
+}
+
 /// Refuses an object of `size` sealed bytes that would take `wallet` over `quota` bytes.
 fn check_quota(conn: &mut dyn Conn, wallet: &str, size: i64, quota: i64) -> ApiResult<()> {
     // PostgreSQL sums BIGINT as NUMERIC: cast back.
@@ -546,6 +582,7 @@ pub async fn create_object(
         ));
     }
     let quota = to_i64(relay.config.storage.max_bytes_per_wallet);
+    let open_uploads = relay.config.storage.open_uploads;
     let hex_manifest = hex::encode(&uploader.body);
     let who = db_address(&uploader.address);
     let now = clock::now_ms();
@@ -554,6 +591,9 @@ pub async fn create_object(
         .write(move |conn: &mut dyn Conn| -> ApiResult<(bool, UploadState)> {
             if conn.query_opt("SELECT id FROM objects WHERE id = $1", params![id.clone()])?.is_some() {
                 return Ok((false, upload_state(conn, &id)?));
+            }
+            if !open_uploads {
+                check_may_upload(conn, &who, now)?;
             }
             check_quota(conn, &who, to_i64(manifest.sealed_len()), quota)?;
             let per_segment = manifest.params().total_shards();

@@ -1,7 +1,8 @@
-//! Metering of storage (docs/relay.md §7, "Metering"): a manifest listing more shards than
-//! `storage.max_manifest_shards` is refused before anything is written, and a wallet's objects
-//! are capped at `storage.max_bytes_per_wallet` sealed bytes. Both were unlimited: an 8 MiB
-//! manifest inserted ~262k rows in the single writer's transaction.
+//! Metering of storage (docs/relay.md §7, "Metering"): creating an object needs an upload lease
+//! or a requester's key; a manifest listing more shards than `storage.max_manifest_shards` is
+//! refused before anything is written; a wallet's objects are capped at
+//! `storage.max_bytes_per_wallet` sealed bytes. All were open: any key could create objects,
+//! and an 8 MiB manifest inserted ~262k rows in the single writer's transaction.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -29,6 +30,15 @@ fn sealed(len: usize) -> Manifest {
     seal_bytes(&data, &[key("reader").public_key()], &seed, params)
         .unwrap()
         .0
+}
+
+/// `POST /v1/objects` with a contributor's session token.
+async fn post_manifest_bearer(net: &Net, token: &str, manifest: &Manifest) -> (StatusCode, Value) {
+    let request = Request::post("/v1/objects")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(manifest.to_bytes()))
+        .unwrap();
+    net.call(request).await
 }
 
 async fn post_manifest(
@@ -110,6 +120,63 @@ async fn wallet_quota(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+async fn only_leases_and_requesters_create_objects(backend: Backend) {
+    let Some(net) = Net::start_with(backend, |c| c.storage.open_uploads = false) else {
+        return;
+    };
+    let refused = |(status, body): (StatusCode, Value)| {
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("upload_not_allowed")),
+            "{body}"
+        );
+    };
+    // A stranger's key: refused, nothing recorded.
+    let junk = sealed(10_000);
+    refused(post_manifest(&net, &key("stranger"), &junk).await);
+    assert!(!object_exists(&net, &junk).await);
+
+    // A requester with an upload campaign: allowed (so is one with funds only, below).
+    let owner = key("owner");
+    let mut spec = campaign_spec("photos", &owner, 1, 1, "1");
+    spec["kind"] = serde_json::json!("image_upload");
+    spec["items"] = serde_json::json!([{ "prompt": "a cat" }]);
+    let (status, created) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, body) = post_manifest(&net, &owner, &sealed(10_000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let funded = key("funded");
+    let (status, body) = net
+        .grant(
+            &funded.public_key().address(),
+            CHAIN,
+            "USDT",
+            "1",
+            "fund-funded",
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let (status, body) = post_manifest(&net, &funded, &sealed(10_000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // A contributor: refused until it leases an upload task, then allowed.
+    let worker = Worker::sign_in(&net, "uploader").await;
+    refused(post_manifest_bearer(&net, &worker.token, &sealed(10_000)).await);
+    let (status, task) = worker.next(&net, "photos").await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let (status, body) = post_manifest_bearer(&net, &worker.token, &sealed(10_000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // A lease on a campaign that is not for uploads does not count.
+    let text = campaign_spec("captions", &owner, 1, 1, "1");
+    let (status, created) = net.create_campaign(&owner, &text).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let reader = Worker::sign_in(&net, "reader").await;
+    let (status, task) = reader.next(&net, "captions").await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    refused(post_manifest_bearer(&net, &reader.token, &sealed(10_000)).await);
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod on_sqlite {
@@ -133,4 +200,8 @@ macro_rules! on_both {
     };
 }
 
-on_both!(too_many_shards, wallet_quota);
+on_both!(
+    too_many_shards,
+    wallet_quota,
+    only_leases_and_requesters_create_objects
+);
