@@ -112,6 +112,9 @@ pub struct StorageConfig {
     pub max_manifest_shards: u64,
     /// Most sealed bytes of objects one wallet may have created.
     pub max_bytes_per_wallet: u64,
+    /// An object no submission names, uploaded by no requester, is deleted from the nodes once
+    /// this old, in seconds (above the longest lease, so an upload in progress is kept).
+    pub orphan_grace_secs: u64,
 }
 
 impl StorageConfig {
@@ -142,6 +145,7 @@ impl Default for StorageConfig {
             // 4 + 2 over 4 MiB segments: objects up to about 10 GiB.
             max_manifest_shards: 16_384,
             max_bytes_per_wallet: 10 * 1024 * 1024 * 1024,
+            orphan_grace_secs: 2 * 24 * 3600,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod nodenet;
 pub mod ops;
+pub mod orphans;
 pub mod quality;
 pub mod rewards;
 pub mod server;

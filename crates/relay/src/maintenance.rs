@@ -479,5 +479,17 @@ pub async fn run(relay: AppState) {
             }
         }
     };
-    tokio::join!(audits, repairs, reaper, pay);
+    let orphans = {
+        let relay = relay.clone();
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = crate::orphans::delete_round(&relay, clock::now_ms()).await {
+                    tracing::warn!(error = %e.message, "deleting objects nobody refers to failed");
+                }
+            }
+        }
+    };
+    tokio::join!(audits, repairs, reaper, pay, orphans);
 }

@@ -2,7 +2,8 @@
 //! campaign that reserves storage with its budget, audits over several short epochs, the epochs
 //! settled, and every node's earnings reconciled exactly with the audits it passed and the bytes
 //! it holds; a node that fails its audits earns nothing; the payout wallet claims a voucher; the
-//! ledger balances.
+//! ledger balances. And objects nobody refers to are deleted from the nodes after the grace
+//! period, requesters' uploads and submitted ones kept.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -417,6 +418,129 @@ async fn earnings_reconcile_with_audits_passed(backend: Backend) {
     assert_ledger_balanced(net).await;
 }
 
+/// Submits `manifest` for `worker`'s current lease in `campaign`.
+async fn submit_upload(net: &Net, worker: &mut Worker, campaign: &str, manifest: &Manifest) {
+    let (status, task) = worker.next(net, campaign).await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let object = manifest.object_id().to_string();
+    let answer = json!({ "object": object }).to_string();
+    worker.nonce += 1;
+    let receipt = SubmissionReceipt {
+        campaign: campaign.into(),
+        task: task["lease"].as_str().unwrap().into(),
+        answer_hash: keccak256(answer.as_bytes()),
+        manifest_id: manifest.object_id().0,
+        nonce: U256::from_u64(worker.nonce),
+        deadline: u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap(),
+    };
+    let signature = receipt.sign(&worker.session_key, &domain(net));
+    let body = json!({
+        "campaign": campaign, "task": receipt.task, "answer": answer, "manifest_id": object,
+        "nonce": worker.nonce.to_string(), "deadline": receipt.deadline, "signature": signature.to_hex(),
+    });
+    let (status, outcome) = worker.submit(net, &body).await;
+    assert_eq!(outcome["status"], "accepted", "{status} {outcome}");
+}
+
+/// Where each shard of `object` is: (shard id, node endpoint).
+async fn placements(net: &Net, object: &str) -> Vec<(String, String)> {
+    let (status, placed) = net.get(&format!("/v1/objects/{object}/status"), None).await;
+    assert_eq!(status, StatusCode::OK, "{placed}");
+    assert_eq!(placed["complete"], true, "{placed}");
+    placed["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["shards"].as_array().unwrap().clone())
+        .map(|s| {
+            (
+                s["shard"].as_str().unwrap().to_owned(),
+                s["endpoint"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn unreferenced_objects_are_deleted_from_the_nodes(backend: Backend) {
+    let payout = key("wallet payout");
+    let Some(network) = Network::start(&backend, 6, &payout).await else {
+        return;
+    };
+    let net = &network.net;
+    let owner = key("owner");
+    let mut spec = campaign_spec("snaps", &owner, 2, 1, "1");
+    spec["kind"] = json!("image_upload");
+    spec["items"] = json!([{ "prompt": "a cat" }, { "prompt": "a dog" }]);
+    let (status, created) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let mut worker = Worker::sign_in(net, "uploader").await;
+    // Submitted: kept. Uploaded and never submitted: deleted. The requester's own: kept.
+    let submitted = network
+        .upload(&worker.wallet, &random_data(70_000), &owner)
+        .await;
+    submit_upload(net, &mut worker, "snaps", &submitted).await;
+    let orphan = network
+        .upload(&worker.wallet, &random_data(70_000), &owner)
+        .await;
+    let requesters = network.upload(&owner, &random_data(70_000), &owner).await;
+    let orphan_id = orphan.object_id().to_string();
+    let orphan_shards = placements(net, &orphan_id).await;
+    for (shard, endpoint) in &orphan_shards {
+        let held = network
+            .http
+            .get(format!("{endpoint}/v1/shards/{shard}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(held.status().as_u16(), 200);
+    }
+
+    // Within the grace period nothing goes.
+    let now = datahub_relay::clock::now_ms();
+    let gone = datahub_relay::orphans::delete_round(net.relay(), now)
+        .await
+        .unwrap();
+    assert_eq!(gone, 0);
+    placements(net, &orphan_id).await;
+
+    // After it, the orphan is gone from the nodes and the relay; the others stay whole.
+    let grace = i64::try_from(net.relay().config.storage.orphan_grace_secs).unwrap() * 1000;
+    let later = now + grace + 1_000;
+    let gone = datahub_relay::orphans::delete_round(net.relay(), later)
+        .await
+        .unwrap();
+    assert_eq!(gone, 1);
+    for (shard, endpoint) in &orphan_shards {
+        let held = network
+            .http
+            .get(format!("{endpoint}/v1/shards/{shard}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(held.status().as_u16(), 404, "{shard} still on {endpoint}");
+    }
+    let (status, _) = net
+        .get(&format!("/v1/objects/{orphan_id}/status"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for kept in [&submitted, &requesters] {
+        let kept = kept.object_id().to_string();
+        for (shard, endpoint) in placements(net, &kept).await {
+            let held = network
+                .http
+                .get(format!("{endpoint}/v1/shards/{shard}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(held.status().as_u16(), 200, "{shard} of a kept object");
+        }
+    }
+    let again = datahub_relay::orphans::delete_round(net.relay(), later)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}
+
 async fn bad_node_requests_are_refused(backend: Backend) {
     let payout = key("wallet payout");
     let Some(network) = Network::start(&backend, 1, &payout).await else {
@@ -482,5 +606,6 @@ macro_rules! on_both {
 
 on_both!(
     earnings_reconcile_with_audits_passed,
+    unreferenced_objects_are_deleted_from_the_nodes,
     bad_node_requests_are_refused
 );
