@@ -280,29 +280,11 @@ async fn earnings_reconcile_with_audits_passed(backend: Backend) {
 
     // A contributor uploads an object and submits it to the campaign.
     let mut worker = Worker::sign_in(net, "uploader").await;
-    let (status, task) = worker.next(net, "photos").await;
-    assert_eq!(status, StatusCode::OK, "{task}");
     let manifest = network
         .upload(&worker.wallet, &random_data(150_000), &owner)
         .await;
+    submit_upload(net, &mut worker, "photos", &manifest).await;
     let object = manifest.object_id().to_string();
-    let answer = json!({ "object": object }).to_string();
-    worker.nonce += 1;
-    let receipt = SubmissionReceipt {
-        campaign: "photos".into(),
-        task: task["lease"].as_str().unwrap().into(),
-        answer_hash: keccak256(answer.as_bytes()),
-        manifest_id: manifest.object_id().0,
-        nonce: U256::from_u64(worker.nonce),
-        deadline: u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap(),
-    };
-    let signature = receipt.sign(&worker.session_key, &domain(net));
-    let body = json!({
-        "campaign": "photos", "task": receipt.task, "answer": answer, "manifest_id": object,
-        "nonce": worker.nonce.to_string(), "deadline": receipt.deadline, "signature": signature.to_hex(),
-    });
-    let (status, outcome) = worker.submit(net, &body).await;
-    assert_eq!(outcome["status"], "accepted", "{status} {outcome}");
 
     // Where each shard is, as the object's status says: bytes held per node.
     let (_, placed) = net.get(&format!("/v1/objects/{object}/status"), None).await;
