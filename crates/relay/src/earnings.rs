@@ -102,7 +102,7 @@ pub struct Settled {
     pub paid: Units,
 }
 
-/// Settles every ended epoch not settled yet (at most [`EPOCHS_PER_CALL`]).
+/// Settles every ended epoch not settled yet (at most 64 per call).
 pub fn settle(conn: &mut dyn Conn, storage: &StorageConfig, now_ms: i64) -> ApiResult<Settled> {
     let current = epoch_of(now_ms, storage.epoch_secs);
     let epochs = conn.query(
