@@ -15,6 +15,7 @@ mod dev;
 mod devchain;
 mod export;
 mod keygen;
+mod node;
 mod object;
 mod progress;
 mod treasury;
@@ -73,10 +74,14 @@ struct RelayCmd {
     relay: datahub_relay::RelayArgs,
 }
 
+/// `datahub node --relay … --data …` runs a node; `datahub node status …` looks at one.
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 struct NodeCmd {
+    #[command(subcommand)]
+    action: Option<node::Command>,
     #[command(flatten)]
-    node: datahub_node::NodeArgs,
+    node: Option<datahub_node::NodeArgs>,
 }
 
 #[tokio::main]
@@ -90,13 +95,22 @@ async fn main() -> ExitCode {
                 .await
                 .map_err(anyhow::Error::from)
         }
-        Command::Node(cmd) => {
+        Command::Node(NodeCmd {
+            action: Some(action),
+            ..
+        }) => node::run(action).await,
+        Command::Node(NodeCmd {
+            node: Some(args), ..
+        }) => {
             dev::follow_parent();
             datahub_relay::init_tracing();
-            datahub_node::run(cmd.node, datahub_shutdown::shutdown_signal())
+            datahub_node::run(args, datahub_shutdown::shutdown_signal())
                 .await
                 .map_err(anyhow::Error::from)
         }
+        Command::Node(_) => Err(anyhow::anyhow!(
+            "run a node with --relay URL --data DIR, or look at one with `datahub node status`"
+        )),
         Command::Keygen(args) => keygen::run(&args),
         Command::Object(cmd) => object::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,

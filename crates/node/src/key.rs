@@ -27,6 +27,15 @@ pub fn load_or_create(path: &Path) -> Result<SecretKey, NodeError> {
     }
 }
 
+/// Reads the key at `path`; never makes one (for commands that only look at a node).
+pub fn load(path: &Path) -> Result<SecretKey, NodeError> {
+    let text = fs::read_to_string(path).map_err(|source| NodeError::Io {
+        context: format!("reading {}", path.display()),
+        source,
+    })?;
+    parse(&text).ok_or_else(|| NodeError::BadKeyFile(path.to_owned()))
+}
+
 fn parse(text: &str) -> Option<SecretKey> {
     let digits = text.trim();
     let digits = digits.strip_prefix("0x").unwrap_or(digits);

@@ -62,6 +62,10 @@ pub struct NodeArgs {
     /// Most connections served at once (more wait until one closes)
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+    /// The operator's wallet the relay credits this node's earnings to (default: the node's
+    /// own address); claimed from the relay with `POST /v1/claims` by that wallet
+    #[arg(long, value_name = "0x…")]
+    pub payout: Option<String>,
 }
 
 /// Why a node could not start or stopped.
@@ -79,6 +83,8 @@ pub enum NodeError {
     BadKeyFile(PathBuf),
     /// The relay URL is not an http:// or https:// URL with a host.
     BadRelayUrl(String),
+    /// The payout address is not an address.
+    BadPayout(String),
     /// The HTTP client could not be set up.
     Http(String),
     /// The shard store could not be opened.
@@ -100,6 +106,10 @@ impl fmt::Display for NodeError {
                     "invalid relay URL {url:?}: expected http://host:port or https://host"
                 )
             }
+            Self::BadPayout(text) => write!(
+                f,
+                "invalid --payout {text:?}: expected the wallet's address, 0x and 40 hex digits"
+            ),
             Self::Http(e) => write!(f, "could not set up the HTTP client: {e}"),
             Self::Store(e) => write!(f, "could not open the shard store: {e}"),
         }
@@ -131,6 +141,7 @@ pub struct Node {
     endpoint: String,
     heartbeat: Duration,
     max_connections: usize,
+    payout: Option<Address>,
 }
 
 impl Node {
@@ -147,6 +158,11 @@ impl Node {
                 .await
                 .map_err(|e| task_failed("reading the node key", e))??
         };
+        let payout = args
+            .payout
+            .as_deref()
+            .map(|p| Address::parse(p).map_err(|_| NodeError::BadPayout(p.to_owned())))
+            .transpose()?;
         let address = secret.address();
         let client = RelayClient::new(&args.relay, Arc::new(secret))?;
         let data = args.data.clone();
@@ -178,6 +194,7 @@ impl Node {
             endpoint,
             heartbeat: Duration::from_secs(args.heartbeat_secs.max(1)),
             max_connections: args.max_connections,
+            payout,
         })
     }
 
@@ -200,6 +217,7 @@ impl Node {
             self.client,
             self.state.clone(),
             self.endpoint,
+            self.payout,
             self.heartbeat,
         ));
         let served = server::serve(

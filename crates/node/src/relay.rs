@@ -23,6 +23,9 @@ pub struct Registration {
     pub capacity: u64,
     /// Bytes of shards it holds.
     pub used: u64,
+    /// The wallet its earnings are credited to (unset: the node's own address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout: Option<String>,
 }
 
 /// The body of `POST /v1/nodes/heartbeat`.
@@ -190,7 +193,13 @@ async fn checked(response: reqwest::Response) -> Result<Vec<u8>, RelayError> {
 
 /// Learns the relay's address, registers and heartbeats forever, retrying with backoff (up to
 /// 30 s) whenever the relay is down or refuses; a failed heartbeat makes the node register again.
-pub async fn maintain(client: RelayClient, state: AppState, endpoint: String, every: Duration) {
+pub async fn maintain(
+    client: RelayClient,
+    state: AppState,
+    endpoint: String,
+    payout: Option<Address>,
+    every: Duration,
+) {
     let mut backoff = Backoff::new();
     let relay = loop {
         match client.info().await {
@@ -230,6 +239,7 @@ pub async fn maintain(client: RelayClient, state: AppState, endpoint: String, ev
                 region: state.region().to_owned(),
                 capacity: offered,
                 used: usage.bytes,
+                payout: payout.map(|p| p.to_checksum()),
             };
             client.register(&relay, &registration).await
         };

@@ -58,6 +58,11 @@ pub struct CampaignSpec {
     /// sealed to as well and that sign a verdict on each (the relay's `validation`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validators: Vec<String>,
+    /// Tokens reserved, besides the budget, to pay the storage nodes that hold the campaign's
+    /// uploads (the relay's docs, §7a); none when unset. Left out when unset so that older
+    /// definitions hash the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_budget: Option<String>,
     // Quality settings, all optional (defaults and meaning: the relay's `spec::Settings`
     // and docs/relay.md §4a). Left out when unset so that older definitions hash the same.
     /// How answers to one item are combined: `dawid_skene` (default) or `majority`.

@@ -221,6 +221,14 @@ codes! {
     UnknownNode = "unknown_node",
     /// The node is not admitted to the network.
     NotAdmitted = "not_admitted",
+    /// A node's payout address is not `0x` and 40 hex digits.
+    InvalidPayout = "invalid_payout",
+    /// 413: a manifest lists more shards than the relay stores for one object.
+    TooManyShards = "too_many_shards",
+    /// 403: only a contributor holding an upload lease or a requester may create objects.
+    UploadNotAllowed = "upload_not_allowed",
+    /// 403: the wallet's objects would exceed its storage quota.
+    QuotaExceeded = "quota_exceeded",
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -32,6 +32,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Json_>)> {
     let spec: CampaignSpec = signed.json()?;
     let (reward, budget) = spec.validate_for(&relay.config)?;
+    let storage = spec.storage_budget_units()?;
     let chain = spec.paying_chain()?;
     let owner = db_address(&signed.signer);
     let spec_hash = blake3::hash(&serde_json::to_vec(&spec).map_err(ApiError::internal)?)
@@ -92,16 +93,40 @@ pub async fn create(
                 "campaign budget",
                 now,
             )?;
+            // The Errs below roll back this closure's savepoint: the campaign row and its items
+            // go with it.
             match moved {
-                Transfer::Applied => Ok(true),
-                // The Err rolls back this closure's savepoint: the campaign row and its items
-                // go with it.
+                Transfer::Applied => {}
                 Transfer::Insufficient => {
                     let funds = ledger::balance(conn, &funding)?;
-                    Err(insufficient_funds(budget, funds, &spec.token, chain))
+                    return Err(insufficient_funds(budget.saturating_add(storage), funds, &spec.token, chain));
                 }
-                other => Err(ApiError::internal(format!("campaign budget transfer: {other:?}"))),
+                other => return Err(ApiError::internal(format!("campaign budget transfer: {other:?}"))),
             }
+            if storage > 0 {
+                let reserve = crate::earnings::storage_account(&spec.id);
+                ledger::ensure_account(conn, &reserve, kind::CAMPAIGN, &spec.id, &spec.token, &chains)?;
+                let moved = ledger::transfer(
+                    conn,
+                    &format!("reserve:{}", spec.id),
+                    &funding,
+                    &reserve,
+                    storage,
+                    &spec.token,
+                    "storage reservation",
+                    now,
+                )?;
+                match moved {
+                    Transfer::Applied => {}
+                    // The budget alone fitted; budget and storage together do not.
+                    Transfer::Insufficient => {
+                        let funds = ledger::balance(conn, &funding)?.saturating_add(budget);
+                        return Err(insufficient_funds(budget.saturating_add(storage), funds, &spec.token, chain));
+                    }
+                    other => return Err(ApiError::internal(format!("storage reservation transfer: {other:?}"))),
+                }
+            }
+            Ok(true)
         })
         .await?;
     let summary = summary(&relay, id).await?;

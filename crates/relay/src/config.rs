@@ -84,6 +84,10 @@ pub struct StorageConfig {
     /// an operator (listed in `admitted_nodes` or `POST /v1/nodes/admit`), so one person cannot
     /// register enough nodes to hold whole segments. Env: `DATAHUB_OPEN_ADMISSION`.
     pub open_admission: bool,
+    /// Let any key create objects. Off on a public relay: creating an object needs an active
+    /// lease on an upload campaign or a requester's key (one with a campaign or funds), so a
+    /// stranger cannot fill the nodes. Env: `DATAHUB_OPEN_UPLOADS`.
+    pub open_uploads: bool,
     /// Nodes admitted by configuration: address → region (the failure domain placement spreads
     /// over, set by the operator, not by the node).
     pub admitted_nodes: BTreeMap<String, String>,
@@ -95,6 +99,34 @@ pub struct StorageConfig {
     /// A node whose audits keep failing by timeout or 5xx for this long is judged failing (each
     /// such audit then costs reputation like a wrong proof), in seconds.
     pub audit_grace_secs: u64,
+    /// Nodes are paid per epoch of this many seconds (docs/relay.md §7a): audits are counted
+    /// per epoch, and each ended epoch is settled once.
+    pub epoch_secs: u64,
+    /// What a node earns for holding one GiB of a campaign's shards for 30 days, in tokens
+    /// (`"0.002"`), pro rata per epoch; paid from the campaign's storage reservation.
+    pub fee_per_gib_month: String,
+    /// What a node earns per audit it passes on a campaign's shard, in tokens.
+    pub fee_per_audit: String,
+    /// Most shards one manifest may list: each is a row written in the single writer's
+    /// transaction, so an endless manifest would stall every other write.
+    pub max_manifest_shards: u64,
+    /// Most sealed bytes of objects one wallet may have created.
+    pub max_bytes_per_wallet: u64,
+    /// An object no submission names, uploaded by no requester, is deleted from the nodes once
+    /// this old, in seconds (above the longest lease, so an upload in progress is kept).
+    pub orphan_grace_secs: u64,
+}
+
+impl StorageConfig {
+    /// `fee_per_gib_month` in ledger units (checked at start; 0 if it were not a number).
+    pub fn fee_per_gib_month_units(&self) -> crate::ledger::Units {
+        crate::ledger::parse_amount(&self.fee_per_gib_month).unwrap_or(0)
+    }
+
+    /// `fee_per_audit` in ledger units (checked at start).
+    pub fn fee_per_audit_units(&self) -> crate::ledger::Units {
+        crate::ledger::parse_amount(&self.fee_per_audit).unwrap_or(0)
+    }
 }
 
 impl Default for StorageConfig {
@@ -102,10 +134,18 @@ impl Default for StorageConfig {
         Self {
             allow_private_nodes: false,
             open_admission: false,
+            open_uploads: false,
             admitted_nodes: BTreeMap::new(),
             max_node_capacity: 16 * 1024 * 1024 * 1024 * 1024,
             node_request_secs: 10,
             audit_grace_secs: 60,
+            epoch_secs: 3600,
+            fee_per_gib_month: "0.002".into(),
+            fee_per_audit: "0.000001".into(),
+            // 4 + 2 over 4 MiB segments: objects up to about 10 GiB.
+            max_manifest_shards: 16_384,
+            max_bytes_per_wallet: 10 * 1024 * 1024 * 1024,
+            orphan_grace_secs: 2 * 24 * 3600,
         }
     }
 }
@@ -361,6 +401,9 @@ impl Config {
         if let Some(v) = var("DATAHUB_OPEN_ADMISSION") {
             self.storage.open_admission = switch("DATAHUB_OPEN_ADMISSION", v)?;
         }
+        if let Some(v) = var("DATAHUB_OPEN_UPLOADS") {
+            self.storage.open_uploads = switch("DATAHUB_OPEN_UPLOADS", v)?;
+        }
         if let Some(v) = var("DATAHUB_TRUSTED_PROXIES") {
             self.trusted_proxies = v
                 .split(',')
@@ -459,6 +502,25 @@ impl Config {
                 "storage.node_request_secs must be at least 1 and below limits.request_timeout_secs"
                     .into(),
             );
+        }
+        if self.storage.max_manifest_shards == 0 || self.storage.max_bytes_per_wallet == 0 {
+            return bad(
+                "storage.max_manifest_shards and storage.max_bytes_per_wallet must be at least 1"
+                    .into(),
+            );
+        }
+        if self.storage.epoch_secs == 0 {
+            return bad("storage.epoch_secs must be at least 1".into());
+        }
+        for (name, fee) in [
+            ("fee_per_gib_month", &self.storage.fee_per_gib_month),
+            ("fee_per_audit", &self.storage.fee_per_audit),
+        ] {
+            if crate::ledger::parse_amount(fee).is_none() {
+                return bad(format!(
+                    "storage.{name}: a token amount with at most 6 decimals (\"0.002\"), not {fee:?}"
+                ));
+            }
         }
         if self.limits.ip_per_sec <= 0.0
             || self.limits.address_per_sec <= 0.0

@@ -11,6 +11,7 @@ pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod earnings;
 pub mod error;
 pub mod headers;
 pub mod keyfile;
@@ -20,6 +21,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod nodenet;
 pub mod ops;
+pub mod orphans;
 pub mod quality;
 pub mod rewards;
 pub mod server;
@@ -189,6 +191,7 @@ impl Relay {
             .route("/v1/funds", get(treasury::funds))
             .route("/v1/treasury/audit", get(chain::audit::handler))
             .route("/v1/nodes", get(storage::nodes))
+            .route("/v1/nodes/{address}", get(storage::node))
             .route("/v1/nodes/register", post(storage::register))
             .route("/v1/nodes/heartbeat", post(storage::heartbeat))
             .route("/v1/nodes/admit", post(storage::admit))

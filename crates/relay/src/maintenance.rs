@@ -16,7 +16,7 @@ use datahub_core::{Manifest, ShardId, erasure, proof};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{self, MIN_REPUTATION};
-use crate::{AppState, clock, nodenet, params};
+use crate::{AppState, clock, earnings, nodenet, params};
 
 /// Reputation gained per passed audit (up to the start value) and lost per failure.
 const AUDIT_PASS: i64 = 1;
@@ -73,6 +73,7 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
         })
         .await?;
     let (mut passed, mut failed) = (0, 0);
+    let epoch_secs = relay.config.storage.epoch_secs;
     let grace = i64::try_from(relay.config.storage.audit_grace_secs)
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000);
@@ -82,7 +83,7 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
             // A node that heartbeats but answers audits with 5xx or not at all may be having a
             // bad minute, or may have thrown its shards away and be hiding it: after the grace
             // period, each such audit counts as a failure.
-            let n = node.clone();
+            let (n, s) = (node.clone(), shard.clone());
             let counted = relay
                 .db
                 .write(move |conn: &mut dyn Conn| -> ApiResult<bool> {
@@ -100,7 +101,8 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
                     if now.saturating_sub(since) < grace {
                         return Ok(false);
                     }
-                    conn.execute("UPDATE nodes SET reputation = reputation - $1 WHERE address = $2", params![AUDIT_FAIL, n])?;
+                    conn.execute("UPDATE nodes SET reputation = reputation - $1 WHERE address = $2", params![AUDIT_FAIL, n.clone()])?;
+                    earnings::record_audit(conn, epoch_secs, &n, &s, false, now)?;
                     Ok(true)
                 })
                 .await?;
@@ -121,12 +123,13 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
                 if ok {
                     conn.execute(
                         "UPDATE nodes SET reputation = CASE WHEN reputation + $1 > $2 THEN $2 ELSE reputation + $1 END, failing_since_ms = NULL WHERE address = $3",
-                        params![AUDIT_PASS, storage::START_REPUTATION, n],
+                        params![AUDIT_PASS, storage::START_REPUTATION, n.clone()],
                     )?;
                 } else {
                     conn.execute("UPDATE nodes SET reputation = reputation - $1 WHERE address = $2", params![AUDIT_FAIL, n.clone()])?;
-                    conn.execute("UPDATE shards SET stored = -1 WHERE node = $1 AND shard = $2 AND stored = 1", params![n, s])?;
+                    conn.execute("UPDATE shards SET stored = -1 WHERE node = $1 AND shard = $2 AND stored = 1", params![n.clone(), s.clone()])?;
                 }
+                earnings::record_audit(conn, epoch_secs, &n, &s, ok, clock::now_ms())?;
                 Ok(())
             })
             .await?;
@@ -388,7 +391,24 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
     Ok(rebuilt)
 }
 
-/// Runs audits and repair until the task is dropped.
+/// Pays the nodes for every epoch that has ended and is not paid yet (docs/relay.md §7a).
+pub async fn settle_round(relay: &AppState) -> ApiResult<earnings::Settled> {
+    let storage = relay.config.storage.clone();
+    let settled = relay
+        .db
+        .write(move |conn: &mut dyn Conn| earnings::settle(conn, &storage, clock::now_ms()))
+        .await?;
+    if settled.epochs > 0 {
+        tracing::info!(
+            epochs = settled.epochs,
+            paid = settled.paid,
+            "node earnings settled"
+        );
+    }
+    Ok(settled)
+}
+
+/// Runs audits, repair and the nodes' pay until the task is dropped.
 pub async fn run(relay: AppState) {
     let audit_every = relay.config.audit_interval_secs;
     let repair_every = relay.config.repair_interval_secs;
@@ -445,5 +465,31 @@ pub async fn run(relay: AppState) {
             }
         }
     };
-    tokio::join!(audits, repairs, reaper);
+    let pay = {
+        let relay = relay.clone();
+        // An epoch is paid within a minute of its end (sooner when epochs are short).
+        let every = relay.config.storage.epoch_secs.clamp(1, 60);
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+            loop {
+                tick.tick().await;
+                if let Err(e) = settle_round(&relay).await {
+                    tracing::warn!(error = %e.message, "settling node earnings failed");
+                }
+            }
+        }
+    };
+    let orphans = {
+        let relay = relay.clone();
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = crate::orphans::delete_round(&relay, clock::now_ms()).await {
+                    tracing::warn!(error = %e.message, "deleting objects nobody refers to failed");
+                }
+            }
+        }
+    };
+    tokio::join!(audits, repairs, reaper, pay, orphans);
 }

@@ -64,6 +64,9 @@ struct Registration {
     region: String,
     capacity: u64,
     used: u64,
+    /// Where the node's earnings go (the operator's wallet); the node's own address if unset.
+    #[serde(default)]
+    payout: Option<String>,
 }
 
 /// The body of `POST /v1/nodes/heartbeat`.
@@ -144,6 +147,18 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
             "region: 1 to 64 characters, none of them a control character",
         ));
     }
+    let payout = reg
+        .payout
+        .as_deref()
+        .map(|p| {
+            Address::parse(p).map(|a| db_address(&a)).map_err(|_| {
+                ApiError::unprocessable(
+                    ErrorCode::InvalidPayout,
+                    "payout: the address the node's earnings go to, 0x and 40 hex digits",
+                )
+            })
+        })
+        .transpose()?;
     let address = db_address(&signed.signer);
     let admitted = {
         let (relay2, address) = (relay.clone(), address.clone());
@@ -167,13 +182,13 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
             let updated = conn.execute(
-                "UPDATE nodes SET endpoint = $1, region = $2, capacity = $3, used = $4, last_seen_ms = $5 WHERE address = $6",
-                params![endpoint.clone(), region.clone(), capacity, to_i64(reg.used), now, address.clone()],
+                "UPDATE nodes SET endpoint = $1, region = $2, capacity = $3, used = $4, last_seen_ms = $5, payout = $6 WHERE address = $7",
+                params![endpoint.clone(), region.clone(), capacity, to_i64(reg.used), now, payout.clone(), address.clone()],
             )?;
             if updated == 0 {
                 conn.execute(
-                    "INSERT INTO nodes (address, endpoint, region, capacity, used, shards, reputation, registered_ms, last_seen_ms) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7)",
-                    params![address, endpoint, region, capacity, to_i64(reg.used), START_REPUTATION, now],
+                    "INSERT INTO nodes (address, endpoint, region, capacity, used, shards, reputation, registered_ms, last_seen_ms, payout) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $7, $8)",
+                    params![address, endpoint, region, capacity, to_i64(reg.used), START_REPUTATION, now, payout],
                 )?;
             }
             Ok(())
@@ -362,6 +377,122 @@ pub async fn nodes(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
     Ok(Json(json!({ "nodes": nodes })))
 }
 
+/// Refuses to let `wallet` create an object unless it holds an active lease on an upload
+/// campaign (a contributor about to upload) or is a requester: it owns a campaign that is not
+/// closed, or has funds. A stranger's key alone could otherwise fill the nodes.
+fn check_may_upload(conn: &mut dyn Conn, wallet: &str, now: i64) -> ApiResult<()> {
+    let [image, voice] = [
+        crate::spec::Kind::ImageUpload,
+        crate::spec::Kind::VoiceRecording,
+    ]
+    .map(crate::spec::Kind::as_str);
+    let leased = conn.query_opt(
+        "SELECT l.id FROM leases l JOIN campaigns c ON c.id = l.campaign WHERE l.worker = $1 AND l.state = 'active' AND l.expires_ms > $2 AND c.kind IN ($3, $4) LIMIT 1",
+        params![wallet, now, image, voice],
+    )?;
+    if leased.is_some() {
+        return Ok(());
+    }
+    let requester = conn.query_opt(
+        "SELECT id FROM campaigns WHERE owner = $1 AND status <> 'closed' LIMIT 1",
+        params![wallet],
+    )?;
+    if requester.is_some() {
+        return Ok(());
+    }
+    let funded = conn.query_opt(
+        "SELECT id FROM accounts WHERE kind = $1 AND owner = $2 AND balance > 0 LIMIT 1",
+        params![crate::ledger::kind::FUNDING, wallet],
+    )?;
+    if funded.is_some() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(
+        ErrorCode::UploadNotAllowed,
+        "creating an object needs an active upload task (lease one with POST /v1/campaigns/{id}/next) or a requester's key (one with a campaign or funds)",
+    ))
+}
+
+/// Refuses an object of `size` sealed bytes that would take `wallet` over `quota` bytes.
+fn check_quota(conn: &mut dyn Conn, wallet: &str, size: i64, quota: i64) -> ApiResult<()> {
+    // PostgreSQL sums BIGINT as NUMERIC: cast back.
+    let used = conn
+        .query_opt(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM objects WHERE uploader = $1",
+            params![wallet],
+        )?
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    if used.saturating_add(size) > quota {
+        return Err(ApiError::forbidden(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "this object ({size} sealed bytes) would take your uploads to {} bytes, over this relay's {quota} per wallet",
+                used.saturating_add(size)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /v1/nodes/{address}`: one node, with its audits and earnings (what `datahub node status`
+/// shows).
+pub async fn node(
+    State(relay): State<AppState>,
+    Path(address): Path<String>,
+) -> ApiResult<Json<Json_>> {
+    let node = Address::parse(&address).map_err(|_| {
+        ApiError::bad_request(
+            ErrorCode::InvalidAddress,
+            "the node address must be 0x and 40 hex digits",
+        )
+    })?;
+    let address = db_address(&node);
+    let timeout = node_timeout_ms(&relay);
+    let value = relay
+        .db
+        .read(move |conn: &mut dyn Conn| -> ApiResult<Json_> {
+            let row = conn
+                .query_opt(
+                    &format!("SELECT {NODE_COLUMNS}, payout FROM nodes WHERE address = $1"),
+                    params![address.clone()],
+                )?
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        ErrorCode::UnknownNode,
+                        "no node with this address has registered",
+                    )
+                })?;
+            let info = node_from_row(&row, clock::now_ms(), timeout)?;
+            let payout = row.opt_text(8)?.unwrap_or_else(|| address.clone());
+            let earned = crate::earnings::node_earnings(conn, &address)?;
+            let earnings: Vec<Json_> = earned
+                .earned
+                .iter()
+                .map(|((token, chain), (total, unclaimed))| {
+                    json!({
+                        "token": token, "chain_id": chain,
+                        "earned": crate::ledger::format_amount(*total),
+                        "unclaimed": crate::ledger::format_amount(*unclaimed),
+                    })
+                })
+                .collect();
+            let mut value = serde_json::to_value(info).map_err(ApiError::internal)?;
+            if let Some(map) = value.as_object_mut() {
+                map.insert("payout".into(), json!(payout));
+                map.insert(
+                    "audits".into(),
+                    json!({ "passed": earned.passed, "failed": earned.failed }),
+                );
+                map.insert("earnings".into(), json!(earnings));
+            }
+            Ok(value)
+        })
+        .await?;
+    Ok(Json(value))
+}
+
 /// Who uploads: a signed-in contributor (bearer session) or anyone signing the request.
 pub struct Uploader {
     /// The uploader's address.
@@ -452,6 +583,20 @@ pub async fn create_object(
     let manifest = Manifest::parse(&uploader.body)
         .map_err(|e| ApiError::unprocessable(ErrorCode::InvalidManifest, e.to_string()))?;
     let id = manifest.object_id().to_string();
+    // Checked before anything is written: each shard is a row in the writer's transaction.
+    let shard_count = manifest.all_shard_ids().len();
+    let max_shards = relay.config.storage.max_manifest_shards;
+    if u64::try_from(shard_count).unwrap_or(u64::MAX) > max_shards {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::TooManyShards,
+            format!(
+                "the manifest lists {shard_count} shards, more than this relay takes in one object ({max_shards}): split the file, or seal it with longer segments"
+            ),
+        ));
+    }
+    let quota = to_i64(relay.config.storage.max_bytes_per_wallet);
+    let open_uploads = relay.config.storage.open_uploads;
     let hex_manifest = hex::encode(&uploader.body);
     let who = db_address(&uploader.address);
     let now = clock::now_ms();
@@ -461,6 +606,10 @@ pub async fn create_object(
             if conn.query_opt("SELECT id FROM objects WHERE id = $1", params![id.clone()])?.is_some() {
                 return Ok((false, upload_state(conn, &id)?));
             }
+            if !open_uploads {
+                check_may_upload(conn, &who, now)?;
+            }
+            check_quota(conn, &who, to_i64(manifest.sealed_len()), quota)?;
             let per_segment = manifest.params().total_shards();
             conn.execute(
                 "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",

@@ -40,6 +40,7 @@ audit_interval_secs = 1
 [storage]
 allow_private_nodes = true
 open_admission = true
+open_uploads = true
 
 [limits]
 ip_per_sec = 100000.0

@@ -38,6 +38,9 @@ pub trait SpecRules {
     /// (its item limit, its chains and tokens). Returns (reward, budget) in ledger units. What
     /// `POST /v1/campaigns` runs and the fuzz targets call.
     fn validate_for(&self, config: &crate::config::Config) -> ApiResult<(i64, i64)>;
+
+    /// The storage reservation in ledger units (0 when unset).
+    fn storage_budget_units(&self) -> ApiResult<i64>;
 }
 
 impl SpecRules for CampaignSpec {
@@ -49,6 +52,15 @@ impl SpecRules for CampaignSpec {
                 chains.len(),
                 chains.first().copied().unwrap_or(56)
             ))),
+        }
+    }
+
+    fn storage_budget_units(&self) -> ApiResult<i64> {
+        match &self.storage_budget {
+            None => Ok(0),
+            Some(text) => parse_amount(text).ok_or_else(|| {
+                invalid("storage_budget: a token amount with at most 6 decimals, below 10^12")
+            }),
         }
     }
 
@@ -140,6 +152,7 @@ impl SpecRules for CampaignSpec {
             }
         }
         validators::check(self)?;
+        self.storage_budget_units()?;
         Ok((reward, budget))
     }
 }

@@ -140,6 +140,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     // these back.
     config.storage.allow_private_nodes = true;
     config.storage.open_admission = true;
+    // Tests upload with throw-away keys; the metering tests set this back.
+    config.storage.open_uploads = true;
     config
 }
 
