@@ -141,6 +141,10 @@ pub struct Limits {
     pub sign_in_ipv4_prefix: u8,
     /// The IPv6 network sign-ins are counted by, as a prefix length (64: one subscriber's /64).
     pub sign_in_ipv6_prefix: u8,
+    /// Active leases one network (the sign-in networks above) may hold in one campaign at once,
+    /// so that a farm of wallets behind one address cannot take a campaign's tasks from everyone
+    /// else.
+    pub leases_per_network: u32,
 }
 
 /// One chain where rewards are claimed.
@@ -208,6 +212,7 @@ impl Default for Limits {
             sign_ins_per_hour: 60.0,
             sign_in_ipv4_prefix: 24,
             sign_in_ipv6_prefix: 64,
+            leases_per_network: 20,
         }
     }
 }
@@ -471,6 +476,9 @@ impl Config {
             return bad(
                 "limits: sign_in_ipv4_prefix is 0 to 32, sign_in_ipv6_prefix 0 to 128".into(),
             );
+        }
+        if self.limits.leases_per_network == 0 {
+            return bad("limits: leases_per_network is at least 1".into());
         }
         self.trusted_proxies()?;
         Ok(())

@@ -152,12 +152,14 @@ pub struct NewLease<'a> {
     pub created_ms: i64,
     /// When it runs out.
     pub expires_ms: i64,
+    /// The client's network (`limits::network_key`), when known.
+    pub network: Option<&'a str>,
 }
 
 /// Puts a reserved slot on an item: the lease, active, and the item's `taken + 1`.
 pub fn lease(conn: &mut dyn Conn, new: &NewLease<'_>) -> ApiResult<()> {
     conn.execute(
-        "INSERT INTO leases (id, campaign, idx, worker, session, state, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO leases (id, campaign, idx, worker, session, state, created_ms, expires_ms, network) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         params![
             new.id,
             new.campaign,
@@ -166,7 +168,8 @@ pub fn lease(conn: &mut dyn Conn, new: &NewLease<'_>) -> ApiResult<()> {
             new.session,
             LeaseState::Active.as_str(),
             new.created_ms,
-            new.expires_ms
+            new.expires_ms,
+            new.network
         ],
     )?;
     conn.execute(

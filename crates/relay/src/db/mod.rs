@@ -411,6 +411,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/0007_session_revocation.sql"),
     ),
+    (8, include_str!("../../migrations/0008_upload_once.sql")),
+    (9, include_str!("../../migrations/0009_lease_network.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {

@@ -1,0 +1,6 @@
+-- The network a lease was taken from (the sign-in network key: an IPv4 /24 or an IPv6 /64 by
+-- default), so that one network's active leases in a campaign can be counted and capped
+-- (`limits.leases_per_network`). Leases taken before this, or without a known client address,
+-- have none and count for no network.
+ALTER TABLE leases ADD COLUMN network TEXT;
+CREATE INDEX leases_network ON leases (campaign, network) WHERE state = 'active';
