@@ -35,6 +35,13 @@ pub struct Config {
     pub treasury_key_file: Option<PathBuf>,
     /// Addresses allowed to sign admin commands (operator grants of funding).
     pub operators: Vec<String>,
+    /// Validator addresses the operator approved: a campaign may name only these as its
+    /// `validators` (a requester could otherwise name itself, reject every upload unpaid and
+    /// still decrypt it, or name a stranger's key to flood it).
+    pub approved_validators: Vec<String>,
+    /// Let a campaign name any validator key but its requester's own (development and tests).
+    /// Env: `DATAHUB_OPEN_VALIDATORS` (`1`/`true`).
+    pub open_validators: bool,
     /// A local network for development (`datahub dev`): placeholder contracts are accepted, and
     /// with no `chains` the relay pays on [`Config::dev_chains`]. Never on a relay that pays
     /// anyone.
@@ -229,6 +236,8 @@ impl Default for Config {
             pkg_dir: None,
             treasury_key_file: None,
             operators: Vec::new(),
+            approved_validators: Vec::new(),
+            open_validators: false,
             dev: false,
             voucher_ttl_secs: 7 * 24 * 3600,
             voucher_return_margin_secs: 3600,
@@ -363,6 +372,9 @@ impl Config {
         if let Some(v) = var("DATAHUB_ALLOW_PRIVATE_NODES") {
             self.storage.allow_private_nodes = switch("DATAHUB_ALLOW_PRIVATE_NODES", v)?;
         }
+        if let Some(v) = var("DATAHUB_OPEN_VALIDATORS") {
+            self.open_validators = switch("DATAHUB_OPEN_VALIDATORS", v)?;
+        }
         if let Some(v) = var("DATAHUB_OPEN_ADMISSION") {
             self.storage.open_admission = switch("DATAHUB_OPEN_ADMISSION", v)?;
         }
@@ -440,6 +452,13 @@ impl Config {
                 }
             }
         }
+        for validator in &self.approved_validators {
+            if Address::parse(validator).is_err() {
+                return bad(format!(
+                    "approved_validators: {validator:?} is not an address (0x and 40 hex digits)"
+                ));
+            }
+        }
         for operator in &self.operators {
             if Address::parse(operator).is_err() {
                 return bad(format!(
@@ -497,6 +516,15 @@ impl Config {
         self.operators
             .iter()
             .any(|o| Address::parse(o).is_ok_and(|o| o == *address))
+    }
+
+    /// Whether a campaign may name the validator at `address`.
+    pub fn is_approved_validator(&self, address: &Address) -> bool {
+        self.open_validators
+            || self
+                .approved_validators
+                .iter()
+                .any(|v| Address::parse(v).is_ok_and(|v| v == *address))
     }
 
     /// The chain with this id.

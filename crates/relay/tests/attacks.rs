@@ -312,3 +312,99 @@ both!(images_over_plain_http_are_refused, |net| {
     let (status, body) = net.create_campaign(&owner, &spec).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 });
+
+/// An upload campaign naming `validators` (SEC 1 keys in hex).
+fn upload_spec(id: &str, owner: &SecretKey, validators: &[&SecretKey]) -> Value {
+    let validators: Vec<String> = validators
+        .iter()
+        .map(|k| hex::encode(k.public_key().to_compressed()))
+        .collect();
+    json!({
+        "id": id,
+        "kind": "image_upload",
+        "title": "Street photos",
+        "instructions": "Take a photo of a street.",
+        "items": [{ "prompt": "a photo of a street" }],
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "encryption_key": encryption_key(owner),
+        "chains": [CHAIN],
+        "upload": { "types": ["image/png"] },
+        "validators": validators,
+    })
+}
+
+mod validators_approved_by_the_operator {
+    use super::*;
+
+    async fn a_requester_cannot_judge_its_own_uploads(net: Net) {
+        let owner = key("owner");
+        let approved = key("approved validator");
+        let stranger = key("someone else's key");
+        let refusal = |status: StatusCode, body: &Value| {
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_campaign")),
+                "{body}"
+            );
+            body["message"].as_str().unwrap().to_owned()
+        };
+        // The requester as its own validator, even next to an approved one.
+        let spec = upload_spec("self-judged", &owner, &[&approved, &owner]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert!(
+            refusal(status, &body)
+                .starts_with("validators[1]: a requester may not validate its own campaign"),
+            "{body}"
+        );
+        // A key the operator did not approve.
+        let spec = upload_spec("flooding", &owner, &[&stranger]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        let message = refusal(status, &body);
+        assert!(
+            message.contains("is not a validator approved by this relay's operator"),
+            "{message}"
+        );
+        // An approved one is taken, and listed for requesters to choose from.
+        let spec = upload_spec("judged", &owner, &[&approved]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, info) = net.get("/v1/info", None).await;
+        assert_eq!(
+            info["approved_validators"],
+            json!([approved.public_key().address().to_checksum()])
+        );
+        assert_eq!(info["open_validators"], false);
+    }
+
+    fn approve_one(config: &mut datahub_relay::Config) {
+        config.open_validators = false;
+        config.approved_validators = vec![key("approved validator").public_key().address().to_checksum()];
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let net = Net::start_with(Backend::Sqlite, approve_one).unwrap();
+        a_requester_cannot_judge_its_own_uploads(net).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let Some(net) = Net::start_with(Backend::Postgres, approve_one) else {
+            return;
+        };
+        a_requester_cannot_judge_its_own_uploads(net).await;
+    }
+}
+
+both!(even_an_open_relay_refuses_a_requester_as_its_own_validator, |net| {
+    let owner = key("owner");
+    let spec = upload_spec("self-judged", &owner, &[&owner]);
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_campaign")),
+        "{body}"
+    );
+});

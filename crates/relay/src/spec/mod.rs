@@ -17,7 +17,7 @@ use serde_json::Value as Json_;
 pub use answer::check_answer;
 pub use settings::{Aggregation, Settings};
 pub use upload::{UPLOAD_IMAGE_TYPES, check_upload_rules};
-pub use validators::{MAX_VALIDATORS, validator_keys};
+pub use validators::{MAX_VALIDATORS, check_validators_of, validator_keys};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::parse_amount;

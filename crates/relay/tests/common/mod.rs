@@ -140,6 +140,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     // these back.
     config.storage.allow_private_nodes = true;
     config.storage.open_admission = true;
+    // Test campaigns name validator keys of their own; the tests of the defence set it back.
+    config.open_validators = true;
     config
 }
 
