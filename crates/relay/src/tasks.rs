@@ -16,7 +16,9 @@ use crate::auth::{Contributor, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, kind};
-use crate::slots::{self, Credit, GiveBack, LeaseEnd, LeaseState, NewLease, SubmissionStatus};
+use crate::slots::{
+    self, Credit, GiveBack, LeaseEnd, LeaseState, NewLease, Rejection, SubmissionStatus,
+};
 use crate::spec::{CampaignSpec, Settings, check_answer};
 use crate::{AppState, ClientIp, Relay, clock, limits, params, quality};
 
@@ -837,6 +839,8 @@ impl SubmitJob {
                 note_golden(conn, truth)
             }
             Verdict::GoldenWrong => {
+                let (status, why) = (SubmissionStatus::Rejected, Some(Rejection::Disagreed));
+                slots::set_status(conn, &self.campaign, idx, &self.id, status, why)?;
                 note_golden(conn, truth)?;
                 let why = GiveBack::GoldenMissed {
                     submission: &self.id,
@@ -909,10 +913,8 @@ impl SubmitJob {
             } else {
                 SubmissionStatus::Rejected
             };
-            conn.execute(
-                "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
-                params![status.as_str(), self.campaign.clone(), idx, a.id.clone()],
-            )?;
+            let reason = (status == SubmissionStatus::Rejected).then_some(Rejection::Disagreed);
+            slots::set_status(conn, &self.campaign, idx, &a.id, status, reason)?;
             if status == SubmissionStatus::Accepted {
                 slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
             } else {
@@ -1033,10 +1035,8 @@ impl SubmitJob {
             } else {
                 SubmissionStatus::Rejected
             };
-            conn.execute(
-                "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
-                params![status.as_str(), self.campaign.clone(), idx, a.id.clone()],
-            )?;
+            let reason = (status == SubmissionStatus::Rejected).then_some(Rejection::Disagreed);
+            slots::set_status(conn, &self.campaign, idx, &a.id, status, reason)?;
             if status == SubmissionStatus::Accepted {
                 slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
             } else {

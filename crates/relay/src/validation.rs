@@ -18,7 +18,7 @@ use serde_json::{Value as Json_, json};
 use crate::auth::{Signed, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
-use crate::slots::{self, Credit, GiveBack};
+use crate::slots::{self, Credit, GiveBack, Rejection, SubmissionStatus};
 use crate::spec::{CampaignSpec, validator_keys};
 use crate::{AppState, clock, params};
 
@@ -338,11 +338,12 @@ fn settle(
         return Ok(());
     }
     let (worker, session, reward) = (row.text(0)?, row.text(1)?, row.int(2)?);
-    let status = if accept { "accepted" } else { "rejected" };
-    conn.execute(
-        "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
-        params![status, campaign, idx, submission],
-    )?;
+    let (status, reason) = if accept {
+        (SubmissionStatus::Accepted, None)
+    } else {
+        (SubmissionStatus::Rejected, Some(Rejection::Validator))
+    };
+    slots::set_status(conn, campaign, idx, submission, status, reason)?;
     if accept {
         let (token, chains) = (row.text(4)?, row.text(5)?);
         let credit = Credit {

@@ -408,3 +408,64 @@ both!(even_an_open_relay_refuses_a_requester_as_its_own_validator, |net| {
         "{body}"
     );
 });
+
+/// The `(status, reason)` of each of `worker`'s submissions, oldest first.
+async fn reasons(net: &Net, worker: &Worker) -> Vec<(String, Value)> {
+    let (status, history) = net.get("/v1/me/history", Some(&worker.token)).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let mut out: Vec<(String, Value)> = history["submissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            if s["status"] == "rejected" {
+                assert!(s["why"].as_str().is_some_and(|w| !w.is_empty()), "{s}");
+            } else {
+                assert_eq!(s["why"], Value::Null, "{s}");
+            }
+            (s["status"].as_str().unwrap().to_owned(), s["reason"].clone())
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+both!(a_contributor_sees_why_an_answer_was_rejected_but_not_if_it_was_golden, |net| {
+    let owner = key("owner");
+    // Overlap 3, every task golden while there are golden items: one golden item's group and
+    // one ordinary item, each answered by three wallets, the first of them always wrong.
+    let mut spec = campaign_spec("why", &owner, 1, 3, "10");
+    spec["golden"] = golden(1, "false");
+    spec["golden_share"] = json!(1.0);
+    spec["min_trust"] = json!(0.0);
+    spec["max_overlap"] = json!(3);
+    net.create_campaign(&owner, &spec).await;
+    let mut wallets = Vec::new();
+    for i in 0..3 {
+        wallets.push(Worker::sign_in(&net, &format!("why {i}")).await);
+    }
+    for _ in 0..2 {
+        for (i, w) in wallets.iter_mut().enumerate() {
+            let (status, task) = w.next(&net, "why").await;
+            assert_eq!(status, StatusCode::OK, "{task}");
+            let golden = task["item"]["text"].as_str().unwrap().starts_with("gold");
+            // The wrong answer: "true" on the golden item, "false" on the ordinary one.
+            let answer = match (i == 0, golden) {
+                (true, true) | (false, false) => "true",
+                _ => "false",
+            };
+            let body = w.submission(&net, "why", task["lease"].as_str().unwrap(), &verdict(answer));
+            let (status, outcome) = w.submit(&net, &body).await;
+            assert_eq!(status, StatusCode::OK, "{outcome}");
+        }
+    }
+    // The wrong one was rejected twice, for the same stated reason whether the item was golden
+    // or not; the others were accepted twice, with no reason.
+    let disagreed = (String::from("rejected"), json!("disagreed"));
+    assert_eq!(reasons(&net, &wallets[0]).await, vec![disagreed.clone(), disagreed]);
+    for w in &wallets[1..] {
+        let accepted = (String::from("accepted"), Value::Null);
+        assert_eq!(reasons(&net, w).await, vec![accepted.clone(), accepted]);
+    }
+    assert_ledger_balanced(&net).await;
+});

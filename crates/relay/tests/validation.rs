@@ -345,6 +345,18 @@ both!(a_rejected_upload_is_unpaid_and_frees_its_slot, |net| {
         .await;
     assert_eq!(results["records"], json!([]), "{results}");
     assert_eq!(balance(&net, &alice).await, "0");
+    // Alice sees why, in the validator's words.
+    let (_, history) = net.get("/v1/me/history", Some(&alice.token)).await;
+    let mine = &history["submissions"][0];
+    assert_eq!(
+        (mine["status"].as_str(), mine["reason"].as_str()),
+        (Some("rejected"), Some("validator")),
+        "{history}"
+    );
+    assert_eq!(
+        mine["why"],
+        "a validator of the campaign rejected the upload: image is 32x32, smaller than 64x64"
+    );
     let (_, summary) = net.get("/v1/campaigns/one-slot", None).await;
     assert_eq!(summary["budget_left"], "0.05");
     assert_eq!(summary["open_tasks"], 1);

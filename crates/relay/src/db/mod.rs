@@ -412,7 +412,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0007_session_revocation.sql"),
     ),
     (8, include_str!("../../migrations/0008_upload_once.sql")),
-    (9, include_str!("../../migrations/0009_lease_network.sql")),
+    (9, include_str!("../../migrations/0009_cheaters.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {

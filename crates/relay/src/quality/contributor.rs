@@ -9,7 +9,7 @@ use super::shape::Shape;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::params;
-use crate::slots::{self, GiveBack, LeaseEnd, SubmissionStatus};
+use crate::slots::{self, GiveBack, LeaseEnd, Rejection, SubmissionStatus};
 use crate::spec::{CampaignSpec, Settings};
 
 /// Whether the contributor may lease a task now: not restricted, not cooling down after a
@@ -283,15 +283,8 @@ fn void_pending(
     )?;
     for row in &pending {
         let (id, idx, session) = (row.text(0)?, row.int(1)?, row.text(2)?);
-        conn.execute(
-            "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
-            params![
-                SubmissionStatus::Rejected.as_str(),
-                campaign,
-                idx,
-                id.clone()
-            ],
-        )?;
+        let why = Some(Rejection::Restricted);
+        slots::set_status(conn, campaign, idx, &id, SubmissionStatus::Rejected, why)?;
         let why = GiveBack::Rejected {
             submission: &id,
             session: &session,

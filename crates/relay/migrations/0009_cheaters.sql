@@ -4,3 +4,6 @@
 -- have none and count for no network.
 ALTER TABLE leases ADD COLUMN network TEXT;
 CREATE INDEX leases_network ON leases (campaign, network) WHERE state = 'active';
+-- Why a submission was rejected (`slots::Rejection`: disagreed, restricted, validator), for the
+-- contributor's history; NULL for submissions that were not, or were rejected before this.
+ALTER TABLE submissions ADD COLUMN reason TEXT;
