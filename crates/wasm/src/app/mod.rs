@@ -313,6 +313,8 @@ impl App {
             "restricted" => Some(T::Restricted),
             "skip_cooldown" => Some(T::SkipCooldown),
             "daily_cap" => Some(T::DailyCap),
+            "probation" => Some(T::Probation),
+            "network_lease_cap" => Some(T::NetworkLeaseCap),
             "4001" => Some(T::WalletRejected),
             "NoWallet" => Some(T::NoWalletFound),
             _ => None,
