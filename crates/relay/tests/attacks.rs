@@ -45,173 +45,189 @@ async fn record_of(net: &Net, owner: &SecretKey, campaign: &str, worker: &Worker
         .unwrap_or(Value::Null)
 }
 
-both!(throw_away_wallets_cannot_tell_golden_items_from_statuses, |net| {
-    let owner = key("owner");
-    // Overlap 3, half of every contributor's tasks golden; nobody restricted or on probation,
-    // so that every wallet keeps answering and every status is seen.
-    let mut spec = campaign_spec("learn", &owner, 6, 3, "100");
-    spec["golden"] = golden(6, "false");
-    spec["golden_share"] = json!(0.5);
-    spec["min_trust"] = json!(0.0);
-    spec["probation_tasks"] = json!(1000);
-    let (status, body) = net.create_campaign(&owner, &spec).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let mut wallets = Vec::new();
-    for i in 0..6 {
-        wallets.push(Worker::sign_in(&net, &format!("throw-away {i}")).await);
-    }
-    // The attacker's notes: per item, the answers given in its current group and every status
-    // seen at submission.
-    let mut group: HashMap<String, usize> = HashMap::new();
-    let mut golden_settled = 0;
-    for _round in 0..6 {
-        for w in &mut wallets {
-            let (status, task) = w.next(&net, "learn").await;
-            if status == StatusCode::NOT_FOUND {
-                assert_eq!(task["error"], "no_task", "{task}");
-                continue;
-            }
-            assert_eq!(status, StatusCode::OK, "{task}");
-            let text = task["item"]["text"].as_str().unwrap().to_owned();
-            let lease = task["lease"].as_str().unwrap().to_owned();
-            let body = w.submission(&net, "learn", &lease, &verdict("true"));
-            let (status, outcome) = w.submit(&net, &body).await;
-            assert_eq!(status, StatusCode::OK, "{outcome}");
-            let answers = group.entry(text.clone()).or_default();
-            *answers += 1;
-            if outcome["status"] == "pending" {
-                continue;
-            }
-            // Settled: only ever by the answer that completes a group of three, golden or not
-            // (before, a golden answer came back settled at once, alone).
-            assert_eq!(*answers, 3, "{text} settled by answer {answers}: {outcome}");
-            *answers = 0;
-            if text.starts_with("gold") {
-                assert_eq!(outcome["status"], "rejected", "{text}: {outcome}");
-                golden_settled += 1;
-            } else {
-                assert_eq!(outcome["status"], "accepted", "{text}: {outcome}");
+both!(
+    throw_away_wallets_cannot_tell_golden_items_from_statuses,
+    |net| {
+        let owner = key("owner");
+        // Overlap 3, half of every contributor's tasks golden; nobody restricted or on probation,
+        // so that every wallet keeps answering and every status is seen.
+        let mut spec = campaign_spec("learn", &owner, 6, 3, "100");
+        spec["golden"] = golden(6, "false");
+        spec["golden_share"] = json!(0.5);
+        spec["min_trust"] = json!(0.0);
+        spec["probation_tasks"] = json!(1000);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut wallets = Vec::new();
+        for i in 0..6 {
+            wallets.push(Worker::sign_in(&net, &format!("throw-away {i}")).await);
+        }
+        // The attacker's notes: per item, the answers given in its current group and every status
+        // seen at submission.
+        let mut group: HashMap<String, usize> = HashMap::new();
+        let mut golden_settled = 0;
+        for _round in 0..6 {
+            for w in &mut wallets {
+                let (status, task) = w.next(&net, "learn").await;
+                if status == StatusCode::NOT_FOUND {
+                    assert_eq!(task["error"], "no_task", "{task}");
+                    continue;
+                }
+                assert_eq!(status, StatusCode::OK, "{task}");
+                let text = task["item"]["text"].as_str().unwrap().to_owned();
+                let lease = task["lease"].as_str().unwrap().to_owned();
+                let body = w.submission(&net, "learn", &lease, &verdict("true"));
+                let (status, outcome) = w.submit(&net, &body).await;
+                assert_eq!(status, StatusCode::OK, "{outcome}");
+                let answers = group.entry(text.clone()).or_default();
+                *answers += 1;
+                if outcome["status"] == "pending" {
+                    continue;
+                }
+                // Settled: only ever by the answer that completes a group of three, golden or not
+                // (before, a golden answer came back settled at once, alone).
+                assert_eq!(*answers, 3, "{text} settled by answer {answers}: {outcome}");
+                *answers = 0;
+                if text.starts_with("gold") {
+                    assert_eq!(outcome["status"], "rejected", "{text}: {outcome}");
+                    golden_settled += 1;
+                } else {
+                    assert_eq!(outcome["status"], "accepted", "{text}: {outcome}");
+                }
             }
         }
+        // Golden items were handed out and checked, in groups, not skipped by the test.
+        assert!(golden_settled >= 2, "{group:?}");
+        let mut wrong = 0;
+        for w in &wallets {
+            wrong += record_of(&net, &owner, "learn", w).await["golden_wrong"]
+                .as_i64()
+                .unwrap_or(0);
+        }
+        assert_eq!(
+            wrong,
+            3 * golden_settled,
+            "every settled golden answer counted"
+        );
+        assert_ledger_balanced(&net).await;
     }
-    // Golden items were handed out and checked, in groups, not skipped by the test.
-    assert!(golden_settled >= 2, "{group:?}");
-    let mut wrong = 0;
-    for w in &wallets {
-        wrong += record_of(&net, &owner, "learn", w).await["golden_wrong"]
-            .as_i64()
-            .unwrap_or(0);
-    }
-    assert_eq!(wrong, 3 * golden_settled, "every settled golden answer counted");
-    assert_ledger_balanced(&net).await;
-});
+);
 
-both!(skipping_or_dropping_a_golden_item_costs_a_wrong_answer, |net| {
-    let owner = key("owner");
-    // Every task golden while golden items are left, then the ordinary ones.
-    let mut spec = campaign_spec("skip-gold", &owner, 2, 1, "10");
-    spec["golden"] = golden(2, "false");
-    spec["golden_share"] = json!(1.0);
-    net.create_campaign(&owner, &spec).await;
-    let prober = Worker::sign_in(&net, "prober").await;
-    let (status, task) = prober.next(&net, "skip-gold").await;
-    assert_eq!(status, StatusCode::OK, "{task}");
-    assert!(task["item"]["text"].as_str().unwrap().starts_with("gold"));
-    let lease = task["lease"].as_str().unwrap();
-    let (status, _) = net
-        .post(
+both!(
+    skipping_or_dropping_a_golden_item_costs_a_wrong_answer,
+    |net| {
+        let owner = key("owner");
+        // Every task golden while golden items are left, then the ordinary ones.
+        let mut spec = campaign_spec("skip-gold", &owner, 2, 1, "10");
+        spec["golden"] = golden(2, "false");
+        spec["golden_share"] = json!(1.0);
+        net.create_campaign(&owner, &spec).await;
+        let prober = Worker::sign_in(&net, "prober").await;
+        let (status, task) = prober.next(&net, "skip-gold").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        assert!(task["item"]["text"].as_str().unwrap().starts_with("gold"));
+        let lease = task["lease"].as_str().unwrap();
+        let (status, _) = net
+            .post(
+                &format!("/v1/leases/{lease}/skip"),
+                Some(&prober.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let record = record_of(&net, &owner, "skip-gold", &prober).await;
+        assert_eq!(record["golden_wrong"], 1, "a skipped golden item: {record}");
+        // The second golden item is left to run out (its expiry moved into the past, as if the
+        // lease time had passed); the next request sweeps it.
+        let (status, task) = prober.next(&net, "skip-gold").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        assert!(task["item"]["text"].as_str().unwrap().starts_with("gold"));
+        let lease = task["lease"].as_str().unwrap().to_owned();
+        net.relay()
+            .db
+            .write(move |conn: &mut dyn datahub_relay::db::Conn| {
+                conn.execute(
+                    "UPDATE leases SET expires_ms = 0 WHERE id = $1",
+                    datahub_relay::params![lease],
+                )
+            })
+            .await
+            .unwrap();
+        let (status, task) = prober.next(&net, "skip-gold").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        let record = record_of(&net, &owner, "skip-gold", &prober).await;
+        assert_eq!(
+            record["golden_wrong"], 2,
+            "a golden item let run out: {record}"
+        );
+        // Skipping an ordinary item costs nothing.
+        assert!(task["item"]["text"].as_str().unwrap().starts_with("item"));
+        let lease = task["lease"].as_str().unwrap();
+        net.post(
             &format!("/v1/leases/{lease}/skip"),
             Some(&prober.token),
             &json!({}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK);
-    let record = record_of(&net, &owner, "skip-gold", &prober).await;
-    assert_eq!(record["golden_wrong"], 1, "a skipped golden item: {record}");
-    // The second golden item is left to run out (its expiry moved into the past, as if the
-    // lease time had passed); the next request sweeps it.
-    let (status, task) = prober.next(&net, "skip-gold").await;
-    assert_eq!(status, StatusCode::OK, "{task}");
-    assert!(task["item"]["text"].as_str().unwrap().starts_with("gold"));
-    let lease = task["lease"].as_str().unwrap().to_owned();
-    net.relay()
-        .db
-        .write(move |conn: &mut dyn datahub_relay::db::Conn| {
-            conn.execute(
-                "UPDATE leases SET expires_ms = 0 WHERE id = $1",
-                datahub_relay::params![lease],
-            )
-        })
-        .await
-        .unwrap();
-    let (status, task) = prober.next(&net, "skip-gold").await;
-    assert_eq!(status, StatusCode::OK, "{task}");
-    let record = record_of(&net, &owner, "skip-gold", &prober).await;
-    assert_eq!(record["golden_wrong"], 2, "a golden item let run out: {record}");
-    // Skipping an ordinary item costs nothing.
-    assert!(task["item"]["text"].as_str().unwrap().starts_with("item"));
-    let lease = task["lease"].as_str().unwrap();
-    net.post(
-        &format!("/v1/leases/{lease}/skip"),
-        Some(&prober.token),
-        &json!({}),
-    )
-    .await;
-    let record = record_of(&net, &owner, "skip-gold", &prober).await;
-    assert_eq!(record["golden_wrong"], 2, "{record}");
-    assert_ledger_balanced(&net).await;
-});
+        let record = record_of(&net, &owner, "skip-gold", &prober).await;
+        assert_eq!(record["golden_wrong"], 2, "{record}");
+        assert_ledger_balanced(&net).await;
+    }
+);
 
-both!(new_wallets_take_few_tasks_until_an_answer_is_confirmed, |net| {
-    let owner = key("owner");
-    let mut spec = campaign_spec("probe", &owner, 10, 1, "10");
-    spec["golden"] = golden(10, "false");
-    spec["golden_share"] = json!(0.5);
-    spec["probation_tasks"] = json!(2);
-    let (status, body) = net.create_campaign(&owner, &spec).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["quality"]["probation_tasks"], 2, "{body}");
-    // A bot answering "true" to everything is wrong on every golden item: two tasks, no more.
-    let mut bot = Worker::sign_in(&net, "fresh bot").await;
-    for _ in 0..2 {
-        let (status, outcome) = bot.work(&net, "probe", &verdict("true")).await;
-        assert_eq!(status, StatusCode::OK, "{outcome}");
-    }
-    let (status, body) = bot.next(&net, "probe").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, Some("probation")),
-        "{body}"
-    );
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("until one of their answers is confirmed right"),
-        "{body}"
-    );
-    // Someone who gets the golden item in their first two tasks right goes on.
-    let mut honest = Worker::sign_in(&net, "fresh honest").await;
-    for _ in 0..4 {
-        let (status, task) = honest.next(&net, "probe").await;
-        assert_eq!(status, StatusCode::OK, "{task}");
-        let text = task["item"]["text"].as_str().unwrap();
-        let answer = if text.starts_with("gold") {
-            "false"
-        } else {
-            "true"
-        };
-        let body = honest.submission(
-            &net,
-            "probe",
-            task["lease"].as_str().unwrap(),
-            &verdict(answer),
+both!(
+    new_wallets_take_few_tasks_until_an_answer_is_confirmed,
+    |net| {
+        let owner = key("owner");
+        let mut spec = campaign_spec("probe", &owner, 10, 1, "10");
+        spec["golden"] = golden(10, "false");
+        spec["golden_share"] = json!(0.5);
+        spec["probation_tasks"] = json!(2);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["quality"]["probation_tasks"], 2, "{body}");
+        // A bot answering "true" to everything is wrong on every golden item: two tasks, no more.
+        let mut bot = Worker::sign_in(&net, "fresh bot").await;
+        for _ in 0..2 {
+            let (status, outcome) = bot.work(&net, "probe", &verdict("true")).await;
+            assert_eq!(status, StatusCode::OK, "{outcome}");
+        }
+        let (status, body) = bot.next(&net, "probe").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("probation")),
+            "{body}"
         );
-        let (status, outcome) = honest.submit(&net, &body).await;
-        assert_eq!(status, StatusCode::OK, "{outcome}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("until one of their answers is confirmed right"),
+            "{body}"
+        );
+        // Someone who gets the golden item in their first two tasks right goes on.
+        let mut honest = Worker::sign_in(&net, "fresh honest").await;
+        for _ in 0..4 {
+            let (status, task) = honest.next(&net, "probe").await;
+            assert_eq!(status, StatusCode::OK, "{task}");
+            let text = task["item"]["text"].as_str().unwrap();
+            let answer = if text.starts_with("gold") {
+                "false"
+            } else {
+                "true"
+            };
+            let body = honest.submission(
+                &net,
+                "probe",
+                task["lease"].as_str().unwrap(),
+                &verdict(answer),
+            );
+            let (status, outcome) = honest.submit(&net, &body).await;
+            assert_eq!(status, StatusCode::OK, "{outcome}");
+        }
+        assert_ledger_balanced(&net).await;
     }
-    assert_ledger_balanced(&net).await;
-});
+);
 
 /// `POST /v1/campaigns/{campaign}/next` for `worker`, as if from `ip`.
 async fn next_from(net: &Net, worker: &Worker, campaign: &str, ip: &str) -> (StatusCode, Value) {
@@ -380,7 +396,12 @@ mod validators_approved_by_the_operator {
 
     fn approve_one(config: &mut datahub_relay::Config) {
         config.open_validators = false;
-        config.approved_validators = vec![key("approved validator").public_key().address().to_checksum()];
+        config.approved_validators = vec![
+            key("approved validator")
+                .public_key()
+                .address()
+                .to_checksum(),
+        ];
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -398,16 +419,19 @@ mod validators_approved_by_the_operator {
     }
 }
 
-both!(even_an_open_relay_refuses_a_requester_as_its_own_validator, |net| {
-    let owner = key("owner");
-    let spec = upload_spec("self-judged", &owner, &[&owner]);
-    let (status, body) = net.create_campaign(&owner, &spec).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_campaign")),
-        "{body}"
-    );
-});
+both!(
+    even_an_open_relay_refuses_a_requester_as_its_own_validator,
+    |net| {
+        let owner = key("owner");
+        let spec = upload_spec("self-judged", &owner, &[&owner]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_campaign")),
+            "{body}"
+        );
+    }
+);
 
 /// The `(status, reason)` of each of `worker`'s submissions, oldest first.
 async fn reasons(net: &Net, worker: &Worker) -> Vec<(String, Value)> {
@@ -423,49 +447,63 @@ async fn reasons(net: &Net, worker: &Worker) -> Vec<(String, Value)> {
             } else {
                 assert_eq!(s["why"], Value::Null, "{s}");
             }
-            (s["status"].as_str().unwrap().to_owned(), s["reason"].clone())
+            (
+                s["status"].as_str().unwrap().to_owned(),
+                s["reason"].clone(),
+            )
         })
         .collect();
     out.reverse();
     out
 }
 
-both!(a_contributor_sees_why_an_answer_was_rejected_but_not_if_it_was_golden, |net| {
-    let owner = key("owner");
-    // Overlap 3, every task golden while there are golden items: one golden item's group and
-    // one ordinary item, each answered by three wallets, the first of them always wrong.
-    let mut spec = campaign_spec("why", &owner, 1, 3, "10");
-    spec["golden"] = golden(1, "false");
-    spec["golden_share"] = json!(1.0);
-    spec["min_trust"] = json!(0.0);
-    spec["max_overlap"] = json!(3);
-    net.create_campaign(&owner, &spec).await;
-    let mut wallets = Vec::new();
-    for i in 0..3 {
-        wallets.push(Worker::sign_in(&net, &format!("why {i}")).await);
-    }
-    for _ in 0..2 {
-        for (i, w) in wallets.iter_mut().enumerate() {
-            let (status, task) = w.next(&net, "why").await;
-            assert_eq!(status, StatusCode::OK, "{task}");
-            let golden = task["item"]["text"].as_str().unwrap().starts_with("gold");
-            // The wrong answer: "true" on the golden item, "false" on the ordinary one.
-            let answer = match (i == 0, golden) {
-                (true, true) | (false, false) => "true",
-                _ => "false",
-            };
-            let body = w.submission(&net, "why", task["lease"].as_str().unwrap(), &verdict(answer));
-            let (status, outcome) = w.submit(&net, &body).await;
-            assert_eq!(status, StatusCode::OK, "{outcome}");
+both!(
+    a_contributor_sees_why_an_answer_was_rejected_but_not_if_it_was_golden,
+    |net| {
+        let owner = key("owner");
+        // Overlap 3, every task golden while there are golden items: one golden item's group and
+        // one ordinary item, each answered by three wallets, the first of them always wrong.
+        let mut spec = campaign_spec("why", &owner, 1, 3, "10");
+        spec["golden"] = golden(1, "false");
+        spec["golden_share"] = json!(1.0);
+        spec["min_trust"] = json!(0.0);
+        spec["max_overlap"] = json!(3);
+        net.create_campaign(&owner, &spec).await;
+        let mut wallets = Vec::new();
+        for i in 0..3 {
+            wallets.push(Worker::sign_in(&net, &format!("why {i}")).await);
         }
+        for _ in 0..2 {
+            for (i, w) in wallets.iter_mut().enumerate() {
+                let (status, task) = w.next(&net, "why").await;
+                assert_eq!(status, StatusCode::OK, "{task}");
+                let golden = task["item"]["text"].as_str().unwrap().starts_with("gold");
+                // The wrong answer: "true" on the golden item, "false" on the ordinary one.
+                let answer = match (i == 0, golden) {
+                    (true, true) | (false, false) => "true",
+                    _ => "false",
+                };
+                let body = w.submission(
+                    &net,
+                    "why",
+                    task["lease"].as_str().unwrap(),
+                    &verdict(answer),
+                );
+                let (status, outcome) = w.submit(&net, &body).await;
+                assert_eq!(status, StatusCode::OK, "{outcome}");
+            }
+        }
+        // The wrong one was rejected twice, for the same stated reason whether the item was golden
+        // or not; the others were accepted twice, with no reason.
+        let disagreed = (String::from("rejected"), json!("disagreed"));
+        assert_eq!(
+            reasons(&net, &wallets[0]).await,
+            vec![disagreed.clone(), disagreed]
+        );
+        for w in &wallets[1..] {
+            let accepted = (String::from("accepted"), Value::Null);
+            assert_eq!(reasons(&net, w).await, vec![accepted.clone(), accepted]);
+        }
+        assert_ledger_balanced(&net).await;
     }
-    // The wrong one was rejected twice, for the same stated reason whether the item was golden
-    // or not; the others were accepted twice, with no reason.
-    let disagreed = (String::from("rejected"), json!("disagreed"));
-    assert_eq!(reasons(&net, &wallets[0]).await, vec![disagreed.clone(), disagreed]);
-    for w in &wallets[1..] {
-        let accepted = (String::from("accepted"), Value::Null);
-        assert_eq!(reasons(&net, w).await, vec![accepted.clone(), accepted]);
-    }
-    assert_ledger_balanced(&net).await;
-});
+);

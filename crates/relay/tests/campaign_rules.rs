@@ -79,8 +79,7 @@ both!(image_urls_may_be_paths_on_the_relay, |net| {
         );
         let message = refusal(&net, &owner, &spec).await;
         assert!(
-            message
-                .starts_with("items[0]: image_url must be an https URL or a path on the relay"),
+            message.starts_with("items[0]: image_url must be an https URL or a path on the relay"),
             "{bad:?}: {message}"
         );
     }
