@@ -290,7 +290,9 @@ async fn decide(
                     params![validator, signed_verdict.to_string(), job.clone()],
                 )?;
                 let mut answer = outcome(conn, &job, &campaign, idx, &submission, false)?;
-                answer["second_opinion"] = json!(true);
+                if let Some(fields) = answer.as_object_mut() {
+                    fields.insert("second_opinion".into(), json!(true));
+                }
                 return Ok(answer);
             }
             conn.execute(
