@@ -487,12 +487,14 @@ async fn start(exe: &Path, name: &str, args: &[String], log: &Path) -> Result<(C
     let mut command = Command::new(exe);
     // Every node of a dev network is on 127.0.0.1 and registers itself: the relay must accept
     // private endpoints and unadmitted nodes, which a public relay refuses (docs/relay.md,
-    // "Storage nodes"), and any local key may upload (`datahub object put` with a fresh key).
-    // Nodes ignore these; a value set by the user wins.
+    // "Storage nodes"), any local key may upload (`datahub object put` with a fresh key), and
+    // its demo validators are nobody's approved ones. Nodes ignore these; a value set by the
+    // user wins.
     for switch in [
         "DATAHUB_ALLOW_PRIVATE_NODES",
         "DATAHUB_OPEN_ADMISSION",
         "DATAHUB_OPEN_UPLOADS",
+        "DATAHUB_OPEN_VALIDATORS",
     ] {
         if std::env::var_os(switch).is_none() {
             command.env(switch, "1");

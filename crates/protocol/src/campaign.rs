@@ -89,6 +89,10 @@ pub struct CampaignSpec {
     /// Tasks one wallet may lease from this campaign in 24 hours (default: no cap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tasks_per_day: Option<u32>,
+    /// Tasks a wallet new to this campaign may lease before one of its answers is confirmed
+    /// right (default 20; only with golden items).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probation_tasks: Option<u32>,
 }
 
 /// A golden item and its known answer.

@@ -229,6 +229,12 @@ codes! {
     UploadNotAllowed = "upload_not_allowed",
     /// 403: the wallet's objects would exceed its storage quota.
     QuotaExceeded = "quota_exceeded",
+    /// 429: a wallet new to the campaign has taken its probation tasks; one of its answers must be confirmed right first.
+    Probation = "probation",
+    /// 429: this network holds as many of the campaign's leases as it may.
+    NetworkLeaseCap = "network_lease_cap",
+    /// A validator rejected this upload; another validator must agree before it is rejected.
+    SecondOpinion = "second_opinion",
 }
 
 impl std::fmt::Display for ErrorCode {

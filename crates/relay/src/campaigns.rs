@@ -33,6 +33,7 @@ pub async fn create(
     let spec: CampaignSpec = signed.json()?;
     let (reward, budget) = spec.validate_for(&relay.config)?;
     let storage = spec.storage_budget_units()?;
+    crate::spec::check_validators_of(&spec, &relay.config, &signed.signer)?;
     let chain = spec.paying_chain()?;
     let owner = db_address(&signed.signer);
     let spec_hash = blake3::hash(&serde_json::to_vec(&spec).map_err(ApiError::internal)?)

@@ -35,6 +35,13 @@ pub struct Config {
     pub treasury_key_file: Option<PathBuf>,
     /// Addresses allowed to sign admin commands (operator grants of funding).
     pub operators: Vec<String>,
+    /// Validator addresses the operator approved: a campaign may name only these as its
+    /// `validators` (a requester could otherwise name itself, reject every upload unpaid and
+    /// still decrypt it, or name a stranger's key to flood it).
+    pub approved_validators: Vec<String>,
+    /// Let a campaign name any validator key but its requester's own (development and tests).
+    /// Env: `DATAHUB_OPEN_VALIDATORS` (`1`/`true`).
+    pub open_validators: bool,
     /// A local network for development (`datahub dev`): placeholder contracts are accepted, and
     /// with no `chains` the relay pays on [`Config::dev_chains`]. Never on a relay that pays
     /// anyone.
@@ -181,6 +188,10 @@ pub struct Limits {
     pub sign_in_ipv4_prefix: u8,
     /// The IPv6 network sign-ins are counted by, as a prefix length (64: one subscriber's /64).
     pub sign_in_ipv6_prefix: u8,
+    /// Active leases one network (the sign-in networks above) may hold in one campaign at once,
+    /// so that a farm of wallets behind one address cannot take a campaign's tasks from everyone
+    /// else.
+    pub leases_per_network: u32,
 }
 
 /// One chain where rewards are claimed.
@@ -248,6 +259,7 @@ impl Default for Limits {
             sign_ins_per_hour: 60.0,
             sign_in_ipv4_prefix: 24,
             sign_in_ipv6_prefix: 64,
+            leases_per_network: 20,
         }
     }
 }
@@ -264,6 +276,8 @@ impl Default for Config {
             pkg_dir: None,
             treasury_key_file: None,
             operators: Vec::new(),
+            approved_validators: Vec::new(),
+            open_validators: false,
             dev: false,
             voucher_ttl_secs: 7 * 24 * 3600,
             voucher_return_margin_secs: 3600,
@@ -398,6 +412,9 @@ impl Config {
         if let Some(v) = var("DATAHUB_ALLOW_PRIVATE_NODES") {
             self.storage.allow_private_nodes = switch("DATAHUB_ALLOW_PRIVATE_NODES", v)?;
         }
+        if let Some(v) = var("DATAHUB_OPEN_VALIDATORS") {
+            self.open_validators = switch("DATAHUB_OPEN_VALIDATORS", v)?;
+        }
         if let Some(v) = var("DATAHUB_OPEN_ADMISSION") {
             self.storage.open_admission = switch("DATAHUB_OPEN_ADMISSION", v)?;
         }
@@ -478,6 +495,13 @@ impl Config {
                 }
             }
         }
+        for validator in &self.approved_validators {
+            if Address::parse(validator).is_err() {
+                return bad(format!(
+                    "approved_validators: {validator:?} is not an address (0x and 40 hex digits)"
+                ));
+            }
+        }
         for operator in &self.operators {
             if Address::parse(operator).is_err() {
                 return bad(format!(
@@ -534,6 +558,9 @@ impl Config {
                 "limits: sign_in_ipv4_prefix is 0 to 32, sign_in_ipv6_prefix 0 to 128".into(),
             );
         }
+        if self.limits.leases_per_network == 0 {
+            return bad("limits: leases_per_network is at least 1".into());
+        }
         self.trusted_proxies()?;
         Ok(())
     }
@@ -551,6 +578,15 @@ impl Config {
         self.operators
             .iter()
             .any(|o| Address::parse(o).is_ok_and(|o| o == *address))
+    }
+
+    /// Whether a campaign may name the validator at `address`.
+    pub fn is_approved_validator(&self, address: &Address) -> bool {
+        self.open_validators
+            || self
+                .approved_validators
+                .iter()
+                .any(|v| Address::parse(v).is_ok_and(|v| v == *address))
     }
 
     /// The chain with this id.

@@ -53,6 +53,8 @@ pub async fn info(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
         "version": env!("CARGO_PKG_VERSION"),
         "database": relay.db.backend(),
         "siwe_domains": relay.siwe_domains,
+        "approved_validators": relay.config.approved_validators,
+        "open_validators": relay.config.open_validators,
         "chains": chains,
     })))
 }

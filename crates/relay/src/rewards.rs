@@ -12,6 +12,7 @@ use crate::auth::{Contributor, db_address};
 use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer, kind};
+use crate::slots::Rejection;
 use crate::{AppState, clock, params};
 
 fn chain_list(text: &str) -> Vec<u64> {
@@ -100,18 +101,21 @@ pub async fn history(
                 })
                 .collect::<ApiResult<_>>()?;
             let subs = conn.query(
-                "SELECT id, campaign, status, reward, created_ms FROM submissions WHERE worker = $1 ORDER BY created_ms DESC, id LIMIT $2",
+                "SELECT s.id, s.campaign, s.status, s.reward, s.created_ms, s.reason, v.body FROM submissions s LEFT JOIN verdicts v ON v.submission = s.id AND v.accept = 0 WHERE s.worker = $1 ORDER BY s.created_ms DESC, s.id LIMIT $2",
                 params![wallet, limit],
             )?;
             let submissions = subs
                 .iter()
                 .map(|r| -> ApiResult<Json_> {
+                    let reason = r.opt_text(5)?.as_deref().and_then(Rejection::parse);
                     Ok(json!({
                         "submission": r.text(0)?,
                         "campaign": r.text(1)?,
                         "status": r.text(2)?,
                         "reward": ledger::format_amount(r.int(3)?),
                         "at": Timestamp::from_unix_millis(r.int(4)?).to_string(),
+                        "reason": reason.map(Rejection::as_str),
+                        "why": reason.map(|reason| why_rejected(reason, r.opt_text(6).ok().flatten())),
                     }))
                 })
                 .collect::<ApiResult<_>>()?;
@@ -121,6 +125,25 @@ pub async fn history(
     Ok(Json(
         json!({ "entries": entries, "submissions": submissions }),
     ))
+}
+
+/// What a contributor is told about a rejected submission; a validator's own reasons (from the
+/// verdict it signed) follow its rejection.
+fn why_rejected(reason: Rejection, verdict_body: Option<String>) -> String {
+    let reasons: Vec<String> = verdict_body
+        .and_then(|body| serde_json::from_str::<Json_>(&body).ok())
+        .and_then(|body| {
+            body.get("reasons").and_then(Json_::as_array).map(|list| {
+                list.iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    match (reason, reasons.is_empty()) {
+        (Rejection::Validator, false) => format!("{}: {}", reason.message(), reasons.join("; ")),
+        _ => reason.message().to_owned(),
+    }
 }
 
 /// The body of `POST /v1/claims`.

@@ -152,12 +152,14 @@ pub struct NewLease<'a> {
     pub created_ms: i64,
     /// When it runs out.
     pub expires_ms: i64,
+    /// The client's network (`limits::network_key`), when known.
+    pub network: Option<&'a str>,
 }
 
 /// Puts a reserved slot on an item: the lease, active, and the item's `taken + 1`.
 pub fn lease(conn: &mut dyn Conn, new: &NewLease<'_>) -> ApiResult<()> {
     conn.execute(
-        "INSERT INTO leases (id, campaign, idx, worker, session, state, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO leases (id, campaign, idx, worker, session, state, created_ms, expires_ms, network) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         params![
             new.id,
             new.campaign,
@@ -166,7 +168,8 @@ pub fn lease(conn: &mut dyn Conn, new: &NewLease<'_>) -> ApiResult<()> {
             new.session,
             LeaseState::Active.as_str(),
             new.created_ms,
-            new.expires_ms
+            new.expires_ms,
+            new.network
         ],
     )?;
     conn.execute(
@@ -233,6 +236,72 @@ pub fn credit(conn: &mut dyn Conn, credit: &Credit<'_>, now: i64) -> ApiResult<(
             "campaign {campaign} reward not credited: {applied:?}"
         ))),
     }
+}
+
+/// Why a submission was rejected (`submissions.reason`), shown to its contributor. A golden
+/// answer judged wrong is [`Self::Disagreed`], like an outvoted one: the reason must not tell
+/// golden items apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The answer differed from the one accepted for its item (its aggregate or known answer).
+    Disagreed,
+    /// Voided when its contributor was restricted in the campaign.
+    Restricted,
+    /// A validator rejected the upload (its reasons are in the verdict).
+    Validator,
+}
+
+impl Rejection {
+    /// The name in the database and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disagreed => "disagreed",
+            Self::Restricted => "restricted",
+            Self::Validator => "validator",
+        }
+    }
+
+    /// Reads a stored reason.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Disagreed, Self::Restricted, Self::Validator]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+
+    /// What the contributor is told.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Disagreed => {
+                "your answer differed from the answer accepted for this item; read the instructions again"
+            }
+            Self::Restricted => {
+                "voided: too many of your answers in this campaign disagreed with known or accepted answers, so you were restricted in it"
+            }
+            Self::Validator => "a validator of the campaign rejected the upload",
+        }
+    }
+}
+
+/// Sets a submission's status, with why when it is rejected.
+pub fn set_status(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    idx: i64,
+    submission: &str,
+    status: SubmissionStatus,
+    reason: Option<Rejection>,
+) -> ApiResult<()> {
+    conn.execute(
+        "UPDATE submissions SET status = $1, reason = $2 WHERE campaign = $3 AND idx = $4 AND id = $5",
+        params![
+            status.as_str(),
+            reason.map(Rejection::as_str),
+            campaign,
+            idx,
+            submission
+        ],
+    )?;
+    Ok(())
 }
 
 /// How a lease ends without an answer.

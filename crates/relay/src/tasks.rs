@@ -2,8 +2,9 @@
 //! signed by its session key (an EIP-712 `SubmissionReceipt` bound to the lease), and is
 //! credited at once — or, for items answered by several people, as soon as they agree.
 
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
 use datahub_core::eth::{
     Address, Eip712Domain, SessionError, Signature, SubmissionReceipt, Timestamp, TypedStruct,
     U256, keccak256,
@@ -15,9 +16,11 @@ use crate::auth::{Contributor, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, kind};
-use crate::slots::{self, Credit, GiveBack, LeaseEnd, LeaseState, NewLease, SubmissionStatus};
+use crate::slots::{
+    self, Credit, GiveBack, LeaseEnd, LeaseState, NewLease, Rejection, SubmissionStatus,
+};
 use crate::spec::{CampaignSpec, Settings, check_answer};
-use crate::{AppState, Relay, clock, params, quality};
+use crate::{AppState, ClientIp, Relay, clock, limits, params, quality};
 
 /// The EIP-712 domain receipts are signed under, for a session's chain.
 pub fn receipt_domain(relay: &Relay, chain_id: u64) -> ApiResult<Eip712Domain> {
@@ -39,16 +42,19 @@ pub fn receipt_domain(relay: &Relay, chain_id: u64) -> ApiResult<Eip712Domain> {
 /// Moves leases past their time back into the pool (at most `limit` per call).
 pub fn sweep_expired(conn: &mut dyn Conn, now: i64, limit: i64) -> ApiResult<usize> {
     let rows = conn.query(
-        "SELECT id, campaign, idx FROM leases WHERE state = 'active' AND expires_ms < $1 ORDER BY expires_ms LIMIT $2",
+        "SELECT id, campaign, idx, worker FROM leases WHERE state = 'active' AND expires_ms < $1 ORDER BY expires_ms LIMIT $2",
         params![now, limit],
     )?;
     for row in &rows {
         let lease = row.text(0)?;
+        let (campaign, idx) = (row.text(1)?, row.int(2)?);
         let why = GiveBack::Lease {
             lease: &lease,
             end: LeaseEnd::Expired,
         };
-        slots::give_back(conn, &row.text(1)?, row.int(2)?, why, now)?;
+        slots::give_back(conn, &campaign, idx, why, now)?;
+        // Letting a golden item run out must cost what skipping it does.
+        quality::note_unanswered(conn, &campaign, idx, &row.text(3)?, now)?;
     }
     Ok(rows.len())
 }
@@ -72,6 +78,7 @@ pub struct Task {
 pub async fn next(
     State(relay): State<AppState>,
     Path(campaign): Path<String>,
+    client: Option<Extension<ClientIp>>,
     Contributor(info): Contributor,
 ) -> ApiResult<Json<Task>> {
     if !info.session.grant.campaigns.allows(&campaign) {
@@ -92,6 +99,16 @@ pub async fn next(
         }
     };
     let secret = quality::golden_secret(&relay.key);
+    let limits_config = &relay.config.limits;
+    let network = client.map(|Extension(ClientIp(ip))| {
+        limits::network_key(
+            ip,
+            limits_config.sign_in_ipv4_prefix,
+            limits_config.sign_in_ipv6_prefix,
+        )
+        .to_string()
+    });
+    let network_cap = i64::from(limits_config.leases_per_network);
     let task = relay
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<Task> {
@@ -129,6 +146,8 @@ pub async fn next(
                 _ => return Err(ApiError::conflict(ErrorCode::CampaignClosed, "the campaign is closed")),
             }
             quality::check_daily_cap(conn, &settings, &campaign, &worker, now)?;
+            quality::check_probation(conn, &settings, &campaign, &worker)?;
+            check_network_leases(conn, &campaign, network.as_deref(), network_cap)?;
             if !slots::reserve(conn, &campaign)? {
                 return Err(ApiError::conflict(ErrorCode::BudgetSpent, "the campaign has no paid tasks left"));
             }
@@ -161,6 +180,7 @@ pub async fn next(
                     session: &session,
                     created_ms: now,
                     expires_ms: expires,
+                    network: network.as_deref(),
                 },
             )?;
             task(lease, payload, now, expires)
@@ -171,6 +191,35 @@ pub async fn next(
         .leases
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(Json(task))
+}
+
+/// Refuses a new lease when the client's network already holds `cap` active leases in the
+/// campaign: one wallet holds one lease per campaign, but a farm of wallets behind one address
+/// could otherwise hold them all and starve everyone else.
+fn check_network_leases(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    network: Option<&str>,
+    cap: i64,
+) -> ApiResult<()> {
+    let Some(network) = network else {
+        return Ok(());
+    };
+    let rows = conn.query(
+        "SELECT COUNT(*) FROM leases WHERE campaign = $1 AND network = $2 AND state = 'active'",
+        params![campaign, network],
+    )?;
+    let held = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+    if held >= cap {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::NetworkLeaseCap,
+            format!(
+                "your network already holds {cap} tasks of this campaign, its limit; answer or skip one of them, then ask again"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /v1/leases/{id}/skip`: gives a task back; it is not offered to this contributor again.
@@ -203,7 +252,11 @@ pub async fn skip(
                 lease: &lease,
                 end: LeaseEnd::Skipped,
             };
-            slots::give_back(conn, &campaign, row.int(1)?, why, now)?;
+            let idx = row.int(1)?;
+            slots::give_back(conn, &campaign, idx, why, now)?;
+            // A skipped golden item costs what a wrong answer costs: otherwise wallets would
+            // skip whatever they suspect is golden, for free.
+            quality::note_unanswered(conn, &campaign, idx, &worker, now)?;
             let spec = conn
                 .query_opt(
                     "SELECT spec FROM campaigns WHERE id = $1",
@@ -502,6 +555,11 @@ enum Verdict {
     AwaitValidator,
     /// Pending until the item has the answers it wants; the last one decides it.
     AwaitVotes,
+    /// A golden item's answer on a campaign whose items wait for several answers: pending like
+    /// any other until the golden item has as many pending answers as an item wants, then each
+    /// judged against the known answer (paid when right). From outside it looks like
+    /// [`Self::AwaitVotes`].
+    AwaitGolden,
 }
 
 impl Verdict {
@@ -510,18 +568,24 @@ impl Verdict {
         match self {
             Self::GoldenRight | Self::AtOnce => SubmissionStatus::Accepted,
             Self::GoldenWrong => SubmissionStatus::Rejected,
-            Self::AwaitValidator | Self::AwaitVotes => SubmissionStatus::Pending,
+            Self::AwaitValidator | Self::AwaitVotes | Self::AwaitGolden => {
+                SubmissionStatus::Pending
+            }
         }
     }
 }
 
-/// The rule for a new answer. Golden items are judged at once against their known answer
-/// (campaigns with validators have no golden items: those are uploads); uploads wait for a
-/// validator when the campaign names some and are accepted at once otherwise; any other answer
-/// is accepted at once when its item is decided by one answer (`max_overlap` 1), and waits for
-/// the item's other answers otherwise.
+/// The rule for a new answer. A golden answer is settled on the schedule of the campaign's
+/// other answers, so that nobody can tell golden items by how their answers come back: at once
+/// when items are decided by one answer (`max_overlap` 1), against the known answer; otherwise
+/// pending until the golden item has as many pending answers as an item wants. Campaigns with
+/// validators have no golden items (those are uploads). Uploads wait for a validator when the
+/// campaign names some and are accepted at once otherwise; any other answer is accepted at
+/// once when its item is decided by one answer, and waits for the item's other answers
+/// otherwise.
 fn decide(facts: &Facts<'_>) -> Verdict {
     match facts.golden {
+        Some(_) if facts.max_overlap > 1 => Verdict::AwaitGolden,
         Some(truth) if truth == facts.key => Verdict::GoldenRight,
         Some(_) => Verdict::GoldenWrong,
         None if facts.upload && facts.validators => Verdict::AwaitValidator,
@@ -790,6 +854,8 @@ impl SubmitJob {
                 note_golden(conn, truth)
             }
             Verdict::GoldenWrong => {
+                let (status, why) = (SubmissionStatus::Rejected, Some(Rejection::Disagreed));
+                slots::set_status(conn, &self.campaign, idx, &self.id, status, why)?;
                 note_golden(conn, truth)?;
                 let why = GiveBack::GoldenMissed {
                     submission: &self.id,
@@ -814,7 +880,78 @@ impl SubmitJob {
                 slots::commit(conn, &self.session, reward)?;
                 self.resolve(conn, idx, item)
             }
+            Verdict::AwaitGolden => {
+                slots::commit(conn, &self.session, reward)?;
+                self.resolve_golden(conn, idx, item, truth)
+            }
         }
+    }
+
+    /// The pending answers to item `idx`, oldest first.
+    fn pending_answers(&self, conn: &mut dyn Conn, idx: i64) -> ApiResult<Vec<PendingAnswer>> {
+        let rows = conn.query(
+            "SELECT id, answer_key, worker, session, answer FROM submissions WHERE campaign = $1 AND idx = $2 AND status = 'pending' ORDER BY created_ms",
+            params![self.campaign.clone(), idx],
+        )?;
+        let mut answers = Vec::with_capacity(rows.len());
+        for row in &rows {
+            answers.push(PendingAnswer {
+                id: row.text(0)?,
+                key: row.text(1)?,
+                worker: row.text(2)?,
+                session: row.text(3)?,
+                answer: row.text(4)?,
+            });
+        }
+        Ok(answers)
+    }
+
+    /// Once a golden item has as many pending answers as an item wants (its `wanted`, the
+    /// campaign's overlap), they are all settled in this request, as an ordinary item's are by
+    /// its last answer: right ones paid, wrong ones rejected and their slots given back, and
+    /// each counted in its author's golden record. The item then takes a new group.
+    fn resolve_golden(
+        &self,
+        conn: &mut dyn Conn,
+        idx: i64,
+        item: &ItemRow,
+        truth: &str,
+    ) -> ApiResult<()> {
+        let answers = self.pending_answers(conn, idx)?;
+        if i64::try_from(answers.len()).unwrap_or(i64::MAX) < item.wanted {
+            return Ok(());
+        }
+        let (spec, reward) = (&self.info.spec, self.info.reward);
+        for a in &answers {
+            let status = if a.key == truth {
+                SubmissionStatus::Accepted
+            } else {
+                SubmissionStatus::Rejected
+            };
+            let reason = (status == SubmissionStatus::Rejected).then_some(Rejection::Disagreed);
+            slots::set_status(conn, &self.campaign, idx, &a.id, status, reason)?;
+            if status == SubmissionStatus::Accepted {
+                slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
+            } else {
+                let why = GiveBack::Rejected {
+                    submission: &a.id,
+                    session: &a.session,
+                    reward,
+                };
+                slots::give_back(conn, &self.campaign, idx, why, self.now)?;
+            }
+            quality::note_golden(
+                conn,
+                spec,
+                reward,
+                &self.campaign,
+                &a.worker,
+                truth,
+                &a.key,
+                self.now,
+            )?;
+        }
+        Ok(())
     }
 
     /// The submission's status as stored now.
@@ -868,20 +1005,7 @@ impl SubmitJob {
     /// more answer is asked for; otherwise the answers that agree with the aggregate are
     /// accepted and credited in this request, the others rejected and their slots given back.
     fn resolve(&self, conn: &mut dyn Conn, idx: i64, item: &ItemRow) -> ApiResult<()> {
-        let rows = conn.query(
-            "SELECT id, answer_key, worker, session, answer FROM submissions WHERE campaign = $1 AND idx = $2 AND status = 'pending' ORDER BY created_ms",
-            params![self.campaign.clone(), idx],
-        )?;
-        let mut answers = Vec::with_capacity(rows.len());
-        for row in &rows {
-            answers.push(PendingAnswer {
-                id: row.text(0)?,
-                key: row.text(1)?,
-                worker: row.text(2)?,
-                session: row.text(3)?,
-                answer: row.text(4)?,
-            });
-        }
+        let answers = self.pending_answers(conn, idx)?;
         let count = i64::try_from(answers.len()).unwrap_or(i64::MAX);
         if count < item.wanted {
             return Ok(());
@@ -926,10 +1050,8 @@ impl SubmitJob {
             } else {
                 SubmissionStatus::Rejected
             };
-            conn.execute(
-                "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
-                params![status.as_str(), self.campaign.clone(), idx, a.id.clone()],
-            )?;
+            let reason = (status == SubmissionStatus::Rejected).then_some(Rejection::Disagreed);
+            slots::set_status(conn, &self.campaign, idx, &a.id, status, reason)?;
             if status == SubmissionStatus::Accepted {
                 slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
             } else {
@@ -978,15 +1100,18 @@ mod tests {
     }
 
     #[test]
-    fn golden_items_are_judged_at_once_against_their_answer() {
-        assert_eq!(decide(&facts(Some("true"), "true")), Verdict::GoldenRight);
-        assert_eq!(decide(&facts(Some("true"), "false")), Verdict::GoldenWrong);
-        // Whatever the overlap: a golden answer never waits for others.
-        let single = Facts {
+    fn golden_items_are_settled_on_the_schedule_of_ordinary_ones() {
+        // Where answers wait for others, a golden answer waits too, right or wrong.
+        assert_eq!(decide(&facts(Some("true"), "true")), Verdict::AwaitGolden);
+        assert_eq!(decide(&facts(Some("true"), "false")), Verdict::AwaitGolden);
+        assert_eq!(Verdict::AwaitGolden.status(), SubmissionStatus::Pending);
+        // Where one answer decides an item, a golden one is judged at once.
+        let single = |key| Facts {
             max_overlap: 1,
-            ..facts(Some("a"), "b")
+            ..facts(Some("a"), key)
         };
-        assert_eq!(decide(&single), Verdict::GoldenWrong);
+        assert_eq!(decide(&single("b")), Verdict::GoldenWrong);
+        assert_eq!(decide(&single("a")), Verdict::GoldenRight);
         assert_eq!(Verdict::GoldenRight.status(), SubmissionStatus::Accepted);
         assert_eq!(Verdict::GoldenWrong.status(), SubmissionStatus::Rejected);
     }

@@ -18,7 +18,7 @@ use serde_json::{Value as Json_, json};
 use crate::auth::{Signed, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::slots::{self, Credit, GiveBack};
+use crate::slots::{self, Credit, GiveBack, Rejection, SubmissionStatus};
 use crate::spec::{CampaignSpec, validator_keys};
 use crate::{AppState, clock, params};
 
@@ -96,8 +96,8 @@ pub async fn next_job(State(relay): State<AppState>, signed: Signed) -> ApiResul
                 return Ok(Some((held, expires)));
             }
             let Some(row) = conn.query_opt(
-                &format!("SELECT {columns} {join} WHERE j.state = 'open' AND j.lease_expires_ms < $1 AND j.validators LIKE $2 ORDER BY j.created_ms, j.id LIMIT 1"),
-                params![now, format!("%,{validator},%")],
+                &format!("SELECT {columns} {join} WHERE j.state = 'open' AND j.lease_expires_ms < $1 AND j.validators LIKE $2 AND (j.first_reject IS NULL OR j.first_reject <> $3) ORDER BY j.created_ms, j.id LIMIT 1"),
+                params![now, format!("%,{validator},%"), validator.clone()],
             )? else {
                 return Ok(None);
             };
@@ -227,7 +227,7 @@ async fn decide(
         .write(move |conn: &mut dyn Conn| -> ApiResult<Json_> {
             let row = conn
                 .query_opt(
-                    "SELECT submission, campaign, idx, object, validators, state, validator, lease_expires_ms FROM validation_jobs WHERE id = $1",
+                    "SELECT submission, campaign, idx, object, validators, state, validator, lease_expires_ms, first_reject FROM validation_jobs WHERE id = $1",
                     params![job.clone()],
                 )?
                 .ok_or_else(|| ApiError::not_found(ErrorCode::NoJob, format!("no validation job {job:?}")))?;
@@ -267,6 +267,34 @@ async fn decide(
                     format!("this job is about object {object}"),
                 ));
             }
+            let first_reject = row.opt_text(8)?;
+            if first_reject.as_deref() == Some(validator.as_str()) {
+                if !accept {
+                    return outcome(conn, &job, &campaign, idx, &submission, true);
+                }
+                return Err(ApiError::conflict(
+                    ErrorCode::SecondOpinion,
+                    "you rejected this upload; another validator of the campaign decides it now",
+                ));
+            }
+            // A rejection needs a second validator to agree, where the campaign names one: a
+            // single validator cannot leave an upload unpaid alone. The first rejection is kept
+            // as signed, and the job goes back for another validator.
+            let validators = row.text(4)?.split(',').filter(|v| !v.is_empty()).count();
+            if !accept && first_reject.is_none() && validators >= 2 {
+                let signed_verdict = json!({
+                    "path": path, "body": body_text, "time_ms": time_ms, "signature": signature,
+                });
+                conn.execute(
+                    "UPDATE validation_jobs SET first_reject = $1, first_reject_verdict = $2, validator = NULL, lease_expires_ms = 0 WHERE id = $3",
+                    params![validator, signed_verdict.to_string(), job.clone()],
+                )?;
+                let mut answer = outcome(conn, &job, &campaign, idx, &submission, false)?;
+                if let Some(fields) = answer.as_object_mut() {
+                    fields.insert("second_opinion".into(), json!(true));
+                }
+                return Ok(answer);
+            }
             conn.execute(
                 "INSERT INTO verdicts (job, submission, campaign, object, validator, accept, path, body, time_ms, signature, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 params![
@@ -282,7 +310,8 @@ async fn decide(
             outcome(conn, &job, &campaign, idx, &submission, false)
         })
         .await?;
-    if outcome.get("duplicate") == Some(&json!(false)) {
+    // A first rejection waiting for a second opinion is not a verdict yet.
+    if outcome.get("duplicate") == Some(&json!(false)) && outcome.get("second_opinion").is_none() {
         let counter = if accept {
             &relay.metrics.accepted
         } else {
@@ -338,11 +367,12 @@ fn settle(
         return Ok(());
     }
     let (worker, session, reward) = (row.text(0)?, row.text(1)?, row.int(2)?);
-    let status = if accept { "accepted" } else { "rejected" };
-    conn.execute(
-        "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
-        params![status, campaign, idx, submission],
-    )?;
+    let (status, reason) = if accept {
+        (SubmissionStatus::Accepted, None)
+    } else {
+        (SubmissionStatus::Rejected, Some(Rejection::Validator))
+    };
+    slots::set_status(conn, campaign, idx, submission, status, reason)?;
     if accept {
         let (token, chains) = (row.text(4)?, row.text(5)?);
         let credit = Credit {

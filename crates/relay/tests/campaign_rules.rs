@@ -68,6 +68,9 @@ both!(image_urls_may_be_paths_on_the_relay, |net| {
         "/demo/\u{7f}.svg",
         "javascript:alert(1)",
         "ftp://example.org/x.svg",
+        "http://example.org/cat.png",
+        "https:///cat.png",
+        "https://example.org/a cat.png",
     ] {
         let spec = with(
             with(base.clone(), "id", json!("bad-url")),
@@ -76,8 +79,7 @@ both!(image_urls_may_be_paths_on_the_relay, |net| {
         );
         let message = refusal(&net, &owner, &spec).await;
         assert!(
-            message
-                .starts_with("items[0]: image_url must be an http(s) URL or a path on the relay"),
+            message.starts_with("items[0]: image_url must be an https URL or a path on the relay"),
             "{bad:?}: {message}"
         );
     }

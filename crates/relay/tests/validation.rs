@@ -345,6 +345,18 @@ both!(a_rejected_upload_is_unpaid_and_frees_its_slot, |net| {
         .await;
     assert_eq!(results["records"], json!([]), "{results}");
     assert_eq!(balance(&net, &alice).await, "0");
+    // Alice sees why, in the validator's words.
+    let (_, history) = net.get("/v1/me/history", Some(&alice.token)).await;
+    let mine = &history["submissions"][0];
+    assert_eq!(
+        (mine["status"].as_str(), mine["reason"].as_str()),
+        (Some("rejected"), Some("validator")),
+        "{history}"
+    );
+    assert_eq!(
+        mine["why"],
+        "a validator of the campaign rejected the upload: image is 32x32, smaller than 64x64"
+    );
     let (_, summary) = net.get("/v1/campaigns/one-slot", None).await;
     assert_eq!(summary["budget_left"], "0.05");
     assert_eq!(summary["open_tasks"], 1);
@@ -480,4 +492,69 @@ both!(without_validators_an_upload_is_accepted_at_once, |net| {
     // Nobody's job: any key asking gets none.
     let (status, _) = next_job(&net, &key("validator"), &json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+});
+
+both!(a_rejection_needs_a_second_validator_to_agree, |net| {
+    let owner = key("owner");
+    let (first, second) = (key("validator one"), key("validator two"));
+    let spec = upload_spec("two-eyes", &owner, &[&first, &second], 2, "1");
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut alice = Worker::sign_in(&net, "alice").await;
+    let reject =
+        |object: &str| json!({ "object": object, "accept": false, "reasons": ["blurred"] });
+    // One validator rejecting alone leaves the upload pending, for the other to decide.
+    let object = stored_object(&net, 21, &alice).await;
+    let (_, outcome) = upload(&net, &mut alice, "two-eyes", &object).await;
+    assert_eq!(outcome["status"], "pending");
+    let (_, job) = next_job(&net, &first, &json!({})).await;
+    let job = job["job"].as_str().unwrap().to_owned();
+    let (status, settled) = verdict(&net, &first, &job, &reject(&object)).await;
+    assert_eq!(status, StatusCode::OK, "{settled}");
+    assert_eq!(
+        (
+            settled["status"].as_str(),
+            settled["second_opinion"].as_bool()
+        ),
+        (Some("pending"), Some(true)),
+        "{settled}"
+    );
+    // The same rejection again is the same answer; the rejecter cannot take the job back, nor
+    // turn around and accept it.
+    let (status, again) = verdict(&net, &first, &job, &reject(&object)).await;
+    assert_eq!(
+        (status, again["duplicate"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "{again}"
+    );
+    let (status, none) = next_job(&net, &first, &json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{none}");
+    let accept = json!({ "object": object, "accept": true });
+    let (status, body) = verdict(&net, &first, &job, &accept).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("second_opinion")),
+        "{body}"
+    );
+    // The second validator disagrees: the upload is paid.
+    let (_, taken) = next_job(&net, &second, &json!({})).await;
+    assert_eq!(taken["job"], job.as_str());
+    let (status, settled) = verdict(&net, &second, &job, &accept).await;
+    assert_eq!(status, StatusCode::OK, "{settled}");
+    assert_eq!(settled["status"], "accepted");
+    assert_eq!(balance(&net, &alice).await, "0.05");
+    // Both reject the next one: it is rejected.
+    let object = stored_object(&net, 22, &alice).await;
+    let (_, outcome) = upload(&net, &mut alice, "two-eyes", &object).await;
+    assert_eq!(outcome["status"], "pending");
+    let (_, job) = next_job(&net, &second, &json!({})).await;
+    let job = job["job"].as_str().unwrap().to_owned();
+    let (_, settled) = verdict(&net, &second, &job, &reject(&object)).await;
+    assert_eq!(settled["status"], "pending", "{settled}");
+    let (_, taken) = next_job(&net, &first, &json!({})).await;
+    assert_eq!(taken["job"], job.as_str());
+    let (_, settled) = verdict(&net, &first, &job, &reject(&object)).await;
+    assert_eq!(settled["status"], "rejected", "{settled}");
+    assert_eq!(balance(&net, &alice).await, "0.05");
+    assert_ledger_balanced(&net).await;
 });

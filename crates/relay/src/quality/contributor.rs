@@ -9,7 +9,7 @@ use super::shape::Shape;
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::params;
-use crate::slots::{self, GiveBack, LeaseEnd, SubmissionStatus};
+use crate::slots::{self, GiveBack, LeaseEnd, Rejection, SubmissionStatus};
 use crate::spec::{CampaignSpec, Settings};
 
 /// Whether the contributor may lease a task now: not restricted, not cooling down after a
@@ -52,6 +52,34 @@ pub fn check_daily_cap(
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Whether a wallet on probation may have one more lease: until one of its answers has been
+/// confirmed right (a golden answer, or an answer its item's aggregate agreed with), it may
+/// take `probation_tasks` tasks of a campaign that has golden items. Throw-away wallets thus
+/// get a few tasks each, not a campaign's worth. Any confirmed answer lifts it, not only a
+/// golden one: otherwise the moment the cap lifts would name a golden item.
+pub fn check_probation(
+    conn: &mut dyn Conn,
+    settings: &Settings,
+    campaign: &str,
+    worker: &str,
+) -> ApiResult<()> {
+    if settings.golden_share <= 0.0 {
+        return Ok(());
+    }
+    let record = Record::load(conn, campaign, worker)?;
+    if record.golden_right + record.agreed == 0 && record.tasks >= settings.probation_tasks {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Probation,
+            format!(
+                "new contributors may take {} tasks of this campaign until one of their answers is confirmed right; come back once your answers are checked",
+                settings.probation_tasks
+            ),
+        ));
     }
     Ok(())
 }
@@ -106,6 +134,50 @@ pub fn note_skip(
         record.skip_window_ms = now;
     }
     record.save(conn, campaign, worker)
+}
+
+/// Counts a lease of item `idx` that ended unanswered (skipped, or run out): a golden one
+/// costs its contributor what a wrong answer costs, so that skipping what one suspects is
+/// golden gains nothing. Other items cost nothing here (skip floods have their own cool-down).
+pub fn note_unanswered(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    idx: i64,
+    worker: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let golden = conn
+        .query_opt(
+            "SELECT golden FROM items WHERE campaign = $1 AND idx = $2",
+            params![campaign, idx],
+        )?
+        .map(|r| r.opt_text(0))
+        .transpose()?
+        .flatten();
+    if golden.is_none() {
+        return Ok(());
+    }
+    let row = conn
+        .query_opt(
+            "SELECT spec, reward FROM campaigns WHERE id = $1",
+            params![campaign],
+        )?
+        .ok_or_else(|| ApiError::internal("lease of a missing campaign"))?;
+    let spec: CampaignSpec = serde_json::from_str(&row.text(0)?).map_err(ApiError::internal)?;
+    let shape = Shape::of(&spec);
+    let mut record = Record::load(conn, campaign, worker)?;
+    record.golden_wrong += 1;
+    record.score(0.0, 1.0);
+    settle_trust(
+        conn,
+        &spec,
+        &shape,
+        row.int(1)?,
+        campaign,
+        worker,
+        &mut record,
+        now,
+    )
 }
 
 /// Counts an answer refused as too fast against the contributor's trust.
@@ -211,15 +283,8 @@ fn void_pending(
     )?;
     for row in &pending {
         let (id, idx, session) = (row.text(0)?, row.int(1)?, row.text(2)?);
-        conn.execute(
-            "UPDATE submissions SET status = $1 WHERE campaign = $2 AND idx = $3 AND id = $4",
-            params![
-                SubmissionStatus::Rejected.as_str(),
-                campaign,
-                idx,
-                id.clone()
-            ],
-        )?;
+        let why = Some(Rejection::Restricted);
+        slots::set_status(conn, campaign, idx, &id, SubmissionStatus::Rejected, why)?;
         let why = GiveBack::Rejected {
             submission: &id,
             session: &session,

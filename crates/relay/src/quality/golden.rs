@@ -71,7 +71,34 @@ pub fn golden_turn(
     if !due {
         return Ok(None);
     }
-    let unseen = "FROM items WHERE campaign = $1 AND golden IS NOT NULL AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.campaign = items.campaign AND l.idx = items.idx AND l.worker = $2)";
+    let pick = unit_hash(
+        secret,
+        &[campaign, worker, "pick", &record.tasks.to_string()],
+    );
+    // Golden answers wait until their item has a group as large as an item's overlap (see
+    // `tasks::Verdict::AwaitGolden`): a group already open is filled first, so that nobody's
+    // golden answer waits longer than an ordinary one; otherwise any golden item they have
+    // not had, drawn per contributor.
+    let open = "AND EXISTS (SELECT 1 FROM submissions s WHERE s.campaign = items.campaign AND s.idx = items.idx AND s.status = 'pending')";
+    for filter in [open, ""] {
+        if let Some(item) = draw_unseen(conn, campaign, worker, filter, pick)? {
+            return Ok(Some(item));
+        }
+    }
+    Ok(None)
+}
+
+/// The golden item at `pick` (in [0, 1)) among those `worker` has not had that pass `filter`.
+fn draw_unseen(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    worker: &str,
+    filter: &str,
+    pick: f64,
+) -> ApiResult<Option<(i64, String)>> {
+    let unseen = format!(
+        "FROM items WHERE campaign = $1 AND golden IS NOT NULL AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.campaign = items.campaign AND l.idx = items.idx AND l.worker = $2) {filter}"
+    );
     let rows = conn.query(
         &format!("SELECT COUNT(*) {unseen}"),
         params![campaign, worker],
@@ -80,13 +107,10 @@ pub fn golden_turn(
     if count == 0 {
         return Ok(None);
     }
-    let pick = (unit_hash(
-        secret,
-        &[campaign, worker, "pick", &record.tasks.to_string()],
-    ) * count as f64) as i64;
+    let offset = ((pick * count as f64) as i64).clamp(0, count - 1);
     let row = conn.query_opt(
         &format!("SELECT idx, payload {unseen} ORDER BY idx LIMIT 1 OFFSET $3"),
-        params![campaign, worker, pick.clamp(0, count - 1)],
+        params![campaign, worker, offset],
     )?;
     row.map(|r| Ok((r.int(0)?, r.text(1)?))).transpose()
 }

@@ -20,7 +20,7 @@ pub(super) fn check_item(item: &Json_) -> Result<(), String> {
         }
         if key == "image_url" && !is_image_url(text) {
             return Err(
-                "image_url must be an http(s) URL or a path on the relay (\"/demo/cat.svg\": one leading /, no . or .. segment, no backslash or control character)".into(),
+                "image_url must be an https URL or a path on the relay (\"/demo/cat.svg\": one leading /, no . or .. segment, no backslash or control character); plain http is refused: serve the image over https".into(),
             );
         }
         if key == "object" && (text.len() != 64 || hex::decode(text).is_err()) {
@@ -30,13 +30,16 @@ pub(super) fn check_item(item: &Json_) -> Result<(), String> {
     Ok(())
 }
 
-/// An absolute http(s) URL, or a root-relative path that clients resolve against the relay's
+/// An absolute https URL with a host, or a root-relative path that clients resolve against the relay's
 /// own origin and that cannot climb out of it: `/` then no second `/`, no `.` or `..` segment
 /// (percent-encoded ones included: URL parsers decode `%2e`), no backslash (which browsers
 /// read as `/`), no control character.
 fn is_image_url(text: &str) -> bool {
-    if text.starts_with("https://") || text.starts_with("http://") {
-        return true;
+    // Plain http is refused: a contributor's browser would fetch it in the clear (anyone on the
+    // path sees who looks at what, and can swap the image) and the page's CSP blocks it anyway.
+    if let Some(rest) = text.strip_prefix("https://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        return !host.is_empty() && !text.chars().any(|c| c.is_control() || c.is_whitespace());
     }
     let Some(path) = text.strip_prefix('/') else {
         return false;

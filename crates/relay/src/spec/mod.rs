@@ -18,7 +18,7 @@ pub use datahub_protocol::{Aggregation, CampaignSpec, GoldenItem, Kind};
 pub use answer::check_answer;
 pub use settings::Settings;
 pub use upload::{UPLOAD_IMAGE_TYPES, check_upload_rules};
-pub use validators::{MAX_VALIDATORS, validator_keys};
+pub use validators::{MAX_VALIDATORS, check_validators_of, validator_keys};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::parse_amount;

@@ -24,12 +24,16 @@ pub struct Settings {
     pub skip_window_ms: i64,
     /// Leases per wallet per 24 hours, if capped.
     pub max_tasks_per_day: Option<i64>,
+    /// Leases a wallet may have in the campaign before one of its answers is confirmed right
+    /// (probation; only when the campaign has golden items).
+    pub probation_tasks: i64,
 }
 
 impl Settings {
     /// The settings of `spec`, defaults filled in: Dawid–Skene, confidence 0.9, at most twice
     /// the overlap (the overlap itself when it is 1: such items are decided by their one
-    /// answer), golden share 0.1, minimum trust 0.05, 20 skips per 600 s, no daily cap.
+    /// answer), golden share 0.1, minimum trust 0.05, 20 skips per 600 s, no daily cap, 20 tasks
+    /// on probation.
     pub fn of(spec: &CampaignSpec) -> Self {
         let overlap = i64::from(spec.overlap);
         let default_max = if overlap <= 1 {
@@ -46,6 +50,7 @@ impl Settings {
             max_skips: spec.max_skips.map_or(20, i64::from),
             skip_window_ms: i64::from(spec.skip_window_seconds.unwrap_or(600)) * 1000,
             max_tasks_per_day: spec.max_tasks_per_day.map(i64::from),
+            probation_tasks: spec.probation_tasks.map_or(20, i64::from),
         }
     }
 
@@ -85,6 +90,12 @@ impl Settings {
         {
             return Err("max_tasks_per_day: 1 to 1000000".into());
         }
+        if spec
+            .probation_tasks
+            .is_some_and(|m| m == 0 || m > 1_000_000)
+        {
+            return Err("probation_tasks: 1 to 1000000".into());
+        }
         if spec.kind.is_upload() && (spec.aggregation.is_some() || spec.confidence.is_some()) {
             return Err("aggregation, confidence: upload tasks are not aggregated".into());
         }
@@ -102,6 +113,7 @@ impl Settings {
             "max_skips": self.max_skips,
             "skip_window_seconds": self.skip_window_ms / 1000,
             "max_tasks_per_day": self.max_tasks_per_day,
+            "probation_tasks": self.probation_tasks,
         })
     }
 }

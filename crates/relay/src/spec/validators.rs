@@ -35,6 +35,30 @@ pub(super) fn check(spec: &CampaignSpec) -> ApiResult<()> {
     Ok(())
 }
 
+/// Checks who a campaign names as validators: never its own requester (who would reject every
+/// upload unpaid and still decrypt it: free data), and only validators this relay's operator
+/// approved (`approved_validators`), so that nobody floods a stranger's key with jobs.
+pub fn check_validators_of(
+    spec: &CampaignSpec,
+    config: &crate::config::Config,
+    owner: &Address,
+) -> ApiResult<()> {
+    for (i, address) in validator_keys(spec)?.iter().enumerate() {
+        if address == owner {
+            return Err(invalid(format!(
+                "validators[{i}]: a requester may not validate its own campaign; name validators approved by this relay's operator"
+            )));
+        }
+        if !config.is_approved_validator(address) {
+            return Err(invalid(format!(
+                "validators[{i}]: {} is not a validator approved by this relay's operator (GET /v1/info lists them); name an approved one",
+                address.to_checksum()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The validators' addresses, in the spec's order.
 pub fn validator_keys(spec: &CampaignSpec) -> ApiResult<Vec<Address>> {
     spec.validators

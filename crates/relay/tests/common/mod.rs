@@ -142,6 +142,8 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.storage.open_admission = true;
     // Tests upload with throw-away keys; the metering tests set this back.
     config.storage.open_uploads = true;
+    // Test campaigns name validator keys of their own; the tests of the defence set it back.
+    config.open_validators = true;
     config
 }
 

@@ -325,6 +325,8 @@ impl App {
             Some(ErrorCode::Restricted) => Some(T::Restricted),
             Some(ErrorCode::SkipCooldown) => Some(T::SkipCooldown),
             Some(ErrorCode::DailyCap) => Some(T::DailyCap),
+            Some(ErrorCode::Probation) => Some(T::Probation),
+            Some(ErrorCode::NetworkLeaseCap) => Some(T::NetworkLeaseCap),
             Some(_) => None,
             None => match code.as_str() {
                 "network" => Some(T::RelayDown),

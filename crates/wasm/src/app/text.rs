@@ -139,6 +139,8 @@ pub enum T {
     Restricted,
     SkipCooldown,
     DailyCap,
+    Probation,
+    NetworkLeaseCap,
     WalletRejected,
     NoWalletFound,
     MicDenied,
@@ -320,6 +322,14 @@ impl T {
             Self::DailyCap => (
                 "You have reached today's limit for this campaign. Come back tomorrow.",
                 "您已达到该活动今天的上限，请明天再来。",
+            ),
+            Self::Probation => (
+                "New here: more tasks open once your first answers are checked. Come back a little later.",
+                "新参与者：您的首批答案核实后将开放更多任务，请稍后再来。",
+            ),
+            Self::NetworkLeaseCap => (
+                "Many people on your network are working on this campaign. Try again in a few minutes.",
+                "您所在网络中有许多人正在参与此活动，请几分钟后再试。",
             ),
             Self::WalletRejected => (
                 "The wallet did not sign. Try again when ready.",
