@@ -236,8 +236,16 @@ pub async fn repair_round(relay: &AppState) -> ApiResult<(i64, u64)> {
                 let wrap = conn.query(&select, params![now - timeout, MIN_REPUTATION, (REPAIR_BATCH - taken).min(start), 0_i64])?;
                 rows.extend(wrap);
             }
-            let segments = rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect::<ApiResult<_>>()?;
-            Ok((count, segments))
+            let mut segments: Vec<(String, i64)> = rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect::<ApiResult<_>>()?;
+            // Whole segments whose shards bunch on a node or in a region while the network has
+            // room to spread them (a node came back, or joined): spread again.
+            let (crowded, listed) = crowded_segments(conn, now, timeout)?;
+            for segment in listed {
+                if !segments.contains(&segment) {
+                    segments.push(segment);
+                }
+            }
+            Ok((count + crowded, segments))
         })
         .await?;
     relay.metrics.segments_at_risk.store(at_risk, Relaxed);
@@ -251,31 +259,87 @@ pub async fn repair_round(relay: &AppState) -> ApiResult<(i64, u64)> {
     Ok((at_risk, rebuilt))
 }
 
-/// A shard position of a segment: position, shard id, healthy, node, node endpoint, length.
+/// Segments whose healthy shards share a node or a region although the live network has
+/// enough nodes and regions to keep them apart: how many, and up to a batch of them, from a
+/// random place in the list (as for segments at risk). The test is [`storage::Spread`]'s,
+/// done in SQL so that a network that cannot do better is not scanned shard by shard.
+fn crowded_segments(
+    conn: &mut dyn Conn,
+    now: i64,
+    timeout: i64,
+) -> ApiResult<(i64, Vec<(String, i64)>)> {
+    let (nodes, regions) = storage::live_spread(conn, now, timeout)?;
+    let (nodes, regions) = (
+        i64::try_from(nodes).unwrap_or(i64::MAX),
+        i64::try_from(regions).unwrap_or(i64::MAX),
+    );
+    let crowded = "FROM shards s JOIN nodes n ON n.address = s.node \
+        WHERE s.stored = 1 AND n.last_seen_ms >= $1 AND n.reputation >= $2 \
+        GROUP BY s.object, s.segment \
+        HAVING COUNT(DISTINCT s.node) < CASE WHEN COUNT(*) < $3 THEN COUNT(*) ELSE $3 END \
+        OR COUNT(DISTINCT n.region) < CASE WHEN COUNT(*) < $4 THEN COUNT(*) ELSE $4 END";
+    let live = now - timeout;
+    let count = conn
+        .query(
+            &format!("SELECT COUNT(*) FROM (SELECT s.object, s.segment {crowded}) AS c"),
+            params![live, MIN_REPUTATION, nodes, regions],
+        )?
+        .first()
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    if count == 0 {
+        return Ok((0, Vec::new()));
+    }
+    let start = i64::try_from(random_below(u64::try_from(count).unwrap_or(0))).unwrap_or(0);
+    let select = format!(
+        "SELECT s.object, s.segment {crowded} ORDER BY s.object, s.segment LIMIT $5 OFFSET $6"
+    );
+    let mut rows = conn.query(
+        &select,
+        params![live, MIN_REPUTATION, nodes, regions, REPAIR_BATCH, start],
+    )?;
+    let taken = i64::try_from(rows.len()).unwrap_or(REPAIR_BATCH);
+    if taken < REPAIR_BATCH && start > 0 {
+        rows.extend(conn.query(
+            &select,
+            params![live, MIN_REPUTATION, nodes, regions, (REPAIR_BATCH - taken).min(start), 0_i64],
+        )?);
+    }
+    let listed = rows
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.int(1)?)))
+        .collect::<ApiResult<_>>()?;
+    Ok((count, listed))
+}
+
+/// A shard position of a segment: position, shard id, healthy, node, its endpoint and region,
+/// length.
 struct PositionRow {
     position: i64,
     shard: String,
     healthy: bool,
     node: Option<String>,
     endpoint: Option<String>,
+    region: Option<String>,
     len: i64,
 }
 
 /// Rebuilds the lost shards of one segment and places them.
 async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResult<u64> {
     let timeout = timeout_ms(relay);
-    let (manifest_hex, mut rows) = {
+    let (manifest_hex, mut rows, live) = {
         let object = object.to_owned();
         relay
             .db
-            .read(move |conn: &mut dyn Conn| -> ApiResult<(String, Vec<PositionRow>)> {
+            .read(move |conn: &mut dyn Conn| -> ApiResult<(String, Vec<PositionRow>, Vec<storage::NodeInfo>)> {
                 let now = clock::now_ms();
                 let manifest = conn
                     .query_opt("SELECT manifest FROM objects WHERE id = $1", params![object.clone()])?
                     .ok_or_else(|| ApiError::internal("object vanished"))?
                     .text(0)?;
                 let rows = conn.query(
-                    "SELECT s.position, s.shard, CASE WHEN s.stored = 1 AND n.last_seen_ms >= $3 AND n.reputation >= $4 THEN 1 ELSE 0 END, s.node, n.endpoint, s.len FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 AND s.segment = $2 ORDER BY s.position",
+                    "SELECT s.position, s.shard, CASE WHEN s.stored = 1 AND n.last_seen_ms >= $3 AND n.reputation >= $4 THEN 1 ELSE 0 END, s.node, n.endpoint, s.len, n.region FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 AND s.segment = $2 ORDER BY s.position",
                     params![object, segment, now - timeout, MIN_REPUTATION],
                 )?;
                 let rows = rows
@@ -288,10 +352,15 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
                             node: r.opt_text(3)?,
                             endpoint: r.opt_text(4)?,
                             len: r.int(5)?,
+                            region: r.opt_text(6)?,
                         })
                     })
                     .collect::<ApiResult<_>>()?;
-                Ok((manifest, rows))
+                let live = storage::all_nodes(conn, now, timeout)?
+                    .into_iter()
+                    .filter(|n| n.alive && n.reputation >= MIN_REPUTATION)
+                    .collect();
+                Ok((manifest, rows, live))
             })
             .await?
     };
@@ -299,6 +368,9 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
         .map_err(ApiError::internal)?;
     let index = u32::try_from(segment).map_err(ApiError::internal)?;
     let k = usize::from(manifest.params().data_shards);
+    if rows.iter().all(|r| r.healthy) {
+        return respread(relay, object, segment, &rows, &live, k).await;
+    }
     // Any k good shards, from the positions believed healthy, each checked against its id
     // before it counts: a holder that answers with garbage is skipped (its position marked lost
     // and the node marked down) and the next holder asked.
@@ -386,6 +458,141 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
         tracing::info!(%object, segment, rebuilt, "segment repaired");
     }
     Ok(rebuilt)
+}
+
+/// Moves the shards of a whole segment that share a node (or a region) with another of its
+/// shards to live nodes it does not use yet (in regions it does not use yet, when that is the
+/// crowding), while such nodes exist: after a repair with too few nodes, the segment spreads
+/// again once nodes come back or join. A shard is copied to its new node before its row
+/// points there, so a failed move leaves it where it was. Returns the shards moved.
+async fn respread(
+    relay: &AppState,
+    object: &str,
+    segment: i64,
+    rows: &[PositionRow],
+    live: &[storage::NodeInfo],
+    k: usize,
+) -> ApiResult<u64> {
+    let holders: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.node.as_deref().unwrap_or_default(),
+                r.region.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let spread = storage::spread(&holders, k);
+    let mut used_nodes: Vec<String> = rows.iter().filter_map(|r| r.node.clone()).collect();
+    let mut used_regions: Vec<String> = rows.iter().filter_map(|r| r.region.clone()).collect();
+    // Regions held by a shard that is staying: a shard crowded by node frees no region when it
+    // leaves, one crowded by region does.
+    let moves = spread
+        .crowded_on_node
+        .iter()
+        .map(|i| (*i, false))
+        .chain(spread.crowded_in_region.iter().map(|i| (*i, true)));
+    let mut moved = 0;
+    for (i, needs_new_region) in moves {
+        let Some(row) = rows.get(i) else { continue };
+        let (Some(from), Some(endpoint)) = (&row.node, &row.endpoint) else {
+            continue;
+        };
+        // A node the segment does not use, with room; a new region first, then the most room.
+        let Some(target) = live
+            .iter()
+            .filter(|n| !used_nodes.contains(&n.address) && n.capacity - n.used >= row.len)
+            .filter(|n| !needs_new_region || !used_regions.contains(&n.region))
+            .min_by_key(|n| {
+                (
+                    used_regions.contains(&n.region),
+                    std::cmp::Reverse(n.capacity - n.used),
+                    n.address.clone(),
+                )
+            })
+        else {
+            continue;
+        };
+        let Some(id) = hex::decode(&row.shard)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(ShardId)
+        else {
+            continue;
+        };
+        let bytes = match storage::get_from_node(relay, endpoint, &row.shard, row.len).await {
+            Ok(bytes) if id.matches(&bytes) => bytes,
+            // Audits and the next repair judge the holder; the shard stays where it is.
+            Ok(_) | Err(_) => continue,
+        };
+        if let Err(e) =
+            storage::put_to_node(relay, &target.address, &target.endpoint, &row.shard, &bytes).await
+        {
+            tracing::debug!(node = %target.address, error = %e, "respread: the new node did not take the shard");
+            continue;
+        }
+        let (o, p, from2, to, len) = (
+            object.to_owned(),
+            row.position,
+            from.clone(),
+            target.address.clone(),
+            row.len,
+        );
+        let (shard, moved_row) = (row.shard.clone(), {
+            relay
+                .db
+                .write(move |conn: &mut dyn Conn| -> ApiResult<bool> {
+                    let n = conn.execute(
+                        "UPDATE shards SET node = $1 WHERE object = $2 AND segment = $3 AND position = $4 AND node = $5 AND stored = 1",
+                        params![to.clone(), o, segment, p, from2],
+                    )?;
+                    if n == 1 {
+                        conn.execute(
+                            "UPDATE nodes SET used = used + $1 WHERE address = $2",
+                            params![len, to],
+                        )?;
+                    }
+                    Ok(n == 1)
+                })
+                .await?
+        });
+        if !moved_row {
+            continue;
+        }
+        moved += 1;
+        used_nodes.push(target.address.clone());
+        used_regions.push(target.region.clone());
+        delete_if_unused(relay, from, endpoint, &shard).await;
+    }
+    if moved > 0 {
+        relay.metrics.shards_repaired.fetch_add(moved, Relaxed);
+        tracing::info!(%object, segment, moved, "segment spread again");
+    }
+    Ok(moved)
+}
+
+/// Asks `node` to delete its copy of `shard` when no shard row points there any more (the
+/// same bytes may serve another position). Best effort: a copy left behind costs the node room,
+/// not the network data.
+async fn delete_if_unused(relay: &AppState, node: &str, endpoint: &str, shard: &str) {
+    let (n, s) = (node.to_owned(), shard.to_owned());
+    let still_used = relay
+        .db
+        .read(move |conn: &mut dyn Conn| -> ApiResult<bool> {
+            Ok(conn
+                .query_opt(
+                    "SELECT 1 FROM shards WHERE node = $1 AND shard = $2 LIMIT 1",
+                    params![n, s],
+                )?
+                .is_some())
+        })
+        .await;
+    if !matches!(still_used, Ok(false)) {
+        return;
+    }
+    if let Err(e) = storage::delete_from_node(relay, node, endpoint, shard).await {
+        tracing::debug!(%node, %shard, error = %e, "respread: the old copy was not deleted");
+    }
 }
 
 /// Runs audits and repair until the task is dropped.
