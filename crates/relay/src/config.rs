@@ -95,6 +95,13 @@ pub struct StorageConfig {
     /// A node whose audits keep failing by timeout or 5xx for this long is judged failing (each
     /// such audit then costs reputation like a wrong proof), in seconds.
     pub audit_grace_secs: u64,
+    /// Share of the shards a node holds that each audit round checks (at least one shard, at
+    /// most `audit_max_per_node`): audits are proportional to what a node holds, so every
+    /// shard is checked about once in `1 / audit_share` rounds whichever node holds it
+    /// (docs/relay.md §7, "How soon a lost shard is found"). From 0 (exclusive) to 1.
+    pub audit_share: f64,
+    /// The most shards of one node checked in one audit round.
+    pub audit_max_per_node: u64,
 }
 
 impl Default for StorageConfig {
@@ -106,6 +113,8 @@ impl Default for StorageConfig {
             max_node_capacity: 16 * 1024 * 1024 * 1024 * 1024,
             node_request_secs: 10,
             audit_grace_secs: 60,
+            audit_share: 0.01,
+            audit_max_per_node: 32,
         }
     }
 }
@@ -457,6 +466,14 @@ impl Config {
         {
             return bad(
                 "storage.node_request_secs must be at least 1 and below limits.request_timeout_secs"
+                    .into(),
+            );
+        }
+        if !(self.storage.audit_share > 0.0 && self.storage.audit_share <= 1.0)
+            || self.storage.audit_max_per_node == 0
+        {
+            return bad(
+                "storage.audit_share must be above 0 and at most 1, and storage.audit_max_per_node at least 1"
                     .into(),
             );
         }

@@ -11,6 +11,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use axum::body::Bytes;
+use futures_util::StreamExt;
 use datahub_core::{Manifest, ShardId, erasure, proof};
 
 use crate::db::Conn;
@@ -41,9 +42,46 @@ fn random_below(n: u64) -> u64 {
     u64::from_le_bytes(clock::random::<8>()) % n
 }
 
-/// One audit per live node. Returns (passed, failed).
+/// Audits run at once, over all nodes.
+const AUDIT_CONCURRENCY: usize = 16;
+
+/// How many of the `held` shards of a node one audit round checks: `share` of them, rounded
+/// up, at least one and at most `max`.
+pub fn audits_for(held: u64, share: f64, max: u64) -> u64 {
+    if held == 0 {
+        return 0;
+    }
+    // `held` is far below 2^52: the product is exact enough, and the cast saturates.
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let wanted = (held as f64 * share).ceil() as u64;
+    wanted.clamp(1, max.max(1)).min(held)
+}
+
+/// `count` distinct numbers below `n`, in increasing order (Floyd's sampling: each subset
+/// equally likely).
+fn distinct_below(n: u64, count: u64) -> Vec<u64> {
+    let mut chosen: Vec<u64> = Vec::new();
+    for j in n.saturating_sub(count)..n {
+        let t = random_below(j + 1);
+        if chosen.contains(&t) {
+            chosen.push(j);
+        } else {
+            chosen.push(t);
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
+/// One audit round: each live node is checked on [`audits_for`] of its shards, picked at
+/// random, so that the chance of checking any given shard in a round is the same on every node.
+/// Returns (passed, failed).
 pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
     let timeout = timeout_ms(relay);
+    let (share, max) = (
+        relay.config.storage.audit_share,
+        relay.config.storage.audit_max_per_node,
+    );
     let targets = relay
         .db
         .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<(String, String, String, i64)>> {
@@ -51,34 +89,47 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
             let nodes = storage::all_nodes(conn, now, timeout)?;
             let mut out = Vec::new();
             for node in nodes.into_iter().filter(|n| n.alive) {
-                // A random held shard: pick an offset into its list, as SQL has no portable sample.
                 let count = conn
                     .query("SELECT COUNT(*) FROM shards WHERE node = $1 AND stored = 1", params![node.address.clone()])?
                     .first()
                     .map(|r| r.int(0))
                     .transpose()?
                     .unwrap_or(0);
-                if count == 0 {
-                    continue;
-                }
-                let skip = i64::try_from(random_below(u64::try_from(count).unwrap_or(0))).unwrap_or(0);
-                if let Some(row) = conn.query_opt(
-                    "SELECT shard, len FROM shards WHERE node = $1 AND stored = 1 ORDER BY object, segment, position LIMIT 1 OFFSET $2",
-                    params![node.address.clone(), skip],
-                )? {
-                    out.push((node.address, node.endpoint, row.text(0)?, row.int(1)?));
+                let held = u64::try_from(count).unwrap_or(0);
+                // Random held shards: offsets into their list, as SQL has no portable sample.
+                for skip in distinct_below(held, audits_for(held, share, max)) {
+                    if let Some(row) = conn.query_opt(
+                        "SELECT shard, len FROM shards WHERE node = $1 AND stored = 1 ORDER BY object, segment, position LIMIT 1 OFFSET $2",
+                        params![node.address.clone(), i64::try_from(skip).unwrap_or(i64::MAX)],
+                    )? {
+                        out.push((node.address.clone(), node.endpoint.clone(), row.text(0)?, row.int(1)?));
+                    }
                 }
             }
             Ok(out)
         })
         .await?;
+    let verdicts: Vec<(String, String, Audit)> = futures_util::stream::iter(targets)
+        .map(|(node, endpoint, shard, len)| async move {
+            let verdict = audit_one(relay, &endpoint, &shard, len).await;
+            (node, shard, verdict)
+        })
+        .buffer_unordered(AUDIT_CONCURRENCY)
+        .collect()
+        .await;
     let (mut passed, mut failed) = (0, 0);
     let grace = i64::try_from(relay.config.storage.audit_grace_secs)
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000);
-    for (node, endpoint, shard, len) in targets {
-        let verdict = audit_one(relay, &endpoint, &shard, len).await;
+    // A node that does not answer is judged once per round, however many of its shards were
+    // asked for.
+    let mut unreachable: Vec<String> = Vec::new();
+    for (node, shard, verdict) in verdicts {
         if verdict == Audit::Unreachable {
+            if unreachable.contains(&node) {
+                continue;
+            }
+            unreachable.push(node.clone());
             // A node that heartbeats but answers audits with 5xx or not at all may be having a
             // bad minute, or may have thrown its shards away and be hiding it: after the grace
             // period, each such audit counts as a failure.
@@ -653,4 +704,39 @@ pub async fn run(relay: AppState) {
         }
     };
     tokio::join!(audits, repairs, reaper);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audits_grow_with_what_a_node_holds_up_to_the_cap() {
+        assert_eq!(audits_for(0, 0.01, 32), 0);
+        assert_eq!(audits_for(1, 0.01, 32), 1);
+        assert_eq!(audits_for(100, 0.01, 32), 1);
+        assert_eq!(audits_for(101, 0.01, 32), 2);
+        assert_eq!(audits_for(1_000, 0.01, 32), 10);
+        assert_eq!(audits_for(1_000_000, 0.01, 32), 32);
+        assert_eq!(audits_for(5, 1.0, 32), 5);
+        assert_eq!(audits_for(5, 0.5, 32), 3);
+    }
+
+    #[test]
+    fn sampled_offsets_are_distinct_and_in_range() {
+        for (n, count) in [(1, 1), (10, 10), (1_000, 32), (5, 3)] {
+            let picked = distinct_below(n, count);
+            assert_eq!(picked.len() as u64, count);
+            assert!(picked.iter().all(|&p| p < n));
+            assert!(picked.windows(2).all(|w| w[0] < w[1]), "{picked:?}");
+        }
+        // Every offset gets picked sometimes.
+        let mut seen = [false; 10];
+        for _ in 0..500 {
+            for p in distinct_below(10, 2) {
+                seen[usize::try_from(p).unwrap()] = true;
+            }
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
 }

@@ -1094,3 +1094,33 @@ pub async fn get_shard(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_counts_what_one_node_or_region_loss_would_take() {
+        let apart = [("a", "r1"), ("b", "r2"), ("c", "r3"), ("d", "r1"), ("e", "r2"), ("f", "r3")];
+        let s = spread(&apart, 4);
+        assert_eq!((s.nodes, s.regions, s.survives), (6, 3, 2));
+        assert_eq!(s.crowded_on_node, Vec::<usize>::new());
+        assert_eq!(s.crowded_in_region, vec![3, 4, 5]);
+        // Three regions for six shards cannot do better: not reduced; six regions could.
+        assert!(!s.reduced(6, 3));
+        assert!(s.reduced(6, 6));
+
+        let bunched = [("a", "r1"), ("b", "r2"), ("a", "r1"), ("c", "r3"), ("d", "r4"), ("e", "r5")];
+        let s = spread(&bunched, 4);
+        assert_eq!((s.nodes, s.regions, s.survives), (5, 5, 1));
+        assert_eq!(s.crowded_on_node, vec![2]);
+        assert!(s.reduced(6, 5));
+
+        // Fewer than k healthy: no loss survivable.
+        let s = spread(&[("a", "r1"), ("b", "r2"), ("c", "r3")], 4);
+        assert_eq!(s.survives, 0);
+        // Exactly k on distinct nodes: none either.
+        let s = spread(&[("a", "r1"), ("b", "r2"), ("c", "r3"), ("d", "r4")], 4);
+        assert_eq!(s.survives, 0);
+    }
+}

@@ -679,6 +679,38 @@ async fn shards_bunched_by_a_repair_spread_again(backend: Backend) {
     assert_eq!(net.read(&manifest, &reader).await.unwrap(), data);
 }
 
+/// Issue 18: audits are proportional to what a node holds (`storage.audit_share` of its shards
+/// per round, rounded up): with a share of one half, a node holding five shards is asked about
+/// three of them each round; with a share of one, every shard is asked about, so a node that
+/// silently dropped one is found in the first round.
+async fn audits_are_proportional_to_what_a_node_holds(backend: Backend) {
+    let net = Network::start_tweaked(&backend, 6, |c| c.storage.audit_share = 0.5).await;
+    wait_for_alive(&net, 6).await;
+    let (manifest, segments) = seal(&random_data(300_000), &key("reader"));
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let held = segments.len() as u64;
+    assert_eq!(held, 5, "one shard of each segment on each node");
+    let (passed, failed) = datahub_relay::maintenance::audit_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!((passed, failed), (6 * 3, 0));
+
+    // A network auditing every shard each round: one shard thrown away is found at once.
+    let net = Network::start_tweaked(&backend, 6, |c| c.storage.audit_share = 1.0).await;
+    wait_for_alive(&net, 6).await;
+    let (manifest, segments) = seal(&random_data(300_000), &key("reader"));
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let dropped = walk(&net._dir.path().join("node-2").join("shards"))
+        .into_iter()
+        .next()
+        .unwrap();
+    std::fs::remove_file(&dropped).unwrap();
+    let (passed, failed) = datahub_relay::maintenance::audit_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!((passed, failed), (6 * 5 - 1, 1));
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -1525,6 +1557,7 @@ async fn a_placement_cut_short_by_the_request_timeout_is_reaped(backend: Backend
 
 on_both!(
     shards_bunched_by_a_repair_spread_again,
+    audits_are_proportional_to_what_a_node_holds,
     private_and_metadata_endpoints_are_refused,
     nodes_are_admitted_by_an_operator,
     a_redirecting_node_is_not_followed,
