@@ -138,9 +138,20 @@ impl NodeSpec {
     };
 }
 
-/// The `datahub` binary this suite drives (the debug build, made first).
+/// The `datahub` binary this suite drives: a copy of the debug build made first, taken at the
+/// start, so that another build in the same target folder (`CARGO_TARGET_DIR` shared by
+/// worktrees) cannot change it under a running case.
+static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 fn bin() -> PathBuf {
-    root().join("target/debug/datahub")
+    BIN.get().cloned().unwrap_or_else(built_bin)
+}
+
+/// Where cargo put the debug build.
+fn built_bin() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("debug/datahub")
 }
 
 /// A case: given its own empty folder, does its harm and says what came of it.
@@ -153,6 +164,12 @@ pub fn run(only: Option<&str>) -> Result<()> {
     Cmd::new("cargo")
         .args(["build", "-p", "datahub-cli"])
         .run()?;
+    let copy = std::env::temp_dir().join(format!("datahub-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&copy)?;
+    let copy = copy.join("datahub");
+    std::fs::copy(built_bin(), &copy)
+        .with_context(|| format!("copying {}", built_bin().display()))?;
+    let _ = BIN.set(copy);
     let cases: [(&str, &str, Case); 16] = [
         (
             "node killed during upload",
@@ -292,6 +309,9 @@ pub fn run(only: Option<&str>) -> Result<()> {
         outcomes.push(outcome);
     }
 
+    if let Some(copy) = BIN.get().and_then(|b| b.parent()) {
+        let _ = std::fs::remove_dir_all(copy);
+    }
     if outcomes.is_empty() {
         bail!("no fault case has {only:?} in its name");
     }
