@@ -598,7 +598,8 @@ impl Net {
             - count("reduced").unwrap_or(0))
     }
 
-    /// Segments of the object with a shard missing or bad, as the relay reports them.
+    /// Segments of the object at risk, as the relay reports them: a shard missing or bad, or
+    /// two on one node (reduced redundancy).
     fn at_risk(&self, id: &str) -> Result<u64> {
         let out = self.cli(&["object", "status", id, "--json"])?;
         let status: Value = serde_json::from_str(&out)?;
@@ -608,13 +609,14 @@ impl Net {
             .context("no at_risk in the status")
     }
 
-    /// Waits until the object has a segment at risk and then none; returns the seconds from
-    /// `since` to whole again, or `None` if that did not happen within [`HEAL_TIMEOUT`].
+    /// Waits until the object has a segment missing a shard and then none; returns the seconds
+    /// from `since` to whole again, or `None` if that did not happen within [`HEAL_TIMEOUT`].
+    /// Whole, not spread: with a node out, five nodes hold six shards (reduced redundancy).
     fn heals(&self, id: &str, since: Instant) -> Option<f64> {
         let deadline = since + HEAL_TIMEOUT;
         let mut seen_at_risk = false;
         while Instant::now() < deadline {
-            match self.at_risk(id) {
+            match self.short(id) {
                 Ok(0) if seen_at_risk => return Some(since.elapsed().as_secs_f64()),
                 Ok(n) if n > 0 => seen_at_risk = true,
                 _ => {}
@@ -1016,13 +1018,14 @@ fn node_killed_during_upload(dir: &Path) -> Result<Outcome> {
         net.put(&file, &public)?
     };
     // The relay can only see the death once the node has been silent for node_timeout_secs, so
-    // watch until then and after, until the object has no segment at risk: recovered is when it
+    // watch until then and after, until the object has no segment missing a shard: recovered is when it
     // last became whole.
     let judged = killed + Duration::from_secs(NODE_TIMEOUT_SECS + 2);
     let mut seen_at_risk = false;
     let mut whole_since = None;
     while killed.elapsed() < HEAL_TIMEOUT {
-        match net.at_risk(&id) {
+        // Whole, not spread: five nodes are left for six shards.
+        match net.short(&id) {
             Ok(0) => {
                 whole_since.get_or_insert(killed.elapsed().as_secs_f64());
             }
@@ -1048,7 +1051,7 @@ fn node_killed_during_upload(dir: &Path) -> Result<Outcome> {
         1,
         lost,
         healed,
-        "the object whole again (no segment at risk), the relay having judged the node dead",
+        "the object whole again (no segment missing a shard), the relay having judged the node dead",
         note,
     ))
 }
@@ -1630,7 +1633,7 @@ fn damaged_shard(dir: &Path, damage: Damage) -> Result<Outcome> {
         1,
         lost,
         healed,
-        "an audit found the bad shard and repair rebuilt it (no segment at risk)",
+        "an audit found the bad shard and repair rebuilt it (no segment missing a shard)",
         format!(
             "read back byte-exact right after the damage, before any repair: {}",
             if read_at_once { "yes" } else { "no" }
@@ -1657,7 +1660,7 @@ fn lying_node(dir: &Path) -> Result<Outcome> {
         1,
         lost,
         healed,
-        "audits caught the lying node and repair moved its shard (no segment at risk)",
+        "audits caught the lying node and repair moved its shard (no segment missing a shard)",
         format!(
             "read back byte-exact while the node lied: {}",
             if read_at_once { "yes" } else { "no" }
@@ -1679,16 +1682,16 @@ fn node_at_capacity(dir: &Path) -> Result<Outcome> {
     let id = net.put(&file, &public)?;
     let put_secs = started.elapsed().as_secs_f64();
     let on_full = net.shard_files(0).len();
-    let at_risk = net.at_risk(&id)?;
+    let at_risk = net.short(&id)?;
     let lost = usize::from(!net.reads_back(&id, &file));
     Ok(outcome(
         1,
         lost,
         (at_risk == 0).then_some(put_secs),
-        "the put done with no segment at risk",
+        "the put done with no segment missing a shard",
         format!(
             "the node's own limit, not its disk (see the full disk case); shards on the full node \
-             afterwards: {on_full}; segments at risk: {at_risk}"
+             afterwards: {on_full}; segments missing a shard: {at_risk}"
         ),
     ))
 }
