@@ -11,8 +11,8 @@
 use std::sync::atomic::Ordering::Relaxed;
 
 use axum::body::Bytes;
-use futures_util::StreamExt;
 use datahub_core::{Manifest, ShardId, erasure, proof};
+use futures_util::StreamExt;
 
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
@@ -52,7 +52,11 @@ pub fn audits_for(held: u64, share: f64, max: u64) -> u64 {
         return 0;
     }
     // `held` is far below 2^52: the product is exact enough, and the cast saturates.
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let wanted = (held as f64 * share).ceil() as u64;
     wanted.clamp(1, max.max(1)).min(held)
 }
@@ -354,7 +358,14 @@ fn crowded_segments(
     if taken < REPAIR_BATCH && start > 0 {
         rows.extend(conn.query(
             &select,
-            params![live, MIN_REPUTATION, nodes, regions, (REPAIR_BATCH - taken).min(start), 0_i64],
+            params![
+                live,
+                MIN_REPUTATION,
+                nodes,
+                regions,
+                (REPAIR_BATCH - taken).min(start),
+                0_i64
+            ],
         )?);
     }
     let listed = rows

@@ -1101,7 +1101,14 @@ mod tests {
 
     #[test]
     fn spread_counts_what_one_node_or_region_loss_would_take() {
-        let apart = [("a", "r1"), ("b", "r2"), ("c", "r3"), ("d", "r1"), ("e", "r2"), ("f", "r3")];
+        let apart = [
+            ("a", "r1"),
+            ("b", "r2"),
+            ("c", "r3"),
+            ("d", "r1"),
+            ("e", "r2"),
+            ("f", "r3"),
+        ];
         let s = spread(&apart, 4);
         assert_eq!((s.nodes, s.regions, s.survives), (6, 3, 2));
         assert_eq!(s.crowded_on_node, Vec::<usize>::new());
@@ -1110,7 +1117,14 @@ mod tests {
         assert!(!s.reduced(6, 3));
         assert!(s.reduced(6, 6));
 
-        let bunched = [("a", "r1"), ("b", "r2"), ("a", "r1"), ("c", "r3"), ("d", "r4"), ("e", "r5")];
+        let bunched = [
+            ("a", "r1"),
+            ("b", "r2"),
+            ("a", "r1"),
+            ("c", "r3"),
+            ("d", "r4"),
+            ("e", "r5"),
+        ];
         let s = spread(&bunched, 4);
         assert_eq!((s.nodes, s.regions, s.survives), (5, 5, 1));
         assert_eq!(s.crowded_on_node, vec![2]);

@@ -616,7 +616,10 @@ async fn shards_bunched_by_a_repair_spread_again(backend: Backend) {
     let (at_risk, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
         .await
         .unwrap();
-    assert!(at_risk > 0 && rebuilt > 0, "{at_risk} at risk, {rebuilt} rebuilt");
+    assert!(
+        at_risk > 0 && rebuilt > 0,
+        "{at_risk} at risk, {rebuilt} rebuilt"
+    );
     let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
     let count = segments.len();
     assert_eq!(
@@ -653,7 +656,10 @@ async fn shards_bunched_by_a_repair_spread_again(backend: Backend) {
     let (at_risk, moved) = datahub_relay::maintenance::repair_round(&net.relay)
         .await
         .unwrap();
-    assert!(at_risk > 0 && moved >= count as u64, "{at_risk} to spread, {moved} moved");
+    assert!(
+        at_risk > 0 && moved >= count as u64,
+        "{at_risk} to spread, {moved} moved"
+    );
     let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
     assert_eq!(
         (&status["at_risk"], &status["reduced"]),

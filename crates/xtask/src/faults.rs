@@ -594,8 +594,7 @@ impl Net {
     fn short(&self, id: &str) -> Result<u64> {
         let status = self.status(id)?;
         let count = |key: &str| status.get(key).and_then(Value::as_u64);
-        Ok(count("at_risk").context("no at_risk in the status")?
-            - count("reduced").unwrap_or(0))
+        Ok(count("at_risk").context("no at_risk in the status")? - count("reduced").unwrap_or(0))
     }
 
     /// Segments of the object at risk, as the relay reports them: a shard missing or bad, or
@@ -714,8 +713,7 @@ fn launch_node(
             let (process, line) = spawn(on_own_disk(bytes, &data), &args, &log)?;
             // The tmpfs is seen only in the node's mount namespace; this path reaches it
             // from outside.
-            let seen =
-                PathBuf::from(format!("/proc/{}/root{}", process.0.id(), data.display()));
+            let seen = PathBuf::from(format!("/proc/{}/root{}", process.0.id(), data.display()));
             (process, line, seen)
         }
     };
@@ -802,10 +800,20 @@ fn proxy_loop(
         let (conn2, upstream2) = (conn.clone(), upstream.clone());
         let stalled = stalled.clone();
         std::thread::spawn(move || {
-            pipe(client, server, behaviour, false, &conn, &upstream2, &stalled)
+            pipe(
+                client, server, behaviour, false, &conn, &upstream2, &stalled,
+            )
         });
         std::thread::spawn(move || {
-            pipe(server2, client2, behaviour, true, &conn2, "", &AtomicBool::new(true))
+            pipe(
+                server2,
+                client2,
+                behaviour,
+                true,
+                &conn2,
+                "",
+                &AtomicBool::new(true),
+            )
         });
     }
 }
@@ -921,7 +929,9 @@ fn pipe(
             }
             Behaviour::GarbageOnGet => {}
             Behaviour::StallFirstPut(delay) => {
-                if !from_node && piece.starts_with(b"PUT ") && !stalled.swap(true, Ordering::Relaxed)
+                if !from_node
+                    && piece.starts_with(b"PUT ")
+                    && !stalled.swap(true, Ordering::Relaxed)
                 {
                     std::thread::sleep(delay);
                 }
@@ -1897,7 +1907,9 @@ fn shards_spread_again(dir: &Path) -> Result<Outcome> {
     };
     let text = net.cli(&["object", "status", &id])?;
     if !text.contains("(reduced redundancy)") {
-        checks.push(format!("`object status` did not say reduced redundancy: {text}"));
+        checks.push(format!(
+            "`object status` did not say reduced redundancy: {text}"
+        ));
     }
 
     // The node comes back, and a seventh joins.
@@ -1965,7 +1977,11 @@ const AUDIT_MAX_PER_NODE: u64 = 32;
 
 /// The relay's audits per round of a node holding `held` shards (maintenance::audits_for).
 fn audits_for(held: u64) -> u64 {
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     let wanted = (held as f64 * AUDIT_SHARE).ceil() as u64;
     wanted.clamp(1, AUDIT_MAX_PER_NODE).min(held)
 }
@@ -1985,7 +2001,10 @@ fn put_many(net: &Net, count: usize, public: &str) -> Result<Vec<(String, PathBu
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("put panicked"))))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("put panicked")))
+                })
                 .collect()
         });
         for (id, file) in ids.into_iter().zip(batch) {
@@ -2107,29 +2126,45 @@ fn sybil_nodes(dir: &Path) -> Result<Outcome> {
     let mut on_sybils = 0;
     for (id, _) in &written {
         let status = net.status(id)?;
-        let sybil_endpoints: Vec<&str> = net.nodes[6..].iter().map(|n| n.endpoint.as_str()).collect();
+        let sybil_endpoints: Vec<&str> =
+            net.nodes[6..].iter().map(|n| n.endpoint.as_str()).collect();
         on_sybils += status["segments"]
             .as_array()
             .into_iter()
             .flatten()
             .flat_map(|s| s["shards"].as_array().into_iter().flatten())
-            .filter(|s| s["endpoint"].as_str().is_some_and(|e| sybil_endpoints.contains(&e)))
+            .filter(|s| {
+                s["endpoint"]
+                    .as_str()
+                    .is_some_and(|e| sybil_endpoints.contains(&e))
+            })
             .count();
     }
     // Detected: every sybil below the reputation to hold shards; repaired: nothing at risk.
     let mut healed = None;
     while started.elapsed() < HEAL_TIMEOUT {
         let distrusted = (6..12)
-            .filter(|&i| net.node_view(i).ok().and_then(|v| v.reputation).is_some_and(|r| r < 50))
+            .filter(|&i| {
+                net.node_view(i)
+                    .ok()
+                    .and_then(|v| v.reputation)
+                    .is_some_and(|r| r < 50)
+            })
             .count();
-        let at_risk: u64 = written.iter().map(|(id, _)| net.at_risk(id).unwrap_or(1)).sum();
+        let at_risk: u64 = written
+            .iter()
+            .map(|(id, _)| net.at_risk(id).unwrap_or(1))
+            .sum();
         if distrusted == 6 && at_risk == 0 {
             healed = Some(started.elapsed().as_secs_f64());
             break;
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    let lost = written.iter().filter(|(id, file)| !net.reads_back(id, file)).count();
+    let lost = written
+        .iter()
+        .filter(|(id, file)| !net.reads_back(id, file))
+        .count();
     let reputations: Vec<String> = (6..12)
         .map(|i| {
             net.node_view(i)
@@ -2222,7 +2257,9 @@ fn stalled_placement(dir: &Path) -> Result<Outcome> {
     let complete = status["complete"] == true;
     let mut checks = Vec::new();
     if !complete {
-        checks.push(format!("the object is not complete after the put: {status}"));
+        checks.push(format!(
+            "the object is not complete after the put: {status}"
+        ));
     }
     let lost = usize::from(!net.reads_back(&id, &file));
     Ok(Outcome {
@@ -2279,7 +2316,11 @@ fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        nodes.push(spawn(Command::new(bin()), &args, &dir.join(format!("node-{i}.log")))?);
+        nodes.push(spawn(
+            Command::new(bin()),
+            &args,
+            &dir.join(format!("node-{i}.log")),
+        )?);
     }
     // Each node tries to register at once and again with backoff; give them a few tries.
     std::thread::sleep(Duration::from_secs(4));
@@ -2294,7 +2335,9 @@ fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
         .count();
     let mut checks = Vec::new();
     if registered > 0 {
-        checks.push(format!("{registered} of the nodes were registered: {listed}"));
+        checks.push(format!(
+            "{registered} of the nodes were registered: {listed}"
+        ));
     }
     if refused < endpoints.len() {
         checks.push(format!(
