@@ -2322,17 +2322,28 @@ fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
             &dir.join(format!("node-{i}.log")),
         )?);
     }
-    // Each node tries to register at once and again with backoff; give them a few tries.
-    std::thread::sleep(Duration::from_secs(4));
+    // Each node tries to register at once and again with backoff: wait for every refusal.
+    let started = Instant::now();
+    let refused_now = || {
+        (0..endpoints.len())
+            .filter(|i| {
+                std::fs::read_to_string(dir.join(format!("node-{i}.log")))
+                    .unwrap_or_default()
+                    .contains("is not public")
+            })
+            .count()
+    };
+    let mut all_refused = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        if refused_now() == endpoints.len() {
+            all_refused = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let listed: Value = serde_json::from_str(&http_get(port, "/v1/nodes")?)?;
     let registered = listed["nodes"].as_array().map_or(0, Vec::len);
-    let refused = (0..endpoints.len())
-        .filter(|i| {
-            std::fs::read_to_string(dir.join(format!("node-{i}.log")))
-                .unwrap_or_default()
-                .contains("is not public")
-        })
-        .count();
+    let refused = refused_now();
     let mut checks = Vec::new();
     if registered > 0 {
         checks.push(format!(
@@ -2350,8 +2361,8 @@ fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
         ..outcome(
             0,
             0,
-            None,
-            "nothing to recover: every registration refused (422 invalid_endpoint)",
+            all_refused,
+            "until every node had been told its endpoint is not public (422 invalid_endpoint)",
             format!(
                 "endpoints {}: registered {registered}, refused with \"not public\" {refused}",
                 endpoints.join(", ")
