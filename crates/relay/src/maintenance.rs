@@ -718,6 +718,7 @@ pub async fn run(relay: AppState) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -1892,8 +1892,10 @@ fn shards_spread_again(dir: &Path) -> Result<Outcome> {
     let mut last = Value::Null;
     while killed.elapsed() < HEAL_TIMEOUT {
         if let Ok(status) = net.status(&id) {
-            let segments = status["segments"].as_array().map_or(0, Vec::len) as u64;
-            if net.short(&id).ok() == Some(0) && status["reduced"].as_u64() == Some(segments) {
+            let segments = field(&status, "segments").as_array().map_or(0, Vec::len) as u64;
+            if net.short(&id).ok() == Some(0)
+                && field(&status, "reduced").as_u64() == Some(segments)
+            {
                 reduced_at = Some(killed.elapsed().as_secs_f64());
                 last = status;
                 break;
@@ -1915,7 +1917,10 @@ fn shards_spread_again(dir: &Path) -> Result<Outcome> {
     // The node comes back, and a seventh joins.
     DELETES.lock().map(|mut d| d.clear()).ok();
     let url = net.url.clone();
-    net.nodes[0] = launch_node(dir, &url, 0, &NodeSpec::HONEST, &net.stop)?;
+    let restarted = launch_node(dir, &url, 0, &NodeSpec::HONEST, &net.stop)?;
+    if let Some(first) = net.nodes.first_mut() {
+        *first = restarted;
+    }
     net.nodes
         .push(launch_node(dir, &url, 6, &NodeSpec::HONEST, &net.stop)?);
     net.wait_for_nodes(7)?;
@@ -1923,7 +1928,7 @@ fn shards_spread_again(dir: &Path) -> Result<Outcome> {
     let mut spread_in = None;
     while back.elapsed() < HEAL_TIMEOUT {
         if let Ok(status) = net.status(&id)
-            && status["at_risk"] == 0
+            && field(&status, "at_risk") == 0
             && spread_apart(&status)
         {
             spread_in = Some(back.elapsed().as_secs_f64());
@@ -1965,7 +1970,7 @@ fn shards_spread_again(dir: &Path) -> Result<Outcome> {
             format!(
                 "{} segments; {reduced_at:.1} s after the kill repair had left every segment \
                  whole on five nodes and status said reduced redundancy; {replayed}",
-                last["segments"].as_array().map_or(0, Vec::len)
+                field(&last, "segments").as_array().map_or(0, Vec::len)
             ),
         )
     })
@@ -2026,14 +2031,17 @@ fn dropping_node(dir: &Path) -> Result<Outcome> {
     let mut dropped = Vec::new();
     for (id, _) in written.iter().take(2) {
         let status = net.status(id)?;
-        let shard = status["segments"][0]["shards"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|s| s["endpoint"].as_str() == Some(&node.endpoint))
-            .and_then(|s| s["shard"].as_str())
-            .context("node-0 holds no shard of the object")?
-            .to_owned();
+        let shard = field(
+            field(&status, "segments").get(0).unwrap_or(&Value::Null),
+            "shards",
+        )
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| field(s, "endpoint").as_str() == Some(&node.endpoint))
+        .and_then(|s| field(s, "shard").as_str())
+        .context("node-0 holds no shard of the object")?
+        .to_owned();
         let path = held
             .iter()
             .find(|p| p.file_name().is_some_and(|f| f.to_string_lossy() == shard))
@@ -2126,15 +2134,19 @@ fn sybil_nodes(dir: &Path) -> Result<Outcome> {
     let mut on_sybils = 0;
     for (id, _) in &written {
         let status = net.status(id)?;
-        let sybil_endpoints: Vec<&str> =
-            net.nodes[6..].iter().map(|n| n.endpoint.as_str()).collect();
-        on_sybils += status["segments"]
+        let sybil_endpoints: Vec<&str> = net
+            .nodes
+            .iter()
+            .skip(6)
+            .map(|n| n.endpoint.as_str())
+            .collect();
+        on_sybils += field(&status, "segments")
             .as_array()
             .into_iter()
             .flatten()
-            .flat_map(|s| s["shards"].as_array().into_iter().flatten())
+            .flat_map(|s| field(s, "shards").as_array().into_iter().flatten())
             .filter(|s| {
-                s["endpoint"]
+                field(s, "endpoint")
                     .as_str()
                     .is_some_and(|e| sybil_endpoints.contains(&e))
             })
@@ -2219,7 +2231,7 @@ fn garbage_during_repair(dir: &Path) -> Result<Outcome> {
     }
     let garbler = net.node_view(0)?.reputation;
     let mut checks = Vec::new();
-    if !garbler.is_some_and(|r| r < 100) {
+    if garbler.is_none_or(|r| r >= 100) {
         checks.push(format!(
             "repair never caught the node serving garbage (reputation {garbler:?})"
         ));
@@ -2254,7 +2266,7 @@ fn stalled_placement(dir: &Path) -> Result<Outcome> {
     let id = net.put(&file, &public)?;
     let put_secs = started.elapsed().as_secs_f64();
     let status = net.status(&id)?;
-    let complete = status["complete"] == true;
+    let complete = field(&status, "complete") == true;
     let mut checks = Vec::new();
     if !complete {
         checks.push(format!(
@@ -2272,7 +2284,7 @@ fn stalled_placement(dir: &Path) -> Result<Outcome> {
              storage.node_request_secs, 10 s, and places the shard elsewhere)",
             format!(
                 "put {put_secs:.1} s; complete: {complete}; segments at risk right after: {}",
-                status["at_risk"]
+                field(&status, "at_risk")
             ),
         )
     })
@@ -2342,7 +2354,7 @@ fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
         std::thread::sleep(Duration::from_millis(100));
     }
     let listed: Value = serde_json::from_str(&http_get(port, "/v1/nodes")?)?;
-    let registered = listed["nodes"].as_array().map_or(0, Vec::len);
+    let registered = field(&listed, "nodes").as_array().map_or(0, Vec::len);
     let refused = refused_now();
     let mut checks = Vec::new();
     if registered > 0 {
