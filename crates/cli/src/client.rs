@@ -92,6 +92,16 @@ pub struct SegmentStatus {
     pub m: usize,
     /// Shards on live nodes.
     pub healthy: usize,
+    /// Distinct nodes holding those (fewer than `healthy`: two on one node).
+    #[serde(default)]
+    pub nodes: Option<usize>,
+    /// Node losses the segment survives, the fullest nodes lost first.
+    #[serde(default)]
+    pub survives: Option<usize>,
+    /// `ok`, `reduced` (all shards healthy but two on one node or in one region), `at_risk`
+    /// or `unreadable`; absent from relays before it.
+    #[serde(default)]
+    pub state: Option<String>,
     /// Where each shard is.
     pub shards: Vec<ShardPlace>,
 }
@@ -105,9 +115,12 @@ pub struct ObjectStatus {
     /// Whether every shard is stored.
     #[serde(default)]
     pub complete: bool,
-    /// Segments with fewer than `k + m` healthy shards.
+    /// Segments not fully safe: fewer than `k + m` healthy shards, or reduced redundancy.
     #[serde(default)]
     pub at_risk: u64,
+    /// Of those, segments whose shards are all healthy but two share a node or a region.
+    #[serde(default)]
+    pub reduced: u64,
     /// Every segment.
     pub segments: Vec<SegmentStatus>,
 }

@@ -122,6 +122,13 @@ pub struct StorageConfig {
     /// An object no submission names, uploaded by no requester, is deleted from the nodes once
     /// this old, in seconds (above the longest lease, so an upload in progress is kept).
     pub orphan_grace_secs: u64,
+    /// Share of the shards a node holds that each audit round checks (at least one shard, at
+    /// most `audit_max_per_node`): audits are proportional to what a node holds, so every
+    /// shard is checked about once in `1 / audit_share` rounds whichever node holds it
+    /// (docs/relay.md §7, "How soon a lost shard is found"). From 0 (exclusive) to 1.
+    pub audit_share: f64,
+    /// The most shards of one node checked in one audit round.
+    pub audit_max_per_node: u64,
 }
 
 impl StorageConfig {
@@ -153,6 +160,8 @@ impl Default for StorageConfig {
             max_manifest_shards: 16_384,
             max_bytes_per_wallet: 10 * 1024 * 1024 * 1024,
             orphan_grace_secs: 2 * 24 * 3600,
+            audit_share: 0.01,
+            audit_max_per_node: 32,
         }
     }
 }
@@ -545,6 +554,14 @@ impl Config {
                     "storage.{name}: a token amount with at most 6 decimals (\"0.002\"), not {fee:?}"
                 ));
             }
+        }
+        if !(self.storage.audit_share > 0.0 && self.storage.audit_share <= 1.0)
+            || self.storage.audit_max_per_node == 0
+        {
+            return bad(
+                "storage.audit_share must be above 0 and at most 1, and storage.audit_max_per_node at least 1"
+                    .into(),
+            );
         }
         if self.limits.ip_per_sec <= 0.0
             || self.limits.address_per_sec <= 0.0

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use axum::body::Bytes;
 use datahub_core::{Manifest, ShardId, erasure, proof};
+use futures_util::StreamExt;
 
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
@@ -41,9 +42,50 @@ fn random_below(n: u64) -> u64 {
     u64::from_le_bytes(clock::random::<8>()) % n
 }
 
-/// One audit per live node. Returns (passed, failed).
+/// Audits run at once, over all nodes.
+const AUDIT_CONCURRENCY: usize = 16;
+
+/// How many of the `held` shards of a node one audit round checks: `share` of them, rounded
+/// up, at least one and at most `max`.
+pub fn audits_for(held: u64, share: f64, max: u64) -> u64 {
+    if held == 0 {
+        return 0;
+    }
+    // `held` is far below 2^52: the product is exact enough, and the cast saturates.
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let wanted = (held as f64 * share).ceil() as u64;
+    wanted.clamp(1, max.max(1)).min(held)
+}
+
+/// `count` distinct numbers below `n`, in increasing order (Floyd's sampling: each subset
+/// equally likely).
+fn distinct_below(n: u64, count: u64) -> Vec<u64> {
+    let mut chosen: Vec<u64> = Vec::new();
+    for j in n.saturating_sub(count)..n {
+        let t = random_below(j + 1);
+        if chosen.contains(&t) {
+            chosen.push(j);
+        } else {
+            chosen.push(t);
+        }
+    }
+    chosen.sort_unstable();
+    chosen
+}
+
+/// One audit round: each live node is checked on [`audits_for`] of its shards, picked at
+/// random, so that the chance of checking any given shard in a round is the same on every node.
+/// Returns (passed, failed).
 pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
     let timeout = timeout_ms(relay);
+    let (share, max) = (
+        relay.config.storage.audit_share,
+        relay.config.storage.audit_max_per_node,
+    );
     let targets = relay
         .db
         .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<(String, String, String, i64)>> {
@@ -51,35 +93,48 @@ pub async fn audit_round(relay: &AppState) -> ApiResult<(u64, u64)> {
             let nodes = storage::all_nodes(conn, now, timeout)?;
             let mut out = Vec::new();
             for node in nodes.into_iter().filter(|n| n.alive) {
-                // A random held shard: pick an offset into its list, as SQL has no portable sample.
                 let count = conn
                     .query("SELECT COUNT(*) FROM shards WHERE node = $1 AND stored = 1", params![node.address.clone()])?
                     .first()
                     .map(|r| r.int(0))
                     .transpose()?
                     .unwrap_or(0);
-                if count == 0 {
-                    continue;
-                }
-                let skip = i64::try_from(random_below(u64::try_from(count).unwrap_or(0))).unwrap_or(0);
-                if let Some(row) = conn.query_opt(
-                    "SELECT shard, len FROM shards WHERE node = $1 AND stored = 1 ORDER BY object, segment, position LIMIT 1 OFFSET $2",
-                    params![node.address.clone(), skip],
-                )? {
-                    out.push((node.address, node.endpoint, row.text(0)?, row.int(1)?));
+                let held = u64::try_from(count).unwrap_or(0);
+                // Random held shards: offsets into their list, as SQL has no portable sample.
+                for skip in distinct_below(held, audits_for(held, share, max)) {
+                    if let Some(row) = conn.query_opt(
+                        "SELECT shard, len FROM shards WHERE node = $1 AND stored = 1 ORDER BY object, segment, position LIMIT 1 OFFSET $2",
+                        params![node.address.clone(), i64::try_from(skip).unwrap_or(i64::MAX)],
+                    )? {
+                        out.push((node.address.clone(), node.endpoint.clone(), row.text(0)?, row.int(1)?));
+                    }
                 }
             }
             Ok(out)
         })
         .await?;
+    let verdicts: Vec<(String, String, Audit)> = futures_util::stream::iter(targets)
+        .map(|(node, endpoint, shard, len)| async move {
+            let verdict = audit_one(relay, &endpoint, &shard, len).await;
+            (node, shard, verdict)
+        })
+        .buffer_unordered(AUDIT_CONCURRENCY)
+        .collect()
+        .await;
     let (mut passed, mut failed) = (0, 0);
     let epoch_secs = relay.config.storage.epoch_secs;
     let grace = i64::try_from(relay.config.storage.audit_grace_secs)
         .unwrap_or(i64::MAX / 1000)
         .saturating_mul(1000);
-    for (node, endpoint, shard, len) in targets {
-        let verdict = audit_one(relay, &endpoint, &shard, len).await;
+    // A node that does not answer is judged once per round, however many of its shards were
+    // asked for.
+    let mut unreachable: Vec<String> = Vec::new();
+    for (node, shard, verdict) in verdicts {
         if verdict == Audit::Unreachable {
+            if unreachable.contains(&node) {
+                continue;
+            }
+            unreachable.push(node.clone());
             // A node that heartbeats but answers audits with 5xx or not at all may be having a
             // bad minute, or may have thrown its shards away and be hiding it: after the grace
             // period, each such audit counts as a failure.
@@ -239,8 +294,16 @@ pub async fn repair_round(relay: &AppState) -> ApiResult<(i64, u64)> {
                 let wrap = conn.query(&select, params![now - timeout, MIN_REPUTATION, (REPAIR_BATCH - taken).min(start), 0_i64])?;
                 rows.extend(wrap);
             }
-            let segments = rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect::<ApiResult<_>>()?;
-            Ok((count, segments))
+            let mut segments: Vec<(String, i64)> = rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect::<ApiResult<_>>()?;
+            // Whole segments whose shards bunch on a node or in a region while the network has
+            // room to spread them (a node came back, or joined): spread again.
+            let (crowded, listed) = crowded_segments(conn, now, timeout)?;
+            for segment in listed {
+                if !segments.contains(&segment) {
+                    segments.push(segment);
+                }
+            }
+            Ok((count + crowded, segments))
         })
         .await?;
     relay.metrics.segments_at_risk.store(at_risk, Relaxed);
@@ -254,31 +317,94 @@ pub async fn repair_round(relay: &AppState) -> ApiResult<(i64, u64)> {
     Ok((at_risk, rebuilt))
 }
 
-/// A shard position of a segment: position, shard id, healthy, node, node endpoint, length.
+/// Segments whose healthy shards share a node or a region although the live network has
+/// enough nodes and regions to keep them apart: how many, and up to a batch of them, from a
+/// random place in the list (as for segments at risk). The test is [`storage::Spread`]'s,
+/// done in SQL so that a network that cannot do better is not scanned shard by shard.
+fn crowded_segments(
+    conn: &mut dyn Conn,
+    now: i64,
+    timeout: i64,
+) -> ApiResult<(i64, Vec<(String, i64)>)> {
+    let (nodes, regions) = storage::live_spread(conn, now, timeout)?;
+    let (nodes, regions) = (
+        i64::try_from(nodes).unwrap_or(i64::MAX),
+        i64::try_from(regions).unwrap_or(i64::MAX),
+    );
+    let crowded = "FROM shards s JOIN nodes n ON n.address = s.node \
+        WHERE s.stored = 1 AND n.last_seen_ms >= $1 AND n.reputation >= $2 \
+        GROUP BY s.object, s.segment \
+        HAVING COUNT(DISTINCT s.node) < CASE WHEN COUNT(*) < $3 THEN COUNT(*) ELSE $3 END \
+        OR COUNT(DISTINCT n.region) < CASE WHEN COUNT(*) < $4 THEN COUNT(*) ELSE $4 END";
+    let live = now - timeout;
+    let count = conn
+        .query(
+            &format!("SELECT COUNT(*) FROM (SELECT s.object, s.segment {crowded}) AS c"),
+            params![live, MIN_REPUTATION, nodes, regions],
+        )?
+        .first()
+        .map(|r| r.int(0))
+        .transpose()?
+        .unwrap_or(0);
+    if count == 0 {
+        return Ok((0, Vec::new()));
+    }
+    let start = i64::try_from(random_below(u64::try_from(count).unwrap_or(0))).unwrap_or(0);
+    let select = format!(
+        "SELECT s.object, s.segment {crowded} ORDER BY s.object, s.segment LIMIT $5 OFFSET $6"
+    );
+    let mut rows = conn.query(
+        &select,
+        params![live, MIN_REPUTATION, nodes, regions, REPAIR_BATCH, start],
+    )?;
+    let taken = i64::try_from(rows.len()).unwrap_or(REPAIR_BATCH);
+    if taken < REPAIR_BATCH && start > 0 {
+        rows.extend(conn.query(
+            &select,
+            params![
+                live,
+                MIN_REPUTATION,
+                nodes,
+                regions,
+                (REPAIR_BATCH - taken).min(start),
+                0_i64
+            ],
+        )?);
+    }
+    let listed = rows
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.int(1)?)))
+        .collect::<ApiResult<_>>()?;
+    Ok((count, listed))
+}
+
+/// A shard position of a segment: position, shard id, healthy, node, its endpoint and region,
+/// length.
 struct PositionRow {
     position: i64,
     shard: String,
     healthy: bool,
     node: Option<String>,
     endpoint: Option<String>,
+    region: Option<String>,
     len: i64,
 }
 
 /// Rebuilds the lost shards of one segment and places them.
 async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResult<u64> {
     let timeout = timeout_ms(relay);
-    let (manifest_hex, mut rows) = {
+    let (manifest_hex, mut rows, live) = {
         let object = object.to_owned();
         relay
             .db
-            .read(move |conn: &mut dyn Conn| -> ApiResult<(String, Vec<PositionRow>)> {
+            .read(move |conn: &mut dyn Conn| -> ApiResult<(String, Vec<PositionRow>, Vec<storage::NodeInfo>)> {
                 let now = clock::now_ms();
                 let manifest = conn
                     .query_opt("SELECT manifest FROM objects WHERE id = $1", params![object.clone()])?
                     .ok_or_else(|| ApiError::internal("object vanished"))?
                     .text(0)?;
                 let rows = conn.query(
-                    "SELECT s.position, s.shard, CASE WHEN s.stored = 1 AND n.last_seen_ms >= $3 AND n.reputation >= $4 THEN 1 ELSE 0 END, s.node, n.endpoint, s.len FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 AND s.segment = $2 ORDER BY s.position",
+                    "SELECT s.position, s.shard, CASE WHEN s.stored = 1 AND n.last_seen_ms >= $3 AND n.reputation >= $4 THEN 1 ELSE 0 END, s.node, n.endpoint, s.len, n.region FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 AND s.segment = $2 ORDER BY s.position",
                     params![object, segment, now - timeout, MIN_REPUTATION],
                 )?;
                 let rows = rows
@@ -291,10 +417,15 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
                             node: r.opt_text(3)?,
                             endpoint: r.opt_text(4)?,
                             len: r.int(5)?,
+                            region: r.opt_text(6)?,
                         })
                     })
                     .collect::<ApiResult<_>>()?;
-                Ok((manifest, rows))
+                let live = storage::all_nodes(conn, now, timeout)?
+                    .into_iter()
+                    .filter(|n| n.alive && n.reputation >= MIN_REPUTATION)
+                    .collect();
+                Ok((manifest, rows, live))
             })
             .await?
     };
@@ -302,6 +433,9 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
         .map_err(ApiError::internal)?;
     let index = u32::try_from(segment).map_err(ApiError::internal)?;
     let k = usize::from(manifest.params().data_shards);
+    if rows.iter().all(|r| r.healthy) {
+        return respread(relay, object, segment, &rows, &live, k).await;
+    }
     // Any k good shards, from the positions believed healthy, each checked against its id
     // before it counts: a holder that answers with garbage is skipped (its position marked lost
     // and the node marked down) and the next holder asked.
@@ -408,6 +542,141 @@ pub async fn settle_round(relay: &AppState) -> ApiResult<earnings::Settled> {
     Ok(settled)
 }
 
+/// Moves the shards of a whole segment that share a node (or a region) with another of its
+/// shards to live nodes it does not use yet (in regions it does not use yet, when that is the
+/// crowding), while such nodes exist: after a repair with too few nodes, the segment spreads
+/// again once nodes come back or join. A shard is copied to its new node before its row
+/// points there, so a failed move leaves it where it was. Returns the shards moved.
+async fn respread(
+    relay: &AppState,
+    object: &str,
+    segment: i64,
+    rows: &[PositionRow],
+    live: &[storage::NodeInfo],
+    k: usize,
+) -> ApiResult<u64> {
+    let holders: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.node.as_deref().unwrap_or_default(),
+                r.region.as_deref().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let spread = storage::spread(&holders, k);
+    let mut used_nodes: Vec<String> = rows.iter().filter_map(|r| r.node.clone()).collect();
+    let mut used_regions: Vec<String> = rows.iter().filter_map(|r| r.region.clone()).collect();
+    // Regions held by a shard that is staying: a shard crowded by node frees no region when it
+    // leaves, one crowded by region does.
+    let moves = spread
+        .crowded_on_node
+        .iter()
+        .map(|i| (*i, false))
+        .chain(spread.crowded_in_region.iter().map(|i| (*i, true)));
+    let mut moved = 0;
+    for (i, needs_new_region) in moves {
+        let Some(row) = rows.get(i) else { continue };
+        let (Some(from), Some(endpoint)) = (&row.node, &row.endpoint) else {
+            continue;
+        };
+        // A node the segment does not use, with room; a new region first, then the most room.
+        let Some(target) = live
+            .iter()
+            .filter(|n| !used_nodes.contains(&n.address) && n.capacity - n.used >= row.len)
+            .filter(|n| !needs_new_region || !used_regions.contains(&n.region))
+            .min_by_key(|n| {
+                (
+                    used_regions.contains(&n.region),
+                    std::cmp::Reverse(n.capacity - n.used),
+                    n.address.clone(),
+                )
+            })
+        else {
+            continue;
+        };
+        let Some(id) = hex::decode(&row.shard)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(ShardId)
+        else {
+            continue;
+        };
+        let bytes = match storage::get_from_node(relay, endpoint, &row.shard, row.len).await {
+            Ok(bytes) if id.matches(&bytes) => bytes,
+            // Audits and the next repair judge the holder; the shard stays where it is.
+            Ok(_) | Err(_) => continue,
+        };
+        if let Err(e) =
+            storage::put_to_node(relay, &target.address, &target.endpoint, &row.shard, &bytes).await
+        {
+            tracing::debug!(node = %target.address, error = %e, "respread: the new node did not take the shard");
+            continue;
+        }
+        let (o, p, from2, to, len) = (
+            object.to_owned(),
+            row.position,
+            from.clone(),
+            target.address.clone(),
+            row.len,
+        );
+        let (shard, moved_row) = (row.shard.clone(), {
+            relay
+                .db
+                .write(move |conn: &mut dyn Conn| -> ApiResult<bool> {
+                    let n = conn.execute(
+                        "UPDATE shards SET node = $1 WHERE object = $2 AND segment = $3 AND position = $4 AND node = $5 AND stored = 1",
+                        params![to.clone(), o, segment, p, from2],
+                    )?;
+                    if n == 1 {
+                        conn.execute(
+                            "UPDATE nodes SET used = used + $1 WHERE address = $2",
+                            params![len, to],
+                        )?;
+                    }
+                    Ok(n == 1)
+                })
+                .await?
+        });
+        if !moved_row {
+            continue;
+        }
+        moved += 1;
+        used_nodes.push(target.address.clone());
+        used_regions.push(target.region.clone());
+        delete_if_unused(relay, from, endpoint, &shard).await;
+    }
+    if moved > 0 {
+        relay.metrics.shards_repaired.fetch_add(moved, Relaxed);
+        tracing::info!(%object, segment, moved, "segment spread again");
+    }
+    Ok(moved)
+}
+
+/// Asks `node` to delete its copy of `shard` when no shard row points there any more (the
+/// same bytes may serve another position). Best effort: a copy left behind costs the node room,
+/// not the network data.
+async fn delete_if_unused(relay: &AppState, node: &str, endpoint: &str, shard: &str) {
+    let (n, s) = (node.to_owned(), shard.to_owned());
+    let still_used = relay
+        .db
+        .read(move |conn: &mut dyn Conn| -> ApiResult<bool> {
+            Ok(conn
+                .query_opt(
+                    "SELECT 1 FROM shards WHERE node = $1 AND shard = $2 LIMIT 1",
+                    params![n, s],
+                )?
+                .is_some())
+        })
+        .await;
+    if !matches!(still_used, Ok(false)) {
+        return;
+    }
+    if let Err(e) = storage::delete_from_node(relay, node, endpoint, shard).await {
+        tracing::debug!(%node, %shard, error = %e, "respread: the old copy was not deleted");
+    }
+}
+
 /// Runs audits, repair and the nodes' pay until the task is dropped.
 pub async fn run(relay: AppState) {
     let audit_every = relay.config.audit_interval_secs;
@@ -492,4 +761,40 @@ pub async fn run(relay: AppState) {
         }
     };
     tokio::join!(audits, repairs, reaper, pay, orphans);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audits_grow_with_what_a_node_holds_up_to_the_cap() {
+        assert_eq!(audits_for(0, 0.01, 32), 0);
+        assert_eq!(audits_for(1, 0.01, 32), 1);
+        assert_eq!(audits_for(100, 0.01, 32), 1);
+        assert_eq!(audits_for(101, 0.01, 32), 2);
+        assert_eq!(audits_for(1_000, 0.01, 32), 10);
+        assert_eq!(audits_for(1_000_000, 0.01, 32), 32);
+        assert_eq!(audits_for(5, 1.0, 32), 5);
+        assert_eq!(audits_for(5, 0.5, 32), 3);
+    }
+
+    #[test]
+    fn sampled_offsets_are_distinct_and_in_range() {
+        for (n, count) in [(1, 1), (10, 10), (1_000, 32), (5, 3)] {
+            let picked = distinct_below(n, count);
+            assert_eq!(picked.len() as u64, count);
+            assert!(picked.iter().all(|&p| p < n));
+            assert!(picked.windows(2).all(|w| w[0] < w[1]), "{picked:?}");
+        }
+        // Every offset gets picked sometimes.
+        let mut seen = [false; 10];
+        for _ in 0..500 {
+            for p in distinct_below(10, 2) {
+                seen[usize::try_from(p).unwrap()] = true;
+            }
+        }
+        assert!(seen.iter().all(|s| *s));
+    }
 }

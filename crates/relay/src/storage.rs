@@ -796,6 +796,39 @@ pub async fn put_to_node(
     }
 }
 
+/// Asks a node to delete its copy of a shard, with a request signed by the relay (the node
+/// refuses a replayed one).
+pub async fn delete_from_node(
+    relay: &Relay,
+    node: &str,
+    endpoint: &str,
+    shard: &str,
+) -> Result<(), String> {
+    let audience = Address::parse(node).map_err(|e| e.to_string())?;
+    let url = nodenet::shard_url(
+        endpoint,
+        shard,
+        None,
+        &[],
+        relay.config.storage.allow_private_nodes,
+    )?;
+    let now = clock::now();
+    let signature = request::sign_request(&relay.key, "DELETE", url.path(), b"", now, &audience);
+    let response = relay
+        .http
+        .delete(url)
+        .header(request::TIME_HEADER, now.unix_millis().to_string())
+        .header(request::SIGNATURE_HEADER, signature.to_hex())
+        .send()
+        .await
+        .map_err(|e| format!("{endpoint}: {e}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{endpoint}: {}", response.status()))
+    }
+}
+
 /// `PUT /v1/objects/{id}/shards/{shard}`: checks the bytes against the shard id and places them
 /// at every position of the object that has this id.
 pub async fn put_shard(
@@ -971,6 +1004,84 @@ pub async fn status(
     Ok(Json(value))
 }
 
+/// How a segment's healthy shards lie over nodes and failure domains (regions): the same rule
+/// for `object status` (what it calls reduced redundancy) and for repair (what it spreads again).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Spread {
+    /// Distinct nodes holding the shards.
+    pub nodes: usize,
+    /// Distinct regions holding them.
+    pub regions: usize,
+    /// Node losses the segment survives in the worst case (the fullest nodes lost first): how
+    /// many of its nodes may go while `k` shards stay; 0 when it has fewer than `k` already.
+    pub survives: usize,
+    /// Indices (into the holders given) of shards that share a node with an earlier one, then
+    /// of those that share only a region: the ones repair moves when a better place exists.
+    pub crowded_on_node: Vec<usize>,
+    /// Indices of shards on a node of their own but in a region an earlier shard uses.
+    pub crowded_in_region: Vec<usize>,
+}
+
+/// The spread of the healthy shards of one segment, given as `(node, region)` in position order.
+pub fn spread(holders: &[(&str, &str)], k: usize) -> Spread {
+    let mut nodes: Vec<(&str, usize)> = Vec::new();
+    let mut regions: Vec<&str> = Vec::new();
+    let (mut crowded_on_node, mut crowded_in_region) = (Vec::new(), Vec::new());
+    for (i, (node, region)) in holders.iter().enumerate() {
+        if let Some(entry) = nodes.iter_mut().find(|(n, _)| n == node) {
+            entry.1 += 1;
+            crowded_on_node.push(i);
+            continue;
+        }
+        nodes.push((node, 1));
+        if regions.contains(region) {
+            crowded_in_region.push(i);
+        } else {
+            regions.push(region);
+        }
+    }
+    let mut counts: Vec<usize> = nodes.iter().map(|(_, c)| *c).collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let mut left = holders.len();
+    let mut survives = 0;
+    for count in counts {
+        if left < k || left - count < k {
+            break;
+        }
+        left -= count;
+        survives += 1;
+    }
+    Spread {
+        nodes: nodes.len(),
+        regions: regions.len(),
+        survives,
+        crowded_on_node,
+        crowded_in_region,
+    }
+}
+
+impl Spread {
+    /// Reduced redundancy: two healthy shards on one node, or two in one region while the
+    /// network has a live region the segment does not use. (A network of fewer regions than
+    /// shards cannot do better, and is not reported for what it cannot change.)
+    pub fn reduced(&self, healthy: usize, live_regions: usize) -> bool {
+        self.nodes < healthy || self.regions < healthy.min(live_regions)
+    }
+}
+
+/// The live nodes trusted with new shards (alive, reputation at least [`MIN_REPUTATION`]):
+/// how many, and in how many regions.
+pub fn live_spread(conn: &mut dyn Conn, now: i64, timeout: i64) -> ApiResult<(usize, usize)> {
+    let live: Vec<NodeInfo> = all_nodes(conn, now, timeout)?
+        .into_iter()
+        .filter(|n| n.alive && n.reputation >= MIN_REPUTATION)
+        .collect();
+    let mut regions: Vec<&str> = live.iter().map(|n| n.region.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    Ok((live.len(), regions.len()))
+}
+
 fn object_status(conn: &mut dyn Conn, id: &str, now: i64, timeout: i64) -> ApiResult<Json_> {
     let object = conn
         .query_opt(
@@ -981,54 +1092,82 @@ fn object_status(conn: &mut dyn Conn, id: &str, now: i64, timeout: i64) -> ApiRe
     let manifest = Manifest::parse(&hex::decode(object.text(0)?).map_err(ApiError::internal)?)
         .map_err(ApiError::internal)?;
     let params = manifest.params();
+    let (_, live_regions) = live_spread(conn, now, timeout)?;
     let rows = conn.query(
-        "SELECT s.segment, s.position, s.shard, s.len, s.node, s.stored, n.endpoint, n.last_seen_ms, n.reputation FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 ORDER BY s.segment, s.position",
+        "SELECT s.segment, s.position, s.shard, s.len, s.node, s.stored, n.endpoint, n.last_seen_ms, n.region FROM shards s LEFT JOIN nodes n ON n.address = s.node WHERE s.object = $1 ORDER BY s.segment, s.position",
         params![id],
     )?;
+    let (k, total) = (
+        usize::from(params.data_shards),
+        usize::from(params.data_shards) + usize::from(params.parity_shards),
+    );
+    /// One segment as it is gathered: index, shard entries, healthy `(node, region)`.
+    type Gathered = (i64, Vec<Json_>, Vec<(String, String)>);
     let mut segments: Vec<Json_> = Vec::new();
-    let mut current: Option<(i64, Vec<Json_>, i64)> = None;
-    let mut at_risk = 0;
+    let mut current: Option<Gathered> = None;
+    let (mut at_risk, mut reduced) = (0, 0);
     let mut complete = true;
-    let total = i64::from(params.data_shards) + i64::from(params.parity_shards);
-    let flush =
-        |segment: Option<(i64, Vec<Json_>, i64)>, segments: &mut Vec<Json_>, at_risk: &mut i64| {
-            if let Some((index, shards, healthy)) = segment {
-                if healthy < total {
-                    *at_risk += 1;
-                }
-                segments.push(json!({
-                    "segment": index, "k": params.data_shards, "m": params.parity_shards,
-                    "healthy": healthy, "shards": shards,
-                }));
-            }
+    let mut flush = |segment: Option<Gathered>, segments: &mut Vec<Json_>| {
+        let Some((index, shards, healthy)) = segment else {
+            return;
         };
+        let holders: Vec<(&str, &str)> = healthy
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.as_str()))
+            .collect();
+        let spread = spread(&holders, k);
+        let state = if healthy.len() < k {
+            "unreadable"
+        } else if healthy.len() < total {
+            "at_risk"
+        } else if spread.reduced(healthy.len(), live_regions) {
+            "reduced"
+        } else {
+            "ok"
+        };
+        if state != "ok" {
+            at_risk += 1;
+        }
+        if state == "reduced" {
+            reduced += 1;
+        }
+        segments.push(json!({
+            "segment": index, "k": params.data_shards, "m": params.parity_shards,
+            "healthy": healthy.len(), "nodes": spread.nodes, "regions": spread.regions,
+            "survives": spread.survives, "state": state, "shards": shards,
+        }));
+    };
     for row in &rows {
         let segment = row.int(0)?;
         if current.as_ref().is_some_and(|c| c.0 != segment) {
-            flush(current.take(), &mut segments, &mut at_risk);
+            flush(current.take(), &mut segments);
         }
-        let entry = current.get_or_insert((segment, Vec::new(), 0));
+        let entry = current.get_or_insert((segment, Vec::new(), Vec::new()));
         let stored = row.int(5)? == 1;
         let alive = stored && row.opt_int(7)?.is_some_and(|t| now - t <= timeout);
-        if alive {
-            entry.2 += 1;
+        let node = if stored { row.opt_text(4)? } else { None };
+        if let (true, Some(node)) = (alive, &node) {
+            entry
+                .2
+                .push((node.clone(), row.opt_text(8)?.unwrap_or_default()));
         }
         complete &= stored;
         entry.1.push(json!({
             "position": row.int(1)?,
             "shard": row.text(2)?,
             "len": row.int(3)?,
-            "node": if stored { row.opt_text(4)? } else { None },
+            "node": node,
             "endpoint": if stored { row.opt_text(6)? } else { None },
             "alive": alive,
         }));
     }
-    flush(current.take(), &mut segments, &mut at_risk);
+    flush(current.take(), &mut segments);
     Ok(json!({
         "object": id,
         "size": object.int(1)?,
         "complete": complete,
         "at_risk": at_risk,
+        "reduced": reduced,
         "segments": segments,
     }))
 }
@@ -1113,5 +1252,49 @@ pub async fn get_shard(
             ErrorCode::ShardUnavailable,
             "no node holding this shard answered with it; other shards of its segment may do",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_counts_what_one_node_or_region_loss_would_take() {
+        let apart = [
+            ("a", "r1"),
+            ("b", "r2"),
+            ("c", "r3"),
+            ("d", "r1"),
+            ("e", "r2"),
+            ("f", "r3"),
+        ];
+        let s = spread(&apart, 4);
+        assert_eq!((s.nodes, s.regions, s.survives), (6, 3, 2));
+        assert_eq!(s.crowded_on_node, Vec::<usize>::new());
+        assert_eq!(s.crowded_in_region, vec![3, 4, 5]);
+        // Three regions for six shards cannot do better: not reduced; six regions could.
+        assert!(!s.reduced(6, 3));
+        assert!(s.reduced(6, 6));
+
+        let bunched = [
+            ("a", "r1"),
+            ("b", "r2"),
+            ("a", "r1"),
+            ("c", "r3"),
+            ("d", "r4"),
+            ("e", "r5"),
+        ];
+        let s = spread(&bunched, 4);
+        assert_eq!((s.nodes, s.regions, s.survives), (5, 5, 1));
+        assert_eq!(s.crowded_on_node, vec![2]);
+        assert!(s.reduced(6, 5));
+
+        // Fewer than k healthy: no loss survivable.
+        let s = spread(&[("a", "r1"), ("b", "r2"), ("c", "r3")], 4);
+        assert_eq!(s.survives, 0);
+        // Exactly k on distinct nodes: none either.
+        let s = spread(&[("a", "r1"), ("b", "r2"), ("c", "r3"), ("d", "r4")], 4);
+        assert_eq!(s.survives, 0);
     }
 }

@@ -67,35 +67,44 @@ impl Network {
             std::future::pending(),
         ));
         let base = format!("http://127.0.0.1:{port}");
-        let mut stops = Vec::new();
-        for i in 0..nodes {
-            let data = dir.path().join(format!("node-{i}"));
-            let cli = NodeCli::parse_from([
-                "node",
-                "--relay",
-                &base,
-                "--data",
-                data.to_str().unwrap(),
-                "--region",
-                &format!("region-{}", i % 3),
-                "--heartbeat-secs",
-                "1",
-            ]);
-            let node = datahub_node::Node::bind(cli.args).await.unwrap();
-            let (stop, stopped) = oneshot::channel::<()>();
-            tokio::spawn(node.serve(async move {
-                let _ = stopped.await;
-            }));
-            stops.push(Some(stop));
-        }
-        Self {
+        let mut net = Self {
             relay: app,
             base,
             http: reqwest::Client::new(),
             relay_address,
-            stops,
+            stops: Vec::new(),
             _dir: dir,
+        };
+        for i in 0..nodes {
+            net.start_node(i).await;
         }
+        net
+    }
+
+    /// Starts node `i` (its folder node-`i`, so a stopped node comes back with its key and its
+    /// shards), in region-`i % 3`.
+    async fn start_node(&mut self, i: usize) {
+        let data = self._dir.path().join(format!("node-{i}"));
+        let cli = NodeCli::parse_from([
+            "node",
+            "--relay",
+            &self.base,
+            "--data",
+            data.to_str().unwrap(),
+            "--region",
+            &format!("region-{}", i % 3),
+            "--heartbeat-secs",
+            "1",
+        ]);
+        let node = datahub_node::Node::bind(cli.args).await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(node.serve(async move {
+            let _ = stopped.await;
+        }));
+        if self.stops.len() <= i {
+            self.stops.resize_with(i + 1, || None);
+        }
+        self.stops[i] = Some(stop);
     }
 
     async fn get_json(&self, path: &str) -> Value {
@@ -556,6 +565,158 @@ async fn dead_nodes_are_repaired_around_then_more_can_die(backend: Backend) {
     );
 }
 
+/// Every segment has all its `k + m` shards on live nodes; the only segments at risk are those
+/// with two on one node (reduced redundancy).
+fn assert_nothing_missing(status: &Value) {
+    for segment in status["segments"].as_array().unwrap() {
+        assert_eq!(segment["healthy"], 6, "{segment}");
+    }
+    assert_eq!(status["at_risk"], status["reduced"], "{status}");
+}
+
+/// Waits until the relay lists `want` live nodes.
+async fn wait_for_alive(net: &Network, want: usize) {
+    for _ in 0..200 {
+        let nodes = net.get_json("/v1/nodes").await;
+        let alive = nodes["nodes"]
+            .as_array()
+            .map_or(0, |l| l.iter().filter(|n| n["alive"] == true).count());
+        if alive >= want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{want} nodes did not come alive");
+}
+
+/// Issue 23.7: a node dies and repair, with five nodes for six shards, puts two shards of each
+/// segment on one node. Status says so (reduced redundancy, counted at risk, one node loss
+/// survivable instead of two); once the node comes back and another joins, repair spreads every
+/// segment over six distinct nodes again.
+async fn shards_bunched_by_a_repair_spread_again(backend: Backend) {
+    let mut net = Network::start_with(&backend, 6, 2).await;
+    wait_for_alive(&net, 6).await;
+    let reader = key("reader");
+    let data = random_data(150_000);
+    let (manifest, segments) = seal(&data, &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let id = manifest.object_id();
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert_eq!(status["at_risk"], 0, "{status}");
+    for segment in status["segments"].as_array().unwrap() {
+        assert_eq!(
+            (&segment["state"], &segment["nodes"], &segment["survives"]),
+            (&Value::from("ok"), &Value::from(6), &Value::from(2)),
+            "{segment}"
+        );
+    }
+
+    net.stop(0);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let (at_risk, rebuilt) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(
+        at_risk > 0 && rebuilt > 0,
+        "{at_risk} at risk, {rebuilt} rebuilt"
+    );
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    let count = segments.len();
+    assert_eq!(
+        (&status["at_risk"], &status["reduced"]),
+        (&Value::from(count), &Value::from(count)),
+        "{status}"
+    );
+    for segment in status["segments"].as_array().unwrap() {
+        assert_eq!(
+            (
+                &segment["state"],
+                &segment["healthy"],
+                &segment["nodes"],
+                &segment["survives"]
+            ),
+            (
+                &Value::from("reduced"),
+                &Value::from(6),
+                &Value::from(5),
+                &Value::from(1)
+            ),
+            "{segment}"
+        );
+    }
+    // Nothing better exists yet: repair has nothing to do and moves nothing.
+    let (at_risk, moved) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!((at_risk, moved), (0, 0));
+
+    net.start_node(0).await;
+    net.start_node(6).await;
+    wait_for_alive(&net, 7).await;
+    let (at_risk, moved) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert!(
+        at_risk > 0 && moved >= count as u64,
+        "{at_risk} to spread, {moved} moved"
+    );
+    let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
+    assert_eq!(
+        (&status["at_risk"], &status["reduced"]),
+        (&Value::from(0), &Value::from(0)),
+        "{status}"
+    );
+    for segment in status["segments"].as_array().unwrap() {
+        let mut nodes: Vec<&str> = segment["shards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["node"].as_str().unwrap())
+            .collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        assert_eq!(nodes.len(), 6, "{segment}");
+        assert_eq!(segment["state"], "ok", "{segment}");
+    }
+    let (at_risk, _) = datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!(at_risk, 0, "nothing left to spread");
+    assert_eq!(net.read(&manifest, &reader).await.unwrap(), data);
+}
+
+/// Issue 18: audits are proportional to what a node holds (`storage.audit_share` of its shards
+/// per round, rounded up): with a share of one half, a node holding five shards is asked about
+/// three of them each round; with a share of one, every shard is asked about, so a node that
+/// silently dropped one is found in the first round.
+async fn audits_are_proportional_to_what_a_node_holds(backend: Backend) {
+    let net = Network::start_tweaked(&backend, 6, |c| c.storage.audit_share = 0.5).await;
+    wait_for_alive(&net, 6).await;
+    let (manifest, segments) = seal(&random_data(300_000), &key("reader"));
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let held = segments.len() as u64;
+    assert_eq!(held, 5, "one shard of each segment on each node");
+    let (passed, failed) = datahub_relay::maintenance::audit_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!((passed, failed), (6 * 3, 0));
+
+    // A network auditing every shard each round: one shard thrown away is found at once.
+    let net = Network::start_tweaked(&backend, 6, |c| c.storage.audit_share = 1.0).await;
+    wait_for_alive(&net, 6).await;
+    let (manifest, segments) = seal(&random_data(300_000), &key("reader"));
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    let dropped = walk(&net._dir.path().join("node-2").join("shards"))
+        .into_iter()
+        .next()
+        .unwrap();
+    std::fs::remove_file(&dropped).unwrap();
+    let (passed, failed) = datahub_relay::maintenance::audit_round(&net.relay)
+        .await
+        .unwrap();
+    assert_eq!((passed, failed), (6 * 5 - 1, 1));
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -892,7 +1053,8 @@ async fn a_lying_node_is_caught_and_audited_down(backend: Backend) {
     let status = net
         .get_json(&format!("/v1/objects/{}/status", manifest.object_id()))
         .await;
-    assert_eq!(status["at_risk"], 0, "{status}");
+    // Five honest nodes for six shards: nothing is missing, some segments are bunched.
+    assert_nothing_missing(&status);
 }
 
 /// What a hostile node does (see [`start_hostile_node`]). Each stores what it is sent.
@@ -1276,7 +1438,8 @@ async fn a_node_failing_audits_with_503_is_repaired_around(backend: Backend) {
         "{at_risk} at risk, {rebuilt} rebuilt"
     );
     let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
-    assert_eq!(status["at_risk"], 0, "{status}");
+    // Five honest nodes for six shards: nothing is missing, some segments are bunched.
+    assert_nothing_missing(&status);
     assert!(holder_of(&status, &node).is_empty(), "{status}");
 }
 
@@ -1399,6 +1562,8 @@ async fn a_placement_cut_short_by_the_request_timeout_is_reaped(backend: Backend
 }
 
 on_both!(
+    shards_bunched_by_a_repair_spread_again,
+    audits_are_proportional_to_what_a_node_holds,
     private_and_metadata_endpoints_are_refused,
     nodes_are_admitted_by_an_operator,
     a_redirecting_node_is_not_followed,

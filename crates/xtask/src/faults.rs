@@ -41,6 +41,10 @@ audit_interval_secs = 1
 allow_private_nodes = true
 open_admission = true
 open_uploads = true
+# Audits: 5% of each node's shards a round (the bound of docs/relay.md §7 is computed from it in
+# the \"node dropping 1% of shards\" case), and a node answering 503 judged after 3 s.
+audit_share = 0.05
+audit_grace_secs = 3
 
 [limits]
 ip_per_sec = 100000.0
@@ -88,6 +92,29 @@ enum Behaviour {
     Lies,
     /// Waits this long before passing on each read of at most 16 KiB, in both directions.
     Slow(Duration),
+    /// Flips bits in its answers to plain shard GETs (what repair and reads fetch), while its
+    /// audit proofs stay honest: a node that serves garbage and hides it from audits.
+    GarbageOnGet,
+    /// Holds the first shard PUT it is sent this long before passing it on (a node stalled
+    /// mid-placement), then behaves.
+    StallFirstPut(Duration),
+    /// Answers the relay itself, never reaching its node: a PUT gets 200 and its shard is thrown
+    /// away; anything else gets 503. The node behind it registers and heartbeats honestly.
+    Sybil,
+}
+
+/// DELETE requests seen going to nodes, as sent (head and body), with the node's address behind
+/// its proxy: the "replayed delete" check sends one again.
+static DELETES: std::sync::Mutex<Vec<(String, Vec<u8>)>> = std::sync::Mutex::new(Vec::new());
+
+/// What the request a connection is serving is (set by the side reading requests, read by the
+/// side passing answers: HTTP/1.1 clients here send one request at a time on a connection).
+#[derive(Default)]
+struct Conn {
+    /// A plain shard GET (not a proof).
+    plain_get: AtomicBool,
+    /// Requests seen so far: the answering side counts bytes from the start of each answer.
+    requests: std::sync::atomic::AtomicU64,
 }
 
 /// How one node of a case's network runs.
@@ -99,6 +126,8 @@ struct NodeSpec {
     /// A disk of its own of this many bytes: the node's data folder is a tmpfs of that size,
     /// mounted in a mount namespace of the node's own (`unshare`), so it fills up for real.
     disk: Option<u64>,
+    /// `--region`, if not region-`i` (each node its own).
+    region: Option<&'static str>,
 }
 
 impl NodeSpec {
@@ -106,12 +135,24 @@ impl NodeSpec {
         behaviour: Behaviour::Honest,
         capacity: None,
         disk: None,
+        region: None,
     };
 }
 
-/// The `datahub` binary this suite drives (the debug build, made first).
+/// The `datahub` binary this suite drives: a copy of the debug build made first, taken at the
+/// start, so that another build in the same target folder (`CARGO_TARGET_DIR` shared by
+/// worktrees) cannot change it under a running case.
+static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
 fn bin() -> PathBuf {
-    root().join("target/debug/datahub")
+    BIN.get().cloned().unwrap_or_else(built_bin)
+}
+
+/// Where cargo put the debug build.
+fn built_bin() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), PathBuf::from)
+        .join("debug/datahub")
 }
 
 /// A case: given its own empty folder, does its harm and says what came of it.
@@ -124,7 +165,13 @@ pub fn run(only: Option<&str>) -> Result<()> {
     Cmd::new("cargo")
         .args(["build", "-p", "datahub-cli"])
         .run()?;
-    let cases: [(&str, &str, Case); 10] = [
+    let copy = std::env::temp_dir().join(format!("datahub-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&copy)?;
+    let copy = copy.join("datahub");
+    std::fs::copy(built_bin(), &copy)
+        .with_context(|| format!("copying {}", built_bin().display()))?;
+    let _ = BIN.set(copy);
+    let cases: [(&str, &str, Case); 16] = [
         (
             "node killed during upload",
             "SIGKILL of a node while a 20 MiB object is put",
@@ -177,6 +224,41 @@ pub fn run(only: Option<&str>) -> Result<()> {
             "one node's traffic delayed 100 ms per 16 KiB, both ways",
             slow_node,
         ),
+        (
+            "shards spread again",
+            "SIGKILL of one of six nodes (repair puts two shards of a segment on one node), then \
+             the node started again and a seventh added; a delete the relay sent is replayed",
+            shards_spread_again,
+        ),
+        (
+            "node dropping 1% of shards",
+            "2 of the 200 shard files of one node deleted behind its back (it answers 404 for them \
+             and is honest otherwise)",
+            dropping_node,
+        ),
+        (
+            "k+m sybil nodes",
+            "six more nodes, in one failure domain, that answer 200 to every PUT and throw the \
+             shard away, and 503 to everything else (audits, reads)",
+            sybil_nodes,
+        ),
+        (
+            "garbage on GET during repair",
+            "one node flips bits in the shards it serves (its audit proofs stay honest) while \
+             another is killed and repair fetches",
+            garbage_during_repair,
+        ),
+        (
+            "node stalled mid-placement",
+            "one node holds the first shard PUT it gets for 31 s",
+            stalled_placement,
+        ),
+        (
+            "SSRF endpoints",
+            "nodes registering with the cloud metadata address, loopback and a private address as \
+             their endpoints, on a relay that does not allow private nodes",
+            ssrf_endpoints,
+        ),
     ];
     let mut outcomes = Vec::new();
     for (case, fault, body) in cases {
@@ -228,6 +310,9 @@ pub fn run(only: Option<&str>) -> Result<()> {
         outcomes.push(outcome);
     }
 
+    if let Some(copy) = BIN.get().and_then(|b| b.parent()) {
+        let _ = std::fs::remove_dir_all(copy);
+    }
     if outcomes.is_empty() {
         bail!("no fault case has {only:?} in its name");
     }
@@ -377,54 +462,7 @@ impl Net {
         let stop = Arc::new(AtomicBool::new(false));
         let mut started = Vec::new();
         for (i, spec) in nodes.iter().enumerate() {
-            let proxy = TcpListener::bind("127.0.0.1:0")?;
-            let proxy_url = format!("http://{}", proxy.local_addr()?);
-            let data = dir.join(format!("node-{i}"));
-            let mut args: Vec<String> = [
-                "node",
-                "--relay",
-                &url,
-                "--listen",
-                "127.0.0.1:0",
-                "--advertise",
-                &proxy_url,
-                "--region",
-                &format!("region-{i}"),
-                "--heartbeat-secs",
-                "2",
-                "--data",
-            ]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-            args.push(data.display().to_string());
-            if let Some(capacity) = spec.capacity {
-                args.extend(["--capacity".into(), capacity.to_string()]);
-            }
-            let log = dir.join(format!("node-{i}.log"));
-            let (process, line, data) = match spec.disk {
-                None => {
-                    let (process, line) = spawn(Command::new(bin()), &args, &log)?;
-                    (process, line, data)
-                }
-                Some(bytes) => {
-                    std::fs::create_dir_all(&data)?;
-                    let (process, line) = spawn(on_own_disk(bytes, &data), &args, &log)?;
-                    // The tmpfs is seen only in the node's mount namespace; this path reaches it
-                    // from outside.
-                    let seen =
-                        PathBuf::from(format!("/proc/{}/root{}", process.0.id(), data.display()));
-                    (process, line, seen)
-                }
-            };
-            let upstream = url_in(&line)?.trim_start_matches("http://").to_owned();
-            let (behaviour, stop) = (spec.behaviour, stop.clone());
-            std::thread::spawn(move || proxy_loop(proxy, upstream, behaviour, stop));
-            started.push(Node {
-                process,
-                data,
-                endpoint: proxy_url,
-            });
+            started.push(launch_node(dir, &url, i, spec, &stop)?);
         }
         let net = Self {
             dir: dir.to_owned(),
@@ -545,7 +583,23 @@ impl Net {
         ok
     }
 
-    /// Segments of the object with a shard missing or bad, as the relay reports them.
+    /// The relay's status of an object (`object status --json`).
+    fn status(&self, id: &str) -> Result<Value> {
+        Ok(serde_json::from_str(
+            &self.cli(&["object", "status", id, "--json"])?,
+        )?)
+    }
+
+    /// Segments of the object missing a healthy shard (at risk, not counting those whose shards
+    /// are all healthy but bunched: reduced redundancy).
+    fn short(&self, id: &str) -> Result<u64> {
+        let status = self.status(id)?;
+        let count = |key: &str| status.get(key).and_then(Value::as_u64);
+        Ok(count("at_risk").context("no at_risk in the status")? - count("reduced").unwrap_or(0))
+    }
+
+    /// Segments of the object at risk, as the relay reports them: a shard missing or bad, or
+    /// two on one node (reduced redundancy).
     fn at_risk(&self, id: &str) -> Result<u64> {
         let out = self.cli(&["object", "status", id, "--json"])?;
         let status: Value = serde_json::from_str(&out)?;
@@ -555,13 +609,14 @@ impl Net {
             .context("no at_risk in the status")
     }
 
-    /// Waits until the object has a segment at risk and then none; returns the seconds from
-    /// `since` to whole again, or `None` if that did not happen within [`HEAL_TIMEOUT`].
+    /// Waits until the object has a segment missing a shard and then none; returns the seconds
+    /// from `since` to whole again, or `None` if that did not happen within [`HEAL_TIMEOUT`].
+    /// Whole, not spread: with a node out, five nodes hold six shards (reduced redundancy).
     fn heals(&self, id: &str, since: Instant) -> Option<f64> {
         let deadline = since + HEAL_TIMEOUT;
         let mut seen_at_risk = false;
         while Instant::now() < deadline {
-            match self.at_risk(id) {
+            match self.short(id) {
                 Ok(0) if seen_at_risk => return Some(since.elapsed().as_secs_f64()),
                 Ok(n) if n > 0 => seen_at_risk = true,
                 _ => {}
@@ -613,6 +668,64 @@ impl Net {
         }
         found
     }
+}
+
+/// Starts node `i` (its folder node-`i`: started again, a node keeps its key and its shards)
+/// behind a proxy of its own, in region-`i`.
+fn launch_node(
+    dir: &Path,
+    url: &str,
+    i: usize,
+    spec: &NodeSpec,
+    stop: &Arc<AtomicBool>,
+) -> Result<Node> {
+    let proxy = TcpListener::bind("127.0.0.1:0")?;
+    let proxy_url = format!("http://{}", proxy.local_addr()?);
+    let data = dir.join(format!("node-{i}"));
+    let mut args: Vec<String> = [
+        "node",
+        "--relay",
+        url,
+        "--listen",
+        "127.0.0.1:0",
+        "--advertise",
+        &proxy_url,
+        "--region",
+        &spec.region.map_or(format!("region-{i}"), str::to_owned),
+        "--heartbeat-secs",
+        "2",
+        "--data",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.push(data.display().to_string());
+    if let Some(capacity) = spec.capacity {
+        args.extend(["--capacity".into(), capacity.to_string()]);
+    }
+    let log = dir.join(format!("node-{i}.log"));
+    let (process, line, data) = match spec.disk {
+        None => {
+            let (process, line) = spawn(Command::new(bin()), &args, &log)?;
+            (process, line, data)
+        }
+        Some(bytes) => {
+            std::fs::create_dir_all(&data)?;
+            let (process, line) = spawn(on_own_disk(bytes, &data), &args, &log)?;
+            // The tmpfs is seen only in the node's mount namespace; this path reaches it
+            // from outside.
+            let seen = PathBuf::from(format!("/proc/{}/root{}", process.0.id(), data.display()));
+            (process, line, seen)
+        }
+    };
+    let upstream = url_in(&line)?.trim_start_matches("http://").to_owned();
+    let (behaviour, stop) = (spec.behaviour, stop.clone());
+    std::thread::spawn(move || proxy_loop(proxy, upstream, behaviour, stop));
+    Ok(Node {
+        process,
+        data,
+        endpoint: proxy_url,
+    })
 }
 
 /// What the relay says of a node.
@@ -667,11 +780,16 @@ fn proxy_loop(
     behaviour: Behaviour,
     stop: Arc<AtomicBool>,
 ) {
+    let stalled = Arc::new(AtomicBool::new(false));
     for client in listener.incoming() {
         if stop.load(Ordering::Relaxed) {
             return;
         }
         let Ok(client) = client else { continue };
+        if behaviour == Behaviour::Sybil {
+            std::thread::spawn(move || sybil(client));
+            continue;
+        }
         let Ok(server) = TcpStream::connect(&upstream) else {
             // The node is dead: so is the connection, as it would be without a proxy.
             continue;
@@ -679,22 +797,118 @@ fn proxy_loop(
         let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
             continue;
         };
-        std::thread::spawn(move || pipe(client, server, behaviour, false));
-        std::thread::spawn(move || pipe(server2, client2, behaviour, true));
+        let conn = Arc::new(Conn::default());
+        let (conn2, upstream2) = (conn.clone(), upstream.clone());
+        let stalled = stalled.clone();
+        std::thread::spawn(move || {
+            pipe(
+                client, server, behaviour, false, &conn, &upstream2, &stalled,
+            )
+        });
+        std::thread::spawn(move || {
+            pipe(
+                server2,
+                client2,
+                behaviour,
+                true,
+                &conn2,
+                "",
+                &AtomicBool::new(true),
+            )
+        });
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream, behaviour: Behaviour, from_node: bool) {
+/// A sybil's answers (see [`Behaviour::Sybil`]): reads each request's head and body and
+/// answers without a node.
+fn sybil(mut client: TcpStream) {
+    let _ = client.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut reader = BufReader::new(match client.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    });
+    loop {
+        let mut head = Vec::new();
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" {
+                break;
+            }
+            head.push(line);
+        }
+        let length: u64 = head
+            .iter()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())
+                    .flatten()
+            })
+            .unwrap_or(0);
+        if std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink()).is_err() {
+            return;
+        }
+        let answer = if head.first().is_some_and(|l| l.starts_with("PUT ")) {
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"created\":true}"
+        } else {
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n"
+        };
+        if client.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Copies one direction of a connection. `conn` is shared by both directions;
+/// `stalled` says whether this node's one stall (for [`Behaviour::StallFirstPut`]) is spent.
+fn pipe(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    behaviour: Behaviour,
+    from_node: bool,
+    conn: &Conn,
+    upstream: &str,
+    stalled: &AtomicBool,
+) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut sent: u64 = 0;
+    // For answers: the request they answer, and the bytes of it passed so far.
+    let (mut answering, mut answered) = (0, 0u64);
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         let Some(piece) = buf.get_mut(..n) else { break };
+        if from_node {
+            let request = conn.requests.load(Ordering::Relaxed);
+            if request != answering {
+                (answering, answered) = (request, 0);
+            }
+        } else {
+            // A request begins at a read: note what it is.
+            let line = piece.split(|b| *b == b'\r').next().unwrap_or_default();
+            if [&b"GET "[..], b"PUT ", b"DELETE ", b"POST "]
+                .iter()
+                .any(|m| line.starts_with(m))
+            {
+                let plain = line.starts_with(b"GET /v1/shards/")
+                    && !line.windows(6).any(|w| w == b"/proof");
+                conn.plain_get.store(plain, Ordering::Relaxed);
+                conn.requests.fetch_add(1, Ordering::Relaxed);
+            }
+            if line.starts_with(b"DELETE /v1/shards/")
+                && let Ok(mut deletes) = DELETES.lock()
+            {
+                deletes.push((upstream.to_owned(), piece.to_vec()));
+            }
+        }
         match behaviour {
-            Behaviour::Honest => {}
+            Behaviour::Honest | Behaviour::Sybil => {}
             Behaviour::Lies if from_node => {
                 for (i, byte) in piece.iter_mut().enumerate() {
                     let at = sent + i as u64;
@@ -705,8 +919,27 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, behaviour: Behaviour, from_node:
             }
             Behaviour::Lies => {}
             Behaviour::Slow(delay) => std::thread::sleep(delay),
+            Behaviour::GarbageOnGet if from_node && conn.plain_get.load(Ordering::Relaxed) => {
+                // Past the head (a few hundred bytes), so the answer still parses.
+                for (i, byte) in piece.iter_mut().enumerate() {
+                    let at = answered + i as u64;
+                    if at >= 1024 && at.is_multiple_of(997) {
+                        *byte ^= 0x01;
+                    }
+                }
+            }
+            Behaviour::GarbageOnGet => {}
+            Behaviour::StallFirstPut(delay) => {
+                if !from_node
+                    && piece.starts_with(b"PUT ")
+                    && !stalled.swap(true, Ordering::Relaxed)
+                {
+                    std::thread::sleep(delay);
+                }
+            }
         }
         sent += n as u64;
+        answered += n as u64;
         if to.write_all(piece).is_err() {
             break;
         }
@@ -796,13 +1029,14 @@ fn node_killed_during_upload(dir: &Path) -> Result<Outcome> {
         net.put(&file, &public)?
     };
     // The relay can only see the death once the node has been silent for node_timeout_secs, so
-    // watch until then and after, until the object has no segment at risk: recovered is when it
+    // watch until then and after, until the object has no segment missing a shard: recovered is when it
     // last became whole.
     let judged = killed + Duration::from_secs(NODE_TIMEOUT_SECS + 2);
     let mut seen_at_risk = false;
     let mut whole_since = None;
     while killed.elapsed() < HEAL_TIMEOUT {
-        match net.at_risk(&id) {
+        // Whole, not spread: five nodes are left for six shards.
+        match net.short(&id) {
             Ok(0) => {
                 whole_since.get_or_insert(killed.elapsed().as_secs_f64());
             }
@@ -828,7 +1062,7 @@ fn node_killed_during_upload(dir: &Path) -> Result<Outcome> {
         1,
         lost,
         healed,
-        "the object whole again (no segment at risk), the relay having judged the node dead",
+        "the object whole again (no segment missing a shard), the relay having judged the node dead",
         note,
     ))
 }
@@ -1410,7 +1644,7 @@ fn damaged_shard(dir: &Path, damage: Damage) -> Result<Outcome> {
         1,
         lost,
         healed,
-        "an audit found the bad shard and repair rebuilt it (no segment at risk)",
+        "an audit found the bad shard and repair rebuilt it (no segment missing a shard)",
         format!(
             "read back byte-exact right after the damage, before any repair: {}",
             if read_at_once { "yes" } else { "no" }
@@ -1437,7 +1671,7 @@ fn lying_node(dir: &Path) -> Result<Outcome> {
         1,
         lost,
         healed,
-        "audits caught the lying node and repair moved its shard (no segment at risk)",
+        "audits caught the lying node and repair moved its shard (no segment missing a shard)",
         format!(
             "read back byte-exact while the node lied: {}",
             if read_at_once { "yes" } else { "no" }
@@ -1459,16 +1693,16 @@ fn node_at_capacity(dir: &Path) -> Result<Outcome> {
     let id = net.put(&file, &public)?;
     let put_secs = started.elapsed().as_secs_f64();
     let on_full = net.shard_files(0).len();
-    let at_risk = net.at_risk(&id)?;
+    let at_risk = net.short(&id)?;
     let lost = usize::from(!net.reads_back(&id, &file));
     Ok(outcome(
         1,
         lost,
         (at_risk == 0).then_some(put_secs),
-        "the put done with no segment at risk",
+        "the put done with no segment missing a shard",
         format!(
             "the node's own limit, not its disk (see the full disk case); shards on the full node \
-             afterwards: {on_full}; segments at risk: {at_risk}"
+             afterwards: {on_full}; segments missing a shard: {at_risk}"
         ),
     ))
 }
@@ -1606,6 +1840,548 @@ fn slow_node(dir: &Path) -> Result<Outcome> {
         "put and get of 8 MiB, end to end (no recovery needed: the time is what the slow node costs)",
         format!("put {put_secs:.1} s, get {get_secs:.1} s; segments at risk after: {at_risk}"),
     ))
+}
+
+/// Whether every segment of the object has its `k + m` shards on distinct nodes (as its status
+/// lists them).
+fn spread_apart(status: &Value) -> bool {
+    let Some(segments) = status.get("segments").and_then(Value::as_array) else {
+        return false;
+    };
+    segments.iter().all(|segment| {
+        let shards = segment.get("shards").and_then(Value::as_array);
+        let mut nodes: Vec<&str> = shards
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.get("node").and_then(Value::as_str))
+            .collect();
+        let total = shards.map_or(0, Vec::len);
+        nodes.sort_unstable();
+        nodes.dedup();
+        total > 0 && nodes.len() == total
+    })
+}
+
+/// Sends `request` (as captured) to 127.0.0.1:`upstream` again; the status code of the answer.
+fn replay(upstream: &str, request: &[u8]) -> Result<u16> {
+    let mut stream = TcpStream::connect(upstream)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request)?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    let text = String::from_utf8_lossy(&head);
+    text.get(9..12)
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("not an HTTP answer: {text:?}"))
+}
+
+fn shards_spread_again(dir: &Path) -> Result<Outcome> {
+    let mut net = Net::start(dir, &honest(6))?;
+    let public = net.keygen()?;
+    let file = net.file("obj", 16 * MIB, 29)?;
+    let id = net.put(&file, &public)?;
+    let mut checks = Vec::new();
+    if !spread_apart(&net.status(&id)?) {
+        checks.push("the put did not spread the shards over six nodes".to_owned());
+    }
+    if let Some(node) = net.nodes.first_mut() {
+        node.process.kill();
+    }
+    let killed = Instant::now();
+    // Repaired on five nodes: nothing short, every segment reduced.
+    let mut reduced_at = None;
+    let mut last = Value::Null;
+    while killed.elapsed() < HEAL_TIMEOUT {
+        if let Ok(status) = net.status(&id) {
+            let segments = field(&status, "segments").as_array().map_or(0, Vec::len) as u64;
+            if net.short(&id).ok() == Some(0)
+                && field(&status, "reduced").as_u64() == Some(segments)
+            {
+                reduced_at = Some(killed.elapsed().as_secs_f64());
+                last = status;
+                break;
+            }
+            last = status;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let Some(reduced_at) = reduced_at else {
+        bail!("after the kill, repair never left every segment whole and reduced: {last}");
+    };
+    let text = net.cli(&["object", "status", &id])?;
+    if !text.contains("(reduced redundancy)") {
+        checks.push(format!(
+            "`object status` did not say reduced redundancy: {text}"
+        ));
+    }
+
+    // The node comes back, and a seventh joins.
+    DELETES.lock().map(|mut d| d.clear()).ok();
+    let url = net.url.clone();
+    let restarted = launch_node(dir, &url, 0, &NodeSpec::HONEST, &net.stop)?;
+    if let Some(first) = net.nodes.first_mut() {
+        *first = restarted;
+    }
+    net.nodes
+        .push(launch_node(dir, &url, 6, &NodeSpec::HONEST, &net.stop)?);
+    net.wait_for_nodes(7)?;
+    let back = Instant::now();
+    let mut spread_in = None;
+    while back.elapsed() < HEAL_TIMEOUT {
+        if let Ok(status) = net.status(&id)
+            && field(&status, "at_risk") == 0
+            && spread_apart(&status)
+        {
+            spread_in = Some(back.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    if spread_in.is_none() {
+        checks.push(format!(
+            "segments still bunched {} s after the nodes came back: {}",
+            HEAL_TIMEOUT.as_secs(),
+            net.status(&id)?
+        ));
+    }
+    // The relay asked old holders to delete the copies it moved: sent again, a delete is refused.
+    let captured = DELETES.lock().map(|d| d.first().cloned()).ok().flatten();
+    let replayed = match &captured {
+        Some((upstream, request)) => {
+            let code = replay(upstream, request)?;
+            if (200..300).contains(&code) {
+                checks.push(format!("a replayed delete was accepted ({code})"));
+            }
+            format!("a delete the relay sent, replayed to its node: {code}")
+        }
+        None => {
+            checks.push("the relay sent no delete to replay".to_owned());
+            "no delete seen".to_owned()
+        }
+    };
+    let lost = usize::from(!net.reads_back(&id, &file));
+    Ok(Outcome {
+        failed_checks: checks,
+        ..outcome(
+            1,
+            lost,
+            spread_in,
+            "from the node's return (and a seventh's arrival) until every segment had its six \
+             shards on six distinct nodes, at risk 0",
+            format!(
+                "{} segments; {reduced_at:.1} s after the kill repair had left every segment \
+                 whole on five nodes and status said reduced redundancy; {replayed}",
+                field(&last, "segments").as_array().map_or(0, Vec::len)
+            ),
+        )
+    })
+}
+
+/// `audit_share` in [`RELAY_CONFIG`], and the relay's default `audit_max_per_node`.
+const AUDIT_SHARE: f64 = 0.05;
+const AUDIT_MAX_PER_NODE: u64 = 32;
+
+/// The relay's audits per round of a node holding `held` shards (maintenance::audits_for).
+fn audits_for(held: u64) -> u64 {
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let wanted = (held as f64 * AUDIT_SHARE).ceil() as u64;
+    wanted.clamp(1, AUDIT_MAX_PER_NODE).min(held)
+}
+
+/// Puts `count` small objects, four at a time: their ids and files.
+fn put_many(net: &Net, count: usize, public: &str) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    for i in 0..count {
+        files.push(net.file(&format!("small-{i}"), 1024, 1000 + i as u64)?);
+    }
+    let mut written = Vec::new();
+    for batch in files.chunks(4) {
+        let ids: Vec<Result<String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|file| scope.spawn(|| net.put(file, public)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("put panicked")))
+                })
+                .collect()
+        });
+        for (id, file) in ids.into_iter().zip(batch) {
+            written.push((id?, file.clone()));
+        }
+    }
+    Ok(written)
+}
+
+fn dropping_node(dir: &Path) -> Result<Outcome> {
+    let net = Net::start(dir, &honest(6))?;
+    let public = net.keygen()?;
+    // One segment each: every node holds one shard of every object.
+    let written = put_many(&net, 200, &public)?;
+    let node = net.nodes.first().context("no node")?;
+    let held = net.shard_files(0);
+    let n = held.len() as u64;
+    // Drop the node's shards of the first two objects.
+    let mut dropped = Vec::new();
+    for (id, _) in written.iter().take(2) {
+        let status = net.status(id)?;
+        let shard = field(
+            field(&status, "segments").get(0).unwrap_or(&Value::Null),
+            "shards",
+        )
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| field(s, "endpoint").as_str() == Some(&node.endpoint))
+        .and_then(|s| field(s, "shard").as_str())
+        .context("node-0 holds no shard of the object")?
+        .to_owned();
+        let path = held
+            .iter()
+            .find(|p| p.file_name().is_some_and(|f| f.to_string_lossy() == shard))
+            .context("the shard is not on node-0's disk")?;
+        std::fs::remove_file(path)?;
+        dropped.push(id.clone());
+    }
+    let dropped_at = Instant::now();
+    // The bound of docs/relay.md §7: found within ln(1/ε) / (f·a) rounds but with probability ε.
+    let a = audits_for(n);
+    let f = dropped.len() as f64 / n as f64;
+    let epsilon: f64 = 0.001;
+    let bound = (1.0 / epsilon).ln() / (f * a as f64);
+    let average = 1.0 / (1.0 - (1.0 - f).powi(i32::try_from(a).unwrap_or(i32::MAX)));
+    let mut found = None;
+    while dropped_at.elapsed().as_secs_f64() < bound.max(10.0) * 2.0 {
+        if net.node_view(0)?.reputation.is_some_and(|r| r < 100) {
+            found = Some(dropped_at.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut checks = Vec::new();
+    match found {
+        None => checks.push(format!("not found within {:.0} s", bound.max(10.0) * 2.0)),
+        Some(t) if t > bound => checks.push(format!(
+            "found after {t:.1} s, beyond the stated bound of {bound:.0} s"
+        )),
+        Some(_) => {}
+    }
+    // Found shards are repaired: both objects whole again.
+    let mut repaired = None;
+    while dropped_at.elapsed() < HEAL_TIMEOUT + Duration::from_secs_f64(bound) {
+        let short: u64 = dropped
+            .iter()
+            .map(|id| net.short(id).unwrap_or(1))
+            .sum::<u64>()
+            + dropped
+                .iter()
+                .map(|id| net.at_risk(id).unwrap_or(1))
+                .sum::<u64>();
+        if found.is_some() && short == 0 {
+            repaired = Some(dropped_at.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let lost = written
+        .iter()
+        .filter(|(id, file)| dropped.contains(id) && !net.reads_back(id, file))
+        .count();
+    Ok(Outcome {
+        failed_checks: checks,
+        ..outcome(
+            written.len(),
+            lost,
+            repaired,
+            "from the deletion until the node had failed an audit and both objects were whole \
+             again",
+            format!(
+                "node-0 held {n} shards and dropped {} ({:.1}%); audits check {a} of its shards \
+                 a round (audit_share {AUDIT_SHARE}, a round a second): stated bound {bound:.0} s \
+                 (99.9%), average {average:.0} s; found after {}",
+                dropped.len(),
+                f * 100.0,
+                found.map_or("— (not found)".into(), |t| format!("{t:.1} s")),
+            ),
+        )
+    })
+}
+
+fn sybil_nodes(dir: &Path) -> Result<Outcome> {
+    let mut nodes = honest(6);
+    nodes.extend(vec![
+        NodeSpec {
+            behaviour: Behaviour::Sybil,
+            region: Some("sybil-land"),
+            ..NodeSpec::HONEST
+        };
+        6
+    ]);
+    let net = Net::start(dir, &nodes)?;
+    let public = net.keygen()?;
+    let started = Instant::now();
+    let mut written = Vec::new();
+    for i in 0..3 {
+        let file = net.file(&format!("obj-{i}"), 8 * MIB, 31 + i)?;
+        written.push((net.put(&file, &public)?, file));
+    }
+    let mut on_sybils = 0;
+    for (id, _) in &written {
+        let status = net.status(id)?;
+        let sybil_endpoints: Vec<&str> = net
+            .nodes
+            .iter()
+            .skip(6)
+            .map(|n| n.endpoint.as_str())
+            .collect();
+        on_sybils += field(&status, "segments")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| field(s, "shards").as_array().into_iter().flatten())
+            .filter(|s| {
+                field(s, "endpoint")
+                    .as_str()
+                    .is_some_and(|e| sybil_endpoints.contains(&e))
+            })
+            .count();
+    }
+    // Detected: every sybil below the reputation to hold shards; repaired: nothing at risk.
+    let mut healed = None;
+    while started.elapsed() < HEAL_TIMEOUT {
+        let distrusted = (6..12)
+            .filter(|&i| {
+                net.node_view(i)
+                    .ok()
+                    .and_then(|v| v.reputation)
+                    .is_some_and(|r| r < 50)
+            })
+            .count();
+        let at_risk: u64 = written
+            .iter()
+            .map(|(id, _)| net.at_risk(id).unwrap_or(1))
+            .sum();
+        if distrusted == 6 && at_risk == 0 {
+            healed = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let lost = written
+        .iter()
+        .filter(|(id, file)| !net.reads_back(id, file))
+        .count();
+    let reputations: Vec<String> = (6..12)
+        .map(|i| {
+            net.node_view(i)
+                .ok()
+                .and_then(|v| v.reputation)
+                .map_or("?".into(), |r| r.to_string())
+        })
+        .collect();
+    Ok(outcome(
+        written.len(),
+        lost,
+        healed,
+        "from the first put until every sybil was distrusted (reputation below 50) and no segment \
+         was at risk",
+        format!(
+            "{on_sybils} shards were placed on sybils (the failure domain keeps them to one per \
+             segment: the operator's admission records put one operator's nodes in one domain; \
+             with open admission and a region each they could take whole segments); sybil \
+             reputations after: {}",
+            reputations.join(", ")
+        ),
+    ))
+}
+
+fn garbage_during_repair(dir: &Path) -> Result<Outcome> {
+    let mut net = Net::start(
+        dir,
+        &first_odd(NodeSpec {
+            behaviour: Behaviour::GarbageOnGet,
+            ..NodeSpec::HONEST
+        }),
+    )?;
+    let public = net.keygen()?;
+    let file = net.file("obj", 12 * MIB, 37)?;
+    let id = net.put(&file, &public)?;
+    if let Some(node) = net.nodes.get_mut(1) {
+        node.process.kill();
+    }
+    let killed = Instant::now();
+    let mut repaired = None;
+    let mut seen_short = false;
+    while killed.elapsed() < HEAL_TIMEOUT {
+        match net.short(&id) {
+            Ok(0) if seen_short => {
+                repaired = Some(killed.elapsed().as_secs_f64());
+                break;
+            }
+            Ok(n) if n > 0 => seen_short = true,
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let garbler = net.node_view(0)?.reputation;
+    let mut checks = Vec::new();
+    if garbler.is_none_or(|r| r >= 100) {
+        checks.push(format!(
+            "repair never caught the node serving garbage (reputation {garbler:?})"
+        ));
+    }
+    let lost = usize::from(!net.reads_back(&id, &file));
+    Ok(Outcome {
+        failed_checks: checks,
+        ..outcome(
+            1,
+            lost,
+            repaired,
+            "from the kill until no segment missed a shard (repair went past the garbage)",
+            format!(
+                "the garbling node's reputation after: {}",
+                garbler.map_or("?".into(), |r| r.to_string())
+            ),
+        )
+    })
+}
+
+fn stalled_placement(dir: &Path) -> Result<Outcome> {
+    let net = Net::start(
+        dir,
+        &first_odd(NodeSpec {
+            behaviour: Behaviour::StallFirstPut(Duration::from_secs(31)),
+            ..NodeSpec::HONEST
+        }),
+    )?;
+    let public = net.keygen()?;
+    let file = net.file("obj", 8 * MIB, 41)?;
+    let started = Instant::now();
+    let id = net.put(&file, &public)?;
+    let put_secs = started.elapsed().as_secs_f64();
+    let status = net.status(&id)?;
+    let complete = field(&status, "complete") == true;
+    let mut checks = Vec::new();
+    if !complete {
+        checks.push(format!(
+            "the object is not complete after the put: {status}"
+        ));
+    }
+    let lost = usize::from(!net.reads_back(&id, &file));
+    Ok(Outcome {
+        failed_checks: checks,
+        ..outcome(
+            1,
+            lost,
+            complete.then_some(put_secs),
+            "the put of 8 MiB done and the object complete (the relay gives up on a node after \
+             storage.node_request_secs, 10 s, and places the shard elsewhere)",
+            format!(
+                "put {put_secs:.1} s; complete: {complete}; segments at risk right after: {}",
+                field(&status, "at_risk")
+            ),
+        )
+    })
+}
+
+/// A relay that allows no private node endpoints (as in production), admission open.
+const PUBLIC_RELAY_CONFIG: &str = "\
+dev = true
+[storage]
+open_admission = true
+";
+
+fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
+    std::fs::write(dir.join("relay.toml"), PUBLIC_RELAY_CONFIG)?;
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let (_relay, _) = start_relay(dir, port)?;
+    let url = format!("http://127.0.0.1:{port}");
+    let endpoints = [
+        "http://169.254.169.254",
+        "http://127.0.0.1:1",
+        "http://10.0.0.5",
+    ];
+    let mut nodes = Vec::new();
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        let data = dir.join(format!("node-{i}"));
+        let args: Vec<String> = [
+            "node",
+            "--relay",
+            &url,
+            "--listen",
+            "127.0.0.1:0",
+            "--advertise",
+            endpoint,
+            "--region",
+            "region-0",
+            "--heartbeat-secs",
+            "1",
+            "--data",
+            &data.display().to_string(),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        nodes.push(spawn(
+            Command::new(bin()),
+            &args,
+            &dir.join(format!("node-{i}.log")),
+        )?);
+    }
+    // Each node tries to register at once and again with backoff: wait for every refusal.
+    let started = Instant::now();
+    let refused_now = || {
+        (0..endpoints.len())
+            .filter(|i| {
+                std::fs::read_to_string(dir.join(format!("node-{i}.log")))
+                    .unwrap_or_default()
+                    .contains("is not public")
+            })
+            .count()
+    };
+    let mut all_refused = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        if refused_now() == endpoints.len() {
+            all_refused = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let listed: Value = serde_json::from_str(&http_get(port, "/v1/nodes")?)?;
+    let registered = field(&listed, "nodes").as_array().map_or(0, Vec::len);
+    let refused = refused_now();
+    let mut checks = Vec::new();
+    if registered > 0 {
+        checks.push(format!(
+            "{registered} of the nodes were registered: {listed}"
+        ));
+    }
+    if refused < endpoints.len() {
+        checks.push(format!(
+            "only {refused} of {} nodes were told their endpoint is not public",
+            endpoints.len()
+        ));
+    }
+    Ok(Outcome {
+        failed_checks: checks,
+        ..outcome(
+            0,
+            0,
+            all_refused,
+            "until every node had been told its endpoint is not public (422 invalid_endpoint)",
+            format!(
+                "endpoints {}: registered {registered}, refused with \"not public\" {refused}",
+                endpoints.join(", ")
+            ),
+        )
+    })
 }
 
 fn markdown(machine: &Machine, outcomes: &[Outcome]) -> String {

@@ -56,21 +56,31 @@ pub fn render(id: &str, status: &ObjectStatus, nodes: &[NodeInfo]) -> String {
     );
     let _ = writeln!(
         out,
-        "  at risk: {} segment(s) with fewer than {} healthy shards; unreadable: {unreadable}",
+        "  at risk: {} segment(s) with fewer than {} healthy shards or reduced redundancy \
+         ({} reduced: two shards on one node or in one region); unreadable: {unreadable}",
         status.at_risk,
-        k + m
+        k + m,
+        status.reduced,
     );
     for segment in &status.segments {
         let verdict = if segment.healthy < segment.k {
             "UNREADABLE"
         } else if segment.healthy < segment.k + segment.m {
             "at risk"
+        } else if segment.state.as_deref() == Some("reduced") {
+            "reduced redundancy"
         } else {
             "ok"
         };
+        let spread = match (segment.nodes, segment.survives) {
+            (Some(nodes), Some(survives)) => {
+                format!(" on {nodes} node(s), survives {survives} node loss(es)")
+            }
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "segment {}: {}/{} healthy, needs {} ({verdict})",
+            "segment {}: {}/{} healthy{spread}, needs {} ({verdict})",
             segment.segment,
             segment.healthy,
             segment.k + segment.m,
@@ -109,13 +119,15 @@ mod tests {
     #[test]
     fn what_users_read() {
         let status: ObjectStatus = serde_json::from_str(
-            r#"{"object": "ab", "size": 5001367, "complete": true, "at_risk": 1, "segments": [
-                {"segment": 0, "k": 4, "m": 2, "healthy": 5, "shards": [
+            r#"{"object": "ab", "size": 5001367, "complete": true, "at_risk": 3, "reduced": 1, "segments": [
+                {"segment": 0, "k": 4, "m": 2, "healthy": 5, "nodes": 5, "survives": 1, "state": "at_risk", "shards": [
                     {"position": 0, "shard": "b04325bc922f6c46aaaa", "len": 1048576, "node": "0xFB67", "endpoint": "http://127.0.0.1:1", "alive": true},
                     {"position": 1, "shard": "fc6acd608c4598b7bbbb", "len": 1048576, "node": "0x03ad", "endpoint": "http://127.0.0.1:2", "alive": false},
                     {"position": 2, "shard": "a0d8e6fbd64758d4cccc", "len": 1048576, "node": null, "endpoint": null, "alive": false}
                 ]},
-                {"segment": 1, "k": 4, "m": 2, "healthy": 3, "shards": []}
+                {"segment": 1, "k": 4, "m": 2, "healthy": 3, "shards": []},
+                {"segment": 2, "k": 4, "m": 2, "healthy": 6, "nodes": 5, "survives": 1, "state": "reduced", "shards": []},
+                {"segment": 3, "k": 4, "m": 2, "healthy": 6, "nodes": 6, "survives": 2, "state": "ok", "shards": []}
             ]}"#,
         )
         .unwrap();
@@ -128,13 +140,15 @@ mod tests {
             render("ab", &status, &nodes),
             "\
 object ab
-  5001367 bytes, 2 segment(s) of 4+2 shards, complete
-  at risk: 1 segment(s) with fewer than 6 healthy shards; unreadable: 1
-segment 0: 5/6 healthy, needs 4 (at risk)
+  5001367 bytes, 4 segment(s) of 4+2 shards, complete
+  at risk: 3 segment(s) with fewer than 6 healthy shards or reduced redundancy (1 reduced: two shards on one node or in one region); unreadable: 1
+segment 0: 5/6 healthy on 5 node(s), survives 1 node loss(es), needs 4 (at risk)
     0 b04325bc922f6c46…  1048576 B  0xFB67 eu-1 http://127.0.0.1:1 alive
     1 fc6acd608c4598b7…  1048576 B  0x03ad http://127.0.0.1:2 DEAD
     2 a0d8e6fbd64758d4…  1048576 B  not stored
 segment 1: 3/6 healthy, needs 4 (UNREADABLE)
+segment 2: 6/6 healthy on 5 node(s), survives 1 node loss(es), needs 4 (reduced redundancy)
+segment 3: 6/6 healthy on 6 node(s), survives 2 node loss(es), needs 4 (ok)
 "
         );
     }
