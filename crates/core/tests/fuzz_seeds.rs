@@ -118,9 +118,13 @@ fn sealed_to(recipient: &datahub_core::PublicKey) -> Vec<u8> {
         parity_shards: 1,
         segment_len: 4096,
     };
-    let (manifest, segments) = datahub_core::seal_bytes(b"secret", &[*recipient], &[3; 32], params).unwrap();
+    let (manifest, segments) =
+        datahub_core::seal_bytes(b"secret", &[*recipient], &[3; 32], params).unwrap();
     let len = manifest.segment(0).unwrap().len;
-    let mut stream: Vec<u8> = segments[0].shards[..2].iter().flat_map(|s| s.bytes.clone()).collect();
+    let mut stream: Vec<u8> = segments[0].shards[..2]
+        .iter()
+        .flat_map(|s| s.bytes.clone())
+        .collect();
     stream.truncate(len);
     stream.insert(0, 100);
     stream
@@ -147,9 +151,16 @@ fn the_range_proof_check_passes_true_proofs() {
     for (offset, len) in [(0, 14), (2, 5), (13, 1)] {
         let proof = datahub_core::proof::RangeProof::build(known, offset, len).unwrap();
         let id = datahub_core::ShardId::of(known);
-        assert_eq!(proof.verify(&id).unwrap(), &known[offset as usize..(offset + len) as usize]);
+        assert_eq!(
+            proof.verify(&id).unwrap(),
+            &known[offset as usize..(offset + len) as usize]
+        );
         checks::range_proof(&proof.to_bytes());
     }
     let other = [5u8; 5000];
-    checks::range_proof(&datahub_core::proof::RangeProof::build(&other, 1024, 2000).unwrap().to_bytes());
+    checks::range_proof(
+        &datahub_core::proof::RangeProof::build(&other, 1024, 2000)
+            .unwrap()
+            .to_bytes(),
+    );
 }
