@@ -3,7 +3,7 @@
 //! committed there, is a regression test. The checks are `fuzz/checks.rs`, the same code the
 //! fuzz targets run. Native only: the seeds are read from the file system.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 #[path = "../fuzz/checks.rs"]
 mod checks;
