@@ -19,6 +19,7 @@ const KINDS = [
   "image_categorization", "content_verification", "text_labeling",
   "content_moderation", "image_upload", "voice_recording",
 ];
+const UPLOADS = ["image_upload", "voice_recording"];
 const shots = join(root, "target/e2e");
 // A microphone that plays a generated tone, granted without a prompt.
 const MEDIA_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"];
@@ -59,6 +60,58 @@ function choicesFor(kind, item) {
       return answer ? answer.flags.map((f) => spec.labels.indexOf(f)) : [0];
     default:
       return [];
+  }
+}
+
+/**
+ * Where a tap on words lands, as the app's instructions describe it: runs of letters, digits and
+ * apostrophes; each CJK character, and each other visible character, on its own. Offsets are in
+ * characters (code points).
+ */
+function words(text) {
+  const out = [];
+  const cjk = /[\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF\uAC00-\uD7AF]/u;
+  let run = null;
+  for (const [i, c] of Array.from(text).entries()) {
+    if ((/[\p{L}\p{N}]/u.test(c) && !cjk.test(c)) || c === "'" || c === "\u2019") {
+      if (run && run.end === i) run.end = i + 1;
+      else {
+        if (run) out.push(run);
+        run = { start: i, end: i + 1 };
+      }
+      continue;
+    }
+    if (run) out.push(run);
+    run = null;
+    if (/\S/u.test(c)) out.push({ start: i, end: i + 1 });
+  }
+  if (run) out.push(run);
+  return out;
+}
+
+/**
+ * The answer the relay must receive for the taps `everyTask` makes on `item`: the clicked choices
+ * named by the campaign file's labels, in the relay's answer format (docs/relay.md §3). Written
+ * from the clicks, not from the app's code, so an app that sends another choice than the one
+ * clicked fails here even where any answer is paid (overlap-1 campaigns).
+ */
+function expectedAnswer(kind, item, choices) {
+  const { labels = [], multi_label: multi } = shipped[kind];
+  switch (kind) {
+    case "image_categorization":
+      // One label unless several may be chosen: then a later tap replaces an earlier one.
+      return { labels: (multi ? choices : choices.slice(-1)).map((c) => labels[c]) };
+    case "content_verification":
+      return { verdict: ["true", "false", "unsure"][choices[0]] };
+    case "text_labeling": {
+      // Words 0 and 1 are tapped and marked with label 0 (see `everyTask`).
+      const [first, second] = words(item.text);
+      return { label: labels[choices[0]], spans: [{ start: first.start, end: second.end, label: labels[0] }] };
+    }
+    case "content_moderation":
+      return { flags: choices.map((c) => labels[c]) };
+    default:
+      throw new Error(`${kind} has no labeling answer`);
   }
 }
 
@@ -157,9 +210,14 @@ async function injectWallet(page, key, where) {
 async function everyTask(page, { touch, prefix }) {
   const press = (selector) => (touch ? page.tap(selector) : page.click(selector));
   const submissions = [];
+  const outcomes = {};
   const tasks = {};
+  const clicked = {};
   page.on("response", async (response) => {
     const url = new URL(response.url());
+    if (response.request().method() === "POST" && url.pathname === "/v1/submissions") {
+      outcomes[JSON.parse(response.request().postData()).task] = { status: response.status(), body: await response.json() };
+    }
     const next = /^\/v1\/campaigns\/([^/]+)\/next$/.exec(url.pathname);
     if (next && response.ok()) tasks[decodeURIComponent(next[1])] = await response.json();
   });
@@ -186,6 +244,7 @@ async function everyTask(page, { touch, prefix }) {
     const task = tasks[demo[kind].id];
     assert.equal(task?.lease, lease, `${kind}: the page shows the task the relay leased`);
     const choices = choicesFor(kind, task.item);
+    clicked[kind] = { lease, item: task.item, choices };
     switch (kind) {
       case "image_categorization":
         await page.waitForFunction(() => document.querySelector(".dh-image")?.complete);
@@ -240,6 +299,19 @@ async function everyTask(page, { touch, prefix }) {
     );
     const after = await shownBalance(page);
     assert.equal(after - before, units(demo[kind].reward), `${kind}: credited at once, exactly the reward`);
+    // What the page sent for this lease, and what the relay made of it.
+    const sent = submissions.filter((b) => b.task === lease);
+    assert.equal(sent.length, 1, `${kind}: one submission for the lease`);
+    assert.equal(sent[0].campaign, demo[kind].id, `${kind}: submitted to the campaign shown`);
+    const outcome = outcomes[lease];
+    assert.equal(outcome?.status, 200, `${kind}: the relay took the submission`);
+    assert.equal(outcome.body.status, "accepted", `${kind}: accepted (a golden item only when its answer is right)`);
+    if (!UPLOADS.includes(kind)) {
+      assert.deepEqual(JSON.parse(sent[0].answer), expectedAnswer(kind, task.item, choices), `${kind}: the answer sent is the choice clicked`);
+    } else {
+      assert.match(sent[0].manifest_id ?? "", /^[0-9a-f]{64}$/, `${kind}: an upload names its object`);
+      assert.deepEqual(JSON.parse(sent[0].answer), { object: sent[0].manifest_id }, `${kind}: the answer is the uploaded object`);
+    }
     earned += units(demo[kind].reward);
     await page.waitForSelector(`.dh-task[data-kind=${kind}]`);
     await page.waitForSelector("[data-busy=false]");
@@ -261,7 +333,7 @@ async function everyTask(page, { touch, prefix }) {
   const tokenBalance = await page.textContent("#dh-token-balance");
   await page.screenshot({ path: join(shots, `${prefix}-voucher.png`), fullPage: true });
   const voucher = JSON.parse(await page.textContent("#dh-voucher-json"));
-  return { submissions, image, recording, earned, voucher, chain, txText, tokenBalance, confirmedMs };
+  return { submissions, clicked, image, recording, earned, voucher, chain, txText, tokenBalance, confirmedMs };
 }
 
 /** Saves a screenshot of the page as it was when a step failed, then fails. */
@@ -317,6 +389,8 @@ async function checkOutcome(result, wallet) {
   assert.equal(signer, info.treasury_address, "ethers recovers the relay's treasury from the voucher");
   assert.equal(String(message.recipient).toLowerCase(), wallet.toLowerCase());
 
+  await checkResults(result, wallet);
+
   const uploads = result.submissions.filter((s) => s.manifest_id);
   const byCampaign = Object.fromEntries(uploads.map((s) => [s.campaign, s.manifest_id]));
   const expected = { [demo.image_upload.id]: result.image, [demo.voice_recording.id]: result.recording };
@@ -331,6 +405,32 @@ async function checkOutcome(result, wallet) {
   const recording = result.recording;
   assert.equal(recording.subarray(0, 4).toString(), "RIFF");
   assert.equal(recording.subarray(8, 12).toString(), "WAVE");
+}
+
+/**
+ * The answers as the relay stored them: each labeling task this wallet did on an item that is not
+ * golden is in the requester's results (`datahub campaign results`) with exactly the clicked
+ * answer and this wallet as its contributor. Golden items never appear there; the relay accepted
+ * them (checked in `everyTask`) only because the clicked answer matched the known one.
+ */
+async function checkResults(result, wallet) {
+  const checked = [];
+  for (const [kind, { item, choices }] of Object.entries(result.clicked)) {
+    if (UPLOADS.includes(kind)) continue;
+    const golden = (shipped[kind].golden ?? []).some((g) => canonical(g.item) === canonical(item));
+    if (golden) continue;
+    const out = join(net.data, `results-${kind}-${wallet}`);
+    net.datahub(["campaign", "results", demo[kind].id, "--format", "jsonl", "-o", out, "--key", join(net.data, "requester.key"), "--relay", net.origin]);
+    const records = (await readFile(join(out, "results.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
+    await rm(out, { recursive: true });
+    const mine = records.filter((r) => r.contributors.map((c) => c.toLowerCase()).includes(wallet.toLowerCase()));
+    assert.equal(mine.length, 1, `${kind}: the relay kept one result from this wallet`);
+    assert.equal(canonical(mine[0].item), canonical(item), `${kind}: on the item shown`);
+    assert.deepEqual(mine[0].answer, expectedAnswer(kind, item, choices), `${kind}: the relay stored the choice clicked`);
+    checked.push(kind);
+  }
+  // Which kinds drew an item that is not golden depends on the draw; say which were checked.
+  console.log(`results: the relay's stored answer checked for ${checked.join(", ") || "no kind (all golden)"}`);
 }
 
 test("desktop: a wallet announced by EIP-6963 signs in once and does one task of each type", async () => {

@@ -36,6 +36,13 @@ pub fn manifest(data: &[u8]) {
     }
 }
 
+/// The key the header and stream checks open with. No seed is sealed to it, and a fuzzer cannot
+/// make a stanza that opens under it without forging a Poly1305 tag, so whatever it unwraps or
+/// opens is a break of the format.
+pub fn stranger() -> SecretKey {
+    SecretKey::derive(&[1; 32])
+}
+
 /// Header bytes from anywhere: parsing never panics, what parses writes back identically, and
 /// unwrapping with a key that is no recipient's always fails.
 pub fn header(data: &[u8]) {
@@ -45,20 +52,35 @@ pub fn header(data: &[u8]) {
             data.get(..len)
                 .unwrap_or_else(|| panic!("parsed length {len} beyond the input"))
         );
-        let _ = header.unwrap(&SecretKey::derive(&[1; 32]));
+        assert!(
+            header.unwrap(&stranger()).is_err(),
+            "a stranger's key unwrapped a file key"
+        );
     }
 }
 
-/// A sealed stream from anywhere, fed in pieces: opening never panics.
+/// A sealed stream from anywhere, fed in pieces: opening never panics, and a stranger's key
+/// gets no plaintext: no piece releases a byte and the stream never finishes as whole.
 pub fn open_stream(data: &[u8]) {
     let Some((&split, stream)) = data.split_first() else {
         return;
     };
-    let mut opener = StreamOpener::new(SecretKey::derive(&[1; 32]), stream.len() as u64);
+    let mut opener = StreamOpener::new(stranger(), stream.len() as u64);
     let (a, b) = stream.split_at(usize::from(split).min(stream.len()));
-    if opener.update(a).is_ok() && opener.update(b).is_ok() {
-        let _ = opener.finish();
+    for piece in [a, b] {
+        match opener.update(piece) {
+            Ok(plaintext) => assert!(
+                plaintext.is_empty(),
+                "a stranger's key got {} bytes of plaintext",
+                plaintext.len()
+            ),
+            Err(_) => return,
+        }
     }
+    assert!(
+        opener.finish().is_err(),
+        "a stranger's key opened a whole stream"
+    );
 }
 
 /// A real object, then damaged as the input says: opening gives the original bytes or an error,
@@ -189,13 +211,29 @@ pub fn signature(data: &[u8]) {
 pub fn range_proof(data: &[u8]) {
     if let Ok(proof) = RangeProof::from_bytes(data) {
         assert_eq!(proof.to_bytes(), data);
-        // Against an id the proof cannot match (unless it is the empty shard's id), and against
-        // its own claim: never a panic, and a success returns exactly `len` bytes.
-        let id = ShardId(*blake3::hash(b"not this shard").as_bytes());
+        // Against the id of a known shard: a proof verifies only if it is a true proof of that
+        // shard, so whatever verifies must be exactly the claimed range of it; anything else
+        // (other bytes, another length) is a forgery that verified.
+        let known: &[u8] = b"not this shard";
+        let id = ShardId::of(known);
+        let claimed = |offset: u64, len: u64| {
+            let start = usize::try_from(offset).ok()?;
+            known.get(start..start.checked_add(usize::try_from(len).ok()?)?)
+        };
         if let Ok(range) = proof.verify(&id) {
-            assert_eq!(range.len() as u64, proof.len());
+            assert_eq!(
+                Some(range),
+                claimed(proof.offset(), proof.len()),
+                "a forged range proof verified"
+            );
         }
-        let _ = verify(&id, proof.shard_len(), proof.offset(), proof.len(), data);
+        if let Ok(range) = verify(&id, proof.shard_len(), proof.offset(), proof.len(), data) {
+            assert_eq!(
+                Some(range),
+                claimed(proof.offset(), proof.len()),
+                "a forged range proof verified"
+            );
+        }
     }
     // Any bytes against a fixed small shard's id.
     let shard = [7u8; 3000];

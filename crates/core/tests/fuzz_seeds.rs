@@ -3,7 +3,7 @@
 //! committed there, is a regression test. The checks are `fuzz/checks.rs`, the same code the
 //! fuzz targets run. Native only: the seeds are read from the file system.
 #![cfg(not(target_arch = "wasm32"))]
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 #[path = "../fuzz/checks.rs"]
 mod checks;
@@ -108,4 +108,59 @@ fn every_target_is_replayed() {
     known.sort();
     assert_eq!(names(&fuzz_dir().join("fuzz_targets"), Some("rs")), known);
     assert_eq!(names(&fuzz_dir().join("seeds"), None), known);
+}
+
+/// The sealed stream of a small object sealed to `recipient`, with a split byte in front (the
+/// `open_stream` input form).
+fn sealed_to(recipient: &datahub_core::PublicKey) -> Vec<u8> {
+    let params = datahub_core::manifest::Params {
+        data_shards: 2,
+        parity_shards: 1,
+        segment_len: 4096,
+    };
+    let (manifest, segments) =
+        datahub_core::seal_bytes(b"secret", &[*recipient], &[3; 32], params).unwrap();
+    let len = manifest.segment(0).unwrap().len;
+    let mut stream: Vec<u8> = segments[0].shards[..2]
+        .iter()
+        .flat_map(|s| s.bytes.clone())
+        .collect();
+    stream.truncate(len);
+    stream.insert(0, 100);
+    stream
+}
+
+/// The stranger properties are assertions that fire: a stream sealed to the stranger's own key
+/// makes the `header` and `open_stream` checks fail, and one sealed to someone else passes.
+#[test]
+fn the_stranger_checks_fail_when_the_stranger_can_open() {
+    let theirs = sealed_to(&checks::stranger().public_key());
+    assert!(std::panic::catch_unwind(|| checks::header(&theirs[1..])).is_err());
+    assert!(std::panic::catch_unwind(|| checks::open_stream(&theirs)).is_err());
+    let someone = datahub_core::SecretKey::derive(&[9; 32]).public_key();
+    let not_theirs = sealed_to(&someone);
+    checks::header(&not_theirs[1..]);
+    checks::open_stream(&not_theirs);
+}
+
+/// The forgery property does not refuse true proofs: a real proof of the check's known shard
+/// verifies and passes, as does a real proof of any other shard (which must not verify).
+#[test]
+fn the_range_proof_check_passes_true_proofs() {
+    let known = b"not this shard";
+    for (offset, len) in [(0, 14), (2, 5), (13, 1)] {
+        let proof = datahub_core::proof::RangeProof::build(known, offset, len).unwrap();
+        let id = datahub_core::ShardId::of(known);
+        assert_eq!(
+            proof.verify(&id).unwrap(),
+            &known[offset as usize..(offset + len) as usize]
+        );
+        checks::range_proof(&proof.to_bytes());
+    }
+    let other = [5u8; 5000];
+    checks::range_proof(
+        &datahub_core::proof::RangeProof::build(&other, 1024, 2000)
+            .unwrap()
+            .to_bytes(),
+    );
 }

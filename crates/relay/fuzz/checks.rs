@@ -16,7 +16,8 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+pub use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, Request, header};
 use datahub_core::SecretKey;
 use datahub_core::eth::{
     Address, CampaignScope, ChainId, Eip712Domain, SessionGrant, SubmissionReceipt, Timestamp,
@@ -389,7 +390,8 @@ enum Auth {
     /// Signed by the fixture key.
     Signed,
     /// The body is a sign-in message, sent with the fixture wallet's signature of it; `WALLET`
-    /// in it becomes the wallet's address and `NONCE` a nonce the relay just issued.
+    /// in it becomes the wallet's address, `NONCE` a nonce the relay just issued and `NOW` the
+    /// time (RFC 3339).
     SignIn,
     /// A contributor's bearer token, and the body's receipt signed by its session key (see
     /// [`sign_receipt`]).
@@ -437,21 +439,31 @@ fn segment(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Any JSON-bodied `POST` of the relay, through the real router on a real (SQLite) database:
-/// whatever the body, the relay never panics and never answers 5xx (a 5xx on a client's bytes
-/// is a bug: the client should hear what it did wrong).
+/// Any JSON-bodied `POST` of the relay, through the real router on a real (SQLite) database.
+/// Whatever the body:
+///
+/// - the relay never panics and never answers 5xx (a 5xx on a client's bytes is a bug: the
+///   client should hear what it did wrong);
+/// - a call without its signature or token to an endpoint that needs one never succeeds, and
+///   changes nothing in the database (every row of every table is as it was);
+/// - the ledger still balances: every account's balance is what its transfers say, the
+///   balances sum to zero, and only `escrow` and `operator` accounts are below zero.
 ///
 /// Input: one byte picks the endpoint ([`ENDPOINTS`]), one byte of flags: [`NO_AUTH`] sends it
 /// without its signature or token; [`ID_FROM_INPUT`] takes the path's id from the input up to
 /// its first newline; [`UPLOAD`] names the image-upload campaign instead of the other. The rest
 /// is the body.
 pub fn api(data: &[u8]) {
+    let _ = api_status(data);
+}
+
+/// [`api`], returning the status the relay answered (`None` when the input makes no request), so
+/// that a seed can be held to the status it was written to reach.
+pub fn api_status(data: &[u8]) -> Option<StatusCode> {
     let [pick, flags, rest @ ..] = data else {
-        return;
+        return None;
     };
-    let Some(&(template, auth)) = ENDPOINTS.get(usize::from(*pick) % ENDPOINTS.len()) else {
-        return;
-    };
+    let &(template, auth) = ENDPOINTS.get(usize::from(*pick) % ENDPOINTS.len())?;
     let api = Api::get();
     let (id, body) = match rest.iter().position(|&b| b == b'\n') {
         Some(at) if flags & ID_FROM_INPUT != 0 => {
@@ -471,6 +483,8 @@ pub fn api(data: &[u8]) {
         .replace("{status}", &fill(STATUS_CAMPAIGN))
         .replace("{lease}", &fill(&api.lease))
         .replace("{job}", &fill("1"));
+    let needs_auth = !matches!(auth, Auth::None | Auth::SignIn);
+    let unauthenticated = flags & NO_AUTH != 0 && needs_auth;
     let auth = if flags & NO_AUTH != 0 {
         Auth::None
     } else {
@@ -487,6 +501,11 @@ pub fn api(data: &[u8]) {
                 let nonce = api.runtime.block_on(fresh_nonce(&api.router));
                 message = message.replace("NONCE", &nonce);
             }
+            // A fixed time in a seed would age out of the sign-in window and the seed with it.
+            if message.contains("NOW") {
+                let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
+                message = message.replace("NOW", &now.to_rfc3339());
+            }
             let signature = personal::sign_message(&api.wallet, message.as_bytes());
             let body = json!({ "message": message, "signature": signature.to_hex() });
             post(&path, None, body.to_string().into_bytes())
@@ -496,13 +515,91 @@ pub fn api(data: &[u8]) {
             post(&path, Some(&api.token), body)
         }
     };
-    let Some(request) = request else {
-        return;
-    };
+    let request = request?;
+    let before = unauthenticated.then(|| database_digest(api));
     let (status, answer) = api.runtime.block_on(send(&api.router, request));
     assert!(
         !status.is_server_error(),
         "POST {path} answered {status}: {answer}"
+    );
+    if let Some(before) = before {
+        assert!(
+            !status.is_success(),
+            "POST {path} without its signature or token succeeded: {status} {answer}"
+        );
+        assert!(
+            database_digest(api) == before,
+            "POST {path} without its signature or token changed the database ({status} {answer})"
+        );
+    }
+    check_ledger(api);
+    Some(status)
+}
+
+/// A digest of every row of every table of the fuzzed relay's database.
+fn database_digest(api: &Api) -> [u8; 32] {
+    let db = api.relay.db.clone();
+    let digest: Result<[u8; 32], datahub_relay::db::DbError> =
+        api.runtime.block_on(db.read(|conn| {
+            let mut hasher = blake3::Hasher::new();
+            let tables = conn.query(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+                &[],
+            )?;
+            for table in tables {
+                let name = table.text(0)?;
+                hasher.update(name.as_bytes());
+                // Every row, in a fixed order: the first column is each table's key or row order.
+                for row in conn.query(&format!("SELECT * FROM \"{name}\" ORDER BY 1"), &[])? {
+                    hasher.update(format!("{row:?}").as_bytes());
+                }
+            }
+            Ok(*hasher.finalize().as_bytes())
+        }));
+    digest.unwrap_or_else(|e| panic!("the fuzzed relay's database cannot be read: {e}"))
+}
+
+/// The ledger still balances (see [`api`]); panics naming what does not.
+fn check_ledger(api: &Api) {
+    let db = api.relay.db.clone();
+    let problems: Result<Vec<String>, datahub_relay::db::DbError> = api.runtime.block_on(db.read(|conn| {
+        let mut problems = Vec::new();
+        let rows = conn.query(
+            "SELECT a.id, a.kind, a.balance, \
+                 COALESCE((SELECT SUM(amount) FROM transfers WHERE credit = a.id), 0) \
+                 - COALESCE((SELECT SUM(amount) FROM transfers WHERE debit = a.id), 0) \
+             FROM accounts a",
+            &[],
+        )?;
+        let mut total: i128 = 0;
+        for row in rows {
+            let (id, kind, balance, moved) = (row.text(0)?, row.text(1)?, row.int(2)?, row.int(3)?);
+            total += i128::from(balance);
+            if balance != moved {
+                // The transfers themselves, so that a failure says which movement disagrees.
+                let transfers = conn.query(
+                    "SELECT id, debit, credit, amount FROM transfers WHERE debit = $1 OR credit = $1",
+                    &[datahub_relay::db::Value::from(id.clone())],
+                )?;
+                problems.push(format!(
+                    "{id} holds {balance} but its transfers say {moved}: {transfers:?}"
+                ));
+            }
+            if balance < 0 && !matches!(kind.as_str(), "escrow" | "operator") {
+                problems.push(format!("{id} ({kind}) is below zero: {balance}"));
+            }
+        }
+        if total != 0 {
+            problems.push(format!("the balances sum to {total}, not zero"));
+        }
+        Ok(problems)
+    }));
+    let problems =
+        problems.unwrap_or_else(|e| panic!("the fuzzed relay's ledger cannot be read: {e}"));
+    assert!(
+        problems.is_empty(),
+        "the ledger does not balance: {}",
+        problems.join("; ")
     );
 }
 
@@ -539,6 +636,7 @@ fn sign_receipt(api: &Api, body: &[u8]) -> Option<Vec<u8>> {
 struct Node {
     runtime: tokio::runtime::Runtime,
     router: Router,
+    store: Arc<datahub_node::store::MemoryStore>,
     address: Address,
     relay: SecretKey,
     shard: Vec<u8>,
@@ -558,10 +656,11 @@ impl Node {
             // Several chunks, so range proofs have a tree to walk.
             let shard: Vec<u8> = (0..5000_u32).map(|i| (i % 251) as u8).collect();
             store.insert_unchecked(datahub_core::ShardId::of(&shard), shard.clone());
-            let state = datahub_node::api::AppState::new(store, address, "fuzz", 1 << 30);
+            let state = datahub_node::api::AppState::new(store.clone(), address, "fuzz", 1 << 30);
             let _ = state.set_relay(relay.public_key().address());
             Self {
                 router: datahub_node::api::app(state),
+                store,
                 runtime,
                 address,
                 relay,
@@ -581,7 +680,8 @@ const HELD_BYTES: u8 = 4;
 
 /// Any request to a storage node, through its real router: whatever the shard id, `Range`
 /// header, proof query, signature headers and body, the node never panics and never answers
-/// 5xx.
+/// 5xx; a write (anything but a `GET`) that the relay did not sign never succeeds and changes
+/// nothing in the store (the shards it holds, their count and bytes).
 ///
 /// Input: one byte picks the method ([`NODE_METHODS`]), one byte of flags, then up to three
 /// newline-separated parts: the shard id (unless [`HELD_SHARD`] names the shard the node holds),
@@ -589,12 +689,16 @@ const HELD_BYTES: u8 = 4;
 /// [`SIGN`] has the relay sign it), and the body (or the held shard's bytes, [`HELD_BYTES`]).
 /// A `DELETE` is never signed: it would empty the node for the rest of the run.
 pub fn node_api(data: &[u8]) {
+    let _ = node_api_status(data);
+}
+
+/// [`node_api`], returning the status the node answered (`None` when the input makes no
+/// request), so that a seed can be held to the status it was written to reach.
+pub fn node_api_status(data: &[u8]) -> Option<StatusCode> {
     let [pick, flags, rest @ ..] = data else {
-        return;
+        return None;
     };
-    let Some(&what) = NODE_METHODS.get(usize::from(*pick) % NODE_METHODS.len()) else {
-        return;
-    };
+    let &what = NODE_METHODS.get(usize::from(*pick) % NODE_METHODS.len())?;
     let node = Node::get();
     let mut parts = rest.splitn(3, |&b| b == b'\n');
     let id = parts.next().unwrap_or_default();
@@ -625,14 +729,17 @@ pub fn node_api(data: &[u8]) {
             (Method::GET, format!("/v1/shards/{id}/proof?{query}"))
         }
         "GET status" => (Method::GET, "/v1/status".to_owned()),
-        other => {
-            let Ok(method) = Method::from_bytes(other.as_bytes()) else {
-                return;
-            };
-            (method, format!("/v1/shards/{id}"))
-        }
+        other => (
+            Method::from_bytes(other.as_bytes()).ok()?,
+            format!("/v1/shards/{id}"),
+        ),
     };
-    let mut builder = Request::builder().method(method.clone()).uri(&uri);
+    // A client's HTTP library sends the length of what it sends; without it a node answers 411
+    // to every write before reading it.
+    let mut builder = Request::builder()
+        .method(method.clone())
+        .uri(&uri)
+        .header(header::CONTENT_LENGTH, body.len());
     // An empty part means no such header.
     let header_value = (!value.is_empty())
         .then(|| HeaderValue::from_bytes(value).ok())
@@ -660,14 +767,44 @@ pub fn node_api(data: &[u8]) {
             .header(request::TIME_HEADER, now.to_string())
             .header(request::SIGNATURE_HEADER, signature);
     }
-    let Ok(request) = builder.body(Body::from(body)) else {
-        return;
-    };
+    let request = builder.body(Body::from(body)).ok()?;
+    let unsigned_write = method != Method::GET && !(method == Method::PUT && flags & SIGN != 0);
+    let before = unsigned_write.then(|| store_digest(node));
     let (status, answer) = node.runtime.block_on(send(&node.router, request));
     assert!(
         !status.is_server_error(),
         "{method} {uri} answered {status}: {answer}"
     );
+    if let Some(before) = before {
+        assert!(
+            !status.is_success(),
+            "{method} {uri} not signed by the relay succeeded: {status} {answer}"
+        );
+        assert!(
+            store_digest(node) == before,
+            "{method} {uri} not signed by the relay changed the store ({status} {answer})"
+        );
+    }
+    Some(status)
+}
+
+/// What the fuzzed node holds: its usage, and whether it still has the held shard intact.
+fn store_digest(node: &Node) -> (u64, u64, bool) {
+    use datahub_node::store::ShardStore;
+    let usage = node
+        .store
+        .usage()
+        .unwrap_or_else(|e| panic!("the fuzzed node's store cannot be read: {e}"));
+    let held = node
+        .store
+        .get(&datahub_core::ShardId::of(&node.shard))
+        .ok()
+        .flatten();
+    (
+        usage.bytes,
+        usage.shards,
+        held.as_deref() == Some(node.shard.as_slice()),
+    )
 }
 
 /// What a JSON-RPC endpoint says about a log or a block (the relay does not trust it): reading
