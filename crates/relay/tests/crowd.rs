@@ -304,11 +304,14 @@ async fn run_crowd(
             any = true;
             let Some(item) = item else { continue };
             let id = outcome["submission"].as_str().unwrap().to_owned();
-            answers.insert(id.clone(), Observation {
-                item,
-                worker: w,
-                label,
-            });
+            answers.insert(
+                id.clone(),
+                Observation {
+                    item,
+                    worker: w,
+                    label,
+                },
+            );
             let ids = by_item.entry(item).or_default();
             ids.push(id.clone());
             // An ordinary item is decided in the request that brings its last answer: on the
@@ -364,7 +367,10 @@ async fn run_crowd(
     }
     let spent = paid(&net).await;
     let credited: i64 = fates.iter().map(|f| f.earned).sum();
-    assert_eq!(spent, credited, "the campaign paid what its contributors hold");
+    assert_eq!(
+        spent, credited,
+        "the campaign paid what its contributors hold"
+    );
     assert_ledger_balanced(&net).await;
     Run {
         crowd,

@@ -124,7 +124,10 @@ async fn contribute(
 }
 
 /// Each account's balance is the sum of its transfers, and the balances sum to zero.
-fn assert_accounts_match_transfers(balances: &[datahub_relay::db::Row], transfers: &[datahub_relay::db::Row]) {
+fn assert_accounts_match_transfers(
+    balances: &[datahub_relay::db::Row],
+    transfers: &[datahub_relay::db::Row],
+) {
     let mut expected = std::collections::HashMap::<String, i64>::new();
     for t in transfers {
         *expected.entry(t.text(0).unwrap()).or_default() -= t.int(2).unwrap();
@@ -287,11 +290,12 @@ async fn sigkill_mid_stream_loses_and_doubles_nothing(postgres: Option<String>) 
         "after the restart: {} unanswered sent again, {had_counted} had counted before the kill",
         unanswered.len()
     );
-    ids.extend(
-        acked
-            .iter()
-            .map(|s| s.answer.as_ref().unwrap().1["submission"].as_str().unwrap().to_owned()),
-    );
+    ids.extend(acked.iter().map(|s| {
+        s.answer.as_ref().unwrap().1["submission"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }));
     let db = Db::open(&location, 1).unwrap();
     let (accepted, credits, balances, transfers) = db
         .read(|conn: &mut dyn Conn| -> Result<_, DbError> {
@@ -312,11 +316,18 @@ async fn sigkill_mid_stream_loses_and_doubles_nothing(postgres: Option<String>) 
         .collect();
     assert_eq!(accepted, credits, "one credit per accepted submission");
     for id in &ids {
-        assert!(accepted.contains(id), "submission {id} acknowledged but not accepted");
+        assert!(
+            accepted.contains(id),
+            "submission {id} acknowledged but not accepted"
+        );
     }
     // Nothing accepted that nobody was told of, except what was in flight at the kill
     // (already counted in `ids`, being sent again) — so accepted is exactly what we know of.
-    assert_eq!(accepted.len(), ids.len(), "accepted submissions nobody sent");
+    assert_eq!(
+        accepted.len(),
+        ids.len(),
+        "accepted submissions nobody sent"
+    );
     assert_accounts_match_transfers(&balances, &transfers);
     restarted.child.kill().unwrap();
     restarted.child.wait().unwrap();

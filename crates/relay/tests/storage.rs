@@ -19,7 +19,10 @@ use tokio::sync::oneshot;
 struct Network {
     relay: datahub_relay::AppState,
     /// Stops the relay's server (see [`Network::restart_relay`]), and its task.
-    relay_stop: Option<(oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>)>,
+    relay_stop: Option<(
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
     /// The relay's folder and database, to start it again.
     relay_data: std::path::PathBuf,
     database_url: Option<String>,
