@@ -100,7 +100,7 @@ async fn contribute(
             // `Net::call` turns a connection that failed or closed with no answer into a
             // bodiless 502; the relay itself never answers 502.
             let answer =
-                (status != StatusCode::BAD_GATEWAY || outcome != "").then(|| (status, outcome));
+                (status != StatusCode::BAD_GATEWAY || outcome != "").then_some((status, outcome));
             let retry = answer
                 .as_ref()
                 .is_some_and(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS);
