@@ -299,3 +299,70 @@ async fn waits_for_a_relay_that_is_down() {
     assert_eq!(registered[0].signer, node.address);
     terminate(node).await;
 }
+
+/// SIGTERM while a write is half sent: the node waits for the rest, stores it, answers 201 and
+/// only then exits 0; the shard is there after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_write_in_flight_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_url = format!("http://{}", listener.local_addr().unwrap());
+    let relay = start_fake_relay(listener).await;
+    let data = tempfile::tempdir().unwrap();
+    let mut node = start_node(&relay_url, data.path()).await;
+    // Writes are refused until the node has registered with its relay.
+    wait_for(&relay, "/v1/nodes/register", 1).await;
+
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 247) as u8).collect();
+    let id = ShardId::of(&bytes);
+    let path = format!("/v1/shards/{id}");
+    let time = now();
+    let signature = sign_request(&relay.key, "PUT", &path, &bytes, time, &node.address);
+    let addr = node.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\n{TIME_HEADER}: {}\r\n{SIGNATURE_HEADER}: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        time.unix_millis(),
+        signature.to_hex(),
+        bytes.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&bytes[..100_000]).await.unwrap();
+    stream.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pid = node.child.id().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        node.child.try_wait().unwrap().is_none(),
+        "the node exited with a write in flight"
+    );
+    stream.write_all(&bytes[100_000..]).await.unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply))
+        .await
+        .expect("the write is answered")
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    let exit = tokio::time::timeout(Duration::from_secs(10), node.child.wait())
+        .await
+        .expect("the node stops after the write")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+
+    let node = start_node(&relay_url, data.path()).await;
+    let got = reqwest::get(format!("{}{path}", node.url))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got, bytes);
+    terminate(node).await;
+}

@@ -1,23 +1,28 @@
-//! A simulated crowd with known truth works a campaign through the relay (its router, a real
-//! SQLite database): honest contributors of varied accuracy, random bots, spammers who always
-//! give the same answer, and colluders (several wallets answering identically). Golden items
-//! are mixed in. The test prints and checks: the relay's Dawid–Skene results are at least as
-//! accurate as a majority vote over the same answers; at least 95% of bots and spammers are
-//! restricted, and together they earn under 5% of the budget; under 1% of honest contributors
-//! are restricted. All randomness is seeded.
+//! Simulated crowds with known truth work campaigns through the relay (its router, a real SQLite
+//! database). All randomness is seeded, and the relay's key is fixed (it keys where golden items
+//! fall), so each run is the same.
+//!
+//! The mixed crowd: honest contributors of varied accuracy, random bots, spammers who always give
+//! the same answer, colluders (several wallets answering identically) and "golden-wise" bots that
+//! know the golden items (a leaked golden set) and answer everything else at random, so golden
+//! items alone cannot catch them. Every bad actor is restricted, and what each had earned when it
+//! was restricted is all it ever earns; together they earn under 5% of what the campaign actually
+//! paid; the relay's online Dawid–Skene is at least as accurate as a majority vote and as batch
+//! Dawid–Skene over the answers the relay kept (not those it voided when their author was
+//! restricted).
+//!
+//! The honest crowd: many honest contributors at the lowest accuracy of the mixed crowd, to put
+//! a number on how often an honest contributor is restricted (see that test for the statistics).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use common::*;
-use datahub_core::SecretKey;
-use datahub_core::eth::Timestamp;
 use datahub_core::quality::{self, DsConfig, Observation};
-use datahub_core::request;
+use datahub_relay::db::{Conn, DbError};
 use serde_json::{Value, json};
 
 /// SplitMix64: the same crowd on every run.
@@ -39,6 +44,9 @@ impl Rng {
     }
 }
 
+/// The reward of an answer, in millionths (0.01).
+const REWARD: i64 = 10_000;
+
 const VERDICTS: [&str; 3] = ["true", "false", "unsure"];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -47,40 +55,151 @@ enum Kind {
     Bot,
     Spammer,
     Colluder,
+    /// Right on every golden item, at random on the rest.
+    GoldenWise,
 }
 
-async fn signed_get(net: &Net, key: &SecretKey, path: &str) -> (StatusCode, Value) {
-    let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
-    let signature = request::sign_request(key, "GET", path, b"", now, &net.address);
-    let request = Request::get(path)
-        .header(request::TIME_HEADER, now.unix_millis().to_string())
-        .header(request::SIGNATURE_HEADER, signature.to_hex())
-        .body(Body::empty())
-        .unwrap();
-    net.call(request).await
+impl Kind {
+    fn group(self) -> &'static str {
+        match self {
+            Kind::Honest(_) => "honest",
+            Kind::Bot => "bot",
+            Kind::Spammer => "spammer",
+            Kind::Colluder => "colluder",
+            Kind::GoldenWise => "golden-wise",
+        }
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crowd_with_bots_spammers_and_colluders() {
-    // A fixed relay key: it keys where golden items fall, so the run is the same every time.
+/// The bad actors the relay restricts; golden-wise bots are a known limit (see the test).
+const RESTRICTED: [&str; 3] = ["bot", "spammer", "colluder"];
+
+/// One contributor's story in the run.
+#[derive(Default)]
+struct Fate {
+    /// What it had earned (units of a millionth) when it was first told it is restricted.
+    earned_at_restriction: Option<i64>,
+    /// What the whole crowd had been paid by then.
+    spent_at_restriction: Option<i64>,
+    /// Tasks the relay counted for it by then.
+    tasks_at_restriction: Option<i64>,
+    /// What it earned in all.
+    earned: i64,
+    /// Whether the relay's report says it is restricted.
+    restricted: bool,
+    /// Its trust in the relay's report at the end.
+    trust: f64,
+}
+
+struct Run {
+    crowd: Vec<Kind>,
+    fates: Vec<Fate>,
+    /// Item index → the relay's accepted label.
+    accepted: HashMap<usize, usize>,
+    /// The answers the relay decided each accepted item on (its voided ones left out).
+    kept: Vec<Observation>,
+    truth: Vec<usize>,
+    /// What the campaign paid in all, from the ledger.
+    spent: i64,
+}
+
+async fn units_of(net: &Net, worker: &Worker) -> i64 {
+    let (status, balances) = net.get("/v1/me/balances", Some(&worker.token)).await;
+    assert_eq!(status, StatusCode::OK, "{balances}");
+    let amount = balances["balances"]
+        .get(0)
+        .map_or("0", |b| b["amount"].as_str().unwrap());
+    datahub_relay::ledger::parse_amount(amount).unwrap()
+}
+
+/// What the campaign has paid to contributors so far: its submission credits in the ledger.
+async fn paid(net: &Net) -> i64 {
+    net.relay()
+        .db
+        .read(|conn: &mut dyn Conn| -> Result<i64, DbError> {
+            let rows = conn.query(
+                "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = 'campaign:crowd' AND id LIKE 'sub:%'",
+                &[],
+            )?;
+            rows[0].int(0)
+        })
+        .await
+        .unwrap()
+}
+
+/// The ids of the campaign's pending submissions.
+async fn pending(net: &Net) -> HashSet<String> {
+    net.relay()
+        .db
+        .read(|conn: &mut dyn Conn| -> Result<HashSet<String>, DbError> {
+            let rows = conn.query(
+                "SELECT id FROM submissions WHERE campaign = 'crowd' AND status = 'pending'",
+                &[],
+            )?;
+            rows.iter().map(|r| r.text(0)).collect()
+        })
+        .await
+        .unwrap()
+}
+
+async fn quality_report(net: &Net, owner: &datahub_core::SecretKey) -> HashMap<String, Value> {
+    let (status, report) = net
+        .call(net.signed_get(owner, "/v1/campaigns/crowd/quality"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    report["contributors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["address"].as_str().unwrap().to_owned(), c.clone()))
+        .collect()
+}
+
+/// What a contributor had when it was first told it is restricted (the relay restricts inside
+/// some request, its own or another's; it learns at its next call, and nothing is paid between).
+async fn told_restricted(net: &Net, owner: &datahub_core::SecretKey, worker: &Worker) -> Fate {
+    let report = quality_report(net, owner).await;
+    Fate {
+        earned_at_restriction: Some(units_of(net, worker).await),
+        spent_at_restriction: Some(paid(net).await),
+        tasks_at_restriction: report[&address_of(worker)]["tasks"].as_i64(),
+        ..Fate::default()
+    }
+}
+
+fn address_of(worker: &Worker) -> String {
+    format!("0x{}", hex::encode(worker.address().as_bytes()))
+}
+
+/// Runs `crowd` on a campaign of `items` items (three classes, overlap 3 up to 5) and `goldens`
+/// golden items (share 0.2) until nobody can get a task any more.
+/// With `cap`, each contributor leases at most that many tasks (`max_tasks_per_day`).
+async fn run_crowd(
+    seed: u64,
+    crowd: Vec<Kind>,
+    items: usize,
+    goldens: usize,
+    cap: Option<usize>,
+) -> Run {
     let net = Net::start_with(Backend::Sqlite, |config| {
         let path = config.data_dir.join("relay.key");
         datahub_relay::keyfile::write_new(&path, &key("crowd relay")).unwrap();
     })
     .unwrap();
-    let mut rng = Rng(0xC0FFEE);
+    let mut rng = Rng(seed);
     let owner = key("crowd owner");
-    let (items, goldens) = (600, 60);
     let truth: Vec<usize> = (0..items).map(|_| rng.below(3)).collect();
     let golden_truth: Vec<usize> = (0..goldens).map(|i| i % 3).collect();
-    // Paid answers the budget allows (at 0.01 each): more than the crowd will give.
-    let budget_rewards = 4500;
+    // More than the crowd can spend at 0.01 an answer (at most 5 answers an item, and each
+    // golden item once per contributor): what bad actors earn is measured against what was
+    // really paid, never against this.
+    let budget_rewards = items * 5 + goldens * crowd.len();
     let mut spec = campaign_spec(
         "crowd",
         &owner,
         items,
         3,
-        &format!("{}", budget_rewards / 100),
+        &format!("{}", budget_rewards / 100 + 1),
     );
     spec["reward"] = json!("0.01");
     spec["golden"] = json!(
@@ -93,46 +212,33 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
     spec["confidence"] = json!(0.9);
     spec["max_overlap"] = json!(5);
     spec["golden_share"] = json!(0.2);
+    if let Some(cap) = cap {
+        spec["max_tasks_per_day"] = json!(cap);
+    }
     let (status, body) = net.create_campaign(&owner, &spec).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    let mut crowd: Vec<(Kind, Worker)> = Vec::new();
-    for i in 0..30 {
-        let accuracy = 0.7 + 0.25 * f64::from(i) / 29.0;
-        crowd.push((
-            Kind::Honest(accuracy),
-            Worker::sign_in(&net, &format!("honest {i}")).await,
-        ));
+    let mut workers = Vec::new();
+    for (i, kind) in crowd.iter().enumerate() {
+        workers.push(Worker::sign_in(&net, &format!("{} {i}", kind.group())).await);
     }
-    for i in 0..8 {
-        crowd.push((Kind::Bot, Worker::sign_in(&net, &format!("bot {i}")).await));
-    }
-    for i in 0..5 {
-        crowd.push((
-            Kind::Spammer,
-            Worker::sign_in(&net, &format!("spammer {i}")).await,
-        ));
-    }
-    for i in 0..4 {
-        crowd.push((
-            Kind::Colluder,
-            Worker::sign_in(&net, &format!("colluder {i}")).await,
-        ));
-    }
-    let truth_of = |text: &str| -> Option<usize> {
+    let mut fates: Vec<Fate> = crowd.iter().map(|_| Fate::default()).collect();
+    let truth_of = |text: &str| -> Option<(usize, Option<usize>)> {
         if let Some(i) = text.strip_prefix("item number ") {
-            return truth.get(i.parse::<usize>().ok()?).copied();
+            let i = i.parse::<usize>().ok()?;
+            return Some((*truth.get(i)?, Some(i)));
         }
-        golden_truth
-            .get(text.strip_prefix("golden ")?.parse::<usize>().ok()?)
-            .copied()
+        let g = text.strip_prefix("golden ")?.parse::<usize>().ok()?;
+        Some((*golden_truth.get(g)?, None))
     };
-    // Every answer given to a real item: (item, worker, label).
-    let mut answers: Vec<Observation> = Vec::new();
-    let mut told_restricted = std::collections::HashSet::new();
+    // Every answer to a real item, by submission id.
+    let mut answers: HashMap<String, Observation> = HashMap::new();
+    let mut by_item: HashMap<usize, Vec<String>> = HashMap::new();
+    // Item → the answers pending on it when it was decided (the ones the relay decided on).
+    let mut decided_on: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut done = vec![false; crowd.len()];
     let mut order: Vec<usize> = (0..crowd.len()).collect();
-    for _round in 0..200 {
+    for _round in 0..400 {
         if done.iter().all(|d| *d) {
             break;
         }
@@ -144,51 +250,77 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
             if done[w] {
                 continue;
             }
-            let (kind, worker) = &mut crowd[w];
-            let (status, task) = worker.next(&net, "crowd").await;
+            let (status, task) = workers[w].next(&net, "crowd").await;
             match (status, task["error"].as_str()) {
                 (StatusCode::OK, _) => {}
                 (StatusCode::FORBIDDEN, Some("restricted")) => {
                     done[w] = true;
-                    told_restricted.insert(w);
+                    fates[w] = told_restricted(&net, &owner, &workers[w]).await;
+                    continue;
+                }
+                (StatusCode::TOO_MANY_REQUESTS, Some("daily_cap")) if cap.is_some() => {
+                    done[w] = true;
                     continue;
                 }
                 (StatusCode::NOT_FOUND, Some("no_task")) | (StatusCode::CONFLICT, _) => continue,
                 other => panic!("unexpected {other:?}: {task}"),
             }
             let text = task["item"]["text"].as_str().unwrap().to_owned();
-            let t = truth_of(&text).unwrap();
-            let label = match *kind {
+            let (t, item) = truth_of(&text).unwrap();
+            let label = match crowd[w] {
                 Kind::Honest(acc) if rng.unit() < acc => t,
                 Kind::Honest(_) => (t + 1 + rng.below(2)) % 3,
-                Kind::Bot => rng.below(3),
+                Kind::GoldenWise if item.is_none() => t,
+                Kind::Bot | Kind::GoldenWise => rng.below(3),
                 Kind::Spammer => 0,
                 Kind::Colluder => (blake3::hash(text.as_bytes()).as_bytes()[0] % 3) as usize,
             };
             let lease = task["lease"].as_str().unwrap().to_owned();
-            let body = worker.submission(
+            let body = workers[w].submission(
                 &net,
                 "crowd",
                 &lease,
                 &json!({ "verdict": VERDICTS[label] }),
             );
-            let (status, outcome) = worker.submit(&net, &body).await;
+            // Only the mixed crowd compares accuracy (and pays for this read).
+            let before = match item {
+                Some(_) if cap.is_none() => pending(&net).await,
+                _ => HashSet::new(),
+            };
+            let (status, outcome) = workers[w].submit(&net, &body).await;
             match (status, outcome["error"].as_str()) {
                 (StatusCode::OK, _) => {}
-                (StatusCode::FORBIDDEN, Some("restricted"))
-                | (StatusCode::CONFLICT, Some("lease_expired")) => {
+                (StatusCode::FORBIDDEN, Some("restricted")) => {
+                    done[w] = true;
+                    fates[w] = told_restricted(&net, &owner, &workers[w]).await;
+                    continue;
+                }
+                (StatusCode::CONFLICT, Some("lease_expired")) => {
                     done[w] = true;
                     continue;
                 }
                 other => panic!("unexpected {other:?}: {outcome}"),
             }
             any = true;
-            if let Some(i) = text.strip_prefix("item number ") {
-                answers.push(Observation {
-                    item: i.parse().unwrap(),
+            let Some(item) = item else { continue };
+            let id = outcome["submission"].as_str().unwrap().to_owned();
+            answers.insert(
+                id.clone(),
+                Observation {
+                    item,
                     worker: w,
                     label,
-                });
+                },
+            );
+            let ids = by_item.entry(item).or_default();
+            ids.push(id.clone());
+            // An ordinary item is decided in the request that brings its last answer: on the
+            // answers pending on it just before, and this one. Answers voided earlier (their
+            // author restricted) were no longer pending.
+            if outcome["status"] != "pending" {
+                let mut on = vec![id];
+                on.extend(ids.iter().filter(|s| before.contains(*s)).cloned());
+                decided_on.insert(item, on);
             }
         }
         // Stop when a whole round brought no answer: nobody can get a task any more.
@@ -201,12 +333,12 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
     let mut accepted: HashMap<usize, usize> = HashMap::new();
     let mut after = -1_i64;
     loop {
-        let (status, page) = signed_get(
-            &net,
-            &owner,
-            &format!("/v1/campaigns/crowd/results?after={after}&limit=1000"),
-        )
-        .await;
+        let (status, page) = net
+            .call(net.signed_get(
+                &owner,
+                &format!("/v1/campaigns/crowd/results?after={after}&limit=1000"),
+            ))
+            .await;
         assert_eq!(status, StatusCode::OK, "{page}");
         for r in page["records"].as_array().unwrap() {
             let verdict = r["answer"]["verdict"].as_str().unwrap();
@@ -218,133 +350,244 @@ async fn a_crowd_with_bots_spammers_and_colluders() {
             None => break,
         }
     }
-    let (_, report) = signed_get(&net, &owner, "/v1/campaigns/crowd/quality").await;
-    let by_address: HashMap<String, Value> = report["contributors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| (c["address"].as_str().unwrap().to_owned(), c.clone()))
-        .collect();
+    let report = quality_report(&net, &owner).await;
+    for (w, worker) in workers.iter().enumerate() {
+        fates[w].earned = units_of(&net, worker).await;
+        let entry = report.get(&address_of(worker));
+        fates[w].restricted = entry.is_some_and(|c| c["restricted"] == true);
+        fates[w].trust = entry.and_then(|c| c["trust"].as_f64()).unwrap_or(-1.0);
+    }
+    // Every accepted item was decided by a submission seen here, on answers known here.
+    let mut kept = Vec::new();
+    for item in accepted.keys().filter(|_| cap.is_none()) {
+        let on = decided_on
+            .get(item)
+            .unwrap_or_else(|| panic!("item {item} accepted with no deciding answer seen"));
+        kept.extend(on.iter().map(|id| answers[id]));
+    }
+    let spent = paid(&net).await;
+    let credited: i64 = fates.iter().map(|f| f.earned).sum();
+    assert_eq!(
+        spent, credited,
+        "the campaign paid what its contributors hold"
+    );
+    assert_ledger_balanced(&net).await;
+    Run {
+        crowd,
+        fates,
+        accepted,
+        kept,
+        truth,
+        spent,
+    }
+}
 
-    // Accuracy over the accepted items: the relay's against a majority vote of the same answers.
-    let on_accepted: Vec<Observation> = answers
-        .iter()
-        .copied()
-        .filter(|o| accepted.contains_key(&o.item))
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crowd_with_bots_spammers_colluders_and_golden_wise_bots() {
+    let (items, goldens) = (600, 60);
+    let mut crowd: Vec<Kind> = (0..30)
+        .map(|i| Kind::Honest(0.7 + 0.25 * f64::from(i) / 29.0))
         .collect();
-    let majority = quality::majority(&on_accepted, items, 3);
+    crowd.extend([Kind::Bot; 8]);
+    crowd.extend([Kind::Spammer; 5]);
+    crowd.extend([Kind::Colluder; 4]);
+    crowd.extend([Kind::GoldenWise; 4]);
+    let run = run_crowd(0xC0FFEE, crowd, items, goldens, None).await;
+
+    // Accuracy over the accepted items, all three from the answers the relay kept.
+    let majority = quality::majority(&run.kept, items, 3);
     let batch = quality::dawid_skene(
-        &on_accepted,
+        &run.kept,
         items,
-        crowd.len(),
+        run.crowd.len(),
         3,
         &[],
         &DsConfig::default(),
     )
-    .estimates(&on_accepted);
+    .estimates(&run.kept);
     let (mut relay_right, mut majority_right, mut batch_right) = (0, 0, 0);
-    for (&item, &label) in &accepted {
-        relay_right += usize::from(label == truth[item]);
-        majority_right += usize::from(majority[item].is_some_and(|e| e.label == truth[item]));
-        batch_right += usize::from(batch[item].is_some_and(|e| e.label == truth[item]));
+    for (&item, &label) in &run.accepted {
+        relay_right += usize::from(label == run.truth[item]);
+        majority_right += usize::from(majority[item].is_some_and(|e| e.label == run.truth[item]));
+        batch_right += usize::from(batch[item].is_some_and(|e| e.label == run.truth[item]));
     }
-    let n = accepted.len() as f64;
+    let n = run.accepted.len() as f64;
     let (relay_acc, majority_acc, batch_acc) = (
         relay_right as f64 / n,
         majority_right as f64 / n,
         batch_right as f64 / n,
     );
-
-    let mut earned = HashMap::<&str, i64>::new();
-    let mut restricted = HashMap::<&str, (usize, usize)>::new();
-    // Tasks each restricted bot or spammer had, and the most any one of them earned.
-    let (mut tasks_before, mut most_earned) = (Vec::new(), 0_i64);
-    for (w, (kind, worker)) in crowd.iter().enumerate() {
-        let group = match kind {
-            Kind::Honest(_) => "honest",
-            Kind::Bot => "bot",
-            Kind::Spammer => "spammer",
-            Kind::Colluder => "colluder",
-        };
-        let (_, balances) = net.get("/v1/me/balances", Some(&worker.token)).await;
-        let amount = balances["balances"]
-            .get(0)
-            .map_or("0", |b| b["amount"].as_str().unwrap());
-        let units = datahub_relay::ledger::parse_amount(amount).unwrap();
-        *earned.entry(group).or_default() += units;
-        let address = format!("0x{}", hex::encode(worker.address().as_bytes()));
-        let is_restricted = by_address
-            .get(&address)
-            .is_some_and(|c| c["restricted"] == true)
-            || told_restricted.contains(&w);
-        if std::env::var("CROWD_DEBUG").is_ok() {
-            println!(
-                "{group} {:?} {}",
-                kind,
-                by_address
-                    .get(&address)
-                    .map(|c| c.to_string())
-                    .unwrap_or_default()
-            );
-        }
-        if matches!(kind, Kind::Bot | Kind::Spammer) {
-            most_earned = most_earned.max(units);
-            if is_restricted {
-                let tasks = by_address.get(&address).and_then(|c| c["tasks"].as_i64());
-                tasks_before.push(tasks.unwrap_or(0));
-            }
-        }
-        let entry = restricted.entry(group).or_default();
-        entry.0 += usize::from(is_restricted);
-        entry.1 += 1;
-    }
-    let budget = i64::from(budget_rewards) * 10_000;
-    let share = |g: &str| earned.get(g).copied().unwrap_or(0) as f64 / budget as f64;
     println!(
-        "crowd: {} items accepted of {items}; {} answers to real items",
-        accepted.len(),
-        answers.len()
+        "crowd: {} items accepted of {items}, decided on {} answers kept",
+        run.accepted.len(),
+        run.kept.len()
     );
     println!(
         "accuracy: relay (online Dawid–Skene) {relay_acc:.3}, majority vote {majority_acc:.3}, batch Dawid–Skene {batch_acc:.3}"
     );
-    for group in ["honest", "bot", "spammer", "colluder"] {
-        let (r, total) = restricted[group];
+
+    let share = |earned: i64| earned as f64 / run.spent as f64;
+    let mut earned_by = HashMap::<&str, i64>::new();
+    let mut restricted_after = Vec::new();
+    let honest = run
+        .crowd
+        .iter()
+        .filter(|k| matches!(k, Kind::Honest(_)))
+        .count();
+    for group in ["honest", "bot", "spammer", "colluder", "golden-wise"] {
+        let members: Vec<(&Kind, &Fate)> = run
+            .crowd
+            .iter()
+            .zip(&run.fates)
+            .filter(|(k, _)| k.group() == group)
+            .collect();
+        let restricted = members.iter().filter(|(_, f)| f.restricted).count();
+        let earned: i64 = members.iter().map(|(_, f)| f.earned).sum();
+        earned_by.insert(group, earned);
         println!(
-            "{group:>9}: {r}/{total} restricted, earned {:.1}% of the budget",
-            100.0 * share(group)
+            "{group:>11}: {restricted}/{} restricted, earned {:.2}% of what was paid",
+            members.len(),
+            100.0 * share(earned)
         );
+        if group == "golden-wise" {
+            for (kind, fate) in &members {
+                println!(
+                    "    {kind:?}: trust {:.3}, {:.2}% of the final spend",
+                    fate.trust,
+                    100.0 * share(fate.earned)
+                );
+            }
+        }
+        if !RESTRICTED.contains(&group) {
+            continue;
+        }
+        for (kind, fate) in &members {
+            let tasks = fate.tasks_at_restriction.unwrap_or(-1);
+            let at = fate.earned_at_restriction.unwrap_or(-1);
+            let spent = fate.spent_at_restriction.unwrap_or(-1);
+            println!(
+                "    {kind:?}: restricted after {tasks} tasks, paid for {}, having earned {:.2}% of the {:.2} paid by then; {:.2}% of the final spend",
+                at / REWARD,
+                100.0 * at as f64 / spent.max(1) as f64,
+                spent as f64 / 1e6,
+                100.0 * share(fate.earned)
+            );
+            assert!(fate.restricted, "{group} not restricted: {kind:?}");
+            assert!(
+                fate.earned_at_restriction.is_some(),
+                "{group} restricted but never told so"
+            );
+            // Restricted means no more pay: pending answers are voided, nothing is credited.
+            assert_eq!(
+                fate.earned, at,
+                "{group} paid after its restriction (had {at})"
+            );
+            // Caught early (within the tasks docs/relay.md states), having been paid for under
+            // half of its tasks by then (an honest contributor is paid for most of theirs),
+            // and under 1.5% of what the campaign paid in all.
+            assert!(tasks <= 80, "{group} restricted only after {tasks} tasks");
+            assert!(
+                at * 2 < tasks * REWARD,
+                "{group} had earned {at} for {tasks} tasks when restricted"
+            );
+            assert!(
+                share(fate.earned) < 0.015,
+                "{group} earned {} of what was paid",
+                share(fate.earned)
+            );
+            restricted_after.push(tasks);
+        }
     }
-    let (bots_restricted, bots) = (
-        restricted["bot"].0 + restricted["spammer"].0,
-        restricted["bot"].1 + restricted["spammer"].1,
-    );
-    let bad_share = share("bot") + share("spammer");
+    let bots_and_spammers = share(earned_by["bot"] + earned_by["spammer"]);
     println!(
-        "bots and spammers: {bots_restricted}/{bots} restricted, {:.2}% of the budget earned together, at most {:.2}% by one; restricted after {:.1} tasks on average (at most {})",
-        100.0 * bad_share,
-        100.0 * most_earned as f64 / budget as f64,
-        tasks_before.iter().sum::<i64>() as f64 / tasks_before.len().max(1) as f64,
-        tasks_before.iter().max().copied().unwrap_or(0),
+        "bots and spammers: {:.2}% of what was paid ({:.2} of {:.2}); bots, spammers and colluders restricted after {:.1} tasks on average (at most {})",
+        100.0 * bots_and_spammers,
+        (earned_by["bot"] + earned_by["spammer"]) as f64 / 1e6,
+        run.spent as f64 / 1e6,
+        restricted_after.iter().sum::<i64>() as f64 / restricted_after.len() as f64,
+        restricted_after.iter().max().unwrap(),
     );
+    assert!(
+        bots_and_spammers < 0.05,
+        "bots and spammers earned {bots_and_spammers} of what was paid"
+    );
+    assert!(
+        share(earned_by["colluder"]) < 0.025,
+        "colluders earned {} of what was paid",
+        share(earned_by["colluder"])
+    );
+    // Known limit (docs/relay.md): a bot that knows the golden items and answers the rest at
+    // random is not restricted — agreement on ordinary items alone does not bring its trust
+    // down. What holds: each is paid less than the average honest contributor.
+    let honest_each = earned_by["honest"] / i64::try_from(honest).unwrap();
+    for (kind, fate) in run.crowd.iter().zip(&run.fates) {
+        if *kind == Kind::GoldenWise {
+            assert!(
+                fate.earned < honest_each,
+                "a golden-wise bot earned {} against {honest_each} for an honest contributor",
+                fate.earned
+            );
+        }
+    }
 
     assert!(
-        accepted.len() >= items * 9 / 10,
+        run.accepted.len() >= items * 9 / 10,
         "{} items accepted",
-        accepted.len()
+        run.accepted.len()
     );
     assert!(
         relay_acc >= majority_acc,
         "relay {relay_acc} < majority {majority_acc}"
     );
     assert!(
-        bots_restricted * 100 >= bots * 95,
-        "{bots_restricted}/{bots} restricted"
+        batch_acc >= majority_acc,
+        "batch Dawid–Skene {batch_acc} < majority {majority_acc}"
     );
-    assert!(bad_share < 0.05, "bots and spammers earned {bad_share}");
-    let (honest_restricted, honest) = restricted["honest"];
+    // docs/relay.md: online Dawid–Skene, deciding each item when its answers are in, comes
+    // within two points of the batch EM run at the end over the same answers.
     assert!(
-        honest_restricted * 100 < honest,
-        "{honest_restricted}/{honest} honest restricted"
+        relay_acc >= batch_acc - 0.02,
+        "relay {relay_acc} below batch Dawid–Skene {batch_acc}"
+    );
+    let honest_restricted = run
+        .crowd
+        .iter()
+        .zip(&run.fates)
+        .filter(|(k, f)| matches!(k, Kind::Honest(_)) && f.restricted)
+        .count();
+    assert_eq!(honest_restricted, 0, "honest contributors restricted");
+}
+
+/// How often an honest contributor is restricted, over enough of them to tell a rate of 1% from
+/// one of 3%: 300 honest contributors (accuracy 0.70 to 0.95, as in the mixed crowd) do 20 tasks
+/// each (a golden item in five). Restricted ones are counted, `X` of `n = 300`; the test allows
+/// `X ≤ 5`. Were each restricted independently with probability `p`, `X` would be binomial:
+/// `P(X ≤ 5)` is 0.92 for `p = 1%` and 0.11 for `p = 3%` (0.02 for `p = 4%`), so a rate of 3%
+/// fails this test nine times in ten and a rate of 1% passes it nine times in ten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_contributors_are_rarely_restricted() {
+    let n = 300;
+    let crowd: Vec<Kind> = (0..n)
+        .map(|i| Kind::Honest(0.7 + 0.25 * f64::from(i % 30) / 29.0))
+        .collect();
+    let started = std::time::Instant::now();
+    let run = run_crowd(0x5EED, crowd, 1400, 40, Some(20)).await;
+    let restricted: Vec<&Kind> = run
+        .crowd
+        .iter()
+        .zip(&run.fates)
+        .filter(|(_, f)| f.restricted)
+        .map(|(k, _)| k)
+        .collect();
+    println!(
+        "honest crowd: {} of {n} restricted {restricted:?}; {} items accepted; {:.1} s",
+        restricted.len(),
+        run.accepted.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        restricted.len() <= 5,
+        "{} of {n} honest contributors restricted: {restricted:?}",
+        restricted.len()
     );
 }

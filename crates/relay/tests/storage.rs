@@ -18,11 +18,25 @@ use tokio::sync::oneshot;
 
 struct Network {
     relay: datahub_relay::AppState,
+    /// Stops the relay's server (see [`Network::restart_relay`]), and its task.
+    relay_stop: Option<(
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
+    /// The relay's folder and database, to start it again.
+    relay_data: std::path::PathBuf,
+    database_url: Option<String>,
     base: String,
     http: reqwest::Client,
     relay_address: datahub_core::eth::Address,
     stops: Vec<Option<oneshot::Sender<()>>>,
     _dir: tempfile::TempDir,
+}
+
+#[derive(Parser)]
+struct RelayCli {
+    #[command(flatten)]
+    args: datahub_relay::RelayArgs,
 }
 
 #[derive(Parser)]
@@ -56,19 +70,26 @@ impl Network {
             config.database_url = Some(fresh_postgres_db(&postgres_admin_url().unwrap()));
         }
         tweak(&mut config);
+        let (relay_data, database_url) = (config.data_dir.clone(), config.database_url.clone());
         let relay = Relay::open(config, port).unwrap();
         let relay_address = relay.address;
         let app = relay.clone();
-        tokio::spawn(datahub_relay::server::serve(
+        let (stop_relay, relay_stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(datahub_relay::server::serve(
             listener,
             Relay::router(&relay),
             Duration::from_secs(10),
             Duration::from_secs(1),
-            std::future::pending(),
+            async move {
+                let _ = relay_stopped.await;
+            },
         ));
         let base = format!("http://127.0.0.1:{port}");
         let mut net = Self {
             relay: app,
+            relay_stop: Some((stop_relay, served)),
+            relay_data,
+            database_url,
             base,
             http: reqwest::Client::new(),
             relay_address,
@@ -105,6 +126,52 @@ impl Network {
             self.stops.resize_with(i + 1, || None);
         }
         self.stops[i] = Some(stop);
+    }
+
+    /// Stops the relay's server and starts the relay again the way `datahub-relay` does
+    /// ([`datahub_relay::run`]) on the same folder, database and port, as after a crash: nothing
+    /// of the first one runs any more (its server is stopped; the test made no other task).
+    async fn restart_relay(&mut self) {
+        let (stop, served) = self.relay_stop.take().expect("the first relay is running");
+        let _ = stop.send(());
+        served.await.unwrap().unwrap();
+        let config = self.relay_data.with_extension("toml");
+        std::fs::write(
+            &config,
+            "audit_interval_secs = 0\nrepair_interval_secs = 0\nnode_timeout_secs = 15\n\
+             [storage]\nallow_private_nodes = true\nopen_admission = true\n",
+        )
+        .unwrap();
+        let mut argv = vec![
+            "relay".to_owned(),
+            "--config".into(),
+            config.to_str().unwrap().into(),
+            "--listen".into(),
+            self.base.trim_start_matches("http://").into(),
+            "--data".into(),
+            self.relay_data.to_str().unwrap().into(),
+        ];
+        if let Some(url) = &self.database_url {
+            argv.extend(["--database-url".into(), url.clone()]);
+        }
+        argv.extend(relay_process_flags());
+        let cli = RelayCli::parse_from(argv);
+        tokio::spawn(async move {
+            datahub_relay::run(cli.args, std::future::pending())
+                .await
+                .unwrap();
+        });
+        // Pooled connections were to the first server.
+        self.http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(response) = self.http.get(format!("{}/healthz", self.base)).send().await
+                && response.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the relay did not come back");
     }
 
     async fn get_json(&self, path: &str) -> Value {
@@ -338,10 +405,10 @@ async fn upload_goes_on_when_a_node_stops(backend: Backend) {
 }
 
 /// A relay killed between recording a placement and hearing back from the node leaves the
-/// position taken but not stored; once that is forgotten (as at every start), the uploader's
+/// position taken but not stored; the relay forgets it when it starts again, so the uploader's
 /// resend places it and the upload completes.
 async fn a_placement_left_unfinished_by_a_crash_is_forgotten_at_start(backend: Backend) {
-    let net = Network::start(&backend, 6).await;
+    let mut net = Network::start(&backend, 6).await;
     wait_for_nodes(&net, 6).await;
     let uploader = key("uploader");
     let (manifest, segments) = seal(&vec![9u8; 150_000], &key("reader"));
@@ -368,10 +435,7 @@ async fn a_placement_left_unfinished_by_a_crash_is_forgotten_at_start(backend: B
         "the resend alone cannot place it: {status}"
     );
 
-    let forgotten = datahub_relay::storage::forget_unfinished_placements(&net.relay)
-        .await
-        .unwrap();
-    assert_eq!(forgotten, 1);
+    net.restart_relay().await;
     net.put_shard(&uploader, &id, &segments[0].shards[0]).await;
     let status = net.get_json(&format!("/v1/objects/{id}/status")).await;
     assert_eq!(status["complete"], true, "{status}");
