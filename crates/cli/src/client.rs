@@ -431,13 +431,30 @@ impl Relay {
             .map_err(SendError::Other)
     }
 
-    /// `GET /v1/campaigns`: the active campaigns' summaries.
-    pub async fn campaigns(&self) -> Result<Vec<serde_json::Value>> {
+    /// `GET /v1/campaigns?status=all&owner=`: the campaigns' summaries, every status when
+    /// `all`, only `owner`'s when given.
+    pub async fn campaigns_filtered(
+        &self,
+        all: bool,
+        owner: Option<&Address>,
+    ) -> Result<Vec<serde_json::Value>> {
+        let mut query = Vec::new();
+        if all {
+            query.push("status=all".to_owned());
+        }
+        if let Some(owner) = owner {
+            query.push(format!("owner={}", owner.to_checksum()));
+        }
+        let path = if query.is_empty() {
+            "v1/campaigns".to_owned()
+        } else {
+            format!("v1/campaigns?{}", query.join("&"))
+        };
         #[derive(Deserialize)]
         struct List {
             campaigns: Vec<serde_json::Value>,
         }
-        let body = self.get("v1/campaigns").await?;
+        let body = self.get(&path).await?;
         let list: List =
             serde_json::from_slice(&body).context("the relay's campaign list is not JSON")?;
         Ok(list.campaigns)
@@ -507,7 +524,7 @@ impl fmt::Display for SendError {
     }
 }
 
-async fn checked(response: reqwest::Response) -> Result<Vec<u8>, ApiFailure> {
+pub(crate) async fn checked(response: reqwest::Response) -> Result<Vec<u8>, ApiFailure> {
     let status = response.status();
     let retry_after = response
         .headers()

@@ -37,7 +37,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<()> {
     let id = parse_object_id(&args.id)?;
-    let key = keygen::load(&args.identity.identity)?;
+    let key = keygen::load_as(&args.identity.identity, keygen::Role::Recipient)?;
     let relay = Relay::new(&args.relay.relay)?;
     download(&relay, id, key, &args.out)
         .await
