@@ -473,7 +473,7 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
                 r[1]
             ]
         ),
-        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --identity FILE\n"
+        "error: no key file at nobody.key: pass the recipient's key with --identity FILE (the key the object was sealed to; a new key cannot open it)\n"
     );
     assert_eq!(
         fails(
