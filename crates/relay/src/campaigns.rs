@@ -260,7 +260,8 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
 
 /// What a campaign has done so far, counted from the database rather than estimated from its
 /// budget: items decided and waiting, answers by outcome, and its money (spent on contributors,
-/// reserved for leased and pending tasks, left for new tasks, returned to the requester).
+/// reserved for leased and pending tasks, left for new tasks, returned to the requester: at
+/// closing, `refund:`, and for each task under way then that came to nothing, `returned:`).
 fn progress(
     conn: &mut dyn Conn,
     id: &str,
@@ -293,9 +294,9 @@ fn progress(
     let account = campaign_account(id);
     let out_of = |conn: &mut dyn Conn, refunds: bool| -> ApiResult<i64> {
         let sql = if refunds {
-            "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = $1 AND id LIKE 'refund:%'"
+            "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = $1 AND (id LIKE 'refund:%' OR id LIKE 'returned:%')"
         } else {
-            "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = $1 AND id NOT LIKE 'refund:%'"
+            "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = $1 AND id NOT LIKE 'refund:%' AND id NOT LIKE 'returned:%'"
         };
         let rows = conn.query(sql, params![account.clone()])?;
         Ok(rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0))
