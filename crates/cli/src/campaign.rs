@@ -510,23 +510,15 @@ pub fn parse_definition(
     info: &Value,
 ) -> Result<CampaignSpec> {
     let name = path.display();
-    let mut value = parse_syntax(path, text)?;
+    let text = &quote_amounts(path, text)?;
+    let value = parse_syntax(path, text)?;
     let object = value
-        .as_object_mut()
+        .as_object()
         .with_context(|| format!("{name}: a campaign definition is a JSON object (TOML table)"))?;
-    let complete = object.contains_key("encryption_key") && object.contains_key("chains");
-    if complete {
-        // Straight from the text, so that a wrong or unknown field is reported with its line.
-        let parsed = if is_toml(path) {
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
-        } else {
-            serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
-        };
-        return parsed.map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"));
-    }
+    let mut additions: Vec<(&str, Value)> = Vec::new();
     if !object.contains_key("encryption_key") {
         let public = hex::encode(key.public_key().to_compressed());
-        object.insert("encryption_key".into(), Value::String(public));
+        additions.push(("encryption_key", Value::String(public)));
     }
     if !object.contains_key("chains") {
         let token = object.get("token").and_then(Value::as_str).unwrap_or("");
@@ -536,16 +528,104 @@ pub fn parse_definition(
             [] => bail!(
                 "{name} has no chains and the relay pays {token:?} on none: name the chain (\"chains\": [56])"
             ),
-            [chain] => {
-                object.insert("chains".into(), Value::from(vec![*chain]));
-            }
+            [chain] => additions.push(("chains", Value::from(vec![*chain]))),
             several @ [first, ..] => bail!(
                 "{name} has no chains and the relay pays {token:?} on several ({several:?}): a campaign pays on one, name it (\"chains\": [{first}])"
             ),
         }
     }
-    serde_json::from_value(value)
-        .map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"))
+    let toml = is_toml(path);
+    if toml && !additions.is_empty() {
+        // TOML keys cannot share a line: added as values, so errors name the field but no line.
+        let mut value = value;
+        if let Some(object) = value.as_object_mut() {
+            for (field, v) in additions {
+                object.insert(field.to_owned(), v);
+            }
+        }
+        return serde_json::from_value(value)
+            .map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"));
+    }
+    // Parsed from the text, so that a wrong or unknown field is reported with its line; JSON
+    // additions go on the object's first line, which keeps every other line where it was.
+    let completed = match text.find('{') {
+        Some(brace) if !additions.is_empty() => {
+            let fields: String = additions
+                .iter()
+                .map(|(field, v)| format!("\"{field}\": {v}, "))
+                .collect();
+            format!("{}{fields}{}", &text[..=brace], &text[brace + 1..])
+        }
+        _ => text.clone(),
+    };
+    let parsed = if toml {
+        toml::from_str(&completed).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
+    } else {
+        serde_json::from_str(&completed).map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    parsed.map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"))
+}
+
+/// The money fields, whose amounts the relay takes as strings so that no float rounds them.
+const AMOUNT_FIELDS: [&str; 2] = ["reward", "budget"];
+
+/// `"reward": 0.05` is the natural JSON (and `reward = 0.05` the natural TOML): such a number is
+/// quoted here, in the text, so that every later error keeps its line. A number that is not an
+/// amount (more than 6 decimals, an exponent, a sign) is refused with its field and line.
+fn quote_amounts(path: &Path, text: &str) -> Result<String> {
+    let toml = is_toml(path);
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    for field in AMOUNT_FIELDS {
+        let found = lines
+            .iter()
+            .enumerate()
+            .find_map(|(i, line)| number_after(line, field, toml).map(|span| (i, span)));
+        let Some((i, (start, end))) = found else {
+            continue;
+        };
+        let Some(line) = lines.get_mut(i) else { continue };
+        let number = line.get(start..end).unwrap_or("").to_owned();
+        if !is_amount(&number) {
+            bail!(
+                "{} line {}: {field} {number} is not an amount: write tokens with at most 6 decimals, as \"0.05\" (a string or a plain number)",
+                path.display(),
+                i + 1
+            );
+        }
+        line.replace_range(start..end, &format!("\"{number}\""));
+    }
+    Ok(lines.join("\n"))
+}
+
+/// Where the number given to `field` on `line` is (JSON `"field": 1.5`, TOML `field = 1.5`).
+fn number_after(line: &str, field: &str, toml: bool) -> Option<(usize, usize)> {
+    let (after_key, separator) = if toml {
+        let trimmed = line.trim_start();
+        let rest = trimmed.strip_prefix(field)?;
+        (line.len() - rest.len(), '=')
+    } else {
+        let quoted = format!("\"{field}\"");
+        (line.find(&quoted)? + quoted.len(), ':')
+    };
+    let rest = line.get(after_key..)?;
+    let rest_trimmed = rest.trim_start().strip_prefix(separator)?.trim_start();
+    let start = line.len() - rest_trimmed.len();
+    let len = rest_trimmed
+        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+        .unwrap_or(rest_trimmed.len());
+    let first = rest_trimmed.chars().next()?;
+    (len > 0 && (first.is_ascii_digit() || first == '-' || first == '.')).then_some((start, start + len))
+}
+
+/// Digits, then at most 6 decimals: what the relay's amounts are.
+fn is_amount(text: &str) -> bool {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    !whole.is_empty()
+        && digits(whole)
+        && digits(fraction)
+        && fraction.len() <= 6
+        && !(text.contains('.') && fraction.is_empty())
 }
 
 /// The chain ids in a relay's `/v1/info` on which `token` is paid, in the relay's order.
@@ -759,6 +839,34 @@ image_url = "/demo/cat-face.svg"
         assert_eq!(
             err(&nowhere, path),
             "c.json has no chains and the relay pays \"BTC\" on none: name the chain (\"chains\": [56])"
+        );
+    }
+
+    #[test]
+    fn amounts_may_be_numbers_and_errors_keep_their_line() {
+        let key = SecretKey::derive(&[3; 32]);
+        let path = Path::new("c.json");
+        let numbers = MINIMAL
+            .replace("\"reward\": \"0.05\"", "\"reward\": 0.05")
+            .replace("\"budget\": \"1\"", "\"budget\": 1")
+            .replace("\"USDT\"", "\"OORT\"");
+        let spec = parse_definition(path, &numbers, &key, &info()).unwrap();
+        assert_eq!((spec.reward.as_str(), spec.budget.as_str()), ("0.05", "1"));
+        let seven = numbers.replace("\"budget\": 1", "\"budget\": 1.0000001");
+        let err = parse_definition(path, &seven, &key, &info()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.json line 10: budget 1.0000001 is not an amount: write tokens with at most 6 decimals, as \"0.05\" (a string or a plain number)"
+        );
+        let toml = "id = \"cats\"\nreward = 0.05\nbudget = 1e-7\n";
+        let err = parse_definition(Path::new("c.toml"), toml, &key, &info()).unwrap_err();
+        assert!(err.to_string().starts_with("c.toml line 3: budget 1e-7 is not an amount"), "{err}");
+        // Without encryption_key and chains (filled in), a wrong type still has its line.
+        let wrong = numbers.replace("\"title\": \"Cats\"", "\"title\": 7");
+        let err = parse_definition(path, &wrong, &key, &info()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("c.json is not a campaign definition: invalid type: integer `7`, expected a string at line 4"),
+            "{err}"
         );
     }
 
