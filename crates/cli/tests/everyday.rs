@@ -279,10 +279,59 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
         "{closed}"
     );
     let funds = ok(dir, &["funds", "--key", "me.key", "--relay", relay, "--json"]);
+    not_a_relay(dir, relay);
     let funds: serde_json::Value = serde_json::from_str(&funds).unwrap();
     assert_eq!(
         funds["funds"],
         serde_json::json!([{ "chain_id": 56, "token": "USDT", "available": "1.9",
             "in_campaigns": "0", "reserved": "0", "spent": "0.1", "returned": "1.9" }])
     );
+}
+
+/// A URL that is not the relay's is said to be so: a storage node's, or the relay's with a path.
+fn not_a_relay(dir: &Path, relay: &str) {
+    let nodes = std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    let nodes: serde_json::Value = reqwest::get(format!("{relay}/v1/nodes"))
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    nodes
+                })
+        })
+        .join()
+        .unwrap()
+    });
+    let node = nodes["nodes"][0]["endpoint"].as_str().unwrap().trim_end_matches('/').to_owned();
+    for args in [
+        vec!["campaign", "list", "--relay", node.as_str()],
+        vec!["campaign", "create", "shapes.json", "--key", "me.key", "--relay", node.as_str()],
+    ] {
+        assert_eq!(
+            fails(dir, &args),
+            format!("error: {node}/ is a storage node, not a relay: pass the relay's URL with --relay (`datahub dev` prints it as \"ready: URL\")\n"),
+            "{args:?}"
+        );
+    }
+    let with_path = format!("{relay}/api");
+    for (args, context) in [
+        (
+            vec!["campaign", "show", "my-shapes", "--relay", with_path.as_str()],
+            "cannot show campaign my-shapes: ",
+        ),
+        (vec!["funds", "--key", "me.key", "--relay", with_path.as_str()], ""),
+    ] {
+        assert_eq!(
+            fails(dir, &args),
+            format!("error: {context}{relay}/api/ is not a relay's URL, but {relay} is: pass --relay {relay} (without the path)\n"),
+            "{args:?}"
+        );
+    }
 }
