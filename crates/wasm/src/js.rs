@@ -37,7 +37,11 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits = text.strip_prefix("0x")?;
+    parse_hex_digits(text.strip_prefix("0x")?)
+}
+
+/// Hex digits without a prefix.
+pub(crate) fn parse_hex_digits(digits: &str) -> Option<Vec<u8>> {
     if digits.len() % 2 != 0 {
         return None;
     }
