@@ -20,12 +20,20 @@ struct Dev {
 
 impl Dev {
     fn start(dir: &Path) -> Dev {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["dev", "--port", "0", "--nodes", "1", "--no-demo", "--no-chain"])
+            .arg("--www")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www"));
+        Self::spawn(command, dir).0
+    }
+
+    /// `command` (a `dev` with its flags) started in `dir` with its data in `dir/net`; the
+    /// lines it printed up to `ready: `.
+    fn spawn(mut command: Command, dir: &Path) -> (Dev, Vec<String>) {
+        let mut child = command
             .arg("--data")
             .arg(dir.join("net"))
-            .arg("--www")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www"))
             .current_dir(dir)
             .env_remove("DATAHUB_WWW")
             .env_remove("DATAHUB_PKG")
@@ -49,13 +57,15 @@ impl Dev {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
+        let mut printed = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = lines.recv_timeout(left).expect("no ready line from dev");
+            printed.push(line.clone());
             if let Some(rest) = line.strip_prefix("ready: ") {
                 let url = rest.split_whitespace().next().unwrap();
                 dev.url = url.trim_end_matches('/').to_owned();
-                return dev;
+                return (dev, printed);
             }
         }
     }
@@ -65,6 +75,57 @@ impl Drop for Dev {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A GET: status, content type, body.
+fn get(url: &str) -> (u16, String, Vec<u8>) {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let response = reqwest::get(&url).await.unwrap();
+                let status = response.status().as_u16();
+                let kind = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned();
+                (status, kind, response.bytes().await.unwrap().to_vec())
+            })
+    })
+    .join()
+    .unwrap()
+}
+
+/// The binary copied out of the build (as `cargo install` would put it) and run from a folder
+/// with no checkout around it: `dev` serves the host page and the demo pictures built into it,
+/// and the demo campaigns that name them.
+#[test]
+fn an_installed_binary_serves_the_web_app_and_the_demo_pictures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let installed = dir.join("datahub");
+    std::fs::copy(BIN, &installed).unwrap();
+    let mut command = Command::new(&installed);
+    command.args(["dev", "--port", "0", "--nodes", "1", "--no-chain"]);
+    let (dev, printed) = Dev::spawn(command, dir);
+    assert!(
+        printed.iter().any(|l| l.starts_with("demo campaigns: 6 ")),
+        "{printed:#?}"
+    );
+    let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www");
+    let (status, kind, body) = get(&format!("{}/", dev.url));
+    assert_eq!((status, kind.starts_with("text/html")), (200, true), "{kind}");
+    assert_eq!(body, std::fs::read(www.join("index.html")).unwrap());
+    for picture in ["red-circle.svg", "cat-face.svg"] {
+        let (status, kind, body) = get(&format!("{}/demo/{picture}", dev.url));
+        assert_eq!((status, kind.as_str()), (200, "image/svg+xml"), "{picture}");
+        assert_eq!(body, std::fs::read(www.join("demo").join(picture)).unwrap());
     }
 }
 
