@@ -116,7 +116,10 @@ pub async fn run(args: Args) -> Result<()> {
             field("token"),
         );
     }
-    println!("no task left for you in {} ({answered} answered)", args.campaign);
+    println!(
+        "no task left for you in {} ({answered} answered)",
+        args.campaign
+    );
     Ok(())
 }
 
@@ -125,7 +128,11 @@ fn read_line(input: &mut impl std::io::BufRead) -> Result<Option<String>> {
     print!("> ");
     std::io::Write::flush(&mut std::io::stdout()).context("cannot write to the terminal")?;
     let mut line = String::new();
-    if input.read_line(&mut line).context("cannot read the answer")? == 0 {
+    if input
+        .read_line(&mut line)
+        .context("cannot read the answer")?
+        == 0
+    {
         println!();
         return Ok(None);
     }
@@ -243,7 +250,9 @@ impl Form {
         }
         match self.kind.as_str() {
             "content_moderation" => Ok(json!({ "flags": chosen })),
-            _ if chosen.is_empty() => bail!("give a label: a number from 1 to {}", self.labels.len()),
+            _ if chosen.is_empty() => {
+                bail!("give a label: a number from 1 to {}", self.labels.len())
+            }
             _ if !self.multi && chosen.len() > 1 => {
                 bail!("this campaign takes one label, not {}", chosen.len())
             }
@@ -259,9 +268,7 @@ impl Form {
                 .checked_sub(1)
                 .and_then(|i| self.labels.get(i))
                 .cloned()
-                .with_context(|| {
-                    format!("{n} is not a choice: give 1 to {}", self.labels.len())
-                });
+                .with_context(|| format!("{n} is not a choice: give 1 to {}", self.labels.len()));
         }
         self.labels
             .iter()
@@ -283,7 +290,12 @@ struct Session {
 
 impl Session {
     /// Signs `wallet` in for `campaign`, granting a fresh session key for an hour.
-    async fn sign_in(relay: &Relay, wallet: &SecretKey, campaign: &str, chain: u64) -> Result<Self> {
+    async fn sign_in(
+        relay: &Relay,
+        wallet: &SecretKey,
+        campaign: &str,
+        chain: u64,
+    ) -> Result<Self> {
         let http = relay.http().clone();
         let nonce = post(relay, &http, None, "v1/auth/nonce", &json!({})).await?;
         let domain = nonce
@@ -359,7 +371,15 @@ impl Session {
     /// The next task, or `None` when none is left for this contributor.
     async fn next(&self, campaign: &str) -> Result<Option<Value>> {
         let path = format!("v1/campaigns/{campaign}/next");
-        match post(&self.relay, &self.http, Some(&self.token), &path, &json!({})).await {
+        match post(
+            &self.relay,
+            &self.http,
+            Some(&self.token),
+            &path,
+            &json!({}),
+        )
+        .await
+        {
             Ok(task) => Ok(Some(task)),
             Err(e) => match e.downcast_ref::<crate::client::ApiFailure>() {
                 Some(f) if f.status == StatusCode::NOT_FOUND && f.code == "no_task" => Ok(None),
@@ -375,10 +395,16 @@ impl Session {
     async fn skip(&self, task: &Value) -> Result<()> {
         let lease = task.get("lease").and_then(Value::as_str).unwrap_or("");
         let path = format!("v1/leases/{lease}/skip");
-        post(&self.relay, &self.http, Some(&self.token), &path, &json!({}))
-            .await
-            .map(drop)
-            .context("cannot give the task back")
+        post(
+            &self.relay,
+            &self.http,
+            Some(&self.token),
+            &path,
+            &json!({}),
+        )
+        .await
+        .map(drop)
+        .context("cannot give the task back")
     }
 
     async fn submit(&mut self, campaign: &str, task: &Value, answer: &Value) -> Result<Value> {
@@ -402,9 +428,15 @@ impl Session {
             "campaign": campaign, "task": lease, "answer": answer,
             "nonce": self.nonce.to_string(), "deadline": deadline, "signature": signature.to_hex(),
         });
-        post(&self.relay, &self.http, Some(&self.token), "v1/submissions", &body)
-            .await
-            .context("the relay refused the answer")
+        post(
+            &self.relay,
+            &self.http,
+            Some(&self.token),
+            "v1/submissions",
+            &body,
+        )
+        .await
+        .context("the relay refused the answer")
     }
 }
 
@@ -432,11 +464,12 @@ async fn post(
         )
     })?;
     let body = crate::client::checked(response).await?;
-    serde_json::from_slice(&body).with_context(|| format!("the relay's answer to {path} is not JSON"))
+    serde_json::from_slice(&body)
+        .with_context(|| format!("the relay's answer to {path} is not JSON"))
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -462,11 +495,20 @@ mod tests {
             "\"bird\" is not one of the labels [\"cat\", \"dog\"]"
         );
         let many = form("image_categorization", true);
-        assert_eq!(many.parse("1, dog").unwrap(), json!({"labels": ["cat", "dog"]}));
-        assert_eq!(form("text_labeling", false).parse("cat").unwrap(), json!({"label": "cat"}));
+        assert_eq!(
+            many.parse("1, dog").unwrap(),
+            json!({"labels": ["cat", "dog"]})
+        );
+        assert_eq!(
+            form("text_labeling", false).parse("cat").unwrap(),
+            json!({"label": "cat"})
+        );
         let flags = form("content_moderation", false);
         assert_eq!(flags.parse("none").unwrap(), json!({"flags": []}));
-        assert_eq!(flags.parse("1,2").unwrap(), json!({"flags": ["cat", "dog"]}));
+        assert_eq!(
+            flags.parse("1,2").unwrap(),
+            json!({"flags": ["cat", "dog"]})
+        );
         let verdict = form("content_verification", false);
         assert_eq!(verdict.parse("TRUE").unwrap(), json!({"verdict": "true"}));
         assert_eq!(
@@ -474,7 +516,9 @@ mod tests {
             "\"yes\" is not a verdict: answer true, false or unsure"
         );
         assert_eq!(
-            Form::of(&json!({"kind": "voice_recording"})).unwrap_err().to_string(),
+            Form::of(&json!({"kind": "voice_recording"}))
+                .unwrap_err()
+                .to_string(),
             "a voice_recording campaign is answered with a file, sealed and uploaded: use the web app (`datahub dev` serves it) or the npm package"
         );
     }

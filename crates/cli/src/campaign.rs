@@ -209,7 +209,10 @@ async fn list(args: ListArgs) -> Result<()> {
 async fn show(args: ShowArgs) -> Result<()> {
     check_id(&args.id)?;
     if args.watch && !(0.1..=3600.0).contains(&args.interval) {
-        bail!("--interval {} is out of range: give 0.1 to 3600 seconds", args.interval);
+        bail!(
+            "--interval {} is out of range: give 0.1 to 3600 seconds",
+            args.interval
+        );
     }
     let relay = Relay::new(&args.relay.relay)?;
     let fetch = || async {
@@ -336,7 +339,15 @@ pub fn quality_table(report: &Value) -> String {
     }
     out.push_str(&format!(
         "  {:<42} {:>7} {:>8} {:>8} {:>7} {:>6} {:>9} {:>5}  {}\n",
-        "contributor", "answers", "accepted", "rejected", "pending", "golden", "agreement", "trust", "restricted"
+        "contributor",
+        "answers",
+        "accepted",
+        "rejected",
+        "pending",
+        "golden",
+        "agreement",
+        "trust",
+        "restricted"
     ));
     let percent = |v: &Value, f: &str| match v.get(f).and_then(Value::as_f64) {
         Some(x) => format!("{:.0}%", x * 100.0),
@@ -404,9 +415,7 @@ fn returned(summary: &Value) -> String {
     if refunded == "0" {
         return "nothing came back to your funds: the whole budget was spent or is owed for tasks under way".to_owned();
     }
-    format!(
-        "returned to your funds: {refunded} {token} on chain {chain} (see `datahub funds`)"
-    )
+    format!("returned to your funds: {refunded} {token} on chain {chain} (see `datahub funds`)")
 }
 
 /// A refusal; when it is the owner's, it names who signed and who owns the campaign.
@@ -525,8 +534,10 @@ pub fn parse_definition(
         let chains = paying_chains(info, token);
         // A campaign pays on one chain: its budget is held by that chain's escrow.
         match chains.as_slice() {
+            // Naming a chain would not help: no chain of this relay pays the token.
             [] => bail!(
-                "{name} has no chains and the relay pays {token:?} on none: name the chain (\"chains\": [56])"
+                "{name}: this relay pays {token:?} on no chain; it pays {}: set \"token\" to one of them",
+                paid_tokens(info)
             ),
             [chain] => additions.push(("chains", Value::from(vec![*chain]))),
             several @ [first, ..] => bail!(
@@ -583,7 +594,9 @@ fn quote_amounts(path: &Path, text: &str) -> Result<String> {
         let Some((i, (start, end))) = found else {
             continue;
         };
-        let Some(line) = lines.get_mut(i) else { continue };
+        let Some(line) = lines.get_mut(i) else {
+            continue;
+        };
         let number = line.get(start..end).unwrap_or("").to_owned();
         if !is_amount(&number) {
             bail!(
@@ -614,7 +627,8 @@ fn number_after(line: &str, field: &str, toml: bool) -> Option<(usize, usize)> {
         .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
         .unwrap_or(rest_trimmed.len());
     let first = rest_trimmed.chars().next()?;
-    (len > 0 && (first.is_ascii_digit() || first == '-' || first == '.')).then_some((start, start + len))
+    (len > 0 && (first.is_ascii_digit() || first == '-' || first == '.'))
+        .then_some((start, start + len))
 }
 
 /// Digits, then at most 6 decimals: what the relay's amounts are.
@@ -626,6 +640,25 @@ fn is_amount(text: &str) -> bool {
         && digits(fraction)
         && fraction.len() <= 6
         && !(text.contains('.') && fraction.is_empty())
+}
+
+/// The tokens a relay's `/v1/info` lists on any chain, for people (`OORT, USDT`, or `nothing`).
+fn paid_tokens(info: &Value) -> String {
+    let mut tokens: Vec<&str> = info
+        .get("chains")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("tokens").and_then(Value::as_object))
+        .flat_map(|t| t.keys().map(String::as_str))
+        .collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    if tokens.is_empty() {
+        "nothing".to_owned()
+    } else {
+        tokens.join(", ")
+    }
 }
 
 /// The chain ids in a relay's `/v1/info` on which `token` is paid, in the relay's order.
@@ -838,7 +871,7 @@ image_url = "/demo/cat-face.svg"
         let nowhere = MINIMAL.replace("\"USDT\"", "\"BTC\"");
         assert_eq!(
             err(&nowhere, path),
-            "c.json has no chains and the relay pays \"BTC\" on none: name the chain (\"chains\": [56])"
+            "c.json: this relay pays \"BTC\" on no chain; it pays OORT, USDT: set \"token\" to one of them"
         );
     }
 
@@ -860,7 +893,11 @@ image_url = "/demo/cat-face.svg"
         );
         let toml = "id = \"cats\"\nreward = 0.05\nbudget = 1e-7\n";
         let err = parse_definition(Path::new("c.toml"), toml, &key, &info()).unwrap_err();
-        assert!(err.to_string().starts_with("c.toml line 3: budget 1e-7 is not an amount"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("c.toml line 3: budget 1e-7 is not an amount"),
+            "{err}"
+        );
         // Without encryption_key and chains (filled in), a wrong type still has its line.
         let wrong = numbers.replace("\"title\": \"Cats\"", "\"title\": 7");
         let err = parse_definition(path, &wrong, &key, &info()).unwrap_err();

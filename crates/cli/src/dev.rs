@@ -664,9 +664,7 @@ fn web_app(
     };
     let pkg = match (pkg, &www) {
         (Some(pkg), _) => Some(pkg.to_owned()),
-        (None, Some(www)) if !embedded => {
-            Some(www.parent().unwrap_or(Path::new(".")).join("pkg"))
-        }
+        (None, Some(www)) if !embedded => Some(www.parent().unwrap_or(Path::new(".")).join("pkg")),
         (None, _) => {
             eprintln!(
                 "warning: the web app's client (pkg/) is not built into this binary: pass --pkg DIR (built with `cargo xtask pkg`) for the web app; the API and the demo pictures are served"
@@ -698,7 +696,8 @@ mod embedded {
 fn write_embedded_www(data: &Path) -> Result<PathBuf> {
     let www = data.join("www");
     if www.exists() {
-        std::fs::remove_dir_all(&www).with_context(|| format!("cannot replace {}", www.display()))?;
+        std::fs::remove_dir_all(&www)
+            .with_context(|| format!("cannot replace {}", www.display()))?;
     }
     for (path, bytes) in embedded::FILES {
         let file = www.join(path);

@@ -46,9 +46,7 @@ pub async fn run(args: Args) -> Result<()> {
         .funds(&key, &audience)
         .await
         .map_err(|e| refused(e, "the funds request"))?;
-    let campaigns = relay
-        .campaigns_filtered(true, Some(&key.address()))
-        .await?;
+    let campaigns = relay.campaigns_filtered(true, Some(&key.address())).await?;
     let rows = tally(&funds, &campaigns)?;
     let who = key.address().to_checksum();
     if args.json {
@@ -173,13 +171,18 @@ fn format_amount(units: i64) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
     #[test]
     fn amounts_round_trip_and_refuse_what_is_not_one() {
-        for (text, units) in [("0", 0), ("1.95", 1_950_000), ("0.000001", 1), ("-2", -2_000_000)] {
+        for (text, units) in [
+            ("0", 0),
+            ("1.95", 1_950_000),
+            ("0.000001", 1),
+            ("-2", -2_000_000),
+        ] {
             assert_eq!(parse_amount(text), Some(units), "{text}");
             assert_eq!(format_amount(units), text);
         }
@@ -201,7 +204,13 @@ mod tests {
         let usdt = rows[&(31337, "USDT".to_owned())];
         assert_eq!(
             usdt,
-            Row { available: 1_900_000, in_campaigns: 50_000, reserved: 50_000, spent: 0, returned: 1_900_000 }
+            Row {
+                available: 1_900_000,
+                in_campaigns: 50_000,
+                reserved: 50_000,
+                spent: 0,
+                returned: 1_900_000
+            }
         );
         assert_eq!(rows[&(56, "OORT".to_owned())].spent, 1_000_000);
     }

@@ -326,7 +326,7 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
     assert_eq!(warnings.len(), 6, "{stderr}");
     assert!(
         warnings[0].ends_with(
-            "image-categorization.json has no chains and the relay pays \"USDT\" on none: name the chain (\"chains\": [56])"
+            "image-categorization.json: this relay pays \"USDT\" on no chain; it pays OORT: set \"token\" to one of them"
         ),
         "{stderr}"
     );
@@ -492,7 +492,9 @@ image_url = "/demo/blue-square.svg"
             .to_checksum();
     assert_eq!(
         err,
-        format!("error: the relay refused campaign my-shapes: it is owned by {me_address}, and {other_address} signed (the key in other.key): pass the owner's key with --key FILE (not_owner)\n")
+        format!(
+            "error: the relay refused campaign my-shapes: it is owned by {me_address}, and {other_address} signed (the key in other.key): pass the owner's key with --key FILE (not_owner)\n"
+        )
     );
     let closed = run_ok(&["campaign", "close", "my-shapes", me[0], me[1]]);
     assert!(

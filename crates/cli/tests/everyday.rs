@@ -22,7 +22,15 @@ impl Dev {
     fn start(dir: &Path) -> Dev {
         let mut command = Command::new(BIN);
         command
-            .args(["dev", "--port", "0", "--nodes", "1", "--no-demo", "--no-chain"])
+            .args([
+                "dev",
+                "--port",
+                "0",
+                "--nodes",
+                "1",
+                "--no-demo",
+                "--no-chain",
+            ])
             .arg("--www")
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www"));
         Self::spawn(command, dir).0
@@ -120,7 +128,11 @@ fn an_installed_binary_serves_the_web_app_and_the_demo_pictures() {
     );
     let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www");
     let (status, kind, body) = get(&format!("{}/", dev.url));
-    assert_eq!((status, kind.starts_with("text/html")), (200, true), "{kind}");
+    assert_eq!(
+        (status, kind.starts_with("text/html")),
+        (200, true),
+        "{kind}"
+    );
     assert_eq!(body, std::fs::read(www.join("index.html")).unwrap());
     for picture in ["red-circle.svg", "cat-face.svg"] {
         let (status, kind, body) = get(&format!("{}/demo/{picture}", dev.url));
@@ -189,8 +201,11 @@ fn key_show_prints_the_address_and_public_key() {
     let hex = std::fs::read_to_string(dir.join("me.key")).unwrap();
     let prefixed = dir.join("prefixed.key");
     std::fs::write(&prefixed, format!("0x{}", hex.trim())).unwrap();
-    std::fs::set_permissions(&prefixed, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(
+        &prefixed,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     assert_eq!(ok(dir, &["key", "show", "prefixed.key"]), shown);
     let json: serde_json::Value =
         serde_json::from_str(&ok(dir, &["key", "show", "me.key", "--json"])).unwrap();
@@ -220,8 +235,22 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
     ok(
         dir,
         &[
-            "treasury", "grant", "--key", &operator, "--requester", &me, "--chain", "56",
-            "--token", "USDT", "--amount", "2", "--request-id", "g1", "--relay", relay,
+            "treasury",
+            "grant",
+            "--key",
+            &operator,
+            "--requester",
+            &me,
+            "--chain",
+            "56",
+            "--token",
+            "USDT",
+            "--amount",
+            "2",
+            "--request-id",
+            "g1",
+            "--relay",
+            relay,
         ],
     );
     std::fs::write(
@@ -244,7 +273,15 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
     .unwrap();
     let created = ok(
         dir,
-        &["campaign", "create", "shapes.json", "--key", "me.key", "--relay", relay],
+        &[
+            "campaign",
+            "create",
+            "shapes.json",
+            "--key",
+            "me.key",
+            "--relay",
+            relay,
+        ],
     );
     assert!(
         created.contains(
@@ -255,7 +292,16 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
 
     // Someone follows it while a contributor answers it in the terminal.
     let watch = Command::new(BIN)
-        .args(["campaign", "show", "my-shapes", "--watch", "--interval", "0.2", "--relay", relay])
+        .args([
+            "campaign",
+            "show",
+            "my-shapes",
+            "--watch",
+            "--interval",
+            "0.2",
+            "--relay",
+            relay,
+        ])
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -263,7 +309,14 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
         .unwrap();
     let answered = ok_with(
         dir,
-        &["answer", "my-shapes", "--key", "worker.key", "--relay", relay],
+        &[
+            "answer",
+            "my-shapes",
+            "--key",
+            "worker.key",
+            "--relay",
+            relay,
+        ],
         // A wrong label first: the contributor is told and asked again.
         Some("7\n1\nsquare\n"),
     );
@@ -294,38 +347,114 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
     );
     assert!(!shown.contains("tasks open"), "{shown}");
 
-    let quality = ok(dir, &["campaign", "quality", "my-shapes", "--key", "me.key", "--relay", relay]);
+    let quality = ok(
+        dir,
+        &[
+            "campaign",
+            "quality",
+            "my-shapes",
+            "--key",
+            "me.key",
+            "--relay",
+            relay,
+        ],
+    );
     let lines: Vec<&str> = quality.lines().collect();
-    assert_eq!(lines[0], "campaign my-shapes  image_categorization  decided by majority");
-    assert_eq!(lines[1], "  items        2: 2 decided, 0 pending (0 golden items besides)");
+    assert_eq!(
+        lines[0],
+        "campaign my-shapes  image_categorization  decided by majority"
+    );
+    assert_eq!(
+        lines[1],
+        "  items        2: 2 decided, 0 pending (0 golden items besides)"
+    );
     assert!(lines[2].starts_with("  contributor "), "{quality}");
     let row: Vec<&str> = lines[3].split_whitespace().collect();
-    assert_eq!(row[..5], [worker.to_lowercase().as_str(), "2", "2", "0", "0"], "{quality}");
-    let err = fails(dir, &["campaign", "quality", "my-shapes", "--key", "worker.key", "--relay", relay]);
+    assert_eq!(
+        row[..5],
+        [worker.to_lowercase().as_str(), "2", "2", "0", "0"],
+        "{quality}"
+    );
+    let err = fails(
+        dir,
+        &[
+            "campaign",
+            "quality",
+            "my-shapes",
+            "--key",
+            "worker.key",
+            "--relay",
+            relay,
+        ],
+    );
     assert_eq!(
         err,
-        format!("error: the relay refused campaign my-shapes: it is owned by {me}, and {worker} signed (the key in worker.key): pass the owner's key with --key FILE (not_owner)\n")
+        format!(
+            "error: the relay refused campaign my-shapes: it is owned by {me}, and {worker} signed (the key in worker.key): pass the owner's key with --key FILE (not_owner)\n"
+        )
     );
-    let err = fails(dir, &["campaign", "pause", "my-shapes", "--key", "nobody.key", "--relay", relay]);
+    let err = fails(
+        dir,
+        &[
+            "campaign",
+            "pause",
+            "my-shapes",
+            "--key",
+            "nobody.key",
+            "--relay",
+            relay,
+        ],
+    );
     assert_eq!(
         err,
         "error: no key file at nobody.key: pass the key that created the campaign with --key FILE (a new key does not own it)\n"
     );
 
     // Paused campaigns leave the default list, not `--all`; `--mine` is the key's.
-    ok(dir, &["campaign", "pause", "my-shapes", "--key", "me.key", "--relay", relay]);
-    assert_eq!(ok(dir, &["campaign", "list", "--relay", relay]), "no active campaigns\n");
+    ok(
+        dir,
+        &[
+            "campaign",
+            "pause",
+            "my-shapes",
+            "--key",
+            "me.key",
+            "--relay",
+            relay,
+        ],
+    );
+    assert_eq!(
+        ok(dir, &["campaign", "list", "--relay", relay]),
+        "no active campaigns\n"
+    );
     let all = ok(dir, &["campaign", "list", "--all", "--relay", relay]);
     assert!(
         all.starts_with("my-shapes                        image_categorization  paused      2/2      decided  0.05 USDT  Shapes\n"),
         "{all}"
     );
     assert_eq!(
-        ok(dir, &["campaign", "list", "--all", "--mine", "--key", "me.key", "--relay", relay]),
+        ok(
+            dir,
+            &[
+                "campaign", "list", "--all", "--mine", "--key", "me.key", "--relay", relay
+            ]
+        ),
         all
     );
     assert_eq!(
-        ok(dir, &["campaign", "list", "--all", "--mine", "--key", "worker.key", "--relay", relay]),
+        ok(
+            dir,
+            &[
+                "campaign",
+                "list",
+                "--all",
+                "--mine",
+                "--key",
+                "worker.key",
+                "--relay",
+                relay
+            ]
+        ),
         format!("no campaigns of {worker}\n")
     );
 
@@ -334,12 +463,26 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
         funds.contains("\n        56  USDT                 0             1.9               0             0.1               0\n"),
         "{funds}"
     );
-    let closed = ok(dir, &["campaign", "close", "my-shapes", "--key", "me.key", "--relay", relay]);
+    let closed = ok(
+        dir,
+        &[
+            "campaign",
+            "close",
+            "my-shapes",
+            "--key",
+            "me.key",
+            "--relay",
+            relay,
+        ],
+    );
     assert!(
         closed.ends_with("returned to your funds: 1.9 USDT on chain 56 (see `datahub funds`)\n"),
         "{closed}"
     );
-    let funds = ok(dir, &["funds", "--key", "me.key", "--relay", relay, "--json"]);
+    let funds = ok(
+        dir,
+        &["funds", "--key", "me.key", "--relay", relay, "--json"],
+    );
     not_a_relay(dir, relay);
     let funds: serde_json::Value = serde_json::from_str(&funds).unwrap();
     assert_eq!(
@@ -370,28 +513,53 @@ fn not_a_relay(dir: &Path, relay: &str) {
         .join()
         .unwrap()
     });
-    let node = nodes["nodes"][0]["endpoint"].as_str().unwrap().trim_end_matches('/').to_owned();
+    let node = nodes["nodes"][0]["endpoint"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
     for args in [
         vec!["campaign", "list", "--relay", node.as_str()],
-        vec!["campaign", "create", "shapes.json", "--key", "me.key", "--relay", node.as_str()],
+        vec![
+            "campaign",
+            "create",
+            "shapes.json",
+            "--key",
+            "me.key",
+            "--relay",
+            node.as_str(),
+        ],
     ] {
         assert_eq!(
             fails(dir, &args),
-            format!("error: {node}/ is a storage node, not a relay: pass the relay's URL with --relay (`datahub dev` prints it as \"ready: URL\")\n"),
+            format!(
+                "error: {node}/ is a storage node, not a relay: pass the relay's URL with --relay (`datahub dev` prints it as \"ready: URL\")\n"
+            ),
             "{args:?}"
         );
     }
     let with_path = format!("{relay}/api");
     for (args, context) in [
         (
-            vec!["campaign", "show", "my-shapes", "--relay", with_path.as_str()],
+            vec![
+                "campaign",
+                "show",
+                "my-shapes",
+                "--relay",
+                with_path.as_str(),
+            ],
             "cannot show campaign my-shapes: ",
         ),
-        (vec!["funds", "--key", "me.key", "--relay", with_path.as_str()], ""),
+        (
+            vec!["funds", "--key", "me.key", "--relay", with_path.as_str()],
+            "",
+        ),
     ] {
         assert_eq!(
             fails(dir, &args),
-            format!("error: {context}{relay}/api/ is not a relay's URL, but {relay} is: pass --relay {relay} (without the path)\n"),
+            format!(
+                "error: {context}{relay}/api/ is not a relay's URL, but {relay} is: pass --relay {relay} (without the path)\n"
+            ),
             "{args:?}"
         );
     }

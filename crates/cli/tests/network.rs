@@ -385,7 +385,17 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
         assert!(same_file(&dir.join("file-2"), &dir.join("shared")), "{key}");
     }
     // Without --force an existing file is left alone, and nothing is fetched.
-    let args = ["object", "get", shared.trim(), "-i", "owner.key", "-o", "shared", r[0], r[1]];
+    let args = [
+        "object",
+        "get",
+        shared.trim(),
+        "-i",
+        "owner.key",
+        "-o",
+        "shared",
+        r[0],
+        r[1],
+    ];
     assert_eq!(
         fails(dir, &args),
         "error: shared already exists: pass --force to replace it, or another -o\n"

@@ -303,7 +303,9 @@ fn progress(
     };
     let spent = out_of(conn, false)?;
     let refunded = out_of(conn, true)?;
-    let reserved = owed_tasks(conn, id)?.saturating_mul(reward).min(balance.max(0));
+    let reserved = owed_tasks(conn, id)?
+        .saturating_mul(reward)
+        .min(balance.max(0));
     Ok(serde_json::json!({
         "items_decided": decided,
         "items_pending": pending_items,
@@ -342,12 +344,14 @@ pub async fn list(
     }
     let owner = match query.owner {
         None => None,
-        Some(text) => Some(db_address(&datahub_core::Address::parse(&text).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_query",
-                "owner must be an address: 0x and 40 hex digits",
-            )
-        })?)),
+        Some(text) => Some(db_address(&datahub_core::Address::parse(&text).map_err(
+            |_| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    "owner must be an address: 0x and 40 hex digits",
+                )
+            },
+        )?)),
     };
     let ids = relay
         .db

@@ -42,7 +42,7 @@ pub(crate) fn parse_hex(text: &str) -> Option<Vec<u8>> {
 
 /// Hex digits without a prefix.
 pub(crate) fn parse_hex_digits(digits: &str) -> Option<Vec<u8>> {
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits
