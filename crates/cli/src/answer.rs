@@ -81,18 +81,16 @@ pub async fn run(args: Args) -> Result<()> {
         };
         print!("{}", form.show(&task, relay.base()));
         let answer = loop {
-            let Some(line) = read_line(&mut stdin)? else {
-                println!("stopped: the task goes back to the campaign when its lease ends");
-                return Ok(());
-            };
-            match line.as_str() {
-                "quit" | "q" => {
+            let line = read_line(&mut stdin)?;
+            match line.as_deref() {
+                // The task is given back at once, not held until its lease ends.
+                None | Some("quit" | "q") => {
                     session.skip(&task).await?;
-                    println!("stopped");
+                    println!("stopped ({answered} answered)");
                     return Ok(());
                 }
-                "skip" | "s" => break None,
-                _ => match form.parse(&line) {
+                Some("skip" | "s") => break None,
+                Some(line) => match form.parse(line) {
                     Ok(answer) => break Some(answer),
                     Err(e) => println!("{e:#}; try again"),
                 },

@@ -290,6 +290,30 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
         "{created}"
     );
 
+    // A contributor who stops at once (the end of the input) gives the task back at once.
+    ok(dir, &["keygen", "-o", "quitter.key"]);
+    let stopped = ok_with(
+        dir,
+        &[
+            "answer",
+            "my-shapes",
+            "--key",
+            "quitter.key",
+            "--relay",
+            relay,
+        ],
+        Some(""),
+    );
+    assert!(
+        stopped.ends_with("answer a number or a name\n> \nstopped (0 answered)\n"),
+        "{stopped}"
+    );
+    let shown = ok(dir, &["campaign", "show", "my-shapes", "--relay", relay]);
+    assert!(
+        shown.contains("  budget       2 USDT: 0 spent, 0 reserved, 2 left\n"),
+        "{shown}"
+    );
+
     // Someone follows it while a contributor answers it in the terminal.
     let watch = Command::new(BIN)
         .args([
