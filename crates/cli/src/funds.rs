@@ -146,9 +146,14 @@ fn parse_amount(text: &str) -> Option<i64> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || fraction.len() > 6 || (!fraction.is_empty() && !digits(fraction)) {
+    let (whole, fraction) = match text.split_once('.') {
+        // A point needs decimals after it: "1." is not an amount.
+        Some((whole, fraction)) if !digits(fraction) => return None,
+        Some(split) => split,
+        None => (text, ""),
+    };
+    if !digits(whole) || fraction.len() > 6 {
         return None;
     }
     let units = whole
