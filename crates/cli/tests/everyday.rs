@@ -393,10 +393,22 @@ fn a_campaign_followed_answered_in_the_terminal_and_closed() {
         "  items        2: 2 decided, 0 pending (0 golden items besides)"
     );
     assert!(lines[2].starts_with("  contributor "), "{quality}");
-    let row: Vec<&str> = lines[3].split_whitespace().collect();
+    // One row per contributor, by address: the worker, and the one who stopped at once.
+    assert_eq!(lines.len(), 5, "{quality}");
+    let row = |who: &str| -> Vec<&str> {
+        let who = who.to_lowercase();
+        let line = lines.iter().find(|l| l.contains(&who)).unwrap();
+        line.split_whitespace().take(5).collect()
+    };
     assert_eq!(
-        row[..5],
+        row(&worker),
         [worker.to_lowercase().as_str(), "2", "2", "0", "0"],
+        "{quality}"
+    );
+    let quitter = address(dir, "quitter.key");
+    assert_eq!(
+        row(&quitter),
+        [quitter.to_lowercase().as_str(), "0", "0", "0", "0"],
         "{quality}"
     );
     let err = fails(
