@@ -149,7 +149,7 @@ fn parse_amount(text: &str) -> Option<i64> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (whole, fraction) = match text.split_once('.') {
         // A point needs decimals after it: "1." is not an amount.
-        Some((whole, fraction)) if !digits(fraction) => return None,
+        Some((_, fraction)) if !digits(fraction) => return None,
         Some(split) => split,
         None => (text, ""),
     };
