@@ -16,10 +16,12 @@ use crate::object::RelayArg;
 pub enum Command {
     /// Create a campaign from a definition file (.json or .toml) and print its summary
     Create(CreateArgs),
-    /// List the relay's active campaigns
+    /// List the relay's active campaigns (`--all`: paused and closed too; `--mine`: yours)
     List(ListArgs),
-    /// Show one campaign: its definition (without items) and progress
+    /// Show one campaign: its definition (without items) and progress (`--watch`: follow it)
     Show(ShowArgs),
+    /// The per-contributor quality report of a campaign (its owner only)
+    Quality(QualityArgs),
     /// Pause a campaign: no new tasks are handed out until `resume`
     Pause(ChangeArgs),
     /// Resume a paused campaign
@@ -66,6 +68,14 @@ pub struct CreateArgs {
 pub struct ListArgs {
     #[command(flatten)]
     relay: RelayArg,
+    /// Paused and closed campaigns too
+    #[arg(long)]
+    all: bool,
+    /// Only the campaigns of --key
+    #[arg(long)]
+    mine: bool,
+    #[command(flatten)]
+    key: KeyArg,
     /// Print the relay's summaries as JSON
     #[arg(long)]
     json: bool,
@@ -78,6 +88,26 @@ pub struct ShowArgs {
     #[command(flatten)]
     relay: RelayArg,
     /// Print the relay's summary as JSON
+    #[arg(long)]
+    json: bool,
+    /// Keep watching: print a line each time the progress changes, until every item is
+    /// decided or the campaign is closed (or Ctrl-C)
+    #[arg(long, conflicts_with = "json")]
+    watch: bool,
+    /// Seconds between two looks with --watch (0.1 to 3600)
+    #[arg(long, value_name = "SECONDS", default_value = "2", requires = "watch")]
+    interval: f64,
+}
+
+#[derive(clap::Args)]
+pub struct QualityArgs {
+    /// The campaign's id
+    id: String,
+    #[command(flatten)]
+    key: KeyArg,
+    #[command(flatten)]
+    relay: RelayArg,
+    /// Print the relay's report as JSON
     #[arg(long)]
     json: bool,
 }
@@ -100,6 +130,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Create(args) => create(args).await,
         Command::List(args) => list(args).await,
         Command::Show(args) => show(args).await,
+        Command::Quality(args) => quality(args).await,
         Command::Pause(args) => change(args, "paused").await,
         Command::Resume(args) => change(args, "active").await,
         Command::Close(args) => change(args, "closed").await,
@@ -151,9 +182,24 @@ pub async fn submit(
 
 async fn list(args: ListArgs) -> Result<()> {
     let relay = Relay::new(&args.relay.relay)?;
-    let campaigns = relay.campaigns().await?;
+    let owner = if args.mine {
+        Some(load_key(&args.key.key)?.address())
+    } else {
+        None
+    };
+    let campaigns = relay.campaigns_filtered(args.all, owner.as_ref()).await?;
     if args.json {
         println!("{:#}", Value::Array(campaigns));
+        return Ok(());
+    }
+    if campaigns.is_empty() {
+        let which = match (args.all, owner) {
+            (false, None) => "no active campaigns".to_owned(),
+            (true, None) => "no campaigns".to_owned(),
+            (false, Some(o)) => format!("no active campaigns of {}", o.to_checksum()),
+            (true, Some(o)) => format!("no campaigns of {}", o.to_checksum()),
+        };
+        println!("{which}");
         return Ok(());
     }
     print!("{}", table(&campaigns));
@@ -162,28 +208,185 @@ async fn list(args: ListArgs) -> Result<()> {
 
 async fn show(args: ShowArgs) -> Result<()> {
     check_id(&args.id)?;
+    if args.watch && !(0.1..=3600.0).contains(&args.interval) {
+        bail!(
+            "--interval {} is out of range: give 0.1 to 3600 seconds",
+            args.interval
+        );
+    }
     let relay = Relay::new(&args.relay.relay)?;
-    let summary = relay
-        .campaign(&args.id)
-        .await
-        .with_context(|| format!("cannot show campaign {}", args.id))?;
+    let fetch = || async {
+        relay
+            .campaign(&args.id)
+            .await
+            .with_context(|| format!("cannot show campaign {}", args.id))
+    };
+    let summary = fetch().await?;
     if args.json {
         println!("{summary:#}");
+        return Ok(());
+    }
+    print!("{}", describe(&summary));
+    if !args.watch {
+        return Ok(());
+    }
+    let mut last = progress_line(&summary);
+    let mut summary = summary;
+    loop {
+        if let Some(end) = finished(&summary) {
+            println!("{end}");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs_f64(args.interval)).await;
+        summary = fetch().await?;
+        let line = progress_line(&summary);
+        if line != last {
+            println!("{line}");
+            last = line;
+        }
+    }
+}
+
+/// Why `show --watch` stops watching, if it does: nothing more will happen.
+fn finished(summary: &Value) -> Option<String> {
+    let id = summary.get("id").map_or(String::new(), plain);
+    if summary.get("status").and_then(Value::as_str) == Some("closed") {
+        return Some(format!("campaign {id} is closed"));
+    }
+    let items = summary.get("items").and_then(Value::as_i64)?;
+    let decided = summary
+        .get("progress")
+        .and_then(|p| p.get("items_decided"))
+        .and_then(Value::as_i64)?;
+    (items > 0 && decided >= items)
+        .then(|| format!("campaign {id}: every item is decided: `datahub campaign results {id} -o DIR` exports them"))
+}
+
+/// One line of progress, as `show --watch` prints it when something changed.
+fn progress_line(summary: &Value) -> String {
+    let p = |field: &str| {
+        summary
+            .get("progress")
+            .and_then(|p| p.get(field))
+            .map_or_else(|| "?".to_owned(), plain)
+    };
+    let answers = |field: &str| {
+        summary
+            .get("progress")
+            .and_then(|p| p.get("answers"))
+            .and_then(|a| a.get(field))
+            .map_or_else(|| "?".to_owned(), plain)
+    };
+    let text = |field: &str| summary.get(field).map_or(String::new(), plain);
+    format!(
+        "{status}: {decided} of {items} items decided, {pending} pending; answers {accepted} accepted, {rejected} rejected; spent {spent} {token}, {left} left",
+        status = text("status"),
+        decided = p("items_decided"),
+        items = text("items"),
+        pending = p("items_pending"),
+        accepted = answers("accepted"),
+        rejected = answers("rejected"),
+        spent = p("spent"),
+        token = text("token"),
+        left = p("left"),
+    )
+}
+
+async fn quality(args: QualityArgs) -> Result<()> {
+    check_id(&args.id)?;
+    let key = load_owner_key(&args.key.key)?;
+    let relay = Relay::new(&args.relay.relay)?;
+    let audience = relay.address().await?;
+    let path = format!("v1/campaigns/{}/quality", args.id);
+    let report = relay
+        .send_signed(&key, &audience, reqwest::Method::GET, &path, None)
+        .await;
+    let report = match report {
+        Ok(body) => serde_json::from_slice::<Value>(&body)
+            .context("the relay's quality report is not JSON")?,
+        Err(e) => return Err(not_owner(&relay, e, &key, &args.key.key, &args.id).await),
+    };
+    if args.json {
+        println!("{report:#}");
     } else {
-        print!("{}", describe(&summary));
+        print!("{}", quality_table(&report));
     }
     Ok(())
 }
 
+/// The quality report, for people: the items, then one line per contributor.
+pub fn quality_table(report: &Value) -> String {
+    let get = |v: &Value, f: &str| v.get(f).map_or_else(|| "?".to_owned(), plain);
+    let items = report.get("items").cloned().unwrap_or(Value::Null);
+    let mut out = format!(
+        "campaign {id}  {kind}  decided by {method}\n  items        {total}: {accepted} decided, {pending} pending ({golden} golden items besides)\n",
+        id = get(report, "campaign"),
+        kind = get(report, "kind"),
+        method = get(report, "method"),
+        total = get(&items, "total"),
+        accepted = get(&items, "accepted"),
+        pending = get(&items, "pending"),
+        golden = get(&items, "golden"),
+    );
+    let contributors = report
+        .get("contributors")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if contributors.is_empty() {
+        out.push_str("  no contributor has answered yet\n");
+        return out;
+    }
+    out.push_str(&format!(
+        "  {:<42} {:>7} {:>8} {:>8} {:>7} {:>6} {:>9} {:>5}  {}\n",
+        "contributor",
+        "answers",
+        "accepted",
+        "rejected",
+        "pending",
+        "golden",
+        "agreement",
+        "trust",
+        "restricted"
+    ));
+    let percent = |v: &Value, f: &str| match v.get(f).and_then(Value::as_f64) {
+        Some(x) => format!("{:.0}%", x * 100.0),
+        None => "-".to_owned(),
+    };
+    for c in &contributors {
+        let restricted = match c.get("reason").and_then(Value::as_str) {
+            Some(reason) => reason.to_owned(),
+            None => "no".to_owned(),
+        };
+        let trust = c.get("trust").and_then(Value::as_f64).unwrap_or(0.0);
+        out.push_str(&format!(
+            "  {:<42} {:>7} {:>8} {:>8} {:>7} {:>6} {:>9} {:>5.2}  {}\n",
+            get(c, "address"),
+            get(c, "answers"),
+            get(c, "accepted"),
+            get(c, "rejected"),
+            get(c, "pending"),
+            percent(c, "golden_accuracy"),
+            percent(c, "agreement"),
+            trust,
+            restricted,
+        ));
+    }
+    out
+}
+
 async fn change(args: ChangeArgs, status: &str) -> Result<()> {
     check_id(&args.id)?;
-    let key = load_key(&args.key.key)?;
+    let key = load_owner_key(&args.key.key)?;
     let relay = Relay::new(&args.relay.relay)?;
     let audience = relay.address().await?;
-    let summary = relay
+    let summary = match relay
         .set_campaign_status(&key, &audience, &args.id, status)
         .await
-        .map_err(|e| refused(e, &format!("campaign {}", args.id)))?;
+    {
+        Ok(summary) => summary,
+        Err(e) => return Err(not_owner(&relay, e, &key, &args.key.key, &args.id).await),
+    };
     if args.json {
         println!("{summary:#}");
         return Ok(());
@@ -195,7 +398,51 @@ async fn change(args: ChangeArgs, status: &str) -> Result<()> {
     };
     println!("campaign {} {done}", args.id);
     print!("{}", describe(&summary));
+    if status == "closed" {
+        println!("{}", returned(&summary));
+    }
     Ok(())
+}
+
+/// What closing gave back, for the requester: the amount, the chain, and where to see it.
+fn returned(summary: &Value) -> String {
+    let refunded = summary
+        .get("progress")
+        .and_then(|p| p.get("refunded"))
+        .map_or_else(|| "0".to_owned(), plain);
+    let token = summary.get("token").map_or(String::new(), plain);
+    let chain = summary.get("chains").map_or(String::new(), plain);
+    if refunded == "0" {
+        return "nothing came back to your funds: the whole budget was spent or is owed for tasks under way".to_owned();
+    }
+    format!("returned to your funds: {refunded} {token} on chain {chain} (see `datahub funds`)")
+}
+
+/// A refusal; when it is the owner's, it names who signed and who owns the campaign.
+async fn not_owner(
+    relay: &Relay,
+    error: SendError,
+    key: &SecretKey,
+    key_file: &Path,
+    id: &str,
+) -> anyhow::Error {
+    let is_not_owner = matches!(&error, SendError::Api(f) if f.code == "not_owner");
+    if !is_not_owner {
+        return refused(error, &format!("campaign {id}"));
+    }
+    let owner = match relay.campaign(id).await {
+        Ok(summary) => summary
+            .get("owner")
+            .and_then(Value::as_str)
+            .and_then(|o| datahub_core::Address::parse(o).ok())
+            .map_or_else(|| "another key".to_owned(), |o| o.to_checksum()),
+        Err(_) => "another key".to_owned(),
+    };
+    anyhow::anyhow!(
+        "the relay refused campaign {id}: it is owned by {owner}, and {} signed (the key in {}): pass the owner's key with --key FILE (not_owner)",
+        key.address().to_checksum(),
+        key_file.display()
+    )
 }
 
 /// A relay's refusal as the error users read: what was refused, the relay's message, its code.
@@ -236,14 +483,13 @@ fn read_definition(path: &Path) -> Result<String> {
 
 /// Reads the requester's key, saying which flag names another.
 pub fn load_key(path: &Path) -> Result<SecretKey> {
-    if !path.exists() {
-        bail!(
-            "no key file at {}: make one with `datahub keygen -o {}` or pass --key FILE",
-            path.display(),
-            path.display()
-        );
-    }
-    crate::keygen::load(path)
+    crate::keygen::load_as(path, crate::keygen::Role::Yours("--key"))
+}
+
+/// Reads the key of a campaign's owner: a missing file is not answered with `keygen`, since a
+/// new key owns nothing.
+pub fn load_owner_key(path: &Path) -> Result<SecretKey> {
+    crate::keygen::load_as(path, crate::keygen::Role::CampaignOwner)
 }
 
 /// Whether `path` is TOML (by its name) rather than JSON.
@@ -273,42 +519,146 @@ pub fn parse_definition(
     info: &Value,
 ) -> Result<CampaignSpec> {
     let name = path.display();
-    let mut value = parse_syntax(path, text)?;
+    let text = &quote_amounts(path, text)?;
+    let value = parse_syntax(path, text)?;
     let object = value
-        .as_object_mut()
+        .as_object()
         .with_context(|| format!("{name}: a campaign definition is a JSON object (TOML table)"))?;
-    let complete = object.contains_key("encryption_key") && object.contains_key("chains");
-    if complete {
-        // Straight from the text, so that a wrong or unknown field is reported with its line.
-        let parsed = if is_toml(path) {
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
-        } else {
-            serde_json::from_str(text).map_err(|e| anyhow::anyhow!("{e}"))
-        };
-        return parsed.map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"));
-    }
+    let mut additions: Vec<(&str, Value)> = Vec::new();
     if !object.contains_key("encryption_key") {
         let public = hex::encode(key.public_key().to_compressed());
-        object.insert("encryption_key".into(), Value::String(public));
+        additions.push(("encryption_key", Value::String(public)));
     }
     if !object.contains_key("chains") {
         let token = object.get("token").and_then(Value::as_str).unwrap_or("");
         let chains = paying_chains(info, token);
         // A campaign pays on one chain: its budget is held by that chain's escrow.
         match chains.as_slice() {
+            // Naming a chain would not help: no chain of this relay pays the token.
             [] => bail!(
-                "{name} has no chains and the relay pays {token:?} on none: name the chain (\"chains\": [56])"
+                "{name}: this relay pays {token:?} on no chain; it pays {}: set \"token\" to one of them",
+                paid_tokens(info)
             ),
-            [chain] => {
-                object.insert("chains".into(), Value::from(vec![*chain]));
-            }
+            [chain] => additions.push(("chains", Value::from(vec![*chain]))),
             several @ [first, ..] => bail!(
                 "{name} has no chains and the relay pays {token:?} on several ({several:?}): a campaign pays on one, name it (\"chains\": [{first}])"
             ),
         }
     }
-    serde_json::from_value(value)
-        .map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"))
+    let toml = is_toml(path);
+    if toml && !additions.is_empty() {
+        // TOML keys cannot share a line: added as values, so errors name the field but no line.
+        let mut value = value;
+        if let Some(object) = value.as_object_mut() {
+            for (field, v) in additions {
+                object.insert(field.to_owned(), v);
+            }
+        }
+        return serde_json::from_value(value)
+            .map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"));
+    }
+    // Parsed from the text, so that a wrong or unknown field is reported with its line; JSON
+    // additions go on the object's first line, which keeps every other line where it was.
+    let completed = match text.find('{') {
+        Some(brace) if !additions.is_empty() => {
+            let fields: String = additions
+                .iter()
+                .map(|(field, v)| format!("\"{field}\": {v}, "))
+                .collect();
+            format!("{}{fields}{}", &text[..=brace], &text[brace + 1..])
+        }
+        _ => text.clone(),
+    };
+    let parsed = if toml {
+        toml::from_str(&completed).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
+    } else {
+        serde_json::from_str(&completed).map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    parsed.map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"))
+}
+
+/// The money fields, whose amounts the relay takes as strings so that no float rounds them.
+const AMOUNT_FIELDS: [&str; 2] = ["reward", "budget"];
+
+/// `"reward": 0.05` is the natural JSON (and `reward = 0.05` the natural TOML): such a number is
+/// quoted here, in the text, so that every later error keeps its line. A number that is not an
+/// amount (more than 6 decimals, an exponent, a sign) is refused with its field and line.
+fn quote_amounts(path: &Path, text: &str) -> Result<String> {
+    let toml = is_toml(path);
+    let mut lines: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    for field in AMOUNT_FIELDS {
+        let found = lines
+            .iter()
+            .enumerate()
+            .find_map(|(i, line)| number_after(line, field, toml).map(|span| (i, span)));
+        let Some((i, (start, end))) = found else {
+            continue;
+        };
+        let Some(line) = lines.get_mut(i) else {
+            continue;
+        };
+        let number = line.get(start..end).unwrap_or("").to_owned();
+        if !is_amount(&number) {
+            bail!(
+                "{} line {}: {field} {number} is not an amount: write tokens with at most 6 decimals, as \"0.05\" (a string or a plain number)",
+                path.display(),
+                i + 1
+            );
+        }
+        line.replace_range(start..end, &format!("\"{number}\""));
+    }
+    Ok(lines.join("\n"))
+}
+
+/// Where the number given to `field` on `line` is (JSON `"field": 1.5`, TOML `field = 1.5`).
+fn number_after(line: &str, field: &str, toml: bool) -> Option<(usize, usize)> {
+    let (after_key, separator) = if toml {
+        let trimmed = line.trim_start();
+        let rest = trimmed.strip_prefix(field)?;
+        (line.len() - rest.len(), '=')
+    } else {
+        let quoted = format!("\"{field}\"");
+        (line.find(&quoted)? + quoted.len(), ':')
+    };
+    let rest = line.get(after_key..)?;
+    let rest_trimmed = rest.trim_start().strip_prefix(separator)?.trim_start();
+    let start = line.len() - rest_trimmed.len();
+    let len = rest_trimmed
+        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+        .unwrap_or(rest_trimmed.len());
+    let first = rest_trimmed.chars().next()?;
+    (len > 0 && (first.is_ascii_digit() || first == '-' || first == '.'))
+        .then_some((start, start + len))
+}
+
+/// Digits, then at most 6 decimals: what the relay's amounts are.
+fn is_amount(text: &str) -> bool {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    !whole.is_empty()
+        && digits(whole)
+        && digits(fraction)
+        && fraction.len() <= 6
+        && !(text.contains('.') && fraction.is_empty())
+}
+
+/// The tokens a relay's `/v1/info` lists on any chain, for people (`OORT, USDT`, or `nothing`).
+fn paid_tokens(info: &Value) -> String {
+    let mut tokens: Vec<&str> = info
+        .get("chains")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("tokens").and_then(Value::as_object))
+        .flat_map(|t| t.keys().map(String::as_str))
+        .collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    if tokens.is_empty() {
+        "nothing".to_owned()
+    } else {
+        tokens.join(", ")
+    }
 }
 
 /// The chain ids in a relay's `/v1/info` on which `token` is paid, in the relay's order.
@@ -322,21 +672,37 @@ pub fn paying_chains(info: &Value, token: &str) -> Vec<u64> {
         .collect()
 }
 
-/// One campaign summary, for people.
+/// One campaign summary, for people: what it is, what it has done (counted by the relay, not
+/// estimated from the budget) and where its money is.
 pub fn describe(summary: &Value) -> String {
     let text = |field: &str| summary.get(field).map_or(String::new(), plain);
+    let progress = summary.get("progress").cloned().unwrap_or(Value::Null);
+    let p = |field: &str| progress.get(field).map_or_else(|| "?".to_owned(), plain);
+    let answers = |field: &str| {
+        progress
+            .get("answers")
+            .and_then(|a| a.get(field))
+            .map_or_else(|| "?".to_owned(), plain)
+    };
     let mut out = format!(
-        "  {id}  {kind}  {status}\n  title        {title}\n  items        {items} ({open} tasks open)\n  reward       {reward} {token} per answer, budget {budget} ({left} left)\n  overlap      {overlap}, lease {lease} s, at least {min} s per task\n  chains       {chains}\n  owner        {owner}\n",
+        "  {id}  {kind}  {status}\n  title        {title}\n  items        {items}: {decided} decided, {pending} pending, {open} open\n  answers      {accepted} accepted, {rejected} rejected, {waiting} pending\n  reward       {reward} {token} per answer\n  budget       {budget} {token}: {spent} spent, {reserved} reserved, {left} left\n  overlap      {overlap}, lease {lease} s, at least {min} s per task\n  chains       {chains}\n  owner        {owner}\n",
         id = text("id"),
         kind = text("kind"),
         status = text("status"),
         title = text("title"),
         items = text("items"),
-        open = text("open_tasks"),
+        decided = p("items_decided"),
+        pending = p("items_pending"),
+        open = p("items_open"),
+        accepted = answers("accepted"),
+        rejected = answers("rejected"),
+        waiting = answers("pending"),
         reward = text("reward"),
         token = text("token"),
         budget = text("budget"),
-        left = text("budget_left"),
+        spent = p("spent"),
+        reserved = p("reserved"),
+        left = p("left"),
         overlap = text("overlap"),
         lease = text("lease_seconds"),
         min = text("min_task_seconds"),
@@ -366,12 +732,17 @@ fn table(campaigns: &[Value]) -> String {
     let field = |c: &Value, f: &str| c.get(f).map_or(String::new(), plain);
     let mut out = String::new();
     for c in campaigns {
+        let decided = c
+            .get("progress")
+            .and_then(|p| p.get("items_decided"))
+            .map_or_else(|| "?".to_owned(), plain);
         out.push_str(&format!(
-            "{:<32} {:<21} {:>6} items {:>6} open  {} {}  {}\n",
+            "{:<32} {:<21} {:<6} {:>6}/{:<6} decided  {} {}  {}\n",
             field(c, "id"),
             field(c, "kind"),
+            field(c, "status"),
+            decided,
             field(c, "items"),
-            field(c, "open_tasks"),
             field(c, "reward"),
             field(c, "token"),
             field(c, "title"),
@@ -500,7 +871,39 @@ image_url = "/demo/cat-face.svg"
         let nowhere = MINIMAL.replace("\"USDT\"", "\"BTC\"");
         assert_eq!(
             err(&nowhere, path),
-            "c.json has no chains and the relay pays \"BTC\" on none: name the chain (\"chains\": [56])"
+            "c.json: this relay pays \"BTC\" on no chain; it pays OORT, USDT: set \"token\" to one of them"
+        );
+    }
+
+    #[test]
+    fn amounts_may_be_numbers_and_errors_keep_their_line() {
+        let key = SecretKey::derive(&[3; 32]);
+        let path = Path::new("c.json");
+        let numbers = MINIMAL
+            .replace("\"reward\": \"0.05\"", "\"reward\": 0.05")
+            .replace("\"budget\": \"1\"", "\"budget\": 1")
+            .replace("\"USDT\"", "\"OORT\"");
+        let spec = parse_definition(path, &numbers, &key, &info()).unwrap();
+        assert_eq!((spec.reward.as_str(), spec.budget.as_str()), ("0.05", "1"));
+        let seven = numbers.replace("\"budget\": 1", "\"budget\": 1.0000001");
+        let err = parse_definition(path, &seven, &key, &info()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "c.json line 10: budget 1.0000001 is not an amount: write tokens with at most 6 decimals, as \"0.05\" (a string or a plain number)"
+        );
+        let toml = "id = \"cats\"\nreward = 0.05\nbudget = 1e-7\n";
+        let err = parse_definition(Path::new("c.toml"), toml, &key, &info()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("c.toml line 3: budget 1e-7 is not an amount"),
+            "{err}"
+        );
+        // Without encryption_key and chains (filled in), a wrong type still has its line.
+        let wrong = numbers.replace("\"title\": \"Cats\"", "\"title\": 7");
+        let err = parse_definition(path, &wrong, &key, &info()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("c.json is not a campaign definition: invalid type: integer `7`, expected a string at line 4"),
+            "{err}"
         );
     }
 

@@ -206,14 +206,76 @@ impl Relay {
             .send()
             .await
             .map_err(|e| self.unreachable(e))?;
-        Ok(checked(response).await?)
+        match checked(response).await {
+            Ok(body) => Ok(body),
+            Err(failure) => match self.not_a_relay(&failure).await {
+                Some(diagnosis) => Err(diagnosis),
+                None => Err(failure.into()),
+            },
+        }
+    }
+
+    /// When the server answered "no such endpoint" (or something that is not JSON) to a
+    /// relay path: says what the URL is instead (a storage node, or a relay under another
+    /// path), so that users do not read "no such endpoint" about a URL they typed.
+    async fn not_a_relay(&self, failure: &ApiFailure) -> Option<anyhow::Error> {
+        let no_endpoint = failure.status == StatusCode::NOT_FOUND
+            && (failure.code == "no_route" || failure.code == "not_found");
+        if !no_endpoint {
+            return None;
+        }
+        Some(self.what_it_is().await)
+    }
+
+    /// What the server at this URL is, as an error for users: a storage node, a relay at
+    /// another path, or not a DataHub relay at all.
+    async fn what_it_is(&self) -> anyhow::Error {
+        let base = &self.base;
+        let mut origin = base.clone();
+        origin.set_path("/");
+        origin.set_query(None);
+        let probe = |path: &'static str| {
+            let url = origin.join(path);
+            let http = self.http.clone();
+            async move {
+                let response = http
+                    .get(url.ok()?)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                    .ok()?;
+                let body = checked(response).await.ok()?;
+                serde_json::from_slice::<serde_json::Value>(&body).ok()
+            }
+        };
+        if let Some(status) = probe("v1/status").await
+            && status.get("capacity").is_some()
+            && status.get("address").is_some()
+        {
+            return anyhow::anyhow!(
+                "{base} is a storage node, not a relay: pass the relay's URL with --relay (`datahub dev` prints it as \"ready: URL\")"
+            );
+        }
+        if base.path() != "/"
+            && let Some(info) = probe("v1/info").await
+            && info.get("relay_address").is_some()
+        {
+            let origin = origin.as_str().trim_end_matches('/');
+            return anyhow::anyhow!(
+                "{base} is not a relay's URL, but {origin} is: pass --relay {origin} (without the path)"
+            );
+        }
+        anyhow::anyhow!(
+            "{base} is not a DataHub relay (it has no /v1/info): pass the relay's URL with --relay"
+        )
     }
 
     /// The relay's address, which signed requests name as their audience.
     pub async fn address(&self) -> Result<Address> {
         let body = self.get("v1/info").await?;
-        let info: Info = serde_json::from_slice(&body)
-            .with_context(|| format!("{} is not a DataHub relay (bad /v1/info)", self.base))?;
+        let Ok(info) = serde_json::from_slice::<Info>(&body) else {
+            return Err(self.what_it_is().await);
+        };
         Address::parse(&info.relay_address)
             .map_err(|e| anyhow::anyhow!("the relay's /v1/info has a bad relay_address: {e}"))
     }
@@ -260,8 +322,13 @@ impl Relay {
             .await
             .map_err(|e| SendError::Network(self.unreachable(e)))?;
         let status = response.status();
-        let body = checked(response).await.map_err(SendError::Api)?;
-        Ok((status, body))
+        match checked(response).await {
+            Ok(body) => Ok((status, body)),
+            Err(failure) => match self.not_a_relay(&failure).await {
+                Some(diagnosis) => Err(SendError::Other(diagnosis)),
+                None => Err(SendError::Api(failure)),
+            },
+        }
     }
 
     /// A request signed by `key` for the relay `audience`, with a JSON (or empty) body; the
@@ -366,8 +433,10 @@ impl Relay {
     /// `GET /v1/info` as JSON.
     pub async fn info(&self) -> Result<serde_json::Value> {
         let body = self.get("v1/info").await?;
-        serde_json::from_slice(&body)
-            .with_context(|| format!("{} is not a DataHub relay (bad /v1/info)", self.base))
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(info) if info.get("relay_address").is_some() => Ok(info),
+            _ => Err(self.what_it_is().await),
+        }
     }
 
     /// `POST /v1/campaigns` with a campaign definition (JSON), signed by its requester. The
@@ -444,13 +513,30 @@ impl Relay {
             .map_err(SendError::Other)
     }
 
-    /// `GET /v1/campaigns`: the active campaigns' summaries.
-    pub async fn campaigns(&self) -> Result<Vec<serde_json::Value>> {
+    /// `GET /v1/campaigns?status=all&owner=`: the campaigns' summaries, every status when
+    /// `all`, only `owner`'s when given.
+    pub async fn campaigns_filtered(
+        &self,
+        all: bool,
+        owner: Option<&Address>,
+    ) -> Result<Vec<serde_json::Value>> {
+        let mut query = Vec::new();
+        if all {
+            query.push("status=all".to_owned());
+        }
+        if let Some(owner) = owner {
+            query.push(format!("owner={}", owner.to_checksum()));
+        }
+        let path = if query.is_empty() {
+            "v1/campaigns".to_owned()
+        } else {
+            format!("v1/campaigns?{}", query.join("&"))
+        };
         #[derive(Deserialize)]
         struct List {
             campaigns: Vec<serde_json::Value>,
         }
-        let body = self.get("v1/campaigns").await?;
+        let body = self.get(&path).await?;
         let list: List =
             serde_json::from_slice(&body).context("the relay's campaign list is not JSON")?;
         Ok(list.campaigns)
@@ -520,7 +606,7 @@ impl fmt::Display for SendError {
     }
 }
 
-async fn checked(response: reqwest::Response) -> Result<Vec<u8>, ApiFailure> {
+pub(crate) async fn checked(response: reqwest::Response) -> Result<Vec<u8>, ApiFailure> {
     let status = response.status();
     let retry_after = response
         .headers()

@@ -79,10 +79,10 @@ enum Event {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let (www, pkg) = web_app(args.www.as_deref(), args.pkg.as_deref())?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create {}", args.data.display()))?;
     let data = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
+    let (www, pkg) = web_app(args.www.as_deref(), args.pkg.as_deref(), &data)?;
     let exe = std::env::current_exe().context("cannot find the datahub executable")?;
 
     let chain = if args.no_chain {
@@ -649,26 +649,35 @@ async fn registered(client: &Relay, wanted: &[String]) -> Result<()> {
     }
 }
 
-/// The web app's folders: `www` and `pkg`, either of which may be absent (with a warning).
-fn web_app(www: Option<&Path>, pkg: Option<&Path>) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
-    let www = match www {
-        Some(www) if www.join("index.html").is_file() => Some(www.to_owned()),
+/// The web app's folders: `www` (the checkout's, else the copy built into the binary, written
+/// into `data`) and `pkg`, which may be absent (with a warning).
+fn web_app(
+    www: Option<&Path>,
+    pkg: Option<&Path>,
+    data: &Path,
+) -> Result<(Option<PathBuf>, Option<PathBuf>)> {
+    let (www, embedded) = match www {
+        Some(www) if www.join("index.html").is_file() => (Some(www.to_owned()), false),
         Some(www) => bail!(
             "{} has no index.html: pass the host page's folder with --www",
             www.display()
         ),
         None => match find_www() {
-            Ok(www) => Some(www),
-            Err(e) => {
-                eprintln!("warning: {e:#}; serving the API only");
-                None
-            }
+            Ok(www) => (Some(www), false),
+            // Outside the checkout (an installed binary): the copy built in, so that the demo
+            // campaigns' pictures are there.
+            Err(_) => (Some(write_embedded_www(data)?), true),
         },
     };
     let pkg = match (pkg, &www) {
         (Some(pkg), _) => Some(pkg.to_owned()),
-        (None, Some(www)) => Some(www.parent().unwrap_or(Path::new(".")).join("pkg")),
-        (None, None) => None,
+        (None, Some(www)) if !embedded => Some(www.parent().unwrap_or(Path::new(".")).join("pkg")),
+        (None, _) => {
+            eprintln!(
+                "warning: the web app's client (pkg/) is not built into this binary: pass --pkg DIR (built with `cargo xtask pkg`) for the web app; the API and the demo pictures are served"
+            );
+            None
+        }
     };
     let pkg = match pkg {
         Some(pkg) => match check_pkg(&pkg) {
@@ -682,6 +691,33 @@ fn web_app(www: Option<&Path>, pkg: Option<&Path>) -> Result<(Option<PathBuf>, O
     };
     let www = www.map(|w| std::path::absolute(&w).unwrap_or(w));
     Ok((www, pkg))
+}
+
+/// The checkout's `www/` as it was when this binary was built.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/www_files.rs"));
+}
+
+/// Writes the built-in `www/` into `data/www` (afresh: it is the binary's, not the user's) and
+/// returns that folder.
+fn write_embedded_www(data: &Path) -> Result<PathBuf> {
+    let www = data.join("www");
+    if www.exists() {
+        std::fs::remove_dir_all(&www)
+            .with_context(|| format!("cannot replace {}", www.display()))?;
+    }
+    for (path, bytes) in embedded::FILES {
+        let file = www.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
+    }
+    if !www.join("index.html").is_file() {
+        bail!("this binary was built without www/: run it from the DataHub checkout or pass --www");
+    }
+    Ok(www)
 }
 
 /// www/ of the checkout: in the current folder or the nearest one above that has it.

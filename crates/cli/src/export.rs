@@ -153,7 +153,7 @@ pub fn flat_label(answer: &Value) -> String {
 }
 
 pub async fn results(args: ResultsArgs) -> Result<()> {
-    let key = crate::campaign::load_key(&args.key)?;
+    let key = crate::campaign::load_owner_key(&args.key)?;
     let relay = Relay::new(&args.relay)?;
     let id = &args.id;
     crate::campaign::check_id(id)?;

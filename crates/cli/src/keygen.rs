@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use datahub_core::{PublicKey, SecretKey};
 use datahub_relay::keyfile;
 
@@ -70,22 +70,63 @@ fn write_key(path: &Path, key: &SecretKey, force: bool) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("could not replace {}", path.display()))
 }
 
+/// Whose key a command needs: what to say when the file is missing. A new key from `keygen`
+/// is right only where any key will do; it can neither open an object sealed to another key
+/// nor act for a campaign another key created.
+#[derive(Clone, Copy)]
+pub enum Role {
+    /// Any key will do (it becomes yours): `keygen` makes one. The flag that names another.
+    Yours(&'static str),
+    /// A key file named on the command line, to read.
+    Named,
+    /// The key an object was sealed to.
+    Recipient,
+    /// The key that created the campaign.
+    CampaignOwner,
+    /// One of the relay's operators.
+    Operator,
+}
+
+impl Role {
+    fn missing(self, path: &Path) -> anyhow::Error {
+        let path = path.display();
+        match self {
+            Self::Yours(flag) => anyhow::anyhow!(
+                "no key file at {path}: make one with `datahub keygen -o {path}` or pass {flag} FILE"
+            ),
+            Self::Named => anyhow::anyhow!(
+                "no key file at {path}: check the path (`datahub keygen -o {path}` makes a new key)"
+            ),
+            Self::Recipient => anyhow::anyhow!(
+                "no key file at {path}: pass the recipient's key with --identity FILE (the key the object was sealed to; a new key cannot open it)"
+            ),
+            Self::CampaignOwner => anyhow::anyhow!(
+                "no key file at {path}: pass the key that created the campaign with --key FILE (a new key does not own it)"
+            ),
+            Self::Operator => anyhow::anyhow!(
+                "no key file at {path}: pass an operator's key with --key FILE (one the relay lists in `operators`)"
+            ),
+        }
+    }
+}
+
 /// Reads the secret key in `path` (a file written by `datahub keygen`).
 pub fn load(path: &Path) -> Result<SecretKey> {
+    load_as(path, Role::Yours("--identity"))
+}
+
+/// Reads the secret key in `path`; a missing file is explained for `role`.
+pub fn load_as(path: &Path, role: Role) -> Result<SecretKey> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => zeroize::Zeroizing::new(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "no key file at {}: make one with `datahub keygen -o {}` or pass --identity FILE",
-            path.display(),
-            path.display()
-        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(role.missing(path)),
         Err(e) => {
             return Err(anyhow::Error::new(e).context(format!("could not read {}", path.display())));
         }
     };
     keyfile::parse(&text).map_err(|e| {
         anyhow::anyhow!(
-            "{} is not a key file ({e}): use one written by `datahub keygen`",
+            "{} is not a key file ({e}): a key file holds 64 hex digits (with or without 0x), as `datahub keygen` writes",
             path.display()
         )
     })
@@ -104,6 +145,46 @@ pub fn parse_public_key(text: &str) -> Result<PublicKey> {
                 "{text:?} is not a public key: expected the 66 hex digits `datahub keygen` prints as \"public key\""
             )
         })
+}
+
+/// `datahub key`: about key files.
+#[derive(clap::Subcommand)]
+pub enum KeyCommand {
+    /// Print a key file's address and public key (the secret is not printed)
+    Show(ShowArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// The key file
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Print them as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn key(command: &KeyCommand) -> Result<()> {
+    match command {
+        KeyCommand::Show(args) => {
+            let key = load_as(&args.file, Role::Named)?;
+            print!("{}", show(&key, args.json));
+            Ok(())
+        }
+    }
+}
+
+/// What `key show` prints.
+pub fn show(key: &SecretKey, json: bool) -> String {
+    let address = key.address().to_checksum();
+    let public = hex::encode(key.public_key().to_compressed());
+    if json {
+        return format!(
+            "{:#}\n",
+            serde_json::json!({ "address": address, "public_key": public })
+        );
+    }
+    format!("address     {address}\npublic key  {public}\n")
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! `datahub`: runs a DataHub network on one machine (`datahub dev`), a relay or a storage node
 //! on their own (`datahub relay`, `datahub node`), and the requester's commands: keys
-//! (`datahub keygen`), sealed objects (`datahub object put|get|status|resume`) and campaigns
-//! (`datahub campaign create|list|show|pause|resume|close|results|verify`), funds
-//! (`datahub treasury funds`) and the operator's grants (`datahub treasury grant`); and a
+//! (`datahub keygen`, `datahub key show`), sealed objects (`datahub object put|get|status|resume`) and campaigns
+//! (`datahub campaign create|list|show|quality|pause|resume|close|results|verify`), funds
+//! (`datahub funds`, `datahub treasury funds`), answering tasks as a contributor (`datahub answer`) and the operator's grants (`datahub treasury grant`); and a
 //! validator of uploads (`datahub validate`).
 //!
 //! What each command prints and how it fails is described in `docs/cli.md`.
 
+mod answer;
 mod audit;
 mod campaign;
 mod client;
@@ -14,6 +15,7 @@ mod demo;
 mod dev;
 mod devchain;
 mod export;
+mod funds;
 mod keygen;
 mod node;
 mod object;
@@ -46,6 +48,14 @@ enum Command {
     Node(NodeCmd),
     /// Make a new secp256k1 key file and print its address and public key
     Keygen(keygen::Args),
+    /// About key files: `key show FILE` prints its address and public key
+    #[command(subcommand)]
+    Key(keygen::KeyCommand),
+    /// Your funds per chain and token: available, held by your campaigns, returned to you
+    Funds(funds::Args),
+    /// Answer a campaign's tasks in the terminal, as a contributor (how a requester tries its
+    /// own campaign)
+    Answer(answer::Args),
     /// Seal, upload, fetch and inspect objects
     #[command(subcommand)]
     Object(object::Command),
@@ -112,6 +122,9 @@ async fn main() -> ExitCode {
             "run a node with --relay URL --data DIR, or look at one with `datahub node status`"
         )),
         Command::Keygen(args) => keygen::run(&args),
+        Command::Key(cmd) => keygen::key(&cmd),
+        Command::Funds(args) => funds::run(args).await,
+        Command::Answer(args) => answer::run(args).await,
         Command::Object(cmd) => object::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::Treasury(cmd) => treasury::run(cmd).await,

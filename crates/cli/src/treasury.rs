@@ -84,7 +84,7 @@ async fn grant(args: GrantArgs) -> Result<()> {
             format!("grant-{}", hex::encode(bytes))
         }
     };
-    let key = load_key(&args.key.key)?;
+    let key = crate::keygen::load_as(&args.key.key, crate::keygen::Role::Operator)?;
     let relay = Relay::new(&args.relay.relay)?;
     let audience = relay.address().await?;
     let body = json!({

@@ -194,7 +194,7 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
     assert_eq!(warnings.len(), 6, "{stderr}");
     assert!(
         warnings[0].ends_with(
-            "image-categorization.json has no chains and the relay pays \"USDT\" on none: name the chain (\"chains\": [56])"
+            "image-categorization.json: this relay pays \"USDT\" on no chain; it pays OORT: set \"token\" to one of them"
         ),
         "{stderr}"
     );
@@ -315,7 +315,7 @@ image_url = "/demo/blue-square.svg"
         "{created}"
     );
     assert!(
-        created.contains("  items        2 (40 tasks open)\n"),
+        created.contains("  items        2: 0 decided, 0 pending, 2 open\n"),
         "{created}"
     );
     assert!(created.contains("  chains       31337\n"), "{created}");
@@ -353,16 +353,30 @@ image_url = "/demo/blue-square.svg"
     // Someone else's key may not change it.
     ok(dir, &["keygen", "-o", "other.key"]);
     let err = run_fails(&["campaign", "pause", "my-shapes", "--key", "other.key"]);
+    let other_address =
+        datahub_relay::keyfile::parse(&std::fs::read_to_string(dir.join("other.key")).unwrap())
+            .unwrap()
+            .address()
+            .to_checksum();
     assert_eq!(
         err,
-        "error: the relay refused campaign my-shapes: only the campaign's requester may change it (not_owner)\n"
+        format!(
+            "error: the relay refused campaign my-shapes: it is owned by {me_address}, and {other_address} signed (the key in other.key): pass the owner's key with --key FILE (not_owner)\n"
+        )
     );
     let closed = run_ok(&["campaign", "close", "my-shapes", me[0], me[1]]);
     assert!(
         closed.contains("  my-shapes  image_categorization  closed\n"),
         "{closed}"
     );
-    assert!(closed.contains("budget 2 (0 left)"), "{closed}");
+    assert!(
+        closed.contains("  budget       2 USDT: 0 spent, 0 reserved, 0 left\n"),
+        "{closed}"
+    );
+    assert!(
+        closed.ends_with("returned to your funds: 2 USDT on chain 31337 (see `datahub funds`)\n"),
+        "{closed}"
+    );
     // The unspent budget is back in the requester's funds.
     let funds = run_ok(&["treasury", "funds", me[0], me[1], "--json"]);
     let funds: Value = serde_json::from_str(&funds).unwrap();
@@ -422,7 +436,7 @@ image_url = "/demo/blue-square.svg"
     let err = run_fails(&["campaign", "close", "my-shapes", "--key", "nobody.key"]);
     assert_eq!(
         err,
-        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --key FILE\n"
+        "error: no key file at nobody.key: pass the key that created the campaign with --key FILE (a new key does not own it)\n"
     );
     dev.stop();
 

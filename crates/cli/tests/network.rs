@@ -227,12 +227,29 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
                 key,
                 "-o",
                 "shared",
+                "--force",
                 r[0],
                 r[1],
             ],
         );
         assert!(same_file(&dir.join("file-2"), &dir.join("shared")), "{key}");
     }
+    // Without --force an existing file is left alone, and nothing is fetched.
+    let args = [
+        "object",
+        "get",
+        shared.trim(),
+        "-i",
+        "owner.key",
+        "-o",
+        "shared",
+        r[0],
+        r[1],
+    ];
+    assert_eq!(
+        fails(dir, &args),
+        "error: shared already exists: pass --force to replace it, or another -o\n"
+    );
 
     // The spool is emptied once an upload completes.
     let kept: Vec<_> = std::fs::read_dir(dir.join("spool")).unwrap().collect();
@@ -323,7 +340,7 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
                 r[1]
             ]
         ),
-        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --identity FILE\n"
+        "error: no key file at nobody.key: pass the recipient's key with --identity FILE (the key the object was sealed to; a new key cannot open it)\n"
     );
     assert_eq!(
         fails(

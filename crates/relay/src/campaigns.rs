@@ -2,7 +2,7 @@
 //! the requester's key); listed and shown to everyone, golden answers excepted.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value as Json_;
@@ -233,7 +233,7 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
         .read(move |conn: &mut dyn Conn| -> ApiResult<Json_> {
             let row = conn
                 .query_opt(
-                    "SELECT c.spec, c.status, c.open_slots, c.owner, a.balance FROM campaigns c JOIN accounts a ON a.id = $2 WHERE c.id = $1",
+                    "SELECT c.spec, c.status, c.open_slots, c.owner, a.balance, c.reward FROM campaigns c JOIN accounts a ON a.id = $2 WHERE c.id = $1",
                     params![id.clone(), campaign_account(&id)],
                 )?
                 .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {id:?}")))?;
@@ -244,6 +244,9 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                 params![id.clone()],
             )?;
             let item_count = items.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+            let reward = row.int(5)?;
+            let balance = row.int(4)?;
+            let progress = progress(conn, &id, item_count, reward, balance)?;
             Ok(serde_json::json!({
                 "id": spec.id,
                 "kind": spec.kind,
@@ -266,20 +269,116 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                 "status": row.text(1)?,
                 "items": item_count,
                 "open_tasks": row.int(2)?,
-                "budget_left": ledger::format_amount(row.int(4)?),
+                "budget_left": ledger::format_amount(balance),
+                "progress": progress,
             }))
         })
         .await
 }
 
-/// `GET /v1/campaigns`: active campaigns, newest first.
-pub async fn list(State(relay): State<AppState>) -> ApiResult<Json<Json_>> {
+/// What a campaign has done so far, counted from the database rather than estimated from its
+/// budget: items decided and waiting, answers by outcome, and its money (spent on contributors,
+/// reserved for leased and pending tasks, left for new tasks, returned to the requester: at
+/// closing, `refund:`, and for each task under way then that came to nothing, `returned:`).
+fn progress(
+    conn: &mut dyn Conn,
+    id: &str,
+    items: i64,
+    reward: i64,
+    balance: i64,
+) -> ApiResult<Json_> {
+    let count = |conn: &mut dyn Conn, sql: &str| -> ApiResult<i64> {
+        let rows = conn.query(sql, params![id.to_owned()])?;
+        Ok(rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0))
+    };
+    let decided = count(
+        conn,
+        "SELECT COUNT(*) FROM items WHERE campaign = $1 AND golden IS NULL AND resolved = 1",
+    )?;
+    let pending_items = count(
+        conn,
+        "SELECT COUNT(DISTINCT s.idx) FROM submissions s JOIN items i ON i.campaign = s.campaign AND i.idx = s.idx WHERE s.campaign = $1 AND s.status = 'pending' AND i.resolved = 0 AND i.golden IS NULL",
+    )?;
+    let mut answers = serde_json::Map::new();
+    for status in ["accepted", "rejected", "pending"] {
+        answers.insert(status.to_owned(), Json_::from(0));
+    }
+    for row in conn.query(
+        "SELECT status, COUNT(*) FROM submissions WHERE campaign = $1 GROUP BY status",
+        params![id.to_owned()],
+    )? {
+        answers.insert(row.text(0)?, Json_::from(row.int(1)?));
+    }
+    let account = campaign_account(id);
+    let out_of = |conn: &mut dyn Conn, refunds: bool| -> ApiResult<i64> {
+        let sql = if refunds {
+            "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = $1 AND (id LIKE 'refund:%' OR id LIKE 'returned:%')"
+        } else {
+            "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = $1 AND id NOT LIKE 'refund:%' AND id NOT LIKE 'returned:%'"
+        };
+        let rows = conn.query(sql, params![account.clone()])?;
+        Ok(rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0))
+    };
+    let spent = out_of(conn, false)?;
+    let refunded = out_of(conn, true)?;
+    let reserved = owed_tasks(conn, id)?
+        .saturating_mul(reward)
+        .min(balance.max(0));
+    Ok(serde_json::json!({
+        "items_decided": decided,
+        "items_pending": pending_items,
+        "items_open": (items - decided - pending_items).max(0),
+        "answers": answers,
+        "spent": ledger::format_amount(spent),
+        "reserved": ledger::format_amount(reserved),
+        "left": ledger::format_amount(balance.saturating_sub(reserved).max(0)),
+        "refunded": ledger::format_amount(refunded),
+    }))
+}
+
+/// The query of `GET /v1/campaigns`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `active` (the default), `paused`, `closed` or `all`.
+    status: Option<String>,
+    /// Only the campaigns of this requester (0x and 40 hex digits).
+    owner: Option<String>,
+}
+
+/// `GET /v1/campaigns?status=&owner=`: campaigns, newest first; by default the active ones,
+/// which are the ones contributors can work on.
+pub async fn list(
+    State(relay): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Json_>> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
+    let status = query.status.unwrap_or_else(|| "active".to_owned());
+    if !["active", "paused", "closed", "all"].contains(&status.as_str()) {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            "status must be \"active\", \"paused\", \"closed\" or \"all\"",
+        ));
+    }
+    let owner = match query.owner {
+        None => None,
+        Some(text) => Some(db_address(&datahub_core::Address::parse(&text).map_err(
+            |_| {
+                ApiError::bad_request(
+                    ErrorCode::InvalidQuery,
+                    "owner must be an address: 0x and 40 hex digits",
+                )
+            },
+        )?)),
+    };
     let ids = relay
         .db
-        .read(|conn: &mut dyn Conn| -> ApiResult<Vec<String>> {
+        .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<String>> {
+            // Empty strings stand for "any": one statement serves every filter.
+            let status = if status == "all" { String::new() } else { status };
             conn.query(
-                "SELECT id FROM campaigns WHERE status = 'active' ORDER BY created_ms DESC, id LIMIT 200",
-                &[],
+                "SELECT id FROM campaigns WHERE ($1 = '' OR status = $1) AND ($2 = '' OR owner = $2) ORDER BY created_ms DESC, id LIMIT 200",
+                params![status, owner.unwrap_or_default()],
             )?
             .iter()
             .map(|r| r.text(0).map_err(ApiError::from))

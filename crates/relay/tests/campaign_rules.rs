@@ -234,3 +234,18 @@ both!(upload_rules_are_checked_by_kind, |net| {
         "upload: only image_upload and voice_recording campaigns take upload rules, not content_verification"
     );
 });
+
+// Each budget rule has its own message: 7 decimals is not "less than one reward".
+both!(budget_refusals_say_the_rule_broken, |net| {
+    let owner = key("owner");
+    let seven = campaign_spec("bad-budget", &owner, 1, 1, "2.0000001");
+    assert_eq!(
+        refusal(&net, &owner, &seven).await,
+        "budget: a token amount with at most 6 decimals (\"2\", \"0.5\")"
+    );
+    let small = campaign_spec("bad-budget", &owner, 1, 1, "0.01");
+    assert_eq!(
+        refusal(&net, &owner, &small).await,
+        "budget: at least one reward (0.05)"
+    );
+});

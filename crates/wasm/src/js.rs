@@ -37,8 +37,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn parse_hex(text: &str) -> Option<Vec<u8>> {
-    let digits = text.strip_prefix("0x")?;
-    if digits.len() % 2 != 0 {
+    parse_hex_digits(text.strip_prefix("0x")?)
+}
+
+/// Hex digits without a prefix.
+pub(crate) fn parse_hex_digits(digits: &str) -> Option<Vec<u8>> {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits

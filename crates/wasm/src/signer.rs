@@ -86,15 +86,21 @@ impl LocalSigner {
         Ok(Self { key })
     }
 
-    /// The key with this secret: `0x` and 64 hex digits.
+    /// The key with this secret: 64 hex digits, with or without `0x`, surrounding whitespace
+    /// ignored, so that the text of a `datahub keygen` key file (no `0x`, a newline) is taken
+    /// as it is read.
     #[wasm_bindgen(js_name = fromSecret)]
     pub fn from_secret(secret: &str) -> Result<LocalSigner, JsValue> {
-        let bytes = parse_hex(secret)
+        let text = secret.trim();
+        let digits = text.strip_prefix("0x").unwrap_or(text);
+        let bytes = (digits.len() == 64)
+            .then(|| crate::js::parse_hex_digits(digits))
+            .flatten()
             .map(zeroize::Zeroizing::new)
             .ok_or_else(|| {
                 input_error(
                     "InvalidSecretKey",
-                    "secret key must be 0x followed by 64 hex digits",
+                    "secret key must be 64 hex digits, with or without 0x (a `datahub keygen` key file's text)",
                 )
             })?;
         let key = SecretKey::from_bytes(&bytes).map_err(|e| error_from("KeyError", &e))?;

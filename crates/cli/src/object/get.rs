@@ -29,6 +29,9 @@ pub struct Args {
     /// Where to write the plaintext (written as OUT.partial, renamed when complete)
     #[arg(short = 'o', long = "out", value_name = "OUT")]
     out: PathBuf,
+    /// Replace OUT if it exists
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     identity: IdentityArg,
     #[command(flatten)]
@@ -37,7 +40,14 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<()> {
     let id = parse_object_id(&args.id)?;
-    let key = keygen::load(&args.identity.identity)?;
+    // Checked before anything is fetched, so that a long download does not end in a refusal.
+    if !args.force && std::fs::symlink_metadata(&args.out).is_ok() {
+        bail!(
+            "{} already exists: pass --force to replace it, or another -o",
+            args.out.display()
+        );
+    }
+    let key = keygen::load_as(&args.identity.identity, keygen::Role::Recipient)?;
     let relay = Relay::new(&args.relay.relay)?;
     download(&relay, id, key, &args.out)
         .await

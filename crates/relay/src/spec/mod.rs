@@ -118,9 +118,16 @@ impl SpecRules for CampaignSpec {
         let reward = parse_amount(&self.reward)
             .filter(|r| *r > 0)
             .ok_or_else(|| invalid("reward: a positive token amount with at most 6 decimals"))?;
-        let budget = parse_amount(&self.budget)
-            .filter(|b| *b >= reward)
-            .ok_or_else(|| invalid("budget: a token amount of at least one reward"))?;
+        // Two rules, two messages: a budget with 7 decimals is not "less than one reward".
+        let budget = parse_amount(&self.budget).ok_or_else(|| {
+            invalid("budget: a token amount with at most 6 decimals (\"2\", \"0.5\")")
+        })?;
+        if budget < reward {
+            return Err(invalid(format!(
+                "budget: at least one reward ({})",
+                self.reward
+            )));
+        }
         if !(1..=100).contains(&self.overlap) {
             return Err(invalid("overlap: 1 to 100"));
         }
