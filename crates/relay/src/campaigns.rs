@@ -352,7 +352,8 @@ pub async fn list(
     State(relay): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Json_>> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
     let status = query.status.unwrap_or_else(|| "active".to_owned());
     if !["active", "paused", "closed", "all"].contains(&status.as_str()) {
         return Err(ApiError::bad_request(

@@ -263,6 +263,9 @@ async fn run_crowd(
                     continue;
                 }
                 (StatusCode::NOT_FOUND, Some("no_task")) | (StatusCode::CONFLICT, _) => continue,
+                // New to the campaign and none of its answers confirmed yet: it tries again
+                // next round, once the answers it gave are decided.
+                (StatusCode::TOO_MANY_REQUESTS, Some("probation")) => continue,
                 other => panic!("unexpected {other:?}: {task}"),
             }
             let text = task["item"]["text"].as_str().unwrap().to_owned();

@@ -39,3 +39,33 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::time::Duration;
+
+    /// A SIGTERM sent once the future exists completes it, even before it is polled, and does
+    /// not end the process the default way (this test would not report then).
+    #[tokio::test]
+    async fn sigterm_completes_the_future_and_does_not_kill() {
+        let stop = super::shutdown_signal();
+        let mut stop = Box::pin(stop);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), &mut stop)
+                .await
+                .is_err(),
+            "completed with no signal"
+        );
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill -TERM could not be run");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(10), stop)
+                .await
+                .is_ok(),
+            "SIGTERM did not complete the future"
+        );
+    }
+}
