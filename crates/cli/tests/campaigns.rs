@@ -419,7 +419,7 @@ image_url = "/demo/blue-square.svg"
     std::fs::write(dir.join("refused.toml"), refused).unwrap();
     let err = run_fails(&["campaign", "create", "refused.toml", me[0], me[1]]);
     assert!(
-        err.starts_with("error: the relay refused campaign other-shapes: items[0]: image_url must be an http(s) URL or a path on the relay")
+        err.starts_with("error: the relay refused campaign other-shapes: items[0]: image_url must be an https URL or a path on the relay")
             && err.ends_with("(invalid_campaign)\n"),
         "{err}"
     );

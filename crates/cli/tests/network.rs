@@ -261,7 +261,9 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
     assert!(status.starts_with(&format!("object {big}\n")), "{status}");
     assert!(status.contains("complete"), "{status}");
     assert_eq!(
-        status.matches("6/6 healthy, needs 4 (ok)").count(),
+        status
+            .matches("6/6 healthy on 6 node(s), survives 2 node loss(es), needs 4 (ok)")
+            .count(),
         6,
         "{status}"
     );

@@ -312,9 +312,9 @@ fn progress(
     let account = campaign_account(id);
     let out_of = |conn: &mut dyn Conn, refunds: bool| -> ApiResult<i64> {
         let sql = if refunds {
-            "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = $1 AND (id LIKE 'refund:%' OR id LIKE 'returned:%')"
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM transfers WHERE debit = $1 AND (id LIKE 'refund:%' OR id LIKE 'returned:%')"
         } else {
-            "SELECT COALESCE(SUM(amount), 0) FROM transfers WHERE debit = $1 AND id NOT LIKE 'refund:%' AND id NOT LIKE 'returned:%'"
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM transfers WHERE debit = $1 AND id NOT LIKE 'refund:%' AND id NOT LIKE 'returned:%'"
         };
         let rows = conn.query(sql, params![account.clone()])?;
         Ok(rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0))
