@@ -8,13 +8,10 @@
 //! taken to need them. Everything else that is stored was uploaded for a task and submitted
 //! within the lease (at most a day), or was never submitted and is paid for by no one.
 
-use axum::http::header;
-use datahub_core::eth::Address;
-use datahub_core::request;
 
 use crate::db::Conn;
 use crate::error::ApiResult;
-use crate::{AppState, Relay, clock, nodenet, params};
+use crate::{AppState, params};
 
 /// Objects looked at per round.
 const BATCH: i64 = 32;
@@ -94,7 +91,9 @@ async fn delete_object(relay: &AppState, object: &str, before: i64) -> ApiResult
     };
     let mut deleted = Vec::new();
     for shard in placed {
-        match delete_from_node(relay, &shard.node, &shard.endpoint, &shard.shard).await {
+        match crate::storage::delete_from_node(relay, &shard.node, &shard.endpoint, &shard.shard)
+            .await
+        {
             Ok(()) => deleted.push(shard),
             Err(e) => {
                 tracing::debug!(node = %shard.node, shard = %shard.shard, error = %e, "orphan shard not deleted yet")
@@ -141,38 +140,4 @@ async fn delete_object(relay: &AppState, object: &str, before: i64) -> ApiResult
             Ok(gone > 0)
         })
         .await
-}
-
-/// Deletes `shard` from the node at `endpoint` with a request signed by the relay (a fresh
-/// signature each time: nodes refuse a replayed delete).
-async fn delete_from_node(
-    relay: &Relay,
-    node: &str,
-    endpoint: &str,
-    shard: &str,
-) -> Result<(), String> {
-    let audience = Address::parse(node).map_err(|e| e.to_string())?;
-    let url = nodenet::shard_url(
-        endpoint,
-        shard,
-        None,
-        &[],
-        relay.config.storage.allow_private_nodes,
-    )?;
-    let now = clock::now();
-    let signature = request::sign_request(&relay.key, "DELETE", url.path(), b"", now, &audience);
-    let response = relay
-        .http
-        .delete(url)
-        .header(request::TIME_HEADER, now.unix_millis().to_string())
-        .header(request::SIGNATURE_HEADER, signature.to_hex())
-        .header(header::CONTENT_LENGTH, "0")
-        .send()
-        .await
-        .map_err(|e| format!("unreachable: {e}"))?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!("answered {}", response.status()))
-    }
 }

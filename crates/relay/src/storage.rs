@@ -819,6 +819,8 @@ pub async fn delete_from_node(
         .delete(url)
         .header(request::TIME_HEADER, now.unix_millis().to_string())
         .header(request::SIGNATURE_HEADER, signature.to_hex())
+        // Nodes take no request without its length (an empty body says so too).
+        .header(header::CONTENT_LENGTH, "0")
         .send()
         .await
         .map_err(|e| format!("{endpoint}: {e}"))?;
