@@ -8,7 +8,6 @@
 //! taken to need them. Everything else that is stored was uploaded for a task and submitted
 //! within the lease (at most a day), or was never submitted and is paid for by no one.
 
-
 use crate::db::Conn;
 use crate::error::ApiResult;
 use crate::{AppState, params};
