@@ -54,12 +54,47 @@ async fn has_code(anvil: &Anvil, address: &Address) -> bool {
         .unwrap_or(false)
 }
 
+/// Makes sure anvil can read the state file it is about to be given. anvil rewrites the file in
+/// place every second, so a `dev` stopped during a write leaves it cut short, and anvil then
+/// refuses `--state` and exits (status 2) before it starts: seen once in CI on a restart. A
+/// readable state is copied to `anvil-state.prev.json`; a torn one is replaced by that copy (at
+/// most a moment older), or set aside when there is none, so the chain starts afresh.
+fn keep_readable_state(state: &Path) {
+    let readable = |path: &Path| {
+        std::fs::read(path)
+            .ok()
+            .is_some_and(|bytes| serde_json::from_slice::<Value>(&bytes).is_ok())
+    };
+    if !state.exists() {
+        return;
+    }
+    let previous = state.with_extension("prev.json");
+    if readable(state) {
+        let _ = std::fs::copy(state, &previous);
+        return;
+    }
+    let torn = state.with_extension("torn.json");
+    let _ = std::fs::rename(state, &torn);
+    if readable(&previous) && std::fs::copy(&previous, state).is_ok() {
+        eprintln!(
+            "warning: {} was cut short (dev stopped while anvil wrote it); the chain starts from the copy before it",
+            torn.display()
+        );
+    } else {
+        eprintln!(
+            "warning: {} was cut short and no earlier copy exists; the chain starts afresh",
+            torn.display()
+        );
+    }
+}
+
 /// Starts anvil on the state kept in `DIR/anvil-state.json` and deploys the contracts unless
 /// that state has them.
 pub async fn start(data: &Path, near: Option<&Path>) -> Result<Chain> {
     let bin = dev::find_anvil(near).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = data.join("anvil-state.json");
     let log = data.join("anvil.log");
+    keep_readable_state(&state);
     let state_arg = state.display().to_string();
     // The state is written every second (and read back on the next start), so the chain, and
     // the deposits the relay's ledger credited, survive a restart, even a SIGKILL.
@@ -241,4 +276,33 @@ fn credited(audit: &Value) -> Option<f64> {
         .iter()
         .find(|t| t["token"] == "USDT")?;
     usdt["deposits"].as_str()?.parse().ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::keep_readable_state;
+
+    /// A state file cut short by a stop mid-write is replaced by the last readable copy, or set
+    /// aside; a readable one is kept and copied.
+    #[test]
+    fn a_torn_state_file_is_replaced_by_the_last_readable_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("anvil-state.json");
+        let previous = dir.path().join("anvil-state.prev.json");
+        keep_readable_state(&state);
+        assert!(!state.exists());
+        std::fs::write(&state, br#"{"block": 7}"#).unwrap();
+        keep_readable_state(&state);
+        assert_eq!(std::fs::read(&previous).unwrap(), br#"{"block": 7}"#);
+        std::fs::write(&state, br#"{"block": 9, "acc"#).unwrap();
+        keep_readable_state(&state);
+        assert_eq!(std::fs::read(&state).unwrap(), br#"{"block": 7}"#);
+        let torn = dir.path().join("anvil-state.torn.json");
+        assert_eq!(std::fs::read(torn).unwrap(), br#"{"block": 9, "acc"#);
+        std::fs::remove_file(&previous).unwrap();
+        std::fs::write(&state, b"").unwrap();
+        keep_readable_state(&state);
+        assert!(!state.exists(), "no copy: the chain starts afresh");
+    }
 }
