@@ -5,6 +5,7 @@
 //! - [`CampaignSpec`]: a campaign as its requester defines it (the relay checks it further);
 //! - [`answer`]: the shape of each task type's answer;
 //! - [`UploadRules`]: an upload campaign's rules, with the one parser and its defaults;
+//! - [`Prediction`] and [`Capability`]: what compute nodes' models say, and when two agree;
 //! - [`ErrorCode`]: every `error` code the relay answers with.
 //!
 //! **Invariant:** no I/O and nothing that needs it: serde types and pure functions only, so the
@@ -12,11 +13,13 @@
 
 pub mod answer;
 mod campaign;
+mod compute;
 mod error;
 mod kind;
 mod upload;
 
 pub use campaign::{Aggregation, CampaignSpec, GoldenItem};
+pub use compute::{Capability, Prediction};
 pub use error::ErrorCode;
 pub use kind::Kind;
 pub use upload::{
