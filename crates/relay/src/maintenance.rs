@@ -515,8 +515,24 @@ async fn repair_segment(relay: &AppState, object: &str, segment: i64) -> ApiResu
                 Ok(())
             })
             .await?;
-        let placed = storage::place(relay, object, shard, &Bytes::from(bytes.clone())).await?;
-        rebuilt += u64::try_from(placed.len()).unwrap_or(0);
+        let placed = storage::place(relay, object, shard, &Bytes::from(bytes.clone())).await;
+        if !matches!(&placed, Ok(nodes) if !nodes.is_empty()) {
+            // No node took it (none has room, or all refused): the position is lost, not
+            // "unplaced", or no later round would see it at risk and the object would stay a
+            // shard short for good.
+            let (o, p) = (object.to_owned(), *position);
+            relay
+                .db
+                .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+                    conn.execute(
+                        "UPDATE shards SET stored = -1 WHERE object = $1 AND segment = $2 AND position = $3 AND node IS NULL",
+                        params![o, segment, p],
+                    )?;
+                    Ok(())
+                })
+                .await?;
+        }
+        rebuilt += u64::try_from(placed?.len()).unwrap_or(0);
     }
     relay.metrics.shards_repaired.fetch_add(rebuilt, Relaxed);
     if rebuilt > 0 {

@@ -105,18 +105,26 @@ impl Network {
     /// Starts node `i` (its folder node-`i`, so a stopped node comes back with its key and its
     /// shards), in region-`i % 3`.
     async fn start_node(&mut self, i: usize) {
+        self.start_node_with(i, &[]).await;
+    }
+
+    /// [`Self::start_node`] with more `datahub-node` arguments.
+    async fn start_node_with(&mut self, i: usize, more: &[&str]) {
         let data = self._dir.path().join(format!("node-{i}"));
-        let cli = NodeCli::parse_from([
+        let region = format!("region-{}", i % 3);
+        let mut args = vec![
             "node",
             "--relay",
             &self.base,
             "--data",
             data.to_str().unwrap(),
             "--region",
-            &format!("region-{}", i % 3),
+            &region,
             "--heartbeat-secs",
             "1",
-        ]);
+        ];
+        args.extend_from_slice(more);
+        let cli = NodeCli::parse_from(args);
         let node = datahub_node::Node::bind(cli.args).await.unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(node.serve(async move {
@@ -627,6 +635,45 @@ async fn dead_nodes_are_repaired_around_then_more_can_die(backend: Backend) {
         data,
         "readable after m more died"
     );
+}
+
+/// A repair that finds no node with room for a rebuilt shard leaves its position marked lost,
+/// so a later round, once a node with room has joined, places it. (Before, the position was
+/// left unplaced, no round counted it at risk, and the object stayed a shard short for good.)
+async fn a_repair_that_finds_no_room_is_tried_again(backend: Backend) {
+    let mut net = Network::start_with(&backend, 0, 2).await;
+    // Room for one ~15 KB shard each, and no more.
+    for i in 0..6 {
+        net.start_node_with(i, &["--capacity", "20000"]).await;
+    }
+    wait_for_nodes(&net, 6).await;
+    let reader = key("reader");
+    let data = random_data(60_000);
+    let (manifest, segments) = seal(&data, &reader);
+    net.upload(&key("uploader"), &manifest, &segments).await;
+    net.stop(0);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert_eq!(repair_round(&net).await, (1, 0), "no live node has room");
+    assert_eq!(
+        repair_round(&net).await,
+        (1, 0),
+        "the lost shard is still at risk"
+    );
+    net.start_node_with(6, &[]).await;
+    wait_for_alive(&net, 6).await;
+    assert_eq!(
+        repair_round(&net).await,
+        (1, 1),
+        "placed on the node with room"
+    );
+    assert_eq!(repair_round(&net).await.0, 0, "nothing at risk any more");
+    assert_eq!(net.read(&manifest, &reader).await.unwrap(), data);
+}
+
+async fn repair_round(net: &Network) -> (i64, u64) {
+    datahub_relay::maintenance::repair_round(&net.relay)
+        .await
+        .unwrap()
 }
 
 /// Every segment has all its `k + m` shards on live nodes; the only segments at risk are those
@@ -1641,6 +1688,7 @@ on_both!(
     upload_goes_on_when_a_node_stops,
     corrupt_shards_are_audited_down_and_repaired,
     dead_nodes_are_repaired_around_then_more_can_die,
+    a_repair_that_finds_no_room_is_tried_again,
     accepted_uploads_are_results,
     an_upload_is_paid_once_to_its_uploader,
     a_placement_left_unfinished_by_a_crash_is_forgotten_at_start,
