@@ -545,17 +545,32 @@ pub fn parse_definition(
             ),
         }
     }
-    let toml = is_toml(path);
-    if toml && !additions.is_empty() {
-        // TOML keys cannot share a line: added as values, so errors name the field but no line.
-        let mut value = value;
-        if let Some(object) = value.as_object_mut() {
-            for (field, v) in additions {
-                object.insert(field.to_owned(), v);
-            }
-        }
-        return serde_json::from_value(value)
-            .map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"));
+    if is_toml(path) {
+        // TOML keys cannot share a line: the additions go first, one line each (before any
+        // table), and an error's line is counted back to the user's file.
+        let added: String = additions
+            .iter()
+            .map(|(field, v)| format!("{field} = {v}\n"))
+            .collect();
+        let completed = format!("{added}{text}");
+        return toml::from_str(&completed).map_err(|e| {
+            let place = e
+                .span()
+                .map(|span| {
+                    let before = completed.get(..span.start).unwrap_or("");
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    match line.checked_sub(additions.len()).filter(|l| *l > 0) {
+                        Some(line) => format!(" at line {line} column {column}"),
+                        None => String::new(),
+                    }
+                })
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "{name} is not a campaign definition: {}{place}",
+                e.message().trim_end()
+            )
+        });
     }
     // Parsed from the text, so that a wrong or unknown field is reported with its line; JSON
     // additions go on the object's first line, which keeps every other line where it was.
@@ -569,12 +584,8 @@ pub fn parse_definition(
         }
         _ => text.clone(),
     };
-    let parsed = if toml {
-        toml::from_str(&completed).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))
-    } else {
-        serde_json::from_str(&completed).map_err(|e| anyhow::anyhow!("{e}"))
-    };
-    parsed.map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"))
+    serde_json::from_str(&completed)
+        .map_err(|e| anyhow::anyhow!("{name} is not a campaign definition: {e}"))
 }
 
 /// The money fields, whose amounts the relay takes as strings so that no float rounds them.
@@ -862,6 +873,15 @@ image_url = "/demo/cat-face.svg"
         let e = err(&complete, path);
         assert!(
             e.contains("unknown field `colour`") && e.contains("line 11"),
+            "{e}"
+        );
+        // Without chains or encryption_key (the relay's and the key's are added), a TOML
+        // mistake still names its line in the user's file.
+        let toml = "id = \"cats\"\nkind = \"image_categorization\"\ntitle = \"Cats\"\ninstructions = \"x\"\nlabels = [\"a\", \"b\"]\nreward = \"0.05\"\ntoken = \"OORT\"\nbudget = \"1\"\ncolour = 1\n";
+        let e = err(toml, Path::new("c.toml"));
+        assert!(
+            e.starts_with("c.toml is not a campaign definition: unknown field `colour`")
+                && e.ends_with(" at line 9 column 1"),
             "{e}"
         );
         assert_eq!(
