@@ -6,24 +6,29 @@
 //!
 //! Answers are typed as the label's number or name (several comma-separated where a campaign
 //! takes several), `true` / `false` / `unsure` for verifications; `skip` gives a task back and
-//! `quit` (or the end of the input) stops. Upload campaigns need a file sealed and uploaded:
-//! they are answered in the web app.
+//! `quit` (or the end of the input) stops. An upload task is answered with a file's path: the
+//! file is checked against the campaign's rules, sealed to the campaign's keys (the requester's
+//! and its validators') and uploaded, signed by the key file (its uploader, who is paid), and its
+//! object id is the answer.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use datahub_core::SecretKey;
 use datahub_core::eth::{
     Address, CampaignScope, ChainId, Eip712Domain, SessionGrant, SubmissionReceipt, Timestamp,
     TypedStruct as _, U256, keccak256, personal,
 };
+use datahub_core::{PublicKey, SecretKey};
+use datahub_protocol::{Kind, UploadRules};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::campaign::check_id;
 use crate::client::{Relay, now_ms};
 use crate::object::RelayArg;
+use crate::object::put::{UploadOpts, seal_and_upload};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,6 +48,8 @@ pub struct Args {
     /// Stop after this many answers
     #[arg(long, value_name = "N")]
     max: Option<u64>,
+    #[command(flatten)]
+    upload: UploadOpts,
 }
 
 /// How long a session this command asks for lasts.
@@ -90,6 +97,12 @@ pub async fn run(args: Args) -> Result<()> {
                     return Ok(());
                 }
                 Some("skip" | "s") => break None,
+                Some(line) if form.upload.is_some() => {
+                    match upload_answer(&form, &relay, &wallet, line, &args.upload).await {
+                        Ok(answer) => break Some(answer),
+                        Err(e) => println!("{e:#}; try again"),
+                    }
+                }
                 Some(line) => match form.parse(line) {
                     Ok(answer) => break Some(answer),
                     Err(e) => println!("{e:#}; try again"),
@@ -119,6 +132,33 @@ pub async fn run(args: Args) -> Result<()> {
         args.campaign
     );
     Ok(())
+}
+
+/// An upload task's answer: the file at `path` checked against the campaign's rules (as the web
+/// app checks it before sealing: a file its validators would reject is not uploaded), sealed to
+/// its keys and uploaded by `wallet`.
+async fn upload_answer(
+    form: &Form,
+    relay: &Relay,
+    wallet: &SecretKey,
+    path: &str,
+    opts: &UploadOpts,
+) -> Result<Value> {
+    let Some(upload) = &form.upload else {
+        bail!("this campaign does not take files");
+    };
+    let path = Path::new(path);
+    upload.check(path)?;
+    let id = seal_and_upload(
+        relay,
+        Arc::new(wallet.clone()),
+        path,
+        upload.recipients.clone(),
+        opts,
+    )
+    .await?;
+    println!("uploaded {} as object {id}", path.display());
+    Ok(json!({ "object": id.to_string() }))
 }
 
 /// The next line of input, trimmed; `None` at the end.
@@ -162,21 +202,114 @@ pub struct Form {
     kind: String,
     labels: Vec<String>,
     multi: bool,
+    /// Upload campaigns: what a file must be, and whom it is sealed to.
+    upload: Option<UploadForm>,
+}
+
+/// An upload campaign's side of the form.
+#[derive(Debug)]
+struct UploadForm {
+    kind: Kind,
+    rules: UploadRules,
+    /// The campaign's `encryption_key`, then its validators' keys (as the web app seals).
+    recipients: Vec<PublicKey>,
+}
+
+impl UploadForm {
+    fn of(kind: Kind, summary: &Value) -> Result<Self> {
+        let rules = UploadRules::parse(kind, summary.get("upload"))
+            .map_err(|e| anyhow::anyhow!("the campaign's upload rules: {e}"))?;
+        let mut recipients = vec![
+            summary
+                .get("encryption_key")
+                .and_then(Value::as_str)
+                .context("the campaign has no encryption_key to seal uploads to")?,
+        ];
+        recipients.extend(
+            summary
+                .get("validators")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str),
+        );
+        let recipients = recipients
+            .into_iter()
+            .map(|key| {
+                crate::keygen::parse_public_key(key)
+                    .with_context(|| format!("the campaign's key {key:?}"))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            kind,
+            rules,
+            recipients,
+        })
+    }
+
+    /// What to type, for the task's text.
+    fn prompt(&self) -> String {
+        let rules = &self.rules;
+        match self.kind {
+            Kind::VoiceRecording => format!(
+                "answer with the path of a WAV recording of {} to {} seconds\n",
+                rules.min_seconds, rules.max_seconds
+            ),
+            _ => {
+                let types: Vec<&str> = rules.types.iter().map(|t| t.mime()).collect();
+                format!(
+                    "answer with the path of an image ({}), at least {}x{} pixels, at most {} bytes\n",
+                    types.join(", "),
+                    rules.min_width,
+                    rules.min_height,
+                    rules.max_bytes
+                )
+            }
+        }
+    }
+
+    /// The file's verdict under the campaign's rules, before anything is sealed or sent.
+    fn check(&self, path: &Path) -> Result<()> {
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        let limit = datahub_protocol::MAX_UPLOAD_BYTES;
+        if size > limit {
+            bail!(
+                "{} is {size} bytes, over the {limit} an upload may be",
+                path.display()
+            );
+        }
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let report = match self.kind {
+            Kind::VoiceRecording => crate::validate::checks::check_audio(&bytes, &self.rules),
+            _ => crate::validate::checks::check_image(&bytes, &self.rules, &[]),
+        };
+        if !report.accept() {
+            bail!(
+                "{} does not meet the campaign's rules: {}",
+                path.display(),
+                report.reasons.join("; ")
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Form {
-    /// The form of the campaign `summary`; upload campaigns have none here.
+    /// The form of the campaign `summary`.
     pub fn of(summary: &Value) -> Result<Self> {
         let kind = summary
             .get("kind")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        if matches!(kind.as_str(), "image_upload" | "voice_recording") {
-            bail!(
-                "a {kind} campaign is answered with a file, sealed and uploaded: use the web app (`datahub dev` serves it) or the npm package"
-            );
-        }
+        let upload = match kind.as_str() {
+            "image_upload" => Some(UploadForm::of(Kind::ImageUpload, summary)?),
+            "voice_recording" => Some(UploadForm::of(Kind::VoiceRecording, summary)?),
+            _ => None,
+        };
         let labels = summary
             .get("labels")
             .and_then(Value::as_array)
@@ -191,6 +324,7 @@ impl Form {
             kind,
             labels,
             multi,
+            upload,
         })
     }
 
@@ -209,6 +343,10 @@ impl Form {
                 };
                 out.push_str(&format!("  {name}: {value}\n"));
             }
+        }
+        if let Some(upload) = &self.upload {
+            out.push_str(&upload.prompt());
+            return out;
         }
         if self.kind == "content_verification" {
             out.push_str("answer true, false or unsure\n");
@@ -411,19 +549,25 @@ impl Session {
             .and_then(Value::as_str)
             .context("the relay's task has no lease")?;
         self.nonce += 1;
+        // An upload's receipt names its object, so the signature covers what was uploaded.
+        let manifest_id = match answer.get("object").and_then(Value::as_str) {
+            Some(object) => crate::client::parse_object_id(object)?.0,
+            None => [0; 32],
+        };
         let answer = answer.to_string();
         let deadline = u64::try_from(now_ms() / 1000 + 600).unwrap_or(0);
         let receipt = SubmissionReceipt {
             campaign: campaign.to_owned(),
             task: lease.to_owned(),
             answer_hash: keccak256(answer.as_bytes()),
-            manifest_id: [0; 32],
+            manifest_id,
             nonce: U256::from_u64(self.nonce),
             deadline,
         };
         let signature = receipt.sign(&self.session_key, &self.domain);
+        let manifest = (manifest_id != [0; 32]).then(|| hex::encode(manifest_id));
         let body = json!({
-            "campaign": campaign, "task": lease, "answer": answer,
+            "campaign": campaign, "task": lease, "answer": answer, "manifest_id": manifest,
             "nonce": self.nonce.to_string(), "deadline": deadline, "signature": signature.to_hex(),
         });
         post(
@@ -517,7 +661,43 @@ mod tests {
             Form::of(&json!({"kind": "voice_recording"}))
                 .unwrap_err()
                 .to_string(),
-            "a voice_recording campaign is answered with a file, sealed and uploaded: use the web app (`datahub dev` serves it) or the npm package"
+            "the campaign has no encryption_key to seal uploads to"
         );
+    }
+
+    #[test]
+    fn upload_tasks_take_a_file_that_meets_the_rules() {
+        use crate::validate::checks::tests as synth;
+        let requester = SecretKey::derive(&[1; 32]).public_key();
+        let summary = json!({
+            "kind": "image_upload",
+            "encryption_key": hex::encode(requester.to_compressed()),
+            "upload": {"types": ["image/png"], "min_width": 32, "min_height": 32},
+        });
+        let form = Form::of(&summary).unwrap();
+        let upload = form.upload.as_ref().unwrap();
+        assert_eq!(upload.recipients, vec![requester]);
+        let shown = form.show(&json!({"item": {}}), &"http://relay/".parse().unwrap());
+        assert!(
+            shown.ends_with("answer with the path of an image (image/png), at least 32x32 pixels, at most 20971520 bytes\n"),
+            "{shown}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("ok.png");
+        let picture = synth::picture(1, 48, 48);
+        std::fs::write(&png, synth::encode(&picture, image::ImageFormat::Png)).unwrap();
+        upload.check(&png).unwrap();
+        let small = dir.path().join("small.png");
+        let picture = synth::picture(1, 16, 16);
+        std::fs::write(&small, synth::encode(&picture, image::ImageFormat::Png)).unwrap();
+        let e = upload.check(&small).unwrap_err().to_string();
+        assert!(e.contains("does not meet the campaign's rules"), "{e}");
+        let jpeg = dir.path().join("photo.jpg");
+        let picture = synth::picture(1, 48, 48);
+        std::fs::write(&jpeg, synth::encode(&picture, image::ImageFormat::Jpeg)).unwrap();
+        let e = upload.check(&jpeg).unwrap_err().to_string();
+        assert!(e.contains("not among the campaign's types"), "{e}");
+        let missing = upload.check(&dir.path().join("nothing.png")).unwrap_err();
+        assert!(missing.to_string().starts_with("cannot read"), "{missing}");
     }
 }

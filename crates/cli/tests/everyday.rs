@@ -600,3 +600,141 @@ fn not_a_relay(dir: &Path, relay: &str) {
         );
     }
 }
+
+/// An upload task answered in the terminal: a file that breaks the campaign's rules is refused
+/// before anything is sealed; a good one is sealed to the requester and the validator, uploaded by
+/// the contributor's key and submitted; the validator accepts it, the contributor is paid, and the
+/// requester opens exactly the file.
+#[test]
+fn an_upload_task_answered_in_the_terminal_with_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::start(dir);
+    let relay = dev.url.as_str();
+    ok(dir, &["keygen", "-o", "me.key"]);
+    ok(dir, &["keygen", "-o", "worker.key"]);
+    let made = ok(dir, &["keygen", "-o", "validator.key"]);
+    let validator = made
+        .lines()
+        .find_map(|l| l.strip_prefix("public key").map(str::trim))
+        .unwrap()
+        .to_owned();
+    let me = address(dir, "me.key");
+    let operator = dir.join("net").join("operator.key").display().to_string();
+    ok(
+        dir,
+        &[
+            "treasury",
+            "grant",
+            "--key",
+            &operator,
+            "--requester",
+            &me,
+            "--chain",
+            "56",
+            "--token",
+            "USDT",
+            "--amount",
+            "1",
+            "--request-id",
+            "g1",
+            "--relay",
+            relay,
+        ],
+    );
+    let spec = serde_json::json!({
+        "id": "photos", "kind": "image_upload", "title": "Photos", "instructions": "A photo.",
+        "items": [{"prompt": "Anything"}], "reward": "0.3", "token": "USDT", "budget": "1",
+        "upload": {"types": ["image/png"], "min_width": 64, "min_height": 64},
+        "validators": [validator],
+    });
+    std::fs::write(dir.join("photos.json"), spec.to_string()).unwrap();
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "photos.json",
+            "--key",
+            "me.key",
+            "--relay",
+            relay,
+        ],
+    );
+    let picture = |side: u32, name: &str| {
+        let image = image::RgbImage::from_fn(side, side, |x, y| {
+            image::Rgb([(x * 3) as u8, (y * 5) as u8, ((x ^ y) * 7) as u8])
+        });
+        image.save(dir.join(name)).unwrap();
+    };
+    picture(32, "small.png");
+    picture(96, "photo.png");
+
+    let spool = dir.join("spool").display().to_string();
+    let answered = ok_with(
+        dir,
+        &[
+            "answer",
+            "photos",
+            "--key",
+            "worker.key",
+            "--relay",
+            relay,
+            "--spool",
+            &spool,
+        ],
+        Some("small.png\nphoto.png\n"),
+    );
+    assert!(
+        answered.contains("  prompt: Anything\nanswer with the path of an image (image/png), at least 64x64 pixels, at most 20971520 bytes\n> small.png does not meet the campaign's rules: "),
+        "{answered}"
+    );
+    let object = answered
+        .split("uploaded photo.png as object ")
+        .nth(1)
+        .and_then(|rest| rest.get(..64))
+        .unwrap_or_else(|| panic!("no upload in {answered}"))
+        .to_owned();
+    assert!(
+        answered.ends_with("pending: credited 0 USDT, your balance 0 USDT\nno task left for you in photos (1 answered)\n"),
+        "{answered}"
+    );
+
+    // The validator opens it (it was sealed to its key too) and accepts it: the uploader is paid.
+    ok(
+        dir,
+        &[
+            "validate",
+            "--key",
+            "validator.key",
+            "--relay",
+            relay,
+            "--until-idle",
+            "--data",
+            "validator",
+        ],
+    );
+    let shown = ok(dir, &["campaign", "show", "photos", "--relay", relay]);
+    assert!(
+        shown.contains("  answers      1 accepted, 0 rejected, 0 pending\n"),
+        "{shown}"
+    );
+    ok(
+        dir,
+        &[
+            "object",
+            "get",
+            &object,
+            "-k",
+            "me.key",
+            "-o",
+            "opened.png",
+            "--relay",
+            relay,
+        ],
+    );
+    assert_eq!(
+        std::fs::read(dir.join("opened.png")).unwrap(),
+        std::fs::read(dir.join("photo.png")).unwrap()
+    );
+}

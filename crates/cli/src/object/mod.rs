@@ -2,7 +2,7 @@
 //! (`status`) sealed objects through a relay.
 
 pub mod get;
-mod put;
+pub mod put;
 mod status;
 
 use std::path::PathBuf;
@@ -35,10 +35,12 @@ pub struct RelayArg {
 /// The identity flag: the key that signs uploads and opens objects.
 #[derive(clap::Args, Clone)]
 pub struct IdentityArg {
-    /// Your key file (from `datahub keygen`)
+    /// Your key file (from `datahub keygen`); `--key`/`-k` as in the other commands
     #[arg(
         long,
         short = 'i',
+        visible_alias = "key",
+        visible_short_alias = 'k',
         value_name = "KEYFILE",
         env = "DATAHUB_IDENTITY",
         default_value = "datahub.key"

@@ -92,22 +92,36 @@ pub async fn put(args: PutArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let key = Arc::new(keygen::load(&args.identity.identity)?);
     let relay = Relay::new(&args.relay.relay)?;
+    let id = seal_and_upload(&relay, key, &args.file, recipients, &args.upload).await?;
+    println!("{id}");
+    Ok(())
+}
+
+/// Seals `file` to `recipients` and uploads it, signed by `key` (its uploader); the object's id.
+/// Shared by `object put` and `datahub answer` (an upload task's answer is this id).
+pub async fn seal_and_upload(
+    relay: &Relay,
+    key: Arc<SecretKey>,
+    file: &Path,
+    recipients: Vec<PublicKey>,
+    opts: &UploadOpts,
+) -> Result<ObjectId> {
     // Fail before sealing a large file if the relay is not there.
     let audience = relay.address().await?;
-    let size = std::fs::metadata(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
         .len();
-    let spool = args.upload.dir();
+    let spool = opts.dir();
     let bar = progress::bytes("sealing", size);
-    let file = args.file.clone();
     let (id, dir) = {
-        let bar = bar.clone();
+        let (bar, file) = (bar.clone(), file.to_owned());
         tokio::task::spawn_blocking(move || seal_to_spool(&file, &recipients, &spool, &bar))
             .await
             .context("sealing stopped")??
     };
     bar.finish_and_clear();
-    finish_upload(&relay, key, &audience, id, &dir, args.upload.tries).await
+    finish_upload(relay, key, &audience, id, &dir, opts.tries).await?;
+    Ok(id)
 }
 
 pub async fn resume(args: ResumeArgs) -> Result<()> {
@@ -122,7 +136,9 @@ pub async fn resume(args: ResumeArgs) -> Result<()> {
     let key = Arc::new(keygen::load(&args.identity.identity)?);
     let relay = Relay::new(&args.relay.relay)?;
     let audience = relay.address().await?;
-    finish_upload(&relay, key, &audience, id, &dir, args.upload.tries).await
+    finish_upload(&relay, key, &audience, id, &dir, args.upload.tries).await?;
+    println!("{id}");
+    Ok(())
 }
 
 async fn finish_upload(
@@ -136,7 +152,6 @@ async fn finish_upload(
     match upload(relay, key, audience, &id, dir, tries).await {
         Ok(()) => {
             let _ = tokio::fs::remove_dir_all(dir).await;
-            println!("{id}");
             Ok(())
         }
         Err(e) => Err(e.context(format!(
