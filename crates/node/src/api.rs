@@ -18,6 +18,7 @@ use datahub_core::request::{
     verify_request_hashed,
 };
 use datahub_core::{Address, ShardId};
+use datahub_protocol::NodeErrorCode;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{PutOutcome, ShardStore, StoreError, Usage, parse_shard_id};
@@ -185,7 +186,7 @@ impl AppState {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: NodeErrorCode,
     message: String,
 }
 
@@ -196,7 +197,7 @@ struct ErrorBody<'a> {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: NodeErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -208,7 +209,7 @@ impl ApiError {
         tracing::error!(%error, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            NodeErrorCode::Internal,
             "the node could not complete the request; try again later",
         )
     }
@@ -216,7 +217,7 @@ impl ApiError {
     fn full() -> Self {
         Self::new(
             StatusCode::INSUFFICIENT_STORAGE,
-            "insufficient_storage",
+            NodeErrorCode::InsufficientStorage,
             "this node is full; place the shard on another node",
         )
     }
@@ -224,7 +225,7 @@ impl ApiError {
     fn bad_id() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "bad_shard_id",
+            NodeErrorCode::BadShardId,
             "a shard id is 64 lower-case hex digits (the BLAKE3 hash of the shard)",
         )
     }
@@ -232,7 +233,7 @@ impl ApiError {
     fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            NodeErrorCode::NotFound,
             "this node does not hold that shard",
         )
     }
@@ -243,7 +244,7 @@ impl ApiError {
     }
 
     /// The stable snake-case code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> NodeErrorCode {
         self.code
     }
 }
@@ -251,7 +252,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: self.code,
+            error: self.code.as_str(),
             message: &self.message,
         };
         (self.status, Json(body)).into_response()
@@ -265,12 +266,12 @@ async fn blocking<T: Send + 'static>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(StoreError::WrongId)) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "wrong_id",
+            NodeErrorCode::WrongId,
             "the body does not hash to the shard id in the path",
         )),
         Ok(Err(StoreError::RangeOutOfBounds)) => Err(ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
-            "range_not_satisfiable",
+            NodeErrorCode::RangeNotSatisfiable,
             "the range is outside the shard",
         )),
         Ok(Err(StoreError::Full { context })) => {
@@ -305,7 +306,7 @@ async fn fallback(uri: axum::http::Uri) -> ApiError {
     }
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no_route",
+        NodeErrorCode::NoRoute,
         "no such endpoint; see docs/storage-node.md",
     )
 }
@@ -356,7 +357,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiErro
         Some(value) => value.to_str().map_err(|_| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "bad_signature",
+                NodeErrorCode::BadSignature,
                 format!("the {name} header is not text"),
             )
         }),
@@ -378,7 +379,7 @@ fn check_relay_signature(
     let relay = state.relay().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "relay_unknown",
+            NodeErrorCode::RelayUnknown,
             "the node has not learned its relay's address yet; try again shortly",
         )
     })?;
@@ -400,16 +401,18 @@ fn check_relay_signature(
     )
     .map_err(|e| {
         let code = match e {
-            RequestError::MissingHeader { .. } => "unsigned",
-            RequestError::Stale { .. } | RequestError::FromFuture { .. } => "stale_request",
-            _ => "bad_signature",
+            RequestError::MissingHeader { .. } => NodeErrorCode::Unsigned,
+            RequestError::Stale { .. } | RequestError::FromFuture { .. } => {
+                NodeErrorCode::StaleRequest
+            }
+            _ => NodeErrorCode::BadSignature,
         };
         ApiError::new(StatusCode::UNAUTHORIZED, code, e.to_string())
     })?;
     if signer != relay {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            NodeErrorCode::Forbidden,
             format!(
                 "only the relay {relay} may write to this node; the request was signed by {signer}"
             ),
@@ -443,7 +446,7 @@ fn check_relay_signature(
     if !fresh {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "replayed",
+            NodeErrorCode::Replayed,
             "this signed request was already accepted; sign a new one",
         ));
     }
@@ -453,7 +456,7 @@ fn check_relay_signature(
 fn too_large(max: u64) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
+        NodeErrorCode::TooLarge,
         format!("this node takes shards of at most {max} bytes"),
     )
 }
@@ -474,7 +477,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes,
         .map_err(|_| {
             ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
-                "timeout",
+                NodeErrorCode::Timeout,
                 "the request body took too long to arrive",
             )
         })?;
@@ -486,7 +489,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> Result<Bytes,
         } else {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "bad_body",
+                NodeErrorCode::BadBody,
                 "the request body could not be read",
             )
         }
@@ -521,7 +524,7 @@ async fn put_shard(
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::LENGTH_REQUIRED,
-                "length_required",
+                NodeErrorCode::LengthRequired,
                 "send the shard with a Content-Length header",
             )
         })?;
@@ -633,7 +636,7 @@ async fn drop_corrupt(state: &AppState, id: ShardId) -> ApiError {
     }
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "shard_corrupt",
+        NodeErrorCode::ShardCorrupt,
         "this node's copy of the shard was corrupt and has been dropped; read it from another node",
     )
 }
@@ -643,14 +646,14 @@ fn parse_range(value: &str, len: u64) -> Result<(u64, u64), ApiError> {
     let bad = || {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "bad_range",
+            NodeErrorCode::BadRange,
             "expected one range: Range: bytes=first-last, bytes=first- or bytes=-suffix",
         )
     };
     let unsatisfiable = || {
         ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
-            "range_not_satisfiable",
+            NodeErrorCode::RangeNotSatisfiable,
             format!("the shard has {len} bytes"),
         )
     };
@@ -711,7 +714,7 @@ async fn get_shard(
         Some(value) => Some(value.to_str().map_err(|_| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "bad_range",
+                NodeErrorCode::BadRange,
                 "the Range header is not text",
             )
         })?),
@@ -758,7 +761,7 @@ async fn get_proof(
     let Query(query) = query.map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "bad_query",
+            NodeErrorCode::BadQuery,
             "expected ?offset=<u64>&len=<u64>",
         )
     })?;
@@ -781,7 +784,7 @@ async fn get_proof(
         Ok((false, _)) => Err(drop_corrupt(&state, id).await),
         Err(e) => Err(ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
-            "range_not_satisfiable",
+            NodeErrorCode::RangeNotSatisfiable,
             e.to_string(),
         )),
     }

@@ -92,12 +92,44 @@ impl Answer {
         serde_json::from_slice(&self.body).unwrap()
     }
 
-    /// The error code of a JSON error body (and its message is a non-empty string).
+    /// The error code of a JSON error body (and its message is a non-empty string); a code
+    /// outside the node's vocabulary fails the test.
     fn error(&self) -> String {
         let json = self.json();
         assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
-        json["error"].as_str().unwrap().to_owned()
+        let code = json["error"].as_str().unwrap().to_owned();
+        assert!(
+            datahub_protocol::NodeErrorCode::parse(&code).is_some(),
+            "{code} is not a NodeErrorCode"
+        );
+        code
     }
+}
+
+/// docs/storage-node.md §2's table of errors lists every code of the node's vocabulary, each
+/// once, and nothing else.
+#[test]
+fn the_documented_error_codes_are_the_nodes() {
+    let doc = include_str!("../../../docs/storage-node.md");
+    let mut listed: Vec<String> = doc
+        .lines()
+        .filter(|line| line.starts_with("| 4") || line.starts_with("| 5"))
+        .filter_map(|line| line.split('|').nth(2))
+        .flat_map(|cell| {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    listed.sort();
+    let mut codes: Vec<String> = datahub_protocol::NodeErrorCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_owned())
+        .collect();
+    codes.sort();
+    assert_eq!(listed, codes);
 }
 
 async fn send(state: &AppState, request: Request<Body>) -> Answer {

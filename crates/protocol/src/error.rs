@@ -1,22 +1,26 @@
-//! The `error` codes of the relay's error answers (`{"error": code, "message": text}`).
+//! The `error` codes of error answers (`{"error": code, "message": text}`): the relay's
+//! ([`ErrorCode`]) and a storage node's ([`NodeErrorCode`]).
 
 use serde::{Deserialize, Serialize};
 
 macro_rules! codes {
-    ($($(#[doc = $doc:literal])+ $variant:ident = $name:literal,)+) => {
-        /// Every `error` code the relay answers with: stable, snake_case, for clients to branch
-        /// on (the `message` is for people). docs/openapi.json lists the same set in its
-        /// `Error` schema; a relay test holds the two together.
+    (
+        $(#[doc = $enum_doc:literal])+
+        $enum:ident {
+            $($(#[doc = $doc:literal])+ $variant:ident = $name:literal,)+
+        }
+    ) => {
+        $(#[doc = $enum_doc])+
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         #[non_exhaustive]
-        pub enum ErrorCode {
+        pub enum $enum {
             $($(#[doc = $doc])+ $variant,)+
         }
 
-        impl ErrorCode {
+        impl $enum {
             /// Every code, in the order of the documentation.
-            pub const ALL: &[ErrorCode] = &[$(Self::$variant,)+];
+            pub const ALL: &[$enum] = &[$(Self::$variant,)+];
 
             /// The code as it is sent.
             pub fn as_str(self) -> &'static str {
@@ -25,8 +29,8 @@ macro_rules! codes {
                 }
             }
 
-            /// Reads a code as it is sent; `None` for one this version does not know (a relay
-            /// of another version, or no relay at all).
+            /// Reads a code as it is sent; `None` for one this version does not know (a server
+            /// of another version, or no such server at all).
             pub fn parse(text: &str) -> Option<Self> {
                 match text {
                     $($name => Some(Self::$variant),)+
@@ -34,10 +38,20 @@ macro_rules! codes {
                 }
             }
         }
+
+        impl std::fmt::Display for $enum {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
     };
 }
 
 codes! {
+    /// Every `error` code the relay answers with: stable, snake_case, for clients to branch
+    /// on (the `message` is for people). docs/openapi.json lists the same set in its
+    /// `Error` schema; a relay test holds the two together.
+    ErrorCode {
     // Requests the relay cannot read.
     /// The request is malformed in a way no other code names.
     BadRequest = "bad_request",
@@ -235,11 +249,54 @@ codes! {
     NetworkLeaseCap = "network_lease_cap",
     /// A validator rejected this upload; another validator must agree before it is rejected.
     SecondOpinion = "second_opinion",
+    }
 }
 
-impl std::fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+codes! {
+    /// Every `error` code a storage node answers with (docs/storage-node.md §2 lists the same
+    /// set with their statuses; a node test holds the two together). The relay reads them when
+    /// it places, audits and deletes shards.
+    NodeErrorCode {
+    /// 400: the id in the path is not 64 lower-case hex digits.
+    BadShardId = "bad_shard_id",
+    /// 400: the `PUT` body does not hash to the id.
+    WrongId = "wrong_id",
+    /// 400: a malformed `Range` header.
+    BadRange = "bad_range",
+    /// 400: a malformed proof query.
+    BadQuery = "bad_query",
+    /// 400: the body could not be read.
+    BadBody = "bad_body",
+    /// 408: the body took too long to arrive.
+    Timeout = "timeout",
+    /// 409: a signed `DELETE` already accepted, sent again.
+    Replayed = "replayed",
+    /// 411: a `PUT` without `Content-Length`.
+    LengthRequired = "length_required",
+    /// 401: the time or signature header is missing.
+    Unsigned = "unsigned",
+    /// 401: a header is malformed.
+    BadSignature = "bad_signature",
+    /// 401: the request's time is too far from the node's clock.
+    StaleRequest = "stale_request",
+    /// 403: signed, but not by the relay for this node, method, path and body.
+    Forbidden = "forbidden",
+    /// 404: the node does not hold the shard.
+    NotFound = "not_found",
+    /// 404: the node's copy was corrupt and has been dropped.
+    ShardCorrupt = "shard_corrupt",
+    /// 404: no such endpoint.
+    NoRoute = "no_route",
+    /// 413: the body is over the node's largest shard.
+    TooLarge = "too_large",
+    /// 416: the range is outside the shard.
+    RangeNotSatisfiable = "range_not_satisfiable",
+    /// 503: the node has not learned its relay's address yet.
+    RelayUnknown = "relay_unknown",
+    /// 507: the node is full.
+    InsufficientStorage = "insufficient_storage",
+    /// 500: anything else.
+    Internal = "internal",
     }
 }
 
@@ -257,5 +314,11 @@ mod tests {
             assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
         }
         assert_eq!(ErrorCode::parse("network"), None);
+        let mut seen = std::collections::HashSet::new();
+        for &code in NodeErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert_eq!(NodeErrorCode::parse(code.as_str()), Some(code));
+        }
     }
 }

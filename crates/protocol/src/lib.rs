@@ -20,7 +20,7 @@ mod upload;
 
 pub use campaign::{Aggregation, CampaignSpec, GoldenItem};
 pub use compute::{Capability, Prediction};
-pub use error::ErrorCode;
+pub use error::{ErrorCode, NodeErrorCode};
 pub use kind::Kind;
 pub use upload::{
     DEFAULT_MAX_BYTES, DEFAULT_MAX_SECONDS, DEFAULT_MIN_SECONDS, ImageType, MAX_PIXELS,
