@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use datahub_core::SecretKey;
-use datahub_relay::keyfile;
+use datahub_keyfile as keyfile;
 
 use crate::campaign;
 use crate::client::Relay;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use datahub_core::eth::{Address, U256};
+use datahub_keyfile as keyfile;
 use datahub_relay::chain::dev::{self, Anvil, Deployment};
-use datahub_relay::keyfile;
 use serde_json::{Value, json};
 
 use crate::client::Relay;

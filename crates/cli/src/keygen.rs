@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use datahub_core::{PublicKey, SecretKey};
-use datahub_relay::keyfile;
+use datahub_keyfile as keyfile;
 
 #[derive(clap::Args)]
 pub struct Args {

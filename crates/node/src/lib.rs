@@ -97,7 +97,7 @@ impl fmt::Display for NodeError {
             Self::Io { context, source } => write!(f, "{context}: {source}"),
             Self::BadKeyFile(path) => write!(
                 f,
-                "{} does not hold a node key (0x and 64 hex digits); move it away to make a new key",
+                "{} does not hold a node key (64 hex digits, 0x optional); move it away to make a new key",
                 path.display()
             ),
             Self::BadRelayUrl(url) => {

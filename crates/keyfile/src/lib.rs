@@ -1,6 +1,9 @@
-//! Key files: a secp256k1 secret key as 64 hex digits and a newline, readable by the owner
-//! only. A file that others can read is refused, not used: whoever else can read it can sign
-//! as the relay (or as its treasury).
+//! Key files: a secp256k1 secret key as 64 hex digits (`0x` optional) and a newline, readable by
+//! its owner only. One format and one set of rules for every key DataHub keeps on disk: the
+//! relay's and its treasury's, a storage node's, and the ones `datahub keygen` writes.
+//!
+//! A file that others can read is refused by [`load`], not used: whoever else can read it can
+//! sign as its owner (the relay, the treasury, a node that is paid).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -56,14 +59,25 @@ fn check_private(path: &Path, file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Reads the key at `path` (see [`load`]), or makes a new one there if there is no file.
+/// Reads the key at `path` (see [`load`]), or makes a new one there if there is no file. Two
+/// processes starting at once agree on one key: the second finds the first's file.
 pub fn load_or_create(path: &Path) -> std::io::Result<SecretKey> {
     match load(path) {
         Ok(key) => Ok(key),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = SecretKey::derive(&crate::clock::random::<32>());
-            write_new(path, &key)?;
-            Ok(key)
+            let mut entropy = zeroize::Zeroizing::new([0u8; 32]);
+            getrandom::fill(entropy.as_mut_slice()).map_err(|e| {
+                std::io::Error::other(format!("the operating system's randomness failed: {e}"))
+            })?;
+            let key = SecretKey::derive(&entropy);
+            match write_new(path, &key) {
+                Ok(()) => Ok(key),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load(path),
+                Err(e) => Err(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot write {}: {e}", path.display()),
+                )),
+            }
         }
         Err(e) => Err(e),
     }
@@ -76,6 +90,9 @@ pub fn parse(text: &str) -> Result<SecretKey, String> {
     let bytes = zeroize::Zeroizing::new(
         hex::decode(hex_text).map_err(|_| "not a hex secret key".to_owned())?,
     );
+    if bytes.len() != 32 {
+        return Err(format!("{} bytes, not 32", bytes.len()));
+    }
     SecretKey::from_bytes(&bytes).map_err(|e| e.to_string())
 }
 
@@ -107,6 +124,22 @@ mod tests {
         assert!(err.contains("no such key file"), "{err}");
         let made = load_or_create(&path).unwrap();
         assert_eq!(load(&path).unwrap().to_bytes(), made.to_bytes());
+    }
+
+    #[test]
+    fn text_with_or_without_0x_parses_and_nothing_else_does() {
+        let key = SecretKey::derive(&[7; 32]);
+        let digits = hex::encode(key.to_bytes().as_slice());
+        for text in [
+            digits.clone(),
+            format!("0x{digits}\n"),
+            format!("  {digits}\n\n"),
+        ] {
+            assert_eq!(parse(&text).unwrap().address(), key.address());
+        }
+        for text in ["", "0x", "hello", &digits[..62], &format!("{digits}00")] {
+            assert!(parse(text).is_err(), "{text:?}");
+        }
     }
 
     #[cfg(unix)]
