@@ -95,6 +95,7 @@ async function connect() {
     $("main").hidden = false;
     for (const select of [$("deposit-token"), document.querySelector("[name=token]")]) {
       select.replaceChildren(...Object.keys(chain.tokens).map((t) => new Option(t, t)));
+      if (chain.tokens.USDT) select.value = "USDT";
     }
     document.body.dataset.signedIn = "true";
     say(`signed in as ${session.wallet} on ${chain.name}`);
@@ -139,6 +140,7 @@ async function deposit(event) {
   event.preventDefault();
   const button = $("deposit");
   button.disabled = true;
+  say("preparing the deposit…");
   try {
     const token = $("deposit-token").value;
     const info = state.chain.tokens[token];
@@ -246,18 +248,30 @@ function itemsFrom(name, textIn) {
   const [header, ...rows] = parseCsv(textIn);
   if (!header) throw new Error(`${name} is empty`);
   const columns = header.map((h) => h.trim().toLowerCase());
-  const unknown = columns.filter((c) => !ITEM_FIELDS.includes(c));
-  if (unknown.length) throw new Error(`${name}: unknown column ${unknown.join(", ")}; use ${ITEM_FIELDS.join(", ")}`);
+  const unknown = columns.filter((c) => !ITEM_FIELDS.includes(c) && c !== "golden");
+  if (unknown.length) throw new Error(`${name}: unknown column ${unknown.join(", ")}; use ${ITEM_FIELDS.join(", ")} or golden`);
   return checkItems(rows.map((r, i) => {
     if (r.length !== columns.length) throw new Error(`${name}: line ${i + 2} has ${r.length} fields, the header ${columns.length}`);
-    return Object.fromEntries(columns.map((c, j) => [c, r[j]]).filter(([, v]) => v !== ""));
+    const fields = Object.fromEntries(columns.map((c, j) => [c, r[j]]).filter(([, v]) => v !== ""));
+    const { golden, ...item } = fields;
+    // A golden item's known answer, as a label (or a verdict): made into the kind's answer
+    // when the campaign's type is known (formSpec).
+    return golden === undefined ? item : { item, golden };
   }), "line");
+}
+
+/** A golden answer given as one label, in the answer format of `kind`. */
+function goldenAnswer(kind, label) {
+  const found = reviewChoices(kind, [label]).find(([l]) => l === label);
+  if (!found) throw new Error(`the golden answer ${JSON.stringify(label)} is not one of the campaign's choices`);
+  return found[1];
 }
 
 function checkItems(items, what) {
   if (!Array.isArray(items) || !items.length) throw new Error("no items in the file");
-  items.forEach((item, i) => {
-    if (!item || typeof item !== "object" || Array.isArray(item)) throw new Error(`${what} ${i + 1} is not an object`);
+  items.forEach((entry, i) => {
+    if (!entry || typeof entry !== "object" || Array.isArray(entry)) throw new Error(`${what} ${i + 1} is not an object`);
+    const item = entry.item && typeof entry.item === "object" ? entry.item : entry;
     if (!ITEM_FIELDS.some((f) => typeof item[f] === "string" && item[f] !== "")) {
       throw new Error(`${what} ${i + 1} needs text, image_url, claim, prompt or object`);
     }
@@ -269,7 +283,8 @@ async function readItemsFile() {
   const file = $("items-file").files[0];
   try {
     state.items = file ? itemsFrom(file.name, await file.text()) : [];
-    $("items-summary").textContent = file ? `${state.items.length} items from ${file.name}` : "";
+    const golden = state.items.filter((e) => e.item).length;
+    $("items-summary").textContent = file ? `${state.items.length - golden} items and ${golden} golden items from ${file.name}` : "";
   } catch (err) {
     state.items = [];
     say(`the items file cannot be used: ${plain(err)}`, true);
@@ -280,14 +295,25 @@ function formSpec() {
   const form = $("create-form");
   const v = (name) => form.elements[name].value.trim();
   const lines = v("lines").split(/\r?\n/).map((l) => l.trim()).filter(Boolean).map((text) => ({ text }));
-  const items = state.items.length ? state.items : lines;
-  if (!items.length) throw new Error("add items: a CSV or JSONL file, or one text a line");
+  const all = state.items.length ? state.items : lines;
+  if (!all.length) throw new Error("add items: a CSV or JSONL file, or one text a line");
+  const kind = v("kind");
+  const labels = v("labels").split(",").map((l) => l.trim()).filter(Boolean);
+  const items = all.filter((e) => !e.item);
+  const golden = all.filter((e) => e.item).map((e) => ({
+    item: e.item,
+    answer: typeof e.golden === "string" ? goldenAnswer(kind, e.golden) : e.answer,
+  }));
+  if (!items.length) throw new Error("every item is golden: add items whose answer is not known");
+  const share = v("golden_share");
   return {
+    ...(share ? { golden_share: Number(share) } : {}),
+    golden,
     id: v("id"),
-    kind: v("kind"),
+    kind,
     title: v("title"),
     instructions: v("instructions"),
-    labels: v("labels").split(",").map((l) => l.trim()).filter(Boolean),
+    labels,
     items,
     reward: v("reward"),
     token: v("token"),
@@ -351,11 +377,13 @@ function showPreview() {
     say(`nothing to preview: ${plain(err)}`, true);
     return;
   }
-  state.previewAt = Math.min(Math.max(state.previewAt, 0), spec.items.length - 1);
-  const item = spec.items[state.previewAt];
+  // Golden items look like any other to contributors: the preview shows them in turn.
+  const all = [...spec.items, ...spec.golden.map((g) => g.item)];
+  state.previewAt = Math.min(Math.max(state.previewAt, 0), all.length - 1);
+  const item = all[state.previewAt];
   $("preview-desktop").replaceChildren(taskView(spec, item));
   $("preview-phone").replaceChildren(taskView(spec, item));
-  $("preview-at").textContent = `item ${state.previewAt + 1} of ${spec.items.length}`;
+  $("preview-at").textContent = `item ${state.previewAt + 1} of ${all.length}`;
   $("preview-area").hidden = false;
 }
 
