@@ -120,6 +120,10 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
 
     const response = await page.goto(`${net.origin}/console`);
     assert.ok(response.ok(), "/console answers (a redirect to /console/)");
+    // The console holds a wallet connection as the mini-app does: the same policy, no framing.
+    const miniApp = await fetch(`${net.origin}/`);
+    assert.equal(response.headers()["content-security-policy"], miniApp.headers.get("content-security-policy"));
+    assert.equal(response.headers()["x-frame-options"], "DENY");
     await page.waitForSelector("body[data-ready=true]");
     await page.click("#connect");
     await page.waitForSelector("body[data-signed-in=true]");

@@ -482,10 +482,11 @@ function drawReview(review) {
     li.append(text("strong", `item ${entry.index}: ${item.claim ?? item.text ?? item.prompt ?? item.image_url ?? ""}`));
     const tally = {};
     for (const a of entry.answers) {
-      const key = JSON.stringify(a.answer);
+      const key = flatLabel(a.answer) || "(none)";
       tally[key] = (tally[key] ?? 0) + 1;
     }
-    li.append(text("p", `decided ${JSON.stringify(entry.answer)} at ${Math.round(entry.confidence * 100)}% · answers: ${Object.entries(tally).map(([k, n]) => `${k} ×${n}`).join(", ")}`, "c-muted"));
+    const given = Object.entries(tally).map(([k, n]) => `${k} ×${n}`).join(", ");
+    li.append(text("p", `decided “${flatLabel(entry.answer) || "(none)"}” at ${Math.round(entry.confidence * 100)}% confidence · answers given: ${given}`, "c-muted"));
     const row = el("div", "c-row");
     for (const [label, answer] of reviewChoices(review.kind, review.labels)) {
       const b = text("button", `Set “${label}”`);
@@ -601,7 +602,9 @@ function bars(title, values, labels, cls = "c-bar") {
   values.forEach((v, i) => {
     const h = (v / max) * (bottom - PAD.top);
     const x = PAD.left + i * width;
-    const bar = svg("rect", { x: x + width * 0.1, y: bottom - h, width: Math.max(width * 0.8, 1), height: h, class: cls });
+    // A few buckets make wide bars: keep them bar-like, centred in their slot.
+    const w = Math.min(Math.max(width * 0.8, 1), 48);
+    const bar = svg("rect", { x: x + (width - w) / 2, y: bottom - h, width: w, height: h, class: cls });
     bar.append(svg("title", {}, `${labels[i]}: ${v}`));
     s.append(bar);
     if (i % every === 0) s.append(svg("text", { x: x + width / 2, y: H - 12, "text-anchor": "middle", class: "c-axis" }, labels[i]));
@@ -623,7 +626,7 @@ function drawCharts(stats) {
   // Budget left over time: a line over the same buckets.
   const budget = stats.budget_over_time.slice(-60).map((b) => Number(b.left));
   const max = niceMax([...budget, Number(stats.budget)]);
-  const line = frame(`Budget left (${stats.token})`, max, (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(2)));
+  const line = frame(`Budget not yet paid out (${stats.token})`, max, (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(2)));
   const step = (W - PAD.left - PAD.right) / Math.max(budget.length - 1, 1);
   const points = budget.map((v, i) => `${PAD.left + i * step},${line.bottom - (v / max) * (line.bottom - PAD.top)}`);
   if (points.length === 1) points.push(points[0].replace(/^[^,]+/, String(W - PAD.right)));
