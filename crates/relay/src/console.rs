@@ -18,7 +18,10 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::spec::{CampaignSpec, Settings, check_answer};
 use crate::{AppState, clock, ledger, params};
 
-/// Bucket widths a time series may use, shortest first: a minute to a day.
+/// The widest bucket: a week.
+const WIDEST_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Bucket widths a time series may use, shortest first: a minute to a week.
 const BUCKETS_MS: [i64; 7] = [
     60_000,
     300_000,
@@ -26,7 +29,7 @@ const BUCKETS_MS: [i64; 7] = [
     3_600_000,
     6 * 3_600_000,
     24 * 3_600_000,
-    7 * 24 * 3_600_000,
+    WIDEST_MS,
 ];
 
 /// The most buckets a time series has: enough for a chart, few enough for a phone.
@@ -71,7 +74,7 @@ fn bucket_ms(from: i64, to: i64) -> i64 {
         .iter()
         .copied()
         .find(|b| span / b < MAX_BUCKETS)
-        .unwrap_or(BUCKETS_MS[BUCKETS_MS.len() - 1])
+        .unwrap_or(WIDEST_MS)
 }
 
 /// `(bucket, value)` rows of a `GROUP BY 1` query, as a map.
@@ -290,13 +293,12 @@ pub async fn review_answer(
     Path((id, index)): Path<(String, String)>,
     requester: Requester,
 ) -> ApiResult<Json<Json_>> {
-    let index: i64 = index
-        .parse()
-        .ok()
-        .filter(|i| *i >= 0)
-        .ok_or_else(|| {
-            ApiError::bad_request(ErrorCode::BadId, "the item index must be a whole number from 0")
-        })?;
+    let index: i64 = index.parse().ok().filter(|i| *i >= 0).ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::BadId,
+            "the item index must be a whole number from 0",
+        )
+    })?;
     let body: ReviewAnswer = requester.json()?;
     let owner = db_address(&requester.signer);
     let body = relay

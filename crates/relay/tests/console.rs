@@ -49,7 +49,13 @@ both!(a_wallet_session_runs_its_campaign_and_only_its_own, |net| {
     let id = format!("console-{}", unique().replace('_', "-"));
     let requester = Worker::sign_in(&net, &format!("requester {id}")).await;
     let (status, _) = net
-        .grant(&requester.address(), CHAIN, "USDT", "5", &format!("fund-{id}"))
+        .grant(
+            &requester.address(),
+            CHAIN,
+            "USDT",
+            "5",
+            &format!("fund-{id}"),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let mut spec = campaign_spec(&id, &requester.wallet, 3, 3, "1");
