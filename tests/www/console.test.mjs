@@ -139,6 +139,12 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     await page.fill("[name=budget]", "5");
     await page.fill("[name=overlap]", "3");
     await page.fill("[name=golden_share]", "0.3");
+    // A file the console cannot use is refused before anything is sent, saying why.
+    await page.setInputFiles("#items-file", { name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from("claim,colour\r\nThe sky is green,green\r\n") });
+    await page.waitForSelector("#status[data-kind=error]");
+    assert.match(await page.textContent("#status"), /bad\.csv: unknown column colour/);
+    await page.setInputFiles("#items-file", { name: "short.csv", mimeType: "text/csv", buffer: Buffer.from("claim,text\r\nonly one field\r\n") });
+    await page.waitForFunction(() => /line 2 has 1 fields, the header 2/.test(document.getElementById("status").textContent));
     await page.setInputFiles("#items-file", { name: "claims.csv", mimeType: "text/csv", buffer: Buffer.from(CSV) });
     await page.waitForFunction(() => document.getElementById("items-summary").textContent.includes("6 items and 2 golden"));
     await page.click("#preview");
@@ -241,6 +247,18 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     page.once("dialog", (d) => d.accept());
     await page.click("#close");
     await page.waitForSelector("#campaign-panel[data-status=closed]");
+
+    // The session revoked (as a sign-out on another tab does): the console says so in plain
+    // words and offers to connect again.
+    const bearer = await new Promise((resolve) => {
+      page.once("request", (r) => resolve(r.headers().authorization));
+      // Any request the console makes carries it: the charts' next refresh, or this one.
+      page.evaluate(() => document.getElementById("export-jsonl").click());
+    });
+    const signout = await fetch(`${net.origin}/v1/auth/signout`, { method: "POST", headers: { authorization: bearer } });
+    assert.equal(signout.status, 200);
+    await page.waitForFunction(() => /signed out; sign in again: connect your wallet again/.test(document.getElementById("status").textContent), null, { timeout: 10_000 });
+    assert.equal(await page.isVisible("#connect"), true);
     assert.deepEqual(page.errors, []);
     console.log(`console end to end: ${answered} answers, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {

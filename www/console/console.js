@@ -55,8 +55,17 @@ async function api(method, path, body) {
   } catch {
     // Not JSON: reported below as it is.
   }
+  if (response.status === 401) {
+    // Expired, signed out elsewhere, or never valid: only a new sign-in helps.
+    clearInterval(state.timer);
+    $("connect").hidden = false;
+    $("connect").disabled = false;
+    document.body.dataset.signedIn = "false";
+  }
   if (!response.ok) {
-    const error = new Error(json?.message ?? `the relay answered ${response.status}`);
+    const error = new Error(response.status === 401
+      ? `${json?.message ?? "not signed in"}: connect your wallet again`
+      : json?.message ?? `the relay answered ${response.status}`);
     error.relay = json?.error ?? "http";
     error.status = response.status;
     throw error;
