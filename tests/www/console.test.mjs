@@ -226,6 +226,14 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     await page.waitForFunction((i) => /set to true/.test(document.getElementById("status").textContent)
       && !document.querySelector(`#review li[data-index="${i}"]`), index);
     await page.locator("#campaign-panel").screenshot({ path: join(shots, "reviewed.png") });
+    // The same at a phone's width: the charts stack, nothing runs off the side.
+    await page.setViewportSize({ width: 390, height: 844 });
+    const wide = await page.evaluate(() => [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > 391 && e.getClientRects().length)
+      .map((e) => `${e.tagName}#${e.id}.${e.className?.baseVal ?? e.className} ${Math.round(e.getBoundingClientRect().right)}`));
+    assert.deepEqual(wide, [], "no sideways scrolling on a phone");
+    await page.screenshot({ path: join(shots, "phone.png"), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     // The export: JSONL in the CLI's record shape, the reviewed item with its new answer.
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-jsonl")]);

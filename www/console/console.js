@@ -451,6 +451,8 @@ async function refresh() {
   $("close").disabled = summary.status === "closed";
   drawCharts(stats);
   drawReview(review);
+  // The list's progress counts follow too.
+  await showCampaigns();
 }
 
 async function setStatus(status) {
