@@ -13,13 +13,18 @@ use serde_json::{Value, json};
 /// A session of `label`'s wallet granted for `campaigns` only.
 async fn scoped_session(net: &Net, label: &str, campaigns: Vec<String>) -> String {
     let wallet = key(&format!("wallet {label}"));
-    let session_key = key(&format!("session {label}"));
+    session_of(net, &wallet, CampaignScope::Only(campaigns)).await
+}
+
+/// A session of `wallet` granted for `scope`: its bearer token.
+async fn session_of(net: &Net, wallet: &datahub_core::SecretKey, scope: CampaignScope) -> String {
+    let session_key = key(&format!("session of {}", wallet.public_key().address()));
     let (_, nonce) = net.post("/v1/auth/nonce", None, &json!({})).await;
     let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
     let grant = SessionGrant {
         key: session_key.public_key().address(),
         expires: Timestamp::from_unix_millis(now.unix_millis() + 3_600_000),
-        campaigns: CampaignScope::Only(campaigns),
+        campaigns: scope,
         reward_cap: U256::from_u64(1_000_000_000),
     };
     let message = grant
@@ -251,4 +256,27 @@ both!(an_item_still_collecting_answers_cannot_be_reviewed, |net| {
     assert_eq!(stats["items"]["pending"], 1, "{stats}");
     assert_eq!(stats["items"]["open"], 1, "{stats}");
     assert_eq!(stats["golden"]["accuracy"], Value::Null);
+});
+
+both!(a_wallet_session_speaks_for_a_requester_only, |net| {
+    // An operator's wallet signed in (say, to try the mini-app): its bearer token is not an
+    // operator's signature, so it grants nothing.
+    let token = session_of(&net, &operator(), CampaignScope::Any).await;
+    let grant = json!({
+        "request_id": format!("t-{}", unique().replace('_', "-")),
+        "requester": operator().public_key().address().to_checksum(),
+        "chain_id": CHAIN,
+        "token": "USDT",
+        "amount": "1000",
+    });
+    let (status, body) = net.post("/v1/treasury/grants", Some(&token), &grant).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "not_signed");
+    // Its funds, as a requester's, it may read.
+    let (status, body) = net.get("/v1/funds", Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A token that is not a session is refused, not read as an unsigned request.
+    let (status, body) = net.get("/v1/funds", Some("dh_not-a-token")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "unknown_session");
 });
