@@ -38,7 +38,7 @@ async fn session_of(net: &Net, wallet: &datahub_core::SecretKey, scope: Campaign
             None,
         )
         .to_string();
-    let signature = personal::sign_message(&wallet, message.as_bytes());
+    let signature = personal::sign_message(wallet, message.as_bytes());
     let (status, body) = net
         .post(
             "/v1/auth/session",
