@@ -249,6 +249,8 @@ codes! {
     NetworkLeaseCap = "network_lease_cap",
     /// A validator rejected this upload; another validator must agree before it is rejected.
     SecondOpinion = "second_opinion",
+    /// 409: the item is still collecting answers; only a decided item can be reviewed.
+    ItemUndecided = "item_undecided",
     }
 }
 

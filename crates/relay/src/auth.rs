@@ -499,3 +499,55 @@ impl Signed {
         Ok(Self { signer, body })
     }
 }
+
+/// A requester's request: signed by the requester's key (`x-datahub-time`,
+/// `x-datahub-signature`, as the CLI sends), or carrying the bearer token of a session the
+/// requester's wallet signed in (the console in the browser, which holds no key of the
+/// requester's: one wallet signature grants the session, as it does for contributors).
+///
+/// A session counts only if it was granted for every campaign: a session scoped to some
+/// campaigns was asked for to work on them, and does not speak for the wallet as a requester.
+pub struct Requester {
+    /// The requester: the signer, or the session's wallet.
+    pub signer: Address,
+    /// The body, exactly as received.
+    pub body: Bytes,
+}
+
+impl Requester {
+    /// The body as JSON of type `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            ApiError::unprocessable(ErrorCode::InvalidBody, format!("invalid JSON body: {e}"))
+        })
+    }
+}
+
+impl FromRequest<AppState> for Requester {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, relay: &AppState) -> Result<Self, Response> {
+        if !request.headers().contains_key(AUTHORIZATION) {
+            let Signed { signer, body } = Signed::from_request(request, relay).await?;
+            return Ok(Self { signer, body });
+        }
+        let (mut parts, body) = request.into_parts();
+        // Reads the session (refusing one signed out, expired or unknown) and counts the
+        // request against the wallet's rate limit.
+        let Contributor(info) = Contributor::from_request_parts(&mut parts, relay).await?;
+        if info.session.grant.campaigns != CampaignScope::Any {
+            return Err(ApiError::forbidden(
+                ErrorCode::CampaignNotInSession,
+                "this session was granted for some campaigns only; sign in again for all campaigns to act as their requester",
+            )
+            .into_response());
+        }
+        let body = Bytes::from_request(Request::from_parts(parts, body), relay)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            signer: info.session.wallet,
+            body,
+        })
+    }
+}

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value as Json_;
 
-use crate::auth::{Signed, db_address};
+use crate::auth::{Requester, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer, kind};
@@ -28,7 +28,7 @@ pub use crate::spec::{
 /// conflict.
 pub async fn create(
     State(relay): State<AppState>,
-    signed: Signed,
+    signed: Requester,
 ) -> ApiResult<(StatusCode, Json<Json_>)> {
     let spec: CampaignSpec = signed.json()?;
     let (reward, budget) = spec.validate_for(&relay.config)?;
@@ -411,7 +411,7 @@ struct StatusChange {
 pub async fn set_status(
     State(relay): State<AppState>,
     Path(id): Path<String>,
-    signed: Signed,
+    signed: Requester,
 ) -> ApiResult<Json<Json_>> {
     let change: StatusChange = signed.json()?;
     let target = change.status;

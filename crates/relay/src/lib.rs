@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod chain;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod earnings;
 pub mod error;
@@ -176,6 +177,12 @@ impl Relay {
             .route("/v1/campaigns/{id}/next", post(tasks::next))
             .route("/v1/campaigns/{id}/quality", get(quality::report))
             .route("/v1/campaigns/{id}/results", get(quality::results))
+            .route("/v1/campaigns/{id}/stats", get(console::stats))
+            .route("/v1/campaigns/{id}/review", get(console::review_list))
+            .route(
+                "/v1/campaigns/{id}/items/{index}/answer",
+                post(console::review_answer),
+            )
             .route("/v1/leases/{id}/skip", post(tasks::skip))
             .route("/v1/submissions", post(tasks::submit))
             .route("/v1/campaigns/{id}/verdicts", get(validation::list))

@@ -14,7 +14,7 @@ use datahub_core::eth::Address;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use crate::auth::{Signed, db_address};
+use crate::auth::{Requester, Signed, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer, kind};
@@ -172,7 +172,7 @@ pub async fn grant(
 
 /// `GET /v1/funds` (signed by the requester, empty body): the signer's funds per chain and
 /// token, what campaign budgets can be drawn from.
-pub async fn funds(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
+pub async fn funds(State(relay): State<AppState>, signed: Requester) -> ApiResult<Json<Json_>> {
     let owner = db_address(&signed.signer);
     let rows = relay
         .db

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use super::record::{RECORD_COLUMNS, Record};
-use crate::auth::{Signed, db_address};
+use crate::auth::{Requester, db_address};
 use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::spec::{CampaignSpec, Settings};
@@ -44,7 +44,7 @@ fn ratio(a: i64, b: i64) -> Json_ {
 pub async fn report(
     State(relay): State<AppState>,
     Path(id): Path<String>,
-    signed: Signed,
+    signed: Requester,
 ) -> ApiResult<Json<Json_>> {
     let owner = db_address(&signed.signer);
     let body = relay
@@ -134,7 +134,7 @@ pub async fn results(
     State(relay): State<AppState>,
     Path(id): Path<String>,
     query: Result<Query<ResultsQuery>, axum::extract::rejection::QueryRejection>,
-    signed: Signed,
+    signed: Requester,
 ) -> ApiResult<Json<Json_>> {
     let Query(query) =
         query.map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.body_text()))?;
