@@ -55,10 +55,22 @@ const SCHEMA: &str = "message datahub_record {
 /// The columns, in the schema's order (the dataset card and croissant.json list them).
 pub const COLUMNS: [(&str, &str, &str); 12] = [
     ("index", "sc:Integer", "the item's index in the campaign"),
-    ("item", "sc:Text", "the item as the campaign defined it (JSON)"),
+    (
+        "item",
+        "sc:Text",
+        "the item as the campaign defined it (JSON)",
+    ),
     ("answer", "sc:Text", "the aggregated answer (JSON)"),
-    ("label", "sc:Text", "the answer as text (labels joined with |)"),
-    ("confidence", "sc:Float", "how sure the aggregation is, 0 to 1"),
+    (
+        "label",
+        "sc:Text",
+        "the answer as text (labels joined with |)",
+    ),
+    (
+        "confidence",
+        "sc:Float",
+        "how sure the aggregation is, 0 to 1",
+    ),
     ("method", "sc:Text", "how the answer was aggregated"),
     (
         "contributor_ids",
@@ -67,8 +79,16 @@ pub const COLUMNS: [(&str, &str, &str); 12] = [
     ),
     ("object", "sc:Text", "the sealed upload's object id"),
     ("media", "sc:Text", "the decrypted upload's bytes"),
-    ("media_type", "sc:Text", "the upload's file extension (png, jpg, webp, wav)"),
-    ("verdict", "sc:Text", "the validator's signed verdict on the upload (JSON)"),
+    (
+        "media_type",
+        "sc:Text",
+        "the upload's file extension (png, jpg, webp, wav)",
+    ),
+    (
+        "verdict",
+        "sc:Text",
+        "the validator's signed verdict on the upload (JSON)",
+    ),
     (
         "predictions",
         "sc:Text",
@@ -516,7 +536,9 @@ impl ParquetShard {
         while let Some(mut column) = group.next_column()? {
             match n {
                 0 => {
-                    column.typed::<Int64Type>().write_batch(&c.index, None, None)?;
+                    column
+                        .typed::<Int64Type>()
+                        .write_batch(&c.index, None, None)?;
                 }
                 4 => {
                     column.typed::<DoubleType>().write_batch(
@@ -735,7 +757,10 @@ pub fn croissant(about: &About<'_>, hashes: &[(String, String)]) -> Value {
         "url": about.relay,
         "license": about.license,
         "creator": { "@type": "sc:Organization", "name": about.requester },
-        "datePublished": crate::client::now_ms() / 1000,
+        "datePublished": datahub_core::eth::Timestamp::from_unix_millis(crate::client::now_ms())
+            .to_string()
+            .get(..10)
+            .unwrap_or("1970-01-01"),
         "version": "1.0.0",
         "citeAs": format!("DataHub campaign {} exported from {}", about.campaign, about.relay),
         "rai:dataCollection": "Contributors answered tasks (or uploaded media) in the DataHub mini-app; every answer is signed by the contributor's session key and aggregated by the relay.",
@@ -787,4 +812,277 @@ pub fn write_hf_metadata(root: &Path, about: &About<'_>) -> Result<()> {
     let mut bytes = serde_json::to_vec_pretty(&croissant(about, &hashes))?;
     bytes.push(b'\n');
     std::fs::write(root.join("croissant.json"), bytes).context("cannot write croissant.json")
+}
+
+/// The Python script that loads an export with pyarrow, datasets, mlcroissant and webdataset
+/// (the unit tests and crates/cli/tests run it).
+pub const CHECK_PY: &str = include_str!("dataset/check.py");
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n not really a picture";
+
+    fn rows(n: u64) -> Vec<Row> {
+        (0..n)
+            .map(|i| Row {
+                index: i * 2 + 1,
+                item: json!({ "text": format!("item {i}, with \"quotes\" — ünïcödé") }),
+                answer: json!({ "labels": ["cat"] }),
+                label: "cat".into(),
+                confidence: (i % 3 != 0).then_some(0.5 + i as f64 / 100.0),
+                method: "majority".into(),
+                contributor_ids: (0..i % 3).map(|c| format!("{c:032x}")).collect(),
+                object: (i % 2 == 0).then(|| format!("{i:064x}")),
+                media: (i % 2 == 0).then(|| (PNG.to_vec(), "png".to_owned())),
+                verdict: (i % 2 == 0).then(|| json!({ "accept": true })),
+            })
+            .collect()
+    }
+
+    fn about<'a>(shards: &'a [Shard], rows: u64) -> About<'a> {
+        About {
+            campaign: "cats",
+            kind: "image_categorization",
+            title: "Cats: which?",
+            instructions: "Pick the animal.",
+            license: "cc-by-4.0",
+            relay: "http://127.0.0.1:1/",
+            requester: "0x00000000000000000000000000000000000000aa",
+            rows,
+            shards,
+        }
+    }
+
+    fn export(root: &Path, layout: Layout, rows: &[Row], shard_rows: u64) -> State {
+        let state = open_dir(root, layout, "cats").unwrap();
+        let mut writer = Writer::new(root, state, shard_rows);
+        for row in rows {
+            writer.push(row).unwrap();
+        }
+        let state = writer.finish().unwrap();
+        if layout == Layout::Hf {
+            write_hf_metadata(root, &about(&state.shards, state.rows())).unwrap();
+        }
+        state
+    }
+
+    fn data_files(root: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(root.join("data"))
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                (
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&path).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn an_interrupted_export_resumes_after_its_last_finished_shard() {
+        use std::os::unix::fs::MetadataExt as _;
+        for layout in [Layout::Hf, Layout::Webdataset] {
+            let rows = rows(10);
+            let tmp = tempfile::tempdir().unwrap();
+            let whole = tmp.path().join("whole");
+            let state = export(&whole, layout, &rows, 3);
+            assert_eq!(state.shards.len(), 4);
+            assert_eq!(state.rows(), 10);
+            assert!(!whole.join(STATE_FILE).exists());
+
+            // A run that dies in its third shard: two finished, one partial.
+            let cut = tmp.path().join("cut");
+            let mut writer = Writer::new(&cut, open_dir(&cut, layout, "cats").unwrap(), 3);
+            for row in rows.iter().take(7) {
+                writer.push(row).unwrap();
+            }
+            drop(writer);
+            let state = open_dir(&cut, layout, "cats").unwrap();
+            let kept: Vec<u64> = state
+                .shards
+                .iter()
+                .map(|s| std::fs::metadata(cut.join(&s.file)).unwrap().ino())
+                .collect();
+            assert_eq!(state.shards.len(), 2);
+            assert_eq!(state.resume_after(), Some(rows[5].index));
+            // The rows come again from the start (the relay may repeat a page): the finished
+            // shards' rows are skipped, the partial shard is written anew.
+            let mut writer = Writer::new(&cut, state, 3);
+            for row in &rows {
+                writer.push(row).unwrap();
+            }
+            let state = writer.finish().unwrap();
+            assert_eq!(state.rows(), 10);
+            assert_eq!(data_files(&cut), data_files(&whole), "{layout:?}");
+            for (shard, ino) in state.shards.iter().zip(kept) {
+                assert_eq!(std::fs::metadata(cut.join(&shard.file)).unwrap().ino(), ino);
+            }
+        }
+    }
+
+    #[test]
+    fn a_folder_that_is_not_this_unfinished_export_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        assert_eq!(
+            open_dir(dir, Layout::Hf, "cats").unwrap_err().to_string(),
+            format!(
+                "{} is not empty and holds no unfinished export: export into a new folder",
+                dir.display()
+            )
+        );
+        std::fs::remove_file(dir.join("notes.txt")).unwrap();
+        let mut writer = Writer::new(dir, open_dir(dir, Layout::Hf, "cats").unwrap(), 1);
+        writer.push(&rows(1)[0]).unwrap();
+        drop(writer);
+        let other = open_dir(dir, Layout::Webdataset, "cats").unwrap_err();
+        assert!(
+            other
+                .to_string()
+                .contains("holds an unfinished Hf export of campaign \"cats\""),
+            "{other}"
+        );
+        assert!(open_dir(dir, Layout::Hf, "dogs").is_err());
+        std::fs::write(dir.join(STATE_FILE), "{").unwrap();
+        assert!(
+            open_dir(dir, Layout::Hf, "cats")
+                .unwrap_err()
+                .to_string()
+                .contains("is damaged")
+        );
+        std::fs::write(dir.join("manifest.json"), "{}").unwrap();
+        assert!(
+            open_dir(dir, Layout::Hf, "cats")
+                .unwrap_err()
+                .to_string()
+                .contains("holds a finished export")
+        );
+    }
+
+    #[test]
+    fn contributor_ids_are_stable_per_campaign_and_unlinkable_across() {
+        let secret = [7u8; 32];
+        let a = "0x00000000000000000000000000000000000000Cc";
+        let cats = pseudonym_key(&secret, "cats");
+        assert_eq!(
+            contributor_id(&cats, a),
+            contributor_id(&cats, &a.to_lowercase())
+        );
+        assert_eq!(contributor_id(&cats, a).len(), 32);
+        assert_ne!(
+            contributor_id(&cats, a),
+            contributor_id(&pseudonym_key(&secret, "dogs"), a)
+        );
+        assert_ne!(
+            contributor_id(&cats, a),
+            contributor_id(&pseudonym_key(&[8; 32], "cats"), a)
+        );
+        // Without the key, the id is not the address's plain hash.
+        let plain = blake3::hash(a.to_lowercase().as_bytes()).to_hex();
+        assert_ne!(contributor_id(&cats, a), plain.get(..32).unwrap());
+    }
+
+    /// A Python with the loaders (`DATAHUB_COCO_PYTHON`, the test venv), or `None` outside CI
+    /// when there is none.
+    pub fn loaders_python() -> Option<String> {
+        let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
+        let has = std::process::Command::new(&python)
+            .args(["-c", "import pyarrow, datasets, mlcroissant, webdataset"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !has {
+            assert!(
+                std::env::var("DATAHUB_COCO_PYTHON").is_err(),
+                "DATAHUB_COCO_PYTHON={python} lacks pyarrow, datasets, mlcroissant or webdataset (cargo xtask setup installs them)"
+            );
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but no python with the dataset loaders was given (DATAHUB_COCO_PYTHON)"
+            );
+            eprintln!(
+                "no python with the dataset loaders: set DATAHUB_COCO_PYTHON to the test venv"
+            );
+            return None;
+        }
+        Some(python)
+    }
+
+    pub fn run_check(python: &str, root: &Path, layout: &str) -> Value {
+        let out = std::process::Command::new(python)
+            .args(["-c", CHECK_PY])
+            .arg(root)
+            .arg(layout)
+            .env("HF_DATASETS_OFFLINE", "1")
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    #[test]
+    fn the_loaders_ai_teams_use_read_both_layouts() {
+        let Some(python) = loaders_python() else {
+            return;
+        };
+        let rows = rows(5);
+        let tmp = tempfile::tempdir().unwrap();
+        let hf = tmp.path().join("hf");
+        export(&hf, Layout::Hf, &rows, 2);
+        let report = run_check(&python, &hf, "hf");
+        let names: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+        assert_eq!(report["pyarrow"]["columns"], json!(names));
+        assert_eq!(
+            report["pyarrow"]["types"]["contributor_ids"],
+            "list<element: string not null>"
+        );
+        assert_eq!(report["pyarrow"]["types"]["media"], "binary");
+        assert_eq!(report["datasets"]["rows"], 5);
+        assert_eq!(report["croissant"]["records"], 5);
+        assert_eq!(report["croissant"]["rai"], true);
+        assert_eq!(report["card"]["license"], "cc-by-4.0");
+        assert_eq!(report["card"]["size_categories"], json!(["n<1K"]));
+        for (row, seen) in rows.iter().zip(report["rows"].as_array().unwrap()) {
+            assert_eq!(seen["index"], row.index);
+            assert_eq!(
+                serde_json::from_str::<Value>(seen["item"].as_str().unwrap()).unwrap(),
+                row.item
+            );
+            assert_eq!(seen["confidence"], json!(row.confidence));
+            assert_eq!(seen["contributor_ids"], json!(row.contributor_ids));
+            assert_eq!(seen["object"], json!(row.object));
+            assert_eq!(
+                seen["media"],
+                json!(row.media.as_ref().map(|m| hex::encode(&m.0)))
+            );
+            assert_eq!(seen["predictions"], "[]");
+        }
+        let wds = tmp.path().join("wds");
+        export(&wds, Layout::Webdataset, &rows, 2);
+        let report = run_check(&python, &wds, "webdataset");
+        let samples = report["webdataset"].as_array().unwrap();
+        assert_eq!(samples.len(), 5);
+        for (row, seen) in rows.iter().zip(samples) {
+            assert_eq!(seen["index"], row.index);
+            assert_eq!(
+                seen["record"]["contributor_ids"],
+                json!(row.contributor_ids)
+            );
+            match &row.media {
+                Some((bytes, _)) => assert_eq!(seen["bytes"]["png"], bytes.len()),
+                None => assert_eq!(seen["media"], json!([])),
+            }
+        }
+    }
 }

@@ -297,7 +297,9 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
             )?;
             "annotations.json"
         }
-        Format::Hf | Format::Webdataset => bail!("the dataset layouts are written by export_dataset"),
+        Format::Hf | Format::Webdataset => {
+            bail!("the dataset layouts are written by export_dataset")
+        }
     };
     let manifest = build_manifest(
         &args.out,
@@ -392,7 +394,9 @@ async fn export_dataset(
     let state = writer.finish()?;
     match std::fs::remove_dir_all(&scratch) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(anyhow::Error::new(e).context(format!("cannot remove {}", scratch.display())));
+            return Err(
+                anyhow::Error::new(e).context(format!("cannot remove {}", scratch.display()))
+            );
         }
         _ => {}
     }
@@ -405,9 +409,17 @@ async fn export_dataset(
             &dataset::About {
                 campaign: id,
                 kind,
-                title: if text("title").is_empty() { id } else { text("title") },
+                title: if text("title").is_empty() {
+                    id
+                } else {
+                    text("title")
+                },
                 instructions: text("instructions"),
-                license: if text("license").is_empty() { "other" } else { text("license") },
+                license: if text("license").is_empty() {
+                    "other"
+                } else {
+                    text("license")
+                },
                 relay: relay.base().as_str(),
                 requester: &signer,
                 rows,
