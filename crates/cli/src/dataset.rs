@@ -814,14 +814,89 @@ pub fn write_hf_metadata(root: &Path, about: &About<'_>) -> Result<()> {
     std::fs::write(root.join("croissant.json"), bytes).context("cannot write croissant.json")
 }
 
-/// The Python script that loads an export with pyarrow, datasets, mlcroissant and webdataset
-/// (the unit tests and crates/cli/tests run it).
-pub const CHECK_PY: &str = include_str!("dataset/check.py");
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Rows to write
+    #[arg(long, default_value_t = 100_000)]
+    rows: u64,
+    /// `hf` or `webdataset`
+    #[arg(long, default_value = "hf")]
+    layout: String,
+    /// Bytes of media in every other row
+    #[arg(long, default_value_t = 0)]
+    media_bytes: usize,
+    /// The folder to write (must be new or empty)
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// The peak resident memory of this process (`VmHWM`), in KiB.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `datahub campaign bench-export`: the shard writers alone (no relay, no network), on rows
+/// shaped like a categorization campaign's, so their memory and speed are measured apart from
+/// the relay's paging.
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    let layout = match args.layout.as_str() {
+        "hf" => Layout::Hf,
+        "webdataset" => Layout::Webdataset,
+        other => bail!("--layout {other:?}: use hf or webdataset"),
+    };
+    let state = open_dir(&args.out, layout, "bench")?;
+    let before = peak_rss_kib();
+    let started = std::time::Instant::now();
+    let mut writer = Writer::new(&args.out, state, 10_000);
+    let key = pseudonym_key(&[1; 32], "bench");
+    for i in 0..args.rows {
+        let row = Row {
+            index: i,
+            item: json!({ "image_url": format!("https://example.org/pictures/{i}.jpg") }),
+            answer: json!({ "labels": [["cat", "dog", "bird"][(i % 3) as usize]] }),
+            label: ["cat", "dog", "bird"][(i % 3) as usize].into(),
+            confidence: Some((i % 100) as f64 / 100.0),
+            method: "dawid_skene".into(),
+            contributor_ids: (0..3)
+                .map(|c| contributor_id(&key, &format!("0x{:040x}", i * 7 + c)))
+                .collect(),
+            object: None,
+            media: (args.media_bytes > 0 && i % 2 == 0)
+                .then(|| (vec![(i % 251) as u8; args.media_bytes], "bin".to_owned())),
+            verdict: None,
+        };
+        writer.push(&row)?;
+    }
+    let state = writer.finish()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut bytes = 0;
+    for shard in &state.shards {
+        bytes += std::fs::metadata(args.out.join(&shard.file))?.len();
+    }
+    println!(
+        "{} rows as {:?} in {:.2} s: {:.0} rows/s, {} shard(s), {:.1} MiB written, peak RSS {} KiB (before writing: {} KiB)",
+        state.rows(),
+        layout,
+        seconds,
+        state.rows() as f64 / seconds.max(1e-9),
+        state.shards.len(),
+        bytes as f64 / 1_048_576.0,
+        peak_rss_kib().map_or_else(|| "?".into(), |k| k.to_string()),
+        before.map_or_else(|| "?".into(), |k| k.to_string()),
+    );
+    Ok(())
+}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    /// The Python script that loads an export with pyarrow, datasets, mlcroissant and
+    /// webdataset (crates/cli/tests/validation.rs runs it too).
+    const CHECK_PY: &str = include_str!("dataset/check.py");
 
     const PNG: &[u8] = b"\x89PNG\r\n\x1a\n not really a picture";
 

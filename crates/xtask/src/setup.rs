@@ -237,11 +237,21 @@ fn coco_python() -> Result<()> {
             .arg(venv.to_string_lossy().as_ref())
             .run()?;
     }
-    println!("installing {} into {}", VENV_PACKAGES.join(" "), venv.display());
+    println!(
+        "installing {} into {}",
+        VENV_PACKAGES.join(" "),
+        venv.display()
+    );
     // `python -m pip`, not `bin/pip`: a venv copied from another checkout keeps a pip script
     // whose first line names the other checkout's python.
     Cmd::new(python.to_string_lossy().as_ref())
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ])
         .args(VENV_PACKAGES)
         .run()?;
     if !has_all() {
