@@ -852,11 +852,16 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let mut writer = Writer::new(&args.out, state, 10_000);
     let key = pseudonym_key(&[1; 32], "bench");
     for i in 0..args.rows {
+        let name = match i % 3 {
+            0 => "cat",
+            1 => "dog",
+            _ => "bird",
+        };
         let row = Row {
             index: i,
             item: json!({ "image_url": format!("https://example.org/pictures/{i}.jpg") }),
-            answer: json!({ "labels": [["cat", "dog", "bird"][(i % 3) as usize]] }),
-            label: ["cat", "dog", "bird"][(i % 3) as usize].into(),
+            answer: json!({ "labels": [name] }),
+            label: name.into(),
             confidence: Some((i % 100) as f64 / 100.0),
             method: "dawid_skene".into(),
             contributor_ids: (0..3)
