@@ -140,6 +140,9 @@ struct ResultsPage {
     #[serde(default)]
     labels: Vec<String>,
     records: Vec<RawRecord>,
+    /// Records left out because their contributors withdrew consent (campaign-wide).
+    #[serde(default)]
+    withdrawn: u64,
     next: Option<u64>,
 }
 
@@ -203,6 +206,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         })
         .unwrap_or_default();
     let mut after: Option<u64> = None;
+    let mut withdrawn;
     loop {
         let path = match after {
             Some(a) => format!("v1/campaigns/{id}/results?after={a}&limit=1000"),
@@ -226,6 +230,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         if !page.labels.is_empty() {
             labels = page.labels;
         }
+        withdrawn = page.withdrawn;
         bar.inc(page.records.len() as u64);
         if bar.position() > bar.length().unwrap_or(0) {
             bar.set_length(bar.position());
@@ -308,6 +313,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         relay.base().as_str(),
         &key,
         records.len(),
+        withdrawn,
     )?;
     let signer = key.public_key().address();
     write_file(&args.out.join("manifest.json"), &manifest)?;
@@ -348,8 +354,10 @@ async fn export_dataset(
     let scratch = args.out.join(".objects.partial");
     let mut writer = dataset::Writer::new(&args.out, state, args.shard_rows);
     let bar = progress::count("records", field(summary, "items").as_u64().unwrap_or(0));
+    let mut withdrawn;
     loop {
         let page = results_page(relay, key, audience, id, kind, after).await?;
+        withdrawn = page.withdrawn;
         for r in page.records {
             let object = r
                 .object
@@ -434,6 +442,7 @@ async fn export_dataset(
         relay.base().as_str(),
         key,
         usize::try_from(rows).unwrap_or(usize::MAX),
+        withdrawn,
     )?;
     write_file(&args.out.join("manifest.json"), &manifest)?;
     let signature = personal::sign_message(key, &manifest);
@@ -926,6 +935,7 @@ fn build_manifest(
     relay: &str,
     key: &SecretKey,
     records: usize,
+    withdrawn: u64,
 ) -> Result<Vec<u8>> {
     let mut files = Vec::new();
     for path in list_files(dir)? {
@@ -940,6 +950,10 @@ fn build_manifest(
         "requester": key.public_key().address().to_checksum(),
         "created_at": Timestamp::from_unix_millis(crate::client::now_ms()).to_string(),
         "records": records,
+        "withdrawn": {
+            "records": withdrawn,
+            "reason": "left out: their contributors withdrew consent for future releases",
+        },
         "files": files,
     });
     let mut bytes = serde_json::to_vec_pretty(&manifest)?;
@@ -1373,7 +1387,8 @@ print(json.dumps(dict(images=len(gt.getImgIds()), categories=len(gt.getCatIds())
         std::fs::write(root.join("objects/a.png"), b"\x89PNG fake").unwrap();
         let key = SecretKey::derive(&[9; 32]);
         let sign = |root: &Path| {
-            let manifest = build_manifest(root, "c", "image_upload", "http://r/", &key, 3).unwrap();
+            let manifest =
+                build_manifest(root, "c", "image_upload", "http://r/", &key, 3, 0).unwrap();
             std::fs::write(root.join("manifest.json"), &manifest).unwrap();
             let signature = personal::sign_message(&key, &manifest);
             std::fs::write(

@@ -671,6 +671,82 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         "error: hf holds a finished export: export into a new folder\n"
     );
 
+    // The contributor withdraws consent for future releases: the next export leaves the upload
+    // out and its manifest says how many and why; what was exported before stays as it was.
+    let http = reqwest::Client::new();
+    let stranger = http
+        .post(format!("{url}/v1/me/consent/withdraw"))
+        .json(&json!({ "campaign": "street-photos" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 401);
+    let typo = contributor
+        .post(
+            "/v1/me/consent/withdraw",
+            &json!({ "campaign": "street-photoz" }),
+        )
+        .await;
+    assert_eq!(typo["error"], "no_campaign", "{typo}");
+    let odd = contributor
+        .post(
+            "/v1/me/consent/withdraw",
+            &json!({ "campaigns": ["street-photos"] }),
+        )
+        .await;
+    assert_eq!(odd["error"], "invalid_body", "{odd}");
+    let withdrawn = contributor
+        .post(
+            "/v1/me/consent/withdraw",
+            &json!({ "campaign": "street-photos" }),
+        )
+        .await;
+    assert_eq!(withdrawn["campaign"], "street-photos", "{withdrawn}");
+    assert_eq!(withdrawn["already"], false);
+    let again = contributor
+        .post(
+            "/v1/me/consent/withdraw",
+            &json!({ "campaign": "street-photos" }),
+        )
+        .await;
+    assert_eq!(again["already"], true);
+    assert_eq!(again["withdrawn_ms"], withdrawn["withdrawn_ms"]);
+    for format in ["jsonl", "hf"] {
+        let out = format!("{format}-after-withdrawal");
+        let summary = ok(
+            dir,
+            &[
+                "campaign",
+                "results",
+                "street-photos",
+                "--format",
+                format,
+                "-o",
+                &out,
+                "-k",
+                "requester.key",
+                "--relay",
+                &url,
+            ],
+        );
+        assert!(summary.starts_with("0 record(s)"), "{summary}");
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(&out).join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["records"], 0);
+        assert_eq!(manifest["withdrawn"]["records"], 1, "{manifest}");
+        assert!(
+            manifest["withdrawn"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("withdrew consent")
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("export/results.jsonl")).unwrap(),
+        text
+    );
+
     // Recordings: a spoken-length tone passes, silence and a too-short one do not.
     let voice = json!({
         "id": "voices",
