@@ -205,20 +205,21 @@ pub fn open_dir(dir: &Path, layout: Layout, campaign: &str) -> Result<State> {
         campaign: campaign.to_owned(),
         shards: Vec::new(),
     };
-    match std::fs::read_dir(dir) {
+    let empty = match std::fs::read_dir(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            return Ok(fresh);
+            true
         }
         Err(e) => {
             return Err(anyhow::Error::new(e).context(format!("cannot read {}", dir.display())));
         }
-        Ok(mut entries) => {
-            if entries.next().is_none() {
-                return Ok(fresh);
-            }
-        }
+        Ok(mut entries) => entries.next().is_none(),
+    };
+    if empty {
+        // Written before any shard, so a run that dies in its first shard can be resumed too.
+        save_state(dir, &fresh)?;
+        return Ok(fresh);
     }
     if dir.join("manifest.json").exists() {
         bail!(
@@ -260,6 +261,15 @@ pub fn open_dir(dir: &Path, layout: Layout, campaign: &str) -> Result<State> {
     Ok(state)
 }
 
+/// Replaces the state file in one rename, so it is never half written.
+fn save_state(root: &Path, state: &State) -> Result<()> {
+    let path = root.join(STATE_FILE);
+    let temporary = root.join(format!("{STATE_FILE}.partial"));
+    std::fs::write(&temporary, serde_json::to_vec_pretty(state)?)
+        .with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, &path).with_context(|| format!("cannot write {}", path.display()))
+}
+
 fn remove_partials(dir: &Path) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
@@ -287,6 +297,8 @@ struct OpenShard {
     rows: u64,
     bytes: u64,
     last_index: u64,
+    /// The rows of `last_index` before this one (an item's several uploads).
+    same_index: u64,
     sink: Sink,
 }
 
@@ -310,8 +322,25 @@ impl Writer {
             && self.open.is_none()
             && row.index <= after
         {
-            // The relay pages by index: a row at or before a finished shard's last is in it.
+            // Shards end between indexes, and the relay pages by index: a row at or before a
+            // finished shard's last index is in that shard.
             return Ok(());
+        }
+        if let Some(open) = &self.open {
+            if row.index < open.last_index {
+                bail!(
+                    "the relay's results are out of order: record {} after record {}",
+                    row.index,
+                    open.last_index
+                );
+            }
+            // A full shard closes only where the index changes: the records of one index
+            // (an item's several uploads) stay together, so resuming after an index is exact.
+            if (open.rows >= self.shard_rows || open.bytes >= SHARD_BYTES)
+                && row.index != open.last_index
+            {
+                self.close_shard()?;
+            }
         }
         let open = match &mut self.open {
             Some(open) => open,
@@ -333,20 +362,24 @@ impl Writer {
                     rows: 0,
                     bytes: 0,
                     last_index: row.index,
+                    same_index: 0,
                     sink,
                 })
             }
         };
+        let nth = if open.rows > 0 && row.index == open.last_index {
+            open.same_index + 1
+        } else {
+            0
+        };
         match &mut open.sink {
             Sink::Parquet(shard) => shard.push(row)?,
-            Sink::Tar(tar) => append_sample(tar, row)?,
+            Sink::Tar(tar) => append_sample(tar, row, nth)?,
         }
+        open.same_index = nth;
         open.rows += 1;
         open.bytes += row.payload() as u64;
         open.last_index = row.index;
-        if open.rows >= self.shard_rows || open.bytes >= SHARD_BYTES {
-            self.close_shard()?;
-        }
         Ok(())
     }
 
@@ -379,12 +412,7 @@ impl Writer {
     }
 
     fn save_state(&self) -> Result<()> {
-        let path = self.root.join(STATE_FILE);
-        let temporary = self.root.join(format!("{STATE_FILE}.partial"));
-        std::fs::write(&temporary, serde_json::to_vec_pretty(&self.state)?)
-            .with_context(|| format!("cannot write {}", temporary.display()))?;
-        std::fs::rename(&temporary, &path)
-            .with_context(|| format!("cannot write {}", path.display()))
+        save_state(&self.root, &self.state)
     }
 
     /// Closes the last shard and forgets the state: the export's rows are all written.
@@ -401,9 +429,10 @@ impl Writer {
 }
 
 /// A webdataset sample: `<key>.json` and, with media, `<key>.<ext>` (key = the zero-padded
-/// index, so samples sort in index order and the key has no dot).
-fn append_sample(tar: &mut tar::Builder<BufWriter<File>>, row: &Row) -> Result<()> {
-    let key = format!("{:012}", row.index);
+/// index and the row's place among that index's rows, so samples sort in order, keys are
+/// unique when an item has several uploads, and a key has no dot).
+fn append_sample(tar: &mut tar::Builder<BufWriter<File>>, row: &Row, nth: u64) -> Result<()> {
+    let key = format!("{:012}_{nth:03}", row.index);
     let mut entry = |name: String, bytes: &[u8]| -> Result<()> {
         let mut header = tar::Header::new_ustar();
         header.set_size(bytes.len() as u64);
@@ -1004,6 +1033,51 @@ mod tests {
                 assert_eq!(std::fs::metadata(cut.join(&shard.file)).unwrap().ino(), ino);
             }
         }
+    }
+
+    #[test]
+    fn an_items_uploads_stay_in_one_shard_so_a_resume_loses_none() {
+        // Three uploads of item 1, two of item 2, with shards of two rows.
+        let mut all = Vec::new();
+        for (index, n) in [(1u64, 3), (2, 2), (5, 1)] {
+            for i in 0..n {
+                let mut row = rows(1).remove(0);
+                row.index = index;
+                row.object = Some(format!("{index:032x}{i:032x}"));
+                all.push(row);
+            }
+        }
+        for layout in [Layout::Hf, Layout::Webdataset] {
+            let tmp = tempfile::tempdir().unwrap();
+            let whole = tmp.path().join("whole");
+            let state = export(&whole, layout, &all, 2);
+            let rows: Vec<u64> = state.shards.iter().map(|s| s.rows).collect();
+            assert_eq!(rows, [3, 2, 1], "{layout:?}");
+            let cut = tmp.path().join("cut");
+            let mut writer = Writer::new(&cut, open_dir(&cut, layout, "cats").unwrap(), 2);
+            for row in all.iter().take(4) {
+                writer.push(row).unwrap();
+            }
+            drop(writer);
+            let mut writer = Writer::new(&cut, open_dir(&cut, layout, "cats").unwrap(), 2);
+            for row in all.iter().filter(|r| r.index > 1) {
+                writer.push(row).unwrap();
+            }
+            assert_eq!(writer.finish().unwrap().rows(), 6);
+            assert_eq!(data_files(&cut), data_files(&whole), "{layout:?}");
+        }
+        // Out of order is refused, not written.
+        let tmp = tempfile::tempdir().unwrap();
+        let mut writer = Writer::new(
+            tmp.path(),
+            open_dir(tmp.path(), Layout::Hf, "cats").unwrap(),
+            9,
+        );
+        writer.push(&all[3]).unwrap();
+        assert_eq!(
+            writer.push(&all[0]).unwrap_err().to_string(),
+            "the relay's results are out of order: record 1 after record 2"
+        );
     }
 
     #[test]
