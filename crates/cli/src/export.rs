@@ -1,4 +1,4 @@
-//! The requester's export: `datahub campaign results ID --format jsonl|csv|coco -o DIR` and
+//! The requester's export: `datahub campaign results ID --format jsonl|csv|coco|hf|webdataset -o DIR` and
 //! `datahub campaign verify DIR`.
 //!
 //! `results` pages through `GET /v1/campaigns/{id}/results` (signed by the requester's key),
