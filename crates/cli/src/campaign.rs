@@ -33,6 +33,10 @@ pub enum Command {
     Results(crate::export::ResultsArgs),
     /// Check an export folder against its signed manifest
     Verify(crate::export::VerifyArgs),
+    /// A benchmark, not a test: writes synthetic rows as an hf or webdataset export and reports
+    /// rows/s and peak memory
+    #[command(hide = true)]
+    BenchExport(crate::dataset::BenchArgs),
 }
 
 /// The requester key flag of the commands that change campaigns.
@@ -136,6 +140,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Close(args) => change(args, "closed").await,
         Command::Results(args) => crate::export::results(args).await,
         Command::Verify(args) => crate::export::verify_command(&args),
+        Command::BenchExport(args) => crate::dataset::bench(&args),
     }
 }
 

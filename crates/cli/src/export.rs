@@ -1,4 +1,4 @@
-//! The requester's export: `datahub campaign results ID --format jsonl|csv|coco -o DIR` and
+//! The requester's export: `datahub campaign results ID --format jsonl|csv|coco|hf|webdataset -o DIR` and
 //! `datahub campaign verify DIR`.
 //!
 //! `results` pages through `GET /v1/campaigns/{id}/results` (signed by the requester's key),
@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::client::{Relay, parse_object_id};
+use crate::dataset;
 use crate::object::{DEFAULT_RELAY, get};
 use crate::progress;
 use crate::validate::checks::Media;
@@ -45,6 +46,10 @@ pub enum Format {
     Csv,
     /// COCO (`annotations.json`), for image campaigns
     Coco,
+    /// The Hugging Face layout: Parquet shards, a dataset card and croissant.json
+    Hf,
+    /// WebDataset: tar shards of media and JSON, one sample per record
+    Webdataset,
 }
 
 #[derive(clap::Args)]
@@ -70,6 +75,9 @@ pub struct ResultsArgs {
     /// The relay's URL
     #[arg(long, value_name = "URL", env = "DATAHUB_RELAY", default_value = DEFAULT_RELAY)]
     relay: String,
+    /// Rows per shard (hf and webdataset; a shard also closes at 256 MiB)
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    shard_rows: u64,
 }
 
 #[derive(clap::Args)]
@@ -132,6 +140,9 @@ struct ResultsPage {
     #[serde(default)]
     labels: Vec<String>,
     records: Vec<RawRecord>,
+    /// Records left out because their contributors withdrew consent (campaign-wide).
+    #[serde(default)]
+    withdrawn: u64,
     next: Option<u64>,
 }
 
@@ -174,6 +185,14 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     {
         bail!("a {kind} campaign has no images: export it with --format jsonl or --format csv");
     }
+    let layout = match args.format {
+        Format::Hf => Some(dataset::Layout::Hf),
+        Format::Webdataset => Some(dataset::Layout::Webdataset),
+        _ => None,
+    };
+    if let Some(layout) = layout {
+        return export_dataset(&args, layout, &relay, &key, &audience, &summary, &kind).await;
+    }
     prepare_dir(&args.out)?;
     let bar = progress::count("records", field(&summary, "items").as_u64().unwrap_or(0));
     let mut raw = Vec::new();
@@ -187,6 +206,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         })
         .unwrap_or_default();
     let mut after: Option<u64> = None;
+    let mut withdrawn;
     loop {
         let path = match after {
             Some(a) => format!("v1/campaigns/{id}/results?after={a}&limit=1000"),
@@ -210,6 +230,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         if !page.labels.is_empty() {
             labels = page.labels;
         }
+        withdrawn = page.withdrawn;
         bar.inc(page.records.len() as u64);
         if bar.position() > bar.length().unwrap_or(0) {
             bar.set_length(bar.position());
@@ -281,6 +302,9 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
             )?;
             "annotations.json"
         }
+        Format::Hf | Format::Webdataset => {
+            bail!("the dataset layouts are written by export_dataset")
+        }
     };
     let manifest = build_manifest(
         &args.out,
@@ -289,6 +313,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         relay.base().as_str(),
         &key,
         records.len(),
+        withdrawn,
     )?;
     let signer = key.public_key().address();
     write_file(&args.out.join("manifest.json"), &manifest)?;
@@ -305,6 +330,187 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         signer.to_checksum()
     );
     Ok(())
+}
+
+/// `--format hf|webdataset`: pages through the results and writes each page's rows into shards
+/// as it comes, so memory holds a page and a row group, not the campaign (the verdicts, one per
+/// upload, are read first). A folder holding an unfinished export of the same campaign and
+/// format is resumed after its last finished shard.
+async fn export_dataset(
+    args: &ResultsArgs,
+    layout: dataset::Layout,
+    relay: &Relay,
+    key: &SecretKey,
+    audience: &Address,
+    summary: &Value,
+    kind: &str,
+) -> Result<()> {
+    let id = &args.id;
+    let state = dataset::open_dir(&args.out, layout, id)?;
+    let resumed = state.shards.len();
+    let mut after = state.resume_after();
+    let pseudonyms = dataset::pseudonym_key(&key.to_bytes(), id);
+    let verdicts = verdicts(relay, key, audience, id).await;
+    let scratch = args.out.join(".objects.partial");
+    let mut writer = dataset::Writer::new(&args.out, state, args.shard_rows);
+    let bar = progress::count("records", field(summary, "items").as_u64().unwrap_or(0));
+    let mut withdrawn;
+    loop {
+        let page = results_page(relay, key, audience, id, kind, after).await?;
+        withdrawn = page.withdrawn;
+        for r in page.records {
+            let object = r
+                .object
+                .clone()
+                .or_else(|| field(&r.item, "object").as_str().map(str::to_owned));
+            let media = match &object {
+                Some(object) => Some(
+                    fetch_media(relay, key, object, &scratch)
+                        .await
+                        .with_context(|| format!("record {}: object {object}", r.index))?,
+                ),
+                None => None,
+            };
+            let row = dataset::Row {
+                index: r.index,
+                label: flat_label(&r.answer),
+                verdict: r.object.as_ref().and_then(|o| verdicts.get(o).cloned()),
+                contributor_ids: r
+                    .contributors
+                    .iter()
+                    .map(|a| dataset::contributor_id(&pseudonyms, a))
+                    .collect(),
+                object: r.object,
+                item: r.item,
+                answer: r.answer,
+                confidence: r.confidence,
+                method: r.method,
+                media,
+            };
+            writer.push(&row)?;
+            bar.inc(1);
+        }
+        if bar.position() > bar.length().unwrap_or(0) {
+            bar.set_length(bar.position());
+        }
+        match page.next {
+            Some(next) if after.is_none_or(|a| next > a) => after = Some(next),
+            _ => break,
+        }
+    }
+    bar.finish_and_clear();
+    let state = writer.finish()?;
+    match std::fs::remove_dir_all(&scratch) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(
+                anyhow::Error::new(e).context(format!("cannot remove {}", scratch.display()))
+            );
+        }
+        _ => {}
+    }
+    let rows = state.rows();
+    let signer = key.public_key().address().to_checksum();
+    if layout == dataset::Layout::Hf {
+        let text = |name: &str| field(summary, name).as_str().unwrap_or_default();
+        dataset::write_hf_metadata(
+            &args.out,
+            &dataset::About {
+                campaign: id,
+                kind,
+                title: if text("title").is_empty() {
+                    id
+                } else {
+                    text("title")
+                },
+                instructions: text("instructions"),
+                license: if text("license").is_empty() {
+                    "other"
+                } else {
+                    text("license")
+                },
+                relay: relay.base().as_str(),
+                requester: &signer,
+                rows,
+                shards: &state.shards,
+            },
+        )?;
+    }
+    let manifest = build_manifest(
+        &args.out,
+        id,
+        kind,
+        relay.base().as_str(),
+        key,
+        usize::try_from(rows).unwrap_or(usize::MAX),
+        withdrawn,
+    )?;
+    write_file(&args.out.join("manifest.json"), &manifest)?;
+    let signature = personal::sign_message(key, &manifest);
+    write_file(
+        &args.out.join("manifest.sig"),
+        format!("{}\n", signature.to_hex()).as_bytes(),
+    )?;
+    let resumed = if resumed > 0 {
+        format!(" ({resumed} shard(s) kept from the interrupted run)")
+    } else {
+        String::new()
+    };
+    println!(
+        "{rows} record(s) of campaign {id} in {}: {} shard(s) in data/{resumed}, manifest.json signed by {signer}",
+        args.out.display(),
+        state.shards.len(),
+    );
+    Ok(())
+}
+
+/// One page of results after `after`, checked to be of the campaign's kind.
+async fn results_page(
+    relay: &Relay,
+    key: &SecretKey,
+    audience: &Address,
+    id: &str,
+    kind: &str,
+    after: Option<u64>,
+) -> Result<ResultsPage> {
+    let path = match after {
+        Some(a) => format!("v1/campaigns/{id}/results?after={a}&limit=1000"),
+        None => format!("v1/campaigns/{id}/results?limit=1000"),
+    };
+    let body = relay
+        .send_signed(key, audience, Method::GET, &path, None)
+        .await
+        .map_err(|e| {
+            e.into_anyhow()
+                .context(format!("cannot read the results of {id:?}"))
+        })?;
+    let page: ResultsPage =
+        serde_json::from_slice(&body).context("the relay's results are not the expected JSON")?;
+    if !page.kind.is_empty() && page.kind != kind {
+        bail!(
+            "the relay's results are of a {} campaign, its summary says {kind}",
+            page.kind
+        );
+    }
+    Ok(page)
+}
+
+/// Fetches and opens `object` into `scratch`, and returns its bytes and extension (the file is
+/// removed: the bytes go into a shard).
+async fn fetch_media(
+    relay: &Relay,
+    key: &SecretKey,
+    object: &str,
+    scratch: &Path,
+) -> Result<(Vec<u8>, String)> {
+    let file = fetch_object(relay, key, object, scratch, scratch).await?;
+    let path = scratch.join(&file);
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    let extension = Path::new(&file)
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "bin".into());
+    Ok((bytes, extension))
 }
 
 /// The campaign's verdicts by object (empty, with a warning, when the relay has none to give).
@@ -729,6 +935,7 @@ fn build_manifest(
     relay: &str,
     key: &SecretKey,
     records: usize,
+    withdrawn: u64,
 ) -> Result<Vec<u8>> {
     let mut files = Vec::new();
     for path in list_files(dir)? {
@@ -743,6 +950,10 @@ fn build_manifest(
         "requester": key.public_key().address().to_checksum(),
         "created_at": Timestamp::from_unix_millis(crate::client::now_ms()).to_string(),
         "records": records,
+        "withdrawn": {
+            "records": withdrawn,
+            "reason": "left out: their contributors withdrew consent for future releases",
+        },
         "files": files,
     });
     let mut bytes = serde_json::to_vec_pretty(&manifest)?;
@@ -1176,7 +1387,8 @@ print(json.dumps(dict(images=len(gt.getImgIds()), categories=len(gt.getCatIds())
         std::fs::write(root.join("objects/a.png"), b"\x89PNG fake").unwrap();
         let key = SecretKey::derive(&[9; 32]);
         let sign = |root: &Path| {
-            let manifest = build_manifest(root, "c", "image_upload", "http://r/", &key, 3).unwrap();
+            let manifest =
+                build_manifest(root, "c", "image_upload", "http://r/", &key, 3, 0).unwrap();
             std::fs::write(root.join("manifest.json"), &manifest).unwrap();
             let signature = personal::sign_message(&key, &manifest);
             std::fs::write(

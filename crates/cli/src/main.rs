@@ -11,6 +11,7 @@ mod answer;
 mod audit;
 mod campaign;
 mod client;
+mod dataset;
 mod demo;
 mod dev;
 mod devchain;

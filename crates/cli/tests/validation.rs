@@ -19,6 +19,43 @@ use serde_json::{Value, json};
 
 use common::{Dev, datahub, ok, www};
 
+/// A Python with pyarrow, datasets, mlcroissant and webdataset (`DATAHUB_COCO_PYTHON`, the
+/// test venv `cargo xtask setup` makes); outside CI, `None` when there is none.
+fn loaders_python() -> Option<String> {
+    let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has = std::process::Command::new(&python)
+        .args(["-c", "import pyarrow, datasets, mlcroissant, webdataset"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        assert!(
+            std::env::var("DATAHUB_COCO_PYTHON").is_err() && std::env::var_os("CI").is_none(),
+            "{python} lacks the dataset loaders (cargo xtask setup installs them)"
+        );
+        eprintln!("no python with the dataset loaders: only the Rust checks ran");
+        return None;
+    }
+    Some(python)
+}
+
+/// What the loaders saw in an export (crates/cli/src/dataset/check.py).
+fn check_export(python: &str, root: &Path, layout: &str) -> Value {
+    let out = std::process::Command::new(python)
+        .args(["-c", include_str!("../src/dataset/check.py")])
+        .arg(root)
+        .arg(layout)
+        .env("HF_DATASETS_OFFLINE", "1")
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Makes a key with `datahub keygen`; the key.
 /// The seed of the test contributor's wallet.
 const CONTRIBUTOR_WALLET: [u8; 32] = [21; 32];
@@ -536,6 +573,178 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         csv.split("\r\n").filter(|l| !l.is_empty()).count(),
         2,
         "{csv}"
+    );
+
+    // The dataset layouts: the upload's bytes inside the shard, the contributor by a pseudonym
+    // only the requester's key links back, every file under the signed manifest, and the
+    // loaders AI teams use reading them.
+    let wallet = SecretKey::derive(&CONTRIBUTOR_WALLET)
+        .public_key()
+        .address()
+        .to_checksum();
+    let pseudonym = {
+        let mut key = blake3::Hasher::new_derive_key("datahub export contributor id v1");
+        key.update(&*requester.to_bytes());
+        key.update(b"street-photos");
+        let id = blake3::keyed_hash(key.finalize().as_bytes(), wallet.to_lowercase().as_bytes());
+        id.to_hex().get(..32).unwrap().to_owned()
+    };
+    let python = loaders_python();
+    for (format, shard) in [
+        ("hf", "data/train-00000.parquet"),
+        ("webdataset", "data/train-000000.tar"),
+    ] {
+        let summary = ok(
+            dir,
+            &[
+                "campaign",
+                "results",
+                "street-photos",
+                "--format",
+                format,
+                "-o",
+                format,
+                "-k",
+                "requester.key",
+                "--relay",
+                &url,
+            ],
+        );
+        assert!(
+            summary.starts_with(&format!(
+                "1 record(s) of campaign street-photos in {format}: 1 shard(s) in data/, manifest.json signed by"
+            )),
+            "{summary}"
+        );
+        assert!(dir.join(format).join(shard).is_file());
+        let verified = ok(dir, &["campaign", "verify", format]);
+        let files = if format == "hf" { 3 } else { 1 };
+        assert!(
+            verified.starts_with(&format!(
+                "ok: {files} file(s) in {format} match manifest.json"
+            )),
+            "{verified}"
+        );
+        let Some(python) = &python else { continue };
+        let report = check_export(python, &dir.join(format), format);
+        if format == "hf" {
+            let row = &report["rows"][0];
+            assert_eq!(row["object"], objects[0].as_str());
+            assert_eq!(row["media"], hex::encode(&valid));
+            assert_eq!(row["media_type"], "png");
+            assert_eq!(row["contributor_ids"], json!([pseudonym]));
+            let verdict: Value = serde_json::from_str(row["verdict"].as_str().unwrap()).unwrap();
+            assert_eq!(verdict["accept"], true);
+            assert_eq!(report["datasets"]["rows"], 1);
+            assert_eq!(report["croissant"]["records"], 1);
+            assert_eq!(report["card"]["task_categories"], json!(["image-to-text"]));
+        } else {
+            let sample = &report["webdataset"][0];
+            assert_eq!(sample["bytes"]["png"], valid.len());
+            assert_eq!(sample["record"]["contributor_ids"], json!([pseudonym]));
+        }
+        // Nothing in the files names the contributor's address.
+        for path in ["manifest.json", shard] {
+            let bytes = std::fs::read(dir.join(format).join(path)).unwrap();
+            let text = String::from_utf8_lossy(&bytes).to_lowercase();
+            assert!(!text.contains(&wallet.to_lowercase()[2..]), "{path}");
+        }
+    }
+    // A finished export is not written over.
+    assert_eq!(
+        common::fails(
+            dir,
+            &[
+                "campaign",
+                "results",
+                "street-photos",
+                "--format",
+                "hf",
+                "-o",
+                "hf",
+                "-k",
+                "requester.key",
+                "--relay",
+                &url,
+            ],
+        ),
+        "error: hf holds a finished export: export into a new folder\n"
+    );
+
+    // The contributor withdraws consent for future releases: the next export leaves the upload
+    // out and its manifest says how many and why; what was exported before stays as it was.
+    let http = reqwest::Client::new();
+    let stranger = http
+        .post(format!("{url}/v1/me/consent/withdraw"))
+        .json(&json!({ "campaign": "street-photos" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status(), 401);
+    let typo = contributor
+        .post(
+            "/v1/me/consent/withdraw",
+            &json!({ "campaign": "street-photoz" }),
+        )
+        .await;
+    assert_eq!(typo["error"], "no_campaign", "{typo}");
+    let odd = contributor
+        .post(
+            "/v1/me/consent/withdraw",
+            &json!({ "campaigns": ["street-photos"] }),
+        )
+        .await;
+    assert_eq!(odd["error"], "invalid_body", "{odd}");
+    let withdrawn = contributor
+        .post(
+            "/v1/me/consent/withdraw",
+            &json!({ "campaign": "street-photos" }),
+        )
+        .await;
+    assert_eq!(withdrawn["campaign"], "street-photos", "{withdrawn}");
+    assert_eq!(withdrawn["already"], false);
+    let again = contributor
+        .post(
+            "/v1/me/consent/withdraw",
+            &json!({ "campaign": "street-photos" }),
+        )
+        .await;
+    assert_eq!(again["already"], true);
+    assert_eq!(again["withdrawn_ms"], withdrawn["withdrawn_ms"]);
+    for format in ["jsonl", "hf"] {
+        let out = format!("{format}-after-withdrawal");
+        let summary = ok(
+            dir,
+            &[
+                "campaign",
+                "results",
+                "street-photos",
+                "--format",
+                format,
+                "-o",
+                &out,
+                "-k",
+                "requester.key",
+                "--relay",
+                &url,
+            ],
+        );
+        assert!(summary.starts_with("0 record(s)"), "{summary}");
+        let manifest: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(&out).join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["records"], 0);
+        assert_eq!(manifest["withdrawn"]["records"], 1, "{manifest}");
+        assert!(
+            manifest["withdrawn"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("withdrew consent")
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("export/results.jsonl")).unwrap(),
+        text
     );
 
     // Recordings: a spoken-length tone passes, silence and a too-short one do not.

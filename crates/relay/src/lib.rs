@@ -11,6 +11,7 @@ pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod consent;
 pub mod db;
 pub mod earnings;
 pub mod error;
@@ -193,6 +194,7 @@ impl Relay {
             )
             .route("/v1/me/balances", get(rewards::balances))
             .route("/v1/me/history", get(rewards::history))
+            .route("/v1/me/consent/withdraw", post(consent::withdraw))
             .route("/v1/claims", get(rewards::vouchers).post(rewards::claim))
             .route("/v1/claims/{id}", get(rewards::voucher))
             .route("/v1/treasury/grants", post(treasury::grant))

@@ -29,6 +29,84 @@ async fn signed_get(net: &Net, key: &SecretKey, path: &str) -> (StatusCode, Valu
     net.call(request).await
 }
 
+both!(
+    a_withdrawal_of_consent_leaves_the_contributions_out_of_the_results,
+    |net| {
+        let owner = key("owner");
+        let spec = campaign_spec("consent", &owner, 2, 2, "10");
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut workers = Vec::new();
+        for i in 0..2 {
+            workers.push(Worker::sign_in(&net, &format!("c{i}")).await);
+        }
+        for _ in 0..2 {
+            for w in &mut workers {
+                let (status, task) = w.next(&net, "consent").await;
+                assert_eq!(status, StatusCode::OK, "{task}");
+                let body = w.submission(
+                    &net,
+                    "consent",
+                    task["lease"].as_str().unwrap(),
+                    &verdict("true"),
+                );
+                let (status, outcome) = w.submit(&net, &body).await;
+                assert_eq!(status, StatusCode::OK, "{outcome}");
+            }
+        }
+        let path = "/v1/campaigns/consent/results";
+        let (_, page) = signed_get(&net, &owner, path).await;
+        assert_eq!(page["records"].as_array().unwrap().len(), 2, "{page}");
+        assert_eq!(page["withdrawn"], 0);
+        let withdraw = "/v1/me/consent/withdraw";
+        let token = Some(workers[0].token.as_str());
+        let (status, _) = net
+            .post(withdraw, None, &json!({ "campaign": "consent" }))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, body) = net
+            .post(withdraw, token, &json!({ "campaign": "nope" }))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("no_campaign"))
+        );
+        let (status, body) = net.post(withdraw, token, &json!({ "campaign": 7 })).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body")),
+            "{body}"
+        );
+        let (status, body) = net
+            .post(withdraw, token, &json!({ "campaign": "consent" }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["already"], false);
+        // Every item had one of its answers: both are left out, and counted.
+        let (_, page) = signed_get(&net, &owner, path).await;
+        assert_eq!(page["records"], json!([]), "{page}");
+        assert_eq!(page["withdrawn"], 2);
+        // A withdrawal from every campaign, by the other one: the same two items, counted once.
+        let (status, body) = net
+            .post(withdraw, Some(&workers[1].token), &json!({}))
+            .await;
+        assert_eq!(
+            (status, &body["campaign"]),
+            (StatusCode::OK, &Value::Null),
+            "{body}"
+        );
+        let (_, page) = signed_get(&net, &owner, &format!("{path}?after=0")).await;
+        assert_eq!(page["withdrawn"], 2);
+        let (status, body) = net
+            .post(withdraw, token, &json!({ "campaign": "consent" }))
+            .await;
+        assert_eq!(
+            (status, body["already"].as_bool()),
+            (StatusCode::OK, Some(true))
+        );
+    }
+);
+
 both!(results_list_accepted_items_in_order, |net| {
     let owner = key("owner");
     // Four items, three answers each, no golden; the aggregate decides at three answers.

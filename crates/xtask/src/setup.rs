@@ -193,18 +193,31 @@ fn postgresql() -> Result<()> {
     })
 }
 
-/// A Python with pycocotools (a venv under target/), so the COCO export is checked by the COCO
-/// project's own loader and evaluator (`DATAHUB_COCO_PYTHON`, set by test-native).
+/// The Python packages of the test venv, pinned: pycocotools checks the COCO export; pyarrow,
+/// datasets, mlcroissant and webdataset load the dataset exports (`--format hf|webdataset`).
+const VENV_PACKAGES: [&str; 5] = [
+    "pycocotools==2.0.11",
+    "pyarrow==26.0.1",
+    "datasets==5.2.0",
+    "mlcroissant==1.1.1",
+    "webdataset==1.0.2",
+];
+/// What the venv must import for the packages above to count as installed.
+const VENV_IMPORTS: &str = "import pycocotools, pyarrow, datasets, mlcroissant, webdataset";
+
+/// A Python with the loaders AI teams use (a venv under target/), so the exports are checked by
+/// the COCO project's own evaluator and the Hugging Face, Croissant and WebDataset loaders
+/// (`DATAHUB_COCO_PYTHON`, set by test-native). A venv that lacks a package gets it added.
 fn coco_python() -> Result<()> {
     let python = coco_python_path();
-    let has_coco = || {
+    let has_all = || {
         Cmd::new(python.to_string_lossy().as_ref())
-            .args(["-c", "import pycocotools"])
+            .args(["-c", VENV_IMPORTS])
             .probe()
             .is_some()
     };
-    if has_coco() {
-        println!("ok: pycocotools in {}", python.display());
+    if has_all() {
+        println!("ok: {} in {}", VENV_PACKAGES.join(" "), python.display());
         return Ok(());
     }
     debian("python3-venv", &["python3-venv"], || {
@@ -217,25 +230,33 @@ fn coco_python() -> Result<()> {
         .parent()
         .and_then(Path::parent)
         .context("the venv's folder")?;
+    if !python.is_file() {
+        println!("the test venv is missing: making {}", venv.display());
+        Cmd::new("python3")
+            .args(["-m", "venv"])
+            .arg(venv.to_string_lossy().as_ref())
+            .run()?;
+    }
     println!(
-        "pycocotools is missing: making {} and installing it",
+        "installing {} into {}",
+        VENV_PACKAGES.join(" "),
         venv.display()
     );
-    Cmd::new("python3")
-        .args(["-m", "venv"])
-        .arg(venv.to_string_lossy().as_ref())
-        .run()?;
-    Cmd::new(venv.join("bin/pip").to_string_lossy().as_ref())
+    // `python -m pip`, not `bin/pip`: a venv copied from another checkout keeps a pip script
+    // whose first line names the other checkout's python.
+    Cmd::new(python.to_string_lossy().as_ref())
         .args([
+            "-m",
+            "pip",
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            "pycocotools",
         ])
+        .args(VENV_PACKAGES)
         .run()?;
-    if !has_coco() {
+    if !has_all() {
         bail!(
-            "installed pycocotools but {} cannot import it",
+            "installed the test venv's packages but {} cannot import them",
             python.display()
         );
     }

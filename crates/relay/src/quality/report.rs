@@ -11,7 +11,7 @@ use crate::auth::{Requester, db_address};
 use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::spec::{CampaignSpec, Settings};
-use crate::{AppState, params};
+use crate::{AppState, consent, params};
 
 /// The owner of campaign `id`, checked against the signer of `signed`.
 fn check_owner(conn: &mut dyn Conn, id: &str, signer: &str) -> ApiResult<Row> {
@@ -156,14 +156,14 @@ pub async fn results(
             let more;
             if spec.kind.is_upload() {
                 let idxs = conn.query(
-                    "SELECT DISTINCT idx FROM submissions WHERE campaign = $1 AND status = 'accepted' AND idx > $2 ORDER BY idx LIMIT $3",
+                    &format!("SELECT DISTINCT idx FROM submissions s WHERE campaign = $1 AND status = 'accepted' AND idx > $2 AND NOT {} ORDER BY idx LIMIT $3", consent::withdrawn("s.worker", "s.campaign")),
                     params![id.clone(), after, limit + 1],
                 )?;
                 more = idxs.len() > usize::try_from(limit).unwrap_or(usize::MAX);
                 for r in idxs.iter().take(usize::try_from(limit).unwrap_or(0)) {
                     let idx = r.int(0)?;
                     let uploads = conn.query(
-                        "SELECT i.payload, s.answer, s.worker, s.manifest FROM submissions s JOIN items i ON i.campaign = s.campaign AND i.idx = s.idx WHERE s.campaign = $1 AND s.idx = $2 AND s.status = 'accepted' ORDER BY s.created_ms",
+                        &format!("SELECT i.payload, s.answer, s.worker, s.manifest FROM submissions s JOIN items i ON i.campaign = s.campaign AND i.idx = s.idx WHERE s.campaign = $1 AND s.idx = $2 AND s.status = 'accepted' AND NOT {} ORDER BY s.created_ms", consent::withdrawn("s.worker", "s.campaign")),
                         params![id.clone(), idx],
                     )?;
                     for u in &uploads {
@@ -180,7 +180,7 @@ pub async fn results(
                 }
             } else {
                 let items = conn.query(
-                    "SELECT idx, payload, answer, confidence, method FROM items WHERE campaign = $1 AND golden IS NULL AND resolved = 1 AND idx > $2 ORDER BY idx LIMIT $3",
+                    &format!("SELECT idx, payload, answer, confidence, method FROM items WHERE campaign = $1 AND golden IS NULL AND resolved = 1 AND idx > $2 AND NOT EXISTS (SELECT 1 FROM submissions s WHERE s.campaign = items.campaign AND s.idx = items.idx AND s.status = 'accepted' AND {}) ORDER BY idx LIMIT $3", consent::withdrawn("s.worker", "s.campaign")),
                     params![id.clone(), after, limit + 1],
                 )?;
                 more = items.len() > usize::try_from(limit).unwrap_or(usize::MAX);
@@ -207,6 +207,21 @@ pub async fn results(
                     }));
                 }
             }
+            // Campaign-wide, on every page: an export resumed mid-way still reports it.
+            let withdrawn = if spec.kind.is_upload() {
+                conn.query_opt(
+                    &format!("SELECT COUNT(*) FROM submissions s WHERE campaign = $1 AND status = 'accepted' AND {}", consent::withdrawn("s.worker", "s.campaign")),
+                    params![id.clone()],
+                )?
+            } else {
+                conn.query_opt(
+                    &format!("SELECT COUNT(*) FROM items WHERE campaign = $1 AND golden IS NULL AND resolved = 1 AND EXISTS (SELECT 1 FROM submissions s WHERE s.campaign = items.campaign AND s.idx = items.idx AND s.status = 'accepted' AND {})", consent::withdrawn("s.worker", "s.campaign")),
+                    params![id.clone()],
+                )?
+            }
+            .map(|r| r.int(0))
+            .transpose()?
+            .unwrap_or(0);
             let next = if more {
                 records.last().and_then(|r| r.get("index")).cloned().unwrap_or(Json_::Null)
             } else {
@@ -217,6 +232,7 @@ pub async fn results(
                 "kind": spec.kind,
                 "labels": spec.labels,
                 "records": records,
+                "withdrawn": withdrawn,
                 "next": next,
             }))
         })
