@@ -131,14 +131,11 @@ impl AcceptRule {
         let label_ok = self.labels.is_empty() || self.labels.contains(&prediction.label);
         label_ok
             && self.scores.iter().all(|bound| {
-                prediction
-                    .scores
-                    .get(&bound.name)
-                    .is_some_and(|s| {
-                        s.is_finite()
-                            && bound.min.is_none_or(|min| *s >= min)
-                            && bound.max.is_none_or(|max| *s <= max)
-                    })
+                prediction.scores.get(&bound.name).is_some_and(|s| {
+                    s.is_finite()
+                        && bound.min.is_none_or(|min| *s >= min)
+                        && bound.max.is_none_or(|max| *s <= max)
+                })
             })
     }
 }
@@ -159,8 +156,7 @@ impl Prediction {
     /// output): a label of 1 to 64 characters without control characters, at most 32 scores
     /// named by 1 to 64 of `a-z 0-9 _ -`, each a finite number. The message names the field.
     pub fn check(&self) -> Result<(), String> {
-        if self.label.is_empty() || self.label.len() > 64 || self.label.contains(char::is_control)
-        {
+        if self.label.is_empty() || self.label.len() > 64 || self.label.contains(char::is_control) {
             return Err("label: 1 to 64 characters, none of them a control character".into());
         }
         if self.scores.len() > 32 {
@@ -168,7 +164,9 @@ impl Prediction {
         }
         for (name, score) in &self.scores {
             if !is_word(name, 64) {
-                return Err(format!("scores: name {name:?} must be 1 to 64 of a-z, 0-9, _ and -"));
+                return Err(format!(
+                    "scores: name {name:?} must be 1 to 64 of a-z, 0-9, _ and -"
+                ));
             }
             if !score.is_finite() {
                 return Err(format!("scores.{name}: a finite number"));
@@ -200,7 +198,12 @@ impl ComputeSpec {
         if self.accept.labels.len() > 64 || self.accept.scores.len() > 32 {
             return Err("compute.accept: at most 64 labels and 32 score bounds".into());
         }
-        if self.accept.labels.iter().any(|l| l.is_empty() || l.len() > 64) {
+        if self
+            .accept
+            .labels
+            .iter()
+            .any(|l| l.is_empty() || l.len() > 64)
+        {
             return Err("compute.accept.labels: each 1 to 64 characters".into());
         }
         for (i, bound) in self.accept.scores.iter().enumerate() {
@@ -210,7 +213,9 @@ impl ComputeSpec {
                 ));
             }
             let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
-            if (bound.min.is_none() && bound.max.is_none()) || !finite(bound.min) || !finite(bound.max)
+            if (bound.min.is_none() && bound.max.is_none())
+                || !finite(bound.min)
+                || !finite(bound.max)
             {
                 return Err(format!(
                     "compute.accept.scores[{i}]: give min, max or both, as finite numbers"
@@ -223,7 +228,9 @@ impl ComputeSpec {
             }
         }
         if self.golden.len() > MAX_COMPUTE_GOLDEN {
-            return Err(format!("compute.golden: at most {MAX_COMPUTE_GOLDEN} objects"));
+            return Err(format!(
+                "compute.golden: at most {MAX_COMPUTE_GOLDEN} objects"
+            ));
         }
         for (i, golden) in self.golden.iter().enumerate() {
             if !is_hex64(&golden.object) {
@@ -310,7 +317,10 @@ mod tests {
             (|s| s.k = 4, "compute.k"),
             (|s| s.n = 17, "compute.n"),
             (|s| s.tolerance = f64::INFINITY, "compute.tolerance"),
-            (|s| s.accept.scores[0].min = None, "compute.accept.scores[0]"),
+            (
+                |s| s.accept.scores[0].min = None,
+                "compute.accept.scores[0]",
+            ),
             (|s| s.golden_share = Some(1.5), "compute.golden_share"),
             (
                 |s| {

@@ -21,8 +21,8 @@ mod upload;
 
 pub use campaign::{Aggregation, CampaignSpec, GoldenItem};
 pub use compute::{
-    AcceptRule, Capability, ComputeSpec, GoldenJob, MAX_COMPUTE_GOLDEN, MAX_COMPUTE_NODES, Prediction,
-    ScoreBound,
+    AcceptRule, Capability, ComputeSpec, GoldenJob, MAX_COMPUTE_GOLDEN, MAX_COMPUTE_NODES,
+    Prediction, ScoreBound,
 };
 pub use error::ErrorCode;
 pub use kind::Kind;

@@ -159,6 +159,7 @@ impl SpecRules for CampaignSpec {
             }
         }
         validators::check(self)?;
+        crate::compute::check_spec(self)?;
         self.storage_budget_units()?;
         Ok((reward, budget))
     }
