@@ -261,6 +261,7 @@ impl ComputeSpec {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::type_complexity)]
 mod tests {
     use super::*;
 

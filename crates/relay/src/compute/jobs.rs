@@ -13,12 +13,11 @@ use serde_json::{Value as Json_, json};
 use super::fees::Payer;
 use super::judge::{Judgement, judge};
 use super::nodes::check_admitted;
-use super::spec::fee_units;
 use super::trust::{MIN_NODE_TRUST, node_trust};
 use crate::auth::{Signed, db_address};
 use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::spec::{CampaignSpec, SpecRules};
+use crate::spec::{CampaignSpec, SpecRules, fee_units};
 use crate::{AppState, clock, params};
 
 /// How long a node holds a job unless it asks for another time.

@@ -69,7 +69,10 @@ mod tests {
         let speech = p("speech", 0.6);
         let close = p("speech", 0.605);
         let silence = p("silence", 0.0);
-        assert_eq!(judge(&[speech.clone()], 2, 3, 2, 0.01), Judgement::Wait);
+        assert_eq!(
+            judge(std::slice::from_ref(&speech), 2, 3, 2, 0.01),
+            Judgement::Wait
+        );
         assert_eq!(
             judge(&[speech.clone(), close.clone()], 2, 3, 2, 0.01),
             Judgement::Decided {

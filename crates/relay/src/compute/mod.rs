@@ -24,9 +24,7 @@ mod fees;
 pub mod jobs;
 mod judge;
 pub mod nodes;
-mod spec;
 mod trust;
 
 pub use judge::{Judgement, judge};
-pub use spec::{check_spec, summary};
 pub use trust::{MIN_NODE_TRUST, node_trust};

@@ -4,12 +4,12 @@
 use datahub_protocol::CampaignSpec;
 use serde_json::{Value as Json_, json};
 
+use super::invalid;
 use crate::error::ApiResult;
 use crate::ledger::parse_amount;
-use crate::spec::invalid;
 
 /// Checks `spec.compute` (nothing when unset).
-pub fn check_spec(spec: &CampaignSpec) -> ApiResult<()> {
+pub fn check_compute(spec: &CampaignSpec) -> ApiResult<()> {
     let Some(compute) = &spec.compute else {
         return Ok(());
     };
@@ -30,7 +30,7 @@ pub fn check_spec(spec: &CampaignSpec) -> ApiResult<()> {
 }
 
 /// The fee per node and job in ledger units.
-pub(super) fn fee_units(compute: &datahub_protocol::ComputeSpec) -> ApiResult<i64> {
+pub fn fee_units(compute: &datahub_protocol::ComputeSpec) -> ApiResult<i64> {
     parse_amount(&compute.fee)
         .filter(|fee| *fee > 0)
         .ok_or_else(|| invalid("compute.fee: a positive token amount with at most 6 decimals"))
@@ -38,7 +38,7 @@ pub(super) fn fee_units(compute: &datahub_protocol::ComputeSpec) -> ApiResult<i6
 
 /// What the campaign's summary shows of its compute job: everything but the golden objects
 /// (shown, they would tell nodes which jobs test them).
-pub fn summary(spec: &CampaignSpec) -> Json_ {
+pub fn compute_summary(spec: &CampaignSpec) -> Json_ {
     match &spec.compute {
         None => Json_::Null,
         Some(c) => json!({
