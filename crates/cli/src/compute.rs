@@ -56,10 +56,10 @@ pub async fn run_node(args: Args, models: Vec<Box<dyn Model>>) -> Result<()> {
     let relay = Relay::new(&args.relay)?;
     let audience = relay.address().await?;
     let capabilities: Vec<_> = models.iter().map(|m| m.capability()).collect();
-    let mut registration = json!({ "capabilities": capabilities });
-    if let Some(payout) = &args.payout {
-        registration["payout"] = json!(payout);
-    }
+    let registration = match &args.payout {
+        Some(payout) => json!({ "capabilities": capabilities, "payout": payout }),
+        None => json!({ "capabilities": capabilities }),
+    };
     relay
         .send_signed(
             &key,
