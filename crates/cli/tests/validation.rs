@@ -754,7 +754,8 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     };
     assert_eq!(
         fails(&["validate", "--relay", &url, "--key", "nobody.key"]),
-        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --key FILE\n"
+        "note: `datahub validate` is deprecated; compute nodes (`datahub compute`) judge uploads for campaigns with a compute job\n\
+         error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --key FILE\n"
     );
     assert_eq!(
         fails(&[
