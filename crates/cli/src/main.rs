@@ -12,6 +12,7 @@ mod audit;
 mod campaign;
 mod client;
 mod dataset;
+mod compute;
 mod demo;
 mod dev;
 mod devchain;
@@ -66,7 +67,10 @@ enum Command {
     /// Funds for campaign budgets: show yours, or grant some (operators)
     #[command(subcommand)]
     Treasury(treasury::Command),
-    /// Validate uploads for campaigns that name this key: take jobs, open, check, sign verdicts
+    /// Run a compute node: register its models, take jobs, open, run, sign results
+    Compute(compute::Args),
+    /// Deprecated (use `datahub compute` for compute jobs): validate uploads for campaigns that
+    /// name this key: take jobs, open, check, sign verdicts
     Validate(validate::Args),
     /// Run PROGRAM ARGS… so that it dies with `datahub dev` (how dev starts anvil)
     #[command(hide = true)]
@@ -129,7 +133,13 @@ async fn main() -> ExitCode {
         Command::Object(cmd) => object::run(cmd).await,
         Command::Campaign(cmd) => campaign::run(cmd).await,
         Command::Treasury(cmd) => treasury::run(cmd).await,
-        Command::Validate(args) => validate::run(args).await,
+        Command::Compute(args) => compute::run(args).await,
+        Command::Validate(args) => {
+            eprintln!(
+                "note: `datahub validate` is deprecated; compute nodes (`datahub compute`) judge uploads for campaigns with a compute job"
+            );
+            validate::run(args).await
+        }
         Command::ExecChild { program, args } => {
             dev::follow_parent();
             // exec keeps the parent-death signal follow_parent set; it returns only on failure.

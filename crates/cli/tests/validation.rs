@@ -963,7 +963,8 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     };
     assert_eq!(
         fails(&["validate", "--relay", &url, "--key", "nobody.key"]),
-        "error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --key FILE\n"
+        "note: `datahub validate` is deprecated; compute nodes (`datahub compute`) judge uploads for campaigns with a compute job\n\
+         error: no key file at nobody.key: make one with `datahub keygen -o nobody.key` or pass --key FILE\n"
     );
     assert_eq!(
         fails(&[
@@ -1044,5 +1045,126 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     .unwrap();
     let tampered = datahub(dir, &["campaign", "verify", "export"]);
     assert!(!tampered.status.success());
+    drop(dev);
+}
+
+/// Compute nodes for real: `datahub dev`, a recording campaign with a compute job (the speech
+/// level rule, 2 agreeing nodes), a loud recording and a silent one uploaded with `datahub
+/// object put` sealed to the requester and both nodes' keys (until the relay hands out grants,
+/// docs/relay.md §4d), and two `datahub compute` processes: the loud one is accepted and paid,
+/// the silent one rejected, and each node agreed twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compute_processes_judge_recordings_and_decide_them() {
+    use datahub_compute::Model as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let dev = Dev::builder(dir, 3)
+        .args(["--no-demo", "--no-chain"])
+        .ready_within(Duration::from_secs(120))
+        .start();
+    let url = dev.url.clone();
+    let requester = keygen(dir, "requester.key");
+    let validator = keygen(dir, "validator.key");
+    let (a, b) = (keygen(dir, "a.key"), keygen(dir, "b.key"));
+    write_key(dir, "worker.key", &SecretKey::derive(&CONTRIBUTOR_WALLET));
+    let model = hex::encode(datahub_compute::rules::SpeechLevel.hash());
+    let definition = json!({
+        "id": "numbers",
+        "kind": "voice_recording",
+        "title": "Numbers",
+        "instructions": "Read the number aloud.",
+        "items": (0..3).map(|i| json!({ "prompt": format!("say {i}") })).collect::<Vec<_>>(),
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+        "validators": [public_hex(&validator)],
+        "compute": {
+            "kind": "vad", "model": model, "k": 2, "n": 3, "fee": "0.01",
+            "accept": { "labels": ["speech"], "scores": [{ "name": "speech_ratio", "min": 0.3 }] },
+        },
+    });
+    std::fs::write(dir.join("campaign.json"), definition.to_string()).unwrap();
+    grant(dir, &url, &requester, "2", "fund-compute");
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "campaign.json",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+
+    let mut contributor = Contributor::sign_in(&url).await;
+    let mut submissions = Vec::new();
+    for (name, amplitude) in [("loud.wav", 0.5), ("silent.wav", 0.0)] {
+        std::fs::write(dir.join(name), wav(2.0, amplitude)).unwrap();
+        let recipients = [public_hex(&requester), public_hex(&a), public_hex(&b)];
+        let object = ok(
+            dir,
+            &[
+                "object",
+                "put",
+                name,
+                "-r",
+                &recipients[0],
+                "-r",
+                &recipients[1],
+                "-r",
+                &recipients[2],
+                "-i",
+                "worker.key",
+                "--relay",
+                &url,
+            ],
+        )
+        .trim()
+        .to_owned();
+        let outcome = contributor.submit_upload("numbers", &object).await;
+        assert_eq!(outcome["status"], "pending", "{outcome}");
+        submissions.push(outcome["submission"].as_str().unwrap().to_owned());
+    }
+    for node in ["a.key", "b.key"] {
+        let started = Instant::now();
+        ok(
+            dir,
+            &[
+                "compute",
+                "--relay",
+                &url,
+                "--key",
+                node,
+                "--until-idle",
+                "--poll-secs",
+                "1",
+            ],
+        );
+        eprintln!(
+            "datahub compute ({node}) in {} ms",
+            started.elapsed().as_millis()
+        );
+    }
+    // The loud recording was accepted and paid; the silent one rejected.
+    assert_eq!(contributor.balance().await, "0.05");
+    let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let nodes = nodes["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2, "{nodes:?}");
+    for node in nodes {
+        assert_eq!(
+            (node["agreed"].as_i64(), node["disagreed"].as_i64()),
+            (Some(2), Some(0)),
+            "{node}"
+        );
+    }
     drop(dev);
 }

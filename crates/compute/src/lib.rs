@@ -5,6 +5,8 @@
 //! ([`Prediction::agrees_with`]). A model is named by the BLAKE3 of its file, so a node cannot
 //! claim to run a model it does not have, and a requester can name exactly the weights they trust.
 
+pub mod rules;
+
 use std::fmt;
 
 use datahub_protocol::{Capability, Prediction};

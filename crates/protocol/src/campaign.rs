@@ -58,6 +58,10 @@ pub struct CampaignSpec {
     /// sealed to as well and that sign a verdict on each (the relay's `validation`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validators: Vec<String>,
+    /// The compute job each upload gets (uploads only): nodes running a model judge every
+    /// object, and their agreed prediction accepts or rejects it. Left out when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<crate::ComputeSpec>,
     /// Tokens reserved, besides the budget, to pay the storage nodes that hold the campaign's
     /// uploads (the relay's docs, §7a); none when unset. Left out when unset so that older
     /// definitions hash the same.

@@ -198,6 +198,14 @@ codes! {
     /// The verdict is malformed.
     InvalidVerdict = "invalid_verdict",
 
+    // Compute nodes.
+    /// The capabilities a compute node registers are malformed.
+    InvalidCapabilities = "invalid_capabilities",
+    /// The compute job was leased to another node.
+    NotYourJob = "not_your_job",
+    /// The result of a compute job is malformed.
+    InvalidResult = "invalid_result",
+
     // Money.
     /// The chain is not one the relay pays on.
     UnsupportedChain = "unsupported_chain",

@@ -6,6 +6,7 @@
 //! - [`answer`]: the shape of each task type's answer;
 //! - [`UploadRules`]: an upload campaign's rules, with the one parser and its defaults;
 //! - [`Prediction`] and [`Capability`]: what compute nodes' models say, and when two agree;
+//!   [`ComputeSpec`]: the compute job a campaign declares, with its [`AcceptRule`];
 //! - [`ErrorCode`]: every `error` code the relay answers with.
 //!
 //! **Invariant:** no I/O and nothing that needs it: serde types and pure functions only, so the
@@ -19,7 +20,10 @@ mod kind;
 mod upload;
 
 pub use campaign::{Aggregation, CampaignSpec, GoldenItem};
-pub use compute::{Capability, Prediction};
+pub use compute::{
+    AcceptRule, Capability, ComputeSpec, GoldenJob, MAX_COMPUTE_GOLDEN, MAX_COMPUTE_NODES,
+    Prediction, ScoreBound,
+};
 pub use error::{ErrorCode, NodeErrorCode};
 pub use kind::Kind;
 pub use upload::{

@@ -264,6 +264,7 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                 "chains": spec.chains,
                 "upload": spec.upload,
                 "validators": spec.validators,
+                "compute": crate::spec::compute_summary(&spec),
                 "quality": crate::spec::Settings::of(&spec).summary(),
                 "owner": row.text(3)?,
                 "status": row.text(1)?,

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod chain;
 pub mod clock;
+pub mod compute;
 pub mod config;
 pub mod console;
 pub mod consent;
@@ -192,6 +193,11 @@ impl Relay {
                 "/v1/validation/jobs/{id}/verdict",
                 post(validation::verdict),
             )
+            .route("/v1/compute/register", post(compute::nodes::register))
+            .route("/v1/compute/heartbeat", post(compute::nodes::heartbeat))
+            .route("/v1/compute/nodes", get(compute::nodes::list))
+            .route("/v1/compute/jobs/next", post(compute::jobs::next_job))
+            .route("/v1/compute/jobs/{id}/result", post(compute::jobs::result))
             .route("/v1/me/balances", get(rewards::balances))
             .route("/v1/me/history", get(rewards::history))
             .route("/v1/me/consent/withdraw", post(consent::withdraw))

@@ -83,7 +83,7 @@ fn to_i64(v: u64) -> i64 {
 }
 
 /// Where a node stands with the operator.
-enum Admission {
+pub(crate) enum Admission {
     /// Admitted, in this region (the operator's word, not the node's).
     Admitted(String),
     /// Admission is open (development): the node's own region is taken.
@@ -95,7 +95,7 @@ enum Admission {
 /// Whether `address` (lower-case, as stored) may act as a node: listed in
 /// `storage.admitted_nodes`, admitted with `POST /v1/nodes/admit` (and not revoked since), or
 /// admission is open. A revocation overrides the configuration.
-fn admission(relay: &Relay, conn: &mut dyn Conn, address: &str) -> ApiResult<Admission> {
+pub(crate) fn admission(relay: &Relay, conn: &mut dyn Conn, address: &str) -> ApiResult<Admission> {
     if let Some(row) = conn.query_opt(
         "SELECT region, admitted FROM node_admissions WHERE address = $1",
         params![address],
@@ -119,11 +119,25 @@ fn admission(relay: &Relay, conn: &mut dyn Conn, address: &str) -> ApiResult<Adm
     })
 }
 
-fn not_admitted() -> ApiError {
+pub(crate) fn not_admitted() -> ApiError {
     ApiError::forbidden(
         ErrorCode::NotAdmitted,
         "this node is not admitted to the network; ask the relay's operator to admit its address",
     )
+}
+
+/// A node's `payout` (where its earnings go) as stored, lower-case; `None` when unset.
+pub(crate) fn parse_payout(payout: Option<&str>) -> ApiResult<Option<String>> {
+    payout
+        .map(|p| {
+            Address::parse(p).map(|a| db_address(&a)).map_err(|_| {
+                ApiError::unprocessable(
+                    ErrorCode::InvalidPayout,
+                    "payout: the address the node's earnings go to, 0x and 40 hex digits",
+                )
+            })
+        })
+        .transpose()
 }
 
 /// Capacity as placement believes it: what the node claims, at most `storage.max_node_capacity`,
@@ -147,18 +161,7 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
             "region: 1 to 64 characters, none of them a control character",
         ));
     }
-    let payout = reg
-        .payout
-        .as_deref()
-        .map(|p| {
-            Address::parse(p).map(|a| db_address(&a)).map_err(|_| {
-                ApiError::unprocessable(
-                    ErrorCode::InvalidPayout,
-                    "payout: the address the node's earnings go to, 0x and 40 hex digits",
-                )
-            })
-        })
-        .transpose()?;
+    let payout = parse_payout(reg.payout.as_deref())?;
     let address = db_address(&signed.signer);
     let admitted = {
         let (relay2, address) = (relay.clone(), address.clone());

@@ -537,6 +537,8 @@ struct Facts<'a> {
     upload: bool,
     /// Whether the campaign names validators.
     validators: bool,
+    /// Whether the campaign declares a compute job.
+    compute: bool,
     /// The most answers an item may get (`Settings::max_overlap`).
     max_overlap: i64,
 }
@@ -553,6 +555,9 @@ enum Verdict {
     AtOnce,
     /// Pending until a validator's verdict (uploads to a campaign with validators).
     AwaitValidator,
+    /// Pending until compute nodes agree, or the validators decide (uploads to a campaign with
+    /// a compute job).
+    AwaitCompute,
     /// Pending until the item has the answers it wants; the last one decides it.
     AwaitVotes,
     /// A golden item's answer on a campaign whose items wait for several answers: pending like
@@ -568,7 +573,7 @@ impl Verdict {
         match self {
             Self::GoldenRight | Self::AtOnce => SubmissionStatus::Accepted,
             Self::GoldenWrong => SubmissionStatus::Rejected,
-            Self::AwaitValidator | Self::AwaitVotes | Self::AwaitGolden => {
+            Self::AwaitValidator | Self::AwaitCompute | Self::AwaitVotes | Self::AwaitGolden => {
                 SubmissionStatus::Pending
             }
         }
@@ -588,6 +593,7 @@ fn decide(facts: &Facts<'_>) -> Verdict {
         Some(_) if facts.max_overlap > 1 => Verdict::AwaitGolden,
         Some(truth) if truth == facts.key => Verdict::GoldenRight,
         Some(_) => Verdict::GoldenWrong,
+        None if facts.upload && facts.compute => Verdict::AwaitCompute,
         None if facts.upload && facts.validators => Verdict::AwaitValidator,
         None if facts.upload || facts.max_overlap <= 1 => Verdict::AtOnce,
         None => Verdict::AwaitVotes,
@@ -613,6 +619,7 @@ impl SubmitJob {
             key: &key,
             upload: spec.kind.is_upload(),
             validators: !spec.validators.is_empty(),
+            compute: spec.compute.is_some(),
             max_overlap: Settings::of(spec).max_overlap,
         });
         self.record(conn, lease.idx, &key, verdict.status())?;
@@ -876,6 +883,10 @@ impl SubmitJob {
                 slots::commit(conn, &self.session, reward)?;
                 crate::validation::enqueue(conn, spec, &self.id, idx, &self.manifest, self.now)
             }
+            Verdict::AwaitCompute => {
+                slots::commit(conn, &self.session, reward)?;
+                crate::compute::jobs::enqueue(conn, spec, &self.id, idx, &self.manifest, self.now)
+            }
             Verdict::AwaitVotes => {
                 slots::commit(conn, &self.session, reward)?;
                 self.resolve(conn, idx, item)
@@ -1095,6 +1106,7 @@ mod tests {
             key,
             upload: false,
             validators: false,
+            compute: false,
             max_overlap: 3,
         }
     }
@@ -1129,6 +1141,13 @@ mod tests {
         };
         assert_eq!(decide(&validated), Verdict::AwaitValidator);
         assert_eq!(Verdict::AwaitValidator.status(), SubmissionStatus::Pending);
+        // Compute nodes judge first; the validators get what the nodes disagree on.
+        let computed = Facts {
+            compute: true,
+            ..validated
+        };
+        assert_eq!(decide(&computed), Verdict::AwaitCompute);
+        assert_eq!(Verdict::AwaitCompute.status(), SubmissionStatus::Pending);
     }
 
     #[test]

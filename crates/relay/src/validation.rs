@@ -349,7 +349,8 @@ fn outcome(
 
 /// Settles a pending upload submission: accepted is credited as every accepted answer is;
 /// rejected is unpaid and gives its slot (and the item) back (`slots::GiveBack::Rejected`).
-fn settle(
+/// Compute jobs settle their uploads with it too.
+pub(crate) fn settle(
     conn: &mut dyn Conn,
     campaign: &str,
     idx: i64,

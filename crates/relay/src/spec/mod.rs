@@ -5,6 +5,7 @@
 //! read the definition through here, and the fuzz targets call it directly.
 
 mod answer;
+mod compute;
 mod item;
 mod settings;
 mod upload;
@@ -16,6 +17,7 @@ use datahub_core::PublicKey;
 pub use datahub_protocol::{Aggregation, CampaignSpec, GoldenItem, Kind};
 
 pub use answer::check_answer;
+pub use compute::{check_compute, compute_summary, fee_units};
 pub use settings::Settings;
 pub use upload::{UPLOAD_IMAGE_TYPES, check_upload_rules};
 pub use validators::{MAX_VALIDATORS, check_validators_of, validator_keys};
@@ -159,6 +161,7 @@ impl SpecRules for CampaignSpec {
             }
         }
         validators::check(self)?;
+        check_compute(self)?;
         self.storage_budget_units()?;
         Ok((reward, budget))
     }

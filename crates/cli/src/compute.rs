@@ -1,0 +1,198 @@
+//! `datahub compute`: a compute node (docs/relay.md §4d). It registers the models it runs
+//! (`POST /v1/compute/register`), leases jobs for them (`POST /v1/compute/jobs/next`), opens
+//! each object with its key through the relay exactly as `datahub object get` does, runs the
+//! job's model on it and signs the prediction (`POST /v1/compute/jobs/{id}/result`).
+//!
+//! The models are the rule models of `datahub_compute::rules`; [`run_node`] takes any
+//! `Vec<Box<dyn Model>>`, so models loaded from files join them there. Opening: until the
+//! relay hands out requester-signed grants (docs/relay.md §4d, "Opening uploads"), a node
+//! opens only objects sealed to its key; a job it cannot open is left to run out, so another
+//! node gets it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use datahub_compute::Model;
+use datahub_core::{Address, SecretKey};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::client::{Relay, SendError, parse_object_id};
+use crate::object::{DEFAULT_RELAY, get};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The relay's URL
+    #[arg(long, value_name = "URL", env = "DATAHUB_RELAY", default_value = DEFAULT_RELAY)]
+    relay: String,
+    /// The node's key file (its address is what the operator admits)
+    #[arg(long, value_name = "FILE", env = "DATAHUB_COMPUTE_KEY")]
+    key: PathBuf,
+    /// The wallet its fees are paid to (default: the node's own address)
+    #[arg(long, value_name = "ADDRESS")]
+    payout: Option<String>,
+    /// Seconds to wait before asking again when no job is waiting
+    #[arg(long, value_name = "SECS", default_value_t = 2)]
+    poll_secs: u64,
+    /// Stop once no job is waiting (instead of waiting for more)
+    #[arg(long)]
+    until_idle: bool,
+    /// Largest sealed object to fetch and open, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    max_object_bytes: u64,
+}
+
+pub async fn run(args: Args) -> Result<()> {
+    run_node(args, datahub_compute::rules::rule_models()).await
+}
+
+/// Runs a compute node with `models` until idle (`--until-idle`) or forever.
+pub async fn run_node(args: Args, models: Vec<Box<dyn Model>>) -> Result<()> {
+    if models.is_empty() {
+        bail!("a compute node needs at least one model");
+    }
+    let key = crate::campaign::load_key(&args.key)?;
+    let relay = Relay::new(&args.relay)?;
+    let audience = relay.address().await?;
+    let capabilities: Vec<_> = models.iter().map(|m| m.capability()).collect();
+    let registration = match &args.payout {
+        Some(payout) => json!({ "capabilities": capabilities, "payout": payout }),
+        None => json!({ "capabilities": capabilities }),
+    };
+    relay
+        .send_signed(
+            &key,
+            &audience,
+            Method::POST,
+            "v1/compute/register",
+            Some(&registration),
+        )
+        .await
+        .map_err(SendError::into_anyhow)
+        .context("registering with the relay")?;
+    for model in &models {
+        eprintln!(
+            "compute node {}: {} ({}) {}",
+            key.public_key().address(),
+            model.name(),
+            model.kind(),
+            hex::encode(model.hash())
+        );
+    }
+    let node = Node {
+        relay,
+        audience,
+        key,
+        models,
+        max_object_bytes: args.max_object_bytes,
+    };
+    let pause = Duration::from_secs(args.poll_secs.max(1));
+    let mut done = 0u64;
+    loop {
+        match node.take().await {
+            Ok(Some(job)) => match node.handle(&job).await {
+                Ok(()) => done += 1,
+                Err(e) => {
+                    eprintln!(
+                        "warning: job {}: {e:#}; it goes to another node when its lease ends",
+                        job.get("job").and_then(Value::as_str).unwrap_or("?")
+                    );
+                    tokio::time::sleep(pause).await;
+                    if args.until_idle {
+                        break;
+                    }
+                }
+            },
+            Ok(None) if args.until_idle => break,
+            Ok(None) => tokio::time::sleep(pause).await,
+            Err(e) => {
+                eprintln!("warning: cannot take a job: {e:#}");
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+    eprintln!("no job waiting: {done} results sent");
+    Ok(())
+}
+
+struct Node {
+    relay: Relay,
+    audience: Address,
+    key: SecretKey,
+    models: Vec<Box<dyn Model>>,
+    max_object_bytes: u64,
+}
+
+impl Node {
+    /// The next job, or `None` when none is waiting.
+    async fn take(&self) -> Result<Option<Value>> {
+        let answer = self
+            .relay
+            .send_signed(
+                &self.key,
+                &self.audience,
+                Method::POST,
+                "v1/compute/jobs/next",
+                Some(&json!({})),
+            )
+            .await;
+        match answer {
+            Ok(body) => Ok(Some(
+                serde_json::from_slice(&body).context("the relay's job is not JSON")?,
+            )),
+            Err(SendError::Api(e)) if e.status == StatusCode::NOT_FOUND && e.code == "no_job" => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into_anyhow()),
+        }
+    }
+
+    /// Opens the job's object, runs its model and sends the signed prediction.
+    async fn handle(&self, job: &Value) -> Result<()> {
+        let text = |field: &str| {
+            job.get(field)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .with_context(|| format!("the relay's job has no {field}"))
+        };
+        let (id, object, wanted) = (text("job")?, text("object")?, text("model")?);
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!("the relay's job has an odd id {id:?}");
+        }
+        let model = self
+            .models
+            .iter()
+            .find(|m| hex::encode(m.hash()) == wanted)
+            .with_context(|| {
+                format!("the relay leased a job for model {wanted}, which this node does not run")
+            })?;
+        let object_id = parse_object_id(&object)?;
+        let bytes = get::open_in_memory(
+            &self.relay,
+            object_id,
+            self.key.clone(),
+            self.max_object_bytes,
+        )
+        .await
+        .context(
+            "cannot open the object (it is not sealed to this node's key, or it was altered)",
+        )?;
+        let prediction = model
+            .run(&bytes)
+            .map_err(|e| anyhow::anyhow!("{} cannot judge it: {e}", model.name()))?;
+        let body = json!({ "object": object, "prediction": prediction });
+        self.relay
+            .send_signed(
+                &self.key,
+                &self.audience,
+                Method::POST,
+                &format!("v1/compute/jobs/{id}/result"),
+                Some(&body),
+            )
+            .await
+            .map_err(SendError::into_anyhow)?;
+        eprintln!("job {id}: {} says {}", model.name(), prediction.label);
+        Ok(())
+    }
+}

@@ -1,0 +1,680 @@
+//! Compute nodes through the router and a real database: uploads to a campaign with a compute
+//! job wait for `k` nodes to agree; agreement decides the upload and pays exactly the agreeing
+//! nodes' fees; disagreement asks more nodes, then the validators; a lying node is restricted
+//! by golden jobs and its pending fees voided; a dead node's job comes back; nodes not admitted,
+//! forged and replayed results are refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use datahub_core::SecretKey;
+use datahub_core::eth::{SubmissionReceipt, Timestamp, TypedStruct, U256, keccak256};
+use datahub_core::request;
+use datahub_relay::db::Conn;
+use serde_json::{Value, json};
+
+/// The model the test nodes run (any 64 hex digits: the relay compares, never runs).
+fn model() -> String {
+    blake3::hash(b"test rule model").to_hex().to_string()
+}
+
+/// A voice-recording campaign whose uploads compute nodes judge (k of n, `fee` each), with one
+/// validator for what they disagree on.
+fn compute_spec(id: &str, owner: &SecretKey, validator: &SecretKey, k: u32, n: u32) -> Value {
+    let items: Vec<Value> = (0..4)
+        .map(|i| json!({ "prompt": format!("say the number {i}") }))
+        .collect();
+    json!({
+        "id": id,
+        "kind": "voice_recording",
+        "title": "Numbers",
+        "instructions": "Read the number aloud.",
+        "items": items,
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "lease_seconds": 300,
+        "encryption_key": encryption_key(owner),
+        "chains": [CHAIN],
+        "validators": [hex::encode(validator.public_key().to_compressed())],
+        "compute": {
+            "kind": "vad",
+            "model": model(),
+            "k": k,
+            "n": n,
+            "fee": "0.01",
+            "tolerance": 0.02,
+            "accept": { "labels": ["speech"], "scores": [{ "name": "speech_ratio", "min": 0.3 }] },
+        },
+    })
+}
+
+fn speech(ratio: f64) -> Value {
+    json!({ "label": "speech", "scores": { "speech_ratio": ratio } })
+}
+
+/// Gives `owner` `amount` more tokens (the campaign's budget is granted by `create_campaign`;
+/// fees come from what is left).
+async fn fund(net: &Net, owner: &SecretKey, amount: &str) {
+    let id = format!("fees-{}", unique());
+    let (status, body) = net
+        .grant(&owner.public_key().address(), CHAIN, "USDT", amount, &id)
+        .await;
+    assert!(status.is_success(), "{body}");
+}
+
+/// Records an object as fully stored, uploaded by `uploader`; its id.
+async fn stored_object(net: &Net, seed: u8, uploader: &Worker) -> String {
+    let id = hex::encode([seed; 32]);
+    let object = id.clone();
+    let uploader = format!("0x{}", hex::encode(uploader.address().as_bytes()));
+    net.relay()
+        .db
+        .write(move |conn: &mut dyn Conn| -> Result<(), datahub_relay::db::DbError> {
+            conn.execute(
+                "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, '00', $2, 1, 1, 0)",
+                datahub_relay::params![object.clone(), uploader],
+            )?;
+            conn.execute(
+                "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES ($1, 0, 0, $1, 1, NULL, 1)",
+                datahub_relay::params![object],
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// Leases a task of `campaign` and submits `object` as its upload; the submission's answer.
+async fn upload(net: &Net, worker: &mut Worker, campaign: &str, object: &str) -> Value {
+    let (status, task) = worker.next(net, campaign).await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    worker.nonce += 1;
+    let answer = json!({ "object": object }).to_string();
+    let deadline = u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap();
+    let lease = task["lease"].as_str().unwrap();
+    let mut manifest_id = [0u8; 32];
+    hex::decode_to_slice(object, &mut manifest_id).unwrap();
+    let receipt = SubmissionReceipt {
+        campaign: campaign.to_owned(),
+        task: lease.to_owned(),
+        answer_hash: keccak256(answer.as_bytes()),
+        manifest_id,
+        nonce: U256::from_u64(worker.nonce),
+        deadline,
+    };
+    let signature = receipt.sign(&worker.session_key, &domain(net));
+    let body = json!({
+        "campaign": campaign,
+        "task": lease,
+        "answer": answer,
+        "manifest_id": object,
+        "nonce": worker.nonce.to_string(),
+        "deadline": deadline,
+        "signature": signature.to_hex(),
+    });
+    let (status, outcome) = worker.submit(net, &body).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["status"], "pending", "{outcome}");
+    outcome
+}
+
+/// A compute node's key, registered with the test model and its own payout wallet.
+async fn node(net: &Net, label: &str) -> SecretKey {
+    let node = key(&format!("compute {label}"));
+    let payout = key(&format!("operator of {label}")).public_key().address();
+    let body = json!({
+        "capabilities": [{ "kind": "vad", "model": model(), "runtime": "rust" }],
+        "payout": payout.to_checksum(),
+    });
+    let (status, answer) = net
+        .call(net.signed(&node, "POST", "/v1/compute/register", &body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    node
+}
+
+async fn next(net: &Net, node: &SecretKey) -> (StatusCode, Value) {
+    net.call(net.signed(node, "POST", "/v1/compute/jobs/next", &json!({})))
+        .await
+}
+
+async fn lease(net: &Net, node: &SecretKey) -> Value {
+    let (status, job) = next(net, node).await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    job
+}
+
+async fn result(
+    net: &Net,
+    node: &SecretKey,
+    job: &Value,
+    prediction: Value,
+) -> (StatusCode, Value) {
+    let path = format!("/v1/compute/jobs/{}/result", job["job"].as_str().unwrap());
+    let body = json!({ "object": job["object"], "prediction": prediction });
+    net.call(net.signed(node, "POST", &path, &body)).await
+}
+
+async fn submission_status(net: &Net, submission: &str) -> String {
+    let id = submission.to_owned();
+    net.relay()
+        .db
+        .read(move |conn: &mut dyn Conn| {
+            conn.query_opt(
+                "SELECT status FROM submissions WHERE id = $1",
+                datahub_relay::params![id],
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .text(0)
+        .unwrap()
+}
+
+/// The ledger balance of `account` (0 when it does not exist), in ledger units.
+async fn balance_of(net: &Net, account: String) -> i64 {
+    net.relay()
+        .db
+        .read(move |conn: &mut dyn Conn| datahub_relay::ledger::balance(conn, &account))
+        .await
+        .unwrap()
+}
+
+/// What `node` (labelled as in [`node`]) has earned on the test chain, in ledger units.
+async fn earned(net: &Net, label: &str) -> i64 {
+    let node = key(&format!("compute {label}")).public_key().address();
+    let payout = key(&format!("operator of {label}")).public_key().address();
+    let lower = |a: datahub_core::eth::Address| format!("0x{}", hex::encode(a.as_bytes()));
+    let account =
+        datahub_relay::earnings::earnings_account(&lower(node), &lower(payout), CHAIN, "USDT");
+    balance_of(net, account).await
+}
+
+async fn funds_units(net: &Net, owner: &SecretKey) -> i64 {
+    datahub_relay::ledger::parse_amount(&net.funds(owner, CHAIN, "USDT").await).unwrap()
+}
+
+const FEE: i64 = 10_000; // 0.01 in ledger units
+
+both!(campaign_compute_jobs_are_checked, |net| {
+    let owner = key("owner");
+    let validator = key("validator");
+    let mut no_validator = compute_spec("checked", &owner, &validator, 2, 3);
+    no_validator["validators"] = json!([]);
+    let mut text = campaign_spec("checked", &owner, 2, 1, "1");
+    text["compute"] = compute_spec("x", &owner, &validator, 2, 3)["compute"].clone();
+    let mut bad_fee = compute_spec("checked", &owner, &validator, 2, 3);
+    bad_fee["compute"]["fee"] = json!("0");
+    let cases = [
+        (no_validator, "compute: name at least one validator"),
+        (text, "compute: only upload campaigns"),
+        (
+            compute_spec("checked", &owner, &validator, 4, 3),
+            "compute.k:",
+        ),
+        (bad_fee, "compute.fee:"),
+    ];
+    for (spec, message) in cases {
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["message"].as_str().unwrap().starts_with(message),
+            "{body}"
+        );
+    }
+    let (status, body) = net
+        .create_campaign(&owner, &compute_spec("checked", &owner, &validator, 2, 3))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["compute"]["k"], 2);
+    assert!(body["compute"].get("golden").is_none());
+});
+
+both!(
+    two_agreeing_nodes_decide_the_upload_and_are_paid_exactly_their_fees,
+    |net| {
+        let owner = key("owner");
+        let validator = key("validator");
+        let spec = compute_spec("voices", &owner, &validator, 2, 3);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        fund(&net, &owner, "1").await;
+        let before = funds_units(&net, &owner).await;
+        let (a, b, c) = (
+            node(&net, "a").await,
+            node(&net, "b").await,
+            node(&net, "c").await,
+        );
+        let (status, _) = next(&net, &a).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "no upload yet");
+
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let object = stored_object(&net, 7, &alice).await;
+        let outcome = upload(&net, &mut alice, "voices", &object).await;
+        let submission = outcome["submission"].as_str().unwrap().to_owned();
+
+        let job_a = lease(&net, &a).await;
+        assert_eq!(job_a["object"], object.as_str());
+        assert_eq!(job_a["model"], model().as_str());
+        // Asking again gives the same job; the second node gets its own lease of the object.
+        assert_eq!(lease(&net, &a).await["job"], job_a["job"]);
+        let job_b = lease(&net, &b).await;
+        assert_eq!(job_b["object"], object.as_str());
+        assert_ne!(job_b["job"], job_a["job"]);
+        // Two nodes are asked, so a third gets nothing.
+        let (status, body) = next(&net, &c).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("no_job"))
+        );
+        // Each fee is held from the requester's funds at the lease.
+        assert_eq!(funds_units(&net, &owner).await, before - 2 * FEE);
+
+        let (status, body) = result(&net, &a, &job_a, speech(0.61)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(submission_status(&net, &submission).await, "pending");
+        // Scores within the tolerance agree.
+        let (status, body) = result(&net, &b, &job_b, speech(0.62)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(submission_status(&net, &submission).await, "accepted");
+        assert_eq!(
+            (
+                earned(&net, "a").await,
+                earned(&net, "b").await,
+                earned(&net, "c").await
+            ),
+            (FEE, FEE, 0)
+        );
+        assert_eq!(funds_units(&net, &owner).await, before - 2 * FEE);
+        assert_eq!(balance_of(&net, "compute:voices".into()).await, 0);
+        // The same result again is the stored outcome, not a second payment.
+        let (status, body) = result(&net, &a, &job_a, speech(0.61)).await;
+        assert_eq!(
+            (status, body["duplicate"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "{body}"
+        );
+        assert_eq!(earned(&net, "a").await, FEE);
+
+        // Results are kept exactly as signed: anyone can recover the node from them.
+        let id = job_a["job"].as_str().unwrap().to_owned();
+        let row = net
+        .relay()
+        .db
+        .read(move |conn: &mut dyn Conn| {
+            conn.query_opt(
+                "SELECT path, body, time_ms, signature, node FROM compute_assignments WHERE id = $1",
+                datahub_relay::params![id],
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let time = Timestamp::from_unix_millis(row.int(2).unwrap());
+        let signer = request::verify_request(
+            "POST",
+            &row.text(0).unwrap(),
+            row.text(1).unwrap().as_bytes(),
+            &row.int(2).unwrap().to_string(),
+            &row.text(3).unwrap(),
+            &net.address,
+            time,
+            1000,
+        )
+        .unwrap();
+        assert_eq!(signer, a.public_key().address());
+        assert_ledger_balanced(&net).await;
+    }
+);
+
+both!(disagreement_asks_another_node_then_the_validators, |net| {
+    let owner = key("owner");
+    let validator = key("validator");
+    let (status, body) = net
+        .create_campaign(&owner, &compute_spec("split", &owner, &validator, 2, 3))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    fund(&net, &owner, "1").await;
+    let before = funds_units(&net, &owner).await;
+    let (a, b, c) = (
+        node(&net, "a").await,
+        node(&net, "b").await,
+        node(&net, "c").await,
+    );
+    let mut alice = Worker::sign_in(&net, "alice").await;
+    let first = stored_object(&net, 1, &alice).await;
+    let outcome = upload(&net, &mut alice, "split", &first).await;
+    let submission = outcome["submission"].as_str().unwrap().to_owned();
+
+    let (job_a, job_b) = (lease(&net, &a).await, lease(&net, &b).await);
+    let (status, _) = next(&net, &c).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    result(&net, &a, &job_a, speech(0.6)).await;
+    let silence = json!({ "label": "silence", "scores": { "speech_ratio": 0.0 } });
+    result(&net, &b, &job_b, silence).await;
+    // The two disagree: a third node is asked.
+    let job_c = lease(&net, &c).await;
+    assert_eq!(job_c["object"], first.as_str());
+    let noise = json!({ "label": "noise", "scores": { "speech_ratio": 0.1 } });
+    let (status, body) = result(&net, &c, &job_c, noise).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // n = 3 nodes disagree: the validator decides; no fee is paid, all go back.
+    assert_eq!(submission_status(&net, &submission).await, "pending");
+    assert_eq!(funds_units(&net, &owner).await, before);
+    assert_eq!(
+        earned(&net, "a").await + earned(&net, "b").await + earned(&net, "c").await,
+        0
+    );
+    let (status, job) = net
+        .call(net.signed(&validator, "POST", "/v1/validation/jobs/next", &json!({})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{job}");
+    assert_eq!(job["submission"], submission.as_str());
+
+    // A second upload: the third node sides with the first, which decides it; the outvoted
+    // node is not paid.
+    let second = stored_object(&net, 2, &alice).await;
+    let outcome = upload(&net, &mut alice, "split", &second).await;
+    let submission = outcome["submission"].as_str().unwrap().to_owned();
+    let (job_a, job_b) = (lease(&net, &a).await, lease(&net, &b).await);
+    result(&net, &a, &job_a, speech(0.5)).await;
+    result(
+        &net,
+        &b,
+        &job_b,
+        json!({ "label": "silence", "scores": { "speech_ratio": 0.0 } }),
+    )
+    .await;
+    let job_c = lease(&net, &c).await;
+    result(&net, &c, &job_c, speech(0.51)).await;
+    assert_eq!(submission_status(&net, &submission).await, "accepted");
+    assert_eq!(
+        (
+            earned(&net, "a").await,
+            earned(&net, "b").await,
+            earned(&net, "c").await
+        ),
+        (FEE, 0, FEE)
+    );
+    assert_eq!(funds_units(&net, &owner).await, before - 2 * FEE);
+    assert_ledger_balanced(&net).await;
+});
+
+both!(a_rejecting_decision_leaves_the_upload_unpaid, |net| {
+    let owner = key("owner");
+    let validator = key("validator");
+    net.create_campaign(&owner, &compute_spec("quiet", &owner, &validator, 2, 2))
+        .await;
+    fund(&net, &owner, "1").await;
+    let (a, b) = (node(&net, "a").await, node(&net, "b").await);
+    let mut alice = Worker::sign_in(&net, "alice").await;
+    let object = stored_object(&net, 3, &alice).await;
+    let outcome = upload(&net, &mut alice, "quiet", &object).await;
+    let submission = outcome["submission"].as_str().unwrap().to_owned();
+    // Both agree it is speech, but too little of it for the campaign's rule.
+    let (job_a, job_b) = (lease(&net, &a).await, lease(&net, &b).await);
+    result(&net, &a, &job_a, speech(0.1)).await;
+    result(&net, &b, &job_b, speech(0.1)).await;
+    assert_eq!(submission_status(&net, &submission).await, "rejected");
+    assert_eq!(
+        (earned(&net, "a").await, earned(&net, "b").await),
+        (FEE, FEE)
+    );
+    assert_ledger_balanced(&net).await;
+});
+
+both!(
+    a_lying_node_is_restricted_by_golden_jobs_and_its_pending_fees_voided,
+    |net| {
+        let owner = key("owner");
+        let validator = key("validator");
+        // One campaign without golden objects, where the liar's result waits for a second node...
+        net.create_campaign(&owner, &compute_spec("plain", &owner, &validator, 2, 3))
+            .await;
+        // ...and one where every lease is golden (a share of 1, to count exactly).
+        let golden_object = hex::encode([0xee; 32]);
+        let mut tested = compute_spec("tested", &owner, &validator, 2, 3);
+        tested["compute"]["golden"] = json!([{ "object": golden_object, "expected": speech(0.7) }]);
+        tested["compute"]["golden_share"] = json!(1.0);
+        let (status, body) = net.create_campaign(&owner, &tested).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        fund(&net, &owner, "1").await;
+        let before = funds_units(&net, &owner).await;
+        let (liar, honest) = (node(&net, "liar").await, node(&net, "honest").await);
+
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let plain = stored_object(&net, 4, &alice).await;
+        upload(&net, &mut alice, "plain", &plain).await;
+        let pending = lease(&net, &liar).await;
+        assert_eq!(pending["object"], plain.as_str());
+        result(
+            &net,
+            &liar,
+            &pending,
+            json!({ "label": "zq", "scores": {} }),
+        )
+        .await;
+        assert_eq!(
+            funds_units(&net, &owner).await,
+            before - FEE,
+            "the liar's fee is held"
+        );
+
+        let object = stored_object(&net, 5, &alice).await;
+        upload(&net, &mut alice, "tested", &object).await;
+        // Random outputs: each golden job failed. The 6th failure restricts it (trust::MIN_NODE_TRUST).
+        let mut failures = 0;
+        loop {
+            let (status, job) = next(&net, &liar).await;
+            if status == StatusCode::FORBIDDEN {
+                assert_eq!(job["error"], "restricted", "{job}");
+                break;
+            }
+            assert_eq!(status, StatusCode::OK, "{job}");
+            // It cannot tell: a golden job looks like any other (an object, a model, a campaign).
+            assert_eq!(job["object"], golden_object.as_str());
+            let random = json!({ "label": format!("x{failures}"), "scores": { "speech_ratio": 0.01 * f64::from(failures) } });
+            let (status, body) = result(&net, &liar, &job, random).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            failures += 1;
+            assert!(
+                failures <= 6,
+                "still not restricted after {failures} failures"
+            );
+        }
+        assert_eq!(failures, 6);
+        assert_eq!(earned(&net, "liar").await, 0);
+        // Its result on the undecided job was voided: the fee went back, the job to other nodes.
+        assert_eq!(funds_units(&net, &owner).await, before);
+        let (nodes_status, nodes) = net.get("/v1/compute/nodes", None).await;
+        assert_eq!(nodes_status, StatusCode::OK);
+        let listed = nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["golden_wrong"] == 6)
+            .unwrap();
+        assert_eq!(listed["restricted"], true);
+        // The honest node passes its golden job and is paid for it (the plain job, which it may
+        // be given first, waits for a second node).
+        let mut job = lease(&net, &honest).await;
+        if job["object"] == plain.as_str() {
+            result(&net, &honest, &job, speech(0.7)).await;
+            job = lease(&net, &honest).await;
+        }
+        assert_eq!(job["object"], golden_object.as_str());
+        let (status, _) = result(&net, &honest, &job, speech(0.71)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(earned(&net, "honest").await, FEE);
+        assert_ledger_balanced(&net).await;
+    }
+);
+
+both!(a_dead_nodes_job_comes_back, |net| {
+    let owner = key("owner");
+    let validator = key("validator");
+    net.create_campaign(&owner, &compute_spec("lost", &owner, &validator, 1, 2))
+        .await;
+    fund(&net, &owner, "1").await;
+    let before = funds_units(&net, &owner).await;
+    let (dead, alive) = (node(&net, "dead").await, node(&net, "alive").await);
+    let mut alice = Worker::sign_in(&net, "alice").await;
+    let object = stored_object(&net, 6, &alice).await;
+    let outcome = upload(&net, &mut alice, "lost", &object).await;
+    let submission = outcome["submission"].as_str().unwrap().to_owned();
+    let held = lease(&net, &dead).await;
+    let (status, _) = next(&net, &alive).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "k = 1: one node holds it");
+    // The node was killed: its lease runs out (moved into the past here).
+    let id = held["job"].as_str().unwrap().to_owned();
+    net.relay()
+        .db
+        .write(move |conn: &mut dyn Conn| {
+            conn.execute(
+                "UPDATE compute_assignments SET lease_expires_ms = 1 WHERE id = $1",
+                datahub_relay::params![id],
+            )
+        })
+        .await
+        .unwrap();
+    let again = lease(&net, &alive).await;
+    assert_eq!(again["object"], object.as_str());
+    // The dead node's fee went back; only the live lease's is held.
+    assert_eq!(funds_units(&net, &owner).await, before - FEE);
+    // The dead node coming back late is refused.
+    let (status, body) = result(&net, &dead, &held, speech(0.9)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("lease_expired"))
+    );
+    result(&net, &alive, &again, speech(0.9)).await;
+    assert_eq!(submission_status(&net, &submission).await, "accepted");
+    assert_eq!(
+        (earned(&net, "dead").await, earned(&net, "alive").await),
+        (0, FEE)
+    );
+    assert_ledger_balanced(&net).await;
+});
+
+both!(forged_replayed_and_malformed_results_are_refused, |net| {
+    let owner = key("owner");
+    let validator = key("validator");
+    net.create_campaign(&owner, &compute_spec("guarded", &owner, &validator, 2, 3))
+        .await;
+    fund(&net, &owner, "1").await;
+    let (a, b) = (node(&net, "a").await, node(&net, "b").await);
+    let mut alice = Worker::sign_in(&net, "alice").await;
+    let object = stored_object(&net, 8, &alice).await;
+    upload(&net, &mut alice, "guarded", &object).await;
+    let job_a = lease(&net, &a).await;
+    // Another node answering a's job.
+    let (status, body) = result(&net, &b, &job_a, speech(0.5)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_your_job"))
+    );
+    // A result about another object, a malformed prediction.
+    let path = format!("/v1/compute/jobs/{}/result", job_a["job"].as_str().unwrap());
+    let other = json!({ "object": hex::encode([9u8; 32]), "prediction": speech(0.5) });
+    let (status, body) = net.call(net.signed(&a, "POST", &path, &other)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("wrong_object"))
+    );
+    let (status, body) = result(&net, &a, &job_a, json!({ "label": "", "scores": {} })).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_result"))
+    );
+    // A result signed by nobody's key in particular: the signature does not match the body.
+    let body = json!({ "object": object, "prediction": speech(0.5) });
+    let mut forged = net.signed(&a, "POST", &path, &body);
+    *forged.body_mut() =
+        axum::body::Body::from(json!({ "object": object, "prediction": speech(0.9) }).to_string());
+    let (status, answer) = net.call(forged).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    // The same signed request twice.
+    let request = |net: &Net| {
+        let time = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
+        let text = body.to_string();
+        let signature =
+            request::sign_request(&a, "POST", &path, text.as_bytes(), time, &net.address);
+        move || {
+            axum::http::Request::post(path.as_str())
+                .header("content-type", "application/json")
+                .header(request::TIME_HEADER, time.unix_millis().to_string())
+                .header(request::SIGNATURE_HEADER, signature.to_hex())
+                .body(axum::body::Body::from(text.clone()))
+                .unwrap()
+        }
+    };
+    let same = request(&net);
+    let (status, answer) = net.call(same()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = net.call(same()).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::CONFLICT, Some("replayed"))
+    );
+    // A changed mind after answering.
+    let (status, answer) = result(&net, &a, &job_a, speech(0.1)).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::CONFLICT, Some("job_done"))
+    );
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compute_node_not_admitted_is_refused() {
+    let net = Net::start_with(Backend::Sqlite, |config| {
+        config.storage.open_admission = false;
+    })
+    .unwrap();
+    let stranger = key("compute stranger");
+    let body = json!({ "capabilities": [{ "kind": "vad", "model": model(), "runtime": "rust" }] });
+    let (status, answer) = net
+        .call(net.signed(&stranger, "POST", "/v1/compute/register", &body))
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_admitted"))
+    );
+    let (status, answer) = next(&net, &stranger).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_admitted"))
+    );
+    // The operator admits it (the storage nodes' allowlist), then revokes it.
+    let admit = |admitted: bool| json!({ "address": stranger.public_key().address().to_checksum(), "region": "eu", "admitted": admitted });
+    let (status, answer) = net
+        .call(net.signed(&operator(), "POST", "/v1/nodes/admit", &admit(true)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = net
+        .call(net.signed(&stranger, "POST", "/v1/compute/register", &body))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let bad = json!({ "capabilities": [{ "kind": "vad", "model": "beef", "runtime": "rust" }] });
+    let (status, answer) = net
+        .call(net.signed(&stranger, "POST", "/v1/compute/register", &bad))
+        .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("invalid_capabilities")
+        )
+    );
+    net.call(net.signed(&operator(), "POST", "/v1/nodes/admit", &admit(false)))
+        .await;
+    let (status, answer) = next(&net, &stranger).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_admitted"))
+    );
+}
