@@ -152,6 +152,14 @@ pub trait Conn {
     /// The statement that opens a write transaction.
     fn begin_sql(&self) -> &'static str;
 
+    /// Whether a statement failed, since the last call, because of a concurrent writer (a
+    /// unique key taken meanwhile, a serialization failure, a deadlock) rather than of what the
+    /// statement said: running the whole write again may then succeed. Clears the flag. Only
+    /// PostgreSQL has concurrent writers; SQLite's single writer never sees one.
+    fn take_conflict(&mut self) -> bool {
+        false
+    }
+
     /// Runs a query expected to return at most one row.
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -189,6 +197,28 @@ impl Location {
 type Deliver = Box<dyn FnOnce(Result<(), DbError>) + Send>;
 type WriteJob = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Deliver) + Send>;
 type ReadJob = Box<dyn FnOnce(&mut dyn Conn) + Send>;
+
+/// How one run of a [`Db::write_retrying`] write failed: by its own error (and whether a
+/// concurrent writer caused it), or by the transaction's.
+enum Attempt<E> {
+    Failed(E, bool),
+    Db(DbError),
+}
+
+impl<E> From<DbError> for Attempt<E> {
+    fn from(e: DbError) -> Self {
+        Self::Db(e)
+    }
+}
+
+/// How many times [`Db::write_retrying`] runs a write again after a conflict.
+const CONFLICT_RETRIES: usize = 4;
+
+/// Up to a millisecond, so that writers that collided do not collide again in step.
+fn rand_jitter() -> u16 {
+    let [a, b] = crate::clock::random::<2>();
+    u16::from_le_bytes([a, b]) % 1000
+}
 
 /// The most writes committed together.
 const MAX_GROUP: usize = 512;
@@ -260,6 +290,42 @@ impl Db {
             .await
             .map_err(|_| E::from(DbError::Closed))?;
         rx.await.map_err(|_| E::from(DbError::Closed))?
+    }
+
+    /// Like [`Self::write`], but runs `f` again (a few times, after a short wait) when it failed
+    /// because of a concurrent writer ([`Conn::take_conflict`]): another relay sharing the
+    /// database committed the same row meanwhile. The next run sees that row, so an idempotent
+    /// write (one that first looks for what it would insert) answers as a retry would.
+    pub async fn write_retrying<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: Fn(&mut dyn Conn) -> Result<T, E> + Send + Sync + 'static,
+    {
+        let f = std::sync::Arc::new(f);
+        let mut wait = Duration::from_millis(2);
+        for attempt in 0..=CONFLICT_RETRIES {
+            let run = f.clone();
+            let last = attempt == CONFLICT_RETRIES;
+            let result = self
+                .write(move |conn: &mut dyn Conn| {
+                    conn.take_conflict();
+                    // An `Err` rolls the attempt back (its savepoint), conflict or not.
+                    run(conn).map_err(|e| Attempt::Failed(e, !last && conn.take_conflict()))
+                })
+                .await;
+            match result {
+                Ok(value) => return Ok(value),
+                Err(Attempt::Failed(e, false)) => return Err(e),
+                Err(Attempt::Db(e)) => return Err(E::from(e)),
+                Err(Attempt::Failed(_, true)) => {}
+            }
+            tokio::time::sleep(wait + Duration::from_micros(u64::from(rand_jitter()))).await;
+            wait = wait.saturating_mul(2);
+        }
+        Err(E::from(DbError::Backend(
+            "a write kept conflicting with other writers".into(),
+        )))
     }
 
     /// Runs `f` on a reader connection (it sees every committed write).
@@ -414,6 +480,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/0008_upload_once.sql")),
     (9, include_str!("../../migrations/0009_node_earnings.sql")),
     (10, include_str!("../../migrations/0010_cheaters.sql")),
+    (11, include_str!("../../migrations/0011_replicas.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {

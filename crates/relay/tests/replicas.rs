@@ -1,0 +1,184 @@
+//! Two relay replicas on one PostgreSQL database, each a real HTTP server on 127.0.0.1: what one
+//! has seen (a signed request, a sign-out, a submission) the other must honour. These run only
+//! where a PostgreSQL server is available (`DATAHUB_TEST_POSTGRES`, set by `cargo xtask test-native`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::*;
+use datahub_core::eth::Timestamp;
+use datahub_core::request;
+use datahub_relay::{AppState, Relay};
+use serde_json::{Value, json};
+
+/// Two replicas sharing one database and one set of keys (as replicas behind a load balancer
+/// do), and an in-process handle on the first for reading the ledger.
+struct Replicas {
+    a: Net,
+    b: Net,
+    ledger: Net,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn serve(relay: &AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = Relay::router(relay);
+    tokio::spawn(datahub_relay::server::serve(
+        listener,
+        router,
+        Duration::from_secs(5),
+        Duration::from_secs(1),
+        std::future::pending(),
+    ));
+    base
+}
+
+fn http_net(relay: &AppState, base: String) -> Net {
+    Net {
+        target: Target::Http {
+            base,
+            client: reqwest::Client::new(),
+        },
+        address: relay.address,
+        // Both replicas answer for the one public name a load balancer would give them.
+        domain: "127.0.0.1:8080".into(),
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn replicas() -> Option<Replicas> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    let url = fresh_postgres_db(&postgres_admin_url()?);
+    config.database_url = Some(url.clone());
+    let (first, second) = (config.clone(), config);
+    let a = tokio::task::spawn_blocking(move || Relay::open(first, 8080).unwrap())
+        .await
+        .unwrap();
+    let b = tokio::task::spawn_blocking(move || Relay::open(second, 8080).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(a.address, b.address, "replicas share the relay key");
+    let (base_a, base_b) = (serve(&a).await, serve(&b).await);
+    Some(Replicas {
+        a: http_net(&a, base_a),
+        b: http_net(&b, base_b),
+        ledger: Net {
+            address: a.address,
+            domain: "127.0.0.1:8080".into(),
+            target: Target::Router {
+                router: Relay::router(&a),
+                relay: a,
+            },
+            dir: tempfile::tempdir().unwrap(),
+        },
+        url,
+        _dir: dir,
+    })
+}
+
+/// The same signed request, byte for byte, as many times as asked.
+fn copies(net: &Net, key: &datahub_core::SecretKey, path: &str, n: usize) -> Vec<Request<Body>> {
+    let now = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
+    let signature = request::sign_request(key, "GET", path, b"", now, &net.address);
+    (0..n)
+        .map(|_| {
+            Request::get(path)
+                .header(request::TIME_HEADER, now.unix_millis().to_string())
+                .header(request::SIGNATURE_HEADER, signature.to_hex())
+                .body(Body::empty())
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_request_replayed_to_the_other_replica_is_refused() {
+    let Some(r) = replicas().await else { return };
+    let requester = key("requester");
+    let mut requests = copies(&r.a, &requester, "/v1/funds", 2).into_iter();
+    let (status, body) = r.a.call(requests.next().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = r.b.call(requests.next().unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::CONFLICT, Some("replayed")),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_signed_out_on_one_replica_is_refused_on_the_other() {
+    let Some(r) = replicas().await else { return };
+    let worker = Worker::sign_in(&r.a, "leaver").await;
+    let (status, _) = r.b.get("/v1/me/balances", Some(&worker.token)).await;
+    assert_eq!(status, StatusCode::OK, "the session is known to both");
+    let (status, body) =
+        r.a.post("/v1/auth/signout", Some(&worker.token), &json!({}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = r.b.get("/v1/me/balances", Some(&worker.token)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("signed_out")),
+        "{body}"
+    );
+}
+
+fn verdict(v: &str) -> Value {
+    json!({ "verdict": v })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_on_both_replicas_credit_once() {
+    let Some(r) = replicas().await else { return };
+    let owner = key("owner");
+    let (status, body) =
+        r.a.create_campaign(&owner, &campaign_spec("spread", &owner, 40, 1, "100"))
+            .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut bodies = Vec::new();
+    let mut tokens = Vec::new();
+    for i in 0..20 {
+        let mut w = Worker::sign_in(&r.a, &format!("spreader {i}")).await;
+        let (status, task) = w.next(&r.b, "spread").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        bodies.push(w.submission(
+            &r.a,
+            "spread",
+            task["lease"].as_str().unwrap(),
+            &verdict("true"),
+        ));
+        tokens.push(w.token.clone());
+    }
+    let (a, b) = (std::sync::Arc::new(r.a), std::sync::Arc::new(r.b));
+    let mut handles = Vec::new();
+    for round in 0..4 {
+        for (body, token) in bodies.iter().zip(&tokens) {
+            let net = if round % 2 == 0 { a.clone() } else { b.clone() };
+            let (body, token) = (body.clone(), token.clone());
+            handles.push(tokio::spawn(async move {
+                net.post("/v1/submissions", Some(&token), &body).await
+            }));
+        }
+    }
+    let mut fresh = 0;
+    for h in handles {
+        let (status, outcome) = h.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{outcome}");
+        assert_eq!(outcome["balance"], "0.05");
+        if outcome["duplicate"] == false {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 20, "each submission credited exactly once");
+    let (_, campaign) = r.ledger.get("/v1/campaigns/spread", None).await;
+    assert_eq!(campaign["budget_left"], "99");
+    assert_ledger_balanced(&r.ledger).await;
+}
