@@ -13,8 +13,11 @@
 //! common subset of both dialects: `BIGINT` and `TEXT` columns only, no `SUM` (a `NUMERIC` in
 //! PostgreSQL), explicit `CAST(.. AS BIGINT)` where PostgreSQL could not infer a parameter's type.
 
+mod leader;
 mod postgres;
 mod sqlite;
+
+pub use leader::{LOCK_KEY, Leadership};
 
 use std::fmt;
 use std::path::Path;

@@ -35,9 +35,14 @@ fn backend(e: postgres::Error) -> DbError {
     }
 }
 
+/// A connection to the server at `url`.
+pub(super) fn client(url: &str) -> Result<Client, DbError> {
+    Client::connect(url, NoTls).map_err(backend)
+}
+
 impl PgConn {
     pub(super) fn connect(url: &str) -> Result<Self, DbError> {
-        let client = Client::connect(url, NoTls).map_err(backend)?;
+        let client = client(url)?;
         Ok(Self {
             client,
             statements: HashMap::new(),
