@@ -10,6 +10,7 @@ use postgres::{Client, NoTls, Statement};
 use super::{Conn, DbError, Row, Value};
 
 pub(super) struct PgConn {
+    url: String,
     client: Client,
     statements: HashMap<String, Statement>,
     /// A statement failed because of another writer since [`Conn::take_conflict`] last asked.
@@ -44,6 +45,7 @@ impl PgConn {
     pub(super) fn connect(url: &str) -> Result<Self, DbError> {
         let client = client(url)?;
         Ok(Self {
+            url: url.to_owned(),
             client,
             statements: HashMap::new(),
             conflict: false,
@@ -55,7 +57,20 @@ impl PgConn {
         backend(e)
     }
 
+    /// Connects again when the server closed the connection (a restart, a failover): the
+    /// statement that saw it close failed (and with it its transaction); the next one runs on a
+    /// new connection, so the relay recovers without a restart of its own.
+    fn reconnect_if_closed(&mut self) -> Result<(), DbError> {
+        if self.client.is_closed() {
+            self.client = client(&self.url)?;
+            self.statements.clear();
+            tracing::info!("reconnected to PostgreSQL");
+        }
+        Ok(())
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement, DbError> {
+        self.reconnect_if_closed()?;
         if let Some(stmt) = self.statements.get(sql) {
             return Ok(stmt.clone());
         }
@@ -139,6 +154,7 @@ impl Conn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.reconnect_if_closed()?;
         match self.client.batch_execute(sql) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.failed(e)),
