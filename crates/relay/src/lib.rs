@@ -122,7 +122,7 @@ impl Relay {
             None => keyfile::load_or_create(&config.data_dir.join("treasury.key")),
         }
         .map_err(|e| err("treasury key", &e))?;
-        let db = Db::open(&config.database(), config.db_readers)
+        let db = Db::open_with(&config.database(), config.db_readers, config.db_writers)
             .map_err(|e| err("cannot open the database", &e))?;
         let limits = &config.limits;
         let trusted_proxies = config

@@ -56,8 +56,13 @@ fn http_net(relay: &AppState, base: String) -> Net {
 }
 
 async fn replicas() -> Option<Replicas> {
+    replicas_with(|_| {}).await
+}
+
+async fn replicas_with(tweak: impl Fn(&mut datahub_relay::Config)) -> Option<Replicas> {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
+    tweak(&mut config);
     let url = fresh_postgres_db(&postgres_admin_url()?);
     config.database_url = Some(url.clone());
     let (first, second) = (config.clone(), config);
@@ -141,6 +146,20 @@ fn verdict(v: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_retries_on_both_replicas_credit_once() {
     let Some(r) = replicas().await else { return };
+    retries_credit_once(r).await;
+}
+
+/// Two relays with four writers each are, for their database, like eight relays: the same
+/// retries, sent at once, must be credited once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_on_four_writers_credit_once() {
+    let Some(r) = replicas_with(|c| c.db_writers = 4).await else {
+        return;
+    };
+    retries_credit_once(r).await;
+}
+
+async fn retries_credit_once(r: Replicas) {
     let owner = key("owner");
     let (status, body) =
         r.a.create_campaign(&owner, &campaign_spec("spread", &owner, 40, 1, "100"))

@@ -237,14 +237,28 @@ pub struct Db {
 impl Db {
     /// Opens the database, applies migrations and starts the writer and `readers` reader threads.
     pub fn open(location: &Location, readers: usize) -> Result<Self, DbError> {
+        Self::open_with(location, readers, 1)
+    }
+
+    /// Like [`Self::open`], with `writers` writer threads on PostgreSQL (one on SQLite), each
+    /// taking the next queued writes and committing them as its own group.
+    pub fn open_with(location: &Location, readers: usize, writers: usize) -> Result<Self, DbError> {
         let (write_tx, write_rx) = flume::unbounded::<WriteJob>();
-        // Connections are made on their own threads: the synchronous PostgreSQL client must
-        // never block an async runtime's thread, and `open` may be called from one.
-        let started = start(location, "db-writer", move |mut conn| {
-            migrate(conn.as_mut())?;
-            Ok(move || write_loop(conn, &write_rx))
-        });
-        started?;
+        let writers = match location {
+            Location::Sqlite(_) => 1,
+            Location::Postgres(_) => writers.max(1),
+        };
+        for i in 0..writers {
+            let rx = write_rx.clone();
+            // Connections are made on their own threads: the synchronous PostgreSQL client must
+            // never block an async runtime's thread, and `open` may be called from one.
+            start(location, &format!("db-writer-{i}"), move |mut conn| {
+                if i == 0 {
+                    migrate(conn.as_mut())?;
+                }
+                Ok(move || write_loop(conn, &rx))
+            })?;
+        }
         let (read_tx, read_rx) = flume::unbounded::<ReadJob>();
         for i in 0..readers.max(1) {
             let rx = read_rx.clone();
@@ -295,10 +309,14 @@ impl Db {
         rx.await.map_err(|_| E::from(DbError::Closed))?
     }
 
-    /// Like [`Self::write`], but runs `f` again (a few times, after a short wait) when it failed
-    /// because of a concurrent writer ([`Conn::take_conflict`]): another relay sharing the
-    /// database committed the same row meanwhile. The next run sees that row, so an idempotent
-    /// write (one that first looks for what it would insert) answers as a retry would.
+    /// Like [`Self::write`], for an idempotent `f` (one that first looks for what an earlier run
+    /// committed): runs it again (a few times, after a short wait) when it failed because of a
+    /// concurrent writer ([`Conn::take_conflict`]): another relay or writer sharing the database
+    /// committed the same row meanwhile, and the next run sees that row and answers as a retry
+    /// would. On PostgreSQL a run that failed for any other reason is also run once more: each
+    /// statement sees what was committed when it started (READ COMMITTED), so a run may have
+    /// looked for an earlier run's row just before that run committed, and then seen its effect
+    /// (a lease already answered) and failed on it.
     pub async fn write_retrying<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -307,6 +325,7 @@ impl Db {
     {
         let f = std::sync::Arc::new(f);
         let mut wait = Duration::from_millis(2);
+        let mut second_look = self.backend == "sqlite";
         for attempt in 0..=CONFLICT_RETRIES {
             let run = f.clone();
             let last = attempt == CONFLICT_RETRIES;
@@ -319,7 +338,11 @@ impl Db {
                 .await;
             match result {
                 Ok(value) => return Ok(value),
-                Err(Attempt::Failed(e, false)) => return Err(e),
+                Err(Attempt::Failed(e, false)) if second_look => return Err(e),
+                Err(Attempt::Failed(_, false)) => {
+                    second_look = true;
+                    continue;
+                }
                 Err(Attempt::Db(e)) => return Err(E::from(e)),
                 Err(Attempt::Failed(_, true)) => {}
             }
@@ -361,7 +384,7 @@ where
     L: FnOnce() + 'static,
 {
     let location = location.clone();
-    let read_only = name != "db-writer";
+    let read_only = !name.starts_with("db-writer");
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     thread::Builder::new()
         .name(name.to_owned())
