@@ -546,11 +546,10 @@ fn sustained(
         ])
         .arg("--report")
         .arg(&report);
+    // The ports change with every run; the page shows the shape of the command.
     *command = format!(
-        "{} relay(s) started with `--config` ({}), then: {}",
-        count,
-        "dev, the load operator, limits lifted",
-        cmd.shown()
+        "{count} relay(s) started with --config (dev, the load operator, limits lifted), then: {}",
+        cmd.shown().replace(&bases.join(","), "URL[,URL]")
     );
     cmd.run_explained()?;
     let doc = read_json(&report)?;
