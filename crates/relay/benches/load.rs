@@ -11,9 +11,10 @@
 //! Printed: leases/s of the set-up, then submissions/s and p50/p90/p99 latency. With `--json
 //! FILE`, each round's figures are also appended to FILE as one JSON line (for `cargo xtask bench`).
 //!
-//! `… --bench load -- --relay URL [--connections 64 --campaigns 4 --seconds 20 --submissions 250
-//! --resend 1 --report FILE]` targets a relay that is already running (the fault suite's, which
-//! it kills and restarts meanwhile) instead: it makes its campaigns there, signs in one
+//! `… --bench load -- --relay URL[,URL…] [--connections 64 --campaigns 4 --seconds 20
+//! --submissions 250 --resend 1 --report FILE]` targets relays that are already running (the
+//! fault suite's, which it kills and restarts meanwhile; or replicas sharing one database, each
+//! contributor kept on one of them) instead: it makes its campaigns there, signs in one
 //! contributor per connection, prints `load: ready …`, and then every contributor leases and
 //! answers tasks one after another for `seconds` (at most `submissions` each), riding out a dead
 //! relay: a request with no answer is sent again, the same signed bytes, until one comes (or
@@ -21,7 +22,9 @@
 //! acknowledged again. With `--report FILE` it writes what it saw as JSON: per contributor its
 //! session, every acknowledged submission with its credit and when, those that had no answer at
 //! first or never, the refusals and the resends, for the fault suite to check against the
-//! relay's API (see `Seen`).
+//! relay's API (see `Seen`). It prints the sustained rate (submissions answered over the time
+//! they were being sent, each after its own lease) and the p50/p99 latency of a submission, and
+//! puts them in the report (`submissions_per_sec`, `p50_ms`, `p99_ms`).
 //!
 //! Campaign budgets are granted first by [`operator`], a key everyone can derive: the relays
 //! this bench starts name its address ([`OPERATOR_ADDRESS`]) in `operators`, and so must the one
@@ -472,7 +475,11 @@ fn against_running_relay(base: &str) {
         })
     };
     let load = Load {
-        base: base.trim_end_matches('/').to_owned(),
+        bases: base
+            .split(',')
+            .map(|b| b.trim().trim_end_matches('/').to_owned())
+            .filter(|b| !b.is_empty())
+            .collect(),
         connections: number("--connections", 64).max(1),
         campaigns: number("--campaigns", 4).max(1),
         seconds: number("--seconds", 20) as u64,
@@ -493,7 +500,9 @@ fn against_running_relay(base: &str) {
 
 /// The settings of `--relay` mode.
 struct Load {
-    base: String,
+    /// The relays (`--relay URL,URL`: replicas sharing one database); contributor `u` works
+    /// on relay `u % n`, as a load balancer keeping a client on one replica would send it.
+    bases: Vec<String>,
     connections: usize,
     campaigns: usize,
     seconds: u64,
@@ -520,21 +529,33 @@ struct Seen {
     resent: Vec<Value>,
     /// Tries that got no answer.
     no_answer: u64,
+    /// How long each answered submission took, first try to answer, in microseconds.
+    latencies_us: Vec<u64>,
+    /// When the last of them was answered (Unix milliseconds).
+    last_ms: i64,
 }
 
 impl Load {
     async fn run(self) -> Value {
-        let client = Arc::new(Client {
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(1024)
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            base: self.base.clone(),
-        });
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let clients: Vec<Arc<Client>> = self
+            .bases
+            .iter()
+            .map(|base| {
+                Arc::new(Client {
+                    http: http.clone(),
+                    base: base.clone(),
+                })
+            })
+            .collect();
+        let client = clients[0].clone();
         let info: Value = client
             .http
-            .get(format!("{}/v1/info", self.base))
+            .get(format!("{}/v1/info", client.base))
             .send()
             .await
             .unwrap()
@@ -562,7 +583,7 @@ impl Load {
 
         let mut signing_in = Vec::new();
         for u in 0..self.connections {
-            let client = client.clone();
+            let client = clients[u % clients.len()].clone();
             let (wallet, session_key) = (key(format!("{run} w{u}")), key(format!("{run} s{u}")));
             signing_in.push(tokio::spawn(async move {
                 let started = Instant::now();
@@ -589,9 +610,9 @@ impl Load {
         let domain = Arc::new(domain());
         let this = Arc::new(self);
         let mut working = Vec::new();
-        for (wallet, session_key, token) in contributors {
+        for (u, (wallet, session_key, token)) in contributors.into_iter().enumerate() {
             let (client, domain, campaigns, this) = (
-                client.clone(),
+                clients[u % clients.len()].clone(),
                 domain.clone(),
                 campaigns.clone(),
                 this.clone(),
@@ -606,8 +627,12 @@ impl Load {
         let mut report = Vec::new();
         let (mut acked, mut in_flight, mut counted, mut never, mut refused) = (0, 0, 0, 0, 0);
         let (mut resent, mut duplicates, mut no_answer) = (0, 0, 0);
+        let mut latencies = Vec::new();
+        let mut last_ms = started_ms;
         for (wallet, token, task) in working {
             let seen = task.await.unwrap();
+            latencies.extend_from_slice(&seen.latencies_us);
+            last_ms = last_ms.max(seen.last_ms);
             acked += seen.acknowledged.len();
             let late: Vec<&Value> = seen
                 .acknowledged
@@ -641,8 +666,27 @@ impl Load {
              {no_answer} tries with no answer; {resent} acknowledged receipts sent again, \
              {duplicates} answered as duplicates"
         );
+        // Submissions answered over the time they were being sent (resends at the end are not
+        // counted: they are retries the relay answers from what it stored).
+        latencies.sort_unstable();
+        let pick = |q: f64| {
+            let i = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
+            latencies.get(i).map_or(0.0, |us| *us as f64 / 1000.0)
+        };
+        let span = (last_ms - started_ms).max(1) as f64 / 1000.0;
+        let per_sec = latencies.len() as f64 / span;
+        let (p50, p99) = (pick(0.50), pick(0.99));
+        println!(
+            "load: sustained {per_sec:.0} submissions/s over {span:.1} s ({} answered, each \
+             after its lease), p50 {p50:.1} ms, p99 {p99:.1} ms, {} relay(s), {} contributors",
+            latencies.len(),
+            this.bases.len(),
+            this.connections
+        );
         json!({
-            "relay": this.base, "connections": this.connections, "seconds": this.seconds,
+            "relay": this.bases.join(","), "connections": this.connections, "seconds": this.seconds,
+            "relays": this.bases.len(),
+            "submissions_per_sec": per_sec, "p50_ms": p50, "p99_ms": p99, "span_s": span,
             "started_ms": started_ms, "ended_ms": now_ms(),
             "campaigns": listed, "contributors": report,
         })
@@ -683,8 +727,14 @@ impl Load {
             // The nonce is per session key: `n` never repeats for this contributor.
             let (id, body) = signed_answer(campaign, &lease, n as u64, session_key, domain);
             let mut no_answer = 0;
+            let sent = Instant::now();
             let answered =
                 until_answered(client, "/v1/submissions", token, &body, &mut no_answer).await;
+            if answered.is_some() {
+                seen.latencies_us
+                    .push(u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX));
+                seen.last_ms = now_ms();
+            }
             seen.no_answer += no_answer;
             match answered {
                 None => {

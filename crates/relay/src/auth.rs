@@ -489,12 +489,21 @@ impl Signed {
             Timestamp::from_unix_millis(time.parse().unwrap_or(0)),
             &relay.address,
         );
-        if !relay.replay.first_use(digest, now.unix_millis()) {
-            return Err(ApiError::conflict(
+        let replayed = || {
+            ApiError::conflict(
                 ErrorCode::Replayed,
                 "this signed request was already received; sign a new one",
             )
-            .into_response());
+            .into_response()
+        };
+        if !relay.replay.first_use(digest, now.unix_millis()) {
+            return Err(replayed());
+        }
+        if !first_use_anywhere(relay, digest, now.unix_millis(), skew)
+            .await
+            .map_err(IntoResponse::into_response)?
+        {
+            return Err(replayed());
         }
         Ok(Self { signer, body })
     }
@@ -550,4 +559,32 @@ impl FromRequest<AppState> for Requester {
             body,
         })
     }
+}
+
+/// Records a signed request's digest in the database; `false` if it was there already. On
+/// PostgreSQL several relays may share the database, and a request one of them accepted must be
+/// refused by the others: the in-memory [`crate::limits::ReplayGuard`] only knows this process.
+/// A SQLite database has one relay, whose guard is enough.
+async fn first_use_anywhere(
+    relay: &AppState,
+    digest: [u8; 32],
+    now_ms: i64,
+    skew_ms: i64,
+) -> ApiResult<bool> {
+    if relay.db.backend() != "postgres" {
+        return Ok(true);
+    }
+    // A request is accepted while its time is within the skew of the clock, in either direction.
+    let expires = now_ms.saturating_add(skew_ms.saturating_mul(2));
+    let digest = hex::encode(digest);
+    relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<bool> {
+            let inserted = conn.execute(
+                "INSERT INTO signed_requests (digest, expires_ms) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING",
+                params![digest, expires],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
 }

@@ -21,6 +21,11 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Reader connections to the database.
     pub db_readers: usize,
+    /// Writer connections on PostgreSQL, each committing its own groups of writes (SQLite has
+    /// one writer whatever this says: its writes take one lock). More writers overlap their
+    /// round trips to the server, but their transactions may deadlock on hot rows: only
+    /// submissions are run again after such a conflict.
+    pub db_writers: usize,
     /// Host names (with port) that sign-in messages may name, as browsers reach the relay.
     /// Empty means `127.0.0.1:<port>` and `localhost:<port>`. Env: `DATAHUB_SIWE_DOMAINS`
     /// (comma-separated).
@@ -280,6 +285,7 @@ impl Default for Config {
             data_dir: PathBuf::from("datahub-data"),
             database_url: None,
             db_readers: 4,
+            db_writers: 1,
             siwe_domains: Vec::new(),
             www_dir: None,
             pkg_dir: None,
@@ -577,6 +583,9 @@ impl Config {
         }
         if self.limits.leases_per_network == 0 {
             return bad("limits: leases_per_network is at least 1".into());
+        }
+        if !(1..=64).contains(&self.db_writers) {
+            return bad("db_writers: 1 to 64 writer connections".into());
         }
         self.trusted_proxies()?;
         Ok(())

@@ -126,7 +126,7 @@ impl Relay {
             None => keyfile::load_or_create(&config.data_dir.join("treasury.key")),
         }
         .map_err(|e| err("treasury key", &e))?;
-        let db = Db::open(&config.database(), config.db_readers)
+        let db = Db::open_with(&config.database(), config.db_readers, config.db_writers)
             .map_err(|e| err("cannot open the database", &e))?;
         let limits = &config.limits;
         let trusted_proxies = config
@@ -428,18 +428,24 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
     let relay = tokio::task::spawn_blocking(move || Relay::open(config, local.port()))
         .await
         .map_err(|e| StartError(e.to_string()))??;
-    let forgotten = storage::forget_unfinished_placements(&relay)
-        .await
-        .map_err(|e| StartError(format!("clearing unfinished placements: {}", e.message)))?;
+    // On a shared PostgreSQL database other relays may have placements in flight right now;
+    // the leader's reaper forgets the ones left by a dead relay once they are old enough.
+    let forgotten = if relay.db.backend() == "sqlite" {
+        storage::forget_unfinished_placements(&relay)
+            .await
+            .map_err(|e| StartError(format!("clearing unfinished placements: {}", e.message)))?
+    } else {
+        0
+    };
     if forgotten > 0 {
         tracing::info!(
             forgotten,
             "placements left unfinished by the last run forgotten; their shards can be sent again"
         );
     }
-    let sweeper = tokio::spawn(sweep_leases(relay.clone()));
-    let upkeep = tokio::spawn(maintenance::run(relay.clone()));
-    let watcher = tokio::spawn(chain::run(relay.clone()));
+    let leadership = db::Leadership::start(&relay.config.database(), LEADER_CHECK)
+        .map_err(|e| StartError(format!("leader election: {e}")))?;
+    let background = tokio::spawn(lead(relay.clone(), leadership));
     let router = Relay::router(&relay);
     println!(
         "datahub-relay listening on http://{local} address {} database {}",
@@ -456,11 +462,48 @@ pub async fn run(args: RelayArgs, shutdown: impl Future<Output = ()>) -> Result<
         shutdown,
     )
     .await;
-    sweeper.abort();
-    upkeep.abort();
-    watcher.abort();
+    background.abort();
     tracing::info!("relay stopped");
     result.map_err(|e| StartError(e.to_string()))
+}
+
+/// How often a relay that does not lead tries to, and one that leads checks it still does.
+const LEADER_CHECK: Duration = Duration::from_secs(1);
+
+/// Runs the background work (lease sweeps, audits, repair, pay, the chain watcher) while this
+/// relay leads, and stops it when it no longer does (`db::Leadership`). Dropping this task
+/// gives up the lead.
+pub async fn lead(relay: AppState, mut leadership: db::Leadership) {
+    loop {
+        leadership.wait_for(true).await;
+        relay
+            .metrics
+            .leader
+            .store(1, std::sync::atomic::Ordering::Relaxed);
+        let tasks = [
+            tokio::spawn(sweep_leases(relay.clone())),
+            tokio::spawn(maintenance::run(relay.clone())),
+            tokio::spawn(chain::run(relay.clone())),
+        ];
+        let _stop = AbortOnDrop(tasks);
+        leadership.wait_for(false).await;
+        relay
+            .metrics
+            .leader
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!("background work stopped: another relay may lead now");
+    }
+}
+
+/// Aborts its tasks when dropped (also when the task holding it is aborted).
+struct AbortOnDrop<const N: usize>([tokio::task::JoinHandle<()>; N]);
+
+impl<const N: usize> Drop for AbortOnDrop<N> {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }
 
 /// Returns expired leases to the pool every second.

@@ -103,9 +103,9 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 }
 
 /// Digests of signed requests seen within the accepted clock skew; a signed request is valid
-/// only once. (Per relay process: replicas over PostgreSQL each keep their own, so a replay
-/// across replicas within the skew window is possible for requests that are not otherwise
-/// idempotent; every such request — campaign creation, claims — carries its own id.)
+/// only once. Per relay process: the quick answer to a replay sent to the same relay. On
+/// PostgreSQL, where replicas share the database, the digest is also recorded there
+/// (`auth::Signed::verify`), so a replay sent to another replica is refused too.
 pub struct ReplayGuard {
     window_ms: i64,
     seen: Mutex<HashMap<[u8; 32], i64>>,

@@ -693,6 +693,24 @@ async fn delete_if_unused(relay: &AppState, node: &str, endpoint: &str, shard: &
     }
 }
 
+/// Deletes the digests of signed requests whose time is now outside the accepted skew (they
+/// would be refused for their time anyway).
+async fn forget_old_signed_requests(relay: &AppState) {
+    let now = clock::now_ms();
+    let forgotten = relay
+        .db
+        .write(move |conn: &mut dyn Conn| {
+            conn.execute(
+                "DELETE FROM signed_requests WHERE expires_ms < $1",
+                params![now],
+            )
+        })
+        .await;
+    if let Err(e) = forgotten {
+        tracing::warn!(error = %e, "forgetting old signed requests failed");
+    }
+}
+
 /// Runs audits, repair and the nodes' pay until the task is dropped.
 pub async fn run(relay: AppState) {
     let audit_every = relay.config.audit_interval_secs;
@@ -737,6 +755,7 @@ pub async fn run(relay: AppState) {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(REAP_EVERY_SECS));
             loop {
                 tick.tick().await;
+                forget_old_signed_requests(&relay).await;
                 match storage::forget_stuck_placements(&relay, clock::now_ms()).await {
                     Ok(0) => {}
                     Ok(forgotten) => tracing::info!(

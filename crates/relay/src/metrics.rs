@@ -36,6 +36,8 @@ pub struct Metrics {
     pub nodes_alive: AtomicI64,
     /// Segments with fewer healthy shards than they should have.
     pub segments_at_risk: AtomicI64,
+    /// 1 while this relay leads background work (`db::Leadership`), else 0.
+    pub leader: AtomicI64,
     /// Shards rebuilt by repair.
     pub shards_repaired: AtomicU64,
     /// Audits passed and failed.
@@ -265,7 +267,7 @@ impl Metrics {
                 value.load(Relaxed)
             );
         }
-        let gauges: [(&str, &str, &AtomicI64); 2] = [
+        let gauges: [(&str, &str, &AtomicI64); 3] = [
             (
                 "datahub_nodes_alive",
                 "Storage nodes that sent a recent heartbeat.",
@@ -275,6 +277,11 @@ impl Metrics {
                 "datahub_segments_at_risk",
                 "Segments missing at least one healthy shard.",
                 &self.segments_at_risk,
+            ),
+            (
+                "datahub_leader",
+                "1 if this relay runs the background work (audits, repair, sweeps, the chain watcher).",
+                &self.leader,
             ),
         ];
         for (name, help, value) in gauges {

@@ -419,9 +419,11 @@ pub async fn submit(
     };
     let (worker, campaign_id, spec_info) =
         (job.worker.clone(), job.campaign.clone(), job.info.clone());
+    // Retried on a conflict: the same submission sent to another relay sharing the database
+    // may have committed meanwhile, and the retry then answers as a duplicate.
     let outcome = relay
         .db
-        .write(move |conn: &mut dyn Conn| job.run(conn))
+        .write_retrying(move |conn: &mut dyn Conn| job.clone().run(conn))
         .await;
     let outcome = match outcome {
         Err(e) if e.code == ErrorCode::TooFast => {
@@ -463,6 +465,7 @@ pub async fn submit(
 }
 
 /// One submission, checked and settled in one write transaction: the phases of [`Self::run`].
+#[derive(Clone)]
 struct SubmitJob {
     id: String,
     session: String,

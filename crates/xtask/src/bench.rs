@@ -120,25 +120,45 @@ const NODE: &str = "Wasm primitives and pipeline vs peers, Node.js";
 const CHROMIUM: &str = "Wasm primitives and pipeline vs peers, Chromium";
 const NATIVE: &str = "Native seal and open vs the ceiling";
 const RELAY: &str = "Relay submissions";
+const SUSTAINED: &str = "Relay sustained: contributors leasing and answering";
 const STORAGE: &str = "Storage through 6 nodes";
 const FIRST_TASK: &str = "Time to first task and page weight";
 
-pub fn run(quick: bool) -> Result<()> {
+pub fn run(quick: bool, only: Option<&str>) -> Result<()> {
     let out = root().join("target/bench");
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let pkg = crate::pkg::build().map_err(|e| format!("{e:#}"));
+    let chosen = |name: &str| only.is_none_or(|o| name.contains(o));
+    let pkg = if ["pipeline.mjs", "pipeline-chromium.mjs", "first-task.mjs"]
+        .iter()
+        .any(|name| chosen(name))
+    {
+        crate::pkg::build().map_err(|e| format!("{e:#}"))
+    } else {
+        Err("not needed by the benchmarks chosen with --only".to_owned())
+    };
     let run = Run { quick, out, pkg };
-    let benches: [(&str, &str, Bench); 7] = [
+    let benches: [(&str, &str, Bench); 10] = [
         (NODE, "pipeline.mjs", wasm_node),
         (CHROMIUM, "pipeline-chromium.mjs", wasm_chromium),
         (NATIVE, "criterion seal", native),
         (RELAY, "load on SQLite", relay_sqlite),
         (RELAY, "load on PostgreSQL", relay_postgres),
+        (SUSTAINED, "sustained on SQLite", |r, f, c| {
+            sustained(r, f, c, Setup::Sqlite)
+        }),
+        (SUSTAINED, "sustained on PostgreSQL", |r, f, c| {
+            sustained(r, f, c, Setup::Postgres(1))
+        }),
+        (
+            SUSTAINED,
+            "sustained on PostgreSQL, two relays",
+            |r, f, c| sustained(r, f, c, Setup::Postgres(2)),
+        ),
         (STORAGE, "storage.sh", storage),
         (FIRST_TASK, "first-task.mjs", first_task),
     ];
     let mut figures = Vec::new();
-    for (area, name, bench) in benches {
+    for (area, name, bench) in benches.into_iter().filter(|(_, name, _)| chosen(name)) {
         heading(&format!("bench: {area} ({name})"));
         let mut these = Vec::new();
         let mut command = String::new();
@@ -154,7 +174,12 @@ pub fn run(quick: bool) -> Result<()> {
     let doc = serde_json::json!({ "machine": machine, "quick": quick, "figures": figures });
     std::fs::write(&json, serde_json::to_string_pretty(&doc)?)
         .with_context(|| format!("writing {}", json.display()))?;
-    let md = root().join("docs/performance.md");
+    let md = if only.is_some() {
+        // A part of the benchmarks must not pass for the whole page.
+        run.out.join("performance-only.md")
+    } else {
+        root().join("docs/performance.md")
+    };
     std::fs::write(&md, markdown(&machine, quick, &figures))
         .with_context(|| format!("writing {}", md.display()))?;
     let failed = figures.iter().filter(|f| f.error.is_some()).count();
@@ -383,6 +408,177 @@ fn relay_postgres(run: &Run, figures: &mut Vec<Figure>, command: &mut String) ->
         command,
         figures,
     )
+}
+
+/// What the sustained load runs against.
+#[derive(Clone, Copy)]
+enum Setup {
+    Sqlite,
+    /// This many relays sharing one PostgreSQL database.
+    Postgres(usize),
+}
+
+/// The relays' settings for the sustained load: a development relay whose operator is the load
+/// bench's public test key (`OPERATOR_ADDRESS` in crates/relay/benches/load.rs, which grants the
+/// budgets), and no limit in the way of 256 contributors on one address.
+const SUSTAINED_CONFIG: &str = "\
+dev = true
+operators = [\"0x9E9B296a1615FA21eadb883FDd271ce951B91641\"]
+
+[limits]
+ip_per_sec = 1000000.0
+ip_burst = 1000000.0
+address_per_sec = 1000000.0
+address_burst = 1000000.0
+sign_ins_per_hour = 1000000.0
+leases_per_network = 1000000
+";
+
+/// A relay process, killed when dropped.
+struct RelayProcess(std::process::Child);
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `bin` on a free port with `config`, its data in `data`; waits for its first line.
+fn start_relay(
+    bin: &Path,
+    config: &Path,
+    data: &Path,
+    database: Option<&str>,
+) -> Result<(RelayProcess, String)> {
+    use std::io::BufRead as _;
+    let mut command = std::process::Command::new(bin);
+    command
+        .args(["--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--data")
+        .arg(data)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(url) = database {
+        command.args(["--database-url", url]);
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("the relay's stdout")?;
+    let process = RelayProcess(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .with_context(|| format!("the relay did not say where it listens: {line:?}"))?
+        .to_owned();
+    Ok((process, base))
+}
+
+/// Contributors that sign in, then lease and answer one task after another for 30 s (a
+/// sustained run, not a burst), through the load tool's `--relay` mode against relays this
+/// starts: one on SQLite, one on PostgreSQL, or two sharing one PostgreSQL database (each
+/// contributor kept on one of them). The relay binary is the one `cargo bench` builds.
+fn sustained(
+    run: &Run,
+    figures: &mut Vec<Figure>,
+    command: &mut String,
+    setup: Setup,
+) -> Result<()> {
+    let (connections, seconds) = if run.quick {
+        ("32", "5")
+    } else {
+        ("256", "30")
+    };
+    let build = run
+        .cargo_bench()
+        .args(["-p", "datahub-relay", "--bench", "load", "--no-run"]);
+    build.run_explained()?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let bin = target
+        .join(if run.quick { "debug" } else { "release" })
+        .join("datahub-relay");
+    let (count, label) = match setup {
+        Setup::Sqlite => (1, "SQLite, one relay".to_owned()),
+        Setup::Postgres(1) => (1, "PostgreSQL, one relay".to_owned()),
+        Setup::Postgres(n) => (n, format!("PostgreSQL, {n} relays")),
+    };
+    let stem = format!(
+        "sustained-{}",
+        label.to_lowercase().replace([',', ' '], "-")
+    );
+    // A fresh folder each run: a database left by an earlier run would change the figures.
+    let dir = run.out.join(&stem);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let config = dir.join("relay.toml");
+    std::fs::write(&config, SUSTAINED_CONFIG)?;
+    let cluster = match setup {
+        Setup::Sqlite => None,
+        Setup::Postgres(_) => Some(crate::postgres::Cluster::start()?),
+    };
+    let database = cluster.as_ref().map(|c| c.url.as_str());
+    let mut relays = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..count {
+        // One data folder: the replicas share the relay and treasury keys, as they must.
+        let (process, base) = start_relay(&bin, &config, &dir.join("data"), database)?;
+        relays.push(process);
+        bases.push(base);
+    }
+    let report = run.json_file(&format!("{stem}.json"))?;
+    let cmd = run
+        .cargo_bench()
+        .args(["-p", "datahub-relay", "--bench", "load", "--", "--relay"])
+        .arg(bases.join(","))
+        .args(["--connections", connections, "--campaigns", "8"])
+        .args([
+            "--seconds",
+            seconds,
+            "--submissions",
+            "2000",
+            "--resend",
+            "0",
+        ])
+        .arg("--report")
+        .arg(&report);
+    // The ports change with every run; the page shows the shape of the command.
+    *command = format!(
+        "{count} relay(s) started with --config (dev, the load operator, limits lifted), then: {}",
+        cmd.shown().replace(&bases.join(","), "URL[,URL]")
+    );
+    cmd.run_explained()?;
+    let doc = read_json(&report)?;
+    let rate = number(&doc, "submissions_per_sec")?;
+    let p99 = number(&doc, "p99_ms")?;
+    // Compared with the SQLite run of this same `cargo xtask bench`, when it succeeded.
+    let sqlite = read_json(&run.out.join("sustained-sqlite--one-relay.json")).ok();
+    let mut per_sec = Figure::new(
+        SUSTAINED,
+        format!("{label}, {connections} contributors: submissions/s"),
+        rate,
+        "submissions/s",
+        command.as_str(),
+    );
+    let mut latency = Figure::new(
+        SUSTAINED,
+        format!("{label}, {connections} contributors: p99 latency"),
+        p99,
+        "ms",
+        command.as_str(),
+    );
+    if let (Some(peer), Setup::Postgres(_)) = (&sqlite, setup) {
+        per_sec = per_sec.against("SQLite, same run", number(peer, "submissions_per_sec")?);
+        latency = latency.against("SQLite, same run", number(peer, "p99_ms")?);
+    }
+    figures.push(per_sec);
+    figures.push(latency);
+    drop(relays);
+    Ok(())
 }
 
 /// bench/storage.sh: put and get through `datahub dev`, then repair around a killed node.

@@ -75,6 +75,10 @@ enum Command {
         /// Shrink every run (debug builds for the native ones) to check the harness in minutes
         #[arg(long)]
         quick: bool,
+        /// Only the benchmarks whose name contains this, e.g. `sustained` (docs/performance.md
+        /// is then left as it is)
+        #[arg(long)]
+        only: Option<String>,
     },
     /// Run the fault suite on real processes; write docs/reliability.md and target/bench/faults.json
     Faults {
@@ -130,7 +134,7 @@ fn main() -> ExitCode {
             };
             gates::fuzz(build, seconds.unwrap_or(default), &targets)
         }
-        Command::Bench { quick } => bench::run(quick),
+        Command::Bench { quick, only } => bench::run(quick, only.as_deref()),
         Command::Faults { case } => faults::run(case.as_deref()),
     };
     match result {

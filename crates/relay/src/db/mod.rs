@@ -13,8 +13,11 @@
 //! common subset of both dialects: `BIGINT` and `TEXT` columns only, no `SUM` (a `NUMERIC` in
 //! PostgreSQL), explicit `CAST(.. AS BIGINT)` where PostgreSQL could not infer a parameter's type.
 
+mod leader;
 mod postgres;
 mod sqlite;
+
+pub use leader::{LOCK_KEY, Leadership};
 
 use std::fmt;
 use std::path::Path;
@@ -152,6 +155,14 @@ pub trait Conn {
     /// The statement that opens a write transaction.
     fn begin_sql(&self) -> &'static str;
 
+    /// Whether a statement failed, since the last call, because of a concurrent writer (a
+    /// unique key taken meanwhile, a serialization failure, a deadlock) rather than of what the
+    /// statement said: running the whole write again may then succeed. Clears the flag. Only
+    /// PostgreSQL has concurrent writers; SQLite's single writer never sees one.
+    fn take_conflict(&mut self) -> bool {
+        false
+    }
+
     /// Runs a query expected to return at most one row.
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -190,6 +201,28 @@ type Deliver = Box<dyn FnOnce(Result<(), DbError>) + Send>;
 type WriteJob = Box<dyn FnOnce(&mut dyn Conn) -> (bool, Deliver) + Send>;
 type ReadJob = Box<dyn FnOnce(&mut dyn Conn) + Send>;
 
+/// How one run of a [`Db::write_retrying`] write failed: by its own error (and whether a
+/// concurrent writer caused it), or by the transaction's.
+enum Attempt<E> {
+    Failed(E, bool),
+    Db(DbError),
+}
+
+impl<E> From<DbError> for Attempt<E> {
+    fn from(e: DbError) -> Self {
+        Self::Db(e)
+    }
+}
+
+/// How many times [`Db::write_retrying`] runs a write again after a conflict.
+const CONFLICT_RETRIES: usize = 4;
+
+/// Up to a millisecond, so that writers that collided do not collide again in step.
+fn rand_jitter() -> u16 {
+    let [a, b] = crate::clock::random::<2>();
+    u16::from_le_bytes([a, b]) % 1000
+}
+
 /// The most writes committed together.
 const MAX_GROUP: usize = 512;
 
@@ -204,14 +237,28 @@ pub struct Db {
 impl Db {
     /// Opens the database, applies migrations and starts the writer and `readers` reader threads.
     pub fn open(location: &Location, readers: usize) -> Result<Self, DbError> {
+        Self::open_with(location, readers, 1)
+    }
+
+    /// Like [`Self::open`], with `writers` writer threads on PostgreSQL (one on SQLite), each
+    /// taking the next queued writes and committing them as its own group.
+    pub fn open_with(location: &Location, readers: usize, writers: usize) -> Result<Self, DbError> {
         let (write_tx, write_rx) = flume::unbounded::<WriteJob>();
-        // Connections are made on their own threads: the synchronous PostgreSQL client must
-        // never block an async runtime's thread, and `open` may be called from one.
-        let started = start(location, "db-writer", move |mut conn| {
-            migrate(conn.as_mut())?;
-            Ok(move || write_loop(conn, &write_rx))
-        });
-        started?;
+        let writers = match location {
+            Location::Sqlite(_) => 1,
+            Location::Postgres(_) => writers.max(1),
+        };
+        for i in 0..writers {
+            let rx = write_rx.clone();
+            // Connections are made on their own threads: the synchronous PostgreSQL client must
+            // never block an async runtime's thread, and `open` may be called from one.
+            start(location, &format!("db-writer-{i}"), move |mut conn| {
+                if i == 0 {
+                    migrate(conn.as_mut())?;
+                }
+                Ok(move || write_loop(conn, &rx))
+            })?;
+        }
         let (read_tx, read_rx) = flume::unbounded::<ReadJob>();
         for i in 0..readers.max(1) {
             let rx = read_rx.clone();
@@ -262,6 +309,51 @@ impl Db {
         rx.await.map_err(|_| E::from(DbError::Closed))?
     }
 
+    /// Like [`Self::write`], for an idempotent `f` (one that first looks for what an earlier run
+    /// committed): runs it again (a few times, after a short wait) when it failed because of a
+    /// concurrent writer ([`Conn::take_conflict`]): another relay or writer sharing the database
+    /// committed the same row meanwhile, and the next run sees that row and answers as a retry
+    /// would. On PostgreSQL a run that failed for any other reason is also run once more: each
+    /// statement sees what was committed when it started (READ COMMITTED), so a run may have
+    /// looked for an earlier run's row just before that run committed, and then seen its effect
+    /// (a lease already answered) and failed on it.
+    pub async fn write_retrying<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+        F: Fn(&mut dyn Conn) -> Result<T, E> + Send + Sync + 'static,
+    {
+        let f = std::sync::Arc::new(f);
+        let mut wait = Duration::from_millis(2);
+        let mut second_look = self.backend == "sqlite";
+        for attempt in 0..=CONFLICT_RETRIES {
+            let run = f.clone();
+            let last = attempt == CONFLICT_RETRIES;
+            let result = self
+                .write(move |conn: &mut dyn Conn| {
+                    conn.take_conflict();
+                    // An `Err` rolls the attempt back (its savepoint), conflict or not.
+                    run(conn).map_err(|e| Attempt::Failed(e, !last && conn.take_conflict()))
+                })
+                .await;
+            match result {
+                Ok(value) => return Ok(value),
+                Err(Attempt::Failed(e, false)) if second_look => return Err(e),
+                Err(Attempt::Failed(_, false)) => {
+                    second_look = true;
+                    continue;
+                }
+                Err(Attempt::Db(e)) => return Err(E::from(e)),
+                Err(Attempt::Failed(_, true)) => {}
+            }
+            tokio::time::sleep(wait + Duration::from_micros(u64::from(rand_jitter()))).await;
+            wait = wait.saturating_mul(2);
+        }
+        Err(E::from(DbError::Backend(
+            "a write kept conflicting with other writers".into(),
+        )))
+    }
+
     /// Runs `f` on a reader connection (it sees every committed write).
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -292,7 +384,7 @@ where
     L: FnOnce() + 'static,
 {
     let location = location.clone();
-    let read_only = name != "db-writer";
+    let read_only = !name.starts_with("db-writer");
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     thread::Builder::new()
         .name(name.to_owned())
@@ -414,6 +506,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/0008_upload_once.sql")),
     (9, include_str!("../../migrations/0009_node_earnings.sql")),
     (10, include_str!("../../migrations/0010_cheaters.sql")),
+    (11, include_str!("../../migrations/0011_replicas.sql")),
     (12, include_str!("../../migrations/0012_compute.sql")),
     (13, include_str!("../../migrations/0013_consent.sql")),
 ];

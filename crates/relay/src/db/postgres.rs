@@ -10,8 +10,22 @@ use postgres::{Client, NoTls, Statement};
 use super::{Conn, DbError, Row, Value};
 
 pub(super) struct PgConn {
+    url: String,
     client: Client,
     statements: HashMap<String, Statement>,
+    /// A statement failed because of another writer since [`Conn::take_conflict`] last asked.
+    conflict: bool,
+}
+
+/// Failures caused by a concurrent transaction, not by the statement: a unique key another
+/// transaction committed meanwhile, a serialization failure, a deadlock.
+fn is_conflict(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code().is_some_and(|code| {
+        *code == SqlState::UNIQUE_VIOLATION
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+    })
 }
 
 fn backend(e: postgres::Error) -> DbError {
@@ -22,20 +36,48 @@ fn backend(e: postgres::Error) -> DbError {
     }
 }
 
+/// A connection to the server at `url`.
+pub(super) fn client(url: &str) -> Result<Client, DbError> {
+    Client::connect(url, NoTls).map_err(backend)
+}
+
 impl PgConn {
     pub(super) fn connect(url: &str) -> Result<Self, DbError> {
-        let client = Client::connect(url, NoTls).map_err(backend)?;
+        let client = client(url)?;
         Ok(Self {
+            url: url.to_owned(),
             client,
             statements: HashMap::new(),
+            conflict: false,
         })
     }
 
+    fn failed(&mut self, e: postgres::Error) -> DbError {
+        self.conflict |= is_conflict(&e);
+        backend(e)
+    }
+
+    /// Connects again when the server closed the connection (a restart, a failover): the
+    /// statement that saw it close failed (and with it its transaction); the next one runs on a
+    /// new connection, so the relay recovers without a restart of its own.
+    fn reconnect_if_closed(&mut self) -> Result<(), DbError> {
+        if self.client.is_closed() {
+            self.client = client(&self.url)?;
+            self.statements.clear();
+            tracing::info!("reconnected to PostgreSQL");
+        }
+        Ok(())
+    }
+
     fn statement(&mut self, sql: &str) -> Result<Statement, DbError> {
+        self.reconnect_if_closed()?;
         if let Some(stmt) = self.statements.get(sql) {
             return Ok(stmt.clone());
         }
-        let stmt = self.client.prepare(sql).map_err(backend)?;
+        let stmt = match self.client.prepare(sql) {
+            Ok(stmt) => stmt,
+            Err(e) => return Err(self.failed(e)),
+        };
         self.statements.insert(sql.to_owned(), stmt.clone());
         Ok(stmt)
     }
@@ -72,12 +114,18 @@ fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 impl Conn for PgConn {
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, DbError> {
         let stmt = self.statement(sql)?;
-        self.client.execute(&stmt, &params(values)).map_err(backend)
+        match self.client.execute(&stmt, &params(values)) {
+            Ok(n) => Ok(n),
+            Err(e) => Err(self.failed(e)),
+        }
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, DbError> {
         let stmt = self.statement(sql)?;
-        let rows = self.client.query(&stmt, &params(values)).map_err(backend)?;
+        let rows = match self.client.query(&stmt, &params(values)) {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.failed(e)),
+        };
         rows.iter()
             .map(|row| {
                 (0..row.len())
@@ -106,7 +154,15 @@ impl Conn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.client.batch_execute(sql).map_err(backend)
+        self.reconnect_if_closed()?;
+        match self.client.batch_execute(sql) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    fn take_conflict(&mut self) -> bool {
+        std::mem::take(&mut self.conflict)
     }
 
     fn begin_sql(&self) -> &'static str {
