@@ -6,6 +6,7 @@ mod cmd;
 mod contracts;
 mod faults;
 mod gates;
+mod models;
 mod pkg;
 mod postgres;
 mod report;
