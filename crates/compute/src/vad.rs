@@ -48,7 +48,7 @@ impl Vad {
     pub fn load(dir: &Path) -> Result<Self, ModelError> {
         let bytes = read_pinned(dir, &pins::SILERO_VAD)?;
         let failed = |e: TractError| ModelError(format!("tract could not load silero-vad: {e}"));
-        let mut model = tract_onnx::onnx()
+        let model = tract_onnx::onnx()
             .model_for_read(&mut bytes.as_slice())
             .map_err(failed)?;
         // The number of frames in a block is the one free dimension.

@@ -220,7 +220,7 @@ fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
             }
             // Normalising by the weights keeps a constant signal constant at the edges too.
             if weights.abs() > f64::EPSILON {
-                (sum / weights * cutoff) as f32
+                (sum / weights) as f32
             } else {
                 0.0
             }
