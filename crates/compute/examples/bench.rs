@@ -17,13 +17,19 @@ mod fixtures;
 
 fn main() {
     let dir = default_models_dir();
-    let scratch = std::env::temp_dir().join(format!("datahub-compute-bench-{}", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("datahub-compute-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
 
     println!("model files in {}:", dir.display());
     for file in pins::ALL {
-        let size = std::fs::metadata(dir.join(file.name)).map(|m| m.len()).unwrap_or(0);
-        println!("  {:<28} {:>9} bytes  ({} {})", file.name, size, file.package, file.version);
+        let size = std::fs::metadata(dir.join(file.name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "  {:<28} {:>9} bytes  ({} {})",
+            file.name, size, file.package, file.version
+        );
     }
 
     let started = Instant::now();
@@ -42,7 +48,11 @@ fn main() {
              that a model and a person agree on.",
         ],
     );
-    let ten_seconds = sox(&scratch, "noise-10s.wav", &["synth", "10", "whitenoise", "vol", "0.3"]);
+    let ten_seconds = sox(
+        &scratch,
+        "noise-10s.wav",
+        &["synth", "10", "whitenoise", "vol", "0.3"],
+    );
     let inputs: Vec<(&str, &dyn Model, Vec<u8>)> = vec![
         ("filetype png 64x48", &filetype, fixtures::png(64, 48)),
         ("filetype zip", &filetype, fixtures::zip()),
@@ -51,7 +61,10 @@ fn main() {
         ("vad white noise 10 s (16 kHz)", &vad, ten_seconds),
     ];
     println!();
-    println!("{:<36} {:>10} {:>12}  prediction", "job", "jobs/s", "ms/job");
+    println!(
+        "{:<36} {:>10} {:>12}  prediction",
+        "job", "jobs/s", "ms/job"
+    );
     for (name, model, object) in &inputs {
         let (rate, prediction) = measure(*model, object);
         println!(
@@ -73,7 +86,10 @@ fn measure(model: &dyn Model, object: &[u8]) -> (f64, datahub_protocol::Predicti
         assert!(again.agrees_with(&prediction, 0.0));
         jobs += 1;
     }
-    (f64::from(jobs) / started.elapsed().as_secs_f64(), prediction)
+    (
+        f64::from(jobs) / started.elapsed().as_secs_f64(),
+        prediction,
+    )
 }
 
 fn tool(program: &str, args: &[&str]) -> Vec<u8> {

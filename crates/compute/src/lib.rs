@@ -51,7 +51,10 @@ pub fn default_models_dir() -> PathBuf {
 /// Loads every model from `dir` (see [`default_models_dir`]). A missing file or one whose
 /// BLAKE3 is not the pinned one is an error that says to run `cargo xtask setup`.
 pub fn load_models(dir: &Path) -> Result<Vec<Box<dyn Model>>, ModelError> {
-    Ok(vec![Box::new(FileType::load(dir)?), Box::new(Vad::load(dir)?)])
+    Ok(vec![
+        Box::new(FileType::load(dir)?),
+        Box::new(Vad::load(dir)?),
+    ])
 }
 
 /// Reads a pinned file from `dir` and checks its BLAKE3.

@@ -60,4 +60,9 @@ pub const SILERO_VAD: PinnedFile = PinnedFile {
 };
 
 /// Every pinned file, in the order setup fetches them.
-pub const ALL: [PinnedFile; 4] = [MAGIKA_MODEL, MAGIKA_CONFIG, MAGIKA_CONTENT_TYPES, SILERO_VAD];
+pub const ALL: [PinnedFile; 4] = [
+    MAGIKA_MODEL,
+    MAGIKA_CONFIG,
+    MAGIKA_CONTENT_TYPES,
+    SILERO_VAD,
+];

@@ -54,7 +54,10 @@ impl Vad {
         // The number of frames in a block is the one free dimension.
         let frames = model.symbols.sym("frames");
         let plan = model
-            .with_input_fact(0, f32::fact(&[TDim::from(frames), TDim::from(CONTEXT + FRAME)]).into())
+            .with_input_fact(
+                0,
+                f32::fact(&[TDim::from(frames), TDim::from(CONTEXT + FRAME)]).into(),
+            )
             .and_then(|m| m.with_input_fact(1, f32::fact([1, 1, STATE]).into()))
             .and_then(|m| m.with_input_fact(2, f32::fact([1, 1, STATE]).into()))
             .and_then(|m| m.into_optimized())
@@ -91,8 +94,7 @@ impl Vad {
                 }
                 rows += 1;
             }
-            let input =
-                Tensor::from_shape(&[rows, CONTEXT + FRAME], &block).map_err(failed)?;
+            let input = Tensor::from_shape(&[rows, CONTEXT + FRAME], &block).map_err(failed)?;
             let mut outputs = self
                 .plan
                 .run(tvec!(input.into(), h.into(), c.into()))

@@ -58,8 +58,8 @@ fn place(dir: &Path, file: &PinnedFile) -> Result<()> {
         .arg(&staged)
         .run()
         .with_context(|| format!("could not take {} out of {}", file.member, wheel.display()))?;
-    let bytes = std::fs::read(&staged)
-        .with_context(|| format!("could not read {}", staged.display()))?;
+    let bytes =
+        std::fs::read(&staged).with_context(|| format!("could not read {}", staged.display()))?;
     let found = blake3::hash(&bytes).to_hex();
     if found.as_str() != file.blake3 {
         let _ = std::fs::remove_file(&staged);
@@ -76,7 +76,11 @@ fn place(dir: &Path, file: &PinnedFile) -> Result<()> {
     }
     std::fs::rename(&staged, &target)
         .with_context(|| format!("could not move the model to {}", target.display()))?;
-    println!("placed: {} ({} bytes, BLAKE3 {found})", target.display(), bytes.len());
+    println!(
+        "placed: {} ({} bytes, BLAKE3 {found})",
+        target.display(),
+        bytes.len()
+    );
     Ok(())
 }
 
@@ -98,9 +102,12 @@ fn wheel(dir: &Path, file: &PinnedFile) -> Result<PathBuf> {
     if let Some(found) = find() {
         return Ok(found);
     }
-    std::fs::create_dir_all(&pkgs)
-        .with_context(|| format!("could not make {}", pkgs.display()))?;
-    if Cmd::new("python3").args(["-m", "pip", "--version"]).probe().is_none() {
+    std::fs::create_dir_all(&pkgs).with_context(|| format!("could not make {}", pkgs.display()))?;
+    if Cmd::new("python3")
+        .args(["-m", "pip", "--version"])
+        .probe()
+        .is_none()
+    {
         crate::setup::debian("pip", &["python3-pip"], || {
             Cmd::new("python3")
                 .args(["-m", "pip", "--version"])
