@@ -75,6 +75,7 @@ fn main() {
             prediction.scores
         );
     }
+    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 /// Runs the job for about two seconds (after one warm-up run). Returns jobs per second of

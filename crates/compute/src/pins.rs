@@ -49,8 +49,8 @@ pub const MAGIKA_CONTENT_TYPES: PinnedFile = PinnedFile {
 };
 
 /// Silero VAD (MIT), the 16 kHz "sequence" export: one run judges a block of up to 512
-/// frames of 32 ms, carrying the LSTM state between blocks (no `If` op, which is what lets
-/// tract run it whole).
+/// frames of 32 ms, carrying the LSTM state between blocks, where the streaming exports take
+/// one frame per run (and branch on the sample rate with an `If`).
 pub const SILERO_VAD: PinnedFile = PinnedFile {
     name: "silero-vad.onnx",
     package: "silero-vad",

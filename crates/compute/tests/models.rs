@@ -59,8 +59,10 @@ fn has(program: &str) -> bool {
     Command::new(program).arg("--version").output().is_ok()
 }
 
+/// Where the made inputs go: cargo's scratch dir for integration tests, inside target/, so
+/// nothing piles up in the system's temp dir. Each test writes files of its own names.
 fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("datahub-compute-test-{}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compute-models");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
