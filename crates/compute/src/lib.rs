@@ -147,6 +147,22 @@ mod tests {
     }
 
     #[test]
+    fn every_pin_is_a_blake3_in_lower_case_hex_and_names_a_distinct_file() {
+        let mut names = std::collections::BTreeSet::new();
+        for file in pins::ALL {
+            assert_eq!(file.blake3.len(), 64, "{}", file.name);
+            assert!(
+                file.blake3
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{}",
+                file.name
+            );
+            assert!(names.insert(file.name), "{} twice", file.name);
+        }
+    }
+
+    #[test]
     fn capability_names_the_model_by_its_hash() {
         let capability = Length.capability();
         assert_eq!(capability.kind, "length");
