@@ -414,6 +414,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/0008_upload_once.sql")),
     (9, include_str!("../../migrations/0009_node_earnings.sql")),
     (10, include_str!("../../migrations/0010_cheaters.sql")),
+    (14, include_str!("../../migrations/0014_appeals.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
