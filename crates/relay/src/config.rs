@@ -42,6 +42,10 @@ pub struct Config {
     /// Let a campaign name any validator key but its requester's own (development and tests).
     /// Env: `DATAHUB_OPEN_VALIDATORS` (`1`/`true`).
     pub open_validators: bool,
+    /// Let an upload campaign name no validator, its uploads then paid at once unchecked: only
+    /// on a development relay (`dev`), for the demo campaigns `datahub dev` seeds. Elsewhere an
+    /// upload campaign without validators is refused. Env: `DATAHUB_UNCHECKED_UPLOADS`.
+    pub unchecked_uploads: bool,
     /// A local network for development (`datahub dev`): placeholder contracts are accepted, and
     /// with no `chains` the relay pays on [`Config::dev_chains`]. Never on a relay that pays
     /// anyone.
@@ -287,6 +291,7 @@ impl Default for Config {
             operators: Vec::new(),
             approved_validators: Vec::new(),
             open_validators: false,
+            unchecked_uploads: false,
             dev: false,
             voucher_ttl_secs: 7 * 24 * 3600,
             voucher_return_margin_secs: 3600,
@@ -424,6 +429,9 @@ impl Config {
         if let Some(v) = var("DATAHUB_OPEN_VALIDATORS") {
             self.open_validators = switch("DATAHUB_OPEN_VALIDATORS", v)?;
         }
+        if let Some(v) = var("DATAHUB_UNCHECKED_UPLOADS") {
+            self.unchecked_uploads = switch("DATAHUB_UNCHECKED_UPLOADS", v)?;
+        }
         if let Some(v) = var("DATAHUB_OPEN_ADMISSION") {
             self.storage.open_admission = switch("DATAHUB_OPEN_ADMISSION", v)?;
         }
@@ -449,6 +457,11 @@ impl Config {
                 "{what} is a placeholder address, not a deployed contract: set the real one (placeholders are only for `datahub dev`, dev = true)"
             ))
         };
+        if self.unchecked_uploads && !self.dev {
+            return bad(
+                "unchecked_uploads: only on a development relay (dev = true); name validators in upload campaigns instead".into(),
+            );
+        }
         let mut seen = std::collections::BTreeSet::new();
         for chain in &self.chains {
             if !seen.insert(chain.id) {

@@ -25,8 +25,10 @@ const LIMIT: i64 = 200;
 
 /// Trust as shown: rounded down to a step.
 fn shown_trust(trust_ppm: i64) -> f64 {
-    let steps = (trust_ppm as f64 / 1e6 / TRUST_STEP).floor();
-    (steps * TRUST_STEP * 100.0).round() / 100.0
+    // In whole millionths, so that a trust of exactly a step is not shown a step lower.
+    let step_ppm = (TRUST_STEP * 1e6).round() as i64;
+    let steps = trust_ppm.max(0) / step_ppm;
+    (steps * step_ppm) as f64 / 1e6
 }
 
 /// `GET /v1/me/standing` (the contributor's session).

@@ -659,3 +659,59 @@ both!(
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 );
+
+mod an_upload_campaign_must_name_who_checks_its_uploads {
+    use super::*;
+
+    async fn nobody_to_check_is_refused(net: Net) {
+        let owner = key("owner");
+        let validator = key("validator");
+        // Before, such a campaign paid every upload at once, whatever bytes arrived.
+        let spec = upload_spec("unchecked", &owner, &[]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_campaign")),
+            "{body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("validators: an upload campaign must name who checks its uploads"),
+            "{body}"
+        );
+        let spec = upload_spec("checked", &owner, &[&validator]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    fn checked_uploads(config: &mut datahub_relay::Config) {
+        config.unchecked_uploads = false;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let net = Net::start_with(Backend::Sqlite, checked_uploads).unwrap();
+        nobody_to_check_is_refused(net).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let Some(net) = Net::start_with(Backend::Postgres, checked_uploads) else {
+            return;
+        };
+        nobody_to_check_is_refused(net).await;
+    }
+
+    #[test]
+    fn only_a_development_relay_may_leave_uploads_unchecked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.validate().unwrap();
+        config.dev = false;
+        config.chains = Vec::new();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.starts_with("unchecked_uploads: only on a development relay"), "{error}");
+    }
+}
