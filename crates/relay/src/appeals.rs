@@ -312,10 +312,20 @@ pub fn of_worker(conn: &mut dyn Conn, worker: &str, limit: i64) -> ApiResult<Vec
 
 /// Refuses anyone but the campaign's requester and the relay's operators: the queue holds other
 /// people's answers, and its answers move money.
-fn check_judge(relay: &AppState, conn: &mut dyn Conn, campaign: &str, signer: &datahub_core::eth::Address) -> ApiResult<()> {
+fn check_judge(
+    relay: &AppState,
+    conn: &mut dyn Conn,
+    campaign: &str,
+    signer: &datahub_core::eth::Address,
+) -> ApiResult<()> {
     let owner = conn
-        .query_opt("SELECT owner FROM campaigns WHERE id = $1", params![campaign])?
-        .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {campaign:?}")))?
+        .query_opt(
+            "SELECT owner FROM campaigns WHERE id = $1",
+            params![campaign],
+        )?
+        .ok_or_else(|| {
+            ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {campaign:?}"))
+        })?
         .text(0)?;
     if owner == db_address(signer) || relay.config.is_operator(signer) {
         return Ok(());
@@ -351,7 +361,10 @@ pub async fn queue(
 ) -> ApiResult<Json<Json_>> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::unprocessable(ErrorCode::InvalidLimit, "limit: 1 to 500"));
+        return Err(ApiError::unprocessable(
+            ErrorCode::InvalidLimit,
+            "limit: 1 to 500",
+        ));
     }
     let state = match query.state.as_deref() {
         None => None,
@@ -376,11 +389,15 @@ pub async fn queue(
         .await?;
     let full = i64::try_from(appeals.len()).unwrap_or(0) == limit;
     let next = if full {
-        appeals.last().and_then(|a| a["id"].as_str().map(str::to_owned))
+        appeals
+            .last()
+            .and_then(|a| a["id"].as_str().map(str::to_owned))
     } else {
         None
     };
-    Ok(Json(json!({ "campaign": campaign, "appeals": appeals, "next": next })))
+    Ok(Json(
+        json!({ "campaign": campaign, "appeals": appeals, "next": next }),
+    ))
 }
 
 /// The body of `POST /v1/appeals/{id}`.
@@ -457,7 +474,13 @@ pub async fn answer(
 /// Accepts and pays the appealed submission, as if it had been accepted: a disputed upload
 /// through the validators' own settlement; a rejected answer with a slot of the campaign's open
 /// budget, or the requester's funds when it has none.
-fn uphold(conn: &mut dyn Conn, appeal: &str, submission: &str, campaign: &str, now: i64) -> ApiResult<()> {
+fn uphold(
+    conn: &mut dyn Conn,
+    appeal: &str,
+    submission: &str,
+    campaign: &str,
+    now: i64,
+) -> ApiResult<()> {
     let row = conn
         .query_opt(
             "SELECT s.worker, s.status, s.reward, s.idx, c.token, c.chains, c.owner FROM submissions s JOIN campaigns c ON c.id = s.campaign WHERE s.id = $1",
@@ -510,7 +533,14 @@ fn uphold(conn: &mut dyn Conn, appeal: &str, submission: &str, campaign: &str, n
             Transfer::Overflow => return Err(ApiError::internal("appeal transfer overflow")),
         }
     }
-    slots::set_status(conn, campaign, idx, submission, SubmissionStatus::Accepted, None)?;
+    slots::set_status(
+        conn,
+        campaign,
+        idx,
+        submission,
+        SubmissionStatus::Accepted,
+        None,
+    )?;
     slots::credit(
         conn,
         &Credit {
@@ -529,7 +559,10 @@ fn uphold(conn: &mut dyn Conn, appeal: &str, submission: &str, campaign: &str, n
 /// answer stays as it is.
 fn refuse(conn: &mut dyn Conn, submission: &str, now: i64) -> ApiResult<()> {
     let status = conn
-        .query_opt("SELECT status FROM submissions WHERE id = $1", params![submission])?
+        .query_opt(
+            "SELECT status FROM submissions WHERE id = $1",
+            params![submission],
+        )?
         .ok_or_else(|| ApiError::internal("an appeal of a missing submission"))?
         .text(0)?;
     if SubmissionStatus::parse(&status) == Some(SubmissionStatus::Pending) {
@@ -544,7 +577,10 @@ mod tests {
 
     #[test]
     fn reasons_are_short_plain_text() {
-        assert_eq!(check_text("reason", "  it is a cat \n", true).unwrap(), "it is a cat");
+        assert_eq!(
+            check_text("reason", "  it is a cat \n", true).unwrap(),
+            "it is a cat"
+        );
         assert!(check_text("reason", "   ", true).is_err());
         assert_eq!(check_text("note", "", false).unwrap(), "");
         assert!(check_text("reason", &"é".repeat(MAX_REASON_CHARS + 1), true).is_err());

@@ -387,7 +387,13 @@ pub fn decide_dispute(
     if !accept {
         let signed: Json_ = serde_json::from_str(&job.opt_text(5)?.unwrap_or_default())
             .map_err(ApiError::internal)?;
-        let field = |name: &str| signed.get(name).and_then(Json_::as_str).unwrap_or("").to_owned();
+        let field = |name: &str| {
+            signed
+                .get(name)
+                .and_then(Json_::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
         conn.execute(
             "INSERT INTO verdicts (job, submission, campaign, object, validator, accept, path, body, time_ms, signature, created_ms) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
             params![
