@@ -487,14 +487,15 @@ async fn start(exe: &Path, name: &str, args: &[String], log: &Path) -> Result<(C
     let mut command = Command::new(exe);
     // Every node of a dev network is on 127.0.0.1 and registers itself: the relay must accept
     // private endpoints and unadmitted nodes, which a public relay refuses (docs/relay.md,
-    // "Storage nodes"), any local key may upload (`datahub object put` with a fresh key), and
-    // its demo validators are nobody's approved ones. Nodes ignore these; a value set by the
-    // user wins.
+    // "Storage nodes"), any local key may upload (`datahub object put` with a fresh key), its
+    // demo validators are nobody's approved ones, and its demo upload campaigns name none.
+    // Nodes ignore these; a value set by the user wins.
     for switch in [
         "DATAHUB_ALLOW_PRIVATE_NODES",
         "DATAHUB_OPEN_ADMISSION",
         "DATAHUB_OPEN_UPLOADS",
         "DATAHUB_OPEN_VALIDATORS",
+        "DATAHUB_UNCHECKED_UPLOADS",
     ] {
         if std::env::var_os(switch).is_none() {
             command.env(switch, "1");

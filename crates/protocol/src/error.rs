@@ -184,6 +184,22 @@ codes! {
     /// The object was submitted before.
     ObjectAlreadySubmitted = "object_already_submitted",
 
+    // Appeals.
+    /// 404: no such submission of this wallet.
+    NoSubmission = "no_submission",
+    /// 409: only a rejected submission (or an upload its one validator rejected) is appealed.
+    NotAppealable = "not_appealable",
+    /// 409: the submission was appealed before; each submission is appealed once.
+    AppealExists = "appeal_exists",
+    /// 422: the appeal's reason is empty, too long or holds control characters.
+    InvalidAppeal = "invalid_appeal",
+    /// 429: the wallet has as many open appeals as it may; wait for their answers.
+    TooManyAppeals = "too_many_appeals",
+    /// 404: no such appeal.
+    NoAppeal = "no_appeal",
+    /// 409: the appeal was answered before, the other way.
+    AppealDecided = "appeal_decided",
+
     // Validators.
     /// No upload is waiting for this validator.
     NoJob = "no_job",

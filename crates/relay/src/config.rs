@@ -47,6 +47,10 @@ pub struct Config {
     /// Let a campaign name any validator key but its requester's own (development and tests).
     /// Env: `DATAHUB_OPEN_VALIDATORS` (`1`/`true`).
     pub open_validators: bool,
+    /// Let an upload campaign name no validator, its uploads then paid at once unchecked: only
+    /// on a development relay (`dev`), for the demo campaigns `datahub dev` seeds. Elsewhere an
+    /// upload campaign without validators is refused. Env: `DATAHUB_UNCHECKED_UPLOADS`.
+    pub unchecked_uploads: bool,
     /// A local network for development (`datahub dev`): placeholder contracts are accepted, and
     /// with no `chains` the relay pays on [`Config::dev_chains`]. Never on a relay that pays
     /// anyone.
@@ -293,6 +297,7 @@ impl Default for Config {
             operators: Vec::new(),
             approved_validators: Vec::new(),
             open_validators: false,
+            unchecked_uploads: false,
             dev: false,
             voucher_ttl_secs: 7 * 24 * 3600,
             voucher_return_margin_secs: 3600,
@@ -429,6 +434,9 @@ impl Config {
         }
         if let Some(v) = var("DATAHUB_OPEN_VALIDATORS") {
             self.open_validators = switch("DATAHUB_OPEN_VALIDATORS", v)?;
+        }
+        if let Some(v) = var("DATAHUB_UNCHECKED_UPLOADS") {
+            self.unchecked_uploads = switch("DATAHUB_UNCHECKED_UPLOADS", v)?;
         }
         if let Some(v) = var("DATAHUB_OPEN_ADMISSION") {
             self.storage.open_admission = switch("DATAHUB_OPEN_ADMISSION", v)?;
@@ -588,6 +596,11 @@ impl Config {
             return bad("db_writers: 1 to 64 writer connections".into());
         }
         self.trusted_proxies()?;
+        if self.unchecked_uploads && !self.dev {
+            return bad(
+                "unchecked_uploads: only on a development relay (dev = true); name validators in upload campaigns instead".into(),
+            );
+        }
         Ok(())
     }
 

@@ -5,6 +5,8 @@
 //! axum `Router` (tests drive it without a socket), and [`server::serve`] runs it on a listener
 //! with header and request timeouts and a graceful shutdown.
 
+pub mod appeal_rows;
+pub mod appeals;
 pub mod auth;
 pub mod campaigns;
 pub mod chain;
@@ -31,6 +33,7 @@ pub mod rewards;
 pub mod server;
 pub mod slots;
 pub mod spec;
+pub mod standing;
 pub mod storage;
 pub mod tasks;
 pub mod treasury;
@@ -201,6 +204,10 @@ impl Relay {
             .route("/v1/me/balances", get(rewards::balances))
             .route("/v1/me/history", get(rewards::history))
             .route("/v1/me/consent/withdraw", post(consent::withdraw))
+            .route("/v1/me/standing", get(standing::standing))
+            .route("/v1/appeals", post(appeals::open))
+            .route("/v1/appeals/{id}", post(appeals::answer))
+            .route("/v1/campaigns/{id}/appeals", get(appeals::queue))
             .route("/v1/claims", get(rewards::vouchers).post(rewards::claim))
             .route("/v1/claims/{id}", get(rewards::voucher))
             .route("/v1/treasury/grants", post(treasury::grant))

@@ -295,6 +295,25 @@ async fn decide(
                 }
                 return Ok(answer);
             }
+            // With one validator, its rejection does not decide alone either: the upload stays
+            // pending and the relay appeals it to the requester's and operators' queue
+            // (`appeals`), which decides it (`decide_dispute`).
+            if !accept && validators == 1 {
+                let signed_verdict = json!({
+                    "path": path, "body": body_text, "time_ms": time_ms, "signature": signature,
+                });
+                conn.execute(
+                    "UPDATE validation_jobs SET state = 'disputed', first_reject = $1, first_reject_verdict = $2 WHERE id = $3",
+                    params![validator, signed_verdict.to_string(), job.clone()],
+                )?;
+                crate::appeal_rows::open_dispute(conn, &submission, &campaign, &body.reasons, now)?;
+                let mut answer = outcome(conn, &job, &campaign, idx, &submission, false)?;
+                if let Some(fields) = answer.as_object_mut() {
+                    fields.insert("second_opinion".into(), json!(true));
+                    fields.insert("appealed".into(), json!(true));
+                }
+                return Ok(answer);
+            }
             conn.execute(
                 "INSERT INTO verdicts (job, submission, campaign, object, validator, accept, path, body, time_ms, signature, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 params![
@@ -345,6 +364,50 @@ fn outcome(
         "status": status,
         "duplicate": duplicate,
     }))
+}
+
+/// Decides an upload that the only validator of its campaign rejected (a job `disputed`), as
+/// the appeal queue answered: upheld, it is accepted and paid; refused, the validator's
+/// rejection stands and is kept as it signed it, like any verdict. Nothing when the
+/// submission has no disputed job.
+pub fn decide_dispute(
+    conn: &mut dyn Conn,
+    submission: &str,
+    accept: bool,
+    now: i64,
+) -> ApiResult<()> {
+    let Some(job) = conn.query_opt(
+        "SELECT id, campaign, idx, object, first_reject, first_reject_verdict FROM validation_jobs WHERE submission = $1 AND state = 'disputed'",
+        params![submission],
+    )?
+    else {
+        return Ok(());
+    };
+    let (id, campaign, idx) = (job.text(0)?, job.text(1)?, job.int(2)?);
+    if !accept {
+        let signed: Json_ = serde_json::from_str(&job.opt_text(5)?.unwrap_or_default())
+            .map_err(ApiError::internal)?;
+        let field = |name: &str| {
+            signed
+                .get(name)
+                .and_then(Json_::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        conn.execute(
+            "INSERT INTO verdicts (job, submission, campaign, object, validator, accept, path, body, time_ms, signature, created_ms) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10)",
+            params![
+                id.clone(), submission, campaign.clone(), job.text(3)?, job.opt_text(4)?.unwrap_or_default(),
+                field("path"), field("body"), signed.get("time_ms").and_then(Json_::as_i64).unwrap_or(0),
+                field("signature"), now
+            ],
+        )?;
+    }
+    conn.execute(
+        "UPDATE validation_jobs SET state = 'done' WHERE id = $1",
+        params![id],
+    )?;
+    settle(conn, &campaign, idx, submission, accept, now)
 }
 
 /// Settles a pending upload submission: accepted is credited as every accepted answer is;

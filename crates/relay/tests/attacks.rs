@@ -507,3 +507,312 @@ both!(
         assert_ledger_balanced(&net).await;
     }
 );
+
+/// `worker`'s balance of USDT, in ledger units.
+async fn units(net: &Net, worker: &Worker) -> i64 {
+    let (status, body) = net.get("/v1/me/balances", Some(&worker.token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let amount = body["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["token"] == "USDT")
+        .map_or("0", |b| b["amount"].as_str().unwrap());
+    datahub_relay::ledger::parse_amount(amount).unwrap()
+}
+
+both!(
+    appeals_are_answered_by_the_requester_once_and_paid_once,
+    |net| {
+        let owner = key("owner");
+        // One item, overlap 3, max overlap 3: two say true, Alice says false and is outvoted.
+        let mut spec = campaign_spec("appealed", &owner, 1, 3, "1");
+        spec["max_overlap"] = json!(3);
+        spec["min_trust"] = json!(0.0);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let mut bob = Worker::sign_in(&net, "bob").await;
+        let mut carol = Worker::sign_in(&net, "carol").await;
+        let (_, mine) = alice.work(&net, "appealed", &verdict("false")).await;
+        let (_, bobs) = bob.work(&net, "appealed", &verdict("true")).await;
+        let (_, settled) = carol.work(&net, "appealed", &verdict("true")).await;
+        assert_eq!(settled["status"], "accepted", "{settled}");
+        let submission = mine["submission"].as_str().unwrap().to_owned();
+        let appeal_body = |s: &str, reason: &str| json!({ "submission": s, "reason": reason });
+
+        // Only the author of a rejected submission appeals it, with a reason, once.
+        let (status, body) = net
+            .post(
+                "/v1/appeals",
+                Some(&alice.token),
+                &appeal_body(&submission, "  "),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_appeal")),
+            "{body}"
+        );
+        let (status, body) = net
+            .post(
+                "/v1/appeals",
+                Some(&bob.token),
+                &appeal_body(&submission, "hers was right"),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("no_submission")),
+            "{body}"
+        );
+        let bobs = bobs["submission"].as_str().unwrap();
+        let (status, body) = net
+            .post(
+                "/v1/appeals",
+                Some(&bob.token),
+                &appeal_body(bobs, "pay me twice"),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("not_appealable")),
+            "{body}"
+        );
+        let (status, appeal) = net
+            .post(
+                "/v1/appeals",
+                Some(&alice.token),
+                &appeal_body(&submission, "the caption is false: read it again"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{appeal}");
+        assert_eq!(
+            (appeal["state"].as_str(), appeal["origin"].as_str()),
+            (Some("open"), Some("contributor"))
+        );
+        let (status, body) = net
+            .post(
+                "/v1/appeals",
+                Some(&alice.token),
+                &appeal_body(&submission, "again"),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("appeal_exists")),
+            "{body}"
+        );
+
+        // Strangers neither read the queue nor answer it; the requester and operators do.
+        let stranger = key("stranger");
+        let id = appeal["id"].as_str().unwrap().to_owned();
+        let answer_path = format!("/v1/appeals/{id}");
+        let (status, body) = net
+            .call(net.signed_get(&stranger, "/v1/campaigns/appealed/appeals"))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("not_owner")),
+            "{body}"
+        );
+        for worker in [&alice, &bob] {
+            let (status, body) = net
+                .call(net.signed(
+                    &worker.wallet,
+                    "POST",
+                    &answer_path,
+                    &json!({ "uphold": true }),
+                ))
+                .await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::FORBIDDEN, Some("not_owner")),
+                "{body}"
+            );
+        }
+        let (status, queue) = net
+            .call(net.signed_get(&operator(), "/v1/campaigns/appealed/appeals?state=open"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{queue}");
+        assert_eq!(queue["appeals"][0]["answer"], verdict("false"), "{queue}");
+        assert_eq!(units(&net, &alice).await, 0);
+
+        // Upheld after the campaign closed (its budget back with the requester): paid from the
+        // requester's funds, once, however often the answer is sent.
+        let (status, body) = net
+            .call(net.signed(
+                &owner,
+                "POST",
+                "/v1/campaigns/appealed/status",
+                &json!({ "status": "closed" }),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let funds_before = net.funds(&owner, CHAIN, "USDT").await;
+        for round in 0..2 {
+            let (status, answered) = net
+                .call(net.signed(
+                    &owner,
+                    "POST",
+                    &answer_path,
+                    &json!({ "uphold": true, "note": "you were right" }),
+                ))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{answered}");
+            assert_eq!(
+                (
+                    answered["state"].as_str(),
+                    answered["submission_status"].as_str()
+                ),
+                (Some("upheld"), Some("accepted"))
+            );
+            assert_eq!(answered["duplicate"], round == 1, "{answered}");
+            assert_eq!(units(&net, &alice).await, 50_000, "paid once");
+        }
+        let funds_after = net.funds(&owner, CHAIN, "USDT").await;
+        assert_eq!(
+            datahub_relay::ledger::parse_amount(&funds_before).unwrap()
+                - datahub_relay::ledger::parse_amount(&funds_after).unwrap(),
+            50_000,
+            "{funds_before} -> {funds_after}"
+        );
+        let (status, body) = net
+            .call(net.signed(
+                &operator(),
+                "POST",
+                &answer_path,
+                &json!({ "uphold": false }),
+            ))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("appeal_decided")),
+            "{body}"
+        );
+
+        // Alice's standing shows the answer and the appeal.
+        let (status, standing) = net.get("/v1/me/standing", Some(&alice.token)).await;
+        assert_eq!(status, StatusCode::OK, "{standing}");
+        let campaign = &standing["campaigns"][0];
+        assert_eq!(
+            (
+                campaign["accepted"].as_i64(),
+                campaign["rejected"].as_i64(),
+                campaign["restricted"].as_bool()
+            ),
+            (Some(1), Some(0), Some(false)),
+            "{standing}"
+        );
+        assert_eq!(standing["appeals"][0]["state"], "upheld", "{standing}");
+        assert_eq!(
+            standing["appeals"][0]["note"], "you were right",
+            "{standing}"
+        );
+        assert_ledger_balanced(&net).await;
+    }
+);
+
+both!(a_restricted_contributor_sees_why_in_its_standing, |net| {
+    let owner = key("owner");
+    // Every task golden, overlap 1: two wrong golden answers restrict at a min trust of 0.9.
+    let mut spec = campaign_spec("strict", &owner, 2, 1, "10");
+    spec["golden"] = golden(3, "false");
+    spec["golden_share"] = json!(1.0);
+    spec["min_trust"] = json!(0.9);
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut w = Worker::sign_in(&net, "wrong").await;
+    let (status, standing) = net.get("/v1/me/standing", Some(&w.token)).await;
+    assert_eq!(
+        (status, standing["campaigns"].clone()),
+        (StatusCode::OK, json!([]))
+    );
+    let mut restricted = false;
+    for _ in 0..3 {
+        let (status, body) = w.work(&net, "strict", &verdict("true")).await;
+        if status == StatusCode::FORBIDDEN {
+            assert_eq!(body["error"], "restricted", "{body}");
+            restricted = true;
+            break;
+        }
+    }
+    assert!(restricted, "never restricted");
+    let (_, standing) = net.get("/v1/me/standing", Some(&w.token)).await;
+    let c = &standing["campaigns"][0];
+    assert_eq!(c["restricted"], true, "{standing}");
+    assert!(
+        c["why"]
+            .as_str()
+            .unwrap()
+            .contains("under the campaign's minimum of 0.9"),
+        "{standing}"
+    );
+    assert!(c["trust"].as_f64().unwrap() < 0.9, "{standing}");
+    // No golden count of its own: it would name golden items.
+    assert!(
+        c.get("golden_right").is_none() && c.get("golden_wrong").is_none(),
+        "{c}"
+    );
+    let (status, _) = net.get("/v1/me/standing", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+});
+
+mod an_upload_campaign_must_name_who_checks_its_uploads {
+    use super::*;
+
+    async fn nobody_to_check_is_refused(net: Net) {
+        let owner = key("owner");
+        let validator = key("validator");
+        // Before, such a campaign paid every upload at once, whatever bytes arrived.
+        let spec = upload_spec("unchecked", &owner, &[]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_campaign")),
+            "{body}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("validators: an upload campaign must name who checks its uploads"),
+            "{body}"
+        );
+        let spec = upload_spec("checked", &owner, &[&validator]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    fn checked_uploads(config: &mut datahub_relay::Config) {
+        config.unchecked_uploads = false;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        let net = Net::start_with(Backend::Sqlite, checked_uploads).unwrap();
+        nobody_to_check_is_refused(net).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        let Some(net) = Net::start_with(Backend::Postgres, checked_uploads) else {
+            return;
+        };
+        nobody_to_check_is_refused(net).await;
+    }
+
+    #[test]
+    fn only_a_development_relay_may_leave_uploads_unchecked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path());
+        config.validate().unwrap();
+        config.dev = false;
+        config.chains = Vec::new();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(
+            error.starts_with("unchecked_uploads: only on a development relay"),
+            "{error}"
+        );
+    }
+}

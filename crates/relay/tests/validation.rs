@@ -131,6 +131,22 @@ async fn balance(net: &Net, worker: &Worker) -> String {
         )
 }
 
+/// Answers the one open appeal of `campaign` as its requester; the appeal as answered.
+async fn answer_appeal(net: &Net, owner: &SecretKey, campaign: &str, uphold: bool) -> Value {
+    let path = format!("/v1/campaigns/{campaign}/appeals?state=open");
+    let (status, queue) = net.call(net.signed_get(owner, &path)).await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    let appeals = queue["appeals"].as_array().unwrap();
+    assert_eq!(appeals.len(), 1, "{queue}");
+    assert_eq!(appeals[0]["origin"], "validator", "{queue}");
+    let path = format!("/v1/appeals/{}", appeals[0]["id"].as_str().unwrap());
+    let (status, answered) = net
+        .call(net.signed(owner, "POST", &path, &json!({ "uphold": uphold })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    answered
+}
+
 both!(campaign_validators_are_checked, |net| {
     let owner = key("owner");
     let validator = key("validator");
@@ -334,7 +350,17 @@ both!(a_rejected_upload_is_unpaid_and_frees_its_slot, |net| {
     });
     let (status, settled) = verdict(&net, &validator, job["job"].as_str().unwrap(), &reject).await;
     assert_eq!(status, StatusCode::OK, "{settled}");
-    assert_eq!(settled["status"], "rejected");
+    // The campaign's only validator does not decide alone: the upload waits for the appeal
+    // queue, and holds its slot meanwhile.
+    assert_eq!(
+        (settled["status"].as_str(), settled["appealed"].as_bool()),
+        (Some("pending"), Some(true)),
+        "{settled}"
+    );
+    let (status, body) = bob.next(&net, "one-slot").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let answered = answer_appeal(&net, &owner, "one-slot", false).await;
+    assert_eq!(answered["submission_status"], "rejected", "{answered}");
     let (_, results) = net
         .call(net.signed(
             &owner,
@@ -413,8 +439,10 @@ both!(
             verdict(&net, &validator, job["job"].as_str().unwrap(), &reject).await;
         assert_eq!(
             (status, settled["status"].as_str()),
-            (StatusCode::OK, Some("rejected"))
+            (StatusCode::OK, Some("pending"))
         );
+        let answered = answer_appeal(&net, &owner, "closed-up", false).await;
+        assert_eq!(answered["submission_status"], "rejected", "{answered}");
         assert_eq!(
             funding().await,
             before + 50_000,
@@ -558,3 +586,59 @@ both!(a_rejection_needs_a_second_validator_to_agree, |net| {
     assert_eq!(balance(&net, &alice).await, "0.05");
     assert_ledger_balanced(&net).await;
 });
+
+both!(
+    a_lone_validators_rejection_is_decided_by_the_appeal_queue,
+    |net| {
+        let owner = key("owner");
+        let validator = key("validator");
+        let spec = upload_spec("lone", &owner, &[&validator], 2, "1");
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let object = stored_object(&net, 21, &alice).await;
+        let (_, outcome) = upload(&net, &mut alice, "lone", &object).await;
+        assert_eq!(outcome["status"], "pending");
+        let (_, job) = next_job(&net, &validator, &json!({})).await;
+        let job = job["job"].as_str().unwrap().to_owned();
+        let reject = json!({ "object": object, "accept": false, "reasons": ["too dark"] });
+        let (status, settled) = verdict(&net, &validator, &job, &reject).await;
+        assert_eq!(
+            (status, settled["status"].as_str()),
+            (StatusCode::OK, Some("pending")),
+            "{settled}"
+        );
+        // The same rejection again is the same outcome; the job is not handed out again.
+        let (status, again) = verdict(&net, &validator, &job, &reject).await;
+        assert_eq!(
+            (status, again["duplicate"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "{again}"
+        );
+        let (status, body) = next_job(&net, &validator, &json!({})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        // The contributor sees the appeal the relay opened, and cannot open another.
+        let (_, standing) = net.get("/v1/me/standing", Some(&alice.token)).await;
+        assert_eq!(standing["appeals"][0]["origin"], "validator", "{standing}");
+        assert!(
+            standing["appeals"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .ends_with("too dark"),
+            "{standing}"
+        );
+        // Upheld: accepted and paid as a validator's acceptance is, once.
+        let answered = answer_appeal(&net, &owner, "lone", true).await;
+        assert_eq!(answered["submission_status"], "accepted", "{answered}");
+        assert_eq!(balance(&net, &alice).await, "0.05");
+        let (_, results) = net
+            .call(net.signed(&owner, "GET", "/v1/campaigns/lone/results", &json!(null)))
+            .await;
+        assert_eq!(
+            results["records"].as_array().map(Vec::len),
+            Some(1),
+            "{results}"
+        );
+        assert_ledger_balanced(&net).await;
+    }
+);

@@ -676,6 +676,21 @@ impl Session {
         self.request("GET", "/v1/me/balances".into(), Body::None)
     }
 
+    /// Where the contributor stands in each campaign worked on (trust, answers accepted and
+    /// rejected, probation, restriction and why) and their appeals.
+    #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
+    pub fn standing(&self) -> Promise {
+        self.request("GET", "/v1/me/standing".into(), Body::None)
+    }
+
+    /// Appeals a rejected submission of this wallet's, once, with a short reason (1 to 500
+    /// characters): the campaign's requester or an operator answers it.
+    #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
+    pub fn appeal(&self, submission: &str, reason: &str) -> Promise {
+        let body = json!({ "submission": submission, "reason": reason });
+        self.request("POST", "/v1/appeals".into(), Body::Json(body.to_string()))
+    }
+
     /// Ledger entries and submissions, newest first.
     #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
     pub fn history(&self) -> Promise {

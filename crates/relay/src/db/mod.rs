@@ -509,6 +509,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/0011_replicas.sql")),
     (12, include_str!("../../migrations/0012_compute.sql")),
     (13, include_str!("../../migrations/0013_consent.sql")),
+    (14, include_str!("../../migrations/0014_appeals.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {

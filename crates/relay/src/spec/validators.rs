@@ -43,6 +43,13 @@ pub fn check_validators_of(
     config: &crate::config::Config,
     owner: &Address,
 ) -> ApiResult<()> {
+    // An upload nobody checks would be paid for whatever bytes arrive: the campaign must name
+    // who checks (a development relay may leave its demo unchecked, `unchecked_uploads`).
+    if spec.kind.is_upload() && spec.validators.is_empty() && !config.unchecked_uploads {
+        return Err(invalid(
+            "validators: an upload campaign must name who checks its uploads: at least one validator approved by this relay's operator (GET /v1/info lists them)",
+        ));
+    }
     for (i, address) in validator_keys(spec)?.iter().enumerate() {
         if address == owner {
             return Err(invalid(format!(

@@ -144,6 +144,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     config.storage.open_uploads = true;
     // Test campaigns name validator keys of their own; the tests of the defence set it back.
     config.open_validators = true;
+    // Test upload campaigns without validators are paid at once; the test of the defence sets
+    // it back.
+    config.unchecked_uploads = true;
     config
 }
 

@@ -162,6 +162,10 @@ struct State {
     /// The claim transaction of the shown voucher.
     claim_tx: Option<ClaimTx>,
     work: Option<Work>,
+    /// `GET /v1/me/standing`, when the relay answered it.
+    standing: Option<Json>,
+    /// The rejected submissions: (id, campaign, why), newest first.
+    rejected: Vec<(String, String, String)>,
 }
 
 /// Where a claim sent from the wallet is.
@@ -526,6 +530,11 @@ impl App {
             "next" => spawn_local(Rc::clone(self).next_task()),
             "record" => spawn_local(Rc::clone(self).record()),
             "stop" => self.stop_recording(),
+            "appeal" => {
+                if let Some(index) = index {
+                    spawn_local(Rc::clone(self).appeal(index));
+                }
+            }
             "claim" => spawn_local(Rc::clone(self).claim()),
             "send-claim" => spawn_local(Rc::clone(self).send_claim()),
             "copy-voucher" => {
@@ -691,7 +700,51 @@ impl App {
             }
             Err(error) => self.fail(&error, None),
         }
+        // Standing and history are extras: a relay without them leaves the panel out.
+        let standing = wait(session.standing()).await.ok();
+        let history = wait(session.history()).await.ok();
+        {
+            let mut state = self.state.borrow_mut();
+            state.standing = standing;
+            state.rejected = history.as_ref().map(read_rejected).unwrap_or_default();
+        }
         self.render();
+    }
+
+    /// Sends the appeal of the `index`-th rejected answer, with the reason typed beside it.
+    async fn appeal(self: Rc<Self>, index: usize) {
+        let (session, submission) = {
+            let state = self.state.borrow();
+            let Some(session) = state.session.clone() else {
+                return;
+            };
+            let Some((submission, _, _)) = state.rejected.get(index).cloned() else {
+                return;
+            };
+            (session, submission)
+        };
+        let reason = self
+            .dom
+            .doc
+            .get_element_by_id(&format!("dh-appeal-{index}"))
+            .and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
+            .map(|input| input.value().trim().to_owned())
+            .unwrap_or_default();
+        if reason.is_empty() {
+            self.say(T::AppealNeedsReason, true);
+            self.render();
+            return;
+        }
+        match wait(session.appeal(&submission, &reason)).await {
+            Ok(_) => {
+                self.say(T::AppealSent, false);
+                Rc::clone(&self).refresh().await;
+            }
+            Err(error) => {
+                self.fail(&error, None);
+                self.render();
+            }
+        }
     }
 
     async fn open_campaign(self: Rc<Self>, id: String) {
@@ -1307,6 +1360,23 @@ impl App {
             dom::focus(&first);
         }
     }
+}
+
+/// The rejected submissions in `GET /v1/me/history`: (id, campaign, why).
+fn read_rejected(json: &Json) -> Vec<(String, String, String)> {
+    at(json, "submissions")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| at(s, "status").as_str() == Some("rejected"))
+        .filter_map(|s| {
+            Some((
+                at(s, "submission").as_str()?.to_owned(),
+                at(s, "campaign").as_str()?.to_owned(),
+                at(s, "why").as_str().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
 }
 
 fn read_balances(json: &Json) -> Vec<Balance> {

@@ -206,6 +206,109 @@ impl App {
         }
         add(main, &list);
         self.wallet_panel(main, state);
+        self.standing_panel(main, state);
+    }
+
+    /// The contributor's standing per campaign, and their rejected answers with a way to appeal
+    /// each once.
+    fn standing_panel(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
+        let Some(standing) = &state.standing else {
+            return;
+        };
+        let panel = d.el("section", "dh-wallet");
+        panel.set_id("dh-standing");
+        set(&panel, "aria-label", T::Standing.get(lang));
+        add(&panel, &d.text("h2", "", T::Standing.get(lang)));
+        for c in at(standing, "campaigns").as_array().into_iter().flatten() {
+            let line = d.el("div", "dh-standing-campaign");
+            set(
+                &line,
+                "data-campaign",
+                at(c, "campaign").as_str().unwrap_or_default(),
+            );
+            add(
+                &line,
+                &d.text("strong", "", at(c, "title").as_str().unwrap_or_default()),
+            );
+            let count = |key: &str| at(c, key).as_i64().unwrap_or(0);
+            add(
+                &line,
+                &d.text(
+                    "p",
+                    "dh-hint",
+                    &format!(
+                        "{} {:.2} ({} {:.2}) · {} {} · {} {} · {} {}",
+                        T::Trust.get(lang),
+                        at(c, "trust").as_f64().unwrap_or(0.0),
+                        T::TrustNeeded.get(lang),
+                        at(c, "min_trust").as_f64().unwrap_or(0.0),
+                        count("accepted"),
+                        T::AnswersAccepted.get(lang),
+                        count("rejected"),
+                        T::AnswersRejected.get(lang),
+                        count("pending"),
+                        T::AnswersPending.get(lang),
+                    ),
+                ),
+            );
+            if let Some(why) = at(c, "why").as_str() {
+                let restricted = d.text(
+                    "p",
+                    "dh-error",
+                    &format!("{}: {why}", T::Restricted.get(lang)),
+                );
+                set(&restricted, "data-restricted", "true");
+                add(&line, &restricted);
+            } else if at(c, "probation").as_bool() == Some(true) {
+                add(&line, &d.text("p", "dh-hint", T::OnProbation.get(lang)));
+            }
+            add(&panel, &line);
+        }
+        let appeals: Vec<(&str, &str)> = at(standing, "appeals")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| Some((at(a, "submission").as_str()?, at(a, "state").as_str()?)))
+            .collect();
+        if !state.rejected.is_empty() {
+            add(&panel, &d.text("h3", "", T::RejectedAnswers.get(lang)));
+            let list = d.el("ul", "dh-rejected");
+            for (i, (submission, campaign, why)) in state.rejected.iter().enumerate() {
+                let item = d.el("li", "");
+                set(&item, "data-submission", submission);
+                add(&item, &d.text("p", "", &format!("{campaign}: {why}")));
+                match appeals.iter().find(|(s, _)| s == submission) {
+                    Some((_, appeal)) => {
+                        let said = match *appeal {
+                            "upheld" => T::AppealUpheld,
+                            "refused" => T::AppealRefused,
+                            _ => T::AppealOpen,
+                        };
+                        let line = d.text("p", "dh-hint", said.get(lang));
+                        set(&line, "data-appeal", appeal);
+                        add(&item, &line);
+                    }
+                    None => {
+                        let input = d.el("input", "");
+                        input.set_id(&format!("dh-appeal-{i}"));
+                        set(&input, "type", "text");
+                        set(&input, "maxlength", "500");
+                        set(&input, "placeholder", T::AppealReason.get(lang));
+                        set(&input, "aria-label", T::AppealReason.get(lang));
+                        add(&item, &input);
+                        add(
+                            &item,
+                            &d.button(&format!("appeal:{i}"), T::Appeal.get(lang), "dh-secondary"),
+                        );
+                    }
+                }
+                add(&list, &item);
+            }
+            add(&panel, &list);
+        }
+        add(main, &panel);
     }
 
     fn wallet_panel(&self, main: &Element, state: &State) {
