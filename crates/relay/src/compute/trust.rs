@@ -5,7 +5,7 @@ use datahub_core::quality::{TrustEvidence, TrustModel, trust};
 
 /// A node whose trust falls below this is restricted: no more jobs, its undecided work voided.
 ///
-/// With [`model`] (a careful node right 80% of the time at least, a random one 50%), a node
+/// With the trust model below (a careful node right 80% of the time at least, a random one 50%), a node
 /// starting at 0.9 and failing every judgement (golden job failed, or outvoted) falls below it
 /// at its 6th failure; a careful node's chance of ever falling below it is small (the
 /// sequential test of `core::quality::trust`).
