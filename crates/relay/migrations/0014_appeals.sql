@@ -17,13 +17,3 @@ CREATE TABLE appeals (
 );
 CREATE INDEX appeals_campaign ON appeals (campaign, state, id);
 CREATE INDEX appeals_worker ON appeals (worker, state);
-
--- Pay held until a wallet's record is known (docs/relay.md §4a): 1 while an accepted answer's
--- reward waits for its author's golden record; paid (0) or voided (rejected, 0) later.
-ALTER TABLE submissions ADD COLUMN held BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX submissions_held ON submissions (campaign, worker) WHERE held = 1;
-
--- Per contributor and campaign: answers to decided items that everyone else's answers backed
--- (leave-one-out support at least one half), and those they did not (`quality::hold`).
-ALTER TABLE contributors ADD COLUMN backed BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE contributors ADD COLUMN unbacked BIGINT NOT NULL DEFAULT 0;

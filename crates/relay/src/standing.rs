@@ -46,8 +46,7 @@ pub async fn standing(
                 "SELECT k.campaign, k.tasks, k.golden_right, k.agreed, k.trust_ppm, k.restricted, k.restricted_ms, k.cooldown_until_ms, c.spec, \
                  (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.status = 'accepted'), \
                  (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.status = 'rejected'), \
-                 (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.status = 'pending'), \
-                 (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.held = 1) \
+                 (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.status = 'pending') \
                  FROM contributors k JOIN campaigns c ON c.id = k.campaign WHERE k.worker = $1 ORDER BY k.campaign LIMIT $2",
                 params![worker.clone(), LIMIT],
             )?;
@@ -71,7 +70,6 @@ pub async fn standing(
                     "accepted": r.int(9)?,
                     "rejected": r.int(10)?,
                     "pending": r.int(11)?,
-                    "held": r.int(12)?,
                     "probation": probation,
                     "probation_tasks_left": probation.then(|| (settings.probation_tasks - tasks).max(0)),
                     "restricted": restricted.is_some(),

@@ -308,8 +308,6 @@ pub struct SubmissionOutcome {
     pub balance: String,
     /// Whether this submission had been received before (a retry).
     pub duplicate: bool,
-    /// Accepted, but its reward held until its author's record is known (`quality::hold`).
-    pub held: bool,
 }
 
 fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
@@ -861,12 +859,7 @@ impl SubmitJob {
         let truth = item.golden.as_deref().unwrap_or_default();
         match verdict {
             Verdict::GoldenRight => {
-                quality::credit_or_hold(
-                    conn,
-                    &self.info.spec,
-                    &self.credit(&self.id, &self.worker),
-                    self.now,
-                )?;
+                slots::credit(conn, &self.credit(&self.id, &self.worker), self.now)?;
                 slots::commit(conn, &self.session, reward)?;
                 note_golden(conn, truth)
             }
@@ -880,12 +873,7 @@ impl SubmitJob {
                 slots::give_back(conn, &self.campaign, idx, why, self.now)
             }
             Verdict::AtOnce => {
-                quality::credit_or_hold(
-                    conn,
-                    &self.info.spec,
-                    &self.credit(&self.id, &self.worker),
-                    self.now,
-                )?;
+                slots::credit(conn, &self.credit(&self.id, &self.worker), self.now)?;
                 slots::commit(conn, &self.session, reward)?;
                 let vote = quality::Vote {
                     worker: self.worker.clone(),
@@ -957,12 +945,7 @@ impl SubmitJob {
             let reason = (status == SubmissionStatus::Rejected).then_some(Rejection::Disagreed);
             slots::set_status(conn, &self.campaign, idx, &a.id, status, reason)?;
             if status == SubmissionStatus::Accepted {
-                quality::credit_or_hold(
-                    conn,
-                    &self.info.spec,
-                    &self.credit(&a.id, &a.worker),
-                    self.now,
-                )?;
+                slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
             } else {
                 let why = GiveBack::Rejected {
                     submission: &a.id,
@@ -1004,8 +987,7 @@ impl SubmitJob {
         duplicate: bool,
     ) -> ApiResult<SubmissionOutcome> {
         let token = self.info.token.clone();
-        let held = status == SubmissionStatus::Accepted && quality::is_held(conn, &self.id)?;
-        let credited = if status == SubmissionStatus::Accepted && !held {
+        let credited = if status == SubmissionStatus::Accepted {
             reward
         } else {
             0
@@ -1017,7 +999,6 @@ impl SubmitJob {
             balance: ledger::format_amount(token_balance(conn, &self.worker, &token)?),
             token,
             duplicate,
-            held,
         })
     }
 
@@ -1086,12 +1067,7 @@ impl SubmitJob {
             let reason = (status == SubmissionStatus::Rejected).then_some(Rejection::Disagreed);
             slots::set_status(conn, &self.campaign, idx, &a.id, status, reason)?;
             if status == SubmissionStatus::Accepted {
-                quality::credit_or_hold(
-                    conn,
-                    &self.info.spec,
-                    &self.credit(&a.id, &a.worker),
-                    self.now,
-                )?;
+                slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
             } else {
                 let why = GiveBack::Outvoted {
                     submission: &a.id,

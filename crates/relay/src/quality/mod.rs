@@ -17,7 +17,6 @@
 mod contributor;
 mod decide;
 mod golden;
-mod hold;
 mod record;
 mod report;
 mod shape;
@@ -29,6 +28,5 @@ pub use contributor::{
 };
 pub use decide::{Decision, Vote, accepted, accepted_at_once, decide};
 pub use golden::{golden_secret, golden_turn};
-pub use hold::{KNOWN_AFTER_GOLDEN, PAY_TRUST, credit_or_hold, is_held};
 pub use report::{ResultsQuery, report, results};
 pub use shape::Shape;
