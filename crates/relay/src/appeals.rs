@@ -443,9 +443,7 @@ pub async fn answer(
             match AppealState::parse(&state) {
                 Some(AppealState::Open) => {}
                 Some(done) if done == wanted => {
-                    let mut view = load_view(conn, &id)?;
-                    view["duplicate"] = json!(true);
-                    return Ok(view);
+                    return with_duplicate(load_view(conn, &id)?, true);
                 }
                 _ => {
                     return Err(ApiError::conflict(
@@ -463,12 +461,18 @@ pub async fn answer(
                 "UPDATE appeals SET state = $1, note = $2, decided_by = $3, decided_ms = $4 WHERE id = $5 AND state = 'open'",
                 params![wanted.as_str(), note, db_address(&signer), now, id.clone()],
             )?;
-            let mut view = load_view(conn, &id)?;
-            view["duplicate"] = json!(false);
-            Ok(view)
+            with_duplicate(load_view(conn, &id)?, false)
         })
         .await?;
     Ok(Json(outcome))
+}
+
+/// An appeal's view with whether this answer had been sent before.
+fn with_duplicate(mut view: Json_, duplicate: bool) -> ApiResult<Json_> {
+    if let Some(fields) = view.as_object_mut() {
+        fields.insert("duplicate".into(), json!(duplicate));
+    }
+    Ok(view)
 }
 
 /// Accepts and pays the appealed submission, as if it had been accepted: a disputed upload
@@ -572,6 +576,7 @@ fn refuse(conn: &mut dyn Conn, submission: &str, now: i64) -> ApiResult<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
