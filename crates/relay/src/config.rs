@@ -463,11 +463,6 @@ impl Config {
                 "{what} is a placeholder address, not a deployed contract: set the real one (placeholders are only for `datahub dev`, dev = true)"
             ))
         };
-        if self.unchecked_uploads && !self.dev {
-            return bad(
-                "unchecked_uploads: only on a development relay (dev = true); name validators in upload campaigns instead".into(),
-            );
-        }
         let mut seen = std::collections::BTreeSet::new();
         for chain in &self.chains {
             if !seen.insert(chain.id) {
@@ -601,6 +596,11 @@ impl Config {
             return bad("db_writers: 1 to 64 writer connections".into());
         }
         self.trusted_proxies()?;
+        if self.unchecked_uploads && !self.dev {
+            return bad(
+                "unchecked_uploads: only on a development relay (dev = true); name validators in upload campaigns instead".into(),
+            );
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! axum `Router` (tests drive it without a socket), and [`server::serve`] runs it on a listener
 //! with header and request timeouts and a graceful shutdown.
 
+pub mod appeal_rows;
 pub mod appeals;
 pub mod auth;
 pub mod campaigns;

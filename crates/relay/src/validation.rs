@@ -306,7 +306,7 @@ async fn decide(
                     "UPDATE validation_jobs SET state = 'disputed', first_reject = $1, first_reject_verdict = $2 WHERE id = $3",
                     params![validator, signed_verdict.to_string(), job.clone()],
                 )?;
-                crate::appeals::open_dispute(conn, &submission, &campaign, &body.reasons, now)?;
+                crate::appeal_rows::open_dispute(conn, &submission, &campaign, &body.reasons, now)?;
                 let mut answer = outcome(conn, &job, &campaign, idx, &submission, false)?;
                 if let Some(fields) = answer.as_object_mut() {
                     fields.insert("second_opinion".into(), json!(true));
