@@ -213,3 +213,18 @@ pub fn which(program: &str) -> Option<PathBuf> {
 pub fn heading(text: &str) {
     println!("\n==> {text}");
 }
+
+/// Free bytes on the filesystem that holds `path`, as `df` reports them; `None` where `df` is
+/// missing or says something unexpected (the figure only ever informs a message).
+pub fn disk_free(path: &Path) -> Option<u64> {
+    let out = Command::new("df").arg("-Pk").arg(path).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}

@@ -180,6 +180,12 @@ fn all_gates(fuzz_seconds: u64) -> Vec<Gate> {
     ]
 }
 
+/// Roughly what a whole run from a clean clone writes under target/ (measured: 11 GB with
+/// incremental builds off, as `.ci/run` has them).
+const DISK_NEEDED: u64 = 14 << 30;
+/// Less than this left after a failure is the likely cause.
+const DISK_LOW: u64 = 1 << 30;
+
 /// Runs setup, then every gate even after one fails, and prints what passed, how long each
 /// took and its budget. A gate over its budget by more than half fails too.
 fn test(fuzz_seconds: u64) -> ExitCode {
@@ -189,12 +195,28 @@ fn test(fuzz_seconds: u64) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let setup_time = started.elapsed();
+    let target = cmd::root().join("target");
+    let free_at_start = cmd::disk_free(&target);
+    if let Some(free) = free_at_start {
+        println!("disk: {} free where target/ is", report::gib(free));
+        if free < DISK_NEEDED {
+            eprintln!(
+                "warning: a run from a clean clone writes about {} to target/; builds may fail \
+                 with \"No space left on device\"",
+                report::gib(DISK_NEEDED)
+            );
+        }
+    }
     let mut runs = Vec::new();
     for (name, gate) in all_gates(fuzz_seconds) {
         let start = Instant::now();
         let result = gate();
         if let Err(err) = &result {
             eprintln!("\nerror: gate {name} failed: {err:#}");
+            // A full disk fails every later gate too, each in its own words: say it once, here.
+            if let Some(free) = cmd::disk_free(&target).filter(|&free| free < DISK_LOW) {
+                eprintln!("note: only {} left on the disk", report::gib(free));
+            }
         }
         let run = GateRun {
             name,

@@ -190,6 +190,11 @@ fn last_lines(text: &str, n: usize) -> String {
     }
 }
 
+/// Bytes as GiB with one decimal, for messages about disk space.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+}
+
 /// An error fit for one table cell: one line, no pipes, not too long.
 pub fn one_line(text: &str) -> String {
     let flat: String = text
