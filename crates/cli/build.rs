@@ -1,6 +1,8 @@
-//! Builds the checkout's `www/` (the host page and the demo pictures) into the binary, so that
-//! a `datahub dev` run outside the checkout (a `cargo install`ed binary) serves them too:
-//! writes `$OUT_DIR/www_files.rs`, a list of `(path, include_bytes!(…))`.
+//! Builds the checkout's `www/` (the host page and the demo pictures) and, once `cargo xtask pkg`
+//! has built it, the web app's client (the `pkg/` folders the page loads) into the binary, so
+//! that a `datahub dev` run outside the checkout (a `cargo install`ed binary) serves the whole
+//! web app: writes `$OUT_DIR/www_files.rs` and `$OUT_DIR/pkg_files.rs`, each a list of
+//! `(path, include_bytes!(…))`.
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +19,34 @@ fn main() {
     if www.is_dir() {
         collect(&www, &www, &mut files);
     }
+    write_list(&out.join("www_files.rs"), "`www/`", &files);
+
+    // Only the folders the page loads: the Node.js and bundler builds are the npm package's.
+    // A path that does not exist would make cargo rerun this script, and rebuild the CLI, on
+    // every build; `pkg/` itself is in the repository, so before `cargo xtask pkg` it is the
+    // one watched, and the first build of the client is seen.
+    let pkg = manifest.join("../../pkg");
+    let mut files = Vec::new();
+    for folder in PKG_FOLDERS {
+        let dir = pkg.join(folder);
+        if dir.is_dir() {
+            println!("cargo:rerun-if-changed={}", dir.display());
+            collect(&pkg, &dir, &mut files);
+        } else {
+            println!("cargo:rerun-if-changed={}", pkg.display());
+        }
+    }
+    write_list(&out.join("pkg_files.rs"), "the built `pkg/`", &files);
+}
+
+/// What of `pkg/` the host page (`www/main.js`, `www/index.html`) loads.
+const PKG_FOLDERS: [&str; 2] = ["web", "worker"];
+
+/// Writes `FILES`, the list of `(path, bytes)` to build in, sorted so the output is stable.
+fn write_list(out: &Path, what: &str, files: &[(String, PathBuf)]) {
+    let mut files = files.to_vec();
     files.sort();
-    let mut code = String::from("/// `www/` as built into the binary: (path under www/, bytes).\n");
+    let mut code = format!("/// {what} as built into the binary: (path under it, bytes).\n");
     code.push_str("pub const FILES: &[(&str, &[u8])] = &[\n");
     for (relative, absolute) in &files {
         code.push_str(&format!(
@@ -27,8 +55,8 @@ fn main() {
         ));
     }
     code.push_str("];\n");
-    if let Err(e) = std::fs::write(out.join("www_files.rs"), code) {
-        panic!("cannot write www_files.rs: {e}");
+    if let Err(e) = std::fs::write(out, code) {
+        panic!("cannot write {}: {e}", out.display());
     }
 }
 

@@ -673,9 +673,10 @@ fn web_app(
     let pkg = match (pkg, &www) {
         (Some(pkg), _) => Some(pkg.to_owned()),
         (None, Some(www)) if !embedded => Some(www.parent().unwrap_or(Path::new(".")).join("pkg")),
+        (None, _) if !embedded::PKG.is_empty() => Some(write_embedded(data, "pkg", embedded::PKG)?),
         (None, _) => {
             eprintln!(
-                "warning: the web app's client (pkg/) is not built into this binary: pass --pkg DIR (built with `cargo xtask pkg`) for the web app; the API and the demo pictures are served"
+                "warning: the web app's client (pkg/) is not built into this binary: pass --pkg DIR (built with `cargo xtask pkg`) for the web app, or install with `cargo xtask install`; the API and the demo pictures are served"
             );
             None
         }
@@ -694,27 +695,40 @@ fn web_app(
     Ok((www, pkg))
 }
 
-/// The checkout's `www/` as it was when this binary was built.
+/// The checkout's `www/` and built `pkg/` folders as they were when this binary was built.
 mod embedded {
-    include!(concat!(env!("OUT_DIR"), "/www_files.rs"));
+    mod www {
+        include!(concat!(env!("OUT_DIR"), "/www_files.rs"));
+    }
+    mod pkg {
+        include!(concat!(env!("OUT_DIR"), "/pkg_files.rs"));
+    }
+    pub use pkg::FILES as PKG;
+    pub use www::FILES as WWW;
 }
 
-/// Writes the built-in `www/` into `data/www` (afresh: it is the binary's, not the user's) and
+/// Writes built-in files into `data/{name}` (afresh: they are the binary's, not the user's) and
 /// returns that folder.
-fn write_embedded_www(data: &Path) -> Result<PathBuf> {
-    let www = data.join("www");
-    if www.exists() {
-        std::fs::remove_dir_all(&www)
-            .with_context(|| format!("cannot replace {}", www.display()))?;
+fn write_embedded(data: &Path, name: &str, files: &[(&str, &[u8])]) -> Result<PathBuf> {
+    let dir = data.join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot replace {}", dir.display()))?;
     }
-    for (path, bytes) in embedded::FILES {
-        let file = www.join(path);
+    for (path, bytes) in files {
+        let file = dir.join(path);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
         std::fs::write(&file, bytes).with_context(|| format!("cannot write {}", file.display()))?;
     }
+    Ok(dir)
+}
+
+/// The built-in `www/`, written into `data/www`.
+fn write_embedded_www(data: &Path) -> Result<PathBuf> {
+    let www = write_embedded(data, "www", embedded::WWW)?;
     if !www.join("index.html").is_file() {
         bail!("this binary was built without www/: run it from the DataHub checkout or pass --www");
     }

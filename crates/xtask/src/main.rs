@@ -39,6 +39,13 @@ enum Command {
     Setup,
     /// Build pkg/ (the npm package) from crates/wasm as wasm-pack.toml says
     Pkg,
+    /// Setup, build pkg/, then `cargo install` the `datahub` command with the web app built in
+    /// (a `datahub dev` run anywhere then serves the whole mini-app)
+    Install {
+        /// Where `cargo install` puts `bin/datahub` [default: cargo's, ~/.cargo]
+        #[arg(long)]
+        root: Option<std::path::PathBuf>,
+    },
     /// Setup, build pkg/, then run `datahub dev` with the given arguments
     Dev {
         /// Passed to `datahub dev` (see `cargo run -p datahub-cli -- dev --help`)
@@ -70,7 +77,8 @@ enum Command {
     Contracts,
     /// Gate: datahub-core's tests as WebAssembly in Node.js and headless Chromium
     TestWasm,
-    /// Gate: build pkg/, then node --test over tests/**/*.test.mjs
+    /// Gate: build pkg/, then node --test over tests/**/*.test.mjs (in `test`, pkg/ is built
+    /// once by its own gate, before the builds that embed it)
     TestJs,
     /// Run the benchmarks; write docs/performance.md and target/bench/results.json
     Bench {
@@ -112,6 +120,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Setup => setup::run(),
         Command::Pkg => pkg::build(),
+        Command::Install { root } => install(root.as_deref()),
         Command::Dev { args } => dev(&args),
         Command::Test { fuzz_seconds } => return test(fuzz_seconds),
         Command::Fmt => gates::fmt(),
@@ -123,7 +132,7 @@ fn main() -> ExitCode {
         Command::TestNative => gates::test_native(),
         Command::Contracts => contracts::gate(),
         Command::TestWasm => gates::test_wasm(),
-        Command::TestJs => gates::test_js(),
+        Command::TestJs => pkg::build().and_then(|()| gates::test_js()),
         Command::Fuzz {
             seconds,
             targets,
@@ -158,16 +167,31 @@ fn dev(args: &[String]) -> Result<()> {
         .exec())
 }
 
+/// `datahub` installed with the checkout's `www/` and a fresh `pkg/` built in (crates/cli/build.rs
+/// embeds whatever of them exists when it builds).
+fn install(root: Option<&std::path::Path>) -> Result<()> {
+    setup::run()?;
+    pkg::build()?;
+    heading("install: the datahub command, with the web app built in");
+    let mut cmd = Cmd::new("cargo").args(["install", "--locked", "--path", "crates/cli"]);
+    if let Some(root) = root {
+        cmd = cmd.arg("--root").arg(root);
+    }
+    cmd.run()
+}
+
 /// A gate of `cargo xtask test`: its name (as in the summary and in [`gates::BUDGETS`]) and
 /// what it runs.
 type Gate = (&'static str, Box<dyn Fn() -> Result<()>>);
 
 /// Every gate of `cargo xtask test`, in order: the quick checks first, so a simple mistake
-/// fails in seconds; `generated` after `test-native`, whose build it uses.
+/// fails in seconds; `pkg` before every build of the CLI, which embeds it (built later, it would
+/// make test-js rebuild the CLI); `generated` after `test-native`, whose build it uses.
 fn all_gates(fuzz_seconds: u64) -> Vec<Gate> {
     vec![
         ("fmt", Box::new(gates::fmt)),
         ("deny", Box::new(gates::deny)),
+        ("pkg", Box::new(pkg::build)),
         ("clippy", Box::new(gates::clippy)),
         ("doc", Box::new(gates::doc)),
         ("core-wasm", Box::new(gates::core_wasm)),
