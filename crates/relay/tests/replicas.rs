@@ -325,3 +325,48 @@ async fn a_sigkilled_leaders_work_is_taken_over_by_the_other_process() {
     assert!(took < Duration::from_secs(30), "took over in {took:?}");
     eprintln!("the lead passed in {took:?}");
 }
+
+/// The relay reaches PostgreSQL over TLS when its URL asks (`sslmode=verify-full` and the test
+/// cluster's CA as `sslrootcert`): the server itself says the connection is encrypted. Without
+/// that CA the server's certificate is refused and the error says why; the relay never falls
+/// back to a plain connection.
+#[test]
+fn postgres_over_tls_is_encrypted_and_its_certificate_checked() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let Ok(ca) = std::env::var("DATAHUB_TEST_POSTGRES_CA") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "DATAHUB_TEST_POSTGRES_CA is not set: `cargo xtask test-native` starts PostgreSQL with TLS and sets it"
+        );
+        return;
+    };
+    let url = fresh_postgres_db(&admin);
+    // The synchronous client may not run on an async runtime's thread: only the read awaits.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let encrypted = |db: datahub_relay::db::Db| {
+        runtime
+            .block_on(db.read(|conn: &mut dyn datahub_relay::db::Conn| {
+                conn.query_opt(
+                    "SELECT count(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl",
+                    &[],
+                )?
+                .map_or(Ok(0), |row| row.int(0))
+            }))
+            .map_err(|e: datahub_relay::db::DbError| e.to_string())
+    };
+    let plain = datahub_relay::db::Db::open(&Location::parse(&url), 1).unwrap();
+    assert_eq!(encrypted(plain), Ok(0), "the plain URL is not encrypted");
+
+    let tls = format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+    let db = datahub_relay::db::Db::open(&Location::parse(&tls), 1).unwrap();
+    assert_eq!(encrypted(db), Ok(1), "sslmode=verify-full is encrypted");
+
+    // The Mozilla roots do not know the test CA: no connection, and no plain one instead.
+    let err = datahub_relay::db::Db::open(&Location::parse(&format!("{url}?sslmode=require")), 1)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("certificate"), "{err}");
+}

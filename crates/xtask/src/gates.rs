@@ -286,10 +286,13 @@ pub fn test_native() -> Result<()> {
     // The relay's tests run on SQLite and, against this server, on PostgreSQL.
     let postgres = crate::postgres::Cluster::start()?;
     let url = postgres.url.clone();
+    let ca = postgres.ca.clone();
     // The COCO export is loaded by pycocotools when setup made its venv.
     let coco = crate::setup::coco_python_path();
     let with_env = |cmd: Cmd| {
-        let cmd = cmd.env("DATAHUB_TEST_POSTGRES", &url);
+        let cmd = cmd
+            .env("DATAHUB_TEST_POSTGRES", &url)
+            .env("DATAHUB_TEST_POSTGRES_CA", &ca);
         if coco.is_file() {
             cmd.env("DATAHUB_COCO_PYTHON", &coco)
         } else {

@@ -1,5 +1,6 @@
 //! A throwaway PostgreSQL cluster for the relay's tests: made in a temporary folder, listening on
-//! 127.0.0.1 at a free port, trusted local connections, stopped and deleted afterwards.
+//! 127.0.0.1 at a free port, trusted local connections, with and without TLS (a certificate from
+//! a CA made for it), stopped and deleted afterwards.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ pub struct Cluster {
     as_postgres: bool,
     /// `postgres://postgres@127.0.0.1:<port>/postgres`.
     pub url: String,
+    /// The PEM certificate of the CA that signed the server's: `sslrootcert` for TLS.
+    pub ca: PathBuf,
 }
 
 impl Cluster {
@@ -50,10 +53,12 @@ impl Cluster {
         }
         let cluster = Self {
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            ca: dir.join("ca.crt"),
             bin,
             dir,
             as_postgres,
         };
+        cluster.certificates()?;
         let data = cluster.dir.join("data");
         cluster
             .pg("initdb")
@@ -69,8 +74,9 @@ impl Cluster {
             .arg(&data)
             .run()?;
         let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
-            cluster.dir.display()
+            "-p {port} -k {dir} -c listen_addresses=127.0.0.1 -c max_connections=300 \
+             -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
+            dir = cluster.dir.display()
         );
         cluster
             .pg("pg_ctl")
@@ -92,6 +98,65 @@ impl Cluster {
         }
         println!("PostgreSQL for the tests: {}", cluster.url);
         Ok(cluster)
+    }
+
+    /// A CA and a server certificate it signs for 127.0.0.1 and localhost, as a real deployment
+    /// has (webpki refuses a self-signed certificate used as its own CA).
+    fn certificates(&self) -> Result<()> {
+        let dir = &self.dir;
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        Cmd::new("openssl")
+            .args(["req", "-x509", "-days", "2", "-subj", "/CN=datahub test CA"])
+            .args(ec)
+            .arg("-keyout")
+            .arg(dir.join("ca.key"))
+            .arg("-out")
+            .arg(&self.ca)
+            .run()?;
+        Cmd::new("openssl")
+            .args(["req", "-subj", "/CN=127.0.0.1"])
+            .args(ec)
+            .arg("-keyout")
+            .arg(dir.join("server.key"))
+            .arg("-out")
+            .arg(dir.join("server.csr"))
+            .run()?;
+        let extensions = dir.join("server.ext");
+        std::fs::write(
+            &extensions,
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n\
+             subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        )?;
+        Cmd::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-in"])
+            .arg(dir.join("server.csr"))
+            .arg("-CA")
+            .arg(&self.ca)
+            .arg("-CAkey")
+            .arg(dir.join("ca.key"))
+            .arg("-CAcreateserial")
+            .arg("-extfile")
+            .arg(&extensions)
+            .arg("-out")
+            .arg(dir.join("server.crt"))
+            .run()?;
+        // PostgreSQL refuses a key others can read, or one it does not own.
+        let key = dir.join("server.key");
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        if self.as_postgres {
+            Cmd::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&key)
+                .arg(dir.join("server.crt"))
+                .run()?;
+        }
+        Ok(())
     }
 
     fn pg(&self, program: &str) -> Cmd {

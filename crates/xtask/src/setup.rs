@@ -197,10 +197,11 @@ fn speech_tools() -> Result<()> {
 }
 
 /// Debian's PostgreSQL server, for the relay's tests on PostgreSQL (the tests start their own
-/// cluster; the system one is not used).
+/// cluster; the system one is not used), and the openssl command that makes the cluster's
+/// TLS certificates.
 fn postgresql() -> Result<()> {
-    debian("postgresql", &["postgresql"], || {
-        crate::postgres::bin_dir().is_some()
+    debian("postgresql and openssl", &["postgresql", "openssl"], || {
+        crate::postgres::bin_dir().is_some() && which("openssl").is_some()
     })
 }
 

@@ -14,6 +14,7 @@
 //! PostgreSQL), explicit `CAST(.. AS BIGINT)` where PostgreSQL could not infer a parameter's type.
 
 mod leader;
+mod pg_tls;
 mod postgres;
 mod sqlite;
 

@@ -36,9 +36,17 @@ fn backend(e: postgres::Error) -> DbError {
     }
 }
 
-/// A connection to the server at `url`.
+/// A connection to the server at `url`, over TLS when its `sslmode` asks for it
+/// ([`super::pg_tls`]).
 pub(super) fn client(url: &str) -> Result<Client, DbError> {
-    Client::connect(url, NoTls).map_err(backend)
+    let target = super::pg_tls::target(url).map_err(DbError::Backend)?;
+    match &target.tls {
+        None => Client::connect(&target.url, NoTls).map_err(backend),
+        Some(tls) => {
+            let connector = tls.connector().map_err(DbError::Backend)?;
+            Client::connect(&target.url, connector).map_err(backend)
+        }
+    }
 }
 
 impl PgConn {
