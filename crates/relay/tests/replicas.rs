@@ -237,7 +237,8 @@ async fn the_lead_passes_to_another_relay_when_the_leader_goes() {
     assert!(alone.is_leader(), "a relay on SQLite always leads");
 }
 
-struct Process(Child, String);
+/// A relay process, its base URL and the line it printed when it started listening.
+struct Process(Child, String, String);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -264,7 +265,7 @@ fn start_relay(data: &std::path::Path, url: &str) -> Process {
         .find(|w| w.starts_with("http://"))
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    Process(child, base)
+    Process(child, base, line)
 }
 
 /// `datahub_leader` from the relay's `/metrics`; `None` when it does not answer.
@@ -369,4 +370,96 @@ fn postgres_over_tls_is_encrypted_and_its_certificate_checked() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("certificate"), "{err}");
+}
+
+/// A [`Net`] over HTTP to a relay process, for the address it printed as it started.
+fn process_net(process: &Process) -> Net {
+    let mut line = process.2.split_whitespace().skip_while(|w| *w != "address");
+    let address = line.nth(1).unwrap_or_default();
+    Net {
+        target: Target::Http {
+            base: process.1.clone(),
+            client: reqwest::Client::new(),
+        },
+        address: datahub_core::eth::Address::parse(address)
+            .unwrap_or_else(|e| panic!("no address in {:?}: {e}", process.2)),
+        // Each process answers sign-ins for its own listening address.
+        domain: process.1.trim_start_matches("http://").to_owned(),
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Two relay processes on one database take submissions from 20 contributors at once (one
+/// network's lease cap), half on each; the leader is SIGKILLed as soon as the first answer comes
+/// back. Whatever it had not answered is sent again to the survivor, as a client would: every
+/// contributor is credited
+/// exactly once, the campaign spent exactly that, the ledger balances, and the survivor takes
+/// the lead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_sigkilled_under_load_loses_and_doubles_no_credit() {
+    let Some(r) = replicas().await else { return };
+    let data = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let first = start_relay(data.path(), &r.url);
+    until_leaders(&client, &[&first], &[true]).await;
+    let second = start_relay(data.path(), &r.url);
+    let (a, b) = (
+        std::sync::Arc::new(process_net(&first)),
+        std::sync::Arc::new(process_net(&second)),
+    );
+    let owner = key("owner");
+    let (status, body) = b
+        .create_campaign(&owner, &campaign_spec("killed", &owner, 30, 1, "100"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut sends = Vec::new();
+    for i in 0..20 {
+        let net = if i % 2 == 0 { &a } else { &b };
+        let mut w = Worker::sign_in(net, &format!("loaded {i}")).await;
+        let (status, task) = w.next(net, "killed").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        let lease = task["lease"].as_str().unwrap().to_owned();
+        let body = w.submission(net, "killed", &lease, &verdict("true"));
+        sends.push((i % 2 == 0, w.token.clone(), body));
+    }
+    let (answered_tx, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    let mut handles = Vec::new();
+    for (to_first, token, body) in sends.clone() {
+        let net = if to_first { a.clone() } else { b.clone() };
+        let answered_tx = answered_tx.clone();
+        handles.push(tokio::spawn(async move {
+            let out = net.post("/v1/submissions", Some(&token), &body).await;
+            let _ = answered_tx.send(());
+            out
+        }));
+    }
+    answered.recv().await;
+    let killed = Command::new("kill")
+        .args(["-KILL", &first.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut lost = 0;
+    for (h, (_, token, body)) in handles.into_iter().zip(&sends) {
+        // No answer (502 here: the connection broke) or a 5xx from a relay going down: the
+        // client sends it again, elsewhere.
+        let (status, outcome) = h.await.unwrap();
+        let acknowledged = (status == StatusCode::OK).then_some(outcome);
+        let outcome = match acknowledged {
+            Some(outcome) => outcome,
+            None => {
+                lost += 1;
+                let (status, outcome) = b.post("/v1/submissions", Some(token), body).await;
+                assert_eq!(status, StatusCode::OK, "{outcome}");
+                outcome
+            }
+        };
+        assert_eq!(outcome["balance"], "0.05", "{outcome}");
+    }
+    eprintln!("{lost} of 20 submissions were sent again after the kill");
+    let (_, campaign) = b.get("/v1/campaigns/killed", None).await;
+    assert_eq!(campaign["budget_left"], "99", "20 answers paid once each");
+    assert_ledger_balanced(&r.ledger).await;
+    let took = until_leaders(&client, &[&second], &[true]).await;
+    assert!(took < Duration::from_secs(30), "took over in {took:?}");
 }
