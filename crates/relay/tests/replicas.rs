@@ -463,3 +463,204 @@ async fn a_replica_sigkilled_under_load_loses_and_doubles_no_credit() {
     let took = until_leaders(&client, &[&second], &[true]).await;
     assert!(took < Duration::from_secs(30), "took over in {took:?}");
 }
+
+/// A PostgreSQL server of this test's own, which it may restart without disturbing the other
+/// tests' server: made with the same Debian binaries `cargo xtask test-native` uses.
+struct OwnServer {
+    bin: std::path::PathBuf,
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl OwnServer {
+    fn start() -> Self {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap()
+            .filter_map(|e| Some(e.ok()?.path().join("bin")))
+            .filter(|b| b.join("initdb").is_file())
+            .max()
+            .expect("PostgreSQL's binaries (cargo xtask setup installs them)");
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = Self {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            bin,
+            dir,
+        };
+        if as_root() {
+            // PostgreSQL refuses to run as root: it runs as Debian's `postgres` user.
+            let status = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(server.dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        server.pg(
+            "initdb",
+            &["-U", "postgres", "--auth=trust", "--no-instructions", "-D"],
+            &[],
+        );
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1",
+            server.dir.path().display()
+        );
+        let log = server.dir.path().join("log");
+        server.pg(
+            "pg_ctl",
+            &["-w", "-l", log.to_str().unwrap(), "-o", &options, "-D"],
+            &["start"],
+        );
+        server
+    }
+
+    /// `program before… DATA after…`, as the server's user.
+    fn pg(&self, program: &str, before: &[&str], after: &[&str]) {
+        let program = self.bin.join(program);
+        let mut command = if as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        let out = command
+            .args(before)
+            .arg(self.dir.path().join("data"))
+            .args(after)
+            .current_dir("/")
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A fast restart: every connection is cut, as in a failover or a crash.
+    fn restart(&self) {
+        self.pg("pg_ctl", &["-w", "-m", "fast", "-D"], &["restart"]);
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(|| {
+            self.pg("pg_ctl", &["-w", "-m", "immediate", "-D"], &["stop"])
+        });
+    }
+}
+
+fn as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// PostgreSQL restarted while a relay process takes submissions: the relay recovers by itself
+/// (its connections reconnect on their next statement), every submission it acknowledged is
+/// credited once, the ones that failed during the restart succeed when sent again, and the
+/// ledger balances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_under_load_the_relay_recovers_by_itself() {
+    if postgres_admin_url().is_none() {
+        return;
+    }
+    let began = Instant::now();
+    let server = tokio::task::spawn_blocking(OwnServer::start).await.unwrap();
+    eprintln!("own server up in {:?}", began.elapsed());
+    let url = fresh_postgres_db(&server.url);
+    let data = tempfile::tempdir().unwrap();
+    let relay = start_relay(data.path(), &url);
+    let net = std::sync::Arc::new(process_net(&relay));
+    let owner = key("owner");
+    let (status, body) = net
+        .create_campaign(&owner, &campaign_spec("restarted", &owner, 30, 1, "100"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut sends = Vec::new();
+    for i in 0..20 {
+        let mut w = Worker::sign_in(&net, &format!("restart {i}")).await;
+        let (status, task) = w.next(&net, "restarted").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        let lease = task["lease"].as_str().unwrap().to_owned();
+        sends.push((
+            w.token.clone(),
+            w.submission(&net, "restarted", &lease, &verdict("true")),
+        ));
+    }
+    let (answered_tx, mut answered) = tokio::sync::mpsc::unbounded_channel();
+    let mut handles = Vec::new();
+    for (token, body) in sends.clone() {
+        let (net, answered_tx) = (net.clone(), answered_tx.clone());
+        handles.push(tokio::spawn(async move {
+            let out = net.post("/v1/submissions", Some(&token), &body).await;
+            let _ = answered_tx.send(());
+            out
+        }));
+    }
+    answered.recv().await;
+    let restarting = Instant::now();
+    let server = tokio::task::spawn_blocking(move || {
+        server.restart();
+        server
+    })
+    .await
+    .unwrap();
+    eprintln!("restarted in {:?}", restarting.elapsed());
+    let mut failed = 0;
+    for (h, (token, body)) in handles.into_iter().zip(&sends) {
+        let (status, mut outcome) = h.await.unwrap();
+        if status != StatusCode::OK {
+            failed += 1;
+            // Sent again, as a client would, until the relay has its database back.
+            let start = Instant::now();
+            loop {
+                let (status, again) = net.post("/v1/submissions", Some(token), body).await;
+                if status == StatusCode::OK {
+                    outcome = again;
+                    break;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "the relay did not recover: {status} {again}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        assert_eq!(outcome["balance"], "0.05", "{outcome}");
+    }
+    eprintln!("{failed} of 20 submissions failed during the restart and were sent again");
+    let (_, campaign) = net.get("/v1/campaigns/restarted", None).await;
+    assert_eq!(campaign["budget_left"], "99", "20 answers paid once each");
+    let (status, _) = net.get("/healthz", None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "healthy again without a restart of its own"
+    );
+    let mut config = test_config(data.path());
+    config.database_url = Some(url);
+    let ledger = tokio::task::spawn_blocking(move || Relay::open(config, 8080).unwrap())
+        .await
+        .unwrap();
+    assert_ledger_balanced(&Net {
+        address: ledger.address,
+        domain: "127.0.0.1:8080".into(),
+        target: Target::Router {
+            router: Relay::router(&ledger),
+            relay: ledger,
+        },
+        dir: tempfile::tempdir().unwrap(),
+    })
+    .await;
+    drop(relay);
+    drop(server);
+}
