@@ -18,7 +18,8 @@ use datahub_protocol::{Kind, UploadRules};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::client::{Relay, SendError, parse_object_id};
+use crate::client::{SendError, parse_object_id};
+use crate::worker::{self, Polling, Worker};
 
 /// `value[key]`, or `null` (the same as serde_json's indexing, without the indexing lint).
 fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
@@ -49,85 +50,54 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let key = crate::campaign::load_key(&args.key)?;
-    let relay = Relay::new(&args.relay)?;
-    let audience = relay.address().await?;
+    let worker = Worker::connect(&args.relay, &args.key).await?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create {}", args.data.display()))?;
     eprintln!(
         "validator {} ({}) taking jobs from {}",
-        key.public_key().address(),
-        hex::encode(key.public_key().to_compressed()),
-        relay.base()
+        worker.key.public_key().address(),
+        hex::encode(worker.key.public_key().to_compressed()),
+        worker.relay.base()
     );
     let validator = Validator {
-        relay,
-        audience,
-        key,
+        worker,
         data: args.data,
         max_object_bytes: args.max_object_bytes,
     };
-    let pause = Duration::from_secs(args.poll_secs.max(1));
+    let polling = Polling {
+        next: "v1/validation/jobs/next",
+        pause: Duration::from_secs(args.poll_secs.max(1)),
+        until_idle: args.until_idle,
+        stop_on_failure: false,
+        after_failure: "it returns to the queue when its lease ends",
+    };
     let (mut accepted, mut rejected) = (0u64, 0u64);
-    loop {
-        match validator.take().await {
-            Ok(Some(job)) => match validator.handle(&job).await {
-                Ok(true) => accepted += 1,
-                Ok(false) => rejected += 1,
-                Err(e) => {
-                    eprintln!(
-                        "warning: job {}: {e:#}; it returns to the queue when its lease ends",
-                        field(&job, "job").as_str().unwrap_or("?")
-                    );
-                    tokio::time::sleep(pause).await;
-                }
-            },
-            Ok(None) if args.until_idle => break,
-            Ok(None) => tokio::time::sleep(pause).await,
-            Err(e) => {
-                eprintln!("warning: cannot take a job: {e:#}");
-                tokio::time::sleep(pause).await;
+    worker::each_job(
+        &validator.worker,
+        &polling,
+        |job| validator.handle(job),
+        |accept| {
+            if accept {
+                accepted += 1;
+            } else {
+                rejected += 1;
             }
-        }
-    }
+        },
+    )
+    .await;
     eprintln!("no job waiting: {accepted} accepted, {rejected} rejected");
     Ok(())
 }
 
 struct Validator {
-    relay: Relay,
-    audience: Address,
-    key: SecretKey,
+    worker: Worker,
     data: PathBuf,
     max_object_bytes: u64,
 }
 
 impl Validator {
-    /// The next job, or `None` when none is waiting.
-    async fn take(&self) -> Result<Option<Value>> {
-        let answer = self
-            .relay
-            .send_signed(
-                &self.key,
-                &self.audience,
-                Method::POST,
-                "v1/validation/jobs/next",
-                Some(&json!({})),
-            )
-            .await;
-        match answer {
-            Ok(body) => Ok(Some(
-                serde_json::from_slice(&body).context("the relay's job is not JSON")?,
-            )),
-            Err(SendError::Api(e)) if e.status == StatusCode::NOT_FOUND && e.code == "no_job" => {
-                Ok(None)
-            }
-            Err(e) => Err(e.into_anyhow()),
-        }
-    }
-
     /// Checks the job's upload and sends the verdict; whether it was accepted.
-    async fn handle(&self, job: &Value) -> Result<bool> {
+    async fn handle(&self, job: Value) -> Result<bool> {
         let text = |field: &str| {
             job[field]
                 .as_str()
@@ -155,9 +125,9 @@ impl Validator {
             Err(e) => bail!("campaign {campaign}: {e}"),
             Ok(rules) => {
                 let opened = get::open_in_memory(
-                    &self.relay,
+                    &self.worker.relay,
                     object_id,
-                    self.key.clone(),
+                    self.worker.key.clone(),
                     self.max_object_bytes,
                 )
                 .await;
@@ -190,17 +160,7 @@ impl Validator {
         let path = format!("v1/validation/jobs/{id}/verdict");
         let mut tries = 0;
         let answer = loop {
-            match self
-                .relay
-                .send_signed(
-                    &self.key,
-                    &self.audience,
-                    Method::POST,
-                    &path,
-                    Some(&verdict),
-                )
-                .await
-            {
+            match self.worker.post(&path, &verdict).await {
                 Err(e) if e.retryable() && tries < 5 => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(500 << tries)).await;
