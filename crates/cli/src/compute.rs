@@ -18,8 +18,8 @@ use datahub_compute::Model;
 use serde_json::{Value, json};
 
 use crate::client::{SendError, parse_object_id};
-use crate::worker::{self, Polling, Worker};
 use crate::object::{DEFAULT_RELAY, get};
+use crate::worker::{self, Polling, Worker};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -105,7 +105,13 @@ pub async fn run_node(args: Args, models: Vec<Box<dyn Model>>) -> Result<()> {
         after_failure: "it goes to another node when its lease ends",
     };
     let mut done = 0u64;
-    worker::each_job(&node.worker, &polling, |job| node.handle(job), |()| done += 1).await;
+    worker::each_job(
+        &node.worker,
+        &polling,
+        |job| node.handle(job),
+        |()| done += 1,
+    )
+    .await;
     eprintln!("no job waiting: {done} results sent");
     Ok(())
 }

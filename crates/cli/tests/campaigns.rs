@@ -151,7 +151,8 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
     let dev = new_dev(dir, 1)
         .www(&www())
         .env("DATAHUB_CONFIG", &config)
-        .start().unwrap();
+        .start()
+        .unwrap();
     let key_file = dir.join("net").join("requester.key");
     let expected = format!(
         "demo campaigns: 0 of 6 (requester key {})",
@@ -182,7 +183,11 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
 fn campaign_commands_against_a_dev_network() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = new_dev(dir, 1).www(&www()).arg("--no-demo").start().unwrap();
+    let dev = new_dev(dir, 1)
+        .www(&www())
+        .arg("--no-demo")
+        .start()
+        .unwrap();
     assert!(
         !dev.printed.iter().any(|l| l.starts_with("demo campaigns")),
         "{:#?}",

@@ -328,7 +328,8 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         .args(["--no-demo", "--no-chain"])
         .www(&www())
         .ready_within(Duration::from_secs(120))
-        .start().unwrap();
+        .start()
+        .unwrap();
     let url = dev.url.clone();
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");
@@ -1061,7 +1062,8 @@ async fn compute_processes_judge_recordings_and_decide_them() {
     let dev = new_dev(dir, 3)
         .args(["--no-demo", "--no-chain"])
         .ready_within(Duration::from_secs(120))
-        .start().unwrap();
+        .start()
+        .unwrap();
     let url = dev.url.clone();
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");

@@ -458,19 +458,23 @@ impl FromRequest<AppState> for SignedAsSent {
     type Rejection = Response;
 
     async fn from_request(request: Request, relay: &AppState) -> Result<Self, Response> {
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
+        // Read before the await: a borrow of the request held across it would make the future
+        // not `Send`.
+        let (time, signature, path) = {
+            let header = |name: &str| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let path = request.uri().path_and_query().map_or_else(
+                || request.uri().path().to_owned(),
+                |p| p.as_str().to_owned(),
+            );
+            (header(TIME_HEADER), header(SIGNATURE_HEADER), path)
         };
-        let (time, signature) = (header(TIME_HEADER), header(SIGNATURE_HEADER));
-        let path = request.uri().path_and_query().map_or_else(
-            || request.uri().path().to_owned(),
-            |p| p.as_str().to_owned(),
-        );
         let signed = Signed::from_request(request, relay).await?;
         // Verification parsed the time already: this cannot fail for a verified request.
         let time_ms = time.parse().map_err(|_| {

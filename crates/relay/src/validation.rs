@@ -9,9 +9,7 @@
 //! (`GET /v1/campaigns/{id}/verdicts`) and anyone they show them to.
 
 use axum::Json;
-use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::response::{IntoResponse, Response};
-use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER};
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 

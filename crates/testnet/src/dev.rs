@@ -105,7 +105,9 @@ impl DevBuilder {
                         .position(|w| *w == "region")
                         .and_then(|i| words.get(i + 1));
                     let (Some(pid), Some(region)) = (pid(), region) else {
-                        return Err(dev.error(&format!("a node line without pid or region: {line:?}")));
+                        return Err(
+                            dev.error(&format!("a node line without pid or region: {line:?}"))
+                        );
                     };
                     nodes.push(DevNode {
                         name: (*name).to_owned(),
@@ -176,7 +178,14 @@ impl Dev {
     pub fn builder(bin: impl AsRef<OsStr>, dir: &Path, nodes: u16) -> DevBuilder {
         let mut command = Command::new(bin);
         command
-            .args(["dev", "--port", "0", "--nodes", &nodes.to_string(), "--data"])
+            .args([
+                "dev",
+                "--port",
+                "0",
+                "--nodes",
+                &nodes.to_string(),
+                "--data",
+            ])
             .arg(dir.join("net"))
             .current_dir(dir)
             .env_remove("DATAHUB_WWW")
@@ -214,7 +223,9 @@ impl Dev {
         self.printed.append(&mut rest);
         match status {
             None => Err(self.error("it did not stop on SIGTERM within 30 s")),
-            Some(status) if !status.success() => Err(self.error(&format!("it exited with {status}"))),
+            Some(status) if !status.success() => {
+                Err(self.error(&format!("it exited with {status}")))
+            }
             Some(_) => Ok(Stopped {
                 stderr: self.stderr(),
                 printed: std::mem::take(&mut self.printed),

@@ -67,13 +67,11 @@ impl RelayArgs {
 /// `datahub-relay` binary), `log` the file its standard error goes to. Returns once it listens:
 /// the process, its URL and the rest of its output.
 pub fn start_relay(
-    mut command: Command,
+    command: Command,
     args: &RelayArgs,
     log: &Path,
 ) -> io::Result<(Process, String, Lines)> {
-    command.args(args.args());
-    let (process, line, lines) = start_logged(command, log, READY_WITHIN)?;
-    Ok((process, url_in(&line)?, lines))
+    start_listening(command, args.args(), log)
 }
 
 /// A storage node's command line: `--relay URL --listen 127.0.0.1:0 [--advertise URL]
@@ -137,11 +135,21 @@ impl NodeArgs {
 /// process, the URL it listens on and the rest of its output. To restart a node, kill it and
 /// start it again with the same `args`.
 pub fn start_node(
-    mut command: Command,
+    command: Command,
     args: &NodeArgs,
     log: &Path,
 ) -> io::Result<(Process, String, Lines)> {
-    command.args(args.args());
+    start_listening(command, args.args(), log)
+}
+
+/// `command` with `args`, started and read until its first line, which must say where it
+/// listens.
+fn start_listening(
+    mut command: Command,
+    args: Vec<OsString>,
+    log: &Path,
+) -> io::Result<(Process, String, Lines)> {
+    command.args(args);
     let (process, line, lines) = start_logged(command, log, READY_WITHIN)?;
     Ok((process, url_in(&line)?, lines))
 }
@@ -290,7 +298,10 @@ mod tests {
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
-        assert_eq!(err, "GET /v1/x: HTTP/1.1 404 Not Found {\"error\":\"not_found\"}");
+        assert_eq!(
+            err,
+            "GET /v1/x: HTTP/1.1 404 Not Found {\"error\":\"not_found\"}"
+        );
         Ok(())
     }
 }

@@ -12,7 +12,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -427,7 +427,11 @@ impl Net {
 
     /// Waits until the relay lists `n` live nodes.
     fn wait_for_nodes(&self, n: usize) -> Result<()> {
-        Ok(testnet::wait_for_nodes(self.relay_port, n, Duration::from_secs(60))?)
+        Ok(testnet::wait_for_nodes(
+            self.relay_port,
+            n,
+            Duration::from_secs(60),
+        )?)
     }
 
     /// Runs `datahub args… --relay URL` in the case's folder; its stdout, or an error with its
@@ -562,7 +566,8 @@ impl Net {
     /// Node `i` as the relay lists it in `GET /v1/nodes`.
     fn node_view(&self, i: usize) -> Result<NodeView> {
         let endpoint = &self.nodes.get(i).context("no such node")?.endpoint;
-        let list: Value = serde_json::from_str(&testnet::http_get(self.relay_port, "/v1/nodes", None)?)?;
+        let list: Value =
+            serde_json::from_str(&testnet::http_get(self.relay_port, "/v1/nodes", None)?)?;
         let node = list
             .get("nodes")
             .and_then(Value::as_array)
@@ -1244,7 +1249,9 @@ impl LoadRun {
         if !first.starts_with("load: ready") {
             load.lines
                 .wait_for("load: ready", READY_WITHIN, &mut Vec::new())
-                .with_context(|| format!("the load tool did not get ready: {}", load.stderr_tail()))?;
+                .with_context(|| {
+                    format!("the load tool did not get ready: {}", load.stderr_tail())
+                })?;
         }
         Ok(load)
     }

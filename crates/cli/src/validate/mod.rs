@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use datahub_core::{Address, OpenError, SecretKey};
+use datahub_core::OpenError;
 use datahub_protocol::{Kind, UploadRules};
-use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::client::{SendError, parse_object_id};

@@ -1,8 +1,10 @@
 //! What the CLI's tests share, written once: the test network (`datahub dev` through
 //! `datahub-testnet`, the harness the benches and the fault suite use too), `datahub` commands
 //! run against it, and a plain GET.
+// Each test file uses some of these.
 #![allow(
     dead_code,
+    unused_imports,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing

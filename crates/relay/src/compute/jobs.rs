@@ -2,10 +2,8 @@
 //! ([`next_job`]), decided from their signed results ([`result`]).
 
 use axum::Json;
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
 use datahub_core::eth::Timestamp;
-use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER};
 use datahub_protocol::{Capability, ComputeSpec, Prediction};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
@@ -506,11 +504,7 @@ fn load_job(conn: &mut dyn Conn, id: &str) -> ApiResult<Job> {
     })
 }
 
-async fn record(
-    relay: AppState,
-    id: String,
-    as_signed: SignedAsSent,
-) -> ApiResult<Json<Json_>> {
+async fn record(relay: AppState, id: String, as_signed: SignedAsSent) -> ApiResult<Json<Json_>> {
     let signed = &as_signed.signed;
     let body: ResultBody = signed.json()?;
     body.prediction.check().map_err(|e| {
