@@ -11,7 +11,6 @@
 //! node gets it.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use datahub_compute::Model;
@@ -19,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::client::{SendError, parse_object_id};
 use crate::object::{DEFAULT_RELAY, get};
-use crate::worker::{self, Polling, Worker};
+use crate::worker::{self, QueueArgs, Worker};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,15 +31,8 @@ pub struct Args {
     /// The wallet its fees are paid to (default: the node's own address)
     #[arg(long, value_name = "ADDRESS")]
     payout: Option<String>,
-    /// Seconds to wait before asking again when no job is waiting
-    #[arg(long, value_name = "SECS", default_value_t = 2)]
-    poll_secs: u64,
-    /// Stop once no job is waiting (instead of waiting for more)
-    #[arg(long)]
-    until_idle: bool,
-    /// Largest sealed object to fetch and open, in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
-    max_object_bytes: u64,
+    #[command(flatten)]
+    queue: QueueArgs,
     /// Where the ONNX models are (`cargo xtask setup` puts them in the checkout's target/models)
     /// [default: $DATAHUB_MODELS_DIR, else the checkout's target/models]
     #[arg(long, value_name = "DIR")]
@@ -95,15 +87,13 @@ pub async fn run_node(args: Args, models: Vec<Box<dyn Model>>) -> Result<()> {
     let node = Node {
         worker,
         models,
-        max_object_bytes: args.max_object_bytes,
+        max_object_bytes: args.queue.max_object_bytes,
     };
-    let polling = Polling {
-        next: "v1/compute/jobs/next",
-        pause: Duration::from_secs(args.poll_secs.max(1)),
-        until_idle: args.until_idle,
-        stop_on_failure: true,
-        after_failure: "it goes to another node when its lease ends",
-    };
+    let polling = args.queue.polling(
+        "v1/compute/jobs/next",
+        true,
+        "it goes to another node when its lease ends",
+    );
     let mut done = 0u64;
     worker::each_job(
         &node.worker,

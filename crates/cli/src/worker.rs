@@ -59,6 +59,38 @@ impl Worker {
     }
 }
 
+/// The flags every worker takes.
+#[derive(clap::Args)]
+pub struct QueueArgs {
+    /// Seconds to wait before asking again when no job is waiting
+    #[arg(long, value_name = "SECS", default_value_t = 2)]
+    pub poll_secs: u64,
+    /// Stop once no job is waiting (instead of waiting for more)
+    #[arg(long)]
+    pub until_idle: bool,
+    /// Largest sealed object to fetch and open, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_object_bytes: u64,
+}
+
+impl QueueArgs {
+    /// How to go through the queue at `next` (`v1/…/jobs/next`): see [`Polling`].
+    pub fn polling(
+        &self,
+        next: &'static str,
+        stop_on_failure: bool,
+        after_failure: &'static str,
+    ) -> Polling {
+        Polling {
+            next,
+            pause: Duration::from_secs(self.poll_secs.max(1)),
+            until_idle: self.until_idle,
+            stop_on_failure,
+            after_failure,
+        }
+    }
+}
+
 /// How a worker goes through its queue.
 pub struct Polling {
     /// The queue: `v1/…/jobs/next`.

@@ -18,7 +18,7 @@ use datahub_protocol::{Kind, UploadRules};
 use serde_json::{Value, json};
 
 use crate::client::{SendError, parse_object_id};
-use crate::worker::{self, Polling, Worker};
+use crate::worker::{self, QueueArgs, Worker};
 
 /// `value[key]`, or `null` (the same as serde_json's indexing, without the indexing lint).
 fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
@@ -37,15 +37,8 @@ pub struct Args {
     /// Where to keep the hashes of accepted images (near-duplicate checks)
     #[arg(long, value_name = "DIR", default_value = "datahub-validator")]
     data: PathBuf,
-    /// Seconds to wait before asking again when no job is waiting
-    #[arg(long, value_name = "SECS", default_value_t = 2)]
-    poll_secs: u64,
-    /// Stop once no job is waiting (instead of waiting for more)
-    #[arg(long)]
-    until_idle: bool,
-    /// Largest sealed object to fetch and open, in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
-    max_object_bytes: u64,
+    #[command(flatten)]
+    queue: QueueArgs,
 }
 
 pub async fn run(args: Args) -> Result<()> {
@@ -61,15 +54,13 @@ pub async fn run(args: Args) -> Result<()> {
     let validator = Validator {
         worker,
         data: args.data,
-        max_object_bytes: args.max_object_bytes,
+        max_object_bytes: args.queue.max_object_bytes,
     };
-    let polling = Polling {
-        next: "v1/validation/jobs/next",
-        pause: Duration::from_secs(args.poll_secs.max(1)),
-        until_idle: args.until_idle,
-        stop_on_failure: false,
-        after_failure: "it returns to the queue when its lease ends",
-    };
+    let polling = args.queue.polling(
+        "v1/validation/jobs/next",
+        false,
+        "it returns to the queue when its lease ends",
+    );
     let (mut accepted, mut rejected) = (0u64, 0u64);
     worker::each_job(
         &validator.worker,
