@@ -54,6 +54,8 @@ ip_burst = 100000.0
 address_per_sec = 100000.0
 address_burst = 100000.0
 sign_ins_per_hour = 100000.0
+# The load's 64 contributors share one loopback network: its cap on leases held would refuse them.
+leases_per_network = 1000000
 ";
 
 /// `node_timeout_secs` of [`RELAY_CONFIG`].
