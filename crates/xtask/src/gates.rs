@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, heading, root, which};
-use crate::pkg::{self, Config};
+use crate::pkg::Config;
 
 const WASM32: &str = "wasm32-unknown-unknown";
 
