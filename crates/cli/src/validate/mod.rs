@@ -88,11 +88,11 @@ struct Validator {
 impl Validator {
     /// Checks the job's upload and sends the verdict; whether it was accepted.
     async fn handle(&self, job: Value) -> Result<bool> {
-        let text = |field: &str| {
-            job[field]
+        let text = |name: &str| {
+            field(&job, name)
                 .as_str()
                 .map(str::to_owned)
-                .with_context(|| format!("the relay's job has no {field}"))
+                .with_context(|| format!("the relay's job has no {name}"))
         };
         let (id, campaign, object, kind) = (
             text("job")?,
