@@ -11,16 +11,14 @@
 //! node gets it.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use datahub_compute::Model;
-use datahub_core::{Address, SecretKey};
-use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::client::{Relay, SendError, parse_object_id};
+use crate::client::{SendError, parse_object_id};
 use crate::object::{DEFAULT_RELAY, get};
+use crate::worker::{self, QueueArgs, Worker};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -33,15 +31,8 @@ pub struct Args {
     /// The wallet its fees are paid to (default: the node's own address)
     #[arg(long, value_name = "ADDRESS")]
     payout: Option<String>,
-    /// Seconds to wait before asking again when no job is waiting
-    #[arg(long, value_name = "SECS", default_value_t = 2)]
-    poll_secs: u64,
-    /// Stop once no job is waiting (instead of waiting for more)
-    #[arg(long)]
-    until_idle: bool,
-    /// Largest sealed object to fetch and open, in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
-    max_object_bytes: u64,
+    #[command(flatten)]
+    queue: QueueArgs,
     /// Where the ONNX models are (`cargo xtask setup` puts them in the checkout's target/models)
     /// [default: $DATAHUB_MODELS_DIR, else the checkout's target/models]
     #[arg(long, value_name = "DIR")]
@@ -73,104 +64,57 @@ pub async fn run_node(args: Args, models: Vec<Box<dyn Model>>) -> Result<()> {
     if models.is_empty() {
         bail!("a compute node needs at least one model");
     }
-    let key = crate::campaign::load_key(&args.key)?;
-    let relay = Relay::new(&args.relay)?;
-    let audience = relay.address().await?;
+    let worker = Worker::connect(&args.relay, &args.key).await?;
     let capabilities: Vec<_> = models.iter().map(|m| m.capability()).collect();
     let registration = match &args.payout {
         Some(payout) => json!({ "capabilities": capabilities, "payout": payout }),
         None => json!({ "capabilities": capabilities }),
     };
-    relay
-        .send_signed(
-            &key,
-            &audience,
-            Method::POST,
-            "v1/compute/register",
-            Some(&registration),
-        )
+    worker
+        .post("v1/compute/register", &registration)
         .await
         .map_err(SendError::into_anyhow)
         .context("registering with the relay")?;
     for model in &models {
         eprintln!(
             "compute node {}: {} ({}) {}",
-            key.public_key().address(),
+            worker.key.public_key().address(),
             model.name(),
             model.kind(),
             hex::encode(model.hash())
         );
     }
     let node = Node {
-        relay,
-        audience,
-        key,
+        worker,
         models,
-        max_object_bytes: args.max_object_bytes,
+        max_object_bytes: args.queue.max_object_bytes,
     };
-    let pause = Duration::from_secs(args.poll_secs.max(1));
+    let polling = args.queue.polling(
+        "v1/compute/jobs/next",
+        true,
+        "it goes to another node when its lease ends",
+    );
     let mut done = 0u64;
-    loop {
-        match node.take().await {
-            Ok(Some(job)) => match node.handle(&job).await {
-                Ok(()) => done += 1,
-                Err(e) => {
-                    eprintln!(
-                        "warning: job {}: {e:#}; it goes to another node when its lease ends",
-                        job.get("job").and_then(Value::as_str).unwrap_or("?")
-                    );
-                    tokio::time::sleep(pause).await;
-                    if args.until_idle {
-                        break;
-                    }
-                }
-            },
-            Ok(None) if args.until_idle => break,
-            Ok(None) => tokio::time::sleep(pause).await,
-            Err(e) => {
-                eprintln!("warning: cannot take a job: {e:#}");
-                tokio::time::sleep(pause).await;
-            }
-        }
-    }
+    worker::each_job(
+        &node.worker,
+        &polling,
+        |job| node.handle(job),
+        |()| done += 1,
+    )
+    .await;
     eprintln!("no job waiting: {done} results sent");
     Ok(())
 }
 
 struct Node {
-    relay: Relay,
-    audience: Address,
-    key: SecretKey,
+    worker: Worker,
     models: Vec<Box<dyn Model>>,
     max_object_bytes: u64,
 }
 
 impl Node {
-    /// The next job, or `None` when none is waiting.
-    async fn take(&self) -> Result<Option<Value>> {
-        let answer = self
-            .relay
-            .send_signed(
-                &self.key,
-                &self.audience,
-                Method::POST,
-                "v1/compute/jobs/next",
-                Some(&json!({})),
-            )
-            .await;
-        match answer {
-            Ok(body) => Ok(Some(
-                serde_json::from_slice(&body).context("the relay's job is not JSON")?,
-            )),
-            Err(SendError::Api(e)) if e.status == StatusCode::NOT_FOUND && e.code == "no_job" => {
-                Ok(None)
-            }
-            Err(e) => Err(e.into_anyhow()),
-        }
-    }
-
     /// Opens the job's object, runs its model and sends the signed prediction.
-    async fn handle(&self, job: &Value) -> Result<()> {
+    async fn handle(&self, job: Value) -> Result<()> {
         let text = |field: &str| {
             job.get(field)
                 .and_then(Value::as_str)
@@ -190,9 +134,9 @@ impl Node {
             })?;
         let object_id = parse_object_id(&object)?;
         let bytes = get::open_in_memory(
-            &self.relay,
+            &self.worker.relay,
             object_id,
-            self.key.clone(),
+            self.worker.key.clone(),
             self.max_object_bytes,
         )
         .await
@@ -203,14 +147,8 @@ impl Node {
             .run(&bytes)
             .map_err(|e| anyhow::anyhow!("{} cannot judge it: {e}", model.name()))?;
         let body = json!({ "object": object, "prediction": prediction });
-        self.relay
-            .send_signed(
-                &self.key,
-                &self.audience,
-                Method::POST,
-                &format!("v1/compute/jobs/{id}/result"),
-                Some(&body),
-            )
+        self.worker
+            .post(&format!("v1/compute/jobs/{id}/result"), &body)
             .await
             .map_err(SendError::into_anyhow)?;
         eprintln!("job {id}: {} says {}", model.name(), prediction.label);

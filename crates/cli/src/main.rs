@@ -24,6 +24,7 @@ mod object;
 mod progress;
 mod treasury;
 mod validate;
+mod worker;
 
 use std::process::ExitCode;
 

@@ -9,32 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use common::{Dev, fails, ok, www};
-
-/// A GET: status, content type, body.
-fn get(url: &str) -> (u16, String, Vec<u8>) {
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let response = reqwest::get(&url).await?;
-                let status = response.status().as_u16();
-                let kind = response
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                Ok::<_, reqwest::Error>((status, kind, response.bytes().await?.to_vec()))
-            })
-            .unwrap()
-    })
-    .join()
-    .unwrap()
-}
+use common::{Dev, fails, get, new_dev, ok, www};
 
 fn get_json(url: &str) -> Value {
     let (status, _, body) = get(url);
@@ -77,7 +52,7 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
     let key_file = dir.join("net").join("requester.key");
     let expected_line = format!("demo campaigns: 6 (requester key {})", key_file.display());
 
-    let dev = Dev::builder(dir, 1).www(&www()).start();
+    let dev = new_dev(dir, 1).www(&www()).start().unwrap();
     assert!(dev.printed.contains(&expected_line), "{:#?}", dev.printed);
     let definitions = demo_definitions();
     let list = campaigns(&dev);
@@ -138,12 +113,12 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
         }
     }
     assert!(pictures >= 15, "{pictures} pictures");
-    let stderr = dev.stop().stderr;
+    let stderr = dev.stop().unwrap().stderr;
     assert!(!stderr.contains("demo campaign"), "{stderr}");
     let key_text = std::fs::read_to_string(&key_file).unwrap();
 
     // Again on the same folder: the same key, the same six, no warning.
-    let dev = Dev::builder(dir, 1).www(&www()).start();
+    let dev = new_dev(dir, 1).www(&www()).start().unwrap();
     assert!(dev.printed.contains(&expected_line), "{:#?}", dev.printed);
     let again = campaigns(&dev);
     assert_eq!(again.len(), 6);
@@ -151,7 +126,7 @@ fn dev_seeds_one_demo_campaign_per_task_type_once() {
         assert_eq!(before["id"], after["id"]);
         assert_eq!(before["budget_left"], after["budget_left"]);
     }
-    let stderr = dev.stop().stderr;
+    let stderr = dev.stop().unwrap().stderr;
     assert!(!stderr.contains("demo campaign"), "{stderr}");
     assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key_text);
 }
@@ -173,10 +148,11 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
 "#,
     )
     .unwrap();
-    let dev = Dev::builder(dir, 1)
+    let dev = new_dev(dir, 1)
         .www(&www())
         .env("DATAHUB_CONFIG", &config)
-        .start();
+        .start()
+        .unwrap();
     let key_file = dir.join("net").join("requester.key");
     let expected = format!(
         "demo campaigns: 0 of 6 (requester key {})",
@@ -186,7 +162,7 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
     assert_eq!(campaigns(&dev).len(), 0);
     let info = get_json(&format!("{}/v1/info", dev.url));
     assert_eq!(info["chains"][0]["id"], 56);
-    let stderr = dev.stop().stderr;
+    let stderr = dev.stop().unwrap().stderr;
     let warnings: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("warning: demo campaign not created: "))
@@ -207,7 +183,11 @@ tokens = { OORT = { address = "0x00000000000000000000000000000000000a0056", deci
 fn campaign_commands_against_a_dev_network() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::builder(dir, 1).www(&www()).arg("--no-demo").start();
+    let dev = new_dev(dir, 1)
+        .www(&www())
+        .arg("--no-demo")
+        .start()
+        .unwrap();
     assert!(
         !dev.printed.iter().any(|l| l.starts_with("demo campaigns")),
         "{:#?}",
@@ -438,7 +418,7 @@ image_url = "/demo/blue-square.svg"
         err,
         "error: no key file at nobody.key: pass the key that created the campaign with --key FILE (a new key does not own it)\n"
     );
-    dev.stop();
+    dev.stop().unwrap();
 
     // The relay gone.
     let err = fails(

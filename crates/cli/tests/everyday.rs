@@ -4,110 +4,22 @@
 //! (`list --all --mine`), `datahub funds`, `close` saying what came back, and the key hints.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_datahub");
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{BIN, Dev, fails, get, new_dev, ok, ok_with, www};
 
 /// `datahub dev` without a chain (campaigns pay on the relay's chain 56) and one node.
-struct Dev {
-    child: Child,
-    url: String,
-}
-
-impl Dev {
-    fn start(dir: &Path) -> Dev {
-        let mut command = Command::new(BIN);
-        command
-            .args([
-                "dev",
-                "--port",
-                "0",
-                "--nodes",
-                "1",
-                "--no-demo",
-                "--no-chain",
-            ])
-            .arg("--www")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www"));
-        Self::spawn(command, dir).0
-    }
-
-    /// `command` (a `dev` with its flags) started in `dir` with its data in `dir/net`; the
-    /// lines it printed up to `ready: `.
-    fn spawn(mut command: Command, dir: &Path) -> (Dev, Vec<String>) {
-        let mut child = command
-            .arg("--data")
-            .arg(dir.join("net"))
-            .current_dir(dir)
-            .env_remove("DATAHUB_WWW")
-            .env_remove("DATAHUB_PKG")
-            .env_remove("DATAHUB_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut dev = Dev {
-            child,
-            url: String::new(),
-        };
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut printed = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = lines.recv_timeout(left).expect("no ready line from dev");
-            printed.push(line.clone());
-            if let Some(rest) = line.strip_prefix("ready: ") {
-                let url = rest.split_whitespace().next().unwrap();
-                dev.url = url.trim_end_matches('/').to_owned();
-                return (dev, printed);
-            }
-        }
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A GET: status, content type, body.
-fn get(url: &str) -> (u16, String, Vec<u8>) {
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let response = reqwest::get(&url).await.unwrap();
-                let status = response.status().as_u16();
-                let kind = response
-                    .headers()
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_owned();
-                (status, kind, response.bytes().await.unwrap().to_vec())
-            })
-    })
-    .join()
-    .unwrap()
+fn start_dev(dir: &Path) -> Dev {
+    new_dev(dir, 1)
+        .args(["--no-demo", "--no-chain"])
+        .www(&www())
+        .ready_within(Duration::from_secs(120))
+        .start()
+        .unwrap()
 }
 
 /// The binary copied out of the build (as `cargo install` would put it) and run from a folder
@@ -119,14 +31,17 @@ fn an_installed_binary_serves_the_web_app_and_the_demo_pictures() {
     let dir = tmp.path();
     let installed = dir.join("datahub");
     std::fs::copy(BIN, &installed).unwrap();
-    let mut command = Command::new(&installed);
-    command.args(["dev", "--port", "0", "--nodes", "1", "--no-chain"]);
-    let (dev, printed) = Dev::spawn(command, dir);
+    let dev = Dev::builder(&installed, dir, 1)
+        .arg("--no-chain")
+        .ready_within(Duration::from_secs(120))
+        .start()
+        .unwrap();
+    let printed = &dev.printed;
     assert!(
         printed.iter().any(|l| l.starts_with("demo campaigns: 6 ")),
         "{printed:#?}"
     );
-    let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../www");
+    let www = www();
     let (status, kind, body) = get(&format!("{}/", dev.url));
     assert_eq!(
         (status, kind.starts_with("text/html")),
@@ -159,44 +74,6 @@ fn an_installed_binary_serves_the_web_app_and_the_demo_pictures() {
         }
         Err(_) => assert_eq!(status, 404, "no pkg/ was built, yet {kind} was served"),
     }
-}
-
-fn datahub(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATAHUB_RELAY")
-        .env_remove("DATAHUB_IDENTITY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    ok_with(dir, args, None)
-}
-
-fn ok_with(dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let out = datahub(dir, args, stdin);
-    assert!(
-        out.status.success(),
-        "datahub {args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let out = datahub(dir, args, None);
-    assert!(!out.status.success(), "datahub {args:?} succeeded");
-    String::from_utf8(out.stderr).unwrap()
 }
 
 fn address(dir: &Path, key: &str) -> String {
@@ -245,7 +122,7 @@ fn key_show_prints_the_address_and_public_key() {
 fn a_campaign_followed_answered_in_the_terminal_and_closed() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir);
+    let dev = start_dev(dir);
     let relay = dev.url.as_str();
     ok(dir, &["keygen", "-o", "me.key"]);
     ok(dir, &["keygen", "-o", "worker.key"]);
@@ -629,7 +506,7 @@ fn not_a_relay(dir: &Path, relay: &str) {
 fn an_upload_task_answered_in_the_terminal_with_a_file() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::start(dir);
+    let dev = start_dev(dir);
     let relay = dev.url.as_str();
     ok(dir, &["keygen", "-o", "me.key"]);
     ok(dir, &["keygen", "-o", "worker.key"]);

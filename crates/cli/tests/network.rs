@@ -5,10 +5,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Dev, fails, ok};
+use common::{BIN, Dev, DevNode, alive, fails, get_text, kill_pid, new_dev, ok};
+use datahub_testnet::{NodeArgs, start_node, wait_for_nodes};
 
 /// A stand-in web app and npm package in `dir`, for `--www`: its folder.
 fn fake_web(dir: &Path) -> PathBuf {
@@ -22,15 +23,6 @@ fn fake_web(dir: &Path) -> PathBuf {
     std::fs::write(dir.join("pkg/web/datahub_wasm.js"), "export {}").unwrap();
     std::fs::write(dir.join("pkg/web/datahub_wasm_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
     dir.join("www")
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie (exited, not yet reaped) counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.split_whitespace()
-            .nth(2)
-            .is_some_and(|state| state != "Z")
-    })
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
@@ -63,12 +55,12 @@ fn same_file(a: &Path, b: &Path) -> bool {
 fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::builder(dir, 6).start();
+    let dev = new_dev(dir, 6).start().unwrap();
     let relay = dev.url.clone();
     let r = ["--relay", relay.as_str()];
 
     // The summary names six distinct regions.
-    let mut regions: Vec<&str> = dev.nodes.iter().map(|n| n.2.as_str()).collect();
+    let mut regions: Vec<&str> = dev.nodes.iter().map(|n| n.region.as_str()).collect();
     regions.sort();
     regions.dedup();
     assert_eq!(regions.len(), 6);
@@ -365,11 +357,10 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
     // Kill any two nodes (m = 2): every object still reads back byte-exact.
     let mut dev = dev;
     let victims = [dev.nodes[1].clone(), dev.nodes[4].clone()];
-    for (_, pid, _) in &victims {
-        let pid = rustix::process::Pid::from_raw(*pid as i32).unwrap();
-        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    for victim in &victims {
+        kill_pid(victim.pid).unwrap();
     }
-    for (name, _, _) in &victims {
+    for DevNode { name, .. } in &victims {
         // The two deaths may be reported in either order: a line already read counts.
         let seen = dev
             .printed
@@ -378,7 +369,7 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
             .cloned();
         let line = match seen {
             Some(line) => line,
-            None => dev.wait_for(name, Duration::from_secs(30)),
+            None => dev.wait_for(name, Duration::from_secs(30)).unwrap(),
         };
         assert!(
             line.contains("exited on signal 9") && line.ends_with("not restarted"),
@@ -415,8 +406,8 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
 
     // SIGTERM stops dev and every child.
     let relay_pid = dev.relay_pid;
-    let pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
-    let printed = dev.stop().printed;
+    let pids: Vec<u32> = dev.nodes.iter().map(|n| n.pid).collect();
+    let printed = dev.stop().unwrap().printed;
     assert_eq!(
         printed.last().map(String::as_str),
         Some("datahub dev: stopped")
@@ -433,7 +424,7 @@ fn objects_survive_two_dead_nodes_and_dev_stops_cleanly() {
 fn an_interrupted_upload_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::builder(dir, 0).start();
+    let dev = new_dev(dir, 0).start().unwrap();
     let relay = dev.url.clone();
     let out = ok(dir, &["keygen", "-o", "me.key"]);
     let public = public_key(&out);
@@ -457,35 +448,18 @@ fn an_interrupted_upload_resumes() {
     assert!(dir.join("spool").join(&id).join("manifest").is_file());
 
     // Storage comes back: six nodes run by hand, as on separate machines.
-    let mut nodes: Vec<Child> = (0..6)
-        .map(|i| {
-            Command::new(BIN)
-                .args([
-                    "node",
-                    "--relay",
-                    &relay,
-                    "--heartbeat-secs",
-                    "1",
-                    "--region",
-                ])
-                .arg(format!("r{i}"))
-                .arg("--data")
-                .arg(dir.join(format!("manual-{i}")))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest_get(&format!("{relay}/v1/nodes"))
-        .matches("\"alive\":true")
-        .count()
-        < 6
-    {
-        assert!(Instant::now() < deadline, "the nodes did not register");
-        std::thread::sleep(Duration::from_millis(200));
+    let mut nodes = Vec::new();
+    for i in 0..6 {
+        let data = dir.join(format!("manual-{i}"));
+        let mut args = NodeArgs::new(&relay, &format!("r{i}"), &data);
+        args.heartbeat_secs = 1;
+        let mut command = Command::new(BIN);
+        command.arg("node");
+        let log = dir.join(format!("manual-{i}.log"));
+        nodes.push(start_node(command, &args, &log).unwrap().0);
     }
+    let port = relay.rsplit(':').next().unwrap().parse().unwrap();
+    wait_for_nodes(port, 6, Duration::from_secs(60)).unwrap();
     let resumed = ok(
         dir,
         &["object", "resume", &id, "-i", "me.key", "--relay", &relay],
@@ -499,11 +473,8 @@ fn an_interrupted_upload_resumes() {
         ],
     );
     assert!(same_file(&dir.join("data"), &dir.join("back")));
-    for node in &mut nodes {
-        let _ = node.kill();
-        let _ = node.wait();
-    }
-    dev.stop();
+    drop(nodes);
+    dev.stop().unwrap();
 }
 
 /// The relay started by `dev` serves the web app (`--www`, `--pkg`) beside the API.
@@ -511,14 +482,14 @@ fn an_interrupted_upload_resumes() {
 fn dev_serves_the_web_app() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::builder(dir, 0).www(&fake_web(dir)).start();
-    let api = reqwest_get(&format!("{}/v1/info", dev.url));
+    let dev = new_dev(dir, 0).www(&fake_web(dir)).start().unwrap();
+    let api = get_text(&format!("{}/v1/info", dev.url));
     assert!(api.contains("relay_address"), "{api}");
-    let script = reqwest_get(&format!("{}/pkg/web/datahub_wasm.js", dev.url));
+    let script = get_text(&format!("{}/pkg/web/datahub_wasm.js", dev.url));
     assert_eq!(script, "export {}");
-    let page = reqwest_get(&format!("{}/", dev.url));
+    let page = get_text(&format!("{}/", dev.url));
     assert!(page.contains("<title>dh</title>"), "{page}");
-    dev.stop();
+    dev.stop().unwrap();
 }
 
 /// `dev` killed outright (SIGKILL, no chance to clean up) leaves no child behind: each child
@@ -526,13 +497,12 @@ fn dev_serves_the_web_app() {
 #[test]
 fn a_killed_dev_leaves_no_orphans() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut dev = Dev::builder(tmp.path(), 2).start();
-    let mut pids: Vec<u32> = dev.nodes.iter().map(|n| n.1).collect();
+    let mut dev = new_dev(tmp.path(), 2).start().unwrap();
+    let mut pids: Vec<u32> = dev.nodes.iter().map(|n| n.pid).collect();
     pids.push(dev.relay_pid);
     assert_ne!(dev.anvil_pid, 0, "{:#?}", dev.printed);
     pids.push(dev.anvil_pid);
-    dev.child.kill().unwrap();
-    dev.child.wait().unwrap();
+    dev.process.kill();
     let deadline = Instant::now() + Duration::from_secs(20);
     while pids.iter().any(|p| alive(*p)) {
         assert!(
@@ -547,13 +517,12 @@ fn a_killed_dev_leaves_no_orphans() {
 #[test]
 fn the_relay_dying_ends_dev() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut dev = Dev::builder(tmp.path(), 1).start();
-    let node = dev.nodes[0].1;
-    let relay = rustix::process::Pid::from_raw(dev.relay_pid as i32).unwrap();
-    rustix::process::kill_process(relay, rustix::process::Signal::KILL).unwrap();
+    let mut dev = new_dev(tmp.path(), 1).start().unwrap();
+    let node = dev.nodes[0].pid;
+    kill_pid(dev.relay_pid).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = dev.child.try_wait().unwrap() {
+        if let Some(status) = dev.process.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "dev outlived its relay");
@@ -573,7 +542,7 @@ fn the_relay_dying_ends_dev() {
 fn a_restarted_dev_keeps_its_objects() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::builder(dir, 6).start();
+    let dev = new_dev(dir, 6).start().unwrap();
     let public = public_key(&ok(dir, &["keygen"]));
     random_file(&dir.join("f"), 9_000_000, 7);
     let id = ok(
@@ -588,8 +557,8 @@ fn a_restarted_dev_keeps_its_objects() {
             .collect()
     };
     let before = endpoints(&dev);
-    dev.stop();
-    let dev = Dev::builder(dir, 6).start();
+    dev.stop().unwrap();
+    let dev = new_dev(dir, 6).start().unwrap();
     assert_eq!(endpoints(&dev), before);
     ok(
         dir,
@@ -598,7 +567,7 @@ fn a_restarted_dev_keeps_its_objects() {
     assert!(same_file(&dir.join("f"), &dir.join("g")));
     let status = ok(dir, &["object", "status", id.trim(), "--relay", &dev.url]);
     assert!(status.contains(", complete\n"), "{status}");
-    dev.stop();
+    dev.stop().unwrap();
 }
 
 /// Kill m = 2 nodes, let repair rebuild their shards on the others, kill 2 more: everything still
@@ -607,7 +576,7 @@ fn a_restarted_dev_keeps_its_objects() {
 fn repair_outlives_two_rounds_of_dead_nodes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::builder(dir, 8).start();
+    let dev = new_dev(dir, 8).start().unwrap();
     let public = public_key(&ok(dir, &["keygen"]));
     let mut ids = Vec::new();
     for (i, size) in [9_000_000, 1_500_000].into_iter().enumerate() {
@@ -631,10 +600,9 @@ fn repair_outlives_two_rounds_of_dead_nodes() {
             })
             .sum()
     };
-    let kill = |victims: &[(String, u32, String)]| {
-        for (_, pid, _) in victims {
-            let pid = rustix::process::Pid::from_raw(*pid as i32).unwrap();
-            rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    let kill = |victims: &[DevNode]| {
+        for victim in victims {
+            kill_pid(victim.pid).unwrap();
         }
     };
     kill(&dev.nodes[0..2]);
@@ -657,7 +625,7 @@ fn repair_outlives_two_rounds_of_dead_nodes() {
         ok(dir, &["object", "get", id, "-o", &out, "--relay", &dev.url]);
         assert!(same_file(&dir.join(name), &dir.join(&out)), "{name}");
     }
-    dev.stop();
+    dev.stop().unwrap();
 }
 
 /// No relay: put says so before sealing anything.
@@ -686,19 +654,4 @@ fn a_missing_relay_is_named() {
         "{err}"
     );
     assert!(!dir.join("spool").exists());
-}
-
-/// A plain HTTP GET (the test has no async runtime of its own).
-fn reqwest_get(url: &str) -> String {
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(async { reqwest::get(&url).await?.text().await })
-            .unwrap()
-    })
-    .join()
-    .unwrap()
 }

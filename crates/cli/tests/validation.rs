@@ -17,7 +17,7 @@ use datahub_core::eth::{
 };
 use serde_json::{Value, json};
 
-use common::{Dev, datahub, ok, www};
+use common::{datahub, new_dev, ok, www};
 
 /// A Python with pyarrow, datasets, mlcroissant and webdataset (`DATAHUB_COCO_PYTHON`, the
 /// test venv `cargo xtask setup` makes); outside CI, `None` when there is none.
@@ -324,11 +324,12 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     let dir = tmp.path();
     // No chain: the campaigns below pay on the relay's chain 56, as signed. The demo pictures
     // (`--www`), which a categorization campaign below names by path.
-    let dev = Dev::builder(dir, 3)
+    let dev = new_dev(dir, 3)
         .args(["--no-demo", "--no-chain"])
         .www(&www())
         .ready_within(Duration::from_secs(120))
-        .start();
+        .start()
+        .unwrap();
     let url = dev.url.clone();
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");
@@ -1058,10 +1059,11 @@ async fn compute_processes_judge_recordings_and_decide_them() {
     use datahub_compute::Model as _;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dev = Dev::builder(dir, 3)
+    let dev = new_dev(dir, 3)
         .args(["--no-demo", "--no-chain"])
         .ready_within(Duration::from_secs(120))
-        .start();
+        .start()
+        .unwrap();
     let url = dev.url.clone();
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");

@@ -440,6 +440,55 @@ impl FromRequest<AppState> for Signed {
     }
 }
 
+/// A signed request together with what its signature covers besides the body (the path with
+/// its query, the time, the signature), for records that must be checkable again later:
+/// validators' verdicts and compute nodes' results are kept exactly as signed.
+pub struct SignedAsSent {
+    /// The verified request.
+    pub signed: Signed,
+    /// The path and query it was signed for.
+    pub path: String,
+    /// Its signed time, in Unix milliseconds.
+    pub time_ms: i64,
+    /// Its signature, as sent.
+    pub signature: String,
+}
+
+impl FromRequest<AppState> for SignedAsSent {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, relay: &AppState) -> Result<Self, Response> {
+        // Read before the await: a borrow of the request held across it would make the future
+        // not `Send`.
+        let (time, signature, path) = {
+            let header = |name: &str| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let path = request.uri().path_and_query().map_or_else(
+                || request.uri().path().to_owned(),
+                |p| p.as_str().to_owned(),
+            );
+            (header(TIME_HEADER), header(SIGNATURE_HEADER), path)
+        };
+        let signed = Signed::from_request(request, relay).await?;
+        // Verification parsed the time already: this cannot fail for a verified request.
+        let time_ms = time.parse().map_err(|_| {
+            ApiError::internal("a verified request without its time").into_response()
+        })?;
+        Ok(Self {
+            signed,
+            path,
+            time_ms,
+            signature,
+        })
+    }
+}
+
 impl Signed {
     /// Verifies a signed request without counting it against the signer's rate limit (shard
     /// uploads: many per object, bounded by their size and the per-IP limit instead).

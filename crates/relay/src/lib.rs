@@ -19,6 +19,7 @@ pub mod db;
 pub mod earnings;
 pub mod error;
 pub mod headers;
+pub mod job_lease;
 /// Key files, as every DataHub program keeps them (the relay's tests reach them here).
 pub use datahub_keyfile as keyfile;
 pub mod ledger;

@@ -9,21 +9,16 @@
 //! (`GET /v1/campaigns/{id}/verdicts`) and anyone they show them to.
 
 use axum::Json;
-use axum::extract::{FromRequest, Path, Query, Request, State};
-use axum::response::{IntoResponse, Response};
-use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER};
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use crate::auth::{Signed, db_address};
+use crate::auth::{Signed, SignedAsSent, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::slots::{self, Credit, GiveBack, Rejection, SubmissionStatus};
 use crate::spec::{CampaignSpec, validator_keys};
-use crate::{AppState, clock, params};
-
-/// How long a validator holds a job unless it asks for another time.
-pub const DEFAULT_JOB_LEASE_SECS: u64 = 120;
+use crate::{AppState, clock, job_lease, params};
 
 /// The validators' addresses as stored (`0x`, lower case), in the spec's order.
 pub fn validator_addresses(spec: &CampaignSpec) -> ApiResult<Vec<String>> {
@@ -56,33 +51,12 @@ pub fn enqueue(
     Ok(())
 }
 
-/// The body of `POST /v1/validation/jobs/next` (may be empty).
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NextJob {
-    /// How long to hold the job, 5 to 3600 seconds.
-    #[serde(default)]
-    lease_seconds: Option<u64>,
-}
-
 /// `POST /v1/validation/jobs/next` (signed by a validator's key): the oldest waiting job of a
 /// campaign that names this key, leased to it; the same job again while its lease runs.
 pub async fn next_job(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
-    let request: NextJob = if signed.body.iter().all(u8::is_ascii_whitespace) {
-        NextJob::default()
-    } else {
-        signed.json()?
-    };
-    let lease_secs = request.lease_seconds.unwrap_or(DEFAULT_JOB_LEASE_SECS);
-    if !(5..=3600).contains(&lease_secs) {
-        return Err(ApiError::unprocessable(
-            ErrorCode::InvalidLease,
-            "lease_seconds: 5 to 3600",
-        ));
-    }
+    let lease_ms = job_lease::requested_ms(&signed)?;
     let validator = db_address(&signed.signer);
     let now = clock::now_ms();
-    let lease_ms = i64::try_from(lease_secs).unwrap_or(120) * 1000;
     let job = relay
         .db
         .write(move |conn: &mut dyn Conn| -> ApiResult<Option<(crate::db::Row, i64)>> {
@@ -157,54 +131,20 @@ struct VerdictBody {
 pub async fn verdict(
     State(relay): State<AppState>,
     Path(job): Path<String>,
-    request: Request,
-) -> Response {
-    // What the signature covers is kept with the verdict, so it can be checked again later.
-    // (Read before the await: a borrow of the request would make the future not `Send`.)
-    let as_signed = {
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
-        AsSigned {
-            path: request.uri().path_and_query().map_or_else(
-                || request.uri().path().to_owned(),
-                |p| p.as_str().to_owned(),
-            ),
-            time: header(TIME_HEADER),
-            signature: header(SIGNATURE_HEADER),
-        }
-    };
-    let signed = match Signed::from_request(request, &relay).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
-    match decide(relay, job, signed, as_signed).await {
-        Ok(answer) => answer.into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
-/// The parts of a signed request that are not its body.
-struct AsSigned {
-    path: String,
-    time: String,
-    signature: String,
+    sent: SignedAsSent,
+) -> ApiResult<Json<Json_>> {
+    decide(relay, job, sent).await
 }
 
 async fn decide(
     relay: AppState,
     job: String,
-    signed: Signed,
-    AsSigned {
+    SignedAsSent {
+        signed,
         path,
-        time,
+        time_ms,
         signature,
-    }: AsSigned,
+    }: SignedAsSent,
 ) -> ApiResult<Json<Json_>> {
     let body: VerdictBody = signed.json()?;
     let bad = |m: &str| ApiError::unprocessable(ErrorCode::InvalidVerdict, m.to_owned());
@@ -214,9 +154,6 @@ async fn decide(
     if body.checks.as_ref().is_some_and(|c| !c.is_object()) {
         return Err(bad("checks must be a JSON object"));
     }
-    let time_ms: i64 = time
-        .parse()
-        .map_err(|_| ApiError::internal("a verified request without its time"))?;
     let body_text =
         String::from_utf8(signed.body.to_vec()).map_err(|_| bad("the body must be UTF-8 JSON"))?;
     let validator = db_address(&signed.signer);

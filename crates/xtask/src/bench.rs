@@ -434,50 +434,6 @@ sign_ins_per_hour = 1000000.0
 leases_per_network = 1000000
 ";
 
-/// A relay process, killed when dropped.
-struct RelayProcess(std::process::Child);
-
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `bin` on a free port with `config`, its data in `data`; waits for its first line.
-fn start_relay(
-    bin: &Path,
-    config: &Path,
-    data: &Path,
-    database: Option<&str>,
-) -> Result<(RelayProcess, String)> {
-    use std::io::BufRead as _;
-    let mut command = std::process::Command::new(bin);
-    command
-        .args(["--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--data")
-        .arg(data)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    if let Some(url) = database {
-        command.args(["--database-url", url]);
-    }
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let stdout = child.stdout.take().context("the relay's stdout")?;
-    let process = RelayProcess(child);
-    let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .with_context(|| format!("the relay did not say where it listens: {line:?}"))?
-        .to_owned();
-    Ok((process, base))
-}
-
 /// Contributors that sign in, then lease and answer one task after another for 30 s (a
 /// sustained run, not a burst), through the load tool's `--relay` mode against relays this
 /// starts: one on SQLite, one on PostgreSQL, or two sharing one PostgreSQL database (each
@@ -524,9 +480,18 @@ fn sustained(
     let database = cluster.as_ref().map(|c| c.url.as_str());
     let mut relays = Vec::new();
     let mut bases = Vec::new();
-    for _ in 0..count {
+    for i in 0..count {
         // One data folder: the replicas share the relay and treasury keys, as they must.
-        let (process, base) = start_relay(&bin, &config, &dir.join("data"), database)?;
+        let args = datahub_testnet::RelayArgs {
+            port: 0,
+            config: config.clone(),
+            data: dir.join("data"),
+            database: database.map(str::to_owned),
+        };
+        let log = dir.join(format!("relay-{i}.log"));
+        let (process, base, _) =
+            datahub_testnet::start_relay(std::process::Command::new(&bin), &args, &log)
+                .with_context(|| format!("starting {}", bin.display()))?;
         relays.push(process);
         bases.push(base);
     }

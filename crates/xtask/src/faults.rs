@@ -12,7 +12,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use serde_json::Value;
+
+use datahub_testnet::{self as testnet, Lines, NodeArgs, Process, RelayArgs};
 
 use crate::cmd::{Cmd, heading, root};
 use crate::report::{self, Machine};
@@ -52,6 +54,8 @@ ip_burst = 100000.0
 address_per_sec = 100000.0
 address_burst = 100000.0
 sign_ins_per_hour = 100000.0
+# The load's 64 contributors share one loopback network: its cap on leases held would refuse them.
+leases_per_network = 1000000
 ";
 
 /// `node_timeout_secs` of [`RELAY_CONFIG`].
@@ -146,6 +150,13 @@ static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
 fn bin() -> PathBuf {
     BIN.get().cloned().unwrap_or_else(built_bin)
+}
+
+/// `datahub SUBCOMMAND`, to be given its arguments.
+fn datahub(subcommand: &str) -> Command {
+    let mut command = Command::new(bin());
+    command.arg(subcommand);
+    command
 }
 
 /// Where cargo put the debug build.
@@ -355,54 +366,6 @@ fn tempdir(case: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A child process killed (SIGKILL) and reaped when dropped.
-struct Process(Child);
-
-impl Process {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Starts `command` (the `datahub` binary, maybe behind a wrapper) with `args…`, logging to
-/// `log`, and returns it with the first line it printed.
-fn spawn(mut command: Command, args: &[String], log: &Path) -> Result<(Process, String)> {
-    let log_file = std::fs::File::create(log)?;
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log_file)
-        .spawn()
-        .with_context(|| format!("could not start {}", command.get_program().display()))?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let process = Process(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(first)) = lines.next() {
-            let _ = tx.send(first);
-        }
-        // Keep draining, so the child never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let first = rx.recv_timeout(Duration::from_secs(60)).with_context(|| {
-        format!(
-            "`datahub {}` printed nothing; see {}",
-            args.join(" "),
-            log.display()
-        )
-    })?;
-    Ok((process, first))
-}
-
 /// `datahub` with `data` on a tmpfs of `bytes`: in a new user and mount namespace (no root
 /// needed), mount the tmpfs over the folder, then become the node. The mount lives and dies with
 /// the node's process.
@@ -419,18 +382,6 @@ fn on_own_disk(bytes: u64, data: &Path) -> Command {
         .arg(data)
         .arg(bin());
     command
-}
-
-/// The word after `on` in a ready line: `… listening on http://127.0.0.1:1234 address 0x…`.
-fn url_in(line: &str) -> Result<String> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    words
-        .iter()
-        .position(|w| *w == "on")
-        .and_then(|i| words.get(i + 1))
-        .filter(|u| u.starts_with("http://"))
-        .map(|u| u.trim_end_matches('/').to_owned())
-        .with_context(|| format!("no URL in {line:?}"))
 }
 
 /// One node: its process, its data folder (as this process reaches it) and the proxy URL it
@@ -456,7 +407,7 @@ impl Net {
     /// Starts a relay and one node per entry of `nodes`.
     fn start(dir: &Path, nodes: &[NodeSpec]) -> Result<Self> {
         std::fs::write(dir.join("relay.toml"), RELAY_CONFIG)?;
-        let relay_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let relay_port = testnet::free_port()?;
         let (relay, _) = start_relay(dir, relay_port)?;
         let url = format!("http://127.0.0.1:{relay_port}");
         let stop = Arc::new(AtomicBool::new(false));
@@ -478,23 +429,11 @@ impl Net {
 
     /// Waits until the relay lists `n` live nodes.
     fn wait_for_nodes(&self, n: usize) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let alive = http_get(self.relay_port, "/v1/nodes")
-                .ok()
-                .and_then(|body| serde_json::from_str::<Value>(&body).ok())
-                .and_then(|v| {
-                    let list = v.get("nodes")?.as_array()?.clone();
-                    Some(list.iter().filter(|n| n["alive"] == true).count())
-                });
-            if alive.is_some_and(|a| a >= n) {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("the relay did not see {n} live nodes within 60 s (saw {alive:?})");
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        Ok(testnet::wait_for_nodes(
+            self.relay_port,
+            n,
+            Duration::from_secs(60),
+        )?)
     }
 
     /// Runs `datahub args… --relay URL` in the case's folder; its stdout, or an error with its
@@ -629,7 +568,8 @@ impl Net {
     /// Node `i` as the relay lists it in `GET /v1/nodes`.
     fn node_view(&self, i: usize) -> Result<NodeView> {
         let endpoint = &self.nodes.get(i).context("no such node")?.endpoint;
-        let list: Value = serde_json::from_str(&http_get(self.relay_port, "/v1/nodes")?)?;
+        let list: Value =
+            serde_json::from_str(&testnet::http_get(self.relay_port, "/v1/nodes", None)?)?;
         let node = list
             .get("nodes")
             .and_then(Value::as_array)
@@ -682,43 +622,28 @@ fn launch_node(
     let proxy = TcpListener::bind("127.0.0.1:0")?;
     let proxy_url = format!("http://{}", proxy.local_addr()?);
     let data = dir.join(format!("node-{i}"));
-    let mut args: Vec<String> = [
-        "node",
-        "--relay",
-        url,
-        "--listen",
-        "127.0.0.1:0",
-        "--advertise",
-        &proxy_url,
-        "--region",
-        &spec.region.map_or(format!("region-{i}"), str::to_owned),
-        "--heartbeat-secs",
-        "2",
-        "--data",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    args.push(data.display().to_string());
-    if let Some(capacity) = spec.capacity {
-        args.extend(["--capacity".into(), capacity.to_string()]);
-    }
+    let region = spec.region.map_or(format!("region-{i}"), str::to_owned);
+    let mut args = NodeArgs::new(url, &region, &data);
+    args.advertise = Some(proxy_url.clone());
+    args.capacity = spec.capacity;
     let log = dir.join(format!("node-{i}.log"));
-    let (process, line, data) = match spec.disk {
+    let (process, upstream, data) = match spec.disk {
         None => {
-            let (process, line) = spawn(Command::new(bin()), &args, &log)?;
-            (process, line, data)
+            let (process, upstream, _) = testnet::start_node(datahub("node"), &args, &log)?;
+            (process, upstream, data)
         }
         Some(bytes) => {
             std::fs::create_dir_all(&data)?;
-            let (process, line) = spawn(on_own_disk(bytes, &data), &args, &log)?;
+            let mut command = on_own_disk(bytes, &data);
+            command.arg("node");
+            let (process, upstream, _) = testnet::start_node(command, &args, &log)?;
             // The tmpfs is seen only in the node's mount namespace; this path reaches it
             // from outside.
-            let seen = PathBuf::from(format!("/proc/{}/root{}", process.0.id(), data.display()));
-            (process, line, seen)
+            let seen = PathBuf::from(format!("/proc/{}/root{}", process.id(), data.display()));
+            (process, upstream, seen)
         }
     };
-    let upstream = url_in(&line)?.trim_start_matches("http://").to_owned();
+    let upstream = upstream.trim_start_matches("http://").to_owned();
     let (behaviour, stop) = (spec.behaviour, stop.clone());
     std::thread::spawn(move || proxy_loop(proxy, upstream, behaviour, stop));
     Ok(Node {
@@ -740,32 +665,6 @@ impl Drop for Net {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
     }
-}
-
-/// `GET path` from 127.0.0.1:`port` over plain HTTP/1.0: the body.
-fn http_get(port: u16, path: &str) -> Result<String> {
-    http_get_as(port, path, None)
-}
-
-/// `GET path` with a session token, if given: the body of a 200, or an error with the status
-/// line and the body.
-fn http_get_as(port: u16, path: &str, token: Option<&str>) -> Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("no end of headers in the reply")?;
-    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
-        bail!("GET {path}: {} {body}", head.lines().next().unwrap_or(""));
-    }
-    Ok(body.to_owned())
 }
 
 fn start_relay(dir: &Path, port: u16) -> Result<(Process, String)> {
@@ -1219,7 +1118,7 @@ fn relay_killed_under_signed_load(dir: &Path, postgres: bool) -> Result<Outcome>
     };
     let database = cluster.as_ref().map(|c| c.url.as_str());
     std::fs::write(dir.join("relay.toml"), RELAY_CONFIG)?;
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = testnet::free_port()?;
     let (mut relay, _) = start_relay_on(dir, port, database, "relay.log")?;
     let report = dir.join("load.json");
     let mut load = LoadRun::start(&load_bin, &format!("http://127.0.0.1:{port}"), &report, dir)?;
@@ -1312,28 +1211,23 @@ fn start_relay_on(
     database: Option<&str>,
     log: &str,
 ) -> Result<(Process, String)> {
-    let mut args: Vec<String> = [
-        "relay",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--config",
-        &dir.join("relay.toml").display().to_string(),
-        "--data",
-        &dir.join("relay").display().to_string(),
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    if let Some(url) = database {
-        args.extend(["--database-url".into(), url.to_owned()]);
-    }
-    spawn(Command::new(bin()), &args, &dir.join(log))
+    let args = RelayArgs {
+        port,
+        config: dir.join("relay.toml"),
+        data: dir.join("relay"),
+        database: database.map(str::to_owned),
+    };
+    let (process, url, _) = testnet::start_relay(datahub("relay"), &args, &dir.join(log))?;
+    Ok((process, url))
 }
+
+/// How long the load tool may take to sign its contributors in.
+const READY_WITHIN: Duration = Duration::from_secs(120);
 
 /// The load tool running against the suite's relay.
 struct LoadRun {
     process: Process,
-    lines: std::sync::mpsc::Receiver<String>,
+    lines: Lines,
     log: PathBuf,
 }
 
@@ -1341,46 +1235,37 @@ impl LoadRun {
     /// Starts it and waits until its contributors are signed in and submitting.
     fn start(bin: &Path, url: &str, report: &Path, dir: &Path) -> Result<Self> {
         let log = dir.join("load.log");
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(["--relay", url])
             .args(["--connections", &LOAD_CONNECTIONS.to_string()])
             .args(["--seconds", &LOAD_SECONDS.to_string()])
             .arg("--report")
-            .arg(report)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .with_context(|| format!("could not start {}", bin.display()))?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let process = Process(child);
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+            .arg(report);
+        let (process, first, lines) = testnet::start_logged(command, &log, READY_WITHIN)?;
         let load = Self {
             process,
             lines,
             log,
         };
-        loop {
-            match load.lines.recv_timeout(Duration::from_secs(120)) {
-                Ok(line) if line.starts_with("load: ready") => return Ok(load),
-                Ok(_) => {}
-                Err(_) => bail!("the load tool did not get ready: {}", load.stderr_tail()),
-            }
+        if !first.starts_with("load: ready") {
+            load.lines
+                .wait_for("load: ready", READY_WITHIN, &mut Vec::new())
+                .with_context(|| {
+                    format!("the load tool did not get ready: {}", load.stderr_tail())
+                })?;
         }
+        Ok(load)
     }
 
     /// Waits for it to finish; its last line (what it saw, in short).
     fn finish(&mut self) -> Result<String> {
-        let status = self.process.0.wait()?;
-        let said = self.lines.iter().last().unwrap_or_default();
+        let status = self.process.wait()?;
+        let said = self
+            .lines
+            .rest(Duration::from_secs(10))
+            .pop()
+            .unwrap_or_default();
         if !status.success() {
             bail!("the load tool failed ({status}): {}", self.stderr_tail());
         }
@@ -1402,7 +1287,7 @@ impl LoadRun {
 /// `GET path` from the relay on `port`, as the holder of the session `token` if given: the
 /// JSON body.
 fn api_get(port: u16, path: &str, token: Option<&str>) -> Result<Value> {
-    let body = http_get_as(port, path, token)?;
+    let body = testnet::http_get(port, path, token)?;
     serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))
 }
 
@@ -2300,7 +2185,7 @@ open_admission = true
 
 fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
     std::fs::write(dir.join("relay.toml"), PUBLIC_RELAY_CONFIG)?;
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = testnet::free_port()?;
     let (_relay, _) = start_relay(dir, port)?;
     let url = format!("http://127.0.0.1:{port}");
     let endpoints = [
@@ -2311,29 +2196,11 @@ fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
     let mut nodes = Vec::new();
     for (i, endpoint) in endpoints.iter().enumerate() {
         let data = dir.join(format!("node-{i}"));
-        let args: Vec<String> = [
-            "node",
-            "--relay",
-            &url,
-            "--listen",
-            "127.0.0.1:0",
-            "--advertise",
-            endpoint,
-            "--region",
-            "region-0",
-            "--heartbeat-secs",
-            "1",
-            "--data",
-            &data.display().to_string(),
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        nodes.push(spawn(
-            Command::new(bin()),
-            &args,
-            &dir.join(format!("node-{i}.log")),
-        )?);
+        let mut args = NodeArgs::new(&url, "region-0", &data);
+        args.advertise = Some((*endpoint).to_owned());
+        args.heartbeat_secs = 1;
+        let log = dir.join(format!("node-{i}.log"));
+        nodes.push(testnet::start_node(datahub("node"), &args, &log)?);
     }
     // Each node tries to register at once and again with backoff: wait for every refusal.
     let started = Instant::now();
@@ -2354,7 +2221,7 @@ fn ssrf_endpoints(dir: &Path) -> Result<Outcome> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let listed: Value = serde_json::from_str(&http_get(port, "/v1/nodes")?)?;
+    let listed: Value = serde_json::from_str(&testnet::http_get(port, "/v1/nodes", None)?)?;
     let registered = field(&listed, "nodes").as_array().map_or(0, Vec::len);
     let refused = refused_now();
     let mut checks = Vec::new();
@@ -2436,15 +2303,6 @@ fn markdown(machine: &Machine, outcomes: &[Outcome]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_url_is_read_from_a_ready_line() -> Result<()> {
-        let line = "datahub node listening on http://127.0.0.1:4321/ address 0xabc";
-        assert_eq!(url_in(line)?, "http://127.0.0.1:4321");
-        assert!(url_in("listening on 127.0.0.1:4321").is_err());
-        assert!(url_in("ready").is_err());
-        Ok(())
-    }
 
     #[test]
     fn the_table_says_what_was_lost_and_which_cases_could_not_run() {

@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use datahub_core::{Address, OpenError, SecretKey};
+use datahub_core::OpenError;
 use datahub_protocol::{Kind, UploadRules};
-use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::client::{Relay, SendError, parse_object_id};
+use crate::client::{SendError, parse_object_id};
+use crate::worker::{self, QueueArgs, Worker};
 
 /// `value[key]`, or `null` (the same as serde_json's indexing, without the indexing lint).
 fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
@@ -37,102 +37,62 @@ pub struct Args {
     /// Where to keep the hashes of accepted images (near-duplicate checks)
     #[arg(long, value_name = "DIR", default_value = "datahub-validator")]
     data: PathBuf,
-    /// Seconds to wait before asking again when no job is waiting
-    #[arg(long, value_name = "SECS", default_value_t = 2)]
-    poll_secs: u64,
-    /// Stop once no job is waiting (instead of waiting for more)
-    #[arg(long)]
-    until_idle: bool,
-    /// Largest sealed object to fetch and open, in bytes
-    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
-    max_object_bytes: u64,
+    #[command(flatten)]
+    queue: QueueArgs,
 }
 
 pub async fn run(args: Args) -> Result<()> {
-    let key = crate::campaign::load_key(&args.key)?;
-    let relay = Relay::new(&args.relay)?;
-    let audience = relay.address().await?;
+    let worker = Worker::connect(&args.relay, &args.key).await?;
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create {}", args.data.display()))?;
     eprintln!(
         "validator {} ({}) taking jobs from {}",
-        key.public_key().address(),
-        hex::encode(key.public_key().to_compressed()),
-        relay.base()
+        worker.key.public_key().address(),
+        hex::encode(worker.key.public_key().to_compressed()),
+        worker.relay.base()
     );
     let validator = Validator {
-        relay,
-        audience,
-        key,
+        worker,
         data: args.data,
-        max_object_bytes: args.max_object_bytes,
+        max_object_bytes: args.queue.max_object_bytes,
     };
-    let pause = Duration::from_secs(args.poll_secs.max(1));
+    let polling = args.queue.polling(
+        "v1/validation/jobs/next",
+        false,
+        "it returns to the queue when its lease ends",
+    );
     let (mut accepted, mut rejected) = (0u64, 0u64);
-    loop {
-        match validator.take().await {
-            Ok(Some(job)) => match validator.handle(&job).await {
-                Ok(true) => accepted += 1,
-                Ok(false) => rejected += 1,
-                Err(e) => {
-                    eprintln!(
-                        "warning: job {}: {e:#}; it returns to the queue when its lease ends",
-                        field(&job, "job").as_str().unwrap_or("?")
-                    );
-                    tokio::time::sleep(pause).await;
-                }
-            },
-            Ok(None) if args.until_idle => break,
-            Ok(None) => tokio::time::sleep(pause).await,
-            Err(e) => {
-                eprintln!("warning: cannot take a job: {e:#}");
-                tokio::time::sleep(pause).await;
+    worker::each_job(
+        &validator.worker,
+        &polling,
+        |job| validator.handle(job),
+        |accept| {
+            if accept {
+                accepted += 1;
+            } else {
+                rejected += 1;
             }
-        }
-    }
+        },
+    )
+    .await;
     eprintln!("no job waiting: {accepted} accepted, {rejected} rejected");
     Ok(())
 }
 
 struct Validator {
-    relay: Relay,
-    audience: Address,
-    key: SecretKey,
+    worker: Worker,
     data: PathBuf,
     max_object_bytes: u64,
 }
 
 impl Validator {
-    /// The next job, or `None` when none is waiting.
-    async fn take(&self) -> Result<Option<Value>> {
-        let answer = self
-            .relay
-            .send_signed(
-                &self.key,
-                &self.audience,
-                Method::POST,
-                "v1/validation/jobs/next",
-                Some(&json!({})),
-            )
-            .await;
-        match answer {
-            Ok(body) => Ok(Some(
-                serde_json::from_slice(&body).context("the relay's job is not JSON")?,
-            )),
-            Err(SendError::Api(e)) if e.status == StatusCode::NOT_FOUND && e.code == "no_job" => {
-                Ok(None)
-            }
-            Err(e) => Err(e.into_anyhow()),
-        }
-    }
-
     /// Checks the job's upload and sends the verdict; whether it was accepted.
-    async fn handle(&self, job: &Value) -> Result<bool> {
-        let text = |field: &str| {
-            job[field]
+    async fn handle(&self, job: Value) -> Result<bool> {
+        let text = |name: &str| {
+            field(&job, name)
                 .as_str()
                 .map(str::to_owned)
-                .with_context(|| format!("the relay's job has no {field}"))
+                .with_context(|| format!("the relay's job has no {name}"))
         };
         let (id, campaign, object, kind) = (
             text("job")?,
@@ -155,9 +115,9 @@ impl Validator {
             Err(e) => bail!("campaign {campaign}: {e}"),
             Ok(rules) => {
                 let opened = get::open_in_memory(
-                    &self.relay,
+                    &self.worker.relay,
                     object_id,
-                    self.key.clone(),
+                    self.worker.key.clone(),
                     self.max_object_bytes,
                 )
                 .await;
@@ -190,17 +150,7 @@ impl Validator {
         let path = format!("v1/validation/jobs/{id}/verdict");
         let mut tries = 0;
         let answer = loop {
-            match self
-                .relay
-                .send_signed(
-                    &self.key,
-                    &self.audience,
-                    Method::POST,
-                    &path,
-                    Some(&verdict),
-                )
-                .await
-            {
+            match self.worker.post(&path, &verdict).await {
                 Err(e) if e.retryable() && tries < 5 => {
                     tries += 1;
                     tokio::time::sleep(Duration::from_millis(500 << tries)).await;

@@ -2,10 +2,8 @@
 //! ([`next_job`]), decided from their signed results ([`result`]).
 
 use axum::Json;
-use axum::extract::{FromRequest, Path, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, State};
 use datahub_core::eth::Timestamp;
-use datahub_core::request::{SIGNATURE_HEADER, TIME_HEADER};
 use datahub_protocol::{Capability, ComputeSpec, Prediction};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
@@ -14,14 +12,12 @@ use super::fees::Payer;
 use super::judge::{Judgement, judge};
 use super::nodes::check_admitted;
 use super::trust::{MIN_NODE_TRUST, node_trust};
-use crate::auth::{Signed, db_address};
+use crate::auth::{Signed, SignedAsSent, db_address};
 use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::spec::{CampaignSpec, SpecRules, fee_units};
-use crate::{AppState, clock, params};
+use crate::{AppState, clock, job_lease, params};
 
-/// How long a node holds a job unless it asks for another time.
-pub const DEFAULT_LEASE_SECS: u64 = 120;
 /// The oldest open jobs a lease chooses among.
 const CANDIDATES: i64 = 64;
 /// Expired leases given back per lease request (the rest on the next ones).
@@ -153,15 +149,6 @@ fn load_campaign(conn: &mut dyn Conn, id: &str) -> ApiResult<Campaign> {
     Ok(Campaign { spec, payer })
 }
 
-/// The body of `POST /v1/compute/jobs/next` (may be empty).
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NextJob {
-    /// How long to hold the job, 5 to 3600 seconds.
-    #[serde(default)]
-    lease_seconds: Option<u64>,
-}
-
 /// A compute node as a lease needs it.
 struct Node {
     address: String,
@@ -215,21 +202,9 @@ struct Lease {
 /// the job it holds, or a new one for a model it runs. It learns the object and the model, not
 /// whether the job is golden nor what other nodes said.
 pub async fn next_job(State(relay): State<AppState>, signed: Signed) -> ApiResult<Json<Json_>> {
-    let request: NextJob = if signed.body.iter().all(u8::is_ascii_whitespace) {
-        NextJob::default()
-    } else {
-        signed.json()?
-    };
-    let lease_secs = request.lease_seconds.unwrap_or(DEFAULT_LEASE_SECS);
-    if !(5..=3600).contains(&lease_secs) {
-        return Err(ApiError::unprocessable(
-            ErrorCode::InvalidLease,
-            "lease_seconds: 5 to 3600",
-        ));
-    }
+    let lease_ms = job_lease::requested_ms(&signed)?;
     let address = db_address(&signed.signer);
     let now = clock::now_ms();
-    let lease_ms = i64::try_from(lease_secs).unwrap_or(120) * 1000;
     let relay2 = relay.clone();
     let lease = relay
         .db
@@ -457,51 +432,15 @@ struct ResultBody {
     prediction: Prediction,
 }
 
-/// The parts of a signed request that are not its body, kept with the result.
-struct AsSigned {
-    path: String,
-    time_ms: i64,
-    signature: String,
-}
-
 /// `POST /v1/compute/jobs/{id}/result` (signed by the node holding the job): records the
 /// node's prediction as signed and judges the job. The same result sent again gets the stored
 /// outcome.
 pub async fn result(
     State(relay): State<AppState>,
     Path(id): Path<String>,
-    request: Request,
-) -> Response {
-    // Read before the await: a borrow of the request would make the future not `Send`.
-    let (time, signature, path) = {
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let path = request.uri().path_and_query().map_or_else(
-            || request.uri().path().to_owned(),
-            |p| p.as_str().to_owned(),
-        );
-        (header(TIME_HEADER), header(SIGNATURE_HEADER), path)
-    };
-    let signed = match Signed::from_request(request, &relay).await {
-        Ok(signed) => signed,
-        Err(response) => return response,
-    };
-    let as_signed = AsSigned {
-        path,
-        // A verified request carries its time.
-        time_ms: time.parse().unwrap_or(0),
-        signature,
-    };
-    match record(relay, id, signed, as_signed).await {
-        Ok(answer) => answer.into_response(),
-        Err(e) => e.into_response(),
-    }
+    sent: SignedAsSent,
+) -> ApiResult<Json<Json_>> {
+    record(relay, id, sent).await
 }
 
 /// One assignment as the result handler reads it.
@@ -565,12 +504,8 @@ fn load_job(conn: &mut dyn Conn, id: &str) -> ApiResult<Job> {
     })
 }
 
-async fn record(
-    relay: AppState,
-    id: String,
-    signed: Signed,
-    as_signed: AsSigned,
-) -> ApiResult<Json<Json_>> {
+async fn record(relay: AppState, id: String, as_signed: SignedAsSent) -> ApiResult<Json<Json_>> {
+    let signed = &as_signed.signed;
     let body: ResultBody = signed.json()?;
     body.prediction.check().map_err(|e| {
         ApiError::unprocessable(ErrorCode::InvalidResult, format!("prediction.{e}"))
