@@ -588,7 +588,7 @@ fn storage(run: &Run, figures: &mut Vec<Figure>, command: &mut String) -> Result
             "s",
         ),
         figure(
-            "2 nodes killed: repaired after that".into(),
+            "2 nodes killed: every shard rebuilt after that".into(),
             r.repaired,
             "s",
         ),
