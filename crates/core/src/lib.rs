@@ -17,6 +17,8 @@
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod chacha_simd;
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+mod poly1305_wide;
 pub mod erasure;
 pub mod eth;
 pub mod header;
