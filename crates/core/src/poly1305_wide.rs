@@ -127,7 +127,10 @@ impl Lanes for Simd {
     #[inline(always)]
     fn lanes(self) -> [u64; 2] {
         use core::arch::wasm32::u64x2_extract_lane;
-        [u64x2_extract_lane::<0>(self.0), u64x2_extract_lane::<1>(self.0)]
+        [
+            u64x2_extract_lane::<0>(self.0),
+            u64x2_extract_lane::<1>(self.0),
+        ]
     }
     #[inline(always)]
     fn add(self, o: Self) -> Self {
@@ -375,7 +378,9 @@ impl Poly1305 {
         let rest = data.get(whole..).unwrap_or_default();
         if !rest.is_empty() {
             let mut b = [0u8; BLOCK];
-            b.get_mut(..rest.len()).unwrap_or_default().copy_from_slice(rest);
+            b.get_mut(..rest.len())
+                .unwrap_or_default()
+                .copy_from_slice(rest);
             self.block(&b, 1 << 24);
         }
     }
@@ -385,7 +390,9 @@ impl Poly1305 {
     #[cfg(test)]
     fn partial(&mut self, rest: &[u8]) {
         let mut b = [0u8; BLOCK];
-        b.get_mut(..rest.len()).unwrap_or_default().copy_from_slice(rest);
+        b.get_mut(..rest.len())
+            .unwrap_or_default()
+            .copy_from_slice(rest);
         if let Some(one) = b.get_mut(rest.len()) {
             *one = 1;
         }
@@ -627,7 +634,11 @@ mod tests {
             assert_eq!(mac::<L>(&key, &msg), crate_mac(&key, &msg), "length {len}");
             let mut ours = Poly1305::new(&key);
             ours.update_padded::<L>(&msg);
-            assert_eq!(ours.finalize(), crate_padded(&key, &msg), "padded, length {len}");
+            assert_eq!(
+                ours.finalize(),
+                crate_padded(&key, &msg),
+                "padded, length {len}"
+            );
         }
 
         // Limbs at their largest: all-ones keys and messages, where a carry forgotten or a
@@ -635,7 +646,11 @@ mod tests {
         for len in [16 * 8, 16 * 9, 16 * 64, 16 * 65, 4096] {
             for (key, fill) in [([0xff; 32], 0xff), ([0xff; 32], 0x00), ([0x00; 32], 0xff)] {
                 let msg = vec![fill; len];
-                assert_eq!(mac::<L>(&key, &msg), crate_mac(&key, &msg), "extreme, {len}");
+                assert_eq!(
+                    mac::<L>(&key, &msg),
+                    crate_mac(&key, &msg),
+                    "extreme, {len}"
+                );
             }
         }
     }
