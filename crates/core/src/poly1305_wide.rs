@@ -227,9 +227,22 @@ struct Multipliers<L: Lanes> {
 
 impl<L: Lanes> Multipliers<L> {
     fn new(a: &[u32; 5], b: &[u32; 5]) -> Self {
+        let [a0, a1, a2, a3, a4] = *a;
+        let [b0, b1, b2, b3, b4] = *b;
         Self {
-            r: core::array::from_fn(|i| L::narrow_pair(a[i], b[i])),
-            s: core::array::from_fn(|i| L::narrow_pair(a[i + 1] * 5, b[i + 1] * 5)),
+            r: [
+                L::narrow_pair(a0, b0),
+                L::narrow_pair(a1, b1),
+                L::narrow_pair(a2, b2),
+                L::narrow_pair(a3, b3),
+                L::narrow_pair(a4, b4),
+            ],
+            s: [
+                L::narrow_pair(a1 * 5, b1 * 5),
+                L::narrow_pair(a2 * 5, b2 * 5),
+                L::narrow_pair(a3 * 5, b3 * 5),
+                L::narrow_pair(a4 * 5, b4 * 5),
+            ],
         }
     }
 }
@@ -329,7 +342,10 @@ impl Poly1305 {
 
     fn block(&mut self, block: &[u8; BLOCK], hibit: u32) {
         let m = limbs_of(block, hibit);
-        let h: [u32; 5] = core::array::from_fn(|i| self.h[i] + m[i]);
+        let mut h = self.h;
+        for (limb, add) in h.iter_mut().zip(m) {
+            *limb += add;
+        }
         self.h = mul_scalar(&h, &self.r);
     }
 
@@ -342,7 +358,7 @@ impl Poly1305 {
             let mut r2 = mul_scalar(&self.r, &self.r);
             let both_r2 = Multipliers::<L>::new(&r2, &r2);
             let last = Multipliers::<L>::new(&r2, &self.r);
-            let mut h: [L; 5] = core::array::from_fn(|i| L::pair(u64::from(self.h[i]), 0));
+            let mut h: [L; 5] = self.h.map(|limb| L::pair(u64::from(limb), 0));
             let mut wide = data.chunks_exact(2 * BLOCK).take(pairs);
             for _ in 1..pairs {
                 if let Some(two) = wide.next() {

@@ -285,7 +285,7 @@ pub async fn seal_bytes(
     let keys = self::recipients(&recipients)?;
     let mut sealer = CoreSealer::new(&keys, &entropy, params).map_err(|e| seal_error(&e))?;
     let (shards, ids) = (Array::new(), Array::new());
-    let mut keep = |segments: Vec<EncodedSegment>| {
+    let keep = |segments: Vec<EncodedSegment>| {
         for segment in &segments {
             let (s, i) = shards_js(segment);
             shards.push(&s);
