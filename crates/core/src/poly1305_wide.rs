@@ -16,9 +16,9 @@
 //! every bound is donna's: limbs below 2²⁸ before a multiplication, products below 2⁵⁷, sums of
 //! five below 2⁶⁰.
 //!
-//! The arithmetic is written once, over the [`Lanes`] trait, with two implementations: plain
-//! `[u64; 2]` ([`Portable`], built for tests on every target) and `v128` ([`Simd`], wasm32 with
-//! `simd128`, where [`crate::chacha_simd`] uses it). The native tests thus check the algorithm
+//! The arithmetic is written once, over the `Lanes` trait, with two implementations: plain
+//! `[u64; 2]` (`Portable`, built for tests on every target) and `v128` (`Simd`, wasm32 with
+//! `simd128`, where `chacha_simd` uses it). The native tests thus check the algorithm
 //! and the WebAssembly tests its SIMD form, each against RFC 8439's vectors and against the
 //! `poly1305` crate on every length up to 700 bytes and around 4 and 64 KiB.
 
