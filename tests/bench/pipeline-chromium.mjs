@@ -3,10 +3,12 @@
 // tests/node_modules. A benchmark, not a test.
 //
 // Run from tests/ after `cargo xtask pkg`: node bench/pipeline-chromium.mjs
-// (BENCH_SECONDS and BENCH_MIB as for pipeline.mjs, and `--json FILE` too).
+// (BENCH_SECONDS, BENCH_MIB, BENCH_K, BENCH_M and BENCH_SEGMENT_MIB as for pipeline.mjs, and
+// `--json FILE` too: the same parameters give the same figures in both).
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { serve, launch } from "../pkg/browser.mjs";
+import { params } from "./pipeline-suite.mjs";
 
 const bench = fileURLToPath(new URL(".", import.meta.url));
 const n = "/node_modules";
@@ -33,14 +35,14 @@ try {
   page.on("response", (r) => r.status() >= 400 && console.error(`${r.status()} ${r.url()}`));
   await page.goto(`${server.origin}/bench/index.html`);
   const rows = await page.evaluate(
-    async ({ seconds, mib }) => {
+    async (params) => {
       const { default: init, ...dh } = await import("@datahub/wasm");
       await init();
       const { run } = await import("/bench/pipeline-suite.mjs");
       const rsWasm = new Uint8Array(await (await fetch("/node_modules/@digitaldefiance/reed-solomon-erasure.wasm/browser/reed_solomon_erasure_bg.wasm")).arrayBuffer());
-      return await run({ dh, rsWasm, log: (line) => console.log(line), header: navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium", seconds, mib });
+      return await run({ dh, rsWasm, log: (line) => console.log(line), header: navigator.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? "Chromium", ...params });
     },
-    { seconds: Number(process.env.BENCH_SECONDS ?? 2), mib: Number(process.env.BENCH_MIB ?? 64) },
+    params(),
   );
   if (page.errors.length) throw page.errors[0];
   const jsonAt = process.argv.indexOf("--json");

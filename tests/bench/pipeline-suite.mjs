@@ -8,29 +8,51 @@ import { ReedSolomonErasure } from "@digitaldefiance/reed-solomon-erasure.wasm";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { Wallet, verifyMessage, hashMessage, computeAddress, getBytes, hexlify } from "ethers";
 
+/** The run's size and coding parameters from the environment: the Node.js and Chromium runners
+ * both read them here, so the two measure the same thing. */
+export function params() {
+  const number = (name, fallback) => Number(process.env[name] ?? fallback);
+  return {
+    seconds: number("BENCH_SECONDS", 2),
+    mib: number("BENCH_MIB", 64),
+    k: number("BENCH_K", 10),
+    m: number("BENCH_M", 4),
+    segmentMib: number("BENCH_SEGMENT_MIB", 8),
+  };
+}
+
+/** The process's CPU time in ms (Node.js only): what BENCH_CLOCK=cpu times with instead of the
+ * wall clock, so that other work on a shared machine moves the figures much less. */
+export function cpuClock() {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
 /**
  * Runs every figure. `dh` is @datahub/wasm, ready; `rsWasm` the bytes of
  * reed_solomon_erasure_bg.wasm; `log` prints a line; `header` describes the platform.
  */
-export async function run({ dh, rsWasm, log, header, seconds = 2, mib = 64 }) {
+export async function run({ dh, rsWasm, log, header, seconds = 2, mib = 64, k = 10, m = 4, segmentMib = 8, clock = () => performance.now() }) {
   const SECONDS = seconds;
   const MIB = mib;
   const CHUNK = 64 * 1024;
-  const SEGMENT = 4 * 1024 * 1024;
-  const K = 4;
-  const M = 2;
+  const SEGMENT = segmentMib * 1024 * 1024;
+  const K = k;
+  const M = m;
+  // The sealing options every pipeline figure uses, ours and the composed peers alike.
+  const params = { dataShards: K, parityShards: M, segmentLen: SEGMENT };
 
   /** Runs `fn` repeatedly for SECONDS (after a warm-up) and returns runs per second. */
   async function rate(fn) {
     for (let i = 0; i < 2; i++) await fn();
     let n = 0;
-    const start = performance.now();
+    const start = clock();
     const end = start + SECONDS * 1000;
     let now = start;
     do {
       await fn();
       n += 1;
-      now = performance.now();
+      now = clock();
     } while (now < end);
     return n / ((now - start) / 1000);
   }
@@ -81,14 +103,17 @@ export async function run({ dh, rsWasm, log, header, seconds = 2, mib = 64 }) {
   })), "MiB/s");
   ratios("encrypt");
 
-  const shardLen = SEGMENT / K;
-  log(`\nhash: BLAKE3 of ${shardLen / 1024} KiB shards (MiB/s)`);
+  // As Params::shard_len: the segment over K, rounded up to an even length.
+  const shardLen = (Math.ceil(SEGMENT / K) + 1) & ~1;
+  log(`\nhash: BLAKE3 of ${(shardLen / 1024).toFixed(0)} KiB shards (MiB/s)`);
   const shards = [];
-  for (let i = 0; i < data.length; i += shardLen) shards.push(data.subarray(i, i + shardLen));
-  report("hash", "datahub BLAKE3 (benchBlake3)", perMib(await rate(() => {
+  for (let i = 0; i + shardLen <= data.length; i += shardLen) shards.push(data.subarray(i, i + shardLen));
+  // Whole shards only, so the MiB counted are the MiB hashed.
+  const perShardMib = (runs) => (runs * shards.length * shardLen) / 1048576;
+  report("hash", "datahub BLAKE3 (benchBlake3)", perShardMib(await rate(() => {
     for (const s of shards) dh.benchBlake3(s);
   })), "MiB/s", true);
-  report("hash", "hash-wasm BLAKE3", perMib(await rate(() => {
+  report("hash", "hash-wasm BLAKE3", perShardMib(await rate(() => {
     for (const s of shards) {
       blake3.init();
       blake3.update(s);
@@ -114,9 +139,9 @@ export async function run({ dh, rsWasm, log, header, seconds = 2, mib = 64 }) {
 
   log(`\npipeline: seal ${MIB} MiB (encrypt, ${K}+${M} over ${SEGMENT / 1048576} MiB segments, BLAKE3 per shard) (MiB/s)`);
   const me = dh.LocalSigner.fromSecret("0x" + "42".repeat(32));
-  report("pipeline", "datahub sealBytes", perMib(await rate(() => dh.sealBytes(data, [me.publicKey]))), "MiB/s", true);
+  report("pipeline", "datahub sealBytes", perMib(await rate(() => dh.sealBytes(data, [me.publicKey], params))), "MiB/s", true);
   const blob = new Blob([data]); // made once: building it is not sealing
-  report("pipeline", "datahub sealBlob (4 MiB slices)", perMib(await rate(() => dh.sealBlob(blob, [me.publicKey], { onSegment: () => {} }))), "MiB/s", true);
+  report("pipeline", `datahub sealBlob (${segmentMib} MiB slices)`, perMib(await rate(() => dh.sealBlob(blob, [me.publicKey], { ...params, onSegment: () => {} }))), "MiB/s", true);
   const sealed = new Uint8Array(data.length + chunks.length * 40);
   async function composed(encrypt) {
     // Encrypt chunk by chunk into a stream, cut it into segments, code each, hash every shard.

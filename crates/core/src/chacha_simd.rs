@@ -3,7 +3,8 @@
 //!
 //! Built only for `wasm32` with the `simd128` target feature, where [`crate::stream`] seals and
 //! opens chunks with it instead of the `chacha20` crate's portable code (that crate has no
-//! WebAssembly backend). Poly1305 is the `poly1305` crate's. The output is the same bytes: the
+//! WebAssembly backend). Poly1305 is [`crate::poly1305_wide`]'s, two blocks at a time in SIMD
+//! too. The output is the same bytes: the
 //! shared vectors (`test-vectors/sealed-object.json`) and the differential tests below, run as
 //! WebAssembly, hold it to that.
 //!
@@ -16,9 +17,10 @@ use core::arch::wasm32::{
     u32x4_splat, u64x2_extract_lane, v128, v128_or, v128_xor,
 };
 
-use poly1305::Poly1305;
-use poly1305::universal_hash::{KeyInit, UniversalHash};
+use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::poly1305_wide::{Simd, aead_tag};
 
 /// "expand 32-byte k".
 const SIGMA: [u32; 4] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574];
@@ -185,31 +187,26 @@ impl ChaCha20 {
         }
     }
 
-    /// The Poly1305 key of RFC 8439 (the first 32 bytes of block 0), ready to authenticate
-    /// `ciphertext` with empty associated data.
-    fn mac(&self, ciphertext: &[u8]) -> Poly1305 {
+    /// The tag of RFC 8439 over `ciphertext` with empty associated data, under the Poly1305
+    /// key of the first 32 bytes of block 0.
+    fn tag(&self, ciphertext: &[u8]) -> [u8; 16] {
         let mut key = [0u8; 32];
         self.apply_keystream(0, &mut key);
-        let mut mac = Poly1305::new(&key.into());
+        let tag = aead_tag::<Simd>(&key, ciphertext);
         key.zeroize();
-        mac.update_padded(ciphertext);
-        let mut lengths = [0u8; 16];
-        // Associated data length (0), then the ciphertext length, each u64 little-endian.
-        let (_, len) = lengths.split_at_mut(8);
-        len.copy_from_slice(&(ciphertext.len() as u64).to_le_bytes());
-        mac.update(&[lengths.into()]);
-        mac
+        tag
     }
 
     /// Encrypts `buffer` in place and returns the tag (no associated data).
     pub(crate) fn seal(&self, buffer: &mut [u8]) -> [u8; 16] {
         self.apply_keystream(1, buffer);
-        self.mac(buffer).finalize().into()
+        self.tag(buffer)
     }
 
     /// Checks `tag` (in constant time) and only then decrypts `buffer` in place.
     pub(crate) fn open(&self, buffer: &mut [u8], tag: &[u8; 16]) -> bool {
-        if self.mac(buffer).verify(&(*tag).into()).is_err() {
+        let expected = self.tag(buffer);
+        if !bool::from(expected.ct_eq(tag)) {
             return false;
         }
         self.apply_keystream(1, buffer);

@@ -22,6 +22,8 @@ pub mod eth;
 pub mod header;
 pub mod keys;
 pub mod manifest;
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+mod poly1305_wide;
 pub mod proof;
 pub mod quality;
 pub mod request;

@@ -12,7 +12,8 @@
 //! that got no answer is `RelayError` / `network` with `status` 0; an answer that is not the
 //! JSON expected is `RelayError` / `bad_response`. Bad arguments are `InputError`s.
 
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use datahub_core::{
@@ -51,12 +52,17 @@ export interface MessageSigner {
   readonly address: string;
   signMessage(message: string): string | Promise<string>;
 }
-/** Progress of an upload: shards sent of those to send this time. */
+/** Progress of an upload: shards sent of those to send this time (`shard`: the one just sent). */
 export interface UploadProgress { sent: number; total: number; shard: string; }
 /** Options of `Session.upload` and `Session.resumeUpload`. */
 export interface UploadOptions {
-  /** Called after each shard; throwing from it stops the upload (resume it later). */
+  /**
+   * Called after each shard, in the order they finish; throwing from it stops the upload: no
+   * new shard is started, those in flight finish, and the upload rejects (resume it later).
+   */
   onProgress?: (progress: UploadProgress) => void;
+  /** Shards in flight at once, 1 to 16; default 4. */
+  concurrency?: number;
 }
 /** Options of `Session.submit`. */
 export interface SubmitOptions {
@@ -647,9 +653,10 @@ impl Session {
     }
 
     /// Uploads a sealed object (what `sealBytes` gives: `{manifest, shards, shardIds}`): sends
-    /// the manifest, then each shard the relay says is missing, calling `onProgress({sent,
-    /// total, shard})` after each. Resolves to the object id. If `onProgress` throws, the
-    /// upload stops with that error; `resumeUpload` (or `upload` again) sends the rest.
+    /// the manifest, then the shards the relay says are missing, `concurrency` (default 4) at a
+    /// time, calling `onProgress({sent, total, shard})` as each finishes. Resolves to the object
+    /// id. If `onProgress` throws, no new shard starts, those in flight finish, and the upload
+    /// rejects with that error; `resumeUpload` (or `upload` again) sends the rest.
     #[wasm_bindgen(unchecked_return_type = "Promise<string>")]
     pub fn upload(
         &self,
@@ -770,6 +777,21 @@ impl Session {
             .map(|f| f.dyn_into::<Function>())
             .transpose()
             .map_err(|_| input_error("InvalidOptions", "`onProgress` must be a function"))?;
+        let concurrency = match option(&options, "concurrency") {
+            None => DEFAULT_UPLOAD_CONCURRENCY,
+            Some(n) => n
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && (1.0..=MAX_UPLOAD_CONCURRENCY as f64).contains(n))
+                .map(|n| n as usize)
+                .ok_or_else(|| {
+                    input_error(
+                        "InvalidOptions",
+                        &format!(
+                            "`concurrency` must be a whole number from 1 to {MAX_UPLOAD_CONCURRENCY}"
+                        ),
+                    )
+                })?,
+        };
         let object_id = get(&sealed, "objectId").as_string();
         let relay = Rc::clone(&self.relay);
         let token = self.token.clone();
@@ -789,34 +811,111 @@ impl Session {
                 .and_then(Json::as_str)
                 .ok_or_else(|| bad_response("no `object` in the upload state"))?
                 .to_owned();
-            let missing: Vec<String> = state
+            let missing = state
                 .get("missing")
                 .and_then(Json::as_array)
-                .ok_or_else(|| bad_response("no `missing` in the upload state"))?
-                .iter()
-                .filter_map(|m| m.as_str().map(str::to_owned))
-                .collect();
-            let total = missing.len();
-            for (sent, shard_id) in missing.iter().enumerate() {
+                .ok_or_else(|| bad_response("no `missing` in the upload state"))?;
+            // Every shard asked for is found before any is sent, so a sealed object that does
+            // not match the relay's fails at once instead of half-way.
+            let mut queue = VecDeque::with_capacity(missing.len());
+            for shard_id in missing.iter().filter_map(Json::as_str) {
                 let shard = shards.get(shard_id).cloned().ok_or_else(|| {
                     input_error(
                         "MissingShard",
                         &format!("the relay wants shard {shard_id}, which this sealed object does not have"),
                     )
                 })?;
-                let url = relay.url(&format!(
-                    "/v1/objects/{}/shards/{}",
-                    component(&id),
-                    component(shard_id)
-                ));
-                call("PUT", &url, Some(&token), Body::Bytes(shard)).await?;
-                if let Some(f) = &on_progress {
-                    let progress =
-                        to_js(&json!({ "sent": sent + 1, "total": total, "shard": shard_id }));
-                    f.call1(&JsValue::NULL, &progress)?;
-                }
+                queue.push_back((shard_id.to_owned(), shard));
             }
-            Ok(JsValue::from_str(&id))
+            let upload = Rc::new(ShardUpload {
+                relay,
+                token,
+                object: id.clone(),
+                total: queue.len(),
+                queue: RefCell::new(queue),
+                sent: Cell::new(0),
+                on_progress,
+                failed: RefCell::new(None),
+            });
+            // Each worker sends one shard at a time: `concurrency` requests in flight, so one
+            // slow request (a slow node behind the relay, a slow link) does not hold the others.
+            let workers: Array = (0..concurrency.min(upload.total))
+                .map(|_| {
+                    let upload = Rc::clone(&upload);
+                    JsValue::from(future_to_promise(async move {
+                        upload.work().await;
+                        Ok(JsValue::UNDEFINED)
+                    }))
+                })
+                .collect();
+            JsFuture::from(Promise::all(&workers)).await?;
+            match upload.failed.borrow_mut().take() {
+                Some(error) => Err(error),
+                None => Ok(JsValue::from_str(&id)),
+            }
         }))
+    }
+}
+
+/// Shards in flight at once when the caller does not say.
+const DEFAULT_UPLOAD_CONCURRENCY: usize = 4;
+/// The most shards in flight at once a caller may ask for (browsers keep about 6 connections
+/// per origin over HTTP/1.1; more would only queue inside the browser).
+const MAX_UPLOAD_CONCURRENCY: usize = 16;
+
+/// One upload's shared state, worked through by several workers.
+struct ShardUpload {
+    relay: Rc<Relay>,
+    token: String,
+    object: String,
+    total: usize,
+    /// Shards not yet started: (id, bytes).
+    queue: RefCell<VecDeque<(String, JsValue)>>,
+    /// Shards the relay accepted.
+    sent: Cell<usize>,
+    on_progress: Option<Function>,
+    /// The first error; once set, no new shard is started.
+    failed: RefCell<Option<JsValue>>,
+}
+
+impl ShardUpload {
+    /// Sends shards from the queue until it is empty or the upload failed.
+    async fn work(&self) {
+        loop {
+            if self.failed.borrow().is_some() {
+                return;
+            }
+            let Some((shard_id, shard)) = self.queue.borrow_mut().pop_front() else {
+                return;
+            };
+            let url = self.relay.url(&format!(
+                "/v1/objects/{}/shards/{}",
+                component(&self.object),
+                component(&shard_id)
+            ));
+            let result = match call("PUT", &url, Some(&self.token), Body::Bytes(shard)).await {
+                Ok(_) => self.progress(&shard_id),
+                Err(e) => Err(e),
+            };
+            if let Err(error) = result {
+                self.failed.borrow_mut().get_or_insert(error);
+                return;
+            }
+        }
+    }
+
+    /// Counts a shard sent and tells `onProgress`, unless the upload already failed (then the
+    /// caller has been told to stop hearing about it).
+    fn progress(&self, shard_id: &str) -> Result<(), JsValue> {
+        if self.failed.borrow().is_some() {
+            return Ok(());
+        }
+        self.sent.set(self.sent.get() + 1);
+        if let Some(f) = &self.on_progress {
+            let progress =
+                to_js(&json!({ "sent": self.sent.get(), "total": self.total, "shard": shard_id }));
+            f.call1(&JsValue::NULL, &progress)?;
+        }
+        Ok(())
     }
 }

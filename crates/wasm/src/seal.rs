@@ -283,18 +283,34 @@ pub async fn seal_bytes(
     let params = params(&options)?;
     let entropy = zeroize::Zeroizing::new(seal_entropy(&options)?);
     let keys = self::recipients(&recipients)?;
-    let plaintext = zeroize::Zeroizing::new(data.to_vec());
-    let (manifest, segments) = datahub_core::seal_bytes(&plaintext, &keys, &entropy, params)
-        .map_err(|e| seal_error(&e))?;
+    let mut sealer = CoreSealer::new(&keys, &entropy, params).map_err(|e| seal_error(&e))?;
+    let (shards, ids) = (Array::new(), Array::new());
+    let keep = |segments: Vec<EncodedSegment>| {
+        for segment in &segments {
+            let (s, i) = shards_js(segment);
+            shards.push(&s);
+            ids.push(&i);
+        }
+    };
+    // A segment of plaintext at a time through one buffer, each segment's shards handed to JS
+    // (and their memory freed for the next) as soon as they are made: copying the whole input
+    // into wasm memory and keeping every shard until the end made sealing work on cold memory,
+    // and cost a pass to wipe the whole plaintext copy.
+    let total = data.length();
+    let step = params.segment_len.max(1);
+    let mut buffer = zeroize::Zeroizing::new(Vec::new());
+    let mut at = 0;
+    while at < total {
+        let end = total.min(at.saturating_add(step));
+        buffer.resize((end - at) as usize, 0);
+        data.subarray(at, end).copy_to(&mut buffer);
+        keep(sealer.update(&buffer).map_err(|e| seal_error(&e))?);
+        at = end;
+    }
+    let (last, manifest) = sealer.finish().map_err(|e| seal_error(&e))?;
+    keep(last);
     let out: JsValue = js_sys::Object::new().into();
     manifest_fields(&out, &manifest);
-    let (shards, ids): (Array, Array) = segments
-        .iter()
-        .map(|s| {
-            let (shards, ids) = shards_js(s);
-            (JsValue::from(shards), JsValue::from(ids))
-        })
-        .unzip();
     set(&out, "shards", &shards);
     set(&out, "shardIds", &ids);
     Ok(out)

@@ -180,8 +180,9 @@ pub fn run(quick: bool, only: Option<&str>) -> Result<()> {
     } else {
         root().join("docs/performance.md")
     };
-    std::fs::write(&md, markdown(&machine, quick, &figures))
-        .with_context(|| format!("writing {}", md.display()))?;
+    let mut text = markdown(&machine, quick, &figures);
+    text.push_str(&kept_section(&md)?);
+    std::fs::write(&md, text).with_context(|| format!("writing {}", md.display()))?;
     let failed = figures.iter().filter(|f| f.error.is_some()).count();
     println!(
         "\nbench: {} figures, {failed} benchmarks failed; wrote {} and {}",
@@ -190,6 +191,25 @@ pub fn run(quick: bool, only: Option<&str>) -> Result<()> {
         json.strip_prefix(root()).unwrap_or(&json).display()
     );
     Ok(())
+}
+
+/// The heading of the one hand-written part of docs/performance.md: figures of a change taken
+/// before and after it (same run, same machine), which a rerun of the benchmarks must keep.
+const KEPT_HEADING: &str = "\n## Before and after\n";
+
+/// The hand-written part of the page about to be rewritten, from [`KEPT_HEADING`] to its end
+/// (empty when there is none).
+fn kept_section(md: &Path) -> Result<String> {
+    let old = match std::fs::read_to_string(md) {
+        Ok(old) => old,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", md.display())),
+    };
+    Ok(old
+        .find(KEPT_HEADING)
+        .and_then(|at| old.get(at..))
+        .unwrap_or_default()
+        .to_owned())
 }
 
 /// Reads a JSON file a benchmark wrote.
@@ -219,9 +239,14 @@ fn wasm_suite(
     let stem = script.trim_end_matches(".mjs");
     let json = run.json_file(&format!("{stem}.json"))?;
     let (seconds, mib) = if run.quick { ("0.3", "8") } else { ("2", "64") };
+    // The coding parameters are stated, not left to the suite's defaults, so that the command
+    // in docs/performance.md says what was measured (the same in Node.js and Chromium).
     let cmd = Cmd::new("node")
         .env("BENCH_SECONDS", seconds)
         .env("BENCH_MIB", mib)
+        .env("BENCH_K", "10")
+        .env("BENCH_M", "4")
+        .env("BENCH_SEGMENT_MIB", "8")
         .arg(format!("bench/{script}"))
         .arg("--json")
         // From tests/, where it runs.
@@ -854,6 +879,21 @@ mod tests {
             ram_gib: 24.0,
             commit: "abc1234".into(),
         }
+    }
+
+    #[test]
+    fn a_rewrite_keeps_the_before_and_after_section() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("xtask-kept-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let md = dir.join("performance.md");
+        assert_eq!(kept_section(&md)?, "", "no page yet");
+        std::fs::write(&md, "# Performance\n\n## Relay\n\n| a |\n")?;
+        assert_eq!(kept_section(&md)?, "", "no hand-written part");
+        let kept = "\n## Before and after\n\nseal: 1× then 2×\n";
+        std::fs::write(&md, format!("# Performance\n\n## Relay\n{kept}"))?;
+        assert_eq!(kept_section(&md)?, kept);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 
     #[test]
