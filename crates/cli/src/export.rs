@@ -113,6 +113,17 @@ pub struct Record {
     /// The validator's verdict on the upload, as signed (uploads to campaigns with validators).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Value>,
+    /// Each contributor's signed receipt, `{contributor_id, receipt}` (the id a pseudonym: see
+    /// [`dataset::contributor_id`]); a receipt is `null` for answers stored before receipts
+    /// were kept whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receipts: Vec<Value>,
+    /// Uploads: `app` (the app's camera or microphone) or `file`, as the answer says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
+    /// Models' predictions on the upload, with the models' hashes and the nodes' signed results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictions: Vec<Value>,
 }
 
 /// What the relay's results page says about a record.
@@ -131,6 +142,32 @@ struct RawRecord {
     contributors: Vec<String>,
     #[serde(default)]
     object: Option<String>,
+    /// `{contributor, receipt}` per accepted answer.
+    #[serde(default)]
+    receipts: Vec<Value>,
+    #[serde(default)]
+    predictions: Vec<Value>,
+}
+
+impl RawRecord {
+    /// The receipts with each contributor's address replaced by their pseudonym.
+    fn pseudonymous_receipts(&self, pseudonyms: &[u8; 32]) -> Vec<Value> {
+        self.receipts
+            .iter()
+            .map(|r| {
+                let address = field(r, "contributor").as_str().unwrap_or_default();
+                json!({
+                    "contributor_id": dataset::contributor_id(pseudonyms, address),
+                    "receipt": field(r, "receipt"),
+                })
+            })
+            .collect()
+    }
+
+    /// `app` or `file`, when the (upload) answer says which.
+    fn capture(&self) -> Option<String> {
+        field(&self.answer, "capture").as_str().map(str::to_owned)
+    }
 }
 
 #[derive(Deserialize)]
@@ -243,6 +280,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let verdicts = verdicts(&relay, &key, &audience, id).await;
+    let pseudonyms = dataset::pseudonym_key(&key.to_bytes(), id);
     let objects_dir = args.out.join("objects");
     let mut records = Vec::with_capacity(raw.len());
     let mut opened: HashMap<String, String> = HashMap::new();
@@ -274,6 +312,9 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
             index: r.index,
             label: flat_label(&r.answer),
             verdict: r.object.as_ref().and_then(|o| verdicts.get(o).cloned()),
+            receipts: r.pseudonymous_receipts(&pseudonyms),
+            capture: r.capture(),
+            predictions: r.predictions.clone(),
             object: r.object,
             item: r.item,
             answer: r.answer,
@@ -375,6 +416,9 @@ async fn export_dataset(
                 index: r.index,
                 label: flat_label(&r.answer),
                 verdict: r.object.as_ref().and_then(|o| verdicts.get(o).cloned()),
+                receipts: r.pseudonymous_receipts(&pseudonyms),
+                capture: r.capture(),
+                predictions: r.predictions.clone(),
                 contributor_ids: r
                     .contributors
                     .iter()
@@ -423,11 +467,8 @@ async fn export_dataset(
                     text("title")
                 },
                 instructions: text("instructions"),
-                license: if text("license").is_empty() {
-                    "other"
-                } else {
-                    text("license")
-                },
+                license: &hf_licence(text("licence")),
+                license_url: text("licence_url"),
                 relay: relay.base().as_str(),
                 requester: &signer,
                 rows,
@@ -461,6 +502,16 @@ async fn export_dataset(
         state.shards.len(),
     );
     Ok(())
+}
+
+/// The card's `license`: the Hub names licences by lower-case SPDX-like ids (`cc-by-4.0`);
+/// a campaign without one, or with `other`, is `other`.
+fn hf_licence(spec: &str) -> String {
+    if spec.is_empty() {
+        "other".into()
+    } else {
+        spec.to_ascii_lowercase()
+    }
 }
 
 /// One page of results after `after`, checked to be of the campaign's kind.
@@ -1071,6 +1122,9 @@ mod tests {
                 object: None,
                 file: Some("images/0.png".into()),
                 verdict: None,
+                receipts: Vec::new(),
+                capture: None,
+                predictions: Vec::new(),
             },
             Record {
                 index: 7,
@@ -1083,6 +1137,9 @@ mod tests {
                 object: None,
                 file: None,
                 verdict: None,
+                receipts: Vec::new(),
+                capture: None,
+                predictions: Vec::new(),
             },
             Record {
                 index: 12,
@@ -1095,6 +1152,9 @@ mod tests {
                 object: Some("ab".repeat(32)),
                 file: Some(format!("objects/{}.png", "ab".repeat(32))),
                 verdict: Some(json!({ "accept": true, "reasons": [], "checks": { "width": 640 } })),
+                receipts: Vec::new(),
+                capture: None,
+                predictions: Vec::new(),
             },
         ]
     }
@@ -1191,6 +1251,9 @@ mod tests {
                     item: serde_json::from_str(&r[7]).unwrap(),
                     answer: serde_json::from_str(&r[8]).unwrap(),
                     verdict: opt(&r[9]).map(|v| serde_json::from_str(&v).unwrap()),
+                    receipts: Vec::new(),
+                    capture: None,
+                    predictions: Vec::new(),
                 }
             })
             .collect();
@@ -1236,6 +1299,9 @@ mod tests {
                 object: None,
                 file: Some(format!("images/{i}.png")),
                 verdict: None,
+                receipts: Vec::new(),
+                capture: None,
+                predictions: Vec::new(),
             })
             .collect();
         let images: Images = records

@@ -105,6 +105,8 @@ async fn upload(net: &Net, worker: &mut Worker, campaign: &str, object: &str) ->
         manifest_id,
         nonce: U256::from_u64(worker.nonce),
         deadline,
+        licence: String::new(),
+        terms_hash: [0; 32],
     };
     let signature = receipt.sign(&worker.session_key, &domain(net));
     let body = json!({
