@@ -972,7 +972,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The Python script that loads an export with pyarrow, datasets, mlcroissant and
@@ -1194,29 +1194,36 @@ mod tests {
         assert_ne!(contributor_id(&cats, a), plain.get(..32).unwrap());
     }
 
-    /// A Python with the loaders (`DATAHUB_COCO_PYTHON`, the test venv), or `None` outside CI
-    /// when there is none.
-    pub fn loaders_python() -> Option<String> {
+    /// A Python that can run `imports` (`DATAHUB_COCO_PYTHON`, the test venv, else `python3`),
+    /// or `None` outside CI when there is none: in CI (or with the variable set) a missing
+    /// package is a broken setup, not a pass. `what` names the packages in the messages.
+    pub fn python_with(imports: &str, what: &str) -> Option<String> {
         let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
         let has = std::process::Command::new(&python)
-            .args(["-c", "import pyarrow, datasets, mlcroissant, webdataset, eth_keys, eth_hash.auto"])
+            .args(["-c", imports])
             .output()
             .is_ok_and(|o| o.status.success());
         if !has {
             assert!(
                 std::env::var("DATAHUB_COCO_PYTHON").is_err(),
-                "DATAHUB_COCO_PYTHON={python} lacks pyarrow, datasets, mlcroissant or webdataset (cargo xtask setup installs them)"
+                "DATAHUB_COCO_PYTHON={python} lacks {what} (cargo xtask setup installs them)"
             );
             assert!(
                 std::env::var_os("CI").is_none(),
-                "CI is set but no python with the dataset loaders was given (DATAHUB_COCO_PYTHON)"
+                "CI is set but no python with {what} was given (DATAHUB_COCO_PYTHON)"
             );
-            eprintln!(
-                "no python with the dataset loaders: set DATAHUB_COCO_PYTHON to the test venv"
-            );
+            eprintln!("no python with {what}: set DATAHUB_COCO_PYTHON to the test venv");
             return None;
         }
         Some(python)
+    }
+
+    /// A Python with the dataset loaders and the receipt checkers.
+    pub fn loaders_python() -> Option<String> {
+        python_with(
+            "import pyarrow, datasets, mlcroissant, webdataset, eth_keys, eth_hash.auto",
+            "pyarrow, datasets, mlcroissant, webdataset, eth-keys or eth-hash",
+        )
     }
 
     pub fn run_check(python: &str, root: &Path, layout: &str) -> Value {

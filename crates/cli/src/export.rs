@@ -245,25 +245,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     let mut after: Option<u64> = None;
     let mut withdrawn;
     loop {
-        let path = match after {
-            Some(a) => format!("v1/campaigns/{id}/results?after={a}&limit=1000"),
-            None => format!("v1/campaigns/{id}/results?limit=1000"),
-        };
-        let body = relay
-            .send_signed(&key, &audience, Method::GET, &path, None)
-            .await
-            .map_err(|e| {
-                e.into_anyhow()
-                    .context(format!("cannot read the results of {id:?}"))
-            })?;
-        let page: ResultsPage = serde_json::from_slice(&body)
-            .context("the relay's results are not the expected JSON")?;
-        if !page.kind.is_empty() && page.kind != kind {
-            bail!(
-                "the relay's results are of a {} campaign, its summary says {kind}",
-                page.kind
-            );
-        }
+        let page = results_page(&relay, &key, &audience, id, &kind, after).await?;
         if !page.labels.is_empty() {
             labels = page.labels;
         }
@@ -347,7 +329,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
             bail!("the dataset layouts are written by export_dataset")
         }
     };
-    let manifest = build_manifest(
+    write_signed_manifest(
         &args.out,
         id,
         &kind,
@@ -357,12 +339,6 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         withdrawn,
     )?;
     let signer = key.public_key().address();
-    write_file(&args.out.join("manifest.json"), &manifest)?;
-    let signature = personal::sign_message(&key, &manifest);
-    write_file(
-        &args.out.join("manifest.sig"),
-        format!("{}\n", signature.to_hex()).as_bytes(),
-    )?;
     println!(
         "{} record(s) and {} object(s) of campaign {id} in {}: {written}, manifest.json signed by {}",
         records.len(),
@@ -476,7 +452,7 @@ async fn export_dataset(
             },
         )?;
     }
-    let manifest = build_manifest(
+    write_signed_manifest(
         &args.out,
         id,
         kind,
@@ -484,12 +460,6 @@ async fn export_dataset(
         key,
         usize::try_from(rows).unwrap_or(usize::MAX),
         withdrawn,
-    )?;
-    write_file(&args.out.join("manifest.json"), &manifest)?;
-    let signature = personal::sign_message(key, &manifest);
-    write_file(
-        &args.out.join("manifest.sig"),
-        format!("{}\n", signature.to_hex()).as_bytes(),
     )?;
     let resumed = if resumed > 0 {
         format!(" ({resumed} shard(s) kept from the interrupted run)")
@@ -979,6 +949,26 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
     Ok((len, hasher.finalize().to_hex().to_string()))
 }
 
+/// Writes `DIR/manifest.json` (every file already in `dir`) and `DIR/manifest.sig`, the
+/// requester's EIP-191 signature of its exact bytes: the last step of every format.
+fn write_signed_manifest(
+    dir: &Path,
+    campaign: &str,
+    kind: &str,
+    relay: &str,
+    key: &SecretKey,
+    records: usize,
+    withdrawn: u64,
+) -> Result<()> {
+    let manifest = build_manifest(dir, campaign, kind, relay, key, records, withdrawn)?;
+    write_file(&dir.join("manifest.json"), &manifest)?;
+    let signature = personal::sign_message(key, &manifest);
+    write_file(
+        &dir.join("manifest.sig"),
+        format!("{}\n", signature.to_hex()).as_bytes(),
+    )
+}
+
 fn build_manifest(
     dir: &Path,
     campaign: &str,
@@ -1388,26 +1378,10 @@ mod tests {
     /// pycocotools: `DATAHUB_COCO_PYTHON` (a venv's python), else `python3` if it has it.
     #[test]
     fn coco_loads_and_evaluates_in_pycocotools() {
-        let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
-        let has = std::process::Command::new(&python)
-            .args(["-c", "import pycocotools"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !has {
-            assert!(
-                std::env::var("DATAHUB_COCO_PYTHON").is_err(),
-                "DATAHUB_COCO_PYTHON={python} has no pycocotools"
-            );
-            // CI's setup installs it: there, a missing loader is a broken setup, not a pass.
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but no python with pycocotools was given (DATAHUB_COCO_PYTHON)"
-            );
-            eprintln!(
-                "pycocotools is not installed for {python}: only the structural check ran (set DATAHUB_COCO_PYTHON to a venv with pycocotools)"
-            );
+        let Some(python) = crate::dataset::tests::python_with("import pycocotools", "pycocotools")
+        else {
             return;
-        }
+        };
         let (coco, _) = coco_fixture();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("annotations.json");
