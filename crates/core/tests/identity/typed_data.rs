@@ -156,8 +156,6 @@ both! {
                         amount: U256::parse(m["amount"].as_str().unwrap()).unwrap(),
                         nonce: U256::parse(m["nonce"].as_str().unwrap()).unwrap(),
                         deadline: m["deadline"].as_str().unwrap().parse().unwrap(),
-                        licence: m["licence"].as_str().unwrap().into(),
-                        terms_hash: hex32(m["termsHash"].as_str().unwrap()),
                     };
                     let sig = r.sign(&key_for(case["signer"].as_str().unwrap()), &d);
                     assert_eq!(sig.to_hex(), case["signature"].as_str().unwrap());
