@@ -1243,6 +1243,80 @@ pub(crate) mod tests {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// A receipt as the relay's results give it, signed by `key` (docs/relay.md §4f).
+    fn signed_receipt(key: &datahub_core::SecretKey, licence: &str, terms: &str) -> Value {
+        use datahub_core::eth::{
+            Address, ChainId, Eip712Domain, SubmissionReceipt, TypedStruct, U256, keccak256,
+        };
+        let domain = Eip712Domain {
+            name: "DataHub".into(),
+            version: "1".into(),
+            chain_id: ChainId(56),
+            verifying_contract: Address::parse("0x1111111111111111111111111111111111111111")
+                .unwrap(),
+        };
+        let answer = r#"{"verdict":"true"}"#;
+        let receipt = SubmissionReceipt {
+            campaign: "cats".into(),
+            task: "lease-1".into(),
+            answer_hash: keccak256(answer.as_bytes()),
+            manifest_id: [0; 32],
+            nonce: U256::from_u64(7),
+            deadline: 1_795_000_000,
+            licence: licence.into(),
+            terms_hash: SubmissionReceipt::terms_hash(Some(terms)),
+        };
+        let hex0x = |b: &[u8]| format!("0x{}", hex::encode(b));
+        json!({
+            "contributor_id": "0".repeat(32),
+            "receipt": {
+                "signer": key.public_key().address().to_checksum(),
+                "signature": receipt.sign(key, &domain).to_hex(),
+                "answer": answer,
+                "domain": { "name": "DataHub", "version": "1", "chainId": 56,
+                            "verifyingContract": "0x1111111111111111111111111111111111111111" },
+                "message": {
+                    "campaign": "cats", "task": "lease-1",
+                    "answerHash": hex0x(&receipt.answer_hash), "manifestId": hex0x(&[0; 32]),
+                    "nonce": "7", "deadline": "1795000000", "licence": licence,
+                    "termsHash": hex0x(&receipt.terms_hash),
+                },
+            },
+        })
+    }
+
+    #[test]
+    fn the_python_check_recovers_each_receipt_and_refuses_a_changed_one() {
+        let Some(python) = loaders_python() else {
+            return;
+        };
+        let key = datahub_core::SecretKey::derive(&[5; 32]);
+        let mut rows = rows(2);
+        for row in &mut rows {
+            row.receipts = vec![signed_receipt(&key, "CC-BY-4.0", "I agree.")];
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        export(&tmp.path().join("good"), Layout::Webdataset, &rows, 10);
+        let report = run_check(&python, &tmp.path().join("good"), "webdataset");
+        assert_eq!(report["receipts"]["verified"], 2, "{}", report["receipts"]);
+        assert_eq!(
+            report["receipts"]["signers"],
+            json!([key.public_key().address().to_checksum()])
+        );
+        // One licence changed after signing: the signature no longer recovers to the signer.
+        rows[1].receipts[0]["receipt"]["message"]["licence"] = json!("CC0-1.0");
+        export(&tmp.path().join("bad"), Layout::Webdataset, &rows, 10);
+        let out = std::process::Command::new(&python)
+            .args(["-c", CHECK_PY])
+            .arg(tmp.path().join("bad"))
+            .arg("webdataset")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("row 3: recovers to"), "{stderr}");
+    }
+
     #[test]
     fn the_loaders_ai_teams_use_read_both_layouts() {
         let Some(python) = loaders_python() else {

@@ -839,6 +839,9 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
             "rejected: 0.50 s, shorter than the campaign's 1 s",
         ),
     ];
+    // This campaign states no licence or terms: its receipts sign none.
+    contributor.licence = String::new();
+    contributor.terms = None;
     let mut voice_objects = Vec::new();
     for (name, bytes, _) in &recordings {
         std::fs::write(dir.join(name), bytes).unwrap();
