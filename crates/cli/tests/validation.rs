@@ -20,14 +20,18 @@ use serde_json::{Value, json};
 use common::{Dev, datahub, ok, www};
 
 /// The terms the test campaign asks contributors to accept.
-const TERMS: &str = "My photos may be released under CC-BY-4.0 to train and test AI models.\nI took them myself.";
+const TERMS: &str =
+    "My photos may be released under CC-BY-4.0 to train and test AI models.\nI took them myself.";
 
 /// A Python with pyarrow, datasets, mlcroissant and webdataset (`DATAHUB_COCO_PYTHON`, the
 /// test venv `cargo xtask setup` makes); outside CI, `None` when there is none.
 fn loaders_python() -> Option<String> {
     let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
     let has = std::process::Command::new(&python)
-        .args(["-c", "import pyarrow, datasets, mlcroissant, webdataset, eth_keys, eth_hash.auto"])
+        .args([
+            "-c",
+            "import pyarrow, datasets, mlcroissant, webdataset, eth_keys, eth_hash.auto",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     if !has {

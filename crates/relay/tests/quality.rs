@@ -128,18 +128,45 @@ both!(a_receipt_must_sign_the_campaigns_licence_and_terms, |net| {
     let answer = verdict("true");
     let refused = |body: Value| {
         assert_eq!(body["error"], "terms_not_accepted", "{body}");
-        assert!(body["message"].as_str().unwrap().contains(&hex::encode(hash)), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains(&hex::encode(hash)),
+            "{body}"
+        );
     };
     // An old client: no consent at all.
     w.nonce += 1;
-    let body = consenting_body(&w.session_key, "terms", lease, &answer, w.nonce, &domain(&net), "", None);
+    let body = consenting_body(
+        &w.session_key,
+        "terms",
+        lease,
+        &answer,
+        w.nonce,
+        &domain(&net),
+        "",
+        None,
+    );
     let (status, outcome) = w.submit(&net, &body).await;
     assert_eq!(status, StatusCode::CONFLICT);
     refused(outcome);
     // Other terms than the campaign's (an edited text), or another licence.
-    for (licence, terms) in [("CC-BY-4.0", "My answers may be released."), ("CC0-1.0", TERMS)] {
+    for (licence, terms) in [
+        ("CC-BY-4.0", "My answers may be released."),
+        ("CC0-1.0", TERMS),
+    ] {
         w.nonce += 1;
-        let body = consenting_body(&w.session_key, "terms", lease, &answer, w.nonce, &domain(&net), licence, Some(terms));
+        let body = consenting_body(
+            &w.session_key,
+            "terms",
+            lease,
+            &answer,
+            w.nonce,
+            &domain(&net),
+            licence,
+            Some(terms),
+        );
         let (status, outcome) = w.submit(&net, &body).await;
         assert_eq!(status, StatusCode::CONFLICT);
         refused(outcome);
@@ -147,27 +174,59 @@ both!(a_receipt_must_sign_the_campaigns_licence_and_terms, |net| {
     // The campaign's terms in the body, but a receipt signed without them: the body is not
     // what was signed.
     w.nonce += 1;
-    let mut body = consenting_body(&w.session_key, "terms", lease, &answer, w.nonce, &domain(&net), "", None);
+    let mut body = consenting_body(
+        &w.session_key,
+        "terms",
+        lease,
+        &answer,
+        w.nonce,
+        &domain(&net),
+        "",
+        None,
+    );
     body["licence"] = json!("CC-BY-4.0");
     body["terms_hash"] = json!(hex::encode(hash));
     let (status, outcome) = w.submit(&net, &body).await;
-    assert_eq!((status, outcome["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("bad_signature")), "{outcome}");
+    assert_eq!(
+        (status, outcome["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_signature")),
+        "{outcome}"
+    );
     body["terms_hash"] = json!("12");
     let (status, outcome) = w.submit(&net, &body).await;
-    assert_eq!((status, outcome["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_receipt")), "{outcome}");
+    assert_eq!(
+        (status, outcome["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_receipt")),
+        "{outcome}"
+    );
     // Consent given: accepted, and the results carry the receipt, checkable without the relay.
     w.nonce += 1;
-    let body = consenting_body(&w.session_key, "terms", lease, &answer, w.nonce, &domain(&net), "CC-BY-4.0", Some(TERMS));
+    let body = consenting_body(
+        &w.session_key,
+        "terms",
+        lease,
+        &answer,
+        w.nonce,
+        &domain(&net),
+        "CC-BY-4.0",
+        Some(TERMS),
+    );
     let (status, outcome) = w.submit(&net, &body).await;
     assert_eq!(status, StatusCode::OK, "{outcome}");
     assert_eq!(outcome["status"], "accepted");
     let (_, page) = signed_get(&net, &owner, "/v1/campaigns/terms/results").await;
     let signed = &page["records"][0]["receipts"][0];
-    assert_eq!(signed["contributor"], format!("0x{}", hex::encode(w.address().as_bytes())));
+    assert_eq!(
+        signed["contributor"],
+        format!("0x{}", hex::encode(w.address().as_bytes()))
+    );
     let r = &signed["receipt"];
     let m = &r["message"];
     let hex32 = |v: &Value| -> [u8; 32] {
-        hex::decode(v.as_str().unwrap().trim_start_matches("0x")).unwrap().try_into().unwrap()
+        hex::decode(v.as_str().unwrap().trim_start_matches("0x"))
+            .unwrap()
+            .try_into()
+            .unwrap()
     };
     let rebuilt = SubmissionReceipt {
         campaign: m["campaign"].as_str().unwrap().into(),
@@ -181,11 +240,17 @@ both!(a_receipt_must_sign_the_campaigns_licence_and_terms, |net| {
     };
     assert_eq!(rebuilt.licence, "CC-BY-4.0");
     assert_eq!(rebuilt.terms_hash, hash);
-    assert_eq!(rebuilt.answer_hash, keccak256(r["answer"].as_str().unwrap().as_bytes()));
+    assert_eq!(
+        rebuilt.answer_hash,
+        keccak256(r["answer"].as_str().unwrap().as_bytes())
+    );
     let d = &r["domain"];
     assert_eq!(d["chainId"], CHAIN);
     let expected = domain(&net);
-    assert_eq!(d["verifyingContract"].as_str().unwrap().to_lowercase(), expected.verifying_contract.to_checksum().to_lowercase());
+    assert_eq!(
+        d["verifyingContract"].as_str().unwrap().to_lowercase(),
+        expected.verifying_contract.to_checksum().to_lowercase()
+    );
     let signature = Signature::from_hex(r["signature"].as_str().unwrap()).unwrap();
     let signer = rebuilt.recover(&expected, &signature).unwrap();
     assert_eq!(signer, w.session_key.public_key().address());
@@ -193,34 +258,58 @@ both!(a_receipt_must_sign_the_campaigns_licence_and_terms, |net| {
     assert_eq!(r["submission"], outcome["submission"]);
 });
 
-both!(licences_and_terms_are_checked_when_a_campaign_is_made, |net| {
-    let owner = key("owner");
-    let cases = [
-        (json!({ "licence": "CC BY 4.0" }), "licence: an SPDX licence id"),
-        (json!({ "licence": "other" }), "licence_url: licence \"other\" needs"),
-        (json!({ "licence": "other", "licence_url": "http://example.org/l" }), "licence_url: licence \"other\" needs"),
-        (json!({ "licence": "MIT", "licence_url": "https://example.org/l" }), "licence_url: only with licence \"other\""),
-        (json!({ "licence_url": "https://example.org/l" }), "licence_url: only with licence \"other\""),
-        (json!({ "terms": "  " }), "terms: 1 to 20000 bytes"),
-        (json!({ "terms": "x".repeat(20_001) }), "terms: 1 to 20000 bytes"),
-    ];
-    for (i, (fields, message)) in cases.into_iter().enumerate() {
-        let mut spec = campaign_spec(&format!("lic-{i}"), &owner, 1, 1, "1");
-        for (k, v) in fields.as_object().unwrap() {
-            spec[k] = v.clone();
+both!(
+    licences_and_terms_are_checked_when_a_campaign_is_made,
+    |net| {
+        let owner = key("owner");
+        let cases = [
+            (
+                json!({ "licence": "CC BY 4.0" }),
+                "licence: an SPDX licence id",
+            ),
+            (
+                json!({ "licence": "other" }),
+                "licence_url: licence \"other\" needs",
+            ),
+            (
+                json!({ "licence": "other", "licence_url": "http://example.org/l" }),
+                "licence_url: licence \"other\" needs",
+            ),
+            (
+                json!({ "licence": "MIT", "licence_url": "https://example.org/l" }),
+                "licence_url: only with licence \"other\"",
+            ),
+            (
+                json!({ "licence_url": "https://example.org/l" }),
+                "licence_url: only with licence \"other\"",
+            ),
+            (json!({ "terms": "  " }), "terms: 1 to 20000 bytes"),
+            (
+                json!({ "terms": "x".repeat(20_001) }),
+                "terms: 1 to 20000 bytes",
+            ),
+        ];
+        for (i, (fields, message)) in cases.into_iter().enumerate() {
+            let mut spec = campaign_spec(&format!("lic-{i}"), &owner, 1, 1, "1");
+            for (k, v) in fields.as_object().unwrap() {
+                spec[k] = v.clone();
+            }
+            let (status, body) = net.create_campaign(&owner, &spec).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}: {body}");
+            assert_eq!(body["error"], "invalid_campaign");
+            assert!(
+                body["message"].as_str().unwrap().starts_with(message),
+                "{fields}: {body}"
+            );
         }
+        let mut spec = campaign_spec("lic-ok", &owner, 1, 1, "1");
+        spec["licence"] = json!("other");
+        spec["licence_url"] = json!("https://example.org/licence");
         let (status, body) = net.create_campaign(&owner, &spec).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}: {body}");
-        assert_eq!(body["error"], "invalid_campaign");
-        assert!(body["message"].as_str().unwrap().starts_with(message), "{fields}: {body}");
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["licence_url"], "https://example.org/licence");
     }
-    let mut spec = campaign_spec("lic-ok", &owner, 1, 1, "1");
-    spec["licence"] = json!("other");
-    spec["licence_url"] = json!("https://example.org/licence");
-    let (status, body) = net.create_campaign(&owner, &spec).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(body["licence_url"], "https://example.org/licence");
-});
+);
 
 both!(results_list_accepted_items_in_order, |net| {
     let owner = key("owner");

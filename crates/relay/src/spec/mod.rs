@@ -43,7 +43,9 @@ fn check_consent(spec: &CampaignSpec) -> ApiResult<()> {
         }
         (Some("other"), url) => {
             let ok = url.is_some_and(|u| {
-                u.starts_with("https://") && (9..=500).contains(&u.len()) && !u.contains(char::is_whitespace)
+                u.starts_with("https://")
+                    && (9..=500).contains(&u.len())
+                    && !u.contains(char::is_whitespace)
             });
             if !ok {
                 return Err(invalid(

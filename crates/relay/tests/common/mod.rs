@@ -516,7 +516,16 @@ pub fn submission_body(
     nonce: u64,
     domain: &Eip712Domain,
 ) -> Value {
-    consenting_body(session_key, campaign, lease, answer, nonce, domain, "", None)
+    consenting_body(
+        session_key,
+        campaign,
+        lease,
+        answer,
+        nonce,
+        domain,
+        "",
+        None,
+    )
 }
 
 /// A submission whose receipt signs `licence` and the hash of `terms` (sent in the body too).
