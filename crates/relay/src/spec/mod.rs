@@ -67,12 +67,12 @@ fn check_consent(spec: &CampaignSpec) -> ApiResult<()> {
         }
         (None, None) => {}
     }
-    if let Some(terms) = &spec.terms {
-        if terms.trim().is_empty() || terms.len() > MAX_TERMS_BYTES {
-            return Err(invalid(format!(
-                "terms: 1 to {MAX_TERMS_BYTES} bytes of text, or leave terms out"
-            )));
-        }
+    if let Some(terms) = &spec.terms
+        && (terms.trim().is_empty() || terms.len() > MAX_TERMS_BYTES)
+    {
+        return Err(invalid(format!(
+            "terms: 1 to {MAX_TERMS_BYTES} bytes of text, or leave terms out"
+        )));
     }
     Ok(())
 }
