@@ -584,6 +584,7 @@ test("no wallet: a local key, Chinese text, and the errors a contributor meets",
       await page.click(".dh-card[data-action='campaign:short-leases']");
       // Its terms first, in either language, and no task until they are accepted.
       await page.waitForSelector(".dh-terms");
+      await page.screenshot({ path: join(shots, "terms.png") });
       assert.equal(await page.textContent(".dh-terms-text"), spec.terms);
       assert.match(await page.textContent(".dh-licence"), /CC-BY-4\.0/);
       assert.equal(await page.locator(".dh-task").count(), 0);
