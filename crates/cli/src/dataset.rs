@@ -945,7 +945,21 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
                 .then(|| (vec![(i % 251) as u8; args.media_bytes], "bin".to_owned())),
             verdict: None,
             predictions: Vec::new(),
-            receipts: Vec::new(),
+            // One receipt a row, of the size the relay's are (signatures are not checked here).
+            receipts: vec![json!({
+                "contributor_id": contributor_id(&key, &format!("0x{:040x}", i * 7)),
+                "receipt": {
+                    "submission": format!("0x{:064x}", i), "signer": format!("0x{:040x}", i),
+                    "signature": format!("0x{:0130x}", i), "answer": format!("{{\"labels\":[\"{name}\"]}}"),
+                    "primaryType": "SubmissionReceipt",
+                    "domain": { "name": "DataHub", "version": "1", "chainId": 56,
+                                "verifyingContract": "0x1111111111111111111111111111111111111111" },
+                    "message": { "campaign": "bench", "task": format!("lease-{i}"),
+                                 "answerHash": format!("0x{:064x}", i), "manifestId": format!("0x{:064x}", 0),
+                                 "nonce": i.to_string(), "deadline": "1795000000", "licence": "CC-BY-4.0",
+                                 "termsHash": format!("0x{:064x}", 7) },
+                },
+            })],
             capture: None,
         };
         writer.push(&row)?;
