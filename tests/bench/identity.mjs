@@ -38,10 +38,11 @@ const types = {
     { name: "campaign", type: "string" }, { name: "task", type: "string" },
     { name: "answerHash", type: "bytes32" }, { name: "manifestId", type: "bytes32" },
     { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" },
+    { name: "licence", type: "string" }, { name: "termsHash", type: "bytes32" },
   ],
 };
 const domain = { name: "DataHub", version: "1", chainId: 56, verifyingContract: wallet.address };
-const receipt = { campaign: "cats-2026", task: "task-000017", answerHash: "0x" + "01".repeat(32), manifestId: "0x" + "02".repeat(32), nonce: "17", deadline: "1800000000" };
+const receipt = { campaign: "cats-2026", task: "task-000017", answerHash: "0x" + "01".repeat(32), manifestId: "0x" + "02".repeat(32), nonce: "17", deadline: "1800000000", licence: "CC-BY-4.0", termsHash: "0x" + "03".repeat(32) };
 const json = JSON.stringify({ types, primaryType: "SubmissionReceipt", domain, message: receipt });
 const typedSig = ours.signTypedData(json);
 

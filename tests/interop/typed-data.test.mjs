@@ -14,6 +14,7 @@ export const RECEIPT_TYPES = {
     { name: "campaign", type: "string" }, { name: "task", type: "string" },
     { name: "answerHash", type: "bytes32" }, { name: "manifestId", type: "bytes32" },
     { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" },
+    { name: "licence", type: "string" }, { name: "termsHash", type: "bytes32" },
   ],
 };
 export const VOUCHER_TYPES = {
@@ -41,6 +42,7 @@ function receipt(r) {
   return {
     campaign: r.text(24), task: r.text(12), answerHash: r.hex(32), manifestId: r.hex(32),
     nonce: r.uint(256).toString(), deadline: r.uint(64).toString(),
+    licence: r.pick(["", "CC-BY-4.0", "other", r.text(16)]), termsHash: r.hex(32),
   };
 }
 function voucher(r) {

@@ -7,6 +7,7 @@ import {
   Signature, computeAddress, hexlify, id,
 } from "ethers";
 import { createSiweMessage } from "viem/siwe";
+import { blake3 } from "@noble/hashes/blake3";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -109,6 +110,7 @@ const receiptTypes = {
     { name: "campaign", type: "string" }, { name: "task", type: "string" },
     { name: "answerHash", type: "bytes32" }, { name: "manifestId", type: "bytes32" },
     { name: "nonce", type: "uint256" }, { name: "deadline", type: "uint256" },
+    { name: "licence", type: "string" }, { name: "termsHash", type: "bytes32" },
   ],
 };
 const voucherTypes = {
@@ -134,11 +136,14 @@ const add = (name, signer, domain, types, primaryType, message) => {
 add("eip712_mail", keys[0], mailDomain, mailTypes, "Mail", mail);
 add("receipt_basic", keys[3], dhDomain(56), receiptTypes, "SubmissionReceipt", {
   campaign: "cats-2026", task: "task-000017", answerHash: id("cat"), manifestId: keccak256("0x01"),
-  nonce: "1", deadline: "1795000000",
+  nonce: "1", deadline: "1795000000", licence: "CC-BY-4.0",
+  // BLAKE3 of the UTF-8 terms text (crates/core SubmissionReceipt::terms_hash).
+  termsHash: "0x" + Buffer.from(blake3("I agree that my answers are released under CC-BY-4.0.")).toString("hex"),
 });
 add("receipt_unicode_max", keys[3], dhDomain(1), receiptTypes, "SubmissionReceipt", {
   campaign: "ça-marche-数据", task: "", answerHash: "0x" + "00".repeat(32), manifestId: "0x" + "ff".repeat(32),
   nonce: (2n ** 256n - 1n).toString(), deadline: "18446744073709551615",
+  licence: "", termsHash: "0x" + "00".repeat(32),
 });
 add("voucher_basic", keys[2], dhDomain(56), voucherTypes, "RewardVoucher", {
   recipient: cow.address, token: "0x55d398326f99059fF775485246999027B3197955", amount: "1500000000000000000",

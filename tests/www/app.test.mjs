@@ -310,7 +310,9 @@ async function everyTask(page, { touch, prefix }) {
       assert.deepEqual(JSON.parse(sent[0].answer), expectedAnswer(kind, task.item, choices), `${kind}: the answer sent is the choice clicked`);
     } else {
       assert.match(sent[0].manifest_id ?? "", /^[0-9a-f]{64}$/, `${kind}: an upload names its object`);
-      assert.deepEqual(JSON.parse(sent[0].answer), { object: sent[0].manifest_id }, `${kind}: the answer is the uploaded object`);
+      // A picture from the file input, a recording from the microphone: where it came from.
+      const capture = kind === "voice_recording" ? "app" : "file";
+      assert.deepEqual(JSON.parse(sent[0].answer), { object: sent[0].manifest_id, capture }, `${kind}: the answer is the uploaded object`);
     }
     earned += units(demo[kind].reward);
     await page.waitForSelector(`.dh-task[data-kind=${kind}]`);
@@ -485,6 +487,7 @@ test("no wallet: a local key, Chinese text, and the errors a contributor meets",
     id: "short-leases", kind: "content_verification", title: "Short leases", instructions: "Answer.",
     items: Array.from({ length: 4 }, (_, i) => ({ text: `Item ${i}`, claim: "It is an item." })),
     reward: "0.01", token: "USDT", budget: "1", lease_seconds: 10,
+    licence: "CC-BY-4.0", terms: "My answers may be released under CC-BY-4.0.\n我的答案可以按 CC-BY-4.0 发布。",
     encryption_key: requester.compressedPublicKey.slice(2), chains: [info.chains[0].id],
   };
   net.grant(requester.address, spec.chains[0], spec.budget);
@@ -579,6 +582,17 @@ test("no wallet: a local key, Chinese text, and the errors a contributor meets",
       // A lease that runs out: the relay refuses the late answer; a new task takes its place.
       await page.waitForSelector(".dh-card[data-action='campaign:short-leases']");
       await page.click(".dh-card[data-action='campaign:short-leases']");
+      // Its terms first, in either language, and no task until they are accepted.
+      await page.waitForSelector(".dh-terms");
+      await page.screenshot({ path: join(shots, "terms.png") });
+      assert.equal(await page.textContent(".dh-terms-text"), spec.terms);
+      assert.match(await page.textContent(".dh-licence"), /CC-BY-4\.0/);
+      assert.equal(await page.locator(".dh-task").count(), 0);
+      await page.click("[data-action=lang]");
+      assert.equal(await page.textContent(".dh-terms h2"), "开始之前：条款");
+      await page.click("[data-action=lang]");
+      assert.equal(await page.textContent(".dh-terms h2"), "Before you start: the terms");
+      await page.click("[data-action=accept-terms]");
       await page.waitForSelector(".dh-task");
       const expiring = await page.getAttribute(".dh-task", "data-lease");
       await page.click("[data-action='choose:0']");
@@ -588,6 +602,16 @@ test("no wallet: a local key, Chinese text, and the errors a contributor meets",
         const task = document.querySelector(".dh-task");
         return task && task.dataset.lease !== expiring && document.querySelector(".dh-status")?.textContent.includes("time ran out");
       }, expiring, { timeout: 30_000 });
+      // The receipt signs the licence and the terms as shown: the relay pays it.
+      await page.waitForSelector("[data-busy=false]");
+      await page.click("[data-action='choose:0']");
+      await page.click("#dh-submit");
+      await page.waitForFunction(() => document.querySelector(".dh-status")?.textContent.includes("+"), null, { timeout: 30_000 });
+      // Accepted once in this browser: back in the campaign, the task comes at once.
+      await page.click("[data-action=back]");
+      await page.click(".dh-card[data-action='campaign:short-leases']");
+      await page.waitForSelector(".dh-task");
+      assert.equal(await page.locator(".dh-terms").count(), 0);
     } catch (error) {
       await shootAndThrow(page, "errors")(error);
     }

@@ -4,17 +4,19 @@
 // previews the tasks at desktop and phone widths, is refused for want of funds (in plain words),
 // deposits into the escrow through the wallet (two real transactions), creates the campaign;
 // contributors driven through the package's client answer it; the charts fill; an item is
-// reviewed; the export downloads. Screenshots go to target/console-shots/.
+// reviewed and an appeal upheld; the export downloads, each row with its signed receipt.
+// Screenshots go to target/console-shots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
-import { LocalSigner, RelayClient } from "@datahub/wasm";
+import { LocalSigner, RelayClient, termsHash } from "@datahub/wasm";
 import { launch } from "../pkg/browser.mjs";
 import { startDev, root } from "./dev.mjs";
 
 const shots = join(root, "target/console-shots");
+const TERMS = "My answers may be released under CC-BY-4.0.\n我的答案可以按 CC-BY-4.0 发布。";
 let net;
 let info;
 let miner;
@@ -139,6 +141,8 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     await page.fill("[name=budget]", "5");
     await page.fill("[name=overlap]", "3");
     await page.fill("[name=golden_share]", "0.3");
+    await page.fill("[name=licence]", "CC-BY-4.0");
+    await page.fill("[name=terms]", TERMS);
     // A file the console cannot use is refused before anything is sent, saying why.
     await page.setInputFiles("#items-file", { name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from("claim,colour\r\nThe sky is green,green\r\n") });
     await page.waitForSelector("#status[data-kind=error]");
@@ -186,6 +190,14 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     const verdictOf = (who, claim) => (who === 4 ? "false" : who === 5 ? "unsure" : ["The sky is green", "Two plus two is five"].includes(claim) ? "false" : "true");
     const done = new Set();
     let answered = 0;
+    // Every receipt signs the campaign's licence and the hash of its terms as shown; one
+    // signed without them is refused.
+    const consent = { licence: "CC-BY-4.0", termsHash: termsHash(TERMS) };
+    {
+      const task = await crowd[0].nextTask(id);
+      await assert.rejects(crowd[0].submit(task, { verdict: "true" }), (err) => err.code === "terms_not_accepted");
+    }
+    const falseSays = [];
     for (let round = 0; round < 30 && done.size < crowd.length; round++) {
       for (const [who, session] of crowd.entries()) {
         if (done.has(who)) continue;
@@ -198,7 +210,8 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
           done.add(who);
           continue;
         }
-        await session.submit(task, { verdict: verdictOf(who, task.item.claim) });
+        const outcome = await session.submit(task, { verdict: verdictOf(who, task.item.claim) }, consent);
+        if (who === 4) falseSays.push(outcome.submission);
         answered += 1;
       }
     }
@@ -218,6 +231,25 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     const refused = await fetch(`${net.origin}/v1/campaigns/${id}/stats`, { headers: { authorization: `Bearer ${crowd[0].token}` } });
     assert.equal(refused.status, 403);
     assert.equal((await refused.json()).error, "not_owner");
+
+    // The contributor who says false to everything appeals a rejected answer; the requester
+    // upholds it from the console.
+    let appealed = null;
+    for (const submission of falseSays) {
+      try {
+        await crowd[4].appeal(submission, "I looked twice: it is false");
+        appealed = submission;
+        break;
+      } catch (err) {
+        assert.equal(err.code, "not_appealable", err.message);
+      }
+    }
+    assert.ok(appealed, "one of the false answers was rejected and appealed");
+    await page.waitForSelector("#appeals li[data-appeal] button[data-uphold=true]", { timeout: 10_000 });
+    assert.match(await page.textContent("#appeals li[data-appeal]"), /I looked twice/);
+    await page.click("#appeals li[data-appeal] button[data-uphold=true]");
+    await page.waitForFunction(() => /upheld: the answer is paid/.test(document.getElementById("status").textContent)
+      && !document.querySelector("#appeals li[data-appeal]"));
 
     // Review: the first item waiting gets the requester's answer and leaves the list.
     await page.waitForSelector("#review li[data-index]");
@@ -244,6 +276,11 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     assert.deepEqual(reviewed.answer, { verdict: "true" });
     assert.equal(reviewed.method, "review");
     assert.equal(reviewed.label, "true");
+    // Consent in the rows: each accepted answer's receipt, signing the licence and terms hash.
+    const receipt = lines.flatMap((r) => r.receipts).find((r) => r.receipt)?.receipt;
+    assert.ok(receipt, "the rows carry receipts");
+    assert.equal(receipt.message.licence, "CC-BY-4.0");
+    assert.equal(receipt.message.termsHash, termsHash(TERMS));
     const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
     const rows = (await readFile(await csv.path(), "utf8")).trim().split("\r\n");
     assert.equal(rows[0], "index,label,confidence,method,contributors,object,file,item,answer,verdict");

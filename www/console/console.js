@@ -315,8 +315,13 @@ function formSpec() {
   }));
   if (!items.length) throw new Error("every item is golden: add items whose answer is not known");
   const share = v("golden_share");
+  // Consent: left out when empty, so the relay's checks word any mistake.
+  const consent = {};
+  for (const name of ["licence", "licence_url"]) if (v(name)) consent[name] = v(name);
+  if (form.elements.terms.value.trim()) consent.terms = form.elements.terms.value;
   return {
     ...(share ? { golden_share: Number(share) } : {}),
+    ...consent,
     golden,
     id: v("id"),
     kind,
@@ -428,10 +433,11 @@ async function openCampaign(id) {
 
 async function refresh() {
   const id = state.campaign;
-  const [summary, stats, review] = await Promise.all([
+  const [summary, stats, review, appeals] = await Promise.all([
     api("GET", `/v1/campaigns/${encodeURIComponent(id)}`),
     api("GET", `/v1/campaigns/${encodeURIComponent(id)}/stats`),
     api("GET", `/v1/campaigns/${encodeURIComponent(id)}/review`),
+    api("GET", `/v1/campaigns/${encodeURIComponent(id)}/appeals?state=open&limit=100`),
   ]);
   if (id !== state.campaign) return;
   $("campaign-title").textContent = summary.title;
@@ -451,6 +457,7 @@ async function refresh() {
   $("close").disabled = summary.status === "closed";
   drawCharts(stats);
   drawReview(review);
+  drawAppeals(appeals);
   // The list's progress counts follow too.
   await showCampaigns();
 }
@@ -519,6 +526,43 @@ function drawReview(review) {
   }
 }
 
+function drawAppeals(page) {
+  const list = $("appeals");
+  list.replaceChildren();
+  if (!page.appeals.length) list.append(text("li", "no appeal waiting"));
+  for (const appeal of page.appeals) {
+    const li = el("li", "c-appeal");
+    li.dataset.appeal = appeal.id;
+    li.append(text("strong", `item ${appeal.index}: answered “${flatLabel(appeal.answer) || appeal.answer?.object || "(none)"}”`));
+    const why = appeal.origin === "validator" ? "a lone validator rejected it" : `the contributor says: ${appeal.reason}`;
+    li.append(text("p", `rejected: ${appeal.rejected_because ?? "outvoted"} · ${why} · ${appeal.created_at}`, "c-muted"));
+    const note = el("input");
+    note.type = "text";
+    note.maxLength = 500;
+    note.placeholder = "a word for the contributor (optional)";
+    note.setAttribute("aria-label", "a word for the contributor");
+    const row = el("div", "c-row");
+    for (const [label, uphold] of [["Uphold and pay", true], ["Refuse", false]]) {
+      const b = text("button", label);
+      b.type = "button";
+      b.dataset.uphold = String(uphold);
+      b.addEventListener("click", async () => {
+        try {
+          const body = note.value.trim() ? { uphold, note: note.value.trim() } : { uphold };
+          await api("POST", `/v1/appeals/${encodeURIComponent(appeal.id)}`, body);
+          say(`appeal on item ${appeal.index} ${uphold ? "upheld: the answer is paid" : "refused"}`);
+          await refresh();
+        } catch (err) {
+          say(`the appeal was not answered: ${plain(err)}`, true);
+        }
+      });
+      row.append(b);
+    }
+    li.append(note, row);
+    list.append(li);
+  }
+}
+
 /** The CLI's flat label: labels or flags joined with |, a label, or a verdict. */
 function flatLabel(answer) {
   if (Array.isArray(answer?.labels)) return answer.labels.join("|");
@@ -538,7 +582,10 @@ async function allRecords() {
     const query = after === null ? "limit=1000" : `after=${after}&limit=1000`;
     const page = await api("GET", `/v1/campaigns/${encodeURIComponent(state.campaign)}/results?${query}`);
     for (const r of page.records) {
-      out.push({ index: r.index, item: r.item, answer: r.answer, label: flatLabel(r.answer), confidence: r.confidence, method: r.method, contributors: r.contributors, object: r.object, file: null });
+      // The signed receipts go along (the CLI's jsonl names contributors by pseudonym there;
+      // the console has no requester key to key pseudonyms with, so they carry addresses).
+      out.push({ index: r.index, item: r.item, answer: r.answer, label: flatLabel(r.answer), confidence: r.confidence, method: r.method, contributors: r.contributors, object: r.object, file: null,
+        receipts: r.receipts ?? [], ...(r.answer?.capture ? { capture: r.answer.capture } : {}) });
     }
     after = page.next;
   } while (after !== null);

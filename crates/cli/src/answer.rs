@@ -80,6 +80,11 @@ pub async fn run(args: Args) -> Result<()> {
     let text = |field: &str| summary.get(field).and_then(Value::as_str).unwrap_or("");
     println!("{}\n{}", text("title"), text("instructions"));
     let mut stdin = std::io::stdin().lock();
+    session.consent = Consent::of(&summary);
+    if !session.consent.accept(&mut stdin)? {
+        println!("stopped: the terms were not accepted (nothing answered)");
+        return Ok(());
+    }
     let mut answered = 0u64;
     while args.max.is_none_or(|max| answered < max) {
         let task = match session.next(&args.campaign).await? {
@@ -158,7 +163,8 @@ async fn upload_answer(
     )
     .await?;
     println!("uploaded {} as object {id}", path.display());
-    Ok(json!({ "object": id.to_string() }))
+    // Picked from a file, whatever made it: the CLI captures nothing itself.
+    Ok(json!({ "object": id.to_string(), "capture": "file" }))
 }
 
 /// The next line of input, trimmed; `None` at the end.
@@ -414,8 +420,50 @@ impl Form {
     }
 }
 
+/// What every receipt of this campaign signs besides the answer: its licence and the hash of
+/// its terms as printed here.
+#[derive(Default)]
+struct Consent {
+    licence: String,
+    licence_url: String,
+    terms: Option<String>,
+}
+
+impl Consent {
+    fn of(summary: &Value) -> Self {
+        let text = |f: &str| summary.get(f).and_then(Value::as_str).map(str::to_owned);
+        Self {
+            licence: text("licence").unwrap_or_default(),
+            licence_url: text("licence_url").unwrap_or_default(),
+            terms: text("terms"),
+        }
+    }
+
+    fn terms_hash(&self) -> [u8; 32] {
+        SubmissionReceipt::terms_hash(self.terms.as_deref())
+    }
+
+    /// Prints the terms and asks for `accept`; true at once for a campaign without terms.
+    fn accept(&self, input: &mut impl std::io::BufRead) -> Result<bool> {
+        let Some(terms) = &self.terms else {
+            return Ok(true);
+        };
+        let licence = match (self.licence.as_str(), self.licence_url.as_str()) {
+            ("", _) => "none stated".to_owned(),
+            (id, "") => id.to_owned(),
+            (id, url) => format!("{id} ({url})"),
+        };
+        println!(
+            "\nthe campaign's terms (licence: {licence}; terms hash 0x{}):\n{terms}\n\ntype `accept` to sign your answers under these terms, anything else to stop",
+            hex::encode(self.terms_hash())
+        );
+        Ok(read_line(input)?.is_some_and(|l| l.eq_ignore_ascii_case("accept")))
+    }
+}
+
 /// A signed-in contributor: the session's bearer token and the key that signs receipts.
 struct Session {
+    consent: Consent,
     relay: Relay,
     http: reqwest::Client,
     token: String,
@@ -490,6 +538,7 @@ impl Session {
         let verifying_contract = Address::parse(contract)
             .map_err(|e| anyhow::anyhow!("the relay's claim contract {contract:?}: {e}"))?;
         Ok(Self {
+            consent: Consent::default(),
             relay: relay.clone(),
             http,
             token,
@@ -563,12 +612,15 @@ impl Session {
             manifest_id,
             nonce: U256::from_u64(self.nonce),
             deadline,
+            licence: self.consent.licence.clone(),
+            terms_hash: self.consent.terms_hash(),
         };
         let signature = receipt.sign(&self.session_key, &self.domain);
         let manifest = (manifest_id != [0; 32]).then(|| hex::encode(manifest_id));
         let body = json!({
             "campaign": campaign, "task": lease, "answer": answer, "manifest_id": manifest,
             "nonce": self.nonce.to_string(), "deadline": deadline, "signature": signature.to_hex(),
+            "licence": receipt.licence, "terms_hash": hex::encode(receipt.terms_hash),
         });
         post(
             &self.relay,

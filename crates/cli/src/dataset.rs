@@ -31,8 +31,9 @@ pub const ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 /// A shard is closed at this much payload even below its row count.
 pub const SHARD_BYTES: u64 = 256 * 1024 * 1024;
 
-/// The Parquet schema of a row. `item`, `answer`, `verdict` and `predictions` are JSON text
-/// (their shapes differ between task kinds); `media` holds the decrypted upload's bytes.
+/// The Parquet schema of a row. `item`, `answer`, `verdict`, `predictions` and `receipts` are
+/// JSON text (their shapes differ between task kinds); `media` holds the decrypted upload's
+/// bytes.
 const SCHEMA: &str = "message datahub_record {
     required int64 index;
     required binary item (UTF8);
@@ -50,10 +51,12 @@ const SCHEMA: &str = "message datahub_record {
     optional binary media_type (UTF8);
     optional binary verdict (UTF8);
     required binary predictions (UTF8);
+    required binary receipts (UTF8);
+    optional binary capture (UTF8);
 }";
 
 /// The columns, in the schema's order (the dataset card and croissant.json list them).
-pub const COLUMNS: [(&str, &str, &str); 12] = [
+pub const COLUMNS: [(&str, &str, &str); 14] = [
     ("index", "sc:Integer", "the item's index in the campaign"),
     (
         "item",
@@ -92,7 +95,17 @@ pub const COLUMNS: [(&str, &str, &str); 12] = [
     (
         "predictions",
         "sc:Text",
-        "models' predictions with their hashes (JSON list; empty until models run)",
+        "models' predictions: the model's hash, the agreed prediction and each node's signed result (JSON list; empty where no model ran)",
+    ),
+    (
+        "receipts",
+        "sc:Text",
+        "each contributor's signed EIP-712 SubmissionReceipt: domain, message (with the licence and terms hash), the answer signed, signature and signer (JSON list)",
+    ),
+    (
+        "capture",
+        "sc:Text",
+        "uploads: app (made with the app's camera or microphone) or file (picked from a file), as the contributor's client said",
     ),
 ];
 
@@ -129,6 +142,12 @@ pub struct Row {
     /// The decrypted upload and its extension.
     pub media: Option<(Vec<u8>, String)>,
     pub verdict: Option<Value>,
+    /// Models' predictions (see [`COLUMNS`]).
+    pub predictions: Vec<Value>,
+    /// The signed receipts, each `{contributor_id, receipt}`.
+    pub receipts: Vec<Value>,
+    /// `app` or `file`, for uploads whose answer says.
+    pub capture: Option<String>,
 }
 
 impl Row {
@@ -145,12 +164,15 @@ impl Row {
             "object": self.object,
             "media_type": self.media.as_ref().map(|m| &m.1),
             "verdict": self.verdict,
-            "predictions": [],
+            "predictions": self.predictions,
+            "receipts": self.receipts,
+            "capture": self.capture,
         })
     }
 
     fn payload(&self) -> usize {
-        self.media.as_ref().map_or(0, |m| m.0.len()) + 256
+        // A receipt is about 1 KiB of JSON.
+        self.media.as_ref().map_or(0, |m| m.0.len()) + 256 + 1024 * self.receipts.len()
     }
 }
 
@@ -473,6 +495,8 @@ struct Columns {
     media_type: Optional<ByteArray>,
     verdict: Optional<ByteArray>,
     predictions: Vec<ByteArray>,
+    receipts: Vec<ByteArray>,
+    capture: Optional<ByteArray>,
 }
 
 /// An optional column: its present values and a definition level per row.
@@ -546,7 +570,11 @@ impl ParquetShard {
         c.media_type.push(row.media.as_ref().map(|m| text(&m.1)));
         c.verdict
             .push(row.verdict.as_ref().map(|v| text(&v.to_string())));
-        c.predictions.push(text("[]"));
+        c.predictions
+            .push(text(&Value::from(row.predictions.clone()).to_string()));
+        c.receipts
+            .push(text(&Value::from(row.receipts.clone()).to_string()));
+        c.capture.push(row.capture.as_deref().map(text));
         c.rows += 1;
         c.bytes += row.payload();
         if c.rows >= ROW_GROUP_ROWS || c.bytes >= ROW_GROUP_BYTES {
@@ -594,6 +622,8 @@ impl ParquetShard {
                         9 => (&c.media_type.values, Some(&c.media_type.defs)),
                         10 => (&c.verdict.values, Some(&c.verdict.defs)),
                         11 => (&c.predictions, None),
+                        12 => (&c.receipts, None),
+                        13 => (&c.capture.values, Some(&c.capture.defs)),
                         _ => bail!("the Parquet schema has more columns than rows fill"),
                     };
                     column
@@ -646,6 +676,8 @@ pub struct About<'a> {
     pub title: &'a str,
     pub instructions: &'a str,
     pub license: &'a str,
+    /// The licence's URL when `license` is `other` (empty otherwise).
+    pub license_url: &'a str,
     pub relay: &'a str,
     pub requester: &'a str,
     pub rows: u64,
@@ -662,6 +694,7 @@ pub fn dataset_card(about: &About<'_>) -> String {
     format!(
         "---\n\
 license: {license}\n\
+{license_link}\
 pretty_name: {title}\n\
 task_categories:\n- {task}\n\
 annotations_creators:\n- crowdsourced\n\
@@ -679,6 +712,12 @@ campaign verify` checks it).\n\n\
 Each row is one item of the campaign. Contributors answered (or uploaded) through the DataHub\n\
 mini-app; each answer is signed by the contributor's session key. The aggregated answer is what\n\
 the relay decided from the accepted answers (`method`), with its `confidence`.\n\n\
+## Consent\n\n\
+Every row carries, in `receipts`, each contributor's signed EIP-712 `SubmissionReceipt`: it\n\
+signs the answer (`answerHash`), the upload (`manifestId`), the campaign's licence and the\n\
+BLAKE3 hash of the terms the contributor was shown and accepted (`termsHash`). Recovering the\n\
+signer from `domain`, `message` and `signature` checks it. Contributors who withdrew consent\n\
+before this export are left out (`manifest.json` counts them).\n\n\
 ## Personal information\n\n\
 Contributors are named by `contributor_ids`: a keyed hash of their address, stable within this\n\
 campaign, which only the requester's key links back to an address. Uploads (`media`) are what\n\
@@ -686,6 +725,11 @@ contributors chose to send and may show people or places.\n\n\
 ## Columns\n\n| column | meaning |\n| --- | --- |\n{columns}\n\
 Load it with `datasets.load_dataset(\"parquet\", data_files=\"data/train-*.parquet\")`.\n",
         license = about.license,
+        license_link = if about.license_url.is_empty() {
+            String::new()
+        } else {
+            format!("license_link: {}\n", yaml_text(about.license_url))
+        },
         title = yaml_text(about.title),
         task = task_category(about.kind),
         size = size_category(about.rows),
@@ -784,7 +828,7 @@ pub fn croissant(about: &About<'_>, hashes: &[(String, String)]) -> Value {
             about.campaign, about.kind, about.rows, about.title
         ),
         "url": about.relay,
-        "license": about.license,
+        "license": if about.license_url.is_empty() { about.license } else { about.license_url },
         "creator": { "@type": "sc:Organization", "name": about.requester },
         "datePublished": datahub_core::eth::Timestamp::from_unix_millis(crate::client::now_ms())
             .to_string()
@@ -900,6 +944,23 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             media: (args.media_bytes > 0 && i % 2 == 0)
                 .then(|| (vec![(i % 251) as u8; args.media_bytes], "bin".to_owned())),
             verdict: None,
+            predictions: Vec::new(),
+            // One receipt a row, of the size the relay's are (signatures are not checked here).
+            receipts: vec![json!({
+                "contributor_id": contributor_id(&key, &format!("0x{:040x}", i * 7)),
+                "receipt": {
+                    "submission": format!("0x{:064x}", i), "signer": format!("0x{:040x}", i),
+                    "signature": format!("0x{:0130x}", i), "answer": format!("{{\"labels\":[\"{name}\"]}}"),
+                    "primaryType": "SubmissionReceipt",
+                    "domain": { "name": "DataHub", "version": "1", "chainId": 56,
+                                "verifyingContract": "0x1111111111111111111111111111111111111111" },
+                    "message": { "campaign": "bench", "task": format!("lease-{i}"),
+                                 "answerHash": format!("0x{:064x}", i), "manifestId": format!("0x{:064x}", 0),
+                                 "nonce": i.to_string(), "deadline": "1795000000", "licence": "CC-BY-4.0",
+                                 "termsHash": format!("0x{:064x}", 7) },
+                },
+            })],
+            capture: None,
         };
         writer.push(&row)?;
     }
@@ -925,7 +986,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The Python script that loads an export with pyarrow, datasets, mlcroissant and
@@ -947,6 +1008,9 @@ mod tests {
                 object: (i % 2 == 0).then(|| format!("{i:064x}")),
                 media: (i % 2 == 0).then(|| (PNG.to_vec(), "png".to_owned())),
                 verdict: (i % 2 == 0).then(|| json!({ "accept": true })),
+                predictions: Vec::new(),
+                receipts: vec![json!({ "contributor_id": format!("{i:032x}"), "receipt": null })],
+                capture: (i % 2 == 0).then(|| "app".to_owned()),
             })
             .collect()
     }
@@ -958,6 +1022,7 @@ mod tests {
             title: "Cats: which?",
             instructions: "Pick the animal.",
             license: "cc-by-4.0",
+            license_url: "",
             relay: "http://127.0.0.1:1/",
             requester: "0x00000000000000000000000000000000000000aa",
             rows,
@@ -1143,29 +1208,36 @@ mod tests {
         assert_ne!(contributor_id(&cats, a), plain.get(..32).unwrap());
     }
 
-    /// A Python with the loaders (`DATAHUB_COCO_PYTHON`, the test venv), or `None` outside CI
-    /// when there is none.
-    pub fn loaders_python() -> Option<String> {
+    /// A Python that can run `imports` (`DATAHUB_COCO_PYTHON`, the test venv, else `python3`),
+    /// or `None` outside CI when there is none: in CI (or with the variable set) a missing
+    /// package is a broken setup, not a pass. `what` names the packages in the messages.
+    pub fn python_with(imports: &str, what: &str) -> Option<String> {
         let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
         let has = std::process::Command::new(&python)
-            .args(["-c", "import pyarrow, datasets, mlcroissant, webdataset"])
+            .args(["-c", imports])
             .output()
             .is_ok_and(|o| o.status.success());
         if !has {
             assert!(
                 std::env::var("DATAHUB_COCO_PYTHON").is_err(),
-                "DATAHUB_COCO_PYTHON={python} lacks pyarrow, datasets, mlcroissant or webdataset (cargo xtask setup installs them)"
+                "DATAHUB_COCO_PYTHON={python} lacks {what} (cargo xtask setup installs them)"
             );
             assert!(
                 std::env::var_os("CI").is_none(),
-                "CI is set but no python with the dataset loaders was given (DATAHUB_COCO_PYTHON)"
+                "CI is set but no python with {what} was given (DATAHUB_COCO_PYTHON)"
             );
-            eprintln!(
-                "no python with the dataset loaders: set DATAHUB_COCO_PYTHON to the test venv"
-            );
+            eprintln!("no python with {what}: set DATAHUB_COCO_PYTHON to the test venv");
             return None;
         }
         Some(python)
+    }
+
+    /// A Python with the dataset loaders and the receipt checkers.
+    pub fn loaders_python() -> Option<String> {
+        python_with(
+            "import pyarrow, datasets, mlcroissant, webdataset, eth_keys, eth_hash.auto",
+            "pyarrow, datasets, mlcroissant, webdataset, eth-keys or eth-hash",
+        )
     }
 
     pub fn run_check(python: &str, root: &Path, layout: &str) -> Value {
@@ -1183,6 +1255,80 @@ mod tests {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// A receipt as the relay's results give it, signed by `key` (docs/relay.md §4f).
+    fn signed_receipt(key: &datahub_core::SecretKey, licence: &str, terms: &str) -> Value {
+        use datahub_core::eth::{
+            Address, ChainId, Eip712Domain, SubmissionReceipt, TypedStruct, U256, keccak256,
+        };
+        let domain = Eip712Domain {
+            name: "DataHub".into(),
+            version: "1".into(),
+            chain_id: ChainId(56),
+            verifying_contract: Address::parse("0x1111111111111111111111111111111111111111")
+                .unwrap(),
+        };
+        let answer = r#"{"verdict":"true"}"#;
+        let receipt = SubmissionReceipt {
+            campaign: "cats".into(),
+            task: "lease-1".into(),
+            answer_hash: keccak256(answer.as_bytes()),
+            manifest_id: [0; 32],
+            nonce: U256::from_u64(7),
+            deadline: 1_795_000_000,
+            licence: licence.into(),
+            terms_hash: SubmissionReceipt::terms_hash(Some(terms)),
+        };
+        let hex0x = |b: &[u8]| format!("0x{}", hex::encode(b));
+        json!({
+            "contributor_id": "0".repeat(32),
+            "receipt": {
+                "signer": key.public_key().address().to_checksum(),
+                "signature": receipt.sign(key, &domain).to_hex(),
+                "answer": answer,
+                "domain": { "name": "DataHub", "version": "1", "chainId": 56,
+                            "verifyingContract": "0x1111111111111111111111111111111111111111" },
+                "message": {
+                    "campaign": "cats", "task": "lease-1",
+                    "answerHash": hex0x(&receipt.answer_hash), "manifestId": hex0x(&[0; 32]),
+                    "nonce": "7", "deadline": "1795000000", "licence": licence,
+                    "termsHash": hex0x(&receipt.terms_hash),
+                },
+            },
+        })
+    }
+
+    #[test]
+    fn the_python_check_recovers_each_receipt_and_refuses_a_changed_one() {
+        let Some(python) = loaders_python() else {
+            return;
+        };
+        let key = datahub_core::SecretKey::derive(&[5; 32]);
+        let mut rows = rows(2);
+        for row in &mut rows {
+            row.receipts = vec![signed_receipt(&key, "CC-BY-4.0", "I agree.")];
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        export(&tmp.path().join("good"), Layout::Webdataset, &rows, 10);
+        let report = run_check(&python, &tmp.path().join("good"), "webdataset");
+        assert_eq!(report["receipts"]["verified"], 2, "{}", report["receipts"]);
+        assert_eq!(
+            report["receipts"]["signers"],
+            json!([key.public_key().address().to_checksum()])
+        );
+        // One licence changed after signing: the signature no longer recovers to the signer.
+        rows[1].receipts[0]["receipt"]["message"]["licence"] = json!("CC0-1.0");
+        export(&tmp.path().join("bad"), Layout::Webdataset, &rows, 10);
+        let out = std::process::Command::new(&python)
+            .args(["-c", CHECK_PY])
+            .arg(tmp.path().join("bad"))
+            .arg("webdataset")
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("row 3: recovers to"), "{stderr}");
     }
 
     #[test]
@@ -1221,6 +1367,11 @@ mod tests {
                 json!(row.media.as_ref().map(|m| hex::encode(&m.0)))
             );
             assert_eq!(seen["predictions"], "[]");
+            assert_eq!(
+                serde_json::from_str::<Value>(seen["receipts"].as_str().unwrap()).unwrap(),
+                json!(row.receipts)
+            );
+            assert_eq!(seen["capture"], json!(row.capture));
         }
         let wds = tmp.path().join("wds");
         export(&wds, Layout::Webdataset, &rows, 2);

@@ -113,6 +113,17 @@ pub struct Record {
     /// The validator's verdict on the upload, as signed (uploads to campaigns with validators).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Value>,
+    /// Each contributor's signed receipt, `{contributor_id, receipt}` (the id a pseudonym: see
+    /// [`dataset::contributor_id`]); a receipt is `null` for answers stored before receipts
+    /// were kept whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receipts: Vec<Value>,
+    /// Uploads: `app` (the app's camera or microphone) or `file`, as the answer says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
+    /// Models' predictions on the upload, with the models' hashes and the nodes' signed results.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictions: Vec<Value>,
 }
 
 /// What the relay's results page says about a record.
@@ -131,6 +142,32 @@ struct RawRecord {
     contributors: Vec<String>,
     #[serde(default)]
     object: Option<String>,
+    /// `{contributor, receipt}` per accepted answer.
+    #[serde(default)]
+    receipts: Vec<Value>,
+    #[serde(default)]
+    predictions: Vec<Value>,
+}
+
+impl RawRecord {
+    /// The receipts with each contributor's address replaced by their pseudonym.
+    fn pseudonymous_receipts(&self, pseudonyms: &[u8; 32]) -> Vec<Value> {
+        self.receipts
+            .iter()
+            .map(|r| {
+                let address = field(r, "contributor").as_str().unwrap_or_default();
+                json!({
+                    "contributor_id": dataset::contributor_id(pseudonyms, address),
+                    "receipt": field(r, "receipt"),
+                })
+            })
+            .collect()
+    }
+
+    /// `app` or `file`, when the (upload) answer says which.
+    fn capture(&self) -> Option<String> {
+        field(&self.answer, "capture").as_str().map(str::to_owned)
+    }
 }
 
 #[derive(Deserialize)]
@@ -208,25 +245,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     let mut after: Option<u64> = None;
     let mut withdrawn;
     loop {
-        let path = match after {
-            Some(a) => format!("v1/campaigns/{id}/results?after={a}&limit=1000"),
-            None => format!("v1/campaigns/{id}/results?limit=1000"),
-        };
-        let body = relay
-            .send_signed(&key, &audience, Method::GET, &path, None)
-            .await
-            .map_err(|e| {
-                e.into_anyhow()
-                    .context(format!("cannot read the results of {id:?}"))
-            })?;
-        let page: ResultsPage = serde_json::from_slice(&body)
-            .context("the relay's results are not the expected JSON")?;
-        if !page.kind.is_empty() && page.kind != kind {
-            bail!(
-                "the relay's results are of a {} campaign, its summary says {kind}",
-                page.kind
-            );
-        }
+        let page = results_page(&relay, &key, &audience, id, &kind, after).await?;
         if !page.labels.is_empty() {
             labels = page.labels;
         }
@@ -243,6 +262,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let verdicts = verdicts(&relay, &key, &audience, id).await;
+    let pseudonyms = dataset::pseudonym_key(&key.to_bytes(), id);
     let objects_dir = args.out.join("objects");
     let mut records = Vec::with_capacity(raw.len());
     let mut opened: HashMap<String, String> = HashMap::new();
@@ -274,6 +294,9 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
             index: r.index,
             label: flat_label(&r.answer),
             verdict: r.object.as_ref().and_then(|o| verdicts.get(o).cloned()),
+            receipts: r.pseudonymous_receipts(&pseudonyms),
+            capture: r.capture(),
+            predictions: r.predictions.clone(),
             object: r.object,
             item: r.item,
             answer: r.answer,
@@ -306,7 +329,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
             bail!("the dataset layouts are written by export_dataset")
         }
     };
-    let manifest = build_manifest(
+    write_signed_manifest(
         &args.out,
         id,
         &kind,
@@ -316,12 +339,6 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         withdrawn,
     )?;
     let signer = key.public_key().address();
-    write_file(&args.out.join("manifest.json"), &manifest)?;
-    let signature = personal::sign_message(&key, &manifest);
-    write_file(
-        &args.out.join("manifest.sig"),
-        format!("{}\n", signature.to_hex()).as_bytes(),
-    )?;
     println!(
         "{} record(s) and {} object(s) of campaign {id} in {}: {written}, manifest.json signed by {}",
         records.len(),
@@ -375,6 +392,9 @@ async fn export_dataset(
                 index: r.index,
                 label: flat_label(&r.answer),
                 verdict: r.object.as_ref().and_then(|o| verdicts.get(o).cloned()),
+                receipts: r.pseudonymous_receipts(&pseudonyms),
+                capture: r.capture(),
+                predictions: r.predictions.clone(),
                 contributor_ids: r
                     .contributors
                     .iter()
@@ -423,11 +443,8 @@ async fn export_dataset(
                     text("title")
                 },
                 instructions: text("instructions"),
-                license: if text("license").is_empty() {
-                    "other"
-                } else {
-                    text("license")
-                },
+                license: &hf_licence(text("licence")),
+                license_url: text("licence_url"),
                 relay: relay.base().as_str(),
                 requester: &signer,
                 rows,
@@ -435,7 +452,7 @@ async fn export_dataset(
             },
         )?;
     }
-    let manifest = build_manifest(
+    write_signed_manifest(
         &args.out,
         id,
         kind,
@@ -443,12 +460,6 @@ async fn export_dataset(
         key,
         usize::try_from(rows).unwrap_or(usize::MAX),
         withdrawn,
-    )?;
-    write_file(&args.out.join("manifest.json"), &manifest)?;
-    let signature = personal::sign_message(key, &manifest);
-    write_file(
-        &args.out.join("manifest.sig"),
-        format!("{}\n", signature.to_hex()).as_bytes(),
     )?;
     let resumed = if resumed > 0 {
         format!(" ({resumed} shard(s) kept from the interrupted run)")
@@ -461,6 +472,16 @@ async fn export_dataset(
         state.shards.len(),
     );
     Ok(())
+}
+
+/// The card's `license`: the Hub names licences by lower-case SPDX-like ids (`cc-by-4.0`);
+/// a campaign without one, or with `other`, is `other`.
+fn hf_licence(spec: &str) -> String {
+    if spec.is_empty() {
+        "other".into()
+    } else {
+        spec.to_ascii_lowercase()
+    }
 }
 
 /// One page of results after `after`, checked to be of the campaign's kind.
@@ -928,6 +949,26 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
     Ok((len, hasher.finalize().to_hex().to_string()))
 }
 
+/// Writes `DIR/manifest.json` (every file already in `dir`) and `DIR/manifest.sig`, the
+/// requester's EIP-191 signature of its exact bytes: the last step of every format.
+fn write_signed_manifest(
+    dir: &Path,
+    campaign: &str,
+    kind: &str,
+    relay: &str,
+    key: &SecretKey,
+    records: usize,
+    withdrawn: u64,
+) -> Result<()> {
+    let manifest = build_manifest(dir, campaign, kind, relay, key, records, withdrawn)?;
+    write_file(&dir.join("manifest.json"), &manifest)?;
+    let signature = personal::sign_message(key, &manifest);
+    write_file(
+        &dir.join("manifest.sig"),
+        format!("{}\n", signature.to_hex()).as_bytes(),
+    )
+}
+
 fn build_manifest(
     dir: &Path,
     campaign: &str,
@@ -1071,6 +1112,9 @@ mod tests {
                 object: None,
                 file: Some("images/0.png".into()),
                 verdict: None,
+                receipts: Vec::new(),
+                capture: None,
+                predictions: Vec::new(),
             },
             Record {
                 index: 7,
@@ -1083,6 +1127,9 @@ mod tests {
                 object: None,
                 file: None,
                 verdict: None,
+                receipts: Vec::new(),
+                capture: None,
+                predictions: Vec::new(),
             },
             Record {
                 index: 12,
@@ -1095,6 +1142,9 @@ mod tests {
                 object: Some("ab".repeat(32)),
                 file: Some(format!("objects/{}.png", "ab".repeat(32))),
                 verdict: Some(json!({ "accept": true, "reasons": [], "checks": { "width": 640 } })),
+                receipts: Vec::new(),
+                capture: None,
+                predictions: Vec::new(),
             },
         ]
     }
@@ -1191,6 +1241,9 @@ mod tests {
                     item: serde_json::from_str(&r[7]).unwrap(),
                     answer: serde_json::from_str(&r[8]).unwrap(),
                     verdict: opt(&r[9]).map(|v| serde_json::from_str(&v).unwrap()),
+                    receipts: Vec::new(),
+                    capture: None,
+                    predictions: Vec::new(),
                 }
             })
             .collect();
@@ -1236,6 +1289,9 @@ mod tests {
                 object: None,
                 file: Some(format!("images/{i}.png")),
                 verdict: None,
+                receipts: Vec::new(),
+                capture: None,
+                predictions: Vec::new(),
             })
             .collect();
         let images: Images = records
@@ -1322,26 +1378,10 @@ mod tests {
     /// pycocotools: `DATAHUB_COCO_PYTHON` (a venv's python), else `python3` if it has it.
     #[test]
     fn coco_loads_and_evaluates_in_pycocotools() {
-        let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
-        let has = std::process::Command::new(&python)
-            .args(["-c", "import pycocotools"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !has {
-            assert!(
-                std::env::var("DATAHUB_COCO_PYTHON").is_err(),
-                "DATAHUB_COCO_PYTHON={python} has no pycocotools"
-            );
-            // CI's setup installs it: there, a missing loader is a broken setup, not a pass.
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but no python with pycocotools was given (DATAHUB_COCO_PYTHON)"
-            );
-            eprintln!(
-                "pycocotools is not installed for {python}: only the structural check ran (set DATAHUB_COCO_PYTHON to a venv with pycocotools)"
-            );
+        let Some(python) = crate::dataset::tests::python_with("import pycocotools", "pycocotools")
+        else {
             return;
-        }
+        };
         let (coco, _) = coco_fixture();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("annotations.json");

@@ -544,6 +544,7 @@ fn an_upload_task_answered_in_the_terminal_with_a_file() {
         "items": [{"prompt": "Anything"}], "reward": "0.3", "token": "USDT", "budget": "1",
         "upload": {"types": ["image/png"], "min_width": 64, "min_height": 64},
         "validators": [validator],
+        "licence": "CC-BY-4.0", "terms": "My photos may be released under CC-BY-4.0.",
     });
     std::fs::write(dir.join("photos.json"), spec.to_string()).unwrap();
     ok(
@@ -567,6 +568,23 @@ fn an_upload_task_answered_in_the_terminal_with_a_file() {
     picture(32, "small.png");
     picture(96, "photo.png");
 
+    // The campaign's terms come first: anything but `accept` stops before any task.
+    let declined = ok_with(
+        dir,
+        &["answer", "photos", "--key", "worker.key", "--relay", relay],
+        Some("no\n"),
+    );
+    assert!(
+        declined.contains("the campaign's terms (licence: CC-BY-4.0; terms hash 0x"),
+        "{declined}"
+    );
+    assert!(
+        declined.ends_with(
+            "anything else to stop\n> stopped: the terms were not accepted (nothing answered)\n"
+        ),
+        "{declined}"
+    );
+
     let spool = dir.join("spool").display().to_string();
     let answered = ok_with(
         dir,
@@ -580,7 +598,7 @@ fn an_upload_task_answered_in_the_terminal_with_a_file() {
             "--spool",
             &spool,
         ],
-        Some("small.png\nphoto.png\n"),
+        Some("accept\nsmall.png\nphoto.png\n"),
     );
     assert!(
         answered.contains("  prompt: Anything\nanswer with the path of an image (image/png), at least 64x64 pixels, at most 20971520 bytes\n> small.png does not meet the campaign's rules: "),

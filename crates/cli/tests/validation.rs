@@ -19,12 +19,19 @@ use serde_json::{Value, json};
 
 use common::{datahub, new_dev, ok, www};
 
+/// The terms the test campaign asks contributors to accept.
+const TERMS: &str =
+    "My photos may be released under CC-BY-4.0 to train and test AI models.\nI took them myself.";
+
 /// A Python with pyarrow, datasets, mlcroissant and webdataset (`DATAHUB_COCO_PYTHON`, the
 /// test venv `cargo xtask setup` makes); outside CI, `None` when there is none.
 fn loaders_python() -> Option<String> {
     let python = std::env::var("DATAHUB_COCO_PYTHON").unwrap_or_else(|_| "python3".into());
     let has = std::process::Command::new(&python)
-        .args(["-c", "import pyarrow, datasets, mlcroissant, webdataset"])
+        .args([
+            "-c",
+            "import pyarrow, datasets, mlcroissant, webdataset, eth_keys, eth_hash.auto",
+        ])
         .output()
         .is_ok_and(|o| o.status.success());
     if !has {
@@ -161,6 +168,9 @@ struct Contributor {
     session_key: SecretKey,
     domain: Eip712Domain,
     nonce: u64,
+    /// The licence and terms its receipts sign (none until it accepts a campaign's).
+    licence: String,
+    terms: Option<String>,
 }
 
 impl Contributor {
@@ -236,6 +246,8 @@ impl Contributor {
                 verifying_contract: datahub_core::Address::parse(&contract).unwrap(),
             },
             nonce: 0,
+            licence: String::new(),
+            terms: None,
         }
     }
 
@@ -254,8 +266,12 @@ impl Contributor {
 
     /// Leases the campaign's next task and submits `object` as its upload; the outcome.
     async fn submit_upload(&mut self, campaign: &str, object: &str) -> Value {
-        self.submit(campaign, &json!({ "object": object }), Some(object))
-            .await
+        self.submit(
+            campaign,
+            &json!({ "object": object, "capture": "file" }),
+            Some(object),
+        )
+        .await
     }
 
     /// Leases the campaign's next task and answers it; the outcome.
@@ -278,11 +294,14 @@ impl Contributor {
             manifest_id,
             nonce: U256::from_u64(self.nonce),
             deadline,
+            licence: self.licence.clone(),
+            terms_hash: SubmissionReceipt::terms_hash(self.terms.as_deref()),
         };
         let signature = receipt.sign(&self.session_key, &self.domain);
         let mut body = json!({
             "campaign": campaign, "task": lease, "answer": answer,
             "nonce": self.nonce.to_string(), "deadline": deadline, "signature": signature.to_hex(),
+            "licence": receipt.licence, "terms_hash": hex::encode(receipt.terms_hash),
         });
         if let Some(object) = object {
             body["manifest_id"] = json!(object);
@@ -349,6 +368,8 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         "encryption_key": public_hex(&requester),
         "upload": { "types": ["image/png", "image/jpeg"], "min_width": 64, "min_height": 64 },
         "validators": [public_hex(&validator)],
+        "licence": "CC-BY-4.0",
+        "terms": TERMS,
     });
     std::fs::write(dir.join("campaign.json"), definition.to_string()).unwrap();
     grant(dir, &url, &requester, "1", "fund-campaign");
@@ -399,6 +420,9 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         ),
     ];
     let mut contributor = Contributor::sign_in(&url).await;
+    // The contributor accepts the campaign's terms: every receipt signs them.
+    contributor.licence = "CC-BY-4.0".into();
+    contributor.terms = Some(TERMS.into());
     let mut objects = Vec::new();
     for (name, bytes, to_validator, _) in &uploads {
         std::fs::write(dir.join(name), bytes).unwrap();
@@ -509,6 +533,27 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     assert_eq!(record["verdict"]["accept"], true);
     assert_eq!(record["verdict"]["checks"]["width"], 160);
     assert_eq!(record["contributors"].as_array().unwrap().len(), 1);
+    // Consent in the row: the receipt as signed, with the licence and the terms' hash, and
+    // where the picture came from.
+    assert_eq!(record["capture"], "file");
+    let receipt = &record["receipts"][0]["receipt"];
+    assert_eq!(receipt["message"]["licence"], "CC-BY-4.0");
+    assert_eq!(
+        receipt["message"]["termsHash"],
+        format!(
+            "0x{}",
+            hex::encode(SubmissionReceipt::terms_hash(Some(TERMS)))
+        )
+    );
+    assert_eq!(
+        receipt["signer"].as_str().unwrap().to_lowercase(),
+        contributor
+            .session_key
+            .public_key()
+            .address()
+            .to_checksum()
+            .to_lowercase()
+    );
     assert_eq!(
         std::fs::read(dir.join(format!("export/objects/{}.png", objects[0]))).unwrap(),
         valid
@@ -628,6 +673,13 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         );
         let Some(python) = &python else { continue };
         let report = check_export(python, &dir.join(format), format);
+        // Each row's receipt checked in Python (eth-keys, eth-hash): it recovers to the signer
+        // it names, over the licence and terms the campaign states.
+        let signer = contributor.session_key.public_key().address().to_checksum();
+        assert_eq!(report["receipts"]["verified"], 1, "{}", report["receipts"]);
+        assert_eq!(report["receipts"]["unverifiable"], 0);
+        assert_eq!(report["receipts"]["signers"], json!([signer]));
+        assert_eq!(report["receipts"]["licences"], json!(["CC-BY-4.0"]));
         if format == "hf" {
             let row = &report["rows"][0];
             assert_eq!(row["object"], objects[0].as_str());
@@ -639,6 +691,8 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
             assert_eq!(report["datasets"]["rows"], 1);
             assert_eq!(report["croissant"]["records"], 1);
             assert_eq!(report["card"]["task_categories"], json!(["image-to-text"]));
+            assert_eq!(report["card"]["license"], "cc-by-4.0");
+            assert_eq!(row["capture"], "file");
         } else {
             let sample = &report["webdataset"][0];
             assert_eq!(sample["bytes"]["png"], valid.len());
@@ -790,6 +844,9 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
             "rejected: 0.50 s, shorter than the campaign's 1 s",
         ),
     ];
+    // This campaign states no licence or terms: its receipts sign none.
+    contributor.licence = String::new();
+    contributor.terms = None;
     let mut voice_objects = Vec::new();
     for (name, bytes, _) in &recordings {
         std::fs::write(dir.join(name), bytes).unwrap();

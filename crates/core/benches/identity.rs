@@ -31,6 +31,8 @@ fn bench(c: &mut Criterion) {
         manifest_id: [2; 32],
         nonce: U256::from_u64(17),
         deadline: 1_800_000_000,
+        licence: String::new(),
+        terms_hash: [0; 32],
     };
     let receipt_sig = receipt.sign(&key, &domain);
     let siwe = SiweMessage {

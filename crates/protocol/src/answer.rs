@@ -37,6 +37,37 @@ impl Verdict {
     }
 }
 
+/// Where an upload's media came from, as the contributor's client saw it: made in the app
+/// (camera or microphone) or picked from a file (the gallery, a file chooser, the CLI). Part of
+/// the signed answer, so an export can say it per row; a client could lie about it, so it is
+/// the contributor's statement, not a proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capture {
+    /// Captured in the app: the camera or the microphone, while the task was open.
+    App,
+    /// Picked from a file.
+    File,
+}
+
+impl Capture {
+    /// Both, in the order clients name them.
+    pub const ALL: [Capture; 2] = [Self::App, Self::File];
+
+    /// The value as it is sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::App => "app",
+            Self::File => "file",
+        }
+    }
+
+    /// Reads a value as it is sent.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == text)
+    }
+}
+
 /// A marked span of a `text_labeling` answer: `start..end` in characters (Unicode scalar
 /// values) of the item's text, and one of the campaign's labels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +114,9 @@ pub enum Answer {
     Object {
         /// The object's id, 64 lower-case hex digits.
         object: String,
+        /// Where the media came from; left out by clients older than this field.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        capture: Option<Capture>,
     },
 }
 
@@ -93,7 +127,7 @@ pub fn fields(kind: Kind) -> &'static [&'static str] {
         Kind::ContentVerification => &["verdict"],
         Kind::TextLabeling => &["label", "spans"],
         Kind::ContentModeration => &["flags"],
-        Kind::ImageUpload | Kind::VoiceRecording => &["object"],
+        Kind::ImageUpload | Kind::VoiceRecording => &["object", "capture"],
     }
 }
 
@@ -141,9 +175,18 @@ mod tests {
             (
                 Answer::Object {
                     object: "ab".repeat(32),
+                    capture: None,
                 },
                 json!({"object": "ab".repeat(32)}),
                 Kind::ImageUpload,
+            ),
+            (
+                Answer::Object {
+                    object: "cd".repeat(32),
+                    capture: Some(Capture::App),
+                },
+                json!({"object": "cd".repeat(32), "capture": "app"}),
+                Kind::VoiceRecording,
             ),
         ];
         for (answer, wire, kind) in cases {
@@ -162,6 +205,9 @@ mod tests {
         }
         for verdict in Verdict::ALL {
             assert_eq!(Verdict::parse(verdict.as_str()), Some(verdict));
+        }
+        for capture in Capture::ALL {
+            assert_eq!(Capture::parse(capture.as_str()), Some(capture));
         }
     }
 }

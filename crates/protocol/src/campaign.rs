@@ -97,6 +97,36 @@ pub struct CampaignSpec {
     /// right (default 20; only with golden items).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probation_tasks: Option<u32>,
+    // Consent (docs/relay.md §4e). Left out when unset so that older definitions hash the same.
+    /// The licence the collected data is released under: an SPDX licence id (`CC-BY-4.0`) or
+    /// `other`, which needs `licence_url`. Every receipt signs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence: Option<String>,
+    /// Where the licence text is, for `licence: "other"` (an `https://` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licence_url: Option<String>,
+    /// The terms a contributor accepts before their first task, shown as written. Every
+    /// receipt signs their hash (`SubmissionReceipt::terms_hash` in datahub-core).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terms: Option<String>,
+}
+
+impl CampaignSpec {
+    /// The licence as a receipt signs it: `""` when the campaign states none.
+    pub fn receipt_licence(&self) -> &str {
+        self.licence.as_deref().unwrap_or_default()
+    }
+}
+
+/// Whether `id` looks like an SPDX licence id (`CC-BY-4.0`, `MIT`, `Apache-2.0`, `CC0-1.0`):
+/// 1 to 64 of `A-Z a-z 0-9 . + -`, starting with a letter. The syntax only; the relay does not
+/// carry the SPDX list, so a well-formed id that SPDX does not have passes.
+pub fn is_spdx_like(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_alphabetic())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'))
 }
 
 /// A golden item and its known answer.

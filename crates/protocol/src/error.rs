@@ -239,6 +239,9 @@ codes! {
     DeadlinePassed = "deadline_passed",
     /// A submission receipt is malformed or not the relay's.
     InvalidReceipt = "invalid_receipt",
+    /// A receipt's licence or terms hash is not the campaign's: the contributor has not
+    /// accepted the campaign's current terms.
+    TermsNotAccepted = "terms_not_accepted",
     /// Only an operator of the relay may do this.
     NotOperator = "not_operator",
 

@@ -19,7 +19,7 @@ mod error;
 mod kind;
 mod upload;
 
-pub use campaign::{Aggregation, CampaignSpec, GoldenItem};
+pub use campaign::{Aggregation, CampaignSpec, GoldenItem, is_spdx_like};
 pub use compute::{
     AcceptRule, Capability, ComputeSpec, GoldenJob, MAX_COMPUTE_GOLDEN, MAX_COMPUTE_NODES,
     Prediction, ScoreBound,

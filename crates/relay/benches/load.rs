@@ -130,6 +130,8 @@ fn signed_answer(
         manifest_id: [0; 32],
         nonce: U256::from_u64(nonce),
         deadline,
+        licence: String::new(),
+        terms_hash: [0; 32],
     };
     let id = format!("0x{}", hex::encode(receipt.signing_hash(domain)));
     let body = json!({

@@ -630,6 +630,8 @@ fn sign_receipt(api: &Api, body: &[u8]) -> Option<Vec<u8>> {
         manifest_id,
         nonce: U256::parse(text("nonce")?).ok()?,
         deadline: fields.get("deadline")?.as_u64()?,
+        licence: String::new(),
+        terms_hash: [0; 32],
     };
     let signature = receipt.sign(&api.session_key, &api.domain);
     fields.insert("signature".into(), json!(signature.to_hex()));

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use crate::appeal_rows::{AppealState, MAX_REASON_CHARS, Origin, insert};
-use crate::auth::{Contributor, Signed, db_address};
+use crate::auth::{Contributor, Requester, db_address};
 use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer};
@@ -230,13 +230,13 @@ pub struct QueueQuery {
     limit: Option<i64>,
 }
 
-/// `GET /v1/campaigns/{id}/appeals` (signed by the requester or an operator): the campaign's
-/// appeals, oldest first.
+/// `GET /v1/campaigns/{id}/appeals` (signed by the requester or an operator, or the requester's
+/// wallet session, as the console sends it): the campaign's appeals, oldest first.
 pub async fn queue(
     State(relay): State<AppState>,
     Path(campaign): Path<String>,
     Query(query): Query<QueueQuery>,
-    signed: Signed,
+    signed: Requester,
 ) -> ApiResult<Json<Json_>> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
@@ -296,7 +296,7 @@ struct Answer {
 pub async fn answer(
     State(relay): State<AppState>,
     Path(id): Path<String>,
-    signed: Signed,
+    signed: Requester,
 ) -> ApiResult<Json<Json_>> {
     let body: Answer = signed.json()?;
     let note = match &body.note {

@@ -265,6 +265,12 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
                 "upload": spec.upload,
                 "validators": spec.validators,
                 "compute": crate::spec::compute_summary(&spec),
+                "licence": spec.licence,
+                "licence_url": spec.licence_url,
+                "terms": spec.terms,
+                // What a receipt must sign (`terms_hash`): clients hash the terms they show
+                // themselves, this is for checking.
+                "terms_hash": format!("0x{}", hex::encode(datahub_core::eth::SubmissionReceipt::terms_hash(spec.terms.as_deref()))),
                 "quality": crate::spec::Settings::of(&spec).summary(),
                 "owner": row.text(3)?,
                 "status": row.text(1)?,

@@ -291,6 +291,13 @@ pub struct SubmissionRequest {
     pub deadline: u64,
     /// The session key's EIP-712 signature of the receipt.
     pub signature: String,
+    /// The receipt's `licence`: the campaign's (`""` when it states none).
+    #[serde(default)]
+    pub licence: String,
+    /// The receipt's `termsHash` (64 hex digits): the BLAKE3 of the campaign's terms as the
+    /// contributor was shown them; omitted (zeros) for a campaign without terms.
+    #[serde(default)]
+    pub terms_hash: Option<String>,
 }
 
 /// What a submission came to.
@@ -350,6 +357,24 @@ pub async fn submit(
             format!("the answer is not JSON: {e}"),
         )
     })?;
+    let terms_hash = match &body.terms_hash {
+        None => [0u8; 32],
+        Some(text) => hex::decode(text.trim_start_matches("0x"))
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| {
+                bad(
+                    ErrorCode::InvalidReceipt,
+                    "terms_hash must be 64 hex digits: the BLAKE3 of the campaign's terms",
+                )
+            })?,
+    };
+    if body.licence.len() > 64 {
+        return Err(bad(
+            ErrorCode::InvalidReceipt,
+            "licence: at most 64 characters, the campaign's licence id",
+        ));
+    }
     let nonce =
         U256::parse(&body.nonce).map_err(|e| bad(ErrorCode::InvalidNonce, e.to_string()))?;
     let signature = Signature::from_hex(&body.signature)
@@ -361,6 +386,8 @@ pub async fn submit(
         manifest_id,
         nonce,
         deadline: body.deadline,
+        licence: body.licence.clone(),
+        terms_hash,
     };
     let session = &info.session;
     let domain = receipt_domain(&relay, session.chain_id.0)?;
@@ -401,6 +428,7 @@ pub async fn submit(
                 format!("no campaign {:?}", body.campaign),
             )
         })?;
+    check_consent(&campaign.spec, &receipt)?;
     let job = SubmitJob {
         id,
         session: info.id.clone(),
@@ -415,6 +443,10 @@ pub async fn submit(
         answer,
         manifest: hex::encode(manifest_id),
         signature: signature.to_hex(),
+        chain_id: i64::try_from(session.chain_id.0).unwrap_or(i64::MAX),
+        deadline: i64::try_from(receipt.deadline).unwrap_or(i64::MAX),
+        licence: receipt.licence.clone(),
+        terms_hash: hex::encode(receipt.terms_hash),
         now: now.unix_millis(),
     };
     let (worker, campaign_id, spec_info) =
@@ -480,7 +512,29 @@ struct SubmitJob {
     answer: Json_,
     manifest: String,
     signature: String,
+    chain_id: i64,
+    deadline: i64,
+    licence: String,
+    terms_hash: String,
     now: i64,
+}
+
+/// A receipt signs the campaign's licence and the hash of its terms: one that signs others was
+/// made without showing the contributor what the campaign asks them to accept (an old client,
+/// or terms that changed since they were read), and its answer carries no consent.
+fn check_consent(spec: &crate::spec::CampaignSpec, receipt: &SubmissionReceipt) -> ApiResult<()> {
+    let terms = SubmissionReceipt::terms_hash(spec.terms.as_deref());
+    if receipt.licence != spec.receipt_licence() || receipt.terms_hash != terms {
+        return Err(ApiError::conflict(
+            ErrorCode::TermsNotAccepted,
+            format!(
+                "the receipt does not sign this campaign's licence {:?} and terms hash 0x{}: show the contributor the campaign's terms (GET /v1/campaigns/{{id}}) and sign those",
+                spec.receipt_licence(),
+                hex::encode(terms)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The contributor's total balance of `token`, over all chain sets.
@@ -816,11 +870,12 @@ impl SubmitJob {
         status: SubmissionStatus,
     ) -> ApiResult<()> {
         conn.execute(
-            "INSERT INTO submissions (id, lease, signer, nonce, worker, campaign, idx, answer, answer_key, manifest, signature, session, status, reward, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            "INSERT INTO submissions (id, lease, signer, nonce, worker, campaign, idx, answer, answer_key, manifest, signature, session, status, reward, created_ms, chain_id, deadline, licence, terms_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
             params![
                 self.id.clone(), self.lease.clone(), self.signer.clone(), self.nonce.clone(), self.worker.clone(),
                 self.campaign.clone(), idx, self.answer_text.clone(), key, self.manifest.clone(), self.signature.clone(),
-                self.session.clone(), status.as_str(), self.info.reward, self.now
+                self.session.clone(), status.as_str(), self.info.reward, self.now,
+                self.chain_id, self.deadline, self.licence.clone(), self.terms_hash.clone()
             ],
         )?;
         conn.execute(

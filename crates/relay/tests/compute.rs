@@ -105,6 +105,8 @@ async fn upload(net: &Net, worker: &mut Worker, campaign: &str, object: &str) ->
         manifest_id,
         nonce: U256::from_u64(worker.nonce),
         deadline,
+        licence: String::new(),
+        terms_hash: [0; 32],
     };
     let signature = receipt.sign(&worker.session_key, &domain(net));
     let body = json!({
@@ -328,6 +330,19 @@ both!(
         )
         .unwrap();
         assert_eq!(signer, a.public_key().address());
+        // The results carry the model's hash, the agreed prediction and both signed results.
+        let (status, page) = net
+            .call(net.signed_get(&owner, "/v1/campaigns/voices/results"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let predictions = &page["records"][0]["predictions"];
+        assert_eq!(predictions[0]["model"], model().as_str(), "{page}");
+        assert_eq!(predictions[0]["accepted"], true);
+        assert_eq!(predictions[0]["results"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            page["records"][0]["receipts"][0]["receipt"]["message"]["manifestId"],
+            format!("0x{object}")
+        );
         assert_ledger_balanced(&net).await;
     }
 );

@@ -414,6 +414,8 @@ async fn submit_upload(net: &Net, worker: &mut Worker, campaign: &str, manifest:
         manifest_id: manifest.object_id().0,
         nonce: U256::from_u64(worker.nonce),
         deadline: u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap(),
+        licence: String::new(),
+        terms_hash: [0; 32],
     };
     let signature = receipt.sign(&worker.session_key, &domain(net));
     let body = json!({

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
 use datahub_core::SecretKey;
-use datahub_core::eth::Timestamp;
+use datahub_core::eth::{Signature, SubmissionReceipt, Timestamp, TypedStruct, U256, keccak256};
 use datahub_core::request;
 use serde_json::{Value, json};
 
@@ -104,6 +104,210 @@ both!(
             (status, body["already"].as_bool()),
             (StatusCode::OK, Some(true))
         );
+    }
+);
+
+const TERMS: &str = "My answers may be released under CC-BY-4.0.\n我的答案可以按 CC-BY-4.0 发布。";
+
+both!(a_receipt_must_sign_the_campaigns_licence_and_terms, |net| {
+    let owner = key("owner");
+    let mut spec = campaign_spec("terms", &owner, 1, 1, "10");
+    spec["licence"] = json!("CC-BY-4.0");
+    spec["terms"] = json!(TERMS);
+    let (status, body) = net.create_campaign(&owner, &spec).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let hash = SubmissionReceipt::terms_hash(Some(TERMS));
+    let (_, shown) = net.get("/v1/campaigns/terms", None).await;
+    assert_eq!(shown["licence"], "CC-BY-4.0");
+    assert_eq!(shown["terms"], TERMS);
+    assert_eq!(shown["terms_hash"], format!("0x{}", hex::encode(hash)));
+    let mut w = Worker::sign_in(&net, "t0").await;
+    let (status, task) = w.next(&net, "terms").await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    let lease = task["lease"].as_str().unwrap();
+    let answer = verdict("true");
+    let refused = |body: Value| {
+        assert_eq!(body["error"], "terms_not_accepted", "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains(&hex::encode(hash)),
+            "{body}"
+        );
+    };
+    // An old client: no consent at all.
+    w.nonce += 1;
+    let body = consenting_body(
+        &w.session_key,
+        "terms",
+        lease,
+        &answer,
+        w.nonce,
+        &domain(&net),
+        "",
+        None,
+    );
+    let (status, outcome) = w.submit(&net, &body).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    refused(outcome);
+    // Other terms than the campaign's (an edited text), or another licence.
+    for (licence, terms) in [
+        ("CC-BY-4.0", "My answers may be released."),
+        ("CC0-1.0", TERMS),
+    ] {
+        w.nonce += 1;
+        let body = consenting_body(
+            &w.session_key,
+            "terms",
+            lease,
+            &answer,
+            w.nonce,
+            &domain(&net),
+            licence,
+            Some(terms),
+        );
+        let (status, outcome) = w.submit(&net, &body).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        refused(outcome);
+    }
+    // The campaign's terms in the body, but a receipt signed without them: the body is not
+    // what was signed.
+    w.nonce += 1;
+    let mut body = consenting_body(
+        &w.session_key,
+        "terms",
+        lease,
+        &answer,
+        w.nonce,
+        &domain(&net),
+        "",
+        None,
+    );
+    body["licence"] = json!("CC-BY-4.0");
+    body["terms_hash"] = json!(hex::encode(hash));
+    let (status, outcome) = w.submit(&net, &body).await;
+    assert_eq!(
+        (status, outcome["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("bad_signature")),
+        "{outcome}"
+    );
+    body["terms_hash"] = json!("12");
+    let (status, outcome) = w.submit(&net, &body).await;
+    assert_eq!(
+        (status, outcome["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_receipt")),
+        "{outcome}"
+    );
+    // Consent given: accepted, and the results carry the receipt, checkable without the relay.
+    w.nonce += 1;
+    let body = consenting_body(
+        &w.session_key,
+        "terms",
+        lease,
+        &answer,
+        w.nonce,
+        &domain(&net),
+        "CC-BY-4.0",
+        Some(TERMS),
+    );
+    let (status, outcome) = w.submit(&net, &body).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["status"], "accepted");
+    let (_, page) = signed_get(&net, &owner, "/v1/campaigns/terms/results").await;
+    let signed = &page["records"][0]["receipts"][0];
+    assert_eq!(
+        signed["contributor"],
+        format!("0x{}", hex::encode(w.address().as_bytes()))
+    );
+    let r = &signed["receipt"];
+    let m = &r["message"];
+    let hex32 = |v: &Value| -> [u8; 32] {
+        hex::decode(v.as_str().unwrap().trim_start_matches("0x"))
+            .unwrap()
+            .try_into()
+            .unwrap()
+    };
+    let rebuilt = SubmissionReceipt {
+        campaign: m["campaign"].as_str().unwrap().into(),
+        task: m["task"].as_str().unwrap().into(),
+        answer_hash: hex32(&m["answerHash"]),
+        manifest_id: hex32(&m["manifestId"]),
+        nonce: U256::parse(m["nonce"].as_str().unwrap()).unwrap(),
+        deadline: m["deadline"].as_str().unwrap().parse().unwrap(),
+        licence: m["licence"].as_str().unwrap().into(),
+        terms_hash: hex32(&m["termsHash"]),
+    };
+    assert_eq!(rebuilt.licence, "CC-BY-4.0");
+    assert_eq!(rebuilt.terms_hash, hash);
+    assert_eq!(
+        rebuilt.answer_hash,
+        keccak256(r["answer"].as_str().unwrap().as_bytes())
+    );
+    let d = &r["domain"];
+    assert_eq!(d["chainId"], CHAIN);
+    let expected = domain(&net);
+    assert_eq!(
+        d["verifyingContract"].as_str().unwrap().to_lowercase(),
+        expected.verifying_contract.to_checksum().to_lowercase()
+    );
+    let signature = Signature::from_hex(r["signature"].as_str().unwrap()).unwrap();
+    let signer = rebuilt.recover(&expected, &signature).unwrap();
+    assert_eq!(signer, w.session_key.public_key().address());
+    assert_eq!(r["signer"], format!("0x{}", hex::encode(signer.as_bytes())));
+    assert_eq!(r["submission"], outcome["submission"]);
+});
+
+both!(
+    licences_and_terms_are_checked_when_a_campaign_is_made,
+    |net| {
+        let owner = key("owner");
+        let cases = [
+            (
+                json!({ "licence": "CC BY 4.0" }),
+                "licence: an SPDX licence id",
+            ),
+            (
+                json!({ "licence": "other" }),
+                "licence_url: licence \"other\" needs",
+            ),
+            (
+                json!({ "licence": "other", "licence_url": "http://example.org/l" }),
+                "licence_url: licence \"other\" needs",
+            ),
+            (
+                json!({ "licence": "MIT", "licence_url": "https://example.org/l" }),
+                "licence_url: only with licence \"other\"",
+            ),
+            (
+                json!({ "licence_url": "https://example.org/l" }),
+                "licence_url: only with licence \"other\"",
+            ),
+            (json!({ "terms": "  " }), "terms: 1 to 20000 bytes"),
+            (
+                json!({ "terms": "x".repeat(20_001) }),
+                "terms: 1 to 20000 bytes",
+            ),
+        ];
+        for (i, (fields, message)) in cases.into_iter().enumerate() {
+            let mut spec = campaign_spec(&format!("lic-{i}"), &owner, 1, 1, "1");
+            for (k, v) in fields.as_object().unwrap() {
+                spec[k] = v.clone();
+            }
+            let (status, body) = net.create_campaign(&owner, &spec).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}: {body}");
+            assert_eq!(body["error"], "invalid_campaign");
+            assert!(
+                body["message"].as_str().unwrap().starts_with(message),
+                "{fields}: {body}"
+            );
+        }
+        let mut spec = campaign_spec("lic-ok", &owner, 1, 1, "1");
+        spec["licence"] = json!("other");
+        spec["licence_url"] = json!("https://example.org/licence");
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["licence_url"], "https://example.org/licence");
     }
 );
 

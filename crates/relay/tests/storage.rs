@@ -885,6 +885,8 @@ async fn accepted_uploads_are_results(backend: Backend) {
             manifest_id: manifest.object_id().0,
             nonce: U256::from_u64(worker.nonce),
             deadline: u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap(),
+            licence: String::new(),
+            terms_hash: [0; 32],
         };
         let signature = receipt.sign(&worker.session_key, &domain(&api));
         let body = json!({
@@ -965,6 +967,8 @@ async fn an_upload_is_paid_once_to_its_uploader(backend: Backend) {
             manifest_id: manifest.object_id().0,
             nonce: U256::from_u64(worker.nonce),
             deadline: u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap(),
+            licence: String::new(),
+            terms_hash: [0; 32],
         };
         let signature = receipt.sign(&worker.session_key, &domain(&api));
         json!({

@@ -93,6 +93,8 @@ async fn upload(
         manifest_id,
         nonce: U256::from_u64(worker.nonce),
         deadline,
+        licence: String::new(),
+        terms_hash: [0; 32],
     };
     let signature = receipt.sign(&worker.session_key, &domain(net));
     let body = json!({

@@ -68,8 +68,20 @@ export interface UploadOptions {
 export interface SubmitOptions {
   /** The sealed object the answer refers to (64 hex digits), for upload tasks. */
   manifestId?: string;
+  /** The campaign's `licence` (`""` or left out when it states none): the receipt signs it. */
+  licence?: string;
+  /** `termsHash(campaign.terms)` of the terms shown to the contributor (left out: none). */
+  termsHash?: string;
 }
 "#;
+
+/// The `termsHash` a receipt signs for a campaign's `terms` as shown to the contributor: the
+/// BLAKE3 of their UTF-8 text, `0x` and 64 hex digits. The relay refuses a submission whose
+/// hash is not that of its campaign's terms (`terms_not_accepted`).
+#[wasm_bindgen(js_name = termsHash)]
+pub fn terms_hash(terms: &str) -> String {
+    hex(&SubmissionReceipt::terms_hash(Some(terms)))
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -605,6 +617,28 @@ impl Session {
                 Some(bytes)
             }
         };
+        let licence = match option(&options, "licence") {
+            None => String::new(),
+            Some(l) => l.as_string().filter(|l| l.len() <= 64).ok_or_else(|| {
+                input_error(
+                    "InvalidLicence",
+                    "`licence` must be the campaign's licence id (at most 64 characters)",
+                )
+            })?,
+        };
+        let terms_hash = match option(&options, "termsHash") {
+            None => [0u8; 32],
+            Some(h) => h
+                .as_string()
+                .and_then(|t| parse_hex_loose(&t))
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    input_error(
+                        "InvalidTermsHash",
+                        "`termsHash` must be 64 hex digits: termsHash(campaign.terms)",
+                    )
+                })?,
+        };
         let chain = self
             .relay
             .chain(self.chain_id)
@@ -619,6 +653,8 @@ impl Session {
             manifest_id: manifest.unwrap_or([0u8; 32]),
             nonce: U256::from_u128(u128::from_be_bytes(nonce)),
             deadline: u64::try_from(now().unix_seconds() + RECEIPT_TTL_SECS).unwrap_or(0),
+            licence,
+            terms_hash,
         };
         let signature = receipt.sign(&self.key, &chain.domain);
         let mut body = json!({
@@ -628,6 +664,8 @@ impl Session {
             "nonce": receipt.nonce.to_string(),
             "deadline": receipt.deadline,
             "signature": signature.to_hex(),
+            "licence": receipt.licence,
+            "terms_hash": hex(&receipt.terms_hash),
         });
         if let (Some(m), Some(o)) = (manifest, body.as_object_mut()) {
             let digits = hex(&m);

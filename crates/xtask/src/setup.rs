@@ -206,16 +206,21 @@ fn postgresql() -> Result<()> {
 }
 
 /// The Python packages of the test venv, pinned: pycocotools checks the COCO export; pyarrow,
-/// datasets, mlcroissant and webdataset load the dataset exports (`--format hf|webdataset`).
-const VENV_PACKAGES: [&str; 5] = [
+/// datasets, mlcroissant and webdataset load the dataset exports (`--format hf|webdataset`);
+/// eth-keys and eth-hash (keccak from pycryptodome) check each exported row's signed receipt
+/// without DataHub's code.
+const VENV_PACKAGES: [&str; 7] = [
     "pycocotools==2.0.11",
     "pyarrow==26.0.1",
     "datasets==5.2.0",
     "mlcroissant==1.1.1",
     "webdataset==1.0.2",
+    "eth-keys==0.8.0",
+    "eth-hash[pycryptodome]==0.8.0",
 ];
 /// What the venv must import for the packages above to count as installed.
-const VENV_IMPORTS: &str = "import pycocotools, pyarrow, datasets, mlcroissant, webdataset";
+const VENV_IMPORTS: &str =
+    "import pycocotools, pyarrow, datasets, mlcroissant, webdataset, eth_keys, eth_hash.auto";
 
 /// A Python with the loaders AI teams use (a venv under target/), so the exports are checked by
 /// the COCO project's own evaluator and the Hugging Face, Croissant and WebDataset loaders

@@ -16,7 +16,11 @@ use crate::keys::SecretKey;
 /// What a contributor (or their session key) signs when submitting a task's answer.
 ///
 /// `SubmissionReceipt(string campaign,string task,bytes32 answerHash,bytes32 manifestId,uint256
-/// nonce,uint256 deadline)`
+/// nonce,uint256 deadline,string licence,bytes32 termsHash)`
+///
+/// The last two are the contributor's consent: the licence the campaign releases its data
+/// under and the hash of the terms the contributor was shown and accepted (both empty, the
+/// licence `""` and the hash zeros, for a campaign that states none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubmissionReceipt {
     /// The campaign's id.
@@ -32,6 +36,10 @@ pub struct SubmissionReceipt {
     pub nonce: U256,
     /// Unix time in seconds after which the relay refuses the receipt.
     pub deadline: u64,
+    /// The campaign's licence: an SPDX id, `other`, or `""` when the campaign states none.
+    pub licence: String,
+    /// [`SubmissionReceipt::terms_hash`] of the campaign's terms, zeros when it has none.
+    pub terms_hash: [u8; 32],
 }
 
 /// What the relay signs so that a contributor can claim a reward balance on chain.
@@ -88,6 +96,8 @@ impl TypedStruct for SubmissionReceipt {
             &self.manifest_id,
             &self.nonce.to_be_bytes(),
             &U256::from_u64(self.deadline).to_be_bytes(),
+            &keccak256(self.licence.as_bytes()),
+            &self.terms_hash,
         ])
     }
 }
@@ -107,9 +117,16 @@ impl TypedStruct for RewardVoucher {
 
 impl SubmissionReceipt {
     /// `encodeType(SubmissionReceipt)`.
-    pub const TYPE: &'static str = "SubmissionReceipt(string campaign,string task,bytes32 answerHash,bytes32 manifestId,uint256 nonce,uint256 deadline)";
+    pub const TYPE: &'static str = "SubmissionReceipt(string campaign,string task,bytes32 answerHash,bytes32 manifestId,uint256 nonce,uint256 deadline,string licence,bytes32 termsHash)";
     /// The EIP-712 primary type name.
     pub const NAME: &'static str = "SubmissionReceipt";
+
+    /// The `termsHash` of a campaign's terms: the BLAKE3 hash of their UTF-8 text, or zeros
+    /// when there are none. Whoever shows the terms computes it from the text shown, so a
+    /// contributor's signature covers what they read, not what a server said it was.
+    pub fn terms_hash(terms: Option<&str>) -> [u8; 32] {
+        terms.map_or([0u8; 32], |t| *blake3::hash(t.as_bytes()).as_bytes())
+    }
 
     /// The type's members, in order.
     pub fn fields() -> Vec<Field> {
@@ -120,6 +137,8 @@ impl SubmissionReceipt {
             Field::new("manifestId", "bytes32"),
             Field::new("nonce", "uint256"),
             Field::new("deadline", "uint256"),
+            Field::new("licence", "string"),
+            Field::new("termsHash", "bytes32"),
         ]
     }
 
@@ -135,6 +154,8 @@ impl SubmissionReceipt {
                 "deadline".to_owned(),
                 Value::String(self.deadline.to_string()),
             ),
+            ("licence".to_owned(), Value::String(self.licence.clone())),
+            ("termsHash".to_owned(), hex_value(&self.terms_hash)),
         ]));
         typed_data(Self::NAME, Self::fields(), domain, message)
     }

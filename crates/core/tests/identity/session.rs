@@ -34,6 +34,8 @@ fn receipt(campaign: &str, nonce: u64) -> SubmissionReceipt {
         manifest_id: [2; 32],
         nonce: U256::from_u64(nonce),
         deadline: 1_800_000_000,
+        licence: String::new(),
+        terms_hash: [0; 32],
     }
 }
 

@@ -141,6 +141,8 @@ both! {
                         manifest_id: hex32(m["manifestId"].as_str().unwrap()),
                         nonce: U256::parse(m["nonce"].as_str().unwrap()).unwrap(),
                         deadline: m["deadline"].as_str().unwrap().parse().unwrap(),
+                        licence: m["licence"].as_str().unwrap().into(),
+                        terms_hash: hex32(m["termsHash"].as_str().unwrap()),
                     };
                     let sig = r.sign(&key_for(case["signer"].as_str().unwrap()), &d);
                     assert_eq!(sig.to_hex(), case["signature"].as_str().unwrap());
@@ -173,14 +175,14 @@ both! {
     fn type_strings_are_the_documented_ones() {
         let generic = SubmissionReceipt {
             campaign: String::new(), task: String::new(), answer_hash: [0; 32], manifest_id: [0; 32],
-            nonce: U256::ZERO, deadline: 0,
+            nonce: U256::ZERO, deadline: 0, licence: String::new(), terms_hash: [0; 32],
         }
         .to_typed_data(&Eip712Domain { name: "DataHub".into(), version: "1".into(), chain_id: ChainId(1), verifying_contract: Address::ZERO });
         assert_eq!(generic.encode_type("SubmissionReceipt").unwrap(), SubmissionReceipt::TYPE);
         assert_eq!(generic.encode_type("EIP712Domain").unwrap(), Eip712Domain::TYPE);
         assert_eq!(
             SubmissionReceipt::TYPE,
-            "SubmissionReceipt(string campaign,string task,bytes32 answerHash,bytes32 manifestId,uint256 nonce,uint256 deadline)"
+            "SubmissionReceipt(string campaign,string task,bytes32 answerHash,bytes32 manifestId,uint256 nonce,uint256 deadline,string licence,bytes32 termsHash)"
         );
         assert_eq!(
             RewardVoucher::TYPE,

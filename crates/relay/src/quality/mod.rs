@@ -17,6 +17,7 @@
 mod contributor;
 mod decide;
 mod golden;
+mod receipts;
 mod record;
 mod report;
 mod shape;

@@ -6,6 +6,7 @@ use datahub_core::eth::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
+use super::receipts::{self, RECEIPT_COLUMNS, Receipt};
 use super::record::{RECORD_COLUMNS, Record};
 use crate::auth::{Requester, db_address};
 use crate::db::{Conn, Row};
@@ -147,11 +148,13 @@ pub async fn results(
         ));
     }
     let owner = db_address(&signed.signer);
+    let domains = receipts::domains(&relay.config.chains);
     let body = relay
         .db
         .read(move |conn: &mut dyn Conn| -> ApiResult<Json_> {
             let row = check_owner(conn, &id, &owner)?;
             let spec: CampaignSpec = serde_json::from_str(&row.text(1)?).map_err(ApiError::internal)?;
+            let receipt = |r: &Row, at: usize| Receipt::from_row(r, at, &id, &domains);
             let mut records = Vec::new();
             let more;
             if spec.kind.is_upload() {
@@ -163,10 +166,16 @@ pub async fn results(
                 for r in idxs.iter().take(usize::try_from(limit).unwrap_or(0)) {
                     let idx = r.int(0)?;
                     let uploads = conn.query(
-                        &format!("SELECT i.payload, s.answer, s.worker, s.manifest FROM submissions s JOIN items i ON i.campaign = s.campaign AND i.idx = s.idx WHERE s.campaign = $1 AND s.idx = $2 AND s.status = 'accepted' AND NOT {} ORDER BY s.created_ms", consent::withdrawn("s.worker", "s.campaign")),
+                        &format!("SELECT i.payload, s.answer, s.worker, s.manifest, {RECEIPT_COLUMNS} FROM submissions s JOIN items i ON i.campaign = s.campaign AND i.idx = s.idx WHERE s.campaign = $1 AND s.idx = $2 AND s.status = 'accepted' AND NOT {} ORDER BY s.created_ms", consent::withdrawn("s.worker", "s.campaign")),
                         params![id.clone(), idx],
                     )?;
                     for u in &uploads {
+                        let receipt = receipt(u, 4)?;
+                        let predictions = if spec.compute.is_some() {
+                            predictions(conn, &u.text(4)?)?
+                        } else {
+                            Vec::new()
+                        };
                         records.push(json!({
                             "index": idx,
                             "item": parse(&u.text(0)?)?,
@@ -175,6 +184,8 @@ pub async fn results(
                             "method": "upload",
                             "contributors": [u.text(2)?],
                             "object": u.text(3)?,
+                            "receipts": [{ "contributor": receipt.worker, "receipt": receipt.json }],
+                            "predictions": predictions,
                         }));
                     }
                 }
@@ -187,10 +198,14 @@ pub async fn results(
                 for r in items.iter().take(usize::try_from(limit).unwrap_or(0)) {
                     let idx = r.int(0)?;
                     let winners = conn.query(
-                        "SELECT worker, answer FROM submissions WHERE campaign = $1 AND idx = $2 AND status = 'accepted' ORDER BY created_ms",
+                        &format!("SELECT s.worker, s.answer, {RECEIPT_COLUMNS} FROM submissions s WHERE s.campaign = $1 AND s.idx = $2 AND s.status = 'accepted' ORDER BY s.created_ms"),
                         params![id.clone(), idx],
                     )?;
                     let contributors = winners.iter().map(|w| w.text(0)).collect::<Result<Vec<_>, _>>()?;
+                    let signed = winners
+                        .iter()
+                        .map(|w| receipt(w, 2).map(|r| json!({ "contributor": r.worker, "receipt": r.json })))
+                        .collect::<Result<Vec<_>, _>>()?;
                     // Items decided before answers were stored with them: the winners' answer.
                     let answer = match r.opt_text(2)? {
                         Some(text) => parse(&text)?,
@@ -204,6 +219,8 @@ pub async fn results(
                         "method": r.opt_text(4)?.unwrap_or_else(|| "majority".into()),
                         "contributors": contributors,
                         "object": Json_::Null,
+                        "receipts": signed,
+                        "predictions": [],
                     }));
                 }
             }
@@ -238,6 +255,43 @@ pub async fn results(
         })
         .await?;
     Ok(Json(body))
+}
+
+/// The compute job of upload `submission`: the model (by its hash), the prediction its nodes
+/// agreed on and each node's result as signed (path, body, time and signature: anyone can
+/// recompute the request digest and recover the node, docs/relay.md §4d).
+fn predictions(conn: &mut dyn Conn, submission: &str) -> ApiResult<Vec<Json_>> {
+    let jobs = conn.query(
+        "SELECT id, kind, model, state, decision, accepted FROM compute_jobs WHERE submission = $1 ORDER BY created_ms",
+        params![submission],
+    )?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let results = conn.query(
+            "SELECT node, prediction, path, body, time_ms, signature FROM compute_assignments WHERE job = $1 AND signature IS NOT NULL ORDER BY created_ms",
+            params![job.text(0)?],
+        )?;
+        let mut signed = Vec::with_capacity(results.len());
+        for r in &results {
+            signed.push(json!({
+                "node": r.text(0)?,
+                "prediction": r.opt_text(1)?.map(|t| parse(&t)).transpose()?,
+                "path": r.opt_text(2)?,
+                "body": r.opt_text(3)?,
+                "time_ms": r.opt_int(4)?,
+                "signature": r.opt_text(5)?,
+            }));
+        }
+        out.push(json!({
+            "kind": job.text(1)?,
+            "model": job.text(2)?,
+            "state": job.text(3)?,
+            "prediction": job.opt_text(4)?.map(|t| parse(&t)).transpose()?,
+            "accepted": job.opt_int(5)?.map(|a| a != 0),
+            "results": signed,
+        }));
+    }
+    Ok(out)
 }
 
 fn parse(text: &str) -> ApiResult<Json_> {

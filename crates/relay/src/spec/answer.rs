@@ -110,6 +110,14 @@ pub fn check_answer(spec: &CampaignSpec, item: &Json_, answer: &Json_) -> ApiRes
                 .ok_or_else(|| {
                     bad("object must be the uploaded object's id (64 lower-case hex digits)")
                 })?;
+            if let Some(capture) = object.get("capture") {
+                capture
+                    .as_str()
+                    .and_then(answer::Capture::parse)
+                    .ok_or_else(|| {
+                        bad("capture must be \"app\" (made in the app) or \"file\" (picked from a file)")
+                    })?;
+            }
             Ok(id.to_owned())
         }
     }

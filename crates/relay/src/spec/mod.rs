@@ -30,6 +30,53 @@ pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::unprocessable(ErrorCode::InvalidCampaign, message)
 }
 
+/// The most bytes of terms a contributor is asked to read and sign the hash of.
+pub const MAX_TERMS_BYTES: usize = 20_000;
+
+/// The consent fields: a licence an export can name, terms a contributor can read.
+fn check_consent(spec: &CampaignSpec) -> ApiResult<()> {
+    match (spec.licence.as_deref(), spec.licence_url.as_deref()) {
+        (None, Some(_)) => {
+            return Err(invalid(
+                "licence_url: only with licence \"other\"; name the licence too",
+            ));
+        }
+        (Some("other"), url) => {
+            let ok = url.is_some_and(|u| {
+                u.starts_with("https://")
+                    && (9..=500).contains(&u.len())
+                    && !u.contains(char::is_whitespace)
+            });
+            if !ok {
+                return Err(invalid(
+                    "licence_url: licence \"other\" needs the licence's https:// URL (at most 500 characters, no spaces)",
+                ));
+            }
+        }
+        (Some(id), url) => {
+            if !datahub_protocol::is_spdx_like(id) {
+                return Err(invalid(
+                    "licence: an SPDX licence id such as \"CC-BY-4.0\" or \"CC0-1.0\", or \"other\" with licence_url",
+                ));
+            }
+            if url.is_some() {
+                return Err(invalid(
+                    "licence_url: only with licence \"other\"; an SPDX id names its own text",
+                ));
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(terms) = &spec.terms
+        && (terms.trim().is_empty() || terms.len() > MAX_TERMS_BYTES)
+    {
+        return Err(invalid(format!(
+            "terms: 1 to {MAX_TERMS_BYTES} bytes of text, or leave terms out"
+        )));
+    }
+    Ok(())
+}
+
 /// The rules of a definition that need this relay: its chains, tokens and limits.
 pub trait SpecRules {
     /// The one chain a campaign pays on: its budget is held by that chain's escrow, so it comes
@@ -81,6 +128,7 @@ impl SpecRules for CampaignSpec {
         if self.instructions.len() > 20_000 {
             return Err(invalid("instructions: at most 20000 characters"));
         }
+        check_consent(self)?;
         if self.kind.needs_labels() && self.labels.is_empty() {
             return Err(invalid("labels: this task type needs at least one label"));
         }

@@ -516,6 +516,30 @@ pub fn submission_body(
     nonce: u64,
     domain: &Eip712Domain,
 ) -> Value {
+    consenting_body(
+        session_key,
+        campaign,
+        lease,
+        answer,
+        nonce,
+        domain,
+        "",
+        None,
+    )
+}
+
+/// A submission whose receipt signs `licence` and the hash of `terms` (sent in the body too).
+#[allow(clippy::too_many_arguments)]
+pub fn consenting_body(
+    session_key: &SecretKey,
+    campaign: &str,
+    lease: &str,
+    answer: &Value,
+    nonce: u64,
+    domain: &Eip712Domain,
+    licence: &str,
+    terms: Option<&str>,
+) -> Value {
     let answer = answer.to_string();
     let deadline = u64::try_from(datahub_relay::clock::now_ms() / 1000 + 600).unwrap();
     let receipt = SubmissionReceipt {
@@ -525,16 +549,26 @@ pub fn submission_body(
         manifest_id: [0; 32],
         nonce: U256::from_u64(nonce),
         deadline,
+        licence: licence.to_owned(),
+        terms_hash: SubmissionReceipt::terms_hash(terms),
     };
     let signature = receipt.sign(session_key, domain);
-    json!({
+    let mut body = json!({
         "campaign": campaign,
         "task": lease,
         "answer": answer,
         "nonce": nonce.to_string(),
         "deadline": deadline,
         "signature": signature.to_hex(),
-    })
+    });
+    // Left out when empty, as clients older than consent send them.
+    if !licence.is_empty() {
+        body["licence"] = json!(licence);
+    }
+    if terms.is_some() {
+        body["terms_hash"] = json!(hex::encode(receipt.terms_hash));
+    }
+    body
 }
 
 /// Runs `$body` (an async block taking a `Net`) on SQLite and on PostgreSQL.

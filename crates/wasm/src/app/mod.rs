@@ -11,6 +11,7 @@
 //! pressed, so re-rendering creates no closures. Uploads and recordings are sealed here, to the
 //! campaign's requester (and its validators), before a byte leaves the device.
 
+mod consent;
 mod dom;
 mod media;
 mod render;
@@ -20,6 +21,7 @@ mod text;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
+use datahub_protocol::answer::Capture;
 use datahub_protocol::{DEFAULT_MAX_SECONDS, ErrorCode, ImageType, Kind};
 use js_sys::{Reflect, Uint8Array};
 use serde_json::{Value as Json, json};
@@ -197,6 +199,8 @@ struct Work {
     draft: Draft,
     done: bool,
     upload: Upload,
+    /// The campaign's terms are shown and not yet accepted (no task is leased until they are).
+    terms_pending: bool,
 }
 
 /// The file or recording of an upload task, from the choice to the submitted object.
@@ -208,6 +212,8 @@ struct Upload {
     recording_seconds: f64,
     /// The sealed object, kept until submitted so an interrupted upload resumes.
     sealed: Option<JsValue>,
+    /// Which input gave `chosen`: the camera or microphone, or a file.
+    capture: Option<Capture>,
     progress: Option<(u32, u32)>,
 }
 
@@ -228,6 +234,15 @@ struct App {
     root: Element,
     base: String,
     state: RefCell<State>,
+}
+
+/// A relay error's code, `None` for the client's own (`network`) and a wallet's.
+/// An upload's answer: the object, and which input its media came from.
+fn upload_answer(object: &str, capture: Option<Capture>) -> Json {
+    match capture {
+        Some(c) => json!({ "object": object, "capture": c.as_str() }),
+        None => json!({ "object": object }),
+    }
 }
 
 /// A relay error's code, `None` for the client's own (`network`) and a wallet's.
@@ -383,8 +398,15 @@ impl App {
             let Some(target) = event.target() else { return };
             if let Some(input) = target.dyn_ref::<HtmlInputElement>() {
                 if input.type_() == "file" {
+                    // The camera input asks for a capture; a desktop browser may still offer
+                    // files through it, so `app` means "the camera input", said as such.
+                    let capture = if input.id() == "dh-camera" {
+                        Capture::App
+                    } else {
+                        Capture::File
+                    };
                     if let Some(file) = input.files().and_then(|f| f.get(0)) {
-                        spawn_local(Rc::clone(app).choose_file(file));
+                        spawn_local(Rc::clone(app).choose_file(file, capture));
                     }
                     input.set_value("");
                 }
@@ -528,6 +550,7 @@ impl App {
             "resume-upload" => spawn_local(Rc::clone(self).submit()),
             "skip" => spawn_local(Rc::clone(self).skip()),
             "next" => spawn_local(Rc::clone(self).next_task()),
+            "accept-terms" => self.accept_terms(),
             "record" => spawn_local(Rc::clone(self).record()),
             "stop" => self.stop_recording(),
             "appeal" => {
@@ -753,6 +776,7 @@ impl App {
             state.campaigns.iter().find(|c| c.id == id).cloned()
         };
         let Some(campaign) = campaign else { return };
+        let terms_pending = consent::needs_acceptance(&campaign);
         {
             let mut state = self.state.borrow_mut();
             state.work = Some(Work {
@@ -762,9 +786,14 @@ impl App {
                 draft: Draft::default(),
                 done: false,
                 upload: Upload::default(),
+                terms_pending,
             });
             state.screen = Screen::Task;
             state.notice = None;
+        }
+        if terms_pending {
+            self.render();
+            return;
         }
         self.next_task().await;
     }
@@ -896,10 +925,14 @@ impl App {
             self.set_busy(None);
         }
         self.state.borrow_mut().notice = None;
+        let capture = {
+            let state = self.state.borrow();
+            state.work.as_ref().and_then(|w| w.upload.capture)
+        };
         let (answer, manifest) = match answer {
             Some(answer) => (answer, None),
             None => match Rc::clone(&self).upload(&session, &campaign).await {
-                Ok(object) => (json!({ "object": object }), Some(object)),
+                Ok(object) => (upload_answer(&object, capture), Some(object)),
                 Err(error) => {
                     let code = code(&error);
                     let resumable = self
@@ -929,9 +962,7 @@ impl App {
             },
         };
         self.set_busy(Some(T::Loading));
-        let options = manifest
-            .as_ref()
-            .map_or(JsValue::UNDEFINED, |m| to_js(&json!({ "manifestId": m })));
+        let options = to_js(&consent::submit_options(&campaign, manifest.as_deref()));
         let outcome = match session.submit(&to_js(&task.json), &to_js(&answer), options) {
             Ok(p) => wait(p).await,
             Err(e) => Err(e),
@@ -1070,7 +1101,7 @@ impl App {
         }
     }
 
-    async fn choose_file(self: Rc<Self>, file: web_sys::File) {
+    async fn choose_file(self: Rc<Self>, file: web_sys::File, capture: Capture) {
         let rules = {
             let state = self.state.borrow();
             let Some(work) = state.work.as_ref() else {
@@ -1132,6 +1163,7 @@ impl App {
         if let Some(work) = self.state.borrow_mut().work.as_mut() {
             work.upload.clear();
             work.upload.chosen = Some((bytes, mime.to_owned(), url, 0.0));
+            work.upload.capture = Some(capture);
         }
         self.state.borrow_mut().notice = None;
         self.render();
@@ -1211,6 +1243,7 @@ impl App {
             if verdict.is_ok() {
                 let url = media::object_url(&wav, "audio/wav").unwrap_or_default();
                 work.upload.chosen = Some((wav, "audio/wav".to_owned(), url, seconds));
+                work.upload.capture = Some(Capture::App);
             }
             verdict
         };

@@ -458,6 +458,10 @@ impl App {
             add(&details, &d.text("p", "", &campaign.instructions));
             add(main, &details);
         }
+        if work.terms_pending {
+            self.terms_view(main, campaign, lang);
+            return;
+        }
         if work.done {
             add(main, &d.button("back", T::Back.get(lang), "dh-primary"));
             return;

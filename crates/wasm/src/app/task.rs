@@ -23,6 +23,12 @@ pub struct Campaign {
     /// Uploads are sealed to these keys: the requester's, then any validators'.
     pub recipients: Vec<String>,
     pub upload: UploadRules,
+    /// The licence every receipt signs (`""`: none stated) and, for `other`, its URL.
+    pub licence: String,
+    pub licence_url: String,
+    /// The terms shown before the first task, and their hash as computed here.
+    pub terms: Option<String>,
+    pub terms_hash: [u8; 32],
 }
 
 fn text(json: &Json, key: &str) -> String {
@@ -70,6 +76,12 @@ impl Campaign {
             open_tasks: json.get("open_tasks").and_then(Json::as_i64).unwrap_or(0),
             recipients,
             upload: UploadRules::parse(kind, json.get("upload")).ok()?,
+            licence: text(json, "licence"),
+            licence_url: text(json, "licence_url"),
+            terms_hash: datahub_core::eth::SubmissionReceipt::terms_hash(
+                json.get("terms").and_then(Json::as_str),
+            ),
+            terms: json.get("terms").and_then(Json::as_str).map(str::to_owned),
         })
     }
 
