@@ -510,6 +510,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../../migrations/0012_compute.sql")),
     (13, include_str!("../../migrations/0013_consent.sql")),
     (14, include_str!("../../migrations/0014_appeals.sql")),
+    (16, include_str!("../../migrations/0016_pay_hold.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {

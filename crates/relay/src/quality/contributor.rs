@@ -263,7 +263,7 @@ pub(super) fn settle_trust(
     if restrict {
         void_pending(conn, campaign, worker, reward, now)?;
     }
-    Ok(())
+    super::hold::settle_held(conn, spec, campaign, worker, record, now)
 }
 
 /// A restricted contributor's pending answers are not paid: each is rejected and its slot given

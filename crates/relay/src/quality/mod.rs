@@ -17,6 +17,7 @@
 mod contributor;
 mod decide;
 mod golden;
+mod hold;
 mod record;
 mod report;
 mod shape;
@@ -28,5 +29,6 @@ pub use contributor::{
 };
 pub use decide::{Decision, Vote, accepted, accepted_at_once, decide};
 pub use golden::{golden_secret, golden_turn};
+pub use hold::{KNOWN_AFTER_GOLDEN, PAY_TRUST, credit_or_hold, is_held};
 pub use report::{ResultsQuery, report, results};
 pub use shape::Shape;
