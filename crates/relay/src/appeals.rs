@@ -30,7 +30,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer};
 use crate::slots::{self, Credit, SubmissionStatus};
 use crate::spec::CampaignSpec;
-use crate::{AppState, clock, params, quality};
+use crate::{AppState, clock, listing, params, quality};
 
 /// The most open appeals one wallet may have at once: enough for honest use, few enough that a
 /// wallet cannot bury a requester's queue.
@@ -199,15 +199,7 @@ fn check_judge(
     campaign: &str,
     signer: &datahub_core::eth::Address,
 ) -> ApiResult<()> {
-    let owner = conn
-        .query_opt(
-            "SELECT owner FROM campaigns WHERE id = $1",
-            params![campaign],
-        )?
-        .ok_or_else(|| {
-            ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {campaign:?}"))
-        })?
-        .text(0)?;
+    let owner = listing::campaign_owner(conn, campaign)?;
     if owner == db_address(signer) || relay.config.is_operator(signer) {
         return Ok(());
     }
@@ -240,13 +232,7 @@ pub async fn queue(
     Query(query): Query<QueueQuery>,
     signed: Signed,
 ) -> ApiResult<Json<Json_>> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::unprocessable(
-            ErrorCode::InvalidLimit,
-            "limit: 1 to 500",
-        ));
-    }
+    let limit = listing::limit(query.limit, 100, 500)?;
     let state = match query.state.as_deref() {
         None => None,
         Some(s) => Some(AppealState::parse(s).ok_or_else(|| {
@@ -268,14 +254,10 @@ pub async fn queue(
             rows.iter().map(view).collect()
         })
         .await?;
-    let full = i64::try_from(appeals.len()).unwrap_or(0) == limit;
-    let next = if full {
-        appeals
-            .last()
-            .and_then(|a| a["id"].as_str().map(str::to_owned))
-    } else {
-        None
-    };
+    let last = appeals
+        .last()
+        .and_then(|a| a["id"].as_str().map(str::to_owned));
+    let next = listing::next_after(appeals.len(), limit, last);
     Ok(Json(
         json!({ "campaign": campaign, "appeals": appeals, "next": next }),
     ))

@@ -23,6 +23,7 @@ pub mod headers;
 pub use datahub_keyfile as keyfile;
 pub mod ledger;
 pub mod limits;
+pub mod listing;
 pub mod maintenance;
 pub mod metrics;
 pub mod nodenet;

@@ -20,7 +20,7 @@ use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::slots::{self, Credit, GiveBack, Rejection, SubmissionStatus};
 use crate::spec::{CampaignSpec, validator_keys};
-use crate::{AppState, clock, params};
+use crate::{AppState, clock, listing, params};
 
 /// How long a validator holds a job unless it asks for another time.
 pub const DEFAULT_JOB_LEASE_SECS: u64 = 120;
@@ -486,23 +486,14 @@ pub async fn list(
     Query(page): Query<Page>,
     signed: Signed,
 ) -> ApiResult<Json<Json_>> {
-    let limit = page.limit.unwrap_or(1000);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::unprocessable(
-            ErrorCode::InvalidLimit,
-            "limit: 1 to 1000",
-        ));
-    }
+    let limit = listing::limit(page.limit, 1000, 1000)?;
     let owner = db_address(&signed.signer);
     let after = page.after.unwrap_or_default();
     let id = campaign.clone();
     let rows = relay
         .db
         .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<crate::db::Row>> {
-            let row = conn
-                .query_opt("SELECT owner FROM campaigns WHERE id = $1", params![id.clone()])?
-                .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {id:?}")))?;
-            if row.text(0)? != owner {
+            if listing::campaign_owner(conn, &id)? != owner {
                 return Err(ApiError::forbidden(
                     ErrorCode::NotOwner,
                     "only the campaign's requester may read its verdicts",
@@ -535,12 +526,8 @@ pub async fn list(
             },
         }));
     }
-    let full = i64::try_from(rows.len()).unwrap_or(0) == limit;
-    let next = if full {
-        rows.last().map(|r| r.text(0)).transpose()?
-    } else {
-        None
-    };
+    let last = rows.last().map(|r| r.text(0)).transpose()?;
+    let next = listing::next_after(rows.len(), limit, last);
     Ok(Json(json!({
         "campaign": campaign,
         "verdicts": verdicts,
