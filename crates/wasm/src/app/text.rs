@@ -391,10 +391,7 @@ impl T {
                 "paid, once, when enough of your answers have been checked and agree with other contributors'; not paid if your trust falls too low.",
                 "当您有足够多的答案通过核验并与其他参与者一致时，一次性发放；若信任度过低则不予发放。",
             ),
-            Self::AnswersHeld => (
-                "held until your record is known",
-                "暂扣，待记录确认后发放",
-            ),
+            Self::AnswersHeld => ("held until your record is known", "暂扣，待记录确认后发放"),
             Self::OnProbation => (
                 "New here: a few tasks until one of your answers is confirmed.",
                 "新参与者：在您的答案得到确认前只能做少量任务。",
