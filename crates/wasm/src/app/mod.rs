@@ -1432,8 +1432,8 @@ fn read_held(json: &Json) -> Vec<(String, String)> {
         .into_iter()
         .flatten()
         .filter_map(|b| {
-            let held = at(b, "held").as_str()?;
-            is_positive(held).then(|| (at(b, "token").as_str()?.to_owned(), held.to_owned()))
+            let held = at(b, "held").as_str().filter(|h| is_positive(h))?;
+            Some((at(b, "token").as_str()?.to_owned(), held.to_owned()))
         })
         .collect()
 }
