@@ -151,10 +151,18 @@ async function shownHeld(page) {
   return units(match ? match[1] : "0");
 }
 
-/** The header's money: the balance and what is held, as one text that changes when either does
- * (run in the page; the same expression is in `everyTask`'s wait). */
-function headerMoney() {
-  return `${document.querySelector("#dh-balance")?.textContent.trim()}|${document.querySelector("#dh-held")?.textContent.trim() ?? ""}`;
+/**
+ * Whether the header's USDT balance and held amount add up to `expected` millionths (run in the
+ * page). The balance comes with the submission's answer, the held amount a moment later: waiting
+ * for their sum waits for both.
+ */
+function headerTotalIs(expected) {
+  const amount = (selector) => /([0-9.]+) USDT/.exec(document.querySelector(selector)?.textContent ?? "")?.[1] ?? "0";
+  const units = (text) => {
+    const [whole, fraction = ""] = text.split(".");
+    return Number(whole) * 1e6 + Number(fraction.padEnd(6, "0").slice(0, 6));
+  };
+  return units(amount("#dh-balance")) + units(amount("#dh-held")) === expected;
 }
 
 /**
@@ -307,14 +315,9 @@ async function everyTask(page, { touch, prefix }) {
     }
     const before = await shownBalance(page);
     const heldBefore = await shownHeld(page);
-    const money = await page.evaluate(headerMoney);
     if (touch) await press("#dh-submit");
     else await page.keyboard.press("Enter");
-    await page.waitForFunction(
-      (money) => `${document.querySelector("#dh-balance")?.textContent.trim()}|${document.querySelector("#dh-held")?.textContent.trim() ?? ""}` !== money,
-      money,
-      { timeout: 60_000 },
-    );
+    await page.waitForFunction(headerTotalIs, Number(before + heldBefore + units(demo[kind].reward)), { timeout: 60_000 });
     const after = await shownBalance(page);
     const held = (await shownHeld(page)) - heldBefore;
     // A new wallet's answer to a campaign with golden items is accepted but its reward held until
@@ -563,14 +566,9 @@ test("held pay: a new wallet's rewards are held, then paid once, together, when 
         // Golden items right, as a careful contributor answers them; the rest "true".
         const verdict = known ? known.answer.verdict : "true";
         await page.click(`[data-action='choose:${["true", "false", "unsure"].indexOf(verdict)}']`);
-        const money = await page.evaluate(headerMoney);
         await page.click("#dh-submit");
-        await page.waitForFunction(
-          (money) => `${document.querySelector("#dh-balance")?.textContent.trim()}|${document.querySelector("#dh-held")?.textContent.trim() ?? ""}` !== money,
-          money,
-          { timeout: 30_000 },
-        );
         answered += 1n;
+        await page.waitForFunction(headerTotalIs, Number(answered * reward), { timeout: 30_000 });
         const [balance, held] = [await shownBalance(page), await shownHeld(page)];
         if (held > 0n) {
           assert.equal(balance, 0n, `task ${i}: nothing paid while the record is unknown`);
