@@ -43,7 +43,7 @@ fn known_after(conn: &mut dyn Conn, settings: &Settings, campaign: &str) -> ApiR
 
 /// The odds, in natural log, that a wallet's answers are backed like a careful contributor's
 /// rather than a random one's before it is paid: 9 to 1. With answers still waiting counted as
-/// not backed (see [`pays_now`]), 19 to 1 left an honest contributor of accuracy 0.78 (31 of 55
+/// not backed (see `pays_now`), 19 to 1 left an honest contributor of accuracy 0.78 (31 of 55
 /// backed, odds of 11 to 1 at the end) unpaid in the crowd simulation; no golden-wise bot came
 /// near either bar.
 pub const AGREEMENT_LOG_ODDS: f64 = 2.197_224_577_336_219_6;
