@@ -20,6 +20,9 @@ const KINDS = [
   "content_moderation", "image_upload", "voice_recording",
 ];
 const UPLOADS = ["image_upload", "voice_recording"];
+// The text a new wallet sees when an answer is accepted but its reward held (docs/relay.md §4a,
+// "Pay on a known record").
+const HELD_NOTICE = "Held until your record is known";
 const shots = join(root, "target/e2e");
 // A microphone that plays a generated tone, granted without a prompt.
 const MEDIA_FLAGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"];
@@ -139,6 +142,27 @@ async function shownBalance(page) {
   const text = await page.textContent("#dh-balance");
   const match = /([0-9.]+) USDT/.exec(text);
   return units(match ? match[1] : "0");
+}
+
+/** The USDT the page shows as held until the wallet's record is known (none: 0). */
+async function shownHeld(page) {
+  const text = (await page.locator("#dh-held").count()) ? await page.textContent("#dh-held") : "";
+  const match = /([0-9.]+) USDT/.exec(text);
+  return units(match ? match[1] : "0");
+}
+
+/**
+ * Whether the header's USDT balance and held amount add up to `expected` millionths (run in the
+ * page). The balance comes with the submission's answer, the held amount a moment later: waiting
+ * for their sum waits for both.
+ */
+function headerTotalIs(expected) {
+  const amount = (selector) => /([0-9.]+) USDT/.exec(document.querySelector(selector)?.textContent ?? "")?.[1] ?? "0";
+  const units = (text) => {
+    const [whole, fraction = ""] = text.split(".");
+    return Number(whole) * 1e6 + Number(fraction.padEnd(6, "0").slice(0, 6));
+  };
+  return units(amount("#dh-balance")) + units(amount("#dh-held")) === expected;
 }
 
 /**
@@ -290,15 +314,23 @@ async function everyTask(page, { touch, prefix }) {
       await page.screenshot({ path: join(shots, `${prefix}-${kind}.png`), fullPage: true });
     }
     const before = await shownBalance(page);
+    const heldBefore = await shownHeld(page);
     if (touch) await press("#dh-submit");
     else await page.keyboard.press("Enter");
-    await page.waitForFunction(
-      (before) => document.querySelector("#dh-balance")?.textContent.trim() !== before,
-      (await page.textContent("#dh-balance")).trim(),
-      { timeout: 60_000 },
-    );
+    await page.waitForFunction(headerTotalIs, Number(before + heldBefore + units(demo[kind].reward)), { timeout: 60_000 });
     const after = await shownBalance(page);
-    assert.equal(after - before, units(demo[kind].reward), `${kind}: credited at once, exactly the reward`);
+    const held = (await shownHeld(page)) - heldBefore;
+    // A new wallet's answer to a campaign with golden items is accepted but its reward held until
+    // its record is known; uploads (no golden items here) are paid at once.
+    const withGolden = (shipped[kind].golden ?? []).length > 0;
+    if (withGolden) {
+      assert.equal(after - before, 0n, `${kind}: nothing credited yet`);
+      assert.equal(held, units(demo[kind].reward), `${kind}: exactly the reward shown as held`);
+      assert.ok((await page.textContent(".dh-status")).includes(HELD_NOTICE), `${kind}: the page says the reward is held and why`);
+    } else {
+      assert.equal(after - before, units(demo[kind].reward), `${kind}: credited at once, exactly the reward`);
+      assert.equal(held, 0n, `${kind}: nothing held`);
+    }
     // What the page sent for this lease, and what the relay made of it.
     const sent = submissions.filter((b) => b.task === lease);
     assert.equal(sent.length, 1, `${kind}: one submission for the lease`);
@@ -306,6 +338,8 @@ async function everyTask(page, { touch, prefix }) {
     const outcome = outcomes[lease];
     assert.equal(outcome?.status, 200, `${kind}: the relay took the submission`);
     assert.equal(outcome.body.status, "accepted", `${kind}: accepted (a golden item only when its answer is right)`);
+    assert.equal(outcome.body.held, withGolden, `${kind}: held exactly where the campaign has golden items`);
+    if (withGolden) assert.equal(outcome.body.credited, "0", `${kind}: a held answer credits nothing yet`);
     if (!UPLOADS.includes(kind)) {
       assert.deepEqual(JSON.parse(sent[0].answer), expectedAnswer(kind, task.item, choices), `${kind}: the answer sent is the choice clicked`);
     } else {
@@ -314,13 +348,16 @@ async function everyTask(page, { touch, prefix }) {
       const capture = kind === "voice_recording" ? "app" : "file";
       assert.deepEqual(JSON.parse(sent[0].answer), { object: sent[0].manifest_id, capture }, `${kind}: the answer is the uploaded object`);
     }
-    earned += units(demo[kind].reward);
+    if (!withGolden) earned += units(demo[kind].reward);
     await page.waitForSelector(`.dh-task[data-kind=${kind}]`);
     await page.waitForSelector("[data-busy=false]");
     await press("[data-action=back]");
     await page.waitForSelector("[data-screen=campaigns] .dh-card");
   }
-  assert.equal((await shownBalance(page)) - start, earned, "the balance rose by exactly the rewards");
+  assert.equal((await shownBalance(page)) - start, earned, "the balance rose by exactly the rewards paid");
+  // The standing says, per campaign, how many answers are held and for how much.
+  const withHeld = KINDS.filter((k) => (shipped[k].golden ?? []).length > 0).length;
+  await page.waitForFunction((n) => document.querySelectorAll("#dh-standing [data-held]").length === n, withHeld);
 
   // Claim everything on the first chain as a voucher.
   const chain = info.chains[0].id;
@@ -336,6 +373,27 @@ async function everyTask(page, { touch, prefix }) {
   await page.screenshot({ path: join(shots, `${prefix}-voucher.png`), fullPage: true });
   const voucher = JSON.parse(await page.textContent("#dh-voucher-json"));
   return { submissions, clicked, image, recording, earned, voucher, chain, txText, tokenBalance, confirmedMs };
+}
+
+/**
+ * Creates a campaign of `fields` for a fresh requester on the first chain, its budget granted
+ * by the network's operator; the spec as sent.
+ */
+async function createCampaign(fields) {
+  const requester = LocalSigner.generate();
+  const spec = { ...fields, encryption_key: requester.compressedPublicKey.slice(2), chains: [info.chains[0].id] };
+  net.grant(requester.address, spec.chains[0], spec.budget);
+  const body = new TextEncoder().encode(JSON.stringify(spec));
+  const time = Date.now();
+  const made = await fetch(`${net.origin}/v1/campaigns`, {
+    method: "POST", body,
+    headers: {
+      "content-type": "application/json", "x-datahub-time": String(time),
+      "x-datahub-signature": requester.signRequest("POST", "/v1/campaigns", body, time, info.relay_address),
+    },
+  });
+  assert.equal(made.status, 201, await made.text());
+  return spec;
 }
 
 /** Saves a screenshot of the page as it was when a step failed, then fails. */
@@ -480,27 +538,74 @@ test("phone: Binance Wallet's binancew3w provider, touch only, 390×844", async 
   }
 });
 
+test("held pay: a new wallet's rewards are held, then paid once, together, when its record is known", async () => {
+  // Golden items come often here (share 0.5), so that two are judged within a few tasks.
+  const golden = [
+    { item: { text: "Snow is cold.", claim: "The text says snow is cold." }, answer: { verdict: "true" } },
+    { item: { text: "Fire is hot.", claim: "The text says fire is cold." }, answer: { verdict: "false" } },
+  ];
+  const spec = await createCampaign({
+    id: "held-pay", kind: "content_verification", title: "Held pay", instructions: "Answer.",
+    items: Array.from({ length: 8 }, (_, i) => ({ text: `Item ${i}`, claim: "It is an item." })),
+    golden, golden_share: 0.5, reward: "0.01", token: "USDT", budget: "1", min_task_seconds: 0,
+  });
+
+  const browser = await launch({ viewport: { width: 800, height: 900 } });
+  try {
+    const page = await browser.page();
+    try {
+      await page.goto(net.origin);
+      await page.click("#dh-connect-local");
+      await page.click(".dh-card[data-action='campaign:held-pay']");
+      const reward = units(spec.reward);
+      let answered = 0n;
+      let released = false;
+      for (let i = 0; i < spec.items.length && !released; i++) {
+        await page.waitForSelector(".dh-task[data-kind=content_verification]");
+        await page.waitForSelector("[data-busy=false]");
+        const claim = await page.textContent(".dh-claim-text");
+        const known = golden.find((g) => g.item.claim === claim);
+        // Golden items right, as a careful contributor answers them; the rest "true".
+        const verdict = known ? known.answer.verdict : "true";
+        await page.click(`[data-action='choose:${["true", "false", "unsure"].indexOf(verdict)}']`);
+        await page.click("#dh-submit");
+        answered += 1n;
+        await page.waitForFunction(headerTotalIs, Number(answered * reward), { timeout: 30_000 });
+        const [balance, held] = [await shownBalance(page), await shownHeld(page)];
+        if (held > 0n) {
+          assert.equal(balance, 0n, `task ${i}: nothing paid while the record is unknown`);
+          assert.equal(held, answered * reward, `task ${i}: every accepted answer held`);
+          assert.ok((await page.textContent(".dh-status")).includes(HELD_NOTICE));
+        } else {
+          assert.equal(balance, answered * reward, `task ${i}: once the record is known, every held reward is paid`);
+          released = true;
+        }
+      }
+      assert.ok(released, "the held rewards were released within the campaign's tasks");
+      assert.ok(answered >= 2n, "the first answer was held");
+      // Paid once: the balance stays at one reward per answer, and nothing is held any more.
+      await page.click("[data-action=back]");
+      await page.waitForSelector("#dh-standing [data-campaign=held-pay]");
+      assert.equal(await page.locator("#dh-standing [data-campaign=held-pay] [data-held]").count(), 0);
+      assert.equal(await page.locator("#dh-held").count(), 0, "nothing shown as held any more");
+      assert.equal(await shownBalance(page), answered * reward, "paid once, not again on a later refresh");
+      assert.deepEqual(page.errors, []);
+    } catch (error) {
+      await shootAndThrow(page, "held-pay")(error);
+    }
+  } finally {
+    await browser.close();
+  }
+});
+
 test("no wallet: a local key, Chinese text, and the errors a contributor meets", async () => {
   // A campaign whose leases last 10 s, to see one expire.
-  const requester = LocalSigner.generate();
-  const spec = {
+  await createCampaign({
     id: "short-leases", kind: "content_verification", title: "Short leases", instructions: "Answer.",
     items: Array.from({ length: 4 }, (_, i) => ({ text: `Item ${i}`, claim: "It is an item." })),
     reward: "0.01", token: "USDT", budget: "1", lease_seconds: 10,
     licence: "CC-BY-4.0", terms: "My answers may be released under CC-BY-4.0.\n我的答案可以按 CC-BY-4.0 发布。",
-    encryption_key: requester.compressedPublicKey.slice(2), chains: [info.chains[0].id],
-  };
-  net.grant(requester.address, spec.chains[0], spec.budget);
-  const body = new TextEncoder().encode(JSON.stringify(spec));
-  const time = Date.now();
-  const made = await fetch(`${net.origin}/v1/campaigns`, {
-    method: "POST", body,
-    headers: {
-      "content-type": "application/json", "x-datahub-time": String(time),
-      "x-datahub-signature": requester.signRequest("POST", "/v1/campaigns", body, time, info.relay_address),
-    },
   });
-  assert.equal(made.status, 201);
 
   const browser = await launch({ locale: "zh-CN", viewport: { width: 1024, height: 800 } });
   try {

@@ -446,7 +446,7 @@ async function refresh() {
   const p = summary.progress;
   const money = $("money");
   money.replaceChildren();
-  for (const [label, value] of [["budget", summary.budget], ["spent", p.spent], ["reserved", p.reserved], ["left", p.left], ["refunded", p.refunded]]) {
+  for (const [label, value] of [["budget", summary.budget], ["spent", p.spent], ["reserved", p.reserved], ["held", p.held ?? "0"], ["left", p.left], ["refunded", p.refunded]]) {
     const box = el("div");
     box.dataset.money = label;
     box.append(text("dt", label), text("dd", `${value} ${summary.token}`));

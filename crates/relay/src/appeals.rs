@@ -11,9 +11,10 @@
 //! - `POST /v1/appeals/{id}` (signed likewise): the answer. Upheld, the submission is accepted
 //!   and paid as any accepted answer is (`slots::credit`, transfer `sub:{submission}`, so once
 //!   ever); the reward comes from the campaign's open budget, or from the requester's funding
-//!   account when the campaign has none left or is closed (transfer `appeal:{appeal id}`).
-//!   Refused, a rejected submission stays rejected and a disputed upload is rejected as the
-//!   validator said.
+//!   account when the campaign has none left or is closed (transfer `appeal:{appeal id}`); the
+//!   rejection's weight on the contributor's trust is turned round, which lifts a low-trust
+//!   restriction it caused (`quality::note_overturned`). Refused, a rejected submission stays
+//!   rejected and a disputed upload is rejected as the validator said.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -28,7 +29,8 @@ use crate::db::{Conn, Row};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Transfer};
 use crate::slots::{self, Credit, SubmissionStatus};
-use crate::{AppState, clock, params};
+use crate::spec::CampaignSpec;
+use crate::{AppState, clock, listing, params, quality};
 
 /// The most open appeals one wallet may have at once: enough for honest use, few enough that a
 /// wallet cannot bury a requester's queue.
@@ -197,15 +199,7 @@ fn check_judge(
     campaign: &str,
     signer: &datahub_core::eth::Address,
 ) -> ApiResult<()> {
-    let owner = conn
-        .query_opt(
-            "SELECT owner FROM campaigns WHERE id = $1",
-            params![campaign],
-        )?
-        .ok_or_else(|| {
-            ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {campaign:?}"))
-        })?
-        .text(0)?;
+    let owner = listing::campaign_owner(conn, campaign)?;
     if owner == db_address(signer) || relay.config.is_operator(signer) {
         return Ok(());
     }
@@ -238,13 +232,7 @@ pub async fn queue(
     Query(query): Query<QueueQuery>,
     signed: Requester,
 ) -> ApiResult<Json<Json_>> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::unprocessable(
-            ErrorCode::InvalidLimit,
-            "limit: 1 to 500",
-        ));
-    }
+    let limit = listing::limit(query.limit, 100, 500)?;
     let state = match query.state.as_deref() {
         None => None,
         Some(s) => Some(AppealState::parse(s).ok_or_else(|| {
@@ -266,14 +254,10 @@ pub async fn queue(
             rows.iter().map(view).collect()
         })
         .await?;
-    let full = i64::try_from(appeals.len()).unwrap_or(0) == limit;
-    let next = if full {
-        appeals
-            .last()
-            .and_then(|a| a["id"].as_str().map(str::to_owned))
-    } else {
-        None
-    };
+    let last = appeals
+        .last()
+        .and_then(|a| a["id"].as_str().map(str::to_owned));
+    let next = listing::next_after(appeals.len(), limit, last);
     Ok(Json(
         json!({ "campaign": campaign, "appeals": appeals, "next": next }),
     ))
@@ -366,7 +350,9 @@ fn uphold(
 ) -> ApiResult<()> {
     let row = conn
         .query_opt(
-            "SELECT s.worker, s.status, s.reward, s.idx, c.token, c.chains, c.owner FROM submissions s JOIN campaigns c ON c.id = s.campaign WHERE s.id = $1",
+            "SELECT s.worker, s.status, s.reward, s.idx, c.token, c.chains, c.owner, c.spec, \
+             (SELECT COUNT(*) FROM items i WHERE i.campaign = s.campaign AND i.idx = s.idx AND i.golden IS NOT NULL) \
+             FROM submissions s JOIN campaigns c ON c.id = s.campaign WHERE s.id = $1",
             params![submission],
         )?
         .ok_or_else(|| ApiError::internal("an appeal of a missing submission"))?;
@@ -435,7 +421,11 @@ fn uphold(
             reward,
         },
         now,
-    )
+    )?;
+    // The rejection counted against the contributor's trust, and may have restricted them.
+    let spec: CampaignSpec = serde_json::from_str(&row.text(7)?).map_err(ApiError::internal)?;
+    let golden = row.int(8)? > 0;
+    quality::note_overturned(conn, &spec, reward, campaign, &worker, golden, now)
 }
 
 /// Lets the rejection stand: a disputed upload is rejected as its validator said; a rejected

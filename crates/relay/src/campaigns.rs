@@ -285,7 +285,7 @@ async fn summary(relay: &AppState, id: String) -> ApiResult<Json_> {
 
 /// What a campaign has done so far, counted from the database rather than estimated from its
 /// budget: items decided and waiting, answers by outcome, and its money (spent on contributors,
-/// reserved for leased and pending tasks, left for new tasks, returned to the requester: at
+/// reserved for leased and pending tasks and held rewards, of which held, left for new tasks, returned to the requester: at
 /// closing, `refund:`, and for each task under way then that came to nothing, `returned:`).
 fn progress(
     conn: &mut dyn Conn,
@@ -331,6 +331,12 @@ fn progress(
     let reserved = owed_tasks(conn, id)?
         .saturating_mul(reward)
         .min(balance.max(0));
+    // Part of `reserved`: accepted answers whose reward waits for its author's record.
+    let held = count(
+        conn,
+        "SELECT CAST(COALESCE(SUM(reward), 0) AS BIGINT) FROM submissions WHERE campaign = $1 AND held = 1",
+    )?
+    .min(reserved);
     Ok(serde_json::json!({
         "items_decided": decided,
         "items_pending": pending_items,
@@ -338,6 +344,7 @@ fn progress(
         "answers": answers,
         "spent": ledger::format_amount(spent),
         "reserved": ledger::format_amount(reserved),
+        "held": ledger::format_amount(held),
         "left": ledger::format_amount(balance.saturating_sub(reserved).max(0)),
         "refunded": ledger::format_amount(refunded),
     }))
@@ -510,14 +517,16 @@ fn single_chain(chains: &str) -> ApiResult<u64> {
         .ok_or_else(|| ApiError::internal(format!("campaign chains {chains:?}")))
 }
 
-/// Tasks the campaign may still have to pay for: active leases and pending answers.
+/// Tasks the campaign may still have to pay for: active leases, pending answers and held rewards.
 fn owed_tasks(conn: &mut dyn Conn, campaign: &str) -> ApiResult<i64> {
     let leases = conn.query(
         "SELECT COUNT(*) FROM leases WHERE campaign = $1 AND state = 'active'",
         params![campaign],
     )?;
+    // Held rewards (`quality::hold`) are owed too: paid once their author's record clears, or
+    // given back when it is restricted. Closing must not refund them.
     let pending = conn.query(
-        "SELECT COUNT(*) FROM submissions WHERE campaign = $1 AND status = 'pending'",
+        "SELECT COUNT(*) FROM submissions WHERE campaign = $1 AND (status = 'pending' OR held = 1)",
         params![campaign],
     )?;
     let count = |rows: Vec<crate::db::Row>| -> ApiResult<i64> {

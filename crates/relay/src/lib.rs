@@ -24,6 +24,7 @@ pub mod job_lease;
 pub use datahub_keyfile as keyfile;
 pub mod ledger;
 pub mod limits;
+pub mod listing;
 pub mod maintenance;
 pub mod metrics;
 pub mod nodenet;

@@ -19,25 +19,38 @@ fn chain_list(text: &str) -> Vec<u64> {
     text.split(',').filter_map(|c| c.parse().ok()).collect()
 }
 
-/// `GET /v1/me/balances`: per token, the total and what can be claimed on each chain.
+/// `GET /v1/me/balances`: per token, the total and what can be claimed on each chain, and the
+/// rewards held until the contributor's record is known (`quality::hold`), which are in neither.
 pub async fn balances(
     State(relay): State<AppState>,
     Contributor(info): Contributor,
 ) -> ApiResult<Json<Json_>> {
     let wallet = db_address(&info.session.wallet);
-    let rows = relay
+    let (rows, held) = relay
         .db
-        .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<Row>> {
-            Ok(conn.query(
+        .read(move |conn: &mut dyn Conn| -> ApiResult<(Vec<Row>, Vec<Row>)> {
+            let rows = conn.query(
                 "SELECT token, chains, balance FROM accounts WHERE owner = $1 AND kind = 'worker' ORDER BY token, chains",
+                params![wallet.clone()],
+            )?;
+            let held = conn.query(
+                "SELECT c.token, CAST(COALESCE(SUM(s.reward), 0) AS BIGINT) FROM submissions s JOIN campaigns c ON c.id = s.campaign WHERE s.worker = $1 AND s.held = 1 GROUP BY c.token",
                 params![wallet],
-            )?)
+            )?;
+            Ok((rows, held))
         })
         .await?;
     let mut tokens: std::collections::BTreeMap<
         String,
         (i64, std::collections::BTreeMap<u64, i64>),
     > = std::collections::BTreeMap::new();
+    // Held rewards are not in any account yet: shown apart, never claimable.
+    let mut held_of = std::collections::BTreeMap::new();
+    for row in &held {
+        let token = row.text(0)?;
+        tokens.entry(token.clone()).or_default();
+        held_of.insert(token, row.int(1)?);
+    }
     for row in &rows {
         let entry = tokens.entry(row.text(0)?).or_default();
         let balance = row.int(2)?;
@@ -55,7 +68,13 @@ pub async fn balances(
                 .into_iter()
                 .map(|(c, a)| (c.to_string(), Json_::String(ledger::format_amount(a))))
                 .collect();
-            json!({ "token": token, "amount": ledger::format_amount(total), "claimable_on": per_chain })
+            let held = held_of.get(&token).copied().unwrap_or(0);
+            json!({
+                "token": token,
+                "amount": ledger::format_amount(total),
+                "claimable_on": per_chain,
+                "held": ledger::format_amount(held),
+            })
         })
         .collect();
     Ok(Json(json!({

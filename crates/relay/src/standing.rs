@@ -1,5 +1,6 @@
 //! `GET /v1/me/standing`: where a contributor stands in each campaign they worked on (trust,
-//! answers accepted and rejected, probation, restriction and why) and their appeals.
+//! answers accepted and rejected, rewards held until their record is known, probation,
+//! restriction and why) and their appeals.
 //!
 //! Nothing here may name a golden item. Golden answers are therefore not counted apart (their
 //! count would rise when a golden item settles, or at once when one is skipped), the counts come
@@ -15,7 +16,7 @@ use crate::auth::{Contributor, db_address};
 use crate::db::Conn;
 use crate::error::{ApiError, ApiResult};
 use crate::spec::{CampaignSpec, Settings};
-use crate::{AppState, appeals, clock, params};
+use crate::{AppState, appeals, clock, ledger, params};
 
 /// The step trust is shown in.
 pub const TRUST_STEP: f64 = 0.05;
@@ -46,7 +47,9 @@ pub async fn standing(
                 "SELECT k.campaign, k.tasks, k.golden_right, k.agreed, k.trust_ppm, k.restricted, k.restricted_ms, k.cooldown_until_ms, c.spec, \
                  (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.status = 'accepted'), \
                  (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.status = 'rejected'), \
-                 (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.status = 'pending') \
+                 (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.status = 'pending'), \
+                 (SELECT COUNT(*) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.held = 1), \
+                 (SELECT CAST(COALESCE(SUM(s.reward), 0) AS BIGINT) FROM submissions s WHERE s.campaign = k.campaign AND s.worker = k.worker AND s.held = 1), c.token \
                  FROM contributors k JOIN campaigns c ON c.id = k.campaign WHERE k.worker = $1 ORDER BY k.campaign LIMIT $2",
                 params![worker.clone(), LIMIT],
             )?;
@@ -70,6 +73,9 @@ pub async fn standing(
                     "accepted": r.int(9)?,
                     "rejected": r.int(10)?,
                     "pending": r.int(11)?,
+                    "held": r.int(12)?,
+                    "held_amount": ledger::format_amount(r.int(13)?),
+                    "token": r.text(14)?,
                     "probation": probation,
                     "probation_tasks_left": probation.then(|| (settings.probation_tasks - tasks).max(0)),
                     "restricted": restricted.is_some(),

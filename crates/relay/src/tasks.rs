@@ -315,6 +315,8 @@ pub struct SubmissionOutcome {
     pub balance: String,
     /// Whether this submission had been received before (a retry).
     pub duplicate: bool,
+    /// Accepted, but its reward held until its author's record is known (`quality::hold`).
+    pub held: bool,
 }
 
 fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
@@ -914,7 +916,7 @@ impl SubmitJob {
         let truth = item.golden.as_deref().unwrap_or_default();
         match verdict {
             Verdict::GoldenRight => {
-                slots::credit(conn, &self.credit(&self.id, &self.worker), self.now)?;
+                self.pay(conn, &self.id, &self.worker)?;
                 slots::commit(conn, &self.session, reward)?;
                 note_golden(conn, truth)
             }
@@ -928,7 +930,7 @@ impl SubmitJob {
                 slots::give_back(conn, &self.campaign, idx, why, self.now)
             }
             Verdict::AtOnce => {
-                slots::credit(conn, &self.credit(&self.id, &self.worker), self.now)?;
+                self.pay(conn, &self.id, &self.worker)?;
                 slots::commit(conn, &self.session, reward)?;
                 let vote = quality::Vote {
                     worker: self.worker.clone(),
@@ -1000,7 +1002,7 @@ impl SubmitJob {
             let reason = (status == SubmissionStatus::Rejected).then_some(Rejection::Disagreed);
             slots::set_status(conn, &self.campaign, idx, &a.id, status, reason)?;
             if status == SubmissionStatus::Accepted {
-                slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
+                self.pay(conn, &a.id, &a.worker)?;
             } else {
                 let why = GiveBack::Rejected {
                     submission: &a.id,
@@ -1042,7 +1044,8 @@ impl SubmitJob {
         duplicate: bool,
     ) -> ApiResult<SubmissionOutcome> {
         let token = self.info.token.clone();
-        let credited = if status == SubmissionStatus::Accepted {
+        let held = status == SubmissionStatus::Accepted && quality::is_held(conn, &self.id)?;
+        let credited = if status == SubmissionStatus::Accepted && !held {
             reward
         } else {
             0
@@ -1054,7 +1057,15 @@ impl SubmitJob {
             balance: ledger::format_amount(token_balance(conn, &self.worker, &token)?),
             token,
             duplicate,
+            held,
         })
+    }
+
+    /// Pays an accepted `submission` of `worker`, or holds its reward until the worker's record
+    /// is known (`quality::credit_or_hold`): every accepted answer of this request goes here.
+    fn pay(&self, conn: &mut dyn Conn, submission: &str, worker: &str) -> ApiResult<()> {
+        let credit = self.credit(submission, worker);
+        quality::credit_or_hold(conn, &self.info.spec, &credit, self.now)
     }
 
     /// This submission's campaign paying `submission` of `worker`.
@@ -1122,7 +1133,7 @@ impl SubmitJob {
             let reason = (status == SubmissionStatus::Rejected).then_some(Rejection::Disagreed);
             slots::set_status(conn, &self.campaign, idx, &a.id, status, reason)?;
             if status == SubmissionStatus::Accepted {
-                slots::credit(conn, &self.credit(&a.id, &a.worker), self.now)?;
+                self.pay(conn, &a.id, &a.worker)?;
             } else {
                 let why = GiveBack::Outvoted {
                     submission: &a.id,

@@ -18,7 +18,7 @@ use crate::db::Conn;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::slots::{self, Credit, GiveBack, Rejection, SubmissionStatus};
 use crate::spec::{CampaignSpec, validator_keys};
-use crate::{AppState, clock, job_lease, params};
+use crate::{AppState, clock, job_lease, listing, params};
 
 /// The validators' addresses as stored (`0x`, lower case), in the spec's order.
 pub fn validator_addresses(spec: &CampaignSpec) -> ApiResult<Vec<String>> {
@@ -423,23 +423,14 @@ pub async fn list(
     Query(page): Query<Page>,
     signed: Signed,
 ) -> ApiResult<Json<Json_>> {
-    let limit = page.limit.unwrap_or(1000);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::unprocessable(
-            ErrorCode::InvalidLimit,
-            "limit: 1 to 1000",
-        ));
-    }
+    let limit = listing::limit(page.limit, 1000, 1000)?;
     let owner = db_address(&signed.signer);
     let after = page.after.unwrap_or_default();
     let id = campaign.clone();
     let rows = relay
         .db
         .read(move |conn: &mut dyn Conn| -> ApiResult<Vec<crate::db::Row>> {
-            let row = conn
-                .query_opt("SELECT owner FROM campaigns WHERE id = $1", params![id.clone()])?
-                .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {id:?}")))?;
-            if row.text(0)? != owner {
+            if listing::campaign_owner(conn, &id)? != owner {
                 return Err(ApiError::forbidden(
                     ErrorCode::NotOwner,
                     "only the campaign's requester may read its verdicts",
@@ -472,12 +463,8 @@ pub async fn list(
             },
         }));
     }
-    let full = i64::try_from(rows.len()).unwrap_or(0) == limit;
-    let next = if full {
-        rows.last().map(|r| r.text(0)).transpose()?
-    } else {
-        None
-    };
+    let last = rows.last().map(|r| r.text(0)).transpose()?;
+    let next = listing::next_after(rows.len(), limit, last);
     Ok(Json(json!({
         "campaign": campaign,
         "verdicts": verdicts,

@@ -816,3 +816,78 @@ mod an_upload_campaign_must_name_who_checks_its_uploads {
         );
     }
 }
+
+both!(
+    an_upheld_appeal_lifts_the_restriction_its_rejection_caused,
+    |net| {
+        let owner = key("owner");
+        // Every task golden, overlap 1. One wrong golden answer takes trust from 0.9 to about 0.80,
+        // under a min trust of 0.85: that one rejection restricts.
+        let mut spec = campaign_spec("overturned", &owner, 2, 1, "10");
+        spec["golden"] = golden(3, "false");
+        spec["golden_share"] = json!(1.0);
+        spec["min_trust"] = json!(0.85);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let mut w = Worker::sign_in(&net, "overturned").await;
+        let (status, rejected) = w.work(&net, "overturned", &verdict("true")).await;
+        assert_eq!(status, StatusCode::OK, "{rejected}");
+        assert_eq!(rejected["status"], "rejected", "{rejected}");
+        let (status, body) = w.next(&net, "overturned").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("restricted")),
+            "{body}"
+        );
+        let (status, appeal) = net
+            .post(
+                "/v1/appeals",
+                Some(&w.token),
+                &json!({ "submission": rejected["submission"], "reason": "the caption is true" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{appeal}");
+        let path = format!("/v1/appeals/{}", appeal["id"].as_str().unwrap());
+
+        // Upheld: the wrong golden answer counts as right, the restriction it caused is lifted.
+        let mut after_first = Value::Null;
+        for round in 0..2 {
+            let (status, answered) = net
+                .call(net.signed(&owner, "POST", &path, &json!({ "uphold": true })))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{answered}");
+            assert_eq!(answered["duplicate"], round == 1, "{answered}");
+            let record = record_of(&net, &owner, "overturned", &w).await;
+            assert_eq!(record["restricted"], false, "{record}");
+            assert_eq!(
+                (
+                    record["golden_right"].as_i64(),
+                    record["golden_wrong"].as_i64()
+                ),
+                (Some(1), Some(0)),
+                "{record}"
+            );
+            assert!(record["trust"].as_f64().unwrap() >= 0.85, "{record}");
+            // Upheld twice changes nothing twice.
+            if round == 0 {
+                after_first = record;
+            } else {
+                assert_eq!(record, after_first, "the second answer changed the record");
+            }
+        }
+        let (_, standing) = net.get("/v1/me/standing", Some(&w.token)).await;
+        let c = &standing["campaigns"][0];
+        assert_eq!(
+            (c["restricted"].as_bool(), c["why"].is_null()),
+            (Some(false), true),
+            "{standing}"
+        );
+        let (status, body) = w.next(&net, "overturned").await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "tasks again after the appeal: {body}"
+        );
+        assert_ledger_balanced(&net).await;
+    }
+);

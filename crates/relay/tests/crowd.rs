@@ -5,9 +5,12 @@
 //! The mixed crowd: honest contributors of varied accuracy, random bots, spammers who always give
 //! the same answer, colluders (several wallets answering identically) and "golden-wise" bots that
 //! know the golden items (a leaked golden set) and answer everything else at random, so golden
-//! items alone cannot catch them. Every bad actor is restricted, and what each had earned when it
-//! was restricted is all it ever earns; together they earn under 5% of what the campaign actually
-//! paid; the relay's online Dawid–Skene is at least as accurate as a majority vote and as batch
+//! items alone cannot catch them. Bots, spammers and colluders are restricted, and what each had
+//! earned when it was restricted is all it ever earns (nothing: pay is held until a record is
+//! known); golden-wise bots are not all restricted, but their records never clear, so their pay
+//! stays held. All adversaries together earn under 2% of what the campaign actually paid, every
+//! honest contributor is paid in full by the end; the relay's online Dawid–Skene is at least as
+//! accurate as a majority vote and as batch
 //! Dawid–Skene over the answers the relay kept (not those it voided when their author was
 //! restricted).
 //!
@@ -89,9 +92,14 @@ struct Fate {
     restricted: bool,
     /// Its trust in the relay's report at the end.
     trust: f64,
+    /// Its record in the relay's report at the end: tasks, golden right, agreed, disagreed,
+    /// backed, unbacked.
+    record: (i64, i64, i64, i64, i64, i64),
 }
 
 struct Run {
+    net: Net,
+    workers: Vec<Worker>,
     crowd: Vec<Kind>,
     fates: Vec<Fate>,
     /// Item index → the relay's accepted label.
@@ -169,6 +177,32 @@ async fn told_restricted(net: &Net, owner: &datahub_core::SecretKey, worker: &Wo
 
 fn address_of(worker: &Worker) -> String {
     format!("0x{}", hex::encode(worker.address().as_bytes()))
+}
+
+/// Per group: (wallets with rewards held at the end, rewards held), in answers.
+async fn held_per_group(run: &Run) -> BTreeMap<&'static str, (usize, i64)> {
+    let held: HashMap<String, i64> = run
+        .net
+        .relay()
+        .db
+        .read(|conn: &mut dyn Conn| -> Result<HashMap<String, i64>, DbError> {
+            let rows = conn.query(
+                "SELECT worker, COUNT(*) FROM submissions WHERE campaign = 'crowd' AND held = 1 GROUP BY worker",
+                &[],
+            )?;
+            rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
+        })
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for (kind, worker) in run.crowd.iter().zip(&run.workers) {
+        if let Some(n) = held.get(&address_of(worker)) {
+            let entry = out.entry(kind.group()).or_insert((0, 0));
+            entry.0 += 1;
+            entry.1 += n;
+        }
+    }
+    out
 }
 
 /// Runs `crowd` on a campaign of `items` items (three classes, overlap 3 up to 5) and `goldens`
@@ -359,6 +393,15 @@ async fn run_crowd(
         let entry = report.get(&address_of(worker));
         fates[w].restricted = entry.is_some_and(|c| c["restricted"] == true);
         fates[w].trust = entry.and_then(|c| c["trust"].as_f64()).unwrap_or(-1.0);
+        let count = |key: &str| entry.and_then(|c| c[key].as_i64()).unwrap_or(0);
+        fates[w].record = (
+            count("tasks"),
+            count("golden_right"),
+            count("agreed"),
+            count("disagreed"),
+            count("backed"),
+            count("unbacked"),
+        );
     }
     // Every accepted item was decided by a submission seen here, on answers known here.
     let mut kept = Vec::new();
@@ -376,6 +419,8 @@ async fn run_crowd(
     );
     assert_ledger_balanced(&net).await;
     Run {
+        net,
+        workers,
         crowd,
         fates,
         accepted,
@@ -454,8 +499,9 @@ async fn a_crowd_with_bots_spammers_colluders_and_golden_wise_bots() {
         );
         if group == "golden-wise" {
             for (kind, fate) in &members {
+                let (tasks, golden_right, agreed, disagreed, backed, unbacked) = fate.record;
                 println!(
-                    "    {kind:?}: trust {:.3}, {:.2}% of the final spend",
+                    "    {kind:?}: trust {:.3}, {tasks} tasks, {golden_right} golden right, {agreed} agreed, {disagreed} disagreed, {backed} backed, {unbacked} not; {:.2}% of the final spend",
                     fate.trust,
                     100.0 * share(fate.earned)
                 );
@@ -501,6 +547,23 @@ async fn a_crowd_with_bots_spammers_colluders_and_golden_wise_bots() {
             restricted_after.push(tasks);
         }
     }
+    let adversaries: i64 = ["bot", "spammer", "colluder", "golden-wise"]
+        .iter()
+        .map(|g| earned_by[g])
+        .sum();
+    let held = held_per_group(&run).await;
+    println!(
+        "adversaries together: {:.2}% of what was paid; rewards still held at the end: {held:?}",
+        100.0 * share(adversaries)
+    );
+    let honest_backing: Vec<String> = run
+        .crowd
+        .iter()
+        .zip(&run.fates)
+        .filter(|(k, _)| matches!(k, Kind::Honest(_)))
+        .map(|(k, f)| format!("{k:?} {}/{}", f.record.4, f.record.4 + f.record.5))
+        .collect();
+    println!("honest backed: {}", honest_backing.join(", "));
     let bots_and_spammers = share(earned_by["bot"] + earned_by["spammer"]);
     println!(
         "bots and spammers: {:.2}% of what was paid ({:.2} of {:.2}); bots, spammers and colluders restricted after {:.1} tasks on average (at most {})",
@@ -510,14 +573,30 @@ async fn a_crowd_with_bots_spammers_colluders_and_golden_wise_bots() {
         restricted_after.iter().sum::<i64>() as f64 / restricted_after.len() as f64,
         restricted_after.iter().max().unwrap(),
     );
+    // Pay is held until a wallet's record is known and good (docs/relay.md §4a): bots,
+    // spammers and colluders are restricted before theirs is, and earn nothing (4.9% and 2.2%
+    // before the hold).
     assert!(
-        bots_and_spammers < 0.05,
+        bots_and_spammers < 0.005,
         "bots and spammers earned {bots_and_spammers} of what was paid"
     );
     assert!(
-        share(earned_by["colluder"]) < 0.025,
+        share(earned_by["colluder"]) < 0.005,
         "colluders earned {} of what was paid",
         share(earned_by["colluder"])
+    );
+    // The goal: 2% for all adversaries together (14.6% before the hold, 4.4% with it while
+    // answers still waiting for their items did not count against a record: golden-wise bots
+    // were paid on the agreeing items, decided first).
+    assert!(
+        share(adversaries) < 0.02,
+        "adversaries earned {} of what was paid",
+        share(adversaries)
+    );
+    // And every honest contributor is paid by the end: none has a reward still held.
+    assert!(
+        !held.contains_key("honest"),
+        "honest contributors with rewards held at the end: {held:?}"
     );
     // Known limit (docs/relay.md): a bot that knows the golden items and answers the rest at
     // random is not restricted — agreement on ordinary items alone does not bring its trust
@@ -582,8 +661,10 @@ async fn honest_contributors_are_rarely_restricted() {
         .filter(|(_, f)| f.restricted)
         .map(|(k, _)| k)
         .collect();
+    // Twenty tasks are few for a record to clear on backing (docs/relay.md §4a): said, not held.
+    let held = held_per_group(&run).await;
     println!(
-        "honest crowd: {} of {n} restricted {restricted:?}; {} items accepted; {:.1} s",
+        "honest crowd: {} of {n} restricted {restricted:?}; {} items accepted; wallets with rewards still held at the end, and those rewards: {held:?}; {:.1} s",
         restricted.len(),
         run.accepted.len(),
         started.elapsed().as_secs_f64()

@@ -512,6 +512,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../../migrations/0013_consent.sql")),
     (14, include_str!("../../migrations/0014_appeals.sql")),
     (15, include_str!("../../migrations/0015_receipts.sql")),
+    (16, include_str!("../../migrations/0016_pay_hold.sql")),
 ];
 
 fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {

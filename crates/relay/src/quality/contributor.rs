@@ -239,6 +239,56 @@ pub fn note_golden(
     )
 }
 
+/// The restriction reason [`settle_trust`] gives, the one an upheld appeal may lift.
+const LOW_TRUST: &str = "low_trust";
+
+/// An upheld appeal: the campaign's requester (or an operator) says a rejected answer was right.
+/// Their word counts as a golden answer would: the answer moves from wrong to right in the
+/// record (a golden item's from `golden_wrong` to `golden_right`, an outvoted one's from
+/// `disagreed` to `agreed`), and up to one whole answer of score moves from wrong to right (no
+/// more than the record holds: a rejection never took more). A low-trust restriction the record
+/// no longer supports is lifted; held rewards are then paid if the record is now known and good.
+/// Called once per appeal: an appeal is upheld once (`appeals::answer`).
+#[allow(clippy::too_many_arguments)]
+pub fn note_overturned(
+    conn: &mut dyn Conn,
+    spec: &CampaignSpec,
+    reward: i64,
+    campaign: &str,
+    worker: &str,
+    golden: bool,
+    now: i64,
+) -> ApiResult<()> {
+    let shape = Shape::of(spec);
+    let mut record = Record::load(conn, campaign, worker)?;
+    if golden {
+        record.golden_wrong = (record.golden_wrong - 1).max(0);
+        record.golden_right += 1;
+    } else {
+        record.disagreed = (record.disagreed - 1).max(0);
+        record.agreed += 1;
+    }
+    let moved = record.score_wrong.clamp(0, 1000);
+    record.score_wrong -= moved;
+    record.score_right += moved;
+    let settings = Settings::of(spec);
+    if record.restricted.as_deref() == Some(LOW_TRUST) && record.trust(&shape) >= settings.min_trust
+    {
+        record.restricted = None;
+        record.restricted_ms = None;
+    }
+    settle_trust(
+        conn,
+        spec,
+        &shape,
+        reward,
+        campaign,
+        worker,
+        &mut record,
+        now,
+    )
+}
+
 /// Recomputes trust, restricts below the threshold, and saves.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn settle_trust(
@@ -256,14 +306,14 @@ pub(super) fn settle_trust(
     let settings = Settings::of(spec);
     let restrict = record.restricted.is_none() && trust < settings.min_trust;
     if restrict {
-        record.restricted = Some("low_trust".into());
+        record.restricted = Some(LOW_TRUST.into());
         record.restricted_ms = Some(now);
     }
     record.save(conn, campaign, worker)?;
     if restrict {
         void_pending(conn, campaign, worker, reward, now)?;
     }
-    Ok(())
+    super::hold::settle_held(conn, spec, campaign, worker, record, now)
 }
 
 /// A restricted contributor's pending answers are not paid: each is rejected and its slot given

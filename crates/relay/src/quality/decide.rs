@@ -310,6 +310,11 @@ pub fn accepted(
             record.disagreed += 1;
         }
         record.score(support, weight);
+        if support >= 0.5 {
+            record.backed += 1;
+        } else {
+            record.unbacked += 1;
+        }
         settle_trust(
             conn,
             spec,

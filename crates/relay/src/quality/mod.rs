@@ -17,6 +17,7 @@
 mod contributor;
 mod decide;
 mod golden;
+mod hold;
 mod receipts;
 mod record;
 mod report;
@@ -24,10 +25,11 @@ mod shape;
 
 pub use crate::spec::{Aggregation, Settings};
 pub use contributor::{
-    check_allowed, check_daily_cap, check_probation, gate, note_golden, note_lease, note_skip,
-    note_too_fast, note_unanswered,
+    check_allowed, check_daily_cap, check_probation, gate, note_golden, note_lease,
+    note_overturned, note_skip, note_too_fast, note_unanswered,
 };
 pub use decide::{Decision, Vote, accepted, accepted_at_once, decide};
 pub use golden::{golden_secret, golden_turn};
+pub use hold::{KNOWN_AFTER_GOLDEN, PAY_TRUST, credit_or_hold, is_held};
 pub use report::{ResultsQuery, report, results};
 pub use shape::Shape;

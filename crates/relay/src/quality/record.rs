@@ -33,9 +33,14 @@ pub(super) struct Record {
     pub(super) confusion: Vec<Vec<Vec<f64>>>,
     pub(super) restricted: Option<String>,
     pub(super) restricted_ms: Option<i64>,
+    /// Answers to decided items that everyone else's answers backed (leave-one-out support of
+    /// at least one half), and those they did not: unlike `agreed`, not swayed by the answer
+    /// itself (see `hold`).
+    pub(super) backed: i64,
+    pub(super) unbacked: i64,
 }
 
-pub(super) const RECORD_COLUMNS: &str = "tasks, golden_seen, golden_right, golden_wrong, agreed, disagreed, too_fast, skips, skip_window_ms, cooldown_until_ms, score_right, score_wrong, trust_ppm, confusion, restricted, restricted_ms";
+pub(super) const RECORD_COLUMNS: &str = "tasks, golden_seen, golden_right, golden_wrong, agreed, disagreed, too_fast, skips, skip_window_ms, cooldown_until_ms, score_right, score_wrong, trust_ppm, confusion, restricted, restricted_ms, backed, unbacked";
 
 impl Record {
     pub(super) fn from_row(row: &Row, offset: usize) -> ApiResult<Self> {
@@ -57,6 +62,8 @@ impl Record {
             confusion: serde_json::from_str(&row.text(offset + 13)?).unwrap_or_default(),
             restricted: row.opt_text(offset + 14)?,
             restricted_ms: row.opt_int(offset + 15)?,
+            backed: int(16)?,
+            unbacked: int(17)?,
         })
     }
 
@@ -80,14 +87,15 @@ impl Record {
         let confusion = serde_json::to_string(&self.confusion).map_err(ApiError::internal)?;
         conn.execute(
             &format!(
-                "INSERT INTO contributors (campaign, worker, {RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-                 ON CONFLICT (campaign, worker) DO UPDATE SET tasks = $3, golden_seen = $4, golden_right = $5, golden_wrong = $6, agreed = $7, disagreed = $8, too_fast = $9, skips = $10, skip_window_ms = $11, cooldown_until_ms = $12, score_right = $13, score_wrong = $14, trust_ppm = $15, confusion = $16, restricted = $17, restricted_ms = $18"
+                "INSERT INTO contributors (campaign, worker, {RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+                 ON CONFLICT (campaign, worker) DO UPDATE SET tasks = $3, golden_seen = $4, golden_right = $5, golden_wrong = $6, agreed = $7, disagreed = $8, too_fast = $9, skips = $10, skip_window_ms = $11, cooldown_until_ms = $12, score_right = $13, score_wrong = $14, trust_ppm = $15, confusion = $16, restricted = $17, restricted_ms = $18, backed = $19, unbacked = $20"
             ),
             params![
                 campaign, worker, self.tasks, self.golden_seen, self.golden_right, self.golden_wrong,
                 self.agreed, self.disagreed, self.too_fast, self.skips, self.skip_window_ms,
                 self.cooldown_until_ms, self.score_right, self.score_wrong, self.trust_ppm,
-                confusion, self.restricted.clone(), self.restricted_ms
+                confusion, self.restricted.clone(), self.restricted_ms, self.backed,
+                self.unbacked
             ],
         )?;
         Ok(())

@@ -96,6 +96,8 @@ pub async fn report(
                     "agreed": r.agreed,
                     "disagreed": r.disagreed,
                     "agreement": ratio(r.agreed, r.disagreed),
+                    "backed": r.backed,
+                    "unbacked": r.unbacked,
                     "too_fast": r.too_fast,
                     "trust": r.trust_ppm as f64 / 1e6,
                     "restricted": r.restricted.is_some(),

@@ -154,6 +154,8 @@ struct State {
     campaigns: Vec<Campaign>,
     /// (token, total, claimable per chain id)
     balances: Vec<Balance>,
+    /// (token, amount) of rewards held until the contributor's record is known; in no balance.
+    held: Vec<(String, String)>,
     chains: Vec<(u64, String)>,
     claim_chain: u64,
     voucher: Option<Json>,
@@ -308,6 +310,16 @@ impl App {
 
     fn say(&self, t: T, error: bool) {
         self.notice(self.t(t).to_owned(), error, None);
+    }
+
+    /// What an accepted answer whose reward is held says: the amount held and what releases it.
+    fn held_notice(&self, reward: &str, token: &str) -> String {
+        format!(
+            "{} +{reward} {token} {} — {}",
+            self.t(T::HeldUntil),
+            self.t(T::Held),
+            self.t(T::HeldWhy)
+        )
     }
 
     fn notice(&self, text: String, error: bool, action: Option<(&'static str, T)>) {
@@ -720,6 +732,7 @@ impl App {
                     .map(|c| c.iter().filter_map(Campaign::from_json).collect())
                     .unwrap_or_default();
                 state.balances = read_balances(&balances);
+                state.held = read_held(&balances);
             }
             Err(error) => self.fail(&error, None),
         }
@@ -979,6 +992,9 @@ impl App {
                     _ if at(&outcome, "duplicate").as_bool() == Some(true) => {
                         self.t(T::Duplicate).to_owned()
                     }
+                    "accepted" if at(&outcome, "held").as_bool() == Some(true) => {
+                        self.held_notice(&campaign.reward, &token)
+                    }
                     "accepted" => format!("{} +{credited} {token}", self.t(T::Credited)),
                     "pending" if manifest.is_some() => self.t(T::PendingCheck).to_owned(),
                     "pending" => self.t(T::Pending).to_owned(),
@@ -1022,7 +1038,10 @@ impl App {
             return;
         };
         if let Ok(balances) = wait(session.balances()).await {
-            self.state.borrow_mut().balances = read_balances(&balances);
+            let mut state = self.state.borrow_mut();
+            state.balances = read_balances(&balances);
+            state.held = read_held(&balances);
+            drop(state);
             self.render();
         }
     }
@@ -1437,6 +1456,19 @@ fn read_balances(json: &Json) -> Vec<Balance> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The held rewards of `GET /v1/me/balances`, per token, leaving out tokens with none held.
+fn read_held(json: &Json) -> Vec<(String, String)> {
+    at(json, "balances")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| {
+            let held = at(b, "held").as_str().filter(|h| is_positive(h))?;
+            Some((at(b, "token").as_str()?.to_owned(), held.to_owned()))
+        })
+        .collect()
 }
 
 /// (chain, token address, decimals) of every token in the relay's info.

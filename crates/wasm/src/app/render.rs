@@ -112,6 +112,7 @@ impl App {
             );
             add(&balance, &d.text("span", "", &shown));
             add(&header, &balance);
+            self.held_badge(&header, state);
         }
         let switch = d.button("lang", lang.other().name(), "dh-lang");
         set(
@@ -122,6 +123,29 @@ impl App {
         set(&switch, "lang", lang.other().tag());
         add(&header, &switch);
         header
+    }
+
+    /// Rewards held until the contributor's record is known, beside the balance and apart from
+    /// it: earned, not yet paid, not claimable.
+    fn held_badge(&self, header: &Element, state: &State) {
+        if state.held.is_empty() {
+            return;
+        }
+        let d = &self.dom;
+        let lang = state.lang;
+        let shown: Vec<String> = state
+            .held
+            .iter()
+            .map(|(token, amount)| format!("{amount} {token}"))
+            .collect();
+        let held = d.text(
+            "span",
+            "dh-held",
+            &format!("+{} {}", shown.join(" · "), T::Held.get(lang)),
+        );
+        held.set_id("dh-held");
+        set(&held, "title", T::AnswersHeld.get(lang));
+        add(header, &held);
     }
 
     fn connect_screen(&self, main: &Element, state: &State) {
@@ -253,6 +277,7 @@ impl App {
                     ),
                 ),
             );
+            self.held_line(&line, c, lang);
             if let Some(why) = at(c, "why").as_str() {
                 let restricted = d.text(
                     "p",
@@ -309,6 +334,29 @@ impl App {
             add(&panel, &list);
         }
         add(main, &panel);
+    }
+
+    /// A campaign's rewards held until the contributor's record is known, and what releases
+    /// them; nothing when none is held.
+    fn held_line(&self, line: &Element, campaign: &serde_json::Value, lang: Lang) {
+        let count = at(campaign, "held").as_i64().unwrap_or(0);
+        if count <= 0 {
+            return;
+        }
+        let d = &self.dom;
+        let held = d.text(
+            "p",
+            "dh-hint",
+            &format!(
+                "{count} {} ({} {}) — {}",
+                T::AnswersHeld.get(lang),
+                at(campaign, "held_amount").as_str().unwrap_or("0"),
+                at(campaign, "token").as_str().unwrap_or_default(),
+                T::HeldWhy.get(lang),
+            ),
+        );
+        set(&held, "data-held", &count.to_string());
+        add(line, &held);
     }
 
     fn wallet_panel(&self, main: &Element, state: &State) {

@@ -140,6 +140,10 @@ pub enum T {
     AnswersAccepted,
     AnswersRejected,
     AnswersPending,
+    Held,
+    HeldUntil,
+    HeldWhy,
+    AnswersHeld,
     OnProbation,
     RejectedAnswers,
     AppealReason,
@@ -391,6 +395,16 @@ impl T {
             Self::AnswersAccepted => ("accepted", "已接受"),
             Self::AnswersRejected => ("rejected", "未接受"),
             Self::AnswersPending => ("waiting", "待定"),
+            Self::Held => ("held", "暂扣"),
+            Self::HeldUntil => (
+                "Accepted. Held until your record is known:",
+                "答案已接受。奖励暂扣，待您的记录确认后发放：",
+            ),
+            Self::HeldWhy => (
+                "paid, once, when enough of your answers have been checked and agree with other contributors'; not paid if your trust falls too low.",
+                "当您有足够多的答案通过核验并与其他参与者一致时，一次性发放；若信任度过低则不予发放。",
+            ),
+            Self::AnswersHeld => ("held until your record is known", "暂扣，待记录确认后发放"),
             Self::OnProbation => (
                 "New here: a few tasks until one of your answers is confirmed.",
                 "新参与者：在您的答案得到确认前只能做少量任务。",
