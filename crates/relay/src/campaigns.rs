@@ -443,7 +443,7 @@ pub async fn set_status(
         .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
             let row = conn
                 .query_opt(
-                    "SELECT owner, status, token, reward, chains FROM campaigns WHERE id = $1",
+                    "SELECT owner, status, token, reward, chains, spec FROM campaigns WHERE id = $1",
                     params![campaign.clone()],
                 )?
                 .ok_or_else(|| {
@@ -474,6 +474,9 @@ pub async fn set_status(
             }
             let (token, reward) = (row.text(2)?, row.int(3)?);
             let chain = single_chain(&row.text(4)?)?;
+            // Held rewards are paid or given back now, before the refund is counted.
+            let spec: CampaignSpec = serde_json::from_str(&row.text(5)?).map_err(ApiError::internal)?;
+            crate::quality::settle_at_close(conn, &spec, &campaign, now)?;
             let owed = owed_tasks(conn, &campaign)?
                 .checked_mul(reward)
                 .ok_or_else(|| ApiError::internal("owed budget overflows"))?;

@@ -249,6 +249,9 @@ pub enum Rejection {
     Restricted,
     /// A validator rejected the upload (its reasons are in the verdict).
     Validator,
+    /// Held until its contributor's record was known, and the campaign closed with that record
+    /// looking more like chance than care (`quality::settle_at_close`).
+    Unproven,
 }
 
 impl Rejection {
@@ -258,14 +261,20 @@ impl Rejection {
             Self::Disagreed => "disagreed",
             Self::Restricted => "restricted",
             Self::Validator => "validator",
+            Self::Unproven => "unproven",
         }
     }
 
     /// Reads a stored reason.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Disagreed, Self::Restricted, Self::Validator]
-            .into_iter()
-            .find(|r| r.as_str() == text)
+        [
+            Self::Disagreed,
+            Self::Restricted,
+            Self::Validator,
+            Self::Unproven,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
     }
 
     /// What the contributor is told.
@@ -278,6 +287,9 @@ impl Rejection {
                 "voided: too many of your answers in this campaign disagreed with known or accepted answers, so you were restricted in it"
             }
             Self::Validator => "a validator of the campaign rejected the upload",
+            Self::Unproven => {
+                "not paid: the campaign closed while this reward was held, and your answers in it agreed with the others' no more often than chance would"
+            }
         }
     }
 }

@@ -205,6 +205,50 @@ async fn held_per_group(run: &Run) -> BTreeMap<&'static str, (usize, i64)> {
     out
 }
 
+/// Closes the crowd's campaign, as its owner: what is still held is settled (paid where the
+/// record looks careful, given back where it looks like chance); then, per group, (wallets whose
+/// held rewards were given back as `unproven`, how many).
+async fn close_and_settle(run: &Run) -> BTreeMap<&'static str, (usize, i64)> {
+    let close = json!({ "status": "closed" });
+    let (status, body) = run
+        .net
+        .call(run.net.signed(
+            &key("crowd owner"),
+            "POST",
+            "/v1/campaigns/crowd/status",
+            &close,
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let unproven: HashMap<String, i64> = run
+        .net
+        .relay()
+        .db
+        .read(|conn: &mut dyn Conn| -> Result<HashMap<String, i64>, DbError> {
+            let rows = conn.query(
+                "SELECT worker, COUNT(*) FROM submissions WHERE campaign = 'crowd' AND reason = 'unproven' GROUP BY worker",
+                &[],
+            )?;
+            rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
+        })
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for (kind, worker) in run.crowd.iter().zip(&run.workers) {
+        if let Some(n) = unproven.get(&address_of(worker)) {
+            let entry = out.entry(kind.group()).or_insert((0, 0));
+            entry.0 += 1;
+            entry.1 += n;
+        }
+    }
+    assert!(
+        held_per_group(run).await.is_empty(),
+        "nothing held after the close"
+    );
+    assert_ledger_balanced(&run.net).await;
+    out
+}
+
 /// Runs `crowd` on a campaign of `items` items (three classes, overlap 3 up to 5) and `goldens`
 /// golden items (share 0.2) until nobody can get a task any more.
 /// With `cap`, each contributor leases at most that many tasks (`max_tasks_per_day`).
@@ -598,6 +642,30 @@ async fn a_crowd_with_bots_spammers_colluders_and_golden_wise_bots() {
         !held.contains_key("honest"),
         "honest contributors with rewards held at the end: {held:?}"
     );
+    // Closing settles what golden-wise bots still have held: given back, not paid, so the
+    // adversaries' share stays under the goal after the close too.
+    let unproven = close_and_settle(&run).await;
+    let mut after = HashMap::new();
+    for (kind, worker) in run.crowd.iter().zip(&run.workers) {
+        *after.entry(kind.group()).or_insert(0) += units_of(&run.net, worker).await;
+    }
+    let spent_after: i64 = after.values().sum();
+    let adversaries_after: i64 = ["bot", "spammer", "colluder", "golden-wise"]
+        .iter()
+        .map(|g| after.get(g).copied().unwrap_or(0))
+        .sum();
+    println!(
+        "after the close: adversaries {:.2}% of what was paid; given back as unproven: {unproven:?}",
+        100.0 * adversaries_after as f64 / spent_after.max(1) as f64
+    );
+    assert!(
+        (adversaries_after as f64) < 0.02 * spent_after as f64,
+        "after the close adversaries earned {adversaries_after} of {spent_after}"
+    );
+    assert!(
+        !unproven.contains_key("honest"),
+        "honest pay given back at the close: {unproven:?}"
+    );
     // Known limit (docs/relay.md): a bot that knows the golden items and answers the rest at
     // random is not restricted — agreement on ordinary items alone does not bring its trust
     // down. What holds: each is paid less than the average honest contributor.
@@ -673,5 +741,16 @@ async fn honest_contributors_are_rarely_restricted() {
         restricted.len() <= 5,
         "{} of {n} honest contributors restricted: {restricted:?}",
         restricted.len()
+    );
+    // What twenty tasks left held is settled when the campaign closes: paid where the record is
+    // more likely careful than random, given back where sixteen-odd answers happened to agree
+    // no more often than chance's would (measured: 8 of 300 wallets, 96 of 6 000 answers; the
+    // price of not paying golden-wise bots at the close, docs/relay.md §4a).
+    let unproven = close_and_settle(&run).await;
+    let (wallets, rewards) = unproven.get("honest").copied().unwrap_or((0, 0));
+    println!("honest crowd closed: {wallets} of {n} wallets had {rewards} held rewards given back");
+    assert!(
+        u32::try_from(wallets).unwrap() * 100 <= n * 5,
+        "{wallets} of {n} honest wallets had held pay given back at the close"
     );
 }

@@ -171,6 +171,56 @@ pub(super) fn settle_held(
     if !restricted && !pays_now(b, record, waiting(conn, b, campaign, worker)?) {
         return Ok(());
     }
+    let void = restricted.then_some(Rejection::Restricted);
+    release(conn, campaign, worker, void, now)
+}
+
+/// When the campaign closes, nothing it holds may wait any longer: no more answers will come
+/// for a record to clear on, and a reward held for good would keep both the contributor's pay
+/// and the requester's money. So each wallet's held rewards are paid if its record, as it
+/// stands, is more likely a careful contributor's than a random one's (not restricted, and
+/// where agreement is looked at, log odds of its backing ≥ 0 with no minimum count), and given
+/// back to the campaign (whose unspent budget the close returns) otherwise. A golden-wise bot,
+/// right on golden items and at chance elsewhere, falls on the second side.
+pub fn settle_at_close(
+    conn: &mut dyn Conn,
+    spec: &CampaignSpec,
+    campaign: &str,
+    now: i64,
+) -> ApiResult<()> {
+    let workers = conn.query(
+        "SELECT DISTINCT worker FROM submissions WHERE campaign = $1 AND held = 1 ORDER BY worker",
+        params![campaign],
+    )?;
+    let b = bar(conn, spec, campaign)?;
+    for row in &workers {
+        let worker = row.text(0)?;
+        let record = Record::load(conn, campaign, &worker)?;
+        let careful = record.restricted.is_none()
+            && b.chance.is_none_or(|chance| {
+                agreement_log_odds(chance, record.backed, record.unbacked) >= 0.0
+            });
+        let void = if record.restricted.is_some() {
+            Some(Rejection::Restricted)
+        } else if careful {
+            None
+        } else {
+            Some(Rejection::Unproven)
+        };
+        release(conn, campaign, &worker, void, now)?;
+    }
+    Ok(())
+}
+
+/// Ends the hold on `worker`'s held rewards in `campaign`: each is credited, or, with a reason,
+/// rejected and its reward given back to the campaign (the item stays decided on it).
+fn release(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    worker: &str,
+    void: Option<Rejection>,
+    now: i64,
+) -> ApiResult<()> {
     let held = conn.query(
         "SELECT s.id, s.idx, s.session, s.reward, c.token, c.chains FROM submissions s JOIN campaigns c ON c.id = s.campaign WHERE s.campaign = $1 AND s.worker = $2 AND s.held = 1 ORDER BY s.created_ms",
         params![campaign, worker],
@@ -184,10 +234,15 @@ pub(super) fn settle_held(
         if cleared == 0 {
             continue;
         }
-        if restricted {
-            let why = Some(Rejection::Restricted);
-            slots::set_status(conn, campaign, idx, &id, SubmissionStatus::Rejected, why)?;
-            // The item stays decided on this answer; only its reward goes back.
+        if let Some(why) = void {
+            slots::set_status(
+                conn,
+                campaign,
+                idx,
+                &id,
+                SubmissionStatus::Rejected,
+                Some(why),
+            )?;
             let back = GiveBack::Outvoted {
                 submission: &id,
                 session: &session,
