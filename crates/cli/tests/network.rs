@@ -13,14 +13,20 @@ use common::{BIN, Dev, fails, ok};
 /// A stand-in web app and npm package in `dir`, for `--www`: its folder.
 fn fake_web(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join("www")).unwrap();
-    std::fs::create_dir_all(dir.join("pkg/web")).unwrap();
     std::fs::write(
         dir.join("www/index.html"),
         "<!doctype html><title>dh</title>",
     )
     .unwrap();
-    std::fs::write(dir.join("pkg/web/datahub_wasm.js"), "export {}").unwrap();
-    std::fs::write(dir.join("pkg/web/datahub_wasm_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    for build in ["app", "web"] {
+        std::fs::create_dir_all(dir.join("pkg").join(build)).unwrap();
+        std::fs::write(dir.join("pkg").join(build).join("datahub_wasm.js"), "export {}").unwrap();
+        std::fs::write(
+            dir.join("pkg").join(build).join("datahub_wasm_bg.wasm"),
+            b"\0asm\x01\0\0\0",
+        )
+        .unwrap();
+    }
     dir.join("www")
 }
 
@@ -514,8 +520,10 @@ fn dev_serves_the_web_app() {
     let dev = Dev::builder(dir, 0).www(&fake_web(dir)).start();
     let api = reqwest_get(&format!("{}/v1/info", dev.url));
     assert!(api.contains("relay_address"), "{api}");
-    let script = reqwest_get(&format!("{}/pkg/web/datahub_wasm.js", dev.url));
-    assert_eq!(script, "export {}");
+    for build in ["app", "web"] {
+        let script = reqwest_get(&format!("{}/pkg/{build}/datahub_wasm.js", dev.url));
+        assert_eq!(script, "export {}");
+    }
     let page = reqwest_get(&format!("{}/", dev.url));
     assert!(page.contains("<title>dh</title>"), "{page}");
     dev.stop();

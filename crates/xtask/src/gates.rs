@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, heading, root, which};
-use crate::pkg::{self, Config};
+use crate::pkg::Config;
 
 const WASM32: &str = "wasm32-unknown-unknown";
 
@@ -250,8 +250,15 @@ pub fn clippy() -> Result<()> {
         ])
         .args(["--", "-D", "warnings"])
         .run();
-    // Both run, so one failure does not hide the other's findings.
-    native.and(wasm)
+    // The library as the npm package ships it, without the mini-app (the default feature): code
+    // only the app used would otherwise be dead there, unseen.
+    let library = Cmd::new("cargo")
+        .env("RUSTFLAGS", Config::load()?.rustflags())
+        .args(["clippy", "--target", WASM32, "--lib", "--no-default-features"])
+        .args(["-p", "datahub-wasm", "--", "-D", "warnings"])
+        .run();
+    // All run, so one failure does not hide the others' findings.
+    native.and(wasm).and(library)
 }
 
 pub fn doc() -> Result<()> {
