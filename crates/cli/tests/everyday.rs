@@ -145,8 +145,7 @@ fn an_installed_binary_serves_the_web_app_and_the_demo_pictures() {
     // library's (pkg/web).
     let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pkg");
     for build in ["app", "web"] {
-        let (status, kind, body) =
-            get(&format!("{}/pkg/{build}/datahub_wasm_bg.wasm", dev.url));
+        let (status, kind, body) = get(&format!("{}/pkg/{build}/datahub_wasm_bg.wasm", dev.url));
         match std::fs::read(pkg.join(build).join("datahub_wasm_bg.wasm")) {
             Ok(wasm) => {
                 assert_eq!((status, kind.as_str()), (200, "application/wasm"));
@@ -154,8 +153,7 @@ fn an_installed_binary_serves_the_web_app_and_the_demo_pictures() {
                     body == wasm,
                     "the served client is not the checkout's pkg/{build}"
                 );
-                let (status, _, script) =
-                    get(&format!("{}/pkg/{build}/datahub_wasm.js", dev.url));
+                let (status, _, script) = get(&format!("{}/pkg/{build}/datahub_wasm.js", dev.url));
                 assert_eq!(status, 200);
                 assert_eq!(
                     script,
@@ -167,7 +165,11 @@ fn an_installed_binary_serves_the_web_app_and_the_demo_pictures() {
     }
     if let Ok(css) = std::fs::read(pkg.join("app/app.css")) {
         let (status, kind, body) = get(&format!("{}/pkg/app/app.css", dev.url));
-        assert_eq!((status, kind.starts_with("text/css")), (200, true), "{kind}");
+        assert_eq!(
+            (status, kind.starts_with("text/css")),
+            (200, true),
+            "{kind}"
+        );
         assert_eq!(body, css);
     }
 }

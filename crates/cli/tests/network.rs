@@ -20,7 +20,11 @@ fn fake_web(dir: &Path) -> PathBuf {
     .unwrap();
     for build in ["app", "web"] {
         std::fs::create_dir_all(dir.join("pkg").join(build)).unwrap();
-        std::fs::write(dir.join("pkg").join(build).join("datahub_wasm.js"), "export {}").unwrap();
+        std::fs::write(
+            dir.join("pkg").join(build).join("datahub_wasm.js"),
+            "export {}",
+        )
+        .unwrap();
         std::fs::write(
             dir.join("pkg").join(build).join("datahub_wasm_bg.wasm"),
             b"\0asm\x01\0\0\0",

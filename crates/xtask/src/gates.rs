@@ -254,7 +254,13 @@ pub fn clippy() -> Result<()> {
     // only the app used would otherwise be dead there, unseen.
     let library = Cmd::new("cargo")
         .env("RUSTFLAGS", Config::load()?.rustflags())
-        .args(["clippy", "--target", WASM32, "--lib", "--no-default-features"])
+        .args([
+            "clippy",
+            "--target",
+            WASM32,
+            "--lib",
+            "--no-default-features",
+        ])
         .args(["-p", "datahub-wasm", "--", "-D", "warnings"])
         .run();
     // All run, so one failure does not hide the others' findings.

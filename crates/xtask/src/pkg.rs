@@ -202,10 +202,17 @@ pub fn build() -> Result<Vec<Weight>> {
         if !build.features.is_empty() {
             cmd = cmd.args(["--features", &build.features.join(",")]);
         }
-        cmd.run()
-            .with_context(|| format!("wasm-pack could not build the {target} target into {dir}/"))?;
+        cmd.run().with_context(|| {
+            format!("wasm-pack could not build the {target} target into {dir}/")
+        })?;
         for wasm in files_with_extension(&out, "wasm")? {
-            optimize(&wasm_opt, &config.wasm_opt, &wasm, &twiggy, &reports.join(format!("{dir}.txt")))?;
+            optimize(
+                &wasm_opt,
+                &config.wasm_opt,
+                &wasm,
+                &twiggy,
+                &reports.join(format!("{dir}.txt")),
+            )?;
             let raw = size(&wasm)?;
             let gzip = gzip_size(&wasm)?;
             weights.push(Weight {
@@ -262,7 +269,8 @@ fn kib(bytes: u64) -> String {
 /// The size of `path` gzipped at level 6, the level servers commonly send at.
 fn gzip_size(path: &Path) -> Result<u64> {
     use std::io::Write as _;
-    let bytes = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
     encoder.write_all(&bytes)?;
     Ok(u64::try_from(encoder.finish()?.len()).unwrap_or(u64::MAX))
@@ -292,7 +300,13 @@ fn check_package_version(config: &Config) -> Result<()> {
 
 /// Optimises `wasm` in place. The optimised module keeps its function names (`-g`) until twiggy
 /// has written `report` from it; then they are stripped, which changes no code.
-fn optimize(wasm_opt: &Path, opt: &WasmOpt, wasm: &Path, twiggy: &Path, report: &Path) -> Result<()> {
+fn optimize(
+    wasm_opt: &Path,
+    opt: &WasmOpt,
+    wasm: &Path,
+    twiggy: &Path,
+    report: &Path,
+) -> Result<()> {
     let before = size(wasm)?;
     let named = wasm.with_extension("named.wasm");
     Cmd::new(wasm_opt)
@@ -373,7 +387,11 @@ mod tests {
         assert_eq!(app.len(), 1);
         assert!(app.iter().all(|b| b.features.iter().any(|f| f == "app")));
         assert!(!library.is_empty());
-        assert!(library.iter().all(|b| !b.features.iter().any(|f| f == "app")));
+        assert!(
+            library
+                .iter()
+                .all(|b| !b.features.iter().any(|f| f == "app"))
+        );
         let dirs: BTreeSet<&str> = builds.iter().map(|b| b.dir).collect();
         assert_eq!(dirs.len(), builds.len(), "two builds share a folder");
         assert!(config.max_gzip_kib.library <= config.max_gzip_kib.app);
