@@ -482,6 +482,31 @@ test("the first screen comes before the wasm: campaigns to browse unsigned, and 
   }
 });
 
+test("a session the relay no longer knows goes back to Connect, not to a generic error", async () => {
+  const browser = await launch();
+  try {
+    const page = await browser.page();
+    let token;
+    page.on("request", (request) => {
+      const auth = request.headers().authorization;
+      if (auth?.startsWith("Bearer ")) token = auth.slice("Bearer ".length);
+    });
+    await page.goto(net.origin);
+    await page.click("#dh-connect-local");
+    await page.waitForSelector("[data-screen=campaigns] .dh-card");
+    assert.ok(token, "the app sent its session token");
+    // Signed out elsewhere (another tab, an operator): the relay answers `signed_out`.
+    const out = await fetch(`${net.origin}/v1/auth/signout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    assert.equal(out.status, 200, await out.text());
+    await page.click(".dh-card[data-kind=content_verification]");
+    await page.waitForSelector("[data-screen=connect] #dh-connect-local");
+    assert.match(await page.textContent(".dh-status"), /session has ended/);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test("desktop: a wallet announced by EIP-6963 signs in once and does one task of each type", async () => {
   const key = Wallet.createRandom();
   const browser = await launch({ args: MEDIA_FLAGS, viewport: { width: 1280, height: 900 } });

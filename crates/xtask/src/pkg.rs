@@ -138,11 +138,10 @@ pub fn gate() -> Result<()> {
         .filter(|w| w.gzip > w.max_gzip * 1024)
         .map(|w| {
             format!(
-                "{}/ is {} KiB gzipped, over its {} KiB (see target/twiggy/{}.txt for what is in it)",
+                "{}/ is {} KiB gzipped, over its {} KiB (target/twiggy/ says what is in it)",
                 w.dir,
                 kib(w.gzip),
-                w.max_gzip,
-                w.dir
+                w.max_gzip
             )
         })
         .collect();
@@ -156,7 +155,8 @@ pub fn gate() -> Result<()> {
 }
 
 /// Builds every target of wasm-pack.toml into pkg/, optimises it, writes a twiggy report of
-/// each build to target/twiggy/, and prints what each weighs.
+/// the library (its web build) and of the mini-app to target/twiggy/, and prints what each
+/// build weighs.
 pub fn build() -> Result<Vec<Weight>> {
     let config = Config::load()?;
     let builds = config.builds();
@@ -206,13 +206,10 @@ pub fn build() -> Result<Vec<Weight>> {
             format!("wasm-pack could not build the {target} target into {dir}/")
         })?;
         for wasm in files_with_extension(&out, "wasm")? {
-            optimize(
-                &wasm_opt,
-                &config.wasm_opt,
-                &wasm,
-                &twiggy,
-                &reports.join(format!("{dir}.txt")),
-            )?;
+            // One report per build kind: the library's builds differ only in their glue.
+            let report = (build.app || target == "web")
+                .then(|| (twiggy.as_path(), reports.join(format!("{dir}.txt"))));
+            optimize(&wasm_opt, &config.wasm_opt, &wasm, report)?;
             let raw = size(&wasm)?;
             let gzip = gzip_size(&wasm)?;
             weights.push(Weight {
@@ -257,7 +254,7 @@ pub fn build() -> Result<Vec<Weight>> {
             w.max_gzip
         );
     }
-    println!("pkg: what is in each build: target/twiggy/<folder>.txt (twiggy top)");
+    println!("pkg: what is in each build: target/twiggy/{{web,app}}.txt (twiggy top)");
     Ok(weights)
 }
 
@@ -298,44 +295,45 @@ fn check_package_version(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Optimises `wasm` in place. The optimised module keeps its function names (`-g`) until twiggy
-/// has written `report` from it; then they are stripped, which changes no code.
+/// Optimises `wasm` in place. With a `report` to write, the optimised module keeps its function
+/// names (`-g`) until twiggy has written it; then they are stripped, which changes no code.
 fn optimize(
     wasm_opt: &Path,
     opt: &WasmOpt,
     wasm: &Path,
-    twiggy: &Path,
-    report: &Path,
+    report: Option<(&Path, PathBuf)>,
 ) -> Result<()> {
     let before = size(wasm)?;
-    let named = wasm.with_extension("named.wasm");
-    Cmd::new(wasm_opt)
-        .arg(&opt.level)
-        .args(&opt.flags)
-        .arg("-g")
-        .arg(wasm)
-        .arg("-o")
-        .arg(&named)
-        .run()
-        .context(
-            "wasm-opt failed: do the [wasm-opt] flags in wasm-pack.toml cover what rustc emits?",
-        )?;
-    Cmd::new(twiggy)
-        .args(["top", "-n", "40", "-o"])
-        .arg(report)
-        .arg(&named)
-        .run()
-        .context("twiggy could not read the optimised module")?;
-    Cmd::new(wasm_opt)
-        .args(&opt.flags)
-        .arg("--strip-debug")
-        .arg(&named)
-        .arg("-o")
-        .arg(wasm)
-        .run()
-        .context("wasm-opt could not strip the names")?;
-    std::fs::remove_file(&named)
-        .with_context(|| format!("could not remove {}", named.display()))?;
+    let optimised = wasm.with_extension("opt.wasm");
+    let mut cmd = Cmd::new(wasm_opt).arg(&opt.level).args(&opt.flags);
+    if report.is_some() {
+        cmd = cmd.arg("-g");
+    }
+    cmd.arg(wasm).arg("-o").arg(&optimised).run().context(
+        "wasm-opt failed: do the [wasm-opt] flags in wasm-pack.toml cover what rustc emits?",
+    )?;
+    match report {
+        Some((twiggy, report)) => {
+            Cmd::new(twiggy)
+                .args(["top", "-n", "40", "-o"])
+                .arg(&report)
+                .arg(&optimised)
+                .run()
+                .context("twiggy could not read the optimised module")?;
+            Cmd::new(wasm_opt)
+                .args(&opt.flags)
+                .arg("--strip-debug")
+                .arg(&optimised)
+                .arg("-o")
+                .arg(wasm)
+                .run()
+                .context("wasm-opt could not strip the names")?;
+            std::fs::remove_file(&optimised)
+                .with_context(|| format!("could not remove {}", optimised.display()))?;
+        }
+        None => std::fs::rename(&optimised, wasm)
+            .with_context(|| format!("could not replace {}", wasm.display()))?,
+    }
     println!(
         "wasm-opt: {} {before} → {} bytes",
         wasm.display(),
