@@ -39,8 +39,9 @@ fn main() {
     write_list(&out.join("pkg_files.rs"), "the built `pkg/`", &files);
 }
 
-/// What of `pkg/` the host page (`www/main.js`, `www/index.html`) loads.
-const PKG_FOLDERS: [&str; 2] = ["web", "worker"];
+/// What of `pkg/` the pages load: the mini-app's build (`www/main.js`), the library's web build
+/// (the console, `www/console/`) and the seal worker.
+const PKG_FOLDERS: [&str; 3] = ["app", "web", "worker"];
 
 /// Writes `FILES`, the list of `(path, bytes)` to build in, sorted so the output is stable.
 fn write_list(out: &Path, what: &str, files: &[(String, PathBuf)]) {

@@ -493,6 +493,80 @@ async function checkResults(result, wallet) {
   console.log(`results: the relay's stored answer checked for ${checked.join(", ") || "no kind (all golden)"}`);
 }
 
+test("the first screen comes before the wasm: campaigns to browse unsigned, and a tap then is kept", async () => {
+  const browser = await launch();
+  try {
+    const page = await browser.page();
+    // The mini-app's .wasm is held back until the first screen has been read and tapped.
+    let release;
+    const held = new Promise((resolve) => (release = resolve));
+    await page.route("**/pkg/app/datahub_wasm_bg.wasm", async (route) => {
+      await held;
+      await route.continue();
+    });
+    const { campaigns } = await (await fetch(`${net.origin}/v1/campaigns`)).json();
+    const screen = () => page.evaluate(() => ({
+      // What the contributor reads on the connect screen, the hint that no wallet was found
+      // (known only to the app) aside.
+      main: [...document.querySelectorAll(".dh-main > :not(#dh-no-wallet)")].map((e) => e.innerText.trim()),
+      offers: [...document.querySelectorAll(".dh-offer")].map((e) => e.dataset.kind),
+      lang: document.documentElement.lang,
+    }));
+    await page.goto(net.origin, { waitUntil: "commit" });
+    await page.waitForSelector(".dh-offer", { timeout: 10_000 });
+    assert.equal(await page.getAttribute("body", "data-ready"), null, "the wasm was held back");
+    const before = { en: await screen() };
+    // Every open campaign of a kind the app knows, with its reward, and nothing to sign first.
+    assert.deepEqual(before.en.offers, campaigns.map((c) => c.kind));
+    const demo = campaigns.find((c) => c.kind === "image_categorization");
+    assert.ok(before.en.main.some((t) => t.includes(`${demo.reward} ${demo.token} per task · ${demo.open_tasks} paid tasks left`)), before.en.main.join("\n"));
+    await page.click("[data-action=lang]");
+    before.zh = await screen();
+    assert.equal(before.zh.lang, "zh-CN");
+    await page.click("[data-action=lang]");
+    // Tapped before the app is there: the sign-in goes on once it is.
+    await page.click("#dh-connect-local");
+    release();
+    await page.waitForSelector("[data-screen=campaigns] .dh-card");
+    assert.equal(await page.getAttribute("body", "data-ready"), "true");
+    // Signed out, the app's own connect screen reads as the page's did, in both languages.
+    await page.click("[data-action=sign-out]");
+    await page.waitForSelector("#dh-connect-local");
+    await page.waitForSelector(".dh-offer");
+    assert.deepEqual(await screen(), before.en);
+    await page.click("[data-action=lang]");
+    assert.deepEqual(await screen(), before.zh);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a session the relay no longer knows goes back to Connect, not to a generic error", async () => {
+  const browser = await launch();
+  try {
+    const page = await browser.page();
+    let token;
+    page.on("request", (request) => {
+      const auth = request.headers().authorization;
+      if (auth?.startsWith("Bearer ")) token = auth.slice("Bearer ".length);
+    });
+    await page.goto(net.origin);
+    await page.click("#dh-connect-local");
+    await page.waitForSelector("[data-screen=campaigns] .dh-card");
+    assert.ok(token, "the app sent its session token");
+    // Signed out elsewhere (another tab, an operator): the relay answers `signed_out`.
+    const out = await fetch(`${net.origin}/v1/auth/signout`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+    assert.equal(out.status, 200, await out.text());
+    await page.click(".dh-card[data-kind=content_verification]");
+    await page.waitForSelector("[data-screen=connect] #dh-connect-local");
+    assert.match(await page.textContent(".dh-status"), /session has ended/);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test("desktop: a wallet announced by EIP-6963 signs in once and does one task of each type", async () => {
   const key = Wallet.createRandom();
   const browser = await launch({ args: MEDIA_FLAGS, viewport: { width: 1280, height: 900 } });

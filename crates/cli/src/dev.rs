@@ -750,7 +750,13 @@ fn find_www() -> Result<PathBuf> {
 }
 
 fn check_pkg(pkg: &Path) -> Result<()> {
-    for file in ["web/datahub_wasm.js", "web/datahub_wasm_bg.wasm"] {
+    // The mini-app's build (the page) and the library's web build (the console).
+    for file in [
+        "app/datahub_wasm.js",
+        "app/datahub_wasm_bg.wasm",
+        "web/datahub_wasm.js",
+        "web/datahub_wasm_bg.wasm",
+    ] {
         if !pkg.join(file).is_file() {
             bail!(
                 "{} is missing: pkg/ is not built, run `cargo xtask pkg` (or `cargo xtask dev`)",

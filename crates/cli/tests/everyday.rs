@@ -56,23 +56,36 @@ fn an_installed_binary_serves_the_web_app_and_the_demo_pictures() {
     }
     // The web app's client: built in when the checkout's pkg/ was built before this binary
     // (cargo rebuilds the binary when pkg/web changes, and the test command builds pkg/ first).
+    // The page loads the mini-app's build (pkg/app, and its stylesheet), the console the
+    // library's (pkg/web).
     let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pkg");
-    let (status, kind, body) = get(&format!("{}/pkg/web/datahub_wasm_bg.wasm", dev.url));
-    match std::fs::read(pkg.join("web/datahub_wasm_bg.wasm")) {
-        Ok(wasm) => {
-            assert_eq!((status, kind.as_str()), (200, "application/wasm"));
-            assert!(
-                body == wasm,
-                "the served client is not the checkout's pkg/web"
-            );
-            let (status, _, script) = get(&format!("{}/pkg/web/datahub_wasm.js", dev.url));
-            assert_eq!(status, 200);
-            assert_eq!(
-                script,
-                std::fs::read(pkg.join("web/datahub_wasm.js")).unwrap()
-            );
+    for build in ["app", "web"] {
+        let (status, kind, body) = get(&format!("{}/pkg/{build}/datahub_wasm_bg.wasm", dev.url));
+        match std::fs::read(pkg.join(build).join("datahub_wasm_bg.wasm")) {
+            Ok(wasm) => {
+                assert_eq!((status, kind.as_str()), (200, "application/wasm"));
+                assert!(
+                    body == wasm,
+                    "the served client is not the checkout's pkg/{build}"
+                );
+                let (status, _, script) = get(&format!("{}/pkg/{build}/datahub_wasm.js", dev.url));
+                assert_eq!(status, 200);
+                assert_eq!(
+                    script,
+                    std::fs::read(pkg.join(build).join("datahub_wasm.js")).unwrap()
+                );
+            }
+            Err(_) => assert_eq!(status, 404, "no pkg/ was built, yet {kind} was served"),
         }
-        Err(_) => assert_eq!(status, 404, "no pkg/ was built, yet {kind} was served"),
+    }
+    if let Ok(css) = std::fs::read(pkg.join("app/app.css")) {
+        let (status, kind, body) = get(&format!("{}/pkg/app/app.css", dev.url));
+        assert_eq!(
+            (status, kind.starts_with("text/css")),
+            (200, true),
+            "{kind}"
+        );
+        assert_eq!(body, css);
     }
 }
 

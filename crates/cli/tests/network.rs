@@ -14,14 +14,24 @@ use datahub_testnet::{NodeArgs, start_node, wait_for_nodes};
 /// A stand-in web app and npm package in `dir`, for `--www`: its folder.
 fn fake_web(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(dir.join("www")).unwrap();
-    std::fs::create_dir_all(dir.join("pkg/web")).unwrap();
     std::fs::write(
         dir.join("www/index.html"),
         "<!doctype html><title>dh</title>",
     )
     .unwrap();
-    std::fs::write(dir.join("pkg/web/datahub_wasm.js"), "export {}").unwrap();
-    std::fs::write(dir.join("pkg/web/datahub_wasm_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    for build in ["app", "web"] {
+        std::fs::create_dir_all(dir.join("pkg").join(build)).unwrap();
+        std::fs::write(
+            dir.join("pkg").join(build).join("datahub_wasm.js"),
+            "export {}",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("pkg").join(build).join("datahub_wasm_bg.wasm"),
+            b"\0asm\x01\0\0\0",
+        )
+        .unwrap();
+    }
     dir.join("www")
 }
 
@@ -485,8 +495,10 @@ fn dev_serves_the_web_app() {
     let dev = new_dev(dir, 0).www(&fake_web(dir)).start().unwrap();
     let api = get_text(&format!("{}/v1/info", dev.url));
     assert!(api.contains("relay_address"), "{api}");
-    let script = get_text(&format!("{}/pkg/web/datahub_wasm.js", dev.url));
-    assert_eq!(script, "export {}");
+    for build in ["app", "web"] {
+        let script = get_text(&format!("{}/pkg/{build}/datahub_wasm.js", dev.url));
+        assert_eq!(script, "export {}");
+    }
     let page = get_text(&format!("{}/", dev.url));
     assert!(page.contains("<title>dh</title>"), "{page}");
     dev.stop().unwrap();

@@ -311,6 +311,14 @@ impl RelayClient {
         to_js(&self.relay.info)
     }
 
+    /// The open campaigns (`GET /v1/campaigns`) with their rewards: browsing them needs no
+    /// sign-in.
+    #[wasm_bindgen(unchecked_return_type = "Promise<any>")]
+    pub fn campaigns(&self) -> Promise {
+        let url = self.relay.url("/v1/campaigns");
+        future_to_promise(async move { Ok(to_js(&call("GET", &url, None, Body::None).await?)) })
+    }
+
     /// Signs in: asks the relay for a nonce, makes a fresh session key, has `signer` (a
     /// `LocalSigner` or a `WalletSigner`) sign one Sign-In with Ethereum message granting it,
     /// and opens the session. The wallet is not asked again: the session key signs submissions.

@@ -33,9 +33,12 @@ pub const BUDGETS: [(&str, u64); 12] = [
     ("fmt", 15),
     // cargo metadata and the checks: 4-5 s measured.
     ("deny", 20),
-    // wasm-pack's release builds of crates/wasm (web, bundler, node) and wasm-opt: was part of
-    // test-js's time until the CLI embedded pkg/web.
-    ("pkg", 120),
+    // wasm-pack's builds of crates/wasm (the library: web, bundler, node; and the mini-app)
+    // and wasm-opt: was part of test-js's time until the CLI embedded pkg/web. Raised from 120
+    // for the mini-app's own build (a second full-LTO link, a fourth wasm-opt, two twiggy
+    // reports): 241 s measured with cargo's part cached, on a machine at load 7-9; not yet
+    // measured on a quiet one. 155 is what the CI limit leaves.
+    ("pkg", 155),
     ("clippy", 240),
     // 12.7 and 20.2 s in the last two fresh-clone runs.
     ("doc", 30),
@@ -250,8 +253,21 @@ pub fn clippy() -> Result<()> {
         ])
         .args(["--", "-D", "warnings"])
         .run();
-    // Both run, so one failure does not hide the other's findings.
-    native.and(wasm)
+    // The library as the npm package ships it, without the mini-app (the default feature): code
+    // only the app used would otherwise be dead there, unseen.
+    let library = Cmd::new("cargo")
+        .env("RUSTFLAGS", Config::load()?.rustflags())
+        .args([
+            "clippy",
+            "--target",
+            WASM32,
+            "--lib",
+            "--no-default-features",
+        ])
+        .args(["-p", "datahub-wasm", "--", "-D", "warnings"])
+        .run();
+    // All run, so one failure does not hide the others' findings.
+    native.and(wasm).and(library)
 }
 
 pub fn doc() -> Result<()> {

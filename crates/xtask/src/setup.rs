@@ -18,6 +18,8 @@ pub fn run() -> Result<()> {
         &["wasm-pack", "--version"],
         &["wasm-pack", "--locked"],
     )?;
+    // What is in each build of the client: `cargo xtask pkg` writes a `twiggy top` of each.
+    cargo_tool("twiggy", &["twiggy", "--version"], &["twiggy", "--locked"])?;
     cargo_tool(
         "cargo-fuzz",
         &["cargo", "fuzz", "--version"],

@@ -47,6 +47,13 @@ export interface MountOptions {
   relay?: string;
   /** `en` or `zh`; default from the browser's languages (or the contributor's last choice). */
   lang?: string;
+  /**
+   * A sign-in the contributor asked for before the app was there (a host page's own first
+   * screen): `"wallet"` or `"local"`. It goes on as soon as the relay answers.
+   */
+  start?: "wallet" | "local";
+  /** `GET /v1/campaigns` as the host page already has it; else the app fetches it. */
+  campaigns?: unknown;
 }
 "#;
 
@@ -91,6 +98,18 @@ pub fn mount(
         }
     }
     root.class_list().add_1("dh-app")?;
+    let start = match option("start").as_deref() {
+        None => None,
+        Some("wallet") => Some(true),
+        Some("local") => Some(false),
+        Some(_) => return Err(JsError::new("start must be \"wallet\" or \"local\"").into()),
+    };
+    let campaigns = options
+        .is_object()
+        .then(|| Reflect::get(&options, &"campaigns".into()).ok())
+        .flatten()
+        .filter(JsValue::is_object)
+        .map(|c| read_campaigns(&to_json(&c)));
     let app = Rc::new(App {
         dom: Dom { doc },
         root,
@@ -98,6 +117,9 @@ pub fn mount(
         state: RefCell::new(State {
             lang,
             offline: !window.navigator().on_line(),
+            pending_sign_in: start,
+            campaigns_known: campaigns.is_some(),
+            campaigns: campaigns.unwrap_or_default(),
             ..State::default()
         }),
     });
@@ -149,6 +171,13 @@ struct State {
     busy: Option<T>,
     notice: Option<Notice>,
     client: Option<Rc<RelayClient>>,
+    /// The relay's info is being fetched: the connect buttons show, and a press waits for it.
+    connecting: bool,
+    /// A sign-in pressed while connecting (true: with the wallet), carried out once connected.
+    pending_sign_in: Option<bool>,
+    /// `campaigns` holds the relay's list (given to `mount`, or fetched), so the connect screen
+    /// need not ask for it.
+    campaigns_known: bool,
     wallet_found: bool,
     session: Option<Rc<Session>>,
     campaigns: Vec<Campaign>,
@@ -525,8 +554,22 @@ impl App {
                 self.render();
             }
             "retry-relay" => spawn_local(Rc::clone(self).connect_relay()),
-            "wallet" => spawn_local(Rc::clone(self).sign_in(true)),
-            "local" => spawn_local(Rc::clone(self).sign_in(false)),
+            "wallet" | "local" => {
+                let wallet = verb == "wallet";
+                let waiting = {
+                    let mut state = self.state.borrow_mut();
+                    let waiting = state.client.is_none() && state.connecting;
+                    if waiting {
+                        state.pending_sign_in = Some(wallet);
+                    }
+                    waiting
+                };
+                if waiting {
+                    self.set_busy(Some(T::SigningIn));
+                } else {
+                    spawn_local(Rc::clone(self).sign_in(wallet));
+                }
+            }
             "sign-out" => {
                 let mut state = self.state.borrow_mut();
                 // The relay revokes the token as well; the screen does not wait for it.
@@ -621,7 +664,16 @@ impl App {
     }
 
     async fn connect_relay(self: Rc<Self>) {
-        self.set_busy(Some(T::Loading));
+        let busy = {
+            let mut state = self.state.borrow_mut();
+            state.connecting = true;
+            if state.pending_sign_in.is_some() {
+                T::SigningIn
+            } else {
+                T::Loading
+            }
+        };
+        self.set_busy(Some(busy));
         match RelayClient::connect(self.base.clone()).await {
             Ok(client) => {
                 let info = to_json(&client.info());
@@ -647,15 +699,37 @@ impl App {
             }
             // Whatever answered (nothing, a proxy's error page, something else), it is no
             // relay the contributor can work with.
-            Err(_) => self.notice(
-                self.t(T::RelayDown).to_owned(),
-                true,
-                Some(("retry-relay", T::Retry)),
-            ),
+            Err(_) => {
+                self.state.borrow_mut().pending_sign_in = None;
+                self.notice(
+                    self.t(T::RelayDown).to_owned(),
+                    true,
+                    Some(("retry-relay", T::Retry)),
+                );
+            }
         }
+        self.state.borrow_mut().connecting = false;
         self.set_busy(None);
-        if self.state.borrow().client.is_none() {
+        let Some(client) = self.state.borrow().client.clone() else {
             return;
+        };
+        let pending = self.state.borrow_mut().pending_sign_in.take();
+        let known = self.state.borrow().campaigns_known;
+        match pending {
+            Some(wallet) => spawn_local(Rc::clone(&self).sign_in(wallet)),
+            // Browsing needs no sign-in: the open campaigns show on the connect screen.
+            None if !known => {
+                if let Ok(list) = wait(client.campaigns()).await {
+                    let mut state = self.state.borrow_mut();
+                    if !state.campaigns_known {
+                        state.campaigns = read_campaigns(&list);
+                        state.campaigns_known = true;
+                    }
+                    drop(state);
+                    self.render();
+                }
+            }
+            None => {}
         }
         // Wallets announce themselves within a moment (EIP-6963); the buttons do not wait for
         // that, only the hint that none was found does.
@@ -727,10 +801,8 @@ impl App {
         match loaded {
             Ok((campaigns, balances)) => {
                 let mut state = self.state.borrow_mut();
-                state.campaigns = at(&campaigns, "campaigns")
-                    .as_array()
-                    .map(|c| c.iter().filter_map(Campaign::from_json).collect())
-                    .unwrap_or_default();
+                state.campaigns = read_campaigns(&campaigns);
+                state.campaigns_known = true;
                 state.balances = read_balances(&balances);
                 state.held = read_held(&balances);
             }
@@ -1412,6 +1484,14 @@ impl App {
             dom::focus(&first);
         }
     }
+}
+
+/// The campaigns of `GET /v1/campaigns` this client can show (kinds it knows).
+fn read_campaigns(json: &Json) -> Vec<Campaign> {
+    at(json, "campaigns")
+        .as_array()
+        .map(|c| c.iter().filter_map(Campaign::from_json).collect())
+        .unwrap_or_default()
 }
 
 /// The rejected submissions in `GET /v1/me/history`: (id, campaign, why).

@@ -153,9 +153,17 @@ impl App {
         let lang = state.lang;
         add(main, &d.text("h1", "", "DataHub"));
         add(main, &d.text("p", "dh-lead", T::Tagline.get(lang)));
-        if state.client.is_none() {
-            return;
+        // The buttons show while the relay is being reached (a press then waits for it), not
+        // once it is known to be down.
+        if state.client.is_some() || state.connecting {
+            self.connect_buttons(main, state);
         }
+        self.browse(main, state);
+    }
+
+    fn connect_buttons(&self, main: &Element, state: &State) {
+        let d = &self.dom;
+        let lang = state.lang;
         let wallet = d.button("wallet", T::ConnectWallet.get(lang), "dh-primary");
         set(&wallet, "id", "dh-connect-wallet");
         add(main, &wallet);
@@ -170,11 +178,58 @@ impl App {
         // Known only a moment after the buttons are drawn (wallets announce themselves): said
         // last, so that nothing moves under a finger already on its way to a button. Above
         // them, it pushed "Continue without a wallet" down and a tap there was lost.
-        if !state.wallet_found {
+        if state.client.is_some() && !state.wallet_found {
             let hint = d.text("p", "dh-hint", T::NoWalletFound.get(lang));
             set(&hint, "id", "dh-no-wallet");
             add(main, &hint);
         }
+    }
+
+    /// The open campaigns and their rewards, to read before signing in (nothing to press:
+    /// a campaign is opened once signed in). www/main.js draws the same before the app loads.
+    fn browse(&self, main: &Element, state: &State) {
+        if state.campaigns.is_empty() {
+            return;
+        }
+        let d = &self.dom;
+        let lang = state.lang;
+        let section = d.el("section", "dh-browse");
+        set(&section, "aria-label", T::Campaigns.get(lang));
+        add(&section, &d.text("h2", "", T::Campaigns.get(lang)));
+        let list = d.el("ul", "dh-campaigns");
+        for campaign in &state.campaigns {
+            let item = d.el("li", "dh-offer");
+            set(&item, "data-kind", kind_tag(campaign.kind));
+            self.campaign_lines(&item, campaign, lang);
+            add(&list, &item);
+        }
+        add(&section, &list);
+        add(main, &section);
+    }
+
+    /// A campaign's type, title and reward, on its card or in the list to browse.
+    fn campaign_lines(&self, card: &Element, campaign: &task::Campaign, lang: Lang) {
+        let d = &self.dom;
+        add(
+            card,
+            &d.text("span", "dh-kind", T::Kind(campaign.kind).get(lang)),
+        );
+        add(card, &d.text("strong", "dh-title", &campaign.title));
+        add(
+            card,
+            &d.text(
+                "span",
+                "dh-reward",
+                &format!(
+                    "{} {} {} · {} {}",
+                    campaign.reward,
+                    campaign.token,
+                    T::PerTask.get(lang),
+                    campaign.open_tasks,
+                    T::TasksLeft.get(lang)
+                ),
+            ),
+        );
     }
 
     fn campaigns_screen(&self, main: &Element, state: &State) {
@@ -205,26 +260,7 @@ impl App {
             set(&card, "type", "button");
             set(&card, "data-action", &format!("campaign:{}", campaign.id));
             set(&card, "data-kind", kind_tag(campaign.kind));
-            add(
-                &card,
-                &d.text("span", "dh-kind", T::Kind(campaign.kind).get(lang)),
-            );
-            add(&card, &d.text("strong", "dh-title", &campaign.title));
-            add(
-                &card,
-                &d.text(
-                    "span",
-                    "dh-reward",
-                    &format!(
-                        "{} {} {} · {} {}",
-                        campaign.reward,
-                        campaign.token,
-                        T::PerTask.get(lang),
-                        campaign.open_tasks,
-                        T::TasksLeft.get(lang)
-                    ),
-                ),
-            );
+            self.campaign_lines(&card, campaign, lang);
             add(&item, &card);
             add(&list, &item);
         }
