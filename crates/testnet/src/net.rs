@@ -161,10 +161,10 @@ pub fn http_get(port: u16, path: &str, token: Option<&str>) -> io::Result<String
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n"
-    )?;
+    // One write: `write!` on the bare stream sends each piece as it is formatted, and a server
+    // that answers after its first read and closes with the rest unread resets the connection.
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let (head, body) = response
@@ -279,8 +279,15 @@ mod tests {
         let port = listener.local_addr()?.port();
         std::thread::spawn(move || {
             if let Ok((mut stream, _)) = listener.accept() {
-                let mut request = [0u8; 1024];
-                let _ = stream.read(&mut request);
+                // The whole request, so that closing leaves nothing unread (which resets).
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(buf.get(..n).unwrap_or_default()),
+                    }
+                }
                 let _ = stream.write_all(reply.as_bytes());
             }
         });
