@@ -674,7 +674,7 @@ test("held pay: a new wallet's rewards are held, then paid once, together, when 
 
 test("no wallet: a local key, Chinese text, and the errors a contributor meets", async () => {
   // A campaign whose leases last 10 s, to see one expire.
-  await createCampaign({
+  const spec = await createCampaign({
     id: "short-leases", kind: "content_verification", title: "Short leases", instructions: "Answer.",
     items: Array.from({ length: 4 }, (_, i) => ({ text: `Item ${i}`, claim: "It is an item." })),
     reward: "0.01", token: "USDT", budget: "1", lease_seconds: 10,
