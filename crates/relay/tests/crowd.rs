@@ -181,22 +181,29 @@ fn address_of(worker: &Worker) -> String {
 
 /// Per group: (wallets with rewards held at the end, rewards held), in answers.
 async fn held_per_group(run: &Run) -> BTreeMap<&'static str, (usize, i64)> {
-    let held: HashMap<String, i64> = run
+    per_group(run, "held = 1").await
+}
+
+/// Per group: (wallets with submissions to the crowd's campaign matching `condition`, how many).
+async fn per_group(run: &Run, condition: &str) -> BTreeMap<&'static str, (usize, i64)> {
+    let sql = format!(
+        "SELECT worker, COUNT(*) FROM submissions WHERE campaign = 'crowd' AND {condition} GROUP BY worker"
+    );
+    let counts: HashMap<String, i64> = run
         .net
         .relay()
         .db
-        .read(|conn: &mut dyn Conn| -> Result<HashMap<String, i64>, DbError> {
-            let rows = conn.query(
-                "SELECT worker, COUNT(*) FROM submissions WHERE campaign = 'crowd' AND held = 1 GROUP BY worker",
-                &[],
-            )?;
-            rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
-        })
+        .read(
+            move |conn: &mut dyn Conn| -> Result<HashMap<String, i64>, DbError> {
+                let rows = conn.query(&sql, &[])?;
+                rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
+            },
+        )
         .await
         .unwrap();
     let mut out = BTreeMap::new();
     for (kind, worker) in run.crowd.iter().zip(&run.workers) {
-        if let Some(n) = held.get(&address_of(worker)) {
+        if let Some(n) = counts.get(&address_of(worker)) {
             let entry = out.entry(kind.group()).or_insert((0, 0));
             entry.0 += 1;
             entry.1 += n;
@@ -220,33 +227,13 @@ async fn close_and_settle(run: &Run) -> BTreeMap<&'static str, (usize, i64)> {
         ))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let unproven: HashMap<String, i64> = run
-        .net
-        .relay()
-        .db
-        .read(|conn: &mut dyn Conn| -> Result<HashMap<String, i64>, DbError> {
-            let rows = conn.query(
-                "SELECT worker, COUNT(*) FROM submissions WHERE campaign = 'crowd' AND reason = 'unproven' GROUP BY worker",
-                &[],
-            )?;
-            rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
-        })
-        .await
-        .unwrap();
-    let mut out = BTreeMap::new();
-    for (kind, worker) in run.crowd.iter().zip(&run.workers) {
-        if let Some(n) = unproven.get(&address_of(worker)) {
-            let entry = out.entry(kind.group()).or_insert((0, 0));
-            entry.0 += 1;
-            entry.1 += n;
-        }
-    }
+    let unproven = per_group(run, "reason = 'unproven'").await;
     assert!(
         held_per_group(run).await.is_empty(),
         "nothing held after the close"
     );
     assert_ledger_balanced(&run.net).await;
-    out
+    unproven
 }
 
 /// Runs `crowd` on a campaign of `items` items (three classes, overlap 3 up to 5) and `goldens`
