@@ -26,6 +26,13 @@
 //! they were being sent, each after its own lease) and the p50/p99 latency of a submission, and
 //! puts them in the report (`submissions_per_sec`, `p50_ms`, `p99_ms`).
 //!
+//! `--flood N` (with `--relay`) adds N flooders while the contributors work: each posts, one
+//! after another, manifests of the most shards a relay takes (`--flood-shards`, default 16384,
+//! 1 KiB segments so they cost almost no bytes of quota), each from a fresh key, which the relay
+//! must let create objects (`storage.open_uploads`). Every shard is a row written by the one
+//! writer the submissions also wait for; the report adds `manifests`, `manifests_per_sec` and
+//! `manifest_p99_ms`.
+//!
 //! Campaign budgets are granted first by [`operator`], a key everyone can derive: the relays
 //! this bench starts name its address ([`OPERATOR_ADDRESS`]) in `operators`, and so must the one
 //! given with `--relay` (the fault suite's does). Never list it on a relay that pays anyone.
@@ -41,12 +48,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datahub_core::SecretKey;
 use datahub_core::eth::{
     Address, CampaignScope, ChainId, Eip712Domain, SessionGrant, SubmissionReceipt, Timestamp,
     TypedStruct, U256, keccak256, personal,
 };
 use datahub_core::request;
+use datahub_core::{Manifest, Params, SecretKey, ShardId};
 use serde_json::{Value, json};
 
 const CHAIN: u64 = 56;
@@ -487,6 +494,8 @@ fn against_running_relay(base: &str) {
         seconds: number("--seconds", 20) as u64,
         most: number("--submissions", 250),
         resend: number("--resend", 1),
+        flood: number("--flood", 0),
+        flood_shards: number("--flood-shards", 16_384),
     };
     let report = arg("--report");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -512,6 +521,10 @@ struct Load {
     most: usize,
     /// Acknowledged receipts each contributor sends again at the end.
     resend: usize,
+    /// Flooders posting the largest manifests meanwhile.
+    flood: usize,
+    /// Shards in each flooder's manifest.
+    flood_shards: usize,
 }
 
 /// What one contributor saw.
@@ -626,11 +639,29 @@ impl Load {
             });
             working.push((wallet.public_key().address().to_checksum(), token, task));
         }
+        let flooding: Vec<_> = (0..this.flood)
+            .map(|f| {
+                let (client, this, run, relay) = (
+                    clients[f % clients.len()].clone(),
+                    this.clone(),
+                    run.clone(),
+                    relay.clone(),
+                );
+                tokio::spawn(async move {
+                    this.flood(&client, &relay, &format!("{run} f{f}"), end)
+                        .await
+                })
+            })
+            .collect();
         let mut report = Vec::new();
         let (mut acked, mut in_flight, mut counted, mut never, mut refused) = (0, 0, 0, 0, 0);
         let (mut resent, mut duplicates, mut no_answer) = (0, 0, 0);
         let mut latencies = Vec::new();
         let mut last_ms = started_ms;
+        let mut manifest_latencies = Vec::new();
+        for flooder in flooding {
+            manifest_latencies.extend(flooder.await.unwrap());
+        }
         for (wallet, token, task) in working {
             let seen = task.await.unwrap();
             latencies.extend_from_slice(&seen.latencies_us);
@@ -685,13 +716,78 @@ impl Load {
             this.bases.len(),
             this.connections
         );
+        manifest_latencies.sort_unstable();
+        let manifests = manifest_latencies.len();
+        let manifest_p99 = manifest_latencies
+            .get((manifests * 99).div_ceil(100).saturating_sub(1))
+            .map_or(0.0, |us| *us as f64 / 1000.0);
+        let manifests_per_sec = manifests as f64 / this.seconds.max(1) as f64;
+        if this.flood > 0 {
+            println!(
+                "load: {manifests} manifests of {} shards created by {} flooders meanwhile \
+                 ({manifests_per_sec:.1}/s, p99 {manifest_p99:.1} ms)",
+                this.flood_shards, this.flood
+            );
+        }
         json!({
+            "manifests": manifests, "manifests_per_sec": manifests_per_sec,
+            "manifest_p99_ms": manifest_p99, "flooders": this.flood,
             "relay": this.bases.join(","), "connections": this.connections, "seconds": this.seconds,
             "relays": this.bases.len(),
             "submissions_per_sec": per_sec, "p50_ms": p50, "p99_ms": p99, "span_s": span,
             "started_ms": started_ms, "ended_ms": now_ms(),
             "campaigns": listed, "contributors": report,
         })
+    }
+
+    /// One flooder: posts manifests of `flood_shards` shards, each from a fresh key, one after
+    /// another until `end`; returns how long each creation took, in microseconds.
+    async fn flood(&self, client: &Client, relay: &Address, name: &str, end: Instant) -> Vec<u64> {
+        // 64 + 64 over 1 KiB segments: 128 rows per KiB sealed.
+        let params = Params {
+            data_shards: 64,
+            parity_shards: 64,
+            segment_len: 1024,
+        };
+        let segments = self.flood_shards / params.total_shards();
+        let mut latencies = Vec::new();
+        for n in 0u64.. {
+            if Instant::now() >= end {
+                break;
+            }
+            let seed = blake3::hash(format!("{name} {n}").as_bytes());
+            let ids = (0..segments * params.total_shards())
+                .map(|i| {
+                    let mut hasher = blake3::Hasher::new_keyed(seed.as_bytes());
+                    hasher.update(&(i as u64).to_le_bytes());
+                    ShardId(*hasher.finalize().as_bytes())
+                })
+                .collect();
+            let sealed_len = (segments as u64) * u64::from(params.segment_len);
+            let body = Manifest::new(params, sealed_len, ids).unwrap().to_bytes();
+            let uploader = SecretKey::derive(seed.as_bytes());
+            let now = Timestamp::from_unix_millis(now_ms());
+            let signature =
+                request::sign_request(&uploader, "POST", "/v1/objects", &body, now, relay);
+            let started = Instant::now();
+            let sent = client
+                .http
+                .post(format!("{}/v1/objects", client.base))
+                .header(request::TIME_HEADER, now.unix_millis().to_string())
+                .header(request::SIGNATURE_HEADER, signature.to_hex())
+                .body(body)
+                .send()
+                .await;
+            let Ok(response) = sent else { continue };
+            let status = response.status().as_u16();
+            let _ = response.bytes().await;
+            assert!(
+                status == 201,
+                "a flood manifest was answered {status}: the relay must set storage.open_uploads"
+            );
+            latencies.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+        }
+        latencies
     }
 
     /// One contributor: leases a task in each campaign in turn and answers it, until `end`.

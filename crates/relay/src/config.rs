@@ -128,6 +128,10 @@ pub struct StorageConfig {
     pub max_manifest_shards: u64,
     /// Most sealed bytes of objects one wallet may have created.
     pub max_bytes_per_wallet: u64,
+    /// Most shards the objects of one wallet may list in all. Bytes alone do not bound the
+    /// rows: a manifest of 1 KiB segments lists up to 128 shards per KiB, so a wallet within its
+    /// byte quota could still write hundreds of millions of rows.
+    pub max_shards_per_wallet: u64,
     /// An object no submission names, uploaded by no requester, is deleted from the nodes once
     /// this old, in seconds (above the longest lease, so an upload in progress is kept).
     pub orphan_grace_secs: u64,
@@ -168,6 +172,8 @@ impl Default for StorageConfig {
             // 4 + 2 over 4 MiB segments: objects up to about 10 GiB.
             max_manifest_shards: 16_384,
             max_bytes_per_wallet: 10 * 1024 * 1024 * 1024,
+            // About 170,000 photos of one segment each (six shards at 4 + 2).
+            max_shards_per_wallet: 1_048_576,
             orphan_grace_secs: 2 * 24 * 3600,
             audit_share: 0.01,
             audit_max_per_node: 32,
@@ -550,9 +556,12 @@ impl Config {
                     .into(),
             );
         }
-        if self.storage.max_manifest_shards == 0 || self.storage.max_bytes_per_wallet == 0 {
+        if self.storage.max_manifest_shards == 0
+            || self.storage.max_bytes_per_wallet == 0
+            || self.storage.max_shards_per_wallet == 0
+        {
             return bad(
-                "storage.max_manifest_shards and storage.max_bytes_per_wallet must be at least 1"
+                "storage.max_manifest_shards, storage.max_bytes_per_wallet and storage.max_shards_per_wallet must be at least 1"
                     .into(),
             );
         }

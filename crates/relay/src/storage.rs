@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json_, json};
 
 use crate::auth::{Contributor, Signed, db_address};
-use crate::db::{Conn, Row};
+use crate::db::{Conn, Row, Value};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::{AppState, Relay, clock, nodenet, params};
 
@@ -76,6 +76,11 @@ struct Heartbeat {
     used: u64,
     capacity: u64,
     shards: u64,
+}
+
+/// A count or length as a column value.
+fn count(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 fn to_i64(v: u64) -> i64 {
@@ -417,24 +422,88 @@ fn check_may_upload(conn: &mut dyn Conn, wallet: &str, now: i64) -> ApiResult<()
 }
 
 /// Refuses an object of `size` sealed bytes that would take `wallet` over `quota` bytes.
-fn check_quota(conn: &mut dyn Conn, wallet: &str, size: i64, quota: i64) -> ApiResult<()> {
+fn check_quota(
+    conn: &mut dyn Conn,
+    wallet: &str,
+    size: i64,
+    shards: i64,
+    quota: Quota,
+) -> ApiResult<()> {
     // PostgreSQL sums BIGINT as NUMERIC: cast back.
-    let used = conn
-        .query_opt(
-            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM objects WHERE uploader = $1",
-            params![wallet],
-        )?
-        .map(|r| r.int(0))
-        .transpose()?
-        .unwrap_or(0);
-    if used.saturating_add(size) > quota {
+    let used = conn.query_opt(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), CAST(COALESCE(SUM(shard_count), 0) AS BIGINT) FROM objects WHERE uploader = $1",
+        params![wallet],
+    )?;
+    let (used_bytes, used_shards) = match used {
+        Some(row) => (row.int(0)?, row.int(1)?),
+        None => (0, 0),
+    };
+    if used_bytes.saturating_add(size) > quota.bytes {
         return Err(ApiError::forbidden(
             ErrorCode::QuotaExceeded,
             format!(
-                "this object ({size} sealed bytes) would take your uploads to {} bytes, over this relay's {quota} per wallet",
-                used.saturating_add(size)
+                "this object ({size} sealed bytes) would take your uploads to {} bytes, over this relay's {} per wallet",
+                used_bytes.saturating_add(size),
+                quota.bytes
             ),
         ));
+    }
+    if used_shards.saturating_add(shards) > quota.shards {
+        return Err(ApiError::forbidden(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "this object ({shards} shards) would take your uploads to {} shards, over this relay's {} per wallet: seal with longer segments",
+                used_shards.saturating_add(shards),
+                quota.shards
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What one wallet's objects may hold in all.
+#[derive(Clone, Copy)]
+struct Quota {
+    bytes: i64,
+    shards: i64,
+}
+
+/// Inserts a manifest's shard rows `(object, segment, position, shard, len)`, unplaced, many
+/// per statement: one statement per row held the single writer ~4× longer for a large
+/// manifest. Batches are powers of two up to 64 rows, so at most seven statement texts exist
+/// (each prepared once and cached).
+fn insert_shard_rows(conn: &mut dyn Conn, rows: Vec<[Value; 5]>) -> ApiResult<()> {
+    const MOST: usize = 64;
+    let mut rows = rows.into_iter().peekable();
+    let mut left = rows.len();
+    while left > 0 {
+        let batch = if left >= MOST {
+            MOST
+        } else {
+            1 << left.ilog2()
+        };
+        let values: Vec<String> = (0..batch)
+            .map(|r| {
+                let p = r * 5;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, NULL, 0)",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5
+                )
+            })
+            .collect();
+        let params: Vec<Value> = rows.by_ref().take(batch).flatten().collect();
+        conn.execute(
+            &format!(
+                "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES {}",
+                values.join(", ")
+            ),
+            &params,
+        )?;
+        left -= batch;
     }
     Ok(())
 }
@@ -598,7 +667,10 @@ pub async fn create_object(
             ),
         ));
     }
-    let quota = to_i64(relay.config.storage.max_bytes_per_wallet);
+    let quota = Quota {
+        bytes: to_i64(relay.config.storage.max_bytes_per_wallet),
+        shards: to_i64(relay.config.storage.max_shards_per_wallet),
+    };
     let open_uploads = relay.config.storage.open_uploads;
     let hex_manifest = hex::encode(&uploader.body);
     let who = db_address(&uploader.address);
@@ -612,21 +684,26 @@ pub async fn create_object(
             if !open_uploads {
                 check_may_upload(conn, &who, now)?;
             }
-            check_quota(conn, &who, to_i64(manifest.sealed_len()), quota)?;
+            check_quota(conn, &who, to_i64(manifest.sealed_len()), count(shard_count), quota)?;
             let per_segment = manifest.params().total_shards();
             conn.execute(
                 "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-                params![id.clone(), hex_manifest, who, to_i64(manifest.sealed_len()), i64::try_from(manifest.all_shard_ids().len()).unwrap_or(i64::MAX), now],
+                params![id.clone(), hex_manifest, who, to_i64(manifest.sealed_len()), count(shard_count), now],
             )?;
+            let mut rows = Vec::with_capacity(shard_count);
             for segment in 0..manifest.segment_count() {
                 let layout = manifest.segment(segment).ok_or_else(|| ApiError::internal("segment"))?;
                 for (position, shard) in manifest.shard_ids(segment).iter().enumerate().take(per_segment) {
-                    conn.execute(
-                        "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES ($1, $2, $3, $4, $5, NULL, 0)",
-                        params![id.clone(), i64::from(segment), i64::try_from(position).unwrap_or(0), shard.to_string(), i64::try_from(layout.shard_len).unwrap_or(0)],
-                    )?;
+                    rows.push([
+                        Value::from(id.clone()),
+                        Value::from(i64::from(segment)),
+                        Value::from(count(position)),
+                        Value::from(shard.to_string()),
+                        Value::from(count(layout.shard_len)),
+                    ]);
                 }
             }
+            insert_shard_rows(conn, rows)?;
             Ok((true, upload_state(conn, &id)?))
         })
         .await?;

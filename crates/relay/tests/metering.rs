@@ -1,7 +1,7 @@
 //! Metering of storage (docs/relay.md §7, "Metering"): creating an object needs an upload lease
 //! or a requester's key; a manifest listing more shards than `storage.max_manifest_shards` is
 //! refused before anything is written; a wallet's objects are capped at
-//! `storage.max_bytes_per_wallet` sealed bytes. All were open: any key could create objects,
+//! `storage.max_bytes_per_wallet` sealed bytes and `storage.max_shards_per_wallet` shards. All were open: any key could create objects,
 //! and an 8 MiB manifest inserted ~262k rows in the single writer's transaction.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -120,6 +120,55 @@ async fn wallet_quota(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
+/// Bytes alone did not bound the rows a wallet writes: 1 KiB segments list up to 128 shards per
+/// KiB, so a wallet well within its byte quota could write a row per shard without end.
+async fn wallet_shard_quota(backend: Backend) {
+    let first = sealed(800_000);
+    let second = sealed(100_000);
+    let shards = first.all_shard_ids().len();
+    // More rows than one 64-row insert, and not a multiple of it: every batch size is used.
+    assert!(shards > 64 && shards % 64 != 0, "{shards}");
+    let quota = u64::try_from(shards).unwrap() + 5;
+    let Some(net) = Net::start_with(backend, |c| c.storage.max_shards_per_wallet = quota) else {
+        return;
+    };
+    let (alice, bob) = (key("alice"), key("bob"));
+    let (status, body) = post_manifest(&net, &alice, &first).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Every shard is recorded once, at its own position, none placed yet.
+    let mut missing: Vec<&str> = body["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(body["shards"], shards, "{body}");
+    missing.sort_unstable();
+    missing.dedup();
+    let mut listed: Vec<String> = first
+        .all_shard_ids()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    assert_eq!(missing, listed);
+    // Far under the byte quota, over the shard quota: refused, nothing recorded.
+    let (status, body) = post_manifest(&net, &alice, &second).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("quota_exceeded")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("shards"),
+        "{body}"
+    );
+    assert!(!object_exists(&net, &second).await);
+    let (status, body) = post_manifest(&net, &bob, &second).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 async fn only_leases_and_requesters_create_objects(backend: Backend) {
     let Some(net) = Net::start_with(backend, |c| c.storage.open_uploads = false) else {
         return;
@@ -203,5 +252,6 @@ macro_rules! on_both {
 on_both!(
     too_many_shards,
     wallet_quota,
+    wallet_shard_quota,
     only_leases_and_requesters_create_objects
 );

@@ -137,7 +137,7 @@ pub fn run(quick: bool, only: Option<&str>) -> Result<()> {
         Err("not needed by the benchmarks chosen with --only".to_owned())
     };
     let run = Run { quick, out, pkg };
-    let benches: [(&str, &str, Bench); 10] = [
+    let benches: [(&str, &str, Bench); 11] = [
         (NODE, "pipeline.mjs", wasm_node),
         (CHROMIUM, "pipeline-chromium.mjs", wasm_chromium),
         (NATIVE, "criterion seal", native),
@@ -153,6 +153,11 @@ pub fn run(quick: bool, only: Option<&str>) -> Result<()> {
             SUSTAINED,
             "sustained on PostgreSQL, two relays",
             |r, f, c| sustained(r, f, c, Setup::Postgres(2)),
+        ),
+        (
+            SUSTAINED,
+            "sustained on SQLite, manifest flood",
+            |r, f, c| sustained(r, f, c, Setup::SqliteFlood),
         ),
         (STORAGE, "storage", storage),
         (FIRST_TASK, "first-task.mjs", first_task),
@@ -441,7 +446,13 @@ enum Setup {
     Sqlite,
     /// This many relays sharing one PostgreSQL database.
     Postgres(usize),
+    /// One relay on SQLite while flooders post the largest manifests it takes (issue 18: the
+    /// manifests' rows and the submissions wait for the same writer).
+    SqliteFlood,
 }
+
+/// Flooders in the manifest-flood run, each posting manifests one after another.
+const FLOODERS: &str = "4";
 
 /// The relays' settings for the sustained load: a development relay whose operator is the load
 /// bench's public test key (`OPERATOR_ADDRESS` in crates/relay/benches/load.rs, which grants the
@@ -485,6 +496,7 @@ fn sustained(
         .join("datahub-relay");
     let (count, label) = match setup {
         Setup::Sqlite => (1, "SQLite, one relay".to_owned()),
+        Setup::SqliteFlood => (1, "SQLite, one relay, manifest flood".to_owned()),
         Setup::Postgres(1) => (1, "PostgreSQL, one relay".to_owned()),
         Setup::Postgres(n) => (n, format!("PostgreSQL, {n} relays")),
     };
@@ -497,9 +509,14 @@ fn sustained(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let config = dir.join("relay.toml");
-    std::fs::write(&config, SUSTAINED_CONFIG)?;
+    let mut settings = SUSTAINED_CONFIG.to_owned();
+    if matches!(setup, Setup::SqliteFlood) {
+        // Fresh keys post the manifests: the rows' cost is measured, not the admission rules.
+        settings.push_str("\n[storage]\nopen_uploads = true\n");
+    }
+    std::fs::write(&config, settings)?;
     let cluster = match setup {
-        Setup::Sqlite => None,
+        Setup::Sqlite | Setup::SqliteFlood => None,
         Setup::Postgres(_) => Some(crate::postgres::Cluster::start()?),
     };
     let database = cluster.as_ref().map(|c| c.url.as_str());
@@ -534,6 +551,14 @@ fn sustained(
             "--resend",
             "0",
         ])
+        .args([
+            "--flood",
+            if matches!(setup, Setup::SqliteFlood) {
+                FLOODERS
+            } else {
+                "0"
+            },
+        ])
         .arg("--report")
         .arg(&report);
     // The ports change with every run; the page shows the shape of the command.
@@ -561,12 +586,26 @@ fn sustained(
         "ms",
         command.as_str(),
     );
-    if let (Some(peer), Setup::Postgres(_)) = (&sqlite, setup) {
-        per_sec = per_sec.against("SQLite, same run", number(peer, "submissions_per_sec")?);
-        latency = latency.against("SQLite, same run", number(peer, "p99_ms")?);
+    let peer = match setup {
+        Setup::Sqlite => None,
+        Setup::Postgres(_) => Some("SQLite, same run"),
+        Setup::SqliteFlood => Some("no flood, same run"),
+    };
+    if let (Some(doc), Some(peer)) = (&sqlite, peer) {
+        per_sec = per_sec.against(peer, number(doc, "submissions_per_sec")?);
+        latency = latency.against(peer, number(doc, "p99_ms")?);
     }
     figures.push(per_sec);
     figures.push(latency);
+    if matches!(setup, Setup::SqliteFlood) {
+        figures.push(Figure::new(
+            SUSTAINED,
+            format!("{label}: manifests of 16384 shards created by {FLOODERS} flooders"),
+            number(&doc, "manifests_per_sec")?,
+            "manifests/s",
+            command.as_str(),
+        ));
+    }
     drop(relays);
     Ok(())
 }
