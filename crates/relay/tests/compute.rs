@@ -214,7 +214,7 @@ both!(campaign_compute_jobs_are_checked, |net| {
     bad_fee["compute"]["fee"] = json!("0");
     let cases = [
         (no_validator, "compute: name at least one validator"),
-        (text, "compute: only upload campaigns"),
+        (text, "compute: a labeling campaign's compute job runs on its items' objects"),
         (
             compute_spec("checked", &owner, &validator, 4, 3),
             "compute.k:",

@@ -4,6 +4,7 @@ use datahub_core::quality::{self as q, ItemVote, Span};
 use serde_json::{Value as Json_, json};
 
 use super::contributor::settle_trust;
+use super::model;
 use super::record::Record;
 use super::shape::Shape;
 use crate::db::Conn;
@@ -69,10 +70,17 @@ fn class_prior(conn: &mut dyn Conn, campaign: &str, shape: &Shape) -> ApiResult<
 /// least confident dimension's). Below the target, and while the item may have more answers
 /// (`can_grow`: under `max_overlap` and budget left), asks for one more; otherwise accepts the
 /// most probable aggregate, however unsure (its confidence says so in the results).
+///
+/// With Dawid–Skene, a pre-annotating model's prediction on item `idx` is one more vote
+/// (`model`), on a dimension only where the crowd alone is below the target confidence and
+/// only for a class some answer gave: it can settle a split or unsure crowd sooner, never
+/// overturn a confident one nor bring in an answer nobody sent.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     conn: &mut dyn Conn,
     spec: &CampaignSpec,
     campaign: &str,
+    idx: i64,
     item: &Json_,
     votes: &[Vote],
     can_grow: bool,
@@ -97,6 +105,17 @@ pub fn decide(
         (false, Aggregation::DawidSkene) => "dawid_skene",
         (false, Aggregation::Majority) => "majority",
     };
+    let model = match (single, settings.aggregation) {
+        (false, Aggregation::DawidSkene) => model::vote(conn, spec, idx)?,
+        _ => None,
+    };
+    let model = match model.and_then(|v| shape.encode(&v.key).map(|e| (v, e))) {
+        Some((v, classes)) => Some((
+            Record::load(conn, campaign, &v.worker)?.matrices(&shape),
+            classes,
+        )),
+        None => None,
+    };
     let mut classes = Vec::with_capacity(dims.len());
     let mut confidence = 1.0_f64;
     for (d, k) in dims.iter().enumerate() {
@@ -117,12 +136,26 @@ pub fn decide(
             }
             _ => {
                 let dim_prior = prior.get(d).cloned().unwrap_or_default();
-                let votes: Vec<(&[Vec<f64>], usize)> = matrices
+                let mut votes: Vec<(&[Vec<f64>], usize)> = matrices
                     .iter()
                     .zip(&answered)
                     .filter_map(|(m, a)| m.get(d).map(|m| (m.as_slice(), *a)))
                     .collect();
-                q::posterior(&dim_prior, &votes)
+                let crowd = q::posterior(&dim_prior, &votes);
+                let crowd_top = crowd.iter().copied().fold(0.0, f64::max);
+                let backed = model.as_ref().and_then(|(m, classes)| {
+                    let class = *classes.get(d)?;
+                    (crowd_top < settings.confidence && answered.contains(&class))
+                        .then(|| m.get(d).map(|m| (m.as_slice(), class)))
+                        .flatten()
+                });
+                match backed {
+                    Some(vote) => {
+                        votes.push(vote);
+                        q::posterior(&dim_prior, &votes)
+                    }
+                    None => crowd,
+                }
             }
         };
         let (best, top) =
@@ -255,6 +288,7 @@ pub fn accepted(
     if votes.len() < 2 {
         return Ok(());
     }
+    model::learn_accepted(conn, spec, idx, &truth, decision_key)?;
     // Leave-one-out evidence (`q::leave_one_out_support`): how probable each answer is given
     // everyone else's answers.
     let prior = class_prior(conn, campaign, &shape)?;
@@ -354,6 +388,7 @@ pub fn accepted_at_once(
         conn,
         spec,
         campaign,
+        idx,
         item,
         std::slice::from_ref(vote),
         false,
