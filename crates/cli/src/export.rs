@@ -1131,8 +1131,10 @@ mod tests {
                 verdict: None,
                 receipts: Vec::new(),
                 capture: None,
-                predictions: vec![json!({ "kind": "classify", "model": "cd".repeat(32), "state": "decided",
-                    "prediction": { "label": "cat", "scores": { "probability": 0.9 } }, "accepted": true, "results": [] })],
+                predictions: vec![
+                    json!({ "kind": "classify", "model": "cd".repeat(32), "state": "decided",
+                    "prediction": { "label": "cat", "scores": { "probability": 0.9 } }, "accepted": true, "results": [] }),
+                ],
             },
             Record {
                 index: 7,

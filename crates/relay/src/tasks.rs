@@ -1114,8 +1114,15 @@ impl SubmitJob {
                 answer: a.answer.clone(),
             })
             .collect();
-        let decision =
-            quality::decide(conn, spec, &self.campaign, idx, &item.payload, &votes, can_grow)?;
+        let decision = quality::decide(
+            conn,
+            spec,
+            &self.campaign,
+            idx,
+            &item.payload,
+            &votes,
+            can_grow,
+        )?;
         let quality::Decision::Accept {
             key: winner,
             answer,

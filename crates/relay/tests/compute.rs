@@ -223,7 +223,10 @@ both!(campaign_compute_jobs_are_checked, |net| {
     bad_fee["compute"]["fee"] = json!("0");
     let cases = [
         (no_validator, "compute: name at least one validator"),
-        (text, "compute: a labeling campaign's compute job runs on its items' objects"),
+        (
+            text,
+            "compute: a labeling campaign's compute job runs on its items' objects",
+        ),
         (
             compute_spec("checked", &owner, &validator, 4, 3),
             "compute.k:",
@@ -754,14 +757,21 @@ both!(
                 if status == StatusCode::NOT_FOUND {
                     break;
                 }
-                assert_eq!((status, job["kind"].as_str()), (StatusCode::OK, Some("classify")), "{job}");
+                assert_eq!(
+                    (status, job["kind"].as_str()),
+                    (StatusCode::OK, Some("classify")),
+                    "{job}"
+                );
                 let prediction = json!({ "label": said(job["object"].as_str().unwrap()), "scores": { "probability": 0.9 } });
                 let (status, body) = result(&net, &node, &job, prediction).await;
                 assert_eq!(status, StatusCode::OK, "{body}");
             }
         }
         // Both nodes agreed on both items: each is paid two fees.
-        assert_eq!((earned(&net, "a").await, earned(&net, "b").await), (2 * FEE, 2 * FEE));
+        assert_eq!(
+            (earned(&net, "a").await, earned(&net, "b").await),
+            (2 * FEE, 2 * FEE)
+        );
         // The model was judged on the golden item, as a contributor would be.
         let model_row = net
             .relay()
@@ -775,7 +785,10 @@ both!(
             .await
             .unwrap()
             .unwrap();
-        assert_eq!((model_row.int(0).unwrap(), model_row.int(1).unwrap()), (0, 1));
+        assert_eq!(
+            (model_row.int(0).unwrap(), model_row.int(1).unwrap()),
+            (0, 1)
+        );
 
         // The held lease now carries the model's word, not the golden answer ("cat"); the
         // golden item has one exactly as an ordinary one does.
@@ -788,12 +801,20 @@ both!(
         let cat = json!({ "labels": ["cat"] });
         let dog = json!({ "labels": ["dog"] });
         let (status, outcome) = alice.work(&net, "pets", &cat).await;
-        assert_eq!((status, outcome["status"].as_str()), (StatusCode::OK, Some("pending")), "{outcome}");
+        assert_eq!(
+            (status, outcome["status"].as_str()),
+            (StatusCode::OK, Some("pending")),
+            "{outcome}"
+        );
         let (status, task) = bob.next(&net, "pets").await;
         assert_eq!(task["item"]["object"], golden.as_str(), "{task}");
         assert_eq!(task["suggestion"]["label"], "dog", "{task}");
         let (status2, outcome) = bob.work(&net, "pets", &cat).await;
-        assert_eq!((status, status2), (StatusCode::OK, StatusCode::OK), "{outcome}");
+        assert_eq!(
+            (status, status2),
+            (StatusCode::OK, StatusCode::OK),
+            "{outcome}"
+        );
 
         // The item: alice says dog, bob cat. With equal records the crowd alone leans to
         // "dog" (its class prior and matrices are symmetric but for the golden cat both got

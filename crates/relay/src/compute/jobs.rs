@@ -758,7 +758,14 @@ fn judge_job(conn: &mut dyn Conn, campaign: &Campaign, job: &Job, now: i64) -> A
             close_leases(conn, campaign, job, now)?;
             match &job.submission {
                 Some(submission) => {
-                    crate::validation::settle(conn, &job.campaign, job.idx, submission, accepted, now)?;
+                    crate::validation::settle(
+                        conn,
+                        &job.campaign,
+                        job.idx,
+                        submission,
+                        accepted,
+                        now,
+                    )?;
                 }
                 // Pre-annotation: a golden item's known answer is what the model is judged on.
                 None => crate::quality::model_on_golden(conn, &campaign.spec, job.idx, decision)?,

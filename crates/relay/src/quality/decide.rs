@@ -141,9 +141,9 @@ pub fn decide(
                     .zip(&answered)
                     .filter_map(|(m, a)| m.get(d).map(|m| (m.as_slice(), *a)))
                     .collect();
-                let model_vote = model.as_ref().and_then(|(m, classes)| {
-                    Some((m.get(d)?.as_slice(), *classes.get(d)?))
-                });
+                let model_vote = model
+                    .as_ref()
+                    .and_then(|(m, classes)| Some((m.get(d)?.as_slice(), *classes.get(d)?)));
                 posterior_with_model(&dim_prior, votes, model_vote, settings.confidence)
             }
         };
@@ -451,7 +451,10 @@ mod tests {
         let strong = learnt(&[(0, 0, 200), (1, 1, 200), (2, 2, 200)]);
         let crowd = vec![(newcomer.as_slice(), 0), (newcomer.as_slice(), 0)];
         let alone = q::posterior(&uniform(), &crowd);
-        assert!(alone[0] >= 0.9, "two agreeing newcomers are confident: {alone:?}");
+        assert!(
+            alone[0] >= 0.9,
+            "two agreeing newcomers are confident: {alone:?}"
+        );
         // Counted as a plain voter it would outvote them; under the rule it is left out.
         let mut all = crowd.clone();
         all.push((strong.as_slice(), 1));
@@ -464,7 +467,8 @@ mod tests {
             posterior_with_model(&uniform(), split.clone(), Some((strong.as_slice(), 1)), 0.9);
         assert!(tipped[1] > 0.9, "{tipped:?}");
         // ... and never brings in one nobody gave.
-        let bird = posterior_with_model(&uniform(), split.clone(), Some((strong.as_slice(), 2)), 0.9);
+        let bird =
+            posterior_with_model(&uniform(), split.clone(), Some((strong.as_slice(), 2)), 0.9);
         assert_eq!(bird, q::posterior(&uniform(), &split));
     }
 

@@ -31,7 +31,7 @@ pub use contributor::{
 };
 pub use decide::{Decision, Vote, accepted, accepted_at_once, decide};
 pub use golden::{golden_secret, golden_turn};
-pub use model::{model_on_golden, suggestion, voter};
 pub use hold::{KNOWN_AFTER_GOLDEN, PAY_TRUST, credit_or_hold, is_held, settle_at_close};
+pub use model::{model_on_golden, suggestion, voter};
 pub use report::{ResultsQuery, report, results};
 pub use shape::Shape;

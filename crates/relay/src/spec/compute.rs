@@ -35,7 +35,9 @@ pub fn check_compute(spec: &CampaignSpec) -> ApiResult<()> {
 /// Whether an item or golden item of a labeling campaign names an object for a model to run on.
 fn has_objects(spec: &CampaignSpec) -> bool {
     let items = spec.items.iter().chain(spec.golden.iter().map(|g| &g.item));
-    items.into_iter().any(|i| i.get("object").is_some_and(Json_::is_string))
+    items
+        .into_iter()
+        .any(|i| i.get("object").is_some_and(Json_::is_string))
 }
 
 /// The fee per node and job in ledger units.
