@@ -854,6 +854,12 @@ both!(
             .unwrap()
             .unwrap();
         assert_eq!((agreed.int(0).unwrap(), agreed.int(1).unwrap()), (1, 0));
+        // The console counts people: the model's record is not a contributor.
+        let (status, stats) = net
+            .call(net.signed_get(&owner, "/v1/campaigns/pets/stats"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        assert_eq!(stats["contributors"]["total"], 2, "{stats}");
         assert_ledger_balanced(&net).await;
     }
 );
