@@ -161,3 +161,22 @@ pub fn model_on_golden(
     }
     record.save(conn, &spec.id, &worker)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_label_that_is_an_answer_of_the_campaign_suggests_or_votes() {
+        let classes = Shape::Categorical(vec!["cat".into(), "dog".into()]);
+        assert_eq!(key_of(&classes, "dog").as_deref(), Some("dog"));
+        assert_eq!(key_of(&classes, "zebra"), None);
+        assert_eq!(key_of(&classes, "Dog"), None);
+        let flags = Shape::Flags(vec!["nsfw".into(), "violence".into()]);
+        assert_eq!(key_of(&flags, "nsfw").as_deref(), Some("nsfw"));
+        // "safe" is no flag: a model saying it does not vote for "no flags".
+        assert_eq!(key_of(&flags, "safe"), None);
+        assert_eq!(key_of(&Shape::Upload, "png"), None);
+        assert!(voter(&"ab".repeat(32)).starts_with("model:"));
+    }
+}
