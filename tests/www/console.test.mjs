@@ -290,7 +290,7 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     assert.equal(receipt.message.termsHash, termsHash(TERMS));
     const [csv] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
     const rows = (await readFile(await csv.path(), "utf8")).trim().split("\r\n");
-    assert.equal(rows[0], "index,label,confidence,method,contributors,object,file,item,answer,verdict");
+    assert.equal(rows[0], "index,label,confidence,method,contributors,object,file,item,answer,verdict,predictions");
     assert.equal(rows.length, lines.length + 1);
 
     // Pause and close from the console; closing returns what is left to the funds.

@@ -585,7 +585,8 @@ async function allRecords() {
       // The signed receipts go along (the CLI's jsonl names contributors by pseudonym there;
       // the console has no requester key to key pseudonyms with, so they carry addresses).
       out.push({ index: r.index, item: r.item, answer: r.answer, label: flatLabel(r.answer), confidence: r.confidence, method: r.method, contributors: r.contributors, object: r.object, file: null,
-        receipts: r.receipts ?? [], ...(r.answer?.capture ? { capture: r.answer.capture } : {}) });
+        receipts: r.receipts ?? [], ...(r.answer?.capture ? { capture: r.answer.capture } : {}),
+        ...(r.predictions?.length ? { predictions: r.predictions } : {}) });
     }
     after = page.next;
   } while (after !== null);
@@ -598,9 +599,9 @@ async function exportAs(format) {
     let body;
     if (format === "jsonl") body = records.map((r) => `${JSON.stringify(r)}\n`).join("");
     else {
-      const columns = ["index", "label", "confidence", "method", "contributors", "object", "file", "item", "answer", "verdict"];
+      const columns = ["index", "label", "confidence", "method", "contributors", "object", "file", "item", "answer", "verdict", "predictions"];
       const line = (fields) => `${fields.map((f) => csvField(String(f))).join(",")}\r\n`;
-      body = line(columns) + records.map((r) => line([r.index, r.label, r.confidence ?? "", r.method, r.contributors.join(";"), r.object ?? "", "", JSON.stringify(r.item), JSON.stringify(r.answer), ""])).join("");
+      body = line(columns) + records.map((r) => line([r.index, r.label, r.confidence ?? "", r.method, r.contributors.join(";"), r.object ?? "", "", JSON.stringify(r.item), JSON.stringify(r.answer), "", r.predictions ? JSON.stringify(r.predictions) : ""])).join("");
     }
     const type = format === "jsonl" ? "application/jsonl" : "text/csv";
     const url = URL.createObjectURL(new Blob([body], { type }));

@@ -645,7 +645,7 @@ pub fn to_jsonl(records: &[Record]) -> Result<Vec<u8>> {
 }
 
 /// The CSV columns, in order.
-pub const CSV_COLUMNS: [&str; 10] = [
+pub const CSV_COLUMNS: [&str; 11] = [
     "index",
     "label",
     "confidence",
@@ -656,6 +656,7 @@ pub const CSV_COLUMNS: [&str; 10] = [
     "item",
     "answer",
     "verdict",
+    "predictions",
 ];
 
 /// RFC 4180 CSV: a header line, CRLF line ends, a field quoted when it holds a comma, a quote,
@@ -681,9 +682,19 @@ pub fn to_csv(records: &[Record]) -> String {
             r.item.to_string(),
             r.answer.to_string(),
             r.verdict.as_ref().map(Value::to_string).unwrap_or_default(),
+            predictions_field(&r.predictions),
         ]);
     }
     out
+}
+
+/// Models' predictions as a CSV field: compact JSON, empty when no model ran.
+fn predictions_field(predictions: &[Value]) -> String {
+    if predictions.is_empty() {
+        String::new()
+    } else {
+        Value::from(predictions.to_vec()).to_string()
+    }
 }
 
 fn csv_field(text: &str) -> String {
@@ -880,6 +891,12 @@ pub fn to_coco(
             && let Some(fields) = image.as_object_mut()
         {
             fields.insert("coco_url".into(), json!(url));
+        }
+        // The models' word on the picture (pre-annotation or an upload's compute job).
+        if !r.predictions.is_empty()
+            && let Some(fields) = image.as_object_mut()
+        {
+            fields.insert("datahub_predictions".into(), json!(r.predictions));
         }
         coco_images.push(image);
         let (w, h) = (f64::from(*width), f64::from(*height));
@@ -1114,7 +1131,10 @@ mod tests {
                 verdict: None,
                 receipts: Vec::new(),
                 capture: None,
-                predictions: Vec::new(),
+                predictions: vec![
+                    json!({ "kind": "classify", "model": "cd".repeat(32), "state": "decided",
+                    "prediction": { "label": "cat", "scores": { "probability": 0.9 } }, "accepted": true, "results": [] }),
+                ],
             },
             Record {
                 index: 7,
@@ -1243,7 +1263,8 @@ mod tests {
                     verdict: opt(&r[9]).map(|v| serde_json::from_str(&v).unwrap()),
                     receipts: Vec::new(),
                     capture: None,
-                    predictions: Vec::new(),
+                    predictions: opt(&r[10])
+                        .map_or_else(Vec::new, |p| serde_json::from_str(&p).unwrap()),
                 }
             })
             .collect();
@@ -1291,7 +1312,11 @@ mod tests {
                 verdict: None,
                 receipts: Vec::new(),
                 capture: None,
-                predictions: Vec::new(),
+                predictions: if i == 2 {
+                    vec![json!({ "kind": "classify", "model": "cd".repeat(32), "prediction": { "label": "bird" } })]
+                } else {
+                    Vec::new()
+                },
             })
             .collect();
         let images: Images = records
@@ -1371,6 +1396,12 @@ mod tests {
             coco["annotations"][0]["bbox"],
             json!([0.0, 0.0, 64.0, 48.0])
         );
+        // A model's predictions go with the image they are about, and only there.
+        assert_eq!(
+            coco["images"][2]["datahub_predictions"][0]["prediction"]["label"],
+            "bird"
+        );
+        assert!(coco["images"][1].get("datahub_predictions").is_none());
     }
 
     /// pycocotools itself: loads the file, indexes it, and evaluating the annotations as

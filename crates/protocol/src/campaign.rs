@@ -58,8 +58,10 @@ pub struct CampaignSpec {
     /// sealed to as well and that sign a verdict on each (the relay's `validation`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validators: Vec<String>,
-    /// The compute job each upload gets (uploads only): nodes running a model judge every
-    /// object, and their agreed prediction accepts or rejects it. Left out when unset.
+    /// The compute job of the campaign's objects. Uploads: nodes running a model judge every
+    /// upload, and their agreed prediction accepts or rejects it. Labeling campaigns whose
+    /// items carry an `object`: pre-annotation, the agreed prediction on each item is a
+    /// suggestion to contributors and a voter in the aggregation. Left out when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute: Option<crate::ComputeSpec>,
     /// Tokens reserved, besides the budget, to pay the storage nodes that hold the campaign's

@@ -77,7 +77,9 @@ pub struct ComputeSpec {
     /// How far two nodes' scores may differ and still agree (absolute, 0 to 1).
     #[serde(default)]
     pub tolerance: f64,
-    /// Which decided predictions accept the upload.
+    /// Which decided predictions accept the upload (uploads only; a labeling campaign's job
+    /// suggests, it accepts nothing). Left out: any prediction accepts.
+    #[serde(default)]
     pub accept: AcceptRule,
     /// Objects whose right prediction is known, mixed in unseen to test the nodes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -99,7 +101,7 @@ pub struct GoldenJob {
 
 /// Which decided predictions accept an upload: the label among `labels` (any label when
 /// empty) and every score within its bounds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptRule {
     /// The labels that accept; any when empty.

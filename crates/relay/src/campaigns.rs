@@ -81,6 +81,9 @@ pub async fn create(
                     params![spec.id.clone(), idx, item.to_string(), answer, i64::from(spec.overlap)],
                 )?;
             }
+            if spec.compute.is_some() && !spec.kind.is_upload() {
+                crate::compute::jobs::enqueue_items(conn, &spec, now)?;
+            }
             let account = campaign_account(&spec.id);
             let funding = ledger::ensure_funding(conn, &owner, chain, &spec.token)?;
             ledger::ensure_account(conn, &account, kind::CAMPAIGN, &spec.id, &spec.token, &chains)?;

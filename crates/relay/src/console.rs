@@ -162,12 +162,13 @@ pub async fn stats(
                 "SELECT COALESCE(confidence, 1000000) / 100000, COUNT(*) FROM items WHERE campaign = $1 AND golden IS NULL AND resolved = 1 GROUP BY 1",
                 params![id.clone()],
             )?)?;
+            // A pre-annotating model's record (`model:<hash>`, docs/relay.md §4d) is no contributor.
             let trust = histogram(&conn.query(
-                "SELECT trust_ppm / 100000, COUNT(*) FROM contributors WHERE campaign = $1 GROUP BY 1",
+                "SELECT trust_ppm / 100000, COUNT(*) FROM contributors WHERE campaign = $1 AND worker NOT LIKE 'model:%' GROUP BY 1",
                 params![id.clone()],
             )?)?;
             let golden = conn.query(
-                "SELECT CAST(COALESCE(SUM(golden_right), 0) AS BIGINT), CAST(COALESCE(SUM(golden_wrong), 0) AS BIGINT), COUNT(*), CAST(COALESCE(SUM(CASE WHEN restricted IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) FROM contributors WHERE campaign = $1",
+                "SELECT CAST(COALESCE(SUM(golden_right), 0) AS BIGINT), CAST(COALESCE(SUM(golden_wrong), 0) AS BIGINT), COUNT(*), CAST(COALESCE(SUM(CASE WHEN restricted IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) FROM contributors WHERE campaign = $1 AND worker NOT LIKE 'model:%'",
                 params![id.clone()],
             )?;
             let (right, wrong, contributors, restricted) = match golden.first() {

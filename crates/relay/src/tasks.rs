@@ -70,6 +70,10 @@ pub struct Task {
     submit_after: String,
     reward: String,
     token: String,
+    /// A pre-annotating model's prediction on the item (`{label, kind, model}`), when the
+    /// campaign has one and its nodes agreed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suggestion: Option<Json_>,
 }
 
 /// `POST /v1/campaigns/{id}/next`: leases the next task of the campaign to the contributor. A
@@ -89,8 +93,8 @@ pub async fn next(
     }
     let worker = db_address(&info.session.wallet);
     let session = info.id.clone();
-    let settings = match relay.campaigns.get(&relay, &campaign).await? {
-        Some(info) => Settings::of(&info.spec),
+    let (settings, spec) = match relay.campaigns.get(&relay, &campaign).await? {
+        Some(info) => (Settings::of(&info.spec), info.spec.clone()),
         None => {
             return Err(ApiError::not_found(
                 ErrorCode::NoCampaign,
@@ -122,8 +126,9 @@ pub async fn next(
                 )?
                 .ok_or_else(|| ApiError::not_found(ErrorCode::NoCampaign, format!("no campaign {campaign:?}")))?;
             let (lease_ms, min_ms) = (campaign_row.int(2)?, campaign_row.int(3)?);
-            let task = |lease: String, item: String, created: i64, expires: i64| -> ApiResult<Task> {
+            let task = |conn: &mut dyn Conn, lease: String, idx: i64, item: String, created: i64, expires: i64| -> ApiResult<Task> {
                 Ok(Task {
+                    suggestion: quality::suggestion(conn, &spec, idx)?,
                     lease,
                     campaign: campaign.clone(),
                     kind: campaign_row.text(1)?,
@@ -135,10 +140,10 @@ pub async fn next(
                 })
             };
             if let Some(held) = conn.query_opt(
-                "SELECT l.id, i.payload, l.created_ms, l.expires_ms FROM leases l JOIN items i ON i.campaign = l.campaign AND i.idx = l.idx WHERE l.worker = $1 AND l.campaign = $2 AND l.state = 'active'",
+                "SELECT l.id, i.payload, l.created_ms, l.expires_ms, l.idx FROM leases l JOIN items i ON i.campaign = l.campaign AND i.idx = l.idx WHERE l.worker = $1 AND l.campaign = $2 AND l.state = 'active'",
                 params![worker.clone(), campaign.clone()],
             )? {
-                return task(held.text(0)?, held.text(1)?, held.int(2)?, held.int(3)?);
+                return task(conn, held.text(0)?, held.int(4)?, held.text(1)?, held.int(2)?, held.int(3)?);
             }
             match campaign_row.text(0)?.as_str() {
                 "active" => {}
@@ -183,7 +188,7 @@ pub async fn next(
                     network: network.as_deref(),
                 },
             )?;
-            task(lease, payload, now, expires)
+            task(conn, lease, idx, payload, now, expires)
         })
         .await?;
     relay
@@ -1109,8 +1114,15 @@ impl SubmitJob {
                 answer: a.answer.clone(),
             })
             .collect();
-        let decision =
-            quality::decide(conn, spec, &self.campaign, &item.payload, &votes, can_grow)?;
+        let decision = quality::decide(
+            conn,
+            spec,
+            &self.campaign,
+            idx,
+            &item.payload,
+            &votes,
+            can_grow,
+        )?;
         let quality::Decision::Accept {
             key: winner,
             answer,

@@ -120,6 +120,35 @@ pub fn enqueue(
     Ok(())
 }
 
+/// Records one job per item (golden items included) with an object, for a labeling campaign
+/// that declares a compute job (pre-annotation): its decided prediction becomes the item's
+/// suggestion and the model's vote. Golden items get theirs too, or having a suggestion or
+/// not would tell them apart. Runs in the campaign's creating transaction.
+pub fn enqueue_items(conn: &mut dyn Conn, spec: &CampaignSpec, now: i64) -> ApiResult<()> {
+    let compute = compute_of(spec)?;
+    let items = spec.items.iter().chain(spec.golden.iter().map(|g| &g.item));
+    for (idx, item) in (0_i64..).zip(items) {
+        let Some(object) = item.get("object").and_then(Json_::as_str) else {
+            continue;
+        };
+        conn.execute(
+            "INSERT INTO compute_jobs (id, campaign, submission, idx, object, kind, model, golden, wanted, state, created_ms) VALUES ($1, $2, NULL, $3, $4, $5, $6, NULL, $7, $8, $9)",
+            params![
+                clock::time_ordered_id(now),
+                spec.id.clone(),
+                idx,
+                object,
+                compute.kind.clone(),
+                compute.model.clone(),
+                i64::from(compute.k),
+                JobState::Open.as_str(),
+                now
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 fn compute_of(spec: &CampaignSpec) -> ApiResult<&ComputeSpec> {
     spec.compute
         .as_ref()
@@ -727,8 +756,19 @@ fn judge_job(conn: &mut dyn Conn, campaign: &Campaign, job: &Job, now: i64) -> A
                 }
             }
             close_leases(conn, campaign, job, now)?;
-            if let Some(submission) = &job.submission {
-                crate::validation::settle(conn, &job.campaign, job.idx, submission, accepted, now)?;
+            match &job.submission {
+                Some(submission) => {
+                    crate::validation::settle(
+                        conn,
+                        &job.campaign,
+                        job.idx,
+                        submission,
+                        accepted,
+                        now,
+                    )?;
+                }
+                // Pre-annotation: a golden item's known answer is what the model is judged on.
+                None => crate::quality::model_on_golden(conn, &campaign.spec, job.idx, decision)?,
             }
             for assignment in &answered {
                 check_trust(conn, &assignment.node, now)?;

@@ -4,6 +4,7 @@ use datahub_core::quality::{self as q, ItemVote, Span};
 use serde_json::{Value as Json_, json};
 
 use super::contributor::settle_trust;
+use super::model;
 use super::record::Record;
 use super::shape::Shape;
 use crate::db::Conn;
@@ -69,10 +70,17 @@ fn class_prior(conn: &mut dyn Conn, campaign: &str, shape: &Shape) -> ApiResult<
 /// least confident dimension's). Below the target, and while the item may have more answers
 /// (`can_grow`: under `max_overlap` and budget left), asks for one more; otherwise accepts the
 /// most probable aggregate, however unsure (its confidence says so in the results).
+///
+/// With Dawid–Skene, a pre-annotating model's prediction on item `idx` is one more vote
+/// (`model`), on a dimension only where the crowd alone is below the target confidence and
+/// only for a class some answer gave: it can settle a split or unsure crowd sooner, never
+/// overturn a confident one nor bring in an answer nobody sent.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     conn: &mut dyn Conn,
     spec: &CampaignSpec,
     campaign: &str,
+    idx: i64,
     item: &Json_,
     votes: &[Vote],
     can_grow: bool,
@@ -96,6 +104,17 @@ pub fn decide(
         (true, _) => "single",
         (false, Aggregation::DawidSkene) => "dawid_skene",
         (false, Aggregation::Majority) => "majority",
+    };
+    let model = match (single, settings.aggregation) {
+        (false, Aggregation::DawidSkene) => model::vote(conn, spec, idx)?,
+        _ => None,
+    };
+    let model = match model.and_then(|v| shape.encode(&v.key).map(|e| (v, e))) {
+        Some((v, classes)) => Some((
+            Record::load(conn, campaign, &v.worker)?.matrices(&shape),
+            classes,
+        )),
+        None => None,
     };
     let mut classes = Vec::with_capacity(dims.len());
     let mut confidence = 1.0_f64;
@@ -122,7 +141,10 @@ pub fn decide(
                     .zip(&answered)
                     .filter_map(|(m, a)| m.get(d).map(|m| (m.as_slice(), *a)))
                     .collect();
-                q::posterior(&dim_prior, &votes)
+                let model_vote = model
+                    .as_ref()
+                    .and_then(|(m, classes)| Some((m.get(d)?.as_slice(), *classes.get(d)?)));
+                posterior_with_model(&dim_prior, votes, model_vote, settings.confidence)
             }
         };
         let (best, top) =
@@ -154,6 +176,30 @@ pub fn decide(
         confidence,
         method,
     })
+}
+
+/// One dimension's posterior from the crowd's votes and, where it may count, a model's vote:
+/// only while the crowd alone is below `confidence` (a confident crowd is never moved by the
+/// model alone), and only for a class some contributor answered (the model breaks ties and
+/// firms up unsure items; it never brings in an answer nobody sent). Its weight is its
+/// confusion matrix, learnt like a contributor's: a model that is often wrong counts little.
+fn posterior_with_model<'a>(
+    prior: &[f64],
+    mut votes: Vec<(&'a [Vec<f64>], usize)>,
+    model: Option<(&'a [Vec<f64>], usize)>,
+    confidence: f64,
+) -> Vec<f64> {
+    let crowd = q::posterior(prior, &votes);
+    let crowd_top = crowd.iter().copied().fold(0.0, f64::max);
+    match model {
+        Some((matrix, class))
+            if crowd_top < confidence && votes.iter().any(|(_, a)| *a == class) =>
+        {
+            votes.push((matrix, class));
+            q::posterior(prior, &votes)
+        }
+        _ => crowd,
+    }
 }
 
 /// The sent key that agrees with the aggregate on the most flags (the earliest on ties). Image
@@ -255,6 +301,7 @@ pub fn accepted(
     if votes.len() < 2 {
         return Ok(());
     }
+    model::learn_accepted(conn, spec, idx, &truth, decision_key)?;
     // Leave-one-out evidence (`q::leave_one_out_support`): how probable each answer is given
     // everyone else's answers.
     let prior = class_prior(conn, campaign, &shape)?;
@@ -354,6 +401,7 @@ pub fn accepted_at_once(
         conn,
         spec,
         campaign,
+        idx,
         item,
         std::slice::from_ref(vote),
         false,
@@ -368,4 +416,77 @@ pub fn accepted_at_once(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    const CLASSES: usize = 3; // cat, dog, bird
+
+    fn shape() -> Shape {
+        Shape::Categorical(["cat", "dog", "bird"].map(str::to_owned).to_vec())
+    }
+
+    /// The matrix of a voter whose record has these (truth, answer) pairs.
+    fn learnt(pairs: &[(usize, usize, usize)]) -> Vec<Vec<f64>> {
+        let mut record = Record::default();
+        for (truth, answer, times) in pairs {
+            for _ in 0..*times {
+                record.learn(&shape(), &[*truth], &[*answer]);
+            }
+        }
+        record.matrices(&shape()).remove(0)
+    }
+
+    fn uniform() -> Vec<f64> {
+        vec![1.0 / CLASSES as f64; CLASSES]
+    }
+
+    #[test]
+    fn a_model_never_moves_a_confident_crowd_by_itself() {
+        let newcomer = learnt(&[]);
+        // A model right on 200 golden items of each class: as strong as a vote gets.
+        let strong = learnt(&[(0, 0, 200), (1, 1, 200), (2, 2, 200)]);
+        let crowd = vec![(newcomer.as_slice(), 0), (newcomer.as_slice(), 0)];
+        let alone = q::posterior(&uniform(), &crowd);
+        assert!(
+            alone[0] >= 0.9,
+            "two agreeing newcomers are confident: {alone:?}"
+        );
+        // Counted as a plain voter it would outvote them; under the rule it is left out.
+        let mut all = crowd.clone();
+        all.push((strong.as_slice(), 1));
+        assert!(q::posterior(&uniform(), &all)[1] > 0.5);
+        let with = posterior_with_model(&uniform(), crowd, Some((strong.as_slice(), 1)), 0.9);
+        assert_eq!(with, alone);
+        // The same model does settle a split crowd, for an answer someone gave ...
+        let split = vec![(newcomer.as_slice(), 0), (newcomer.as_slice(), 1)];
+        let tipped =
+            posterior_with_model(&uniform(), split.clone(), Some((strong.as_slice(), 1)), 0.9);
+        assert!(tipped[1] > 0.9, "{tipped:?}");
+        // ... and never brings in one nobody gave.
+        let bird =
+            posterior_with_model(&uniform(), split.clone(), Some((strong.as_slice(), 2)), 0.9);
+        assert_eq!(bird, q::posterior(&uniform(), &split));
+    }
+
+    #[test]
+    fn a_model_that_is_usually_wrong_loses_weight() {
+        let newcomer = learnt(&[]);
+        let split = vec![(newcomer.as_slice(), 0), (newcomer.as_slice(), 1)];
+        // A model nothing is known about tips a cat/dog split towards its "dog".
+        let fresh = learnt(&[]);
+        let before =
+            posterior_with_model(&uniform(), split.clone(), Some((fresh.as_slice(), 1)), 0.9);
+        assert!(before[1] > 0.6, "{before:?}");
+        // The same model after saying "dog" on 20 cats and 5 dogs (right 1 time in 5): its
+        // "dog" tells nothing any more, and the split stays a split it does not win.
+        let wrong = learnt(&[(0, 1, 20), (1, 1, 5)]);
+        let after =
+            posterior_with_model(&uniform(), split.clone(), Some((wrong.as_slice(), 1)), 0.9);
+        assert!(after[1] < before[1] - 0.1, "{before:?} {after:?}");
+        assert!(after[1] <= after[0], "{after:?}");
+    }
 }

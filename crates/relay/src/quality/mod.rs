@@ -12,12 +12,13 @@
 //! In parts: `shape` (answers as classes per dimension), `record` (a contributor's record in a
 //! campaign), `contributor` (gates before a lease, counts after, trust and restriction),
 //! `golden` (when golden items come), `decide` (an item decided from its answers, and what is
-//! learnt from it) and `report` (the requester's quality report and results).
+//! learnt from it), `model` (a pre-annotating model's suggestion and vote) and `report` (the requester's quality report and results).
 
 mod contributor;
 mod decide;
 mod golden;
 mod hold;
+mod model;
 mod receipts;
 mod record;
 mod report;
@@ -31,5 +32,6 @@ pub use contributor::{
 pub use decide::{Decision, Vote, accepted, accepted_at_once, decide};
 pub use golden::{golden_secret, golden_turn};
 pub use hold::{KNOWN_AFTER_GOLDEN, PAY_TRUST, credit_or_hold, is_held, settle_at_close};
+pub use model::{model_on_golden, suggestion, voter};
 pub use report::{ResultsQuery, report, results};
 pub use shape::Shape;

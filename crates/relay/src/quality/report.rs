@@ -174,7 +174,7 @@ pub async fn results(
                     for u in &uploads {
                         let receipt = receipt(u, 4)?;
                         let predictions = if spec.compute.is_some() {
-                            predictions(conn, &u.text(4)?)?
+                            predictions(conn, JobsOf::Upload(&u.text(4)?))?
                         } else {
                             Vec::new()
                         };
@@ -222,7 +222,7 @@ pub async fn results(
                         "contributors": contributors,
                         "object": Json_::Null,
                         "receipts": signed,
-                        "predictions": [],
+                        "predictions": predictions(conn, JobsOf::Item(&id, idx))?,
                     }));
                 }
             }
@@ -259,14 +259,28 @@ pub async fn results(
     Ok(Json(body))
 }
 
-/// The compute job of upload `submission`: the model (by its hash), the prediction its nodes
+/// Whose compute jobs a record's `predictions` list.
+enum JobsOf<'a> {
+    /// An upload's (by its submission id).
+    Upload(&'a str),
+    /// A labeling item's: its pre-annotation job (campaign, index).
+    Item(&'a str, i64),
+}
+
+/// The compute jobs of an upload or an item: the model (by its hash), the prediction its nodes
 /// agreed on and each node's result as signed (path, body, time and signature: anyone can
 /// recompute the request digest and recover the node, docs/relay.md §4d).
-fn predictions(conn: &mut dyn Conn, submission: &str) -> ApiResult<Vec<Json_>> {
-    let jobs = conn.query(
-        "SELECT id, kind, model, state, decision, accepted FROM compute_jobs WHERE submission = $1 ORDER BY created_ms",
-        params![submission],
-    )?;
+fn predictions(conn: &mut dyn Conn, of: JobsOf<'_>) -> ApiResult<Vec<Json_>> {
+    let jobs = match of {
+        JobsOf::Upload(submission) => conn.query(
+            "SELECT id, kind, model, state, decision, accepted FROM compute_jobs WHERE submission = $1 ORDER BY created_ms",
+            params![submission],
+        )?,
+        JobsOf::Item(campaign, idx) => conn.query(
+            "SELECT id, kind, model, state, decision, accepted FROM compute_jobs WHERE campaign = $1 AND idx = $2 AND submission IS NULL AND golden IS NULL ORDER BY created_ms",
+            params![campaign, idx],
+        )?,
+    };
     let mut out = Vec::with_capacity(jobs.len());
     for job in &jobs {
         let results = conn.query(

@@ -701,6 +701,15 @@ impl App {
         {
             add(form, &d.text("p", "dh-text", text));
         }
+        self.suggestion(form, task, lang);
+    }
+
+    /// A pre-annotating model's suggestion, with the model's kind, under the item.
+    fn suggestion(&self, form: &Element, task: &Task, lang: Lang) {
+        if let Some(s) = &task.suggestion {
+            let line = format!("{}: {} ({})", T::Suggested.get(lang), s.label, s.kind);
+            add(form, &self.dom.text("p", "dh-hint dh-suggestion", &line));
+        }
     }
 
     fn choices(

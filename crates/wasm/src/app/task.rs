@@ -109,6 +109,32 @@ pub struct Task {
     pub prompt: Option<String>,
     /// `submit_after` in Unix milliseconds.
     pub submit_after_ms: f64,
+    /// A pre-annotating model's prediction, shown as a hint.
+    pub suggestion: Option<Suggestion>,
+}
+
+/// A model's suggestion for the item (`suggestion` of the lease): its label and the model's
+/// kind, which names it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Suggestion {
+    pub label: String,
+    pub kind: String,
+}
+
+impl Suggestion {
+    /// The relay's `{label, kind, model}`; anything else (or absurdly long) is no suggestion.
+    fn from_json(json: &Json) -> Option<Self> {
+        let text = |key: &str, max: usize| {
+            json.get(key)
+                .and_then(Json::as_str)
+                .filter(|t| !t.is_empty() && t.len() <= max)
+                .map(str::to_owned)
+        };
+        Some(Self {
+            label: text("label", 64)?,
+            kind: text("kind", 32)?,
+        })
+    }
 }
 
 impl Task {
@@ -131,6 +157,7 @@ impl Task {
                 .and_then(Json::as_str)
                 .and_then(parse_time)
                 .unwrap_or(0.0),
+            suggestion: json.get("suggestion").and_then(Suggestion::from_json),
             json,
         })
     }
@@ -362,6 +389,28 @@ mod tests {
         // Rules the protocol does not know are a relay of another version: not guessed at.
         let bogus = json!({"min_width": 64, "bogus": 1});
         assert!(Campaign::from_json(&listed("image_upload", &[], false, bogus)).is_none());
+    }
+
+    #[test]
+    fn a_suggestion_is_read_when_well_formed() {
+        let task = |suggestion: Json| {
+            let json =
+                json!({"lease": "l", "item": {"image_url": "/a.png"}, "suggestion": suggestion});
+            Task::from_json(json, |_| None).unwrap().suggestion
+        };
+        assert_eq!(
+            task(json!({"label": "cat", "kind": "classify", "model": "ab"})),
+            Some(Suggestion {
+                label: "cat".into(),
+                kind: "classify".into()
+            })
+        );
+        assert_eq!(task(Json::Null), None);
+        assert_eq!(task(json!({"label": "cat"})), None);
+        assert_eq!(
+            task(json!({"label": "x".repeat(65), "kind": "classify"})),
+            None
+        );
     }
 
     #[test]

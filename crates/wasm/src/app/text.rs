@@ -123,6 +123,7 @@ pub enum T {
     Recording,
     RecordRules,
     ReadAloud,
+    Suggested,
     Sealing,
     Uploading,
     ResumeUpload,
@@ -298,6 +299,10 @@ impl T {
             Self::Recording => ("Recording…", "录音中…"),
             Self::RecordRules => ("Length", "时长"),
             Self::ReadAloud => ("Read this aloud", "请朗读"),
+            Self::Suggested => (
+                "A model suggests (check it: your own answer is what counts)",
+                "模型建议（请自行核对：以您自己的答案为准）",
+            ),
             Self::Sealing => ("Encrypting on this device…", "正在本设备上加密…"),
             Self::Uploading => ("Uploading", "上传中"),
             Self::ResumeUpload => ("Resume upload", "继续上传"),
