@@ -641,11 +641,10 @@ impl Load {
         }
         let flooding: Vec<_> = (0..this.flood)
             .map(|f| {
-                let (client, this, run, relay) = (
+                let (client, this, run) = (
                     clients[f % clients.len()].clone(),
                     this.clone(),
                     run.clone(),
-                    relay.clone(),
                 );
                 tokio::spawn(async move {
                     this.flood(&client, &relay, &format!("{run} f{f}"), end)

@@ -96,6 +96,8 @@ pub struct Relay {
     pub http: reqwest::Client,
     /// The last treasury audit served.
     pub audit_cache: chain::audit::Cache,
+    /// Taken while one large manifest's shard rows are written (`storage::create_object`).
+    pub manifest_rows: tokio::sync::Semaphore,
 }
 
 /// A handle to the relay for handlers.
@@ -159,6 +161,7 @@ impl Relay {
             replay: ReplayGuard::new(skew_ms.saturating_mul(2)),
             campaigns: campaigns::CampaignCache::default(),
             audit_cache: chain::audit::Cache::default(),
+            manifest_rows: tokio::sync::Semaphore::new(1),
             http: nodenet::client(&config).map_err(|e| err("http client", &e))?,
             db,
             config,

@@ -468,8 +468,8 @@ struct Quota {
     shards: i64,
 }
 
-/// Inserts a manifest's shard rows `(object, segment, position, shard, len)`, unplaced, many
-/// per statement: one statement per row held the single writer ~4× longer for a large
+/// Inserts a manifest's shard rows `(object, segment, position, shard, len)`, unplaced (those
+/// already there are left as they are), many per statement: one statement per row held the single writer ~4× longer for a large
 /// manifest. Batches are powers of two up to 64 rows, so at most seven statement texts exist
 /// (each prepared once and cached).
 fn insert_shard_rows(conn: &mut dyn Conn, rows: Vec<[Value; 5]>) -> ApiResult<()> {
@@ -498,7 +498,7 @@ fn insert_shard_rows(conn: &mut dyn Conn, rows: Vec<[Value; 5]>) -> ApiResult<()
         let params: Vec<Value> = rows.by_ref().take(batch).flatten().collect();
         conn.execute(
             &format!(
-                "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES {}",
+                "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES {} ON CONFLICT DO NOTHING",
                 values.join(", ")
             ),
             &params,
@@ -675,44 +675,113 @@ pub async fn create_object(
     let hex_manifest = hex::encode(&uploader.body);
     let who = db_address(&uploader.address);
     let now = clock::now_ms();
-    let (created, state) = relay
+    let size = to_i64(manifest.sealed_len());
+    let mut chunks = shard_rows(&manifest, &id)?;
+    // The rows go in chunks, each its own write, so that a large manifest never holds the one
+    // writer for long: submissions and sign-ins are written between its chunks (a flood of the
+    // largest manifests made them 6× slower). The object row goes with the first chunk, so its
+    // quota counts at once. A relay stopped half-way leaves an object short of rows; sending
+    // its manifest again writes what is missing.
+    let first = chunks.next().unwrap_or_default();
+    let write_id = id.clone();
+    let outcome = relay
         .db
-        .write(move |conn: &mut dyn Conn| -> ApiResult<(bool, UploadState)> {
+        .write(move |conn: &mut dyn Conn| -> ApiResult<Outcome> {
+            let id = write_id;
             if conn.query_opt("SELECT id FROM objects WHERE id = $1", params![id.clone()])?.is_some() {
-                return Ok((false, upload_state(conn, &id)?));
+                let rows = conn
+                    .query_opt("SELECT COUNT(*) FROM shards WHERE object = $1", params![id])?
+                    .map(|r| r.int(0))
+                    .transpose()?
+                    .unwrap_or(0);
+                return Ok(if rows < count(shard_count) { Outcome::Unfinished } else { Outcome::Known });
             }
             if !open_uploads {
                 check_may_upload(conn, &who, now)?;
             }
-            check_quota(conn, &who, to_i64(manifest.sealed_len()), count(shard_count), quota)?;
-            let per_segment = manifest.params().total_shards();
+            check_quota(conn, &who, size, count(shard_count), quota)?;
             conn.execute(
                 "INSERT INTO objects (id, manifest, uploader, size, shard_count, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
-                params![id.clone(), hex_manifest, who, to_i64(manifest.sealed_len()), count(shard_count), now],
+                params![id, hex_manifest, who, size, count(shard_count), now],
             )?;
-            let mut rows = Vec::with_capacity(shard_count);
-            for segment in 0..manifest.segment_count() {
-                let layout = manifest.segment(segment).ok_or_else(|| ApiError::internal("segment"))?;
-                for (position, shard) in manifest.shard_ids(segment).iter().enumerate().take(per_segment) {
-                    rows.push([
-                        Value::from(id.clone()),
-                        Value::from(i64::from(segment)),
-                        Value::from(count(position)),
-                        Value::from(shard.to_string()),
-                        Value::from(count(layout.shard_len)),
-                    ]);
-                }
-            }
-            insert_shard_rows(conn, rows)?;
-            Ok((true, upload_state(conn, &id)?))
+            insert_shard_rows(conn, first)?;
+            Ok(Outcome::Created)
         })
         .await?;
-    let status = if created {
+    let rest: Vec<Vec<[Value; 5]>> = match outcome {
+        Outcome::Known => Vec::new(),
+        Outcome::Created => chunks.collect(),
+        Outcome::Unfinished => shard_rows(&manifest, &id)?.collect(),
+    };
+    if !rest.is_empty() {
+        // One large manifest at a time: several would queue their chunks ahead of everyone.
+        let _turn = relay
+            .manifest_rows
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal("manifest queue closed"))?;
+        for chunk in rest {
+            relay
+                .db
+                .write(move |conn: &mut dyn Conn| insert_shard_rows(conn, chunk))
+                .await?;
+        }
+    }
+    let state = relay
+        .db
+        .read(move |conn: &mut dyn Conn| upload_state(conn, &id))
+        .await?;
+    let status = if matches!(outcome, Outcome::Created) {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(state)))
+}
+
+/// What the first write of `POST /v1/objects` found.
+enum Outcome {
+    /// A new object: its row and first chunk of shard rows are written.
+    Created,
+    /// Known, with every shard row.
+    Known,
+    /// Known, short of shard rows (a relay stopped while writing them).
+    Unfinished,
+}
+
+/// Shard rows written per write of `POST /v1/objects`: a few milliseconds of the writer.
+const CHUNK_ROWS: usize = 1024;
+
+/// A manifest's shard rows `(object, segment, position, shard, len)`, in chunks of
+/// [`CHUNK_ROWS`].
+fn shard_rows(manifest: &Manifest, id: &str) -> ApiResult<std::vec::IntoIter<Vec<[Value; 5]>>> {
+    let per_segment = manifest.params().total_shards();
+    let mut rows = Vec::with_capacity(manifest.all_shard_ids().len());
+    for segment in 0..manifest.segment_count() {
+        let layout = manifest
+            .segment(segment)
+            .ok_or_else(|| ApiError::internal("segment"))?;
+        for (position, shard) in manifest
+            .shard_ids(segment)
+            .iter()
+            .enumerate()
+            .take(per_segment)
+        {
+            rows.push([
+                Value::from(id.to_owned()),
+                Value::from(i64::from(segment)),
+                Value::from(count(position)),
+                Value::from(shard.to_string()),
+                Value::from(count(layout.shard_len)),
+            ]);
+        }
+    }
+    let mut chunks = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunks.push(rows.by_ref().take(CHUNK_ROWS).collect());
+    }
+    Ok(chunks.into_iter())
 }
 
 /// `GET /v1/objects/{id}/missing`.

@@ -127,7 +127,7 @@ async fn wallet_shard_quota(backend: Backend) {
     let second = sealed(100_000);
     let shards = first.all_shard_ids().len();
     // More rows than one 64-row insert, and not a multiple of it: every batch size is used.
-    assert!(shards > 64 && shards % 64 != 0, "{shards}");
+    assert!(shards > 64 && !shards.is_multiple_of(64), "{shards}");
     let quota = u64::try_from(shards).unwrap() + 5;
     let Some(net) = Net::start_with(backend, |c| c.storage.max_shards_per_wallet = quota) else {
         return;
@@ -167,6 +167,82 @@ async fn wallet_shard_quota(backend: Backend) {
     assert!(!object_exists(&net, &second).await);
     let (status, body) = post_manifest(&net, &bob, &second).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// A large manifest's rows are written in chunks (so the writer is never held for long); a
+/// relay stopped between chunks leaves the object short of rows, and sending the manifest again
+/// writes exactly what is missing.
+async fn a_manifest_cut_short_is_finished_when_sent_again(backend: Backend) {
+    use datahub_relay::db::{Conn, DbError};
+    let Some(net) = Net::start(backend) else {
+        return;
+    };
+    // More rows than one chunk (1024): 200 segments of 6 shards. The shards are never sent, so
+    // their ids need not be real hashes.
+    let params = Params {
+        data_shards: 4,
+        parity_shards: 2,
+        segment_len: 1024,
+    };
+    let ids = (0..1200u32)
+        .map(|i| datahub_core::ShardId(*blake3::hash(&i.to_le_bytes()).as_bytes()))
+        .collect();
+    let big = Manifest::new(params, 200 * 1024, ids).unwrap();
+    let shards = big.all_shard_ids().len();
+    assert!(shards > 1024, "{shards}");
+    let uploader = key("uploader");
+    let (status, body) = post_manifest(&net, &uploader, &big).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["missing"].as_array().unwrap().len(), shards, "{body}");
+    let rows = |net: &Net| {
+        let id = big.object_id().to_string();
+        let relay = net.relay().clone();
+        async move {
+            relay
+                .db
+                .read(move |conn: &mut dyn Conn| -> Result<Vec<(i64, i64, String)>, DbError> {
+                    conn.query(
+                        "SELECT segment, position, shard FROM shards WHERE object = $1 ORDER BY segment, position",
+                        datahub_relay::params![id],
+                    )?
+                    .iter()
+                    .map(|r| Ok((r.int(0)?, r.int(1)?, r.text(2)?)))
+                    .collect()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    let whole = rows(&net).await;
+    let expected: Vec<(i64, i64, String)> = (0..big.segment_count())
+        .flat_map(|segment| {
+            big.shard_ids(segment)
+                .iter()
+                .enumerate()
+                .map(move |(position, id)| (i64::from(segment), position as i64, id.to_string()))
+        })
+        .collect();
+    assert_eq!(
+        whole, expected,
+        "each shard at its own segment and position"
+    );
+    // A relay stopped after the first chunk.
+    let id = big.object_id().to_string();
+    net.relay()
+        .db
+        .write(move |conn: &mut dyn Conn| -> Result<u64, DbError> {
+            conn.execute(
+                "DELETE FROM shards WHERE object = $1 AND segment >= 100",
+                datahub_relay::params![id],
+            )
+        })
+        .await
+        .unwrap();
+    assert!(rows(&net).await.len() < shards);
+    let (status, body) = post_manifest(&net, &uploader, &big).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["missing"].as_array().unwrap().len(), shards, "{body}");
+    assert_eq!(rows(&net).await, expected);
 }
 
 async fn only_leases_and_requesters_create_objects(backend: Backend) {
@@ -253,5 +329,6 @@ on_both!(
     too_many_shards,
     wallet_quota,
     wallet_shard_quota,
+    a_manifest_cut_short_is_finished_when_sent_again,
     only_leases_and_requesters_create_objects
 );
