@@ -576,8 +576,8 @@ async function allRecords() {
     const query = after === null ? "limit=1000" : `after=${after}&limit=1000`;
     const page = await api("GET", `/v1/campaigns/${encodeURIComponent(state.campaign)}/results?${query}`);
     for (const r of page.records) {
-      // The signed receipts go along (the CLI's jsonl names contributors by pseudonym there;
-      // the console has no requester key to key pseudonyms with, so they carry addresses).
+      // The signed receipts go along, with addresses (the CLI's jsonl names contributors by
+      // pseudonym there; here only the dataset layouts do, which ask the wallet to key them).
       out.push({ index: r.index, item: r.item, answer: r.answer, label: flatLabel(r.answer), confidence: r.confidence, method: r.method, contributors: r.contributors, object: r.object, file: null,
         receipts: r.receipts ?? [], ...(r.answer?.capture ? { capture: r.answer.capture } : {}) });
     }

@@ -962,7 +962,10 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
 
 /// Writes `DIR/manifest.json` (every file already in `dir`) and `DIR/manifest.sig`, the
 /// requester's EIP-191 signature of its exact bytes: the last step of every format.
-#[allow(clippy::too_many_arguments, reason = "the manifest's fields, each named at the call")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the manifest's fields, each named at the call"
+)]
 fn write_signed_manifest(
     dir: &Path,
     campaign: &str,
@@ -991,7 +994,10 @@ fn write_signed_manifest(
     )
 }
 
-#[allow(clippy::too_many_arguments, reason = "the manifest's fields, each named at the call")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the manifest's fields, each named at the call"
+)]
 fn build_manifest(
     dir: &Path,
     campaign: &str,

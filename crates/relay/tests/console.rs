@@ -96,7 +96,10 @@ both!(a_wallet_session_runs_its_campaign_and_only_its_own, |net| {
     assert_eq!(stats["items"]["total"], 3);
     // Five statements, one per table, however large the campaign (twelve before).
     if let common::Target::Router { relay, .. } = &net.target {
-        let (campaign, owner) = (id.clone(), datahub_relay::auth::db_address(&requester.address()));
+        let (campaign, owner) = (
+            id.clone(),
+            datahub_relay::auth::db_address(&requester.address()),
+        );
         let statements = relay
             .db
             .read(move |conn| -> datahub_relay::error::ApiResult<u32> {
