@@ -375,7 +375,7 @@ async fn export_dataset(
     let state = dataset::open_dir(&args.out, layout, id)?;
     let resumed = state.shards.len();
     let mut after = state.resume_after();
-    let pseudonyms = dataset::pseudonym_key(&dataset::pseudonym_seed(&key), id);
+    let pseudonyms = dataset::pseudonym_key(&dataset::pseudonym_seed(key), id);
     let verdicts = verdicts(relay, key, audience, id).await;
     let scratch = args.out.join(".objects.partial");
     let mut writer = dataset::Writer::new(&args.out, state, args.shard_rows);
