@@ -57,8 +57,10 @@ async function api(method, path, body) {
     // Not JSON: reported below as it is.
   }
   if (response.status === 401) {
-    // Expired, signed out elsewhere, or never valid: only a new sign-in helps.
+    // Expired, signed out elsewhere, or never valid: only a new sign-in helps (and the
+    // pseudonym signature, a secret, is not kept past the session).
     clearInterval(state.timer);
+    state.pseudonymSeed = null;
     $("connect").hidden = false;
     $("connect").disabled = false;
     document.body.dataset.signedIn = "false";
