@@ -8,14 +8,20 @@
 // Screenshots go to target/console-shots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile } from "node:fs/promises";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
 import { LocalSigner, RelayClient, termsHash } from "@datahub/wasm";
 import { launch } from "../pkg/browser.mjs";
-import { startDev, root } from "./dev.mjs";
+import { startDev, root, bin } from "./dev.mjs";
+import { PSEUDONYM_MESSAGE, pseudonymKey, pseudonyms } from "../../www/console/export.js";
 
 const shots = join(root, "target/console-shots");
+const run = promisify(execFile);
 const TERMS = "My answers may be released under CC-BY-4.0.\n我的答案可以按 CC-BY-4.0 发布。";
 let net;
 let info;
@@ -85,6 +91,115 @@ async function injectWallet(page, key) {
     window.addEventListener("eip6963:requestProvider", announce);
     announce();
   }, { key, chainId: info.chains[0].id });
+}
+
+/** The test venv's Python (`cargo xtask setup` makes it with the loaders), or null outside CI
+ * when there is none. Not probed by importing: that alone takes seconds; a venv without the
+ * loaders fails the check below, as it should. */
+function loadersPython() {
+  const python = process.env.DATAHUB_COCO_PYTHON ?? join(root, "target/tools/coco-venv/bin/python");
+  if (existsSync(python)) return python;
+  assert.ok(!process.env.CI, `CI is set but there is no ${python} (cargo xtask setup makes it)`);
+  console.log(`no test venv at ${python}: the console's dataset exports are not loaded in Python`);
+  return null;
+}
+
+/** The ids of every row (index -> contributor_ids) of a check.py report. */
+function idsOf(report, layout) {
+  const rows = layout === "hf" ? report.rows : report.webdataset.map((s) => s.record);
+  return Object.fromEntries(rows.map((r) => [r.index, r.contributor_ids]));
+}
+
+/**
+ * Both dataset layouts downloaded from the console: the tar unpacks to the CLI's folder, whose
+ * manifest `datahub campaign verify` checks against the wallet; check.py (the CLI's own) loads it
+ * with pyarrow, datasets, mlcroissant or webdataset and recovers every receipt; each receipt's
+ * contributor id is the pseudonym of the address that signed it; the CLI, exporting the same
+ * campaign with the requester's key file, writes the same ids and the same dataset card.
+ */
+async function datasetExports(page, { id, requester, crowd, reviewed }) {
+  const started = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), "datahub-console-export-"));
+  try {
+    const keyFile = join(dir, "requester.key");
+    await writeFile(keyFile, `${requester.privateKey.slice(2)}\n`);
+    const ids = await pseudonyms(await pseudonymKey(requester.signMessageSync(PSEUDONYM_MESSAGE), id));
+    const python = loadersPython();
+    const checks = {};
+    const cliIds = {};
+    for (const [button, layout] of [["#export-hf", "hf"], ["#export-wds", "webdataset"]]) {
+      const [download] = await Promise.all([page.waitForEvent("download", { timeout: 30_000 }), page.click(button)]);
+      assert.equal(download.suggestedFilename(), `${id}-${layout}.tar`);
+      assert.match(await page.textContent("#status"), new RegExp(`exported \\d+ records as ${layout} in 1 shard\\(s\\)`));
+      execFileSync("tar", ["-xf", await download.path(), "-C", dir]);
+      const folder = join(dir, `${id}-${layout}`);
+      const verified = execFileSync(bin, ["campaign", "verify", folder, "--requester", requester.address], { encoding: "utf8" });
+      assert.match(verified, new RegExp(`^ok: ${layout === "hf" ? 3 : 1} file\\(s\\)`), verified);
+      const manifest = JSON.parse(await readFile(join(folder, "manifest.json"), "utf8"));
+      assert.deepEqual(manifest.missing_receipts.answers, 0);
+      const cli = join(dir, `cli-${layout}`);
+      execFileSync(bin, ["campaign", "results", id, "--format", layout, "-o", cli, "--key", keyFile, "--relay", net.origin], { stdio: "ignore" });
+      if (layout === "hf") {
+        // The same card, word for word; croissant.json the same but for the shards' hashes (two
+        // Parquet writers) and its date.
+        assert.equal(await readFile(join(folder, "README.md"), "utf8"), await readFile(join(cli, "README.md"), "utf8"));
+        const meta = async (f) => {
+          const m = JSON.parse(await readFile(join(f, "croissant.json"), "utf8"));
+          for (const d of m.distribution) delete d.sha256;
+          delete m.datePublished;
+          return m;
+        };
+        assert.deepEqual(await meta(folder), await meta(cli));
+      }
+      // The CLI's ids, from its webdataset samples (node reads them: no second Python run).
+      if (layout === "webdataset") {
+        const samples = join(cli, "samples");
+        await mkdir(samples);
+        execFileSync("tar", ["-xf", join(cli, "data/train-000000.tar"), "-C", samples]);
+        for (const name of await readdir(samples)) {
+          const record = JSON.parse(await readFile(join(samples, name), "utf8"));
+          cliIds[record.index] = record.contributor_ids;
+        }
+      }
+      // Loaded in the background while the browser makes the next export (test time).
+      if (python) {
+        checks[layout] = run(python, [join(root, "crates/cli/src/dataset/check.py"), folder, layout], {
+          encoding: "utf8", env: { ...process.env, HF_DATASETS_OFFLINE: "1", HF_HUB_OFFLINE: "1" } });
+      }
+    }
+    const seen = {};
+    for (const [layout, pending] of Object.entries(checks)) {
+      const report = JSON.parse((await pending).stdout);
+      assert.ok(report.receipts.verified >= 6, `receipts verified: ${JSON.stringify(report.receipts)}`);
+      assert.equal(report.receipts.unverifiable, 0);
+      // A receipt is signed by a contributor's session key (docs/relay.md §4f); its id is the
+      // pseudonym of the wallet that session belongs to, and one of its row's contributor ids.
+      const rows = layout === "hf" ? report.rows.map((r) => ({ ...r, receipts: JSON.parse(r.receipts) })) : report.webdataset.map((s) => s.record);
+      for (const row of rows) {
+        for (const r of row.receipts) {
+          const wallet = crowd.get(r.receipt.signer.toLowerCase());
+          assert.ok(wallet, `row ${row.index}: ${r.receipt.signer} is a contributor's session key`);
+          assert.equal(r.contributor_id, ids(wallet), `row ${row.index}`);
+        }
+        assert.ok(row.receipts.every((r) => row.contributor_ids.includes(r.contributor_id)), `row ${row.index}`);
+      }
+      seen[layout] = idsOf(report, layout);
+      assert.ok(Object.keys(seen[layout]).includes(String(reviewed)), "the reviewed item is exported");
+      assert.deepEqual(seen[layout], cliIds, `${layout}: the CLI and the console name contributors alike`);
+      if (layout === "hf") {
+        assert.equal(report.datasets.rows, rows.length);
+        assert.equal(report.croissant.records, rows.length);
+        assert.equal(report.croissant.rai, true);
+        assert.equal(report.card.license, "cc-by-4.0");
+        assert.equal(report.pyarrow.types.contributor_ids, "list<element: string not null>");
+      }
+    }
+    assert.equal(Object.keys(seen).length, python ? 2 : 0);
+    await page.locator("#campaign-panel").screenshot({ path: join(shots, "exported.png") });
+    console.log(`console dataset exports: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 // Eight claims, two golden ones (known true); a comma and a quote inside a field.
@@ -292,6 +407,10 @@ test("a requester runs a campaign from the console", { timeout: 120_000 }, async
     const rows = (await readFile(await csv.path(), "utf8")).trim().split("\r\n");
     assert.equal(rows[0], "index,label,confidence,method,contributors,object,file,item,answer,verdict,predictions");
     assert.equal(rows.length, lines.length + 1);
+
+    // The dataset layouts from the console, checked by the tools AI teams use and against the
+    // CLI's export of the same campaign with the same key.
+    await datasetExports(page, { id, requester, crowd: new Map(crowd.map((s) => [s.sessionKey.toLowerCase(), s.wallet])), reviewed: index });
 
     // Pause and close from the console; closing returns what is left to the funds.
     await page.click("#pause");

@@ -4,6 +4,7 @@
 // with plain DOM calls: what campaigns, relays and uploaded files say is put in the page as
 // text, never as HTML. No library: the charts are SVG drawn here.
 import init, { RelayClient, WalletSigner, LocalSigner } from "/pkg/web/datahub_wasm.js";
+import { exportDataset, flatLabel, PSEUDONYM_MESSAGE } from "./export.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
@@ -56,8 +57,10 @@ async function api(method, path, body) {
     // Not JSON: reported below as it is.
   }
   if (response.status === 401) {
-    // Expired, signed out elsewhere, or never valid: only a new sign-in helps.
+    // Expired, signed out elsewhere, or never valid: only a new sign-in helps (and the
+    // pseudonym signature, a secret, is not kept past the session).
     clearInterval(state.timer);
+    state.pseudonymSeed = null;
     $("connect").hidden = false;
     $("connect").disabled = false;
     document.body.dataset.signedIn = "false";
@@ -563,13 +566,6 @@ function drawAppeals(page) {
   }
 }
 
-/** The CLI's flat label: labels or flags joined with |, a label, or a verdict. */
-function flatLabel(answer) {
-  if (Array.isArray(answer?.labels)) return answer.labels.join("|");
-  if (Array.isArray(answer?.flags)) return answer.flags.join("|");
-  return answer?.label ?? answer?.verdict ?? "";
-}
-
 function csvField(t) {
   return /[",\r\n]/.test(t) ? `"${t.replaceAll('"', '""')}"` : t;
 }
@@ -582,8 +578,8 @@ async function allRecords() {
     const query = after === null ? "limit=1000" : `after=${after}&limit=1000`;
     const page = await api("GET", `/v1/campaigns/${encodeURIComponent(state.campaign)}/results?${query}`);
     for (const r of page.records) {
-      // The signed receipts go along (the CLI's jsonl names contributors by pseudonym there;
-      // the console has no requester key to key pseudonyms with, so they carry addresses).
+      // The signed receipts go along, with addresses (the CLI's jsonl names contributors by
+      // pseudonym there; here only the dataset layouts do, which ask the wallet to key them).
       out.push({ index: r.index, item: r.item, answer: r.answer, label: flatLabel(r.answer), confidence: r.confidence, method: r.method, contributors: r.contributors, object: r.object, file: null,
         receipts: r.receipts ?? [], ...(r.answer?.capture ? { capture: r.answer.capture } : {}),
         ...(r.predictions?.length ? { predictions: r.predictions } : {}) });
@@ -604,17 +600,62 @@ async function exportAs(format) {
       body = line(columns) + records.map((r) => line([r.index, r.label, r.confidence ?? "", r.method, r.contributors.join(";"), r.object ?? "", "", JSON.stringify(r.item), JSON.stringify(r.answer), "", r.predictions ? JSON.stringify(r.predictions) : ""])).join("");
     }
     const type = format === "jsonl" ? "application/jsonl" : "text/csv";
-    const url = URL.createObjectURL(new Blob([body], { type }));
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = `${state.campaign}-results.${format}`;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    download(new Blob([body], { type }), `${state.campaign}-results.${format}`);
     say(`exported ${records.length} records as ${format.toUpperCase()}`);
   } catch (err) {
     say(`the export failed: ${plain(err)}`, true);
+  }
+}
+
+function download(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // Long enough for a large download to start; the blob is freed after.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/** The dataset layouts (`hf`, `webdataset`), as the CLI writes them, in one tar. The wallet
+ * signs twice: the pseudonym message (once a session: the signature is the same each time)
+ * and the manifest. */
+async function exportLayout(layout) {
+  const buttons = [$("export-hf"), $("export-wds")];
+  const bar = $("export-progress");
+  for (const b of buttons) b.disabled = true;
+  try {
+    const summary = await api("GET", `/v1/campaigns/${encodeURIComponent(state.campaign)}`);
+    if (!state.pseudonymSeed) {
+      say("sign the message in your wallet: it keys the contributors' pseudonymous ids (the same ids as the CLI's)");
+      state.pseudonymSeed = await state.wallet.signMessage(PSEUDONYM_MESSAGE);
+    }
+    bar.hidden = false;
+    bar.value = 0;
+    say(`exporting ${state.campaign} as ${layout}…`);
+    const out = await exportDataset({
+      layout, campaign: state.campaign, summary, seed: state.pseudonymSeed, requester: state.session.wallet,
+      relay: `${location.origin}/`,
+      get: (path) => api("GET", path),
+      signMessage: (bytes) => {
+        say("sign the export's manifest in your wallet (datahub campaign verify checks it)");
+        return state.wallet.signMessage(bytes);
+      },
+      progress: (done, total) => {
+        bar.max = Math.max(total, 1);
+        bar.value = done;
+        $("export-count").textContent = `${done} of ${total} records`;
+      },
+    });
+    download(out.blob, out.name);
+    const missing = out.missingReceipts ? `, ${out.missingReceipts} answer(s) without a receipt (stored before receipts were kept)` : "";
+    say(`exported ${out.rows} records as ${layout} in ${out.shards} shard(s)${missing}: ${out.name}, manifest signed`);
+  } catch (err) {
+    say(`the export failed: ${plain(err)}`, true);
+  } finally {
+    for (const b of buttons) b.disabled = false;
   }
 }
 
@@ -772,6 +813,8 @@ async function start() {
   $("close").addEventListener("click", () => setStatus("closed"));
   $("export-jsonl").addEventListener("click", () => exportAs("jsonl"));
   $("export-csv").addEventListener("click", () => exportAs("csv"));
+  $("export-hf").addEventListener("click", () => exportLayout("hf"));
+  $("export-wds").addEventListener("click", () => exportLayout("webdataset"));
   document.body.dataset.ready = "true";
 }
 

@@ -170,24 +170,52 @@ impl Row {
         })
     }
 
+    /// Its receipts that are `null`: answers stored before the relay kept receipts whole
+    /// (migration 0015), for which none can be made afterwards.
+    pub fn missing_receipts(&self) -> u64 {
+        self.receipts
+            .iter()
+            .filter(|r| r.get("receipt").is_none_or(Value::is_null))
+            .count() as u64
+    }
+
     fn payload(&self) -> usize {
         // A receipt is about 1 KiB of JSON.
         self.media.as_ref().map_or(0, |m| m.0.len()) + 256 + 1024 * self.receipts.len()
     }
 }
 
-/// A pseudonymous contributor id: BLAKE3 keyed by a secret derived from the requester's key
-/// and the campaign, so ids are stable within a campaign, differ between campaigns, and only
-/// the requester's key can link one back to an address.
+/// A pseudonymous contributor id: BLAKE3 keyed by the campaign's pseudonym key
+/// ([`pseudonym_key`]), so ids are stable within a campaign, differ between campaigns, and only
+/// the requester can link one back to an address.
 pub fn contributor_id(pseudonym_key: &[u8; 32], address: &str) -> String {
     let hash = blake3::keyed_hash(pseudonym_key, address.to_ascii_lowercase().as_bytes());
     hash.to_hex().get(..32).unwrap_or_default().to_owned()
 }
 
-/// The campaign's pseudonym key, from the requester's secret key.
-pub fn pseudonym_key(secret: &[u8; 32], campaign: &str) -> [u8; 32] {
-    let mut hasher = blake3::Hasher::new_derive_key("datahub export contributor id v1");
-    hasher.update(secret);
+/// The message the requester signs (EIP-191, `personal_sign`) to key the pseudonyms. The
+/// console (www/console/export.js) asks the wallet to sign the same text: keep them equal.
+pub const PSEUDONYM_MESSAGE: &str = "DataHub: key the pseudonymous contributor ids of my dataset exports.\n\nThis signature is a secret. Sign this message only in the DataHub console or CLI.";
+
+/// The requester's pseudonym seed: `r || s` of their signature of [`PSEUDONYM_MESSAGE`].
+/// Signatures are deterministic (RFC 6979, as k256, ethers and the usual wallets make them),
+/// so the CLI with the requester's key file and the console with their wallet get the same
+/// seed; `v` is left out because wallets write it differently (0/1 or 27/28).
+pub fn pseudonym_seed(key: &datahub_core::SecretKey) -> [u8; 64] {
+    let signature = datahub_core::eth::personal::sign_message(key, PSEUDONYM_MESSAGE.as_bytes());
+    let mut seed = [0; 64];
+    let (r, s) = seed.split_at_mut(32);
+    r.copy_from_slice(signature.r());
+    s.copy_from_slice(signature.s());
+    seed
+}
+
+/// The campaign's pseudonym key: BLAKE3 of a fixed label, the seed and the campaign id (plain
+/// hashing, which the console's BLAKE3 has too; the seed is secret and high in entropy).
+pub fn pseudonym_key(seed: &[u8; 64], campaign: &str) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"datahub contributor ids v2\0");
+    hasher.update(seed);
     hasher.update(campaign.as_bytes());
     *hasher.finalize().as_bytes()
 }
@@ -198,6 +226,9 @@ pub struct Shard {
     pub file: String,
     pub rows: u64,
     pub last_index: u64,
+    /// Receipts of the shard that are `null` (answers stored before receipts were kept).
+    #[serde(default)]
+    pub missing_receipts: u64,
 }
 
 /// What [`STATE_FILE`] holds.
@@ -216,6 +247,11 @@ impl State {
 
     pub fn rows(&self) -> u64 {
         self.shards.iter().map(|s| s.rows).sum()
+    }
+
+    /// The `null` receipts of the finished shards.
+    pub fn missing_receipts(&self) -> u64 {
+        self.shards.iter().map(|s| s.missing_receipts).sum()
     }
 }
 
@@ -319,6 +355,7 @@ struct OpenShard {
     rows: u64,
     bytes: u64,
     last_index: u64,
+    missing_receipts: u64,
     /// The rows of `last_index` before this one (an item's several uploads).
     same_index: u64,
     sink: Sink,
@@ -384,6 +421,7 @@ impl Writer {
                     rows: 0,
                     bytes: 0,
                     last_index: row.index,
+                    missing_receipts: 0,
                     same_index: 0,
                     sink,
                 })
@@ -399,6 +437,7 @@ impl Writer {
             Sink::Tar(tar) => append_sample(tar, row, nth)?,
         }
         open.same_index = nth;
+        open.missing_receipts += row.missing_receipts();
         open.rows += 1;
         open.bytes += row.payload() as u64;
         open.last_index = row.index;
@@ -429,6 +468,7 @@ impl Writer {
             file: open.file,
             rows: open.rows,
             last_index: open.last_index,
+            missing_receipts: open.missing_receipts,
         });
         self.save_state()
     }
@@ -681,6 +721,8 @@ pub struct About<'a> {
     pub relay: &'a str,
     pub requester: &'a str,
     pub rows: u64,
+    /// Receipts that are `null` (see [`Row::missing_receipts`]).
+    pub missing_receipts: u64,
     pub shards: &'a [Shard],
 }
 
@@ -718,6 +760,9 @@ signs the answer (`answerHash`), the upload (`manifestId`), the campaign's licen
 BLAKE3 hash of the terms the contributor was shown and accepted (`termsHash`). Recovering the\n\
 signer from `domain`, `message` and `signature` checks it. Contributors who withdrew consent\n\
 before this export are left out (`manifest.json` counts them).\n\n\
+Answers without a receipt: {missing}. Answers stored before the relay kept receipts (before its\n\
+migration 0015) have `receipt: null`: a receipt is the contributor's signature and cannot be\n\
+made afterwards.\n\n\
 ## Personal information\n\n\
 Contributors are named by `contributor_ids`: a keyed hash of their address, stable within this\n\
 campaign, which only the requester's key links back to an address. Uploads (`media`) are what\n\
@@ -740,6 +785,7 @@ Load it with `datasets.load_dataset(\"parquet\", data_files=\"data/train-*.parqu
         relay = about.relay,
         requester = about.requester,
         instructions = about.instructions,
+        missing = about.missing_receipts,
     )
 }
 
@@ -843,7 +889,10 @@ pub fn croissant(about: &About<'_>, hashes: &[(String, String)]) -> Value {
         "rai:dataAnnotationPlatform": "DataHub",
         "rai:personalSensitiveInformation": "Contributors are pseudonymous (a keyed hash of their address per campaign). Uploaded media may show people or places.",
         "rai:dataBiases": "Contributors are whoever took the campaign's tasks; they are not a representative sample of any population.",
-        "rai:dataLimitations": "Answers are aggregated from few contributors per item; low-confidence rows may be wrong. Only accepted items are exported.",
+        "rai:dataLimitations": format!(
+            "Answers are aggregated from few contributors per item; low-confidence rows may be wrong. Only accepted items are exported. {} answer(s) have no signed receipt (stored before the relay kept receipts).",
+            about.missing_receipts
+        ),
         "rai:dataUseCases": "Training and evaluating models on the campaign's task.",
         "distribution": distribution,
         "recordSet": [{
@@ -923,7 +972,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let before = peak_rss_kib();
     let started = std::time::Instant::now();
     let mut writer = Writer::new(&args.out, state, 10_000);
-    let key = pseudonym_key(&[1; 32], "bench");
+    let key = pseudonym_key(&[1; 64], "bench");
     for i in 0..args.rows {
         let name = match i % 3 {
             0 => "cat",
@@ -1026,6 +1075,7 @@ pub(crate) mod tests {
             relay: "http://127.0.0.1:1/",
             requester: "0x00000000000000000000000000000000000000aa",
             rows,
+            missing_receipts: shards.iter().map(|s| s.missing_receipts).sum(),
             shards,
         }
     }
@@ -1187,7 +1237,7 @@ pub(crate) mod tests {
 
     #[test]
     fn contributor_ids_are_stable_per_campaign_and_unlinkable_across() {
-        let secret = [7u8; 32];
+        let secret = [7u8; 64];
         let a = "0x00000000000000000000000000000000000000Cc";
         let cats = pseudonym_key(&secret, "cats");
         assert_eq!(
@@ -1201,11 +1251,31 @@ pub(crate) mod tests {
         );
         assert_ne!(
             contributor_id(&cats, a),
-            contributor_id(&pseudonym_key(&[8; 32], "cats"), a)
+            contributor_id(&pseudonym_key(&[8; 64], "cats"), a)
         );
         // Without the key, the id is not the address's plain hash.
         let plain = blake3::hash(a.to_lowercase().as_bytes()).to_hex();
         assert_ne!(contributor_id(&cats, a), plain.get(..32).unwrap());
+    }
+
+    #[test]
+    fn the_pseudonym_seed_is_the_wallets_signature_so_the_console_gets_the_same_ids() {
+        // The vector was computed by the console's own code (www/console/export.js) with the
+        // signature ethers' `Wallet.signMessageSync(PSEUDONYM_MESSAGE)` makes for this key:
+        // the CLI with the key file and the console with a wallet name contributors alike.
+        let key = datahub_core::SecretKey::from_bytes(&[5; 32]).unwrap();
+        assert_eq!(
+            key.public_key().address().to_checksum(),
+            "0xd09Ad14080d4b257a819a4f579b8485Be88f086c"
+        );
+        let seed = pseudonym_seed(&key);
+        // Deterministic (RFC 6979): a second signature gives the same seed.
+        assert_eq!(seed, pseudonym_seed(&key));
+        let ids = pseudonym_key(&seed, "cats");
+        assert_eq!(
+            contributor_id(&ids, "0x00000000000000000000000000000000000000Cc"),
+            "58bcff9d1bb29419d862060485af3f68"
+        );
     }
 
     /// A Python that can run `imports` (`DATAHUB_COCO_PYTHON`, the test venv, else `python3`),
@@ -1353,6 +1423,19 @@ pub(crate) mod tests {
         assert_eq!(report["croissant"]["rai"], true);
         assert_eq!(report["card"]["license"], "cc-by-4.0");
         assert_eq!(report["card"]["size_categories"], json!(["n<1K"]));
+        // Every test row's one receipt is null (an answer stored before receipts were kept):
+        // counted per shard, summed over the three, and said in the card and croissant.json.
+        let card = std::fs::read_to_string(hf.join("README.md")).unwrap();
+        assert!(card.contains("Answers without a receipt: 5."), "{card}");
+        let croissant: Value =
+            serde_json::from_slice(&std::fs::read(hf.join("croissant.json")).unwrap()).unwrap();
+        assert!(
+            croissant["rai:dataLimitations"]
+                .as_str()
+                .unwrap()
+                .contains("5 answer(s) have no signed receipt")
+        );
+        assert_eq!(report["receipts"]["unverifiable"], 5);
         for (row, seen) in rows.iter().zip(report["rows"].as_array().unwrap()) {
             assert_eq!(seen["index"], row.index);
             assert_eq!(

@@ -27,6 +27,10 @@ use crate::object::{DEFAULT_RELAY, get};
 use crate::progress;
 use crate::validate::checks::Media;
 
+/// Why some answers have no receipt (the manifest's `missing_receipts.reason`; the console
+/// writes the same words).
+pub const MISSING_RECEIPTS_REASON: &str = "receipt null: answers stored before the relay kept receipts (its migration 0015); a receipt is the contributor's signature and cannot be made afterwards";
+
 /// The manifest's `format`.
 pub const MANIFEST_FORMAT: &str = "datahub-export/1";
 /// The largest `image_url` image a COCO export downloads.
@@ -262,7 +266,7 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let verdicts = verdicts(&relay, &key, &audience, id).await;
-    let pseudonyms = dataset::pseudonym_key(&key.to_bytes(), id);
+    let pseudonyms = dataset::pseudonym_key(&dataset::pseudonym_seed(&key), id);
     let objects_dir = args.out.join("objects");
     let mut records = Vec::with_capacity(raw.len());
     let mut opened: HashMap<String, String> = HashMap::new();
@@ -337,6 +341,11 @@ pub async fn results(args: ResultsArgs) -> Result<()> {
         &key,
         records.len(),
         withdrawn,
+        records
+            .iter()
+            .flat_map(|r| &r.receipts)
+            .filter(|r| r.get("receipt").is_none_or(Value::is_null))
+            .count() as u64,
     )?;
     let signer = key.public_key().address();
     println!(
@@ -366,7 +375,7 @@ async fn export_dataset(
     let state = dataset::open_dir(&args.out, layout, id)?;
     let resumed = state.shards.len();
     let mut after = state.resume_after();
-    let pseudonyms = dataset::pseudonym_key(&key.to_bytes(), id);
+    let pseudonyms = dataset::pseudonym_key(&dataset::pseudonym_seed(key), id);
     let verdicts = verdicts(relay, key, audience, id).await;
     let scratch = args.out.join(".objects.partial");
     let mut writer = dataset::Writer::new(&args.out, state, args.shard_rows);
@@ -448,6 +457,7 @@ async fn export_dataset(
                 relay: relay.base().as_str(),
                 requester: &signer,
                 rows,
+                missing_receipts: state.missing_receipts(),
                 shards: &state.shards,
             },
         )?;
@@ -460,6 +470,7 @@ async fn export_dataset(
         key,
         usize::try_from(rows).unwrap_or(usize::MAX),
         withdrawn,
+        state.missing_receipts(),
     )?;
     let resumed = if resumed > 0 {
         format!(" ({resumed} shard(s) kept from the interrupted run)")
@@ -968,6 +979,10 @@ fn hash_file(path: &Path) -> Result<(u64, String)> {
 
 /// Writes `DIR/manifest.json` (every file already in `dir`) and `DIR/manifest.sig`, the
 /// requester's EIP-191 signature of its exact bytes: the last step of every format.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the manifest's fields, each named at the call"
+)]
 fn write_signed_manifest(
     dir: &Path,
     campaign: &str,
@@ -976,8 +991,18 @@ fn write_signed_manifest(
     key: &SecretKey,
     records: usize,
     withdrawn: u64,
+    missing_receipts: u64,
 ) -> Result<()> {
-    let manifest = build_manifest(dir, campaign, kind, relay, key, records, withdrawn)?;
+    let manifest = build_manifest(
+        dir,
+        campaign,
+        kind,
+        relay,
+        key,
+        records,
+        withdrawn,
+        missing_receipts,
+    )?;
     write_file(&dir.join("manifest.json"), &manifest)?;
     let signature = personal::sign_message(key, &manifest);
     write_file(
@@ -986,6 +1011,10 @@ fn write_signed_manifest(
     )
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the manifest's fields, each named at the call"
+)]
 fn build_manifest(
     dir: &Path,
     campaign: &str,
@@ -994,6 +1023,7 @@ fn build_manifest(
     key: &SecretKey,
     records: usize,
     withdrawn: u64,
+    missing_receipts: u64,
 ) -> Result<Vec<u8>> {
     let mut files = Vec::new();
     for path in list_files(dir)? {
@@ -1011,6 +1041,10 @@ fn build_manifest(
         "withdrawn": {
             "records": withdrawn,
             "reason": "left out: their contributors withdrew consent for future releases",
+        },
+        "missing_receipts": {
+            "answers": missing_receipts,
+            "reason": MISSING_RECEIPTS_REASON,
         },
         "files": files,
     });
@@ -1459,7 +1493,7 @@ print(json.dumps(dict(images=len(gt.getImgIds()), categories=len(gt.getCatIds())
         let key = SecretKey::derive(&[9; 32]);
         let sign = |root: &Path| {
             let manifest =
-                build_manifest(root, "c", "image_upload", "http://r/", &key, 3, 0).unwrap();
+                build_manifest(root, "c", "image_upload", "http://r/", &key, 3, 0, 0).unwrap();
             std::fs::write(root.join("manifest.json"), &manifest).unwrap();
             let signature = personal::sign_message(&key, &manifest);
             std::fs::write(

@@ -629,8 +629,16 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
         .address()
         .to_checksum();
     let pseudonym = {
-        let mut key = blake3::Hasher::new_derive_key("datahub export contributor id v1");
-        key.update(&*requester.to_bytes());
+        // Keyed by the requester's signature of a fixed message (r ‖ s), as a wallet in the
+        // console makes it (docs/cli.md).
+        let seed = datahub_core::eth::personal::sign_message(
+            &requester,
+            b"DataHub: key the pseudonymous contributor ids of my dataset exports.\n\nThis signature is a secret. Sign this message only in the DataHub console or CLI.",
+        );
+        let mut key = blake3::Hasher::new();
+        key.update(b"datahub contributor ids v2\0");
+        key.update(seed.r());
+        key.update(seed.s());
         key.update(b"street-photos");
         let id = blake3::keyed_hash(key.finalize().as_bytes(), wallet.to_lowercase().as_bytes());
         id.to_hex().get(..32).unwrap().to_owned()

@@ -85,23 +85,6 @@ fn by_bucket(rows: &[Row]) -> ApiResult<std::collections::BTreeMap<i64, i64>> {
         .map_err(ApiError::from)
 }
 
-/// `(bin, count)` rows into [`BINS`] counts; bins past the last (a value of exactly 1) go in it.
-fn histogram(rows: &[Row]) -> ApiResult<[i64; BINS]> {
-    let mut bins = [0_i64; BINS];
-    for (bin, count) in by_bucket(rows)? {
-        let i = usize::try_from(bin.max(0)).unwrap_or(0).min(BINS - 1);
-        if let Some(slot) = bins.get_mut(i) {
-            *slot += count;
-        }
-    }
-    Ok(bins)
-}
-
-fn count(conn: &mut dyn Conn, sql: &str, id: &str) -> ApiResult<i64> {
-    let rows = conn.query(sql, params![id.to_owned()])?;
-    Ok(rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0))
-}
-
 /// Items decided below the campaign's confidence, or over an answer that was outvoted, and not
 /// yet reviewed: what the requester may want to look at. `limit` at most.
 const REVIEW_WHERE: &str = "i.campaign = $1 AND i.golden IS NULL AND i.resolved = 1 AND COALESCE(i.method, '') <> 'review' AND (COALESCE(i.confidence, 1000000) < $2 OR EXISTS (SELECT 1 FROM submissions s WHERE s.campaign = i.campaign AND s.idx = i.idx AND s.status = 'rejected'))";
@@ -118,104 +101,125 @@ pub async fn stats(
     let now = clock::now_ms();
     let body = relay
         .db
-        .read(move |conn: &mut dyn Conn| -> ApiResult<Json_> {
-            let campaign = load_owned(conn, &id, &owner)?;
-            let settings = Settings::of(&campaign.spec);
-            let bucket = bucket_ms(campaign.created_ms, now);
-            let first = campaign.created_ms / bucket;
-            let last = (now / bucket).max(first);
+        .read(move |conn: &mut dyn Conn| stats_document(conn, &id, &owner, now))
+        .await?;
+    Ok(Json(body))
+}
 
-            let answers = by_bucket(&conn.query(
-                "SELECT created_ms / $2, COUNT(*) FROM submissions WHERE campaign = $1 GROUP BY 1",
+/// The stats of campaign `id` for `owner` (a database address) at `now`: five statements
+/// (`Counted` measures it in crates/relay/tests/console.rs), whatever the campaign's size.
+pub fn stats_document(conn: &mut dyn Conn, id: &str, owner: &str, now: i64) -> ApiResult<Json_> {
+    let id = id.to_owned();
+    let campaign = load_owned(conn, &id, owner)?;
+    let settings = Settings::of(&campaign.spec);
+    let bucket = bucket_ms(campaign.created_ms, now);
+    let first = campaign.created_ms / bucket;
+    let last = (now / bucket).max(first);
+
+    // Five statements in all (with `load_owned`): one per table, each grouped so
+    // that every figure of its table is a sum over its rows (there were twelve).
+    let mut answers = std::collections::BTreeMap::<i64, i64>::new();
+    let mut answers_by_status = serde_json::Map::new();
+    for status in ["accepted", "rejected", "pending"] {
+        answers_by_status.insert(status.to_owned(), json!(0));
+    }
+    for row in conn.query(
+                "SELECT created_ms / $2, status, COUNT(*) FROM submissions WHERE campaign = $1 GROUP BY 1, 2",
                 params![id.clone(), bucket],
-            )?)?;
-            let account = crate::slots::campaign_account(&id);
-            let moves = by_bucket(&conn.query(
+            )? {
+                let n = row.int(2)?;
+                *answers.entry(row.int(0)?).or_default() += n;
+                let status = answers_by_status.entry(row.text(1)?).or_insert(json!(0));
+                *status = json!(status.as_i64().unwrap_or(0) + n);
+            }
+    let account = crate::slots::campaign_account(&id);
+    let moves = by_bucket(&conn.query(
                 "SELECT created_ms / $2, CAST(SUM(CASE WHEN credit = $1 THEN amount ELSE -amount END) AS BIGINT) FROM transfers WHERE debit = $1 OR credit = $1 GROUP BY 1",
                 params![account, bucket],
             )?)?;
-            let mut per_bucket = Vec::new();
-            let mut budget = Vec::new();
-            let mut balance = 0_i64;
-            for b in first..=last {
-                let at = Timestamp::from_unix_millis(b * bucket).to_string();
-                per_bucket.push(json!({ "at": at, "answers": answers.get(&b).copied().unwrap_or(0) }));
-                balance = balance.saturating_add(moves.get(&b).copied().unwrap_or(0));
-                budget.push(json!({ "at": at, "left": ledger::format_amount(balance) }));
+    let mut per_bucket = Vec::new();
+    let mut budget = Vec::new();
+    let mut balance = 0_i64;
+    for b in first..=last {
+        let at = Timestamp::from_unix_millis(b * bucket).to_string();
+        per_bucket.push(json!({ "at": at, "answers": answers.get(&b).copied().unwrap_or(0) }));
+        balance = balance.saturating_add(moves.get(&b).copied().unwrap_or(0));
+        budget.push(json!({ "at": at, "left": ledger::format_amount(balance) }));
+    }
+
+    // The items by (decided, reviewed, confidence tenth, waiting for review, pending):
+    // at most 2 × 2 × 11 × 2 × 2 groups, whatever the campaign's size.
+    let threshold = (settings.confidence * 1e6) as i64;
+    let (mut total, mut decided, mut pending, mut reviewed, mut to_review) = (0, 0, 0, 0, 0);
+    let mut confidence = [0_i64; BINS];
+    for row in conn.query(
+                &format!(
+                    "SELECT i.resolved, CASE WHEN i.method = 'review' THEN 1 ELSE 0 END, COALESCE(i.confidence, 1000000) / 100000, \
+                     CASE WHEN {REVIEW_WHERE} THEN 1 ELSE 0 END, \
+                     CASE WHEN i.resolved = 0 AND EXISTS (SELECT 1 FROM submissions s WHERE s.campaign = i.campaign AND s.idx = i.idx AND s.status = 'pending') THEN 1 ELSE 0 END, \
+                     COUNT(*) FROM items i WHERE i.campaign = $1 AND i.golden IS NULL GROUP BY 1, 2, 3, 4, 5"
+                ),
+                params![id.clone(), threshold],
+            )? {
+                let n = row.int(5)?;
+                total += n;
+                if row.int(0)? == 1 {
+                    decided += n;
+                    let bin = usize::try_from(row.int(2)?.max(0)).unwrap_or(0).min(BINS - 1);
+                    if let Some(slot) = confidence.get_mut(bin) {
+                        *slot += n;
+                    }
+                }
+                reviewed += row.int(1)? * n;
+                to_review += row.int(3)? * n;
+                pending += row.int(4)? * n;
             }
 
-            let total = count(conn, "SELECT COUNT(*) FROM items WHERE campaign = $1 AND golden IS NULL", &id)?;
-            let decided = count(conn, "SELECT COUNT(*) FROM items WHERE campaign = $1 AND golden IS NULL AND resolved = 1", &id)?;
-            let pending = count(conn, "SELECT COUNT(DISTINCT s.idx) FROM submissions s JOIN items i ON i.campaign = s.campaign AND i.idx = s.idx WHERE s.campaign = $1 AND s.status = 'pending' AND i.resolved = 0 AND i.golden IS NULL", &id)?;
-            let reviewed = count(conn, "SELECT COUNT(*) FROM items WHERE campaign = $1 AND golden IS NULL AND method = 'review'", &id)?;
-            let threshold = (settings.confidence * 1e6) as i64;
-            let to_review = conn
-                .query(
-                    &format!("SELECT COUNT(*) FROM items i WHERE {REVIEW_WHERE}"),
-                    params![id.clone(), threshold],
-                )?
-                .first()
-                .map(|r| r.int(0))
-                .transpose()?
-                .unwrap_or(0);
-            let confidence = histogram(&conn.query(
-                "SELECT COALESCE(confidence, 1000000) / 100000, COUNT(*) FROM items WHERE campaign = $1 AND golden IS NULL AND resolved = 1 GROUP BY 1",
-                params![id.clone()],
-            )?)?;
-            // A pre-annotating model's record (`model:<hash>`, docs/relay.md §4d) is no contributor.
-            let trust = histogram(&conn.query(
-                "SELECT trust_ppm / 100000, COUNT(*) FROM contributors WHERE campaign = $1 AND worker NOT LIKE 'model:%' GROUP BY 1",
-                params![id.clone()],
-            )?)?;
-            let golden = conn.query(
-                "SELECT CAST(COALESCE(SUM(golden_right), 0) AS BIGINT), CAST(COALESCE(SUM(golden_wrong), 0) AS BIGINT), COUNT(*), CAST(COALESCE(SUM(CASE WHEN restricted IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) FROM contributors WHERE campaign = $1 AND worker NOT LIKE 'model:%'",
-                params![id.clone()],
-            )?;
-            let (right, wrong, contributors, restricted) = match golden.first() {
-                Some(r) => (r.int(0)?, r.int(1)?, r.int(2)?, r.int(3)?),
-                None => (0, 0, 0, 0),
-            };
-            let mut answers_by_status = serde_json::Map::new();
-            for status in ["accepted", "rejected", "pending"] {
-                answers_by_status.insert(status.to_owned(), json!(0));
-            }
-            for row in conn.query(
-                "SELECT status, COUNT(*) FROM submissions WHERE campaign = $1 GROUP BY status",
+    let mut trust = [0_i64; BINS];
+    let (mut right, mut wrong, mut contributors, mut restricted) = (0, 0, 0, 0);
+    // A pre-annotating model's record (`model:<hash>`, docs/relay.md §4d) is no contributor.
+    for row in conn.query(
+                "SELECT trust_ppm / 100000, CAST(COALESCE(SUM(golden_right), 0) AS BIGINT), CAST(COALESCE(SUM(golden_wrong), 0) AS BIGINT), COUNT(*), CAST(COALESCE(SUM(CASE WHEN restricted IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) FROM contributors WHERE campaign = $1 AND worker NOT LIKE 'model:%' GROUP BY 1",
                 params![id.clone()],
             )? {
-                answers_by_status.insert(row.text(0)?, json!(row.int(1)?));
+                let n = row.int(3)?;
+                let bin = usize::try_from(row.int(0)?.max(0)).unwrap_or(0).min(BINS - 1);
+                if let Some(slot) = trust.get_mut(bin) {
+                    *slot += n;
+                }
+                right += row.int(1)?;
+                wrong += row.int(2)?;
+                contributors += n;
+                restricted += row.int(4)?;
             }
-            Ok(json!({
-                "campaign": id,
-                "kind": campaign.spec.kind,
-                "token": campaign.spec.token,
-                "reward": ledger::format_amount(campaign.reward),
-                "budget": campaign.spec.budget,
-                "confidence_threshold": settings.confidence,
-                "bucket_seconds": bucket / 1000,
-                "answers_per_bucket": per_bucket,
-                "budget_over_time": budget,
-                "answers": answers_by_status,
-                "items": {
-                    "total": total,
-                    "decided": decided,
-                    "pending": pending,
-                    "open": (total - decided - pending).max(0),
-                    "to_review": to_review,
-                    "reviewed": reviewed,
-                },
-                "confidence_histogram": confidence,
-                "golden": {
-                    "right": right,
-                    "wrong": wrong,
-                    "accuracy": if right + wrong == 0 { Json_::Null } else { json!(right as f64 / (right + wrong) as f64) },
-                },
-                "contributors": { "total": contributors, "restricted": restricted },
-                "trust_histogram": trust,
-            }))
-        })
-        .await?;
-    Ok(Json(body))
+    Ok(json!({
+        "campaign": id,
+        "kind": campaign.spec.kind,
+        "token": campaign.spec.token,
+        "reward": ledger::format_amount(campaign.reward),
+        "budget": campaign.spec.budget,
+        "confidence_threshold": settings.confidence,
+        "bucket_seconds": bucket / 1000,
+        "answers_per_bucket": per_bucket,
+        "budget_over_time": budget,
+        "answers": answers_by_status,
+        "items": {
+            "total": total,
+            "decided": decided,
+            "pending": pending,
+            "open": (total - decided - pending).max(0),
+            "to_review": to_review,
+            "reviewed": reviewed,
+        },
+        "confidence_histogram": confidence,
+        "golden": {
+            "right": right,
+            "wrong": wrong,
+            "accuracy": if right + wrong == 0 { Json_::Null } else { json!(right as f64 / (right + wrong) as f64) },
+        },
+        "contributors": { "total": contributors, "restricted": restricted },
+        "trust_histogram": trust,
+    }))
 }
 
 /// The query of `GET /v1/campaigns/{id}/review`.

@@ -94,6 +94,29 @@ both!(a_wallet_session_runs_its_campaign_and_only_its_own, |net| {
     let (status, stats) = net.get(&format!("/v1/campaigns/{id}/stats"), token).await;
     assert_eq!(status, StatusCode::OK, "{stats}");
     assert_eq!(stats["items"]["total"], 3);
+    // Five statements, one per table, however large the campaign (twelve before).
+    if let common::Target::Router { relay, .. } = &net.target {
+        let (campaign, owner) = (
+            id.clone(),
+            datahub_relay::auth::db_address(&requester.address()),
+        );
+        let statements = relay
+            .db
+            .read(move |conn| -> datahub_relay::error::ApiResult<u32> {
+                let mut counted = datahub_relay::db::Counted::new(conn);
+                let again = datahub_relay::console::stats_document(
+                    &mut counted,
+                    &campaign,
+                    &owner,
+                    datahub_relay::clock::now_ms(),
+                )?;
+                assert_eq!(again["items"]["total"], 3);
+                Ok(counted.statements)
+            })
+            .await
+            .unwrap();
+        assert_eq!(statements, 5);
+    }
     assert_eq!(stats["items"]["decided"], 3, "{stats}");
     assert_eq!(stats["bucket_seconds"], 60);
     let answered: i64 = stats["answers_per_bucket"]

@@ -170,6 +170,45 @@ pub trait Conn {
     }
 }
 
+/// A connection that counts the statements run through it (tests measure a route's round
+/// trips to the database with it).
+pub struct Counted<'a> {
+    conn: &'a mut dyn Conn,
+    /// The statements run so far.
+    pub statements: u32,
+}
+
+impl<'a> Counted<'a> {
+    /// Counts what runs through `conn`, from zero.
+    pub fn new(conn: &'a mut dyn Conn) -> Self {
+        Self {
+            conn,
+            statements: 0,
+        }
+    }
+}
+
+impl Conn for Counted<'_> {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.statements += 1;
+        self.conn.execute(sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.statements += 1;
+        self.conn.query(sql, params)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.statements += 1;
+        self.conn.batch(sql)
+    }
+    fn begin_sql(&self) -> &'static str {
+        self.conn.begin_sql()
+    }
+    fn take_conflict(&mut self) -> bool {
+        self.conn.take_conflict()
+    }
+}
+
 /// Where the database lives.
 #[derive(Debug, Clone)]
 pub enum Location {
