@@ -25,7 +25,7 @@ const EXPIRED_PER_CALL: i64 = 100;
 
 /// The state of an assignment (one node's lease of one job), as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AssignmentState {
+pub(super) enum AssignmentState {
     /// Leased, no result yet.
     Leased,
     /// A result is in; the job is not decided.
@@ -41,7 +41,7 @@ enum AssignmentState {
 }
 
 impl AssignmentState {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Leased => "leased",
             Self::Answered => "answered",
@@ -52,7 +52,7 @@ impl AssignmentState {
         }
     }
 
-    fn parse(text: &str) -> ApiResult<Self> {
+    pub(super) fn parse(text: &str) -> ApiResult<Self> {
         [
             Self::Leased,
             Self::Answered,
@@ -196,6 +196,8 @@ struct Lease {
     model: String,
     object: String,
     expires_ms: i64,
+    /// The requester's grant for this lease (hex), once posted.
+    grant: Option<String>,
 }
 
 /// `POST /v1/compute/jobs/next` (signed by a registered, admitted, unrestricted compute node):
@@ -238,6 +240,7 @@ pub async fn next_job(State(relay): State<AppState>, signed: Signed) -> ApiResul
         "model": lease.model,
         "object": lease.object,
         "lease_expires_at": Timestamp::from_unix_millis(lease.expires_ms).to_string(),
+        "grant": lease.grant,
     })))
 }
 
@@ -277,7 +280,7 @@ fn expire_leases(conn: &mut dyn Conn, now: i64) -> ApiResult<()> {
 /// The job `node` holds and may still answer, if any.
 fn held_lease(conn: &mut dyn Conn, node: &Node) -> ApiResult<Option<Lease>> {
     let row = conn.query_opt(
-        "SELECT a.id, j.campaign, j.kind, j.model, j.object, a.lease_expires_ms FROM compute_assignments a JOIN compute_jobs j ON j.id = a.job WHERE a.node = $1 AND a.state = $2 ORDER BY a.created_ms LIMIT 1",
+        "SELECT a.id, j.campaign, j.kind, j.model, j.object, a.lease_expires_ms, a.grant_stanza FROM compute_assignments a JOIN compute_jobs j ON j.id = a.job WHERE a.node = $1 AND a.state = $2 ORDER BY a.created_ms LIMIT 1",
         params![node.address.clone(), AssignmentState::Leased.as_str()],
     )?;
     row.map(|r| lease_of(&r)).transpose()
@@ -291,6 +294,7 @@ fn lease_of(row: &Row) -> ApiResult<Lease> {
         model: row.text(3)?,
         object: row.text(4)?,
         expires_ms: row.int(5)?,
+        grant: row.opt_text(6)?,
     })
 }
 
@@ -417,6 +421,7 @@ fn lease_new(
             model: row.text(3)?,
             object,
             expires_ms,
+            grant: None,
         }));
     }
     Ok(None)

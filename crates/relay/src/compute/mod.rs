@@ -21,6 +21,7 @@
 //! and its undecided work voided.
 
 mod fees;
+pub mod grants;
 pub mod jobs;
 mod judge;
 pub mod nodes;
