@@ -1108,8 +1108,9 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
 
 /// Compute nodes for real: `datahub dev`, a recording campaign with a compute job (the speech
 /// level rule, 2 agreeing nodes), a loud recording and a silent one uploaded with `datahub
-/// object put` sealed to the requester and both nodes' keys (until the relay hands out grants,
-/// docs/relay.md §4d), and two `datahub compute` processes: the loud one is accepted and paid,
+/// object put` sealed to the requester alone, `datahub campaign grant --watch` granting each
+/// lease to its node (docs/relay.md §4d, "Opening uploads"), and two `datahub compute`
+/// processes that open the uploads through their grants: the loud one is accepted and paid,
 /// the silent one rejected, and each node agreed twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compute_processes_judge_recordings_and_decide_them() {
@@ -1124,7 +1125,8 @@ async fn compute_processes_judge_recordings_and_decide_them() {
     let url = dev.url.clone();
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");
-    let (a, b) = (keygen(dir, "a.key"), keygen(dir, "b.key"));
+    keygen(dir, "a.key");
+    keygen(dir, "b.key");
     write_key(dir, "worker.key", &SecretKey::derive(&CONTRIBUTOR_WALLET));
     let model = hex::encode(datahub_compute::rules::SpeechLevel.hash());
     let definition = json!({
@@ -1163,7 +1165,7 @@ async fn compute_processes_judge_recordings_and_decide_them() {
     let mut submissions = Vec::new();
     for (name, amplitude) in [("loud.wav", 0.5), ("silent.wav", 0.0)] {
         std::fs::write(dir.join(name), wav(2.0, amplitude)).unwrap();
-        let recipients = [public_hex(&requester), public_hex(&a), public_hex(&b)];
+        // Sealed to the requester only: the nodes open it through grants.
         let object = ok(
             dir,
             &[
@@ -1171,11 +1173,7 @@ async fn compute_processes_judge_recordings_and_decide_them() {
                 "put",
                 name,
                 "-r",
-                &recipients[0],
-                "-r",
-                &recipients[1],
-                "-r",
-                &recipients[2],
+                &public_hex(&requester),
                 "-i",
                 "worker.key",
                 "--relay",
@@ -1188,6 +1186,27 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         assert_eq!(outcome["status"], "pending", "{outcome}");
         submissions.push(outcome["submission"].as_str().unwrap().to_owned());
     }
+    let mut granter = datahub_testnet::Process::spawn({
+        let mut command = std::process::Command::new(common::BIN);
+        command
+            .args([
+                "campaign",
+                "grant",
+                "numbers",
+                "-k",
+                "requester.key",
+                "--relay",
+                &url,
+                "--watch",
+                "--interval",
+                "0.2",
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    })
+    .unwrap();
     for node in ["a.key", "b.key"] {
         let started = Instant::now();
         ok(
@@ -1208,6 +1227,25 @@ async fn compute_processes_judge_recordings_and_decide_them() {
             started.elapsed().as_millis()
         );
     }
+    // The granter stops cleanly on SIGTERM (as on Ctrl-C), having granted each node each job.
+    let status = granter.terminate(Duration::from_secs(10)).unwrap();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    let mut printed = String::new();
+    std::io::Read::read_to_string(granter.child_mut().stdout.as_mut().unwrap(), &mut printed)
+        .unwrap();
+    assert_eq!(
+        printed
+            .lines()
+            .filter(|l| l.starts_with("granted job "))
+            .count(),
+        4,
+        "{printed}"
+    );
+    assert_eq!(
+        printed.lines().last(),
+        Some("stopped: 4 grants posted for campaign numbers"),
+        "{printed}"
+    );
     // The loud recording was accepted and paid; the silent one rejected.
     assert_eq!(contributor.balance().await, "0.05");
     let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
