@@ -86,6 +86,13 @@ pub async fn run_node(args: Args, models: Vec<Box<dyn Model>>) -> Result<()> {
         .await
         .map_err(SendError::into_anyhow)
         .context("registering with the relay")?;
+    // `datahub dev` waits for this line on standard output, as for its other children.
+    println!(
+        "datahub-compute registered on {} address {} models {}",
+        args.relay,
+        worker.key.public_key().address().to_checksum(),
+        models.len()
+    );
     for model in &models {
         eprintln!(
             "compute node {}: {} ({}) {}",
