@@ -276,10 +276,29 @@ impl Contributor {
 
     /// Leases the campaign's next task and answers it; the outcome.
     async fn submit(&mut self, campaign: &str, answer: &Value, object: Option<&str>) -> Value {
+        let lease = self.lease(campaign).await;
+        self.answer(campaign, &lease, answer, object).await
+    }
+
+    /// Leases the campaign's next task: its lease id.
+    async fn lease(&self, campaign: &str) -> String {
         let task = self
             .post(&format!("/v1/campaigns/{campaign}/next"), &json!({}))
             .await;
-        let lease = task["lease"].as_str().unwrap_or_else(|| panic!("{task}"));
+        task["lease"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{task}"))
+            .to_owned()
+    }
+
+    /// Answers the leased task `lease`; the outcome.
+    async fn answer(
+        &mut self,
+        campaign: &str,
+        lease: &str,
+        answer: &Value,
+        object: Option<&str>,
+    ) -> Value {
         self.nonce += 1;
         let answer = answer.to_string();
         let deadline = u64::try_from(now_ms() / 1000 + 600).unwrap();
@@ -1106,27 +1125,37 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     drop(dev);
 }
 
-/// Compute nodes for real: `datahub dev`, a recording campaign with a compute job (the speech
-/// level rule, 2 agreeing nodes), a loud recording and a silent one uploaded with `datahub
-/// object put` sealed to the requester alone, `datahub campaign grant --watch` granting each
-/// lease to its node (docs/relay.md §4d, "Opening uploads"), and two `datahub compute`
-/// processes that open the uploads through their grants: the loud one is accepted and paid,
-/// the silent one rejected, and each node agreed twice.
+/// Compute nodes for real: `datahub dev` with 3 compute nodes (`datahub compute` processes with
+/// the ONNX models) and its grant loop. Nothing is sealed to a node: every upload is opened
+/// through a grant (docs/relay.md §4d, "Opening uploads").
+///
+/// - A recording campaign of the test's with a compute job (the speech level rule, 2 agreeing
+///   nodes), a loud recording and a silent one, granted by `datahub campaign grant --watch`
+///   (stopped with SIGTERM, as Ctrl-C): the loud one accepted and paid, the silent one rejected.
+/// - The demo voice campaign (Silero VAD, 2 agreeing nodes), granted by `dev` itself: speech
+///   made by espeak-ng accepted, silence made by sox rejected.
+///
+/// Each job is decided by 2 agreeing nodes and none disagrees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compute_processes_judge_recordings_and_decide_them() {
     use datahub_compute::Model as _;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let dev = new_dev(dir, 3)
-        .args(["--no-demo", "--no-chain"])
+        .args(["--no-chain"])
+        .compute(3)
         .ready_within(Duration::from_secs(120))
         .start()
         .unwrap();
     let url = dev.url.clone();
+    let compute_lines = dev
+        .printed
+        .iter()
+        .filter(|l| l.trim_start().starts_with("compute-"))
+        .count();
+    assert_eq!(compute_lines, 3, "{:?}", dev.printed);
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");
-    keygen(dir, "a.key");
-    keygen(dir, "b.key");
     write_key(dir, "worker.key", &SecretKey::derive(&CONTRIBUTOR_WALLET));
     let model = hex::encode(datahub_compute::rules::SpeechLevel.hash());
     let definition = json!({
@@ -1160,32 +1189,6 @@ async fn compute_processes_judge_recordings_and_decide_them() {
             &url,
         ],
     );
-
-    let mut contributor = Contributor::sign_in(&url).await;
-    let mut submissions = Vec::new();
-    for (name, amplitude) in [("loud.wav", 0.5), ("silent.wav", 0.0)] {
-        std::fs::write(dir.join(name), wav(2.0, amplitude)).unwrap();
-        // Sealed to the requester only: the nodes open it through grants.
-        let object = ok(
-            dir,
-            &[
-                "object",
-                "put",
-                name,
-                "-r",
-                &public_hex(&requester),
-                "-i",
-                "worker.key",
-                "--relay",
-                &url,
-            ],
-        )
-        .trim()
-        .to_owned();
-        let outcome = contributor.submit_upload("numbers", &object).await;
-        assert_eq!(outcome["status"], "pending", "{outcome}");
-        submissions.push(outcome["submission"].as_str().unwrap().to_owned());
-    }
     let mut granter = datahub_testnet::Process::spawn({
         let mut command = std::process::Command::new(common::BIN);
         command
@@ -1207,27 +1210,117 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         command
     })
     .unwrap();
-    for node in ["a.key", "b.key"] {
-        let started = Instant::now();
-        ok(
+
+    // The demo voice campaign's uploads are sealed to the demo requester's key only.
+    let demo: Value = reqwest::get(format!("{url}/v1/campaigns/demo-voice-recording"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let demo_key = demo["encryption_key"].as_str().unwrap().to_owned();
+    assert_eq!(demo["compute"]["k"], 2, "{demo}");
+    let speech = dir.join("speech.wav");
+    let made = std::process::Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&speech)
+        .arg("Please call me back when you have a minute.")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let made = std::process::Command::new("sox")
+        .args([
+            "-n",
+            "-r",
+            "16000",
+            "-b",
+            "16",
+            "-c",
+            "1",
+            "silence.wav",
+            "trim",
+            "0.0",
+            "2.0",
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let mut contributor = Contributor::sign_in(&url).await;
+    let uploads = [
+        ("numbers", "loud.wav", public_hex(&requester)),
+        ("numbers", "silent.wav", public_hex(&requester)),
+        ("demo-voice-recording", "speech.wav", demo_key.clone()),
+        ("demo-voice-recording", "silence.wav", demo_key),
+    ];
+    std::fs::write(dir.join("loud.wav"), wav(2.0, 0.5)).unwrap();
+    std::fs::write(dir.join("silent.wav"), wav(2.0, 0.0)).unwrap();
+    for (campaign, name, recipient) in uploads {
+        // Leased first: the demo campaign wants at least a second per task.
+        let lease = contributor.lease(campaign).await;
+        let answerable = tokio::time::Instant::now() + Duration::from_secs(1);
+        // Sealed to the requester only: the nodes open it through grants.
+        let object = ok(
             dir,
             &[
-                "compute",
+                "object",
+                "put",
+                name,
+                "-r",
+                &recipient,
+                "-i",
+                "worker.key",
                 "--relay",
                 &url,
-                "--key",
-                node,
-                "--until-idle",
-                "--poll-secs",
-                "1",
             ],
-        );
-        eprintln!(
-            "datahub compute ({node}) in {} ms",
-            started.elapsed().as_millis()
-        );
+        )
+        .trim()
+        .to_owned();
+        tokio::time::sleep_until(answerable).await;
+        let answer = json!({ "object": object, "capture": "file" });
+        let outcome = contributor
+            .answer(campaign, &lease, &answer, Some(&object))
+            .await;
+        assert_eq!(outcome["status"], "pending", "{campaign} {name}: {outcome}");
     }
-    // The granter stops cleanly on SIGTERM (as on Ctrl-C), having granted each node each job.
+    // Four jobs, each decided by two agreeing nodes.
+    let started = Instant::now();
+    let nodes = loop {
+        let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let agreed: i64 = nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["agreed"].as_i64().unwrap())
+            .sum();
+        if agreed >= 8 {
+            break nodes;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "4 jobs not decided within 60 s: {nodes}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "4 compute jobs decided through grants in {} ms",
+        started.elapsed().as_millis()
+    );
+    let nodes = nodes["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    let total = |field: &str| -> i64 { nodes.iter().map(|n| n[field].as_i64().unwrap()).sum() };
+    assert_eq!((total("agreed"), total("disagreed")), (8, 0), "{nodes:?}");
+    for node in nodes {
+        assert_eq!(node["restricted"], false, "{node}");
+    }
+    // The granter stops cleanly on SIGTERM (as on Ctrl-C), having granted each of the test
+    // campaign's two jobs to two nodes.
     let status = granter.terminate(Duration::from_secs(10)).unwrap();
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     let mut printed = String::new();
@@ -1246,22 +1339,8 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         Some("stopped: 4 grants posted for campaign numbers"),
         "{printed}"
     );
-    // The loud recording was accepted and paid; the silent one rejected.
-    assert_eq!(contributor.balance().await, "0.05");
-    let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let nodes = nodes["nodes"].as_array().unwrap();
-    assert_eq!(nodes.len(), 2, "{nodes:?}");
-    for node in nodes {
-        assert_eq!(
-            (node["agreed"].as_i64(), node["disagreed"].as_i64()),
-            (Some(2), Some(0)),
-            "{node}"
-        );
-    }
+    // Loud and espeak-ng speech accepted and paid (0.05 + 0.20); silent and sox silence
+    // rejected (decided, so not pending, and unpaid).
+    assert_eq!(contributor.balance().await, "0.25");
     drop(dev);
 }
