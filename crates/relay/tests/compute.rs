@@ -379,9 +379,10 @@ both!(disagreement_asks_another_node_then_the_validators, |net| {
     let noise = json!({ "label": "noise", "scores": { "speech_ratio": 0.1 } });
     let (status, body) = result(&net, &c, &job_c, noise).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // n = 3 nodes disagree: the validator decides; no fee is paid, all go back.
+    // n = 3 nodes disagree: the validator decides. Until then no fee is paid, all three held.
     assert_eq!(submission_status(&net, &submission).await, "pending");
-    assert_eq!(funds_units(&net, &owner).await, before);
+    assert_eq!(funds_units(&net, &owner).await, before - 3 * FEE);
+    assert_eq!(balance_of(&net, "compute:split".into()).await, 3 * FEE);
     assert_eq!(
         earned(&net, "a").await + earned(&net, "b").await + earned(&net, "c").await,
         0
@@ -391,6 +392,33 @@ both!(disagreement_asks_another_node_then_the_validators, |net| {
         .await;
     assert_eq!(status, StatusCode::OK, "{job}");
     assert_eq!(job["submission"], submission.as_str());
+    // The validator accepts it: the node whose prediction accepted it (a) is paid; the two
+    // whose predictions rejected it get nothing, their fees go back.
+    let path = format!(
+        "/v1/validation/jobs/{}/verdict",
+        job["job"].as_str().unwrap()
+    );
+    let verdict = json!({ "object": first, "accept": true });
+    let (status, body) = net
+        .call(net.signed(&validator, "POST", &path, &verdict))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(submission_status(&net, &submission).await, "accepted");
+    assert_eq!(
+        (
+            earned(&net, "a").await,
+            earned(&net, "b").await,
+            earned(&net, "c").await
+        ),
+        (FEE, 0, 0)
+    );
+    assert_eq!(funds_units(&net, &owner).await, before - FEE);
+    assert_eq!(balance_of(&net, "compute:split".into()).await, 0);
+    let records = records(&net).await;
+    assert_eq!(records[&a.public_key().address()], (1, 0));
+    assert_eq!(records[&b.public_key().address()], (0, 1));
+    assert_eq!(records[&c.public_key().address()], (0, 1));
+    assert_ledger_balanced(&net).await;
 
     // A second upload: the third node sides with the first, which decides it; the outvoted
     // node is not paid.
@@ -415,9 +443,9 @@ both!(disagreement_asks_another_node_then_the_validators, |net| {
             earned(&net, "b").await,
             earned(&net, "c").await
         ),
-        (FEE, 0, FEE)
+        (2 * FEE, 0, FEE)
     );
-    assert_eq!(funds_units(&net, &owner).await, before - 2 * FEE);
+    assert_eq!(funds_units(&net, &owner).await, before - 3 * FEE);
     assert_ledger_balanced(&net).await;
 });
 
@@ -916,3 +944,76 @@ both!(a_node_registers_only_its_own_key, |net| {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 });
+
+/// Each node's (agreed, disagreed), by address.
+async fn records(net: &Net) -> std::collections::HashMap<datahub_core::Address, (i64, i64)> {
+    let (status, nodes) = net.get("/v1/compute/nodes", None).await;
+    assert_eq!(status, StatusCode::OK, "{nodes}");
+    nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                datahub_core::Address::parse(n["address"].as_str().unwrap()).unwrap(),
+                (
+                    n["agreed"].as_i64().unwrap(),
+                    n["disagreed"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+both!(
+    an_escalated_job_pays_the_nodes_the_validators_agreed_with,
+    |net| {
+        let owner = key("owner");
+        let (first, second) = (key("validator"), key("second validator"));
+        let mut spec = compute_spec("escalated", &owner, &first, 2, 2);
+        spec["validators"] = json!([
+            hex::encode(first.public_key().to_compressed()),
+            hex::encode(second.public_key().to_compressed())
+        ]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        fund(&net, &owner, "1").await;
+        let before = funds_units(&net, &owner).await;
+        let (a, b) = (node(&net, "a").await, node(&net, "b").await);
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let object = stored_object(&net, 13, &alice).await;
+        let outcome = upload(&net, &mut alice, "escalated", &object).await;
+        let submission = outcome["submission"].as_str().unwrap().to_owned();
+        let (job_a, job_b) = (lease(&net, &a).await, lease(&net, &b).await);
+        result(&net, &a, &job_a, speech(0.9)).await;
+        let silence = json!({ "label": "silence", "scores": { "speech_ratio": 0.0 } });
+        result(&net, &b, &job_b, silence).await;
+        // k = n = 2 and they disagree: escalated, both fees held.
+        assert_eq!(funds_units(&net, &owner).await, before - 2 * FEE);
+        // Both validators reject it (one rejection waits for a second opinion): the node that
+        // predicted a rejection (b) is paid, the other's fee goes back.
+        for validator in [&first, &second] {
+            let (status, job) = net
+                .call(net.signed(validator, "POST", "/v1/validation/jobs/next", &json!({})))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{job}");
+            let path = format!(
+                "/v1/validation/jobs/{}/verdict",
+                job["job"].as_str().unwrap()
+            );
+            let verdict = json!({ "object": object, "accept": false, "reasons": ["silent"] });
+            let (status, body) = net
+                .call(net.signed(validator, "POST", &path, &verdict))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        assert_eq!(submission_status(&net, &submission).await, "rejected");
+        assert_eq!((earned(&net, "a").await, earned(&net, "b").await), (0, FEE));
+        assert_eq!(funds_units(&net, &owner).await, before - FEE);
+        assert_eq!(balance_of(&net, "compute:escalated".into()).await, 0);
+        let records = records(&net).await;
+        assert_eq!(records[&a.public_key().address()], (0, 1));
+        assert_eq!(records[&b.public_key().address()], (1, 0));
+        assert_ledger_balanced(&net).await;
+    }
+);

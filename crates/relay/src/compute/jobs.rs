@@ -745,13 +745,8 @@ fn judge_job(conn: &mut dyn Conn, campaign: &Campaign, job: &Job, now: i64) -> A
                 "UPDATE compute_jobs SET state = $1, decided_ms = $2 WHERE id = $3",
                 params![JobState::Escalated.as_str(), now, job.id.clone()],
             )?;
-            // Nobody's result decided anything: no fee is paid, the requester gets them back.
-            for assignment in &answered {
-                campaign
-                    .payer
-                    .release(conn, &assignment.id, assignment.fee, now)?;
-                set_state(conn, &assignment.id, AssignmentState::Unpaid)?;
-            }
+            // The answered fees stay held: the human verdict says which nodes were right
+            // (`settle_escalated`). Leases still out are no longer wanted.
             close_leases(conn, campaign, job, now)?;
             if let Some(submission) = &job.submission {
                 crate::validation::enqueue(
@@ -766,6 +761,66 @@ fn judge_job(conn: &mut dyn Conn, campaign: &Campaign, job: &Job, now: i64) -> A
             Ok(())
         }
     }
+}
+
+/// Settles an upload's escalated compute job once a human verdict decided the upload (a
+/// validator's, or the appeal queue's): each node whose prediction the campaign's `accept`
+/// rule judges as the verdict did is paid its held fee and counted as agreeing; every other
+/// node's fee goes back to the requester and it counts as disagreeing. Nothing when the
+/// upload's job was not escalated or is settled already. Runs in the verdict's transaction.
+pub fn settle_escalated(
+    conn: &mut dyn Conn,
+    submission: &str,
+    accepted: bool,
+    now: i64,
+) -> ApiResult<()> {
+    let Some(row) = conn.query_opt(
+        "SELECT id FROM compute_jobs WHERE submission = $1 AND state = $2 AND accepted IS NULL",
+        params![submission, JobState::Escalated.as_str()],
+    )?
+    else {
+        return Ok(());
+    };
+    let job = load_job(conn, &row.text(0)?)?;
+    let campaign = load_campaign(conn, &job.campaign)?;
+    let compute = compute_of(&campaign.spec)?;
+    conn.execute(
+        "UPDATE compute_jobs SET accepted = $1, decided_ms = $2 WHERE id = $3",
+        params![i64::from(accepted), now, job.id.clone()],
+    )?;
+    let rows = conn.query(
+        &format!("SELECT {ASSIGNMENT_COLUMNS}, prediction FROM compute_assignments WHERE job = $1 AND state = $2 ORDER BY created_ms, id"),
+        params![job.id.clone(), AssignmentState::Answered.as_str()],
+    )?;
+    let mut nodes = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let assignment = assignment_of(row)?;
+        let prediction: Prediction =
+            serde_json::from_str(&row.text(8)?).map_err(ApiError::internal)?;
+        if compute.accept.accepts(&prediction) == accepted {
+            campaign.payer.pay(
+                conn,
+                &assignment.id,
+                &assignment.node,
+                &assignment.payout,
+                assignment.fee,
+                now,
+            )?;
+            set_state(conn, &assignment.id, AssignmentState::Paid)?;
+            count(conn, &assignment.node, "agreed")?;
+        } else {
+            campaign
+                .payer
+                .release(conn, &assignment.id, assignment.fee, now)?;
+            set_state(conn, &assignment.id, AssignmentState::Unpaid)?;
+            count(conn, &assignment.node, "disagreed")?;
+        }
+        nodes.push(assignment.node);
+    }
+    for node in &nodes {
+        check_trust(conn, node, now)?;
+    }
+    Ok(())
 }
 
 /// Leases still out on a job that was just decided or escalated: their results are no longer
