@@ -73,14 +73,13 @@ pub async fn run_node(args: Args, models: Vec<Box<dyn Model>>) -> Result<()> {
     }
     let worker = Worker::connect(&args.relay, &args.key).await?;
     let capabilities: Vec<_> = models.iter().map(|m| m.capability()).collect();
-    let mut registration = json!({
-        "capabilities": capabilities,
-        // What requesters wrap file keys to: without it the node opens only objects sealed to it.
-        "key": hex::encode(worker.key.public_key().to_compressed()),
-    });
-    if let Some(payout) = &args.payout {
-        registration["payout"] = json!(payout);
-    }
+    // `key` is what requesters wrap file keys to: without it the node opens only objects
+    // sealed to it.
+    let key = hex::encode(worker.key.public_key().to_compressed());
+    let registration = match &args.payout {
+        Some(payout) => json!({ "capabilities": capabilities, "payout": payout, "key": key }),
+        None => json!({ "capabilities": capabilities, "key": key }),
+    };
     worker
         .post("v1/compute/register", &registration)
         .await

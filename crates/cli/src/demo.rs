@@ -78,20 +78,25 @@ const COMPUTE_FEES: &str = "10";
 /// 2 of at most 3 nodes must agree, speech in at least 30% of the recording. `validator`
 /// (`DIR/validator.key`) decides what the nodes disagree on.
 fn with_compute(text: &str, model: &str, validator: &SecretKey) -> Result<String> {
-    let mut definition: serde_json::Value =
-        serde_json::from_str(text).context("the demo voice definition is not JSON")?;
-    definition["validators"] =
-        serde_json::json!([hex::encode(validator.public_key().to_compressed())]);
-    definition["compute"] = serde_json::json!({
-        "kind": "vad",
-        "model": model,
-        "k": 2,
-        "n": 3,
-        "fee": "0.01",
-        "tolerance": 0.05,
-        "accept": { "labels": ["speech"], "scores": [{ "name": "speech_ratio", "min": 0.3 }] },
-    });
-    Ok(definition.to_string())
+    let mut definition: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).context("the demo voice definition is not a JSON object")?;
+    definition.insert(
+        "validators".into(),
+        serde_json::json!([hex::encode(validator.public_key().to_compressed())]),
+    );
+    definition.insert(
+        "compute".into(),
+        serde_json::json!({
+            "kind": "vad",
+            "model": model,
+            "k": 2,
+            "n": 3,
+            "fee": "0.01",
+            "tolerance": 0.05,
+            "accept": { "labels": ["speech"], "scores": [{ "name": "speech_ratio", "min": 0.3 }] },
+        }),
+    );
+    Ok(serde_json::Value::Object(definition).to_string())
 }
 
 /// Grants `requester` the budget of `spec` on its chain (and the fees of its compute job), once
@@ -191,6 +196,30 @@ pub async fn seed(
 mod tests {
     use super::*;
     use datahub_protocol::Kind;
+
+    /// The voice campaign with `datahub dev`'s compute job is one the relay's rules take: a
+    /// vad job for the model, 2 of 3 nodes, a validator that is not the requester.
+    #[test]
+    fn the_voice_campaign_with_a_compute_job_parses() {
+        let key = SecretKey::derive(&[1; 32]);
+        let validator = SecretKey::derive(&[2; 32]);
+        let info = serde_json::json!({"chains": [{"id": 56, "tokens": {"USDT": {}}}]});
+        let model = "ab".repeat(32);
+        let (name, text) = DEFINITIONS[5];
+        let text = with_compute(text, &model, &validator).unwrap();
+        let spec = campaign::parse_definition(Path::new(name), &text, &key, &info).unwrap();
+        assert_eq!(spec.id, COMPUTE_CAMPAIGN);
+        let compute = spec.compute.unwrap();
+        assert_eq!(
+            (compute.kind.as_str(), compute.model.as_str()),
+            ("vad", model.as_str())
+        );
+        assert_eq!((compute.k, compute.n), (2, 3));
+        assert_eq!(
+            spec.validators,
+            vec![hex::encode(validator.public_key().to_compressed())]
+        );
+    }
 
     /// Every definition parses, one per task type, and only names pictures that are shipped.
     #[test]
