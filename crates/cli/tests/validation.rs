@@ -1134,6 +1134,8 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
 ///   (stopped with SIGTERM, as Ctrl-C): the loud one accepted and paid, the silent one rejected.
 /// - The demo voice campaign (Silero VAD, 2 agreeing nodes), granted by `dev` itself: speech
 ///   made by espeak-ng accepted, silence made by sox rejected.
+/// - A picture campaign of the test's judged by magika (2 agreeing nodes): a PNG accepted, a
+///   "PNG" that is a ZIP rejected.
 ///
 /// Each job is decided by 2 agreeing nodes and none disagrees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1176,40 +1178,64 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         },
     });
     std::fs::write(dir.join("campaign.json"), definition.to_string()).unwrap();
-    grant(dir, &url, &requester, "2", "fund-compute");
-    ok(
-        dir,
-        &[
-            "campaign",
-            "create",
-            "campaign.json",
-            "-k",
-            "requester.key",
-            "--relay",
-            &url,
-        ],
-    );
-    let mut granter = datahub_testnet::Process::spawn({
-        let mut command = std::process::Command::new(common::BIN);
-        command
-            .args([
+    // Pictures judged by magika: a PNG passes, a "PNG" that is a ZIP does not.
+    let magika = datahub_compute::pins::MAGIKA_MODEL.blake3;
+    let shapes = json!({
+        "id": "shapes",
+        "kind": "image_upload",
+        "title": "Shapes",
+        "instructions": "Upload a picture.",
+        "items": (0..3).map(|i| json!({ "prompt": format!("picture {i}") })).collect::<Vec<_>>(),
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+        "validators": [public_hex(&validator)],
+        "compute": {
+            "kind": "filetype", "model": magika, "k": 2, "n": 3, "fee": "0.01",
+            "accept": { "labels": ["png", "jpeg", "webp"] },
+        },
+    });
+    std::fs::write(dir.join("shapes.json"), shapes.to_string()).unwrap();
+    grant(dir, &url, &requester, "4", "fund-compute");
+    let mut granters = Vec::new();
+    for (campaign, file) in [("numbers", "campaign.json"), ("shapes", "shapes.json")] {
+        ok(
+            dir,
+            &[
                 "campaign",
-                "grant",
-                "numbers",
+                "create",
+                file,
                 "-k",
                 "requester.key",
                 "--relay",
                 &url,
-                "--watch",
-                "--interval",
-                "0.2",
-            ])
-            .current_dir(dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        command
-    })
-    .unwrap();
+            ],
+        );
+        let granter = datahub_testnet::Process::spawn({
+            let mut command = std::process::Command::new(common::BIN);
+            command
+                .args([
+                    "campaign",
+                    "grant",
+                    campaign,
+                    "-k",
+                    "requester.key",
+                    "--relay",
+                    &url,
+                    "--watch",
+                    "--interval",
+                    "0.2",
+                ])
+                .current_dir(dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            command
+        })
+        .unwrap();
+        granters.push((campaign, granter));
+    }
 
     // The demo voice campaign's uploads are sealed to the demo requester's key only.
     let demo: Value = reqwest::get(format!("{url}/v1/campaigns/demo-voice-recording"))
@@ -1247,12 +1273,29 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         .unwrap();
     assert!(made.success());
 
+    std::fs::write(
+        dir.join("picture.png"),
+        encode(&picture(3, 96, 96), image::ImageFormat::Png),
+    )
+    .unwrap();
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import zipfile\nwith zipfile.ZipFile('zip.png', 'w') as z:\n    z.writestr('notes.txt', 'not a picture ' * 200)",
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
     let mut contributor = Contributor::sign_in(&url).await;
     let uploads = [
         ("numbers", "loud.wav", public_hex(&requester)),
         ("numbers", "silent.wav", public_hex(&requester)),
         ("demo-voice-recording", "speech.wav", demo_key.clone()),
         ("demo-voice-recording", "silence.wav", demo_key),
+        ("shapes", "picture.png", public_hex(&requester)),
+        ("shapes", "zip.png", public_hex(&requester)),
     ];
     std::fs::write(dir.join("loud.wav"), wav(2.0, 0.5)).unwrap();
     std::fs::write(dir.join("silent.wav"), wav(2.0, 0.0)).unwrap();
@@ -1284,7 +1327,7 @@ async fn compute_processes_judge_recordings_and_decide_them() {
             .await;
         assert_eq!(outcome["status"], "pending", "{campaign} {name}: {outcome}");
     }
-    // Four jobs, each decided by two agreeing nodes.
+    // Six jobs, each decided by two agreeing nodes.
     let started = Instant::now();
     let nodes = loop {
         let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
@@ -1299,48 +1342,47 @@ async fn compute_processes_judge_recordings_and_decide_them() {
             .iter()
             .map(|n| n["agreed"].as_i64().unwrap())
             .sum();
-        if agreed >= 8 {
+        if agreed >= 12 {
             break nodes;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "4 jobs not decided within 60 s: {nodes}"
+            "6 jobs not decided within 60 s: {nodes}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     eprintln!(
-        "4 compute jobs decided through grants in {} ms",
+        "6 compute jobs decided through grants in {} ms",
         started.elapsed().as_millis()
     );
     let nodes = nodes["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 3, "{nodes:?}");
     let total = |field: &str| -> i64 { nodes.iter().map(|n| n[field].as_i64().unwrap()).sum() };
-    assert_eq!((total("agreed"), total("disagreed")), (8, 0), "{nodes:?}");
+    assert_eq!((total("agreed"), total("disagreed")), (12, 0), "{nodes:?}");
     for node in nodes {
         assert_eq!(node["restricted"], false, "{node}");
     }
-    // The granter stops cleanly on SIGTERM (as on Ctrl-C), having granted each of the test
-    // campaign's two jobs to two nodes.
-    let status = granter.terminate(Duration::from_secs(10)).unwrap();
-    assert!(status.is_some_and(|s| s.success()), "{status:?}");
-    let mut printed = String::new();
-    std::io::Read::read_to_string(granter.child_mut().stdout.as_mut().unwrap(), &mut printed)
-        .unwrap();
-    assert_eq!(
-        printed
-            .lines()
-            .filter(|l| l.starts_with("granted job "))
-            .count(),
-        4,
-        "{printed}"
-    );
-    assert_eq!(
-        printed.lines().last(),
-        Some("stopped: 4 grants posted for campaign numbers"),
-        "{printed}"
-    );
-    // Loud and espeak-ng speech accepted and paid (0.05 + 0.20); silent and sox silence
-    // rejected (decided, so not pending, and unpaid).
-    assert_eq!(contributor.balance().await, "0.25");
+    // The granters stop cleanly on SIGTERM (as on Ctrl-C), each having granted its campaign's
+    // two jobs to two nodes each.
+    for (campaign, mut granter) in granters {
+        let status = granter.terminate(Duration::from_secs(10)).unwrap();
+        assert!(status.is_some_and(|s| s.success()), "{status:?}");
+        let mut printed = String::new();
+        std::io::Read::read_to_string(granter.child_mut().stdout.as_mut().unwrap(), &mut printed)
+            .unwrap();
+        assert_eq!(
+            printed
+                .lines()
+                .filter(|l| l.starts_with("granted job "))
+                .count(),
+            4,
+            "{printed}"
+        );
+        let stopped = format!("stopped: 4 grants posted for campaign {campaign}");
+        assert_eq!(printed.lines().last(), Some(stopped.as_str()), "{printed}");
+    }
+    // Loud, espeak-ng speech and the PNG accepted and paid (0.05 + 0.20 + 0.05); silent, sox
+    // silence and the ZIP rejected (decided, so not pending, and unpaid).
+    assert_eq!(contributor.balance().await, "0.3");
     drop(dev);
 }
