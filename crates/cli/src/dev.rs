@@ -382,11 +382,15 @@ async fn start_compute(
     use datahub_compute::Model as _;
     let dir = models.unwrap_or_else(datahub_compute::default_models_dir);
     let probe = dir.clone();
-    let vad = tokio::task::spawn_blocking(move || datahub_compute::Vad::load(&probe))
+    let checked = tokio::task::spawn_blocking(move || datahub_compute::check_models(&probe))
         .await
-        .context("loading the models stopped")?;
-    let (model, models) = match vad {
-        Ok(vad) => (hex::encode(vad.hash()), Some(dir)),
+        .context("checking the models stopped")?;
+    let (model, models) = match checked {
+        // The vad model is named by its file's BLAKE3, which the check just matched.
+        Ok(()) => (
+            datahub_compute::pins::SILERO_VAD.blake3.to_owned(),
+            Some(dir),
+        ),
         Err(e) => {
             eprintln!("warning: {e}: the compute nodes run the rule models only");
             (
@@ -395,7 +399,7 @@ async fn start_compute(
             )
         }
     };
-    let mut children = Vec::new();
+    let mut starting = Vec::new();
     for i in 0..count {
         let name = format!("compute-{i}");
         let key = data.join(format!("{name}.key"));
@@ -415,11 +419,17 @@ async fn start_compute(
             None => compute_args.push("--rules-only".into()),
         }
         let log = data.join(format!("{name}.log"));
-        let child = start(exe, &name, &compute_args, &log)
-            .await
-            .with_context(|| format!("{name} did not start"))?;
-        children.push(child);
+        starting.push(async move {
+            start(exe, &name, &compute_args, &log)
+                .await
+                .with_context(|| format!("{name} did not start"))
+        });
     }
+    // Together: each loads its models before it registers, seconds in a debug build.
+    let children = futures_util::future::join_all(starting)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
     Ok(Compute {
         children,
         model,
