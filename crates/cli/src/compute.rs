@@ -112,6 +112,7 @@ pub async fn run_node(args: Args, models: Vec<Box<dyn Model>>) -> Result<()> {
         max_object_bytes: args.queue.max_object_bytes,
         pause: polling.pause,
         not_sealed_to_me: Mutex::new(HashSet::new()),
+        bad_grants: Mutex::new(HashSet::new()),
     };
     let mut done = 0u64;
     worker::each_job(
@@ -134,6 +135,8 @@ struct Node {
     /// Jobs whose object is not sealed to this node's key: they wait for a grant (their header
     /// is read once).
     not_sealed_to_me: Mutex<HashSet<String>>,
+    /// Jobs whose grant did not open their object: left to run out without fetching it again.
+    bad_grants: Mutex<HashSet<String>>,
 }
 
 impl Node {
@@ -173,6 +176,11 @@ impl Node {
             return Ok(false);
         }
         let granted = grant.is_some();
+        if granted && self.bad_grants.lock().is_ok_and(|set| set.contains(&id)) {
+            // Said once already; the relay hands the job back until its lease runs out.
+            tokio::time::sleep(self.pause).await;
+            return Ok(false);
+        }
         let bytes = get::open_granted(
             &self.worker.relay,
             object_id,
@@ -183,6 +191,9 @@ impl Node {
         .await
         .map_err(|e| match e.downcast_ref::<OpenError>() {
             Some(OpenError::DecryptionFailed) if granted => {
+                if let Ok(mut set) = self.bad_grants.lock() {
+                    set.insert(id.clone());
+                }
                 anyhow::anyhow!("the requester's grant does not open object {object}")
             }
             Some(OpenError::DecryptionFailed) => {
