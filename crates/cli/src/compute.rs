@@ -10,7 +10,8 @@
 //! requester's grant (the file key wrapped to the node's key, registered as `key`), which the
 //! relay hands over with the job once the requester posted it (`datahub campaign grant`).
 //! Until then the node asks for its job again every `--poll-secs`; a grant that does not open
-//! the object is reported, and the job left to run out, so another node gets it.
+//! the object is reported and the job given back (`POST /v1/compute/jobs/{id}/release`), so
+//! another node gets it at once.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -181,28 +182,36 @@ impl Node {
             tokio::time::sleep(self.pause).await;
             return Ok(false);
         }
-        let bytes = get::open_granted(
+        let opened = get::open_granted(
             &self.worker.relay,
             object_id,
             self.worker.key.clone(),
             grant,
             self.max_object_bytes,
         )
-        .await
-        .map_err(|e| match e.downcast_ref::<OpenError>() {
-            Some(OpenError::DecryptionFailed) if granted => {
+        .await;
+        let bytes = match opened {
+            Ok(bytes) => bytes,
+            Err(e) if granted && matches!(e.downcast_ref(), Some(OpenError::DecryptionFailed)) => {
                 if let Ok(mut set) = self.bad_grants.lock() {
                     set.insert(id.clone());
                 }
-                anyhow::anyhow!("the requester's grant does not open object {object}")
+                // Given back at once, so another node gets it without waiting for the lease.
+                let released = self
+                    .worker
+                    .post(&format!("v1/compute/jobs/{id}/release"), &json!({}))
+                    .await;
+                let after = match released {
+                    Ok(_) => "gave the job back",
+                    Err(_) => "could not give the job back",
+                };
+                bail!("the requester's grant does not open object {object}: {after}");
             }
-            Some(OpenError::DecryptionFailed) => {
-                anyhow::anyhow!(
-                    "object {object} does not open with this node's key (it was altered)"
-                )
+            Err(e) if matches!(e.downcast_ref(), Some(OpenError::DecryptionFailed)) => {
+                bail!("object {object} does not open with this node's key (it was altered)");
             }
-            _ => e.context(format!("cannot open object {object}")),
-        })?;
+            Err(e) => return Err(e.context(format!("cannot open object {object}"))),
+        };
         let prediction = model
             .run(&bytes)
             .map_err(|e| anyhow::anyhow!("{} cannot judge it: {e}", model.name()))?;

@@ -879,24 +879,61 @@ both!(
         );
 
         // That grant is garbage to the node (well formed, but it does not open): it sends no
-        // result, its lease runs out (moved into the past here), the fee goes back and the job goes
-        // to another node; nobody is paid for it.
-        let expired = id.clone();
-        net.relay()
-            .db
-            .write(move |conn: &mut dyn Conn| {
-                conn.execute(
-                    "UPDATE compute_assignments SET lease_expires_ms = 1 WHERE id = $1",
-                    datahub_relay::params![expired],
-                )
-            })
-            .await
-            .unwrap();
+        // result and gives the job back. Another node cannot give it back for it.
+        let release = |who: &SecretKey, job: &str| {
+            net.signed(
+                who,
+                "POST",
+                &format!("/v1/compute/jobs/{job}/release"),
+                &json!({}),
+            )
+        };
+        let (status, body) = net.call(release(&b, &id)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("not_your_job"))
+        );
+        let (status, body) = net.call(release(&a, &id)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = net.call(release(&a, &id)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("lease_expired"))
+        );
+        // The fee went back and the job goes to another node, never to a again; nobody is paid.
+        assert_eq!(funds_units(&net, &owner).await, before);
+        let (status, _) = next(&net, &a).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
         let other = lease(&net, &b).await;
         assert_eq!(other["object"], object.as_str());
         assert_eq!(other["grant"], Value::Null);
         assert_eq!(funds_units(&net, &owner).await, before - FEE);
-        // A grant for the lease that ran out is refused.
+        // A grant for a lease whose time ran out (moved into the past here, then back) is
+        // refused, as one for the lease given back.
+        let set_expiry = |ms: i64| {
+            let job = other["job"].as_str().unwrap().to_owned();
+            net.relay().db.write(move |conn: &mut dyn Conn| {
+                conn.execute(
+                    "UPDATE compute_assignments SET lease_expires_ms = $1 WHERE id = $2",
+                    datahub_relay::params![ms, job],
+                )
+            })
+        };
+        set_expiry(1).await.unwrap();
+        let (status, body) = post_grant(
+            &net,
+            &owner,
+            other["job"].as_str().unwrap(),
+            &grant_for(&b, 4),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("lease_expired"))
+        );
+        set_expiry(datahub_relay::clock::now_ms() + 60_000)
+            .await
+            .unwrap();
         let (status, body) = post_grant(&net, &owner, &id, &grant_for(&a, 3)).await;
         assert_eq!(
             (status, body["error"].as_str()),

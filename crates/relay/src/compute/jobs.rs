@@ -277,6 +277,59 @@ fn expire_leases(conn: &mut dyn Conn, now: i64) -> ApiResult<()> {
     Ok(())
 }
 
+/// `POST /v1/compute/jobs/{id}/release` (signed by the node holding the lease): gives a job
+/// back before its lease runs out — a node that cannot open the object (its grant does not
+/// open it) says so at once instead of holding it. The fee goes back to the requester and the
+/// job to another node, exactly as when the lease runs out; the node never gets this job again.
+pub async fn release(
+    State(relay): State<AppState>,
+    Path(id): Path<String>,
+    signed: Signed,
+) -> ApiResult<Json<Json_>> {
+    let node = db_address(&signed.signer);
+    let now = clock::now_ms();
+    let job = id.clone();
+    relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+            let id = job;
+            let row = conn
+                .query_opt(
+                    "SELECT a.node, a.state, a.fee, j.campaign, j.golden, j.id FROM compute_assignments a JOIN compute_jobs j ON j.id = a.job WHERE a.id = $1",
+                    params![id.clone()],
+                )?
+                .ok_or_else(|| {
+                    ApiError::not_found(ErrorCode::NoJob, format!("no compute job {id:?}"))
+                })?;
+            if row.text(0)? != node {
+                return Err(ApiError::forbidden(
+                    ErrorCode::NotYourJob,
+                    "this job was leased to another node",
+                ));
+            }
+            if AssignmentState::parse(&row.text(1)?)? != AssignmentState::Leased {
+                return Err(ApiError::conflict(
+                    ErrorCode::LeaseExpired,
+                    "this lease is over already (answered, ran out or voided)",
+                ));
+            }
+            set_state(conn, &id, AssignmentState::Expired)?;
+            load_campaign(conn, &row.text(3)?)?
+                .payer
+                .release(conn, &id, row.int(2)?, now)?;
+            // A golden job belongs to the one node it was made for.
+            if row.opt_text(4)?.is_some() {
+                conn.execute(
+                    "UPDATE compute_jobs SET state = $1 WHERE id = $2",
+                    params![JobState::Expired.as_str(), row.text(5)?],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(Json(json!({ "job": id, "released": true })))
+}
+
 /// The job `node` holds and may still answer, if any.
 fn held_lease(conn: &mut dyn Conn, node: &Node) -> ApiResult<Option<Lease>> {
     let row = conn.query_opt(
