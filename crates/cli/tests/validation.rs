@@ -1381,6 +1381,39 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         let stopped = format!("stopped: 4 grants posted for campaign {campaign}");
         assert_eq!(printed.lines().last(), Some(stopped.as_str()), "{printed}");
     }
+    // Once everything is decided, one round grants nothing; another key than the owner's is
+    // refused by the relay.
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "campaign",
+                "grant",
+                "numbers",
+                "-k",
+                "requester.key",
+                "--relay",
+                &url
+            ]
+        ),
+        "campaign numbers: 0 granted, 0 waiting on nodes without a registered key, 0 skipped\n"
+    );
+    let refused = common::fails(
+        dir,
+        &[
+            "campaign",
+            "grant",
+            "numbers",
+            "-k",
+            "validator.key",
+            "--relay",
+            &url,
+        ],
+    );
+    assert!(
+        refused.contains("only the campaign's requester may grant its compute jobs (not_owner)"),
+        "{refused}"
+    );
     // Loud, espeak-ng speech and the PNG accepted and paid (0.05 + 0.20 + 0.05); silent, sox
     // silence and the ZIP rejected (decided, so not pending, and unpaid).
     assert_eq!(contributor.balance().await, "0.3");
