@@ -346,6 +346,65 @@ impl Contributor {
     }
 }
 
+/// A key signing requests for one relay (docs/storage-node.md §3), as the CLI does.
+struct Signer {
+    http: reqwest::Client,
+    url: String,
+    audience: datahub_core::Address,
+    key: SecretKey,
+}
+
+impl Signer {
+    async fn new(url: &str, key: SecretKey) -> Self {
+        let info: Value = reqwest::get(format!("{url}/v1/info"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let audience =
+            datahub_core::Address::parse(info["relay_address"].as_str().unwrap()).unwrap();
+        Self {
+            http: reqwest::Client::new(),
+            url: url.to_owned(),
+            audience,
+            key,
+        }
+    }
+
+    /// `METHOD path` with `body`, signed; the answer as JSON.
+    async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let text = body.map(Value::to_string).unwrap_or_default();
+        let time = Timestamp::from_unix_millis(now_ms());
+        let signature = datahub_core::request::sign_request(
+            &self.key,
+            method,
+            path,
+            text.as_bytes(),
+            time,
+            &self.audience,
+        );
+        self.http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.url),
+            )
+            .header("content-type", "application/json")
+            .header(
+                datahub_core::request::TIME_HEADER,
+                time.unix_millis().to_string(),
+            )
+            .header(datahub_core::request::SIGNATURE_HEADER, signature.to_hex())
+            .body(text)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
 fn now_ms() -> i64 {
     i64::try_from(
         std::time::SystemTime::now()
@@ -1362,6 +1421,136 @@ async fn compute_processes_judge_recordings_and_decide_them() {
     for node in nodes {
         assert_eq!(node["restricted"], false, "{node}");
     }
+    // A grant that does not open: the node says so and gives the job back at once, another
+    // node takes it, the requester's real grant lets that one decide it.
+    let garbage = json!({
+        "id": "garbage",
+        "kind": "voice_recording",
+        "title": "Numbers again",
+        "instructions": "Read the number aloud.",
+        "items": [{ "prompt": "say 7" }],
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+        "validators": [public_hex(&validator)],
+        "compute": {
+            "kind": "vad", "model": model, "k": 1, "n": 2, "fee": "0.01",
+            "accept": { "labels": ["speech"], "scores": [{ "name": "speech_ratio", "min": 0.3 }] },
+        },
+    });
+    std::fs::write(dir.join("garbage.json"), garbage.to_string()).unwrap();
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "garbage.json",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    let lease = contributor.lease("garbage").await;
+    let answerable = tokio::time::Instant::now() + Duration::from_secs(1);
+    let object = ok(
+        dir,
+        &[
+            "object",
+            "put",
+            "loud.wav",
+            "-r",
+            &public_hex(&requester),
+            "-i",
+            "worker.key",
+            "--relay",
+            &url,
+        ],
+    )
+    .trim()
+    .to_owned();
+    tokio::time::sleep_until(answerable).await;
+    let answer = json!({ "object": object, "capture": "file" });
+    let outcome = contributor
+        .answer("garbage", &lease, &answer, Some(&object))
+        .await;
+    assert_eq!(outcome["status"], "pending", "{outcome}");
+    let owner = Signer::new(&url, requester.clone()).await;
+    let first = loop {
+        let waiting = owner
+            .send("GET", "/v1/campaigns/garbage/grants", None)
+            .await;
+        if let Some(lease) = waiting["waiting"].as_array().and_then(|w| w.first()) {
+            break lease.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "{waiting}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let node_key = first["node_key"].as_str().unwrap();
+    let posted = owner
+        .send(
+            "POST",
+            &format!("/v1/compute/jobs/{}/grant", first["job"].as_str().unwrap()),
+            Some(&json!({ "grant": format!("{node_key}{}", "07".repeat(48)) })),
+        )
+        .await;
+    assert_eq!(posted["granted"], true, "{posted}");
+    // The real grants, one round at a time, until the job is decided by another node.
+    let decided = Instant::now();
+    loop {
+        ok(
+            dir,
+            &[
+                "campaign",
+                "grant",
+                "garbage",
+                "-k",
+                "requester.key",
+                "--relay",
+                &url,
+            ],
+        );
+        let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let agreed: i64 = nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["agreed"].as_i64().unwrap())
+            .sum();
+        if agreed == 13 {
+            let fooled = nodes["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["address"] == first["node"])
+                .unwrap();
+            // The node given the bad grant sent nothing for it.
+            assert_eq!(fooled["disagreed"], 0, "{nodes}");
+            break;
+        }
+        assert!(
+            decided.elapsed() < Duration::from_secs(30),
+            "the job with a bad grant was not decided by another node: {nodes}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let logs: String = (0..3)
+        .map(|i| std::fs::read_to_string(dir.join(format!("net/compute-{i}.log"))).unwrap())
+        .collect();
+    assert!(
+        logs.contains(&format!(
+            "the requester's grant does not open object {object}: gave the job back"
+        )),
+        "{logs}"
+    );
+
     // The granters stop cleanly on SIGTERM (as on Ctrl-C), each having granted its campaign's
     // two jobs to two nodes each.
     for (campaign, mut granter) in granters {
@@ -1414,8 +1603,8 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         refused.contains("only the campaign's requester may grant its compute jobs (not_owner)"),
         "{refused}"
     );
-    // Loud, espeak-ng speech and the PNG accepted and paid (0.05 + 0.20 + 0.05); silent, sox
-    // silence and the ZIP rejected (decided, so not pending, and unpaid).
-    assert_eq!(contributor.balance().await, "0.3");
+    // Loud (twice), espeak-ng speech and the PNG accepted and paid (0.05 + 0.05 + 0.20 + 0.05);
+    // silent, sox silence and the ZIP rejected (decided, so not pending, and unpaid).
+    assert_eq!(contributor.balance().await, "0.35");
     drop(dev);
 }
