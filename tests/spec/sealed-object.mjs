@@ -80,11 +80,28 @@ export function sealStream(plaintext, recipients, entropy) {
   return concat(head, mac, sealPayload(fileKey, payloadNonce, plaintext));
 }
 
+/** A grant (§3.1): `fileKey` wrapped to compressed public key `R`, deterministically from `entropy`. */
+export function grantStanza(fileKey, R, entropy) {
+  let e;
+  for (let c = 0; ; c++) {
+    const candidate = keyedHash(entropy, concat(utf8("DataHub v1 grant ephemeral"), u32le(c)));
+    const s = bigEndian(candidate);
+    if (s >= 1n && s < CURVE_N) {
+      e = candidate;
+      break;
+    }
+  }
+  const E = secp256k1.getPublicKey(e, true);
+  const shared = secp256k1.getSharedSecret(e, R, true).subarray(1);
+  return concat(E, chacha20poly1305(wrapKey(shared, E, R), new Uint8Array(12)).encrypt(fileKey));
+}
+
 /**
- * Parses the header and unwraps the file key with secret key `r` (§3). Returns the file key,
- * the payload nonce and the header's length.
+ * Parses the header and unwraps the file key with secret key `r` (§3): from the header's
+ * stanzas, or from `grant` (§3.1, 81 bytes kept outside the object) when one is given. Returns
+ * the file key, the payload nonce and the header's length.
  */
-export function openHeader(stream, r) {
+export function openHeader(stream, r, grant = null) {
   if (stream.length < 4 || !equalBytes(stream.subarray(0, 4), MAGIC)) throw new FormatError("not sealed");
   if (stream.length < 6) throw decryptionFailed();
   if (stream[4] !== 1) throw new FormatError("unsupported version");
@@ -94,8 +111,11 @@ export function openHeader(stream, r) {
   if (stream.length < macAt + 32) throw decryptionFailed();
   const R = secp256k1.getPublicKey(r, true);
   let fileKey = null;
-  for (let i = 0; i < n && fileKey === null; i++) {
-    const stanza = stream.subarray(22 + STANZA_LEN * i, 22 + STANZA_LEN * (i + 1));
+  const stanzas = grant
+    ? [grant]
+    : Array.from({ length: n }, (_, i) => stream.subarray(22 + STANZA_LEN * i, 22 + STANZA_LEN * (i + 1)));
+  for (const stanza of stanzas) {
+    if (fileKey !== null || stanza.length !== STANZA_LEN) break;
     const E = stanza.subarray(0, 33);
     try {
       const shared = secp256k1.getSharedSecret(r, E, true).subarray(1);
@@ -140,9 +160,12 @@ function sealPayload(fileKey, payloadNonce, plaintext) {
   return concat(...chunks);
 }
 
-/** Opens a whole sealed stream (header ‖ payload) with secret key `r`; returns the plaintext. */
-export function openStream(stream, r) {
-  const { fileKey, payloadNonce, headerLen } = openHeader(stream, r);
+/**
+ * Opens a whole sealed stream (header ‖ payload) with secret key `r` (and a grant made for it,
+ * when given); returns the plaintext.
+ */
+export function openStream(stream, r, grant = null) {
+  const { fileKey, payloadNonce, headerLen } = openHeader(stream, r, grant);
   const key = payloadKey(fileKey, payloadNonce);
   const payload = stream.subarray(headerLen);
   // The chunk shapes §4 allows: full chunks, then a final one of 17..65,552 bytes (16 only

@@ -67,6 +67,20 @@ for (const f of doc.stream_failures) {
   });
 }
 
+for (const g of doc.grants) {
+  test(`grant ${g.name}: ${g.opens ? "made again from the document, it opens" : `refused with ${g.error}`}`, () => {
+    const base = resealed.get(g.object).stream;
+    const grant = unhex(g.grant);
+    if (g.opens) {
+      const { fileKey } = spec.openHeader(base, secret(g.by));
+      assert.equal(hex(spec.grantStanza(fileKey, publicKey(secret(g.to)), unhex(g.entropy))), g.grant);
+      assert.deepEqual(spec.openStream(base, secret(g.identity), grant), pattern(object(g.object).plaintext_len));
+    } else {
+      assert.throws(() => spec.openStream(base, secret(g.identity), grant), refusesWith(g.error));
+    }
+  });
+}
+
 for (const f of doc.shard_failures) {
   test(`shard failure ${f.name}: the document's reader ${f.opens ? "opens it" : `fails with ${f.error}`}`, () => {
     const o = object(f.object);

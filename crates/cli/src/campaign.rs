@@ -33,6 +33,9 @@ pub enum Command {
     Results(crate::export::ResultsArgs),
     /// Check an export folder against its signed manifest
     Verify(crate::export::VerifyArgs),
+    /// Let the compute nodes that leased this campaign's jobs open the uploads: wrap each
+    /// object's key to the node's key and post the grant (`--watch`: keep granting, until Ctrl-C)
+    Grant(crate::grant::Args),
     /// A benchmark, not a test: writes synthetic rows as an hf or webdataset export and reports
     /// rows/s and peak memory
     #[command(hide = true)]
@@ -140,6 +143,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Close(args) => change(args, "closed").await,
         Command::Results(args) => crate::export::results(args).await,
         Command::Verify(args) => crate::export::verify_command(&args),
+        Command::Grant(args) => crate::grant::run(args).await,
         Command::BenchExport(args) => crate::dataset::bench(&args),
     }
 }

@@ -68,8 +68,40 @@ pub fn operator_key(data: &Path) -> Result<SecretKey> {
         .with_context(|| format!("cannot read or make the operator key {}", path.display()))
 }
 
-/// Grants `requester` the budget of `spec` on its chain, once per definition (the grant's
-/// request id is the definition's hash, so seeding again grants nothing new).
+/// The demo campaign whose uploads compute nodes judge, when `datahub dev` starts them.
+pub const COMPUTE_CAMPAIGN: &str = "demo-voice-recording";
+/// What the demo requester is granted besides a compute campaign's budget, for the nodes' fees
+/// (without a chain; the deposit covers them with one).
+const COMPUTE_FEES: &str = "10";
+
+/// The voice campaign's definition with a compute job for `model` (BLAKE3, hex; `kind` vad):
+/// 2 of at most 3 nodes must agree, speech in at least 30% of the recording. `validator`
+/// (`DIR/validator.key`) decides what the nodes disagree on.
+fn with_compute(text: &str, model: &str, validator: &SecretKey) -> Result<String> {
+    let mut definition: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).context("the demo voice definition is not a JSON object")?;
+    definition.insert(
+        "validators".into(),
+        serde_json::json!([hex::encode(validator.public_key().to_compressed())]),
+    );
+    definition.insert(
+        "compute".into(),
+        serde_json::json!({
+            "kind": "vad",
+            "model": model,
+            "k": 2,
+            "n": 3,
+            "fee": "0.01",
+            "tolerance": 0.05,
+            "accept": { "labels": ["speech"], "scores": [{ "name": "speech_ratio", "min": 0.3 }] },
+        }),
+    );
+    Ok(serde_json::Value::Object(definition).to_string())
+}
+
+/// Grants `requester` the budget of `spec` on its chain (and the fees of its compute job), once
+/// per definition (the grant's request id is the definition's hash, so seeding again grants
+/// nothing new).
 async fn fund(
     relay: &Relay,
     operator: &SecretKey,
@@ -84,12 +116,25 @@ async fn fund(
         .context("the definition names no chain")?;
     let definition = serde_json::to_vec(spec).context("cannot encode the definition")?;
     let request_id = format!("demo-{}", &blake3::hash(&definition).to_hex()[..32]);
+    let amount = match spec.compute {
+        Some(_) => {
+            let budget: f64 = spec
+                .budget
+                .parse()
+                .context("the demo budget is not a number")?;
+            let fees: f64 = COMPUTE_FEES
+                .parse()
+                .context("the demo fees are not a number")?;
+            format!("{}", budget + fees)
+        }
+        None => spec.budget.clone(),
+    };
     let grant = serde_json::json!({
         "request_id": request_id,
         "requester": requester.public_key().address().to_checksum(),
         "chain_id": chain,
         "token": spec.token,
-        "amount": spec.budget,
+        "amount": amount,
     });
     relay
         .grant(operator, audience, &grant)
@@ -101,8 +146,14 @@ async fn fund(
 /// Creates the demo campaigns on `relay` (unless they are there), owned by `DIR/requester.key`.
 /// Fails only when nothing can be tried; a campaign the relay refuses is a line in `failures`.
 /// With `grant`, the network's operator grants each budget first (a network without a chain);
-/// otherwise the requester's deposit pays for them.
-pub async fn seed(relay: &Relay, data: &Path, grant: bool) -> Result<Seeded> {
+/// otherwise the requester's deposit pays for them. With `compute_model`, the voice campaign
+/// has a compute job for that model (`datahub dev` starts the compute nodes).
+pub async fn seed(
+    relay: &Relay,
+    data: &Path,
+    grant: bool,
+    compute_model: Option<&str>,
+) -> Result<Seeded> {
     let (key_file, key) = requester_key(data)?;
     let operator = operator_key(data)?;
     let info = relay.info().await?;
@@ -114,7 +165,18 @@ pub async fn seed(relay: &Relay, data: &Path, grant: bool) -> Result<Seeded> {
     };
     for (name, text) in DEFINITIONS {
         let outcome = async {
-            let spec = campaign::parse_definition(Path::new(name), text, &key, &info)?;
+            let text = match compute_model {
+                Some(model) if name == "voice-recording.json" => {
+                    // A requester may not validate its own campaign.
+                    let path = data.join("validator.key");
+                    let validator = keyfile::load_or_create(&path).with_context(|| {
+                        format!("cannot read or make the validator key {}", path.display())
+                    })?;
+                    with_compute(text, model, &validator)?
+                }
+                _ => text.to_owned(),
+            };
+            let spec = campaign::parse_definition(Path::new(name), &text, &key, &info)?;
             if grant {
                 fund(relay, &operator, &audience, &key, &spec).await?;
             }
@@ -134,6 +196,30 @@ pub async fn seed(relay: &Relay, data: &Path, grant: bool) -> Result<Seeded> {
 mod tests {
     use super::*;
     use datahub_protocol::Kind;
+
+    /// The voice campaign with `datahub dev`'s compute job is one the relay's rules take: a
+    /// vad job for the model, 2 of 3 nodes, a validator that is not the requester.
+    #[test]
+    fn the_voice_campaign_with_a_compute_job_parses() {
+        let key = SecretKey::derive(&[1; 32]);
+        let validator = SecretKey::derive(&[2; 32]);
+        let info = serde_json::json!({"chains": [{"id": 56, "tokens": {"USDT": {}}}]});
+        let model = "ab".repeat(32);
+        let (name, text) = DEFINITIONS[5];
+        let text = with_compute(text, &model, &validator).unwrap();
+        let spec = campaign::parse_definition(Path::new(name), &text, &key, &info).unwrap();
+        assert_eq!(spec.id, COMPUTE_CAMPAIGN);
+        let compute = spec.compute.unwrap();
+        assert_eq!(
+            (compute.kind.as_str(), compute.model.as_str()),
+            ("vad", model.as_str())
+        );
+        assert_eq!((compute.k, compute.n), (2, 3));
+        assert_eq!(
+            spec.validators,
+            vec![hex::encode(validator.public_key().to_compressed())]
+        );
+    }
 
     /// Every definition parses, one per task type, and only names pictures that are shipped.
     #[test]

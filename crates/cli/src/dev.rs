@@ -60,6 +60,14 @@ pub struct Args {
     /// Do not start a chain (anvil): vouchers then cannot be redeemed and nothing is funded
     #[arg(long)]
     no_chain: bool,
+    /// How many compute nodes (`datahub compute`) to start; they judge the demo voice
+    /// campaign's recordings, opened through the demo requester's grants
+    #[arg(long, default_value_t = 3)]
+    compute: u16,
+    /// Where the compute nodes' models are [default: $DATAHUB_MODELS_DIR, else the checkout's
+    /// target/models]; without them the nodes run the rule models
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
 }
 
 /// A child that has printed its line.
@@ -247,20 +255,53 @@ pub async fn run(args: Args) -> Result<()> {
             }
         }
     }
+    let compute = if args.compute == 0 {
+        None
+    } else {
+        match start_compute(&exe, &relay_url, &data, args.compute, args.models.clone()).await {
+            Ok(compute) => Some(compute),
+            Err(e) => {
+                stop_all(&stop, tasks).await;
+                return Err(e.context("the compute nodes did not start (--compute 0 runs without)"));
+            }
+        }
+    };
+    let mut compute_model = None;
+    if let Some(compute) = compute {
+        print!("{}", compute_summary(&compute));
+        compute_model = Some(compute.model.clone());
+        for (child, node) in compute.children {
+            tasks.push(tokio::spawn(supervise(
+                child,
+                started.len(),
+                events.clone(),
+                stop_rx.clone(),
+            )));
+            started.push(node);
+        }
+    }
+    let mut granting = None;
     if !args.no_demo {
         tokio::select! {
             // Funded by the deposit on the watched chain; by the operator's grant without one.
-            () = seed_demo(&client, &data, !watched) => {}
+            () = seed_demo(&client, &data, !watched, compute_model.as_deref()) => {}
             () = &mut shutdown => {
                 stop_all(&stop, tasks).await;
                 println!("datahub dev: stopped");
                 return Ok(());
             }
         }
+        if compute_model.is_some() {
+            granting = Some(tokio::spawn(grant_loop(client.clone(), data.clone())));
+            println!(
+                "granting the compute nodes the uploads of {} as its requester",
+                crate::demo::COMPUTE_CAMPAIGN
+            );
+        }
     }
     println!(
-        "ready: {relay_url}/ with {} node(s). Ctrl-C stops everything.",
-        args.nodes
+        "ready: {relay_url}/ with {} node(s) and {} compute node(s). Ctrl-C stops everything.",
+        args.nodes, args.compute
     );
 
     let outcome = loop {
@@ -278,14 +319,18 @@ pub async fn run(args: Args) -> Result<()> {
         }
     };
     println!("datahub dev: stopping");
+    if let Some(granting) = granting {
+        granting.abort();
+    }
     stop_all(&stop, tasks).await;
     println!("datahub dev: stopped");
     outcome
 }
 
 /// Seeds the demo campaigns and says how it went; a failure is a warning, the network runs on.
-async fn seed_demo(client: &Relay, data: &Path, grant: bool) {
-    match tokio::time::timeout(START_TIMEOUT, crate::demo::seed(client, data, grant)).await {
+async fn seed_demo(client: &Relay, data: &Path, grant: bool, compute_model: Option<&str>) {
+    let seeding = crate::demo::seed(client, data, grant, compute_model);
+    match tokio::time::timeout(START_TIMEOUT, seeding).await {
         Ok(Ok(seeded)) => {
             for failure in &seeded.failures {
                 eprintln!("warning: demo campaign not created: {failure}");
@@ -312,6 +357,145 @@ async fn seed_demo(client: &Relay, data: &Path, grant: bool) {
             );
             println!("demo campaigns: none (see the warning; --no-demo skips them)");
         }
+    }
+}
+
+/// The compute nodes `dev` started, and the model their demo campaign names.
+struct Compute {
+    children: Vec<(Child, Started)>,
+    /// The voice model's BLAKE3 (hex): Silero's, or the speech level rule's without the models.
+    model: String,
+    /// The models' folder, or `None` when the nodes run the rule models only.
+    models: Option<PathBuf>,
+}
+
+/// Starts `count` compute nodes (`datahub compute`, keys `DIR/compute-N.key`), with the ONNX
+/// models of `models` when they load (checked here once: a node refuses to start without
+/// them), else the rule models.
+async fn start_compute(
+    exe: &Path,
+    relay_url: &str,
+    data: &Path,
+    count: u16,
+    models: Option<PathBuf>,
+) -> Result<Compute> {
+    use datahub_compute::Model as _;
+    let dir = models.unwrap_or_else(datahub_compute::default_models_dir);
+    let probe = dir.clone();
+    let checked = tokio::task::spawn_blocking(move || datahub_compute::check_models(&probe))
+        .await
+        .context("checking the models stopped")?;
+    let (model, models) = match checked {
+        // The vad model is named by its file's BLAKE3, which the check just matched.
+        Ok(()) => (
+            datahub_compute::pins::SILERO_VAD.blake3.to_owned(),
+            Some(dir),
+        ),
+        Err(e) => {
+            eprintln!("warning: {e}: the compute nodes run the rule models only");
+            (
+                hex::encode(datahub_compute::rules::SpeechLevel.hash()),
+                None,
+            )
+        }
+    };
+    let mut starting = Vec::new();
+    for i in 0..count {
+        let name = format!("compute-{i}");
+        let key = data.join(format!("{name}.key"));
+        datahub_keyfile::load_or_create(&key)
+            .with_context(|| format!("cannot read or make {}", key.display()))?;
+        let mut compute_args: Vec<String> = vec![
+            "compute".into(),
+            "--relay".into(),
+            relay_url.to_owned(),
+            "--key".into(),
+            key.display().to_string(),
+            "--poll-secs".into(),
+            "1".into(),
+        ];
+        match &models {
+            Some(dir) => compute_args.extend(["--models".into(), dir.display().to_string()]),
+            None => compute_args.push("--rules-only".into()),
+        }
+        let log = data.join(format!("{name}.log"));
+        starting.push(async move {
+            start(exe, &name, &compute_args, &log)
+                .await
+                .with_context(|| format!("{name} did not start"))
+        });
+    }
+    // Together: each loads its models before it registers, seconds in a debug build.
+    let children = futures_util::future::join_all(starting)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Compute {
+        children,
+        model,
+        models,
+    })
+}
+
+/// What `dev` prints of its compute nodes.
+fn compute_summary(compute: &Compute) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (_, node) in &compute.children {
+        let _ = writeln!(
+            out,
+            "  {:<9} pid {:<7} {}  log {}",
+            node.name,
+            node.pid,
+            node.address,
+            node.log.display()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  compute models: {} (vad {})",
+        compute.models.as_ref().map_or_else(
+            || "the rule models (no ONNX models: cargo xtask setup fetches them)".to_owned(),
+            |dir| dir.display().to_string()
+        ),
+        compute.model
+    );
+    out
+}
+
+/// Grants the compute nodes the demo voice campaign's uploads, as its requester, every second
+/// until `dev` stops (the task is aborted).
+async fn grant_loop(client: Relay, data: PathBuf) {
+    let setup = async {
+        let (_, key) = crate::demo::requester_key(&data)?;
+        let audience = client.address().await?;
+        anyhow::Ok(crate::grant::Granter::new(
+            client.clone(),
+            key.clone(),
+            audience,
+            key,
+            crate::demo::COMPUTE_CAMPAIGN.to_owned(),
+        ))
+    };
+    let mut granter = match setup.await {
+        Ok(granter) => granter,
+        Err(e) => {
+            eprintln!("warning: no grants for the compute nodes: {e:#}");
+            return;
+        }
+    };
+    let mut last_error = String::new();
+    loop {
+        match granter.round().await {
+            Ok(_) => last_error.clear(),
+            // Said once, not every second.
+            Err(e) if format!("{e:#}") == last_error => {}
+            Err(e) => {
+                last_error = format!("{e:#}");
+                eprintln!("warning: granting the compute nodes: {last_error}");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -18,6 +18,7 @@ mod dev;
 mod devchain;
 mod export;
 mod funds;
+mod grant;
 mod keygen;
 mod node;
 mod object;

@@ -276,10 +276,29 @@ impl Contributor {
 
     /// Leases the campaign's next task and answers it; the outcome.
     async fn submit(&mut self, campaign: &str, answer: &Value, object: Option<&str>) -> Value {
+        let lease = self.lease(campaign).await;
+        self.answer(campaign, &lease, answer, object).await
+    }
+
+    /// Leases the campaign's next task: its lease id.
+    async fn lease(&self, campaign: &str) -> String {
         let task = self
             .post(&format!("/v1/campaigns/{campaign}/next"), &json!({}))
             .await;
-        let lease = task["lease"].as_str().unwrap_or_else(|| panic!("{task}"));
+        task["lease"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{task}"))
+            .to_owned()
+    }
+
+    /// Answers the leased task `lease`; the outcome.
+    async fn answer(
+        &mut self,
+        campaign: &str,
+        lease: &str,
+        answer: &Value,
+        object: Option<&str>,
+    ) -> Value {
         self.nonce += 1;
         let answer = answer.to_string();
         let deadline = u64::try_from(now_ms() / 1000 + 600).unwrap();
@@ -324,6 +343,65 @@ impl Contributor {
             .as_str()
             .unwrap_or("0")
             .to_owned()
+    }
+}
+
+/// A key signing requests for one relay (docs/storage-node.md §3), as the CLI does.
+struct Signer {
+    http: reqwest::Client,
+    url: String,
+    audience: datahub_core::Address,
+    key: SecretKey,
+}
+
+impl Signer {
+    async fn new(url: &str, key: SecretKey) -> Self {
+        let info: Value = reqwest::get(format!("{url}/v1/info"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let audience =
+            datahub_core::Address::parse(info["relay_address"].as_str().unwrap()).unwrap();
+        Self {
+            http: reqwest::Client::new(),
+            url: url.to_owned(),
+            audience,
+            key,
+        }
+    }
+
+    /// `METHOD path` with `body`, signed; the answer as JSON.
+    async fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let text = body.map(Value::to_string).unwrap_or_default();
+        let time = Timestamp::from_unix_millis(now_ms());
+        let signature = datahub_core::request::sign_request(
+            &self.key,
+            method,
+            path,
+            text.as_bytes(),
+            time,
+            &self.audience,
+        );
+        self.http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.url),
+            )
+            .header("content-type", "application/json")
+            .header(
+                datahub_core::request::TIME_HEADER,
+                time.unix_millis().to_string(),
+            )
+            .header(datahub_core::request::SIGNATURE_HEADER, signature.to_hex())
+            .body(text)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 }
 
@@ -1114,25 +1192,39 @@ async fn a_validator_process_judges_uploads_and_the_requester_exports_them() {
     drop(dev);
 }
 
-/// Compute nodes for real: `datahub dev`, a recording campaign with a compute job (the speech
-/// level rule, 2 agreeing nodes), a loud recording and a silent one uploaded with `datahub
-/// object put` sealed to the requester and both nodes' keys (until the relay hands out grants,
-/// docs/relay.md §4d), and two `datahub compute` processes: the loud one is accepted and paid,
-/// the silent one rejected, and each node agreed twice.
+/// Compute nodes for real: `datahub dev` with 3 compute nodes (`datahub compute` processes with
+/// the ONNX models) and its grant loop. Nothing is sealed to a node: every upload is opened
+/// through a grant (docs/relay.md §4d, "Opening uploads").
+///
+/// - A recording campaign of the test's with a compute job (the speech level rule, 2 agreeing
+///   nodes), a loud recording and a silent one, granted by `datahub campaign grant --watch`
+///   (stopped with SIGTERM, as Ctrl-C): the loud one accepted and paid, the silent one rejected.
+/// - The demo voice campaign (Silero VAD, 2 agreeing nodes), granted by `dev` itself: speech
+///   made by espeak-ng accepted, silence made by sox rejected.
+/// - A picture campaign of the test's judged by magika (2 agreeing nodes): a PNG accepted, a
+///   "PNG" that is a ZIP rejected.
+///
+/// Each job is decided by 2 agreeing nodes and none disagrees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compute_processes_judge_recordings_and_decide_them() {
     use datahub_compute::Model as _;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let dev = new_dev(dir, 3)
-        .args(["--no-demo", "--no-chain"])
+        .args(["--no-chain"])
+        .compute(3)
         .ready_within(Duration::from_secs(120))
         .start()
         .unwrap();
     let url = dev.url.clone();
+    let compute_lines = dev
+        .printed
+        .iter()
+        .filter(|l| l.trim_start().starts_with("compute-"))
+        .count();
+    assert_eq!(compute_lines, 3, "{:?}", dev.printed);
     let requester = keygen(dir, "requester.key");
     let validator = keygen(dir, "validator.key");
-    let (a, b) = (keygen(dir, "a.key"), keygen(dir, "b.key"));
     write_key(dir, "worker.key", &SecretKey::derive(&CONTRIBUTOR_WALLET));
     let model = hex::encode(datahub_compute::rules::SpeechLevel.hash());
     let definition = json!({
@@ -1153,25 +1245,132 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         },
     });
     std::fs::write(dir.join("campaign.json"), definition.to_string()).unwrap();
-    grant(dir, &url, &requester, "2", "fund-compute");
-    ok(
-        dir,
-        &[
-            "campaign",
-            "create",
-            "campaign.json",
-            "-k",
-            "requester.key",
-            "--relay",
-            &url,
-        ],
-    );
+    // Pictures judged by magika: a PNG passes, a "PNG" that is a ZIP does not.
+    let magika = datahub_compute::pins::MAGIKA_MODEL.blake3;
+    let shapes = json!({
+        "id": "shapes",
+        "kind": "image_upload",
+        "title": "Shapes",
+        "instructions": "Upload a picture.",
+        "items": (0..3).map(|i| json!({ "prompt": format!("picture {i}") })).collect::<Vec<_>>(),
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+        "validators": [public_hex(&validator)],
+        "compute": {
+            "kind": "filetype", "model": magika, "k": 2, "n": 3, "fee": "0.01",
+            "accept": { "labels": ["png", "jpeg", "webp"] },
+        },
+    });
+    std::fs::write(dir.join("shapes.json"), shapes.to_string()).unwrap();
+    grant(dir, &url, &requester, "4", "fund-compute");
+    let mut granters = Vec::new();
+    for (campaign, file) in [("numbers", "campaign.json"), ("shapes", "shapes.json")] {
+        ok(
+            dir,
+            &[
+                "campaign",
+                "create",
+                file,
+                "-k",
+                "requester.key",
+                "--relay",
+                &url,
+            ],
+        );
+        let granter = datahub_testnet::Process::spawn({
+            let mut command = std::process::Command::new(common::BIN);
+            command
+                .args([
+                    "campaign",
+                    "grant",
+                    campaign,
+                    "-k",
+                    "requester.key",
+                    "--relay",
+                    &url,
+                    "--watch",
+                    "--interval",
+                    "0.2",
+                ])
+                .current_dir(dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            command
+        })
+        .unwrap();
+        granters.push((campaign, granter));
+    }
+
+    // The demo voice campaign's uploads are sealed to the demo requester's key only.
+    let demo: Value = reqwest::get(format!("{url}/v1/campaigns/demo-voice-recording"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let demo_key = demo["encryption_key"].as_str().unwrap().to_owned();
+    assert_eq!(demo["compute"]["k"], 2, "{demo}");
+    let speech = dir.join("speech.wav");
+    let made = std::process::Command::new("espeak-ng")
+        .arg("-w")
+        .arg(&speech)
+        .arg("Please call me back when you have a minute.")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let made = std::process::Command::new("sox")
+        .args([
+            "-n",
+            "-r",
+            "16000",
+            "-b",
+            "16",
+            "-c",
+            "1",
+            "silence.wav",
+            "trim",
+            "0.0",
+            "2.0",
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    std::fs::write(
+        dir.join("picture.png"),
+        encode(&picture(3, 96, 96), image::ImageFormat::Png),
+    )
+    .unwrap();
+    let made = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import zipfile\nwith zipfile.ZipFile('zip.png', 'w') as z:\n    z.writestr('notes.txt', 'not a picture ' * 200)",
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(made.success());
 
     let mut contributor = Contributor::sign_in(&url).await;
-    let mut submissions = Vec::new();
-    for (name, amplitude) in [("loud.wav", 0.5), ("silent.wav", 0.0)] {
-        std::fs::write(dir.join(name), wav(2.0, amplitude)).unwrap();
-        let recipients = [public_hex(&requester), public_hex(&a), public_hex(&b)];
+    let uploads = [
+        ("numbers", "loud.wav", public_hex(&requester)),
+        ("numbers", "silent.wav", public_hex(&requester)),
+        ("demo-voice-recording", "speech.wav", demo_key.clone()),
+        ("demo-voice-recording", "silence.wav", demo_key),
+        ("shapes", "picture.png", public_hex(&requester)),
+        ("shapes", "zip.png", public_hex(&requester)),
+    ];
+    std::fs::write(dir.join("loud.wav"), wav(2.0, 0.5)).unwrap();
+    std::fs::write(dir.join("silent.wav"), wav(2.0, 0.0)).unwrap();
+    for (campaign, name, recipient) in uploads {
+        // Leased first: the demo campaign wants at least a second per task.
+        let lease = contributor.lease(campaign).await;
+        let answerable = tokio::time::Instant::now() + Duration::from_secs(1);
+        // Sealed to the requester only: the nodes open it through grants.
         let object = ok(
             dir,
             &[
@@ -1179,11 +1378,7 @@ async fn compute_processes_judge_recordings_and_decide_them() {
                 "put",
                 name,
                 "-r",
-                &recipients[0],
-                "-r",
-                &recipients[1],
-                "-r",
-                &recipients[2],
+                &recipient,
                 "-i",
                 "worker.key",
                 "--relay",
@@ -1192,46 +1387,232 @@ async fn compute_processes_judge_recordings_and_decide_them() {
         )
         .trim()
         .to_owned();
-        let outcome = contributor.submit_upload("numbers", &object).await;
-        assert_eq!(outcome["status"], "pending", "{outcome}");
-        submissions.push(outcome["submission"].as_str().unwrap().to_owned());
+        tokio::time::sleep_until(answerable).await;
+        let answer = json!({ "object": object, "capture": "file" });
+        let outcome = contributor
+            .answer(campaign, &lease, &answer, Some(&object))
+            .await;
+        assert_eq!(outcome["status"], "pending", "{campaign} {name}: {outcome}");
     }
-    for node in ["a.key", "b.key"] {
-        let started = Instant::now();
+    // Six jobs, each decided by two agreeing nodes.
+    let started = Instant::now();
+    let nodes = loop {
+        let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let agreed: i64 = nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["agreed"].as_i64().unwrap())
+            .sum();
+        if agreed >= 12 {
+            break nodes;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "6 jobs not decided within 60 s: {nodes}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "6 compute jobs decided through grants in {} ms",
+        started.elapsed().as_millis()
+    );
+    let nodes = nodes["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{nodes:?}");
+    let total = |field: &str| -> i64 { nodes.iter().map(|n| n[field].as_i64().unwrap()).sum() };
+    assert_eq!((total("agreed"), total("disagreed")), (12, 0), "{nodes:?}");
+    for node in nodes {
+        assert_eq!(node["restricted"], false, "{node}");
+    }
+    // A grant that does not open: the node says so and gives the job back at once, another
+    // node takes it, the requester's real grant lets that one decide it.
+    let garbage = json!({
+        "id": "garbage",
+        "kind": "voice_recording",
+        "title": "Numbers again",
+        "instructions": "Read the number aloud.",
+        "items": [{ "prompt": "say 7" }],
+        "reward": "0.05",
+        "token": "USDT",
+        "budget": "1",
+        "chains": [56],
+        "encryption_key": public_hex(&requester),
+        "validators": [public_hex(&validator)],
+        "compute": {
+            "kind": "vad", "model": model, "k": 1, "n": 2, "fee": "0.01",
+            "accept": { "labels": ["speech"], "scores": [{ "name": "speech_ratio", "min": 0.3 }] },
+        },
+    });
+    std::fs::write(dir.join("garbage.json"), garbage.to_string()).unwrap();
+    ok(
+        dir,
+        &[
+            "campaign",
+            "create",
+            "garbage.json",
+            "-k",
+            "requester.key",
+            "--relay",
+            &url,
+        ],
+    );
+    let lease = contributor.lease("garbage").await;
+    let answerable = tokio::time::Instant::now() + Duration::from_secs(1);
+    let object = ok(
+        dir,
+        &[
+            "object",
+            "put",
+            "loud.wav",
+            "-r",
+            &public_hex(&requester),
+            "-i",
+            "worker.key",
+            "--relay",
+            &url,
+        ],
+    )
+    .trim()
+    .to_owned();
+    tokio::time::sleep_until(answerable).await;
+    let answer = json!({ "object": object, "capture": "file" });
+    let outcome = contributor
+        .answer("garbage", &lease, &answer, Some(&object))
+        .await;
+    assert_eq!(outcome["status"], "pending", "{outcome}");
+    let owner = Signer::new(&url, requester.clone()).await;
+    let first = loop {
+        let waiting = owner
+            .send("GET", "/v1/campaigns/garbage/grants", None)
+            .await;
+        if let Some(lease) = waiting["waiting"].as_array().and_then(|w| w.first()) {
+            break lease.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "{waiting}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let node_key = first["node_key"].as_str().unwrap();
+    let posted = owner
+        .send(
+            "POST",
+            &format!("/v1/compute/jobs/{}/grant", first["job"].as_str().unwrap()),
+            Some(&json!({ "grant": format!("{node_key}{}", "07".repeat(48)) })),
+        )
+        .await;
+    assert_eq!(posted["granted"], true, "{posted}");
+    // The real grants, one round at a time, until the job is decided by another node.
+    let decided = Instant::now();
+    loop {
         ok(
             dir,
             &[
-                "compute",
+                "campaign",
+                "grant",
+                "garbage",
+                "-k",
+                "requester.key",
                 "--relay",
                 &url,
-                "--key",
-                node,
-                "--until-idle",
-                "--poll-secs",
-                "1",
             ],
         );
-        eprintln!(
-            "datahub compute ({node}) in {} ms",
-            started.elapsed().as_millis()
+        let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let agreed: i64 = nodes["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["agreed"].as_i64().unwrap())
+            .sum();
+        if agreed == 13 {
+            let fooled = nodes["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["address"] == first["node"])
+                .unwrap();
+            // The node given the bad grant sent nothing for it.
+            assert_eq!(fooled["disagreed"], 0, "{nodes}");
+            break;
+        }
+        assert!(
+            decided.elapsed() < Duration::from_secs(30),
+            "the job with a bad grant was not decided by another node: {nodes}"
         );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // The loud recording was accepted and paid; the silent one rejected.
-    assert_eq!(contributor.balance().await, "0.05");
-    let nodes: Value = reqwest::get(format!("{url}/v1/compute/nodes"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let nodes = nodes["nodes"].as_array().unwrap();
-    assert_eq!(nodes.len(), 2, "{nodes:?}");
-    for node in nodes {
+    let logs: String = (0..3)
+        .map(|i| std::fs::read_to_string(dir.join(format!("net/compute-{i}.log"))).unwrap())
+        .collect();
+    assert!(
+        logs.contains(&format!(
+            "the requester's grant does not open object {object}: gave the job back"
+        )),
+        "{logs}"
+    );
+
+    // The granters stop cleanly on SIGTERM (as on Ctrl-C), each having granted its campaign's
+    // two jobs to two nodes each.
+    for (campaign, mut granter) in granters {
+        let status = granter.terminate(Duration::from_secs(10)).unwrap();
+        assert!(status.is_some_and(|s| s.success()), "{status:?}");
+        let mut printed = String::new();
+        std::io::Read::read_to_string(granter.child_mut().stdout.as_mut().unwrap(), &mut printed)
+            .unwrap();
         assert_eq!(
-            (node["agreed"].as_i64(), node["disagreed"].as_i64()),
-            (Some(2), Some(0)),
-            "{node}"
+            printed
+                .lines()
+                .filter(|l| l.starts_with("granted job "))
+                .count(),
+            4,
+            "{printed}"
         );
+        let stopped = format!("stopped: 4 grants posted for campaign {campaign}");
+        assert_eq!(printed.lines().last(), Some(stopped.as_str()), "{printed}");
     }
+    // Once everything is decided, one round grants nothing; another key than the owner's is
+    // refused by the relay.
+    assert_eq!(
+        ok(
+            dir,
+            &[
+                "campaign",
+                "grant",
+                "numbers",
+                "-k",
+                "requester.key",
+                "--relay",
+                &url
+            ]
+        ),
+        "campaign numbers: 0 granted, 0 waiting on nodes without a registered key, 0 skipped\n"
+    );
+    let refused = common::fails(
+        dir,
+        &[
+            "campaign",
+            "grant",
+            "numbers",
+            "-k",
+            "validator.key",
+            "--relay",
+            &url,
+        ],
+    );
+    assert!(
+        refused.contains("only the campaign's requester may grant its compute jobs (not_owner)"),
+        "{refused}"
+    );
+    // Loud (twice), espeak-ng speech and the PNG accepted and paid (0.05 + 0.05 + 0.20 + 0.05);
+    // silent, sox silence and the ZIP rejected (decided, so not pending, and unpaid).
+    assert_eq!(contributor.balance().await, "0.35");
     drop(dev);
 }

@@ -59,6 +59,15 @@ pub fn load_models(dir: &Path) -> Result<Vec<Box<dyn Model>>, ModelError> {
     ])
 }
 
+/// Checks that every pinned model file is in `dir` with its pinned BLAKE3, without loading any
+/// (loading parses the networks: seconds in a debug build). The error is [`load_models`]'s.
+pub fn check_models(dir: &Path) -> Result<(), ModelError> {
+    for file in &pins::ALL {
+        read_pinned(dir, file)?;
+    }
+    Ok(())
+}
+
 /// Reads a pinned file from `dir` and checks its BLAKE3.
 fn read_pinned(dir: &Path, file: &PinnedFile) -> Result<Vec<u8>, ModelError> {
     let path = dir.join(file.name);

@@ -168,12 +168,30 @@ fn main() {
         {"name": "shard_corrupt_and_missing_up_to_parity", "object": "two_recipients_three_segments", "corrupt": [[1, 0]], "missing": [[1, 3]], "opens": true},
         {"name": "shards_lost_beyond_parity", "object": "two_recipients_three_segments", "corrupt": [[2, 0]], "missing": [[2, 3], [2, 4]], "opens": false, "error": "not enough shards in segment 2"},
     ]);
+    // Grants (§3.1): the file key of `two_recipients_three_segments` (sealed to alice and bob)
+    // re-wrapped by alice to mallory's key; opened by mallory with the grant, by nobody else,
+    // and refused for another object (its header's MAC does not match).
+    let grant_of = |object: &str, to: &str| {
+        let (stream, _) = &streams[object];
+        let (header, _) = Header::parse(stream).unwrap();
+        let file_key = header.unwrap(&identity("alice")).unwrap();
+        let entropy = *blake3::hash(format!("grant entropy {object} {to}").as_bytes()).as_bytes();
+        let grant = header.grant(&file_key, &identity(to).public_key(), &entropy);
+        (hex::encode(entropy), hex::encode(grant.to_bytes()))
+    };
+    let (entropy, grant) = grant_of("two_recipients_three_segments", "mallory");
+    let grants = json!([
+        {"name": "grant_to_mallory", "object": "two_recipients_three_segments", "by": "alice", "to": "mallory", "entropy": entropy, "grant": grant, "identity": "mallory", "opens": true},
+        {"name": "grant_used_by_another_key", "object": "two_recipients_three_segments", "by": "alice", "to": "mallory", "entropy": entropy, "grant": grant, "identity": "bob", "opens": false, "error": "decryption failed"},
+        {"name": "grant_for_another_object", "object": "three_chunks", "by": "alice", "to": "mallory", "entropy": entropy, "grant": grant, "identity": "mallory", "opens": false, "error": "decryption failed"},
+    ]);
     let doc = json!({
-        "_comment": "DataHub sealed-object v1 test vectors (docs/sealed-object.md), written by `cargo run -p datahub-core --example make_vectors`. Identities are secp256k1 secret keys (hex, big-endian). Plaintext of length n is the bytes i % 251 for i in 0..n. Sealing is deterministic given `entropy`; `sealed` (given when at most 4096 bytes) is the sealed stream, header then payload; `sealed_blake3` its BLAKE3 hash; `manifest` the manifest bytes and `object_id` their BLAKE3 hash. `stream_failures` edit an object's sealed stream: `parts` are [start, end) byte ranges of it and hex literals, joined in order; opening the result with `identity` must fail with `error`. `shard_failures` damage the shards of an object ([segment, shard] pairs; `corrupt` flips the low bit of the shard's first byte) and say whether it must still open.",
+        "_comment": "DataHub sealed-object v1 test vectors (docs/sealed-object.md), written by `cargo run -p datahub-core --example make_vectors`. Identities are secp256k1 secret keys (hex, big-endian). Plaintext of length n is the bytes i % 251 for i in 0..n. Sealing is deterministic given `entropy`; `sealed` (given when at most 4096 bytes) is the sealed stream, header then payload; `sealed_blake3` its BLAKE3 hash; `manifest` the manifest bytes and `object_id` their BLAKE3 hash. `stream_failures` edit an object's sealed stream: `parts` are [start, end) byte ranges of it and hex literals, joined in order; opening the result with `identity` must fail with `error`. `shard_failures` damage the shards of an object ([segment, shard] pairs; `corrupt` flips the low bit of the shard's first byte) and say whether it must still open. `grants` (§3.1) are stanzas made by `by` (a recipient of the object named in the first case) for `to`'s key with `entropy`: opening `object` with `identity` and the grant gives its plaintext when `opens`, else fails with `error`.",
         "identities": identities,
         "objects": out_objects,
         "stream_failures": stream_failures,
         "shard_failures": shard_cases,
+        "grants": grants,
     });
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -56,7 +56,20 @@ pub fn header(data: &[u8]) {
             header.unwrap(&stranger()).is_err(),
             "a stranger's key unwrapped a file key"
         );
+        // The bytes after the header, read as a grant (81 bytes kept outside the object): the
+        // parser takes any bytes, and a stranger's key opens no grant it was not made for.
+        let rest = data.get(len..).unwrap_or_default();
+        if let Some(grant) = rest
+            .get(..datahub_core::header::STANZA_LEN)
+            .and_then(|bytes| datahub_core::header::Grant::parse(bytes).ok())
+        {
+            assert!(
+                header.unwrap_grant(&stranger(), &grant).is_err(),
+                "a stranger's key opened a grant"
+            );
+        }
     }
+    let _ = datahub_core::header::Grant::parse(data);
 }
 
 /// A sealed stream from anywhere, fed in pieces: opening never panics, and a stranger's key

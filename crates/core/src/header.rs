@@ -39,6 +39,7 @@ const MAC_LEN: usize = 32;
 const WRAP_CONTEXT: &str = "DataHub v1 secp256k1 key wrap";
 const MAC_CONTEXT: &str = "DataHub v1 header MAC";
 const PAYLOAD_CONTEXT: &str = "DataHub v1 payload key";
+const GRANT_EPHEMERAL_CONTEXT: &[u8] = b"DataHub v1 grant ephemeral";
 
 /// The random key that everything in one sealed object is derived from, wiped on drop.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -48,6 +49,56 @@ impl FileKey {
     /// Wraps 32 uniformly random bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
+    }
+}
+
+/// A stanza wrapping an object's file key to a key chosen after the object was sealed (a compute
+/// node's), kept outside the header and handed to that key's holder: 81 bytes laid out as a
+/// header stanza. Made by a recipient with [`Header::grant`], opened with [`Header::unwrap_grant`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Grant([u8; STANZA_LEN]);
+
+/// Bytes that cannot be a grant: not [`STANZA_LEN`] long, or not starting with a compressed
+/// secp256k1 point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MalformedGrant;
+
+impl std::fmt::Display for MalformedGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a grant is {STANZA_LEN} bytes: a compressed secp256k1 point, then the wrapped key and its tag"
+        )
+    }
+}
+
+impl std::error::Error for MalformedGrant {}
+
+impl Grant {
+    /// Checks the form of a grant: its length, and that it starts with a compressed curve point.
+    /// Whether it opens is known only to the key it was made for.
+    pub fn parse(bytes: &[u8]) -> Result<Self, MalformedGrant> {
+        let stanza: [u8; STANZA_LEN] = bytes.try_into().map_err(|_| MalformedGrant)?;
+        let point = stanza.get(..33).ok_or(MalformedGrant)?;
+        if !matches!(point.first(), Some(2 | 3)) || PublicKey::from_sec1_bytes(point).is_err() {
+            return Err(MalformedGrant);
+        }
+        Ok(Self(stanza))
+    }
+
+    /// The grant's bytes.
+    pub fn to_bytes(&self) -> [u8; STANZA_LEN] {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Grant(")?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -103,24 +154,11 @@ impl Header {
         for (i, recipient) in recipients.iter().enumerate() {
             let mut context = b"DataHub v1 ephemeral ".to_vec();
             context.extend_from_slice(&(i as u32).to_le_bytes());
-            let ephemeral = derive_nonzero(&context, entropy);
-            let ephemeral_public = ephemeral.public_key().to_compressed();
-            let wrap_key = wrap_key(
-                &ephemeral.diffie_hellman(recipient),
-                &ephemeral_public,
+            stanzas.push(wrap_stanza(
+                file_key,
                 recipient,
-            );
-            let mut wrapped = Zeroizing::new(file_key.0);
-            // Encryption of 32 bytes cannot exceed ChaCha20's length limit.
-            #[allow(clippy::expect_used)]
-            let tag = ChaCha20Poly1305::new(&(*wrap_key).into())
-                .encrypt_inout_detached(&[0u8; 12].into(), &[], wrapped.as_mut_slice().into())
-                .expect("32 bytes are within ChaCha20's limit");
-            let mut stanza = [0u8; STANZA_LEN];
-            stanza[..33].copy_from_slice(&ephemeral_public);
-            stanza[33..65].copy_from_slice(wrapped.as_slice());
-            stanza[65..].copy_from_slice(&tag);
-            stanzas.push(stanza);
+                &derive_nonzero(&context, entropy),
+            ));
         }
         let mut header = Self {
             payload_nonce,
@@ -182,40 +220,47 @@ impl Header {
     /// Every failure, a key that is no recipient's or a header altered anywhere, is the same
     /// [`HeaderError::DecryptionFailed`], so the error tells an attacker nothing.
     pub fn unwrap(&self, identity: &SecretKey) -> Result<FileKey, HeaderError> {
-        let recipient = identity.public_key();
-        for stanza in &self.stanzas {
-            let (ephemeral, wrapped) = stanza.split_at(33);
-            let Ok(ephemeral) = PublicKey::from_sec1_bytes(ephemeral) else {
-                continue;
-            };
-            let (body, tag) = wrapped.split_at(32);
-            let key = wrap_key(
-                &identity.diffie_hellman(&ephemeral),
-                &ephemeral.to_compressed(),
-                &recipient,
-            );
-            let mut file_key = FileKey([0; 32]);
-            file_key.0.copy_from_slice(body);
-            let Ok(tag) = <[u8; 16]>::try_from(tag) else {
-                continue;
-            };
-            let opened = ChaCha20Poly1305::new(&(*key).into()).decrypt_inout_detached(
-                &[0u8; 12].into(),
-                &[],
-                file_key.0.as_mut_slice().into(),
-                &tag.into(),
-            );
-            if opened.is_ok() {
-                let expected = blake3::Hash::from_bytes(self.compute_mac(&file_key));
-                // blake3::Hash compares in constant time.
-                return if expected == blake3::Hash::from_bytes(self.mac) {
-                    Ok(file_key)
-                } else {
-                    Err(HeaderError::DecryptionFailed)
-                };
-            }
+        let file_key = self
+            .stanzas
+            .iter()
+            .find_map(|stanza| open_stanza(identity, stanza))
+            .ok_or(HeaderError::DecryptionFailed)?;
+        self.check_mac(file_key)
+    }
+
+    /// Wraps `file_key` (this header's, from [`Header::unwrap`]) to `recipient` in a stanza
+    /// kept outside the header: a grant. The header, the object's id and its shards stay as
+    /// they are; whoever holds the grant and `recipient`'s secret key opens the object with
+    /// [`Header::unwrap_grant`].
+    ///
+    /// `entropy` must be fresh random bytes: the ephemeral key is derived from it, and the
+    /// stanza's zero nonce is safe only because every wrap key is used once.
+    pub fn grant(&self, file_key: &FileKey, recipient: &PublicKey, entropy: &[u8; 32]) -> Grant {
+        let ephemeral = derive_nonzero(GRANT_EPHEMERAL_CONTEXT, entropy);
+        Grant(wrap_stanza(file_key, recipient, &ephemeral))
+    }
+
+    /// Opens `grant` with `identity` and checks this header's MAC with the file key it holds.
+    ///
+    /// A grant made for another key, for another object's header, or altered anywhere, and a
+    /// header altered anywhere, all fail as the one [`HeaderError::DecryptionFailed`].
+    pub fn unwrap_grant(
+        &self,
+        identity: &SecretKey,
+        grant: &Grant,
+    ) -> Result<FileKey, HeaderError> {
+        let file_key = open_stanza(identity, &grant.0).ok_or(HeaderError::DecryptionFailed)?;
+        self.check_mac(file_key)
+    }
+
+    fn check_mac(&self, file_key: FileKey) -> Result<FileKey, HeaderError> {
+        let expected = blake3::Hash::from_bytes(self.compute_mac(&file_key));
+        // blake3::Hash compares in constant time.
+        if expected == blake3::Hash::from_bytes(self.mac) {
+            Ok(file_key)
+        } else {
+            Err(HeaderError::DecryptionFailed)
         }
-        Err(HeaderError::DecryptionFailed)
     }
 
     /// The key of the payload's chunks.
@@ -240,6 +285,56 @@ impl Header {
         let mac_key = Zeroizing::new(blake3::derive_key(MAC_CONTEXT, &file_key.0));
         *blake3::keyed_hash(&mac_key, &self.authenticated_bytes()).as_bytes()
     }
+}
+
+/// A stanza wrapping `file_key` to `recipient` with the ephemeral secret `ephemeral`.
+fn wrap_stanza(
+    file_key: &FileKey,
+    recipient: &PublicKey,
+    ephemeral: &SecretKey,
+) -> [u8; STANZA_LEN] {
+    let ephemeral_public = ephemeral.public_key().to_compressed();
+    let wrap_key = wrap_key(
+        &ephemeral.diffie_hellman(recipient),
+        &ephemeral_public,
+        recipient,
+    );
+    let mut wrapped = Zeroizing::new(file_key.0);
+    // Encryption of 32 bytes cannot exceed ChaCha20's length limit.
+    #[allow(clippy::expect_used)]
+    let tag = ChaCha20Poly1305::new(&(*wrap_key).into())
+        .encrypt_inout_detached(&[0u8; 12].into(), &[], wrapped.as_mut_slice().into())
+        .expect("32 bytes are within ChaCha20's limit");
+    let mut stanza = [0u8; STANZA_LEN];
+    stanza[..33].copy_from_slice(&ephemeral_public);
+    stanza[33..65].copy_from_slice(wrapped.as_slice());
+    stanza[65..].copy_from_slice(&tag);
+    stanza
+}
+
+/// The file key in `stanza` if `identity` opens it (its MAC not checked yet). A stanza whose
+/// ephemeral key is not a curve point simply does not open.
+fn open_stanza(identity: &SecretKey, stanza: &[u8; STANZA_LEN]) -> Option<FileKey> {
+    let (ephemeral, wrapped) = stanza.split_at(33);
+    let ephemeral = PublicKey::from_sec1_bytes(ephemeral).ok()?;
+    let (body, tag) = wrapped.split_at(32);
+    let key = wrap_key(
+        &identity.diffie_hellman(&ephemeral),
+        &ephemeral.to_compressed(),
+        &identity.public_key(),
+    );
+    let mut file_key = FileKey([0; 32]);
+    file_key.0.copy_from_slice(body);
+    let tag = <[u8; 16]>::try_from(tag).ok()?;
+    ChaCha20Poly1305::new(&(*key).into())
+        .decrypt_inout_detached(
+            &[0u8; 12].into(),
+            &[],
+            file_key.0.as_mut_slice().into(),
+            &tag.into(),
+        )
+        .ok()?;
+    Some(file_key)
 }
 
 fn wrap_key(

@@ -11,7 +11,7 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use crate::erasure::{self, SegmentError};
-use crate::header::{FileKey, Header, HeaderError};
+use crate::header::{FileKey, Grant, Header, HeaderError};
 use crate::keys::{PublicKey, SecretKey};
 use crate::manifest::{Manifest, ManifestError, Params, ShardId};
 use crate::stream::{self, CHUNK_LEN, ChunkIndex, PayloadKey, SEALED_CHUNK_LEN, TAG_LEN};
@@ -316,6 +316,7 @@ pub fn seal_bytes(
 /// authentic only once [`StreamOpener::finish`] succeeds (until then it may have been cut short).
 pub struct StreamOpener {
     identity: SecretKey,
+    grant: Option<Grant>,
     total_len: u64,
     consumed: u64,
     buf: Vec<u8>,
@@ -344,8 +345,15 @@ impl fmt::Debug for StreamOpener {
 impl StreamOpener {
     /// Starts opening a sealed stream of `total_len` bytes with `identity`.
     pub fn new(identity: SecretKey, total_len: u64) -> Self {
+        Self::with_grant(identity, None, total_len)
+    }
+
+    /// As [`StreamOpener::new`], opening the header with `grant` (made for `identity` after the
+    /// stream was sealed, [`Header::grant`]) instead of the header's own stanzas when given.
+    pub fn with_grant(identity: SecretKey, grant: Option<Grant>, total_len: u64) -> Self {
         Self {
             identity,
+            grant,
             total_len,
             consumed: 0,
             buf: Vec::new(),
@@ -439,7 +447,10 @@ impl StreamOpener {
             }
             Err(e) => return Err(e.into()),
         };
-        let file_key = header.unwrap(&self.identity)?;
+        let file_key = match &self.grant {
+            Some(grant) => header.unwrap_grant(&self.identity, grant)?,
+            None => header.unwrap(&self.identity)?,
+        };
         let header_len = len as u64;
         if self.total_len < header_len + TAG_LEN as u64 {
             return Err(OpenError::DecryptionFailed);
@@ -475,7 +486,13 @@ pub struct Opener {
 impl Opener {
     /// Starts opening the object that `manifest` describes, with `identity`.
     pub fn new(manifest: Manifest, identity: SecretKey) -> Self {
-        let stream = StreamOpener::new(identity, manifest.sealed_len());
+        Self::with_grant(manifest, identity, None)
+    }
+
+    /// As [`Opener::new`], opening the header with `grant` when given (see
+    /// [`StreamOpener::with_grant`]).
+    pub fn with_grant(manifest: Manifest, identity: SecretKey, grant: Option<Grant>) -> Self {
+        let stream = StreamOpener::with_grant(identity, grant, manifest.sealed_len());
         Self {
             manifest,
             stream,

@@ -233,3 +233,41 @@ fn blake3_official_vectors() {
         );
     }
 }
+
+#[test]
+fn grants_are_made_again_and_open_as_said() {
+    use datahub_core::StreamOpener;
+    use datahub_core::header::{Grant, Header};
+    let doc = vectors();
+    let cases = doc["grants"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let text = |field: &str| case[field].as_str().unwrap();
+        let o = object(&doc, text("object"));
+        let (_, _, sealed) = reseal(&doc, o);
+        let grant = Grant::parse(&unhex(text("grant"))).unwrap();
+        if case["opens"] == true {
+            // Made again by its recipient from the document's entropy: the same 81 bytes.
+            let (header, _) = Header::parse(&sealed).unwrap();
+            let file_key = header.unwrap(&identity(&doc, text("by"))).unwrap();
+            let entropy: [u8; 32] = unhex(text("entropy")).try_into().unwrap();
+            let to = identity(&doc, text("to")).public_key();
+            assert_eq!(header.grant(&file_key, &to, &entropy), grant, "{name}");
+        }
+        let mut opener = StreamOpener::with_grant(
+            identity(&doc, text("identity")),
+            Some(grant),
+            sealed.len() as u64,
+        );
+        let opened = opener
+            .update(&sealed)
+            .and_then(|plaintext| opener.finish().map(|()| plaintext));
+        if case["opens"] == true {
+            let plaintext = pattern(o["plaintext_len"].as_u64().unwrap() as usize);
+            assert_eq!(opened.unwrap().as_slice(), plaintext.as_slice(), "{name}");
+        } else {
+            assert_eq!(error_kind(&opened.unwrap_err()), text("error"), "{name}");
+        }
+    }
+}

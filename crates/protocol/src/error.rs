@@ -221,6 +221,12 @@ codes! {
     NotYourJob = "not_your_job",
     /// The result of a compute job is malformed.
     InvalidResult = "invalid_result",
+    /// The public key a compute node registers is malformed or not the signer's.
+    InvalidNodeKey = "invalid_node_key",
+    /// A grant is not 81 bytes starting with a compressed secp256k1 point.
+    InvalidGrant = "invalid_grant",
+    /// The compute job already has another grant.
+    AlreadyGranted = "already_granted",
 
     // Money.
     /// The chain is not one the relay pays on.

@@ -206,6 +206,12 @@ impl Relay {
             .route("/v1/compute/nodes", get(compute::nodes::list))
             .route("/v1/compute/jobs/next", post(compute::jobs::next_job))
             .route("/v1/compute/jobs/{id}/result", post(compute::jobs::result))
+            .route("/v1/compute/jobs/{id}/grant", post(compute::grants::grant))
+            .route(
+                "/v1/compute/jobs/{id}/release",
+                post(compute::jobs::release),
+            )
+            .route("/v1/campaigns/{id}/grants", get(compute::grants::waiting))
             .route("/v1/me/balances", get(rewards::balances))
             .route("/v1/me/history", get(rewards::history))
             .route("/v1/me/consent/withdraw", post(consent::withdraw))

@@ -262,7 +262,7 @@ async fn decide(
                 "UPDATE validation_jobs SET state = 'done', validator = $1 WHERE id = $2",
                 params![validator, job.clone()],
             )?;
-            settle(conn, &campaign, idx, &submission, accept, now)?;
+            settle_by_people(conn, &campaign, idx, &submission, accept, now)?;
             outcome(conn, &job, &campaign, idx, &submission, false)
         })
         .await?;
@@ -344,7 +344,22 @@ pub fn decide_dispute(
         "UPDATE validation_jobs SET state = 'done' WHERE id = $1",
         params![id],
     )?;
-    settle(conn, &campaign, idx, submission, accept, now)
+    settle_by_people(conn, &campaign, idx, submission, accept, now)
+}
+
+/// Settles a pending upload as people decided it (a validator's verdict, the appeal queue),
+/// and with it the fees of its compute job if the nodes could not agree and handed it over:
+/// the nodes that judged as people did are paid (`compute::jobs::settle_escalated`).
+fn settle_by_people(
+    conn: &mut dyn Conn,
+    campaign: &str,
+    idx: i64,
+    submission: &str,
+    accept: bool,
+    now: i64,
+) -> ApiResult<()> {
+    settle(conn, campaign, idx, submission, accept, now)?;
+    crate::compute::jobs::settle_escalated(conn, submission, accept, now)
 }
 
 /// Settles a pending upload submission: accepted is credited as every accepted answer is;

@@ -140,6 +140,7 @@ async fn node(net: &Net, label: &str) -> SecretKey {
             { "kind": "classify", "model": classifier(), "runtime": "rust" },
         ],
         "payout": payout.to_checksum(),
+        "key": hex::encode(node.public_key().to_compressed()),
     });
     let (status, answer) = net
         .call(net.signed(&node, "POST", "/v1/compute/register", &body))
@@ -390,9 +391,10 @@ both!(disagreement_asks_another_node_then_the_validators, |net| {
     let noise = json!({ "label": "noise", "scores": { "speech_ratio": 0.1 } });
     let (status, body) = result(&net, &c, &job_c, noise).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // n = 3 nodes disagree: the validator decides; no fee is paid, all go back.
+    // n = 3 nodes disagree: the validator decides. Until then no fee is paid, all three held.
     assert_eq!(submission_status(&net, &submission).await, "pending");
-    assert_eq!(funds_units(&net, &owner).await, before);
+    assert_eq!(funds_units(&net, &owner).await, before - 3 * FEE);
+    assert_eq!(balance_of(&net, "compute:split".into()).await, 3 * FEE);
     assert_eq!(
         earned(&net, "a").await + earned(&net, "b").await + earned(&net, "c").await,
         0
@@ -402,6 +404,33 @@ both!(disagreement_asks_another_node_then_the_validators, |net| {
         .await;
     assert_eq!(status, StatusCode::OK, "{job}");
     assert_eq!(job["submission"], submission.as_str());
+    // The validator accepts it: the node whose prediction accepted it (a) is paid; the two
+    // whose predictions rejected it get nothing, their fees go back.
+    let path = format!(
+        "/v1/validation/jobs/{}/verdict",
+        job["job"].as_str().unwrap()
+    );
+    let verdict = json!({ "object": first, "accept": true });
+    let (status, body) = net
+        .call(net.signed(&validator, "POST", &path, &verdict))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(submission_status(&net, &submission).await, "accepted");
+    assert_eq!(
+        (
+            earned(&net, "a").await,
+            earned(&net, "b").await,
+            earned(&net, "c").await
+        ),
+        (FEE, 0, 0)
+    );
+    assert_eq!(funds_units(&net, &owner).await, before - FEE);
+    assert_eq!(balance_of(&net, "compute:split".into()).await, 0);
+    let records = records(&net).await;
+    assert_eq!(records[&a.public_key().address()], (1, 0));
+    assert_eq!(records[&b.public_key().address()], (0, 1));
+    assert_eq!(records[&c.public_key().address()], (0, 1));
+    assert_ledger_balanced(&net).await;
 
     // A second upload: the third node sides with the first, which decides it; the outvoted
     // node is not paid.
@@ -426,9 +455,9 @@ both!(disagreement_asks_another_node_then_the_validators, |net| {
             earned(&net, "b").await,
             earned(&net, "c").await
         ),
-        (FEE, 0, FEE)
+        (2 * FEE, 0, FEE)
     );
-    assert_eq!(funds_units(&net, &owner).await, before - 2 * FEE);
+    assert_eq!(funds_units(&net, &owner).await, before - 3 * FEE);
     assert_ledger_balanced(&net).await;
 });
 
@@ -860,6 +889,334 @@ both!(
             .await;
         assert_eq!(status, StatusCode::OK, "{stats}");
         assert_eq!(stats["contributors"]["total"], 2, "{stats}");
+/// A well-formed grant for `node` (a curve point, then 48 bytes): the relay checks the form;
+/// only the node can tell whether it opens.
+fn grant_for(node: &SecretKey, fill: u8) -> String {
+    let mut bytes = node.public_key().to_compressed().to_vec();
+    bytes.extend_from_slice(&[fill; 48]);
+    hex::encode(bytes)
+}
+
+async fn post_grant(net: &Net, who: &SecretKey, job: &str, grant: &str) -> (StatusCode, Value) {
+    let path = format!("/v1/compute/jobs/{job}/grant");
+    net.call(net.signed(who, "POST", &path, &json!({ "grant": grant })))
+        .await
+}
+
+async fn waiting(net: &Net, who: &SecretKey, campaign: &str) -> (StatusCode, Value) {
+    net.call(net.signed_get(who, &format!("/v1/campaigns/{campaign}/grants")))
+        .await
+}
+
+both!(
+    the_requester_grants_a_leased_job_and_the_node_gets_it_with_the_job,
+    |net| {
+        let owner = key("owner");
+        let validator = key("validator");
+        net.create_campaign(&owner, &compute_spec("granted", &owner, &validator, 1, 2))
+            .await;
+        fund(&net, &owner, "1").await;
+        let a = node(&net, "a").await;
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let object = stored_object(&net, 11, &alice).await;
+        upload(&net, &mut alice, "granted", &object).await;
+
+        // Leased, not granted yet: the node gets the job without a grant and asks again.
+        let job = lease(&net, &a).await;
+        assert_eq!(job["grant"], Value::Null, "{job}");
+        let id = job["job"].as_str().unwrap();
+        let (status, list) = waiting(&net, &owner, "granted").await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let listed = &list["waiting"].as_array().unwrap()[..];
+        assert_eq!(listed.len(), 1, "{list}");
+        assert_eq!(listed[0]["job"], id);
+        assert_eq!(listed[0]["object"], object.as_str());
+        assert_eq!(
+            listed[0]["node_key"],
+            hex::encode(a.public_key().to_compressed()).as_str()
+        );
+
+        let grant = grant_for(&a, 7);
+        let (status, body) = post_grant(&net, &owner, id, &grant).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["duplicate"], false);
+        // The node's next ask hands it the same job, now with its grant.
+        let again = lease(&net, &a).await;
+        assert_eq!(again["job"], id);
+        assert_eq!(again["grant"], grant.as_str());
+        // Granted leases are no longer waiting; the same grant again is a duplicate, another one
+        // is refused (the node may have its first one already).
+        let (_, list) = waiting(&net, &owner, "granted").await;
+        assert_eq!(list["waiting"], json!([]));
+        let (status, body) = post_grant(&net, &owner, id, &grant).await;
+        assert_eq!(
+            (status, body["duplicate"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "{body}"
+        );
+        let (status, body) = post_grant(&net, &owner, id, &grant_for(&a, 8)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("already_granted"))
+        );
+        let (status, body) = result(&net, &a, &again, speech(0.8)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(earned(&net, "a").await, FEE);
+        assert_ledger_balanced(&net).await;
+    }
+);
+
+both!(
+    grants_from_strangers_for_dead_leases_and_of_bad_form_are_refused,
+    |net| {
+        let owner = key("owner");
+        let rival = key("rival requester");
+        let validator = key("validator");
+        net.create_campaign(&owner, &compute_spec("mine", &owner, &validator, 1, 2))
+            .await;
+        let (status, body) = net
+            .create_campaign(&rival, &compute_spec("theirs", &rival, &validator, 1, 2))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        fund(&net, &owner, "1").await;
+        let before = funds_units(&net, &owner).await;
+        let (a, b) = (node(&net, "a").await, node(&net, "b").await);
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let object = stored_object(&net, 12, &alice).await;
+        upload(&net, &mut alice, "mine", &object).await;
+        let job = lease(&net, &a).await;
+        let id = job["job"].as_str().unwrap().to_owned();
+
+        // Another requester (owner of another campaign) can neither list nor grant this lease.
+        let (status, body) = waiting(&net, &rival, "mine").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("not_owner"))
+        );
+        let (status, body) = post_grant(&net, &rival, &id, &grant_for(&a, 1)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("not_owner"))
+        );
+        // The node itself cannot grant itself a key.
+        let (status, _) = post_grant(&net, &a, &id, &grant_for(&a, 1)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // Malformed grants: too short, too long, not hex, no curve point first.
+        let point = grant_for(&a, 1);
+        let not_a_point = format!("04{}", &point[2..]);
+        for bad in [
+            &point[..160],
+            &format!("{point}00"),
+            &"zz".repeat(81),
+            &not_a_point,
+        ] {
+            let (status, body) = post_grant(&net, &owner, &id, bad).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_grant")),
+                "{bad}"
+            );
+        }
+        let (status, body) = post_grant(&net, &owner, "0000", &point).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::NOT_FOUND, Some("no_job"))
+        );
+        // The same signed grant request twice: the second is a replay.
+        let path = format!("/v1/compute/jobs/{id}/grant");
+        let text = json!({ "grant": grant_for(&a, 9) }).to_string();
+        let time = Timestamp::from_unix_millis(datahub_relay::clock::now_ms());
+        let signature =
+            request::sign_request(&owner, "POST", &path, text.as_bytes(), time, &net.address);
+        let same = || {
+            axum::http::Request::post(path.as_str())
+                .header("content-type", "application/json")
+                .header(request::TIME_HEADER, time.unix_millis().to_string())
+                .header(request::SIGNATURE_HEADER, signature.to_hex())
+                .body(axum::body::Body::from(text.clone()))
+                .unwrap()
+        };
+        let (status, body) = net.call(same()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = net.call(same()).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("replayed"))
+        );
+
+        // That grant is garbage to the node (well formed, but it does not open): it sends no
+        // result and gives the job back. Another node cannot give it back for it.
+        let release = |who: &SecretKey, job: &str| {
+            net.signed(
+                who,
+                "POST",
+                &format!("/v1/compute/jobs/{job}/release"),
+                &json!({}),
+            )
+        };
+        let (status, body) = net.call(release(&b, &id)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::FORBIDDEN, Some("not_your_job"))
+        );
+        let (status, body) = net.call(release(&a, &id)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = net.call(release(&a, &id)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("lease_expired"))
+        );
+        // The fee went back and the job goes to another node, never to a again; nobody is paid.
+        assert_eq!(funds_units(&net, &owner).await, before);
+        let (status, _) = next(&net, &a).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let other = lease(&net, &b).await;
+        assert_eq!(other["object"], object.as_str());
+        assert_eq!(other["grant"], Value::Null);
+        assert_eq!(funds_units(&net, &owner).await, before - FEE);
+        // A grant for a lease whose time ran out (moved into the past here, then back) is
+        // refused, as one for the lease given back.
+        let set_expiry = |ms: i64| {
+            let job = other["job"].as_str().unwrap().to_owned();
+            net.relay().db.write(move |conn: &mut dyn Conn| {
+                conn.execute(
+                    "UPDATE compute_assignments SET lease_expires_ms = $1 WHERE id = $2",
+                    datahub_relay::params![ms, job],
+                )
+            })
+        };
+        set_expiry(1).await.unwrap();
+        let (status, body) = post_grant(
+            &net,
+            &owner,
+            other["job"].as_str().unwrap(),
+            &grant_for(&b, 4),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("lease_expired"))
+        );
+        set_expiry(datahub_relay::clock::now_ms() + 60_000)
+            .await
+            .unwrap();
+        let (status, body) = post_grant(&net, &owner, &id, &grant_for(&a, 3)).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("lease_expired"))
+        );
+        // An answered lease is over too.
+        result(&net, &b, &other, speech(0.9)).await;
+        let (status, body) = post_grant(
+            &net,
+            &owner,
+            other["job"].as_str().unwrap(),
+            &grant_for(&b, 3),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::CONFLICT, Some("lease_expired"))
+        );
+        assert_eq!((earned(&net, "a").await, earned(&net, "b").await), (0, FEE));
+        assert_eq!(funds_units(&net, &owner).await, before - FEE);
+        assert_ledger_balanced(&net).await;
+    }
+);
+
+both!(a_node_registers_only_its_own_key, |net| {
+    let a = key("compute a");
+    let b = key("compute b");
+    let register = |k: String| json!({ "capabilities": [{ "kind": "vad", "model": model(), "runtime": "rust" }], "key": k });
+    for bad in [
+        hex::encode(b.public_key().to_compressed()),
+        hex::encode(&a.public_key().to_compressed()[..32]),
+        "02zz".to_owned(),
+    ] {
+        let (status, body) = net
+            .call(net.signed(&a, "POST", "/v1/compute/register", &register(bad)))
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_node_key"))
+        );
+    }
+    let own = hex::encode(a.public_key().to_compressed());
+    let (status, body) = net
+        .call(net.signed(&a, "POST", "/v1/compute/register", &register(own)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+});
+
+/// Each node's (agreed, disagreed), by address.
+async fn records(net: &Net) -> std::collections::HashMap<datahub_core::Address, (i64, i64)> {
+    let (status, nodes) = net.get("/v1/compute/nodes", None).await;
+    assert_eq!(status, StatusCode::OK, "{nodes}");
+    nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                datahub_core::Address::parse(n["address"].as_str().unwrap()).unwrap(),
+                (
+                    n["agreed"].as_i64().unwrap(),
+                    n["disagreed"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+both!(
+    an_escalated_job_pays_the_nodes_the_validators_agreed_with,
+    |net| {
+        let owner = key("owner");
+        let (first, second) = (key("validator"), key("second validator"));
+        let mut spec = compute_spec("escalated", &owner, &first, 2, 2);
+        spec["validators"] = json!([
+            hex::encode(first.public_key().to_compressed()),
+            hex::encode(second.public_key().to_compressed())
+        ]);
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        fund(&net, &owner, "1").await;
+        let before = funds_units(&net, &owner).await;
+        let (a, b) = (node(&net, "a").await, node(&net, "b").await);
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let object = stored_object(&net, 13, &alice).await;
+        let outcome = upload(&net, &mut alice, "escalated", &object).await;
+        let submission = outcome["submission"].as_str().unwrap().to_owned();
+        let (job_a, job_b) = (lease(&net, &a).await, lease(&net, &b).await);
+        result(&net, &a, &job_a, speech(0.9)).await;
+        let silence = json!({ "label": "silence", "scores": { "speech_ratio": 0.0 } });
+        result(&net, &b, &job_b, silence).await;
+        // k = n = 2 and they disagree: escalated, both fees held.
+        assert_eq!(funds_units(&net, &owner).await, before - 2 * FEE);
+        // Both validators reject it (one rejection waits for a second opinion): the node that
+        // predicted a rejection (b) is paid, the other's fee goes back.
+        for validator in [&first, &second] {
+            let (status, job) = net
+                .call(net.signed(validator, "POST", "/v1/validation/jobs/next", &json!({})))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{job}");
+            let path = format!(
+                "/v1/validation/jobs/{}/verdict",
+                job["job"].as_str().unwrap()
+            );
+            let verdict = json!({ "object": object, "accept": false, "reasons": ["silent"] });
+            let (status, body) = net
+                .call(net.signed(validator, "POST", &path, &verdict))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        assert_eq!(submission_status(&net, &submission).await, "rejected");
+        assert_eq!((earned(&net, "a").await, earned(&net, "b").await), (0, FEE));
+        assert_eq!(funds_units(&net, &owner).await, before - FEE);
+        assert_eq!(balance_of(&net, "compute:escalated".into()).await, 0);
+        let records = records(&net).await;
+        assert_eq!(records[&a.public_key().address()], (0, 1));
+        assert_eq!(records[&b.public_key().address()], (1, 0));
         assert_ledger_balanced(&net).await;
     }
 );

@@ -16,6 +16,7 @@ use crate::process::{Lines, Process};
 pub struct DevBuilder {
     command: Command,
     nodes: u16,
+    compute: u16,
     ready_within: Duration,
 }
 
@@ -44,6 +45,13 @@ impl DevBuilder {
         self
     }
 
+    /// How many compute nodes it starts (`--compute`; none unless set: they load models and
+    /// take jobs, which only the tests about them want).
+    pub fn compute(mut self, nodes: u16) -> Self {
+        self.compute = nodes;
+        self
+    }
+
     /// How long to wait for its `ready:` line (90 s unless set).
     pub fn ready_within(mut self, wait: Duration) -> Self {
         self.ready_within = wait;
@@ -54,7 +62,10 @@ impl DevBuilder {
     /// what it started. An error (with what it printed) if it was not ready in time or started
     /// another number of nodes than asked; it is stopped then.
     pub fn start(mut self) -> io::Result<Dev> {
-        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        self.command
+            .args(["--compute", &self.compute.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut process = Process::spawn(self.command)?;
         let child = process.child_mut();
         let (Some(stdout), Some(mut pipe)) = (child.stdout.take(), child.stderr.take()) else {
@@ -194,6 +205,7 @@ impl Dev {
         DevBuilder {
             command,
             nodes,
+            compute: 0,
             ready_within: Duration::from_secs(90),
         }
     }

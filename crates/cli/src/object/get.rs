@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use datahub_core::erasure::SegmentDecoder;
+use datahub_core::header::{Grant, Header, HeaderError};
 use datahub_core::{Manifest, ObjectId, OpenError, Opener, ShardId};
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
@@ -94,7 +96,7 @@ pub async fn download(
     let result = async {
         let mut file = std::fs::File::create(&partial)
             .with_context(|| format!("cannot create {}", partial.display()))?;
-        fetch(relay, id, manifest, places, key, &mut file).await?;
+        fetch(relay, id, manifest, places, key, None, &mut file).await?;
         file.sync_all()
             .with_context(|| format!("cannot write {}", partial.display()))
     }
@@ -138,6 +140,18 @@ pub async fn open_in_memory(
     key: datahub_core::SecretKey,
     max_sealed_len: u64,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    open_granted(relay, id, key, None, max_sealed_len).await
+}
+
+/// As [`open_in_memory`], opening the header with `grant` (made for `key` by one of the
+/// object's recipients, `core::header::Grant`) when given instead of the header's own stanzas.
+pub async fn open_granted(
+    relay: &Relay,
+    id: ObjectId,
+    key: datahub_core::SecretKey,
+    grant: Option<Grant>,
+    max_sealed_len: u64,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
     let (manifest, places) = locate(relay, &id).await?;
     if manifest.sealed_len() > max_sealed_len {
         return Err(TooLarge {
@@ -147,8 +161,35 @@ pub async fn open_in_memory(
         .into());
     }
     let mut plaintext = zeroize::Zeroizing::new(Vec::new());
-    fetch(relay, id, manifest, places, key, &mut *plaintext).await?;
+    fetch(relay, id, manifest, places, key, grant, &mut *plaintext).await?;
     Ok(plaintext)
+}
+
+/// The header of object `id`, read from its first segments (it is at most a few kilobytes): what
+/// a recipient needs to make a grant, or a node to see whether its key opens the object, without
+/// fetching the rest.
+pub async fn read_header(relay: &Relay, id: ObjectId) -> Result<Header> {
+    let (manifest, places) = locate(relay, &id).await?;
+    let fetcher = Arc::new(Fetcher {
+        relay: relay.clone(),
+        id,
+        manifest: manifest.clone(),
+        places,
+        hedge_after: HEDGE_AFTER,
+    });
+    let mut decoder = SegmentDecoder::default();
+    let mut sealed = Vec::new();
+    for index in 0..manifest.segment_count() {
+        let (index, shards) = fetcher.clone().segment(index).await?;
+        let slots: Vec<Option<&[u8]>> = shards.iter().map(|s| s.as_deref()).collect();
+        sealed.extend_from_slice(&decoder.decode(&manifest, index, &slots)?);
+        match Header::parse(&sealed) {
+            Ok((header, _)) => return Ok(header),
+            Err(HeaderError::Truncated) => {}
+            Err(e) => bail!("object {id} has no readable header: {e:?}"),
+        }
+    }
+    bail!("object {id} is shorter than its header")
 }
 
 fn partial_path(out: &Path) -> PathBuf {
@@ -178,6 +219,7 @@ async fn fetch(
     manifest: Manifest,
     places: Places,
     key: datahub_core::SecretKey,
+    grant: Option<Grant>,
     out: &mut impl std::io::Write,
 ) -> Result<()> {
     let bar = progress::bytes("fetching", manifest.sealed_len());
@@ -188,7 +230,7 @@ async fn fetch(
         places,
         hedge_after: HEDGE_AFTER,
     });
-    let mut opener = Opener::new(manifest.clone(), key);
+    let mut opener = Opener::with_grant(manifest.clone(), key, grant);
     let mut segments = futures_util::stream::iter(0..manifest.segment_count())
         .map(|index| fetcher.clone().segment(index))
         .buffered(SEGMENTS_AHEAD);

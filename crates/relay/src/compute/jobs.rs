@@ -25,7 +25,7 @@ const EXPIRED_PER_CALL: i64 = 100;
 
 /// The state of an assignment (one node's lease of one job), as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AssignmentState {
+pub(super) enum AssignmentState {
     /// Leased, no result yet.
     Leased,
     /// A result is in; the job is not decided.
@@ -41,7 +41,7 @@ enum AssignmentState {
 }
 
 impl AssignmentState {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Leased => "leased",
             Self::Answered => "answered",
@@ -52,7 +52,7 @@ impl AssignmentState {
         }
     }
 
-    fn parse(text: &str) -> ApiResult<Self> {
+    pub(super) fn parse(text: &str) -> ApiResult<Self> {
         [
             Self::Leased,
             Self::Answered,
@@ -225,6 +225,8 @@ struct Lease {
     model: String,
     object: String,
     expires_ms: i64,
+    /// The requester's grant for this lease (hex), once posted.
+    grant: Option<String>,
 }
 
 /// `POST /v1/compute/jobs/next` (signed by a registered, admitted, unrestricted compute node):
@@ -267,6 +269,7 @@ pub async fn next_job(State(relay): State<AppState>, signed: Signed) -> ApiResul
         "model": lease.model,
         "object": lease.object,
         "lease_expires_at": Timestamp::from_unix_millis(lease.expires_ms).to_string(),
+        "grant": lease.grant,
     })))
 }
 
@@ -303,10 +306,63 @@ fn expire_leases(conn: &mut dyn Conn, now: i64) -> ApiResult<()> {
     Ok(())
 }
 
+/// `POST /v1/compute/jobs/{id}/release` (signed by the node holding the lease): gives a job
+/// back before its lease runs out — a node that cannot open the object (its grant does not
+/// open it) says so at once instead of holding it. The fee goes back to the requester and the
+/// job to another node, exactly as when the lease runs out; the node never gets this job again.
+pub async fn release(
+    State(relay): State<AppState>,
+    Path(id): Path<String>,
+    signed: Signed,
+) -> ApiResult<Json<Json_>> {
+    let node = db_address(&signed.signer);
+    let now = clock::now_ms();
+    let job = id.clone();
+    relay
+        .db
+        .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
+            let id = job;
+            let row = conn
+                .query_opt(
+                    "SELECT a.node, a.state, a.fee, j.campaign, j.golden, j.id FROM compute_assignments a JOIN compute_jobs j ON j.id = a.job WHERE a.id = $1",
+                    params![id.clone()],
+                )?
+                .ok_or_else(|| {
+                    ApiError::not_found(ErrorCode::NoJob, format!("no compute job {id:?}"))
+                })?;
+            if row.text(0)? != node {
+                return Err(ApiError::forbidden(
+                    ErrorCode::NotYourJob,
+                    "this job was leased to another node",
+                ));
+            }
+            if AssignmentState::parse(&row.text(1)?)? != AssignmentState::Leased {
+                return Err(ApiError::conflict(
+                    ErrorCode::LeaseExpired,
+                    "this lease is over already (answered, ran out or voided)",
+                ));
+            }
+            set_state(conn, &id, AssignmentState::Expired)?;
+            load_campaign(conn, &row.text(3)?)?
+                .payer
+                .release(conn, &id, row.int(2)?, now)?;
+            // A golden job belongs to the one node it was made for.
+            if row.opt_text(4)?.is_some() {
+                conn.execute(
+                    "UPDATE compute_jobs SET state = $1 WHERE id = $2",
+                    params![JobState::Expired.as_str(), row.text(5)?],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(Json(json!({ "job": id, "released": true })))
+}
+
 /// The job `node` holds and may still answer, if any.
 fn held_lease(conn: &mut dyn Conn, node: &Node) -> ApiResult<Option<Lease>> {
     let row = conn.query_opt(
-        "SELECT a.id, j.campaign, j.kind, j.model, j.object, a.lease_expires_ms FROM compute_assignments a JOIN compute_jobs j ON j.id = a.job WHERE a.node = $1 AND a.state = $2 ORDER BY a.created_ms LIMIT 1",
+        "SELECT a.id, j.campaign, j.kind, j.model, j.object, a.lease_expires_ms, a.grant_stanza FROM compute_assignments a JOIN compute_jobs j ON j.id = a.job WHERE a.node = $1 AND a.state = $2 ORDER BY a.created_ms LIMIT 1",
         params![node.address.clone(), AssignmentState::Leased.as_str()],
     )?;
     row.map(|r| lease_of(&r)).transpose()
@@ -320,6 +376,7 @@ fn lease_of(row: &Row) -> ApiResult<Lease> {
         model: row.text(3)?,
         object: row.text(4)?,
         expires_ms: row.int(5)?,
+        grant: row.opt_text(6)?,
     })
 }
 
@@ -446,6 +503,7 @@ fn lease_new(
             model: row.text(3)?,
             object,
             expires_ms,
+            grant: None,
         }));
     }
     Ok(None)
@@ -780,13 +838,8 @@ fn judge_job(conn: &mut dyn Conn, campaign: &Campaign, job: &Job, now: i64) -> A
                 "UPDATE compute_jobs SET state = $1, decided_ms = $2 WHERE id = $3",
                 params![JobState::Escalated.as_str(), now, job.id.clone()],
             )?;
-            // Nobody's result decided anything: no fee is paid, the requester gets them back.
-            for assignment in &answered {
-                campaign
-                    .payer
-                    .release(conn, &assignment.id, assignment.fee, now)?;
-                set_state(conn, &assignment.id, AssignmentState::Unpaid)?;
-            }
+            // The answered fees stay held: the human verdict says which nodes were right
+            // (`settle_escalated`). Leases still out are no longer wanted.
             close_leases(conn, campaign, job, now)?;
             if let Some(submission) = &job.submission {
                 crate::validation::enqueue(
@@ -801,6 +854,66 @@ fn judge_job(conn: &mut dyn Conn, campaign: &Campaign, job: &Job, now: i64) -> A
             Ok(())
         }
     }
+}
+
+/// Settles an upload's escalated compute job once a human verdict decided the upload (a
+/// validator's, or the appeal queue's): each node whose prediction the campaign's `accept`
+/// rule judges as the verdict did is paid its held fee and counted as agreeing; every other
+/// node's fee goes back to the requester and it counts as disagreeing. Nothing when the
+/// upload's job was not escalated or is settled already. Runs in the verdict's transaction.
+pub fn settle_escalated(
+    conn: &mut dyn Conn,
+    submission: &str,
+    accepted: bool,
+    now: i64,
+) -> ApiResult<()> {
+    let Some(row) = conn.query_opt(
+        "SELECT id FROM compute_jobs WHERE submission = $1 AND state = $2 AND accepted IS NULL",
+        params![submission, JobState::Escalated.as_str()],
+    )?
+    else {
+        return Ok(());
+    };
+    let job = load_job(conn, &row.text(0)?)?;
+    let campaign = load_campaign(conn, &job.campaign)?;
+    let compute = compute_of(&campaign.spec)?;
+    conn.execute(
+        "UPDATE compute_jobs SET accepted = $1, decided_ms = $2 WHERE id = $3",
+        params![i64::from(accepted), now, job.id.clone()],
+    )?;
+    let rows = conn.query(
+        &format!("SELECT {ASSIGNMENT_COLUMNS}, prediction FROM compute_assignments WHERE job = $1 AND state = $2 ORDER BY created_ms, id"),
+        params![job.id.clone(), AssignmentState::Answered.as_str()],
+    )?;
+    let mut nodes = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let assignment = assignment_of(row)?;
+        let prediction: Prediction =
+            serde_json::from_str(&row.text(8)?).map_err(ApiError::internal)?;
+        if compute.accept.accepts(&prediction) == accepted {
+            campaign.payer.pay(
+                conn,
+                &assignment.id,
+                &assignment.node,
+                &assignment.payout,
+                assignment.fee,
+                now,
+            )?;
+            set_state(conn, &assignment.id, AssignmentState::Paid)?;
+            count(conn, &assignment.node, "agreed")?;
+        } else {
+            campaign
+                .payer
+                .release(conn, &assignment.id, assignment.fee, now)?;
+            set_state(conn, &assignment.id, AssignmentState::Unpaid)?;
+            count(conn, &assignment.node, "disagreed")?;
+        }
+        nodes.push(assignment.node);
+    }
+    for node in &nodes {
+        check_trust(conn, node, now)?;
+    }
+    Ok(())
 }
 
 /// Leases still out on a job that was just decided or escalated: their results are no longer

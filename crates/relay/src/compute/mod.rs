@@ -15,12 +15,18 @@
 //! is paid it into its operator's earnings account, claimable with vouchers; every other held
 //! fee goes back to the requester (lease expired, outvoted, escalated, node restricted).
 //!
+//! Opening (`grants`): a node opens an upload not sealed to it with the requester's grant (the
+//! object's file key wrapped to the node's registered key), posted for its lease and handed
+//! over with the job. An escalated job's answered fees stay held until people decide the upload
+//! ([`jobs::settle_escalated`]): the nodes that judged as they did are paid.
+//!
 //! Honesty (`trust`): a share of jobs are golden (objects with a known prediction), leased like
 //! any other; golden results and agreement with decisions feed the same trust arithmetic as
 //! contributors' (`core::quality::trust`), and a node that falls below the bar is restricted
 //! and its undecided work voided.
 
 mod fees;
+pub mod grants;
 pub mod jobs;
 mod judge;
 pub mod nodes;

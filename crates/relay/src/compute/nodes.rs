@@ -26,6 +26,29 @@ struct Registration {
     /// Where the node's fees go (the operator's wallet); the node's own address if unset.
     #[serde(default)]
     payout: Option<String>,
+    /// The node's compressed public key (66 hex digits), which requesters wrap file keys to
+    /// (grants); without it the node opens only objects sealed to it.
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// The node's public key as registered: compressed, lower-case hex, and the signer's own.
+fn check_key(key: &str, signer: &datahub_core::Address) -> ApiResult<String> {
+    let bad = || {
+        ApiError::unprocessable(
+            ErrorCode::InvalidNodeKey,
+            "key: the node's own compressed secp256k1 public key, 66 hex digits (02 or 03 first)",
+        )
+    };
+    let bytes = hex::decode(key.trim_start_matches("0x")).map_err(|_| bad())?;
+    if bytes.len() != 33 {
+        return Err(bad());
+    }
+    let public = datahub_core::PublicKey::from_sec1_bytes(&bytes).map_err(|_| bad())?;
+    if public.address() != *signer {
+        return Err(bad());
+    }
+    Ok(hex::encode(public.to_compressed()))
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -88,6 +111,11 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
     let reg: Registration = signed.json()?;
     check_capabilities(&reg.capabilities)?;
     let payout = storage::parse_payout(reg.payout.as_deref())?;
+    let public_key = reg
+        .key
+        .as_deref()
+        .map(|k| check_key(k, &signed.signer))
+        .transpose()?;
     let address = db_address(&signed.signer);
     let payout = payout.unwrap_or_else(|| address.clone());
     let capabilities = serde_json::to_string(&reg.capabilities).map_err(ApiError::internal)?;
@@ -98,13 +126,13 @@ pub async fn register(State(relay): State<AppState>, signed: Signed) -> ApiResul
         .write(move |conn: &mut dyn Conn| -> ApiResult<()> {
             check_admitted(&relay2, conn, &address)?;
             let updated = conn.execute(
-                "UPDATE compute_nodes SET capabilities = $1, payout = $2, last_seen_ms = $3 WHERE address = $4",
-                params![capabilities.clone(), payout.clone(), now, address.clone()],
+                "UPDATE compute_nodes SET capabilities = $1, payout = $2, last_seen_ms = $3, public_key = $4 WHERE address = $5",
+                params![capabilities.clone(), payout.clone(), now, public_key.clone(), address.clone()],
             )?;
             if updated == 0 {
                 conn.execute(
-                    "INSERT INTO compute_nodes (address, capabilities, payout, registered_ms, last_seen_ms) VALUES ($1, $2, $3, $4, $4)",
-                    params![address, capabilities, payout, now],
+                    "INSERT INTO compute_nodes (address, capabilities, payout, registered_ms, last_seen_ms, public_key) VALUES ($1, $2, $3, $4, $4, $5)",
+                    params![address, capabilities, payout, now, public_key],
                 )?;
             }
             Ok(())

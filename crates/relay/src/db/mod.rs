@@ -552,6 +552,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../../migrations/0014_appeals.sql")),
     (15, include_str!("../../migrations/0015_receipts.sql")),
     (16, include_str!("../../migrations/0016_pay_hold.sql")),
+    (17, include_str!("../../migrations/0017_grants.sql")),
     (18, include_str!("../../migrations/0018_preannotation.sql")),
 ];
 
