@@ -230,6 +230,33 @@ async function injectWallet(page, key, where) {
   }, { key, where, chainId: chain.id });
 }
 
+/**
+ * A render does not stop what is being played: the recording plays (muted, looping), the
+ * language switch draws the whole screen again, twice, and the recording goes on playing, the
+ * very element that was started.
+ */
+async function keepsPlaying(page, press) {
+  await page.evaluate(() => {
+    const audio = document.querySelector("#dh-playback");
+    audio.muted = true;
+    audio.loop = true;
+    audio.startedByTest = true;
+    return audio.play();
+  });
+  await press("[data-action=lang]");
+  await page.waitForFunction(() => document.documentElement.lang === "zh-CN");
+  await press("[data-action=lang]");
+  await page.waitForFunction(() => document.documentElement.lang === "en");
+  const after = await page.evaluate(() => {
+    const audio = document.querySelector("#dh-playback");
+    return { same: audio.startedByTest === true, paused: audio.paused, at: audio.currentTime };
+  });
+  assert.deepEqual({ same: after.same, paused: after.paused }, { same: true, paused: false }, "the recording plays on through re-renders");
+  // And it really advances.
+  await page.waitForFunction((at) => document.querySelector("#dh-playback").currentTime !== at, after.at);
+  await page.evaluate(() => document.querySelector("#dh-playback").pause());
+}
+
 /** Signs in with the injected wallet, does one task of each type, claims; returns what happened. */
 async function everyTask(page, { touch, prefix }) {
   const press = (selector) => (touch ? page.tap(selector) : page.click(selector));
@@ -304,6 +331,7 @@ async function everyTask(page, { touch, prefix }) {
           for (const b of bytes) text += String.fromCharCode(b);
           return btoa(text);
         }), "base64");
+        await keepsPlaying(page, press);
         break;
     }
     // A phone shows what fits its screen: the item scrolled so the answer and Submit are seen.
