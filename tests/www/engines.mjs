@@ -115,11 +115,16 @@ export async function webkit() {
       await call("POST", `${s}/url`, { url });
     },
     async click(css) {
-      const id = await poll(() => find(css), css);
-      // WebDriver scrolls an element just into view, where the task screen's sticky
-      // Skip/Submit bar may cover it ("element click intercepted"): to the middle first.
-      await call("POST", `${s}/execute/sync`, { script: "arguments[0].scrollIntoView({ block: 'center' })", args: [{ [ELEMENT]: id }] });
-      await call("POST", `${s}/element/${id}/click`, {});
+      // The app draws each screen anew: an element found may be replaced before the click
+      // lands ("stale element reference"); find it again. WebDriver scrolls an element just
+      // into view, where the task screen's sticky Skip/Submit bar may cover it ("element click
+      // intercepted"): to the middle first.
+      await poll(async () => {
+        const id = await find(css);
+        await call("POST", `${s}/execute/sync`, { script: "arguments[0].scrollIntoView({ block: 'center' })", args: [{ [ELEMENT]: id }] });
+        await call("POST", `${s}/element/${id}/click`, {});
+        return true;
+      }, css);
     },
     async upload(css, path) {
       const id = await poll(() => find(css), css);

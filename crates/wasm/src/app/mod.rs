@@ -293,7 +293,9 @@ fn relay_code(error: &JsValue) -> Option<ErrorCode> {
 fn code(error: &JsValue) -> String {
     let code = Reflect::get(error, &"code".into()).unwrap_or(JsValue::UNDEFINED);
     code.as_string()
-        .or_else(|| code.as_f64().map(|c| format!("{c}")))
+        // A wallet's codes are integers (4001); as i64, not f64, so that core's float
+        // formatting stays out of the .wasm.
+        .or_else(|| code.as_f64().map(|c| (c as i64).to_string()))
         .unwrap_or_default()
 }
 
@@ -512,6 +514,40 @@ fn format_units(units: &str, decimals: u32) -> String {
     }
 }
 
+/// `value` rounded to `places` decimals (at most 6), written with exactly that many: `fixed(1.25,
+/// 1)` is `1.3`. Written out here because core's float formatting (`{:.1}`) weighs about 14 KB
+/// of the .wasm, and the app shows only seconds, MiB and trust this way.
+fn fixed(value: f64, places: u32) -> String {
+    let places = places.min(6);
+    let scale = 10_u64.pow(places);
+    // Saturating: a NaN is 0, an infinity the largest u64.
+    let n = (value.abs() * scale as f64).round() as u64;
+    let sign = if value < 0.0 && n > 0 { "-" } else { "" };
+    let (whole, fraction) = (n / scale, n % scale);
+    if places == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction:0width$}", width = places as usize)
+    }
+}
+
+/// `value` as `{}` writes it for the app's rule figures (seconds): no decimals when whole, else
+/// up to three, without trailing zeros.
+fn plain(value: f64) -> String {
+    let text = fixed(value, 3);
+    match text.split_once('.') {
+        Some((whole, fraction)) => {
+            let fraction = fraction.trim_end_matches('0');
+            if fraction.is_empty() {
+                whole.to_owned()
+            } else {
+                format!("{whole}.{fraction}")
+            }
+        }
+        None => text,
+    }
+}
+
 fn is_positive(amount: &str) -> bool {
     amount.chars().any(|c| c.is_ascii_digit() && c != '0')
 }
@@ -546,4 +582,34 @@ fn action_of(event: &Event) -> Option<Action> {
         return None;
     }
     Action::parse(&el.get_attribute("data-action")?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fixed, plain};
+
+    #[test]
+    fn figures_are_written_as_format_would() {
+        for (value, places) in [
+            (0.0, 1),
+            (1.25, 2),
+            (12.345, 1),
+            (0.049, 1),
+            (3.0, 0),
+            (-2.5, 1),
+            (1_048_576.0 / 1_048_576.0, 1),
+            (0.7333, 2),
+        ] {
+            assert_eq!(
+                fixed(value, places),
+                format!("{value:.prec$}", prec = places as usize),
+                "{value}"
+            );
+        }
+        assert_eq!(fixed(-0.01, 1), "0.0");
+        assert_eq!(fixed(f64::NAN, 1), "0.0");
+        for value in [0.0, 1.0, 2.5, 30.0, 0.125] {
+            assert_eq!(plain(value), format!("{value}"));
+        }
+    }
 }

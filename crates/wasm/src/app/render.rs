@@ -9,7 +9,7 @@ use super::action::Action;
 use super::dom::{self, add, set};
 use super::task::{self, Task};
 use super::text::{Lang, T};
-use super::{App, Screen, State, TxStatus, Work, at, is_positive, kind_tag, short};
+use super::{App, Screen, State, TxStatus, Work, at, fixed, is_positive, kind_tag, plain, short};
 
 impl App {
     pub(super) fn render(&self) {
@@ -342,11 +342,11 @@ impl App {
                     "p",
                     "dh-hint",
                     &format!(
-                        "{} {:.2} ({} {:.2}) · {} {} · {} {} · {} {}",
+                        "{} {} ({} {}) · {} {} · {} {} · {} {}",
                         T::Trust.get(lang),
-                        at(c, "trust").as_f64().unwrap_or(0.0),
+                        fixed(at(c, "trust").as_f64().unwrap_or(0.0), 2),
                         T::TrustNeeded.get(lang),
-                        at(c, "min_trust").as_f64().unwrap_or(0.0),
+                        fixed(at(c, "min_trust").as_f64().unwrap_or(0.0), 2),
                         count("accepted"),
                         T::AnswersAccepted.get(lang),
                         count("rejected"),
@@ -897,12 +897,12 @@ impl App {
                 "p",
                 "dh-hint",
                 &format!(
-                    "{}: {} · ≥ {}×{} px · ≤ {:.1} MiB",
+                    "{}: {} · ≥ {}×{} px · ≤ {} MiB",
                     T::PhotoRules.get(lang),
                     rules.type_names().join(", "),
                     rules.min_width,
                     rules.min_height,
-                    rules.max_bytes as f64 / 1_048_576.0
+                    fixed(rules.max_bytes as f64 / 1_048_576.0, 1)
                 ),
             ),
         );
@@ -952,8 +952,8 @@ impl App {
                 &format!(
                     "{}: {}–{} {}",
                     T::RecordRules.get(lang),
-                    rules.min_seconds,
-                    rules.max_seconds,
+                    plain(rules.min_seconds),
+                    plain(rules.max_seconds),
                     T::Seconds.get(lang)
                 ),
             ),
@@ -968,8 +968,8 @@ impl App {
                 "span",
                 "dh-clock",
                 &format!(
-                    "{:.1} {}",
-                    work.upload.recording_seconds,
+                    "{} {}",
+                    fixed(work.upload.recording_seconds, 1),
                     T::Seconds.get(lang)
                 ),
             );
@@ -1003,7 +1003,7 @@ impl App {
                 &d.text(
                     "p",
                     "dh-hint",
-                    &format!("{seconds:.1} {}", T::Seconds.get(lang)),
+                    &format!("{} {}", fixed(*seconds, 1), T::Seconds.get(lang)),
                 ),
             );
         }

@@ -893,7 +893,8 @@ impl App {
         };
         if let Some(clock) = self.dom.doc.get_element_by_id("dh-rec-time") {
             clock.set_text_content(Some(&format!(
-                "{seconds:.1} {}",
+                "{} {}",
+                super::fixed(seconds, 1),
                 T::Seconds.get(state.lang)
             )));
         }
