@@ -254,7 +254,11 @@ async function keepsPlaying(page, press) {
   assert.deepEqual({ same: after.same, paused: after.paused }, { same: true, paused: false }, "the recording plays on through re-renders");
   // And it really advances.
   await page.waitForFunction((at) => document.querySelector("#dh-playback").currentTime !== at, after.at);
-  await page.evaluate(() => document.querySelector("#dh-playback").pause());
+  // Enter submits unless a button other than a choice has the focus: leave the switch.
+  await page.evaluate(() => {
+    document.querySelector("#dh-playback").pause();
+    document.activeElement?.blur();
+  });
 }
 
 /** Signs in with the injected wallet, does one task of each type, claims; returns what happened. */
