@@ -761,8 +761,9 @@ impl App {
     }
 
     /// Turns a failed request into words for the contributor; `retry` is offered where trying
-    /// again can help. A session the relay no longer knows goes back to Connect.
-    fn fail(&self, error: &wasm_bindgen::JsValue, retry: Option<Action>) {
+    /// again can help. A session the relay no longer knows, or one that has earned its reward
+    /// cap, goes back to Connect; a campaign that has closed (or is gone) back to the campaigns.
+    fn fail(self: &Rc<Self>, error: &wasm_bindgen::JsValue, retry: Option<Action>) {
         let code = code(error);
         // The relay's codes are the protocol's enum, so a code it never sends cannot be
         // waited for; the others are this client's own (relay.rs, js/wallet.js).
@@ -775,6 +776,9 @@ impl App {
                 | ErrorCode::SignedOut
                 | ErrorCode::Expired,
             ) => Some(T::SessionExpired),
+            Some(ErrorCode::RewardCapReached) => Some(T::RewardCapReached),
+            Some(ErrorCode::CampaignClosed | ErrorCode::NoCampaign) => Some(T::CampaignClosed),
+            Some(ErrorCode::RateLimited) => Some(T::RateLimited),
             Some(ErrorCode::BudgetSpent) => Some(T::BudgetSpent),
             Some(ErrorCode::CampaignPaused) => Some(T::CampaignPaused),
             Some(ErrorCode::NoTask) => Some(T::NoTaskLeft),
@@ -799,11 +803,26 @@ impl App {
                 None => format!("{}: {}", self.t(T::Error), message(error)),
             }
         };
-        self.set_notice(text, true, retry.map(|r| (r, T::Retry)));
-        if known == Some(T::SessionExpired) {
-            let mut state = self.state.borrow_mut();
-            state.session = None;
-            state.screen = Screen::Connect;
+        match known {
+            Some(T::SessionExpired | T::RewardCapReached) => {
+                self.set_notice(text, true, None);
+                let mut state = self.state.borrow_mut();
+                state.session = None;
+                state.screen = Screen::Connect;
+            }
+            Some(T::CampaignClosed) => {
+                self.set_notice(text, true, None);
+                let mut state = self.state.borrow_mut();
+                if let Some(mut work) = state.work.take() {
+                    work.upload.clear();
+                }
+                if state.screen == Screen::Task {
+                    state.screen = Screen::Campaigns;
+                }
+                // The list without the closed campaign.
+                spawn_local(Rc::clone(self).refresh());
+            }
+            _ => self.set_notice(text, true, retry.map(|r| (r, T::Retry))),
         }
     }
 
