@@ -876,6 +876,11 @@ impl App {
     }
 
     fn focus_first_choice(&self) {
+        // Only on a task: elsewhere (a closed campaign sent the contributor back to the list)
+        // the first primary button is far down the page.
+        if self.state.borrow().screen != Screen::Task {
+            return;
+        }
         if let Ok(Some(first)) = self.root.query_selector(".dh-choices button, .dh-primary") {
             dom::focus(&first);
         }
