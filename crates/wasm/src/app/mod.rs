@@ -123,7 +123,7 @@ pub fn mount(
         dom: Dom { doc },
         root,
         base,
-        state: RefCell::new(State {
+        state: update::Store::new(State {
             lang,
             offline: !window.navigator().on_line(),
             pending_sign_in: start,
@@ -272,7 +272,8 @@ struct App {
     dom: Dom,
     root: Element,
     base: String,
-    state: RefCell<State>,
+    /// Read anywhere; changed only by `update` (the store lends it mutably to update.rs alone).
+    state: update::Store,
 }
 
 /// A relay error's code, `None` for the client's own (`network`) and a wallet's.

@@ -2,6 +2,7 @@
 //! starts what must be asked of the relay, the wallet or the browser (effects.rs, whose answers
 //! come back as actions), and the screen is drawn once.
 
+use std::cell::{Ref, RefCell, RefMut};
 use std::rc::Rc;
 
 use datahub_protocol::answer::Capture;
@@ -15,9 +16,28 @@ use super::action::Action;
 use super::task::{self, Draft, Task};
 use super::text::T;
 use super::{
-    App, ClaimTx, LANG_KEY, Notice, Screen, TxStatus, Upload, Work, at, code, consent, dom,
+    App, ClaimTx, LANG_KEY, Notice, Screen, State, TxStatus, Upload, Work, at, code, consent, dom,
     is_positive, media, message, now_ms, read_balances, read_held, relay_code,
 };
+
+/// The app's state: anyone in the app may read it; only this module may change it, so every
+/// change is an [`Action`] carried out by [`App::update`] (the compiler holds to that).
+pub(super) struct Store(RefCell<State>);
+
+impl Store {
+    pub(super) fn new(state: State) -> Self {
+        Self(RefCell::new(state))
+    }
+
+    pub(super) fn borrow(&self) -> Ref<'_, State> {
+        self.0.borrow()
+    }
+
+    /// Private to update.rs.
+    fn borrow_mut(&self) -> RefMut<'_, State> {
+        self.0.borrow_mut()
+    }
+}
 
 /// What an applied action leaves to draw.
 #[derive(PartialEq, Eq)]
