@@ -303,6 +303,27 @@ test("uploads keep several shards in flight: as many as asked, and the relay sto
   }
 });
 
+test("a sign-in's rewardCap as a number: a whole one is taken; a fraction, a negative or an inexact one is refused", async () => {
+  const refused = await page.evaluate(async () => {
+    const client = await dh.RelayClient.connect(location.origin);
+    const chainId = client.info.chains[0].id;
+    // Signed in (it throws otherwise).
+    await client.signIn(dh.LocalSigner.generate(), { chainId, rewardCap: 5000000 });
+    const refused = [];
+    for (const rewardCap of [1.5, -1, 2 ** 60]) {
+      try {
+        await client.signIn(dh.LocalSigner.generate(), { chainId, rewardCap });
+        refused.push(null);
+      } catch (e) {
+        refused.push([e.name, e.code]);
+      }
+    }
+    return refused;
+  });
+  // 2^60 is beyond what a JavaScript number holds exactly: a decimal string says it.
+  assert.deepEqual(refused, Array(3).fill(["InputError", "InvalidRewardCap"]));
+});
+
 test("relay errors carry the relay's code and the HTTP status", async () => {
   const e = await page.evaluate(async () => {
     const client = await dh.RelayClient.connect(location.origin);

@@ -230,6 +230,37 @@ async function injectWallet(page, key, where) {
   }, { key, where, chainId: chain.id });
 }
 
+/**
+ * A render does not stop what is being played: the recording plays (muted, looping), the
+ * language switch draws the whole screen again, twice, and the recording goes on playing, the
+ * very element that was started.
+ */
+async function keepsPlaying(page, press) {
+  await page.evaluate(() => {
+    const audio = document.querySelector("#dh-playback");
+    audio.muted = true;
+    audio.loop = true;
+    audio.startedByTest = true;
+    return audio.play();
+  });
+  await press("[data-action=lang]");
+  await page.waitForFunction(() => document.documentElement.lang === "zh-CN");
+  await press("[data-action=lang]");
+  await page.waitForFunction(() => document.documentElement.lang === "en");
+  const after = await page.evaluate(() => {
+    const audio = document.querySelector("#dh-playback");
+    return { same: audio.startedByTest === true, paused: audio.paused, at: audio.currentTime };
+  });
+  assert.deepEqual({ same: after.same, paused: after.paused }, { same: true, paused: false }, "the recording plays on through re-renders");
+  // And it really advances.
+  await page.waitForFunction((at) => document.querySelector("#dh-playback").currentTime !== at, after.at);
+  // Enter submits unless a button other than a choice has the focus: leave the switch.
+  await page.evaluate(() => {
+    document.querySelector("#dh-playback").pause();
+    document.activeElement?.blur();
+  });
+}
+
 /** Signs in with the injected wallet, does one task of each type, claims; returns what happened. */
 async function everyTask(page, { touch, prefix }) {
   const press = (selector) => (touch ? page.tap(selector) : page.click(selector));
@@ -304,6 +335,7 @@ async function everyTask(page, { touch, prefix }) {
           for (const b of bytes) text += String.fromCharCode(b);
           return btoa(text);
         }), "base64");
+        await keepsPlaying(page, press);
         break;
     }
     // A phone shows what fits its screen: the item scrolled so the answer and Submit are seen.
@@ -393,6 +425,8 @@ async function createCampaign(fields) {
     },
   });
   assert.equal(made.status, 201, await made.text());
+  // The requester, for what only it may do later (pause, close); not part of the spec sent.
+  Object.defineProperty(spec, "requester", { value: requester });
   return spec;
 }
 
@@ -562,6 +596,48 @@ test("a session the relay no longer knows goes back to Connect, not to a generic
     await page.waitForSelector("[data-screen=connect] #dh-connect-local");
     assert.match(await page.textContent(".dh-status"), /session has ended/);
     assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a campaign closed while a contributor is on it: back to the campaigns, saying so", async () => {
+  const spec = await createCampaign({
+    id: "closing", kind: "content_verification", title: "Closing", instructions: "Answer.",
+    items: Array.from({ length: 4 }, (_, i) => ({ text: `Item ${i}`, claim: "It is an item." })),
+    reward: "0.01", token: "USDT", budget: "1", min_task_seconds: 0,
+  });
+  const browser = await launch({ viewport: { width: 800, height: 900 } });
+  try {
+    const page = await browser.page();
+    try {
+      await page.goto(net.origin);
+      await page.click("#dh-connect-local");
+      await page.click(".dh-card[data-action='campaign:closing']");
+      await page.waitForSelector(".dh-task[data-kind=content_verification]");
+      await page.waitForSelector("[data-busy=false]");
+      // The requester closes it meanwhile; the contributor skips to the next task.
+      const body = new TextEncoder().encode(JSON.stringify({ status: "closed" }));
+      const path = "/v1/campaigns/closing/status";
+      const time = Date.now();
+      const closed = await fetch(`${net.origin}${path}`, {
+        method: "POST", body,
+        headers: {
+          "content-type": "application/json", "x-datahub-time": String(time),
+          "x-datahub-signature": spec.requester.signRequest("POST", path, body, time, info.relay_address),
+        },
+      });
+      assert.equal(closed.status, 200, await closed.text());
+      await page.click("[data-action=skip]");
+      // The relay answers `campaign_closed`: not a generic error, and no retry that cannot help.
+      await page.waitForSelector("[data-screen=campaigns]");
+      assert.match(await page.textContent(".dh-status"), /This campaign has closed/);
+      assert.equal(await page.locator(".dh-status button").count(), 0);
+      await page.waitForFunction(() => document.querySelector(".dh-card") && !document.querySelector(".dh-card[data-action='campaign:closing']"));
+      assert.deepEqual(page.errors, []);
+    } catch (error) {
+      await shootAndThrow(page, "closed")(error);
+    }
   } finally {
     await browser.close();
   }

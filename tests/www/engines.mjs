@@ -1,18 +1,19 @@
-// The browser engines other than Chromium, behind one small interface so the same journey runs
-// on each: WebKit (what iOS wallets, Binance Wallet on iPhone included, render dApps with) through
-// Debian's WebKitWebDriver under Xvfb, spoken to in plain W3C WebDriver; Firefox (Debian's
-// firefox-esr) through puppeteer-core over WebDriver BiDi.
+// The three browser engines behind one small interface, so that the same journey runs on each:
+// Chromium (Debian's) through playwright-core; WebKit (what iOS wallets, Binance Wallet on iPhone
+// included, render dApps with) through Debian's WebKitWebDriver under Xvfb, spoken to in plain
+// W3C WebDriver; Firefox (Debian's firefox-esr) through puppeteer-core over WebDriver BiDi.
 //
-// A driver has: goto(url), click(css), type(css, text), upload(css, path), waitFor(fn, ...args),
-// evaluate(fn, ...args), screenshot(path), close(). Functions run in the page, so they may only
-// use their arguments, and return what serializes as JSON (a DOM node does not: `waitFor`
-// predicates return booleans).
+// A driver has: name, goto(url), click(css), upload(css, path), waitFor(fn, arg), evaluate(fn,
+// arg), screenshot(path), close(), and `errors` (the page's uncaught errors) where the engine
+// reports them. Functions run in the page, so they may only use their one argument, and return
+// what serializes as JSON (a DOM node does not: `waitFor` predicates return booleans).
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
+import { launch } from "../pkg/browser.mjs";
 
 const WAIT_MS = 60_000;
 
@@ -43,6 +44,25 @@ async function poll(check, what, ms = WAIT_MS) {
 
 // The W3C WebDriver element reference key.
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
+
+/** Chromium: Debian's, headless, through playwright-core (tests/pkg/browser.mjs). */
+export async function chromium() {
+  const browser = await launch({ viewport: { width: 1024, height: 800 } });
+  const page = await browser.page();
+  return {
+    name: "Chromium",
+    errors: page.errors,
+    goto: (url) => page.goto(url),
+    // Playwright waits for the element to be there, visible and still before it clicks.
+    click: (css) => page.click(css, { timeout: WAIT_MS }),
+    upload: (css, path) => page.setInputFiles(css, path, { timeout: WAIT_MS }),
+    // Playwright passes one argument to a page function; the journey needs no more.
+    evaluate: (fn, arg) => page.evaluate(fn, arg),
+    waitFor: (fn, arg) => poll(() => page.evaluate(fn, arg), String(fn)),
+    screenshot: (path) => page.screenshot({ path, fullPage: true }),
+    close: () => browser.close(),
+  };
+}
 
 /** WebKit: `xvfb-run -a WebKitWebDriver --port=N` and a W3C session with default capabilities. */
 export async function webkit() {
@@ -95,8 +115,16 @@ export async function webkit() {
       await call("POST", `${s}/url`, { url });
     },
     async click(css) {
-      const id = await poll(() => find(css), css);
-      await call("POST", `${s}/element/${id}/click`, {});
+      // The app draws each screen anew: an element found may be replaced before the click
+      // lands ("stale element reference"); find it again. WebDriver scrolls an element just
+      // into view, where the task screen's sticky Skip/Submit bar may cover it ("element click
+      // intercepted"): to the middle first.
+      await poll(async () => {
+        const id = await find(css);
+        await call("POST", `${s}/execute/sync`, { script: "arguments[0].scrollIntoView({ block: 'center' })", args: [{ [ELEMENT]: id }] });
+        await call("POST", `${s}/element/${id}/click`, {});
+        return true;
+      }, css);
     },
     async upload(css, path) {
       const id = await poll(() => find(css), css);

@@ -93,6 +93,9 @@ extern "C" {
 /// How long a submission receipt is valid.
 const RECEIPT_TTL_SECS: i64 = 600;
 
+/// The largest integer a JavaScript number holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
 fn relay_error(code: &str, status: u16, message: &str) -> JsValue {
     let error = js_error("RelayError", code, message);
     let _ = Reflect::set(&error, &"status".into(), &JsValue::from(status));
@@ -378,7 +381,15 @@ impl RelayClient {
             }
         };
         let cap_text = option(&options, "rewardCap")
-            .map(|c| c.as_string().or_else(|| c.as_f64().map(|n| format!("{n}"))))
+            .map(|c| {
+                // A whole number as its digits (an integer type's formatting: the float one
+                // weighs about 14 KB of the .wasm); anything else is refused below.
+                c.as_string().or_else(|| {
+                    c.as_f64()
+                        .filter(|n| n.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(n))
+                        .map(|n| (n as u64).to_string())
+                })
+            })
             .unwrap_or_else(|| Some("1000000000".to_owned()))
             .ok_or_else(|| {
                 input_error("InvalidRewardCap", "`rewardCap` must be a decimal string")

@@ -3,11 +3,9 @@
 //! so changed terms are shown again. The hash is computed here from the text shown, and every
 //! receipt signs it with the licence (the relay refuses receipts that sign other terms).
 
-use std::rc::Rc;
-
-use wasm_bindgen_futures::spawn_local;
 use web_sys::Element;
 
+use super::action::Action;
 use super::dom::{add, set};
 use super::task::Campaign;
 use super::text::{Lang, T};
@@ -41,23 +39,14 @@ pub(super) fn submit_options(campaign: &Campaign, manifest: Option<&str>) -> ser
     options
 }
 
-impl App {
-    /// Records acceptance of the open campaign's terms, then leases its first task.
-    pub(super) fn accept_terms(self: &Rc<Self>) {
-        let campaign = {
-            let mut state = self.state.borrow_mut();
-            let Some(work) = state.work.as_mut() else {
-                return;
-            };
-            work.terms_pending = false;
-            work.campaign.clone()
-        };
-        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-            let _ = storage.set_item(&accepted_key(&campaign), &terms_hash_hex(&campaign));
-        }
-        spawn_local(Rc::clone(self).next_task());
+/// Records in this browser that `campaign`'s terms, as shown, were accepted.
+pub(super) fn remember_acceptance(campaign: &Campaign) {
+    if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = storage.set_item(&accepted_key(campaign), &terms_hash_hex(campaign));
     }
+}
 
+impl App {
     /// The terms screen: the licence, the terms as written, accept or go back.
     pub(super) fn terms_view(&self, main: &Element, campaign: &Campaign, lang: Lang) {
         let d = &self.dom;
@@ -88,9 +77,12 @@ impl App {
         let row = d.el("div", "dh-actions");
         add(
             &row,
-            &d.button("accept-terms", T::AcceptTerms.get(lang), "dh-primary"),
+            &d.button(&Action::AcceptTerms, T::AcceptTerms.get(lang), "dh-primary"),
         );
-        add(&row, &d.button("back", T::Back.get(lang), "dh-secondary"));
+        add(
+            &row,
+            &d.button(&Action::Back, T::Back.get(lang), "dh-secondary"),
+        );
         add(&section, &row);
         add(main, &section);
     }

@@ -4,6 +4,8 @@
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, HtmlElement};
 
+use super::action::Action;
+
 pub struct Dom {
     pub doc: Document,
 }
@@ -27,19 +29,19 @@ impl Dom {
         el
     }
 
-    /// A button that does `action` when pressed (see `App::act`).
-    pub fn button(&self, action: &str, label: &str, class: &str) -> Element {
+    /// A button that does `action` when pressed (see `App::update`).
+    pub fn button(&self, action: &Action, label: &str, class: &str) -> Element {
         let b = self.text("button", class, label);
         set(&b, "type", "button");
-        set(&b, "data-action", action);
+        set_action(&b, action);
         b
     }
 
     /// A button with its keyboard shortcut shown before its label.
-    pub fn key_button(&self, action: &str, key: &str, label: &str, class: &str) -> Element {
+    pub fn key_button(&self, action: &Action, key: &str, label: &str, class: &str) -> Element {
         let b = self.el("button", class);
         set(&b, "type", "button");
-        set(&b, "data-action", action);
+        set_action(&b, action);
         if !key.is_empty() {
             let k = self.text("kbd", "", key);
             set(&k, "aria-hidden", "true");
@@ -48,6 +50,13 @@ impl Dom {
         }
         add(&b, &self.text("span", "", label));
         b
+    }
+}
+
+/// Makes pressing `el` do `action`.
+pub fn set_action(el: &Element, action: &Action) {
+    if let Some(attr) = action.attr() {
+        set(el, "data-action", &attr);
     }
 }
 

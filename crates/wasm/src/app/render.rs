@@ -5,10 +5,11 @@
 use datahub_protocol::Kind;
 use web_sys::Element;
 
+use super::action::Action;
 use super::dom::{self, add, set};
 use super::task::{self, Task};
 use super::text::{Lang, T};
-use super::{App, Screen, State, TxStatus, Work, at, is_positive, kind_tag, short};
+use super::{App, Screen, State, TxStatus, Work, at, fixed, is_positive, kind_tag, plain, short};
 
 impl App {
     pub(super) fn render(&self) {
@@ -38,7 +39,7 @@ impl App {
                 if notice.error { "dh-error" } else { "dh-ok" },
                 &notice.text,
             );
-            if let Some((action, label)) = notice.action {
+            if let Some((action, label)) = &notice.action {
                 add(&p, &d.button(action, label.get(lang), "dh-inline"));
             }
             add(&status, &p);
@@ -54,6 +55,7 @@ impl App {
             Screen::Task => self.task_screen(&main, &state),
         }
         add(&page, &main);
+        self.keep_media(&page);
         self.root.set_text_content(None);
         add(&self.root, &page);
         set(
@@ -80,6 +82,39 @@ impl App {
             if let Ok(Some(el)) = self.root.query_selector(&selector) {
                 dom::focus(&el);
             }
+        }
+    }
+
+    /// Carries the media on screen (a picture, a preview, a recording's playback) over into
+    /// the new screen `page` where it shows the same `src`: a new element would load it again,
+    /// and a recording being played would stop. Moved within this task, an element playing
+    /// stays playing (a media element pauses only if it is out of the document once the task
+    /// ends). The new element's other attributes (its words, in the language now chosen) are
+    /// copied onto the kept one.
+    fn keep_media(&self, page: &Element) {
+        for selector in ["#dh-playback", "#dh-preview", ".dh-image"] {
+            let (Ok(Some(old)), Ok(Some(new))) = (
+                self.root.query_selector(selector),
+                page.query_selector(selector),
+            ) else {
+                continue;
+            };
+            if old.get_attribute("src").is_none()
+                || old.get_attribute("src") != new.get_attribute("src")
+            {
+                continue;
+            }
+            for name in new
+                .get_attribute_names()
+                .iter()
+                .filter_map(|n| n.as_string())
+            {
+                // Setting `src`, even to the same value, loads the media again.
+                if let Some(value) = new.get_attribute(&name).filter(|_| name != "src") {
+                    set(&old, &name, &value);
+                }
+            }
+            let _ = new.replace_with_with_node_1(&old);
         }
     }
 
@@ -114,7 +149,7 @@ impl App {
             add(&header, &balance);
             self.held_badge(&header, state);
         }
-        let switch = d.button("lang", lang.other().name(), "dh-lang");
+        let switch = d.button(&Action::ToggleLang, lang.other().name(), "dh-lang");
         set(
             &switch,
             "aria-label",
@@ -164,14 +199,22 @@ impl App {
     fn connect_buttons(&self, main: &Element, state: &State) {
         let d = &self.dom;
         let lang = state.lang;
-        let wallet = d.button("wallet", T::ConnectWallet.get(lang), "dh-primary");
+        let wallet = d.button(
+            &Action::SignIn { wallet: true },
+            T::ConnectWallet.get(lang),
+            "dh-primary",
+        );
         set(&wallet, "id", "dh-connect-wallet");
         add(main, &wallet);
         add(
             main,
             &d.text("p", "dh-hint", T::ConnectWalletHint.get(lang)),
         );
-        let local = d.button("local", T::UseLocalKey.get(lang), "dh-secondary");
+        let local = d.button(
+            &Action::SignIn { wallet: false },
+            T::UseLocalKey.get(lang),
+            "dh-secondary",
+        );
         set(&local, "id", "dh-connect-local");
         add(main, &local);
         add(main, &d.text("p", "dh-hint", T::UseLocalKeyHint.get(lang)));
@@ -245,7 +288,7 @@ impl App {
             set(&who, "title", &session.wallet());
             add(
                 &who,
-                &d.button("sign-out", T::SignOut.get(lang), "dh-inline"),
+                &d.button(&Action::SignOut, T::SignOut.get(lang), "dh-inline"),
             );
             add(main, &who);
         }
@@ -258,7 +301,7 @@ impl App {
             let item = d.el("li", "");
             let card = d.el("button", "dh-card");
             set(&card, "type", "button");
-            set(&card, "data-action", &format!("campaign:{}", campaign.id));
+            dom::set_action(&card, &Action::OpenCampaign(campaign.id.clone()));
             set(&card, "data-kind", kind_tag(campaign.kind));
             self.campaign_lines(&card, campaign, lang);
             add(&item, &card);
@@ -299,11 +342,11 @@ impl App {
                     "p",
                     "dh-hint",
                     &format!(
-                        "{} {:.2} ({} {:.2}) · {} {} · {} {} · {} {}",
+                        "{} {} ({} {}) · {} {} · {} {} · {} {}",
                         T::Trust.get(lang),
-                        at(c, "trust").as_f64().unwrap_or(0.0),
+                        fixed(at(c, "trust").as_f64().unwrap_or(0.0), 2),
                         T::TrustNeeded.get(lang),
-                        at(c, "min_trust").as_f64().unwrap_or(0.0),
+                        fixed(at(c, "min_trust").as_f64().unwrap_or(0.0), 2),
                         count("accepted"),
                         T::AnswersAccepted.get(lang),
                         count("rejected"),
@@ -361,7 +404,7 @@ impl App {
                         add(&item, &input);
                         add(
                             &item,
-                            &d.button(&format!("appeal:{i}"), T::Appeal.get(lang), "dh-secondary"),
+                            &d.button(&Action::Appeal(i), T::Appeal.get(lang), "dh-secondary"),
                         );
                     }
                 }
@@ -439,7 +482,7 @@ impl App {
             add(&select, &option);
         }
         add(&row, &select);
-        let claim = d.button("claim", T::Claim.get(lang), "dh-primary");
+        let claim = d.button(&Action::Claim, T::Claim.get(lang), "dh-primary");
         claim.set_id("dh-claim");
         add(&row, &claim);
         add(&panel, &row);
@@ -489,21 +532,25 @@ impl App {
                     if tx.status == TxStatus::Reverted {
                         add(
                             &shown,
-                            &d.button("send-claim", T::SendClaim.get(lang), "dh-secondary"),
+                            &d.button(&Action::SendClaim, T::SendClaim.get(lang), "dh-secondary"),
                         );
                     }
                 }
                 None if state.wallet.is_some() => {
                     add(
                         &shown,
-                        &d.button("send-claim", T::SendClaim.get(lang), "dh-primary"),
+                        &d.button(&Action::SendClaim, T::SendClaim.get(lang), "dh-primary"),
                     );
                 }
                 None => {}
             }
             add(
                 &shown,
-                &d.button("copy-voucher", T::CopyVoucher.get(lang), "dh-secondary"),
+                &d.button(
+                    &Action::CopyVoucher,
+                    T::CopyVoucher.get(lang),
+                    "dh-secondary",
+                ),
             );
             let details = d.el("details", "");
             add(&details, &d.text("summary", "", "JSON"));
@@ -528,7 +575,10 @@ impl App {
         };
         let campaign = &work.campaign;
         let top = d.el("div", "dh-task-top");
-        add(&top, &d.button("back", T::Back.get(lang), "dh-inline"));
+        add(
+            &top,
+            &d.button(&Action::Back, T::Back.get(lang), "dh-inline"),
+        );
         add(
             &top,
             &d.text("span", "dh-kind", T::Kind(campaign.kind).get(lang)),
@@ -547,7 +597,10 @@ impl App {
             return;
         }
         if work.done {
-            add(main, &d.button("back", T::Back.get(lang), "dh-primary"));
+            add(
+                main,
+                &d.button(&Action::Back, T::Back.get(lang), "dh-primary"),
+            );
             return;
         }
         let Some(task) = &work.task else { return };
@@ -639,9 +692,9 @@ impl App {
         let bar = d.el("div", "dh-actions");
         add(
             &bar,
-            &d.key_button("skip", "S", T::Skip.get(lang), "dh-secondary"),
+            &d.key_button(&Action::Skip, "S", T::Skip.get(lang), "dh-secondary"),
         );
-        let submit = d.key_button("submit", "Enter", T::Submit.get(lang), "dh-primary");
+        let submit = d.key_button(&Action::Submit, "Enter", T::Submit.get(lang), "dh-primary");
         submit.set_id("dh-submit");
         add(&bar, &submit);
         add(main, &bar);
@@ -733,7 +786,7 @@ impl App {
             };
             let on = chosen.contains(&i);
             let b = d.key_button(
-                &format!("choose:{i}"),
+                &Action::Choose(i),
                 &key,
                 label,
                 if on { "dh-choice dh-on" } else { "dh-choice" },
@@ -778,7 +831,7 @@ impl App {
             if in_span.is_some() {
                 class.push_str(" dh-marked");
             }
-            let b = d.button(&format!("word:{i}"), &word.text, &class);
+            let b = d.button(&Action::Word(i), &word.text, &class);
             if let Some(span) = in_span {
                 set(
                     &b,
@@ -798,7 +851,7 @@ impl App {
                 add(
                     &marks,
                     &d.button(
-                        &format!("mark:{i}"),
+                        &Action::Mark(i),
                         &format!("{} {label}", T::MarkAs.get(lang)),
                         "dh-choice",
                     ),
@@ -806,7 +859,11 @@ impl App {
             }
             add(
                 &marks,
-                &d.button("clear-words", T::ClearSelection.get(lang), "dh-inline"),
+                &d.button(
+                    &Action::ClearWords,
+                    T::ClearSelection.get(lang),
+                    "dh-inline",
+                ),
             );
             add(form, &marks);
         }
@@ -832,7 +889,7 @@ impl App {
                 let li = d.text("li", "", &format!("{words} → {label} "));
                 add(
                     &li,
-                    &d.button(&format!("unspan:{i}"), T::RemoveSpan.get(lang), "dh-inline"),
+                    &d.button(&Action::Unspan(i), T::RemoveSpan.get(lang), "dh-inline"),
                 );
                 add(&list, &li);
             }
@@ -849,12 +906,12 @@ impl App {
                 "p",
                 "dh-hint",
                 &format!(
-                    "{}: {} · ≥ {}×{} px · ≤ {:.1} MiB",
+                    "{}: {} · ≥ {}×{} px · ≤ {} MiB",
                     T::PhotoRules.get(lang),
                     rules.type_names().join(", "),
                     rules.min_width,
                     rules.min_height,
-                    rules.max_bytes as f64 / 1_048_576.0
+                    fixed(rules.max_bytes as f64 / 1_048_576.0, 1)
                 ),
             ),
         );
@@ -904,8 +961,8 @@ impl App {
                 &format!(
                     "{}: {}–{} {}",
                     T::RecordRules.get(lang),
-                    rules.min_seconds,
-                    rules.max_seconds,
+                    plain(rules.min_seconds),
+                    plain(rules.max_seconds),
                     T::Seconds.get(lang)
                 ),
             ),
@@ -920,21 +977,27 @@ impl App {
                 "span",
                 "dh-clock",
                 &format!(
-                    "{:.1} {}",
-                    work.upload.recording_seconds,
+                    "{} {}",
+                    fixed(work.upload.recording_seconds, 1),
                     T::Seconds.get(lang)
                 ),
             );
             clock.set_id("dh-rec-time");
             add(&row, &clock);
-            add(&row, &d.button("stop", T::Stop.get(lang), "dh-primary"));
+            add(
+                &row,
+                &d.button(&Action::Stop, T::Stop.get(lang), "dh-primary"),
+            );
         } else {
             let label = if work.upload.chosen.is_some() {
                 T::Rerecord
             } else {
                 T::Record
             };
-            add(&row, &d.button("record", label.get(lang), "dh-secondary"));
+            add(
+                &row,
+                &d.button(&Action::Record, label.get(lang), "dh-secondary"),
+            );
         }
         add(form, &row);
         if let Some((_, _, url, seconds)) = &work.upload.chosen {
@@ -949,7 +1012,7 @@ impl App {
                 &d.text(
                     "p",
                     "dh-hint",
-                    &format!("{seconds:.1} {}", T::Seconds.get(lang)),
+                    &format!("{} {}", fixed(*seconds, 1), T::Seconds.get(lang)),
                 ),
             );
         }

@@ -156,6 +156,9 @@ pub enum T {
     AppealRefused,
     BudgetSpent,
     CampaignPaused,
+    CampaignClosed,
+    RewardCapReached,
+    RateLimited,
     Restricted,
     SkipCooldown,
     DailyCap,
@@ -339,6 +342,18 @@ impl T {
             Self::CampaignPaused => (
                 "This campaign is paused. Try again later.",
                 "该活动已暂停，请稍后再试。",
+            ),
+            Self::CampaignClosed => (
+                "This campaign has closed. Pick another one.",
+                "该活动已结束，请选择其他活动。",
+            ),
+            Self::RewardCapReached => (
+                "This sign-in has earned all it may. Sign in again to go on.",
+                "本次登录的收益已达上限，请重新登录后继续。",
+            ),
+            Self::RateLimited => (
+                "Too many requests. Wait a moment, then try again.",
+                "请求过于频繁，请稍候再试。",
             ),
             Self::Restricted => (
                 "Your answers here are paused by quality checks.",
