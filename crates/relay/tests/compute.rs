@@ -735,160 +735,6 @@ async fn a_compute_node_not_admitted_is_refused() {
     );
 }
 
-/// An object id for the pre-annotation tests (nothing is stored: nodes are given the id).
-fn picture(seed: u8) -> String {
-    hex::encode([seed; 32])
-}
-
-both!(
-    a_model_pre_annotates_a_labeling_campaign_suggests_and_votes,
-    |net| {
-        let owner = key("owner");
-        let (item, golden) = (picture(0x11), picture(0x22));
-        // One ordinary item and one golden item (a cat), each a picture; every task of a
-        // contributor's is golden while one is left, so both contributors see the golden one.
-        let spec = json!({
-            "id": "pets",
-            "kind": "image_categorization",
-            "title": "Which animal?",
-            "instructions": "Pick the animal in the picture.",
-            "labels": ["cat", "dog", "bird"],
-            "items": [{ "object": item }],
-            "golden": [{ "item": { "object": golden }, "answer": { "labels": ["cat"] } }],
-            "golden_share": 1.0,
-            "reward": "0.05",
-            "token": "USDT",
-            "budget": "1",
-            "overlap": 2,
-            "max_overlap": 2,
-            "lease_seconds": 300,
-            "encryption_key": encryption_key(&owner),
-            "chains": [CHAIN],
-            "compute": { "kind": "classify", "model": classifier(), "k": 2, "n": 2, "fee": "0.01" },
-        });
-        let (status, body) = net.create_campaign(&owner, &spec).await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        fund(&net, &owner, "1").await;
-        let mut alice = Worker::sign_in(&net, "alice").await;
-        let mut bob = Worker::sign_in(&net, "bob").await;
-        // Before the model has run there is nothing to suggest.
-        let (status, task) = alice.next(&net, "pets").await;
-        assert_eq!(status, StatusCode::OK, "{task}");
-        assert_eq!(task["item"]["object"], golden.as_str());
-        assert!(task.get("suggestion").is_none(), "{task}");
-
-        // The model says "dog" on the golden cat (wrong) and "cat" on the item.
-        let said = |object: &str| if object == golden { "dog" } else { "cat" };
-        for label in ["a", "b"] {
-            let node = node(&net, label).await;
-            loop {
-                let (status, job) = next(&net, &node).await;
-                if status == StatusCode::NOT_FOUND {
-                    break;
-                }
-                assert_eq!(
-                    (status, job["kind"].as_str()),
-                    (StatusCode::OK, Some("classify")),
-                    "{job}"
-                );
-                let prediction = json!({ "label": said(job["object"].as_str().unwrap()), "scores": { "probability": 0.9 } });
-                let (status, body) = result(&net, &node, &job, prediction).await;
-                assert_eq!(status, StatusCode::OK, "{body}");
-            }
-        }
-        // Both nodes agreed on both items: each is paid two fees.
-        assert_eq!(
-            (earned(&net, "a").await, earned(&net, "b").await),
-            (2 * FEE, 2 * FEE)
-        );
-        // The model was judged on the golden item, as a contributor would be.
-        let model_row = net
-            .relay()
-            .db
-            .read(move |conn: &mut dyn Conn| {
-                conn.query_opt(
-                    "SELECT golden_right, golden_wrong FROM contributors WHERE campaign = 'pets' AND worker = $1",
-                    datahub_relay::params![format!("model:{}", classifier())],
-                )
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            (model_row.int(0).unwrap(), model_row.int(1).unwrap()),
-            (0, 1)
-        );
-
-        // The held lease now carries the model's word, not the golden answer ("cat"); the
-        // golden item has one exactly as an ordinary one does.
-        let (status, task) = alice.next(&net, "pets").await;
-        assert_eq!(status, StatusCode::OK, "{task}");
-        assert_eq!(
-            task["suggestion"],
-            json!({ "label": "dog", "kind": "classify", "model": classifier() })
-        );
-        let cat = json!({ "labels": ["cat"] });
-        let dog = json!({ "labels": ["dog"] });
-        let (status, outcome) = alice.work(&net, "pets", &cat).await;
-        assert_eq!(
-            (status, outcome["status"].as_str()),
-            (StatusCode::OK, Some("pending")),
-            "{outcome}"
-        );
-        let (status, task) = bob.next(&net, "pets").await;
-        assert_eq!(task["item"]["object"], golden.as_str(), "{task}");
-        assert_eq!(task["suggestion"]["label"], "dog", "{task}");
-        let (status2, outcome) = bob.work(&net, "pets", &cat).await;
-        assert_eq!(
-            (status, status2),
-            (StatusCode::OK, StatusCode::OK),
-            "{outcome}"
-        );
-
-        // The item: alice says dog, bob cat. With equal records the crowd alone leans to
-        // "dog" (its class prior and matrices are symmetric but for the golden cat both got
-        // right), and is far from sure; the model's "cat" settles it.
-        let (status, task) = alice.next(&net, "pets").await;
-        assert_eq!(status, StatusCode::OK, "{task}");
-        assert_eq!(task["item"]["object"], item.as_str());
-        assert_eq!(task["suggestion"]["label"], "cat", "{task}");
-        let (_, outcome) = alice.work(&net, "pets", &dog).await;
-        assert_eq!(outcome["status"], "pending", "{outcome}");
-        let (_, outcome) = bob.work(&net, "pets", &cat).await;
-        assert_eq!(outcome["status"], "accepted", "{outcome}");
-
-        // The results carry the model's prediction with its hash and the nodes' signed results.
-        let (status, results) = net
-            .call(net.signed_get(&owner, "/v1/campaigns/pets/results"))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{results}");
-        let record = &results["records"][0];
-        assert_eq!(record["answer"], cat, "{results}");
-        let predictions = record["predictions"].as_array().unwrap();
-        assert_eq!(predictions.len(), 1, "{results}");
-        assert_eq!(predictions[0]["model"], classifier().as_str());
-        assert_eq!(predictions[0]["prediction"]["label"], "cat");
-        assert_eq!(predictions[0]["results"].as_array().unwrap().len(), 2);
-        // The model learnt from the accepted item too: it agreed.
-        let agreed = net
-            .relay()
-            .db
-            .read(move |conn: &mut dyn Conn| {
-                conn.query_opt(
-                    "SELECT agreed, disagreed FROM contributors WHERE campaign = 'pets' AND worker = $1",
-                    datahub_relay::params![format!("model:{}", classifier())],
-                )
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((agreed.int(0).unwrap(), agreed.int(1).unwrap()), (1, 0));
-        // The console counts people: the model's record is not a contributor.
-        let (status, stats) = net
-            .call(net.signed_get(&owner, "/v1/campaigns/pets/stats"))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{stats}");
-        assert_eq!(stats["contributors"]["total"], 2, "{stats}");
 /// A well-formed grant for `node` (a curve point, then 48 bytes): the relay checks the form;
 /// only the node can tell whether it opens.
 fn grant_for(node: &SecretKey, fill: u8) -> String {
@@ -1217,6 +1063,164 @@ both!(
         let records = records(&net).await;
         assert_eq!(records[&a.public_key().address()], (0, 1));
         assert_eq!(records[&b.public_key().address()], (1, 0));
+        assert_ledger_balanced(&net).await;
+    }
+);
+
+/// An object id for the pre-annotation tests (nothing is stored: nodes are given the id).
+fn picture(seed: u8) -> String {
+    hex::encode([seed; 32])
+}
+
+both!(
+    a_model_pre_annotates_a_labeling_campaign_suggests_and_votes,
+    |net| {
+        let owner = key("owner");
+        let (item, golden) = (picture(0x11), picture(0x22));
+        // One ordinary item and one golden item (a cat), each a picture; every task of a
+        // contributor's is golden while one is left, so both contributors see the golden one.
+        let spec = json!({
+            "id": "pets",
+            "kind": "image_categorization",
+            "title": "Which animal?",
+            "instructions": "Pick the animal in the picture.",
+            "labels": ["cat", "dog", "bird"],
+            "items": [{ "object": item }],
+            "golden": [{ "item": { "object": golden }, "answer": { "labels": ["cat"] } }],
+            "golden_share": 1.0,
+            "reward": "0.05",
+            "token": "USDT",
+            "budget": "1",
+            "overlap": 2,
+            "max_overlap": 2,
+            "lease_seconds": 300,
+            "encryption_key": encryption_key(&owner),
+            "chains": [CHAIN],
+            "compute": { "kind": "classify", "model": classifier(), "k": 2, "n": 2, "fee": "0.01" },
+        });
+        let (status, body) = net.create_campaign(&owner, &spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        fund(&net, &owner, "1").await;
+        let mut alice = Worker::sign_in(&net, "alice").await;
+        let mut bob = Worker::sign_in(&net, "bob").await;
+        // Before the model has run there is nothing to suggest.
+        let (status, task) = alice.next(&net, "pets").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        assert_eq!(task["item"]["object"], golden.as_str());
+        assert!(task.get("suggestion").is_none(), "{task}");
+
+        // The model says "dog" on the golden cat (wrong) and "cat" on the item.
+        let said = |object: &str| if object == golden { "dog" } else { "cat" };
+        for label in ["a", "b"] {
+            let node = node(&net, label).await;
+            loop {
+                let (status, job) = next(&net, &node).await;
+                if status == StatusCode::NOT_FOUND {
+                    break;
+                }
+                assert_eq!(
+                    (status, job["kind"].as_str()),
+                    (StatusCode::OK, Some("classify")),
+                    "{job}"
+                );
+                let prediction = json!({ "label": said(job["object"].as_str().unwrap()), "scores": { "probability": 0.9 } });
+                let (status, body) = result(&net, &node, &job, prediction).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+        }
+        // Both nodes agreed on both items: each is paid two fees.
+        assert_eq!(
+            (earned(&net, "a").await, earned(&net, "b").await),
+            (2 * FEE, 2 * FEE)
+        );
+        // The model was judged on the golden item, as a contributor would be.
+        let model_row = net
+            .relay()
+            .db
+            .read(move |conn: &mut dyn Conn| {
+                conn.query_opt(
+                    "SELECT golden_right, golden_wrong FROM contributors WHERE campaign = 'pets' AND worker = $1",
+                    datahub_relay::params![format!("model:{}", classifier())],
+                )
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (model_row.int(0).unwrap(), model_row.int(1).unwrap()),
+            (0, 1)
+        );
+
+        // The held lease now carries the model's word, not the golden answer ("cat"); the
+        // golden item has one exactly as an ordinary one does.
+        let (status, task) = alice.next(&net, "pets").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        assert_eq!(
+            task["suggestion"],
+            json!({ "label": "dog", "kind": "classify", "model": classifier() })
+        );
+        let cat = json!({ "labels": ["cat"] });
+        let dog = json!({ "labels": ["dog"] });
+        let (status, outcome) = alice.work(&net, "pets", &cat).await;
+        assert_eq!(
+            (status, outcome["status"].as_str()),
+            (StatusCode::OK, Some("pending")),
+            "{outcome}"
+        );
+        let (status, task) = bob.next(&net, "pets").await;
+        assert_eq!(task["item"]["object"], golden.as_str(), "{task}");
+        assert_eq!(task["suggestion"]["label"], "dog", "{task}");
+        let (status2, outcome) = bob.work(&net, "pets", &cat).await;
+        assert_eq!(
+            (status, status2),
+            (StatusCode::OK, StatusCode::OK),
+            "{outcome}"
+        );
+
+        // The item: alice says dog, bob cat. With equal records the crowd alone leans to
+        // "dog" (its class prior and matrices are symmetric but for the golden cat both got
+        // right), and is far from sure; the model's "cat" settles it.
+        let (status, task) = alice.next(&net, "pets").await;
+        assert_eq!(status, StatusCode::OK, "{task}");
+        assert_eq!(task["item"]["object"], item.as_str());
+        assert_eq!(task["suggestion"]["label"], "cat", "{task}");
+        let (_, outcome) = alice.work(&net, "pets", &dog).await;
+        assert_eq!(outcome["status"], "pending", "{outcome}");
+        let (_, outcome) = bob.work(&net, "pets", &cat).await;
+        assert_eq!(outcome["status"], "accepted", "{outcome}");
+
+        // The results carry the model's prediction with its hash and the nodes' signed results.
+        let (status, results) = net
+            .call(net.signed_get(&owner, "/v1/campaigns/pets/results"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{results}");
+        let record = &results["records"][0];
+        assert_eq!(record["answer"], cat, "{results}");
+        let predictions = record["predictions"].as_array().unwrap();
+        assert_eq!(predictions.len(), 1, "{results}");
+        assert_eq!(predictions[0]["model"], classifier().as_str());
+        assert_eq!(predictions[0]["prediction"]["label"], "cat");
+        assert_eq!(predictions[0]["results"].as_array().unwrap().len(), 2);
+        // The model learnt from the accepted item too: it agreed.
+        let agreed = net
+            .relay()
+            .db
+            .read(move |conn: &mut dyn Conn| {
+                conn.query_opt(
+                    "SELECT agreed, disagreed FROM contributors WHERE campaign = 'pets' AND worker = $1",
+                    datahub_relay::params![format!("model:{}", classifier())],
+                )
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((agreed.int(0).unwrap(), agreed.int(1).unwrap()), (1, 0));
+        // The console counts people: the model's record is not a contributor.
+        let (status, stats) = net
+            .call(net.signed_get(&owner, "/v1/campaigns/pets/stats"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        assert_eq!(stats["contributors"]["total"], 2, "{stats}");
         assert_ledger_balanced(&net).await;
     }
 );
