@@ -121,6 +121,7 @@ fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 
 impl Conn for PgConn {
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, DbError> {
+        super::count_statement();
         let stmt = self.statement(sql)?;
         match self.client.execute(&stmt, &params(values)) {
             Ok(n) => Ok(n),
@@ -129,6 +130,7 @@ impl Conn for PgConn {
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, DbError> {
+        super::count_statement();
         let stmt = self.statement(sql)?;
         let rows = match self.client.query(&stmt, &params(values)) {
             Ok(rows) => rows,
@@ -162,6 +164,7 @@ impl Conn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        super::count_statement();
         self.reconnect_if_closed()?;
         match self.client.batch_execute(sql) {
             Ok(()) => Ok(()),
