@@ -1,13 +1,16 @@
-//! The relay's database: one writer thread that commits in groups, a few reader threads, and the
-//! same SQL on SQLite (the embedded default) and PostgreSQL.
+//! The relay's database: on SQLite one writer thread that commits in groups, on PostgreSQL a pool
+//! of writers each running one write per transaction; a few reader threads; the same SQL on both.
 //!
-//! Every write goes through [`Db::write`]: the closure runs on the writer thread inside its own
-//! savepoint of a transaction shared with whatever other writes were queued meanwhile, and its
-//! result is handed back only after that transaction committed. So a caller that got `Ok` knows
-//! its write is durable (SQLite runs with `synchronous=FULL`), one `fsync` is paid per group
-//! rather than per request, and a closure that returns `Err` leaves no trace (its savepoint is
-//! rolled back) without disturbing its neighbours. With a single writer, the ledger's
-//! read-check-update sequences need no locking of their own.
+//! Every write goes through [`Db::write`], and its result is handed back only after its
+//! transaction committed, so a caller that got `Ok` knows its write is durable (SQLite runs with
+//! `synchronous=FULL`). On SQLite the closure runs on the writer thread inside its own savepoint
+//! of a transaction shared with whatever other writes were queued meanwhile: one `fsync` is paid
+//! per group rather than per request, and a closure that returns `Err` leaves no trace (its
+//! savepoint is rolled back) without disturbing its neighbours; with a single writer, the
+//! ledger's read-check-update sequences need no locking of their own. On PostgreSQL each write is
+//! its own transaction on one of `writers` connections, so writes run in parallel exactly as those
+//! of several relays sharing the database do (what keeps them consistent is in docs/relay.md
+//! §10), and a write that lost a race to another is run again ([`Db::write_retrying`]).
 //!
 //! SQL is written once, with PostgreSQL's `$1` placeholders (rewritten to `?1` for SQLite), in the
 //! common subset of both dialects: `BIGINT` and `TEXT` columns only, no `SUM` (a `NUMERIC` in
@@ -256,13 +259,17 @@ impl Db {
     }
 
     /// Like [`Self::open`], with `writers` writer threads on PostgreSQL (one on SQLite), each
-    /// taking the next queued writes and committing them as its own group.
+    /// taking the next queued write and running it in its own transaction.
     pub fn open_with(location: &Location, readers: usize, writers: usize) -> Result<Self, DbError> {
         let (write_tx, write_rx) = flume::unbounded::<WriteJob>();
         let writers = match location {
             Location::Sqlite(_) => 1,
             Location::Postgres(_) => writers.max(1),
         };
+        // SQLite commits groups (one fsync for many writes, one writer anyway); PostgreSQL runs
+        // each write in its own short transaction on a pool of writers, which the server commits
+        // together on its own (its WAL flush serves every commit waiting for it).
+        let grouped = matches!(location, Location::Sqlite(_));
         for i in 0..writers {
             let rx = write_rx.clone();
             // Connections are made on their own threads: the synchronous PostgreSQL client must
@@ -271,7 +278,13 @@ impl Db {
                 if i == 0 {
                     migrate(conn.as_mut())?;
                 }
-                Ok(move || write_loop(conn, &rx))
+                Ok(move || {
+                    if grouped {
+                        write_loop(conn, &rx);
+                    } else {
+                        write_each(conn, &rx);
+                    }
+                })
             })?;
         }
         let (read_tx, read_rx) = flume::unbounded::<ReadJob>();
@@ -465,6 +478,37 @@ fn write_loop(mut conn: Box<dyn Conn + Send>, jobs: &flume::Receiver<WriteJob>) 
             let _ = conn.batch("ROLLBACK");
             for deliver in delivers {
                 deliver(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// One transaction per write (PostgreSQL): a write holds its row locks only for its own
+/// statements and commit, never behind hundreds of others, so writers in parallel (threads of
+/// this relay, or other relays) wait little for each other and seldom deadlock; and no
+/// savepoint is needed, since a failed write rolls back its own transaction.
+fn write_each(mut conn: Box<dyn Conn + Send>, jobs: &flume::Receiver<WriteJob>) {
+    while let Ok(job) = jobs.recv() {
+        let begin = conn.begin_sql();
+        if let Err(e) = conn.batch(begin) {
+            // Dropping the job tells its caller `Closed`; the next write connects again.
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            drop(job);
+            continue;
+        }
+        let (keep, deliver) = job(conn.as_mut());
+        if !keep {
+            // The write's own error is what its caller gets, whatever the rollback says.
+            let _ = conn.batch("ROLLBACK");
+            deliver(Ok(()));
+            continue;
+        }
+        match conn.batch("COMMIT") {
+            Ok(()) => deliver(Ok(())),
+            Err(e) => {
+                tracing::error!(error = %e, "write transaction failed; rolled back");
+                let _ = conn.batch("ROLLBACK");
+                deliver(Err(e));
             }
         }
     }
