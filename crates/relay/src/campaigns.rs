@@ -94,6 +94,8 @@ pub async fn create(
             if !rows.is_empty() {
                 insert_items(conn, &rows)?;
             }
+            // Leases of this campaign may start at once: plan them knowing its items.
+            conn.analyze("items")?;
             let account = campaign_account(&spec.id);
             let funding = ledger::ensure_funding(conn, &owner, chain, &spec.token)?;
             ledger::ensure_account(conn, &account, kind::CAMPAIGN, &spec.id, &spec.token, &chains)?;

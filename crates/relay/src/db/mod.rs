@@ -25,24 +25,12 @@ pub use leader::{LOCK_KEY, Leadership};
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
-
-/// Statements sent to the database by this process (each `execute`, `query` and `batch`,
-/// transaction control and savepoints included), for `/metrics`: what a request costs the
-/// database, measured rather than counted by hand in a server log.
-static STATEMENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Statements this process sent to its database so far ([`STATEMENTS`]).
-pub fn statements() -> u64 {
-    STATEMENTS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-fn count_statement() {
-    STATEMENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-}
 
 /// A value bound to, or read from, a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,9 +169,60 @@ pub trait Conn {
         false
     }
 
+    /// Refreshes the planner's statistics of `table` after many rows were added to it, where the
+    /// backend needs that: PostgreSQL plans from statistics that autovacuum refreshes only a
+    /// minute or so later, and meanwhile took a campaign of 64,000 items for a handful of rows
+    /// (a lease then sorted all of them: 0.5 s each, under the campaign's row lock). SQLite's
+    /// planner needs none. Part of the caller's transaction.
+    fn analyze(&mut self, _table: &str) -> Result<(), DbError> {
+        Ok(())
+    }
+
     /// Runs a query expected to return at most one row.
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+/// A connection that counts the statements sent through it into its [`Db`]'s total.
+struct Counted {
+    conn: Box<dyn Conn + Send>,
+    statements: Arc<AtomicU64>,
+}
+
+impl Counted {
+    fn count(&self) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Conn for Counted {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.count();
+        self.conn.execute(sql, params)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.count();
+        self.conn.query(sql, params)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.count();
+        self.conn.batch(sql)
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        self.conn.begin_sql()
+    }
+
+    fn take_conflict(&mut self) -> bool {
+        self.conn.take_conflict()
+    }
+
+    fn analyze(&mut self, table: &str) -> Result<(), DbError> {
+        self.count();
+        self.conn.analyze(table)
     }
 }
 
@@ -250,6 +289,8 @@ pub struct Db {
     writer: flume::Sender<WriteJob>,
     readers: flume::Sender<ReadJob>,
     backend: &'static str,
+    /// Statements sent so far ([`Self::statements`]).
+    statements: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -262,6 +303,7 @@ impl Db {
     /// taking the next queued write and running it in its own transaction.
     pub fn open_with(location: &Location, readers: usize, writers: usize) -> Result<Self, DbError> {
         let (write_tx, write_rx) = flume::unbounded::<WriteJob>();
+        let statements = Arc::new(AtomicU64::new(0));
         let writers = match location {
             Location::Sqlite(_) => 1,
             Location::Postgres(_) => writers.max(1),
@@ -274,7 +316,7 @@ impl Db {
             let rx = write_rx.clone();
             // Connections are made on their own threads: the synchronous PostgreSQL client must
             // never block an async runtime's thread, and `open` may be called from one.
-            start(location, &format!("db-writer-{i}"), move |mut conn| {
+            start(location, &format!("db-writer-{i}"), &statements, move |mut conn| {
                 if i == 0 {
                     migrate(conn.as_mut())?;
                 }
@@ -290,7 +332,7 @@ impl Db {
         let (read_tx, read_rx) = flume::unbounded::<ReadJob>();
         for i in 0..readers.max(1) {
             let rx = read_rx.clone();
-            start(location, &format!("db-reader-{i}"), move |mut conn| {
+            start(location, &format!("db-reader-{i}"), &statements, move |mut conn| {
                 Ok(move || {
                     while let Ok(job) = rx.recv() {
                         job(conn.as_mut());
@@ -302,7 +344,15 @@ impl Db {
             writer: write_tx,
             readers: read_tx,
             backend: location.backend(),
+            statements,
         })
+    }
+
+    /// Statements sent to the database through this handle's connections so far (each
+    /// `execute`, `query` and `batch`, transaction control and savepoints included): what
+    /// requests cost the database, measured rather than counted by hand in a server log.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// `sqlite` or `postgres`.
@@ -406,18 +456,23 @@ impl Db {
 fn start<L>(
     location: &Location,
     name: &str,
+    statements: &Arc<AtomicU64>,
     setup: impl FnOnce(Box<dyn Conn + Send>) -> Result<L, DbError> + Send + 'static,
 ) -> Result<(), DbError>
 where
     L: FnOnce() + 'static,
 {
     let location = location.clone();
+    let statements = statements.clone();
     let read_only = !name.starts_with("db-writer");
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     thread::Builder::new()
         .name(name.to_owned())
         .spawn(
-            move || match connect(&location, read_only).and_then(setup) {
+            move || match connect(&location, read_only)
+                .map(|conn| -> Box<dyn Conn + Send> { Box::new(Counted { conn, statements }) })
+                .and_then(setup)
+            {
                 Ok(run) => {
                     let _ = ready_tx.send(Ok(()));
                     run();

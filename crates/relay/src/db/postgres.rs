@@ -121,7 +121,6 @@ fn params(values: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 
 impl Conn for PgConn {
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64, DbError> {
-        super::count_statement();
         let stmt = self.statement(sql)?;
         match self.client.execute(&stmt, &params(values)) {
             Ok(n) => Ok(n),
@@ -130,7 +129,6 @@ impl Conn for PgConn {
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>, DbError> {
-        super::count_statement();
         let stmt = self.statement(sql)?;
         let rows = match self.client.query(&stmt, &params(values)) {
             Ok(rows) => rows,
@@ -164,12 +162,15 @@ impl Conn for PgConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        super::count_statement();
         self.reconnect_if_closed()?;
         match self.client.batch_execute(sql) {
             Ok(()) => Ok(()),
             Err(e) => Err(self.failed(e)),
         }
+    }
+
+    fn analyze(&mut self, table: &str) -> Result<(), DbError> {
+        self.batch(&format!("ANALYZE {table}"))
     }
 
     fn take_conflict(&mut self) -> bool {

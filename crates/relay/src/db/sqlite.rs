@@ -65,7 +65,6 @@ impl ToSql for Value {
 
 impl Conn for SqliteConn {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        super::count_statement();
         let mut stmt = self.0.prepare_cached(&numbered(sql)).map_err(backend)?;
         let n = stmt
             .execute(rusqlite::params_from_iter(params))
@@ -74,7 +73,6 @@ impl Conn for SqliteConn {
     }
 
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        super::count_statement();
         let mut stmt = self.0.prepare_cached(&numbered(sql)).map_err(backend)?;
         let columns = stmt.column_count();
         let mut rows = stmt
@@ -99,7 +97,6 @@ impl Conn for SqliteConn {
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        super::count_statement();
         self.0.execute_batch(sql).map_err(backend)
     }
 
