@@ -521,9 +521,8 @@ struct Costs {
 /// seconds; `None` if `pid` cannot be read.
 fn tree_cpu_seconds(pid: u32) -> Option<f64> {
     let stat = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
-    let mut total = datahub_relay::metrics::cpu_seconds_of_stat(&stat(
-        format!("/proc/{pid}/stat").into(),
-    )?)?;
+    let mut total =
+        datahub_relay::metrics::cpu_seconds_of_stat(&stat(format!("/proc/{pid}/stat").into())?)?;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(text) = stat(entry.path().join("stat")) else {
             continue;
@@ -557,7 +556,9 @@ impl Costs {
                 text.lines()
                     .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
             };
-            cpu = cpu.zip(metric("process_cpu_seconds_total")).map(|(a, b)| a + b);
+            cpu = cpu
+                .zip(metric("process_cpu_seconds_total"))
+                .map(|(a, b)| a + b);
             statements = statements
                 .zip(metric("datahub_db_statements_total"))
                 .map(|(a, b)| a + b);

@@ -573,10 +573,26 @@ fn sustained(
     figures.push(latency);
     // What each submission cost (its lease included), where the load tool could read it.
     let costs = [
-        ("relay_cpu_ms_per_submission", "relay CPU per submission", "ms"),
-        ("postgres_cpu_ms_per_submission", "PostgreSQL CPU per submission", "ms"),
-        ("load_cpu_ms_per_submission", "load tool CPU per submission", "ms"),
-        ("statements_per_submission", "database statements per submission", "statements"),
+        (
+            "relay_cpu_ms_per_submission",
+            "relay CPU per submission",
+            "ms",
+        ),
+        (
+            "postgres_cpu_ms_per_submission",
+            "PostgreSQL CPU per submission",
+            "ms",
+        ),
+        (
+            "load_cpu_ms_per_submission",
+            "load tool CPU per submission",
+            "ms",
+        ),
+        (
+            "statements_per_submission",
+            "database statements per submission",
+            "statements",
+        ),
     ];
     for (key, what, unit) in costs {
         if let Ok(value) = number(&doc, key) {

@@ -316,29 +316,39 @@ impl Db {
             let rx = write_rx.clone();
             // Connections are made on their own threads: the synchronous PostgreSQL client must
             // never block an async runtime's thread, and `open` may be called from one.
-            start(location, &format!("db-writer-{i}"), &statements, move |mut conn| {
-                if i == 0 {
-                    migrate(conn.as_mut())?;
-                }
-                Ok(move || {
-                    if grouped {
-                        write_loop(conn, &rx);
-                    } else {
-                        write_each(conn, &rx);
+            start(
+                location,
+                &format!("db-writer-{i}"),
+                &statements,
+                move |mut conn| {
+                    if i == 0 {
+                        migrate(conn.as_mut())?;
                     }
-                })
-            })?;
+                    Ok(move || {
+                        if grouped {
+                            write_loop(conn, &rx);
+                        } else {
+                            write_each(conn, &rx);
+                        }
+                    })
+                },
+            )?;
         }
         let (read_tx, read_rx) = flume::unbounded::<ReadJob>();
         for i in 0..readers.max(1) {
             let rx = read_rx.clone();
-            start(location, &format!("db-reader-{i}"), &statements, move |mut conn| {
-                Ok(move || {
-                    while let Ok(job) = rx.recv() {
-                        job(conn.as_mut());
-                    }
-                })
-            })?;
+            start(
+                location,
+                &format!("db-reader-{i}"),
+                &statements,
+                move |mut conn| {
+                    Ok(move || {
+                        while let Ok(job) = rx.recv() {
+                            job(conn.as_mut());
+                        }
+                    })
+                },
+            )?;
         }
         Ok(Self {
             writer: write_tx,
@@ -468,8 +478,8 @@ where
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     thread::Builder::new()
         .name(name.to_owned())
-        .spawn(
-            move || match connect(&location, read_only)
+        .spawn(move || {
+            match connect(&location, read_only)
                 .map(|conn| -> Box<dyn Conn + Send> { Box::new(Counted { conn, statements }) })
                 .and_then(setup)
             {
@@ -480,8 +490,8 @@ where
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                 }
-            },
-        )
+            }
+        })
         .map_err(|e| DbError::Backend(format!("cannot start a database thread: {e}")))?;
     ready_rx.recv().map_err(|_| DbError::Closed)?
 }
