@@ -268,7 +268,7 @@ pub async fn claim(
             let seq = next_nonce(conn, &recipient, body.chain_id, &db_address(&contract))?;
             let nonce = U256::from_u64(seq.unsigned_abs());
             let deadline = u64::try_from(now / 1000 + ttl).unwrap_or(u64::MAX);
-            let voucher = RewardVoucher { recipient: wallet.clone(), token: token_address.clone(), amount, nonce, deadline };
+            let voucher = RewardVoucher { recipient: wallet, token: token_address, amount, nonce, deadline };
             let signature = voucher.sign(&treasury, &domain);
             conn.execute(
                 "INSERT INTO vouchers (id, recipient, request, chain_id, token, token_address, contract, amount_units, amount, nonce, deadline, signature, created_ms, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
