@@ -24,7 +24,12 @@
 //! first or never, the refusals and the resends, for the fault suite to check against the
 //! relay's API (see `Seen`). It prints the sustained rate (submissions answered over the time
 //! they were being sent, each after its own lease) and the p50/p99 latency of a submission, and
-//! puts them in the report (`submissions_per_sec`, `p50_ms`, `p99_ms`).
+//! puts them in the report (`submissions_per_sec`, `p50_ms`, `p99_ms`), with what each answered
+//! submission cost over the run (its lease and everything else the relays did meanwhile
+//! included): the relays' CPU time and database statements (from their `/metrics`), the load
+//! tool's own CPU time and, with `--db-pid PID` (a PostgreSQL server's postmaster), the server's
+//! (`relay_cpu_ms_per_submission`, `statements_per_submission`, `load_cpu_ms_per_submission`,
+//! `postgres_cpu_ms_per_submission`).
 //!
 //! `--flood N` (with `--relay`) adds N flooders while the contributors work: each posts, one
 //! after another, manifests of the most shards a relay takes (`--flood-shards`, default 16384,
@@ -509,6 +514,75 @@ fn against_running_relay(base: &str) {
     }
 }
 
+/// What the run has cost so far, summed over the relays: their CPU time and database
+/// statements (from their `/metrics`), and the load tool's own CPU time. CPU time rather than
+/// wall time: on a machine shared with other work, a request's cost is what it used, not how
+/// long it waited for a core. `None` where a figure could not be read.
+struct Costs {
+    relay_cpu_s: Option<f64>,
+    statements: Option<f64>,
+    load_cpu_s: Option<f64>,
+    /// The PostgreSQL server's (`--db-pid`: its postmaster and every backend of it).
+    db_cpu_s: Option<f64>,
+}
+
+/// The CPU time of process `pid` and its children (a PostgreSQL server: its backends), in
+/// seconds; `None` if `pid` cannot be read.
+fn tree_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = |path: std::path::PathBuf| std::fs::read_to_string(path).ok();
+    let mut total =
+        datahub_relay::metrics::cpu_seconds_of_stat(&stat(format!("/proc/{pid}/stat").into())?)?;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(text) = stat(entry.path().join("stat")) else {
+            continue;
+        };
+        // The parent's pid is the second field after the command name.
+        let parent = text
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if parent == Some(pid) {
+            total += datahub_relay::metrics::cpu_seconds_of_stat(&text).unwrap_or(0.0);
+        }
+    }
+    Some(total)
+}
+
+impl Costs {
+    async fn now(clients: &[Arc<Client>]) -> Self {
+        let (mut cpu, mut statements) = (Some(0.0), Some(0.0));
+        for client in clients {
+            let text = match client
+                .http
+                .get(format!("{}/metrics", client.base))
+                .send()
+                .await
+            {
+                Ok(response) => response.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            let metric = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            };
+            cpu = cpu
+                .zip(metric("process_cpu_seconds_total"))
+                .map(|(a, b)| a + b);
+            statements = statements
+                .zip(metric("datahub_db_statements_total"))
+                .map(|(a, b)| a + b);
+        }
+        Self {
+            relay_cpu_s: cpu,
+            statements,
+            load_cpu_s: datahub_relay::metrics::process_cpu_seconds(),
+            db_cpu_s: arg("--db-pid")
+                .and_then(|p| p.parse().ok())
+                .and_then(tree_cpu_seconds),
+        }
+    }
+}
+
 /// The settings of `--relay` mode.
 struct Load {
     /// The relays (`--relay URL,URL`: replicas sharing one database); contributor `u` works
@@ -620,6 +694,7 @@ impl Load {
             self.connections, self.campaigns, self.seconds
         );
 
+        let before = Costs::now(&clients).await;
         let started_ms = now_ms();
         let end = Instant::now() + Duration::from_secs(self.seconds);
         let domain = Arc::new(domain());
@@ -698,6 +773,7 @@ impl Load {
              {no_answer} tries with no answer; {resent} acknowledged receipts sent again, \
              {duplicates} answered as duplicates"
         );
+        let after = Costs::now(&clients).await;
         // Submissions answered over the time they were being sent (resends at the end are not
         // counted: they are retries the relay answers from what it stored).
         latencies.sort_unstable();
@@ -728,6 +804,20 @@ impl Load {
                 this.flood_shards, this.flood
             );
         }
+        let answered = latencies.len().max(1) as f64;
+        let per = |a: Option<f64>, b: Option<f64>, scale: f64| match (a, b) {
+            (Some(a), Some(b)) => json!((b - a) * scale / answered),
+            _ => Value::Null,
+        };
+        let relay_cpu_ms = per(before.relay_cpu_s, after.relay_cpu_s, 1000.0);
+        let load_cpu_ms = per(before.load_cpu_s, after.load_cpu_s, 1000.0);
+        let statements = per(before.statements, after.statements, 1.0);
+        let db_cpu_ms = per(before.db_cpu_s, after.db_cpu_s, 1000.0);
+        println!(
+            "load: per submission (its lease, the session reads and the relays' background work \
+             included): relay CPU {relay_cpu_ms} ms, PostgreSQL CPU {db_cpu_ms} ms, load tool \
+             CPU {load_cpu_ms} ms, {statements} database statements"
+        );
         json!({
             "manifests": manifests, "manifests_per_sec": manifests_per_sec,
             "manifest_p99_ms": manifest_p99, "flooders": this.flood,
@@ -735,6 +825,10 @@ impl Load {
             "relays": this.bases.len(),
             "submissions_per_sec": per_sec, "p50_ms": p50, "p99_ms": p99, "span_s": span,
             "started_ms": started_ms, "ended_ms": now_ms(),
+            "relay_cpu_ms_per_submission": relay_cpu_ms,
+            "load_cpu_ms_per_submission": load_cpu_ms,
+            "statements_per_submission": statements,
+            "postgres_cpu_ms_per_submission": db_cpu_ms,
             "campaigns": listed, "contributors": report,
         })
     }

@@ -21,10 +21,10 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Reader connections to the database.
     pub db_readers: usize,
-    /// Writer connections on PostgreSQL, each committing its own groups of writes (SQLite has
-    /// one writer whatever this says: its writes take one lock). More writers overlap their
-    /// round trips to the server, but their transactions may deadlock on hot rows: only
-    /// submissions are run again after such a conflict.
+    /// Writer connections on PostgreSQL, each running one write per transaction (SQLite has one
+    /// writer whatever this says: its writes take one lock, and it commits them in groups).
+    /// Writers in parallel overlap their round trips to the server and its commits; a
+    /// submission or lease that deadlocks with another write is run again.
     pub db_writers: usize,
     /// Host names (with port) that sign-in messages may name, as browsers reach the relay.
     /// Empty means `127.0.0.1:<port>` and `localhost:<port>`. Env: `DATAHUB_SIWE_DOMAINS`
@@ -295,7 +295,7 @@ impl Default for Config {
             data_dir: PathBuf::from("datahub-data"),
             database_url: None,
             db_readers: 4,
-            db_writers: 1,
+            db_writers: 8,
             siwe_domains: Vec::new(),
             www_dir: None,
             pkg_dir: None,

@@ -154,7 +154,7 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub fn render(&self, backend: &str) -> String {
+    pub fn render(&self, backend: &str, statements: u64) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -291,6 +291,16 @@ impl Metrics {
                 value.load(Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP datahub_db_statements_total Statements sent to the database (transaction control and savepoints included).\n# TYPE datahub_db_statements_total counter\ndatahub_db_statements_total {statements}"
+        );
+        if let Some(seconds) = process_cpu_seconds() {
+            let _ = writeln!(
+                out,
+                "# HELP process_cpu_seconds_total User and system CPU time of the relay process.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {seconds}"
+            );
+        }
         self.render_chains(&mut out);
         let _ = writeln!(
             out,
@@ -298,5 +308,47 @@ impl Metrics {
             env!("CARGO_PKG_VERSION")
         );
         out
+    }
+}
+
+/// The CPU time (user and system) this process used so far, from `/proc/self/stat` (Linux; `None`
+/// elsewhere). CPU time, not wall time, is what tells a request's cost on a shared machine.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_seconds_of_stat(&stat)
+}
+
+/// `utime + stime` of a `/proc/PID/stat` line, in seconds. The fields are counted after the
+/// command name's closing parenthesis (the name may hold spaces); their unit is `USER_HZ`,
+/// which Linux fixes at 100 for every user-space interface.
+pub fn cpu_seconds_of_stat(stat: &str) -> Option<f64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        // A command name with spaces and a parenthesis must not shift the fields.
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 8 0 100 0";
+        assert_eq!(cpu_seconds_of_stat(stat), Some(3.25));
+        assert_eq!(cpu_seconds_of_stat("garbage"), None);
+        assert_eq!(cpu_seconds_of_stat("1 (x) S 1 2"), None);
+        #[cfg(target_os = "linux")]
+        assert!(process_cpu_seconds().is_some());
+    }
+
+    #[test]
+    fn statements_and_cpu_are_exported() {
+        let text = Metrics::default().render("sqlite", 42);
+        assert!(text.contains("\ndatahub_db_statements_total 42\n"));
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("\nprocess_cpu_seconds_total "));
     }
 }

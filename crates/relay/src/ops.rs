@@ -84,7 +84,9 @@ pub async fn metrics(State(relay): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        relay.metrics.render(relay.db.backend()),
+        relay
+            .metrics
+            .render(relay.db.backend(), relay.db.statements()),
     )
 }
 

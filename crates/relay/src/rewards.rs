@@ -216,9 +216,12 @@ pub async fn claim(
     let recipient = db_address(&wallet);
     let treasury = relay.treasury.clone();
     let ttl = i64::try_from(relay.config.voucher_ttl_secs).unwrap_or(0);
+    // Run again after a conflict: two claims of one recipient written at once (by two writers
+    // or two relays) take the same next nonce, and the unique `vouchers_seq` refuses the second;
+    // its second run takes the next one. A run that committed is found by its request id.
     let (created, id) = relay
         .db
-        .write(move |conn: &mut dyn Conn| -> ApiResult<(bool, String)> {
+        .write_retrying(move |conn: &mut dyn Conn| -> ApiResult<(bool, String)> {
             if let Some(row) = conn.query_opt(
                 "SELECT id, chain_id, token FROM vouchers WHERE recipient = $1 AND request = $2",
                 params![recipient.clone(), body.request_id.clone()],
@@ -270,7 +273,7 @@ pub async fn claim(
             conn.execute(
                 "INSERT INTO vouchers (id, recipient, request, chain_id, token, token_address, contract, amount_units, amount, nonce, deadline, signature, created_ms, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 params![
-                    id.clone(), recipient, body.request_id, i64::try_from(body.chain_id).unwrap_or(-1), body.token,
+                    id.clone(), recipient.clone(), body.request_id.clone(), i64::try_from(body.chain_id).unwrap_or(-1), body.token.clone(),
                     db_address(&token_address), db_address(&contract), total, voucher.amount.to_string(),
                     voucher.nonce.to_string(), i64::try_from(deadline).unwrap_or(i64::MAX), signature.to_hex(), now, seq
                 ],
@@ -297,8 +300,8 @@ pub async fn claim(
 
 /// The next voucher nonce of `recipient` on this chain and contract: 0, 1, 2… The escrow marks
 /// used nonces in a bitmap of 256 per storage word, so sequential nonces cost a new word only
-/// every 256 claims. Claims are written one at a time by the single writer, and the unique
-/// index `vouchers_seq` refuses a duplicate should two writers ever race.
+/// every 256 claims. Two writers racing for the same nonce (on PostgreSQL, writers run in
+/// parallel) are told apart by the unique index `vouchers_seq`, and the loser is run again.
 fn next_nonce(conn: &mut dyn Conn, recipient: &str, chain: u64, contract: &str) -> ApiResult<i64> {
     let chain = i64::try_from(chain).map_err(ApiError::internal)?;
     let last = conn

@@ -93,8 +93,12 @@ pub async fn next(
     }
     let worker = db_address(&info.session.wallet);
     let session = info.id.clone();
-    let (settings, spec) = match relay.campaigns.get(&relay, &campaign).await? {
-        Some(info) => (Settings::of(&info.spec), info.spec.clone()),
+    let (settings, spec, golden_items) = match relay.campaigns.get(&relay, &campaign).await? {
+        Some(info) => (
+            Settings::of(&info.spec),
+            info.spec.clone(),
+            info.golden_items,
+        ),
         None => {
             return Err(ApiError::not_found(
                 ErrorCode::NoCampaign,
@@ -113,12 +117,14 @@ pub async fn next(
         .to_string()
     });
     let network_cap = i64::from(limits_config.leases_per_network);
+    // Run again after a conflict (on PostgreSQL, writers in parallel may deadlock on the rows a
+    // lease sweeps or reserves): asking again is safe, a lease already made is answered again.
     let task = relay
         .db
-        .write(move |conn: &mut dyn Conn| -> ApiResult<Task> {
+        .write_retrying(move |conn: &mut dyn Conn| -> ApiResult<Task> {
             let now = clock::now_ms();
             sweep_expired(conn, now, 100)?;
-            quality::gate(conn, &campaign, &worker, now)?;
+            let record = quality::gate(conn, &campaign, &worker, now)?;
             let campaign_row = conn
                 .query_opt(
                     "SELECT status, kind, lease_ms, min_task_ms, reward, token FROM campaigns WHERE id = $1",
@@ -151,14 +157,22 @@ pub async fn next(
                 _ => return Err(ApiError::conflict(ErrorCode::CampaignClosed, "the campaign is closed")),
             }
             quality::check_daily_cap(conn, &settings, &campaign, &worker, now)?;
-            quality::check_probation(conn, &settings, &campaign, &worker)?;
+            quality::check_probation(&settings, &record)?;
             check_network_leases(conn, &campaign, network.as_deref(), network_cap)?;
             if !slots::reserve(conn, &campaign)? {
                 return Err(ApiError::conflict(ErrorCode::BudgetSpent, "the campaign has no paid tasks left"));
             }
             // Golden items when it is their turn (any number of people may get each one, but
             // nobody the same twice), otherwise the least-answered open item.
-            let golden = quality::golden_turn(conn, &settings, &secret, &campaign, &worker)?;
+            let golden = quality::golden_turn(
+                conn,
+                &settings,
+                &secret,
+                &campaign,
+                &worker,
+                &record,
+                golden_items,
+            )?;
             let item = match golden.clone() {
                 Some(item) => Some(item),
                 None => conn.query_opt(
@@ -560,6 +574,8 @@ struct Previous {
     worker: String,
     status: SubmissionStatus,
     reward: i64,
+    /// Whether its reward is held (`quality::hold`).
+    held: bool,
 }
 
 /// The lease a submission answers.
@@ -670,7 +686,8 @@ impl SubmitJob {
     /// recorded and settled.
     fn run(self, conn: &mut dyn Conn) -> ApiResult<SubmissionOutcome> {
         if let Some(previous) = self.find_retry(conn)? {
-            return self.outcome(conn, previous.status, previous.reward, true);
+            let held = Some(previous.held);
+            return self.outcome(conn, previous.status, held, previous.reward, true);
         }
         let lease = self.load_lease(conn)?;
         self.check_lease(conn, &lease)?;
@@ -687,20 +704,23 @@ impl SubmitJob {
             max_overlap: Settings::of(spec).max_overlap,
         });
         self.record(conn, lease.idx, &key, verdict.status())?;
-        self.settle(conn, lease.idx, &item, &key, verdict)?;
-        let status = match verdict.status() {
+        let held = self.settle(conn, lease.idx, &item, &key, verdict)?;
+        let (status, held) = match verdict.status() {
             // Resolving the item may have settled this very submission.
-            SubmissionStatus::Pending => self.stored_status(conn)?,
-            status => status,
+            SubmissionStatus::Pending => {
+                let (status, held) = self.stored_status(conn)?;
+                (status, Some(held))
+            }
+            status => (status, held),
         };
-        self.outcome(conn, status, self.info.reward, false)
+        self.outcome(conn, status, held, self.info.reward, false)
     }
 
     /// The submission stored before with this signer and nonce, if it is this one; an error if
     /// the nonce went to another submission or another wallet.
     fn find_retry(&self, conn: &mut dyn Conn) -> ApiResult<Option<Previous>> {
         let Some(row) = conn.query_opt(
-            "SELECT id, worker, status, reward FROM submissions WHERE signer = $1 AND nonce = $2",
+            "SELECT id, worker, status, reward, held FROM submissions WHERE signer = $1 AND nonce = $2",
             params![self.signer.clone(), self.nonce.clone()],
         )?
         else {
@@ -711,6 +731,7 @@ impl SubmitJob {
             worker: row.text(1)?,
             status: stored_status(&row.text(2)?)?,
             reward: row.int(3)?,
+            held: row.int(4)? != 0,
         };
         if previous.id != self.id {
             return Err(ApiError::conflict(
@@ -896,7 +917,8 @@ impl SubmitJob {
     }
 
     /// Does what the verdict says: pays, counts the session's commitment, records what quality
-    /// learns, queues a validation job or decides the item, or gives the slot back.
+    /// learns, queues a validation job or decides the item, or gives the slot back. Whether this
+    /// submission's reward was held, when it was paid or held here (`None` otherwise).
     fn settle(
         &self,
         conn: &mut dyn Conn,
@@ -904,7 +926,7 @@ impl SubmitJob {
         item: &ItemRow,
         key: &str,
         verdict: Verdict,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<Option<bool>> {
         let (spec, reward) = (&self.info.spec, self.info.reward);
         let note_golden = |conn: &mut dyn Conn, truth: &str| {
             quality::note_golden(
@@ -921,9 +943,10 @@ impl SubmitJob {
         let truth = item.golden.as_deref().unwrap_or_default();
         match verdict {
             Verdict::GoldenRight => {
-                self.pay(conn, &self.id, &self.worker)?;
+                let held = self.pay(conn, &self.id, &self.worker)?;
                 slots::commit(conn, &self.session, reward)?;
-                note_golden(conn, truth)
+                note_golden(conn, truth)?;
+                Ok(Some(held))
             }
             Verdict::GoldenWrong => {
                 let (status, why) = (SubmissionStatus::Rejected, Some(Rejection::Disagreed));
@@ -932,33 +955,39 @@ impl SubmitJob {
                 let why = GiveBack::GoldenMissed {
                     submission: &self.id,
                 };
-                slots::give_back(conn, &self.campaign, idx, why, self.now)
+                slots::give_back(conn, &self.campaign, idx, why, self.now)?;
+                Ok(None)
             }
             Verdict::AtOnce => {
-                self.pay(conn, &self.id, &self.worker)?;
+                let held = self.pay(conn, &self.id, &self.worker)?;
                 slots::commit(conn, &self.session, reward)?;
                 let vote = quality::Vote {
                     worker: self.worker.clone(),
                     key: key.to_owned(),
                     answer: self.answer_text.clone(),
                 };
-                quality::accepted_at_once(conn, spec, &self.campaign, idx, &item.payload, &vote)
+                quality::accepted_at_once(conn, spec, &self.campaign, idx, &item.payload, &vote)?;
+                Ok(Some(held))
             }
             Verdict::AwaitValidator => {
                 slots::commit(conn, &self.session, reward)?;
-                crate::validation::enqueue(conn, spec, &self.id, idx, &self.manifest, self.now)
+                crate::validation::enqueue(conn, spec, &self.id, idx, &self.manifest, self.now)?;
+                Ok(None)
             }
             Verdict::AwaitCompute => {
                 slots::commit(conn, &self.session, reward)?;
-                crate::compute::jobs::enqueue(conn, spec, &self.id, idx, &self.manifest, self.now)
+                crate::compute::jobs::enqueue(conn, spec, &self.id, idx, &self.manifest, self.now)?;
+                Ok(None)
             }
             Verdict::AwaitVotes => {
                 slots::commit(conn, &self.session, reward)?;
-                self.resolve(conn, idx, item)
+                self.resolve(conn, idx, item)?;
+                Ok(None)
             }
             Verdict::AwaitGolden => {
                 slots::commit(conn, &self.session, reward)?;
-                self.resolve_golden(conn, idx, item, truth)
+                self.resolve_golden(conn, idx, item, truth)?;
+                Ok(None)
             }
         }
     }
@@ -1030,26 +1059,33 @@ impl SubmitJob {
         Ok(())
     }
 
-    /// The submission's status as stored now.
-    fn stored_status(&self, conn: &mut dyn Conn) -> ApiResult<SubmissionStatus> {
+    /// The submission's status as stored now, and whether its reward is held.
+    fn stored_status(&self, conn: &mut dyn Conn) -> ApiResult<(SubmissionStatus, bool)> {
         let row = conn
             .query_opt(
-                "SELECT status FROM submissions WHERE signer = $1 AND nonce = $2",
+                "SELECT status, held FROM submissions WHERE signer = $1 AND nonce = $2",
                 params![self.signer.clone(), self.nonce.clone()],
             )?
             .ok_or_else(|| ApiError::internal("a submission missing in its own transaction"))?;
-        stored_status(&row.text(0)?)
+        Ok((stored_status(&row.text(0)?)?, row.int(1)? != 0))
     }
 
+    /// What the contributor is told. `held`: whether the reward is held, when the caller knows
+    /// (read otherwise).
     fn outcome(
         &self,
         conn: &mut dyn Conn,
         status: SubmissionStatus,
+        held: Option<bool>,
         reward: i64,
         duplicate: bool,
     ) -> ApiResult<SubmissionOutcome> {
         let token = self.info.token.clone();
-        let held = status == SubmissionStatus::Accepted && quality::is_held(conn, &self.id)?;
+        let held = status == SubmissionStatus::Accepted
+            && match held {
+                Some(held) => held,
+                None => quality::is_held(conn, &self.id)?,
+            };
         let credited = if status == SubmissionStatus::Accepted && !held {
             reward
         } else {
@@ -1068,9 +1104,11 @@ impl SubmitJob {
 
     /// Pays an accepted `submission` of `worker`, or holds its reward until the worker's record
     /// is known (`quality::credit_or_hold`): every accepted answer of this request goes here.
-    fn pay(&self, conn: &mut dyn Conn, submission: &str, worker: &str) -> ApiResult<()> {
+    /// Whether it was held.
+    fn pay(&self, conn: &mut dyn Conn, submission: &str, worker: &str) -> ApiResult<bool> {
         let credit = self.credit(submission, worker);
-        quality::credit_or_hold(conn, &self.info.spec, &credit, self.now)
+        let golden = Some(self.info.golden_items);
+        quality::credit_or_hold(conn, &self.info.spec, &credit, golden, self.now)
     }
 
     /// This submission's campaign paying `submission` of `worker`.

@@ -538,7 +538,7 @@ fn sustained(
         bases.push(base);
     }
     let report = run.json_file(&format!("{stem}.json"))?;
-    let cmd = run
+    let mut cmd = run
         .cargo_bench()
         .args(["-p", "datahub-relay", "--bench", "load", "--", "--relay"])
         .arg(bases.join(","))
@@ -561,6 +561,10 @@ fn sustained(
         ])
         .arg("--report")
         .arg(&report);
+    // The database server's CPU time counts in what a submission costs (SQLite's is the relay's).
+    if let Some(pid) = cluster.as_ref().and_then(crate::postgres::Cluster::pid) {
+        cmd = cmd.args(["--db-pid", &pid.to_string()]);
+    }
     // The ports change with every run; the page shows the shape of the command.
     *command = format!(
         "{count} relay(s) started with --config (dev, the load operator, limits lifted), then: {}",
@@ -605,6 +609,40 @@ fn sustained(
             "manifests/s",
             command.as_str(),
         ));
+    }
+    // What each submission cost (its lease included), where the load tool could read it.
+    let costs = [
+        (
+            "relay_cpu_ms_per_submission",
+            "relay CPU per submission",
+            "ms",
+        ),
+        (
+            "postgres_cpu_ms_per_submission",
+            "PostgreSQL CPU per submission",
+            "ms",
+        ),
+        (
+            "load_cpu_ms_per_submission",
+            "load tool CPU per submission",
+            "ms",
+        ),
+        (
+            "statements_per_submission",
+            "database statements per submission",
+            "statements",
+        ),
+    ];
+    for (key, what, unit) in costs {
+        if let Ok(value) = number(&doc, key) {
+            figures.push(Figure::new(
+                SUSTAINED,
+                format!("{label}, {connections} contributors: {what}"),
+                value,
+                unit,
+                command.as_str(),
+            ));
+        }
     }
     drop(relays);
     Ok(())

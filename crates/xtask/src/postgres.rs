@@ -100,6 +100,13 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The server's process id (its `postmaster.pid`): the bench adds the CPU time of it and its
+    /// backends to what a submission costs.
+    pub fn pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
     /// A CA and a server certificate it signs for 127.0.0.1 and localhost, as a real deployment
     /// has (webpki refuses a self-signed certificate used as its own CA).
     fn certificates(&self) -> Result<()> {

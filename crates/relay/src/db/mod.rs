@@ -1,13 +1,16 @@
-//! The relay's database: one writer thread that commits in groups, a few reader threads, and the
-//! same SQL on SQLite (the embedded default) and PostgreSQL.
+//! The relay's database: on SQLite one writer thread that commits in groups, on PostgreSQL a pool
+//! of writers each running one write per transaction; a few reader threads; the same SQL on both.
 //!
-//! Every write goes through [`Db::write`]: the closure runs on the writer thread inside its own
-//! savepoint of a transaction shared with whatever other writes were queued meanwhile, and its
-//! result is handed back only after that transaction committed. So a caller that got `Ok` knows
-//! its write is durable (SQLite runs with `synchronous=FULL`), one `fsync` is paid per group
-//! rather than per request, and a closure that returns `Err` leaves no trace (its savepoint is
-//! rolled back) without disturbing its neighbours. With a single writer, the ledger's
-//! read-check-update sequences need no locking of their own.
+//! Every write goes through [`Db::write`], and its result is handed back only after its
+//! transaction committed, so a caller that got `Ok` knows its write is durable (SQLite runs with
+//! `synchronous=FULL`). On SQLite the closure runs on the writer thread inside its own savepoint
+//! of a transaction shared with whatever other writes were queued meanwhile: one `fsync` is paid
+//! per group rather than per request, and a closure that returns `Err` leaves no trace (its
+//! savepoint is rolled back) without disturbing its neighbours; with a single writer, the
+//! ledger's read-check-update sequences need no locking of their own. On PostgreSQL each write is
+//! its own transaction on one of `writers` connections, so writes run in parallel exactly as those
+//! of several relays sharing the database do (what keeps them consistent is in docs/relay.md
+//! §10), and a write that lost a race to another is run again ([`Db::write_retrying`]).
 //!
 //! SQL is written once, with PostgreSQL's `$1` placeholders (rewritten to `?1` for SQLite), in the
 //! common subset of both dialects: `BIGINT` and `TEXT` columns only, no `SUM` (a `NUMERIC` in
@@ -22,6 +25,8 @@ pub use leader::{LOCK_KEY, Leadership};
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -164,6 +169,15 @@ pub trait Conn {
         false
     }
 
+    /// Refreshes the planner's statistics of `table` after many rows were added to it, where the
+    /// backend needs that: PostgreSQL plans from statistics that autovacuum refreshes only a
+    /// minute or so later, and meanwhile took a campaign of 64,000 items for a handful of rows
+    /// (a lease then sorted all of them: 0.5 s each, under the campaign's row lock). SQLite's
+    /// planner needs none. Part of the caller's transaction.
+    fn analyze(&mut self, _table: &str) -> Result<(), DbError> {
+        Ok(())
+    }
+
     /// Runs a query expected to return at most one row.
     fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -206,6 +220,52 @@ impl Conn for Counted<'_> {
     }
     fn take_conflict(&mut self) -> bool {
         self.conn.take_conflict()
+    }
+    fn analyze(&mut self, table: &str) -> Result<(), DbError> {
+        self.statements += 1;
+        self.conn.analyze(table)
+    }
+}
+
+/// A connection that counts the statements sent through it into its [`Db`]'s total.
+struct Counting {
+    conn: Box<dyn Conn + Send>,
+    statements: Arc<AtomicU64>,
+}
+
+impl Counting {
+    fn count(&self) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Conn for Counting {
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.count();
+        self.conn.execute(sql, params)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        self.count();
+        self.conn.query(sql, params)
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.count();
+        self.conn.batch(sql)
+    }
+
+    fn begin_sql(&self) -> &'static str {
+        self.conn.begin_sql()
+    }
+
+    fn take_conflict(&mut self) -> bool {
+        self.conn.take_conflict()
+    }
+
+    fn analyze(&mut self, table: &str) -> Result<(), DbError> {
+        self.count();
+        self.conn.analyze(table)
     }
 }
 
@@ -272,6 +332,8 @@ pub struct Db {
     writer: flume::Sender<WriteJob>,
     readers: flume::Sender<ReadJob>,
     backend: &'static str,
+    /// Statements sent so far ([`Self::statements`]).
+    statements: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -281,40 +343,69 @@ impl Db {
     }
 
     /// Like [`Self::open`], with `writers` writer threads on PostgreSQL (one on SQLite), each
-    /// taking the next queued writes and committing them as its own group.
+    /// taking the next queued write and running it in its own transaction.
     pub fn open_with(location: &Location, readers: usize, writers: usize) -> Result<Self, DbError> {
         let (write_tx, write_rx) = flume::unbounded::<WriteJob>();
+        let statements = Arc::new(AtomicU64::new(0));
         let writers = match location {
             Location::Sqlite(_) => 1,
             Location::Postgres(_) => writers.max(1),
         };
+        // SQLite commits groups (one fsync for many writes, one writer anyway); PostgreSQL runs
+        // each write in its own short transaction on a pool of writers, which the server commits
+        // together on its own (its WAL flush serves every commit waiting for it).
+        let grouped = matches!(location, Location::Sqlite(_));
         for i in 0..writers {
             let rx = write_rx.clone();
             // Connections are made on their own threads: the synchronous PostgreSQL client must
             // never block an async runtime's thread, and `open` may be called from one.
-            start(location, &format!("db-writer-{i}"), move |mut conn| {
-                if i == 0 {
-                    migrate(conn.as_mut())?;
-                }
-                Ok(move || write_loop(conn, &rx))
-            })?;
+            start(
+                location,
+                &format!("db-writer-{i}"),
+                &statements,
+                move |mut conn| {
+                    if i == 0 {
+                        migrate(conn.as_mut())?;
+                    }
+                    Ok(move || {
+                        if grouped {
+                            write_loop(conn, &rx);
+                        } else {
+                            write_each(conn, &rx);
+                        }
+                    })
+                },
+            )?;
         }
         let (read_tx, read_rx) = flume::unbounded::<ReadJob>();
         for i in 0..readers.max(1) {
             let rx = read_rx.clone();
-            start(location, &format!("db-reader-{i}"), move |mut conn| {
-                Ok(move || {
-                    while let Ok(job) = rx.recv() {
-                        job(conn.as_mut());
-                    }
-                })
-            })?;
+            start(
+                location,
+                &format!("db-reader-{i}"),
+                &statements,
+                move |mut conn| {
+                    Ok(move || {
+                        while let Ok(job) = rx.recv() {
+                            job(conn.as_mut());
+                        }
+                    })
+                },
+            )?;
         }
         Ok(Self {
             writer: write_tx,
             readers: read_tx,
             backend: location.backend(),
+            statements,
         })
+    }
+
+    /// Statements sent to the database through this handle's connections so far (each
+    /// `execute`, `query` and `batch`, transaction control and savepoints included): what
+    /// requests cost the database, measured rather than counted by hand in a server log.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// `sqlite` or `postgres`.
@@ -418,18 +509,23 @@ impl Db {
 fn start<L>(
     location: &Location,
     name: &str,
+    statements: &Arc<AtomicU64>,
     setup: impl FnOnce(Box<dyn Conn + Send>) -> Result<L, DbError> + Send + 'static,
 ) -> Result<(), DbError>
 where
     L: FnOnce() + 'static,
 {
     let location = location.clone();
+    let statements = statements.clone();
     let read_only = !name.starts_with("db-writer");
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     thread::Builder::new()
         .name(name.to_owned())
-        .spawn(
-            move || match connect(&location, read_only).and_then(setup) {
+        .spawn(move || {
+            match connect(&location, read_only)
+                .map(|conn| -> Box<dyn Conn + Send> { Box::new(Counting { conn, statements }) })
+                .and_then(setup)
+            {
                 Ok(run) => {
                     let _ = ready_tx.send(Ok(()));
                     run();
@@ -437,8 +533,8 @@ where
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                 }
-            },
-        )
+            }
+        })
         .map_err(|e| DbError::Backend(format!("cannot start a database thread: {e}")))?;
     ready_rx.recv().map_err(|_| DbError::Closed)?
 }
@@ -490,6 +586,37 @@ fn write_loop(mut conn: Box<dyn Conn + Send>, jobs: &flume::Receiver<WriteJob>) 
             let _ = conn.batch("ROLLBACK");
             for deliver in delivers {
                 deliver(Err(e.clone()));
+            }
+        }
+    }
+}
+
+/// One transaction per write (PostgreSQL): a write holds its row locks only for its own
+/// statements and commit, never behind hundreds of others, so writers in parallel (threads of
+/// this relay, or other relays) wait little for each other and seldom deadlock; and no
+/// savepoint is needed, since a failed write rolls back its own transaction.
+fn write_each(mut conn: Box<dyn Conn + Send>, jobs: &flume::Receiver<WriteJob>) {
+    while let Ok(job) = jobs.recv() {
+        let begin = conn.begin_sql();
+        if let Err(e) = conn.batch(begin) {
+            // Dropping the job tells its caller `Closed`; the next write connects again.
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            drop(job);
+            continue;
+        }
+        let (keep, deliver) = job(conn.as_mut());
+        if !keep {
+            // The write's own error is what its caller gets, whatever the rollback says.
+            let _ = conn.batch("ROLLBACK");
+            deliver(Ok(()));
+            continue;
+        }
+        match conn.batch("COMMIT") {
+            Ok(()) => deliver(Ok(())),
+            Err(e) => {
+                tracing::error!(error = %e, "write transaction failed; rolled back");
+                let _ = conn.batch("ROLLBACK");
+                deliver(Err(e));
             }
         }
     }

@@ -169,6 +169,10 @@ impl Conn for PgConn {
         }
     }
 
+    fn analyze(&mut self, table: &str) -> Result<(), DbError> {
+        self.batch(&format!("ANALYZE {table}"))
+    }
+
     fn take_conflict(&mut self) -> bool {
         std::mem::take(&mut self.conflict)
     }

@@ -12,9 +12,13 @@ use crate::params;
 use crate::slots::{self, GiveBack, LeaseEnd, Rejection, SubmissionStatus};
 use crate::spec::{CampaignSpec, Settings};
 
+/// A contributor's record as a lease request read it, once: the checks before the lease
+/// ([`check_probation`], `golden_turn`) look at it rather than read it again.
+pub struct LeaseRecord(pub(super) Record);
+
 /// Whether the contributor may lease a task now: not restricted, not cooling down after a
-/// skip flood.
-pub fn gate(conn: &mut dyn Conn, campaign: &str, worker: &str, now: i64) -> ApiResult<()> {
+/// skip flood; their record, for the other checks of the lease.
+pub fn gate(conn: &mut dyn Conn, campaign: &str, worker: &str, now: i64) -> ApiResult<LeaseRecord> {
     let record = Record::load(conn, campaign, worker)?;
     check_restricted(&record)?;
     if record.cooldown_until_ms > now {
@@ -25,7 +29,7 @@ pub fn gate(conn: &mut dyn Conn, campaign: &str, worker: &str, now: i64) -> ApiR
             format!("too many tasks skipped; try again in {wait} s"),
         ));
     }
-    Ok(())
+    Ok(LeaseRecord(record))
 }
 
 /// Whether the contributor may have one more lease today (`max_tasks_per_day` over the last 24
@@ -61,16 +65,10 @@ pub fn check_daily_cap(
 /// take `probation_tasks` tasks of a campaign that has golden items. Throw-away wallets thus
 /// get a few tasks each, not a campaign's worth. Any confirmed answer lifts it, not only a
 /// golden one: otherwise the moment the cap lifts would name a golden item.
-pub fn check_probation(
-    conn: &mut dyn Conn,
-    settings: &Settings,
-    campaign: &str,
-    worker: &str,
-) -> ApiResult<()> {
+pub fn check_probation(settings: &Settings, LeaseRecord(record): &LeaseRecord) -> ApiResult<()> {
     if settings.golden_share <= 0.0 {
         return Ok(());
     }
-    let record = Record::load(conn, campaign, worker)?;
     if record.golden_right + record.agreed == 0 && record.tasks >= settings.probation_tasks {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -96,22 +94,33 @@ fn check_restricted(record: &Record) -> ApiResult<()> {
     }
 }
 
-/// Refuses answers from a contributor restricted in the campaign.
+/// Refuses answers from a contributor restricted in the campaign. Reads the restriction alone:
+/// the whole record (its confusion matrices are JSON) is not needed on every submission.
 pub fn check_allowed(conn: &mut dyn Conn, campaign: &str, worker: &str) -> ApiResult<()> {
-    check_restricted(&Record::load(conn, campaign, worker)?)
+    let restricted = conn
+        .query_opt(
+            "SELECT restricted FROM contributors WHERE campaign = $1 AND worker = $2",
+            params![campaign, worker],
+        )?
+        .map(|row| row.opt_text(0))
+        .transpose()?
+        .flatten();
+    check_restricted(&Record {
+        restricted,
+        ..Record::default()
+    })
 }
 
-/// Counts a lease handed to the contributor.
+/// Counts a lease handed to the contributor: one statement that adds to the stored counts (a
+/// new contributor's record starts with this lease), so that it loses nothing another writer
+/// stored meanwhile.
 pub fn note_lease(
     conn: &mut dyn Conn,
     campaign: &str,
     worker: &str,
     golden: bool,
 ) -> ApiResult<()> {
-    let mut record = Record::load(conn, campaign, worker)?;
-    record.tasks += 1;
-    record.golden_seen += i64::from(golden);
-    record.save(conn, campaign, worker)
+    Record::count_lease(conn, campaign, worker, i64::from(golden))
 }
 
 /// Counts a skip; past `max_skips` within the window, the contributor cools down for a window.

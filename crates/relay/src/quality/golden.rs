@@ -1,6 +1,6 @@
 //! Golden items: when each contributor gets one, and which.
 
-use super::record::Record;
+use super::contributor::LeaseRecord;
 use crate::db::Conn;
 use crate::error::ApiResult;
 use crate::params;
@@ -49,17 +49,20 @@ fn golden_due(
 /// with `u_g` drawn per contributor: over time the share is exact, but where each one falls
 /// is not predictable (the first within the first `1 / share` tasks). `secret` is
 /// [`golden_secret`].
+/// `record` is the contributor's as the lease read it (`gate`); `golden_items` the campaign's
+/// count of golden items (none: nothing to deal).
 pub fn golden_turn(
     conn: &mut dyn Conn,
     settings: &Settings,
     secret: &[u8; 32],
     campaign: &str,
     worker: &str,
+    LeaseRecord(record): &LeaseRecord,
+    golden_items: i64,
 ) -> ApiResult<Option<(i64, String)>> {
-    if settings.golden_share <= 0.0 {
+    if settings.golden_share <= 0.0 || golden_items == 0 {
         return Ok(None);
     }
-    let record = Record::load(conn, campaign, worker)?;
     let due = golden_due(
         secret,
         campaign,

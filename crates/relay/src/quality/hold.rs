@@ -29,15 +29,27 @@ pub const PAY_TRUST: f64 = 0.9;
 
 /// Golden answers that make a wallet's record known in `campaign`: [`KNOWN_AFTER_GOLDEN`], or
 /// fewer when the campaign has fewer golden items; 0 when it deals none (nothing to wait for).
-fn known_after(conn: &mut dyn Conn, settings: &Settings, campaign: &str) -> ApiResult<i64> {
+/// `golden` is the campaign's count of golden items when the caller knows it (the campaign
+/// cache: golden items never change once a campaign is made), read here otherwise.
+fn known_after(
+    conn: &mut dyn Conn,
+    settings: &Settings,
+    campaign: &str,
+    golden: Option<i64>,
+) -> ApiResult<i64> {
     if settings.golden_share <= 0.0 {
         return Ok(0);
     }
-    let rows = conn.query(
-        "SELECT COUNT(*) FROM items WHERE campaign = $1 AND golden IS NOT NULL",
-        params![campaign],
-    )?;
-    let golden = rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0);
+    let golden = match golden {
+        Some(golden) => golden,
+        None => {
+            let rows = conn.query(
+                "SELECT COUNT(*) FROM items WHERE campaign = $1 AND golden IS NOT NULL",
+                params![campaign],
+            )?;
+            rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0)
+        }
+    };
     Ok(golden.min(KNOWN_AFTER_GOLDEN))
 }
 
@@ -111,36 +123,48 @@ fn waiting(conn: &mut dyn Conn, bar: Bar, campaign: &str, worker: &str) -> ApiRe
     Ok(rows.first().map(|r| r.int(0)).transpose()?.unwrap_or(0))
 }
 
-/// The bar of `spec`'s campaign.
-fn bar(conn: &mut dyn Conn, spec: &CampaignSpec, campaign: &str) -> ApiResult<Bar> {
+/// The bar of `spec`'s campaign (`golden`: its golden items, if known; see [`known_after`]).
+fn bar(
+    conn: &mut dyn Conn,
+    spec: &CampaignSpec,
+    campaign: &str,
+    golden: Option<i64>,
+) -> ApiResult<Bar> {
     let shape = Shape::of(spec);
     let settings = Settings::of(spec);
     // Items decided by one answer teach nothing about agreement: golden items alone decide.
     let agreement = matches!(shape, Shape::Categorical(_)) && settings.max_overlap > 1;
     Ok(Bar {
-        needed: known_after(conn, &settings, campaign)?,
+        needed: known_after(conn, &settings, campaign, golden)?,
         chance: agreement.then(|| shape.chance()),
     })
 }
 
-/// Pays an accepted answer now, or holds its reward until its author's record is known and good.
+/// Pays an accepted answer now, or holds its reward until its author's record is known and good;
+/// whether it was held. `golden`: the campaign's golden items, if known (see [`known_after`]).
 pub fn credit_or_hold(
     conn: &mut dyn Conn,
     spec: &CampaignSpec,
     credit: &Credit<'_>,
+    golden: Option<i64>,
     now: i64,
-) -> ApiResult<()> {
-    let record = Record::load(conn, credit.campaign, credit.worker)?;
-    let b = bar(conn, spec, credit.campaign)?;
-    let waiting = waiting(conn, b, credit.campaign, credit.worker)?;
-    if pays_now(b, &record, waiting) {
-        return slots::credit(conn, credit, now);
+) -> ApiResult<bool> {
+    let b = bar(conn, spec, credit.campaign, golden)?;
+    // With no bar the record does not matter: it is not read (the hot path of most campaigns).
+    let pays = b.needed == 0 || {
+        let record = Record::load(conn, credit.campaign, credit.worker)?;
+        let waiting = waiting(conn, b, credit.campaign, credit.worker)?;
+        pays_now(b, &record, waiting)
+    };
+    if pays {
+        slots::credit(conn, credit, now)?;
+        return Ok(false);
     }
     conn.execute(
         "UPDATE submissions SET held = 1 WHERE campaign = $1 AND id = $2",
         params![credit.campaign, credit.submission],
     )?;
-    Ok(())
+    Ok(true)
 }
 
 /// Whether a submission's reward is held.
@@ -167,7 +191,7 @@ pub(super) fn settle_held(
     now: i64,
 ) -> ApiResult<()> {
     let restricted = record.restricted.is_some();
-    let b = bar(conn, spec, campaign)?;
+    let b = bar(conn, spec, campaign, None)?;
     if !restricted && !pays_now(b, record, waiting(conn, b, campaign, worker)?) {
         return Ok(());
     }
@@ -192,7 +216,7 @@ pub fn settle_at_close(
         "SELECT DISTINCT worker FROM submissions WHERE campaign = $1 AND held = 1 ORDER BY worker",
         params![campaign],
     )?;
-    let b = bar(conn, spec, campaign)?;
+    let b = bar(conn, spec, campaign, None)?;
     for row in &workers {
         let worker = row.text(0)?;
         let record = Record::load(conn, campaign, &worker)?;

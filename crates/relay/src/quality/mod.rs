@@ -26,7 +26,7 @@ mod shape;
 
 pub use crate::spec::{Aggregation, Settings};
 pub use contributor::{
-    check_allowed, check_daily_cap, check_probation, gate, note_golden, note_lease,
+    LeaseRecord, check_allowed, check_daily_cap, check_probation, gate, note_golden, note_lease,
     note_overturned, note_skip, note_too_fast, note_unanswered,
 };
 pub use decide::{Decision, Vote, accepted, accepted_at_once, decide};

@@ -76,19 +76,62 @@ impl Record {
         )?;
         match row {
             Some(row) => Self::from_row(&row, 0),
-            None => Ok(Self {
-                trust_ppm: 900_000,
-                ..Self::default()
-            }),
+            None => Ok(Self::new()),
         }
     }
 
+    /// A contributor's record before their first lease.
+    fn new() -> Self {
+        Self {
+            trust_ppm: 900_000,
+            ..Self::default()
+        }
+    }
+
+    /// Adds a lease (`golden`: 1 for a golden item) to the stored record, or stores a new
+    /// contributor's record with it.
+    pub(super) fn count_lease(
+        conn: &mut dyn Conn,
+        campaign: &str,
+        worker: &str,
+        golden: i64,
+    ) -> ApiResult<()> {
+        let first = Self {
+            tasks: 1,
+            golden_seen: golden,
+            ..Self::new()
+        };
+        first.upsert(
+            conn,
+            campaign,
+            worker,
+            "tasks = contributors.tasks + 1, golden_seen = contributors.golden_seen + $4",
+        )
+    }
+
     pub(super) fn save(&self, conn: &mut dyn Conn, campaign: &str, worker: &str) -> ApiResult<()> {
+        self.upsert(
+            conn,
+            campaign,
+            worker,
+            "tasks = $3, golden_seen = $4, golden_right = $5, golden_wrong = $6, agreed = $7, disagreed = $8, too_fast = $9, skips = $10, skip_window_ms = $11, cooldown_until_ms = $12, score_right = $13, score_wrong = $14, trust_ppm = $15, confusion = $16, restricted = $17, restricted_ms = $18, backed = $19, unbacked = $20",
+        )
+    }
+
+    /// Stores this record as a new contributor's, or sets `update` (over the parameters of the
+    /// insert: `$3` is `tasks`, and so on in [`RECORD_COLUMNS`]' order) on the stored one.
+    fn upsert(
+        &self,
+        conn: &mut dyn Conn,
+        campaign: &str,
+        worker: &str,
+        update: &str,
+    ) -> ApiResult<()> {
         let confusion = serde_json::to_string(&self.confusion).map_err(ApiError::internal)?;
         conn.execute(
             &format!(
                 "INSERT INTO contributors (campaign, worker, {RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-                 ON CONFLICT (campaign, worker) DO UPDATE SET tasks = $3, golden_seen = $4, golden_right = $5, golden_wrong = $6, agreed = $7, disagreed = $8, too_fast = $9, skips = $10, skip_window_ms = $11, cooldown_until_ms = $12, score_right = $13, score_wrong = $14, trust_ppm = $15, confusion = $16, restricted = $17, restricted_ms = $18, backed = $19, unbacked = $20"
+                 ON CONFLICT (campaign, worker) DO UPDATE SET {update}"
             ),
             params![
                 campaign, worker, self.tasks, self.golden_seen, self.golden_right, self.golden_wrong,
