@@ -177,23 +177,10 @@ const ITEMS_PER_INSERT: usize = 200;
 
 /// Stores items, 5 values each (campaign, idx, payload, golden answer, wanted), in one statement.
 fn insert_items(conn: &mut dyn Conn, values: &[Value]) -> Result<(), crate::db::DbError> {
-    let rows: Vec<String> = (0..values.len() / 5)
-        .map(|r| {
-            let p = r * 5;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, 0, 0)",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5
-            )
-        })
-        .collect();
     conn.execute(
         &format!(
             "INSERT INTO items (campaign, idx, payload, golden, wanted, taken, resolved) VALUES {}",
-            rows.join(", ")
+            crate::db::values_list(values.len() / 5, 5, "0, 0")
         ),
         values,
     )?;

@@ -474,32 +474,19 @@ struct Quota {
 /// (each prepared once and cached).
 fn insert_shard_rows(conn: &mut dyn Conn, rows: Vec<[Value; 5]>) -> ApiResult<()> {
     const MOST: usize = 64;
-    let mut rows = rows.into_iter().peekable();
     let mut left = rows.len();
+    let mut rows = rows.into_iter();
     while left > 0 {
         let batch = if left >= MOST {
             MOST
         } else {
             1 << left.ilog2()
         };
-        let values: Vec<String> = (0..batch)
-            .map(|r| {
-                let p = r * 5;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, NULL, 0)",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                )
-            })
-            .collect();
         let params: Vec<Value> = rows.by_ref().take(batch).flatten().collect();
         conn.execute(
             &format!(
                 "INSERT INTO shards (object, segment, position, shard, len, node, stored) VALUES {} ON CONFLICT DO NOTHING",
-                values.join(", ")
+                crate::db::values_list(batch, 5, "NULL, 0")
             ),
             &params,
         )?;

@@ -184,6 +184,23 @@ pub trait Conn {
     }
 }
 
+/// The `VALUES` list of a multi-row insert: `rows` tuples of `columns` numbered parameters
+/// (`$1` on), each followed by `constants` (e.g. `"NULL, 0"`; empty for none).
+pub fn values_list(rows: usize, columns: usize, constants: &str) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| {
+            let mut fields: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            if !constants.is_empty() {
+                fields.push(constants.to_owned());
+            }
+            format!("({})", fields.join(", "))
+        })
+        .collect();
+    tuples.join(", ")
+}
+
 /// A connection that counts the statements run through it (tests measure a route's round
 /// trips to the database with it).
 pub struct Counted<'a> {
@@ -714,4 +731,14 @@ fn migrate(conn: &mut dyn Conn) -> Result<(), DbError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_values_list_numbers_every_parameter_once() {
+        assert_eq!(super::values_list(2, 2, "0"), "($1, $2, 0), ($3, $4, 0)");
+        assert_eq!(super::values_list(1, 3, ""), "($1, $2, $3)");
+        assert_eq!(super::values_list(0, 3, "0"), "");
+    }
 }
