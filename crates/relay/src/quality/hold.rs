@@ -141,7 +141,7 @@ fn bar(
 }
 
 /// Pays an accepted answer now, or holds its reward until its author's record is known and good;
-/// whether it was held. `golden`: the campaign's golden items, if known (see [`known_after`]).
+/// whether it was held. `golden`: the campaign's golden items, if known (see `known_after`).
 pub fn credit_or_hold(
     conn: &mut dyn Conn,
     spec: &CampaignSpec,
