@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod nodenet;
 pub mod ops;
 pub mod orphans;
+pub mod pending_uploads;
 pub mod quality;
 pub mod rewards;
 pub mod server;

@@ -971,7 +971,14 @@ impl SubmitJob {
             }
             Verdict::AwaitValidator => {
                 slots::commit(conn, &self.session, reward)?;
-                crate::validation::enqueue(conn, spec, &self.id, idx, &self.manifest, self.now)?;
+                crate::pending_uploads::enqueue(
+                    conn,
+                    spec,
+                    &self.id,
+                    idx,
+                    &self.manifest,
+                    self.now,
+                )?;
                 Ok(None)
             }
             Verdict::AwaitCompute => {

@@ -816,7 +816,7 @@ fn judge_job(conn: &mut dyn Conn, campaign: &Campaign, job: &Job, now: i64) -> A
             close_leases(conn, campaign, job, now)?;
             match &job.submission {
                 Some(submission) => {
-                    crate::validation::settle(
+                    crate::pending_uploads::settle(
                         conn,
                         &job.campaign,
                         job.idx,
@@ -842,7 +842,7 @@ fn judge_job(conn: &mut dyn Conn, campaign: &Campaign, job: &Job, now: i64) -> A
             // (`settle_escalated`). Leases still out are no longer wanted.
             close_leases(conn, campaign, job, now)?;
             if let Some(submission) = &job.submission {
-                crate::validation::enqueue(
+                crate::pending_uploads::enqueue(
                     conn,
                     &campaign.spec,
                     submission,

@@ -8,7 +8,7 @@
 //! signed prediction (`POST /v1/compute/jobs/{id}/result`), kept exactly as signed. The job is
 //! decided when `k` predictions agree ([`judge`]); on disagreement one more node is asked, up
 //! to `n`, and then the campaign's validators decide (the `validation` queue). The decision
-//! accepts or rejects the upload (`validation::settle`), so its contributor is paid on it.
+//! accepts or rejects the upload (`pending_uploads::settle`), so its contributor is paid on it.
 //!
 //! Money (`fees`): each lease holds the job's fee from the requester's funds on the
 //! campaign's chain; a node whose prediction agrees with the decision (or passes a golden job)
