@@ -45,7 +45,7 @@ function ready(child) {
 before(async () => {
   if (!existsSync(bin)) execFileSync("cargo", ["build", "-p", "datahub-cli"], { cwd: root, stdio: "inherit" });
   data = await mkdtemp(join(tmpdir(), "datahub-relay-client-"));
-  dev = spawn(bin, ["dev", "--nodes", "6", "--port", "0", "--data", data], {
+  dev = spawn(bin, ["dev", "--nodes", "6", "--compute", "0", "--port", "0", "--data", data], {
     cwd: root,
     stdio: ["ignore", "pipe", "ignore"],
   });

@@ -22,11 +22,15 @@ export function grant(origin, data, requester, chain, amount, token = "USDT") {
   ], { encoding: "utf8" });
 }
 
-/** Starts `datahub dev`; resolves to {origin, data, datahub(args), stop()}. */
-export async function startDev({ nodes = 6 } = {}) {
+/**
+ * Starts `datahub dev`; resolves to {origin, data, datahub(args), stop()}. No compute nodes by
+ * default: with them the demo voice campaign's uploads wait for the nodes' judgement (the CLI's
+ * tests cover that), and the browser tests expect them paid at once.
+ */
+export async function startDev({ nodes = 6, compute = 0 } = {}) {
   if (!existsSync(bin)) execFileSync("cargo", ["build", "-p", "datahub-cli"], { cwd: root, stdio: "inherit" });
   const data = await mkdtemp(join(tmpdir(), "datahub-www-"));
-  const child = spawn(bin, ["dev", "--nodes", String(nodes), "--port", "0", "--data", data], {
+  const child = spawn(bin, ["dev", "--nodes", String(nodes), "--compute", String(compute), "--port", "0", "--data", data], {
     cwd: root,
     stdio: ["ignore", "pipe", "inherit"],
   });
