@@ -101,13 +101,40 @@ pub fn enqueue(
     object: &str,
     now: i64,
 ) -> ApiResult<()> {
+    insert_job(conn, spec, Some(submission), idx, object, now)
+}
+
+/// Records one job per item (golden items included) with an object, for a labeling campaign
+/// that declares a compute job (pre-annotation): its decided prediction becomes the item's
+/// suggestion and the model's vote. Golden items get theirs too, or having a suggestion or
+/// not would tell them apart. Runs in the campaign's creating transaction.
+pub fn enqueue_items(conn: &mut dyn Conn, spec: &CampaignSpec, now: i64) -> ApiResult<()> {
+    let items = spec.items.iter().chain(spec.golden.iter().map(|g| &g.item));
+    for (idx, item) in (0_i64..).zip(items) {
+        if let Some(object) = item.get("object").and_then(Json_::as_str) {
+            insert_job(conn, spec, None, idx, object, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// An open job of `spec`'s compute job on `object`: of an upload `submission`, or of item
+/// `idx` itself (pre-annotation) without one.
+fn insert_job(
+    conn: &mut dyn Conn,
+    spec: &CampaignSpec,
+    submission: Option<&str>,
+    idx: i64,
+    object: &str,
+    now: i64,
+) -> ApiResult<()> {
     let compute = compute_of(spec)?;
     conn.execute(
         "INSERT INTO compute_jobs (id, campaign, submission, idx, object, kind, model, golden, wanted, state, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10)",
         params![
             clock::time_ordered_id(now),
             spec.id.clone(),
-            submission,
+            submission.map_or(crate::db::Value::Null, crate::db::Value::from),
             idx,
             object,
             compute.kind.clone(),
@@ -117,35 +144,6 @@ pub fn enqueue(
             now
         ],
     )?;
-    Ok(())
-}
-
-/// Records one job per item (golden items included) with an object, for a labeling campaign
-/// that declares a compute job (pre-annotation): its decided prediction becomes the item's
-/// suggestion and the model's vote. Golden items get theirs too, or having a suggestion or
-/// not would tell them apart. Runs in the campaign's creating transaction.
-pub fn enqueue_items(conn: &mut dyn Conn, spec: &CampaignSpec, now: i64) -> ApiResult<()> {
-    let compute = compute_of(spec)?;
-    let items = spec.items.iter().chain(spec.golden.iter().map(|g| &g.item));
-    for (idx, item) in (0_i64..).zip(items) {
-        let Some(object) = item.get("object").and_then(Json_::as_str) else {
-            continue;
-        };
-        conn.execute(
-            "INSERT INTO compute_jobs (id, campaign, submission, idx, object, kind, model, golden, wanted, state, created_ms) VALUES ($1, $2, NULL, $3, $4, $5, $6, NULL, $7, $8, $9)",
-            params![
-                clock::time_ordered_id(now),
-                spec.id.clone(),
-                idx,
-                object,
-                compute.kind.clone(),
-                compute.model.clone(),
-                i64::from(compute.k),
-                JobState::Open.as_str(),
-                now
-            ],
-        )?;
-    }
     Ok(())
 }
 
